@@ -1,0 +1,113 @@
+//! Configuration of `kubeworkz-hub serve`: flags with environment-variable equivalents.
+//!
+//! Defaults are chosen so that `kubeworkz-hub serve` on a fresh machine runs the whole product
+//! on embedded SQLite with nothing else to install.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+/// Options of `kubeworkz-hub serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address of the REST API and web UI.
+    #[arg(long, env = "KUBEWORKZ_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Address of the QUIC endpoint agents connect to.
+    #[arg(long, env = "KUBEWORKZ_QUIC_LISTEN", default_value = "0.0.0.0:7443")]
+    pub quic_listen: SocketAddr,
+
+    /// Database: `sqlite://PATH` (created on first run) or `postgres://…`.
+    #[arg(
+        long,
+        env = "KUBEWORKZ_DATABASE_URL",
+        default_value = "sqlite://kubeworkz.db",
+        hide_env_values = true
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Log as JSON lines (for log shippers) instead of human-readable text.
+    #[arg(long, env = "KUBEWORKZ_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+/// A database URL. It may carry a password, so `Display` and `Debug` show it redacted; only
+/// [`DatabaseUrl::expose`] hands out the real text, to the code that connects.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL with credentials, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The scheme (`sqlite`, `postgres`, …), safe to show.
+    pub fn scheme(&self) -> &str {
+        self.0.split_once(':').map_or("", |(scheme, _)| scheme)
+    }
+
+    /// The URL with any `user:password@` part removed, safe to log.
+    pub fn redacted(&self) -> String {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => {
+                let rest = match rest.split_once('@') {
+                    // An '@' before the first '/' belongs to the authority (credentials).
+                    Some((creds, host)) if !creds.contains('/') => format!("***@{host}"),
+                    _ => rest.to_owned(),
+                };
+                format!("{scheme}://{rest}")
+            }
+            None => self.0.clone(),
+        }
+    }
+}
+
+/// Parsing never fails: a bad scheme is refused by `store::connect`, because clap would echo
+/// the whole rejected value — password included — in its error message.
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(DatabaseUrl(s.to_owned()))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        let url: DatabaseUrl = "postgres://kw:s3cret@db:5432/kubeworkz".parse().unwrap();
+        assert_eq!(url.redacted(), "postgres://***@db:5432/kubeworkz");
+        assert!(!format!("{url} {url:?}").contains("s3cret"));
+        assert_eq!(url.expose(), "postgres://kw:s3cret@db:5432/kubeworkz");
+    }
+
+    #[test]
+    fn sqlite_paths_are_kept() {
+        let url: DatabaseUrl = "sqlite://kubeworkz.db".parse().unwrap();
+        assert_eq!(url.to_string(), "sqlite://kubeworkz.db");
+        assert_eq!(url.scheme(), "sqlite");
+    }
+
+    #[test]
+    fn the_scheme_is_readable_without_credentials() {
+        let url: DatabaseUrl = "mysql://root:pw@x/db".parse().unwrap();
+        assert_eq!(url.scheme(), "mysql");
+        assert_eq!(url.to_string(), "mysql://***@x/db");
+    }
+}

@@ -1,0 +1,11 @@
+//! The Kubeworkz hub as a library: the binary in `main.rs` is a thin CLI over it, and the
+//! integration tests drive the same entry points.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod server;
+pub mod shutdown;
+pub mod state;
+pub mod store;
+pub mod telemetry;

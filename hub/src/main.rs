@@ -1,0 +1,55 @@
+//! `kubeworkz-hub`: the hub server and its operator CLI.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kubeworkz_hub::config::ServeConfig;
+use kubeworkz_hub::shutdown::Shutdown;
+use kubeworkz_hub::{server, telemetry};
+
+/// Kubeworkz hub: one place to see every Kubernetes cluster you run.
+#[derive(Debug, Parser)]
+#[command(name = "kubeworkz-hub", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the hub: REST API, web UI and agent ingest.
+    Serve(ServeConfig),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole cause chain on one line, without a backtrace: this is for operators.
+            eprintln!("kubeworkz-hub: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(config) => {
+                telemetry::init(config.log_json);
+                let shutdown = Shutdown::new();
+                let signals = tokio::spawn(shutdown.clone().trigger_on_signals());
+                let result = server::serve(config, shutdown.clone()).await;
+                shutdown.trigger();
+                signals
+                    .await
+                    .context("joining the signal handler")?
+                    .context("installing signal handlers")?;
+                result
+            }
+        }
+    })
+}

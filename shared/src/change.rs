@@ -1,0 +1,184 @@
+//! The change stream: what collectors emit and what the store and the wire consume.
+//!
+//! Every watcher turns its events into [`Change`]s; changes travel in [`ChangeBatch`]es
+//! (deltas batched within ~100 ms). A relist — at start, after a reconnect, after a watch
+//! expired — is bracketed by [`Change::SnapshotBegin`] and [`Change::SnapshotEnd`] for the
+//! kinds relisted: the consumer then deletes every object of those kinds that was not upserted
+//! between the two, which is how deletions missed while disconnected are applied. Snapshots of
+//! different kinds may interleave (each watcher relists on its own).
+//!
+//! Encoding: postcard, which is not self-describing. So: no `skip`, `flatten`,
+//! `skip_serializing_if`, untagged enums or `serde_json::Value` anywhere below, enum variants
+//! and struct fields are only ever appended, and the golden tests at the bottom pin the bytes.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    DeploymentProjection, HelmReleaseProjection, NamespaceProjection, NodeProjection,
+    PersistentVolumeProjection, PodProjection, PvcProjection, StorageClassProjection,
+};
+use crate::time::UnixMillis;
+
+/// The kinds of object the inventory holds. Append only: the index is the wire tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ObjectKind {
+    /// Node.
+    Node,
+    /// Namespace.
+    Namespace,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// Pod.
+    Pod,
+    /// PersistentVolumeClaim.
+    PersistentVolumeClaim,
+    /// PersistentVolume.
+    PersistentVolume,
+    /// storage.k8s.io/v1 StorageClass.
+    StorageClass,
+    /// A Helm release revision (one `helm.sh/release.v1` Secret).
+    HelmRelease,
+}
+
+impl ObjectKind {
+    /// Every kind, in wire order.
+    pub const ALL: [ObjectKind; 8] = [
+        Self::Node,
+        Self::Namespace,
+        Self::Deployment,
+        Self::Pod,
+        Self::PersistentVolumeClaim,
+        Self::PersistentVolume,
+        Self::StorageClass,
+        Self::HelmRelease,
+    ];
+
+    /// Whether objects of this kind live in a namespace.
+    pub const fn is_namespaced(self) -> bool {
+        matches!(
+            self,
+            Self::Deployment | Self::Pod | Self::PersistentVolumeClaim | Self::HelmRelease
+        )
+    }
+}
+
+/// Identifies one object. The uid distinguishes a re-created object from the one deleted
+/// before it under the same name; `namespace` is empty for cluster-scoped kinds.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// Kind.
+    pub kind: ObjectKind,
+    /// Namespace, or empty.
+    pub namespace: String,
+    /// Object name (for Helm releases, the storage Secret's name).
+    pub name: String,
+    /// Object uid (for Helm releases, the storage Secret's uid).
+    pub uid: String,
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{:?} {} ({})", self.kind, self.name, self.uid)
+        } else {
+            write!(
+                f,
+                "{:?} {}/{} ({})",
+                self.kind, self.namespace, self.name, self.uid
+            )
+        }
+    }
+}
+
+/// One inventory object, as its projection. Variant order matches [`ObjectKind`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Object {
+    /// A node.
+    Node(NodeProjection),
+    /// A namespace.
+    Namespace(NamespaceProjection),
+    /// A deployment.
+    Deployment(DeploymentProjection),
+    /// A pod.
+    Pod(PodProjection),
+    /// A claim.
+    PersistentVolumeClaim(PvcProjection),
+    /// A volume.
+    PersistentVolume(PersistentVolumeProjection),
+    /// A storage class.
+    StorageClass(StorageClassProjection),
+    /// A Helm release revision.
+    HelmRelease(HelmReleaseProjection),
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Self::Node(_) => ObjectKind::Node,
+            Self::Namespace(_) => ObjectKind::Namespace,
+            Self::Deployment(_) => ObjectKind::Deployment,
+            Self::Pod(_) => ObjectKind::Pod,
+            Self::PersistentVolumeClaim(_) => ObjectKind::PersistentVolumeClaim,
+            Self::PersistentVolume(_) => ObjectKind::PersistentVolume,
+            Self::StorageClass(_) => ObjectKind::StorageClass,
+            Self::HelmRelease(_) => ObjectKind::HelmRelease,
+        }
+    }
+
+    /// The object's key.
+    pub fn key(&self) -> ObjectKey {
+        let (namespace, name, uid) = match self {
+            Self::Node(o) => ("", o.name.clone(), &o.uid),
+            Self::Namespace(o) => ("", o.name.clone(), &o.uid),
+            Self::Deployment(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::Pod(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::PersistentVolumeClaim(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::PersistentVolume(o) => ("", o.name.clone(), &o.uid),
+            Self::StorageClass(o) => ("", o.name.clone(), &o.uid),
+            Self::HelmRelease(o) => (o.namespace.as_str(), o.secret_name(), &o.uid),
+        };
+        ObjectKey {
+            kind: self.kind(),
+            namespace: namespace.to_owned(),
+            name,
+            uid: uid.clone(),
+        }
+    }
+}
+
+/// One step of the change stream. Append only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    /// A full listing of these kinds follows.
+    SnapshotBegin {
+        /// The kinds being relisted.
+        kinds: Vec<ObjectKind>,
+    },
+    /// The object was created or changed (or is part of a snapshot).
+    Upsert(Object),
+    /// The object was deleted.
+    Delete(ObjectKey),
+    /// The listing of these kinds is complete: objects of these kinds not upserted since the
+    /// matching `SnapshotBegin` are gone.
+    SnapshotEnd {
+        /// The kinds whose listing ended.
+        kinds: Vec<ObjectKind>,
+    },
+}
+
+/// Changes sent together. Sequence numbers and acknowledgements belong to the transport
+/// envelope, not here, so that the same batch can be stored or replayed unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeBatch {
+    /// When the collector closed the batch (freshness measurements start here).
+    pub produced_at: UnixMillis,
+    /// The changes, in the order they happened.
+    pub changes: Vec<Change>,
+}
+
+#[cfg(test)]
+#[path = "change_tests.rs"]
+mod tests;

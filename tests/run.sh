@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every Kubeworkz test: the one test command named in README.md and called by .ci/run.
+#
+# On a fresh machine it installs what the tests need (PostgreSQL from Debian's packages when
+# running as root, cargo-nextest from crates.io), builds the Kubernetes control plane from
+# the Go modules under tests/kube-tools (cached by go.sum), starts one throwaway PostgreSQL
+# unless DATABASE_URL names one, and runs the whole workspace's tests with nextest.
+# Extra arguments go to `cargo nextest run` (e.g. a filter expression).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# --- prerequisites ----------------------------------------------------------------------
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -z "${KUBEWORKZ_PG_BIN:-}" ] \
+  && [ -z "${DATABASE_URL:-}" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing PostgreSQL from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  else
+    echo "PostgreSQL server binaries are missing: apt-get install postgresql, or set DATABASE_URL" >&2
+    exit 1
+  fi
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest from crates.io"
+  cargo install cargo-nextest --locked --quiet
+fi
+
+# --- Kubernetes control plane (Go), cached by go.sum --------------------------------------
+log "building the test control plane (tests/kube-tools)"
+started=$SECONDS
+KUBEWORKZ_KUBE_BIN=$(bash tests/kube-tools/build.sh --print-bin-dir)
+export KUBEWORKZ_KUBE_BIN
+log "control plane ready in $((SECONDS - started)) s: $KUBEWORKZ_KUBE_BIN"
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+if [ -z "${DATABASE_URL:-}" ]; then
+  log "starting a throwaway PostgreSQL"
+  cargo build --quiet -p kubeworkz-testkit --bin testkit-postgres
+  target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  pg_out=$(mktemp)
+  # stdin from a fifo we hold open: when this script exits, the server sees EOF and stops.
+  fifo=$(mktemp -u) && mkfifo "$fifo"
+  "$target_dir/debug/testkit-postgres" <"$fifo" >"$pg_out" &
+  pg_pid=$!
+  exec 3>"$fifo"
+  rm -f "$fifo"
+  trap 'exec 3>&-; wait "$pg_pid" 2>/dev/null || true; rm -f "$pg_out"' EXIT
+  for _ in $(seq 1 600); do
+    grep -q '^DATABASE_URL=' "$pg_out" && break
+    kill -0 "$pg_pid" 2>/dev/null || { echo "throwaway PostgreSQL failed to start" >&2; exit 1; }
+    sleep 0.1
+  done
+  DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$pg_out")
+  [ -n "$DATABASE_URL" ] || { echo "throwaway PostgreSQL did not report its URL" >&2; exit 1; }
+  export DATABASE_URL
+fi
+
+# --- tests --------------------------------------------------------------------------------
+log "running the workspace tests"
+cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}" "$@"

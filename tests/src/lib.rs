@@ -1,0 +1,6 @@
+//! Real test infrastructure for Kubeworkz: Kubernetes clusters built from the published Go
+//! modules (see `kube-tools/`) and a throwaway PostgreSQL. No mocks: the end-to-end tests of
+//! every crate stand on these.
+
+pub mod cluster;
+pub mod postgres;
