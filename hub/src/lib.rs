@@ -4,6 +4,8 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod kubeconfig;
+pub mod seal;
 pub mod server;
 pub mod shutdown;
 pub mod state;

@@ -18,7 +18,9 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API listener on {}", config.listen))?;
-    let local = listener.local_addr().context("reading the API listener address")?;
+    let local = listener
+        .local_addr()
+        .context("reading the API listener address")?;
     tracing::info!(
         listen = %local,
         database = %config.database_url,

@@ -17,8 +17,17 @@ impl Drop for Hub {
 
 fn start_hub(db: &std::path::Path) -> (Hub, std::sync::mpsc::Receiver<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_kubeworkz-hub"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--quic-listen", "127.0.0.1:0"])
-        .env("KUBEWORKZ_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--quic-listen",
+            "127.0.0.1:0",
+        ])
+        .env(
+            "KUBEWORKZ_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
         .env("KUBEWORKZ_LOG_JSON", "true")
         .env_remove("RUST_LOG")
         .stdout(Stdio::null())
@@ -42,7 +51,9 @@ fn start_hub(db: &std::path::Path) -> (Hub, std::sync::mpsc::Receiver<String>) {
 fn wait_for_log(rx: &std::sync::mpsc::Receiver<String>, wanted: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(line) = rx.recv_timeout(left) else { break };
+        let Ok(line) = rx.recv_timeout(left) else {
+            break;
+        };
         let value: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
         if value["message"] == wanted {
@@ -59,16 +70,33 @@ async fn serves_probes_and_stops_cleanly_on_sigterm() {
     let (mut hub, logs) = start_hub(&db);
 
     let listening = wait_for_log(&logs, "kubeworkz hub listening");
-    let addr = listening["listen"].as_str().expect("listen field").to_owned();
+    let addr = listening["listen"]
+        .as_str()
+        .expect("listen field")
+        .to_owned();
     assert!(db.exists(), "the SQLite database is created on first start");
 
     let http = reqwest::Client::new();
-    let health = http.get(format!("http://{addr}/healthz")).send().await.unwrap();
+    let health = http
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
-    assert_eq!(health.json::<serde_json::Value>().await.unwrap()["status"], "ok");
-    let ready = http.get(format!("http://{addr}/readyz")).send().await.unwrap();
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+    let ready = http
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 200);
-    assert_eq!(ready.json::<serde_json::Value>().await.unwrap()["database"], "sqlite");
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["database"],
+        "sqlite"
+    );
 
     let term = Command::new("kill")
         .args(["-TERM", &hub.0.id().to_string()])

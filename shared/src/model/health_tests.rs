@@ -266,3 +266,25 @@ fn short_deployments_are_collected_from_projections() {
         }]
     );
 }
+
+#[test]
+fn health_report_has_a_pinned_encoding() {
+    let mut signals = healthy();
+    signals.apiserver_ready = ProbeResult::Failing {
+        checks: vec!["etcd".into()],
+    };
+    signals.scheduler_lease = LeaseFreshness::Stale { age_millis: 30_000 };
+    let report = evaluate(&signals);
+    let hex: String = postcard::to_allocvec(&report)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, GOLDEN_HEALTH_REPORT);
+    assert_eq!(
+        postcard::from_bytes::<HealthReport>(&postcard::to_allocvec(&report).unwrap()).unwrap(),
+        report
+    );
+}
+
+const GOLDEN_HEALTH_REPORT: &str = "020200010104657463640600e0d403";

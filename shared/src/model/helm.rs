@@ -179,6 +179,8 @@ impl HelmSecretLabels {
     }
 }
 
+// Helm's JSON, read only: these private types never go over postcard, so serde defaults
+// are fine here (Helm omits empty fields).
 #[derive(Deserialize)]
 struct RawRelease {
     #[serde(default)]

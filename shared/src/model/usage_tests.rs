@@ -214,3 +214,27 @@ fn take_completed_keeps_the_open_hour_and_forgets_gone_containers() {
     agg.record_sample(&sample(later, 100, 1));
     assert_eq!(agg.open_buckets().next().unwrap().covered_millis, 30_000);
 }
+
+#[test]
+fn usage_bucket_has_a_pinned_encoding() {
+    let bucket = UsageBucket {
+        namespace: "shop".into(),
+        pod: "web-1".into(),
+        container: "nginx".into(),
+        hour_start: UnixMillis(HOUR_10),
+        cpu_millicore_seconds: 1_800_000,
+        memory_byte_seconds: 3600 << 20,
+        memory_max_bytes: 2 << 20,
+        samples: 120,
+        covered_millis: 3_600_000,
+    };
+    let hex: String = postcard::to_allocvec(&bucket)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(hex, GOLDEN_USAGE_BUCKET);
+}
+
+const GOLDEN_USAGE_BUCKET: &str =
+    "0473686f70057765622d31056e67696e788084c6b9e663c0ee6d808080880e808080017880dddb01";
