@@ -80,9 +80,7 @@ impl Config {
         }
         let admin_listen = match get(ADMIN_LISTEN) {
             None => SocketAddr::from(([0, 0, 0, 0], 9090)),
-            Some(v) => v
-                .parse()
-                .map_err(|_| invalid(ADMIN_LISTEN, v, "ip:port"))?,
+            Some(v) => v.parse().map_err(|_| invalid(ADMIN_LISTEN, v, "ip:port"))?,
         };
         let usage_interval = match get(USAGE_INTERVAL) {
             None => Duration::from_secs(30),
@@ -170,9 +168,15 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable_and_the_expectation() {
         let err = parse(&[(HUB_ADDR, "hub"), (USAGE_INTERVAL, "30")]).unwrap_err();
-        assert_eq!(err.to_string(), r#"KUBEWORKZ_HUB_ADDR="hub" is invalid: expected host:port"#);
+        assert_eq!(
+            err.to_string(),
+            r#"KUBEWORKZ_HUB_ADDR="hub" is invalid: expected host:port"#
+        );
         let err = parse(&[(HUB_ADDR, "hub:7443"), (USAGE_INTERVAL, "2")]).unwrap_err();
-        assert!(err.to_string().starts_with("KUBEWORKZ_USAGE_INTERVAL"), "{err}");
+        assert!(
+            err.to_string().starts_with("KUBEWORKZ_USAGE_INTERVAL"),
+            "{err}"
+        );
         let err = parse(&[(HUB_ADDR, "hub:7443"), (HELM_RELEASES, "maybe")]).unwrap_err();
         assert!(err.to_string().contains("true or false"), "{err}");
         let err = parse(&[(HUB_ADDR, "hub:7443"), (LOG_FORMAT, "xml")]).unwrap_err();
