@@ -7,10 +7,13 @@
 //! - [`model`]: projections of Kubernetes objects, usage buckets, health, provider detection.
 //! - [`change`]: the change stream collectors emit (snapshot begin … end, upserts, deletes);
 //!   [`inventory`] is its reference materialization.
+//! - [`collect`]: the collector (kube-rs watchers, usage sampler, health prober) that the
+//!   agent and the hub's pull mode both run.
 //! - [`quantity`]: exact Kubernetes quantity parsing.
 //! - [`time`]: the one timestamp type on the wire ([`time::UnixMillis`]).
 
 pub mod change;
+pub mod collect;
 pub mod ids;
 pub mod inventory;
 pub mod model;

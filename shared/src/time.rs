@@ -26,6 +26,11 @@ impl UnixMillis {
         Self(secs * 1000)
     }
 
+    /// The current time from the system clock.
+    pub fn now() -> Self {
+        Self::from(Timestamp::now())
+    }
+
     /// Milliseconds elapsed from `earlier` to `self`; negative if `earlier` is later.
     pub const fn millis_since(self, earlier: UnixMillis) -> i64 {
         self.0 - earlier.0

@@ -1,0 +1,152 @@
+//! The collector: watches a cluster and emits its inventory, usage and health.
+//!
+//! The same code runs in the agent (in-cluster) and in the hub's pull mode (kubeconfig): it
+//! needs only a `kube::Client`. Inventory comes from kube-rs watchers (watch, never poll) and
+//! leaves as [`ChangeBatch`]es: deltas gathered for at most [`CollectorConfig::batch_window`],
+//! and a full snapshot (begin … end, per kind) whenever a watcher (re)lists — on start, after
+//! a reconnect, or after the apiserver expired its watch — so deletions missed meanwhile are
+//! applied downstream. Usage is sampled from metrics.k8s.io and leaves as hourly buckets;
+//! health is probed on a timer and judged by [`crate::model::health::evaluate`].
+//!
+//! Each watched object is projected as soon as it is decoded and the original dropped, so the
+//! collector holds projections only ([`Inventory`], used for health and `agent check`).
+
+mod batch;
+mod health;
+mod usage;
+mod watch;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::change::ChangeBatch;
+use crate::inventory::Inventory;
+use crate::model::usage::UsageBucket;
+use crate::model::{HealthReport, HealthSignals};
+
+pub use health::ControlPlaneProbes;
+
+/// Collector settings. Defaults suit production; tests shorten the intervals.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// How long changes are gathered into one batch after the first one arrives.
+    pub batch_window: Duration,
+    /// Most changes in one batch (a snapshot of 10k pods leaves in several).
+    pub max_batch_changes: usize,
+    /// Watch `helm.sh/release.v1` Secrets (needs RBAC on secrets; off means never asked).
+    pub helm_releases: bool,
+    /// metrics.k8s.io sampling interval.
+    pub usage_interval: Duration,
+    /// Health probe interval.
+    pub health_interval: Duration,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            batch_window: Duration::from_millis(100),
+            max_batch_changes: 2_000,
+            helm_releases: true,
+            usage_interval: Duration::from_secs(30),
+            health_interval: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What the collector emits, in order per kind of output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CollectorOutput {
+    /// Inventory changes.
+    Changes(ChangeBatch),
+    /// Hourly usage buckets whose hour has ended.
+    Usage(Vec<UsageBucket>),
+    /// A fresh health verdict with the signals it was judged from.
+    Health {
+        /// The signals.
+        signals: HealthSignals,
+        /// The verdict.
+        report: HealthReport,
+    },
+}
+
+/// Errors that stop the collector (watch errors are retried with backoff, not returned).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The receiver of the output went away.
+    #[error("collector output channel closed")]
+    OutputClosed,
+}
+
+/// Runs against one cluster until `shutdown` fires or the output receiver is dropped.
+#[derive(Clone)]
+pub struct Collector {
+    client: Client,
+    config: CollectorConfig,
+    inventory: Arc<Mutex<Inventory>>,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    /// A collector for the cluster `client` talks to.
+    pub fn new(client: Client, config: CollectorConfig) -> Self {
+        Self {
+            client,
+            config,
+            inventory: Arc::default(),
+        }
+    }
+
+    /// The materialized inventory so far (what downstream has been sent).
+    pub fn inventory(&self) -> Arc<Mutex<Inventory>> {
+        self.inventory.clone()
+    }
+
+    /// Runs the watchers, the usage sampler and the health prober, sending their output to
+    /// `out`. Returns when `shutdown` fires (`Ok`) or `out` closes (`Err`).
+    pub async fn run(
+        self,
+        out: mpsc::Sender<CollectorOutput>,
+        shutdown: CancellationToken,
+    ) -> Result<(), CollectError> {
+        let changes = watch::inventory_changes(self.client.clone(), self.config.helm_releases);
+        let batches = batch::run(
+            changes,
+            self.config.batch_window,
+            self.config.max_batch_changes,
+            self.inventory.clone(),
+            out.clone(),
+            shutdown.clone(),
+        );
+        let usage = usage::run(
+            self.client.clone(),
+            self.config.usage_interval,
+            out.clone(),
+            shutdown.clone(),
+        );
+        let health = health::run(
+            self.client.clone(),
+            self.config.health_interval,
+            self.inventory.clone(),
+            out,
+            shutdown.clone(),
+        );
+        let result = tokio::select! {
+            r = batches => r,
+            r = usage => r,
+            r = health => r,
+        };
+        shutdown.cancel();
+        result
+    }
+}

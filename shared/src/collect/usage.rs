@@ -1,0 +1,51 @@
+//! Samples metrics.k8s.io and emits hourly usage buckets once their hour has ended.
+
+use std::time::Duration;
+
+use kube::api::ListParams;
+use kube::{Api, Client};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{CollectError, CollectorOutput};
+use crate::model::usage::{PodMetrics, UsageAggregator};
+use crate::time::UnixMillis;
+
+/// Samples every `interval`. A gap longer than three intervals is not counted as usage (the
+/// pod may not have run), which is the aggregator's `max_gap`.
+pub(super) async fn run(
+    client: Client,
+    interval: Duration,
+    out: mpsc::Sender<CollectorOutput>,
+    shutdown: CancellationToken,
+) -> Result<(), CollectError> {
+    let max_gap = i64::try_from(interval.as_millis() * 3).unwrap_or(i64::MAX);
+    let mut aggregator = UsageAggregator::new(max_gap);
+    let api: Api<PodMetrics> = Api::all(client);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        match api.list(&ListParams::default()).await {
+            Ok(list) => {
+                for metrics in &list.items {
+                    if let Err(err) = aggregator.record_pod_metrics(metrics) {
+                        tracing::debug!(error = %err, "skipping malformed pod metrics");
+                    }
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "metrics.k8s.io unavailable"),
+        }
+        // Buckets are complete once no sample can still land in them.
+        let settled = UnixMillis(UnixMillis::now().0 - max_gap);
+        let done = aggregator.take_completed(settled);
+        if !done.is_empty() {
+            out.send(CollectorOutput::Usage(done))
+                .await
+                .map_err(|_| CollectError::OutputClosed)?;
+        }
+    }
+}
