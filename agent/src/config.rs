@@ -17,10 +17,8 @@ pub struct Config {
     pub token: Option<Secret>,
     /// Where `/healthz` and `/metrics` are served for probes (`KUBEWORKZ_ADMIN_LISTEN`).
     pub admin_listen: SocketAddr,
-    /// How often metrics.k8s.io is sampled (`KUBEWORKZ_USAGE_INTERVAL`, seconds).
-    pub usage_interval: Duration,
-    /// Whether Helm release Secrets are watched (`KUBEWORKZ_HELM_RELEASES`).
-    pub helm_releases: bool,
+    /// What the collector needs.
+    pub collector: CollectorSettings,
     /// Emit JSON logs (`KUBEWORKZ_LOG_FORMAT=json`), the default in-cluster.
     pub json_logs: bool,
 }
@@ -82,6 +80,40 @@ impl Config {
             None => SocketAddr::from(([0, 0, 0, 0], 9090)),
             Some(v) => v.parse().map_err(|_| invalid(ADMIN_LISTEN, v, "ip:port"))?,
         };
+        let collector = CollectorSettings::from_lookup(&lookup)?;
+        let json_logs = match get(LOG_FORMAT).as_deref() {
+            None | Some("json") => true,
+            Some("text") => false,
+            Some(other) => return Err(invalid(LOG_FORMAT, other.to_owned(), "json or text")),
+        };
+        Ok(Self {
+            hub_addr,
+            token: get(TOKEN).map(Secret),
+            admin_listen,
+            collector,
+            json_logs,
+        })
+    }
+}
+
+/// The settings the collector needs; all `kubeworkz-agent check` reads, since it needs no hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorSettings {
+    /// How often metrics.k8s.io is sampled (`KUBEWORKZ_USAGE_INTERVAL`, seconds).
+    pub usage_interval: Duration,
+    /// Whether Helm release Secrets are watched (`KUBEWORKZ_HELM_RELEASES`).
+    pub helm_releases: bool,
+}
+
+impl CollectorSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let usage_interval = match get(USAGE_INTERVAL) {
             None => Duration::from_secs(30),
             Some(v) => match v.parse::<u64>() {
@@ -93,18 +125,9 @@ impl Config {
             None => true,
             Some(v) => parse_bool(&v).ok_or_else(|| invalid(HELM_RELEASES, v, "true or false"))?,
         };
-        let json_logs = match get(LOG_FORMAT).as_deref() {
-            None | Some("json") => true,
-            Some("text") => false,
-            Some(other) => return Err(invalid(LOG_FORMAT, other.to_owned(), "json or text")),
-        };
         Ok(Self {
-            hub_addr,
-            token: get(TOKEN).map(Secret),
-            admin_listen,
             usage_interval,
             helm_releases,
-            json_logs,
         })
     }
 }
@@ -149,9 +172,9 @@ mod tests {
     fn defaults_apply_when_only_the_hub_is_given() {
         let cfg = parse(&[(HUB_ADDR, "hub.example.com:7443")]).unwrap();
         assert_eq!(cfg.hub_addr, "hub.example.com:7443");
-        assert_eq!(cfg.usage_interval, Duration::from_secs(30));
+        assert_eq!(cfg.collector.usage_interval, Duration::from_secs(30));
         assert_eq!(cfg.admin_listen, "0.0.0.0:9090".parse().unwrap());
-        assert!(cfg.helm_releases);
+        assert!(cfg.collector.helm_releases);
         assert!(cfg.json_logs);
         assert_eq!(cfg.token, None);
     }

@@ -1,18 +1,71 @@
 //! `kubeworkz-agent`: the in-cluster agent binary.
+//!
+//! - `kubeworkz-agent check` — verify permissions, take one snapshot, print what it sees.
+//! - `kubeworkz-agent` / `kubeworkz-agent run` — run the agent.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use kubeworkz_agent::config::Config;
+use anyhow::Context;
+use kubeworkz_agent::check;
+use kubeworkz_agent::config::{CollectorSettings, Config};
 
 /// `EX_CONFIG`-style exit code for a bad configuration, so a crash-looping pod tells the
 /// operator "fix your values" rather than "the agent is broken".
 const EXIT_BAD_CONFIG: u8 = 64;
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        println!("kubeworkz-agent {}", kubeworkz_shared::VERSION);
-        return ExitCode::SUCCESS;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("--version") => {
+            println!("kubeworkz-agent {}", kubeworkz_shared::VERSION);
+            ExitCode::SUCCESS
+        }
+        Some("check") => run_check(),
+        None | Some("run") => run_agent(),
+        Some(other) => {
+            eprintln!("kubeworkz-agent: unknown command {other:?}; use check, run or --version");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
     }
+}
+
+fn run_check() -> ExitCode {
+    let settings = match CollectorSettings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("kubeworkz-agent: bad configuration: {err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    init_logging(false);
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let client = kube::Client::try_default()
+                .await
+                .context("loading the cluster configuration (in-cluster or KUBECONFIG)")?;
+            check::run(client, settings.helm_releases, Duration::from_secs(120))
+                .await
+                .context("running the check")
+        })
+    });
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => {
+            eprintln!("kubeworkz-agent: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_agent() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => {
@@ -22,14 +75,23 @@ fn main() -> ExitCode {
     };
     init_logging(config.json_logs);
     tracing::info!(hub = %config.hub_addr, version = kubeworkz_shared::VERSION, "configuration loaded");
-    tracing::error!("collection and the hub connection are not built yet");
+    tracing::error!("the hub connection is not built yet; use `kubeworkz-agent check` meanwhile");
     ExitCode::FAILURE
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

@@ -19,7 +19,7 @@ use crate::change::{Change, Object, ObjectKey, ObjectKind};
 type Slot = (ObjectKind, String, String);
 
 /// Objects as the change stream describes them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Inventory {
     objects: BTreeMap<Slot, Object>,
     snapshots: BTreeMap<ObjectKind, BTreeSet<(String, String)>>,

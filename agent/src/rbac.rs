@@ -1,0 +1,191 @@
+//! The permissions the agent needs, and a check of them against the apiserver.
+//!
+//! This table is the source of truth for the chart's ClusterRole
+//! (`manifests/charts/kubeworkz-agent/templates/rbac.yaml`): read-only, list/watch on what is
+//! collected, and secrets only when Helm releases are collected. `kubeworkz-agent check` asks
+//! the apiserver (SelfSubjectAccessReview) about every row, so a missing rule is named before
+//! the agent runs, not discovered as a silent gap in the inventory.
+
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+};
+use kube::api::PostParams;
+use kube::{Api, Client};
+
+/// One permission: verbs on a resource, cluster-wide or in one namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    /// API group (`""` for core).
+    pub group: &'static str,
+    /// Resource (plural).
+    pub resource: &'static str,
+    /// Verbs needed.
+    pub verbs: &'static [&'static str],
+    /// Namespace, or `None` for cluster-wide.
+    pub namespace: Option<&'static str>,
+    /// One object's name, where the chart grants access to that object only.
+    pub name: Option<&'static str>,
+    /// Why the agent needs it (printed by `check`).
+    pub why: &'static str,
+}
+
+const LIST_WATCH: &[&str] = &["list", "watch"];
+
+/// Always needed.
+#[rustfmt::skip]
+pub const REQUIRED: &[Permission] = &[
+    Permission {
+        group: "",
+        resource: "nodes",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "nodes inventory",
+    },
+    Permission {
+        group: "",
+        resource: "namespaces",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "namespaces, teams, cost centers",
+    },
+    Permission {
+        group: "",
+        resource: "pods",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "pods inventory and cost",
+    },
+    Permission {
+        group: "",
+        resource: "persistentvolumeclaims",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "storage cost",
+    },
+    Permission {
+        group: "",
+        resource: "persistentvolumes",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "storage sizing",
+    },
+    Permission {
+        group: "apps",
+        resource: "deployments",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "deployments inventory",
+    },
+    Permission {
+        group: "storage.k8s.io",
+        resource: "storageclasses",
+        verbs: LIST_WATCH,
+        namespace: None,
+        why: "storage pricing",
+    },
+    Permission {
+        group: "metrics.k8s.io",
+        resource: "pods",
+        verbs: &["list"],
+        namespace: None,
+        why: "usage sampling",
+    },
+    Permission {
+        group: "metrics.k8s.io",
+        resource: "nodes",
+        verbs: &["list"],
+        namespace: None,
+        why: "metrics health",
+    },
+    Permission {
+        group: "coordination.k8s.io",
+        resource: "leases",
+        verbs: &["get"],
+        namespace: Some("kube-system"),
+        why: "scheduler and controller-manager health",
+    },
+];
+
+/// Needed only with Helm releases enabled (`helm.releases.enabled`).
+pub const HELM: &[Permission] = &[Permission {
+    group: "",
+    resource: "secrets",
+    verbs: &["get", "list", "watch"],
+    namespace: None,
+    name: None,
+    why: "helm releases (helm.sh/release.v1 secrets)",
+}];
+
+/// The verdict on one verb of one permission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessCheck {
+    /// The permission.
+    pub permission: Permission,
+    /// The verb asked about.
+    pub verb: &'static str,
+    /// Whether the apiserver allows it.
+    pub allowed: bool,
+}
+
+/// Errors asking the apiserver.
+#[derive(Debug, thiserror::Error)]
+pub enum RbacError {
+    /// The SelfSubjectAccessReview call failed.
+    #[error("asking the apiserver about {verb} {resource}: {source}")]
+    Review {
+        verb: &'static str,
+        resource: &'static str,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// The permissions for this configuration.
+pub fn needed(helm_releases: bool) -> Vec<Permission> {
+    let mut all = REQUIRED.to_vec();
+    if helm_releases {
+        all.extend_from_slice(HELM);
+    }
+    all
+}
+
+/// Asks the apiserver about every verb of every permission in `permissions`.
+pub async fn verify(
+    client: &Client,
+    permissions: &[Permission],
+) -> Result<Vec<AccessCheck>, RbacError> {
+    let api: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let mut checks = Vec::new();
+    for permission in permissions {
+        for verb in permission.verbs {
+            let review = SelfSubjectAccessReview {
+                spec: SelfSubjectAccessReviewSpec {
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some(permission.group.to_owned()),
+                        resource: Some(permission.resource.to_owned()),
+                        verb: Some((*verb).to_owned()),
+                        namespace: permission.namespace.map(str::to_owned),
+                        name: permission.name.map(str::to_owned),
+                        ..ResourceAttributes::default()
+                    }),
+                    ..SelfSubjectAccessReviewSpec::default()
+                },
+                ..SelfSubjectAccessReview::default()
+            };
+            let answer = api
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(|source| RbacError::Review {
+                    verb,
+                    resource: permission.resource,
+                    source,
+                })?;
+            checks.push(AccessCheck {
+                permission: *permission,
+                verb,
+                allowed: answer.status.is_some_and(|s| s.allowed),
+            });
+        }
+    }
+    Ok(checks)
+}
