@@ -34,76 +34,17 @@ const LIST_WATCH: &[&str] = &["list", "watch"];
 /// Always needed.
 #[rustfmt::skip]
 pub const REQUIRED: &[Permission] = &[
-    Permission {
-        group: "",
-        resource: "nodes",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "nodes inventory",
-    },
-    Permission {
-        group: "",
-        resource: "namespaces",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "namespaces, teams, cost centers",
-    },
-    Permission {
-        group: "",
-        resource: "pods",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "pods inventory and cost",
-    },
-    Permission {
-        group: "",
-        resource: "persistentvolumeclaims",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "storage cost",
-    },
-    Permission {
-        group: "",
-        resource: "persistentvolumes",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "storage sizing",
-    },
-    Permission {
-        group: "apps",
-        resource: "deployments",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "deployments inventory",
-    },
-    Permission {
-        group: "storage.k8s.io",
-        resource: "storageclasses",
-        verbs: LIST_WATCH,
-        namespace: None,
-        why: "storage pricing",
-    },
-    Permission {
-        group: "metrics.k8s.io",
-        resource: "pods",
-        verbs: &["list"],
-        namespace: None,
-        why: "usage sampling",
-    },
-    Permission {
-        group: "metrics.k8s.io",
-        resource: "nodes",
-        verbs: &["list"],
-        namespace: None,
-        why: "metrics health",
-    },
-    Permission {
-        group: "coordination.k8s.io",
-        resource: "leases",
-        verbs: &["get"],
-        namespace: Some("kube-system"),
-        why: "scheduler and controller-manager health",
-    },
+    Permission { group: "", resource: "nodes", verbs: LIST_WATCH, namespace: None, name: None, why: "nodes inventory" },
+    Permission { group: "", resource: "namespaces", verbs: LIST_WATCH, namespace: None, name: None, why: "namespaces, teams, cost centers" },
+    Permission { group: "", resource: "pods", verbs: LIST_WATCH, namespace: None, name: None, why: "pods inventory and cost" },
+    Permission { group: "", resource: "persistentvolumeclaims", verbs: LIST_WATCH, namespace: None, name: None, why: "storage cost" },
+    Permission { group: "", resource: "persistentvolumes", verbs: LIST_WATCH, namespace: None, name: None, why: "storage sizing" },
+    Permission { group: "apps", resource: "deployments", verbs: LIST_WATCH, namespace: None, name: None, why: "deployments inventory" },
+    Permission { group: "storage.k8s.io", resource: "storageclasses", verbs: LIST_WATCH, namespace: None, name: None, why: "storage pricing" },
+    Permission { group: "metrics.k8s.io", resource: "pods", verbs: &["list"], namespace: None, name: None, why: "usage sampling" },
+    Permission { group: "metrics.k8s.io", resource: "nodes", verbs: &["list"], namespace: None, name: None, why: "metrics health" },
+    Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-scheduler"), why: "scheduler health" },
+    Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-controller-manager"), why: "controller-manager health" },
 ];
 
 /// Needed only with Helm releases enabled (`helm.releases.enabled`).
