@@ -17,10 +17,11 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
 use kubeworkz_shared::inventory::Inventory;
+use kubeworkz_shared::model::health::ControlPlaneComponent;
 use kubeworkz_shared::model::{
     HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase,
 };
-use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+use kubeworkz_testkit::cluster::{ClusterSpec, ComponentKind, NodeSpec, TestCluster};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -410,4 +411,52 @@ fn snapshot_markers_bracket_every_kind() {
     let mut inv = Inventory::new();
     inv.apply_all(&[begin, end]);
     assert!(inv.is_empty());
+}
+
+#[tokio::test]
+async fn health_sees_a_stopped_scheduler_and_missing_metrics() -> Result<()> {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let mut spec = ClusterSpec::new("health", vec![NodeSpec::new("node-a")]);
+    spec.metrics_server = false;
+    let cluster = TestCluster::start(spec).await?;
+    let down = Downstream::start(cluster.client(), Arc::default());
+    down.until_health("metrics reported missing, control plane fine", |h| {
+        h.status == HealthStatus::Degraded && h.reasons == [HealthReason::MetricsUnavailable]
+    })
+    .await?;
+
+    cluster.stop_component(ComponentKind::Scheduler);
+    // The Lease goes stale once its duration (15 s) and the allowed clock skew have passed.
+    down.until_health("a stale scheduler lease", |h| {
+        h.status == HealthStatus::Degraded
+            && h.reasons.iter().any(|r| {
+                matches!(
+                    r,
+                    HealthReason::StaleLease {
+                        component: ControlPlaneComponent::Scheduler,
+                        ..
+                    }
+                )
+            })
+            && !h.reasons.iter().any(|r| {
+                matches!(
+                    r,
+                    HealthReason::StaleLease {
+                        component: ControlPlaneComponent::ControllerManager,
+                        ..
+                    }
+                )
+            })
+    })
+    .await?;
+
+    cluster.start_component(ComponentKind::Scheduler)?;
+    down.until_health("the scheduler's lease fresh again", |h| {
+        !h.reasons
+            .iter()
+            .any(|r| matches!(r, HealthReason::StaleLease { .. }))
+    })
+    .await?;
+    down.stop().await;
+    Ok(())
 }
