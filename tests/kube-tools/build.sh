@@ -64,7 +64,7 @@ mkdir -p "$cache_root"
 export CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=readonly"
 export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
-# Two cores: two packages compiled at once, and each compile single-threaded-ish is plenty.
+# Packages compiled at once per `go build` (two run side by side in a cold build).
 jobs=${KUBEWORKZ_GO_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 kube_ldflags() { # $1 = gitVersion
@@ -96,23 +96,42 @@ build_all() {
   rm -rf "$bin.tmp" && mkdir -p "$bin.tmp"
   log "building into $out (first time for this pin set; later runs are instant)"
 
-  log "etcd $ETCD_VERSION"
-  go_build etcd -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" \
-    -o "$bin.tmp/etcd" .
+  # Fetch every module first, all four modules at once: the network waits overlap, and the
+  # builds after it are pure CPU.
+  log "downloading modules"
+  local pids=() d
+  for d in etcd kubernetes kwok metrics-server; do
+    # etcd has its own main package; the others name theirs with go.mod `tool` directives.
+    local pattern=tool
+    [[ $d == etcd ]] && pattern=.
+    (cd "$here/$d" && go list -deps -test=false "$pattern" >/dev/null) & pids+=($!)
+  done
+  for d in "${pids[@]}"; do wait "$d"; done
 
-  log "kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION"
-  go_build kubernetes -ldflags "$(kube_ldflags "$KUBE_VERSION")" -o "$bin.tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
-
-  log "kwok $KWOK_VERSION"
-  go_build kwok -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBE_VERSION" \
-    -o "$bin.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok
-
-  log "metrics-server $METRICS_SERVER_VERSION"
-  go_build metrics-server -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
-    -o "$bin.tmp/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+  # Two lanes: the Kubernetes binaries, and the rest. Each compiles $jobs packages at a time;
+  # together they keep both cores busy through each other's link steps.
+  (
+    log "kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION"
+    go_build kubernetes -ldflags "$(kube_ldflags "$KUBE_VERSION")" -o "$bin.tmp/" \
+      k8s.io/kubernetes/cmd/kube-apiserver \
+      k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler
+  ) & local lane1=$!
+  (
+    log "etcd $ETCD_VERSION"
+    go_build etcd -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" \
+      -o "$bin.tmp/etcd" .
+    log "kwok $KWOK_VERSION"
+    go_build kwok -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v} -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=$KUBE_VERSION" \
+      -o "$bin.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok
+    log "metrics-server $METRICS_SERVER_VERSION"
+    go_build metrics-server -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+      -o "$bin.tmp/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+  ) & local lane2=$!
+  local rc=0
+  wait "$lane1" || rc=$?
+  wait "$lane2" || rc=$?
+  [[ $rc == 0 ]] || { log "build failed"; exit "$rc"; }
 
   # kwok's own manifests, from the very module version built above.
   local kwok_dir m="$bin.tmp/kwok-manifests"

@@ -283,15 +283,6 @@ pub enum ComponentKind {
 }
 
 impl ComponentKind {
-    const ALL: [ComponentKind; 6] = [
-        ComponentKind::Etcd,
-        ComponentKind::ApiServer,
-        ComponentKind::ControllerManager,
-        ComponentKind::Scheduler,
-        ComponentKind::Kwok,
-        ComponentKind::MetricsServer,
-    ];
-
     /// The component's binary and log file name.
     pub fn name(self) -> &'static str {
         match self {
@@ -729,6 +720,11 @@ impl TestCluster {
                     format!("--cluster-signing-cert-file={}", path(&pki.ca.cert_path)),
                     format!("--cluster-signing-key-file={}", path(&pki.ca.key_path)),
                     format!("--cluster-name={}", spec.name),
+                    // It would otherwise create /usr/libexec/kubernetes/… on the host.
+                    format!(
+                        "--flex-volume-plugin-dir={}",
+                        path(&root.join("flexvolume"))
+                    ),
                     s("--profiling=false"),
                     s("--v=1"),
                 ],
@@ -800,6 +796,7 @@ impl TestCluster {
                         // kubelet CA other than the cluster's; same as kwokctl.
                         s("--kubelet-insecure-tls"),
                         s("--metric-resolution=10s"),
+                        s("--kubelet-request-timeout=5s"),
                         s("--profiling=false"),
                     ],
                     &logs,
@@ -1082,7 +1079,10 @@ impl TestCluster {
     }
 
     fn diagnostics(&self, headline: &str) -> String {
-        let mut out = format!("{headline}; cluster dir {}\n", self.dir.path().display());
+        let mut out = format!(
+            "{headline}; cluster dir {} (deleted on drop unless KUBEWORKZ_KEEP_CLUSTER_DIR is set)\n",
+            self.dir.path().display()
+        );
         let comps = self.comps();
         for c in comps.values() {
             out.push_str(&format!(
@@ -1148,9 +1148,20 @@ impl TestCluster {
         self.diagnostics(&format!("cluster {}", self.name))
     }
 
-    /// Sum of the resident set sizes of all running components, in KiB.
-    pub fn rss_kib(&self) -> u64 {
-        self.comps().values_mut().filter_map(|c| c.rss_kib()).sum()
+    /// Resident set size of each running component, in KiB (from `/proc/<pid>/status`).
+    pub fn rss_kib(&self) -> BTreeMap<ComponentKind, u64> {
+        self.comps()
+            .iter_mut()
+            .filter_map(|(k, c)| Some((*k, c.rss_kib()?)))
+            .collect()
+    }
+
+    /// Process ids of the running components (e.g. for `ps`).
+    pub fn pids(&self) -> BTreeMap<ComponentKind, u32> {
+        self.comps()
+            .iter_mut()
+            .filter_map(|(k, c)| Some((*k, c.pid()?)))
+            .collect()
     }
 
     /// Creates a simulated node (KWOK makes it Ready shortly after).

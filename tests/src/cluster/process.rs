@@ -112,6 +112,15 @@ impl Component {
         }
     }
 
+    /// The pid, while running.
+    pub(crate) fn pid(&mut self) -> Option<u32> {
+        if self.is_running() {
+            self.child.as_ref().map(|c| c.id())
+        } else {
+            None
+        }
+    }
+
     /// The process's resident set size in KiB, from /proc (None if not running).
     pub(crate) fn rss_kib(&mut self) -> Option<u64> {
         let pid = self.child.as_ref()?.id();
