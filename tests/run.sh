@@ -35,6 +35,22 @@ KUBEWORKZ_KUBE_BIN=$(bash tests/kube-tools/build.sh --print-bin-dir)
 export KUBEWORKZ_KUBE_BIN
 log "control plane ready in $((SECONDS - started)) s: $KUBEWORKZ_KUBE_BIN"
 
+# --- Helm charts: lint and render with the real Helm (built above) ------------------------
+log "linting and rendering manifests/charts"
+helm="$KUBEWORKZ_KUBE_BIN/helm"
+for chart in manifests/charts/*/; do
+  "$helm" lint --strict "$chart" --set hub.address=hub.example.com:7443 --set token=kwt_lint
+  for releases in true false; do
+    "$helm" template kw "$chart" --namespace kubeworkz --set hub.address=hub.example.com:7443 \
+      --set token=kwt_lint --set helm.releases.enabled=$releases >/dev/null
+  done
+  # Required values are enforced: rendering without them must fail.
+  if "$helm" template kw "$chart" >/dev/null 2>&1; then
+    echo "helm template of $chart succeeded without hub.address and token" >&2
+    exit 1
+  fi
+done
+
 # --- PostgreSQL ---------------------------------------------------------------------------
 if [ -z "${DATABASE_URL:-}" ]; then
   log "starting a throwaway PostgreSQL"

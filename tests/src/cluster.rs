@@ -709,7 +709,8 @@ impl TestCluster {
                     s("--bind-address=127.0.0.1"),
                     format!("--secure-port={}", ports.controller_manager),
                     format!("--cert-dir={}", path(&kcm_certs)),
-                    s("--leader-elect=false"),
+                    // Leader election as in production: its Lease is a health signal.
+                    s("--leader-elect=true"),
                     s("--controllers=*"),
                     s("--use-service-account-credentials=true"),
                     format!(
@@ -742,7 +743,7 @@ impl TestCluster {
                     format!("--authorization-kubeconfig={}", path(&sched_kc)),
                     s("--bind-address=127.0.0.1"),
                     format!("--secure-port={}", ports.scheduler),
-                    s("--leader-elect=false"),
+                    s("--leader-elect=true"),
                     s("--profiling=false"),
                     s("--v=1"),
                 ],
