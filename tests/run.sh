@@ -38,14 +38,15 @@ log "control plane ready in $((SECONDS - started)) s: $KUBEWORKZ_KUBE_BIN"
 # --- Helm charts: lint and render with the real Helm (built above) ------------------------
 log "linting and rendering manifests/charts"
 helm="$KUBEWORKZ_KUBE_BIN/helm"
+kube_version=1.36.3 # the test clusters' release; helm's own default is older
 for chart in manifests/charts/*/; do
-  "$helm" lint --strict "$chart" --set hub.address=hub.example.com:7443 --set token=kwt_lint
+  "$helm" lint --strict "$chart" --kube-version "$kube_version" --set hub.address=hub.example.com:7443 --set token=kwt_lint
   for releases in true false; do
-    "$helm" template kw "$chart" --namespace kubeworkz --set hub.address=hub.example.com:7443 \
+    "$helm" template kw "$chart" --kube-version "$kube_version" --namespace kubeworkz --set hub.address=hub.example.com:7443 \
       --set token=kwt_lint --set helm.releases.enabled=$releases >/dev/null
   done
   # Required values are enforced: rendering without them must fail.
-  if "$helm" template kw "$chart" >/dev/null 2>&1; then
+  if "$helm" template kw "$chart" --kube-version "$kube_version" >/dev/null 2>&1; then
     echo "helm template of $chart succeeded without hub.address and token" >&2
     exit 1
   fi

@@ -22,14 +22,14 @@ const NAMESPACE: &str = "kubeworkz";
 const RELEASE: &str = "kw";
 
 /// `helm template` of the agent chart, rendered by the real Helm (built in tests/kube-tools).
-async fn render_chart(helm_releases: bool) -> Result<String> {
+async fn render_chart(helm_releases: bool, kube_version: &str) -> Result<String> {
     let helm = bin_dir().await?.join("helm");
     let chart =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/charts/kubeworkz-agent");
     let out = Command::new(&helm)
         .args(["template", RELEASE])
         .arg(&chart)
-        .args(["--namespace", NAMESPACE])
+        .args(["--namespace", NAMESPACE, "--kube-version", kube_version])
         .args([
             "--set",
             "hub.address=hub.example.com:7443",
@@ -119,7 +119,11 @@ async fn agent_client(cluster: &TestCluster) -> Result<kube::Client> {
 async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestCluster> {
     let cluster = TestCluster::start(ClusterSpec::new(name, vec![NodeSpec::new("node-a")])).await?;
     cluster.create_namespace(NAMESPACE).await?;
-    apply(&cluster.client(), &render_chart(helm_releases).await?).await?;
+    apply(
+        &cluster.client(),
+        &render_chart(helm_releases, cluster.server_version()).await?,
+    )
+    .await?;
     Ok(cluster)
 }
 

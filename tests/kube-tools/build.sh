@@ -2,7 +2,8 @@
 # Builds the binaries behind the integration-test clusters (kubeworkz_testkit::cluster) from
 # published Go modules: kube-apiserver, kube-controller-manager and kube-scheduler
 # (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), kwok (sigs.k8s.io/kwok) and
-# metrics-server (sigs.k8s.io/metrics-server). Each lives in its own Go module below this
+# metrics-server (sigs.k8s.io/metrics-server), and helm (helm.sh/helm/v3, for linting and
+# rendering the charts under manifests/). Each lives in its own Go module below this
 # directory, because their k8s.io library pins differ. Test tooling only, not part of the product.
 #
 # Usage:
@@ -42,6 +43,7 @@ KUBE_BUILD_DATE=2026-07-22T18:07:38Z
 ETCD_VERSION=v3.6.16
 KWOK_VERSION=v0.8.0
 METRICS_SERVER_VERSION=v0.9.0
+HELM_VERSION=v3.22.0
 
 log() { echo "[kube-tools] $*" >&2; }
 
@@ -85,7 +87,7 @@ go_build() { # $1 = module dir, rest = go build args
 
 complete() {
   local b
-  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server; do
+  for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok metrics-server helm; do
     [[ -x $bin/$b ]] || return 1
   done
   [[ -f $out/.complete ]]
@@ -100,7 +102,7 @@ build_all() {
   # builds after it are pure CPU.
   log "downloading modules"
   local pids=() d
-  for d in etcd kubernetes kwok metrics-server; do
+  for d in etcd kubernetes kwok metrics-server helm; do
     # etcd has its own main package; the others name theirs with go.mod `tool` directives.
     local pattern=tool
     [[ $d == etcd ]] && pattern=.
@@ -127,6 +129,9 @@ build_all() {
     log "metrics-server $METRICS_SERVER_VERSION"
     go_build metrics-server -ldflags "-s -w -X k8s.io/component-base/version.gitVersion=$METRICS_SERVER_VERSION -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
       -o "$bin.tmp/metrics-server" sigs.k8s.io/metrics-server/cmd/metrics-server
+    log "helm $HELM_VERSION"
+    go_build helm -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      -o "$bin.tmp/helm" helm.sh/helm/v3/cmd/helm
   ) & local lane2=$!
   local rc=0
   wait "$lane1" || rc=$?

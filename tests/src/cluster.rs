@@ -43,12 +43,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 
 use self::pki::Pki;
@@ -711,6 +709,9 @@ impl TestCluster {
                     format!("--cert-dir={}", path(&kcm_certs)),
                     // Leader election as in production: its Lease is a health signal.
                     s("--leader-elect=true"),
+                    // No client-side throttling: scale tests create thousands of pods.
+                    s("--kube-api-qps=1000"),
+                    s("--kube-api-burst=2000"),
                     s("--controllers=*"),
                     s("--use-service-account-credentials=true"),
                     format!(
@@ -744,6 +745,8 @@ impl TestCluster {
                     s("--bind-address=127.0.0.1"),
                     format!("--secure-port={}", ports.scheduler),
                     s("--leader-elect=true"),
+                    s("--kube-api-qps=1000"),
+                    s("--kube-api-burst=2000"),
                     s("--profiling=false"),
                     s("--v=1"),
                 ],
@@ -1317,128 +1320,5 @@ fn node_ready(n: &Node) -> bool {
         .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-/// `metrics.k8s.io/v1beta1` PodMetrics, as metrics-server serves it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PodMetrics {
-    /// Pod name and namespace.
-    pub metadata: ObjectMeta,
-    /// When the usage was sampled.
-    pub timestamp: String,
-    /// The sampling window (CPU is a rate over it).
-    pub window: String,
-    /// Usage per container.
-    pub containers: Vec<ContainerMetrics>,
-}
-
-/// One container's usage in [`PodMetrics`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ContainerMetrics {
-    /// Container name.
-    pub name: String,
-    /// `cpu` and `memory` quantities.
-    pub usage: BTreeMap<String, Quantity>,
-}
-
-/// `metrics.k8s.io/v1beta1` NodeMetrics.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NodeMetrics {
-    /// Node name.
-    pub metadata: ObjectMeta,
-    /// When the usage was sampled.
-    pub timestamp: String,
-    /// The sampling window.
-    pub window: String,
-    /// `cpu` and `memory` quantities.
-    pub usage: BTreeMap<String, Quantity>,
-}
-
-macro_rules! metrics_resource {
-    ($ty:ty, $kind:literal, $plural:literal, $scope:ty) => {
-        impl kube::Resource for $ty {
-            type DynamicType = ();
-            type Scope = $scope;
-            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-                $kind.into()
-            }
-            fn group(_: &()) -> std::borrow::Cow<'_, str> {
-                "metrics.k8s.io".into()
-            }
-            fn version(_: &()) -> std::borrow::Cow<'_, str> {
-                "v1beta1".into()
-            }
-            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-                $plural.into()
-            }
-            fn meta(&self) -> &ObjectMeta {
-                &self.metadata
-            }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
-                &mut self.metadata
-            }
-        }
-    };
-}
-metrics_resource!(
-    PodMetrics,
-    "PodMetrics",
-    "pods",
-    k8s_openapi::NamespaceResourceScope
-);
-metrics_resource!(
-    NodeMetrics,
-    "NodeMetrics",
-    "nodes",
-    k8s_openapi::ClusterResourceScope
-);
-
-/// Parses a Kubernetes quantity (`250m`, `1.5Gi`, `129500000n`, `1e3`) into a plain number:
-/// cores for CPU, bytes for memory.
-pub fn parse_quantity(q: &str) -> Result<f64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(q.len());
-    let (num, suffix) = q.split_at(split);
-    let num: f64 = num.parse().with_context(|| format!("bad quantity {q:?}"))?;
-    let mult = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        s if s.starts_with(['e', 'E']) => 10f64.powi(
-            s[1..]
-                .parse::<i32>()
-                .with_context(|| format!("bad quantity {q:?}"))?,
-        ),
-        _ => bail!("bad quantity suffix in {q:?}"),
-    };
-    Ok(num * mult)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_quantity;
-
-    #[test]
-    fn quantities() {
-        assert_eq!(parse_quantity("250m").unwrap(), 0.25);
-        assert_eq!(parse_quantity("2").unwrap(), 2.0);
-        assert_eq!(parse_quantity("128Mi").unwrap(), 128.0 * 1024.0 * 1024.0);
-        assert!((parse_quantity("249999999n").unwrap() - 0.25).abs() < 1e-6);
-        assert_eq!(parse_quantity("1e3").unwrap(), 1000.0);
-        assert_eq!(parse_quantity("12k").unwrap(), 12000.0);
-        assert!(parse_quantity("12x").is_err());
-    }
-}
+// The metrics.k8s.io types are the product's own (kube-rs can list them like any resource).
+pub use kubeworkz_shared::model::usage::{ContainerMetrics, NodeMetrics, PodMetrics};

@@ -9,9 +9,10 @@ use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams, PostParams};
+use kubeworkz_shared::quantity::{parse_bytes, parse_cpu_millis};
 use kubeworkz_testkit::cluster::{
     ClusterSpec, ComponentKind, NodeMetrics, NodeSpec, PodMetrics, TestCluster,
-    USAGE_CPU_ANNOTATION, USAGE_MEMORY_ANNOTATION, Usage, parse_quantity,
+    USAGE_CPU_ANNOTATION, USAGE_MEMORY_ANNOTATION, Usage,
 };
 use serde_json::json;
 
@@ -71,11 +72,16 @@ fn running_pods(pods: &[Pod]) -> Vec<&Pod> {
         .collect()
 }
 
+/// Cores, from a CPU quantity.
+fn cores(q: &str) -> Option<f64> {
+    parse_cpu_millis(q).ok().map(|m| m as f64 / 1000.0)
+}
+
 /// (cores, bytes) of one container in a PodMetrics.
 fn container_usage(pm: &PodMetrics, container: &str) -> Option<(f64, f64)> {
     let c = pm.containers.iter().find(|c| c.name == container)?;
-    let cpu = parse_quantity(&c.usage.get("cpu")?.0).ok()?;
-    let mem = parse_quantity(&c.usage.get("memory")?.0).ok()?;
+    let cpu = cores(&c.usage.get("cpu")?.0)?;
+    let mem = parse_bytes(&c.usage.get("memory")?.0).ok()? as f64;
     Some((cpu, mem))
 }
 
@@ -241,8 +247,8 @@ async fn deployment_is_scheduled_and_metered_through_metrics_api() -> Result<()>
                         .find(|m| m.metadata.name.as_deref() == Some(node.as_str()));
                     let got = nm.and_then(|m| {
                         Some((
-                            parse_quantity(&m.usage.get("cpu")?.0).ok()?,
-                            parse_quantity(&m.usage.get("memory")?.0).ok()?,
+                            cores(&m.usage.get("cpu")?.0)?,
+                            parse_bytes(&m.usage.get("memory")?.0).ok()? as f64,
                         ))
                     });
                     match got {
