@@ -18,10 +18,14 @@ use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::health::ControlPlaneComponent;
+use kubeworkz_shared::model::usage::{PodMetrics, UsageBucket};
 use kubeworkz_shared::model::{
     HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase,
 };
-use kubeworkz_testkit::cluster::{ClusterSpec, ComponentKind, NodeSpec, TestCluster};
+use kubeworkz_testkit::cluster::{
+    ClusterSpec, ComponentKind, NodeSpec, TestCluster, USAGE_CPU_ANNOTATION,
+    USAGE_MEMORY_ANNOTATION,
+};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -30,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 struct Downstream {
     inventory: Arc<Mutex<Inventory>>,
     health: Arc<Mutex<Option<HealthReport>>>,
+    usage: Arc<Mutex<Vec<UsageBucket>>>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -44,9 +49,17 @@ fn test_config() -> CollectorConfig {
 
 impl Downstream {
     fn start(client: kube::Client, inventory: Arc<Mutex<Inventory>>) -> Self {
+        Self::start_with(client, inventory, test_config())
+    }
+
+    fn start_with(
+        client: kube::Client,
+        inventory: Arc<Mutex<Inventory>>,
+        config: CollectorConfig,
+    ) -> Self {
         let (tx, mut rx) = mpsc::channel(256);
         let shutdown = CancellationToken::new();
-        let collector = Collector::new(client, test_config());
+        let collector = Collector::new(client, config);
         let run = tokio::spawn({
             let shutdown = shutdown.clone();
             async move {
@@ -54,9 +67,11 @@ impl Downstream {
             }
         });
         let health = Arc::new(Mutex::new(None));
+        let usage = Arc::new(Mutex::new(Vec::new()));
         let apply = tokio::spawn({
             let inventory = inventory.clone();
             let health = health.clone();
+            let usage = usage.clone();
             async move {
                 while let Some(output) = rx.recv().await {
                     match output {
@@ -66,7 +81,9 @@ impl Downstream {
                         CollectorOutput::Health { report, .. } => {
                             *health.lock().unwrap() = Some(report);
                         }
-                        CollectorOutput::Usage(_) => {}
+                        CollectorOutput::Usage(buckets) => {
+                            usage.lock().unwrap().extend(buckets);
+                        }
                     }
                 }
             }
@@ -74,16 +91,19 @@ impl Downstream {
         Self {
             inventory,
             health,
+            usage,
             shutdown,
             tasks: vec![run, apply],
         }
     }
 
-    async fn stop(self) {
+    /// Stops the collector and returns the usage buckets it handed over.
+    async fn stop(self) -> Vec<UsageBucket> {
         self.shutdown.cancel();
         for task in self.tasks {
             task.await.unwrap();
         }
+        std::mem::take(&mut self.usage.lock().unwrap())
     }
 
     /// Waits until `check` holds for the downstream inventory.
@@ -341,7 +361,7 @@ async fn the_collector_follows_the_cluster() -> Result<()> {
     down.until_health("Healthy again", |h| h.status == HealthStatus::Healthy)
         .await?;
 
-    down.stop().await;
+    let _ = down.stop().await;
     Ok(())
 }
 
@@ -362,7 +382,7 @@ async fn a_restart_relists_and_applies_deletions_missed_meanwhile() -> Result<()
                 && inv.get(ObjectKind::Namespace, "", "doomed").is_some()
         })
         .await?;
-    first.stop().await;
+    let _ = first.stop().await;
 
     // While no collector runs: one namespace goes, another comes.
     let namespaces: Api<Namespace> = Api::all(client.clone());
@@ -394,7 +414,7 @@ async fn a_restart_relists_and_applies_deletions_missed_meanwhile() -> Result<()
                 && inv.get(ObjectKind::Namespace, "", "doomed").is_none()
         })
         .await?;
-    second.stop().await;
+    let _ = second.stop().await;
     Ok(())
 }
 
@@ -457,6 +477,103 @@ async fn health_sees_a_stopped_scheduler_and_missing_metrics() -> Result<()> {
             .any(|r| matches!(r, HealthReason::StaleLease { .. }))
     })
     .await?;
-    down.stop().await;
+    let _ = down.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn usage_is_sampled_into_hourly_buckets() -> Result<()> {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let cluster =
+        TestCluster::start(ClusterSpec::new("usage", vec![NodeSpec::new("node-a")])).await?;
+    let client = cluster.client();
+    cluster.create_namespace("metered").await?;
+    let mut web = deployment("web", 1, "nginx:1.25");
+    let template = web
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .metadata
+        .get_or_insert_default();
+    template.annotations = Some(
+        [
+            (USAGE_CPU_ANNOTATION.to_owned(), "200m".to_owned()),
+            (USAGE_MEMORY_ANNOTATION.to_owned(), "64Mi".to_owned()),
+        ]
+        .into(),
+    );
+    Api::<Deployment>::namespaced(client.clone(), "metered")
+        .create(&PostParams::default(), &web)
+        .await?;
+
+    // metrics-server reports a pod's CPU once it has two scrapes of it.
+    let metrics: Api<PodMetrics> = Api::namespaced(client.clone(), "metered");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let list = metrics.list(&Default::default()).await;
+        let cpu_seen = list.is_ok_and(|l| {
+            l.items.iter().any(|pm| {
+                pm.containers.iter().any(|c| {
+                    c.usage.get("cpu").is_some_and(|q| {
+                        kubeworkz_shared::quantity::parse_cpu_millis(&q.0).is_ok_and(|m| m > 0)
+                    })
+                })
+            })
+        });
+        if cpu_seen {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("no PodMetrics with CPU for metered/web");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+
+    let config = CollectorConfig {
+        usage_interval: Duration::from_secs(5),
+        ..test_config()
+    };
+    let down = Downstream::start_with(client.clone(), Arc::default(), config);
+    // Four sampling intervals' worth; the shutdown hands over the open hour.
+    tokio::time::sleep(Duration::from_secs(21)).await;
+    let buckets = down.stop().await;
+
+    let app: Vec<_> = buckets
+        .iter()
+        .filter(|b| b.namespace == "metered" && b.container == "app")
+        .collect();
+    assert!(
+        !app.is_empty(),
+        "no usage bucket for metered/web app: {buckets:?}"
+    );
+    let samples: u32 = app.iter().map(|b| b.samples).sum();
+    assert!(samples >= 3, "{samples} samples in {app:?}");
+    for bucket in &app {
+        assert_eq!(
+            bucket.hour_start.0 % 3_600_000,
+            0,
+            "buckets are whole hours"
+        );
+        if bucket.covered_millis == 0 {
+            continue; // a bucket holding only its first sample covers no time yet
+        }
+        let cpu = bucket.average_cpu_millis().unwrap();
+        assert!(
+            (180..=220).contains(&cpu),
+            "average cpu {cpu}m, expected ~200m: {bucket:?}"
+        );
+        // Byte-seconds are integers over millisecond intervals: exact to a few bytes.
+        let memory = bucket.average_memory_bytes().unwrap();
+        assert!(
+            memory.abs_diff(64 * 1024 * 1024) < 1024,
+            "average memory {memory}: {bucket:?}"
+        );
+        assert_eq!(bucket.memory_max_bytes, 64 * 1024 * 1024);
+    }
+    assert!(
+        app.iter().any(|b| b.covered_millis >= 10_000),
+        "at least two intervals covered: {app:?}"
+    );
     Ok(())
 }

@@ -141,12 +141,17 @@ impl Collector {
             out,
             shutdown.clone(),
         );
-        let result = tokio::select! {
-            r = batches => r,
-            r = usage => r,
-            r = health => r,
+        // All three run to their end: on shutdown the usage sampler still hands over its open
+        // hour. If one fails (output closed), the others are told to stop too.
+        let stop_all = |result: Result<(), CollectError>| {
+            shutdown.cancel();
+            result
         };
-        shutdown.cancel();
-        result
+        let (batches, usage, health) = tokio::join!(
+            async { stop_all(batches.await) },
+            async { stop_all(usage.await) },
+            async { stop_all(health.await) },
+        );
+        batches.and(usage).and(health)
     }
 }

@@ -1,4 +1,5 @@
-//! Samples metrics.k8s.io and emits hourly usage buckets once their hour has ended.
+//! Samples metrics.k8s.io and emits hourly usage buckets once their hour has ended (and the
+//! open hour's buckets on shutdown).
 
 use std::time::Duration;
 
@@ -26,7 +27,15 @@ pub(super) async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
+            () = shutdown.cancelled() => {
+                // Hand over the open hour too: buckets are additive, so a restarted collector
+                // adding a second bucket for this hour loses nothing and counts nothing twice.
+                let open = aggregator.take_completed(UnixMillis(i64::MAX));
+                if !open.is_empty() {
+                    let _ = out.send(CollectorOutput::Usage(open)).await;
+                }
+                return Ok(());
+            }
             _ = tick.tick() => {}
         }
         match api.list(&ListParams::default()).await {
