@@ -7,3 +7,4 @@
 pub mod check;
 pub mod config;
 pub mod rbac;
+pub mod run;

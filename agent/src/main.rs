@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use kubeworkz_agent::check;
 use kubeworkz_agent::config::{CollectorSettings, Config};
+use kubeworkz_agent::{check, run};
 
 /// `EX_CONFIG`-style exit code for a bad configuration, so a crash-looping pod tells the
 /// operator "fix your values" rather than "the agent is broken".
@@ -74,9 +74,41 @@ fn run_agent() -> ExitCode {
         }
     };
     init_logging(config.json_logs);
-    tracing::info!(hub = %config.hub_addr, version = kubeworkz_shared::VERSION, "configuration loaded");
-    tracing::error!("the hub connection is not built yet; use `kubeworkz-agent check` meanwhile");
-    ExitCode::FAILURE
+    tracing::info!(hub = %config.hub_addr, version = kubeworkz_shared::VERSION, "starting");
+    let result = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let client = kube::Client::try_default()
+                .await
+                .context("loading the cluster configuration (in-cluster or KUBECONFIG)")?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let signals = tokio::spawn(stop_on_signals(shutdown.clone()));
+            let result = run::run(config, client, shutdown.clone()).await;
+            shutdown.cancel();
+            signals.await.context("joining the signal handler")??;
+            result
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "agent failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT, or returns once it is cancelled otherwise.
+async fn stop_on_signals(shutdown: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        () = shutdown.cancelled() => {}
+    }
+    shutdown.cancel();
+    Ok(())
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
