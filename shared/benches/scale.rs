@@ -181,6 +181,8 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
+/// Waits until `want` pods run, or until none has started for a minute (then the report says
+/// how many ran: KWOK occasionally fails a pod's ready stage under load).
 async fn wait_running(
     rx: &mut mpsc::Receiver<CollectorOutput>,
     tally: &mut Tally,
@@ -188,7 +190,12 @@ async fn wait_running(
     timeout: Duration,
 ) -> Result<()> {
     let deadline = tokio::time::Instant::now() + timeout;
+    let (mut best, mut progressed) = (0, Instant::now());
     while tally.running.len() < want {
+        if progressed.elapsed() > Duration::from_secs(60) {
+            println!("stalled at {} of {want} pods running", tally.running.len());
+            return Ok(());
+        }
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Some(CollectorOutput::Changes(b))) => tally.record(&b.changes),
             Ok(Some(_)) => {}
@@ -197,6 +204,9 @@ async fn wait_running(
                 "only {} of {want} pods running in time",
                 tally.running.len()
             ),
+        }
+        if tally.running.len() > best {
+            (best, progressed) = (tally.running.len(), Instant::now());
         }
     }
     Ok(())

@@ -1,14 +1,14 @@
 //! Numbers for the test clusters, not a check: start time and memory of one cluster.
-//! Run with `cargo nextest run -p kubeworkz-testkit --run-ignored only cluster_measure --no-capture`.
+//! Run on demand: `cargo bench -p kubeworkz-testkit --bench cluster_start`
+//! (`KUBEWORKZ_MEASURE_RUNS` sets the number of starts, default 5).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
-#[tokio::test]
-#[ignore = "measurement; run explicitly"]
-async fn cluster_measure_start_time_and_rss() -> Result<()> {
+#[tokio::main]
+async fn main() -> Result<()> {
     let runs: usize = std::env::var("KUBEWORKZ_MEASURE_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
