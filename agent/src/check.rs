@@ -77,10 +77,12 @@ pub async fn run(
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(collector.run(tx, shutdown.clone()));
 
-    let mut pending: BTreeSet<ObjectKind> = ObjectKind::ALL
+    // The kinds this configuration collects: the snapshot waits for them, the report counts them.
+    let kinds: Vec<ObjectKind> = ObjectKind::ALL
         .into_iter()
         .filter(|k| helm_releases || *k != ObjectKind::HelmRelease)
         .collect();
+    let mut pending: BTreeSet<ObjectKind> = kinds.iter().copied().collect();
     let deadline = tokio::time::Instant::now() + timeout;
     while !pending.is_empty() {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
@@ -114,11 +116,7 @@ pub async fn run(
         provider: detect_provider(Some(&version.git_version), &nodes),
         server_version: version.git_version,
         access,
-        counts: ObjectKind::ALL
-            .into_iter()
-            .filter(|k| helm_releases || *k != ObjectKind::HelmRelease)
-            .map(|k| (k, inventory.count(k)))
-            .collect(),
+        counts: kinds.into_iter().map(|k| (k, inventory.count(k))).collect(),
         incomplete: pending.into_iter().collect(),
         health,
     })

@@ -33,17 +33,12 @@ fn main() -> ExitCode {
 fn run_check() -> ExitCode {
     let settings = match CollectorSettings::from_env() {
         Ok(settings) => settings,
-        Err(err) => {
-            eprintln!("kubeworkz-agent: bad configuration: {err}");
-            return ExitCode::from(EXIT_BAD_CONFIG);
-        }
+        Err(err) => return bad_config(&err),
     };
     init_logging(false);
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
-            let client = kube::Client::try_default()
-                .await
-                .context("loading the cluster configuration (in-cluster or KUBECONFIG)")?;
+            let client = cluster_client().await?;
             check::run(client, settings.helm_releases, Duration::from_secs(120))
                 .await
                 .context("running the check")
@@ -68,18 +63,13 @@ fn run_check() -> ExitCode {
 fn run_agent() -> ExitCode {
     let config = match Config::from_env() {
         Ok(config) => config,
-        Err(err) => {
-            eprintln!("kubeworkz-agent: bad configuration: {err}");
-            return ExitCode::from(EXIT_BAD_CONFIG);
-        }
+        Err(err) => return bad_config(&err),
     };
     init_logging(config.json_logs);
     tracing::info!(hub = %config.hub_addr, version = kubeworkz_shared::VERSION, "starting");
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
-            let client = kube::Client::try_default()
-                .await
-                .context("loading the cluster configuration (in-cluster or KUBECONFIG)")?;
+            let client = cluster_client().await?;
             let shutdown = tokio_util::sync::CancellationToken::new();
             let signals = tokio::spawn(stop_on_signals(shutdown.clone()));
             let result = run::run(config, client, shutdown.clone()).await;
@@ -109,6 +99,19 @@ async fn stop_on_signals(shutdown: tokio_util::sync::CancellationToken) -> anyho
     }
     shutdown.cancel();
     Ok(())
+}
+
+/// Exits with [`EXIT_BAD_CONFIG`] after naming what is wrong.
+fn bad_config(err: &kubeworkz_agent::config::ConfigError) -> ExitCode {
+    eprintln!("kubeworkz-agent: bad configuration: {err}");
+    ExitCode::from(EXIT_BAD_CONFIG)
+}
+
+/// In-cluster configuration, or `KUBECONFIG` when run outside a cluster.
+async fn cluster_client() -> anyhow::Result<kube::Client> {
+    kube::Client::try_default()
+        .await
+        .context("loading the cluster configuration (in-cluster or KUBECONFIG)")
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
