@@ -5,20 +5,35 @@
 //! Queries are built at run time (`query_as`, not the `query!` macros) so the build needs no
 //! database; each backend has its own migrations under `migrations/{sqlite,postgres}`.
 
+mod backend;
+mod ingest;
+mod plan;
 mod postgres;
+mod queries;
+mod sql;
 mod sqlite;
+mod tables;
+mod types;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kubeworkz_shared::ids::OrgId;
+use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::{HealthReport, UsageBucket};
 
 use crate::config::DatabaseUrl;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use types::{
+    Cluster, ClusterHealth, ClusterMode, Cursor, Environment, IngestOutcome, InventoryRecord,
+    MaintenanceReport, NewCluster, PullTarget, SealedKubeconfig, UnknownEnvironment,
+};
 
 /// Name of the organization every new database starts with.
 pub const DEFAULT_ORG: &str = "default";
@@ -61,6 +76,12 @@ pub enum StoreError {
     /// A query failed.
     #[error("database query failed")]
     Query(#[from] sqlx::Error),
+    /// The cluster does not exist in the organization (or at all).
+    #[error("cluster not found")]
+    ClusterNotFound,
+    /// A uniqueness rule would be broken (e.g. a cluster name taken in the organization).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// An organization: the unit of isolation that every other row belongs to.
@@ -74,7 +95,8 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
-/// Everything the hub persists. Implemented once per backend; see the module docs.
+/// Everything the hub persists. Implemented once, in `backend`, over both databases; see the
+/// module docs.
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
     /// Which backend this is.
@@ -88,6 +110,121 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Creates an organization, or returns the existing one of that name.
     async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError>;
+
+    /// Registers a cluster. A name taken in the organization is [`StoreError::Conflict`].
+    async fn create_cluster(&self, new: &NewCluster) -> Result<Cluster, StoreError>;
+
+    /// One cluster of the organization; another organization's is not found.
+    async fn cluster(&self, org: OrgId, id: ClusterId) -> Result<Option<Cluster>, StoreError>;
+
+    /// The organization's clusters, by name.
+    async fn list_clusters(&self, org: OrgId) -> Result<Vec<Cluster>, StoreError>;
+
+    /// Deletes a cluster and everything collected from it. False when there was none.
+    async fn delete_cluster(&self, org: OrgId, id: ClusterId) -> Result<bool, StoreError>;
+
+    /// Enables or disables a cluster (disabled ones are neither collected nor accepted).
+    async fn set_cluster_enabled(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        enabled: bool,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a health verdict.
+    async fn record_health(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        report: &HealthReport,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a collection error, or clears it (`None`) after a successful sync.
+    async fn record_sync_error(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records the detected provider and server version.
+    async fn record_identity(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        provider: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records an agent heartbeat.
+    async fn record_heartbeat(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Every enabled pull-mode cluster of every organization, with its sealed kubeconfig.
+    async fn pull_targets(&self) -> Result<Vec<PullTarget>, StoreError>;
+
+    /// Replaces a cluster's sealed kubeconfig.
+    async fn replace_kubeconfig(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        sealed: &SealedKubeconfig,
+    ) -> Result<bool, StoreError>;
+
+    /// Applies a change batch in one transaction, exactly once per cursor.
+    async fn ingest_changes(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        batch: &ChangeBatch,
+    ) -> Result<IngestOutcome, StoreError>;
+
+    /// Records usage buckets in one transaction, exactly once per cursor.
+    async fn ingest_usage(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        buckets: &[UsageBucket],
+    ) -> Result<IngestOutcome, StoreError>;
+
+    /// Objects of one kind in a cluster; with `live_only` false, ended ones too (history).
+    async fn inventory(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        kind: ObjectKind,
+        live_only: bool,
+    ) -> Result<Vec<InventoryRecord>, StoreError>;
+
+    /// Live objects per kind in a cluster.
+    async fn inventory_counts(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+    ) -> Result<BTreeMap<ObjectKind, u64>, StoreError>;
+
+    /// Usage of a cluster for one hour, summed per container over every delivering message.
+    async fn usage(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: DateTime<Utc>,
+    ) -> Result<Vec<UsageBucket>, StoreError>;
+
+    /// Housekeeping: creates time partitions ahead of `now` (PostgreSQL), and removes
+    /// ended inventory rows and usage older than `retention`.
+    async fn maintain(
+        &self,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<MaintenanceReport, StoreError>;
 
     /// Closes the connection pool, waiting for queries in flight.
     async fn close(&self);

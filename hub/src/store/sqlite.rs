@@ -1,25 +1,36 @@
-//! The SQLite store: embedded, zero set-up, one file (WAL mode, foreign keys on).
+//! The SQLite backend: embedded, zero set-up, one file (WAL mode, foreign keys on).
+//!
+//! SQLite has one writer at a time; writes are serialized in-process by a mutex taken before
+//! `BEGIN`, so a transaction that reads before it writes never fails to upgrade its lock.
+//! One hub process per database file (several hub replicas need PostgreSQL).
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kubeworkz_shared::ids::OrgId;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
-use tracing::instrument;
-use uuid::Uuid;
+use kubeworkz_shared::model::LabelKeys;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{Backend, Organization, Store, StoreError};
+use super::backend::{SqlBackend, Tx};
+use super::sql::{Dialect, Sql, Ty, Value};
+use super::{Backend, MaintenanceReport, StoreError, queries};
 
 /// Migrations embedded at build time, so the binary needs no files beside it.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
-/// [`Store`] on SQLite.
+/// [`Store`](super::Store) on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Arc<Mutex<()>>,
+    label_keys: LabelKeys,
 }
 
 impl SqliteStore {
@@ -42,68 +53,153 @@ impl SqliteStore {
             .await
             .map_err(connect_err)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(Self { pool })
-    }
-}
-
-/// SQLite stores UUIDs as text and times as RFC 3339 text; this is the row as stored.
-#[derive(FromRow)]
-struct OrgRow {
-    id: String,
-    name: String,
-    created_at: DateTime<Utc>,
-}
-
-impl TryFrom<OrgRow> for Organization {
-    type Error = StoreError;
-
-    fn try_from(row: OrgRow) -> Result<Self, StoreError> {
-        let id = Uuid::parse_str(&row.id).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-        Ok(Organization {
-            id: OrgId::from_uuid(id),
-            name: row.name,
-            created_at: row.created_at,
+        Ok(Self {
+            pool,
+            writer: Arc::default(),
+            label_keys: LabelKeys::default(),
         })
     }
 }
 
+/// A connection (pooled, or a transaction) speaking [`Sql`].
+struct Conn<C>(C);
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
+
+fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
+    match value {
+        // UUIDs are stored as canonical hyphenated text.
+        Value::Id(v) => query.bind(v.hyphenated().to_string()),
+        Value::Text(v) => query.bind(v),
+        Value::OptText(v) => query.bind(v),
+        Value::I64(v) => query.bind(v),
+        Value::OptI64(v) => query.bind(v),
+        Value::Bool(v) => query.bind(v),
+        Value::Time(v) => query.bind(v),
+        Value::OptTime(v) => query.bind(v),
+        Value::Bytes(v) => query.bind(v),
+        Value::OptBytes(v) => query.bind(v),
+    }
+}
+
+fn decode(row: &SqliteRow, columns: &[Ty]) -> Result<Vec<Value>, sqlx::Error> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| {
+            Ok(match ty {
+                Ty::Text => Value::Text(row.try_get(i)?),
+                Ty::OptText => Value::OptText(row.try_get(i)?),
+                Ty::I64 => Value::I64(row.try_get(i)?),
+                Ty::OptI64 => Value::OptI64(row.try_get(i)?),
+                Ty::Bool => Value::Bool(row.try_get(i)?),
+                Ty::Time => Value::Time(row.try_get(i)?),
+                Ty::OptTime => Value::OptTime(row.try_get::<Option<DateTime<Utc>>, _>(i)?),
+                Ty::OptBytes => Value::OptBytes(row.try_get(i)?),
+            })
+        })
+        .collect()
+}
+
 #[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
+impl<C> Sql for Conn<C>
+where
+    C: std::ops::DerefMut<Target = sqlx::SqliteConnection> + Send,
+{
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &str, args: Vec<Value>) -> Result<u64, sqlx::Error> {
+        let query = args
+            .into_iter()
+            .fold(sqlx::query(AssertSqlSafe(sql.to_owned())), bind);
+        Ok(query.execute(&mut *self.0).await?.rows_affected())
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        args: Vec<Value>,
+        columns: &[Ty],
+    ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
+        let query = args
+            .into_iter()
+            .fold(sqlx::query(AssertSqlSafe(sql.to_owned())), bind);
+        let rows = query.fetch_all(&mut *self.0).await?;
+        rows.iter().map(|row| decode(row, columns)).collect()
+    }
+}
+
+/// A write transaction holding the writer lock until it ends.
+struct WriteTx {
+    conn: Conn<Transaction<'static, Sqlite>>,
+    _writer: OwnedMutexGuard<()>,
+}
+
+#[async_trait]
+impl Sql for WriteTx {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn execute(&mut self, sql: &str, args: Vec<Value>) -> Result<u64, sqlx::Error> {
+        self.conn.execute(sql, args).await
+    }
+
+    async fn fetch(
+        &mut self,
+        sql: &str,
+        args: Vec<Value>,
+        columns: &[Ty],
+    ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
+        self.conn.fetch(sql, args, columns).await
+    }
+}
+
+#[async_trait]
+impl Tx for WriteTx {
+    async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
+        self.conn.0.commit().await
+    }
+}
+
+#[async_trait]
+impl SqlBackend for SqliteStore {
+    fn kind(&self) -> Backend {
         Backend::Sqlite
     }
 
-    #[instrument(skip_all)]
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+    async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error> {
+        let writer = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin().await?;
+        Ok(Box::new(WriteTx {
+            conn: Conn(tx),
+            _writer: writer,
+        }))
     }
 
-    #[instrument(skip_all)]
-    async fn organization_by_name(&self, name: &str) -> Result<Option<Organization>, StoreError> {
-        sqlx::query_as::<_, OrgRow>(
-            "SELECT id, name, created_at FROM organizations WHERE name = ?1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(Organization::try_from)
-        .transpose()
+    async fn read(&self) -> Result<Box<dyn Sql>, sqlx::Error> {
+        let conn: PoolConnection<Sqlite> = self.pool.acquire().await?;
+        Ok(Box::new(Conn(conn)))
     }
 
-    #[instrument(skip_all)]
-    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
-        let row = sqlx::query_as::<_, OrgRow>(
-            "INSERT INTO organizations (id, name, created_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (name) DO UPDATE SET name = excluded.name \
-             RETURNING id, name, created_at",
-        )
-        .bind(OrgId::new().to_string())
-        .bind(name)
-        .bind(Utc::now())
-        .fetch_one(&self.pool)
-        .await?;
-        row.try_into()
+    fn label_keys(&self) -> &LabelKeys {
+        &self.label_keys
+    }
+
+    async fn maintain(
+        &self,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<MaintenanceReport, StoreError> {
+        let mut tx = self.begin().await?;
+        let rows_purged = queries::purge(&mut *tx, queries::cutoff(now, retention)).await?;
+        tx.commit().await?;
+        Ok(MaintenanceReport {
+            rows_purged,
+            ..MaintenanceReport::default()
+        })
     }
 
     async fn close(&self) {

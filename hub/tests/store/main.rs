@@ -3,7 +3,10 @@
 //! Add a case as an `async fn(TestStore)` in a domain module and list it in `conformance!`;
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
+mod clusters;
+mod fixtures;
 mod harness;
+mod ingest;
 mod organizations;
 
 use harness::TestStore;
@@ -37,4 +40,16 @@ conformance! {
     organizations::ensuring_an_organization_is_idempotent,
     organizations::reopening_keeps_data_and_migrations_are_idempotent,
     organizations::the_store_answers_pings,
+    clusters::clusters_are_created_listed_and_scoped_by_organization,
+    clusters::a_taken_name_is_a_conflict,
+    clusters::health_errors_identity_and_heartbeats_are_recorded,
+    clusters::pull_targets_are_enabled_kubeconfig_clusters_of_every_org,
+    clusters::deleting_a_cluster_removes_everything_collected_from_it,
+    ingest::a_snapshot_then_deltas_match_the_reference_inventory,
+    ingest::a_replayed_batch_changes_nothing_and_a_gap_is_refused,
+    ingest::a_relist_removes_what_was_deleted_while_disconnected,
+    ingest::deleted_pods_keep_their_history,
+    ingest::random_streams_match_the_reference_inventory,
+    ingest::usage_is_additive_and_exactly_once,
+    ingest::maintenance_purges_ended_rows_past_retention,
 }

@@ -1,0 +1,263 @@
+//! The one [`Store`] implementation, over any [`SqlBackend`].
+//!
+//! A backend supplies connections and transactions that speak [`Sql`], plus the little that
+//! is truly different (partition maintenance). Every behaviour is here or in the modules it
+//! calls, once, so SQLite and PostgreSQL cannot drift apart: the conformance suite tests the
+//! same code on both.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::{HealthReport, LabelKeys, UsageBucket};
+use tracing::instrument;
+
+use super::sql::Sql;
+use super::types::{
+    Cluster, Cursor, IngestOutcome, InventoryRecord, MaintenanceReport, NewCluster, PullTarget,
+    SealedKubeconfig,
+};
+use super::{Backend, Organization, Store, StoreError, ingest, queries};
+
+/// A transaction: statements, then commit (dropping it rolls back).
+#[async_trait]
+pub trait Tx: Sql {
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<(), sqlx::Error>;
+}
+
+/// What a database must provide for [`Store`]. Public only inside this private module.
+#[async_trait]
+pub trait SqlBackend: Send + Sync + fmt::Debug {
+    /// Which database this is.
+    fn kind(&self) -> Backend;
+
+    /// A transaction for writes (SQLite serializes writers here; it has only one anyway).
+    async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error>;
+
+    /// A pooled connection for reads.
+    async fn read(&self) -> Result<Box<dyn Sql>, sqlx::Error>;
+
+    /// Namespace label keys for team and cost center.
+    fn label_keys(&self) -> &LabelKeys;
+
+    /// See [`Store::maintain`].
+    async fn maintain(
+        &self,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<MaintenanceReport, StoreError>;
+
+    /// Closes the pool.
+    async fn close(&self);
+}
+
+/// Runs `$body` with `$db` bound to a fresh write transaction, committing on success.
+macro_rules! in_tx {
+    ($self:ident, |$db:ident| $body:expr) => {{
+        let mut tx = $self.begin().await?;
+        let $db: &mut dyn Sql = &mut *tx;
+        let out = $body.await?;
+        tx.commit().await?;
+        Ok(out)
+    }};
+}
+
+/// Runs `$body` with `$db` bound to a pooled connection.
+macro_rules! on_conn {
+    ($self:ident, |$db:ident| $body:expr) => {{
+        let mut conn = $self.read().await?;
+        let $db: &mut dyn Sql = &mut *conn;
+        $body.await
+    }};
+}
+
+#[async_trait]
+impl<B: SqlBackend> Store for B {
+    fn backend(&self) -> Backend {
+        self.kind()
+    }
+
+    #[instrument(skip_all)]
+    async fn ping(&self) -> Result<(), StoreError> {
+        on_conn!(self, |db| async {
+            db.fetch("SELECT 1", vec![], &[super::sql::Ty::I64]).await?;
+            Ok(())
+        })
+    }
+
+    #[instrument(skip_all)]
+    async fn organization_by_name(&self, name: &str) -> Result<Option<Organization>, StoreError> {
+        on_conn!(self, |db| queries::organization_by_name(db, name))
+    }
+
+    #[instrument(skip_all)]
+    async fn ensure_organization(&self, name: &str) -> Result<Organization, StoreError> {
+        in_tx!(self, |db| queries::ensure_organization(db, name))
+    }
+
+    #[instrument(skip_all)]
+    async fn create_cluster(&self, new: &NewCluster) -> Result<Cluster, StoreError> {
+        in_tx!(self, |db| queries::create_cluster(db, new))
+    }
+
+    #[instrument(skip_all)]
+    async fn cluster(&self, org: OrgId, id: ClusterId) -> Result<Option<Cluster>, StoreError> {
+        on_conn!(self, |db| queries::cluster(db, org, id))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_clusters(&self, org: OrgId) -> Result<Vec<Cluster>, StoreError> {
+        on_conn!(self, |db| queries::list_clusters(db, org))
+    }
+
+    #[instrument(skip_all)]
+    async fn delete_cluster(&self, org: OrgId, id: ClusterId) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::delete_cluster(db, org, id))
+    }
+
+    #[instrument(skip_all)]
+    async fn set_cluster_enabled(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        enabled: bool,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::set_enabled(db, org, id, enabled))
+    }
+
+    #[instrument(skip_all)]
+    async fn record_health(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        report: &HealthReport,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::record_health(db, org, id, report, at))
+    }
+
+    #[instrument(skip_all)]
+    async fn record_sync_error(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::record_sync_error(db, org, id, error))
+    }
+
+    #[instrument(skip_all)]
+    async fn record_identity(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        provider: Option<&str>,
+        version: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::record_identity(
+            db, org, id, provider, version
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn record_heartbeat(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::record_heartbeat(db, org, id, at))
+    }
+
+    #[instrument(skip_all)]
+    async fn pull_targets(&self) -> Result<Vec<PullTarget>, StoreError> {
+        on_conn!(self, |db| queries::pull_targets(db))
+    }
+
+    #[instrument(skip_all)]
+    async fn replace_kubeconfig(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        sealed: &SealedKubeconfig,
+    ) -> Result<bool, StoreError> {
+        in_tx!(self, |db| queries::replace_kubeconfig(db, org, id, sealed))
+    }
+
+    #[instrument(skip_all, fields(changes = batch.changes.len()))]
+    async fn ingest_changes(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        batch: &ChangeBatch,
+    ) -> Result<IngestOutcome, StoreError> {
+        let keys = self.label_keys().clone();
+        in_tx!(self, |db| ingest::ingest_changes(
+            db, org, cluster, cursor, batch, &keys
+        ))
+    }
+
+    #[instrument(skip_all, fields(buckets = buckets.len()))]
+    async fn ingest_usage(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        buckets: &[UsageBucket],
+    ) -> Result<IngestOutcome, StoreError> {
+        in_tx!(self, |db| ingest::ingest_usage(
+            db, org, cluster, cursor, buckets
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn inventory(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        kind: ObjectKind,
+        live_only: bool,
+    ) -> Result<Vec<InventoryRecord>, StoreError> {
+        on_conn!(self, |db| queries::inventory(
+            db, org, cluster, kind, live_only
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn inventory_counts(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+    ) -> Result<BTreeMap<ObjectKind, u64>, StoreError> {
+        on_conn!(self, |db| queries::inventory_counts(db, org, cluster))
+    }
+
+    #[instrument(skip_all)]
+    async fn usage(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: DateTime<Utc>,
+    ) -> Result<Vec<UsageBucket>, StoreError> {
+        on_conn!(self, |db| queries::usage(db, org, cluster, hour_start))
+    }
+
+    #[instrument(skip_all)]
+    async fn maintain(
+        &self,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Result<MaintenanceReport, StoreError> {
+        SqlBackend::maintain(self, now, retention).await
+    }
+
+    async fn close(&self) {
+        SqlBackend::close(self).await;
+    }
+}

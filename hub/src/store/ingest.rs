@@ -1,0 +1,433 @@
+//! Applying collector output to the store: change batches and usage buckets, each in the
+//! caller's transaction, exactly once per [`Cursor`].
+//!
+//! Idempotency comes from the cursor: the cluster row holds the last `(epoch, seq)` applied,
+//! and it is advanced in the same transaction as the writes, so a replayed message is
+//! recognised and skipped, and a crash between the writes and the ack cannot double-apply.
+//! The writes themselves are set-based (see [`super::plan`]): per segment and kind, one
+//! statement per chunk of rows, so a 2,000-change batch costs a handful of round trips.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::{LabelKeys, UsageBucket};
+
+use super::StoreError;
+use super::plan::{self, KindWrites, Step};
+use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
+use super::tables::{self, CORE_COLUMNS, Table};
+use super::types::{Cursor, IngestOutcome};
+
+/// Snapshot generation per kind, and whether a snapshot of it is open.
+type Generations = HashMap<ObjectKind, (i64, bool)>;
+
+/// Checks `cursor` against the cluster's stored one. `Ok(None)` means apply.
+async fn check_cursor(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    cursor: Cursor,
+) -> Result<Option<IngestOutcome>, StoreError> {
+    let d = db.dialect();
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT ingest_epoch, ingest_seq FROM k8s_clusters WHERE id = {} AND org_id = {}",
+                d.ph(1),
+                d.ph(2)
+            ),
+            vec![Value::Id(*cluster.as_uuid()), Value::Id(*org.as_uuid())],
+            &[Ty::OptI64, Ty::OptI64],
+        )
+        .await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Err(StoreError::ClusterNotFound);
+    };
+    let mut cells = Cells::new(row);
+    let (epoch, seq) = (cells.opt_i64()?, cells.opt_i64()?);
+    // Stored as i64 bit patterns: epochs are random u64s.
+    if epoch.map(|e| e as u64) != Some(cursor.epoch) {
+        // A new collector run starts with a full sync; any seq is acceptable.
+        return Ok(None);
+    }
+    let last = seq.unwrap_or(0) as u64;
+    Ok(if cursor.seq <= last {
+        Some(IngestOutcome::Duplicate)
+    } else if cursor.seq > last + 1 {
+        Some(IngestOutcome::Gap { last })
+    } else {
+        None
+    })
+}
+
+async fn advance_cursor(
+    db: &mut dyn Sql,
+    cluster: ClusterId,
+    cursor: Cursor,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let d = db.dialect();
+    db.execute(
+        &format!(
+            "UPDATE k8s_clusters SET ingest_epoch = {}, ingest_seq = {}, last_sync_at = {}, \
+             updated_at = {} WHERE id = {}",
+            d.ph(1),
+            d.ph(2),
+            d.ph(3),
+            d.ph(3),
+            d.ph(4)
+        ),
+        vec![
+            Value::I64(cursor.epoch as i64),
+            Value::I64(cursor.seq as i64),
+            Value::Time(now),
+            Value::Id(*cluster.as_uuid()),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Applies a change batch; see the module docs.
+pub(crate) async fn ingest_changes(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    cursor: Cursor,
+    batch: &ChangeBatch,
+    label_keys: &LabelKeys,
+) -> Result<IngestOutcome, StoreError> {
+    if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
+        return Ok(outcome);
+    }
+    let now = Utc::now();
+    let mut generations = load_generations(db, cluster).await?;
+    let target = Target { org, cluster, now };
+    for step in plan::plan(&batch.changes) {
+        match step {
+            Step::Begin(kinds) => {
+                for kind in kinds {
+                    begin_snapshot(db, cluster, *kind, &mut generations).await?;
+                }
+            }
+            Step::End(kinds) => {
+                for kind in kinds {
+                    end_snapshot(db, &target, *kind, &mut generations).await?;
+                }
+            }
+            Step::Writes(writes) => {
+                for (kind, writes) in writes {
+                    let generation = generations.get(&kind).map_or(0, |g| g.0);
+                    write_kind(db, &target, kind, generation, &writes, label_keys).await?;
+                }
+            }
+        }
+    }
+    advance_cursor(db, cluster, cursor, now).await?;
+    Ok(IngestOutcome::Applied)
+}
+
+/// Records usage buckets (additive rows keyed by the delivering cursor).
+pub(crate) async fn ingest_usage(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    cursor: Cursor,
+    buckets: &[UsageBucket],
+) -> Result<IngestOutcome, StoreError> {
+    if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
+        return Ok(outcome);
+    }
+    let d = db.dialect();
+    const COLUMNS: [&str; 13] = [
+        "cluster_id",
+        "org_id",
+        "namespace",
+        "pod",
+        "container",
+        "hour_start",
+        "epoch",
+        "seq",
+        "cpu_millicore_seconds",
+        "memory_byte_seconds",
+        "memory_max_bytes",
+        "samples",
+        "covered_millis",
+    ];
+    let rows_per_statement = MAX_BIND_VALUES / COLUMNS.len();
+    for chunk in buckets.chunks(rows_per_statement) {
+        let sql = format!(
+            "INSERT INTO k8s_resource_metrics ({}) VALUES {} ON CONFLICT DO NOTHING",
+            COLUMNS.join(", "),
+            values_rows(d, chunk.len(), &[false; COLUMNS.len()])
+        );
+        let mut args = Vec::with_capacity(chunk.len() * COLUMNS.len());
+        for b in chunk {
+            args.extend([
+                Value::Id(*cluster.as_uuid()),
+                Value::Id(*org.as_uuid()),
+                Value::Text(b.namespace.clone()),
+                Value::Text(b.pod.clone()),
+                Value::Text(b.container.clone()),
+                Value::Time(tables::time(b.hour_start)),
+                Value::I64(cursor.epoch as i64),
+                Value::I64(cursor.seq as i64),
+                Value::I64(i64::try_from(b.cpu_millicore_seconds).unwrap_or(i64::MAX)),
+                Value::I64(i64::try_from(b.memory_byte_seconds).unwrap_or(i64::MAX)),
+                Value::I64(i64::try_from(b.memory_max_bytes).unwrap_or(i64::MAX)),
+                Value::I64(i64::from(b.samples)),
+                Value::I64(i64::from(b.covered_millis)),
+            ]);
+        }
+        db.execute(&sql, args).await?;
+    }
+    advance_cursor(db, cluster, cursor, Utc::now()).await?;
+    Ok(IngestOutcome::Applied)
+}
+
+struct Target {
+    org: OrgId,
+    cluster: ClusterId,
+    now: DateTime<Utc>,
+}
+
+async fn load_generations(db: &mut dyn Sql, cluster: ClusterId) -> Result<Generations, StoreError> {
+    let d = db.dialect();
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT kind, generation, open FROM k8s_snapshot_state WHERE cluster_id = {}",
+                d.ph(1)
+            ),
+            vec![Value::Id(*cluster.as_uuid())],
+            &[Ty::Text, Ty::I64, Ty::Bool],
+        )
+        .await?;
+    let mut generations = Generations::new();
+    for row in rows {
+        let mut cells = Cells::new(row);
+        let (name, generation, open) = (cells.text()?, cells.i64()?, cells.bool()?);
+        if let Some(kind) = ObjectKind::ALL
+            .into_iter()
+            .find(|k| tables::kind_name(*k) == name)
+        {
+            generations.insert(kind, (generation, open));
+        }
+    }
+    Ok(generations)
+}
+
+async fn begin_snapshot(
+    db: &mut dyn Sql,
+    cluster: ClusterId,
+    kind: ObjectKind,
+    generations: &mut Generations,
+) -> Result<(), StoreError> {
+    let d = db.dialect();
+    let next = generations.get(&kind).map_or(1, |g| g.0 + 1);
+    db.execute(
+        &format!(
+            "INSERT INTO k8s_snapshot_state (cluster_id, kind, generation, open) \
+             VALUES ({}, {}, {}, TRUE) ON CONFLICT (cluster_id, kind) \
+             DO UPDATE SET generation = excluded.generation, open = TRUE",
+            d.ph(1),
+            d.ph(2),
+            d.ph(3)
+        ),
+        vec![
+            Value::Id(*cluster.as_uuid()),
+            Value::Text(tables::kind_name(kind).to_owned()),
+            Value::I64(next),
+        ],
+    )
+    .await?;
+    generations.insert(kind, (next, true));
+    Ok(())
+}
+
+async fn end_snapshot(
+    db: &mut dyn Sql,
+    target: &Target,
+    kind: ObjectKind,
+    generations: &mut Generations,
+) -> Result<(), StoreError> {
+    // An end without its begin prunes nothing: pruning on a partial view deletes live objects.
+    let Some((generation, true)) = generations.get(&kind).copied() else {
+        return Ok(());
+    };
+    let d = db.dialect();
+    let table = tables::table(kind);
+    db.execute(
+        &format!(
+            "UPDATE {} SET deleted_at = {p1}, updated_at = {p1} \
+             WHERE cluster_id = {} AND deleted_at IS NULL AND seen_gen < {}",
+            table.name,
+            d.ph(2),
+            d.ph(3),
+            p1 = d.ph(1),
+        ),
+        vec![
+            Value::Time(target.now),
+            Value::Id(*target.cluster.as_uuid()),
+            Value::I64(generation),
+        ],
+    )
+    .await?;
+    db.execute(
+        &format!(
+            "UPDATE k8s_snapshot_state SET open = FALSE WHERE cluster_id = {} AND kind = {}",
+            d.ph(1),
+            d.ph(2)
+        ),
+        vec![
+            Value::Id(*target.cluster.as_uuid()),
+            Value::Text(tables::kind_name(kind).to_owned()),
+        ],
+    )
+    .await?;
+    generations.insert(kind, (generation, false));
+    Ok(())
+}
+
+async fn write_kind(
+    db: &mut dyn Sql,
+    target: &Target,
+    kind: ObjectKind,
+    generation: i64,
+    writes: &KindWrites<'_>,
+    label_keys: &LabelKeys,
+) -> Result<(), StoreError> {
+    let table = tables::table(kind);
+    clear_slots(db, target, &table, &writes.slot_clears).await?;
+    delete_uids(db, target, &table, &writes.uid_deletes).await?;
+    upsert(db, target, kind, &table, generation, writes, label_keys).await
+}
+
+/// Soft-deletes live rows of each `(namespace, name)` slot whose uid is not the kept one.
+async fn clear_slots(
+    db: &mut dyn Sql,
+    target: &Target,
+    table: &Table,
+    slots: &[(&str, std::borrow::Cow<'_, str>, &str)],
+) -> Result<(), StoreError> {
+    let d = db.dialect();
+    for chunk in slots.chunks(MAX_BIND_VALUES / 3) {
+        // Values 1 and 2 are the time and the cluster; the slots follow.
+        let mut list = String::new();
+        for i in 0..chunk.len() {
+            let n = 3 + i * 3;
+            if i > 0 {
+                list.push_str(", ");
+            }
+            list.push_str(&format!("({}, {}, {})", d.ph(n), d.ph(n + 1), d.ph(n + 2)));
+        }
+        let sql = format!(
+            "UPDATE {t} SET deleted_at = {p1}, updated_at = {p1} FROM (VALUES {list}) AS v \
+             WHERE {t}.cluster_id = {p2} AND {t}.deleted_at IS NULL \
+             AND {t}.namespace = v.column1 AND {t}.name = v.column2 AND {t}.uid <> v.column3",
+            t = table.name,
+            p1 = d.ph(1),
+            p2 = d.ph(2),
+        );
+        let mut args = vec![
+            Value::Time(target.now),
+            Value::Id(*target.cluster.as_uuid()),
+        ];
+        for (namespace, name, keep) in chunk {
+            args.extend([
+                Value::Text((*namespace).to_owned()),
+                Value::Text(name.to_string()),
+                Value::Text((*keep).to_owned()),
+            ]);
+        }
+        db.execute(&sql, args).await?;
+    }
+    Ok(())
+}
+
+async fn delete_uids(
+    db: &mut dyn Sql,
+    target: &Target,
+    table: &Table,
+    uids: &[&str],
+) -> Result<(), StoreError> {
+    let d = db.dialect();
+    for chunk in uids.chunks(MAX_BIND_VALUES) {
+        let list: Vec<String> = (0..chunk.len()).map(|i| d.ph(3 + i)).collect();
+        let sql = format!(
+            "UPDATE {} SET deleted_at = {p1}, updated_at = {p1} WHERE cluster_id = {} \
+             AND deleted_at IS NULL AND uid IN ({})",
+            table.name,
+            d.ph(2),
+            list.join(", "),
+            p1 = d.ph(1),
+        );
+        let mut args = vec![
+            Value::Time(target.now),
+            Value::Id(*target.cluster.as_uuid()),
+        ];
+        args.extend(chunk.iter().map(|uid| Value::Text((*uid).to_owned())));
+        db.execute(&sql, args).await?;
+    }
+    Ok(())
+}
+
+async fn upsert(
+    db: &mut dyn Sql,
+    target: &Target,
+    kind: ObjectKind,
+    table: &Table,
+    generation: i64,
+    writes: &KindWrites<'_>,
+    label_keys: &LabelKeys,
+) -> Result<(), StoreError> {
+    if writes.upserts.is_empty() {
+        return Ok(());
+    }
+    let d: Dialect = db.dialect();
+    let columns: Vec<(&str, bool)> = CORE_COLUMNS
+        .iter()
+        .chain(table.extra.iter())
+        .copied()
+        .collect();
+    let json_flags: Vec<bool> = columns.iter().map(|c| c.1).collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    // Everything but the key and first_seen_at follows the latest upsert; deleted_at clears.
+    let updates: Vec<String> = names
+        .iter()
+        .filter(|c| !matches!(**c, "cluster_id" | "org_id" | "uid" | "first_seen_at"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    for chunk in writes.upserts.chunks(MAX_BIND_VALUES / columns.len()) {
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES {} ON CONFLICT (cluster_id, uid{}) DO UPDATE SET {}",
+            table.name,
+            names.join(", "),
+            values_rows(d, chunk.len(), &json_flags),
+            table.key_extra,
+            updates.join(", "),
+        );
+        let mut args = Vec::with_capacity(chunk.len() * columns.len());
+        for object in chunk {
+            debug_assert_eq!(object.kind(), kind);
+            let (namespace, name, uid) = plan::parts(object);
+            args.extend([
+                Value::Id(*target.cluster.as_uuid()),
+                Value::Id(*target.org.as_uuid()),
+                Value::Text(uid.to_owned()),
+                Value::Text(namespace.to_owned()),
+                Value::Text(name.into_owned()),
+                Value::Text(tables::data_json(object)),
+                Value::I64(generation),
+                Value::Time(target.now),
+                Value::Time(target.now),
+                Value::OptTime(None),
+            ]);
+            args.extend(tables::extra_values(object, label_keys));
+        }
+        db.execute(&sql, args).await?;
+    }
+    Ok(())
+}
