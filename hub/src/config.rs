@@ -29,6 +29,18 @@ pub struct ServeConfig {
     /// Log as JSON lines (for log shippers) instead of human-readable text.
     #[arg(long, env = "KUBEWORKZ_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+
+    /// Master key for secrets at rest.
+    #[command(flatten)]
+    pub keys: crate::keys::KeyConfig,
+
+    /// Days ended inventory rows and usage samples are kept.
+    #[arg(long, env = "KUBEWORKZ_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+
+    /// Seconds between reloads of the pull-mode cluster list.
+    #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
+    pub pull_refresh_secs: u64,
 }
 
 /// A database URL. It may carry a password, so `Display` and `Debug` show it redacted; only

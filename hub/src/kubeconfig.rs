@@ -268,9 +268,11 @@ fn check_user(named: &NamedAuthInfo) -> Result<(), KubeconfigError> {
 pub struct ServerProbe {
     /// The API server's `gitVersion`, used for provider detection.
     pub git_version: String,
+    /// Up to 50 nodes, projected: their labels and provider ids name the provider.
+    pub nodes: Vec<kubeworkz_shared::model::NodeProjection>,
 }
 
-/// Tests the connection: reads the server version and makes one list call, within `timeout`.
+/// Tests the connection: reads the server version and lists nodes, within `timeout`.
 pub async fn probe(
     kubeconfig: &ValidatedKubeconfig,
     timeout: Duration,
@@ -285,13 +287,14 @@ pub async fn probe(
             .apiserver_version()
             .await
             .map_err(|e| KubeconfigError::Connection(safe_kube_error(&e.to_string())))?;
-        let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
-        namespaces
-            .list_metadata(&kube::api::ListParams::default().limit(1))
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
+        let nodes = nodes
+            .list(&kube::api::ListParams::default().limit(50))
             .await
             .map_err(|e| KubeconfigError::Connection(safe_kube_error(&e.to_string())))?;
         Ok(ServerProbe {
             git_version: version.git_version,
+            nodes: nodes.items.iter().map(Into::into).collect(),
         })
     };
     tokio::time::timeout(timeout, attempt)

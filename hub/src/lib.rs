@@ -4,10 +4,13 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod kubeconfig;
+pub mod pull;
 pub mod seal;
 pub mod server;
 pub mod shutdown;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod workers;

@@ -1,5 +1,7 @@
 //! `kubeworkz-hub`: the hub server and its operator CLI.
 
+mod cli;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -18,8 +20,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the hub: REST API, web UI and agent ingest.
+    /// Run the hub: REST API, web UI, agent ingest and pull-mode collectors.
     Serve(ServeConfig),
+    /// Register, list and remove clusters.
+    #[command(subcommand)]
+    Cluster(cli::ClusterCommand),
+    /// Master key operations.
+    #[command(subcommand)]
+    Keys(cli::KeysCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .context("installing signal handlers")?;
                 result
             }
+            Command::Cluster(command) => cli::cluster(command).await,
+            Command::Keys(command) => cli::keys(command).await,
         }
     })
 }

@@ -230,8 +230,97 @@ impl Keyring {
     }
 }
 
+impl Keyring {
+    /// Reads a key file: its header, the current key, then any previous keys, one per line
+    /// (what [`Keyring::rotate_file`] writes). A file from [`MasterKey::create_file`] is a
+    /// keyring with no previous keys.
+    pub fn read_file(path: &Path) -> Result<Self, SealError> {
+        let (keys, _) = read_key_lines(path)?;
+        let mut keys = keys.into_iter();
+        let current = keys
+            .next()
+            .ok_or(SealError::BadKey("key file holds no key"))?;
+        Ok(Self::new(current, keys.collect()))
+    }
+
+    /// Rotates a key file: a new current key is written first and every key the file held
+    /// follows it as a previous key, so blobs sealed before still open. The file is replaced
+    /// atomically (written beside it, 0600, then renamed). Returns the new keyring.
+    pub fn rotate_file(path: &Path) -> Result<Self, SealError> {
+        let io_err = |source| SealError::KeyFile {
+            path: path.display().to_string(),
+            source,
+        };
+        let (_, lines) = read_key_lines(path)?;
+        let (_, text) = MasterKey::generate();
+        let tmp = path.with_extension("rotating");
+        let _ = std::fs::remove_file(&tmp);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io_err)?;
+        writeln!(file, "{KEY_FILE_HEADER}\n{text}").map_err(io_err)?;
+        for line in &lines {
+            writeln!(file, "{line}").map_err(io_err)?;
+        }
+        file.sync_all().map_err(io_err)?;
+        std::fs::rename(&tmp, path).map_err(io_err)?;
+        Self::read_file(path)
+    }
+}
+
+/// The keys of a key file, parsed and as their lines of text.
+fn read_key_lines(path: &Path) -> Result<(Vec<MasterKey>, Vec<String>), SealError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SealError::KeyFile {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut lines = text.lines();
+    if lines.next() != Some(KEY_FILE_HEADER) {
+        return Err(SealError::BadKey("key file does not start with its header"));
+    }
+    let lines: Vec<String> = lines
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let keys = lines
+        .iter()
+        .map(|l| MasterKey::from_base64(l))
+        .collect::<Result<_, _>>()?;
+    Ok((keys, lines))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rotating_a_key_file_keeps_old_keys_for_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let first = MasterKey::create_file(&path).unwrap();
+        let before = Keyring::read_file(&path).unwrap();
+        assert_eq!(before.current_id(), first.id());
+        let blob = before.seal(b"kubeconfig", "kubeconfig:c1");
+        let after = Keyring::rotate_file(&path).unwrap();
+        assert_ne!(after.current_id(), first.id());
+        assert_eq!(after.open(&blob, "kubeconfig:c1").unwrap(), b"kubeconfig");
+        assert_eq!(
+            Keyring::key_id_of(&after.seal(b"x", "c")).unwrap(),
+            after.current_id()
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // The single-key reader still reads the current key.
+        assert_eq!(
+            MasterKey::read_file(&path).unwrap().id(),
+            after.current_id()
+        );
+    }
+
     use super::*;
 
     fn keyring() -> Keyring {

@@ -1,44 +1,107 @@
-//! `kubeworkz-hub serve`: open the store, serve the API, stop cleanly on the shutdown signal.
+//! `kubeworkz-hub serve`: open the store, start the workers, serve the API, stop cleanly on
+//! the shutdown signal.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::keys::KeySource;
+use crate::pull::{PullConfig, PullSupervisor};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
+use crate::workers::{self, StoreMaintenance, Workers};
 use crate::{api, store};
 
-/// Runs the hub until `shutdown` fires, then drains in-flight requests and closes the store.
+/// Runs the hub until `shutdown` fires, then drains in-flight requests, stops the workers
+/// (pull collectors hand over their open usage hour) and closes the store.
 ///
 /// Separate from `main` so that tests run the real server in-process.
 pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()> {
     let store = store::connect(&config.database_url)
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
+    let (keyring, source) = config
+        .keys
+        .load(&config.database_url)
+        .context("loading the master key")?;
+    match &source {
+        KeySource::Created(path) => tracing::warn!(
+            path = %path.display(),
+            "created a new master key file; production should supply its own key \
+             (KUBEWORKZ_MASTER_KEY or --master-key-file) and back it up"
+        ),
+        KeySource::File(path) => tracing::info!(path = %path.display(), "master key file loaded"),
+        KeySource::Environment => tracing::info!("master key loaded from the environment"),
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API listener on {}", config.listen))?;
     let local = listener
         .local_addr()
         .context("reading the API listener address")?;
+
+    let workers = Workers::new();
+    let retention = Duration::from_secs(u64::from(config.retention_days) * 86_400);
+    // Partitions must exist before pods arrive: one maintenance round runs before anything else.
+    store
+        .maintain(chrono::Utc::now(), retention)
+        .await
+        .context("preparing the store (partitions, retention)")?;
+    let maintenance = workers::spawn(
+        StoreMaintenance {
+            store: store.clone(),
+            retention,
+            every: Duration::from_secs(3600),
+        },
+        &workers,
+        shutdown.clone(),
+    );
+    let supervisor = PullSupervisor::new(
+        store.clone(),
+        keyring,
+        PullConfig {
+            refresh: Duration::from_secs(config.pull_refresh_secs.max(1)),
+            ..PullConfig::default()
+        },
+        workers.clone(),
+    );
+    let pull = supervisor.handle();
+    let supervisor = workers::spawn(supervisor, &workers, shutdown.clone());
+
     tracing::info!(
         listen = %local,
         database = %config.database_url,
         version = kubeworkz_shared::VERSION,
         "kubeworkz hub listening"
     );
-
     let state = AppState {
         store: store.clone(),
+        workers,
+        pull,
     };
     let app = api::router(state);
     let drain = shutdown.clone();
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { drain.wait().await })
         .await
-        .context("serving the API")?;
-
+        .context("serving the API");
+    shutdown.trigger();
+    let _ = supervisor.await;
+    let _ = maintenance.await;
     store.close().await;
+    served?;
     tracing::info!("hub stopped cleanly");
     Ok(())
+}
+
+/// Opens the store for a one-off CLI command.
+pub async fn open_store(
+    database_url: &crate::config::DatabaseUrl,
+) -> anyhow::Result<Arc<dyn store::Store>> {
+    store::connect(database_url)
+        .await
+        .with_context(|| format!("opening the database {database_url}"))
 }

@@ -1236,11 +1236,30 @@ impl TestCluster {
     }
 
     /// Starts the API server again (same port and certificates) and waits for `/readyz`.
+    ///
+    /// Components that exited meanwhile are restarted too, as a kubelet restarts static pods:
+    /// with leader election on, kube-controller-manager and kube-scheduler exit once they
+    /// cannot renew their Lease (after ~10 s without an apiserver), exactly as real ones do.
     pub async fn start_apiserver(&self) -> Result<()> {
+        // Only those that died; a component a test stopped on purpose stays stopped. They
+        // are reaped now and started once the apiserver answers (they exit at start-up
+        // without one).
+        let died: Vec<ComponentKind> = self
+            .comps()
+            .iter_mut()
+            .filter_map(|(kind, c)| c.exited().map(|_| *kind))
+            .collect();
+        for kind in &died {
+            self.stop_component(*kind);
+        }
         self.spawn(ComponentKind::ApiServer)?;
         self.wait_apiserver_ready(Instant::now() + Duration::from_secs(120))
             .await
-            .map_err(|e| e.context(self.diagnostics("kube-apiserver failed to restart")))
+            .map_err(|e| e.context(self.diagnostics("kube-apiserver failed to restart")))?;
+        for kind in died {
+            self.spawn(kind)?;
+        }
+        Ok(())
     }
 
     /// [`TestCluster::stop_apiserver`] then [`TestCluster::start_apiserver`].

@@ -175,8 +175,8 @@ impl<B: SqlBackend> Store for B {
     }
 
     #[instrument(skip_all)]
-    async fn pull_targets(&self) -> Result<Vec<PullTarget>, StoreError> {
-        on_conn!(self, |db| queries::pull_targets(db))
+    async fn pull_targets(&self, enabled_only: bool) -> Result<Vec<PullTarget>, StoreError> {
+        on_conn!(self, |db| queries::pull_targets(db, enabled_only))
     }
 
     #[instrument(skip_all)]

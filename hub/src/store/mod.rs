@@ -165,8 +165,9 @@ pub trait Store: Send + Sync + fmt::Debug {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 
-    /// Every enabled pull-mode cluster of every organization, with its sealed kubeconfig.
-    async fn pull_targets(&self) -> Result<Vec<PullTarget>, StoreError>;
+    /// Pull-mode clusters of every organization with their sealed kubeconfigs: the enabled
+    /// ones (to collect), or all (to re-seal).
+    async fn pull_targets(&self, enabled_only: bool) -> Result<Vec<PullTarget>, StoreError>;
 
     /// Replaces a cluster's sealed kubeconfig.
     async fn replace_kubeconfig(

@@ -384,14 +384,19 @@ pub(crate) async fn set_enabled(
     update_cluster(db, org, id, &["enabled"], vec![Value::Bool(enabled)]).await
 }
 
-/// Every enabled pull-mode cluster, across organizations (the supervisor serves them all).
-pub(crate) async fn pull_targets(db: &mut dyn Sql) -> Result<Vec<PullTarget>, StoreError> {
+/// Pull-mode clusters across organizations (the supervisor serves them all); `enabled_only`
+/// false includes disabled ones (key rotation re-seals those too).
+pub(crate) async fn pull_targets(
+    db: &mut dyn Sql,
+    enabled_only: bool,
+) -> Result<Vec<PullTarget>, StoreError> {
     let d = db.dialect();
     let sql = format!(
         "SELECT {}, {}, name, kubeconfig_sealed, kubeconfig_key_id FROM k8s_clusters \
-         WHERE mode = 'kubeconfig' AND enabled ORDER BY id",
+         WHERE mode = 'kubeconfig'{} ORDER BY id",
         d.text("id"),
-        d.text("org_id")
+        d.text("org_id"),
+        if enabled_only { " AND enabled" } else { "" }
     );
     let rows = db
         .fetch(

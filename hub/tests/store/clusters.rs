@@ -139,7 +139,7 @@ pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestSt
             .unwrap();
         pulls.push((org, id));
     }
-    let targets = store.pull_targets().await.unwrap();
+    let targets = store.pull_targets(true).await.unwrap();
     assert_eq!(targets.len(), 2);
     assert!(targets.iter().all(|t| t.kubeconfig.blob == [1, 2, 3]));
     // Disabled clusters are not collected; re-sealing replaces the blob.
@@ -156,10 +156,11 @@ pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestSt
             .await
             .unwrap()
     );
-    let targets = store.pull_targets().await.unwrap();
+    let targets = store.pull_targets(true).await.unwrap();
     assert_eq!(targets.len(), 1);
     assert_eq!(targets[0].id, id_b);
     assert_eq!(targets[0].kubeconfig, resealed);
+    assert_eq!(store.pull_targets(false).await.unwrap().len(), 2);
 }
 
 pub async fn deleting_a_cluster_removes_everything_collected_from_it(t: TestStore) {

@@ -1,0 +1,227 @@
+//! The operator CLI beside `serve`: one-off commands against the hub's database.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use kubeworkz_hub::config::DatabaseUrl;
+use kubeworkz_hub::keys::{self, KeyConfig};
+use kubeworkz_hub::pull::{self, Registration};
+use kubeworkz_hub::server::open_store;
+use kubeworkz_hub::store::{Cluster, Environment, Store};
+use kubeworkz_shared::ids::OrgId;
+
+/// Where the database and the master key are: the same options and environment as `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Database: `sqlite://PATH` or `postgres://…`.
+    #[arg(
+        long,
+        env = "KUBEWORKZ_DATABASE_URL",
+        default_value = "sqlite://kubeworkz.db",
+        hide_env_values = true
+    )]
+    database_url: DatabaseUrl,
+
+    #[command(flatten)]
+    keys: KeyConfig,
+
+    /// Organization.
+    #[arg(long, default_value = kubeworkz_hub::store::DEFAULT_ORG)]
+    org: String,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> anyhow::Result<(Arc<dyn Store>, OrgId)> {
+        let store = open_store(&self.database_url).await?;
+        let org = store
+            .organization_by_name(&self.org)
+            .await
+            .context("looking up the organization")?
+            .with_context(|| format!("organization {:?} does not exist", self.org))?;
+        Ok((store, org.id))
+    }
+}
+
+/// `kubeworkz-hub cluster …`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Register a cluster by kubeconfig (pull mode). The kubeconfig is validated, the
+    /// connection tested, and the file stored sealed; it is never shown again.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Name, unique in the organization.
+        #[arg(long)]
+        name: String,
+        /// production, staging or development.
+        #[arg(long = "env", default_value = "production")]
+        environment: String,
+        /// A tag; repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Free text.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// The kubeconfig file, or `-` for standard input.
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// The context to use (default: the current context).
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// List the organization's clusters.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove a cluster (by name or id) and everything collected from it.
+    Remove {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Name or id.
+        cluster: String,
+    },
+}
+
+/// `kubeworkz-hub keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Seal everything under a new master key (with a key file, a new key is added and the
+    /// old ones kept for opening; with `KUBEWORKZ_MASTER_KEY`, the current key is used).
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
+    match command {
+        ClusterCommand::Add {
+            store: args,
+            name,
+            environment,
+            tags,
+            description,
+            kubeconfig,
+            context,
+        } => {
+            let environment: Environment = environment.parse()?;
+            let yaml = read_kubeconfig(&kubeconfig)?;
+            let (store, org_id) = args.open().await?;
+            let (keyring, _) = args.keys.load(&args.database_url)?;
+            let request = Registration {
+                org_id,
+                name,
+                description,
+                environment,
+                tags,
+                kubeconfig: yaml,
+                context,
+                created_by: Some("cli".into()),
+            };
+            let (cluster, warnings) =
+                pull::register(&*store, &keyring, request, pull::PROBE_TIMEOUT).await?;
+            println!(
+                "registered {} ({}): {}, {}, server {}",
+                cluster.name,
+                cluster.id,
+                cluster.provider.as_deref().unwrap_or("unknown provider"),
+                cluster.version.as_deref().unwrap_or("unknown version"),
+                cluster.api_server_url.as_deref().unwrap_or("-"),
+            );
+            for warning in warnings {
+                println!("warning: {warning}");
+            }
+            println!("a running hub starts collecting it within its pull refresh interval");
+            store.close().await;
+            Ok(())
+        }
+        ClusterCommand::List { store: args } => {
+            let (store, org) = args.open().await?;
+            let clusters = store.list_clusters(org).await?;
+            print_clusters(&clusters);
+            store.close().await;
+            Ok(())
+        }
+        ClusterCommand::Remove {
+            store: args,
+            cluster,
+        } => {
+            let (store, org) = args.open().await?;
+            let clusters = store.list_clusters(org).await?;
+            let Some(found) = clusters
+                .iter()
+                .find(|c| c.name == cluster || c.id.to_string() == cluster)
+            else {
+                bail!(
+                    "no cluster named {cluster:?} in organization {:?}",
+                    args.org
+                );
+            };
+            store.delete_cluster(org, found.id).await?;
+            println!("removed {} ({})", found.name, found.id);
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Rotate { store: args } => {
+            let (store, _) = args.open().await?;
+            let report = keys::rotate(&args.keys, &args.database_url, &*store).await?;
+            println!(
+                "sealed with key {}: {} kubeconfig(s) re-sealed",
+                report.current_key, report.kubeconfigs_resealed
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Reads the kubeconfig file (or stdin), refusing an oversized one before reading it all.
+fn read_kubeconfig(path: &PathBuf) -> anyhow::Result<String> {
+    let limit = kubeworkz_hub::kubeconfig::MAX_KUBECONFIG_BYTES as u64 + 1;
+    let mut text = String::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().take(limit).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path)
+            .with_context(|| format!("opening {}", path.display()))?
+            .take(limit)
+            .read_to_string(&mut text)
+    };
+    read.with_context(|| format!("reading {} (is it a text file?)", path.display()))?;
+    Ok(text)
+}
+
+fn print_clusters(clusters: &[Cluster]) {
+    println!(
+        "{:<36}  {:<20}  {:<11}  {:<10}  {:<9}  {:<9}  {:<20}  LAST ERROR",
+        "ID", "NAME", "ENV", "MODE", "PROVIDER", "HEALTH", "LAST SYNC"
+    );
+    for c in clusters {
+        let health = c.health.as_ref().map_or("unknown".to_owned(), |h| {
+            format!("{:?}", h.status).to_lowercase()
+        });
+        let last_sync = c.last_sync_at.map_or("never".to_owned(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S").to_string()
+        });
+        println!(
+            "{:<36}  {:<20}  {:<11}  {:<10}  {:<9}  {:<9}  {:<20}  {}",
+            c.id,
+            c.name,
+            c.environment,
+            c.mode.as_str(),
+            c.provider.as_deref().unwrap_or("-"),
+            health,
+            last_sync,
+            c.last_error.as_deref().unwrap_or("-"),
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Pull mode: clusters registered by kubeconfig and collected by the hub itself.
+//!
+//! [`register`] is the one registration path (the CLI now, the REST API later): validate the
+//! kubeconfig, test the connection, detect the provider, seal the kubeconfig bound to the new
+//! cluster's id, store. [`supervisor`] then runs the same collector code as the agent, one task
+//! per cluster. The kubeconfig is opened only inside that task and never returned, logged or
+//! put in an error.
+
+pub mod supervisor;
+
+use std::time::Duration;
+
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::provider::detect_provider;
+
+use crate::keys::kubeconfig_context;
+use crate::kubeconfig::{self, KubeconfigError};
+use crate::seal::Keyring;
+use crate::store::{
+    Cluster, ClusterMode, Environment, NewCluster, SealedKubeconfig, Store, StoreError,
+};
+
+pub use supervisor::{PullConfig, PullSupervisor};
+
+/// How long registration waits for the cluster to answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A request to register a cluster by kubeconfig.
+#[derive(Clone)]
+pub struct Registration {
+    /// Organization.
+    pub org_id: OrgId,
+    /// Name, unique within the organization.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Environment.
+    pub environment: Environment,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// The kubeconfig YAML (secret).
+    pub kubeconfig: String,
+    /// The context to use; the current one when `None`.
+    pub context: Option<String>,
+    /// Who registers it.
+    pub created_by: Option<String>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("org_id", &self.org_id)
+            .field("name", &self.name)
+            .field("environment", &self.environment)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a registration failed. Messages are safe to show: they never contain the kubeconfig.
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    /// The name is empty or too long.
+    #[error("cluster name must be 1 to 63 characters")]
+    InvalidName,
+    /// The kubeconfig cannot be used, or the cluster did not answer.
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
+    /// The store refused (a taken name is [`StoreError::Conflict`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The stored name of a detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`,
+/// `vanilla`).
+pub fn provider_name(provider: kubeworkz_shared::model::Provider) -> String {
+    format!("{provider:?}").to_lowercase()
+}
+
+/// Registers a cluster by kubeconfig; see the module docs.
+#[tracing::instrument(skip_all, fields(cluster = %request.name))]
+pub async fn register(
+    store: &dyn Store,
+    keyring: &Keyring,
+    request: Registration,
+    probe_timeout: Duration,
+) -> Result<(Cluster, Vec<String>), RegisterError> {
+    if request.name.is_empty() || request.name.len() > 63 {
+        return Err(RegisterError::InvalidName);
+    }
+    let validated = kubeconfig::validate(&request.kubeconfig, request.context.as_deref())?;
+    let probe = kubeconfig::probe(&validated, probe_timeout).await?;
+    let detection = detect_provider(Some(&probe.git_version), &probe.nodes);
+    let id = ClusterId::new();
+    let sealed = SealedKubeconfig {
+        blob: keyring.seal(validated.to_yaml().as_bytes(), &kubeconfig_context(&id)),
+        key_id: keyring.current_id().to_string(),
+    };
+    let cluster = store
+        .create_cluster(&NewCluster {
+            id,
+            org_id: request.org_id,
+            name: request.name,
+            description: request.description,
+            environment: request.environment,
+            tags: request.tags,
+            mode: ClusterMode::Kubeconfig,
+            api_server_url: Some(validated.server.clone()),
+            provider: Some(provider_name(detection.provider)),
+            version: Some(probe.git_version),
+            kubeconfig: Some(sealed),
+            created_by: request.created_by,
+        })
+        .await?;
+    tracing::info!(
+        cluster_id = %cluster.id,
+        provider = ?detection.provider,
+        evidence = %detection.evidence,
+        "cluster registered by kubeconfig"
+    );
+    Ok((cluster, validated.warnings))
+}

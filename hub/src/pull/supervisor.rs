@@ -1,0 +1,396 @@
+//! Runs one collector task per enabled pull-mode cluster.
+//!
+//! The supervisor is a [`Worker`]: each tick reloads the pull targets from the store, starts a
+//! task for a new cluster, stops the task of a removed or disabled one, and restarts a task
+//! whose kubeconfig was replaced. Each task runs [`Collector`] (the agent's code) in-process
+//! and feeds its output through the same store ingest agents use, with a fresh epoch per run.
+//!
+//! Isolation: a task owns its cluster's client and errors. An unreachable apiserver shows up
+//! as a Critical health verdict and the cluster's `last_error`; the watchers retry with
+//! backoff and the next successful batch clears the error. A task that fails outright is
+//! restarted after a pause; no cluster can stop another.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
+use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::HealthReason;
+use kubeworkz_shared::model::health::ProbeResult;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::keys::kubeconfig_context;
+use crate::kubeconfig;
+use crate::seal::Keyring;
+use crate::store::{Cursor, IngestOutcome, PullTarget, Store};
+use crate::workers::{Worker, WorkerError, WorkerHandle, Workers};
+
+/// Pull-mode settings.
+#[derive(Debug, Clone)]
+pub struct PullConfig {
+    /// How often the list of pull clusters is reloaded.
+    pub refresh: Duration,
+    /// Pause before restarting a failed collector task.
+    pub restart_after: Duration,
+    /// The collector's own settings.
+    pub collector: CollectorConfig,
+}
+
+impl Default for PullConfig {
+    fn default() -> Self {
+        Self {
+            refresh: Duration::from_secs(10),
+            restart_after: Duration::from_secs(5),
+            collector: CollectorConfig::default(),
+        }
+    }
+}
+
+/// Asks running collectors for a full resync; cheap to clone (the API holds one).
+#[derive(Debug, Clone, Default)]
+pub struct PullHandle(Arc<Mutex<HashMap<ClusterId, Arc<Notify>>>>);
+
+impl PullHandle {
+    /// Restarts the cluster's collector with a full relist. False if it is not running here.
+    pub fn sync_now(&self, cluster: ClusterId) -> bool {
+        match self.0.lock().expect("pull handle lock").get(&cluster) {
+            Some(notify) => {
+                notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+struct Running {
+    blob: Vec<u8>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// See the module docs.
+pub struct PullSupervisor {
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    config: PullConfig,
+    workers: Workers,
+    handle: PullHandle,
+    running: HashMap<ClusterId, Running>,
+}
+
+impl std::fmt::Debug for PullSupervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullSupervisor")
+            .field("config", &self.config)
+            .field("clusters", &self.running.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PullSupervisor {
+    /// A supervisor; run it with [`crate::workers::spawn`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+        config: PullConfig,
+        workers: Workers,
+    ) -> Self {
+        Self {
+            store,
+            keyring,
+            config,
+            workers,
+            handle: PullHandle::default(),
+            running: HashMap::new(),
+        }
+    }
+
+    /// The handle for "sync now".
+    pub fn handle(&self) -> PullHandle {
+        self.handle.clone()
+    }
+
+    fn start(&mut self, target: PullTarget) {
+        let cancel = CancellationToken::new();
+        let resync = Arc::new(Notify::new());
+        self.handle
+            .0
+            .lock()
+            .expect("pull handle lock")
+            .insert(target.id, resync.clone());
+        let status = self.workers.register(&worker_name(&target), None);
+        let blob = target.kubeconfig.blob.clone();
+        let task = tokio::spawn(run_cluster(
+            target.clone(),
+            self.store.clone(),
+            self.keyring.clone(),
+            self.config.clone(),
+            status,
+            cancel.clone(),
+            resync,
+        ));
+        self.running
+            .insert(target.id, Running { blob, cancel, task });
+    }
+
+    async fn stop_cluster(&mut self, id: ClusterId) {
+        self.handle.0.lock().expect("pull handle lock").remove(&id);
+        if let Some(running) = self.running.remove(&id) {
+            running.cancel.cancel();
+            let _ = running.task.await;
+        }
+    }
+}
+
+fn worker_name(target: &PullTarget) -> String {
+    format!("collector:{}", target.id)
+}
+
+#[async_trait]
+impl Worker for PullSupervisor {
+    fn name(&self) -> String {
+        "pull-supervisor".into()
+    }
+
+    fn interval(&self) -> Duration {
+        self.config.refresh
+    }
+
+    async fn tick(&mut self) -> Result<(), WorkerError> {
+        let targets = self.store.pull_targets(true).await?;
+        let wanted: HashMap<ClusterId, PullTarget> =
+            targets.into_iter().map(|t| (t.id, t)).collect();
+        let stale: Vec<ClusterId> = self
+            .running
+            .iter()
+            .filter(|(id, running)| {
+                wanted
+                    .get(id)
+                    .is_none_or(|t| t.kubeconfig.blob != running.blob)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in stale {
+            tracing::info!(cluster_id = %id, "stopping pull collector");
+            self.stop_cluster(id).await;
+            self.workers.remove(&format!("collector:{id}"));
+        }
+        for (id, target) in wanted {
+            if !self.running.contains_key(&id) {
+                tracing::info!(cluster_id = %id, cluster = %target.name, "starting pull collector");
+                self.start(target);
+            }
+        }
+        Ok(())
+    }
+
+    async fn stop(&mut self) {
+        let ids: Vec<ClusterId> = self.running.keys().copied().collect();
+        for id in ids {
+            self.stop_cluster(id).await;
+        }
+    }
+}
+
+/// How one collector run ended.
+enum RunEnd {
+    /// The supervisor stopped the cluster (or the hub is shutting down).
+    Stopped,
+    /// "Sync now": start over with a full relist.
+    Resync,
+}
+
+/// Errors of one collector run: logged and recorded with the cluster name, never secrets.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("cannot open the sealed kubeconfig: {0}")]
+    Unseal(#[from] crate::seal::SealError),
+    #[error("stored kubeconfig is unusable: {0}")]
+    Kubeconfig(#[from] kubeconfig::KubeconfigError),
+    #[error("cannot build a client: {0}")]
+    Client(String),
+    #[error("storing collected data failed: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("the store refused message {seq}: messages since {last} are missing")]
+    Gap { seq: u64, last: u64 },
+    #[error("the collector stopped unexpectedly")]
+    CollectorEnded,
+}
+
+async fn run_cluster(
+    target: PullTarget,
+    store: Arc<dyn Store>,
+    keyring: Keyring,
+    config: PullConfig,
+    status: WorkerHandle,
+    cancel: CancellationToken,
+    resync: Arc<Notify>,
+) {
+    loop {
+        match collect(
+            &target, &*store, &keyring, &config, &status, &cancel, &resync,
+        )
+        .await
+        {
+            Ok(RunEnd::Stopped) => break,
+            Ok(RunEnd::Resync) => {
+                tracing::info!(cluster_id = %target.id, "full resync requested");
+            }
+            Err(err) => {
+                let message = err.to_string();
+                tracing::warn!(cluster_id = %target.id, error = %message, "pull collector failed");
+                status.failure(&message);
+                let _ = store
+                    .record_sync_error(target.org_id, target.id, Some(&message))
+                    .await;
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    () = tokio::time::sleep(config.restart_after) => {}
+                }
+            }
+        }
+    }
+    status.stopped();
+}
+
+/// One collector run: from opening the kubeconfig to a stop, a resync or an error.
+async fn collect(
+    target: &PullTarget,
+    store: &dyn Store,
+    keyring: &Keyring,
+    config: &PullConfig,
+    status: &WorkerHandle,
+    cancel: &CancellationToken,
+    resync: &Notify,
+) -> Result<RunEnd, RunError> {
+    let plaintext = keyring.open(&target.kubeconfig.blob, &kubeconfig_context(&target.id))?;
+    // Sealed text is what `validate` produced, so it is UTF-8; treat anything else as corrupt.
+    let yaml = String::from_utf8(plaintext).map_err(|_| crate::seal::SealError::Malformed)?;
+    let validated = kubeconfig::validate(&yaml, None)?;
+    drop(yaml);
+    let client_config = validated.client_config().await?;
+    let client =
+        kube::Client::try_from(client_config).map_err(|e| RunError::Client(e.to_string()))?;
+
+    let mut ingest = Ingest {
+        target,
+        store,
+        status,
+        epoch: rand::random(),
+        seq: 0,
+        error_shown: true, // clear any error left by an earlier run on first success
+    };
+    let (tx, mut rx) = mpsc::channel(64);
+    let stop = cancel.child_token();
+    let collector =
+        tokio::spawn(Collector::new(client, config.collector.clone()).run(tx, stop.clone()));
+    let end = loop {
+        tokio::select! {
+            () = cancel.cancelled() => break RunEnd::Stopped,
+            () = resync.notified() => break RunEnd::Resync,
+            output = rx.recv() => match output {
+                Some(output) => ingest.apply(output).await?,
+                None => return Err(RunError::CollectorEnded),
+            },
+        }
+    };
+    // The collector hands over its open usage hour on stop: store it before returning.
+    stop.cancel();
+    let drain = async {
+        while let Some(output) = rx.recv().await {
+            ingest.apply(output).await?;
+        }
+        Ok::<_, RunError>(())
+    };
+    if tokio::time::timeout(Duration::from_secs(10), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(cluster_id = %target.id, "collector did not stop within 10s");
+    }
+    collector.abort();
+    Ok(end)
+}
+
+/// Applies collector output for one run, numbering messages within the run's epoch.
+struct Ingest<'a> {
+    target: &'a PullTarget,
+    store: &'a dyn Store,
+    status: &'a WorkerHandle,
+    epoch: u64,
+    seq: u64,
+    error_shown: bool,
+}
+
+impl Ingest<'_> {
+    fn cursor(&mut self) -> Cursor {
+        self.seq += 1;
+        Cursor {
+            epoch: self.epoch,
+            seq: self.seq,
+        }
+    }
+
+    async fn apply(&mut self, output: CollectorOutput) -> Result<(), RunError> {
+        let (org, id) = (self.target.org_id, self.target.id);
+        match output {
+            CollectorOutput::Changes(batch) => {
+                let cursor = self.cursor();
+                let outcome = self.store.ingest_changes(org, id, cursor, &batch).await?;
+                self.check(outcome)?;
+                self.status.success();
+                if self.error_shown {
+                    self.store.record_sync_error(org, id, None).await?;
+                    self.error_shown = false;
+                }
+            }
+            CollectorOutput::Usage(buckets) => {
+                let cursor = self.cursor();
+                let outcome = self.store.ingest_usage(org, id, cursor, &buckets).await?;
+                self.check(outcome)?;
+            }
+            CollectorOutput::Health { report, .. } => {
+                self.store
+                    .record_health(org, id, &report, Utc::now())
+                    .await?;
+                if let Some(problem) = api_problem(&report.reasons) {
+                    self.status.failure(&problem);
+                    self.store
+                        .record_sync_error(org, id, Some(&problem))
+                        .await?;
+                    self.error_shown = true;
+                } else if self.error_shown {
+                    self.store.record_sync_error(org, id, None).await?;
+                    self.error_shown = false;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&self, outcome: IngestOutcome) -> Result<(), RunError> {
+        match outcome {
+            IngestOutcome::Applied | IngestOutcome::Duplicate => Ok(()),
+            IngestOutcome::Gap { last } => Err(RunError::Gap {
+                seq: self.seq,
+                last,
+            }),
+        }
+    }
+}
+
+/// The apiserver failing or out of reach is the pull-mode sync error worth showing.
+fn api_problem(reasons: &[HealthReason]) -> Option<String> {
+    reasons.iter().find_map(|reason| match reason {
+        HealthReason::ApiNotReady(
+            ProbeResult::Unreachable { .. } | ProbeResult::Failing { .. },
+        ) => Some(reason.to_string()),
+        _ => None,
+    })
+}
