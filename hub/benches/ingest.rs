@@ -1,0 +1,261 @@
+//! Ingest throughput on each backend: `cargo bench -p kubeworkz-hub --bench ingest`.
+//!
+//! 1,000 clusters × 1,000 pods (`KW_CLUSTERS`, `KW_PODS` to resize). Phase 1: every cluster's
+//! full sync (one snapshot of its pods). Phase 2: churn at 1% of pods per cluster per round
+//! (each round is one simulated minute: every cluster sends one batch updating 1% of its pods
+//! and replacing a few). Batches come from `KW_CONCURRENCY` (default 8) tasks at once, as
+//! agents would. Reports changes/s per phase, per backend, and the process's RSS (the store
+//! runs in-process, as in the hub). PostgreSQL: `DATABASE_URL`, or a throwaway server.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::stream::{self, StreamExt};
+use kubeworkz_hub::config::DatabaseUrl;
+use kubeworkz_hub::store::{self, ClusterMode, Cursor, Environment, NewCluster, Store};
+use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
+use kubeworkz_shared::model::{OwnerKind, PodOwner, PodProjection, ResourceAmounts};
+use kubeworkz_shared::time::UnixMillis;
+use kubeworkz_testkit::postgres::TestDatabase;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn pod(cluster: usize, index: usize, generation: u32) -> Object {
+    let requests = ResourceAmounts {
+        cpu_millis: Some(100 + (index % 8) as u64 * 50),
+        memory_bytes: Some(128 << 20),
+        ephemeral_storage_bytes: None,
+        gpus: None,
+    };
+    let container = |name: &str| ContainerProjection {
+        name: name.into(),
+        kind: ContainerKind::App,
+        requests,
+        limits: requests,
+        restarts: generation,
+        ready: true,
+    };
+    Object::Pod(PodProjection {
+        name: format!("app-{}-{index:04}-{generation}", index / 100),
+        namespace: format!("team-{}", index % 20),
+        uid: format!("{cluster:04}-{index:04}-{generation}"),
+        node: Some(format!("node-{}", index % 10)),
+        phase: PodPhase::Running,
+        owner: Some(PodOwner {
+            kind: OwnerKind::Deployment,
+            name: format!("app-{}", index / 100),
+        }),
+        containers: vec![container("app"), container("sidecar")],
+        overhead: ResourceAmounts::default(),
+        ready: true,
+        start_time: Some(UnixMillis(1_764_000_000_000)),
+        qos_class: QosClass::Guaranteed,
+        pvc_claims: vec![],
+        created: Some(UnixMillis(UnixMillis::now().0 - 3_600_000)),
+        deleted: None,
+    })
+}
+
+struct Setup {
+    store: Arc<dyn Store>,
+    org: OrgId,
+    clusters: Vec<ClusterId>,
+    _pg: Option<TestDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn setup(backend: &str, clusters: usize) -> Setup {
+    let (url, pg, dir) = if backend == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        (url, None, Some(dir))
+    } else {
+        let db = TestDatabase::create().await.expect("PostgreSQL");
+        (db.url().to_owned(), Some(db), None)
+    };
+    let url: DatabaseUrl = url.parse().unwrap();
+    let store = store::connect(&url).await.unwrap();
+    store
+        .maintain(
+            chrono::Utc::now(),
+            std::time::Duration::from_secs(86_400 * 90),
+        )
+        .await
+        .unwrap();
+    let org = store
+        .organization_by_name("default")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut ids = Vec::with_capacity(clusters);
+    for i in 0..clusters {
+        let id = ClusterId::new();
+        store
+            .create_cluster(&NewCluster {
+                id,
+                org_id: org,
+                name: format!("cluster-{i:04}"),
+                description: String::new(),
+                environment: Environment::Production,
+                tags: vec![],
+                mode: ClusterMode::Agent,
+                api_server_url: None,
+                provider: None,
+                version: None,
+                kubeconfig: None,
+                created_by: None,
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    Setup {
+        store,
+        org,
+        clusters: ids,
+        _pg: pg,
+        _dir: dir,
+    }
+}
+
+/// Sends `batches` (cluster index, cursor, batch) with `concurrency` in flight; returns the
+/// changes per second.
+async fn run(setup: &Setup, batches: Vec<(usize, Cursor, ChangeBatch)>, concurrency: usize) -> f64 {
+    let changes: usize = batches.iter().map(|b| b.2.changes.len()).sum();
+    let started = Instant::now();
+    stream::iter(batches)
+        .for_each_concurrent(concurrency, |(cluster, cursor, batch)| {
+            let store = setup.store.clone();
+            let (org, id) = (setup.org, setup.clusters[cluster]);
+            async move {
+                store
+                    .ingest_changes(org, id, cursor, &batch)
+                    .await
+                    .expect("ingest");
+            }
+        })
+        .await;
+    changes as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn bench(backend: &str) {
+    let clusters = env("KW_CLUSTERS", 1_000);
+    let pods = env("KW_PODS", 1_000);
+    let rounds = env("KW_ROUNDS", 3);
+    let concurrency = env("KW_CONCURRENCY", 8);
+    let setup = setup(backend, clusters).await;
+
+    let kinds = vec![ObjectKind::Pod];
+    let full: Vec<_> = (0..clusters)
+        .map(|c| {
+            let mut changes = vec![Change::SnapshotBegin {
+                kinds: kinds.clone(),
+            }];
+            changes.extend((0..pods).map(|i| Change::Upsert(pod(c, i, 0))));
+            changes.push(Change::SnapshotEnd {
+                kinds: kinds.clone(),
+            });
+            let cursor = Cursor { epoch: 1, seq: 1 };
+            (
+                c,
+                cursor,
+                ChangeBatch {
+                    produced_at: UnixMillis::now(),
+                    changes,
+                },
+            )
+        })
+        .collect();
+    let full_rate = run(&setup, full, concurrency).await;
+    let (rss_full, _) = rss_mib();
+
+    // 1% churn per round: half updated in place, half replaced (delete + new uid).
+    let churn = (pods / 100).max(2);
+    let mut rates = Vec::new();
+    for round in 0..rounds {
+        let generation = round as u32 + 1;
+        let batches: Vec<_> = (0..clusters)
+            .map(|c| {
+                let mut changes = Vec::with_capacity(churn + churn / 2);
+                for k in 0..churn {
+                    let index = (round * churn + k) % pods;
+                    if k % 2 == 0 {
+                        let Object::Pod(mut p) = pod(c, index, 0) else {
+                            unreachable!()
+                        };
+                        p.containers[0].restarts = generation;
+                        changes.push(Change::Upsert(Object::Pod(p)));
+                    } else {
+                        changes.push(Change::Delete(pod(c, index, 0).key()));
+                        changes.push(Change::Upsert(pod(c, index, generation)));
+                    }
+                }
+                let cursor = Cursor {
+                    epoch: 1,
+                    seq: 2 + round as u64,
+                };
+                (
+                    c,
+                    cursor,
+                    ChangeBatch {
+                        produced_at: UnixMillis::now(),
+                        changes,
+                    },
+                )
+            })
+            .collect();
+        rates.push(run(&setup, batches, concurrency).await);
+    }
+    rates.sort_by(f64::total_cmp);
+    let (rss, hwm) = rss_mib();
+    let live = setup
+        .store
+        .inventory_counts(setup.org, setup.clusters[0])
+        .await
+        .unwrap()[&ObjectKind::Pod];
+    assert_eq!(live as usize, pods, "churn keeps the pod count");
+    println!(
+        "{backend:>8}: {clusters} clusters x {pods} pods, concurrency {concurrency}: \
+         full sync {full_rate:>8.0} changes/s; churn ({} changes/round) median {:>8.0} changes/s \
+         of {rounds} rounds (min {:.0}, max {:.0}); RSS after full sync {rss_full:.0} MiB, \
+         now {rss:.0} MiB, peak {hwm:.0} MiB",
+        clusters * (churn + churn / 2),
+        rates[rates.len() / 2],
+        rates[0],
+        rates[rates.len() - 1],
+    );
+    setup.store.close().await;
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    for backend in backends.split(',') {
+        runtime.block_on(bench(backend.trim()));
+    }
+}
