@@ -5,6 +5,7 @@ pub mod api;
 pub mod config;
 pub mod error;
 pub mod kubeconfig;
+pub mod pki;
 pub mod seal;
 pub mod server;
 pub mod shutdown;
