@@ -207,6 +207,12 @@ impl HubCa {
         })
     }
 
+    /// Checks that `csr_der` is a CSR this CA would sign (parses, self-signature verifies,
+    /// accepted key type), before anything is spent on it (a single-use token).
+    pub fn check_csr(csr_der: &[u8]) -> Result<(), PkiError> {
+        csr_public_key(csr_der).map(drop)
+    }
+
     /// A fresh server key and certificate for `names` (DNS names or IP addresses).
     pub fn issue_server_identity(
         &self,
