@@ -21,7 +21,7 @@ use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
 use kubeworkz_shared::model::usage::UsageBucket;
 use kubeworkz_shared::protocol::frame::encode_frame;
 use kubeworkz_shared::protocol::{
-    AgentMessage, CaPin, EnrollmentToken, FrameReader, Hello, HubMessage, Payload, SecretHash,
+    AgentMessage, CaPin, EnrollmentToken, FrameReader, HubMessage, Payload, SecretHash,
     StreamCursor, UnackedQueue, close,
 };
 use kubeworkz_shared::time::UnixMillis;
@@ -466,29 +466,33 @@ async fn disabling_a_cluster_closes_its_connection_and_refuses_the_next() {
     }
 }
 
+/// A QUIC connection to the hub outside the agent client, to speak raw frames.
+async fn raw_connection(hub: &TestHub, identity: Option<&AgentIdentity>) -> quinn::Connection {
+    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let config = tls::client_config(hub.ca.ca_pin(), identity).unwrap();
+    endpoint.set_default_client_config(config);
+    endpoint
+        .connect(hub.address.addr, &hub.address.server_name)
+        .unwrap()
+        .await
+        .unwrap()
+}
+
+async fn write_frame(send: &mut quinn::SendStream, message: &AgentMessage) {
+    let mut frame = Vec::new();
+    encode_frame(message, 1024, &mut frame).unwrap();
+    send.write_all(&frame).await.unwrap();
+}
+
 /// An authenticated connection speaking raw frames, past `Welcome`.
 async fn raw_session(
     hub: &TestHub,
     identity: &AgentIdentity,
 ) -> (quinn::Connection, quinn::SendStream) {
-    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-    endpoint
-        .set_default_client_config(tls::client_config(identity.ca_pin(), Some(identity)).unwrap());
-    let conn = endpoint
-        .connect(hub.address.addr, &hub.address.server_name)
-        .unwrap()
-        .await
-        .unwrap();
+    let conn = raw_connection(hub, Some(identity)).await;
     let (mut send, recv) = conn.open_bi().await.unwrap();
-    let hello = AgentMessage::Hello(Hello {
-        protocol: kubeworkz_shared::PROTOCOL_MAJOR,
-        agent_version: "raw".into(),
-        epoch: 1,
-        last_acked_seq: None,
-    });
-    let mut frame = Vec::new();
-    encode_frame(&hello, 1024, &mut frame).unwrap();
-    send.write_all(&frame).await.unwrap();
+    let hello = UnackedQueue::new(1, 1024).hello("raw");
+    write_frame(&mut send, &AgentMessage::Hello(hello)).await;
     let welcome = FrameReader::new(recv, 1024)
         .read::<HubMessage>()
         .await
@@ -537,18 +541,10 @@ async fn garbage_and_oversize_frames_close_only_that_connection() {
 #[tokio::test]
 async fn unauthenticated_connection_may_only_enroll() {
     let hub = TestHub::start(Duration::from_secs(3600)).await;
-    let mut endpoint = quinn::Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-    endpoint.set_default_client_config(tls::client_config(hub.ca.ca_pin(), None).unwrap());
-    let conn = endpoint
-        .connect(hub.address.addr, &hub.address.server_name)
-        .unwrap()
-        .await
-        .unwrap();
+    let conn = raw_connection(&hub, None).await;
     let (mut send, _recv) = conn.open_bi().await.unwrap();
-    let hello = AgentMessage::Hello(UnackedQueue::new(1, 1024).hello("sneaky"));
-    let mut frame = Vec::new();
-    encode_frame(&hello, 1024, &mut frame).unwrap();
-    send.write_all(&frame).await.unwrap();
+    let hello = UnackedQueue::new(1, 1024).hello("sneaky");
+    write_frame(&mut send, &AgentMessage::Hello(hello)).await;
     assert_closed_for_protocol_error(&conn).await;
     assert!(hub.transport.connected_clusters().is_empty());
 }

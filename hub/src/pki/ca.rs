@@ -184,24 +184,22 @@ impl HubCa {
         validity: Duration,
     ) -> Result<IssuedCertificate, PkiError> {
         let public_key = csr_public_key(csr_der)?;
-        let now = SystemTime::now();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = name(&cluster_id.to_string());
         let uri = format!("{CLUSTER_URI_PREFIX}{cluster_id}");
-        params.subject_alt_names = vec![SanType::URI(uri.try_into()?)];
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.not_before = to_offset(now - CLOCK_SKEW);
-        params.not_after = to_offset(now + validity);
-        params.use_authority_key_identifier_extension = true;
-        let serial = random_serial();
-        params.serial_number = Some(serial.clone());
+        let params = leaf_params(
+            &cluster_id.to_string(),
+            vec![SanType::URI(uri.try_into()?)],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            validity,
+        );
         let cert = params.signed_by(&public_key, &self.issuer)?;
         Ok(IssuedCertificate {
             cluster_id,
             cert_der: cert.der().to_vec(),
-            serial: serial.to_bytes(),
+            serial: params
+                .serial_number
+                .as_ref()
+                .map(SerialNumber::to_bytes)
+                .unwrap_or_default(),
             not_before: to_unix_millis(params.not_before),
             not_after: to_unix_millis(params.not_after),
         })
@@ -220,29 +218,48 @@ impl HubCa {
         validity: Duration,
     ) -> Result<ServerIdentity, PkiError> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let now = SystemTime::now();
-        let mut params = CertificateParams::default();
-        params.distinguished_name = name(names.first().map_or("kubeworkz hub", String::as_str));
-        params.subject_alt_names = names
+        let sans = names
             .iter()
             .map(|name| match name.parse::<IpAddr>() {
                 Ok(ip) => Ok(SanType::IpAddress(ip)),
                 Err(_) => name.clone().try_into().map(SanType::DnsName),
             })
             .collect::<Result<_, _>>()?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.not_before = to_offset(now - CLOCK_SKEW);
-        params.not_after = to_offset(now + validity);
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
+        let common_name = names.first().map_or("kubeworkz hub", String::as_str);
+        let params = leaf_params(
+            common_name,
+            sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            validity,
+        );
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(ServerIdentity {
             cert_chain: vec![cert.der().clone(), self.cert_der.clone()],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
         })
     }
+}
+
+/// Parameters of an end-entity certificate: not a CA, signatures only, one extended key
+/// usage, valid from [`CLOCK_SKEW`] ago for `validity`, a random serial.
+fn leaf_params(
+    common_name: &str,
+    sans: Vec<SanType>,
+    usage: ExtendedKeyUsagePurpose,
+    validity: Duration,
+) -> CertificateParams {
+    let now = SystemTime::now();
+    let mut params = CertificateParams::default();
+    params.distinguished_name = name(common_name);
+    params.subject_alt_names = sans;
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![usage];
+    params.not_before = to_offset(now - CLOCK_SKEW);
+    params.not_after = to_offset(now + validity);
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(random_serial());
+    params
 }
 
 /// The public key of a CSR whose self-signature verifies; only P-256 and Ed25519 keys.

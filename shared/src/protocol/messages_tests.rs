@@ -133,35 +133,30 @@ const GOLDEN_HUB: [&str; 6] = [
     "051000000000000000000123456789abcdef010101028084c6b9e663",
 ];
 
+/// Asserts each message encodes to its golden hex and decodes back.
+fn assert_pinned<T>(messages: &[T], golden: &[&str])
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    assert_eq!(messages.len(), golden.len());
+    for (message, want) in messages.iter().zip(golden) {
+        let bytes = postcard::to_allocvec(message).unwrap();
+        assert_eq!(hex(&bytes), *want, "{message:?}");
+        assert_eq!(&postcard::from_bytes::<T>(&bytes).unwrap(), message);
+    }
+}
+
 /// Pins every agent → hub variant. A failure prints the new bytes; read the module docs
 /// before updating them.
 #[test]
 fn agent_messages_have_pinned_encodings() {
-    let messages = agent_messages();
-    assert_eq!(messages.len(), GOLDEN_AGENT.len());
-    for (message, want) in messages.iter().zip(GOLDEN_AGENT) {
-        let bytes = postcard::to_allocvec(message).unwrap();
-        assert_eq!(hex(&bytes), want, "{}", message.name());
-        assert_eq!(
-            &postcard::from_bytes::<AgentMessage>(&bytes).unwrap(),
-            message
-        );
-    }
+    assert_pinned(&agent_messages(), &GOLDEN_AGENT);
 }
 
 /// Pins every hub → agent variant.
 #[test]
 fn hub_messages_have_pinned_encodings() {
-    let messages = hub_messages();
-    assert_eq!(messages.len(), GOLDEN_HUB.len());
-    for (message, want) in messages.iter().zip(GOLDEN_HUB) {
-        let bytes = postcard::to_allocvec(message).unwrap();
-        assert_eq!(hex(&bytes), want, "{message:?}");
-        assert_eq!(
-            &postcard::from_bytes::<HubMessage>(&bytes).unwrap(),
-            message
-        );
-    }
+    assert_pinned(&hub_messages(), &GOLDEN_HUB);
 }
 
 #[test]
