@@ -10,6 +10,7 @@ use kubeworkz_shared::protocol::{
     close,
 };
 use quinn::{RecvStream, SendStream, VarInt};
+use tokio::sync::mpsc;
 
 use super::ClientError;
 use super::identity::{AgentIdentity, PendingKey};
@@ -31,10 +32,9 @@ pub struct HubAddress {
 /// An authenticated connection after `Welcome`.
 #[derive(Debug)]
 pub struct AgentSession {
-    endpoint: quinn::Endpoint,
+    sender: SessionSender,
     conn: quinn::Connection,
     reader: FrameReader<RecvStream>,
-    writer: FrameWriter<SendStream>,
     resume: bool,
     /// Messages read while waiting for a specific answer (acks during a renewal).
     pending: VecDeque<HubMessage>,
@@ -147,10 +147,13 @@ pub async fn connect(
     writer.write(&AgentMessage::Hello(hello)).await?;
     match read(&conn, &mut reader).await? {
         HubMessage::Welcome { resume, .. } => Ok(AgentSession {
-            endpoint,
+            sender: SessionSender {
+                endpoint,
+                conn: conn.clone(),
+                writer,
+            },
             conn,
             reader,
-            writer,
             resume,
             pending: VecDeque::new(),
         }),
@@ -180,13 +183,37 @@ impl AgentSession {
 
     /// Sends one message.
     pub async fn send(&mut self, message: &AgentMessage) -> Result<(), ClientError> {
-        match self.writer.write(message).await {
-            Ok(()) => Ok(()),
-            Err(FrameError::Io(err)) => {
-                Err(closed_reason(&self.conn).unwrap_or(ClientError::Frame(FrameError::Io(err))))
+        self.sender.send(message).await
+    }
+
+    /// Splits the session so that receiving can sit in a `select!`: a task reads frames and
+    /// forwards them, so a cancelled receive never loses half a frame.
+    pub fn split(self) -> (SessionSender, SessionReceiver) {
+        let (tx, rx) = mpsc::channel(16);
+        let (conn, mut reader, pending) = (self.conn.clone(), self.reader, self.pending);
+        tokio::spawn(async move {
+            for message in pending {
+                if tx.send(Ok(message)).await.is_err() {
+                    return;
+                }
             }
-            Err(err) => Err(err.into()),
-        }
+            loop {
+                let item = match reader.read::<HubMessage>().await {
+                    Ok(HubMessage::Refused { reason }) => Err(ClientError::Refused { reason }),
+                    Ok(message) => Ok(message),
+                    Err(err) => Err(closed_reason(&conn).unwrap_or(ClientError::Frame(err))),
+                };
+                let end = item.is_err();
+                if tx.send(item).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        let receiver = SessionReceiver {
+            rx,
+            conn: self.conn,
+        };
+        (self.sender, receiver)
     }
 
     /// The next message from the hub (acks, commands). No timeout: acks come only when
@@ -243,8 +270,52 @@ impl AgentSession {
 
     /// Closes the connection cleanly and waits for the close to reach the hub.
     pub async fn close(self) {
+        self.sender.close().await;
+    }
+}
+
+/// The sending half of a split [`AgentSession`].
+#[derive(Debug)]
+pub struct SessionSender {
+    endpoint: quinn::Endpoint,
+    conn: quinn::Connection,
+    writer: FrameWriter<SendStream>,
+}
+
+impl SessionSender {
+    /// Sends one message; a closed connection reports the hub's reason.
+    pub async fn send(&mut self, message: &AgentMessage) -> Result<(), ClientError> {
+        match self.writer.write(message).await {
+            Ok(()) => Ok(()),
+            Err(FrameError::Io(err)) => {
+                Err(closed_reason(&self.conn).unwrap_or(ClientError::Frame(FrameError::Io(err))))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Closes the connection cleanly and waits for the close to reach the hub.
+    pub async fn close(self) {
         self.conn
             .close(VarInt::from_u32(close::DONE), b"agent shutting down");
         self.endpoint.wait_idle().await;
+    }
+}
+
+/// The receiving half of a split [`AgentSession`]; [`SessionReceiver::recv`] is cancel-safe.
+#[derive(Debug)]
+pub struct SessionReceiver {
+    rx: mpsc::Receiver<Result<HubMessage, ClientError>>,
+    conn: quinn::Connection,
+}
+
+impl SessionReceiver {
+    /// The next hub message, or why there is none.
+    pub async fn recv(&mut self) -> Result<HubMessage, ClientError> {
+        match self.rx.recv().await {
+            Some(item) => item,
+            None => Err(closed_reason(&self.conn)
+                .unwrap_or(ClientError::Protocol("session reader ended".into()))),
+        }
     }
 }

@@ -9,18 +9,24 @@
 //! - [`AgentSession::renew`] — at [`AgentIdentity::renew_at`] (70% of the lifetime), a fresh
 //!   key and a new certificate over the live connection.
 //! - [`backoff`] — reconnect delays (capped exponential, full jitter).
+//! - [`Uplink`] — all of the above in a loop: reconnect with backoff, resend or full sync,
+//!   acks, heartbeats, renewal; the `run` command feeds it the collector's output.
 //!
 //! Refusals arrive as `Refused{reason}` and as the close reason; both become
 //! [`ClientError::Refused`], so the agent reports them instead of hanging. Persisting the
-//! identity (a Kubernetes Secret) and the run loop are the caller's.
+//! identity (a Kubernetes Secret) is the caller's ([`UplinkEvent::Renewed`]).
 
 pub mod backoff;
 mod client;
 mod identity;
 pub mod tls;
+mod uplink;
 
-pub use client::{ANSWER_TIMEOUT, AgentSession, HubAddress, connect, enroll};
+pub use client::{
+    ANSWER_TIMEOUT, AgentSession, HubAddress, SessionReceiver, SessionSender, connect, enroll,
+};
 pub use identity::{AgentIdentity, PendingKey, RENEW_AT_PERCENT, renew_at};
+pub use uplink::{HEARTBEAT, Uplink, UplinkEvent};
 
 use kubeworkz_shared::protocol::FrameError;
 
