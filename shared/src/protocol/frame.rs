@@ -38,6 +38,12 @@ pub enum FrameError {
     /// The body is not a valid message of the expected type.
     #[error("frame does not decode: {0}")]
     Decode(#[source] postcard::Error),
+    /// The body holds more than one message: a sender bug or an attempt to smuggle bytes.
+    #[error("frame has {extra} bytes after its message")]
+    TrailingBytes {
+        /// Bytes left over.
+        extra: usize,
+    },
     /// Encoding failed (a bug, or a value postcard cannot represent).
     #[error("message does not encode: {0}")]
     Encode(#[source] postcard::Error),
@@ -82,7 +88,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// The next message, [`FrameError::Closed`] at a clean end of stream.
     pub async fn read<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
         let body = self.read_body().await?;
-        let value = postcard::from_bytes(body).map_err(FrameError::Decode);
+        let value = match postcard::take_from_bytes(body) {
+            Ok((value, [])) => Ok(value),
+            Ok((_, rest)) => Err(FrameError::TrailingBytes { extra: rest.len() }),
+            Err(err) => Err(FrameError::Decode(err)),
+        };
         if self.buf.capacity() > KEEP_BUFFER {
             self.buf = Vec::new();
         }
