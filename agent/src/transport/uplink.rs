@@ -22,6 +22,17 @@ use super::{AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, co
 /// How often the agent reports itself alive (the hub's "last seen").
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
 
+/// How long the uplink waits for the last acks after its input closed.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sleeps until `deadline`, or forever without one (a disabled `select!` branch).
+async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What the uplink tells its owner.
 #[derive(Debug)]
 pub enum UplinkEvent {
@@ -84,7 +95,10 @@ impl Uplink {
         self
     }
 
-    /// Runs until `shutdown` or until `payloads` closes and everything is acked.
+    /// Runs until `shutdown`, or until `payloads` closes and what is queued is acked (at most
+    /// [`DRAIN_TIMEOUT`]), so the collector's final usage buckets reach the hub. Give
+    /// `shutdown` to the uplink only after a grace period; closing `payloads` is the normal
+    /// stop.
     pub async fn run(mut self, mut payloads: mpsc::Receiver<Payload>, shutdown: CancellationToken) {
         loop {
             let hello = self.queue.hello(kubeworkz_shared::VERSION);
@@ -111,10 +125,18 @@ impl Uplink {
                     () = &mut delay => break,
                     payload = payloads.recv() => match payload {
                         Some(payload) => drop(self.enqueue(payload).await),
-                        None => return,
+                        None => return self.give_up(),
                     },
                 }
             }
+        }
+    }
+
+    /// Ends with data still unacked: logs what is lost.
+    fn give_up(&mut self) {
+        let dropped = self.queue.restart(0);
+        if dropped != Dropped::default() {
+            tracing::warn!(?dropped, "stopping with unacknowledged data");
         }
     }
 
@@ -165,7 +187,13 @@ impl Uplink {
         }
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut pending_key: Option<PendingKey> = None;
+        // Set once `payloads` closed: wait this long for the last acks (final usage buckets).
+        let mut drain_until: Option<tokio::time::Instant> = None;
         loop {
+            if drain_until.is_some() && self.queue.queued_bytes() == 0 {
+                sender.close().await;
+                return SessionEnd::Shutdown;
+            }
             let renew_in = Duration::from_millis(
                 u64::try_from(self.renew_due.0 - UnixMillis::now().0).unwrap_or(0),
             );
@@ -185,13 +213,18 @@ impl Uplink {
                         Err(err) => return SessionEnd::Lost(err),
                     }
                 }
-                payload = payloads.recv() => match payload {
+                payload = payloads.recv(), if drain_until.is_none() => match payload {
                     Some(payload) => self.enqueue(payload).await,
                     None => {
-                        sender.close().await;
-                        return SessionEnd::Shutdown;
+                        drain_until = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
+                        None
                     }
                 },
+                () = sleep_until_or_never(drain_until) => {
+                    self.give_up();
+                    sender.close().await;
+                    return SessionEnd::Shutdown;
+                }
                 message = receiver.recv() => match message {
                     Ok(message) => match self.handle(message, &mut pending_key).await {
                         Ok(()) => None,

@@ -79,3 +79,20 @@ async fn uplink_renews_its_certificate_without_reconnecting() {
     shutdown.cancel();
     timeout(WAIT, running).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn uplink_delivers_what_is_queued_when_its_input_closes() {
+    let hub = TestHub::start(Duration::from_secs(3600)).await;
+    let identity = hub.enrolled().await;
+    let (events_tx, mut events) = tokio::sync::mpsc::channel(64);
+    let (payloads, payloads_rx) = tokio::sync::mpsc::channel(64);
+    let uplink = Uplink::new(hub.address.clone(), identity.clone(), 1 << 20, events_tx);
+    let running = tokio::spawn(uplink.run(payloads_rx, tokio_util::sync::CancellationToken::new()));
+    expect_event(&mut events, |e| matches!(e, UplinkEvent::FullSyncNeeded)).await;
+    for _ in 0..5 {
+        payloads.send(batch()).await.unwrap();
+    }
+    drop(payloads);
+    timeout(WAIT, running).await.unwrap().unwrap();
+    assert_eq!(hub.authority.batches_of(identity.cluster_id).len(), 5);
+}
