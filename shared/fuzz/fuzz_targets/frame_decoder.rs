@@ -1,13 +1,16 @@
 //! Feeds arbitrary bytes to the frame reader as both envelopes, at the bulk and the enroll
 //! limits: every input must end in a message or a typed error, never a panic, and never an
 //! allocation of a declared length above the limit.
+//!
+//! From `shared/`: `cargo +nightly fuzz run frame_decoder fuzz/corpus/frame_decoder
+//! fuzz/seeds/frame_decoder -- -max_total_time=60` (the seeds are the golden messages).
 
 #![no_main]
 
 use std::sync::OnceLock;
 
 use kubeworkz_shared::protocol::frame::{MAX_BULK_FRAME, MAX_ENROLL_FRAME};
-use kubeworkz_shared::protocol::{AgentMessage, FrameError, FrameReader, HubMessage};
+use kubeworkz_shared::protocol::{AgentMessage, FrameReader, HubMessage};
 use libfuzzer_sys::fuzz_target;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -24,7 +27,7 @@ async fn drain<T: serde::de::DeserializeOwned>(bytes: &[u8], max: u32) {
     loop {
         match reader.read::<T>().await {
             Ok(_) => {}
-            Err(FrameError::Closed) => return,
+            // Every error ends the stream, as it ends the connection in the hub.
             Err(_) => return,
         }
     }
