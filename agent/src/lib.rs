@@ -1,10 +1,11 @@
 //! The Kubeworkz agent as a library, so tests can drive it without spawning the binary.
 //!
 //! The agent stays small on purpose: configuration, the permission check and (later)
-//! enrollment and transport live here; the collector it runs lives in `kubeworkz-shared`,
+//! enrollment and transport (`transport`) live here; the collector it runs lives in `kubeworkz-shared`,
 //! because the hub's pull mode runs the same code.
 
 pub mod check;
 pub mod config;
 pub mod rbac;
 pub mod run;
+pub mod transport;

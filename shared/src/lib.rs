@@ -9,6 +9,7 @@
 //!   [`inventory`] is its reference materialization.
 //! - [`collect`]: the collector (kube-rs watchers, usage sampler, health prober) that the
 //!   agent and the hub's pull mode both run.
+//! - [`protocol`]: the agent ↔ hub wire protocol (envelopes, framing, tokens, resume rules).
 //! - [`quantity`]: exact Kubernetes quantity parsing.
 //! - [`time`]: the one timestamp type on the wire ([`time::UnixMillis`]).
 
@@ -17,6 +18,7 @@ pub mod collect;
 pub mod ids;
 pub mod inventory;
 pub mod model;
+pub mod protocol;
 pub mod quantity;
 pub mod time;
 

@@ -1,0 +1,124 @@
+//! [`AgentAuthority`]: what the transport needs from the rest of the hub (the store).
+//!
+//! The transport decides nothing about tokens, clusters or data: it authenticates, frames,
+//! orders and acks, and asks this trait. The integrator implements it over `Store`; tests use
+//! an in-memory implementation.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kubeworkz_shared::change::ChangeBatch;
+use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
+use kubeworkz_shared::model::usage::UsageBucket;
+use kubeworkz_shared::protocol::{Hello, SecretHash, StreamCursor};
+use kubeworkz_shared::time::UnixMillis;
+
+use crate::pki::IssuedCertificate;
+
+/// A redeemed token: the cluster the agent now speaks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnrollmentGrant {
+    /// The cluster (created by the redemption, or pre-registered with the token).
+    pub cluster_id: ClusterId,
+    /// Client certificate lifetime for this cluster; `None` = the transport default.
+    pub validity: Option<Duration>,
+}
+
+/// Why a token was not redeemed. The text is sent to the agent as `Refused{reason}`, so it
+/// names the token's state only (the public id is in the log line, the secret nowhere).
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    /// No token with that public id, or the secret's hash does not match (indistinguishable
+    /// on purpose).
+    #[error("enrollment token is unknown")]
+    UnknownToken,
+    /// A single-use token that was already redeemed.
+    #[error("enrollment token was already used")]
+    TokenUsed,
+    /// Past its TTL.
+    #[error("enrollment token has expired")]
+    TokenExpired,
+    /// Revoked by an operator.
+    #[error("enrollment token was revoked")]
+    TokenRevoked,
+    /// The token's cluster is disabled.
+    #[error("cluster is disabled")]
+    ClusterDisabled,
+    /// The store failed; the agent should retry later.
+    #[error("enrollment is unavailable, retry later")]
+    Unavailable(#[source] AuthorityError),
+}
+
+/// The store failed. Logged by the transport; the agent sees only "unavailable".
+#[derive(Debug, thiserror::Error)]
+#[error("agent authority failed: {0}")]
+pub struct AuthorityError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl AuthorityError {
+    /// Wraps any error.
+    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(err.into())
+    }
+}
+
+/// The hub side of the agent protocol. Every `ingest_*` must store the data *and* move the
+/// cluster's [`StreamCursor`] to `(epoch, seq)` in one transaction: the transport relies on
+/// [`AgentAuthority::stream_cursor`] to never ingest a resent message twice.
+#[async_trait]
+pub trait AgentAuthority: Send + Sync + 'static {
+    /// Looks up the token by public id, compares the hash in constant time
+    /// ([`SecretHash`]'s `==`), checks TTL/revocation/use, marks a single-use token used and
+    /// returns the cluster — atomically, so two agents cannot redeem one token.
+    async fn redeem_token(
+        &self,
+        token_id: &str,
+        secret_hash: &SecretHash,
+    ) -> Result<EnrollmentGrant, EnrollError>;
+
+    /// Records an issued client certificate (serial, validity) for audit and listing.
+    async fn record_certificate(&self, issued: &IssuedCertificate) -> Result<(), AuthorityError>;
+
+    /// Whether the cluster may connect and renew. Unknown clusters are not enabled.
+    async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError>;
+
+    /// The last stored `(epoch, seq)` of the cluster's stream.
+    async fn stream_cursor(
+        &self,
+        cluster: ClusterId,
+    ) -> Result<Option<StreamCursor>, AuthorityError>;
+
+    /// Stores a change batch and moves the cursor.
+    async fn ingest_batch(
+        &self,
+        cluster: ClusterId,
+        epoch: u64,
+        seq: u64,
+        batch: ChangeBatch,
+    ) -> Result<(), AuthorityError>;
+
+    /// Stores usage buckets (additive) and moves the cursor.
+    async fn ingest_usage(
+        &self,
+        cluster: ClusterId,
+        epoch: u64,
+        seq: u64,
+        buckets: Vec<UsageBucket>,
+    ) -> Result<(), AuthorityError>;
+
+    /// Stores a health verdict and moves the cursor.
+    async fn ingest_health(
+        &self,
+        cluster: ClusterId,
+        epoch: u64,
+        seq: u64,
+        report: HealthReport,
+        signals: HealthSignals,
+    ) -> Result<(), AuthorityError>;
+
+    /// An agent said hello (version, for the UI). Default: nothing.
+    async fn agent_connected(&self, _cluster: ClusterId, _hello: &Hello) {}
+
+    /// An agent heartbeat ("last seen"). Default: nothing.
+    async fn record_heartbeat(&self, _cluster: ClusterId, _at: UnixMillis) {}
+}

@@ -1,0 +1,123 @@
+//! The hub's end of the agent connection: mutual-TLS QUIC (quinn + rustls with ring).
+//!
+//! Protocol rules (envelopes, framing, resume) are in `kubeworkz_shared::protocol`; this
+//! module is the server that enforces them:
+//!
+//! - [`HubTransport::bind`] — a quinn endpoint whose rustls config verifies client
+//!   certificates against the hub CA but *allows* connections without one, because that is how
+//!   an agent enrolls. An unauthenticated connection may send exactly one
+//!   `Enroll` frame of at most 64 KiB; anything else closes it. An authenticated connection's
+//!   leaf maps to its `ClusterId` (URI SAN), and must start with `Hello`.
+//! - Client certificates are checked by rustls at the handshake (chain to the hub CA, expiry,
+//!   ClientAuth); a certificate from another CA or an expired one never gets a connection.
+//!   A disabled cluster gets `Refused` after the handshake, and
+//!   [`HubTransport::disconnect_cluster`] closes a live connection at once.
+//! - A bad frame (oversize, garbage, protocol violation) closes that connection only, with a
+//!   `warn!` naming the cluster and the reason.
+//! - [`AgentAuthority`] is everything it asks of the store.
+//!
+//! # Limits and memory
+//!
+//! No 0-RTT (rustls `max_early_data_size = 0`: no replayable pre-auth data). Idle timeout
+//! 60 s (agents keep alive every 10 s). One bidirectional stream per connection, no
+//! unidirectional streams, no datagrams. quinn buffers at most [`RECEIVE_WINDOW`] (1 MiB) of
+//! unread data per connection and [`SEND_WINDOW`] (256 KiB) of unacknowledged sent data, so a
+//! connection costs at most ~1.3 MiB of transport buffers plus the frame being decoded, which
+//! grows only with bytes actually received (≤ 64 KiB before authentication, ≤ 16 MiB for a bulk
+//! batch, released afterwards). An idle agent costs the connection state and a few KiB.
+//! When more than [`TransportSettings::retry_above_handshakes`] handshakes are in flight,
+//! new clients must prove their address first (QUIC Retry).
+
+mod authority;
+mod server;
+mod session;
+
+pub use authority::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
+pub use server::{HubTransport, TransportError};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::crypto::rustls::QuicServerConfig;
+use quinn::{IdleTimeout, VarInt};
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+
+use crate::pki::{DEFAULT_CLIENT_VALIDITY, HubCa, ServerIdentity};
+
+/// Connection-level receive window: unread bytes quinn buffers per connection.
+pub const RECEIVE_WINDOW: u32 = 1024 * 1024;
+/// Per-stream receive window (one stream per connection, so the same).
+pub const STREAM_RECEIVE_WINDOW: u32 = 1024 * 1024;
+/// Unacknowledged bytes the hub keeps in flight to one agent.
+pub const SEND_WINDOW: u64 = 256 * 1024;
+/// Close a connection silent for this long (agents keep alive every 10 s).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Settings of the agent endpoint.
+#[derive(Clone, Debug)]
+pub struct TransportSettings {
+    /// UDP address to listen on.
+    pub listen: SocketAddr,
+    /// Default client certificate lifetime (a grant may override it).
+    pub client_validity: Duration,
+    /// How long a new connection may take to send its first frame.
+    pub first_frame_timeout: Duration,
+    /// In-flight handshakes above which clients must validate their address (QUIC Retry).
+    pub retry_above_handshakes: usize,
+}
+
+impl TransportSettings {
+    /// Defaults for `listen`: 7-day certificates, 10 s for the first frame, Retry above 256
+    /// concurrent handshakes.
+    pub fn new(listen: SocketAddr) -> Self {
+        Self {
+            listen,
+            client_validity: DEFAULT_CLIENT_VALIDITY,
+            first_frame_timeout: Duration::from_secs(10),
+            retry_above_handshakes: 256,
+        }
+    }
+}
+
+/// The quinn server config: mTLS against `ca` (client certificate optional, for enrollment),
+/// ALPN `kubeworkz/1`, TLS 1.3 only, no 0-RTT, the windows above.
+pub fn server_config(
+    ca: &HubCa,
+    identity: ServerIdentity,
+) -> Result<quinn::ServerConfig, TransportError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    roots.add(ca.cert_der().clone())?;
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|err| TransportError::Tls(rustls::Error::General(err.to_string())))?;
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(identity.cert_chain, identity.key)?;
+    tls.alpn_protocols = vec![kubeworkz_shared::ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let crypto = QuicServerConfig::try_from(tls)
+        .map_err(|err| TransportError::Tls(rustls::Error::General(err.to_string())))?;
+    let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    config.transport_config(Arc::new(transport_config()));
+    Ok(config)
+}
+
+fn transport_config() -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(VarInt::from_u32(1))
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        .receive_window(VarInt::from_u32(RECEIVE_WINDOW))
+        .stream_receive_window(VarInt::from_u32(STREAM_RECEIVE_WINDOW))
+        .send_window(SEND_WINDOW)
+        .datagram_receive_buffer_size(None)
+        .max_idle_timeout(Some(
+            IdleTimeout::try_from(IDLE_TIMEOUT).expect("60 s is a valid idle timeout"),
+        ));
+    transport
+}

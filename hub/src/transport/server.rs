@@ -1,0 +1,179 @@
+//! [`HubTransport`]: the endpoint, its accept loop and the registry of live agent connections.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::protocol::close;
+use quinn::VarInt;
+
+use super::{AgentAuthority, TransportSettings, server_config, session};
+use crate::pki::{HubCa, ServerIdentity};
+use crate::shutdown::Shutdown;
+
+/// Why the transport could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The TLS configuration was refused (bad certificate or key).
+    #[error("tls configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    /// Binding the UDP socket failed.
+    #[error("binding the agent endpoint: {0}")]
+    Bind(#[from] std::io::Error),
+}
+
+/// State shared by the accept loop and every connection task.
+pub(super) struct Shared {
+    pub(super) ca: Arc<HubCa>,
+    pub(super) authority: Arc<dyn AgentAuthority>,
+    pub(super) settings: TransportSettings,
+    live: Mutex<HashMap<ClusterId, (u64, quinn::Connection)>>,
+    next_connection: AtomicU64,
+    handshakes: AtomicUsize,
+}
+
+impl Shared {
+    /// Registers `conn` as the cluster's live connection, closing an older one (an agent that
+    /// restarted before its old connection timed out). Returns the registration id.
+    pub(super) fn register(&self, cluster: ClusterId, conn: &quinn::Connection) -> u64 {
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let old = self
+            .live
+            .lock()
+            .expect("registry lock")
+            .insert(cluster, (id, conn.clone()));
+        if let Some((_, old)) = old {
+            old.close(
+                VarInt::from_u32(close::REPLACED),
+                b"replaced by a newer connection",
+            );
+        }
+        id
+    }
+
+    /// Forgets registration `id` of `cluster` (if it is still the current one).
+    pub(super) fn unregister(&self, cluster: ClusterId, id: u64) {
+        let mut live = self.live.lock().expect("registry lock");
+        if live
+            .get(&cluster)
+            .is_some_and(|(current, _)| *current == id)
+        {
+            live.remove(&cluster);
+        }
+    }
+}
+
+/// The agent endpoint. Cheap to clone: clones share the endpoint and the registry, so the
+/// integrator can keep one to call [`HubTransport::disconnect_cluster`] when a cluster is
+/// disabled.
+#[derive(Clone)]
+pub struct HubTransport {
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for HubTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubTransport")
+            .field("local_addr", &self.endpoint.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HubTransport {
+    /// Binds the endpoint. `identity` is the hub's server certificate, signed by `ca`, for
+    /// the names agents connect to. Must be called within a tokio runtime.
+    pub fn bind(
+        settings: TransportSettings,
+        ca: Arc<HubCa>,
+        identity: ServerIdentity,
+        authority: Arc<dyn AgentAuthority>,
+    ) -> Result<Self, TransportError> {
+        let config = server_config(&ca, identity)?;
+        let endpoint = quinn::Endpoint::server(config, settings.listen)?;
+        Ok(Self {
+            endpoint,
+            shared: Arc::new(Shared {
+                ca,
+                authority,
+                settings,
+                live: Mutex::new(HashMap::new()),
+                next_connection: AtomicU64::new(0),
+                handshakes: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The bound address (the port, when `listen` asked for 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Accepts agents until `shutdown`, then closes every connection (agents reconnect with
+    /// backoff) and waits for the endpoint to drain.
+    pub async fn serve(&self, shutdown: Shutdown) {
+        loop {
+            let incoming = tokio::select! {
+                () = shutdown.wait() => break,
+                incoming = self.endpoint.accept() => match incoming {
+                    Some(incoming) => incoming,
+                    None => break,
+                },
+            };
+            let in_flight = self.shared.handshakes.load(Ordering::Relaxed);
+            if in_flight > self.shared.settings.retry_above_handshakes
+                && !incoming.remote_address_validated()
+                && incoming.may_retry()
+            {
+                let _ = incoming.retry();
+                continue;
+            }
+            let shared = self.shared.clone();
+            shared.handshakes.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let connecting = incoming.accept();
+                let connection = match connecting {
+                    Ok(connecting) => connecting.await,
+                    Err(err) => Err(err),
+                };
+                shared.handshakes.fetch_sub(1, Ordering::Relaxed);
+                match connection {
+                    Ok(conn) => session::run(conn, shared).await,
+                    // Bad certificates end here: rustls refused them.
+                    Err(err) => tracing::debug!(error = %err, "agent handshake failed"),
+                }
+            });
+        }
+        self.endpoint
+            .close(VarInt::from_u32(close::SHUTDOWN), b"hub is shutting down");
+        self.endpoint.wait_idle().await;
+    }
+
+    /// Closes the cluster's live connection (it was disabled or revoked). Its next handshake
+    /// and renewal are refused by [`AgentAuthority::is_cluster_enabled`]. Returns whether a
+    /// connection was open.
+    pub fn disconnect_cluster(&self, cluster: ClusterId, reason: &str) -> bool {
+        let removed = self
+            .shared
+            .live
+            .lock()
+            .expect("registry lock")
+            .remove(&cluster);
+        match removed {
+            Some((_, conn)) => {
+                tracing::info!(%cluster, reason, "closing agent connection");
+                conn.close(VarInt::from_u32(close::DISABLED), reason.as_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Clusters with a live, authenticated connection.
+    pub fn connected_clusters(&self) -> Vec<ClusterId> {
+        let live = self.shared.live.lock().expect("registry lock");
+        live.keys().copied().collect()
+    }
+}

@@ -1,0 +1,301 @@
+//! One agent connection: enrollment (no client certificate) or an authenticated session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::protocol::frame::{MAX_BULK_FRAME, MAX_CONTROL_FRAME, MAX_ENROLL_FRAME};
+use kubeworkz_shared::protocol::{
+    AgentMessage, Disposition, FrameError, FrameReader, FrameWriter, HubMessage, StreamCursor,
+    close,
+};
+use quinn::{RecvStream, SendStream, VarInt};
+use rustls::pki_types::CertificateDer;
+
+use super::server::Shared;
+use crate::pki::{HubCa, cluster_id_from_cert};
+
+/// How long the hub waits for the agent to read a final frame and close by itself.
+const LINGER: Duration = Duration::from_secs(2);
+
+type Reader = FrameReader<RecvStream>;
+type Writer = FrameWriter<SendStream>;
+
+/// Why a session ended early; logged once, sent to the agent as the close reason.
+enum End {
+    /// The agent is refused (token, disabled cluster): `Refused` then close.
+    Refused(String),
+    /// The agent broke the protocol: close, no frame.
+    Protocol(String),
+    /// The store failed.
+    Unavailable(String),
+    /// The connection is gone (closed by either side, idle timeout).
+    Gone,
+}
+
+impl From<FrameError> for End {
+    fn from(err: FrameError) -> Self {
+        match err {
+            FrameError::Closed => Self::Gone,
+            FrameError::Io(_) => Self::Gone,
+            other => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
+pub(super) async fn run(conn: quinn::Connection, shared: Arc<Shared>) {
+    let leaf = conn
+        .peer_identity()
+        .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .and_then(|chain| chain.into_iter().next());
+    let remote = conn.remote_address();
+    match leaf {
+        None => {
+            let end = enroll(&conn, &shared).await;
+            finish(&conn, None, end).await;
+        }
+        Some(leaf) => match cluster_id_from_cert(&leaf) {
+            Ok(cluster) => {
+                let registration = shared.register(cluster, &conn);
+                let end = authenticated(&conn, &shared, cluster).await;
+                shared.unregister(cluster, registration);
+                finish(&conn, Some(cluster), end).await;
+            }
+            Err(err) => {
+                tracing::warn!(%remote, error = %err, "client certificate names no cluster");
+                conn.close(
+                    VarInt::from_u32(close::PROTOCOL_ERROR),
+                    b"no cluster identity",
+                );
+            }
+        },
+    }
+}
+
+/// Logs and closes according to `end` (the frame, if any, was sent already).
+async fn finish(conn: &quinn::Connection, cluster: Option<ClusterId>, end: Result<(), End>) {
+    let remote = conn.remote_address();
+    let cluster = cluster.map(|c| c.to_string()).unwrap_or_default();
+    let (code, reason) = match end {
+        Ok(()) | Err(End::Gone) => return,
+        Err(End::Refused(reason)) => {
+            tracing::info!(%remote, %cluster, %reason, "agent refused");
+            (close::REFUSED, reason)
+        }
+        Err(End::Protocol(reason)) => {
+            tracing::warn!(%remote, %cluster, %reason, "closing agent connection: protocol error");
+            (close::PROTOCOL_ERROR, reason)
+        }
+        Err(End::Unavailable(reason)) => {
+            tracing::warn!(%remote, %cluster, %reason, "closing agent connection: store failed");
+            (
+                close::UNAVAILABLE,
+                "hub unavailable, retry later".to_owned(),
+            )
+        }
+    };
+    conn.close(VarInt::from_u32(code), reason.as_bytes());
+}
+
+/// Accepts the agent's stream and reads its first frame within the first-frame timeout.
+async fn open(
+    conn: &quinn::Connection,
+    shared: &Shared,
+    max_frame: u32,
+) -> Result<(Reader, Writer, AgentMessage), End> {
+    let timeout = shared.settings.first_frame_timeout;
+    let first = async {
+        let (send, recv) = conn.accept_bi().await.map_err(|_| End::Gone)?;
+        let mut reader = FrameReader::new(recv, max_frame);
+        let writer = FrameWriter::new(send, MAX_CONTROL_FRAME);
+        let message = reader.read::<AgentMessage>().await?;
+        Ok((reader, writer, message))
+    };
+    tokio::time::timeout(timeout, first)
+        .await
+        .map_err(|_| End::Protocol("no first frame in time".to_owned()))?
+}
+
+/// Sends `Refused`, lets the agent read it, and returns the reason for [`finish`].
+async fn refuse(conn: &quinn::Connection, writer: &mut Writer, reason: String) -> End {
+    let sent = writer
+        .write(&HubMessage::Refused {
+            reason: reason.clone(),
+        })
+        .await;
+    if sent.is_ok() {
+        let _ = writer.get_mut().finish();
+        let _ = tokio::time::timeout(LINGER, conn.closed()).await;
+    }
+    End::Refused(reason)
+}
+
+async fn enroll(conn: &quinn::Connection, shared: &Shared) -> Result<(), End> {
+    let (_reader, mut writer, first) = open(conn, shared, MAX_ENROLL_FRAME).await?;
+    let AgentMessage::Enroll {
+        token_id,
+        secret,
+        csr_der,
+    } = first
+    else {
+        return Err(End::Protocol(format!(
+            "{} without a client certificate",
+            first.name()
+        )));
+    };
+    // Check the CSR before spending the token, so a broken agent does not burn it.
+    if let Err(err) = HubCa::check_csr(&csr_der) {
+        return Err(refuse(conn, &mut writer, err.to_string()).await);
+    }
+    let grant = match shared
+        .authority
+        .redeem_token(&token_id, &secret.hash())
+        .await
+    {
+        Ok(grant) => grant,
+        Err(err) => {
+            tracing::info!(token_id, reason = %err, "enrollment refused");
+            return Err(refuse(conn, &mut writer, err.to_string()).await);
+        }
+    };
+    let validity = grant.validity.unwrap_or(shared.settings.client_validity);
+    let issued = shared
+        .ca
+        .sign_client_csr(&csr_der, grant.cluster_id, validity)
+        .map_err(|err| End::Unavailable(err.to_string()))?;
+    shared
+        .authority
+        .record_certificate(&issued)
+        .await
+        .map_err(|err| End::Unavailable(err.to_string()))?;
+    tracing::info!(token_id, cluster = %grant.cluster_id, "agent enrolled");
+    writer
+        .write(&HubMessage::Enrolled {
+            cluster_id: grant.cluster_id,
+            cert_der: issued.cert_der,
+            ca_der: shared.ca.cert_der().to_vec(),
+            not_after: issued.not_after,
+        })
+        .await?;
+    let _ = writer.get_mut().finish();
+    let _ = tokio::time::timeout(LINGER, conn.closed()).await;
+    conn.close(VarInt::from_u32(close::DONE), b"enrolled");
+    Ok(())
+}
+
+async fn is_enabled(shared: &Shared, cluster: ClusterId) -> Result<bool, End> {
+    shared
+        .authority
+        .is_cluster_enabled(cluster)
+        .await
+        .map_err(|err| End::Unavailable(err.to_string()))
+}
+
+async fn authenticated(
+    conn: &quinn::Connection,
+    shared: &Shared,
+    cluster: ClusterId,
+) -> Result<(), End> {
+    let (mut reader, mut writer, first) = open(conn, shared, MAX_BULK_FRAME).await?;
+    let AgentMessage::Hello(hello) = first else {
+        return Err(End::Protocol(format!("{} before hello", first.name())));
+    };
+    if !is_enabled(shared, cluster).await? {
+        return Err(refuse(conn, &mut writer, "cluster is disabled".to_owned()).await);
+    }
+    if hello.protocol != kubeworkz_shared::PROTOCOL_MAJOR {
+        let reason = format!("protocol {} is not supported", hello.protocol);
+        return Err(refuse(conn, &mut writer, reason).await);
+    }
+    let authority = &shared.authority;
+    let mut cursor = authority
+        .stream_cursor(cluster)
+        .await
+        .map_err(|err| End::Unavailable(err.to_string()))?;
+    let resume = StreamCursor::can_resume(cursor, &hello);
+    authority.agent_connected(cluster, &hello).await;
+    tracing::info!(%cluster, version = hello.agent_version, resume, "agent connected");
+    writer
+        .write(&HubMessage::Welcome {
+            resume,
+            hub_version: kubeworkz_shared::VERSION.to_owned(),
+        })
+        .await?;
+    loop {
+        let message = reader.read::<AgentMessage>().await?;
+        if let Some((epoch, seq)) = message.stream_position() {
+            match StreamCursor::dispose(cursor, epoch, seq) {
+                Disposition::Ingest => {
+                    ingest(shared, cluster, message).await?;
+                    cursor = Some(StreamCursor { epoch, seq });
+                }
+                Disposition::Duplicate => {}
+                Disposition::Gap => {
+                    return Err(End::Protocol(format!(
+                        "{} ({epoch}, {seq}) does not follow {cursor:?}",
+                        message.name()
+                    )));
+                }
+            }
+            let acked = cursor.map_or(seq, |c| c.seq);
+            writer.write(&HubMessage::Ack { epoch, seq: acked }).await?;
+            continue;
+        }
+        match message {
+            AgentMessage::Heartbeat { at } => authority.record_heartbeat(cluster, at).await,
+            AgentMessage::RenewCertificate { csr_der } => {
+                if !is_enabled(shared, cluster).await? {
+                    return Err(refuse(conn, &mut writer, "cluster is disabled".to_owned()).await);
+                }
+                let issued = shared
+                    .ca
+                    .sign_client_csr(&csr_der, cluster, shared.settings.client_validity)
+                    .map_err(|err| End::Protocol(err.to_string()))?;
+                authority
+                    .record_certificate(&issued)
+                    .await
+                    .map_err(|err| End::Unavailable(err.to_string()))?;
+                tracing::info!(%cluster, "client certificate renewed");
+                writer
+                    .write(&HubMessage::Certificate {
+                        cert_der: issued.cert_der,
+                        ca_der: shared.ca.cert_der().to_vec(),
+                        not_after: issued.not_after,
+                    })
+                    .await?;
+            }
+            other => {
+                return Err(End::Protocol(format!(
+                    "unexpected {} after hello",
+                    other.name()
+                )));
+            }
+        }
+    }
+}
+
+async fn ingest(shared: &Shared, cluster: ClusterId, message: AgentMessage) -> Result<(), End> {
+    let authority = &shared.authority;
+    let result = match message {
+        AgentMessage::Batch { epoch, seq, batch } => {
+            authority.ingest_batch(cluster, epoch, seq, batch).await
+        }
+        AgentMessage::Usage {
+            epoch,
+            seq,
+            buckets,
+        } => authority.ingest_usage(cluster, epoch, seq, buckets).await,
+        AgentMessage::Health {
+            epoch,
+            seq,
+            report,
+            signals,
+        } => {
+            authority
+                .ingest_health(cluster, epoch, seq, report, signals)
+                .await
+        }
+        _ => Ok(()),
+    };
+    result.map_err(|err| End::Unavailable(err.to_string()))
+}

@@ -1,0 +1,304 @@
+//! Length-prefixed postcard frames over any byte stream.
+//!
+//! A frame is a `u32` big-endian length followed by that many bytes of one postcard value.
+//! The reader checks the declared length against its maximum *before* reading the body, and
+//! then grows its buffer only as bytes actually arrive, so a peer that declares 16 MiB and
+//! sends nothing costs nothing. A bad frame is an error, never a panic: the caller closes that
+//! one connection.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Bytes of the length prefix.
+pub const LENGTH_PREFIX: usize = 4;
+
+/// Largest frame on an authenticated agent stream: a bulk batch (a full sync of a large
+/// cluster is many batches, each capped by the collector well below this).
+pub const MAX_BULK_FRAME: u32 = 16 * 1024 * 1024;
+
+/// Largest frame the hub sends (acks, certificates, refusals).
+pub const MAX_CONTROL_FRAME: u32 = 1024 * 1024;
+
+/// Largest frame on a connection without a client certificate (one `Enroll`): small, because
+/// anyone on the network can open such a connection.
+pub const MAX_ENROLL_FRAME: u32 = 64 * 1024;
+
+/// Why a frame could not be read or written. Never carries frame content.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The declared length exceeds what this stream accepts.
+    #[error("frame of {len} bytes exceeds the maximum of {max}")]
+    Oversize {
+        /// Declared (or encoded) length.
+        len: u64,
+        /// The limit.
+        max: u32,
+    },
+    /// The body is not a valid message of the expected type.
+    #[error("frame does not decode: {0}")]
+    Decode(#[source] postcard::Error),
+    /// The body holds more than one message: a sender bug or an attempt to smuggle bytes.
+    #[error("frame has {extra} bytes after its message")]
+    TrailingBytes {
+        /// Bytes left over.
+        extra: usize,
+    },
+    /// Encoding failed (a bug, or a value postcard cannot represent).
+    #[error("message does not encode: {0}")]
+    Encode(#[source] postcard::Error),
+    /// The stream ended in the middle of a frame.
+    #[error("stream ended inside a frame ({got} of {expected} bytes)")]
+    Truncated {
+        /// Bytes the frame (or prefix) needed.
+        expected: u64,
+        /// Bytes that arrived.
+        got: u64,
+    },
+    /// The underlying stream failed.
+    #[error("stream error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The stream ended cleanly between frames.
+    #[error("stream closed")]
+    Closed,
+}
+
+/// Reads frames of at most `max` bytes from `R`.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    max: u32,
+    buf: Vec<u8>,
+}
+
+/// Buffers above this are released after use, so one big batch does not pin memory for the
+/// rest of the connection.
+const KEEP_BUFFER: usize = 64 * 1024;
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// A reader accepting frames up to `max` bytes.
+    pub fn new(inner: R, max: u32) -> Self {
+        Self {
+            inner,
+            max,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next message, [`FrameError::Closed`] at a clean end of stream.
+    pub async fn read<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
+        let body = self.read_body().await?;
+        let value = match postcard::take_from_bytes(body) {
+            Ok((value, [])) => Ok(value),
+            Ok((_, rest)) => Err(FrameError::TrailingBytes { extra: rest.len() }),
+            Err(err) => Err(FrameError::Decode(err)),
+        };
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
+        value
+    }
+
+    async fn read_body(&mut self) -> Result<&[u8], FrameError> {
+        let mut prefix = [0u8; LENGTH_PREFIX];
+        let mut got = 0;
+        while got < LENGTH_PREFIX {
+            let n = self.inner.read(&mut prefix[got..]).await?;
+            if n == 0 {
+                return Err(if got == 0 {
+                    FrameError::Closed
+                } else {
+                    FrameError::Truncated {
+                        expected: LENGTH_PREFIX as u64,
+                        got: got as u64,
+                    }
+                });
+            }
+            got += n;
+        }
+        let len = u32::from_be_bytes(prefix);
+        if len > self.max {
+            return Err(FrameError::Oversize {
+                len: u64::from(len),
+                max: self.max,
+            });
+        }
+        self.buf.clear();
+        // `take` + `read_to_end` grows the buffer with the bytes that arrive, not up front.
+        let got = (&mut self.inner)
+            .take(u64::from(len))
+            .read_to_end(&mut self.buf)
+            .await?;
+        if got as u64 != u64::from(len) {
+            return Err(FrameError::Truncated {
+                expected: u64::from(len),
+                got: got as u64,
+            });
+        }
+        Ok(&self.buf)
+    }
+
+    /// The underlying stream.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}
+
+/// Writes frames of at most `max` bytes to `W`.
+#[derive(Debug)]
+pub struct FrameWriter<W> {
+    inner: W,
+    max: u32,
+    buf: Vec<u8>,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// A writer refusing to send frames over `max` bytes (the peer would drop them anyway).
+    pub fn new(inner: W, max: u32) -> Self {
+        Self {
+            inner,
+            max,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Encodes and writes one message, then flushes.
+    pub async fn write<T: Serialize + ?Sized>(&mut self, message: &T) -> Result<(), FrameError> {
+        encode_frame(message, self.max, &mut self.buf)?;
+        self.inner.write_all(&self.buf).await?;
+        self.inner.flush().await?;
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// The underlying stream (e.g. to finish a QUIC send stream).
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+}
+
+/// Encodes `message` as one frame into `out` (cleared first).
+pub fn encode_frame<T: Serialize + ?Sized>(
+    message: &T,
+    max: u32,
+    out: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    out.clear();
+    out.extend_from_slice(&[0; LENGTH_PREFIX]);
+    let mut out_vec = std::mem::take(out);
+    out_vec = postcard::to_extend(message, out_vec).map_err(FrameError::Encode)?;
+    *out = out_vec;
+    let len = out.len() - LENGTH_PREFIX;
+    let len32 = u32::try_from(len)
+        .ok()
+        .filter(|len| *len <= max)
+        .ok_or(FrameError::Oversize {
+            len: len as u64,
+            max,
+        })?;
+    out[..LENGTH_PREFIX].copy_from_slice(&len32.to_be_bytes());
+    Ok(())
+}
+
+/// The encoded size of `message` as a frame, for queue accounting.
+pub fn frame_len<T: Serialize + ?Sized>(message: &T) -> Result<usize, FrameError> {
+    postcard::experimental::serialized_size(message)
+        .map(|len| len + LENGTH_PREFIX)
+        .map_err(FrameError::Encode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{AgentMessage, HubMessage};
+    use crate::time::UnixMillis;
+
+    async fn read_all(bytes: &[u8], max: u32) -> Vec<Result<AgentMessage, String>> {
+        let mut reader = FrameReader::new(bytes, max);
+        let mut out = Vec::new();
+        loop {
+            match reader.read::<AgentMessage>().await {
+                Err(FrameError::Closed) => return out,
+                Err(err) => {
+                    out.push(Err(err.to_string()));
+                    return out;
+                }
+                Ok(message) => out.push(Ok(message)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_round_trip_back_to_back() {
+        let messages = [
+            AgentMessage::Heartbeat { at: UnixMillis(1) },
+            AgentMessage::RenewCertificate {
+                csr_der: vec![7; 300],
+            },
+        ];
+        let mut wire = Vec::new();
+        let mut writer = FrameWriter::new(&mut wire, MAX_BULK_FRAME);
+        for message in &messages {
+            writer.write(message).await.unwrap();
+        }
+        let read = read_all(&wire, MAX_BULK_FRAME).await;
+        assert_eq!(read, messages.map(Ok).to_vec());
+    }
+
+    #[tokio::test]
+    async fn oversize_length_is_refused_before_reading_the_body() {
+        // Declares 4 GiB - 1 and sends no body: must fail on the prefix alone.
+        let wire = u32::MAX.to_be_bytes();
+        let mut reader = FrameReader::new(&wire[..], MAX_ENROLL_FRAME);
+        let err = reader.read::<AgentMessage>().await.unwrap_err();
+        assert!(
+            matches!(err, FrameError::Oversize { len, max } if len == u64::from(u32::MAX) && max == MAX_ENROLL_FRAME),
+            "{err:?}"
+        );
+        assert_eq!(reader.buf.capacity(), 0);
+    }
+
+    #[tokio::test]
+    async fn garbage_truncation_and_clean_end_are_distinct_errors() {
+        assert_eq!(read_all(&[], 100).await, vec![]);
+        let truncated = read_all(&[0, 0], 100).await;
+        assert!(truncated[0].as_ref().unwrap_err().contains("2 of 4"));
+        let short_body = read_all(&[0, 0, 0, 9, 1, 2], 100).await;
+        assert!(short_body[0].as_ref().unwrap_err().contains("2 of 9"));
+        // Variant index 200 does not exist.
+        let garbage = read_all(&[0, 0, 0, 2, 200, 1], 100).await;
+        assert!(
+            garbage[0]
+                .as_ref()
+                .unwrap_err()
+                .starts_with("frame does not decode")
+        );
+    }
+
+    #[tokio::test]
+    async fn writer_refuses_frames_over_its_maximum() {
+        let mut wire = Vec::new();
+        let mut writer = FrameWriter::new(&mut wire, 10);
+        let err = writer
+            .write(&HubMessage::Refused {
+                reason: "x".repeat(20),
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, FrameError::Oversize { max: 10, .. }),
+            "{err:?}"
+        );
+        assert!(wire.is_empty());
+    }
+
+    #[test]
+    fn frame_len_matches_the_encoding() {
+        let message = AgentMessage::Heartbeat { at: UnixMillis(5) };
+        let mut out = Vec::new();
+        encode_frame(&message, MAX_CONTROL_FRAME, &mut out).unwrap();
+        assert_eq!(frame_len(&message).unwrap(), out.len());
+    }
+}
