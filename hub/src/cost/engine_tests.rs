@@ -1,13 +1,13 @@
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::{
-    ContainerKind, ContainerProjection, LabelKeys, PodPhase, PodProjection, QosClass,
-    ResourceAmounts,
+    ContainerKind, ContainerProjection, LabelKeys, PodPhase, PodProjection, PvcPhase,
+    PvcProjection, QosClass, ResourceAmounts,
 };
 
 use super::super::fixtures::{
     GIB, HOUR, at, container, empty_hour, namespace, node, pod, requests, seed_hour, usage, volume,
 };
-use super::super::input::{HourInput, Interval, PodHour};
+use super::super::input::{HourInput, Interval, PodHour, VolumeHour};
 use super::super::prices::{ClusterPrices, PriceOverride, Prices};
 use super::*;
 
@@ -173,28 +173,35 @@ fn projected_container(
     }
 }
 
-#[test]
-fn init_containers_count_by_the_effective_request_rule() {
-    let projection = PodProjection {
+fn projected_pod(containers: Vec<ContainerProjection>, overhead: ResourceAmounts) -> PodProjection {
+    PodProjection {
         name: "migrate".into(),
         namespace: "db".into(),
         uid: "u".into(),
         node: Some("n".into()),
         phase: PodPhase::Running,
         owner: None,
-        containers: vec![
-            projected_container("schema", ContainerKind::Init, 2000, 4 * GIB),
-            projected_container("proxy", ContainerKind::Sidecar, 100, GIB / 4),
-            projected_container("app", ContainerKind::App, 500, GIB),
-        ],
-        overhead: requests(Some(100), None),
+        containers,
+        overhead,
         ready: true,
         start_time: None,
         qos_class: QosClass::Burstable,
         pvc_claims: Vec::new(),
         created: None,
         deleted: None,
-    };
+    }
+}
+
+#[test]
+fn init_containers_count_by_the_effective_request_rule() {
+    let projection = projected_pod(
+        vec![
+            projected_container("schema", ContainerKind::Init, 2000, 4 * GIB),
+            projected_container("proxy", ContainerKind::Sidecar, 100, GIB / 4),
+            projected_container("app", ContainerKind::App, 500, GIB),
+        ],
+        requests(Some(100), None),
+    );
     let hour_pod = PodHour::from_projection(&projection, vec![Interval::hour(HOUR)]);
     let names: Vec<_> = hour_pod
         .containers
@@ -222,6 +229,45 @@ fn init_containers_count_by_the_effective_request_rule() {
     assert_eq!(dollars(row.cost.cpu.cost), "0.084");
     assert_eq!(dollars(row.cost.memory.cost), "0.02");
     assert!(!row.cost.flags.usage_unknown);
+}
+
+#[test]
+fn pods_without_init_containers_or_overhead_have_no_pod_level_request() {
+    let mut best_effort = projected_pod(
+        vec![projected_container("app", ContainerKind::App, 0, 0)],
+        ResourceAmounts::default(),
+    );
+    best_effort.containers[0].requests = ResourceAmounts::default();
+    let hour_pod = PodHour::from_projection(&best_effort, Vec::new());
+    assert_eq!(hour_pod.pod_level, ResourceAmounts::default());
+    assert_eq!(hour_pod.containers[0].requests, ResourceAmounts::default());
+    // A small init container changes nothing either.
+    let small_init = projected_pod(
+        vec![
+            projected_container("init", ContainerKind::Init, 100, GIB / 2),
+            projected_container("app", ContainerKind::App, 500, GIB),
+        ],
+        ResourceAmounts::default(),
+    );
+    let hour_pod = PodHour::from_projection(&small_init, Vec::new());
+    assert_eq!(hour_pod.pod_level, ResourceAmounts::default());
+}
+
+#[test]
+fn a_statically_bound_claim_is_billed_its_capacity() {
+    let claim = PvcProjection {
+        name: "static".into(),
+        namespace: "data".into(),
+        uid: "u".into(),
+        requested_bytes: None,
+        storage_class: None,
+        volume_name: Some("pv-1".into()),
+        phase: PvcPhase::Bound,
+        capacity_bytes: Some(10 * GIB),
+        created: None,
+    };
+    let volume = VolumeHour::from_projection(&claim, vec![Interval::hour(HOUR)]);
+    assert_eq!(volume.requested_bytes, 10 * GIB);
 }
 
 #[test]
