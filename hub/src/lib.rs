@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod config;
+pub mod cost;
 pub mod error;
 pub mod keys;
 pub mod kubeconfig;

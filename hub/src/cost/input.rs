@@ -1,0 +1,190 @@
+//! The engine's inputs: one cluster-hour of pods, nodes, volumes, namespaces and usage, lean
+//! and owned, built from the shared projections by the caller (the worker knows when each pod
+//! ran; the engine does not read any store).
+
+use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::{
+    ContainerKind, NamespaceProjection, NodeProjection, NodeResources, PodProjection,
+    PvcProjection, ResourceAmounts, UsageBucket,
+};
+use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
+
+/// A half-open time interval `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interval {
+    /// First instant inside.
+    pub start: UnixMillis,
+    /// First instant after.
+    pub end: UnixMillis,
+}
+
+impl Interval {
+    /// The interval `[start, end)`.
+    pub const fn new(start: UnixMillis, end: UnixMillis) -> Self {
+        Self { start, end }
+    }
+
+    /// The whole hour starting at `hour_start`.
+    pub const fn hour(hour_start: UnixMillis) -> Self {
+        Self::new(hour_start, UnixMillis(hour_start.0 + MILLIS_PER_HOUR))
+    }
+
+    /// Milliseconds this interval shares with `other`; 0 when they are disjoint.
+    pub fn overlap_millis(&self, other: &Interval) -> u64 {
+        let start = self.start.max(other.start);
+        let end = self.end.min(other.end);
+        u64::try_from(end.millis_since(start)).unwrap_or(0)
+    }
+}
+
+/// Milliseconds of `hour` covered by `intervals`, which must not overlap each other (a pod or
+/// claim is either running/bound or not; callers pass the periods between state changes).
+pub(crate) fn millis_within(intervals: &[Interval], hour: &Interval) -> u64 {
+    let total: u64 = intervals.iter().map(|i| i.overlap_millis(hour)).sum();
+    total.min(MILLIS_PER_HOUR as u64)
+}
+
+/// Everything the engine needs to allocate one hour of one cluster.
+#[derive(Clone, Debug)]
+pub struct HourInput {
+    /// The cluster.
+    pub cluster: ClusterId,
+    /// Start of the UTC hour (a multiple of one hour); rows cover `[hour_start, +1h)`.
+    pub hour_start: UnixMillis,
+    /// Pods that ran at some point in the hour.
+    pub pods: Vec<PodHour>,
+    /// Nodes that existed at some point in the hour: the capacity idle cost is measured from.
+    pub nodes: Vec<NodeHour>,
+    /// Claims bound at some point in the hour.
+    pub volumes: Vec<VolumeHour>,
+    /// Namespaces as they were in this hour: their labels then give team and cost center, so
+    /// relabeling a namespace later does not rewrite this hour.
+    pub namespaces: Vec<NamespaceProjection>,
+    /// Usage buckets of this hour; buckets of other hours are ignored, and several buckets of
+    /// one container (a late sample after the agent emitted the hour) are summed.
+    pub usage: Vec<UsageBucket>,
+}
+
+/// A pod in one hour: what it requests and when it ran.
+#[derive(Clone, Debug)]
+pub struct PodHour {
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name (joins usage buckets).
+    pub name: String,
+    /// Object uid (tells a recreated pod of the same name apart).
+    pub uid: String,
+    /// Node it ran on, whose instance-type price applies; `None` or unknown: cluster price.
+    pub node: Option<String>,
+    /// App containers and native sidecars: each billed `max(request, usage)`.
+    pub containers: Vec<ContainerHour>,
+    /// What the pod reserves beyond its app containers and sidecars: the excess of an init
+    /// step over them (Kubernetes' effective-request rule) plus `spec.overhead`. Billed as a
+    /// request; init containers' own usage is not measured separately (they run for seconds,
+    /// and whatever they reserve is in this amount).
+    pub pod_level: ResourceAmounts,
+    /// When the pod ran, non-overlapping; clamped to the hour.
+    pub running: Vec<Interval>,
+    /// Bytes sent out of the cluster in the hour, when known.
+    pub egress_bytes: Option<u64>,
+}
+
+/// One app or sidecar container's requests.
+#[derive(Clone, Debug)]
+pub struct ContainerHour {
+    /// Container name (joins usage buckets).
+    pub name: String,
+    /// Requests; `None` per resource means "not set": usage alone is billed.
+    pub requests: ResourceAmounts,
+}
+
+impl PodHour {
+    /// The pod as the engine sees it, running during `running`. Init containers enter by the
+    /// effective-request rule of [`PodProjection::effective_requests`]: applied at pod level,
+    /// because an init step's reservation is not any one container's.
+    pub fn from_projection(pod: &PodProjection, running: Vec<Interval>) -> Self {
+        let containers: Vec<ContainerHour> = pod
+            .containers
+            .iter()
+            .filter(|c| c.kind != ContainerKind::Init)
+            .map(|c| ContainerHour {
+                name: c.name.clone(),
+                requests: c.requests,
+            })
+            .collect();
+        let effective = pod.effective_requests();
+        let excess = |pick: fn(&ResourceAmounts) -> Option<u64>| {
+            let per_container: u64 = containers.iter().filter_map(|c| pick(&c.requests)).sum();
+            pick(&effective)
+                .map(|total| total.saturating_sub(per_container))
+                .filter(|excess| *excess > 0)
+        };
+        let pod_level = ResourceAmounts {
+            cpu_millis: excess(|r| r.cpu_millis),
+            memory_bytes: excess(|r| r.memory_bytes),
+            ephemeral_storage_bytes: None,
+            gpus: None,
+        };
+        Self {
+            namespace: pod.namespace.clone(),
+            name: pod.name.clone(),
+            uid: pod.uid.clone(),
+            node: pod.node.clone(),
+            containers,
+            pod_level,
+            running,
+            egress_bytes: None,
+        }
+    }
+}
+
+/// A node in one hour: its capacity and price key.
+#[derive(Clone, Debug)]
+pub struct NodeHour {
+    /// Node name (pods refer to it).
+    pub name: String,
+    /// Instance type, selecting the price.
+    pub instance_type: Option<String>,
+    /// Total capacity: what the node costs, so kube-reserved and system overhead show as idle.
+    pub capacity: NodeResources,
+    /// When the node existed, non-overlapping; clamped to the hour.
+    pub present: Vec<Interval>,
+}
+
+impl NodeHour {
+    /// The node as the engine sees it, present during `present`.
+    pub fn from_projection(node: &NodeProjection, present: Vec<Interval>) -> Self {
+        Self {
+            name: node.name.clone(),
+            instance_type: node.instance_type.clone(),
+            capacity: node.capacity,
+            present,
+        }
+    }
+}
+
+/// A persistent volume claim in one hour.
+#[derive(Clone, Debug)]
+pub struct VolumeHour {
+    /// Namespace.
+    pub namespace: String,
+    /// Claim name.
+    pub name: String,
+    /// Requested size in bytes: what is billed.
+    pub requested_bytes: u64,
+    /// When the claim was bound, non-overlapping; clamped to the hour.
+    pub bound: Vec<Interval>,
+}
+
+impl VolumeHour {
+    /// The claim as the engine sees it, bound during `bound`. A claim without a requested size
+    /// (statically bound) is billed its bound capacity.
+    pub fn from_projection(claim: &PvcProjection, bound: Vec<Interval>) -> Self {
+        Self {
+            namespace: claim.namespace.clone(),
+            name: claim.name.clone(),
+            requested_bytes: claim.requested_bytes.or(claim.capacity_bytes).unwrap_or(0),
+            bound,
+        }
+    }
+}
