@@ -41,6 +41,10 @@ fn rss_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Creation time of every bench pod: fixed, as creationTimestamp never changes for a uid.
+static CREATED: std::sync::LazyLock<UnixMillis> =
+    std::sync::LazyLock::new(|| UnixMillis(UnixMillis::now().0 - 3_600_000));
+
 fn pod(cluster: usize, index: usize, generation: u32) -> Object {
     let requests = ResourceAmounts {
         cpu_millis: Some(100 + (index % 8) as u64 * 50),
@@ -72,7 +76,7 @@ fn pod(cluster: usize, index: usize, generation: u32) -> Object {
         start_time: Some(UnixMillis(1_764_000_000_000)),
         qos_class: QosClass::Guaranteed,
         pvc_claims: vec![],
-        created: Some(UnixMillis(UnixMillis::now().0 - 3_600_000)),
+        created: Some(*CREATED),
         deleted: None,
     })
 }
@@ -246,7 +250,61 @@ async fn bench(backend: &str) {
         rates[0],
         rates[rates.len() - 1],
     );
+    if let Some(db) = &setup._pg {
+        explain(db.url(), setup.clusters[0]).await;
+    }
     setup.store.close().await;
+}
+
+/// Prints the plans of the hot queries on the loaded PostgreSQL database.
+async fn explain(url: &str, cluster: ClusterId) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+    let id = cluster.to_string();
+    let queries = [
+        (
+            "live pods of a cluster (inventory read)",
+            format!(
+                "SELECT data::text FROM k8s_pods WHERE cluster_id = '{id}' AND deleted_at IS NULL \
+                 ORDER BY namespace, name, first_seen_at"
+            ),
+        ),
+        (
+            "ingest slot clear (UPDATE ... FROM VALUES)",
+            format!(
+                "UPDATE k8s_pods SET deleted_at = now() FROM (VALUES ('team-1', 'x', 'u')) AS v \
+                 WHERE k8s_pods.cluster_id = '{id}' AND k8s_pods.deleted_at IS NULL \
+                 AND k8s_pods.namespace = v.column1 AND k8s_pods.name = v.column2 \
+                 AND k8s_pods.uid <> v.column3"
+            ),
+        ),
+        (
+            "ingest delete by uid",
+            format!(
+                "UPDATE k8s_pods SET deleted_at = now() WHERE cluster_id = '{id}' \
+                 AND deleted_at IS NULL AND uid IN ('a', 'b')"
+            ),
+        ),
+        (
+            "cluster list with counts (v_k8s_cluster_health)",
+            "SELECT * FROM v_k8s_cluster_health ORDER BY name LIMIT 50".to_owned(),
+        ),
+    ];
+    for (what, sql) in queries {
+        let mut tx = conn.begin().await.unwrap();
+        let plan: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN (ANALYZE, COSTS OFF) {sql}"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        tx.rollback().await.unwrap();
+        println!("-- {what}");
+        for (line,) in plan {
+            println!("   {line}");
+        }
+    }
 }
 
 fn main() {
