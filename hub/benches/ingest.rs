@@ -144,15 +144,22 @@ async fn setup(backend: &str, clusters: usize) -> Setup {
     }
 }
 
-/// Sends `batches` (cluster index, cursor, batch) with `concurrency` in flight; returns the
-/// changes per second.
-async fn run(setup: &Setup, batches: Vec<(usize, Cursor, ChangeBatch)>, concurrency: usize) -> f64 {
-    let changes: usize = batches.iter().map(|b| b.2.changes.len()).sum();
+/// Sends the batches `make` builds (cluster index → cursor and batch), `concurrency` in
+/// flight; batches are built as they are sent so the process's RSS is the store's, not the
+/// bench's input. Returns changes per second.
+async fn run(
+    setup: &Setup,
+    make: impl Fn(usize) -> (Cursor, ChangeBatch),
+    concurrency: usize,
+) -> f64 {
+    let changes = std::sync::atomic::AtomicUsize::new(0);
     let started = Instant::now();
-    stream::iter(batches)
-        .for_each_concurrent(concurrency, |(cluster, cursor, batch)| {
+    stream::iter(0..setup.clusters.len())
+        .for_each_concurrent(concurrency, |cluster| {
             let store = setup.store.clone();
             let (org, id) = (setup.org, setup.clusters[cluster]);
+            let (cursor, batch) = make(cluster);
+            changes.fetch_add(batch.changes.len(), std::sync::atomic::Ordering::Relaxed);
             async move {
                 store
                     .ingest_changes(org, id, cursor, &batch)
@@ -161,7 +168,7 @@ async fn run(setup: &Setup, batches: Vec<(usize, Cursor, ChangeBatch)>, concurre
             }
         })
         .await;
-    changes as f64 / started.elapsed().as_secs_f64()
+    changes.into_inner() as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn bench(backend: &str) {
@@ -172,26 +179,20 @@ async fn bench(backend: &str) {
     let setup = setup(backend, clusters).await;
 
     let kinds = vec![ObjectKind::Pod];
-    let full: Vec<_> = (0..clusters)
-        .map(|c| {
-            let mut changes = vec![Change::SnapshotBegin {
-                kinds: kinds.clone(),
-            }];
-            changes.extend((0..pods).map(|i| Change::Upsert(pod(c, i, 0))));
-            changes.push(Change::SnapshotEnd {
-                kinds: kinds.clone(),
-            });
-            let cursor = Cursor { epoch: 1, seq: 1 };
-            (
-                c,
-                cursor,
-                ChangeBatch {
-                    produced_at: UnixMillis::now(),
-                    changes,
-                },
-            )
-        })
-        .collect();
+    let full = |c: usize| {
+        let mut changes = vec![Change::SnapshotBegin {
+            kinds: kinds.clone(),
+        }];
+        changes.extend((0..pods).map(|i| Change::Upsert(pod(c, i, 0))));
+        changes.push(Change::SnapshotEnd {
+            kinds: kinds.clone(),
+        });
+        let batch = ChangeBatch {
+            produced_at: UnixMillis::now(),
+            changes,
+        };
+        (Cursor { epoch: 1, seq: 1 }, batch)
+    };
     let full_rate = run(&setup, full, concurrency).await;
     let (rss_full, _) = rss_mib();
 
@@ -200,37 +201,32 @@ async fn bench(backend: &str) {
     let mut rates = Vec::new();
     for round in 0..rounds {
         let generation = round as u32 + 1;
-        let batches: Vec<_> = (0..clusters)
-            .map(|c| {
-                let mut changes = Vec::with_capacity(churn + churn / 2);
-                for k in 0..churn {
-                    let index = (round * churn + k) % pods;
-                    if k % 2 == 0 {
-                        let Object::Pod(mut p) = pod(c, index, 0) else {
-                            unreachable!()
-                        };
-                        p.containers[0].restarts = generation;
-                        changes.push(Change::Upsert(Object::Pod(p)));
-                    } else {
-                        changes.push(Change::Delete(pod(c, index, 0).key()));
-                        changes.push(Change::Upsert(pod(c, index, generation)));
-                    }
+        let batch = |c: usize| {
+            let mut changes = Vec::with_capacity(churn + churn / 2);
+            for k in 0..churn {
+                let index = (round * churn + k) % pods;
+                if k % 2 == 0 {
+                    let Object::Pod(mut p) = pod(c, index, 0) else {
+                        unreachable!()
+                    };
+                    p.containers[0].restarts = generation;
+                    changes.push(Change::Upsert(Object::Pod(p)));
+                } else {
+                    changes.push(Change::Delete(pod(c, index, 0).key()));
+                    changes.push(Change::Upsert(pod(c, index, generation)));
                 }
-                let cursor = Cursor {
-                    epoch: 1,
-                    seq: 2 + round as u64,
-                };
-                (
-                    c,
-                    cursor,
-                    ChangeBatch {
-                        produced_at: UnixMillis::now(),
-                        changes,
-                    },
-                )
-            })
-            .collect();
-        rates.push(run(&setup, batches, concurrency).await);
+            }
+            let cursor = Cursor {
+                epoch: 1,
+                seq: 2 + round as u64,
+            };
+            let batch = ChangeBatch {
+                produced_at: UnixMillis::now(),
+                changes,
+            };
+            (cursor, batch)
+        };
+        rates.push(run(&setup, batch, concurrency).await);
     }
     rates.sort_by(f64::total_cmp);
     let (rss, hwm) = rss_mib();
