@@ -250,6 +250,24 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
         "{listed}"
     );
 
+    // A revoked token is refused with that reason.
+    let (ok, out, err) = cli(
+        &db,
+        &["token", "create", "--name", "c2", "--output", "json"],
+    );
+    assert!(ok, "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let revoked: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
+    let (ok, out, err) = cli(&db, &["token", "revoke", revoked.public_id()]);
+    assert!(ok, "{out}{err}");
+    let refused = timeout(WAIT, enroll(&address, &revoked))
+        .await?
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { reason } if reason.contains("revoked")),
+        "{refused}"
+    );
+
     // Stream: a snapshot, then deltas.
     let (events_tx, mut events) = mpsc::channel(64);
     let (payloads, payloads_rx) = mpsc::channel(64);

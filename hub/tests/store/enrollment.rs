@@ -252,3 +252,37 @@ pub async fn the_hub_ca_is_created_once_and_persists(t: TestStore) {
     );
     reopened.close().await;
 }
+
+pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestStore) {
+    let store = &*t.store;
+    let second = t.reopen().await; // another hub replica on the same database
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let token = token(store, org, "raced", chrono::Duration::hours(1), false).await;
+    let results = futures::future::join_all((0..8).map(|i| {
+        let store = if i % 2 == 0 {
+            t.store.clone()
+        } else {
+            second.clone()
+        };
+        let token = token.clone();
+        async move { redeem(&*store, &token).await }
+    }))
+    .await;
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "{results:?}");
+    for result in results.iter().filter(|r| r.is_err()) {
+        let err = result.as_ref().unwrap_err();
+        assert!(matches!(err, StoreError::EnrollmentTokenUsed), "{err:?}");
+    }
+    assert_eq!(store.list_clusters(org).await.unwrap().len(), 1);
+
+    // Two hubs starting at once on an empty database agree on one CA.
+    let (key, _) = MasterKey::generate();
+    let keyring = Keyring::new(key, vec![]);
+    let (a, b) = tokio::join!(
+        load_or_create_ca(store, &keyring),
+        load_or_create_ca(&*second, &keyring)
+    );
+    assert_eq!(a.unwrap().ca_pin(), b.unwrap().ca_pin());
+    second.close().await;
+}

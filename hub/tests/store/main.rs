@@ -59,4 +59,5 @@ conformance! {
     enrollment::tokens_are_listed_and_revoked_per_organization,
     enrollment::agent_state_and_health_follow_the_cursor,
     enrollment::the_hub_ca_is_created_once_and_persists,
+    enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
 }
