@@ -343,10 +343,7 @@ pub(crate) async fn redeem_token(
         let mode = c.text()?;
         let enabled = c.bool()?;
         if ClusterMode::parse(&mode) != Some(ClusterMode::Agent) {
-            return Err(StoreError::Conflict(format!(
-                "cluster {:?} is registered in pull mode",
-                info.cluster_name
-            )));
+            return Err(StoreError::ClusterNotAgentMode(info.cluster_name));
         }
         if !enabled {
             return Err(StoreError::ClusterDisabled);

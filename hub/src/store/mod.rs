@@ -104,6 +104,9 @@ pub enum StoreError {
     /// The cluster exists but is disabled.
     #[error("cluster is disabled")]
     ClusterDisabled,
+    /// An enrollment token names a cluster registered in pull mode.
+    #[error("cluster {0:?} is registered in pull mode")]
+    ClusterNotAgentMode(String),
 }
 
 /// An organization: the unit of isolation that every other row belongs to.

@@ -91,6 +91,7 @@ impl AgentAuthority for StoreAuthority {
             Err(StoreError::EnrollmentTokenExpired) => Err(EnrollError::TokenExpired),
             Err(StoreError::EnrollmentTokenRevoked) => Err(EnrollError::TokenRevoked),
             Err(StoreError::ClusterDisabled) => Err(EnrollError::ClusterDisabled),
+            Err(StoreError::ClusterNotAgentMode(_)) => Err(EnrollError::ClusterNotAgentMode),
             Err(err) => Err(EnrollError::Unavailable(AuthorityError::new(err))),
         }
     }

@@ -4,11 +4,11 @@
 use chrono::Utc;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
 use kubeworkz_hub::store::{
-    ClusterMode, Cursor, DEFAULT_ORG, Environment, IngestOutcome, NewEnrollmentToken,
-    NewIssuedCertificate, Store, StoreError,
+    ClusterMode, Cursor, DEFAULT_ORG, Environment, IngestOutcome, NewCluster, NewEnrollmentToken,
+    NewIssuedCertificate, SealedKubeconfig, Store, StoreError,
 };
 use kubeworkz_hub::transport::load_or_create_ca;
-use kubeworkz_shared::ids::OrgId;
+use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{HealthReport, HealthStatus};
 use kubeworkz_shared::protocol::{CaPin, EnrollmentToken};
 
@@ -115,6 +115,34 @@ pub async fn expired_and_revoked_tokens_are_refused(t: TestStore) {
         store.list_clusters(org).await.unwrap().is_empty(),
         "refusals create nothing"
     );
+
+    // A token naming a pull-mode cluster cannot take it over, and is not spent.
+    store
+        .create_cluster(&NewCluster {
+            id: ClusterId::new(),
+            org_id: org,
+            name: "pulled".into(),
+            description: String::new(),
+            environment: Environment::Production,
+            tags: vec![],
+            mode: ClusterMode::Kubeconfig,
+            api_server_url: Some("https://example:6443".into()),
+            provider: None,
+            version: None,
+            kubeconfig: Some(SealedKubeconfig {
+                blob: vec![1, 2, 3],
+                key_id: "k".into(),
+            }),
+            created_by: None,
+        })
+        .await
+        .unwrap();
+    let pulled = token(store, org, "pulled", chrono::Duration::hours(1), false).await;
+    let err = redeem(store, &pulled).await.unwrap_err();
+    assert!(matches!(err, StoreError::ClusterNotAgentMode(_)), "{err:?}");
+    let listed = store.enrollment_tokens(org).await.unwrap();
+    let pulled_row = listed.iter().find(|t| t.id == pulled.public_id()).unwrap();
+    assert_eq!(pulled_row.uses, 0);
 }
 
 pub async fn a_reusable_token_enrolls_the_same_cluster_twice(t: TestStore) {
