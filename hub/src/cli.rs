@@ -337,7 +337,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                     "{:<22}  {:<20}  {:<11}  {:<20}  {:<10}  {:<5}  {}",
                     t.id,
                     t.cluster_name,
-                    t.environment,
+                    t.environment.as_str(),
                     t.expires_at.format("%Y-%m-%d %H:%M:%S"),
                     if t.reusable { "yes" } else { "no" },
                     t.uses,
