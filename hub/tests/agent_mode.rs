@@ -1,6 +1,6 @@
 //! Agent mode end to end, hub side: the real `kubeworkz-hub serve` (SQLite, real QUIC on
 //! loopback), a token from the real `token create`, and the agent's transport library
-//! enrolling with it and streaming a snapshot and deltas through its `Uplink`. The hub is
+//! enrolling with it and streaming a snapshot, deltas and usage through its `Uplink`. The hub is
 //! restarted mid-stream: the agent resumes its stream, and the store ends with every message
 //! applied exactly once. A used single-use token is refused, and no secret shows in
 //! `token list`.
@@ -19,8 +19,10 @@ use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Store};
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::UsageBucket;
 use kubeworkz_shared::model::pod::PodPhase;
 use kubeworkz_shared::protocol::{EnrollmentToken, Payload};
+use kubeworkz_shared::time::UnixMillis;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -311,7 +313,30 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
         PodPhase::Pending,
     ))])
     .await?;
-    eventually(&*store, cluster, (&["a"], &["p2", "p3"], 5)).await?;
+    let hour = UnixMillis(UnixMillis::now().0 / 3_600_000 * 3_600_000 - 3_600_000);
+    payloads
+        .send(Payload::Usage(vec![UsageBucket {
+            namespace: "a".into(),
+            pod: "p2".into(),
+            container: "app".into(),
+            hour_start: hour,
+            cpu_millicore_seconds: 1_800_000,
+            memory_byte_seconds: 1 << 40,
+            memory_max_bytes: 1 << 28,
+            samples: 60,
+            covered_millis: 3_600_000,
+        }]))
+        .await?;
+    eventually(&*store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
+    let org = store
+        .agent_cluster(cluster)
+        .await?
+        .context("cluster")?
+        .org_id;
+    let hour_start = chrono::DateTime::from_timestamp_millis(hour.0).context("hour")?;
+    let usage = store.usage(org, cluster, hour_start).await?;
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(usage[0].cpu_millicore_seconds, 1_800_000);
 
     shutdown.cancel();
     timeout(WAIT, task).await??;
