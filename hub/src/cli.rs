@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -10,8 +11,10 @@ use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::keys::{self, KeyConfig};
 use kubeworkz_hub::pull::{self, Registration};
 use kubeworkz_hub::server::open_store;
-use kubeworkz_hub::store::{Cluster, Environment, Store};
+use kubeworkz_hub::store::{Cluster, Environment, NewEnrollmentToken, Store};
+use kubeworkz_hub::transport::load_or_create_ca;
 use kubeworkz_shared::ids::OrgId;
+use kubeworkz_shared::protocol::EnrollmentToken;
 
 /// Where the database and the master key are: the same options and environment as `serve`.
 #[derive(Debug, Clone, Args)]
@@ -84,6 +87,63 @@ pub enum ClusterCommand {
         /// Name or id.
         cluster: String,
     },
+}
+
+/// `kubeworkz-hub token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an enrollment token for one cluster and print the agent install command. The
+    /// token is shown once, here; the hub keeps only a hash of its secret.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Name of the cluster the agent will speak for (created on enrollment).
+        #[arg(long)]
+        name: String,
+        /// production, staging or development.
+        #[arg(long = "env", default_value = "production")]
+        environment: String,
+        /// A tag; repeat for several.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// How long the token may be redeemed: `30m`, `1h`, `7d`, or seconds.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+        /// Allow more than one enrollment with this token (e.g. reinstalls).
+        #[arg(long)]
+        reusable: bool,
+        /// The `HOST:PORT` agents reach the hub's QUIC endpoint at.
+        #[arg(
+            long,
+            env = "KUBEWORKZ_PUBLIC_ADDRESS",
+            default_value = "localhost:7443"
+        )]
+        hub_address: String,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// List the organization's enrollment tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke an enrollment token by its id.
+    Revoke {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The token's public id (the `ID` column of `token list`).
+        id: String,
+    },
+}
+
+/// Output format of `token create`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people.
+    Text,
+    /// For scripts: one JSON object.
+    Json,
 }
 
 /// `kubeworkz-hub keys …`
@@ -181,6 +241,153 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
+    }
+}
+
+pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            store: args,
+            name,
+            environment,
+            tags,
+            ttl,
+            reusable,
+            hub_address,
+            output,
+        } => {
+            let environment: Environment = environment.parse()?;
+            if name.is_empty() || name.len() > 63 {
+                bail!("cluster name must be 1 to 63 characters");
+            }
+            let (store, org_id) = args.open().await?;
+            let (keyring, _) = args.keys.load(&args.database_url)?;
+            // The token pins the CA, so the CA must exist (and be the one `serve` uses).
+            let ca = load_or_create_ca(&*store, &keyring)
+                .await
+                .context("loading the hub CA")?;
+            let token = EnrollmentToken::generate(ca.ca_pin());
+            let expires_at = chrono::Utc::now()
+                + chrono::Duration::from_std(ttl).context("token lifetime is too long")?;
+            let info = store
+                .create_enrollment_token(&NewEnrollmentToken {
+                    id: token.public_id().to_owned(),
+                    org_id,
+                    secret_hash: token.secret_hash(),
+                    cluster_name: name,
+                    environment,
+                    tags,
+                    reusable,
+                    expires_at,
+                    created_by: Some("cli".into()),
+                })
+                .await
+                .context("storing the enrollment token")?;
+            store.close().await;
+            let exposed = token.expose();
+            let helm = format!(
+                "helm install kubeworkz-agent manifests/charts/kubeworkz-agent --namespace \
+                 kubeworkz --create-namespace --set hub.address={hub_address} --set \
+                 token={exposed}"
+            );
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "id": info.id,
+                        "token": exposed,
+                        "cluster_name": info.cluster_name,
+                        "environment": info.environment.as_str(),
+                        "reusable": info.reusable,
+                        "expires_at": info.expires_at.to_rfc3339(),
+                        "hub_address": hub_address,
+                        "helm": helm,
+                    })
+                ),
+                Output::Text => {
+                    println!(
+                        "enrollment token {} for cluster {} ({}), expires {}{}",
+                        info.id,
+                        info.cluster_name,
+                        info.environment,
+                        info.expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        if info.reusable {
+                            ", reusable"
+                        } else {
+                            ", single use"
+                        }
+                    );
+                    println!("token (shown only now): {exposed}");
+                    println!("install the agent with:");
+                    println!("  {helm}");
+                }
+            }
+            Ok(())
+        }
+        TokenCommand::List { store: args } => {
+            let (store, org) = args.open().await?;
+            let tokens = store.enrollment_tokens(org).await?;
+            store.close().await;
+            println!(
+                "{:<22}  {:<20}  {:<11}  {:<20}  {:<10}  {:<5}  REVOKED",
+                "ID", "CLUSTER", "ENV", "EXPIRES", "REUSABLE", "USES"
+            );
+            for t in tokens {
+                println!(
+                    "{:<22}  {:<20}  {:<11}  {:<20}  {:<10}  {:<5}  {}",
+                    t.id,
+                    t.cluster_name,
+                    t.environment.as_str(),
+                    t.expires_at.format("%Y-%m-%d %H:%M:%S"),
+                    if t.reusable { "yes" } else { "no" },
+                    t.uses,
+                    t.revoked_at.map_or("-".to_owned(), |at| at
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()),
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { store: args, id } => {
+            let (store, org) = args.open().await?;
+            let revoked = store.revoke_enrollment_token(org, &id).await?;
+            store.close().await;
+            if !revoked {
+                bail!(
+                    "no unrevoked enrollment token {id:?} in organization {:?}",
+                    args.org
+                );
+            }
+            println!("revoked enrollment token {id}");
+            Ok(())
+        }
+    }
+}
+
+/// `30s`, `15m`, `1h`, `7d`, or a number of seconds.
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}: use e.g. 30m, 1h or 7d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {text:?}: use s, m, h or d"
+            ));
+        }
+    };
+    match number.checked_mul(unit) {
+        Some(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        _ => Err(format!("invalid duration {text:?}: must be positive")),
     }
 }
 

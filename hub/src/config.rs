@@ -17,6 +17,15 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_QUIC_LISTEN", default_value = "0.0.0.0:7443")]
     pub quic_listen: SocketAddr,
 
+    /// A DNS name or IP address agents reach the QUIC endpoint at (in the hub's server
+    /// certificate); repeat for several. Default: localhost, 127.0.0.1 and the host name.
+    #[arg(
+        long = "quic-name",
+        env = "KUBEWORKZ_QUIC_NAMES",
+        value_delimiter = ','
+    )]
+    pub quic_names: Vec<String>,
+
     /// Database: `sqlite://PATH` (created on first run) or `postgres://…`.
     #[arg(
         long,
@@ -41,6 +50,34 @@ pub struct ServeConfig {
     /// Seconds between reloads of the pull-mode cluster list.
     #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
     pub pull_refresh_secs: u64,
+}
+
+impl ServeConfig {
+    /// The names for the hub's server certificate: `--quic-name`, or the defaults.
+    pub fn server_names(&self) -> Vec<String> {
+        if !self.quic_names.is_empty() {
+            return self.quic_names.clone();
+        }
+        let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        if let Some(host) = host_name().filter(|host| !names.contains(host)) {
+            names.push(host);
+        }
+        names
+    }
+}
+
+/// The machine's host name, when it is a usable DNS name (a certificate refuses others).
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())?;
+    let name = name.trim().to_ascii_lowercase();
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    valid.then_some(name)
 }
 
 /// A database URL. It may carry a password, so `Display` and `Debug` show it redacted; only

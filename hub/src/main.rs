@@ -25,6 +25,9 @@ enum Command {
     /// Register, list and remove clusters.
     #[command(subcommand)]
     Cluster(cli::ClusterCommand),
+    /// Create, list and revoke agent enrollment tokens.
+    #[command(subcommand)]
+    Token(cli::TokenCommand),
     /// Master key operations.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -60,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Cluster(command) => cli::cluster(command).await,
             Command::Keys(command) => cli::keys(command).await,
+            Command::Token(command) => cli::token(command).await,
         }
     })
 }

@@ -12,8 +12,13 @@ use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
+use crate::transport::{HubTransport, StoreAuthority, TransportSettings, load_or_create_ca};
 use crate::workers::{self, StoreMaintenance, Workers};
 use crate::{api, store};
+
+/// Lifetime of the hub's QUIC server certificate. A new one is issued at every start, and
+/// agents trust the CA, so this only needs to outlast an uptime.
+const SERVER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Runs the hub until `shutdown` fires, then drains in-flight requests, stops the workers
 /// (pull collectors hand over their open usage hour) and closes the store.
@@ -36,6 +41,25 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         KeySource::File(path) => tracing::info!(path = %path.display(), "master key file loaded"),
         KeySource::Environment => tracing::info!("master key loaded from the environment"),
     }
+    // The CA is created once per database; `token create` pins it in every token.
+    let ca = Arc::new(
+        load_or_create_ca(&*store, &keyring)
+            .await
+            .context("loading the hub CA")?,
+    );
+    let identity = ca
+        .issue_server_identity(&config.server_names(), SERVER_CERT_VALIDITY)
+        .context("issuing the hub's QUIC server certificate")?;
+    let transport = HubTransport::bind(
+        TransportSettings::new(config.quic_listen),
+        ca.clone(),
+        identity,
+        Arc::new(StoreAuthority::new(store.clone())),
+    )
+    .with_context(|| format!("binding the agent endpoint on {}", config.quic_listen))?;
+    let quic_local = transport
+        .local_addr()
+        .context("reading the agent endpoint address")?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding the API listener on {}", config.listen))?;
@@ -70,6 +94,11 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     let pull = supervisor.handle();
     let supervisor = workers::spawn(supervisor, &workers, shutdown.clone());
+    let agents = {
+        let (transport, shutdown) = (transport.clone(), shutdown.clone());
+        tokio::spawn(async move { transport.serve(shutdown).await })
+    };
+    tracing::info!(quic_listen = %quic_local, ca_pin = %ca.ca_pin(), "agent endpoint listening");
 
     tracing::info!(
         listen = %local,
@@ -89,6 +118,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .await
         .context("serving the API");
     shutdown.trigger();
+    let _ = agents.await;
     let _ = supervisor.await;
     let _ = maintenance.await;
     store.close().await;

@@ -17,11 +17,17 @@ use kubeworkz_shared::model::{HealthReport, LabelKeys, UsageBucket};
 use tracing::instrument;
 
 use super::sql::Sql;
+use kubeworkz_shared::protocol::SecretHash;
+
+use super::agents::{
+    AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
+    StoredCa,
+};
 use super::types::{
     Cluster, Cursor, IngestOutcome, InventoryRecord, MaintenanceReport, NewCluster, PullTarget,
     SealedKubeconfig,
 };
-use super::{Backend, Organization, Store, StoreError, ingest, queries};
+use super::{Backend, Organization, Store, StoreError, agents, ingest, queries};
 
 /// A transaction: statements, then commit (dropping it rolls back).
 #[async_trait]
@@ -127,7 +133,15 @@ impl<B: SqlBackend> Store for B {
         id: ClusterId,
         enabled: bool,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::set_enabled(db, org, id, enabled))
+        in_tx!(self, |db| async {
+            let found = queries::set_enabled(db, org, id, enabled).await?;
+            if found && !enabled {
+                // A disabled cluster's certificates are dead: the transport refuses them anyway,
+                // and the listing should say so.
+                agents::revoke_certificates(db, org, id).await?;
+            }
+            Ok::<_, StoreError>(found)
+        })
     }
 
     #[instrument(skip_all)]
@@ -172,6 +186,71 @@ impl<B: SqlBackend> Store for B {
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         in_tx!(self, |db| queries::record_heartbeat(db, org, id, at))
+    }
+
+    #[instrument(skip_all)]
+    async fn ingest_health(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        cursor: Cursor,
+        report: &HealthReport,
+        at: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError> {
+        in_tx!(self, |db| ingest::ingest_health(
+            db, org, id, cursor, report, at
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn create_enrollment_token(
+        &self,
+        new: &NewEnrollmentToken,
+    ) -> Result<EnrollmentTokenInfo, StoreError> {
+        in_tx!(self, |db| agents::create_token(db, new))
+    }
+
+    #[instrument(skip_all)]
+    async fn enrollment_tokens(&self, org: OrgId) -> Result<Vec<EnrollmentTokenInfo>, StoreError> {
+        on_conn!(self, |db| agents::list_tokens(db, org))
+    }
+
+    #[instrument(skip_all)]
+    async fn revoke_enrollment_token(&self, org: OrgId, id: &str) -> Result<bool, StoreError> {
+        in_tx!(self, |db| agents::revoke_token(db, org, id))
+    }
+
+    #[instrument(skip_all)]
+    async fn redeem_enrollment_token(
+        &self,
+        id: &str,
+        secret_hash: &SecretHash,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError> {
+        in_tx!(self, |db| agents::redeem_token(db, id, secret_hash, now))
+    }
+
+    #[instrument(skip_all)]
+    async fn record_issued_certificate(
+        &self,
+        cert: &NewIssuedCertificate,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| agents::record_certificate(db, cert))
+    }
+
+    #[instrument(skip_all)]
+    async fn agent_cluster(&self, id: ClusterId) -> Result<Option<AgentCluster>, StoreError> {
+        on_conn!(self, |db| agents::agent_cluster(db, id))
+    }
+
+    #[instrument(skip_all)]
+    async fn hub_ca(&self) -> Result<Option<StoredCa>, StoreError> {
+        on_conn!(self, |db| agents::hub_ca(db))
+    }
+
+    #[instrument(skip_all)]
+    async fn insert_hub_ca(&self, ca: &StoredCa) -> Result<StoredCa, StoreError> {
+        in_tx!(self, |db| agents::insert_hub_ca(db, ca))
     }
 
     #[instrument(skip_all)]

@@ -129,6 +129,23 @@ pub(crate) async fn ingest_changes(
     Ok(IngestOutcome::Applied)
 }
 
+/// Records a health verdict delivered at `cursor`, exactly once, like the two above.
+pub(crate) async fn ingest_health(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    cursor: Cursor,
+    report: &kubeworkz_shared::model::HealthReport,
+    at: DateTime<Utc>,
+) -> Result<IngestOutcome, StoreError> {
+    if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
+        return Ok(outcome);
+    }
+    super::queries::record_health(db, org, cluster, report, at).await?;
+    advance_cursor(db, cluster, cursor, Utc::now()).await?;
+    Ok(IngestOutcome::Applied)
+}
+
 /// Records usage buckets (additive rows keyed by the delivering cursor).
 pub(crate) async fn ingest_usage(
     db: &mut dyn Sql,

@@ -5,6 +5,7 @@
 //! Queries are built at run time (`query_as`, not the `query!` macros) so the build needs no
 //! database; each backend has its own migrations under `migrations/{sqlite,postgres}`.
 
+mod agents;
 mod backend;
 mod ingest;
 mod plan;
@@ -25,9 +26,14 @@ use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{HealthReport, UsageBucket};
+use kubeworkz_shared::protocol::SecretHash;
 
 use crate::config::DatabaseUrl;
 
+pub use agents::{
+    AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
+    StoredCa,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -82,6 +88,25 @@ pub enum StoreError {
     /// A uniqueness rule would be broken (e.g. a cluster name taken in the organization).
     #[error("{0}")]
     Conflict(String),
+    /// No enrollment token with that id, or the secret does not match (indistinguishable on
+    /// purpose).
+    #[error("enrollment token is unknown")]
+    EnrollmentTokenUnknown,
+    /// A single-use enrollment token that was already redeemed.
+    #[error("enrollment token was already used")]
+    EnrollmentTokenUsed,
+    /// An enrollment token past its expiry.
+    #[error("enrollment token has expired")]
+    EnrollmentTokenExpired,
+    /// A revoked enrollment token.
+    #[error("enrollment token was revoked")]
+    EnrollmentTokenRevoked,
+    /// The cluster exists but is disabled.
+    #[error("cluster is disabled")]
+    ClusterDisabled,
+    /// An enrollment token names a cluster registered in pull mode.
+    #[error("cluster {0:?} is registered in pull mode")]
+    ClusterNotAgentMode(String),
 }
 
 /// An organization: the unit of isolation that every other row belongs to.
@@ -164,6 +189,55 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: ClusterId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Records a health verdict delivered by an agent at `cursor`, exactly once per cursor,
+    /// moving the cursor in the same transaction (like the two ingest calls).
+    async fn ingest_health(
+        &self,
+        org: OrgId,
+        id: ClusterId,
+        cursor: Cursor,
+        report: &HealthReport,
+        at: DateTime<Utc>,
+    ) -> Result<IngestOutcome, StoreError>;
+
+    /// Stores a new enrollment token (its secret only as a hash).
+    async fn create_enrollment_token(
+        &self,
+        new: &NewEnrollmentToken,
+    ) -> Result<EnrollmentTokenInfo, StoreError>;
+
+    /// The organization's enrollment tokens, newest first (never their hashes).
+    async fn enrollment_tokens(&self, org: OrgId) -> Result<Vec<EnrollmentTokenInfo>, StoreError>;
+
+    /// Revokes a token of the organization. False when there is no such unrevoked token.
+    async fn revoke_enrollment_token(&self, org: OrgId, id: &str) -> Result<bool, StoreError>;
+
+    /// Redeems a token atomically: checks secret, revocation, expiry and use, counts the use,
+    /// and creates the agent-mode cluster it names (or reuses that agent cluster). Refusals
+    /// are the `EnrollmentToken*` and [`StoreError::ClusterDisabled`] errors.
+    async fn redeem_enrollment_token(
+        &self,
+        id: &str,
+        secret_hash: &SecretHash,
+        now: DateTime<Utc>,
+    ) -> Result<Redemption, StoreError>;
+
+    /// Records a client certificate issued to an agent.
+    async fn record_issued_certificate(
+        &self,
+        cert: &NewIssuedCertificate,
+    ) -> Result<(), StoreError>;
+
+    /// A cluster's organization, state and ingest cursor, by cluster id alone: what an agent
+    /// connection (which knows only the id from its certificate) needs.
+    async fn agent_cluster(&self, id: ClusterId) -> Result<Option<AgentCluster>, StoreError>;
+
+    /// The hub CA, if one was stored.
+    async fn hub_ca(&self) -> Result<Option<StoredCa>, StoreError>;
+
+    /// Stores the hub CA unless one exists, and returns the stored one (first writer wins).
+    async fn insert_hub_ca(&self, ca: &StoredCa) -> Result<StoredCa, StoreError>;
 
     /// Pull-mode clusters of every organization with their sealed kubeconfigs: the enabled
     /// ones (to collect), or all (to re-seal).

@@ -1,8 +1,10 @@
 //! The SQLite backend: embedded, zero set-up, one file (WAL mode, foreign keys on).
 //!
 //! SQLite has one writer at a time; writes are serialized in-process by a mutex taken before
-//! `BEGIN`, so a transaction that reads before it writes never fails to upgrade its lock.
-//! One hub process per database file (several hub replicas need PostgreSQL).
+//! `BEGIN IMMEDIATE`, which also takes the database write lock up front (waiting up to the busy
+//! timeout), so a transaction that reads before it writes never fails to upgrade its lock —
+//! not even against another process, such as a `kubeworkz-hub token create` run beside
+//! `serve`. One hub process per database file (several hub replicas need PostgreSQL).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -172,7 +174,7 @@ impl SqlBackend for SqliteStore {
 
     async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error> {
         let writer = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin().await?;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok(Box::new(WriteTx {
             conn: Conn(tx),
             _writer: writer,

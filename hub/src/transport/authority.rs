@@ -45,6 +45,10 @@ pub enum EnrollError {
     /// The token's cluster is disabled.
     #[error("cluster is disabled")]
     ClusterDisabled,
+    /// The token names a cluster that exists but is not an agent-mode cluster (registered
+    /// by kubeconfig): retrying will not help, an operator must rename or remove one.
+    #[error("a cluster of that name is registered in pull mode")]
+    ClusterNotAgentMode,
     /// The store failed; the agent should retry later.
     #[error("enrollment is unavailable, retry later")]
     Unavailable(#[source] AuthorityError),

@@ -14,7 +14,8 @@
 //!   [`HubTransport::disconnect_cluster`] closes a live connection at once.
 //! - A bad frame (oversize, garbage, protocol violation) closes that connection only, with a
 //!   `warn!` naming the cluster and the reason.
-//! - [`AgentAuthority`] is everything it asks of the store.
+//! - [`AgentAuthority`] is everything it asks of the store; [`StoreAuthority`] implements it
+//!   over the real [`crate::store::Store`].
 //!
 //! # Limits and memory
 //!
@@ -31,9 +32,11 @@
 mod authority;
 mod server;
 mod session;
+mod store_authority;
 
 pub use authority::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
 pub use server::{HubTransport, TransportError};
+pub use store_authority::{CaStoreError, StoreAuthority, load_or_create_ca};
 
 use std::net::SocketAddr;
 use std::sync::Arc;

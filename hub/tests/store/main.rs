@@ -4,6 +4,7 @@
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
 mod clusters;
+mod enrollment;
 mod fixtures;
 mod harness;
 mod ingest;
@@ -52,4 +53,11 @@ conformance! {
     ingest::random_streams_match_the_reference_inventory,
     ingest::usage_is_additive_and_exactly_once,
     ingest::maintenance_purges_ended_rows_past_retention,
+    enrollment::a_single_use_token_enrolls_once,
+    enrollment::expired_and_revoked_tokens_are_refused,
+    enrollment::a_reusable_token_enrolls_the_same_cluster_twice,
+    enrollment::tokens_are_listed_and_revoked_per_organization,
+    enrollment::agent_state_and_health_follow_the_cursor,
+    enrollment::the_hub_ca_is_created_once_and_persists,
+    enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
 }

@@ -1,0 +1,349 @@
+//! Agent mode end to end, hub side: the real `kubeworkz-hub serve` (SQLite, real QUIC on
+//! loopback), a token from the real `token create`, and the agent's transport library
+//! enrolling with it and streaming a snapshot, deltas and usage through its `Uplink`. The hub is
+//! restarted mid-stream: the agent resumes its stream, and the store ends with every message
+//! applied exactly once. A used single-use token is refused, and no secret shows in
+//! `token list`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use kubeworkz_agent::transport::backoff::Backoff;
+use kubeworkz_agent::transport::{ClientError, HubAddress, Uplink, UplinkEvent, enroll};
+use kubeworkz_hub::config::DatabaseUrl;
+use kubeworkz_hub::store::{self, Store};
+use kubeworkz_shared::change::{Object, ObjectKind};
+use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::UsageBucket;
+use kubeworkz_shared::model::pod::PodPhase;
+use kubeworkz_shared::protocol::{EnrollmentToken, Payload};
+use kubeworkz_shared::time::UnixMillis;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+#[allow(dead_code)] // shared with the store suite; this test uses a few of them
+#[path = "store/fixtures.rs"]
+mod fixtures;
+
+use fixtures::{batch, delete_of, namespace, pod, snapshot};
+
+const HUB: &str = env!("CARGO_BIN_EXE_kubeworkz-hub");
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `serve`; killed if the test fails before it stopped it.
+struct Hub {
+    child: Child,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Hub {
+    fn start(db: &str, quic_listen: &str) -> Self {
+        let mut child = hub_command(db)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--quic-listen",
+                quic_listen,
+            ])
+            .env("KUBEWORKZ_LOG_JSON", "true")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hub");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        Self { child, log }
+    }
+
+    /// The bound QUIC address, from the `agent endpoint listening` log line.
+    fn quic_addr(&mut self) -> Result<SocketAddr> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if let Some(line) = log.lines().find(|l| l.contains("agent endpoint listening")) {
+                let json: serde_json::Value = serde_json::from_str(line)?;
+                let addr = json["quic_listen"].as_str().context("quic_listen field")?;
+                return Ok(addr.parse()?);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("hub exited with {status}: {log}");
+            }
+            if Instant::now() > deadline {
+                bail!("hub did not report its agent endpoint: {log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, and a clean exit.
+    fn stop(mut self) -> Result<String> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let status = self.child.wait()?;
+        let log = self.log.lock().unwrap().clone();
+        if !status.success() {
+            bail!("hub exit {status}: {log}");
+        }
+        Ok(log)
+    }
+}
+
+fn hub_command(db: &str) -> Command {
+    let mut command = Command::new(HUB);
+    command
+        .env("KUBEWORKZ_DATABASE_URL", db)
+        .env_remove("KUBEWORKZ_MASTER_KEY")
+        .env_remove("KUBEWORKZ_PUBLIC_ADDRESS")
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// Runs a CLI command; returns (success, stdout, stderr).
+fn cli(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = hub_command(db)
+        .args(args)
+        .output()
+        .expect("run kubeworkz-hub");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn next_event(
+    events: &mut mpsc::Receiver<UplinkEvent>,
+    want: impl Fn(&UplinkEvent) -> bool,
+) -> Result<()> {
+    loop {
+        let event = timeout(WAIT, events.recv())
+            .await
+            .context("waiting for an uplink event")?
+            .context("uplink stopped")?;
+        if want(&event) {
+            return Ok(());
+        }
+    }
+}
+
+/// Live namespace and pod names, and the stored cursor's seq.
+async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
+    let state = store
+        .agent_cluster(cluster)
+        .await?
+        .context("cluster exists")?;
+    let names = |kind| async move {
+        Ok::<_, anyhow::Error>(
+            store
+                .inventory(state.org_id, cluster, kind, true)
+                .await?
+                .into_iter()
+                .map(|r| match r.object {
+                    Object::Namespace(o) => o.name,
+                    Object::Pod(o) => o.name,
+                    other => format!("{other:?}"),
+                })
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+    };
+    let seq = state.cursor.map_or(0, |c| c.seq);
+    Ok((
+        names(ObjectKind::Namespace).await?,
+        names(ObjectKind::Pod).await?,
+        seq,
+    ))
+}
+
+async fn eventually(
+    store: &dyn Store,
+    cluster: ClusterId,
+    want: (&[&str], &[&str], u64),
+) -> Result<()> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = stored(store, cluster).await?;
+        if got.0 == want.0 && got.1 == want.1 && got.2 == want.2 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("store never reached {want:?}; last {got:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+    let mut hub = Hub::start(&db, "127.0.0.1:0");
+    let quic = hub.quic_addr()?;
+
+    // A token from the real CLI (same database and master key file as `serve`).
+    let (ok, out, err) = cli(
+        &db,
+        &["token", "create", "--name", "c1", "--output", "json"],
+    );
+    assert!(ok, "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let exposed = created["token"].as_str().context("token")?.to_owned();
+    let token: EnrollmentToken = exposed.parse()?;
+    let helm = created["helm"].as_str().context("helm")?;
+    assert!(
+        helm.starts_with("helm install kubeworkz-agent manifests/charts/kubeworkz-agent ")
+            && helm.contains(&format!("--set token={exposed}")),
+        "{helm}"
+    );
+    let secret = exposed.split('.').nth(2).context("secret part")?.to_owned();
+
+    let address = HubAddress {
+        addr: quic,
+        server_name: "localhost".into(),
+    };
+    let identity = timeout(WAIT, enroll(&address, &token)).await??;
+    let cluster = identity.cluster_id;
+
+    // The single-use token is spent.
+    let again = timeout(WAIT, enroll(&address, &token)).await?.unwrap_err();
+    assert!(
+        matches!(&again, ClientError::Refused { reason } if reason.contains("already used")),
+        "{again}"
+    );
+
+    // `token list` shows the token, used, without its secret.
+    let (ok, listed, err) = cli(&db, &["token", "list"]);
+    assert!(ok, "{listed}{err}");
+    assert!(
+        listed.contains(token.public_id()) && listed.contains("c1"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&secret) && !listed.contains(&exposed),
+        "{listed}"
+    );
+
+    // A revoked token is refused with that reason.
+    let (ok, out, err) = cli(
+        &db,
+        &["token", "create", "--name", "c2", "--output", "json"],
+    );
+    assert!(ok, "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let revoked: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
+    let (ok, out, err) = cli(&db, &["token", "revoke", revoked.public_id()]);
+    assert!(ok, "{out}{err}");
+    let refused = timeout(WAIT, enroll(&address, &revoked))
+        .await?
+        .unwrap_err();
+    assert!(
+        matches!(&refused, ClientError::Refused { reason } if reason.contains("revoked")),
+        "{refused}"
+    );
+
+    // Stream: a snapshot, then deltas.
+    let (events_tx, mut events) = mpsc::channel(64);
+    let (payloads, payloads_rx) = mpsc::channel(64);
+    let shutdown = CancellationToken::new();
+    let uplink = Uplink::new(address.clone(), identity, 1 << 20, events_tx).with_backoff(
+        Backoff::new(Duration::from_millis(20), Duration::from_millis(200)),
+    );
+    let task = tokio::spawn(uplink.run(payloads_rx, shutdown.clone()));
+    next_event(&mut events, |e| matches!(e, UplinkEvent::FullSyncNeeded)).await?;
+
+    let kinds = [ObjectKind::Namespace, ObjectKind::Pod];
+    let (ns_a, ns_b) = (namespace("a", "ns-a", None), namespace("b", "ns-b", None));
+    let p1 = pod("a", "p1", "pod-1", PodPhase::Running);
+    let p2 = pod("a", "p2", "pod-2", PodPhase::Running);
+    let send = |changes| {
+        let payloads = payloads.clone();
+        async move { payloads.send(Payload::Batch(batch(changes))).await }
+    };
+    send(snapshot(&kinds, &[ns_a.clone(), ns_b.clone(), p1.clone()])).await?;
+    send(vec![kubeworkz_shared::change::Change::Upsert(p2.clone())]).await?;
+
+    let url: DatabaseUrl = db.parse()?;
+    let store = store::connect(&url).await?;
+    eventually(&*store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
+
+    // Restart the hub on the same port; what the agent sends meanwhile is queued, then
+    // delivered on the resumed stream, once.
+    let first_log = hub.stop()?;
+    send(vec![delete_of(&ns_b)]).await?;
+    send(vec![delete_of(&p1)]).await?;
+    let mut hub = Hub::start(&db, &quic.to_string());
+    assert_eq!(hub.quic_addr()?, quic);
+    next_event(&mut events, |e| {
+        matches!(e, UplinkEvent::Connected { resumed: true })
+    })
+    .await?;
+    send(vec![kubeworkz_shared::change::Change::Upsert(pod(
+        "a",
+        "p3",
+        "pod-3",
+        PodPhase::Pending,
+    ))])
+    .await?;
+    let hour = UnixMillis(UnixMillis::now().0 / 3_600_000 * 3_600_000 - 3_600_000);
+    payloads
+        .send(Payload::Usage(vec![UsageBucket {
+            namespace: "a".into(),
+            pod: "p2".into(),
+            container: "app".into(),
+            hour_start: hour,
+            cpu_millicore_seconds: 1_800_000,
+            memory_byte_seconds: 1 << 40,
+            memory_max_bytes: 1 << 28,
+            samples: 60,
+            covered_millis: 3_600_000,
+        }]))
+        .await?;
+    eventually(&*store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
+    let org = store
+        .agent_cluster(cluster)
+        .await?
+        .context("cluster")?
+        .org_id;
+    let hour_start = chrono::DateTime::from_timestamp_millis(hour.0).context("hour")?;
+    let usage = store.usage(org, cluster, hour_start).await?;
+    assert_eq!(usage.len(), 1, "{usage:?}");
+    assert_eq!(usage[0].cpu_millicore_seconds, 1_800_000);
+
+    shutdown.cancel();
+    timeout(WAIT, task).await??;
+    store.close().await;
+    let second_log = hub.stop()?;
+    for log in [first_log, second_log] {
+        assert!(!log.contains(&secret), "a token secret was logged");
+    }
+    Ok(())
+}
