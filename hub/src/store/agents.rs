@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::protocol::SecretHash;
 
+use super::StoreError;
 use super::sql::{Cells, Sql, Ty, Value};
 use super::types::{ClusterMode, Cursor, Environment, NewCluster};
-use super::{StoreError, queries};
 
 /// A token to store. Only the hash of its secret is kept.
 #[derive(Debug, Clone)]
@@ -354,7 +354,7 @@ pub(crate) async fn redeem_token(
             created: false,
         });
     }
-    let cluster = queries::create_cluster(
+    let cluster = super::clusters::create_cluster(
         db,
         &NewCluster {
             id: ClusterId::new(),

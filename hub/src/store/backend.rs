@@ -27,7 +27,7 @@ use super::types::{
     Cluster, Cursor, IngestOutcome, InventoryRecord, MaintenanceReport, NewCluster, PullTarget,
     SealedKubeconfig,
 };
-use super::{Backend, Organization, Store, StoreError, agents, ingest, queries};
+use super::{Backend, Organization, Store, StoreError, agents, clusters, ingest, queries};
 
 /// A transaction: statements, then commit (dropping it rolls back).
 #[async_trait]
@@ -108,22 +108,22 @@ impl<B: SqlBackend> Store for B {
 
     #[instrument(skip_all)]
     async fn create_cluster(&self, new: &NewCluster) -> Result<Cluster, StoreError> {
-        in_tx!(self, |db| queries::create_cluster(db, new))
+        in_tx!(self, |db| clusters::create_cluster(db, new))
     }
 
     #[instrument(skip_all)]
     async fn cluster(&self, org: OrgId, id: ClusterId) -> Result<Option<Cluster>, StoreError> {
-        on_conn!(self, |db| queries::cluster(db, org, id))
+        on_conn!(self, |db| clusters::cluster(db, org, id))
     }
 
     #[instrument(skip_all)]
     async fn list_clusters(&self, org: OrgId) -> Result<Vec<Cluster>, StoreError> {
-        on_conn!(self, |db| queries::list_clusters(db, org))
+        on_conn!(self, |db| clusters::list_clusters(db, org))
     }
 
     #[instrument(skip_all)]
     async fn delete_cluster(&self, org: OrgId, id: ClusterId) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::delete_cluster(db, org, id))
+        in_tx!(self, |db| clusters::delete_cluster(db, org, id))
     }
 
     #[instrument(skip_all)]
@@ -134,7 +134,7 @@ impl<B: SqlBackend> Store for B {
         enabled: bool,
     ) -> Result<bool, StoreError> {
         in_tx!(self, |db| async {
-            let found = queries::set_enabled(db, org, id, enabled).await?;
+            let found = clusters::set_enabled(db, org, id, enabled).await?;
             if found && !enabled {
                 // A disabled cluster's certificates are dead: the transport refuses them anyway,
                 // and the listing should say so.
@@ -152,7 +152,7 @@ impl<B: SqlBackend> Store for B {
         report: &HealthReport,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::record_health(db, org, id, report, at))
+        in_tx!(self, |db| clusters::record_health(db, org, id, report, at))
     }
 
     #[instrument(skip_all)]
@@ -162,7 +162,7 @@ impl<B: SqlBackend> Store for B {
         id: ClusterId,
         error: Option<&str>,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::record_sync_error(db, org, id, error))
+        in_tx!(self, |db| clusters::record_sync_error(db, org, id, error))
     }
 
     #[instrument(skip_all)]
@@ -173,7 +173,7 @@ impl<B: SqlBackend> Store for B {
         provider: Option<&str>,
         version: Option<&str>,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::record_identity(
+        in_tx!(self, |db| clusters::record_identity(
             db, org, id, provider, version
         ))
     }
@@ -185,7 +185,7 @@ impl<B: SqlBackend> Store for B {
         id: ClusterId,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::record_heartbeat(db, org, id, at))
+        in_tx!(self, |db| clusters::record_heartbeat(db, org, id, at))
     }
 
     #[instrument(skip_all)]
@@ -255,7 +255,7 @@ impl<B: SqlBackend> Store for B {
 
     #[instrument(skip_all)]
     async fn pull_targets(&self, enabled_only: bool) -> Result<Vec<PullTarget>, StoreError> {
-        on_conn!(self, |db| queries::pull_targets(db, enabled_only))
+        on_conn!(self, |db| clusters::pull_targets(db, enabled_only))
     }
 
     #[instrument(skip_all)]
@@ -265,7 +265,7 @@ impl<B: SqlBackend> Store for B {
         id: ClusterId,
         sealed: &SealedKubeconfig,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| queries::replace_kubeconfig(db, org, id, sealed))
+        in_tx!(self, |db| clusters::replace_kubeconfig(db, org, id, sealed))
     }
 
     #[instrument(skip_all, fields(changes = batch.changes.len()))]

@@ -141,7 +141,7 @@ pub(crate) async fn ingest_health(
     if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
         return Ok(outcome);
     }
-    super::queries::record_health(db, org, cluster, report, at).await?;
+    super::clusters::record_health(db, org, cluster, report, at).await?;
     advance_cursor(db, cluster, cursor, Utc::now()).await?;
     Ok(IngestOutcome::Applied)
 }

@@ -7,6 +7,7 @@
 
 mod agents;
 mod backend;
+mod clusters;
 mod ingest;
 mod plan;
 mod postgres;

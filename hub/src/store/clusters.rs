@@ -1,0 +1,439 @@
+//! Clusters: registration, lookups and the status writers, written once against [`Sql`].
+//!
+//! Every query names the organization: a cluster of another organization is simply not
+//! found, which is what lets the API answer 404 rather than 403 across organizations.
+
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::{HealthReason, HealthReport, HealthStatus};
+
+use super::StoreError;
+use super::sql::{Cells, Sql, Ty, Value};
+use super::types::{Cluster, ClusterHealth, ClusterMode, NewCluster, PullTarget, SealedKubeconfig};
+
+const CLUSTER_COLUMNS: &str = "id, org_id, name, description, environment, tags, provider, \
+    version, api_server_url, mode, enabled, health_status, health_reasons, health_checked_at, \
+    last_sync_at, last_error, last_heartbeat_at, created_by, created_at, updated_at";
+
+const CLUSTER_TYPES: [Ty; 20] = [
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::OptText,
+    Ty::OptText,
+    Ty::OptText,
+    Ty::Text,
+    Ty::Bool,
+    Ty::OptText,
+    Ty::Text,
+    Ty::OptTime,
+    Ty::OptTime,
+    Ty::OptText,
+    Ty::OptTime,
+    Ty::OptText,
+    Ty::Time,
+    Ty::Time,
+];
+
+fn cluster_select(db: &dyn Sql) -> String {
+    let d = db.dialect();
+    CLUSTER_COLUMNS
+        .split(", ")
+        .map(|c| match c.trim() {
+            c @ ("id" | "org_id" | "tags" | "health_reasons") => d.text(c),
+            c => c.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn decode_error(what: &str) -> StoreError {
+    StoreError::Query(super::sql::decode_error(what))
+}
+
+fn cluster_from(row: Vec<Value>) -> Result<Cluster, StoreError> {
+    let mut c = Cells::new(row);
+    let id = ClusterId::from_uuid(c.uuid()?);
+    let org_id = OrgId::from_uuid(c.uuid()?);
+    let name = c.text()?;
+    let description = c.text()?;
+    let environment = c
+        .text()?
+        .parse()
+        .map_err(|_| decode_error("unknown environment"))?;
+    let tags: Vec<String> = c.json()?;
+    let provider = c.opt_text()?;
+    let version = c.opt_text()?;
+    let api_server_url = c.opt_text()?;
+    let mode = ClusterMode::parse(&c.text()?).ok_or_else(|| decode_error("unknown mode"))?;
+    let enabled = c.bool()?;
+    let status = c.opt_text()?;
+    let reasons: Vec<HealthReason> = c.json()?;
+    let checked_at = c.opt_time()?;
+    let health = match (status.as_deref().map(parse_status), checked_at) {
+        (Some(Some(status)), Some(checked_at)) => Some(ClusterHealth {
+            status,
+            reasons,
+            checked_at,
+        }),
+        _ => None,
+    };
+    Ok(Cluster {
+        id,
+        org_id,
+        name,
+        description,
+        environment,
+        tags,
+        provider,
+        version,
+        api_server_url,
+        mode,
+        enabled,
+        health,
+        last_sync_at: c.opt_time()?,
+        last_error: c.opt_text()?,
+        last_heartbeat_at: c.opt_time()?,
+        created_by: c.opt_text()?,
+        created_at: c.time()?,
+        updated_at: c.time()?,
+    })
+}
+
+fn status_name(status: HealthStatus) -> &'static str {
+    match status {
+        HealthStatus::Healthy => "healthy",
+        HealthStatus::Degraded => "degraded",
+        HealthStatus::Critical => "critical",
+    }
+}
+
+fn parse_status(name: &str) -> Option<HealthStatus> {
+    match name {
+        "healthy" => Some(HealthStatus::Healthy),
+        "degraded" => Some(HealthStatus::Degraded),
+        "critical" => Some(HealthStatus::Critical),
+        _ => None,
+    }
+}
+
+/// Inserts a cluster; a name taken in the organization is [`StoreError::Conflict`].
+pub(crate) async fn create_cluster(
+    db: &mut dyn Sql,
+    new: &NewCluster,
+) -> Result<Cluster, StoreError> {
+    let d = db.dialect();
+    let now = Utc::now();
+    let columns = [
+        "id",
+        "org_id",
+        "name",
+        "description",
+        "environment",
+        "tags",
+        "mode",
+        "api_server_url",
+        "provider",
+        "version",
+        "kubeconfig_sealed",
+        "kubeconfig_key_id",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ];
+    let placeholders: Vec<String> = (1..=columns.len())
+        .map(|n| if n == 6 { d.json_ph(n) } else { d.ph(n) })
+        .collect();
+    let sql = format!(
+        "INSERT INTO k8s_clusters ({}) VALUES ({}) ON CONFLICT (org_id, name) DO NOTHING",
+        columns.join(", "),
+        placeholders.join(", ")
+    );
+    let (sealed, key_id) = match &new.kubeconfig {
+        Some(k) => (Some(k.blob.clone()), Some(k.key_id.clone())),
+        None => (None, None),
+    };
+    let inserted = db
+        .execute(
+            &sql,
+            vec![
+                Value::Id(*new.id.as_uuid()),
+                Value::Id(*new.org_id.as_uuid()),
+                Value::Text(new.name.clone()),
+                Value::Text(new.description.clone()),
+                Value::Text(new.environment.as_str().to_owned()),
+                Value::Text(serde_json::to_string(&new.tags).expect("tags serialize")),
+                Value::Text(new.mode.as_str().to_owned()),
+                Value::OptText(new.api_server_url.clone()),
+                Value::OptText(new.provider.clone()),
+                Value::OptText(new.version.clone()),
+                Value::OptBytes(sealed),
+                Value::OptText(key_id),
+                Value::OptText(new.created_by.clone()),
+                Value::Time(now),
+                Value::Time(now),
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "a cluster named {:?} already exists",
+            new.name
+        )));
+    }
+    cluster(db, new.org_id, new.id)
+        .await?
+        .ok_or(StoreError::ClusterNotFound)
+}
+
+/// One cluster of the organization.
+pub(crate) async fn cluster(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+) -> Result<Option<Cluster>, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {} FROM k8s_clusters WHERE org_id = {} AND id = {}",
+        cluster_select(db),
+        d.ph(1),
+        d.ph(2)
+    );
+    let rows = db
+        .fetch(
+            &sql,
+            vec![Value::Id(*org.as_uuid()), Value::Id(*id.as_uuid())],
+            &CLUSTER_TYPES,
+        )
+        .await?;
+    rows.into_iter().next().map(cluster_from).transpose()
+}
+
+/// All clusters of the organization, by name.
+pub(crate) async fn list_clusters(
+    db: &mut dyn Sql,
+    org: OrgId,
+) -> Result<Vec<Cluster>, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {} FROM k8s_clusters WHERE org_id = {} ORDER BY name, id",
+        cluster_select(db),
+        d.ph(1)
+    );
+    db.fetch(&sql, vec![Value::Id(*org.as_uuid())], &CLUSTER_TYPES)
+        .await?
+        .into_iter()
+        .map(cluster_from)
+        .collect()
+}
+
+/// Deletes a cluster and (by cascade) everything collected from it.
+pub(crate) async fn delete_cluster(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+) -> Result<bool, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "DELETE FROM k8s_clusters WHERE org_id = {} AND id = {}",
+        d.ph(1),
+        d.ph(2)
+    );
+    let n = db
+        .execute(
+            &sql,
+            vec![Value::Id(*org.as_uuid()), Value::Id(*id.as_uuid())],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Updates one nullable-text or timestamp column family of a cluster; the shared body of
+/// the small status writers below.
+async fn update_cluster(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    assignments: &[&str],
+    values: Vec<Value>,
+) -> Result<bool, StoreError> {
+    let d = db.dialect();
+    let n_values = values.len();
+    let sets: Vec<String> = assignments
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            if column.ends_with('!') {
+                let column = column.trim_end_matches('!');
+                format!("{column} = {}", d.json_ph(i + 1))
+            } else {
+                format!("{column} = {}", d.ph(i + 1))
+            }
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE k8s_clusters SET {}, updated_at = {} WHERE org_id = {} AND id = {}",
+        sets.join(", "),
+        d.ph(n_values + 1),
+        d.ph(n_values + 2),
+        d.ph(n_values + 3)
+    );
+    let mut args = values;
+    args.extend([
+        Value::Time(Utc::now()),
+        Value::Id(*org.as_uuid()),
+        Value::Id(*id.as_uuid()),
+    ]);
+    Ok(db.execute(&sql, args).await? > 0)
+}
+
+/// Records a health verdict.
+pub(crate) async fn record_health(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    report: &HealthReport,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    update_cluster(
+        db,
+        org,
+        id,
+        &["health_status", "health_reasons!", "health_checked_at"],
+        vec![
+            Value::OptText(Some(status_name(report.status).to_owned())),
+            Value::Text(serde_json::to_string(&report.reasons).expect("reasons serialize")),
+            Value::OptTime(Some(at)),
+        ],
+    )
+    .await
+}
+
+/// Records the outcome of a collection attempt: `None` clears the last error.
+pub(crate) async fn record_sync_error(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    error: Option<&str>,
+) -> Result<bool, StoreError> {
+    update_cluster(
+        db,
+        org,
+        id,
+        &["last_error"],
+        vec![Value::OptText(error.map(str::to_owned))],
+    )
+    .await
+}
+
+/// Records provider and version as detected.
+pub(crate) async fn record_identity(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    provider: Option<&str>,
+    version: Option<&str>,
+) -> Result<bool, StoreError> {
+    update_cluster(
+        db,
+        org,
+        id,
+        &["provider", "version"],
+        vec![
+            Value::OptText(provider.map(str::to_owned)),
+            Value::OptText(version.map(str::to_owned)),
+        ],
+    )
+    .await
+}
+
+/// Records an agent heartbeat.
+pub(crate) async fn record_heartbeat(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    update_cluster(
+        db,
+        org,
+        id,
+        &["last_heartbeat_at"],
+        vec![Value::OptTime(Some(at))],
+    )
+    .await
+}
+
+/// Enables or disables a cluster.
+pub(crate) async fn set_enabled(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    enabled: bool,
+) -> Result<bool, StoreError> {
+    update_cluster(db, org, id, &["enabled"], vec![Value::Bool(enabled)]).await
+}
+
+/// Pull-mode clusters across organizations (the supervisor serves them all); `enabled_only`
+/// false includes disabled ones (key rotation re-seals those too).
+pub(crate) async fn pull_targets(
+    db: &mut dyn Sql,
+    enabled_only: bool,
+) -> Result<Vec<PullTarget>, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {}, {}, name, kubeconfig_sealed, kubeconfig_key_id FROM k8s_clusters \
+         WHERE mode = 'kubeconfig'{} ORDER BY id",
+        d.text("id"),
+        d.text("org_id"),
+        if enabled_only { " AND enabled" } else { "" }
+    );
+    let rows = db
+        .fetch(
+            &sql,
+            vec![],
+            &[Ty::Text, Ty::Text, Ty::Text, Ty::OptBytes, Ty::OptText],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut c = Cells::new(row);
+        let id = ClusterId::from_uuid(c.uuid()?);
+        let org_id = OrgId::from_uuid(c.uuid()?);
+        let name = c.text()?;
+        let blob = c
+            .opt_bytes()?
+            .ok_or_else(|| decode_error("pull cluster without kubeconfig"))?;
+        let key_id = c.opt_text()?.unwrap_or_default();
+        out.push(PullTarget {
+            id,
+            org_id,
+            name,
+            kubeconfig: SealedKubeconfig { blob, key_id },
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces a cluster's sealed kubeconfig (re-registration or key rotation).
+pub(crate) async fn replace_kubeconfig(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: ClusterId,
+    sealed: &SealedKubeconfig,
+) -> Result<bool, StoreError> {
+    update_cluster(
+        db,
+        org,
+        id,
+        &["kubeconfig_sealed", "kubeconfig_key_id"],
+        vec![
+            Value::OptBytes(Some(sealed.blob.clone())),
+            Value::OptText(Some(sealed.key_id.clone())),
+        ],
+    )
+    .await
+}
