@@ -262,12 +262,7 @@ async fn main() -> Result<()> {
 
     // Steady state: every agent holds every pod, then watchers and allocators settle.
     tally.drain_for(&mut rx, Duration::from_secs(2)).await;
-    for agent in &agents {
-        agent
-            .caught_up(&http, ObjectKind::Pod, tally.pods.len())
-            .await;
-    }
-    tally.drain_for(&mut rx, SETTLE).await;
+    settle(&agents, &http, &mut tally, &mut rx).await;
     for (agent, row) in agents.iter().zip(&mut rows) {
         row.steady = Some(agent.rss_kib().0);
     }
@@ -282,12 +277,7 @@ async fn main() -> Result<()> {
         )?;
         agents.push(late);
     }
-    for agent in &agents[early..] {
-        agent
-            .caught_up(&http, ObjectKind::Pod, tally.pods.len())
-            .await;
-    }
-    tally.drain_for(&mut rx, SETTLE).await;
+    settle(&agents[early..], &http, &mut tally, &mut rx).await;
     for agent in &agents[early..] {
         rows.push(Row {
             steady: Some(agent.rss_kib().0),
@@ -321,12 +311,7 @@ async fn main() -> Result<()> {
     }
     let churn_changes = tally.pod_changes - changes_before;
     let churn_bytes = tally.pod_bytes - bytes_before;
-    for agent in &agents {
-        agent
-            .caught_up(&http, ObjectKind::Pod, tally.pods.len())
-            .await;
-    }
-    tally.drain_for(&mut rx, SETTLE).await;
+    settle(&agents, &http, &mut tally, &mut rx).await;
     for (agent, row) in agents.iter().zip(&mut rows) {
         let (rss, peak) = agent.rss_kib();
         row.after = Some(rss);
@@ -359,6 +344,21 @@ async fn main() -> Result<()> {
         cluster.rss_kib().values().sum::<u64>() as f64 / 1024.0
     );
     Ok(())
+}
+
+/// Waits until every agent holds the pods the bench's collector holds, then [`SETTLE`].
+async fn settle(
+    agents: &[Agent],
+    http: &reqwest::Client,
+    tally: &mut Tally,
+    rx: &mut mpsc::Receiver<CollectorOutput>,
+) {
+    for agent in agents {
+        agent
+            .caught_up(http, ObjectKind::Pod, tally.pods.len())
+            .await;
+    }
+    tally.drain_for(rx, SETTLE).await;
 }
 
 /// Waits until `want` pods run, or until none has started for a minute (then the report says

@@ -259,4 +259,30 @@ mod tests {
         ]);
         assert_eq!(names(&inv), ["a:1"]);
     }
+
+    #[test]
+    fn the_collectors_view_follows_the_reference() {
+        use crate::collect::Kept;
+        let mut stream = vec![
+            Change::Upsert(ns("a", "1")),
+            Change::Upsert(ns("b", "2")),
+            Change::Upsert(ns("a", "3")), // re-created under the same name
+            delete("a", "1"),             // late delete of the old one: keeps the new one
+        ];
+        stream.extend(snapshot(
+            &[ObjectKind::Namespace],
+            vec![ns("a", "3"), ns("c", "4")],
+        ));
+        let mut reference = Inventory::new();
+        let mut kept: Inventory<Kept> = Inventory::default();
+        reference.apply_all(&stream);
+        kept.apply_all(&stream);
+        assert_eq!(names(&reference), ["a:3", "c:4"]);
+        assert_eq!(kept.count(ObjectKind::Namespace), 2);
+        assert_eq!(kept.len(), reference.len());
+        for key in reference.keys() {
+            let got = kept.get(key.kind, &key.namespace, &key.name);
+            assert_eq!(got.map(Keep::uid), Some(key.uid.as_str()));
+        }
+    }
 }
