@@ -10,7 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use kube::Client;
-use kubeworkz_shared::change::{Change, Object, ObjectKind};
+use kubeworkz_shared::change::{Change, ObjectKind};
 use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput, ControlPlaneProbes};
 use kubeworkz_shared::model::health::evaluate;
 use kubeworkz_shared::model::provider::{ProviderDetection, detect_provider};
@@ -105,13 +105,7 @@ pub async fn run(
     let probes = ControlPlaneProbes::gather(&client).await;
     let inventory = inventory.lock().expect("inventory lock poisoned").clone();
     let health = evaluate(&probes.signals(&inventory));
-    let nodes: Vec<NodeProjection> = inventory
-        .objects()
-        .filter_map(|o| match o {
-            Object::Node(node) => Some(node.clone()),
-            _ => None,
-        })
-        .collect();
+    let nodes: Vec<NodeProjection> = inventory.nodes().cloned().collect();
     Ok(CheckReport {
         provider: detect_provider(Some(&version.git_version), &nodes),
         server_version: version.git_version,

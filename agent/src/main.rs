@@ -14,6 +14,14 @@ use kubeworkz_agent::{check, run};
 /// operator "fix your values" rather than "the agent is broken".
 const EXIT_BAD_CONFIG: u8 = 64;
 
+/// mimalloc instead of glibc's malloc. The agent's allocations come in waves — a page of
+/// listed objects, a full PodMetrics list every usage interval, a rollout's burst of pod
+/// events — and glibc keeps what such a wave freed resident (fragmented heap, an mmap
+/// threshold raised by the first large free), so RSS settles at the high-water mark. mimalloc
+/// returns freed pages to the OS shortly after; `agent/benches/scale.rs` measures both.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

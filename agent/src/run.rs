@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use kube::Client;
 use kubeworkz_shared::change::ObjectKind;
-use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
+use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput, Kept};
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::HealthStatus;
 use tokio::sync::mpsc;
@@ -35,7 +35,7 @@ pub struct Stats {
 #[derive(Clone)]
 struct AdminState {
     stats: Arc<Stats>,
-    inventory: Arc<std::sync::Mutex<Inventory>>,
+    inventory: Arc<std::sync::Mutex<Inventory<Kept>>>,
 }
 
 /// Runs until `shutdown` fires.

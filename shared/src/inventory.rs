@@ -1,7 +1,7 @@
 //! The reference materialization of a change stream: objects by key, with snapshot pruning.
 //!
 //! This pins down what the [`Change`] messages mean, in one place both sides can test against:
-//! the agent's `check` command counts from it, and the hub's store must reach the same state
+//! the collector keeps its own view with it, and the hub's store must reach the same state
 //! from the same stream.
 //!
 //! - `Upsert` replaces the object with the same kind, namespace and name (a new uid means the
@@ -11,6 +11,11 @@
 //! - `SnapshotBegin{kinds}` starts tracking which objects of those kinds are upserted;
 //!   `SnapshotEnd{kinds}` removes those of each kind that were not. An end without a begin
 //!   removes nothing: pruning on a partial view would delete live objects.
+//!
+//! What is kept per object is a type parameter ([`Keep`]): the reference keeps whole
+//! [`Object`]s, while the collector keeps only what it reads back (`collect::Kept`), so that
+//! 10k pods cost it a few hundred bytes each instead of their projections — and both follow
+//! the rules above, because the rules need nothing but a kept object's uid.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,11 +23,48 @@ use crate::change::{Change, Object, ObjectKey, ObjectKind};
 
 type Slot = (ObjectKind, String, String);
 
-/// Objects as the change stream describes them.
-#[derive(Debug, Default, Clone)]
-pub struct Inventory {
-    objects: BTreeMap<Slot, Object>,
+/// What an [`Inventory`] keeps of each upserted object.
+pub trait Keep {
+    /// What to keep of `object`.
+    fn keep(object: &Object) -> Self;
+    /// The uid of the object this was kept from (deletes apply only when it matches).
+    fn uid(&self) -> &str;
+}
+
+impl Keep for Object {
+    fn keep(object: &Object) -> Self {
+        object.clone()
+    }
+
+    fn uid(&self) -> &str {
+        match self {
+            Self::Node(o) => &o.uid,
+            Self::Namespace(o) => &o.uid,
+            Self::Deployment(o) => &o.uid,
+            Self::Pod(o) => &o.uid,
+            Self::PersistentVolumeClaim(o) => &o.uid,
+            Self::PersistentVolume(o) => &o.uid,
+            Self::StorageClass(o) => &o.uid,
+            Self::HelmRelease(o) => &o.uid,
+        }
+    }
+}
+
+/// Objects as the change stream describes them; `V` is what is kept of each (by default the
+/// whole object).
+#[derive(Debug, Clone)]
+pub struct Inventory<V = Object> {
+    objects: BTreeMap<Slot, V>,
     snapshots: BTreeMap<ObjectKind, BTreeSet<(String, String)>>,
+}
+
+impl<V> Default for Inventory<V> {
+    fn default() -> Self {
+        Self {
+            objects: BTreeMap::new(),
+            snapshots: BTreeMap::new(),
+        }
+    }
 }
 
 impl Inventory {
@@ -31,6 +73,18 @@ impl Inventory {
         Self::default()
     }
 
+    /// All objects, ordered by kind, namespace and name.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.objects.values()
+    }
+
+    /// Keys of all objects, in the same order as [`Inventory::objects`].
+    pub fn keys(&self) -> impl Iterator<Item = ObjectKey> + '_ {
+        self.objects.values().map(Object::key)
+    }
+}
+
+impl<V: Keep> Inventory<V> {
     /// Applies one change.
     pub fn apply(&mut self, change: &Change) {
         match change {
@@ -45,15 +99,11 @@ impl Inventory {
                     seen.insert((key.namespace.clone(), key.name.clone()));
                 }
                 self.objects
-                    .insert((key.kind, key.namespace, key.name), object.clone());
+                    .insert((key.kind, key.namespace, key.name), V::keep(object));
             }
             Change::Delete(key) => {
                 let slot = (key.kind, key.namespace.clone(), key.name.clone());
-                if self
-                    .objects
-                    .get(&slot)
-                    .is_some_and(|o| o.key().uid == key.uid)
-                {
+                if self.objects.get(&slot).is_some_and(|o| o.uid() == key.uid) {
                     self.objects.remove(&slot);
                 }
             }
@@ -75,26 +125,28 @@ impl Inventory {
             self.apply(change);
         }
     }
+}
 
-    /// The object of `kind` named `name` in `namespace` (empty for cluster-scoped kinds).
-    pub fn get(&self, kind: ObjectKind, namespace: &str, name: &str) -> Option<&Object> {
+impl<V> Inventory<V> {
+    /// What is kept of the object of `kind` named `name` in `namespace` (empty for
+    /// cluster-scoped kinds).
+    pub fn get(&self, kind: ObjectKind, namespace: &str, name: &str) -> Option<&V> {
         self.objects
             .get(&(kind, namespace.to_owned(), name.to_owned()))
     }
 
-    /// All objects, ordered by kind, namespace and name.
-    pub fn objects(&self) -> impl Iterator<Item = &Object> {
-        self.objects.values()
-    }
-
-    /// Keys of all objects, in the same order as [`Inventory::objects`].
-    pub fn keys(&self) -> impl Iterator<Item = ObjectKey> + '_ {
-        self.objects.values().map(Object::key)
+    /// What is kept of every object of `kind`, ordered by namespace and name.
+    pub fn of_kind(&self, kind: ObjectKind) -> impl Iterator<Item = &V> {
+        let from = (kind, String::new(), String::new());
+        self.objects
+            .range(from..)
+            .take_while(move |((k, _, _), _)| *k == kind)
+            .map(|(_, kept)| kept)
     }
 
     /// How many objects of `kind` there are.
     pub fn count(&self, kind: ObjectKind) -> usize {
-        self.objects.keys().filter(|(k, _, _)| *k == kind).count()
+        self.of_kind(kind).count()
     }
 
     /// Total number of objects.
@@ -206,5 +258,31 @@ mod tests {
             },
         ]);
         assert_eq!(names(&inv), ["a:1"]);
+    }
+
+    #[test]
+    fn the_collectors_view_follows_the_reference() {
+        use crate::collect::Kept;
+        let mut stream = vec![
+            Change::Upsert(ns("a", "1")),
+            Change::Upsert(ns("b", "2")),
+            Change::Upsert(ns("a", "3")), // re-created under the same name
+            delete("a", "1"),             // late delete of the old one: keeps the new one
+        ];
+        stream.extend(snapshot(
+            &[ObjectKind::Namespace],
+            vec![ns("a", "3"), ns("c", "4")],
+        ));
+        let mut reference = Inventory::new();
+        let mut kept: Inventory<Kept> = Inventory::default();
+        reference.apply_all(&stream);
+        kept.apply_all(&stream);
+        assert_eq!(names(&reference), ["a:3", "c:4"]);
+        assert_eq!(kept.count(ObjectKind::Namespace), 2);
+        assert_eq!(kept.len(), reference.len());
+        for key in reference.keys() {
+            let got = kept.get(key.kind, &key.namespace, &key.name);
+            assert_eq!(got.map(Keep::uid), Some(key.uid.as_str()));
+        }
     }
 }

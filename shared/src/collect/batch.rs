@@ -7,7 +7,7 @@ use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CollectError, CollectorOutput};
+use super::{CollectError, CollectorOutput, Kept};
 use crate::change::{Change, ChangeBatch};
 use crate::inventory::Inventory;
 use crate::time::UnixMillis;
@@ -19,7 +19,7 @@ pub(super) async fn run(
     mut changes: BoxStream<'static, Change>,
     window: Duration,
     max: usize,
-    inventory: Arc<Mutex<Inventory>>,
+    inventory: Arc<Mutex<Inventory<Kept>>>,
     out: mpsc::Sender<CollectorOutput>,
     shutdown: CancellationToken,
 ) -> Result<(), CollectError> {

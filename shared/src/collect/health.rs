@@ -9,8 +9,7 @@ use kube::{Api, Client};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CollectError, CollectorOutput};
-use crate::change::Object;
+use super::{CollectError, CollectorOutput, Kept};
 use crate::inventory::Inventory;
 use crate::model::HealthSignals;
 use crate::model::health::{
@@ -23,7 +22,7 @@ use crate::time::UnixMillis;
 pub(super) async fn run(
     client: Client,
     interval: Duration,
-    inventory: Arc<Mutex<Inventory>>,
+    inventory: Arc<Mutex<Inventory<Kept>>>,
     out: mpsc::Sender<CollectorOutput>,
     shutdown: CancellationToken,
 ) -> Result<(), CollectError> {
@@ -90,20 +89,13 @@ impl ControlPlaneProbes {
 
     /// Every health signal: these probes plus node and deployment state from `inventory`.
     /// Heartbeat age is the hub's to add.
-    pub fn signals(&self, inventory: &Inventory) -> HealthSignals {
+    pub fn signals(&self, inventory: &Inventory<Kept>) -> HealthSignals {
         let mut nodes_total = 0;
         let mut nodes_not_ready = Vec::new();
-        let mut deployments = Vec::new();
-        for object in inventory.objects() {
-            match object {
-                Object::Node(node) => {
-                    nodes_total += 1;
-                    if !node.is_ready() {
-                        nodes_not_ready.push(node.name.clone());
-                    }
-                }
-                Object::Deployment(deployment) => deployments.push(deployment),
-                _ => {}
+        for node in inventory.nodes() {
+            nodes_total += 1;
+            if !node.is_ready() {
+                nodes_not_ready.push(node.name.clone());
             }
         }
         nodes_not_ready.sort();
@@ -115,7 +107,7 @@ impl ControlPlaneProbes {
             scheduler_lease: self.scheduler_lease,
             controller_manager_lease: self.controller_manager_lease,
             metrics_available: self.metrics_available,
-            deployments_short: deployments_short(deployments),
+            deployments_short: deployments_short(inventory.deployments()),
             heartbeat_age_millis: None,
         }
     }

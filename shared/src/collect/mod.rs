@@ -8,11 +8,14 @@
 //! applied downstream. Usage is sampled from metrics.k8s.io and leaves as hourly buckets;
 //! health is probed on a timer and judged by [`crate::model::health::evaluate`].
 //!
-//! Each watched object is projected as soon as it is decoded and the original dropped, so the
-//! collector holds projections only ([`Inventory`], used for health and `agent check`).
+//! Each watched object is projected as soon as it is decoded and the original dropped. What
+//! the collector keeps of what it sent is an [`Inventory`] of [`Kept`]: whole projections of
+//! nodes and deployments (health and `agent check` read them), uids for everything else (to
+//! count per kind and apply deletes), so its memory barely grows with the number of pods.
 
 mod batch;
 mod health;
+mod kept;
 mod usage;
 mod watch;
 
@@ -29,6 +32,7 @@ use crate::model::usage::UsageBucket;
 use crate::model::{HealthReport, HealthSignals};
 
 pub use health::ControlPlaneProbes;
+pub use kept::Kept;
 
 /// Collector settings. Defaults suit production; tests shorten the intervals.
 #[derive(Debug, Clone)]
@@ -86,7 +90,7 @@ pub enum CollectError {
 pub struct Collector {
     client: Client,
     config: CollectorConfig,
-    inventory: Arc<Mutex<Inventory>>,
+    inventory: Arc<Mutex<Inventory<Kept>>>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -107,8 +111,8 @@ impl Collector {
         }
     }
 
-    /// The materialized inventory so far (what downstream has been sent).
-    pub fn inventory(&self) -> Arc<Mutex<Inventory>> {
+    /// What the collector keeps of the objects sent downstream so far (see [`Kept`]).
+    pub fn inventory(&self) -> Arc<Mutex<Inventory<Kept>>> {
         self.inventory.clone()
     }
 
