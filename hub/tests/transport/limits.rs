@@ -55,37 +55,3 @@ async fn unauthenticated_frames_are_limited_to_one_small_enroll() {
         .unwrap();
     assert_closed_for_protocol_error(&conn).await;
 }
-
-/// Resident memory of this process in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-/// Measurement, not a check: memory of idle authenticated connections (both ends live in this
-/// process, so the number is an upper bound for the hub's share).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "measurement; run with --ignored --nocapture"]
-async fn measure_idle_connection_memory() {
-    const AGENTS: usize = 200;
-    let hub = TestHub::start(Duration::from_secs(3600)).await;
-    let mut identities = Vec::new();
-    for _ in 0..AGENTS {
-        identities.push(hub.enrolled().await);
-    }
-    let before = rss_kib();
-    let mut sessions = Vec::new();
-    for identity in &identities {
-        let hello = UnackedQueue::new(1, 1024).hello("measure");
-        sessions.push(connect(&hub.address, identity, hello).await.unwrap());
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = rss_kib();
-    println!(
-        "{AGENTS} idle connections: {} KiB, {} KiB per connection (agent and hub ends)",
-        after - before,
-        (after - before) / AGENTS as u64
-    );
-    assert_eq!(hub.transport.connected_clusters().len(), AGENTS);
-}
