@@ -6,10 +6,7 @@
 //! `token list`.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -33,110 +30,30 @@ mod fixtures;
 
 use fixtures::{batch, delete_of, namespace, pod, snapshot};
 
-const HUB: &str = env!("CARGO_BIN_EXE_kubeworkz-hub");
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A running `serve`; killed if the test fails before it stopped it.
-struct Hub {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
+mod common;
 
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Hub, cli};
 
-impl Hub {
-    fn start(db: &str, quic_listen: &str) -> Self {
-        let mut child = hub_command(db)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--quic-listen",
-                quic_listen,
-            ])
-            .env("KUBEWORKZ_LOG_JSON", "true")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn hub");
-        let log = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
+/// The bound QUIC address, from the `agent endpoint listening` log line.
+fn quic_addr(hub: &mut Hub) -> Result<SocketAddr> {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let log = hub.log();
+        if let Some(line) = log.lines().find(|l| l.contains("agent endpoint listening")) {
+            let json: serde_json::Value = serde_json::from_str(line)?;
+            let addr = json["quic_listen"].as_str().context("quic_listen field")?;
+            return Ok(addr.parse()?);
         }
-        Self { child, log }
-    }
-
-    /// The bound QUIC address, from the `agent endpoint listening` log line.
-    fn quic_addr(&mut self) -> Result<SocketAddr> {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let log = self.log.lock().unwrap().clone();
-            if let Some(line) = log.lines().find(|l| l.contains("agent endpoint listening")) {
-                let json: serde_json::Value = serde_json::from_str(line)?;
-                let addr = json["quic_listen"].as_str().context("quic_listen field")?;
-                return Ok(addr.parse()?);
-            }
-            if let Some(status) = self.child.try_wait()? {
-                bail!("hub exited with {status}: {log}");
-            }
-            if Instant::now() > deadline {
-                bail!("hub did not report its agent endpoint: {log}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if let Some(status) = hub.child.try_wait()? {
+            bail!("hub exited with {status}: {log}");
         }
-    }
-
-    /// SIGTERM, and a clean exit.
-    fn stop(mut self) -> Result<String> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()?;
-        let status = self.child.wait()?;
-        let log = self.log.lock().unwrap().clone();
-        if !status.success() {
-            bail!("hub exit {status}: {log}");
+        if Instant::now() > deadline {
+            bail!("hub did not report its agent endpoint: {log}");
         }
-        Ok(log)
+        std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn hub_command(db: &str) -> Command {
-    let mut command = Command::new(HUB);
-    command
-        .env("KUBEWORKZ_DATABASE_URL", db)
-        .env_remove("KUBEWORKZ_MASTER_KEY")
-        .env_remove("KUBEWORKZ_PUBLIC_ADDRESS")
-        .env_remove("RUST_LOG");
-    command
-}
-
-/// Runs a CLI command; returns (success, stdout, stderr).
-fn cli(db: &str, args: &[&str]) -> (bool, String, String) {
-    let out = hub_command(db)
-        .args(args)
-        .output()
-        .expect("run kubeworkz-hub");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 async fn next_event(
@@ -206,8 +123,8 @@ async fn eventually(
 async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
-    let mut hub = Hub::start(&db, "127.0.0.1:0");
-    let quic = hub.quic_addr()?;
+    let mut hub = Hub::start(&db, &["--quic-listen", "127.0.0.1:0"], "info");
+    let quic = quic_addr(&mut hub)?;
 
     // A token from the real CLI (same database and master key file as `serve`).
     let (ok, out, err) = cli(
@@ -300,8 +217,8 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     let first_log = hub.stop()?;
     send(vec![delete_of(&ns_b)]).await?;
     send(vec![delete_of(&p1)]).await?;
-    let mut hub = Hub::start(&db, &quic.to_string());
-    assert_eq!(hub.quic_addr()?, quic);
+    let mut hub = Hub::start(&db, &["--quic-listen", &quic.to_string()], "info");
+    assert_eq!(quic_addr(&mut hub)?, quic);
     next_event(&mut events, |e| {
         matches!(e, UplinkEvent::Connected { resumed: true })
     })

@@ -4,10 +4,7 @@
 //! again (it recovers). Then no part of any kubeconfig secret may appear in the database files
 //! (the sealed column is ciphertext), the logs, or any CLI output or error.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -18,76 +15,22 @@ use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::model::HealthStatus;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
-const HUB: &str = env!("CARGO_BIN_EXE_kubeworkz-hub");
+mod common;
 
-/// Kills the hub if the test fails before it stopped it.
-struct Hub {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn hub_command(db: &str) -> Command {
-    let mut command = Command::new(HUB);
-    command
-        .env("KUBEWORKZ_DATABASE_URL", db)
-        .env_remove("KUBEWORKZ_MASTER_KEY")
-        .env_remove("RUST_LOG");
-    command
-}
+use common::Hub;
 
 /// Runs a CLI command; returns (success, stdout + stderr).
 fn cli(db: &str, args: &[&str]) -> (bool, String) {
-    let out = hub_command(db)
-        .args(args)
-        .output()
-        .expect("run kubeworkz-hub");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let (ok, stdout, stderr) = common::cli(db, args);
+    (ok, format!("{stdout}{stderr}"))
 }
 
 fn start_hub(db: &str) -> Hub {
-    let mut child = hub_command(db)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--quic-listen",
-            "127.0.0.1:0",
-            "--pull-refresh-secs",
-            "1",
-        ])
-        .env("KUBEWORKZ_LOG_JSON", "true")
-        .env("RUST_LOG", "debug,hyper=info,tower=info,rustls=info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn hub");
-    let log = Arc::new(Mutex::new(String::new()));
-    for stream in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let log = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-    }
-    Hub { child, log }
+    Hub::start(
+        db,
+        &["--quic-listen", "127.0.0.1:0", "--pull-refresh-secs", "1"],
+        "debug,hyper=info,tower=info,rustls=info",
+    )
 }
 
 async fn find(store: &dyn Store, name: &str) -> Result<Cluster> {
@@ -352,12 +295,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
     outputs.push(text);
 
     // SIGTERM: the hub stops its collectors and exits 0.
-    let mut hub = hub;
-    Command::new("kill")
-        .args(["-TERM", &hub.child.id().to_string()])
-        .status()?;
-    let status = hub.child.wait()?;
-    assert!(status.success(), "hub exit: {status:?}");
+    let log = hub.stop()?;
     store.close().await;
 
     // Key rotation re-seals both kubeconfigs; the old key stays able to open older blobs.
@@ -375,7 +313,6 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
     store.close().await;
 
     // No secret anywhere but the sealed column.
-    let log = hub.log.lock().unwrap().clone();
     assert!(log.contains("starting pull collector"), "{log}");
     let secrets: Vec<String> = [a.kubeconfig_yaml(), b.kubeconfig_yaml()]
         .iter()

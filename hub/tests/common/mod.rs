@@ -1,0 +1,97 @@
+//! The real `kubeworkz-hub` binary for end-to-end tests: one-off CLI commands, and `serve`
+//! as a child process whose stdout and stderr are collected for log assertions.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Result, bail};
+
+/// The hub binary cargo built for this test.
+pub const HUB: &str = env!("CARGO_BIN_EXE_kubeworkz-hub");
+
+/// The hub binary on database `db`, with no key, address or log filter inherited from the
+/// environment the tests run in.
+pub fn hub_command(db: &str) -> Command {
+    let mut command = Command::new(HUB);
+    command
+        .env("KUBEWORKZ_DATABASE_URL", db)
+        .env_remove("KUBEWORKZ_MASTER_KEY")
+        .env_remove("KUBEWORKZ_PUBLIC_ADDRESS")
+        .env_remove("RUST_LOG");
+    command
+}
+
+/// Runs a CLI command; returns (success, stdout, stderr).
+pub fn cli(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = hub_command(db)
+        .args(args)
+        .output()
+        .expect("run kubeworkz-hub");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running `serve`, logging JSON lines; killed if the test fails before it stopped it.
+pub struct Hub {
+    pub child: Child,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Hub {
+    /// `serve --listen 127.0.0.1:0` plus `args`, with `RUST_LOG=rust_log`.
+    pub fn start(db: &str, args: &[&str], rust_log: &str) -> Self {
+        let mut child = hub_command(db)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("KUBEWORKZ_LOG_JSON", "true")
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn hub");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        Self { child, log }
+    }
+
+    /// Everything logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, and a clean exit; returns the whole log.
+    pub fn stop(mut self) -> Result<String> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let status = self.child.wait()?;
+        let log = self.log();
+        if !status.success() {
+            bail!("hub exit {status}: {log}");
+        }
+        Ok(log)
+    }
+}
