@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{LabelKeys, UsageBucket};
+use kubeworkz_shared::protocol::Disposition;
 
 use super::StoreError;
 use super::plan::{self, KindWrites, Step};
@@ -46,19 +47,22 @@ async fn check_cursor(
         return Err(StoreError::ClusterNotFound);
     };
     let mut cells = Cells::new(row);
-    let (epoch, seq) = (cells.opt_i64()?, cells.opt_i64()?);
     // Stored as i64 bit patterns: epochs are random u64s.
-    if epoch.map(|e| e as u64) != Some(cursor.epoch) {
-        // A new collector run starts with a full sync; any seq is acceptable.
-        return Ok(None);
-    }
-    let last = seq.unwrap_or(0) as u64;
-    Ok(if cursor.seq <= last {
-        Some(IngestOutcome::Duplicate)
-    } else if cursor.seq > last + 1 {
-        Some(IngestOutcome::Gap { last })
-    } else {
-        None
+    let stored = match (cells.opt_i64()?, cells.opt_i64()?) {
+        (Some(epoch), Some(seq)) => Some(Cursor {
+            epoch: epoch as u64,
+            seq: seq as u64,
+        }),
+        _ => None,
+    };
+    Ok(match Cursor::dispose(stored, cursor.epoch, cursor.seq) {
+        Disposition::Ingest => None,
+        Disposition::Duplicate => Some(IngestOutcome::Duplicate),
+        Disposition::Gap => Some(IngestOutcome::Gap {
+            last: stored
+                .filter(|s| s.epoch == cursor.epoch)
+                .map_or(0, |s| s.seq),
+        }),
     })
 }
 

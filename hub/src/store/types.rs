@@ -197,14 +197,10 @@ pub struct PullTarget {
 }
 
 /// Where a delivering stream stands: `epoch` identifies one run of a collector (an agent
-/// process, or one pull-mode collector task), `seq` counts its messages from 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Cursor {
-    /// The collector run.
-    pub epoch: u64,
-    /// The message within the run.
-    pub seq: u64,
-}
+/// process, or one pull-mode collector task), `seq` counts its messages from 1. The wire
+/// protocol's type, so the store and the transport judge messages by one rule
+/// ([`StreamCursor::dispose`](kubeworkz_shared::protocol::StreamCursor::dispose)).
+pub use kubeworkz_shared::protocol::StreamCursor as Cursor;
 
 /// What an ingest call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,11 +127,7 @@ impl AgentAuthority for StoreAuthority {
             .agent_cluster(cluster)
             .await
             .map_err(AuthorityError::new)?
-            .and_then(|found| found.cursor)
-            .map(|cursor| StreamCursor {
-                epoch: cursor.epoch,
-                seq: cursor.seq,
-            }))
+            .and_then(|found| found.cursor))
     }
 
     async fn ingest_batch(
