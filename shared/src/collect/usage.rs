@@ -12,6 +12,11 @@ use super::{CollectError, CollectorOutput};
 use crate::model::usage::{PodMetrics, UsageAggregator};
 use crate::time::UnixMillis;
 
+/// PodMetrics per list page. metrics-server answers a whole cluster at once when it ignores
+/// `limit`; when it honours it (as chunking API servers do), pages keep the agent's transient
+/// memory to one page instead of every pod's metrics of a 10k-pod cluster at once.
+const PAGE_SIZE: u32 = 500;
+
 /// Samples every `interval`. A gap longer than three intervals is not counted as usage (the
 /// pod may not have run), which is the aggregator's `max_gap`.
 pub(super) async fn run(
@@ -38,15 +43,8 @@ pub(super) async fn run(
             }
             _ = tick.tick() => {}
         }
-        match api.list(&ListParams::default()).await {
-            Ok(list) => {
-                for metrics in &list.items {
-                    if let Err(err) = aggregator.record_pod_metrics(metrics) {
-                        tracing::debug!(error = %err, "skipping malformed pod metrics");
-                    }
-                }
-            }
-            Err(err) => tracing::debug!(error = %err, "metrics.k8s.io unavailable"),
+        if let Err(err) = sample_once(&api, &mut aggregator).await {
+            tracing::debug!(error = %err, "metrics.k8s.io unavailable");
         }
         // Buckets are complete once no sample can still land in them.
         let settled = UnixMillis(UnixMillis::now().0 - max_gap);
@@ -55,6 +53,26 @@ pub(super) async fn run(
             out.send(CollectorOutput::Usage(done))
                 .await
                 .map_err(|_| CollectError::OutputClosed)?;
+        }
+    }
+}
+
+/// Lists every PodMetrics page by page into the aggregator; a malformed item is skipped.
+async fn sample_once(
+    api: &Api<PodMetrics>,
+    aggregator: &mut UsageAggregator,
+) -> Result<(), kube::Error> {
+    let mut params = ListParams::default().limit(PAGE_SIZE);
+    loop {
+        let page = api.list(&params).await?;
+        for metrics in &page.items {
+            if let Err(err) = aggregator.record_pod_metrics(metrics) {
+                tracing::debug!(error = %err, "skipping malformed pod metrics");
+            }
+        }
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(()),
         }
     }
 }

@@ -205,14 +205,63 @@ pub struct ContainerSample<'a> {
     pub memory_bytes: u64,
 }
 
-type ContainerId = (String, String, String);
+/// Per-hour tallies of one container: a [`UsageBucket`] without the names, which the
+/// aggregator holds once per container instead of once per hour and map.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    cpu_millicore_seconds: u64,
+    memory_byte_seconds: u64,
+    memory_max_bytes: u64,
+    samples: u32,
+    covered_millis: u32,
+}
+
+/// What the aggregator remembers of one container: its last sample and its open hours
+/// (one, or two around an hour boundary until the older is taken).
+#[derive(Debug)]
+struct ContainerState {
+    last_sample: Option<UnixMillis>,
+    hours: Vec<(UnixMillis, Tally)>,
+}
+
+/// Joins a container's identity into one key, `namespace \0 pod \0 container`: one
+/// allocation per container. Kubernetes names never contain NUL, so the split is exact.
+fn push_key(buf: &mut String, namespace: &str, pod: &str, container: &str) {
+    buf.clear();
+    buf.push_str(namespace);
+    buf.push('\0');
+    buf.push_str(pod);
+    buf.push('\0');
+    buf.push_str(container);
+}
+
+fn bucket_of(key: &str, hour_start: UnixMillis, tally: &Tally) -> UsageBucket {
+    let mut names = key.splitn(3, '\0');
+    let mut next = || names.next().unwrap_or_default().to_owned();
+    UsageBucket {
+        namespace: next(),
+        pod: next(),
+        container: next(),
+        hour_start,
+        cpu_millicore_seconds: tally.cpu_millicore_seconds,
+        memory_byte_seconds: tally.memory_byte_seconds,
+        memory_max_bytes: tally.memory_max_bytes,
+        samples: tally.samples,
+        covered_millis: tally.covered_millis,
+    }
+}
 
 /// Folds samples into [`UsageBucket`]s; pure state, fed by the sampler and drained hourly.
+///
+/// Memory is one entry per live container (its names in one allocation, its last sample
+/// time and its open hours): the agent holds this for every container of the cluster, so a
+/// 10k-pod cluster must not pay for nine strings per container.
 #[derive(Debug)]
 pub struct UsageAggregator {
     max_gap_millis: i64,
-    last_sample: HashMap<ContainerId, UnixMillis>,
-    buckets: BTreeMap<(ContainerId, UnixMillis), UsageBucket>,
+    containers: HashMap<Box<str>, ContainerState>,
+    /// Reused to build lookup keys without allocating per sample.
+    scratch: String,
 }
 
 impl UsageAggregator {
@@ -222,8 +271,8 @@ impl UsageAggregator {
     pub fn new(max_gap_millis: i64) -> Self {
         Self {
             max_gap_millis,
-            last_sample: HashMap::new(),
-            buckets: BTreeMap::new(),
+            containers: HashMap::new(),
+            scratch: String::new(),
         }
     }
 
@@ -266,18 +315,29 @@ impl UsageAggregator {
 
     /// Records one container sample.
     pub fn record_sample(&mut self, sample: &ContainerSample<'_>) {
-        let id: ContainerId = (
-            sample.namespace.to_owned(),
-            sample.pod.to_owned(),
-            sample.container.to_owned(),
+        push_key(
+            &mut self.scratch,
+            sample.namespace,
+            sample.pod,
+            sample.container,
         );
+        if !self.containers.contains_key(self.scratch.as_str()) {
+            let state = ContainerState {
+                last_sample: None,
+                hours: Vec::with_capacity(1),
+            };
+            self.containers.insert(self.scratch.as_str().into(), state);
+        }
+        let Some(state) = self.containers.get_mut(self.scratch.as_str()) else {
+            return;
+        };
         let end = sample.timestamp;
-        let start = match self.last_sample.get(&id) {
-            Some(previous) if *previous >= end => return,
-            Some(previous) if end.millis_since(*previous) <= self.max_gap_millis => *previous,
+        let start = match state.last_sample {
+            Some(previous) if previous >= end => return,
+            Some(previous) if end.millis_since(previous) <= self.max_gap_millis => previous,
             _ => UnixMillis(end.0 - sample.window_millis.clamp(0, self.max_gap_millis)),
         };
-        self.last_sample.insert(id.clone(), end);
+        state.last_sample = Some(end);
 
         // The interval is (start, end]: an end exactly on the hour belongs to the hour before.
         let last_hour = if start < end {
@@ -294,39 +354,30 @@ impl UsageAggregator {
                 let exact = u128::from(rate) * u128::from(millis);
                 u64::try_from((exact + 500) / 1000).unwrap_or(u64::MAX)
             };
-            let bucket = self.bucket(&id, hour);
-            bucket.cpu_millicore_seconds = bucket
+            let i = match state.hours.binary_search_by_key(&hour, |(h, _)| *h) {
+                Ok(i) => i,
+                Err(i) => {
+                    state.hours.insert(i, (hour, Tally::default()));
+                    i
+                }
+            };
+            let tally = &mut state.hours[i].1;
+            tally.cpu_millicore_seconds = tally
                 .cpu_millicore_seconds
                 .saturating_add(times_seconds(sample.cpu_millis));
-            bucket.memory_byte_seconds = bucket
+            tally.memory_byte_seconds = tally
                 .memory_byte_seconds
                 .saturating_add(times_seconds(sample.memory_bytes));
-            bucket.memory_max_bytes = bucket.memory_max_bytes.max(sample.memory_bytes);
-            bucket.covered_millis = bucket
+            tally.memory_max_bytes = tally.memory_max_bytes.max(sample.memory_bytes);
+            tally.covered_millis = tally
                 .covered_millis
                 .saturating_add(u32::try_from(millis).unwrap_or(u32::MAX));
             if hour >= last_hour {
-                bucket.samples += 1;
+                tally.samples += 1;
                 break;
             }
             piece_start = piece_end;
         }
-    }
-
-    fn bucket(&mut self, id: &ContainerId, hour_start: UnixMillis) -> &mut UsageBucket {
-        self.buckets
-            .entry((id.clone(), hour_start))
-            .or_insert_with(|| UsageBucket {
-                namespace: id.0.clone(),
-                pod: id.1.clone(),
-                container: id.2.clone(),
-                hour_start,
-                cpu_millicore_seconds: 0,
-                memory_byte_seconds: 0,
-                memory_max_bytes: 0,
-                samples: 0,
-                covered_millis: 0,
-            })
     }
 
     /// Removes and returns the buckets of every hour that ended at or before `now`, and
@@ -335,26 +386,54 @@ impl UsageAggregator {
     /// Pass `now` minus a grace of about `max_gap`, so that the sample straddling the hour
     /// boundary lands before its hour is emitted. Buckets are additive: should a late sample
     /// still produce a second bucket for an emitted hour, consumers sum the two.
+    /// Buckets come sorted by namespace, pod, container and hour.
     pub fn take_completed(&mut self, now: UnixMillis) -> Vec<UsageBucket> {
-        let completed: Vec<_> = self
-            .buckets
-            .keys()
-            .filter(|(_, hour)| hour.0 + MILLIS_PER_HOUR <= now.0)
-            .cloned()
-            .collect();
         let max_gap = self.max_gap_millis;
-        self.last_sample
-            .retain(|_, last| now.millis_since(*last) <= max_gap);
+        let mut completed = Vec::new();
+        self.containers.retain(|key, state| {
+            state.hours.retain(|(hour, tally)| {
+                let done = hour.0 + MILLIS_PER_HOUR <= now.0;
+                if done {
+                    completed.push(bucket_of(key, *hour, tally));
+                }
+                !done
+            });
+            !state.hours.is_empty()
+                || state
+                    .last_sample
+                    .is_some_and(|last| now.millis_since(last) <= max_gap)
+        });
+        sort_buckets(&mut completed);
         completed
-            .into_iter()
-            .filter_map(|key| self.buckets.remove(&key))
-            .collect()
     }
 
-    /// Buckets still open (the current hour), for inspection and tests.
-    pub fn open_buckets(&self) -> impl Iterator<Item = &UsageBucket> {
-        self.buckets.values()
+    /// Buckets still open (the current hour), sorted like [`Self::take_completed`]'s; for
+    /// inspection and tests.
+    pub fn open_buckets(&self) -> Vec<UsageBucket> {
+        let mut open: Vec<_> = self
+            .containers
+            .iter()
+            .flat_map(|(key, state)| {
+                state
+                    .hours
+                    .iter()
+                    .map(|(hour, tally)| bucket_of(key, *hour, tally))
+            })
+            .collect();
+        sort_buckets(&mut open);
+        open
     }
+}
+
+fn sort_buckets(buckets: &mut [UsageBucket]) {
+    buckets.sort_unstable_by(|a, b| {
+        (&a.namespace, &a.pod, &a.container, a.hour_start).cmp(&(
+            &b.namespace,
+            &b.pod,
+            &b.container,
+            b.hour_start,
+        ))
+    });
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ fn a_sample_straddling_the_hour_is_split_between_hours() {
     let mut agg = UsageAggregator::new(60_000);
     agg.record_sample(&sample(at(59, 45), 1000, 100));
     agg.record_sample(&sample(at(60, 15), 2000, 300));
-    let buckets: Vec<_> = agg.open_buckets().cloned().collect();
+    let buckets = agg.open_buckets();
     assert_eq!(buckets.len(), 2);
     let (ten, eleven) = (&buckets[0], &buckets[1]);
     assert_eq!(ten.hour_start, UnixMillis(HOUR_10));
@@ -133,7 +133,7 @@ fn a_sample_straddling_the_hour_is_split_between_hours() {
 fn a_sample_ending_exactly_on_the_hour_belongs_to_the_hour_before() {
     let mut agg = UsageAggregator::new(60_000);
     agg.record_sample(&sample(at(60, 0), 100, 1));
-    let buckets: Vec<_> = agg.open_buckets().collect();
+    let buckets = agg.open_buckets();
     assert_eq!(buckets.len(), 1);
     assert_eq!(buckets[0].hour_start, UnixMillis(HOUR_10));
     assert_eq!(buckets[0].samples, 1);
@@ -145,7 +145,7 @@ fn repeated_and_older_samples_are_ignored() {
     agg.record_sample(&sample(at(10, 0), 100, 1));
     agg.record_sample(&sample(at(10, 0), 900, 9));
     agg.record_sample(&sample(at(9, 30), 900, 9));
-    let b = agg.open_buckets().next().unwrap();
+    let b = &agg.open_buckets()[0];
     assert_eq!(
         (b.samples, b.cpu_millicore_seconds, b.memory_max_bytes),
         (1, 3000, 1)
@@ -157,7 +157,7 @@ fn silence_longer_than_max_gap_is_not_counted_as_usage() {
     let mut agg = UsageAggregator::new(60_000);
     agg.record_sample(&sample(at(10, 0), 100, 1));
     agg.record_sample(&sample(at(20, 0), 100, 1)); // ten minutes later: only its window counts
-    let b = agg.open_buckets().next().unwrap();
+    let b = &agg.open_buckets()[0];
     assert_eq!(b.covered_millis, 60_000);
     assert_eq!(b.cpu_millicore_seconds, 6000);
 }
@@ -169,7 +169,7 @@ fn pod_metrics_record_every_container() {
         .unwrap();
     agg.record_pod_metrics(&pod_metrics("2024-05-01T10:01:00Z", "750m", "500Mi"))
         .unwrap();
-    let buckets: Vec<_> = agg.open_buckets().collect();
+    let buckets = agg.open_buckets();
     assert_eq!(buckets.len(), 2);
     let app = buckets.iter().find(|b| b.container == "app").unwrap();
     assert_eq!(app.pod, "checkout-7c9d8f6b5-x2k4q");
@@ -194,7 +194,7 @@ fn malformed_metrics_record_nothing() {
     let mut no_time = pod_metrics("2024-05-01T10:00:30Z", "1m", "1Mi");
     no_time.timestamp = None;
     agg.record_pod_metrics(&no_time).unwrap();
-    assert_eq!(agg.open_buckets().count(), 0);
+    assert_eq!(agg.open_buckets().len(), 0);
 }
 
 #[test]
@@ -206,13 +206,13 @@ fn take_completed_keeps_the_open_hour_and_forgets_gone_containers() {
     let done = agg.take_completed(at(61, 0));
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].hour_start, UnixMillis(HOUR_10));
-    assert_eq!(agg.open_buckets().count(), 1);
+    assert_eq!(agg.open_buckets().len(), 1);
     // Two hours later the container has not reported: it is forgotten, so a new sample
     // starts from its window instead of bridging the gap.
     let later = at(180, 0);
     assert_eq!(agg.take_completed(later).len(), 1);
     agg.record_sample(&sample(later, 100, 1));
-    assert_eq!(agg.open_buckets().next().unwrap().covered_millis, 30_000);
+    assert_eq!(agg.open_buckets()[0].covered_millis, 30_000);
 }
 
 #[test]
