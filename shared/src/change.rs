@@ -75,6 +75,7 @@ pub struct ObjectKey {
     /// Object name (for Helm releases, the storage Secret's name).
     pub name: String,
     /// Object uid (for Helm releases, the storage Secret's uid).
+    #[serde(with = "crate::uid")]
     pub uid: String,
 }
 

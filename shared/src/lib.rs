@@ -21,6 +21,7 @@ pub mod model;
 pub mod protocol;
 pub mod quantity;
 pub mod time;
+pub mod uid;
 
 /// The protocol major version. It is carried in the QUIC ALPN (`kubeworkz/1`), so an agent and
 /// a hub that cannot understand each other fail the handshake instead of mis-decoding frames.

@@ -44,6 +44,7 @@ pub struct DeploymentProjection {
     /// Namespace.
     pub namespace: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// Replica counts.
     pub replicas: DeploymentReplicas,

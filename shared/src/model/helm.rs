@@ -106,6 +106,7 @@ pub struct HelmReleaseProjection {
     /// Release namespace.
     pub namespace: String,
     /// The storage Secret's uid (the object key); empty when decoded from a bare payload.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// Revision number (`helm history`).
     pub revision: u32,

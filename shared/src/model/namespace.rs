@@ -26,6 +26,7 @@ pub struct NamespaceProjection {
     /// Namespace name.
     pub name: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// All namespace labels.
     pub labels: Labels,

@@ -97,6 +97,7 @@ pub struct NodeProjection {
     /// Node name.
     pub name: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// Control plane or worker.
     pub role: NodeRole,

@@ -101,6 +101,7 @@ pub struct PodProjection {
     /// Namespace.
     pub namespace: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// Node the pod is bound to; `None` while unscheduled.
     pub node: Option<String>,

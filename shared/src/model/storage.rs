@@ -58,6 +58,7 @@ pub struct PvcProjection {
     /// Namespace.
     pub namespace: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// `spec.resources.requests.storage` in bytes: what the cost model bills.
     pub requested_bytes: Option<u64>,
@@ -112,6 +113,7 @@ pub struct PersistentVolumeProjection {
     /// Volume name.
     pub name: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// Provisioned size in bytes.
     pub capacity_bytes: Option<u64>,
@@ -155,6 +157,7 @@ pub struct StorageClassProjection {
     /// Class name.
     pub name: String,
     /// Object uid.
+    #[serde(with = "crate::uid")]
     pub uid: String,
     /// Provisioner, e.g. `ebs.csi.aws.com`, `pd.csi.storage.gke.io`, `rancher.io/local-path`.
     pub provisioner: String,
