@@ -77,6 +77,29 @@ impl Hub {
         Self { child, log }
     }
 
+    /// The bound QUIC address, from the `agent endpoint listening` log line.
+    #[allow(dead_code)] // the pull-mode test has no agents
+    pub fn quic_addr(&mut self) -> Result<std::net::SocketAddr> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains("agent endpoint listening")) {
+                let json: serde_json::Value = serde_json::from_str(line)?;
+                let addr = json["quic_listen"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("no quic_listen field: {line}"))?;
+                return Ok(addr.parse()?);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("hub exited with {status}: {log}");
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("hub did not report its agent endpoint: {log}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// Everything logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
