@@ -114,14 +114,7 @@ fn main() -> Result<()> {
 
     runtime.block_on(async {
         // Tokens: one from the CLI (creating the CA), the rest with the same pin in the store.
-        let (ok, out, err) = common::cli(
-            &db,
-            &["token", "create", "--name", "agent-0", "--output", "json"],
-        );
-        if !ok {
-            bail!("token create failed: {out}{err}");
-        }
-        let created: serde_json::Value = serde_json::from_str(out.trim())?;
+        let created = common::token_create(&db, "agent-0")?;
         let first: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
         let pin = first.ca_pin();
         let store = store::connect(&db.parse::<DatabaseUrl>()?).await?;
@@ -232,7 +225,7 @@ fn main() -> Result<()> {
         for session in sessions {
             session.close().await;
         }
-        Ok(())
+        Ok::<_, anyhow::Error>(())
     })?;
     hub.stop()?;
     Ok(())

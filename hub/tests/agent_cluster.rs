@@ -28,7 +28,7 @@ mod chart;
 mod common;
 mod real_agent;
 
-use common::{Hub, cli};
+use common::{Hub, cli, default_org_cluster, token_create};
 use real_agent::Agent;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -46,6 +46,14 @@ fn deployment(name: &str, replicas: i32) -> Result<Deployment> {
             },
         },
     }))?)
+}
+
+async fn scale(deploys: &Api<Deployment>, name: &str, replicas: i32) -> Result<()> {
+    let patch = json!({"spec": {"replicas": replicas}});
+    deploys
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    Ok(())
 }
 
 /// Live deployments of the `apps` namespace in the store: name → desired replicas.
@@ -114,12 +122,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     let mut hub = Hub::start(&db, &["--quic-listen", "127.0.0.1:0"], "info");
     let quic = hub.quic_addr()?;
 
-    let (ok, out, err) = cli(
-        &db,
-        &["token", "create", "--name", "e2e", "--output", "json"],
-    );
-    assert!(ok, "{out}{err}");
-    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let created = token_create(&db, "e2e")?;
     let token = created["token"].as_str().context("token")?.to_owned();
     let token_secret = token.split('.').nth(2).context("secret part")?.to_owned();
     let token_id = created["id"].as_str().context("id")?.to_owned();
@@ -160,18 +163,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
 
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;
-    let org = store
-        .organization_by_name("default")
-        .await?
-        .context("default org")?
-        .id;
-    let cluster_id = store
-        .list_clusters(org)
-        .await?
-        .into_iter()
-        .find(|c| c.name == "e2e")
-        .context("the enrollment created the cluster")?
-        .id;
+    let (org, cluster_id) = default_org_cluster(&*store, "e2e").await?;
 
     // The credentials are in the chart's Secret, for the cluster the hub created.
     let secrets: Api<Secret> = Api::namespaced(cluster.client(), chart::NAMESPACE);
@@ -192,13 +184,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     deploys.create(&post, &deployment("web", 2)?).await?;
     deploys.create(&post, &deployment("api", 1)?).await?;
     store_shows(&*store, org, cluster_id, &[("api", 1), ("web", 2)], 3).await?;
-    deploys
-        .patch(
-            "web",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 4}})),
-        )
-        .await?;
+    scale(&deploys, "web", 4).await?;
     store_shows(&*store, org, cluster_id, &[("api", 1), ("web", 4)], 5).await?;
     deploys.delete("api", &DeleteParams::foreground()).await?;
     store_shows(&*store, org, cluster_id, &[("web", 4)], 4).await?;
@@ -224,13 +210,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
 
     // Hub restart: the agent resumes its stream; changes made meanwhile arrive.
     let first_hub_log = hub.stop()?;
-    deploys
-        .patch(
-            "batch",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"replicas": 2}})),
-        )
-        .await?;
+    scale(&deploys, "batch", 2).await?;
     let mut hub = Hub::start(&db, &["--quic-listen", &quic.to_string()], "info");
     assert_eq!(hub.quic_addr()?, quic);
     agent.wait_log("\"resumed\":true", 1, WAIT).await?;
@@ -265,6 +245,27 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     assert!(ok, "{out}{err}");
     deploys.create(&post, &deployment("late", 1)?).await?;
     store_shows(&*store, org, cluster_id, &[("batch", 2), ("late", 1)], 3).await?;
+
+    // The spent token, presented by a second agent without credentials, is refused: that agent
+    // says why and exits instead of retrying.
+    let refused_log = dir.path().join("refused.log");
+    let second = std::process::Command::new(real_agent::agent_binary()?)
+        .arg("run")
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("KUBEWORKZ_HUB_ADDR", quic.to_string())
+        .env("KUBEWORKZ_TOKEN", &token)
+        .env("KUBEWORKZ_CREDENTIALS_FILE", dir.path().join("second.json"))
+        .env("KUBEWORKZ_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("KUBEWORKZ_LOG_FORMAT", "text")
+        .stderr(std::fs::File::create(&refused_log)?)
+        .status()?;
+    let refused = std::fs::read_to_string(&refused_log)?;
+    assert_eq!(second.code(), Some(1), "{refused}");
+    assert!(
+        refused.contains("enrollment refused by the hub: enrollment token was already used"),
+        "{refused}"
+    );
+    assert!(!refused.contains(&token_secret), "{refused}");
 
     agent.stop().await?;
     store.close().await;

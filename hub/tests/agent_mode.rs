@@ -33,7 +33,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 mod common;
 
-use common::{Hub, cli};
+use common::{Hub, cli, token_create};
 
 async fn next_event(
     events: &mut mpsc::Receiver<UplinkEvent>,
@@ -106,12 +106,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     let quic = hub.quic_addr()?;
 
     // A token from the real CLI (same database and master key file as `serve`).
-    let (ok, out, err) = cli(
-        &db,
-        &["token", "create", "--name", "c1", "--output", "json"],
-    );
-    assert!(ok, "{out}{err}");
-    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let created = token_create(&db, "c1")?;
     let exposed = created["token"].as_str().context("token")?.to_owned();
     let token: EnrollmentToken = exposed.parse()?;
     let helm = created["helm"].as_str().context("helm")?;
@@ -149,12 +144,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     );
 
     // A revoked token is refused with that reason.
-    let (ok, out, err) = cli(
-        &db,
-        &["token", "create", "--name", "c2", "--output", "json"],
-    );
-    assert!(ok, "{out}{err}");
-    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let created = token_create(&db, "c2")?;
     let revoked: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
     let (ok, out, err) = cli(&db, &["token", "revoke", revoked.public_id()]);
     assert!(ok, "{out}{err}");
