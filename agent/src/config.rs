@@ -5,7 +5,11 @@
 //! variable and says what was expected; values of secret variables are never echoed back.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
+
+use base64::Engine as _;
+use kubeworkz_shared::protocol::{CaPin, EnrollmentToken};
 
 /// Everything the agent needs to run, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,31 +17,39 @@ pub struct Config {
     /// `host:port` of the hub's QUIC endpoint (`KUBEWORKZ_HUB_ADDR`).
     pub hub_addr: String,
     /// One-time enrollment token (`KUBEWORKZ_TOKEN`); only needed until the agent holds a
-    /// certificate.
-    pub token: Option<Secret>,
+    /// certificate. Its `Debug` redacts the secret.
+    pub token: Option<EnrollmentToken>,
+    /// The hub CA's pin given on its own (`KUBEWORKZ_CA_PIN`, hex or base64url), so an
+    /// operator can state which hub they trust independently of the token; it must match the
+    /// token's pin and the stored CA.
+    pub ca_pin: Option<CaPin>,
+    /// Where the agent keeps its key and certificate, so a restart does not re-enroll.
+    pub credentials: CredentialsLocation,
     /// Where `/healthz` and `/metrics` are served for probes (`KUBEWORKZ_ADMIN_LISTEN`).
     pub admin_listen: SocketAddr,
     /// What the collector needs.
     pub collector: CollectorSettings,
+    /// Longest wait between reconnects (`KUBEWORKZ_RECONNECT_MAX_SECS`, default 300): the
+    /// ceiling of the jittered exponential backoff.
+    pub reconnect_max: Duration,
     /// Emit JSON logs (`KUBEWORKZ_LOG_FORMAT=json`), the default in-cluster.
     pub json_logs: bool,
 }
 
-/// A secret string whose `Debug` output is redacted, so it cannot reach a log line by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret value; call sites that use it are the ones to audit.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
+/// Where the agent's key and certificate live between restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialsLocation {
+    /// In-cluster: a Secret in the agent's own namespace (`KUBEWORKZ_CREDENTIALS_SECRET`;
+    /// namespace from `KUBEWORKZ_NAMESPACE`, else the service account's namespace file). The
+    /// key never leaves the cluster.
+    Secret {
+        /// The namespace, when given; `None` reads the service account's.
+        namespace: Option<String>,
+        /// The Secret's name.
+        name: String,
+    },
+    /// Outside a cluster: a file (`KUBEWORKZ_CREDENTIALS_FILE`), written with mode 0600.
+    File(PathBuf),
 }
 
 /// A configuration error: which variable, and what is wrong with it.
@@ -53,10 +65,25 @@ pub enum ConfigError {
         value: String,
         expected: &'static str,
     },
+    /// A secret variable does not parse; its value is not repeated.
+    #[error("{name} is invalid: {reason}")]
+    InvalidSecret { name: &'static str, reason: String },
+    /// Two variables contradict each other.
+    #[error("{first} and {second} disagree: {reason}")]
+    Conflict {
+        first: &'static str,
+        second: &'static str,
+        reason: &'static str,
+    },
 }
 
 const HUB_ADDR: &str = "KUBEWORKZ_HUB_ADDR";
 const TOKEN: &str = "KUBEWORKZ_TOKEN";
+const CA_PIN: &str = "KUBEWORKZ_CA_PIN";
+const CREDENTIALS_SECRET: &str = "KUBEWORKZ_CREDENTIALS_SECRET";
+const CREDENTIALS_FILE: &str = "KUBEWORKZ_CREDENTIALS_FILE";
+const NAMESPACE: &str = "KUBEWORKZ_NAMESPACE";
+const RECONNECT_MAX: &str = "KUBEWORKZ_RECONNECT_MAX_SECS";
 const ADMIN_LISTEN: &str = "KUBEWORKZ_ADMIN_LISTEN";
 const USAGE_INTERVAL: &str = "KUBEWORKZ_USAGE_INTERVAL";
 const HELM_RELEASES: &str = "KUBEWORKZ_HELM_RELEASES";
@@ -86,9 +113,64 @@ impl Config {
             Some("text") => false,
             Some(other) => return Err(invalid(LOG_FORMAT, other.to_owned(), "json or text")),
         };
+        let token =
+            match get(TOKEN) {
+                None => None,
+                Some(text) => Some(text.parse::<EnrollmentToken>().map_err(|err| {
+                    ConfigError::InvalidSecret {
+                        name: TOKEN,
+                        reason: err.to_string(),
+                    }
+                })?),
+            };
+        let ca_pin =
+            match get(CA_PIN) {
+                None => None,
+                Some(v) => Some(parse_pin(&v).ok_or_else(|| {
+                    invalid(CA_PIN, v, "64 hex digits or 43 base64url characters")
+                })?),
+            };
+        if let (Some(token), Some(pin)) = (&token, ca_pin)
+            && token.ca_pin() != pin
+        {
+            return Err(ConfigError::Conflict {
+                first: TOKEN,
+                second: CA_PIN,
+                reason: "the token pins a different hub CA",
+            });
+        }
+        let credentials = match (get(CREDENTIALS_SECRET), get(CREDENTIALS_FILE)) {
+            (Some(name), None) => CredentialsLocation::Secret {
+                namespace: get(NAMESPACE),
+                name,
+            },
+            (None, Some(path)) => CredentialsLocation::File(PathBuf::from(path)),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    name: "KUBEWORKZ_CREDENTIALS_SECRET (in a cluster) or KUBEWORKZ_CREDENTIALS_FILE",
+                });
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Conflict {
+                    first: CREDENTIALS_SECRET,
+                    second: CREDENTIALS_FILE,
+                    reason: "set one place for the credentials, not both",
+                });
+            }
+        };
+        let reconnect_max = match get(RECONNECT_MAX) {
+            None => Duration::from_secs(300),
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs) if (1..=3600).contains(&secs) => Duration::from_secs(secs),
+                _ => return Err(invalid(RECONNECT_MAX, v, "whole seconds from 1 to 3600")),
+            },
+        };
         Ok(Self {
             hub_addr,
-            token: get(TOKEN).map(Secret),
+            token,
+            reconnect_max,
+            ca_pin,
+            credentials,
             admin_listen,
             collector,
             json_logs,
@@ -148,6 +230,21 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// A CA pin as hex (what `openssl` shows) or base64url (as in the token).
+fn parse_pin(v: &str) -> Option<CaPin> {
+    let v = v.trim();
+    let bytes = if v.len() == 64 {
+        (0..32)
+            .map(|i| u8::from_str_radix(v.get(i * 2..i * 2 + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(v)
+            .ok()?
+    };
+    Some(CaPin(bytes.try_into().ok()?))
+}
+
 fn valid_host_port(v: &str) -> bool {
     match v.rsplit_once(':') {
         Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
@@ -160,6 +257,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    const FILE: (&str, &str) = (CREDENTIALS_FILE, "/tmp/agent-credentials.json");
+
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars
             .iter()
@@ -169,47 +268,115 @@ mod tests {
     }
 
     #[test]
-    fn defaults_apply_when_only_the_hub_is_given() {
-        let cfg = parse(&[(HUB_ADDR, "hub.example.com:7443")]).unwrap();
+    fn defaults_apply_when_only_the_hub_and_credentials_are_given() {
+        let cfg = parse(&[(HUB_ADDR, "hub.example.com:7443"), FILE]).unwrap();
         assert_eq!(cfg.hub_addr, "hub.example.com:7443");
         assert_eq!(cfg.collector.usage_interval, Duration::from_secs(30));
         assert_eq!(cfg.admin_listen, "0.0.0.0:9090".parse().unwrap());
         assert!(cfg.collector.helm_releases);
         assert!(cfg.json_logs);
         assert_eq!(cfg.token, None);
+        assert_eq!(cfg.ca_pin, None);
+        assert_eq!(
+            cfg.credentials,
+            CredentialsLocation::File("/tmp/agent-credentials.json".into())
+        );
     }
 
     #[test]
     fn missing_hub_is_named() {
-        assert_eq!(parse(&[]), Err(ConfigError::Missing { name: HUB_ADDR }));
+        assert_eq!(parse(&[FILE]), Err(ConfigError::Missing { name: HUB_ADDR }));
         assert_eq!(
-            parse(&[(HUB_ADDR, "  ")]),
+            parse(&[(HUB_ADDR, "  "), FILE]),
             Err(ConfigError::Missing { name: HUB_ADDR })
         );
     }
 
     #[test]
     fn bad_values_name_the_variable_and_the_expectation() {
-        let err = parse(&[(HUB_ADDR, "hub"), (USAGE_INTERVAL, "30")]).unwrap_err();
+        let err = parse(&[(HUB_ADDR, "hub"), (USAGE_INTERVAL, "30"), FILE]).unwrap_err();
         assert_eq!(
             err.to_string(),
             r#"KUBEWORKZ_HUB_ADDR="hub" is invalid: expected host:port"#
         );
-        let err = parse(&[(HUB_ADDR, "hub:7443"), (USAGE_INTERVAL, "2")]).unwrap_err();
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (USAGE_INTERVAL, "2"), FILE]).unwrap_err();
         assert!(
             err.to_string().starts_with("KUBEWORKZ_USAGE_INTERVAL"),
             "{err}"
         );
-        let err = parse(&[(HUB_ADDR, "hub:7443"), (HELM_RELEASES, "maybe")]).unwrap_err();
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (HELM_RELEASES, "maybe"), FILE]).unwrap_err();
         assert!(err.to_string().contains("true or false"), "{err}");
-        let err = parse(&[(HUB_ADDR, "hub:7443"), (LOG_FORMAT, "xml")]).unwrap_err();
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (LOG_FORMAT, "xml"), FILE]).unwrap_err();
         assert!(err.to_string().contains("json or text"), "{err}");
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (CA_PIN, "abc"), FILE]).unwrap_err();
+        assert!(err.to_string().starts_with("KUBEWORKZ_CA_PIN"), "{err}");
     }
 
     #[test]
-    fn the_token_never_shows_in_debug_output() {
-        let cfg = parse(&[(HUB_ADDR, "hub:7443"), (TOKEN, "kwt_secret_value")]).unwrap();
-        assert_eq!(cfg.token.as_ref().unwrap().expose(), "kwt_secret_value");
-        assert!(!format!("{cfg:?}").contains("kwt_secret_value"));
+    fn credentials_go_in_exactly_one_place() {
+        let err = parse(&[(HUB_ADDR, "hub:7443")]).unwrap_err();
+        assert!(err.to_string().contains(CREDENTIALS_SECRET), "{err}");
+        let err =
+            parse(&[(HUB_ADDR, "hub:7443"), FILE, (CREDENTIALS_SECRET, "creds")]).unwrap_err();
+        assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
+        let cfg = parse(&[
+            (HUB_ADDR, "hub:7443"),
+            (CREDENTIALS_SECRET, "creds"),
+            (NAMESPACE, "kubeworkz"),
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.credentials,
+            CredentialsLocation::Secret {
+                namespace: Some("kubeworkz".into()),
+                name: "creds".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_token_is_parsed_and_never_shown() {
+        let token = EnrollmentToken::generate(CaPin([7; 32]));
+        let exposed = token.expose();
+        let cfg = parse(&[(HUB_ADDR, "hub:7443"), (TOKEN, &exposed), FILE]).unwrap();
+        assert_eq!(cfg.token.as_ref(), Some(&token));
+        let secret = exposed.split('.').nth(2).unwrap();
+        assert!(!format!("{cfg:?}").contains(secret));
+
+        // A malformed token names the variable and the part, not the value.
+        let bad = format!("kwt1.{}.tooshort.{}", token.public_id(), token.ca_pin());
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (TOKEN, &bad), FILE]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("KUBEWORKZ_TOKEN is invalid"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("tooshort"), "{err}");
+    }
+
+    #[test]
+    fn a_separate_ca_pin_must_match_the_token() {
+        let token = EnrollmentToken::generate(CaPin([7; 32]));
+        let exposed = token.expose();
+        let hex = "07".repeat(32);
+        let base64 = CaPin([7; 32]).to_string();
+        for pin in [hex.as_str(), base64.as_str()] {
+            let cfg = parse(&[
+                (HUB_ADDR, "hub:7443"),
+                (TOKEN, &exposed),
+                (CA_PIN, pin),
+                FILE,
+            ])
+            .unwrap();
+            assert_eq!(cfg.ca_pin, Some(CaPin([7; 32])));
+        }
+        let other = "08".repeat(32);
+        let err = parse(&[
+            (HUB_ADDR, "hub:7443"),
+            (TOKEN, &exposed),
+            (CA_PIN, &other),
+            FILE,
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Conflict { .. }), "{err}");
     }
 }

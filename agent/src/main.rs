@@ -90,7 +90,15 @@ fn run_agent() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "agent failed");
-            ExitCode::FAILURE
+            // Not enrolled and no token: the operator's values are incomplete.
+            if matches!(
+                err.downcast_ref::<kubeworkz_agent::link::LinkError>(),
+                Some(kubeworkz_agent::link::LinkError::NeedsToken)
+            ) {
+                ExitCode::from(EXIT_BAD_CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

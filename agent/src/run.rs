@@ -1,11 +1,14 @@
-//! `kubeworkz-agent run`: the collector, the admin endpoints, and (with the transport issue)
-//! the hub connection.
+//! `kubeworkz-agent run`: the collector, the admin endpoints and the link to the hub.
 //!
-//! Until the QUIC transport lands, the agent collects and exposes what it sees on `/metrics`,
-//! so an installed agent is already observable; its output is counted, not sent.
+//! The collector starts at once, whatever the hub is doing, so `/healthz` and `/metrics` work
+//! during enrollment and outages; its output is counted for `/metrics` and goes to the hub
+//! through [`crate::link`] (which queues it while the hub is away). When the hub needs a full
+//! sync, the collector is restarted: its watchers relist, so a snapshot (begin … end of every
+//! kind) follows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -14,13 +17,24 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use kube::Client;
 use kubeworkz_shared::change::ObjectKind;
-use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput, Kept};
+use kubeworkz_shared::collect::{CollectError, Collector, CollectorConfig, CollectorOutput, Kept};
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::HealthStatus;
-use tokio::sync::mpsc;
+use kubeworkz_shared::protocol::Payload;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::credentials::CredentialStore;
+use crate::link::{self, LinkSettings};
+use crate::transport::backoff::{BASE, Backoff};
+
+/// Collector output waiting for the uplink (it queues them itself once connected).
+const PAYLOAD_BUFFER: usize = 1024;
+
+/// How long after SIGTERM the uplink may still wait for the hub's last acks (the collector's
+/// final usage buckets) before it is stopped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Counters behind `/metrics`.
 #[derive(Debug, Default)]
@@ -32,19 +46,48 @@ pub struct Stats {
     health: AtomicU64,
 }
 
+impl Stats {
+    /// Counts `output` and turns it into what the uplink sends.
+    fn count(&self, output: CollectorOutput) -> Payload {
+        match output {
+            CollectorOutput::Changes(batch) => {
+                self.batches.fetch_add(1, Ordering::Relaxed);
+                self.changes
+                    .fetch_add(batch.changes.len() as u64, Ordering::Relaxed);
+                Payload::Batch(batch)
+            }
+            CollectorOutput::Usage(buckets) => {
+                self.usage_buckets
+                    .fetch_add(buckets.len() as u64, Ordering::Relaxed);
+                Payload::Usage(buckets)
+            }
+            CollectorOutput::Health { report, signals } => {
+                let code = match report.status {
+                    HealthStatus::Healthy => 1,
+                    HealthStatus::Degraded => 2,
+                    HealthStatus::Critical => 3,
+                };
+                self.health.store(code, Ordering::Relaxed);
+                Payload::Health(Box::new((report, signals)))
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 struct AdminState {
     stats: Arc<Stats>,
     inventory: Arc<std::sync::Mutex<Inventory<Kept>>>,
 }
 
-/// Runs until `shutdown` fires.
+/// Runs until `shutdown` fires, or until the hub refuses the enrollment token (an error).
 pub async fn run(
     config: Config,
     client: Client,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    let credentials = CredentialStore::new(&config.credentials, client.clone())?;
     let collector = Collector::new(
         client,
         CollectorConfig {
@@ -68,39 +111,84 @@ pub async fn run(
     let admin =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
 
-    let (tx, mut rx) = mpsc::channel(256);
-    let collect = collector.run(tx, shutdown.clone());
-    let count = async {
-        while let Some(output) = rx.recv().await {
-            let stats = &state.stats;
-            match output {
-                CollectorOutput::Changes(batch) => {
-                    stats.batches.fetch_add(1, Ordering::Relaxed);
-                    stats
-                        .changes
-                        .fetch_add(batch.changes.len() as u64, Ordering::Relaxed);
-                }
-                CollectorOutput::Usage(buckets) => {
-                    stats
-                        .usage_buckets
-                        .fetch_add(buckets.len() as u64, Ordering::Relaxed);
-                }
-                CollectorOutput::Health { report, .. } => {
-                    let code = match report.status {
-                        HealthStatus::Healthy => 1,
-                        HealthStatus::Degraded => 2,
-                        HealthStatus::Critical => 3,
-                    };
-                    stats.health.store(code, Ordering::Relaxed);
-                }
+    let (outputs, mut outputs_rx) = mpsc::channel(256);
+    let (payloads, payloads_rx) = mpsc::channel(PAYLOAD_BUFFER);
+    let resync = Arc::new(Notify::new());
+    let collect = collect_with_resync(collector, outputs, resync.clone(), shutdown.clone());
+    let forward = async move {
+        while let Some(output) = outputs_rx.recv().await {
+            if payloads.send(state.stats.count(output)).await.is_err() {
+                break;
             }
         }
     };
-    let (admin, collect, ()) = tokio::join!(admin, collect, count);
+    let uplink_stop = CancellationToken::new();
+    let grace = {
+        let (shutdown, uplink_stop) = (shutdown.clone(), uplink_stop.clone());
+        async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                () = uplink_stop.cancelled() => return,
+            }
+            tokio::select! {
+                () = tokio::time::sleep(SHUTDOWN_GRACE) => uplink_stop.cancel(),
+                () = uplink_stop.cancelled() => {}
+            }
+        }
+    };
+    let settings = LinkSettings {
+        hub: config.hub_addr.clone(),
+        token: config.token.clone(),
+        ca_pin: config.ca_pin,
+        backoff: Backoff::new(BASE, config.reconnect_max),
+    };
+    let link = async {
+        let result = link::run(
+            settings,
+            credentials,
+            payloads_rx,
+            resync,
+            shutdown.clone(),
+            uplink_stop.clone(),
+        )
+        .await;
+        // The link ends on shutdown, or with an error that must stop the agent too.
+        uplink_stop.cancel();
+        shutdown.cancel();
+        result
+    };
+    let (admin, collect, (), link, ()) = tokio::join!(admin, collect, forward, link, grace);
+    link?;
     admin.context("serving the admin endpoints")?;
     collect.context("collecting")?;
     tracing::info!("agent stopped cleanly");
     Ok(())
+}
+
+/// Runs the collector until `shutdown`, restarting it (a full relist) whenever `resync` is
+/// notified. An output channel closed by a link that gave up is not an error of its own.
+async fn collect_with_resync(
+    collector: Collector,
+    outputs: mpsc::Sender<CollectorOutput>,
+    resync: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> Result<(), CollectError> {
+    loop {
+        let this_run = shutdown.child_token();
+        let run = collector.clone().run(outputs.clone(), this_run.clone());
+        tokio::pin!(run);
+        let result = tokio::select! {
+            result = &mut run => result,
+            () = resync.notified() => {
+                this_run.cancel();
+                run.await
+            }
+        };
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        result?;
+    }
 }
 
 /// Prometheus text format.

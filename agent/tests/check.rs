@@ -2,126 +2,33 @@
 //! manifests are applied, the check runs with the chart ServiceAccount's token, and it must
 //! collect everything — and be refused Secrets when Helm releases are off.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use k8s_openapi::api::authentication::v1::TokenRequest;
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::core::GroupVersionKind;
-use kube::discovery::{Discovery, Scope};
+use anyhow::Result;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
 use kubeworkz_agent::check;
 use kubeworkz_shared::change::ObjectKind;
-use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster, bin_dir};
-use serde::Deserialize;
+use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
-const NAMESPACE: &str = "kubeworkz";
-const RELEASE: &str = "kw";
+mod chart;
 
-/// `helm template` of the agent chart, rendered by the real Helm (built in tests/kube-tools).
-async fn render_chart(helm_releases: bool, kube_version: &str) -> Result<String> {
-    let helm = bin_dir().await?.join("helm");
-    let chart =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/charts/kubeworkz-agent");
-    let out = Command::new(&helm)
-        .args(["template", RELEASE])
-        .arg(&chart)
-        .args(["--namespace", NAMESPACE, "--kube-version", kube_version])
-        .args([
-            "--set",
-            "hub.address=hub.example.com:7443",
-            "--set",
-            "token=kwt_test",
-        ])
-        .arg("--set")
-        .arg(format!("helm.releases.enabled={helm_releases}"))
-        .output()
-        .with_context(|| format!("running {}", helm.display()))?;
-    if !out.status.success() {
-        bail!(
-            "helm template failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8(out.stdout)?)
-}
-
-/// Server-side applies every document of `yaml`.
-async fn apply(client: &kube::Client, yaml: &str) -> Result<()> {
-    let discovery = Discovery::new(client.clone()).run().await?;
-    for document in serde_yaml::Deserializer::from_str(yaml) {
-        let value = serde_yaml::Value::deserialize(document)?;
-        if value.is_null() {
-            continue;
-        }
-        let object: DynamicObject = serde_yaml::from_value(value)?;
-        let types = object
-            .types
-            .clone()
-            .context("document without apiVersion/kind")?;
-        let gvk = GroupVersionKind::try_from(&types)?;
-        let (resource, caps) = discovery
-            .resolve_gvk(&gvk)
-            .with_context(|| format!("unknown kind {gvk:?}"))?;
-        let name = object
-            .metadata
-            .name
-            .clone()
-            .context("document without a name")?;
-        let api: Api<DynamicObject> = match caps.scope {
-            Scope::Namespaced => {
-                let ns = object.metadata.namespace.as_deref().unwrap_or(NAMESPACE);
-                Api::namespaced_with(client.clone(), ns, &resource)
-            }
-            Scope::Cluster => Api::all_with(client.clone(), &resource),
-        };
-        api.patch(
-            &name,
-            &PatchParams::apply("kubeworkz-test").force(),
-            &Patch::Apply(&object),
-        )
-        .await
-        .with_context(|| format!("applying {} {name}", types.kind))?;
-    }
-    Ok(())
-}
-
-/// A client authenticated as the chart's ServiceAccount (a bound token, as in a pod).
-async fn agent_client(cluster: &TestCluster) -> Result<kube::Client> {
-    let sas: Api<ServiceAccount> = Api::namespaced(cluster.client(), NAMESPACE);
-    let request: TokenRequest = serde_json::from_value(serde_json::json!({
-        "spec": {"audiences": [], "expirationSeconds": 3600}
-    }))?;
-    let token = sas
-        .create_token_request(
-            &format!("{RELEASE}-kubeworkz-agent"),
-            &PostParams::default(),
-            &request,
-        )
-        .await?
-        .status
-        .context("token request without status")?
-        .token;
-    let mut kubeconfig = Kubeconfig::from_yaml(cluster.kubeconfig_yaml())?;
-    for user in &mut kubeconfig.auth_infos {
-        user.auth_info = Some(serde_json::from_value(
-            serde_json::json!({ "token": token }),
-        )?);
-    }
-    let config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
-}
+use chart::{CREDENTIALS_SECRET, NAMESPACE, TOKEN_SECRET, agent_client, apply, render_chart};
 
 async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestCluster> {
     let cluster = TestCluster::start(ClusterSpec::new(name, vec![NodeSpec::new("node-a")])).await?;
     cluster.create_namespace(NAMESPACE).await?;
     apply(
         &cluster.client(),
-        &render_chart(helm_releases, cluster.server_version()).await?,
+        &render_chart(
+            &[
+                ("hub.address", "hub.example.com:7443"),
+                ("token", "kwt_test"),
+                ("helm.releases.enabled", &helm_releases.to_string()),
+            ],
+            cluster.server_version(),
+        )
+        .await?,
     )
     .await?;
     Ok(cluster)
@@ -186,7 +93,7 @@ async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
     );
 
     // And the apiserver refuses a direct read.
-    let err = Api::<Secret>::all(client)
+    let err = Api::<Secret>::all(client.clone())
         .list(&Default::default())
         .await
         .unwrap_err();
@@ -194,5 +101,39 @@ async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
         matches!(err, kube::Error::Api(ref s) if s.code == 403),
         "{err}"
     );
+
+    // Its own credentials Secret, and only that one, it may read and write.
+    let secrets = Api::<Secret>::namespaced(client, NAMESPACE);
+    let mut own = secrets.get(CREDENTIALS_SECRET).await?;
+    own.data = Some([("probe".to_owned(), k8s_openapi::ByteString(b"x".to_vec()))].into());
+    secrets
+        .replace(CREDENTIALS_SECRET, &PostParams::default(), &own)
+        .await?;
+    for denied in [
+        secrets.get(TOKEN_SECRET).await.map(drop),
+        secrets
+            .create(
+                &PostParams::default(),
+                &Secret {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some("another".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(drop),
+        secrets
+            .delete(CREDENTIALS_SECRET, &Default::default())
+            .await
+            .map(drop),
+    ] {
+        let err = denied.unwrap_err();
+        assert!(
+            matches!(err, kube::Error::Api(ref s) if s.code == 403),
+            "{err}"
+        );
+    }
     Ok(())
 }

@@ -1,11 +1,14 @@
-//! The real `kubeworkz-agent` binary: bad configuration exits 64 naming the variable; `run`
-//! against a real cluster serves `/healthz` and `/metrics` with what it collected, and stops
-//! cleanly on SIGTERM.
+//! The real `kubeworkz-agent` binary: bad configuration exits 64 naming the variable (also a
+//! first start with neither stored credentials nor a token); `run` against a real cluster
+//! serves `/healthz` and `/metrics` with what it collected while its hub is unreachable (it
+//! keeps retrying enrollment), never logs its token, and stops cleanly on SIGTERM. Talking to
+//! a real hub is tested in `hub/tests/agent_cluster.rs`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use kubeworkz_shared::protocol::{CaPin, EnrollmentToken};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
 const AGENT: &str = env!("CARGO_BIN_EXE_kubeworkz-agent");
@@ -25,6 +28,47 @@ fn bad_configuration_exits_64_and_names_the_variable() {
 
     let out = Command::new(AGENT).arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(64));
+
+    let out = Command::new(AGENT)
+        .arg("run")
+        .env("KUBEWORKZ_HUB_ADDR", "127.0.0.1:7443")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("KUBEWORKZ_CREDENTIALS_FILE"), "{stderr}");
+}
+
+#[test]
+fn a_first_start_without_a_token_exits_64() {
+    let dir = tempfile::tempdir().unwrap();
+    // A kubeconfig is only read here, never connected to before the agent gives up.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n\
+         current-context: x\n",
+    )
+    .unwrap();
+    let out = Command::new(AGENT)
+        .arg("run")
+        .env("KUBECONFIG", &kubeconfig)
+        .env("KUBEWORKZ_HUB_ADDR", "127.0.0.1:7443")
+        .env("KUBEWORKZ_ADMIN_LISTEN", "127.0.0.1:0")
+        .env("KUBEWORKZ_LOG_FORMAT", "text")
+        .env(
+            "KUBEWORKZ_CREDENTIALS_FILE",
+            dir.path().join("credentials.json"),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    assert!(
+        stderr.contains("not enrolled yet and KUBEWORKZ_TOKEN is not set"),
+        "{stderr}"
+    );
 }
 
 struct Agent(std::process::Child);
@@ -46,15 +90,29 @@ async fn run_serves_health_and_metrics_and_stops_on_sigterm() -> Result<()> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
+    // No hub listens on this UDP port: enrollment keeps failing and is retried.
+    let hub_port = std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let dir = tempfile::tempdir()?;
+    let token = EnrollmentToken::generate(CaPin([9; 32])).expose();
+    let secret = token.split('.').nth(2).unwrap().to_owned();
+    let log = dir.path().join("agent.log");
     let mut agent = Agent(
         Command::new(AGENT)
             .arg("run")
             .env("KUBECONFIG", cluster.kubeconfig_path())
-            .env("KUBEWORKZ_HUB_ADDR", "127.0.0.1:7443")
+            .env("KUBEWORKZ_HUB_ADDR", format!("127.0.0.1:{hub_port}"))
+            .env("KUBEWORKZ_TOKEN", &token)
+            .env("KUBEWORKZ_RECONNECT_MAX_SECS", "1")
+            .env(
+                "KUBEWORKZ_CREDENTIALS_FILE",
+                dir.path().join("credentials.json"),
+            )
             .env("KUBEWORKZ_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
             .env("KUBEWORKZ_LOG_FORMAT", "json")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
             .spawn()?,
     );
 
@@ -85,6 +143,17 @@ async fn run_serves_health_and_metrics_and_stops_on_sigterm() -> Result<()> {
         .await?;
     assert_eq!(health.status(), 200);
 
+    // Enrollment fails (no hub) and is retried, while collection goes on.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !std::fs::read_to_string(&log)?.contains("enrolling failed") {
+        if Instant::now() > deadline {
+            bail!(
+                "no failed enrollment was logged: {}",
+                std::fs::read_to_string(&log)?
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let status = Command::new("kill")
         .args(["-TERM", &agent.0.id().to_string()])
         .status()?;
@@ -100,5 +169,11 @@ async fn run_serves_health_and_metrics_and_stops_on_sigterm() -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let log = std::fs::read_to_string(&log)?;
+    assert!(!log.contains(&secret), "the token secret was logged: {log}");
+    assert!(
+        !dir.path().join("credentials.json").exists(),
+        "nothing is stored without an enrollment"
+    );
     Ok(())
 }

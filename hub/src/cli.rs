@@ -87,6 +87,22 @@ pub enum ClusterCommand {
         /// Name or id.
         cluster: String,
     },
+    /// Disable a cluster (by name or id): it is no longer collected, its agent's live
+    /// connection is closed by a running hub within seconds, and its next connection and
+    /// certificate renewal are refused. Nothing collected is deleted.
+    Disable {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Name or id.
+        cluster: String,
+    },
+    /// Enable a disabled cluster again (by name or id); its agent reconnects on its own.
+    Enable {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Name or id.
+        cluster: String,
+    },
 }
 
 /// `kubeworkz-hub token …`
@@ -211,22 +227,55 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             cluster,
         } => {
             let (store, org) = args.open().await?;
-            let clusters = store.list_clusters(org).await?;
-            let Some(found) = clusters
-                .iter()
-                .find(|c| c.name == cluster || c.id.to_string() == cluster)
-            else {
-                bail!(
-                    "no cluster named {cluster:?} in organization {:?}",
-                    args.org
-                );
-            };
+            let found = find_cluster(&*store, org, &args, &cluster).await?;
             store.delete_cluster(org, found.id).await?;
             println!("removed {} ({})", found.name, found.id);
             store.close().await;
             Ok(())
         }
+        ClusterCommand::Disable {
+            store: args,
+            cluster,
+        } => set_enabled(&args, &cluster, false).await,
+        ClusterCommand::Enable {
+            store: args,
+            cluster,
+        } => set_enabled(&args, &cluster, true).await,
     }
+}
+
+/// The organization's cluster named `cluster` (or with that id).
+async fn find_cluster(
+    store: &dyn Store,
+    org: OrgId,
+    args: &StoreArgs,
+    cluster: &str,
+) -> anyhow::Result<Cluster> {
+    let clusters = store.list_clusters(org).await?;
+    clusters
+        .into_iter()
+        .find(|c| c.name == cluster || c.id.to_string() == cluster)
+        .with_context(|| {
+            format!(
+                "no cluster named {cluster:?} in organization {:?}",
+                args.org
+            )
+        })
+}
+
+/// `cluster disable|enable`: flips the flag in the store; running hubs (this host's or
+/// another replica's) notice on their next enabled check.
+async fn set_enabled(args: &StoreArgs, cluster: &str, enabled: bool) -> anyhow::Result<()> {
+    let (store, org) = args.open().await?;
+    let found = find_cluster(&*store, org, args, cluster).await?;
+    let changed = store.set_cluster_enabled(org, found.id, enabled).await?;
+    store.close().await;
+    if !changed {
+        bail!("cluster {cluster:?} disappeared meanwhile");
+    }
+    let verb = if enabled { "enabled" } else { "disabled" };
+    println!("{verb} {} ({})", found.name, found.id);
+    Ok(())
 }
 
 pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {

@@ -6,7 +6,6 @@
 //! `token list`.
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -34,27 +33,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 mod common;
 
-use common::{Hub, cli};
-
-/// The bound QUIC address, from the `agent endpoint listening` log line.
-fn quic_addr(hub: &mut Hub) -> Result<SocketAddr> {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let log = hub.log();
-        if let Some(line) = log.lines().find(|l| l.contains("agent endpoint listening")) {
-            let json: serde_json::Value = serde_json::from_str(line)?;
-            let addr = json["quic_listen"].as_str().context("quic_listen field")?;
-            return Ok(addr.parse()?);
-        }
-        if let Some(status) = hub.child.try_wait()? {
-            bail!("hub exited with {status}: {log}");
-        }
-        if Instant::now() > deadline {
-            bail!("hub did not report its agent endpoint: {log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::{Hub, cli, token_create};
 
 async fn next_event(
     events: &mut mpsc::Receiver<UplinkEvent>,
@@ -124,15 +103,10 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
     let mut hub = Hub::start(&db, &["--quic-listen", "127.0.0.1:0"], "info");
-    let quic = quic_addr(&mut hub)?;
+    let quic = hub.quic_addr()?;
 
     // A token from the real CLI (same database and master key file as `serve`).
-    let (ok, out, err) = cli(
-        &db,
-        &["token", "create", "--name", "c1", "--output", "json"],
-    );
-    assert!(ok, "{out}{err}");
-    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let created = token_create(&db, "c1")?;
     let exposed = created["token"].as_str().context("token")?.to_owned();
     let token: EnrollmentToken = exposed.parse()?;
     let helm = created["helm"].as_str().context("helm")?;
@@ -170,12 +144,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     );
 
     // A revoked token is refused with that reason.
-    let (ok, out, err) = cli(
-        &db,
-        &["token", "create", "--name", "c2", "--output", "json"],
-    );
-    assert!(ok, "{out}{err}");
-    let created: serde_json::Value = serde_json::from_str(out.trim())?;
+    let created = token_create(&db, "c2")?;
     let revoked: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
     let (ok, out, err) = cli(&db, &["token", "revoke", revoked.public_id()]);
     assert!(ok, "{out}{err}");
@@ -218,7 +187,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     send(vec![delete_of(&ns_b)]).await?;
     send(vec![delete_of(&p1)]).await?;
     let mut hub = Hub::start(&db, &["--quic-listen", &quic.to_string()], "info");
-    assert_eq!(quic_addr(&mut hub)?, quic);
+    assert_eq!(hub.quic_addr()?, quic);
     next_event(&mut events, |e| {
         matches!(e, UplinkEvent::Connected { resumed: true })
     })

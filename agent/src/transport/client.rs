@@ -19,6 +19,11 @@ use super::tls::client_config;
 /// How long to wait for the hub's answer to `Enroll`, `Hello` or `RenewCertificate`.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a QUIC handshake may take. Without it an unreachable hub holds an attempt for the
+/// whole idle timeout (60 s) before the backoff even starts; quinn resends its Initial
+/// packets meanwhile, so a hub that comes back within this window is still reached.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where the hub is: the UDP address and the name its certificate carries (a DNS name or the
 /// IP address itself).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +66,10 @@ async fn open(
     };
     let mut endpoint = quinn::Endpoint::client(local)?;
     endpoint.set_default_client_config(client_config(pin, identity)?);
-    let conn = endpoint.connect(hub.addr, &hub.server_name)?.await?;
+    let connecting = endpoint.connect(hub.addr, &hub.server_name)?;
+    let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .map_err(|_| ClientError::Timeout)??;
     let (send, recv) = conn.open_bi().await?;
     Ok((
         endpoint,

@@ -23,7 +23,8 @@ pub mod tls;
 mod uplink;
 
 pub use client::{
-    ANSWER_TIMEOUT, AgentSession, HubAddress, SessionReceiver, SessionSender, connect, enroll,
+    ANSWER_TIMEOUT, AgentSession, CONNECT_TIMEOUT, HubAddress, SessionReceiver, SessionSender,
+    connect, enroll,
 };
 pub use identity::{AgentIdentity, PendingKey, RENEW_AT_PERCENT, renew_at};
 pub use uplink::{HEARTBEAT, Uplink, UplinkEvent};
@@ -69,7 +70,7 @@ pub enum ClientError {
     /// The hub answered something the protocol does not allow.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// No answer in time.
+    /// No answer (or no handshake) in time.
     #[error("hub did not answer in time")]
     Timeout,
 }

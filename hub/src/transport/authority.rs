@@ -86,6 +86,22 @@ pub trait AgentAuthority: Send + Sync + 'static {
     /// Whether the cluster may connect and renew. Unknown clusters are not enabled.
     async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError>;
 
+    /// The clusters of `clusters` that are disabled or no longer exist: the transport asks
+    /// this about its live connections every few seconds. Default: one
+    /// [`AgentAuthority::is_cluster_enabled`] per cluster.
+    async fn disabled_among(
+        &self,
+        clusters: &[ClusterId],
+    ) -> Result<Vec<ClusterId>, AuthorityError> {
+        let mut disabled = Vec::new();
+        for &cluster in clusters {
+            if !self.is_cluster_enabled(cluster).await? {
+                disabled.push(cluster);
+            }
+        }
+        Ok(disabled)
+    }
+
     /// The last stored `(epoch, seq)` of the cluster's stream.
     async fn stream_cursor(
         &self,

@@ -11,7 +11,10 @@
 //! - Client certificates are checked by rustls at the handshake (chain to the hub CA, expiry,
 //!   ClientAuth); a certificate from another CA or an expired one never gets a connection.
 //!   A disabled cluster gets `Refused` after the handshake, and
-//!   [`HubTransport::disconnect_cluster`] closes a live connection at once.
+//!   [`HubTransport::disconnect_cluster`] closes a live connection at once. Because a
+//!   cluster can be disabled or removed by another process (the CLI, another hub replica),
+//!   `serve` also re-reads the enabled state of every connected cluster every
+//!   [`TransportSettings::enabled_check_interval`] and disconnects those no longer enabled.
 //! - A bad frame (oversize, garbage, protocol violation) closes that connection only, with a
 //!   `warn!` naming the cluster and the reason.
 //! - [`AgentAuthority`] is everything it asks of the store; [`StoreAuthority`] implements it
@@ -69,17 +72,22 @@ pub struct TransportSettings {
     pub first_frame_timeout: Duration,
     /// In-flight handshakes above which clients must validate their address (QUIC Retry).
     pub retry_above_handshakes: usize,
+    /// How often live sessions re-read their cluster's enabled/exists state from the store,
+    /// so a cluster disabled or removed by another process (the CLI, another replica) is
+    /// disconnected within this long.
+    pub enabled_check_interval: Duration,
 }
 
 impl TransportSettings {
     /// Defaults for `listen`: 7-day certificates, 10 s for the first frame, Retry above 256
-    /// concurrent handshakes.
+    /// concurrent handshakes, enabled state re-read every 3 s.
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
             client_validity: DEFAULT_CLIENT_VALIDITY,
             first_frame_timeout: Duration::from_secs(10),
             retry_above_handshakes: 256,
+            enabled_check_interval: Duration::from_secs(3),
         }
     }
 }

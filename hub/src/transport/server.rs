@@ -112,8 +112,48 @@ impl HubTransport {
     }
 
     /// Accepts agents until `shutdown`, then closes every connection (agents reconnect with
-    /// backoff) and waits for the endpoint to drain.
+    /// backoff) and waits for the endpoint to drain. Meanwhile connected clusters that are
+    /// no longer enabled are disconnected ([`HubTransport::disconnect_disabled`]).
     pub async fn serve(&self, shutdown: Shutdown) {
+        let checker = {
+            let (transport, shutdown) = (self.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let mut every =
+                    tokio::time::interval(transport.shared.settings.enabled_check_interval);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        () = shutdown.wait() => break,
+                        _ = every.tick() => transport.disconnect_disabled().await,
+                    }
+                }
+            })
+        };
+        self.accept(&shutdown).await;
+        let _ = checker.await;
+        self.endpoint
+            .close(VarInt::from_u32(close::SHUTDOWN), b"hub is shutting down");
+        self.endpoint.wait_idle().await;
+    }
+
+    /// Asks the authority about every connected cluster and disconnects those that are
+    /// disabled or gone. A failing store disconnects nobody (logged; the next round retries).
+    pub async fn disconnect_disabled(&self) {
+        let clusters = self.connected_clusters();
+        if clusters.is_empty() {
+            return;
+        }
+        match self.shared.authority.disabled_among(&clusters).await {
+            Ok(disabled) => {
+                for cluster in disabled {
+                    self.disconnect_cluster(cluster, "cluster is disabled");
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "checking connected clusters failed"),
+        }
+    }
+
+    async fn accept(&self, shutdown: &Shutdown) {
         loop {
             let incoming = tokio::select! {
                 () = shutdown.wait() => break,
@@ -146,9 +186,6 @@ impl HubTransport {
                 }
             });
         }
-        self.endpoint
-            .close(VarInt::from_u32(close::SHUTDOWN), b"hub is shutting down");
-        self.endpoint.wait_idle().await;
     }
 
     /// Closes the cluster's live connection (it was disabled or revoked). Its next handshake

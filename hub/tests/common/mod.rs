@@ -35,6 +35,42 @@ pub fn cli(db: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `token create --name NAME --output json` through the real CLI: the printed JSON object
+/// (`id`, `token`, `helm`, …).
+#[allow(dead_code)] // the pull-mode test creates no tokens
+pub fn token_create(db: &str, name: &str) -> Result<serde_json::Value> {
+    let (ok, out, err) = cli(db, &["token", "create", "--name", name, "--output", "json"]);
+    if !ok {
+        bail!("token create failed: {out}{err}");
+    }
+    Ok(serde_json::from_str(out.trim())?)
+}
+
+/// The organization and id of the cluster named `name` in the `default` organization (the
+/// one an enrollment created).
+#[allow(dead_code)] // the pull-mode test creates no tokens
+pub async fn default_org_cluster(
+    store: &dyn kubeworkz_hub::store::Store,
+    name: &str,
+) -> Result<(
+    kubeworkz_shared::ids::OrgId,
+    kubeworkz_shared::ids::ClusterId,
+)> {
+    let org = store
+        .organization_by_name("default")
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no default organization"))?
+        .id;
+    let cluster = store
+        .list_clusters(org)
+        .await?
+        .into_iter()
+        .find(|c| c.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no cluster {name:?}"))?
+        .id;
+    Ok((org, cluster))
+}
+
 /// A running `serve`, logging JSON lines; killed if the test fails before it stopped it.
 pub struct Hub {
     pub child: Child,
@@ -75,6 +111,29 @@ impl Hub {
             });
         }
         Self { child, log }
+    }
+
+    /// The bound QUIC address, from the `agent endpoint listening` log line.
+    #[allow(dead_code)] // the pull-mode test has no agents
+    pub fn quic_addr(&mut self) -> Result<std::net::SocketAddr> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains("agent endpoint listening")) {
+                let json: serde_json::Value = serde_json::from_str(line)?;
+                let addr = json["quic_listen"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("no quic_listen field: {line}"))?;
+                return Ok(addr.parse()?);
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("hub exited with {status}: {log}");
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("hub did not report its agent endpoint: {log}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Everything logged so far.

@@ -204,3 +204,44 @@ async fn disabling_a_cluster_closes_its_connection_and_refuses_the_next() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_cluster_disabled_elsewhere_is_disconnected_by_the_enabled_check() {
+    // Another process (the CLI, another replica) flips the flag in the store: no in-process
+    // call, the transport's periodic check must notice.
+    let hub = TestHub::start(Duration::from_secs(3600)).await;
+    let identity = hub.enrolled().await;
+    let other = hub.enrolled().await;
+    let queue = UnackedQueue::new(rand_epoch(), 1 << 20);
+    let mut session = connect(&hub.address, &identity, queue.hello("test"))
+        .await
+        .unwrap();
+    let mut other_session = connect(&hub.address, &other, queue.hello("test"))
+        .await
+        .unwrap();
+    hub.authority
+        .enabled
+        .lock()
+        .unwrap()
+        .insert(identity.cluster_id, false);
+    let started = Instant::now();
+    let closed = timeout(WAIT, session.recv()).await.unwrap().unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&closed, ClientError::Closed { code, reason } if *code == close::DISABLED && reason == "cluster is disabled"),
+        "{closed:?}"
+    );
+    // The enabled cluster keeps its session.
+    assert!(other_session.closed().is_none());
+    assert!(
+        timeout(Duration::from_millis(700), other_session.recv())
+            .await
+            .is_err(),
+        "the enabled cluster's session must stay open"
+    );
+    assert_eq!(hub.transport.connected_clusters(), vec![other.cluster_id]);
+}

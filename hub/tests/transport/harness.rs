@@ -174,6 +174,7 @@ impl TestHub {
         let mut settings = TransportSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)));
         settings.client_validity = client_validity;
         settings.first_frame_timeout = Duration::from_secs(2);
+        settings.enabled_check_interval = Duration::from_millis(300);
         let transport =
             HubTransport::bind(settings, ca.clone(), identity, authority.clone()).unwrap();
         let address = HubAddress {

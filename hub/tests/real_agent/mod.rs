@@ -1,0 +1,138 @@
+//! The real `kubeworkz-agent` binary, for hub tests and benches that need an agent on a real
+//! cluster. Cargo only gives a package's tests its *own* binaries, so the agent is built here
+//! (`cargo build -p kubeworkz-agent`, a no-op when it is up to date) into the same target
+//! directory and profile as the running test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// The agent binary, built once per test process.
+pub fn agent_binary() -> Result<PathBuf> {
+    static BUILT: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build().map_err(|err| format!("{err:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn build() -> Result<PathBuf> {
+    // target/<profile>/deps/<test binary> (tests) or target/<profile>/deps/<bench> (benches).
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("test binary outside a target directory")?;
+    let target_dir = profile_dir.parent().context("no target directory")?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => bail!("no profile directory"),
+    };
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "kubeworkz-agent",
+            "--bin",
+            "kubeworkz-agent",
+        ])
+        .args(["--profile", profile])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(&workspace)
+        .status()
+        .context("running cargo build for the agent")?;
+    if !status.success() {
+        bail!("building kubeworkz-agent failed: {status}");
+    }
+    Ok(profile_dir.join("kubeworkz-agent"))
+}
+
+/// A running `kubeworkz-agent run`, logging (JSON) to a file; killed on drop.
+pub struct Agent {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Agent {
+    /// Starts `kubeworkz-agent run` with `env` (nothing else inherited from `KUBEWORKZ_*` or
+    /// `RUST_LOG`), appending its log to `log`.
+    pub fn start(env: &[(&str, String)], log: &Path) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)?;
+        let mut command = Command::new(agent_binary()?);
+        command.arg("run");
+        for (key, _) in std::env::vars() {
+            if key.starts_with("KUBEWORKZ_") {
+                command.env_remove(key);
+            }
+        }
+        command
+            .env("RUST_LOG", "info")
+            .env("KUBEWORKZ_LOG_FORMAT", "json")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(file);
+        Ok(Self {
+            child: command.spawn().context("starting kubeworkz-agent")?,
+            log: log.to_owned(),
+        })
+    }
+
+    /// The whole log file (every run that appended to it).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle` at least `count` times.
+    pub async fn wait_log(&mut self, needle: &str, count: usize, within: Duration) -> Result<()> {
+        let deadline = Instant::now() + within;
+        loop {
+            let log = self.log();
+            if log.matches(needle).count() >= count {
+                return Ok(());
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("agent exited with {status} before logging {needle:?}: {log}");
+            }
+            if Instant::now() > deadline {
+                bail!("agent did not log {needle:?} {count}× within {within:?}: {log}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM and a clean exit within 30 s.
+    pub async fn stop(mut self) -> Result<()> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    bail!("agent exit {status}: {}", self.log());
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("agent did not stop within 30 s of SIGTERM");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
