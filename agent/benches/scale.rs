@@ -13,9 +13,16 @@
 //! an in-process collector (the same code the agent runs) emits during a rollout of every
 //! deployment. `KW_COMPARE_AGENTS` (colon-separated paths of other agent builds) measures those
 //! the same way alongside, to compare builds on one cluster.
+//!
+//! Every agent is connected: the bench runs the real `kubeworkz-hub serve` (SQLite in a
+//! tempdir; built here with `cargo build -p kubeworkz-hub` into this bench's target directory
+//! and profile, since cargo gives a bench only its own package's binaries) and enrolls each
+//! agent with its own token from the real CLI, so the uplink's connection and queue are part
+//! of what is measured.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,15 +56,135 @@ struct Agent {
     port: u16,
 }
 
+/// The real hub: `serve` on a SQLite file, and its CLI for tokens. Killed on drop.
+struct Hub {
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    child: Child,
+    quic: String,
+}
+
+impl Hub {
+    fn start() -> Result<Self> {
+        let binary = build_hub()?;
+        let dir = tempfile::tempdir()?;
+        let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+        let mut child = Command::new(&binary)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--quic-listen",
+                "127.0.0.1:0",
+            ])
+            .env("KUBEWORKZ_DATABASE_URL", &db)
+            .env("KUBEWORKZ_LOG_JSON", "true")
+            .env("RUST_LOG", "info")
+            .env_remove("KUBEWORKZ_MASTER_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting kubeworkz-hub serve")?;
+        let stdout = child.stdout.take().context("hub stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("agent endpoint listening") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .context("the hub never reported its agent endpoint")?;
+        let json: serde_json::Value = serde_json::from_str(&line)?;
+        let quic = json["quic_listen"]
+            .as_str()
+            .context("no quic_listen field")?
+            .to_owned();
+        Ok(Self {
+            binary,
+            dir,
+            child,
+            quic,
+        })
+    }
+
+    /// A one-time token for a new cluster called `name`.
+    fn token(&self, name: &str) -> Result<String> {
+        let db = format!(
+            "sqlite://{}",
+            self.dir.path().join("kubeworkz.db").display()
+        );
+        let out = Command::new(&self.binary)
+            .args(["token", "create", "--name", name, "--output", "json"])
+            .env("KUBEWORKZ_DATABASE_URL", db)
+            .env_remove("KUBEWORKZ_MASTER_KEY")
+            .output()?;
+        if !out.status.success() {
+            bail!("token create: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        Ok(json["token"].as_str().context("no token")?.to_owned())
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Builds the hub binary into this bench's target directory and profile (a no-op when it is
+/// up to date).
+fn build_hub() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("bench binary outside a target directory")?;
+    let target_dir = profile_dir.parent().context("no target directory")?;
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some("release") => "bench",
+        Some(other) => other,
+        None => bail!("no profile directory"),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "kubeworkz-hub",
+            "--bin",
+            "kubeworkz-hub",
+        ])
+        .args(["--profile", profile])
+        .env("CARGO_TARGET_DIR", target_dir)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .status()
+        .context("running cargo build for the hub")?;
+    if !status.success() {
+        bail!("building kubeworkz-hub failed: {status}");
+    }
+    Ok(profile_dir.join("kubeworkz-hub"))
+}
+
 impl Agent {
-    fn spawn(label: &str, binary: &str, cluster: &TestCluster) -> Result<Self> {
+    fn spawn(label: &str, binary: &str, cluster: &TestCluster, hub: &Hub) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let child = Command::new(binary)
             .arg("run")
             .env("KUBECONFIG", cluster.kubeconfig_path())
-            .env("KUBEWORKZ_HUB_ADDR", "127.0.0.1:7443")
+            .env("KUBEWORKZ_HUB_ADDR", &hub.quic)
+            .env("KUBEWORKZ_TOKEN", hub.token(&format!("scale-{port}"))?)
+            .env(
+                "KUBEWORKZ_CREDENTIALS_FILE",
+                hub.dir.path().join(format!("agent-{port}.json")),
+            )
             .env("KUBEWORKZ_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -205,6 +332,7 @@ async fn main() -> Result<()> {
     spec.start_timeout = Duration::from_secs(600);
     let cluster = TestCluster::start(spec).await?;
     cluster.create_namespace("load").await?;
+    let hub = Hub::start()?;
     let http = reqwest::Client::new();
 
     let mut binaries = vec![("kubeworkz-agent".to_owned(), AGENT.to_owned())];
@@ -220,7 +348,7 @@ async fn main() -> Result<()> {
     }
     let mut agents = Vec::new();
     for (label, path) in &binaries {
-        agents.push(Agent::spawn(label, path, &cluster)?);
+        agents.push(Agent::spawn(label, path, &cluster, &hub)?);
     }
     let mut rows: Vec<Row> = agents.iter().map(|_| Row::default()).collect();
     for agent in &agents {
@@ -274,6 +402,7 @@ async fn main() -> Result<()> {
             &format!("{label}, started on the loaded cluster"),
             path,
             &cluster,
+            &hub,
         )?;
         agents.push(late);
     }
