@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
@@ -197,7 +197,8 @@ pub(crate) async fn user_count(db: &mut dyn Sql) -> Result<u64, StoreError> {
 /// Creates a user; a taken email is [`StoreError::Conflict`].
 pub(crate) async fn create_user(db: &mut dyn Sql, new: &NewUser) -> Result<User, StoreError> {
     let d = db.dialect();
-    let now = Utc::now();
+    // What the databases keep (microseconds), so the returned row equals a re-read one.
+    let now = Utc::now().trunc_subsecs(6);
     let sql = format!(
         "INSERT INTO users (id, org_id, email, password_hash, role, created_at) \
          VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (email) DO NOTHING",

@@ -1,7 +1,7 @@
 //! API tokens for automation: opaque, stored as their SHA-256 only, optional expiry,
 //! revocable. Written once against [`Sql`]; usability (revoked, expired) is judged in Rust.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound as _, Utc};
 use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
@@ -94,7 +94,8 @@ pub(crate) async fn create_api_token(
     new: &NewApiToken,
 ) -> Result<ApiTokenInfo, StoreError> {
     let d = db.dialect();
-    let now = Utc::now();
+    // What the databases keep (microseconds), so the returned row equals a re-read one.
+    let now = Utc::now().trunc_subsecs(6);
     let sql = format!(
         "INSERT INTO api_tokens (id, org_id, user_id, name, token_hash, role, created_at, \
          expires_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {})",

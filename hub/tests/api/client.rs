@@ -36,12 +36,22 @@ pub const LOGIN_PER_USER: u32 = 5;
 /// A running API over a fresh database of one backend.
 pub struct TestHub {
     pub base: String,
+    pub backend: Backend,
     pub db: TestStore,
     pub default_org: OrgId,
 }
 
 impl TestHub {
     pub async fn start(backend: Backend) -> Self {
+        let limits = Arc::new(RateLimits {
+            login_per_ip: RateLimiter::new(1000, Duration::from_secs(60)),
+            login_per_user: RateLimiter::new(LOGIN_PER_USER, Duration::from_secs(60)),
+            per_token: RateLimiter::new(1000, Duration::from_secs(60)),
+        });
+        Self::start_with_limits(backend, limits).await
+    }
+
+    pub async fn start_with_limits(backend: Backend, limits: Arc<RateLimits>) -> Self {
         let db = TestStore::open(backend).await;
         let keyring = Keyring::new(MasterKey::generate().0, vec![]);
         let mut state = AppState::new(
@@ -50,11 +60,7 @@ impl TestHub {
             PullHandle::default(),
             keyring,
         );
-        state.limits = Arc::new(RateLimits {
-            login_per_ip: RateLimiter::new(1000, Duration::from_secs(60)),
-            login_per_user: RateLimiter::new(LOGIN_PER_USER, Duration::from_secs(60)),
-            per_token: RateLimiter::new(1000, Duration::from_secs(60)),
-        });
+        state.limits = limits;
         let created = auth::bootstrap_admin(
             &*db.store,
             Some(ADMIN_EMAIL),
@@ -76,6 +82,7 @@ impl TestHub {
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             base,
+            backend,
             db,
             default_org,
         }

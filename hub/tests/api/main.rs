@@ -15,6 +15,7 @@ mod client;
 mod clusters;
 mod inventory;
 mod isolation;
+mod limits;
 mod register;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests, each on a fresh hub.
@@ -57,4 +58,5 @@ both_backends! {
     admin::users_are_managed_by_admins,
     admin::the_audit_log_records_mutations_with_filters,
     admin::docs_metrics_and_probes_answer,
+    limits::logins_per_ip_and_requests_per_token_are_limited,
 }

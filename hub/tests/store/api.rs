@@ -368,8 +368,8 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
             .is_none()
     );
 
-    let hour = Utc::now() - Duration::hours(3);
-    let hour = hour - Duration::seconds(hour.timestamp() % 3600);
+    let hour = (Utc::now() - Duration::hours(3)).timestamp();
+    let hour = chrono::DateTime::from_timestamp(hour - hour % 3600, 0).unwrap();
     let bucket = |namespace: &str, cpu| UsageBucket {
         namespace: namespace.into(),
         pod: "p".into(),
