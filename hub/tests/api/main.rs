@@ -3,6 +3,9 @@
 //! (its test is in nextest's `kube` group).
 
 #[allow(dead_code)]
+#[path = "../common/mod.rs"]
+mod common;
+#[allow(dead_code)]
 #[path = "../store/fixtures.rs"]
 mod fixtures;
 #[allow(dead_code)]
@@ -11,6 +14,7 @@ mod harness;
 
 mod admin;
 mod auth_flow;
+mod cli;
 mod client;
 mod clusters;
 mod inventory;
