@@ -1,20 +1,20 @@
 //! The operator CLI beside `serve`: one-off commands against the hub's database.
 
-use std::io::Read;
+use std::io::{BufRead as _, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use kubeworkz_hub::auth::enrollment::{self, TokenRequest};
+use kubeworkz_hub::auth::{self, Secret};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::keys::{self, KeyConfig};
 use kubeworkz_hub::pull::{self, Registration};
 use kubeworkz_hub::server::open_store;
-use kubeworkz_hub::store::{Cluster, Environment, NewEnrollmentToken, Store};
-use kubeworkz_hub::transport::load_or_create_ca;
+use kubeworkz_hub::store::{Cluster, Environment, Role, Store, UserRef};
 use kubeworkz_shared::ids::OrgId;
-use kubeworkz_shared::protocol::EnrollmentToken;
 
 /// Where the database and the master key are: the same options and environment as `serve`.
 #[derive(Debug, Clone, Args)]
@@ -150,6 +150,42 @@ pub enum TokenCommand {
         store: StoreArgs,
         /// The token's public id (the `ID` column of `token list`).
         id: String,
+    },
+}
+
+/// `kubeworkz-hub org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (nothing happens if it exists).
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Its unique name.
+        name: String,
+    },
+}
+
+/// `kubeworkz-hub user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// admin or viewer.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+    },
+    /// Set a user's password (read from standard input) and end their sessions.
+    ResetPassword {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Login email.
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -306,39 +342,27 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             output,
         } => {
             let environment: Environment = environment.parse()?;
-            if name.is_empty() || name.len() > 63 {
-                bail!("cluster name must be 1 to 63 characters");
-            }
             let (store, org_id) = args.open().await?;
             let (keyring, _) = args.keys.load(&args.database_url)?;
-            // The token pins the CA, so the CA must exist (and be the one `serve` uses).
-            let ca = load_or_create_ca(&*store, &keyring)
-                .await
-                .context("loading the hub CA")?;
-            let token = EnrollmentToken::generate(ca.ca_pin());
-            let expires_at = chrono::Utc::now()
-                + chrono::Duration::from_std(ttl).context("token lifetime is too long")?;
-            let info = store
-                .create_enrollment_token(&NewEnrollmentToken {
-                    id: token.public_id().to_owned(),
+            let issued = enrollment::issue_token(
+                &*store,
+                &keyring,
+                TokenRequest {
                     org_id,
-                    secret_hash: token.secret_hash(),
                     cluster_name: name,
                     environment,
                     tags,
+                    ttl,
                     reusable,
-                    expires_at,
-                    created_by: Some("cli".into()),
-                })
-                .await
-                .context("storing the enrollment token")?;
+                    created_by: "cli".into(),
+                },
+            )
+            .await
+            .context("issuing the enrollment token")?;
             store.close().await;
-            let exposed = token.expose();
-            let helm = format!(
-                "helm install kubeworkz-agent manifests/charts/kubeworkz-agent --namespace \
-                 kubeworkz --create-namespace --set hub.address={hub_address} --set \
-                 token={exposed}"
-            );
+            let info = issued.info;
+            let exposed = issued.token.expose();
+            let helm = enrollment::helm_command(&hub_address, &issued.token);
             match output {
                 Output::Json => println!(
                     "{}",
@@ -413,31 +437,80 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
     }
 }
 
-/// `30s`, `15m`, `1h`, `7d`, or a number of seconds.
-fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(at) => text.split_at(at),
-        None => (text, "s"),
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: use e.g. 30m, 1h or 7d"))?;
-    let unit = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => {
-            return Err(format!(
-                "invalid duration unit in {text:?}: use s, m, h or d"
-            ));
+pub async fn org(command: OrgCommand) -> anyhow::Result<()> {
+    match command {
+        OrgCommand::Create { store: args, name } => {
+            if name.is_empty() || name.len() > 63 {
+                bail!("organization name must be 1 to 63 characters");
+            }
+            let store = open_store(&args.database_url).await?;
+            let org = store.ensure_organization(&name).await?;
+            store.close().await;
+            println!("organization {} ({})", org.name, org.id);
+            Ok(())
         }
-    };
-    match number.checked_mul(unit) {
-        Some(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
-        _ => Err(format!("invalid duration {text:?}: must be positive")),
     }
+}
+
+pub async fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Create {
+            store: args,
+            email,
+            role,
+        } => {
+            let role = Role::parse(&role)
+                .with_context(|| format!("unknown role {role:?}: use admin or viewer"))?;
+            let password = read_password()?;
+            let (store, org) = args.open().await?;
+            let user = auth::create_user(&*store, org, &email, password.expose(), role).await;
+            store.close().await;
+            let user = user?;
+            println!(
+                "created {} user {} ({}) in organization {:?}",
+                user.role.as_str(),
+                user.email,
+                user.id,
+                args.org
+            );
+            Ok(())
+        }
+        UserCommand::ResetPassword { store: args, email } => {
+            let email = auth::normalize_email(&email)?;
+            let password = read_password()?;
+            let hash = auth::hash_password(password.expose())?;
+            let store = open_store(&args.database_url).await?;
+            let updated = store
+                .update_user(UserRef::Email(&email), None, Some(&hash))
+                .await;
+            store.close().await;
+            if updated?.is_none() {
+                bail!("no user with email {email:?}");
+            }
+            println!("password of {email} reset; their sessions were ended");
+            Ok(())
+        }
+    }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<Secret> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .take(4096)
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(Secret::new(password))
+}
+
+/// `30s`, `15m`, `1h`, `7d`, or a number of seconds (the API's duration syntax).
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    kubeworkz_hub::api::parse_duration(text)
 }
 
 /// Reads the kubeconfig file (or stdin), refusing an oversized one before reading it all.

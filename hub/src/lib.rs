@@ -2,6 +2,7 @@
 //! integration tests drive the same entry points.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod cost;
 pub mod error;

@@ -28,6 +28,12 @@ enum Command {
     /// Create, list and revoke agent enrollment tokens.
     #[command(subcommand)]
     Token(cli::TokenCommand),
+    /// Create organizations.
+    #[command(subcommand)]
+    Org(cli::OrgCommand),
+    /// Create users and reset their passwords.
+    #[command(subcommand)]
+    User(cli::UserCommand),
     /// Master key operations.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -64,6 +70,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Cluster(command) => cli::cluster(command).await,
             Command::Keys(command) => cli::keys(command).await,
             Command::Token(command) => cli::token(command).await,
+            Command::Org(command) => cli::org(command).await,
+            Command::User(command) => cli::user(command).await,
         }
     })
 }

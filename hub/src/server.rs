@@ -1,6 +1,7 @@
 //! `kubeworkz-hub serve`: open the store, start the workers, serve the API, stop cleanly on
 //! the shutdown signal.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +12,10 @@ use crate::config::ServeConfig;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
 use crate::shutdown::Shutdown;
-use crate::state::AppState;
+use crate::state::{ApiSettings, AppState};
 use crate::transport::{HubTransport, StoreAuthority, TransportSettings, load_or_create_ca};
 use crate::workers::{self, StoreMaintenance, Workers};
-use crate::{api, store};
+use crate::{api, auth, store};
 
 /// Lifetime of the hub's QUIC server certificate. A new one is issued at every start, and
 /// agents trust the CA, so this only needs to outlast an uptime.
@@ -85,7 +86,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     let supervisor = PullSupervisor::new(
         store.clone(),
-        keyring,
+        keyring.clone(),
         PullConfig {
             refresh: Duration::from_secs(config.pull_refresh_secs.max(1)),
             ..PullConfig::default()
@@ -106,12 +107,15 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         version = kubeworkz_shared::VERSION,
         "kubeworkz hub listening"
     );
-    let state = AppState {
-        store: store.clone(),
-        workers,
-        pull,
-    };
-    let app = api::router(state);
+    let mut state = AppState::new(store.clone(), workers, pull, keyring);
+    if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
+        state.settings = Arc::new(ApiSettings {
+            public_address: address,
+            ..ApiSettings::default()
+        });
+    }
+    bootstrap_admin(&*store).await?;
+    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let drain = shutdown.clone();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move { drain.wait().await })
@@ -124,6 +128,34 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     store.close().await;
     served?;
     tracing::info!("hub stopped cleanly");
+    Ok(())
+}
+
+/// First start with no users: creates the admin of `default` from
+/// `KUBEWORKZ_ADMIN_EMAIL` / `KUBEWORKZ_ADMIN_PASSWORD`, or `admin@localhost` with a
+/// generated password printed once to standard output (never logged).
+async fn bootstrap_admin(store: &dyn store::Store) -> anyhow::Result<()> {
+    let email = std::env::var("KUBEWORKZ_ADMIN_EMAIL").ok();
+    let password = std::env::var("KUBEWORKZ_ADMIN_PASSWORD")
+        .ok()
+        .map(auth::Secret::new);
+    match auth::bootstrap_admin(store, email.as_deref(), password.as_ref())
+        .await
+        .context("creating the first admin")?
+    {
+        auth::Bootstrap::Existing => {}
+        auth::Bootstrap::Created { email } => {
+            tracing::info!(%email, "created the first admin in organization default");
+        }
+        auth::Bootstrap::Generated { email, password } => {
+            tracing::warn!(%email, "created the first admin with a generated password (printed once on standard output)");
+            println!(
+                "first start: created admin {email} in organization default with password {}\n\
+                 it is shown only now; change it with `kubeworkz-hub user reset-password --email {email}`",
+                password.expose()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -1,10 +1,35 @@
 //! State shared by every request handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::api::metrics::ApiMetrics;
+use crate::auth::ratelimit::RateLimits;
 use crate::pull::supervisor::PullHandle;
+use crate::seal::Keyring;
 use crate::store::Store;
 use crate::workers::Workers;
+
+/// Settings of the API that tests and operators may change.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// Lifetime of a login session.
+    pub session_ttl: Duration,
+    /// How long registration waits for a cluster to answer.
+    pub probe_timeout: Duration,
+    /// The `HOST:PORT` agents reach the hub's QUIC endpoint at (for the install command).
+    pub public_address: String,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(12 * 3600),
+            probe_timeout: crate::pull::PROBE_TIMEOUT,
+            public_address: "localhost:7443".into(),
+        }
+    }
+}
 
 /// What handlers need: cheap to clone (one `Arc` per field).
 #[derive(Clone, Debug)]
@@ -15,4 +40,32 @@ pub struct AppState {
     pub workers: Workers,
     /// "Sync now" for pull-mode clusters.
     pub pull: PullHandle,
+    /// Seals kubeconfigs registered through the API; loads the CA for enrollment tokens.
+    pub keyring: Keyring,
+    /// Login and per-token rate limits.
+    pub limits: Arc<RateLimits>,
+    /// Request counters for the hub's `/metrics`.
+    pub metrics: Arc<ApiMetrics>,
+    /// Settings.
+    pub settings: Arc<ApiSettings>,
+}
+
+impl AppState {
+    /// State with default limits and settings.
+    pub fn new(
+        store: Arc<dyn Store>,
+        workers: Workers,
+        pull: PullHandle,
+        keyring: Keyring,
+    ) -> Self {
+        Self {
+            store,
+            workers,
+            pull,
+            keyring,
+            limits: Arc::new(RateLimits::default()),
+            metrics: Arc::new(ApiMetrics::default()),
+            settings: Arc::new(ApiSettings::default()),
+        }
+    }
 }

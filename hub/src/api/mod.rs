@@ -1,18 +1,121 @@
 //! The REST API. This module is the only place that knows the API's JSON shapes.
+//!
+//! Every route sits behind the request-context middleware (request id, client address,
+//! response counters); bodies are limited to 64 KiB except registration, which takes a
+//! kubeconfig. Handlers authenticate with the [`extract::Principal`] extractor and check the
+//! admin role with [`extract::Admin`]; every mutation is audited (`audit.rs`).
 
+mod admin;
+mod audit;
+mod clusters;
+mod context;
+pub mod docs;
+pub mod extract;
 mod health;
+mod inventory;
+pub mod metrics;
+mod session;
+mod usage;
+mod views;
 
-use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
 
+pub use context::{REQUEST_ID_HEADER, RequestContext};
+pub use usage::parse_duration;
+
+use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Body limit of every route but registration.
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::BadRequest("method not allowed on this path".into())
+}
 
 /// Builds the hub's HTTP router.
 pub fn router(state: AppState) -> Router {
+    let k8s = Router::new()
+        .route(
+            "/clusters",
+            get(clusters::list)
+                .post(clusters::register)
+                .layer(DefaultBodyLimit::max(clusters::REGISTER_BODY_LIMIT)),
+        )
+        .route(
+            "/clusters/{id}",
+            get(clusters::get)
+                .patch(clusters::update)
+                .delete(clusters::delete)
+                .layer(DefaultBodyLimit::max(clusters::REGISTER_BODY_LIMIT)),
+        )
+        .route("/clusters/{id}/sync", post(clusters::sync))
+        .route("/clusters/{id}/health", get(clusters::health))
+        .route(
+            "/clusters/{id}/namespaces",
+            get(inventory::cluster_namespaces),
+        )
+        .route("/clusters/{id}/nodes", get(inventory::cluster_nodes))
+        .route(
+            "/namespaces/{id}/deployments",
+            get(inventory::namespace_deployments),
+        )
+        .route("/namespaces/{id}/pods", get(inventory::namespace_pods))
+        .route("/deployments/{id}/pods", get(inventory::deployment_pods))
+        .route("/deployments/{id}", get(inventory::deployment))
+        .route("/pods/{id}", get(inventory::pod))
+        .route("/helm/releases", get(inventory::helm_releases))
+        .route("/metrics/cluster/{id}", get(usage::cluster_series))
+        .route("/metrics/namespace/{id}", get(usage::namespace_series))
+        .route("/workers/status", get(admin::workers))
+        .route(
+            "/enrollment-tokens",
+            get(admin::list_enrollment_tokens).post(admin::create_enrollment_token),
+        )
+        .route(
+            "/enrollment-tokens/{id}",
+            axum::routing::delete(admin::revoke_enrollment_token),
+        );
+    let v1 = Router::new()
+        .nest("/k8s", k8s)
+        .route("/auth/login", post(session::login))
+        .route("/auth/logout", post(session::logout))
+        .route("/auth/me", get(session::me))
+        .route(
+            "/auth/tokens",
+            get(session::list_tokens).post(session::create_token),
+        )
+        .route(
+            "/auth/tokens/{id}",
+            axum::routing::delete(session::revoke_token),
+        )
+        .route("/users", get(admin::list_users).post(admin::create_user))
+        .route(
+            "/users/{id}",
+            axum::routing::patch(admin::update_user).delete(admin::delete_user),
+        )
+        .route("/audit", get(audit::list))
+        .route("/docs", get(docs::page))
+        .route("/docs/openapi.json", get(docs::openapi_json));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::prometheus))
+        .nest("/api/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            context::request_context,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -88,14 +88,15 @@ pub async fn register(
     if request.name.is_empty() || request.name.len() > 63 {
         return Err(RegisterError::InvalidName);
     }
-    let validated = kubeconfig::validate(&request.kubeconfig, request.context.as_deref())?;
-    let probe = kubeconfig::probe(&validated, probe_timeout).await?;
-    let detection = detect_provider(Some(&probe.git_version), &probe.nodes);
     let id = ClusterId::new();
-    let sealed = SealedKubeconfig {
-        blob: keyring.seal(validated.to_yaml().as_bytes(), &kubeconfig_context(&id)),
-        key_id: keyring.current_id().to_string(),
-    };
+    let prepared = prepare(
+        keyring,
+        id,
+        &request.kubeconfig,
+        request.context.as_deref(),
+        probe_timeout,
+    )
+    .await?;
     let cluster = store
         .create_cluster(&NewCluster {
             id,
@@ -105,18 +106,77 @@ pub async fn register(
             environment: request.environment,
             tags: request.tags,
             mode: ClusterMode::Kubeconfig,
-            api_server_url: Some(validated.server.clone()),
-            provider: Some(provider_name(detection.provider)),
-            version: Some(probe.git_version),
-            kubeconfig: Some(sealed),
+            api_server_url: Some(prepared.server),
+            provider: Some(prepared.provider.clone()),
+            version: Some(prepared.version),
+            kubeconfig: Some(prepared.sealed),
             created_by: request.created_by,
         })
         .await?;
     tracing::info!(
         cluster_id = %cluster.id,
-        provider = ?detection.provider,
-        evidence = %detection.evidence,
+        provider = %prepared.provider,
+        evidence = %prepared.evidence,
         "cluster registered by kubeconfig"
     );
-    Ok((cluster, validated.warnings))
+    Ok((cluster, prepared.warnings))
+}
+
+/// A kubeconfig that passed validation and the connection test, sealed for its cluster.
+struct Prepared {
+    sealed: SealedKubeconfig,
+    server: String,
+    provider: String,
+    evidence: String,
+    version: String,
+    warnings: Vec<String>,
+}
+
+/// Validate → probe → detect provider → seal bound to `id`: what registering and replacing
+/// a kubeconfig share.
+async fn prepare(
+    keyring: &Keyring,
+    id: ClusterId,
+    yaml: &str,
+    context: Option<&str>,
+    probe_timeout: Duration,
+) -> Result<Prepared, KubeconfigError> {
+    let validated = kubeconfig::validate(yaml, context)?;
+    let probe = kubeconfig::probe(&validated, probe_timeout).await?;
+    let detection = detect_provider(Some(&probe.git_version), &probe.nodes);
+    Ok(Prepared {
+        sealed: SealedKubeconfig {
+            blob: keyring.seal(validated.to_yaml().as_bytes(), &kubeconfig_context(&id)),
+            key_id: keyring.current_id().to_string(),
+        },
+        server: validated.server.clone(),
+        provider: provider_name(detection.provider),
+        evidence: detection.evidence,
+        version: probe.git_version,
+        warnings: validated.warnings,
+    })
+}
+
+/// Replaces the kubeconfig of an existing pull-mode cluster after the same checks as
+/// [`register`]; the running collector picks it up at the supervisor's next refresh.
+/// `Ok(None)` when the cluster is not the organization's.
+#[tracing::instrument(skip_all, fields(cluster_id = %id))]
+pub async fn replace_kubeconfig(
+    store: &dyn Store,
+    keyring: &Keyring,
+    org: OrgId,
+    id: ClusterId,
+    yaml: &str,
+    context: Option<&str>,
+    probe_timeout: Duration,
+) -> Result<Option<Vec<String>>, RegisterError> {
+    let prepared = prepare(keyring, id, yaml, context, probe_timeout).await?;
+    if !store.replace_kubeconfig(org, id, &prepared.sealed).await? {
+        return Ok(None);
+    }
+    store
+        .record_identity(org, id, Some(&prepared.provider), Some(&prepared.version))
+        .await?;
+    tracing::info!("kubeconfig replaced");
+    Ok(Some(prepared.warnings))
 }

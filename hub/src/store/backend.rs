@@ -82,6 +82,9 @@ macro_rules! on_conn {
     }};
 }
 
+// The API's blanket impl (`api_store.rs`) runs its calls the same way.
+pub(super) use {in_tx, on_conn};
+
 #[async_trait]
 impl<B: SqlBackend> Store for B {
     fn backend(&self) -> Backend {

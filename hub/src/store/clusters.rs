@@ -15,7 +15,7 @@ const CLUSTER_COLUMNS: &str = "id, org_id, name, description, environment, tags,
     version, api_server_url, mode, enabled, health_status, health_reasons, health_checked_at, \
     last_sync_at, last_error, last_heartbeat_at, created_by, created_at, updated_at";
 
-const CLUSTER_TYPES: [Ty; 20] = [
+pub(crate) const CLUSTER_TYPES: [Ty; 20] = [
     Ty::Text,
     Ty::Text,
     Ty::Text,
@@ -38,7 +38,7 @@ const CLUSTER_TYPES: [Ty; 20] = [
     Ty::Time,
 ];
 
-fn cluster_select(db: &dyn Sql) -> String {
+pub(crate) fn cluster_select(db: &dyn Sql) -> String {
     let d = db.dialect();
     CLUSTER_COLUMNS
         .split(", ")
@@ -54,7 +54,7 @@ fn decode_error(what: &str) -> StoreError {
     StoreError::Query(super::sql::decode_error(what))
 }
 
-fn cluster_from(row: Vec<Value>) -> Result<Cluster, StoreError> {
+pub(crate) fn cluster_from(row: Vec<Value>) -> Result<Cluster, StoreError> {
     let mut c = Cells::new(row);
     let id = ClusterId::from_uuid(c.uuid()?);
     let org_id = OrgId::from_uuid(c.uuid()?);
@@ -253,7 +253,7 @@ pub(crate) async fn delete_cluster(
 
 /// Updates one nullable-text or timestamp column family of a cluster; the shared body of
 /// the small status writers below.
-async fn update_cluster(
+pub(crate) async fn update_cluster(
     db: &mut dyn Sql,
     org: OrgId,
     id: ClusterId,

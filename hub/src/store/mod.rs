@@ -5,10 +5,16 @@
 //! Queries are built at run time (`query_as`, not the `query!` macros) so the build needs no
 //! database; each backend has its own migrations under `migrations/{sqlite,postgres}`.
 
+mod accounts;
 mod agents;
+mod api_queries;
+mod api_store;
+mod api_tokens;
+mod audit;
 mod backend;
 mod clusters;
 mod ingest;
+mod paging;
 mod plan;
 mod postgres;
 mod queries;
@@ -31,10 +37,19 @@ use kubeworkz_shared::protocol::SecretHash;
 
 use crate::config::DatabaseUrl;
 
+pub use accounts::{NewSession, NewUser, Role, SessionRecord, User, UserCredentials, UserRef};
 pub use agents::{
     AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
     StoredCa,
 };
+pub use api_queries::{
+    ClusterCounts, ClusterPatch, ClusterQuery, ClusterSort, ClusterSummary, InventoryItem,
+    InventoryQuery, UsageHour,
+};
+pub use api_store::ApiStore;
+pub use api_tokens::{ApiTokenInfo, NewApiToken};
+pub use audit::{AuditEntry, AuditFilter};
+pub use paging::{PageRequest, Paged};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -124,7 +139,7 @@ pub struct Organization {
 /// Everything the hub persists. Implemented once, in `backend`, over both databases; see the
 /// module docs.
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug {
+pub trait Store: ApiStore + Send + Sync + fmt::Debug {
     /// Which backend this is.
     fn backend(&self) -> Backend;
 

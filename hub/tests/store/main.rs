@@ -3,6 +3,7 @@
 //! Add a case as an `async fn(TestStore)` in a domain module and list it in `conformance!`;
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
+mod api;
 mod clusters;
 mod enrollment;
 mod fixtures;
@@ -58,6 +59,9 @@ conformance! {
     enrollment::a_reusable_token_enrolls_the_same_cluster_twice,
     enrollment::tokens_are_listed_and_revoked_per_organization,
     enrollment::agent_state_and_health_follow_the_cursor,
+    api::users_sessions_and_api_tokens,
+    api::the_audit_log_is_filtered_and_paged_per_organization,
+    api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
 }

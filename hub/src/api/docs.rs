@@ -1,0 +1,122 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and a self-contained
+//! browsable page that renders it (no CDN: hubs often run without internet access).
+
+use axum::Json;
+use axum::response::Html;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{admin, audit, clusters, health, inventory, metrics, session, usage};
+use crate::error::{ErrorBody, ErrorDetail};
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token from POST /api/v1/auth/tokens"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "kubeworkz_session",
+                "Set by POST /api/v1/auth/login; mutations also need the X-CSRF-Token header \
+                 equal to the csrf_token cookie",
+            ))),
+        );
+    }
+}
+
+/// The API's OpenAPI document.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(title = "Kubeworkz hub API",
+        description = "Inventory, health and usage of every registered Kubernetes cluster. \
+            Errors answer `{\"error\": {\"code\", \"message\", \"request_id\"}}`."),
+    paths(
+        health::healthz, health::readyz, metrics::prometheus,
+        session::login, session::logout, session::me,
+        session::create_token, session::list_tokens, session::revoke_token,
+        clusters::register, clusters::list, clusters::get, clusters::update, clusters::delete,
+        clusters::sync, clusters::health,
+        inventory::cluster_namespaces, inventory::cluster_nodes,
+        inventory::namespace_deployments, inventory::namespace_pods,
+        inventory::deployment_pods, inventory::deployment, inventory::pod,
+        inventory::helm_releases,
+        usage::cluster_series, usage::namespace_series,
+        admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,
+        admin::revoke_enrollment_token, admin::list_users, admin::create_user,
+        admin::update_user, admin::delete_user,
+        audit::list,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/docs/openapi.json`.
+pub(super) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /api/v1/docs`: lists every operation with its parameters, body and responses.
+pub(super) async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Kubeworkz hub API</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:980px;padding:1rem 2rem;color:#1b1f24}
+h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:2rem;border-bottom:1px solid #ddd}
+details{border:1px solid #ddd;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}
+summary{cursor:pointer}code,pre{font-family:ui-monospace,monospace;font-size:12.5px}
+pre{background:#f6f8fa;padding:.5rem;overflow:auto;border-radius:4px}
+.m{display:inline-block;min-width:4.2rem;font-weight:600;text-transform:uppercase}
+.get{color:#0969da}.post{color:#1a7f37}.patch{color:#9a6700}.delete{color:#cf222e}
+</style></head><body>
+<h1>Kubeworkz hub API</h1>
+<p>Generated from the hub's code: <a href="/api/v1/docs/openapi.json">openapi.json</a> (OpenAPI 3.1).</p>
+<div id="ops">Loading…</div>
+<script>
+fetch('/api/v1/docs/openapi.json').then(r => r.json()).then(doc => {
+  const byTag = {};
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const tag = (op.tags || ['other'])[0];
+      (byTag[tag] = byTag[tag] || []).push({path, method, op});
+    }
+  }
+  const root = document.getElementById('ops');
+  root.textContent = '';
+  const esc = s => String(s).replace(/[&<>]/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;'}[c]));
+  for (const tag of Object.keys(byTag).sort()) {
+    const h = document.createElement('h2'); h.textContent = tag; root.appendChild(h);
+    for (const {path, method, op} of byTag[tag]) {
+      const d = document.createElement('details');
+      const params = (op.parameters || []).map(p =>
+        `<li><code>${esc(p.name)}</code> (${esc(p.in)}${p.required ? ', required' : ''}) ${esc(p.description || '')}</li>`).join('');
+      const body = op.requestBody ? `<p>Body:</p><pre>${esc(JSON.stringify(op.requestBody.content, null, 2))}</pre>` : '';
+      const responses = Object.entries(op.responses || {}).map(([code, r]) =>
+        `<li><code>${esc(code)}</code> ${esc(r.description || '')}</li>`).join('');
+      d.innerHTML = `<summary><span class="m ${method}">${method}</span> <code>${esc(path)}</code> — ${esc(op.summary || '')}</summary>` +
+        `<p>${esc(op.description || '')}</p>` + (params ? `<p>Parameters:</p><ul>${params}</ul>` : '') + body +
+        `<p>Responses:</p><ul>${responses}</ul>`;
+      root.appendChild(d);
+    }
+  }
+  const s = document.createElement('h2'); s.textContent = 'schemas'; root.appendChild(s);
+  const pre = document.createElement('pre');
+  pre.textContent = JSON.stringify((doc.components || {}).schemas || {}, null, 2);
+  root.appendChild(pre);
+}).catch(e => { document.getElementById('ops').textContent = 'cannot load the document: ' + e; });
+</script></body></html>
+"#;

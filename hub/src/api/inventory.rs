@@ -1,0 +1,251 @@
+//! Inventory reads: namespaces and nodes of a cluster, deployments and pods of a namespace,
+//! pods of a deployment, single deployments and pods, Helm releases. Ids are Kubernetes uids;
+//! every lookup is scoped to the caller's organization, so another org's id is a 404.
+
+use axum::Json;
+use axum::extract::State;
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::ids::ClusterId;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::clusters::cluster_id;
+use super::extract::{ApiPath, ApiQuery, Principal};
+use super::views::{ObjectPage, ObjectView, PageParams};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::store::{InventoryItem, InventoryQuery};
+
+/// A cluster of the caller's organization, or 404.
+pub(super) async fn own_cluster(
+    state: &AppState,
+    who: &Principal,
+    id: &str,
+) -> Result<ClusterId, ApiError> {
+    let id = cluster_id(id)?;
+    state
+        .store
+        .cluster(who.org_id, id)
+        .await?
+        .map(|c| c.id)
+        .ok_or(ApiError::NotFound)
+}
+
+/// A live object of the caller's organization, or 404.
+pub(super) async fn own_object(
+    state: &AppState,
+    who: &Principal,
+    kind: ObjectKind,
+    uid: &str,
+) -> Result<InventoryItem, ApiError> {
+    state
+        .store
+        .inventory_item(who.org_id, kind, uid)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+async fn page(
+    state: &AppState,
+    who: &Principal,
+    query: InventoryQuery,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let page = query.page;
+    let paged = state.store.inventory_page(who.org_id, &query).await?;
+    Ok(Json(ObjectPage::new(paged, page, ObjectView::from)))
+}
+
+fn query(
+    kind: ObjectKind,
+    cluster: ClusterId,
+    params: &PageParams,
+) -> Result<InventoryQuery, ApiError> {
+    Ok(InventoryQuery {
+        kind,
+        cluster: Some(cluster),
+        namespace: None,
+        deployment: None,
+        columns: Vec::new(),
+        page: params.page()?,
+    })
+}
+
+/// `GET /api/v1/k8s/clusters/{id}/namespaces`.
+#[utoipa::path(get, path = "/api/v1/k8s/clusters/{id}/namespaces", tag = "inventory",
+    params(("id" = String, Path, description = "Cluster id"), PageParams),
+    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn cluster_namespaces(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let cluster = own_cluster(&state, &who, &id).await?;
+    page(
+        &state,
+        &who,
+        query(ObjectKind::Namespace, cluster, &params)?,
+    )
+    .await
+}
+
+/// `GET /api/v1/k8s/clusters/{id}/nodes`.
+#[utoipa::path(get, path = "/api/v1/k8s/clusters/{id}/nodes", tag = "inventory",
+    params(("id" = String, Path, description = "Cluster id"), PageParams),
+    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn cluster_nodes(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let cluster = own_cluster(&state, &who, &id).await?;
+    page(&state, &who, query(ObjectKind::Node, cluster, &params)?).await
+}
+
+async fn namespace_list(
+    state: AppState,
+    who: Principal,
+    id: String,
+    params: PageParams,
+    kind: ObjectKind,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let namespace = own_object(&state, &who, ObjectKind::Namespace, &id).await?;
+    let mut q = query(kind, namespace.cluster_id, &params)?;
+    q.namespace = Some(namespace.name);
+    page(&state, &who, q).await
+}
+
+/// `GET /api/v1/k8s/namespaces/{id}/deployments`.
+#[utoipa::path(get, path = "/api/v1/k8s/namespaces/{id}/deployments", tag = "inventory",
+    params(("id" = String, Path, description = "Namespace uid"), PageParams),
+    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn namespace_deployments(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    namespace_list(state, who, id, params, ObjectKind::Deployment).await
+}
+
+/// `GET /api/v1/k8s/namespaces/{id}/pods`.
+#[utoipa::path(get, path = "/api/v1/k8s/namespaces/{id}/pods", tag = "inventory",
+    params(("id" = String, Path, description = "Namespace uid"), PageParams),
+    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn namespace_pods(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    namespace_list(state, who, id, params, ObjectKind::Pod).await
+}
+
+/// `GET /api/v1/k8s/deployments/{id}/pods`: pods whose controlling ReplicaSet belongs to
+/// the deployment.
+#[utoipa::path(get, path = "/api/v1/k8s/deployments/{id}/pods", tag = "inventory",
+    params(("id" = String, Path, description = "Deployment uid"), PageParams),
+    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn deployment_pods(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let deployment = own_object(&state, &who, ObjectKind::Deployment, &id).await?;
+    let mut q = query(ObjectKind::Pod, deployment.cluster_id, &params)?;
+    q.namespace = Some(deployment.namespace);
+    q.deployment = Some(deployment.name);
+    page(&state, &who, q).await
+}
+
+/// `GET /api/v1/k8s/deployments/{id}`.
+#[utoipa::path(get, path = "/api/v1/k8s/deployments/{id}", tag = "inventory",
+    params(("id" = String, Path, description = "Deployment uid")),
+    responses((status = 200, body = ObjectView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(super) async fn deployment(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ObjectView>, ApiError> {
+    Ok(Json(
+        own_object(&state, &who, ObjectKind::Deployment, &id)
+            .await?
+            .into(),
+    ))
+}
+
+/// `GET /api/v1/k8s/pods/{id}`.
+#[utoipa::path(get, path = "/api/v1/k8s/pods/{id}", tag = "inventory",
+    params(("id" = String, Path, description = "Pod uid")),
+    responses((status = 200, body = ObjectView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(super) async fn pod(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ObjectView>, ApiError> {
+    Ok(Json(
+        own_object(&state, &who, ObjectKind::Pod, &id).await?.into(),
+    ))
+}
+
+/// Filters of the Helm release list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HelmParams {
+    /// Cluster id.
+    pub cluster: Option<String>,
+    /// Namespace name.
+    pub namespace: Option<String>,
+    /// Release status, e.g. `Deployed`, `Failed`, `PendingUpgrade`.
+    pub status: Option<String>,
+    /// Chart name.
+    pub chart: Option<String>,
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+    /// Items to skip.
+    pub offset: Option<u64>,
+}
+
+/// `GET /api/v1/k8s/helm/releases`: live releases across the organization's clusters.
+#[utoipa::path(get, path = "/api/v1/k8s/helm/releases", tag = "inventory", params(HelmParams),
+    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn helm_releases(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(params): ApiQuery<HelmParams>,
+) -> Result<Json<ObjectPage>, ApiError> {
+    let cluster = match &params.cluster {
+        Some(id) => Some(own_cluster(&state, &who, id).await?),
+        None => None,
+    };
+    let mut columns = Vec::new();
+    if let Some(status) = params.status {
+        columns.push(("status", status));
+    }
+    if let Some(chart) = params.chart {
+        columns.push(("chart_name", chart));
+    }
+    let q = InventoryQuery {
+        kind: ObjectKind::HelmRelease,
+        cluster,
+        namespace: params.namespace,
+        deployment: None,
+        columns,
+        page: PageParams {
+            limit: params.limit,
+            offset: params.offset,
+        }
+        .page()?,
+    };
+    page(&state, &who, q).await
+}

@@ -1,0 +1,269 @@
+//! JSON shapes shared by several resources: pages, paging parameters, clusters and their
+//! health, inventory objects. Only `hub::api` knows these shapes.
+
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::model::{HealthReason, HealthStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::store::{ClusterCounts, ClusterHealth, ClusterSummary, InventoryItem, PageRequest};
+
+/// Largest page a client may ask for.
+pub const MAX_LIMIT: u32 = 500;
+
+/// `limit` (1–500, default 50) and `offset` (default 0).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0)]
+    pub offset: Option<u64>,
+}
+
+impl PageParams {
+    /// The store's page request; an out-of-range limit is a 400.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset > i64::MAX as u64 {
+            return Err(ApiError::BadRequest("offset is too large".into()));
+        }
+        Ok(PageRequest { limit, offset })
+    }
+}
+
+/// Declares a page type for `$item` (utoipa needs one concrete schema per page).
+macro_rules! page_of {
+    ($page:ident, $item:ty) => {
+        #[doc = concat!("A page of `", stringify!($item), "`, with the total of the filtered list.")]
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $page {
+            /// The items, in the list's stable order.
+            pub items: Vec<$item>,
+            /// Items in the whole filtered list.
+            pub total: u64,
+            /// The page size used.
+            pub limit: u32,
+            /// The offset used.
+            pub offset: u64,
+        }
+
+        impl $page {
+            /// Builds the page from the store's page.
+            pub fn new<T>(
+                paged: crate::store::Paged<T>,
+                page: crate::store::PageRequest,
+                view: impl FnMut(T) -> $item,
+            ) -> Self {
+                Self {
+                    items: paged.items.into_iter().map(view).collect(),
+                    total: paged.total,
+                    limit: page.limit,
+                    offset: page.offset,
+                }
+            }
+        }
+    };
+}
+pub(crate) use page_of;
+
+page_of!(ClusterPage, ClusterView);
+page_of!(ObjectPage, ObjectView);
+
+/// A health reason: a stable code, its own severity, and a sentence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReasonView {
+    /// e.g. `nodes_not_ready`.
+    pub code: String,
+    /// `healthy`, `degraded` or `critical`.
+    pub severity: String,
+    /// For people.
+    pub message: String,
+}
+
+/// The latest health verdict.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    /// `healthy`, `degraded` or `critical`.
+    pub status: String,
+    /// Why.
+    pub reasons: Vec<ReasonView>,
+    /// When it was judged.
+    pub checked_at: DateTime<Utc>,
+}
+
+/// Lowercase name of a status.
+pub fn status_name(status: HealthStatus) -> String {
+    format!("{status:?}").to_lowercase()
+}
+
+/// Stable code of a reason.
+pub fn reason_code(reason: &HealthReason) -> &'static str {
+    match reason {
+        HealthReason::ApiNotReady(_) => "api_not_ready",
+        HealthReason::ApiNotLive(_) => "api_not_live",
+        HealthReason::MostNodesNotReady { .. } => "most_nodes_not_ready",
+        HealthReason::NoHeartbeat { .. } => "no_heartbeat",
+        HealthReason::NodesNotReady { .. } => "nodes_not_ready",
+        HealthReason::NoNodes => "no_nodes",
+        HealthReason::StaleLease { .. } => "stale_lease",
+        HealthReason::MetricsUnavailable => "metrics_unavailable",
+        HealthReason::DeploymentsShort(_) => "deployments_short",
+    }
+}
+
+impl From<&ClusterHealth> for HealthView {
+    fn from(h: &ClusterHealth) -> Self {
+        Self {
+            status: status_name(h.status),
+            reasons: h
+                .reasons
+                .iter()
+                .map(|r| ReasonView {
+                    code: reason_code(r).to_owned(),
+                    severity: status_name(r.severity()),
+                    message: r.to_string(),
+                })
+                .collect(),
+            checked_at: h.checked_at,
+        }
+    }
+}
+
+/// Live counts of a cluster.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CountsView {
+    /// Nodes.
+    pub nodes: u64,
+    /// Ready nodes.
+    pub nodes_ready: u64,
+    /// Namespaces.
+    pub namespaces: u64,
+    /// Deployments.
+    pub deployments: u64,
+    /// Pods.
+    pub pods: u64,
+}
+
+impl From<ClusterCounts> for CountsView {
+    fn from(c: ClusterCounts) -> Self {
+        Self {
+            nodes: c.nodes,
+            nodes_ready: c.nodes_ready,
+            namespaces: c.namespaces,
+            deployments: c.deployments,
+            pods: c.pods,
+        }
+    }
+}
+
+/// A registered cluster. Never carries its kubeconfig.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClusterView {
+    /// Id.
+    pub id: Uuid,
+    /// Name, unique in the organization.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// `production`, `staging` or `development`.
+    pub environment: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`, `vanilla`).
+    pub provider: Option<String>,
+    /// Kubernetes server version.
+    pub version: Option<String>,
+    /// API server URL (pull mode).
+    pub api_server_url: Option<String>,
+    /// `agent` or `kubeconfig`.
+    pub mode: String,
+    /// Disabled clusters are neither collected nor accepted.
+    pub enabled: bool,
+    /// The latest health verdict.
+    pub health: Option<HealthView>,
+    /// Last successful ingest.
+    pub last_sync_at: Option<DateTime<Utc>>,
+    /// Last collection error.
+    pub last_error: Option<String>,
+    /// Last agent heartbeat.
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Who registered it.
+    pub created_by: Option<String>,
+    /// Registration time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Live counts.
+    pub counts: CountsView,
+}
+
+impl From<ClusterSummary> for ClusterView {
+    fn from(s: ClusterSummary) -> Self {
+        let c = s.cluster;
+        Self {
+            id: *c.id.as_uuid(),
+            name: c.name,
+            description: c.description,
+            environment: c.environment.as_str().to_owned(),
+            tags: c.tags,
+            provider: c.provider,
+            version: c.version,
+            api_server_url: c.api_server_url,
+            mode: c.mode.as_str().to_owned(),
+            enabled: c.enabled,
+            health: c.health.as_ref().map(HealthView::from),
+            last_sync_at: c.last_sync_at,
+            last_error: c.last_error,
+            last_heartbeat_at: c.last_heartbeat_at,
+            created_by: c.created_by,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            counts: s.counts.into(),
+        }
+    }
+}
+
+/// A live Kubernetes object as collected.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectView {
+    /// The Kubernetes uid: the id in this API's paths.
+    pub id: String,
+    /// Its cluster.
+    pub cluster_id: Uuid,
+    /// Namespace (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The collected projection of the object (fields depend on the kind).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// First seen by the hub.
+    pub first_seen_at: DateTime<Utc>,
+    /// Last change seen.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<InventoryItem> for ObjectView {
+    fn from(item: InventoryItem) -> Self {
+        Self {
+            id: item.uid,
+            cluster_id: *item.cluster_id.as_uuid(),
+            namespace: item.namespace,
+            name: item.name,
+            data: serde_json::from_str(&item.data).unwrap_or(serde_json::Value::Null),
+            first_seen_at: item.first_seen_at,
+            updated_at: item.updated_at,
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! People who use the REST API: users and their login sessions. Written once against
+//! [`Sql`]. API tokens are in `api_tokens.rs`, the audit log in `audit.rs`.
+//!
+//! Secrets are stored as hashes only: argon2id for passwords (computed by `crate::auth`),
+//! SHA-256 for session, CSRF and API tokens (random 256-bit values, so a fast hash is enough).
+//! Expiry is judged in Rust by the caller's clock, not by comparing timestamps in SQL, so
+//! both backends agree whatever text format SQLite keeps times in.
+
+use std::fmt;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use kubeworkz_shared::ids::OrgId;
+use uuid::Uuid;
+
+use super::sql::{Cells, Sql, Ty, Value};
+use super::{Organization, StoreError};
+
+/// What a user or token may do within its organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Reads only.
+    Viewer,
+    /// Reads, registers, changes and deletes; manages tokens, users and reads the audit log.
+    Admin,
+}
+
+impl Role {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a stored or requested name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A user as shown: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: Uuid,
+    /// The one organization the user belongs to.
+    pub org_id: OrgId,
+    /// Unique login name, stored lowercase.
+    pub email: String,
+    /// Role within the organization.
+    pub role: Role,
+    /// When the user was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user with the password hash, for login only; `Debug` leaves the hash out.
+#[derive(Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+}
+
+impl fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user to create.
+#[derive(Clone)]
+pub struct NewUser {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Login name, lowercase.
+    pub email: String,
+    /// PHC string of the argon2id hash.
+    pub password_hash: String,
+    /// Role.
+    pub role: Role,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login session to store (hashes of its token and CSRF token only).
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// SHA-256 of the session token.
+    pub token_hash: [u8; 32],
+    /// Whose.
+    pub user_id: Uuid,
+    /// The user's organization.
+    pub org_id: OrgId,
+    /// SHA-256 of the CSRF token.
+    pub csrf_hash: [u8; 32],
+    /// After this the session is refused.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored session with its user.
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    /// The user it authenticates.
+    pub user: User,
+    /// SHA-256 of its CSRF token.
+    pub csrf_hash: Vec<u8>,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+}
+
+const USER_TYPES: [Ty; 5] = [Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::Time];
+
+fn user_columns(db: &dyn Sql, prefix: &str) -> String {
+    let d = db.dialect();
+    format!(
+        "{}, {}, {prefix}email, {prefix}role, {prefix}created_at",
+        d.text(&format!("{prefix}id")),
+        d.text(&format!("{prefix}org_id"))
+    )
+}
+
+pub(crate) fn decode_error(what: &str) -> StoreError {
+    StoreError::Query(super::sql::decode_error(what))
+}
+
+pub(crate) fn role_from(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| decode_error("unknown role"))
+}
+
+fn user_from(c: &mut Cells) -> Result<User, StoreError> {
+    Ok(User {
+        id: c.uuid()?,
+        org_id: OrgId::from_uuid(c.uuid()?),
+        email: c.text()?,
+        role: role_from(&c.text()?)?,
+        created_at: c.time()?,
+    })
+}
+
+/// An organization by id.
+pub(crate) async fn organization(
+    db: &mut dyn Sql,
+    id: OrgId,
+) -> Result<Option<Organization>, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {}, name, created_at FROM organizations WHERE id = {}",
+        d.text("id"),
+        d.ph(1)
+    );
+    let rows = db
+        .fetch(
+            &sql,
+            vec![Value::Id(*id.as_uuid())],
+            &[Ty::Text, Ty::Text, Ty::Time],
+        )
+        .await?;
+    rows.into_iter()
+        .next()
+        .map(|row| {
+            let mut c = Cells::new(row);
+            Ok(Organization {
+                id: OrgId::from_uuid(c.uuid()?),
+                name: c.text()?,
+                created_at: c.time()?,
+            })
+        })
+        .transpose()
+}
+
+/// Users in the whole database (first start creates an admin when there are none).
+pub(crate) async fn user_count(db: &mut dyn Sql) -> Result<u64, StoreError> {
+    let rows = db
+        .fetch("SELECT count(*) FROM users", vec![], &[Ty::I64])
+        .await?;
+    let mut c = Cells::new(rows.into_iter().next().unwrap_or_default());
+    Ok(c.i64()?.max(0) as u64)
+}
+
+/// Creates a user; a taken email is [`StoreError::Conflict`].
+pub(crate) async fn create_user(db: &mut dyn Sql, new: &NewUser) -> Result<User, StoreError> {
+    let d = db.dialect();
+    // What the databases keep (microseconds), so the returned row equals a re-read one.
+    let now = Utc::now().trunc_subsecs(6);
+    let sql = format!(
+        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) \
+         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (email) DO NOTHING",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
+        d.ph(4),
+        d.ph(5),
+        d.ph(6)
+    );
+    let inserted = db
+        .execute(
+            &sql,
+            vec![
+                Value::Id(new.id),
+                Value::Id(*new.org_id.as_uuid()),
+                Value::Text(new.email.clone()),
+                Value::Text(new.password_hash.clone()),
+                Value::Text(new.role.as_str().to_owned()),
+                Value::Time(now),
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "a user with email {:?} already exists",
+            new.email
+        )));
+    }
+    Ok(User {
+        id: new.id,
+        org_id: new.org_id,
+        email: new.email.clone(),
+        role: new.role,
+        created_at: now,
+    })
+}
+
+/// A user and password hash by email (any organization: emails are unique).
+pub(crate) async fn user_credentials(
+    db: &mut dyn Sql,
+    email: &str,
+) -> Result<Option<UserCredentials>, StoreError> {
+    let sql = format!(
+        "SELECT {}, password_hash FROM users WHERE email = {}",
+        user_columns(db, ""),
+        db.dialect().ph(1)
+    );
+    let mut types = USER_TYPES.to_vec();
+    types.push(Ty::Text);
+    let rows = db
+        .fetch(&sql, vec![Value::Text(email.to_owned())], &types)
+        .await?;
+    rows.into_iter()
+        .next()
+        .map(|row| {
+            let mut c = Cells::new(row);
+            Ok(UserCredentials {
+                user: user_from(&mut c)?,
+                password_hash: c.text()?,
+            })
+        })
+        .transpose()
+}
+
+/// The organization's users by email; or one of them with `id`.
+pub(crate) async fn users(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: Option<Uuid>,
+) -> Result<Vec<User>, StoreError> {
+    let d = db.dialect();
+    let mut args = vec![Value::Id(*org.as_uuid())];
+    let mut sql = format!(
+        "SELECT {} FROM users WHERE org_id = {}",
+        user_columns(db, ""),
+        d.ph(1)
+    );
+    if let Some(id) = id {
+        sql.push_str(&format!(" AND id = {}", d.ph(2)));
+        args.push(Value::Id(id));
+    }
+    sql.push_str(" ORDER BY email, id");
+    db.fetch(&sql, args, &USER_TYPES)
+        .await?
+        .into_iter()
+        .map(|row| user_from(&mut Cells::new(row)))
+        .collect()
+}
+
+/// Changes a user's role and/or password hash. A new password ends the user's sessions.
+/// With `org` `None` the user is found by email alone (the operator CLI).
+pub(crate) async fn update_user(
+    db: &mut dyn Sql,
+    who: UserRef<'_>,
+    role: Option<Role>,
+    password_hash: Option<&str>,
+) -> Result<Option<User>, StoreError> {
+    let d = db.dialect();
+    let (condition, args) = who.condition(d, 1);
+    let user = {
+        let sql = format!(
+            "SELECT {} FROM users WHERE {condition}",
+            user_columns(db, "")
+        );
+        db.fetch(&sql, args, &USER_TYPES)
+            .await?
+            .into_iter()
+            .next()
+            .map(|row| user_from(&mut Cells::new(row)))
+            .transpose()?
+    };
+    let Some(mut user) = user else {
+        return Ok(None);
+    };
+    if let Some(role) = role {
+        let sql = format!("UPDATE users SET role = {} WHERE id = {}", d.ph(1), d.ph(2));
+        db.execute(
+            &sql,
+            vec![Value::Text(role.as_str().to_owned()), Value::Id(user.id)],
+        )
+        .await?;
+        user.role = role;
+    }
+    if let Some(hash) = password_hash {
+        let sql = format!(
+            "UPDATE users SET password_hash = {} WHERE id = {}",
+            d.ph(1),
+            d.ph(2)
+        );
+        db.execute(&sql, vec![Value::Text(hash.to_owned()), Value::Id(user.id)])
+            .await?;
+        let sql = format!("DELETE FROM sessions WHERE user_id = {}", d.ph(1));
+        db.execute(&sql, vec![Value::Id(user.id)]).await?;
+    }
+    Ok(Some(user))
+}
+
+/// How a user is named: within an organization by id (the API), or by email (the CLI).
+#[derive(Debug, Clone, Copy)]
+pub enum UserRef<'a> {
+    /// A user of this organization.
+    Id(OrgId, Uuid),
+    /// The user with this (lowercase) email.
+    Email(&'a str),
+}
+
+impl UserRef<'_> {
+    fn condition(&self, d: super::sql::Dialect, first: usize) -> (String, Vec<Value>) {
+        match self {
+            UserRef::Id(org, id) => (
+                format!("org_id = {} AND id = {}", d.ph(first), d.ph(first + 1)),
+                vec![Value::Id(*org.as_uuid()), Value::Id(*id)],
+            ),
+            UserRef::Email(email) => (
+                format!("email = {}", d.ph(first)),
+                vec![Value::Text((*email).to_owned())],
+            ),
+        }
+    }
+}
+
+/// Deletes a user of the organization (sessions and tokens go with it).
+pub(crate) async fn delete_user(
+    db: &mut dyn Sql,
+    org: OrgId,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    let d = db.dialect();
+    // SQLite enforces foreign keys only when asked to; delete the dependents explicitly.
+    for table in ["sessions", "api_tokens"] {
+        let sql = format!("DELETE FROM {table} WHERE user_id = {}", d.ph(1));
+        db.execute(&sql, vec![Value::Id(id)]).await?;
+    }
+    let sql = format!(
+        "DELETE FROM users WHERE org_id = {} AND id = {}",
+        d.ph(1),
+        d.ph(2)
+    );
+    Ok(db
+        .execute(&sql, vec![Value::Id(*org.as_uuid()), Value::Id(id)])
+        .await?
+        > 0)
+}
+
+/// Stores a session.
+pub(crate) async fn create_session(db: &mut dyn Sql, new: &NewSession) -> Result<(), StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "INSERT INTO sessions (token_hash, user_id, org_id, csrf_hash, created_at, expires_at) \
+         VALUES ({}, {}, {}, {}, {}, {})",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
+        d.ph(4),
+        d.ph(5),
+        d.ph(6)
+    );
+    db.execute(
+        &sql,
+        vec![
+            Value::Bytes(new.token_hash.to_vec()),
+            Value::Id(new.user_id),
+            Value::Id(*new.org_id.as_uuid()),
+            Value::Bytes(new.csrf_hash.to_vec()),
+            Value::Time(Utc::now()),
+            Value::Time(new.expires_at),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The unexpired session with this token hash, with its user.
+pub(crate) async fn session(
+    db: &mut dyn Sql,
+    token_hash: &[u8; 32],
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {}, s.csrf_hash, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = {}",
+        user_columns(db, "u."),
+        db.dialect().ph(1)
+    );
+    let mut types = USER_TYPES.to_vec();
+    types.extend([Ty::OptBytes, Ty::Time]);
+    let rows = db
+        .fetch(&sql, vec![Value::Bytes(token_hash.to_vec())], &types)
+        .await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut c = Cells::new(row);
+    let record = SessionRecord {
+        user: user_from(&mut c)?,
+        csrf_hash: c.opt_bytes()?.unwrap_or_default(),
+        expires_at: c.time()?,
+    };
+    Ok((record.expires_at > now).then_some(record))
+}
+
+/// Ends a session. False when there was none.
+pub(crate) async fn delete_session(
+    db: &mut dyn Sql,
+    token_hash: &[u8; 32],
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "DELETE FROM sessions WHERE token_hash = {}",
+        db.dialect().ph(1)
+    );
+    Ok(db
+        .execute(&sql, vec![Value::Bytes(token_hash.to_vec())])
+        .await?
+        > 0)
+}

@@ -1,0 +1,149 @@
+//! The audit log: one row per mutation through the API, read back newest first with
+//! filters. Written once against [`Sql`].
+
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::ids::OrgId;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::paging::{Filter, PageRequest, Paged};
+use super::sql::{Cells, Sql, Ty, Value};
+
+/// One audited mutation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: Uuid,
+    /// Organization it happened in.
+    pub org_id: OrgId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who (user email, `token:<id>`, or `cli`).
+    pub actor: String,
+    /// What, e.g. `cluster.create`.
+    pub action: String,
+    /// On what, e.g. `cluster:<id>`.
+    pub target: String,
+    /// `success`, or `failure: <status>`.
+    pub result: String,
+    /// The client's address.
+    pub source_ip: Option<String>,
+    /// The request id the client was given.
+    pub request_id: Option<String>,
+}
+
+/// Filters of the audit log; `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exact actor.
+    pub actor: Option<String>,
+    /// Exact action.
+    pub action: Option<String>,
+    /// Exact target.
+    pub target: Option<String>,
+    /// Exact result.
+    pub result: Option<String>,
+    /// At or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Before.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Appends an audit entry.
+pub(crate) async fn record_audit(db: &mut dyn Sql, entry: &AuditEntry) -> Result<(), StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "INSERT INTO audit_log (id, org_id, at, actor, action, target, result, source_ip, \
+         request_id) VALUES ({})",
+        (1..=9).map(|n| d.ph(n)).collect::<Vec<_>>().join(", ")
+    );
+    db.execute(
+        &sql,
+        vec![
+            Value::Id(entry.id),
+            Value::Id(*entry.org_id.as_uuid()),
+            Value::Time(entry.at),
+            Value::Text(entry.actor.clone()),
+            Value::Text(entry.action.clone()),
+            Value::Text(entry.target.clone()),
+            Value::Text(entry.result.clone()),
+            Value::OptText(entry.source_ip.clone()),
+            Value::OptText(entry.request_id.clone()),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A page of the organization's audit log, newest first.
+pub(crate) async fn audit_page(
+    db: &mut dyn Sql,
+    org: OrgId,
+    filter_values: &AuditFilter,
+    page: PageRequest,
+) -> Result<Paged<AuditEntry>, StoreError> {
+    let d = db.dialect();
+    let mut filter = Filter::new(d, "org_id", Value::Id(*org.as_uuid()));
+    let texts = [
+        ("actor", &filter_values.actor),
+        ("action", &filter_values.action),
+        ("target", &filter_values.target),
+        ("result", &filter_values.result),
+    ];
+    for (column, value) in texts {
+        if let Some(value) = value {
+            filter.bind(Value::Text(value.clone()), |p| format!("{column} = {p}"));
+        }
+    }
+    if let Some(at) = filter_values.since {
+        filter.bind(Value::Time(at), |p| format!("at >= {p}"));
+    }
+    if let Some(at) = filter_values.until {
+        filter.bind(Value::Time(at), |p| format!("at < {p}"));
+    }
+    let total = filter.count(db, "audit_log").await?;
+    let mut sql = format!(
+        "SELECT {}, {}, at, actor, action, target, result, source_ip, request_id \
+         FROM audit_log WHERE {} ORDER BY at DESC, id",
+        d.text("id"),
+        d.text("org_id"),
+        filter.clause()
+    );
+    sql.push_str(&filter.page(page));
+    let args = filter.args;
+    let rows = db
+        .fetch(
+            &sql,
+            args,
+            &[
+                Ty::Text,
+                Ty::Text,
+                Ty::Time,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::Text,
+                Ty::OptText,
+                Ty::OptText,
+            ],
+        )
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let mut c = Cells::new(row);
+            Ok(AuditEntry {
+                id: c.uuid()?,
+                org_id: OrgId::from_uuid(c.uuid()?),
+                at: c.time()?,
+                actor: c.text()?,
+                action: c.text()?,
+                target: c.text()?,
+                result: c.text()?,
+                source_ip: c.opt_text()?,
+                request_id: c.opt_text()?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Paged { items, total })
+}

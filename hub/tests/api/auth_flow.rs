@@ -1,0 +1,252 @@
+//! Login, logout, sessions, CSRF, API tokens, login rate limits, the error shape.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::client::{ADMIN_EMAIL, ADMIN_PASSWORD, Caller, LOGIN_PER_USER, Resp, TestHub};
+
+pub async fn login_sets_cookies_and_logout_ends_the_session(hub: TestHub) {
+    let anonymous = hub.anonymous();
+    let r = anonymous
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "Admin@Example.com", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let session = r.set_cookie("kubeworkz_session").unwrap();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+    assert!(!session.contains("Secure"), "plain HTTP: no Secure flag");
+    let csrf = r.set_cookie("csrf_token").unwrap();
+    assert!(
+        !csrf.contains("HttpOnly"),
+        "scripts must read the CSRF cookie"
+    );
+    assert_eq!(r.json["actor"], ADMIN_EMAIL);
+    assert_eq!(r.json["role"], "admin");
+    assert_eq!(r.json["org"], "default");
+
+    // Behind a TLS proxy the cookies are Secure.
+    let r = login_over_tls_proxy(&hub).await;
+    assert!(
+        r.set_cookie("kubeworkz_session")
+            .unwrap()
+            .contains("Secure")
+    );
+
+    let admin = hub.admin().await;
+    let me = admin.get("/api/v1/auth/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json["auth"], "session");
+    let r = admin.post("/api/v1/auth/logout", json!({})).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(
+        r.set_cookie("kubeworkz_session")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(admin.get("/api/v1/auth/me").await.status, 401);
+    assert_eq!(anonymous.get("/api/v1/auth/me").await.status, 401);
+}
+
+async fn login_over_tls_proxy(hub: &TestHub) -> Resp {
+    let response = hub
+        .anonymous()
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    Caller::read(response).await
+}
+
+pub async fn wrong_passwords_are_401_then_429(hub: TestHub) {
+    let anonymous = hub.anonymous();
+    let wrong = json!({"email": ADMIN_EMAIL, "password": "not-the-password"});
+    for _ in 0..LOGIN_PER_USER {
+        let r = anonymous.post("/api/v1/auth/login", wrong.clone()).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.error_code(), "bad_credentials");
+    }
+    let r = anonymous.post("/api/v1/auth/login", wrong).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.error_code(), "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Even the right password waits: the limit is per user, not per failure.
+    let r = anonymous
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 429);
+    // An unknown user answers like a wrong password.
+    let r = anonymous
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "nobody@example.com", "password": "whatever-it-is"}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.error_code(), "bad_credentials");
+}
+
+pub async fn cookie_mutations_need_the_csrf_header(hub: TestHub) {
+    let admin = hub.admin().await;
+    let body = json!({"cluster_name": "edge"});
+    let r = admin
+        .without_csrf_header()
+        .post("/api/v1/k8s/enrollment-tokens", body.clone())
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.error_code(), "forbidden");
+    // A header that differs from the cookie is refused too.
+    let mut forged = admin.clone();
+    forged.csrf = Some("kwc_0000".into());
+    assert_eq!(
+        forged
+            .post("/api/v1/k8s/enrollment-tokens", body.clone())
+            .await
+            .status,
+        403
+    );
+    // Reads need no CSRF header.
+    assert_eq!(
+        admin
+            .without_csrf_header()
+            .get("/api/v1/k8s/clusters")
+            .await
+            .status,
+        200
+    );
+    let r = admin.post("/api/v1/k8s/enrollment-tokens", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Nothing was created by the refused attempts.
+    let list = admin.get("/api/v1/k8s/enrollment-tokens").await;
+    assert_eq!(list.json["items"].as_array().unwrap().len(), 1);
+}
+
+pub async fn api_tokens_authenticate_until_revoked_or_expired(hub: TestHub) {
+    let admin = hub.admin().await;
+    let r = admin
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "ci", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let token = r.json["token"].as_str().unwrap().to_owned();
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("kwa_"));
+    let bot = hub.bearer(&token);
+    let me = bot.get("/api/v1/auth/me").await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json["auth"], "token");
+    assert_eq!(me.json["role"], "viewer");
+    assert_eq!(bot.get("/api/v1/k8s/clusters").await.status, 200);
+    // A bearer token needs no CSRF header, but a viewer token still cannot mutate.
+    let r = bot
+        .post(
+            "/api/v1/k8s/enrollment-tokens",
+            json!({"cluster_name": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let list = admin.get("/api/v1/auth/tokens").await;
+    assert_eq!(list.status, 200);
+    assert!(
+        !list.text.contains(&token),
+        "a listed token shows its secret"
+    );
+    assert_eq!(list.json["items"][0]["name"], "ci");
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/auth/tokens/{id}"))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(bot.get("/api/v1/k8s/clusters").await.status, 401);
+    assert_eq!(
+        admin
+            .delete(&format!("/api/v1/auth/tokens/{id}"))
+            .await
+            .status,
+        404
+    );
+
+    let r = admin
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "short", "ttl": "1s", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let short = hub.bearer(r.json["token"].as_str().unwrap());
+    assert_eq!(short.get("/api/v1/k8s/workers/status").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(short.get("/api/v1/k8s/workers/status").await.status, 401);
+    assert_eq!(
+        hub.bearer("kwa_forged").get("/api/v1/auth/me").await.status,
+        401
+    );
+    let r = admin
+        .post("/api/v1/auth/tokens", json!({"name": "x", "role": "root"}))
+        .await;
+    assert_eq!(r.status, 422);
+}
+
+pub async fn errors_have_one_shape_and_a_request_id(hub: TestHub) {
+    let anonymous = hub.anonymous();
+    let r = anonymous.get("/api/v1/k8s/clusters").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.error_code(), "unauthorized");
+    let r = anonymous.get("/api/v1/nothing/here").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.error_code(), "not_found");
+    // A sane incoming request id is kept; a bad one is replaced.
+    let response = anonymous
+        .request(reqwest::Method::GET, "/api/v1/k8s/clusters")
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    let r = Caller::read(response).await;
+    assert_eq!(r.json["error"]["request_id"], "trace-123");
+    let response = anonymous
+        .request(reqwest::Method::GET, "/api/v1/k8s/clusters")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    let r = Caller::read(response).await;
+    assert_ne!(r.json["error"]["request_id"], "bad id with spaces");
+    let admin = hub.admin().await;
+    let response = admin
+        .request(reqwest::Method::POST, "/api/v1/auth/login")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    let r = Caller::read(response).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.error_code(), "bad_request");
+    let r = admin.get("/api/v1/k8s/clusters?limit=0").await;
+    assert_eq!(r.status, 400);
+    // Over the general body limit.
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({"email": "x".repeat(70_000), "password": "p"}),
+        )
+        .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(r.error_code(), "payload_too_large");
+}

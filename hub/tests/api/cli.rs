@@ -1,0 +1,135 @@
+//! The operator side of accounts with the real binary: first start creates the admin and
+//! prints its generated password once (never in a log line); `org create`, `user create` and
+//! `user reset-password` read passwords from stdin.
+
+use std::io::Write as _;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use kubeworkz_hub::auth;
+use kubeworkz_hub::config::DatabaseUrl;
+use kubeworkz_hub::store;
+
+use crate::common::{Hub, cli, hub_command};
+
+fn with_stdin(db: &str, args: &[&str], input: &str) -> (bool, String) {
+    let mut child = hub_command(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn first_start_creates_an_admin_and_the_cli_manages_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+    let hub = Hub::start(&db, &["--quic-listen", "127.0.0.1:0"], "info");
+    let started = Instant::now();
+    while !hub.log().contains("first start: created admin") {
+        assert!(started.elapsed() < Duration::from_secs(60), "{}", hub.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = hub.stop().unwrap();
+    let line = log.lines().find(|l| l.starts_with("first start")).unwrap();
+    let password = line
+        .split("with password ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(line.contains("admin@localhost"), "{line}");
+    assert!(password.len() >= 24, "{password}");
+    assert_eq!(
+        log.matches(password.as_str()).count(),
+        1,
+        "printed once, never logged"
+    );
+
+    let (ok, text, _) = cli(&db, &["org", "create", "acme"]);
+    assert!(ok, "{text}");
+    let (ok, text) = with_stdin(
+        &db,
+        &[
+            "user",
+            "create",
+            "--org",
+            "acme",
+            "--email",
+            "Ann@Acme.io",
+            "--role",
+            "admin",
+        ],
+        "first-password-123\n",
+    );
+    assert!(ok, "{text}");
+    assert!(!text.contains("first-password-123"));
+    let (ok, text) = with_stdin(
+        &db,
+        &["user", "create", "--org", "acme", "--email", "x@acme.io"],
+        "short\n",
+    );
+    assert!(!ok && text.contains("at least 12"), "{text}");
+    let (ok, text) = with_stdin(
+        &db,
+        &["user", "reset-password", "--email", "ann@acme.io"],
+        "second-password-456\n",
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = with_stdin(
+        &db,
+        &["user", "reset-password", "--email", "nobody@acme.io"],
+        "second-password-456\n",
+    );
+    assert!(!ok && text.contains("no user"), "{text}");
+
+    let url: DatabaseUrl = db.parse().unwrap();
+    let store = store::connect(&url).await.unwrap();
+    let admin = store
+        .user_credentials("admin@localhost")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(auth::verify_password(&password, &admin.password_hash));
+    let ann = store
+        .user_credentials("ann@acme.io")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(auth::verify_password(
+        "second-password-456",
+        &ann.password_hash
+    ));
+    assert!(!auth::verify_password(
+        "first-password-123",
+        &ann.password_hash
+    ));
+    let acme = store.organization_by_name("acme").await.unwrap().unwrap();
+    assert_eq!(ann.user.org_id, acme.id);
+    assert_eq!(store.user_count().await.unwrap(), 2);
+    store.close().await;
+
+    // A second start finds users and creates nobody.
+    let hub = Hub::start(&db, &["--quic-listen", "127.0.0.1:0"], "info");
+    let started = Instant::now();
+    while !hub.log().contains("kubeworkz hub listening") {
+        assert!(started.elapsed() < Duration::from_secs(60), "{}", hub.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = hub.stop().unwrap();
+    assert!(!log.contains("first start"), "{log}");
+}
