@@ -10,15 +10,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
+use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_shared::model::{LabelKeys, UsageBucket};
+use kubeworkz_shared::model::UsageBucket;
 use kubeworkz_shared::protocol::Disposition;
 
 use super::StoreError;
-use super::plan::{self, KindWrites, Step};
+use super::prepare::{self, PreparedBatch, PreparedStep, PreparedWrites, SEEN_GEN};
 use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
-use super::tables::{self, CORE_COLUMNS, Table};
+use super::tables::{self, Table};
 use super::types::{Cursor, IngestOutcome};
 
 /// Snapshot generation per kind, and whether a snapshot of it is open.
@@ -94,37 +94,40 @@ async fn advance_cursor(
     Ok(())
 }
 
-/// Applies a change batch; see the module docs.
-pub(crate) async fn ingest_changes(
+/// Applies a prepared change batch; see the module docs.
+pub(crate) async fn apply(
     db: &mut dyn Sql,
-    org: OrgId,
-    cluster: ClusterId,
-    cursor: Cursor,
-    batch: &ChangeBatch,
-    label_keys: &LabelKeys,
+    batch: PreparedBatch,
 ) -> Result<IngestOutcome, StoreError> {
+    let PreparedBatch {
+        org,
+        cluster,
+        cursor,
+        now,
+        steps,
+        ..
+    } = batch;
     if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
         return Ok(outcome);
     }
-    let now = Utc::now();
     let mut generations = load_generations(db, cluster).await?;
-    let target = Target { org, cluster, now };
-    for step in plan::plan(&batch.changes) {
+    let target = Target { cluster, now };
+    for step in steps {
         match step {
-            Step::Begin(kinds) => {
+            PreparedStep::Begin(kinds) => {
                 for kind in kinds {
-                    begin_snapshot(db, cluster, *kind, &mut generations).await?;
+                    begin_snapshot(db, cluster, kind, &mut generations).await?;
                 }
             }
-            Step::End(kinds) => {
+            PreparedStep::End(kinds) => {
                 for kind in kinds {
-                    end_snapshot(db, &target, *kind, &mut generations).await?;
+                    end_snapshot(db, &target, kind, &mut generations).await?;
                 }
             }
-            Step::Writes(writes) => {
+            PreparedStep::Writes(writes) => {
                 for (kind, writes) in writes {
                     let generation = generations.get(&kind).map_or(0, |g| g.0);
-                    write_kind(db, &target, kind, generation, &writes, label_keys).await?;
+                    write_kind(db, &target, kind, generation, writes).await?;
                 }
             }
         }
@@ -209,7 +212,6 @@ pub(crate) async fn ingest_usage(
 }
 
 struct Target {
-    org: OrgId,
     cluster: ClusterId,
     now: DateTime<Utc>,
 }
@@ -317,13 +319,12 @@ async fn write_kind(
     target: &Target,
     kind: ObjectKind,
     generation: i64,
-    writes: &KindWrites<'_>,
-    label_keys: &LabelKeys,
+    writes: PreparedWrites,
 ) -> Result<(), StoreError> {
     let table = tables::table(kind);
-    clear_slots(db, target, &table, &writes.slot_clears).await?;
-    delete_uids(db, target, &table, &writes.uid_deletes).await?;
-    upsert(db, target, kind, &table, generation, writes, label_keys).await
+    clear_slots(db, target, &table, writes.slot_clears).await?;
+    delete_uids(db, target, &table, writes.uid_deletes).await?;
+    upsert(db, &table, generation, writes.upserts).await
 }
 
 /// Soft-deletes live rows of each `(namespace, name)` slot whose uid is not the kept one.
@@ -331,10 +332,12 @@ async fn clear_slots(
     db: &mut dyn Sql,
     target: &Target,
     table: &Table,
-    slots: &[(&str, std::borrow::Cow<'_, str>, &str)],
+    slots: Vec<[String; 3]>,
 ) -> Result<(), StoreError> {
     let d = db.dialect();
-    for chunk in slots.chunks(MAX_BIND_VALUES / 3) {
+    let mut slots = slots.into_iter().peekable();
+    while slots.peek().is_some() {
+        let chunk: Vec<[String; 3]> = slots.by_ref().take(MAX_BIND_VALUES / 3).collect();
         // Values 1 and 2 are the time and the cluster; the slots follow.
         let mut list = String::new();
         for i in 0..chunk.len() {
@@ -356,13 +359,7 @@ async fn clear_slots(
             Value::Time(target.now),
             Value::Id(*target.cluster.as_uuid()),
         ];
-        for (namespace, name, keep) in chunk {
-            args.extend([
-                Value::Text((*namespace).to_owned()),
-                Value::Text(name.to_string()),
-                Value::Text((*keep).to_owned()),
-            ]);
-        }
+        args.extend(chunk.into_iter().flatten().map(Value::Text));
         db.execute(&sql, args).await?;
     }
     Ok(())
@@ -372,7 +369,7 @@ async fn delete_uids(
     db: &mut dyn Sql,
     target: &Target,
     table: &Table,
-    uids: &[&str],
+    uids: Vec<String>,
 ) -> Result<(), StoreError> {
     let d = db.dialect();
     for chunk in uids.chunks(MAX_BIND_VALUES) {
@@ -389,7 +386,7 @@ async fn delete_uids(
             Value::Time(target.now),
             Value::Id(*target.cluster.as_uuid()),
         ];
-        args.extend(chunk.iter().map(|uid| Value::Text((*uid).to_owned())));
+        args.extend(chunk.iter().cloned().map(Value::Text));
         db.execute(&sql, args).await?;
     }
     Ok(())
@@ -397,31 +394,26 @@ async fn delete_uids(
 
 async fn upsert(
     db: &mut dyn Sql,
-    target: &Target,
-    kind: ObjectKind,
     table: &Table,
     generation: i64,
-    writes: &KindWrites<'_>,
-    label_keys: &LabelKeys,
+    rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    if writes.upserts.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
     let d: Dialect = db.dialect();
-    let columns: Vec<(&str, bool)> = CORE_COLUMNS
-        .iter()
-        .chain(table.extra.iter())
-        .copied()
-        .collect();
-    let json_flags: Vec<bool> = columns.iter().map(|c| c.1).collect();
-    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let json_flags: Vec<bool> = prepare::columns(table).map(|c| c.1).collect();
+    let names: Vec<&str> = prepare::columns(table).map(|c| c.0).collect();
     // Everything but the key and first_seen_at follows the latest upsert; deleted_at clears.
     let updates: Vec<String> = names
         .iter()
         .filter(|c| !matches!(**c, "cluster_id" | "org_id" | "uid" | "first_seen_at"))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
-    for chunk in writes.upserts.chunks(MAX_BIND_VALUES / columns.len()) {
+    let rows_per_statement = MAX_BIND_VALUES / names.len();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {} ON CONFLICT (cluster_id, uid{}) DO UPDATE SET {}",
             table.name,
@@ -430,23 +422,10 @@ async fn upsert(
             table.key_extra,
             updates.join(", "),
         );
-        let mut args = Vec::with_capacity(chunk.len() * columns.len());
-        for object in chunk {
-            debug_assert_eq!(object.kind(), kind);
-            let (namespace, name, uid) = plan::parts(object);
-            args.extend([
-                Value::Id(*target.cluster.as_uuid()),
-                Value::Id(*target.org.as_uuid()),
-                Value::Text(uid.to_owned()),
-                Value::Text(namespace.to_owned()),
-                Value::Text(name.into_owned()),
-                Value::Text(tables::data_json(object)),
-                Value::I64(generation),
-                Value::Time(target.now),
-                Value::Time(target.now),
-                Value::OptTime(None),
-            ]);
-            args.extend(tables::extra_values(object, label_keys));
+        let mut args = Vec::with_capacity(chunk.len() * names.len());
+        for mut row in chunk {
+            row[SEEN_GEN] = Value::I64(generation);
+            args.extend(row);
         }
         db.execute(&sql, args).await?;
     }

@@ -21,18 +21,46 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::backend::{SqlBackend, Tx};
+use super::commit::{Begin, GroupCommit, GroupLimits};
 use super::sql::{Dialect, Sql, Ty, Value};
 use super::{Backend, MaintenanceReport, StoreError, queries};
 
 /// Migrations embedded at build time, so the binary needs no files beside it.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
+/// Group commit on SQLite: one writer task (SQLite has one writer), large groups.
+const GROUP_LIMITS: GroupLimits = GroupLimits {
+    writers: 1,
+    max_batches: 256,
+    max_changes: 20_000,
+    queue: 256,
+};
+
 /// [`Store`](super::Store) on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
-    writer: Arc<Mutex<()>>,
+    writer: Writer,
     label_keys: LabelKeys,
+    commits: Arc<GroupCommit>,
+}
+
+/// The pool and the in-process writer lock: what opens a write transaction.
+#[derive(Debug, Clone)]
+struct Writer {
+    pool: SqlitePool,
+    lock: Arc<Mutex<()>>,
+}
+
+#[async_trait]
+impl Begin for Writer {
+    async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error> {
+        let writer = self.lock.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(Box::new(WriteTx {
+            conn: Conn(tx),
+            _writer: writer,
+        }))
+    }
 }
 
 impl SqliteStore {
@@ -59,10 +87,15 @@ impl SqliteStore {
             .await
             .map_err(connect_err)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(Self {
+        let writer = Writer {
             pool,
-            writer: Arc::default(),
+            lock: Arc::default(),
+        };
+        let commits = GroupCommit::start(Arc::new(writer.clone()), GROUP_LIMITS);
+        Ok(Self {
+            writer,
             label_keys: LabelKeys::default(),
+            commits: Arc::new(commits),
         })
     }
 }
@@ -177,21 +210,20 @@ impl SqlBackend for SqliteStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error> {
-        let writer = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(Box::new(WriteTx {
-            conn: Conn(tx),
-            _writer: writer,
-        }))
+        self.writer.begin().await
     }
 
     async fn read(&self) -> Result<Box<dyn Sql>, sqlx::Error> {
-        let conn: PoolConnection<Sqlite> = self.pool.acquire().await?;
+        let conn: PoolConnection<Sqlite> = self.writer.pool.acquire().await?;
         Ok(Box::new(Conn(conn)))
     }
 
     fn label_keys(&self) -> &LabelKeys {
         &self.label_keys
+    }
+
+    fn group_commit(&self) -> &GroupCommit {
+        &self.commits
     }
 
     async fn maintain(
@@ -209,6 +241,6 @@ impl SqlBackend for SqliteStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.writer.pool.close().await;
     }
 }

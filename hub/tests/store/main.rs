@@ -6,6 +6,7 @@
 mod clusters;
 mod enrollment;
 mod fixtures;
+mod group_commit;
 mod harness;
 mod ingest;
 mod organizations;
@@ -60,4 +61,7 @@ conformance! {
     enrollment::agent_state_and_health_follow_the_cursor,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
+    group_commit::concurrent_batches_of_many_clusters_each_apply_once,
+    group_commit::a_failing_batch_amid_good_ones_rolls_back_only_itself,
+    group_commit::closing_the_store_applies_every_queued_batch,
 }
