@@ -8,9 +8,9 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::pull::{self, PullConfig, PullSupervisor, Registration};
 use kubeworkz_hub::seal::{Keyring, MasterKey};
@@ -23,25 +23,12 @@ use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
 
-const PROBE: &str = "sync-now-probe";
+#[allow(dead_code)] // shared with the CLI tests; this one only polls
+mod common;
 
-/// Polls `check` every 200 ms until it returns true or `timeout` passes.
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check().await? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use common::eventually;
+
+const PROBE: &str = "sync-now-probe";
 
 async fn has_probe(store: &dyn Store, org: OrgId, id: ClusterId) -> Result<bool> {
     Ok(store

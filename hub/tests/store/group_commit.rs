@@ -2,7 +2,7 @@
 //! atomic, exactly once per cursor, its own outcome — and closing the store drains the queue.
 
 use futures::future::join_all;
-use kubeworkz_hub::store::{Cursor, DEFAULT_ORG, IngestOutcome, Store, StoreError};
+use kubeworkz_hub::store::{Cursor, DEFAULT_ORG, IngestOutcome, StoreError};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::inventory::Inventory;
@@ -43,20 +43,6 @@ fn stream_of(cluster: usize) -> Vec<Vec<Change>> {
             Change::Upsert(pod_n(20, PodPhase::Running)),
         ],
     ]
-}
-
-async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Object> {
-    let mut objects = Vec::new();
-    for kind in ObjectKind::ALL {
-        for record in store.inventory(org, cluster, kind, true).await.unwrap() {
-            objects.push(record.object);
-        }
-    }
-    objects.sort_by_key(|o| {
-        let k = o.key();
-        (k.kind, k.namespace, k.name)
-    });
-    objects
 }
 
 fn reference(batches: &[Vec<Change>]) -> Vec<Object> {
