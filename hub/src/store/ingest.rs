@@ -338,28 +338,23 @@ async fn clear_slots(
     let mut slots = slots.into_iter().peekable();
     while slots.peek().is_some() {
         let chunk: Vec<[String; 3]> = slots.by_ref().take(MAX_BIND_VALUES / 3).collect();
-        // Values 1 and 2 are the time and the cluster; the slots follow.
-        let mut list = String::new();
-        for i in 0..chunk.len() {
-            let n = 3 + i * 3;
-            if i > 0 {
-                list.push_str(", ");
-            }
-            list.push_str(&format!("({}, {}, {})", d.ph(n), d.ph(n + 1), d.ph(n + 2)));
-        }
+        // The slots come first (so they can be bare placeholders), then time and cluster.
+        let n = chunk.len() * 3;
         let sql = format!(
-            "UPDATE {t} SET deleted_at = {p1}, updated_at = {p1} FROM (VALUES {list}) AS v \
-             WHERE {t}.cluster_id = {p2} AND {t}.deleted_at IS NULL \
-             AND {t}.namespace = v.column1 AND {t}.name = v.column2 AND {t}.uid <> v.column3",
+            "WITH v (namespace, name, keep) AS (VALUES {}) \
+             UPDATE {t} SET deleted_at = {time}, updated_at = {time} FROM v \
+             WHERE {t}.cluster_id = {cluster} AND {t}.deleted_at IS NULL \
+             AND {t}.namespace = v.namespace AND {t}.name = v.name AND {t}.uid <> v.keep",
+            values_rows(d, chunk.len(), &[false; 3]),
             t = table.name,
-            p1 = d.ph(1),
-            p2 = d.ph(2),
+            time = d.ph(n + 1),
+            cluster = d.ph(n + 2),
         );
-        let mut args = vec![
+        let mut args: Vec<Value> = chunk.into_iter().flatten().map(Value::Text).collect();
+        args.extend([
             Value::Time(target.now),
             Value::Id(*target.cluster.as_uuid()),
-        ];
-        args.extend(chunk.into_iter().flatten().map(Value::Text));
+        ]);
         db.execute(&sql, args).await?;
     }
     Ok(())
@@ -373,20 +368,22 @@ async fn delete_uids(
 ) -> Result<(), StoreError> {
     let d = db.dialect();
     for chunk in uids.chunks(MAX_BIND_VALUES) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| d.ph(3 + i)).collect();
+        // The uids come first (so they can be bare placeholders), then time and cluster.
+        let n = chunk.len();
         let sql = format!(
-            "UPDATE {} SET deleted_at = {p1}, updated_at = {p1} WHERE cluster_id = {} \
-             AND deleted_at IS NULL AND uid IN ({})",
+            "WITH d (uid) AS (VALUES {}) \
+             UPDATE {} SET deleted_at = {time}, updated_at = {time} WHERE cluster_id = {} \
+             AND deleted_at IS NULL AND uid IN (SELECT uid FROM d)",
+            values_rows(d, n, &[false]),
             table.name,
-            d.ph(2),
-            list.join(", "),
-            p1 = d.ph(1),
+            d.ph(n + 2),
+            time = d.ph(n + 1),
         );
-        let mut args = vec![
+        let mut args: Vec<Value> = chunk.iter().cloned().map(Value::Text).collect();
+        args.extend([
             Value::Time(target.now),
             Value::Id(*target.cluster.as_uuid()),
-        ];
-        args.extend(chunk.iter().cloned().map(Value::Text));
+        ]);
         db.execute(&sql, args).await?;
     }
     Ok(())
