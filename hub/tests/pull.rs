@@ -5,9 +5,9 @@
 //! (the sealed column is ciphertext), the logs, or any CLI output or error.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use base64::Engine as _;
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Cluster, Store};
@@ -17,7 +17,7 @@ use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
 mod common;
 
-use common::Hub;
+use common::{Hub, eventually};
 
 /// Runs a CLI command; returns (success, stdout + stderr).
 fn cli(db: &str, args: &[&str]) -> (bool, String) {
@@ -56,24 +56,6 @@ async fn namespaces(store: &dyn Store, cluster: &Cluster) -> Result<Vec<String>>
             _ => None,
         })
         .collect())
-}
-
-/// Polls `check` every 250 ms until it returns true or `timeout` passes.
-async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check().await? {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 /// Every secret in a kubeconfig, as text that could leak: the base64 values, slices of them,

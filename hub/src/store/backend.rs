@@ -23,11 +23,12 @@ use super::agents::{
     AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
     StoredCa,
 };
+use super::commit::GroupCommit;
 use super::types::{
     Cluster, Cursor, IngestOutcome, InventoryRecord, MaintenanceReport, NewCluster, PullTarget,
     SealedKubeconfig,
 };
-use super::{Backend, Organization, Store, StoreError, agents, clusters, ingest, queries};
+use super::{Backend, Organization, Store, StoreError, agents, clusters, ingest, prepare, queries};
 
 /// A transaction: statements, then commit (dropping it rolls back).
 #[async_trait]
@@ -50,6 +51,9 @@ pub trait SqlBackend: Send + Sync + fmt::Debug {
 
     /// Namespace label keys for team and cost center.
     fn label_keys(&self) -> &LabelKeys;
+
+    /// The queue that change batches are committed through (see [`super::commit`]).
+    fn group_commit(&self) -> &GroupCommit;
 
     /// See [`Store::maintain`].
     async fn maintain(
@@ -279,10 +283,8 @@ impl<B: SqlBackend> Store for B {
         cursor: Cursor,
         batch: &ChangeBatch,
     ) -> Result<IngestOutcome, StoreError> {
-        let keys = self.label_keys().clone();
-        in_tx!(self, |db| ingest::ingest_changes(
-            db, org, cluster, cursor, batch, &keys
-        ))
+        let prepared = prepare::prepare(org, cluster, cursor, batch, self.label_keys());
+        self.group_commit().submit(prepared).await
     }
 
     #[instrument(skip_all, fields(buckets = buckets.len()))]
@@ -340,6 +342,8 @@ impl<B: SqlBackend> Store for B {
     }
 
     async fn close(&self) {
+        // Queued batches are applied before the pool closes under them.
+        self.group_commit().close().await;
         SqlBackend::close(self).await;
     }
 }

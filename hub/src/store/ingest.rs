@@ -10,15 +10,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
+use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_shared::model::{LabelKeys, UsageBucket};
+use kubeworkz_shared::model::UsageBucket;
 use kubeworkz_shared::protocol::Disposition;
 
 use super::StoreError;
-use super::plan::{self, KindWrites, Step};
+use super::prepare::{self, PreparedBatch, PreparedStep, PreparedWrites, SEEN_GEN};
 use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
-use super::tables::{self, CORE_COLUMNS, Table};
+use super::tables::{self, Table};
 use super::types::{Cursor, IngestOutcome};
 
 /// Snapshot generation per kind, and whether a snapshot of it is open.
@@ -94,37 +94,40 @@ async fn advance_cursor(
     Ok(())
 }
 
-/// Applies a change batch; see the module docs.
-pub(crate) async fn ingest_changes(
+/// Applies a prepared change batch; see the module docs.
+pub(crate) async fn apply(
     db: &mut dyn Sql,
-    org: OrgId,
-    cluster: ClusterId,
-    cursor: Cursor,
-    batch: &ChangeBatch,
-    label_keys: &LabelKeys,
+    batch: PreparedBatch,
 ) -> Result<IngestOutcome, StoreError> {
+    let PreparedBatch {
+        org,
+        cluster,
+        cursor,
+        now,
+        steps,
+        ..
+    } = batch;
     if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
         return Ok(outcome);
     }
-    let now = Utc::now();
     let mut generations = load_generations(db, cluster).await?;
-    let target = Target { org, cluster, now };
-    for step in plan::plan(&batch.changes) {
+    let target = Target { cluster, now };
+    for step in steps {
         match step {
-            Step::Begin(kinds) => {
+            PreparedStep::Begin(kinds) => {
                 for kind in kinds {
-                    begin_snapshot(db, cluster, *kind, &mut generations).await?;
+                    begin_snapshot(db, cluster, kind, &mut generations).await?;
                 }
             }
-            Step::End(kinds) => {
+            PreparedStep::End(kinds) => {
                 for kind in kinds {
-                    end_snapshot(db, &target, *kind, &mut generations).await?;
+                    end_snapshot(db, &target, kind, &mut generations).await?;
                 }
             }
-            Step::Writes(writes) => {
+            PreparedStep::Writes(writes) => {
                 for (kind, writes) in writes {
                     let generation = generations.get(&kind).map_or(0, |g| g.0);
-                    write_kind(db, &target, kind, generation, &writes, label_keys).await?;
+                    write_kind(db, &target, kind, generation, writes).await?;
                 }
             }
         }
@@ -209,7 +212,6 @@ pub(crate) async fn ingest_usage(
 }
 
 struct Target {
-    org: OrgId,
     cluster: ClusterId,
     now: DateTime<Utc>,
 }
@@ -317,13 +319,12 @@ async fn write_kind(
     target: &Target,
     kind: ObjectKind,
     generation: i64,
-    writes: &KindWrites<'_>,
-    label_keys: &LabelKeys,
+    writes: PreparedWrites,
 ) -> Result<(), StoreError> {
     let table = tables::table(kind);
-    clear_slots(db, target, &table, &writes.slot_clears).await?;
-    delete_uids(db, target, &table, &writes.uid_deletes).await?;
-    upsert(db, target, kind, &table, generation, writes, label_keys).await
+    clear_slots(db, target, &table, writes.slot_clears).await?;
+    delete_uids(db, target, &table, writes.uid_deletes).await?;
+    upsert(db, &table, generation, writes.upserts).await
 }
 
 /// Soft-deletes live rows of each `(namespace, name)` slot whose uid is not the kept one.
@@ -331,38 +332,29 @@ async fn clear_slots(
     db: &mut dyn Sql,
     target: &Target,
     table: &Table,
-    slots: &[(&str, std::borrow::Cow<'_, str>, &str)],
+    slots: Vec<[String; 3]>,
 ) -> Result<(), StoreError> {
     let d = db.dialect();
-    for chunk in slots.chunks(MAX_BIND_VALUES / 3) {
-        // Values 1 and 2 are the time and the cluster; the slots follow.
-        let mut list = String::new();
-        for i in 0..chunk.len() {
-            let n = 3 + i * 3;
-            if i > 0 {
-                list.push_str(", ");
-            }
-            list.push_str(&format!("({}, {}, {})", d.ph(n), d.ph(n + 1), d.ph(n + 2)));
-        }
+    let mut slots = slots.into_iter().peekable();
+    while slots.peek().is_some() {
+        let chunk: Vec<[String; 3]> = slots.by_ref().take(MAX_BIND_VALUES / 3).collect();
+        // The slots come first (so they can be bare placeholders), then time and cluster.
+        let n = chunk.len() * 3;
         let sql = format!(
-            "UPDATE {t} SET deleted_at = {p1}, updated_at = {p1} FROM (VALUES {list}) AS v \
-             WHERE {t}.cluster_id = {p2} AND {t}.deleted_at IS NULL \
-             AND {t}.namespace = v.column1 AND {t}.name = v.column2 AND {t}.uid <> v.column3",
+            "WITH v (namespace, name, keep) AS (VALUES {}) \
+             UPDATE {t} SET deleted_at = {time}, updated_at = {time} FROM v \
+             WHERE {t}.cluster_id = {cluster} AND {t}.deleted_at IS NULL \
+             AND {t}.namespace = v.namespace AND {t}.name = v.name AND {t}.uid <> v.keep",
+            values_rows(d, chunk.len(), &[false; 3]),
             t = table.name,
-            p1 = d.ph(1),
-            p2 = d.ph(2),
+            time = d.ph(n + 1),
+            cluster = d.ph(n + 2),
         );
-        let mut args = vec![
+        let mut args: Vec<Value> = chunk.into_iter().flatten().map(Value::Text).collect();
+        args.extend([
             Value::Time(target.now),
             Value::Id(*target.cluster.as_uuid()),
-        ];
-        for (namespace, name, keep) in chunk {
-            args.extend([
-                Value::Text((*namespace).to_owned()),
-                Value::Text(name.to_string()),
-                Value::Text((*keep).to_owned()),
-            ]);
-        }
+        ]);
         db.execute(&sql, args).await?;
     }
     Ok(())
@@ -372,24 +364,26 @@ async fn delete_uids(
     db: &mut dyn Sql,
     target: &Target,
     table: &Table,
-    uids: &[&str],
+    uids: Vec<String>,
 ) -> Result<(), StoreError> {
     let d = db.dialect();
     for chunk in uids.chunks(MAX_BIND_VALUES) {
-        let list: Vec<String> = (0..chunk.len()).map(|i| d.ph(3 + i)).collect();
+        // The uids come first (so they can be bare placeholders), then time and cluster.
+        let n = chunk.len();
         let sql = format!(
-            "UPDATE {} SET deleted_at = {p1}, updated_at = {p1} WHERE cluster_id = {} \
-             AND deleted_at IS NULL AND uid IN ({})",
+            "WITH d (uid) AS (VALUES {}) \
+             UPDATE {} SET deleted_at = {time}, updated_at = {time} WHERE cluster_id = {} \
+             AND deleted_at IS NULL AND uid IN (SELECT uid FROM d)",
+            values_rows(d, n, &[false]),
             table.name,
-            d.ph(2),
-            list.join(", "),
-            p1 = d.ph(1),
+            d.ph(n + 2),
+            time = d.ph(n + 1),
         );
-        let mut args = vec![
+        let mut args: Vec<Value> = chunk.iter().cloned().map(Value::Text).collect();
+        args.extend([
             Value::Time(target.now),
             Value::Id(*target.cluster.as_uuid()),
-        ];
-        args.extend(chunk.iter().map(|uid| Value::Text((*uid).to_owned())));
+        ]);
         db.execute(&sql, args).await?;
     }
     Ok(())
@@ -397,31 +391,26 @@ async fn delete_uids(
 
 async fn upsert(
     db: &mut dyn Sql,
-    target: &Target,
-    kind: ObjectKind,
     table: &Table,
     generation: i64,
-    writes: &KindWrites<'_>,
-    label_keys: &LabelKeys,
+    rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    if writes.upserts.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
     let d: Dialect = db.dialect();
-    let columns: Vec<(&str, bool)> = CORE_COLUMNS
-        .iter()
-        .chain(table.extra.iter())
-        .copied()
-        .collect();
-    let json_flags: Vec<bool> = columns.iter().map(|c| c.1).collect();
-    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let json_flags: Vec<bool> = prepare::columns(table).map(|c| c.1).collect();
+    let names: Vec<&str> = prepare::columns(table).map(|c| c.0).collect();
     // Everything but the key and first_seen_at follows the latest upsert; deleted_at clears.
     let updates: Vec<String> = names
         .iter()
         .filter(|c| !matches!(**c, "cluster_id" | "org_id" | "uid" | "first_seen_at"))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
-    for chunk in writes.upserts.chunks(MAX_BIND_VALUES / columns.len()) {
+    let rows_per_statement = MAX_BIND_VALUES / names.len();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(rows_per_statement).collect();
         let sql = format!(
             "INSERT INTO {} ({}) VALUES {} ON CONFLICT (cluster_id, uid{}) DO UPDATE SET {}",
             table.name,
@@ -430,23 +419,10 @@ async fn upsert(
             table.key_extra,
             updates.join(", "),
         );
-        let mut args = Vec::with_capacity(chunk.len() * columns.len());
-        for object in chunk {
-            debug_assert_eq!(object.kind(), kind);
-            let (namespace, name, uid) = plan::parts(object);
-            args.extend([
-                Value::Id(*target.cluster.as_uuid()),
-                Value::Id(*target.org.as_uuid()),
-                Value::Text(uid.to_owned()),
-                Value::Text(namespace.to_owned()),
-                Value::Text(name.into_owned()),
-                Value::Text(tables::data_json(object)),
-                Value::I64(generation),
-                Value::Time(target.now),
-                Value::Time(target.now),
-                Value::OptTime(None),
-            ]);
-            args.extend(tables::extra_values(object, label_keys));
+        let mut args = Vec::with_capacity(chunk.len() * names.len());
+        for mut row in chunk {
+            row[SEEN_GEN] = Value::I64(generation);
+            args.extend(row);
         }
         db.execute(&sql, args).await?;
     }

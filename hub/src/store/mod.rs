@@ -13,10 +13,12 @@ mod api_tokens;
 mod audit;
 mod backend;
 mod clusters;
+mod commit;
 mod ingest;
 mod paging;
 mod plan;
 mod postgres;
+mod prepare;
 mod queries;
 mod sql;
 mod sqlite;
@@ -123,6 +125,10 @@ pub enum StoreError {
     /// An enrollment token names a cluster registered in pull mode.
     #[error("cluster {0:?} is registered in pull mode")]
     ClusterNotAgentMode(String),
+    /// A write failed for a whole group of batches committed together (group commit): every
+    /// caller in the group gets this error, and none of the group's batches was stored.
+    #[error("database write of a batch group failed")]
+    Group(#[source] Arc<sqlx::Error>),
 }
 
 /// An organization: the unit of isolation that every other row belongs to.

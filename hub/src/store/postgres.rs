@@ -7,6 +7,7 @@
 //! long-running pod keeps its month), and purges ended rows past retention.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,6 +18,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres, Row, Transaction};
 
 use super::backend::{SqlBackend, Tx};
+use super::commit::{Begin, GroupCommit, GroupLimits};
 use super::sql::{Dialect, Sql, Ty, Value};
 use super::{Backend, MaintenanceReport, StoreError, queries};
 
@@ -32,11 +34,31 @@ const PARTITIONED: [(&str, &str); 2] = [
 /// Months of partitions kept ready ahead of the current one.
 const MONTHS_AHEAD: u32 = 2;
 
+/// Group commit on PostgreSQL: a few transactions in flight (the server works on them in
+/// parallel), each at most 64 savepoints (see [`GroupLimits::max_batches`]).
+const GROUP_LIMITS: GroupLimits = GroupLimits {
+    writers: 4,
+    max_batches: 64,
+    max_changes: 20_000,
+    queue: 256,
+};
+
 /// [`Store`](super::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
     label_keys: LabelKeys,
+    commits: Arc<GroupCommit>,
+}
+
+/// What the group-commit writers open transactions from.
+struct Writer(PgPool);
+
+#[async_trait]
+impl Begin for Writer {
+    async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error> {
+        Ok(Box::new(Conn(self.0.begin().await?)))
+    }
 }
 
 impl PostgresStore {
@@ -62,9 +84,11 @@ impl PostgresStore {
             .await
             .map_err(connect_err)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
+        let commits = GroupCommit::start(Arc::new(Writer(pool.clone())), GROUP_LIMITS);
         Ok(Self {
             pool,
             label_keys: LabelKeys::default(),
+            commits: Arc::new(commits),
         })
     }
 }
@@ -259,7 +283,7 @@ impl SqlBackend for PostgresStore {
     }
 
     async fn begin(&self) -> Result<Box<dyn Tx>, sqlx::Error> {
-        Ok(Box::new(Conn(self.pool.begin().await?)))
+        Writer(self.pool.clone()).begin().await
     }
 
     async fn read(&self) -> Result<Box<dyn Sql>, sqlx::Error> {
@@ -269,6 +293,10 @@ impl SqlBackend for PostgresStore {
 
     fn label_keys(&self) -> &LabelKeys {
         &self.label_keys
+    }
+
+    fn group_commit(&self) -> &GroupCommit {
+        &self.commits
     }
 
     async fn maintain(

@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Result, bail};
+use std::time::{Duration, Instant};
 
 /// The hub binary cargo built for this test.
 pub const HUB: &str = env!("CARGO_BIN_EXE_kubeworkz-hub");
@@ -152,5 +153,24 @@ impl Hub {
             bail!("hub exit {status}: {log}");
         }
         Ok(log)
+    }
+}
+
+/// Polls `check` every 250 ms until it returns true or `timeout` passes.
+#[allow(dead_code)] // not every test binary that shares this module polls
+pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check().await? {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }

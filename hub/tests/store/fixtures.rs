@@ -199,3 +199,18 @@ impl Cursors {
         }
     }
 }
+
+/// Every live object the store holds for the cluster, in `Inventory` order.
+pub async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Object> {
+    let mut objects = Vec::new();
+    for kind in ObjectKind::ALL {
+        for record in store.inventory(org, cluster, kind, true).await.unwrap() {
+            objects.push(record.object);
+        }
+    }
+    objects.sort_by_key(|o| {
+        let k = o.key();
+        (k.kind, k.namespace, k.name)
+    });
+    objects
+}

@@ -50,6 +50,32 @@ impl TestStore {
         }
     }
 
+    /// Runs statements on the database directly, behind the store's back (e.g. a trigger that
+    /// makes the database refuse a write): `sqlite` on SQLite, `postgres` on PostgreSQL.
+    pub async fn execute_raw(&self, sqlite: &[&str], postgres: &[&str]) {
+        async fn run<C: sqlx::Connection>(url: &str, statements: &[&str])
+        where
+            for<'c> &'c mut C: sqlx::Executor<'c>,
+        {
+            let mut conn = C::connect(url).await.expect("raw connection");
+            for statement in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(*statement))
+                    .execute(&mut conn)
+                    .await
+                    .expect("raw statement");
+            }
+            conn.close().await.expect("close raw connection");
+        }
+        match self.store.backend() {
+            store::Backend::Sqlite => {
+                run::<sqlx::SqliteConnection>(self.url.expose(), sqlite).await
+            }
+            store::Backend::Postgres => {
+                run::<sqlx::PgConnection>(self.url.expose(), postgres).await
+            }
+        }
+    }
+
     /// Opens a second store on the same database (as a restarted or second hub would).
     pub async fn reopen(&self) -> Arc<dyn Store> {
         store::connect(&self.url).await.expect("reopen store")

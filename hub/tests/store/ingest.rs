@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use kubeworkz_hub::store::{Cursor, DEFAULT_ORG, IngestOutcome, Store};
+use kubeworkz_hub::store::{Cursor, DEFAULT_ORG, IngestOutcome};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::inventory::Inventory;
@@ -21,21 +21,6 @@ async fn setup(t: &TestStore) -> (OrgId, ClusterId) {
     let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let cluster = agent_cluster(&*t.store, org, "prod-eu-1").await;
     (org, cluster)
-}
-
-/// Every live object the store holds for the cluster, in `Inventory` order.
-async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Object> {
-    let mut objects = Vec::new();
-    for kind in ObjectKind::ALL {
-        for record in store.inventory(org, cluster, kind, true).await.unwrap() {
-            objects.push(record.object);
-        }
-    }
-    objects.sort_by_key(|o| {
-        let k = o.key();
-        (k.kind, k.namespace, k.name)
-    });
-    objects
 }
 
 fn expected(inventory: &Inventory) -> Vec<Object> {

@@ -7,6 +7,7 @@ mod api;
 mod clusters;
 mod enrollment;
 mod fixtures;
+mod group_commit;
 mod harness;
 mod ingest;
 mod organizations;
@@ -64,4 +65,7 @@ conformance! {
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
+    group_commit::concurrent_batches_of_many_clusters_each_apply_once,
+    group_commit::a_failing_batch_amid_good_ones_rolls_back_only_itself,
+    group_commit::closing_the_store_applies_every_queued_batch,
 }
