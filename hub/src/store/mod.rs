@@ -8,6 +8,7 @@
 mod agents;
 mod backend;
 mod clusters;
+mod costs;
 mod ingest;
 mod plan;
 mod postgres;
@@ -28,13 +29,16 @@ use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{HealthReport, UsageBucket};
 use kubeworkz_shared::protocol::SecretHash;
+use kubeworkz_shared::time::UnixMillis;
 
 use crate::config::DatabaseUrl;
+use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 
 pub use agents::{
     AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
     StoredCa,
 };
+pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -304,6 +308,62 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Closes the connection pool, waiting for queries in flight.
     async fn close(&self);
+
+    // Cost (issue 7): the worker's inputs and outputs, progress marks and prices
+    // (`store::costs`).
+
+    /// One cluster-hour of engine input: pods that ran in `[hour_start, +1h)` with their
+    /// running intervals (ended pods included), nodes, bound claims, namespaces (labels as the
+    /// hub holds them) and the hour's usage. [`StoreError::ClusterNotFound`] outside `org`.
+    async fn cost_hour_input(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+    ) -> Result<HourInput, StoreError>;
+
+    /// Saves one hour's allocation rows (all of `cluster` and `hour_start`), replacing that
+    /// hour, and in the same transaction moves the cluster's marks: hours computed up to this
+    /// hour's end at least, and this hour's day due for rollup again.
+    async fn save_cost_hour(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Saves one UTC day's rollup rows, replacing that day, and marks it rolled up.
+    async fn save_cost_day(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        day_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Stored cost rows of the organization (hourly or daily), by cluster, start, namespace.
+    async fn cost_rows(
+        &self,
+        org: OrgId,
+        filter: &CostRowFilter,
+    ) -> Result<Vec<Allocation>, StoreError>;
+
+    /// Every enabled cluster of every organization with how far its costs are computed.
+    async fn cost_clusters(&self) -> Result<Vec<CostCluster>, StoreError>;
+
+    /// The organization's price book: seed defaults under its stored overrides.
+    async fn price_book(&self, org: OrgId) -> Result<PriceBook, StoreError>;
+
+    /// Sets the prices of one scope (an override without any price removes it).
+    async fn set_price_override(
+        &self,
+        org: OrgId,
+        scope: &PriceScope,
+        prices: &PriceOverride,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the database the URL names, runs its migrations, and makes sure the `default`

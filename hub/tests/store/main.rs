@@ -4,6 +4,7 @@
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
 mod clusters;
+mod costs;
 mod enrollment;
 mod fixtures;
 mod harness;
@@ -60,4 +61,8 @@ conformance! {
     enrollment::agent_state_and_health_follow_the_cursor,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
+    costs::the_hour_input_holds_what_ran_in_the_hour,
+    costs::saving_replaces_the_period_and_moves_the_marks,
+    costs::cost_rows_are_scoped_by_organization,
+    costs::price_overrides_resolve_per_scope,
 }
