@@ -35,6 +35,7 @@ mod input;
 mod prices;
 mod rollup;
 mod window;
+mod worker;
 
 pub use allocation::{
     Allocation, AllocationFlags, CostBreakdown, IDLE_NAMESPACE, NetworkAllocation,
@@ -45,6 +46,9 @@ pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHou
 pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices};
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};
+pub use worker::{
+    COST_WORKER, Clock, CostRunReport, CostWorker, CostWorkerConfig, roll_up_day, run_hour,
+};
 
 use std::fmt;
 use std::iter::Sum;

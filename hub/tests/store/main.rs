@@ -4,6 +4,7 @@
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
 mod clusters;
+mod cost_worker;
 mod costs;
 mod enrollment;
 mod fixtures;
@@ -65,4 +66,5 @@ conformance! {
     costs::saving_replaces_the_period_and_moves_the_marks,
     costs::cost_rows_are_scoped_by_organization,
     costs::price_overrides_resolve_per_scope,
+    cost_worker::the_worker_computes_backfills_and_rolls_up,
 }
