@@ -33,6 +33,7 @@ mod engine;
 mod fixtures;
 mod input;
 mod prices;
+mod report;
 mod rollup;
 mod window;
 mod worker;
@@ -44,6 +45,10 @@ pub use allocation::{
 pub use engine::allocate_hour;
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
 pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices};
+pub use report::{
+    CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, ReportError, ResourceLine, Step,
+    costs, namespace_costs,
+};
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};
 pub use worker::{

@@ -239,7 +239,7 @@ pub async fn the_hour_input_holds_what_ran_in_the_hour(t: TestStore) {
 }
 
 /// A row with only costs set, for the save/replace cases.
-fn row(
+pub fn row(
     cluster: ClusterId,
     start: UnixMillis,
     namespace: &str,

@@ -4,6 +4,7 @@
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
 mod clusters;
+mod cost_report;
 mod cost_worker;
 mod costs;
 mod enrollment;
@@ -67,4 +68,6 @@ conformance! {
     costs::cost_rows_are_scoped_by_organization,
     costs::price_overrides_resolve_per_scope,
     cost_worker::the_worker_computes_backfills_and_rolls_up,
+    cost_report::reports_group_filter_and_match_the_view,
+    cost_report::the_namespace_series_matches_the_daily_view,
 }
