@@ -9,6 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::cost::{CostWorker, CostWorkerConfig};
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
 use crate::shutdown::Shutdown;
@@ -84,6 +85,16 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         &workers,
         shutdown.clone(),
     );
+    // Hourly cost allocation, backfilling what was missed while the hub was down.
+    let costs = workers::spawn(
+        CostWorker::new(
+            store.clone(),
+            CostWorkerConfig::default(),
+            Some(workers.clone()),
+        ),
+        &workers,
+        shutdown.clone(),
+    );
     let supervisor = PullSupervisor::new(
         store.clone(),
         keyring.clone(),
@@ -125,6 +136,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let _ = agents.await;
     let _ = supervisor.await;
     let _ = maintenance.await;
+    let _ = costs.await;
     store.close().await;
     served?;
     tracing::info!("hub stopped cleanly");

@@ -55,6 +55,8 @@ pub struct WorkerStatus {
     pub last_run: Option<DateTime<Utc>>,
     /// The last failure's message, cleared by the next success.
     pub last_error: Option<String>,
+    /// What the worker says about its progress (e.g. the cost run's last report).
+    pub detail: Option<String>,
 }
 
 /// The status of every worker; cheap to clone.
@@ -80,6 +82,7 @@ impl Workers {
                 failures: 0,
                 last_run: None,
                 last_error: None,
+                detail: None,
             },
         );
         WorkerHandle {
@@ -101,6 +104,11 @@ impl Workers {
     /// One worker's status.
     pub fn get(&self, name: &str) -> Option<WorkerStatus> {
         self.0.lock().expect("workers lock").get(name).cloned()
+    }
+
+    /// Sets a worker's progress detail, shown beside its counters.
+    pub fn set_detail(&self, name: &str, detail: &str) {
+        self.update(name, |s| s.detail = Some(detail.to_owned()));
     }
 
     /// Forgets a worker (a removed cluster's collector).

@@ -33,8 +33,10 @@ mod engine;
 mod fixtures;
 mod input;
 mod prices;
+mod report;
 mod rollup;
 mod window;
+mod worker;
 
 pub use allocation::{
     Allocation, AllocationFlags, CostBreakdown, IDLE_NAMESPACE, NetworkAllocation,
@@ -43,8 +45,15 @@ pub use allocation::{
 pub use engine::allocate_hour;
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
 pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices};
+pub use report::{
+    CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, ReportError, ResourceLine, Step,
+    costs, namespace_costs,
+};
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};
+pub use worker::{
+    COST_WORKER, Clock, CostRunReport, CostWorker, CostWorkerConfig, roll_up_day, run_hour,
+};
 
 use std::fmt;
 use std::iter::Sum;

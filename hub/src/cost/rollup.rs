@@ -85,7 +85,7 @@ impl FromStr for AggregateBy {
 }
 
 impl AggregateBy {
-    fn key_of<'a>(&self, row: &'a Allocation) -> std::borrow::Cow<'a, str> {
+    pub(crate) fn key_of<'a>(&self, row: &'a Allocation) -> std::borrow::Cow<'a, str> {
         match self {
             Self::Cluster => row.cluster.to_string().into(),
             Self::Namespace => row.namespace.as_str().into(),

@@ -24,11 +24,16 @@ use super::agents::{
     StoredCa,
 };
 use super::commit::GroupCommit;
+use super::costs::{CostCluster, CostRowFilter, PriceScope};
 use super::types::{
     Cluster, Cursor, IngestOutcome, InventoryRecord, MaintenanceReport, NewCluster, PullTarget,
     SealedKubeconfig,
 };
-use super::{Backend, Organization, Store, StoreError, agents, clusters, ingest, prepare, queries};
+use super::{
+    Backend, Organization, Store, StoreError, agents, clusters, costs, ingest, prepare, queries,
+};
+use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
+use kubeworkz_shared::time::UnixMillis;
 
 /// A transaction: statements, then commit (dropping it rolls back).
 #[async_trait]
@@ -345,5 +350,88 @@ impl<B: SqlBackend> Store for B {
         // Queued batches are applied before the pool closes under them.
         self.group_commit().close().await;
         SqlBackend::close(self).await;
+    }
+
+    #[instrument(skip_all)]
+    async fn cost_hour_input(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+    ) -> Result<HourInput, StoreError> {
+        on_conn!(self, |db| costs::hour_input(db, org, cluster, hour_start))
+    }
+
+    #[instrument(skip_all, fields(rows = rows.len()))]
+    async fn save_cost_hour(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| costs::save_hour(
+            db,
+            org,
+            cluster,
+            hour_start,
+            rows,
+            computed_at
+        ))
+    }
+
+    #[instrument(skip_all, fields(rows = rows.len()))]
+    async fn save_cost_day(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        day_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| costs::save_day(
+            db,
+            org,
+            cluster,
+            day_start,
+            rows,
+            computed_at
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn cost_rows(
+        &self,
+        org: OrgId,
+        filter: &CostRowFilter,
+    ) -> Result<Vec<Allocation>, StoreError> {
+        on_conn!(self, |db| costs::rows(db, org, filter))
+    }
+
+    #[instrument(skip_all)]
+    async fn cost_clusters(&self) -> Result<Vec<CostCluster>, StoreError> {
+        on_conn!(self, |db| costs::clusters(db))
+    }
+
+    #[instrument(skip_all)]
+    async fn price_book(&self, org: OrgId) -> Result<PriceBook, StoreError> {
+        on_conn!(self, |db| costs::price_book(db, org))
+    }
+
+    #[instrument(skip_all)]
+    async fn set_price_override(
+        &self,
+        org: OrgId,
+        scope: &PriceScope,
+        prices: &PriceOverride,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| costs::set_price_override(
+            db,
+            org,
+            scope,
+            prices,
+            Utc::now()
+        ))
     }
 }

@@ -14,6 +14,7 @@ mod audit;
 mod backend;
 mod clusters;
 mod commit;
+mod costs;
 mod ingest;
 mod paging;
 mod plan;
@@ -36,8 +37,10 @@ use kubeworkz_shared::change::{ChangeBatch, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{HealthReport, UsageBucket};
 use kubeworkz_shared::protocol::SecretHash;
+use kubeworkz_shared::time::UnixMillis;
 
 use crate::config::DatabaseUrl;
+use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 
 pub use accounts::{NewSession, NewUser, Role, SessionRecord, User, UserCredentials, UserRef};
 pub use agents::{
@@ -51,6 +54,7 @@ pub use api_queries::{
 pub use api_store::ApiStore;
 pub use api_tokens::{ApiTokenInfo, NewApiToken};
 pub use audit::{AuditEntry, AuditFilter};
+pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
 pub use paging::{PageRequest, Paged};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -325,6 +329,62 @@ pub trait Store: ApiStore + Send + Sync + fmt::Debug {
 
     /// Closes the connection pool, waiting for queries in flight.
     async fn close(&self);
+
+    // Cost (issue 7): the worker's inputs and outputs, progress marks and prices
+    // (`store::costs`).
+
+    /// One cluster-hour of engine input: pods that ran in `[hour_start, +1h)` with their
+    /// running intervals (ended pods included), nodes, bound claims, namespaces (labels as the
+    /// hub holds them) and the hour's usage. [`StoreError::ClusterNotFound`] outside `org`.
+    async fn cost_hour_input(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+    ) -> Result<HourInput, StoreError>;
+
+    /// Saves one hour's allocation rows (all of `cluster` and `hour_start`), replacing that
+    /// hour, and in the same transaction moves the cluster's marks: hours computed up to this
+    /// hour's end at least, and this hour's day due for rollup again.
+    async fn save_cost_hour(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Saves one UTC day's rollup rows, replacing that day, and marks it rolled up.
+    async fn save_cost_day(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        day_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Stored cost rows of the organization (hourly or daily), by cluster, start, namespace.
+    async fn cost_rows(
+        &self,
+        org: OrgId,
+        filter: &CostRowFilter,
+    ) -> Result<Vec<Allocation>, StoreError>;
+
+    /// Every enabled cluster of every organization with how far its costs are computed.
+    async fn cost_clusters(&self) -> Result<Vec<CostCluster>, StoreError>;
+
+    /// The organization's price book: seed defaults under its stored overrides.
+    async fn price_book(&self, org: OrgId) -> Result<PriceBook, StoreError>;
+
+    /// Sets the prices of one scope (an override without any price removes it).
+    async fn set_price_override(
+        &self,
+        org: OrgId,
+        scope: &PriceScope,
+        prices: &PriceOverride,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the database the URL names, runs its migrations, and makes sure the `default`

@@ -5,6 +5,9 @@
 
 mod api;
 mod clusters;
+mod cost_report;
+mod cost_worker;
+mod costs;
 mod enrollment;
 mod fixtures;
 mod group_commit;
@@ -68,4 +71,11 @@ conformance! {
     group_commit::concurrent_batches_of_many_clusters_each_apply_once,
     group_commit::a_failing_batch_amid_good_ones_rolls_back_only_itself,
     group_commit::closing_the_store_applies_every_queued_batch,
+    costs::the_hour_input_holds_what_ran_in_the_hour,
+    costs::saving_replaces_the_period_and_moves_the_marks,
+    costs::cost_rows_are_scoped_by_organization,
+    costs::price_overrides_resolve_per_scope,
+    cost_worker::the_worker_computes_backfills_and_rolls_up,
+    cost_report::reports_group_filter_and_match_the_view,
+    cost_report::the_namespace_series_matches_the_daily_view,
 }

@@ -1,0 +1,369 @@
+//! [`CostWorker`]: the hourly cost run. Each tick computes, for every enabled cluster, every
+//! complete hour not yet computed (once a grace period for late usage has passed), then rolls
+//! up every complete day whose hours are all computed. What is done is recorded per cluster in
+//! the store (`Store::cost_clusters`), so a restarted hub resumes where it stopped and backfills
+//! the hours it missed, as far back as the configured lookback.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::LabelKeys;
+use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
+
+use super::window::MILLIS_PER_DAY;
+use super::{Allocation, ClusterPrices, PriceBook, allocate_hour, rollup_daily};
+use crate::store::{CostCluster, CostPeriod, CostRowFilter, Store, StoreError};
+use crate::workers::{Worker, WorkerError, Workers};
+
+/// The worker's name in the workers status.
+pub const COST_WORKER: &str = "cost";
+
+/// When and how far the cost worker computes.
+#[derive(Debug, Clone)]
+pub struct CostWorkerConfig {
+    /// Time between ticks.
+    pub every: Duration,
+    /// How long after an hour ends it is computed: usage of an hour arrives when the agent
+    /// closes the hour, and a reconnecting agent may deliver it later still.
+    pub grace: Duration,
+    /// How far back missed hours are backfilled after downtime; older hours stay uncomputed
+    /// (their inventory and usage may be past retention anyway).
+    pub lookback: Duration,
+    /// Namespace labels naming the team and cost center.
+    pub label_keys: LabelKeys,
+}
+
+impl Default for CostWorkerConfig {
+    fn default() -> Self {
+        Self {
+            every: Duration::from_secs(5 * 60),
+            grace: Duration::from_secs(10 * 60),
+            lookback: Duration::from_secs(7 * 24 * 3600),
+            label_keys: LabelKeys::default(),
+        }
+    }
+}
+
+/// What one tick did: shown in the workers status and returned to tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CostRunReport {
+    /// Clusters looked at.
+    pub clusters: usize,
+    /// Cluster-hours computed.
+    pub hours: usize,
+    /// Cluster-days rolled up.
+    pub days: usize,
+    /// The end of the last complete hour due: every cluster is computed up to here unless it
+    /// failed.
+    pub computed_until: Option<UnixMillis>,
+    /// Clusters whose run failed, with the reason.
+    pub failed: Vec<(ClusterId, String)>,
+}
+
+impl fmt::Display for CostRunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} clusters: {} hours computed, {} days rolled up",
+            self.clusters, self.hours, self.days
+        )?;
+        if let Some(until) = self.computed_until {
+            write!(f, ", up to {until}")?;
+        }
+        if !self.failed.is_empty() {
+            write!(f, ", {} failed", self.failed.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// The source of "now": the system clock, or a fixed/test clock.
+pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+/// The hourly cost run as a [`Worker`].
+pub struct CostWorker {
+    store: Arc<dyn Store>,
+    config: CostWorkerConfig,
+    clock: Clock,
+    workers: Option<Workers>,
+    last: CostRunReport,
+}
+
+impl fmt::Debug for CostWorker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CostWorker")
+            .field("config", &self.config)
+            .field("last", &self.last)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CostWorker {
+    /// A worker on the system clock; with `workers`, each tick's report is shown as its detail.
+    pub fn new(store: Arc<dyn Store>, config: CostWorkerConfig, workers: Option<Workers>) -> Self {
+        Self {
+            store,
+            config,
+            clock: Arc::new(UnixMillis::now),
+            workers,
+            last: CostRunReport::default(),
+        }
+    }
+
+    /// The same worker reading the time from `clock` (tests run days in seconds).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What the last tick did.
+    pub fn last_report(&self) -> &CostRunReport {
+        &self.last
+    }
+
+    /// One run over every cluster at the clock's now. A failing cluster does not stop the
+    /// others; the run fails (naming them) when any did.
+    pub async fn run_once(&mut self) -> Result<CostRunReport, WorkerError> {
+        let now = (self.clock)();
+        let due_until = floor_to(now.0 - millis(self.config.grace), MILLIS_PER_HOUR);
+        let oldest = floor_to(now.0 - millis(self.config.lookback), MILLIS_PER_HOUR);
+        let clusters = self.store.cost_clusters().await?;
+        let mut report = CostRunReport {
+            clusters: clusters.len(),
+            computed_until: Some(UnixMillis(due_until)),
+            ..CostRunReport::default()
+        };
+        let mut books: HashMap<OrgId, PriceBook> = HashMap::new();
+        for cluster in &clusters {
+            let book = match books.entry(cluster.org) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(slot) => slot.insert(self.store.price_book(cluster.org).await?),
+            };
+            let prices = book.for_cluster(cluster.cluster);
+            let plan = Plan::for_cluster(cluster, oldest, due_until);
+            match self.run_cluster(cluster, &plan, &prices).await {
+                Ok((hours, days)) => {
+                    report.hours += hours;
+                    report.days += days;
+                }
+                Err(err) => {
+                    tracing::warn!(cluster = %cluster.cluster, error = %err, "cost run failed");
+                    report.failed.push((cluster.cluster, err.to_string()));
+                }
+            }
+        }
+        tracing::info!(
+            clusters = report.clusters,
+            hours = report.hours,
+            days = report.days,
+            failed = report.failed.len(),
+            "cost run done"
+        );
+        if let Some(workers) = &self.workers {
+            workers.set_detail(COST_WORKER, &report.to_string());
+        }
+        self.last = report.clone();
+        if report.failed.is_empty() {
+            Ok(report)
+        } else {
+            let names: Vec<String> = report
+                .failed
+                .iter()
+                .map(|(id, err)| format!("{id}: {err}"))
+                .collect();
+            Err(format!("cost run failed for {}", names.join("; ")).into())
+        }
+    }
+
+    async fn run_cluster(
+        &self,
+        cluster: &CostCluster,
+        plan: &Plan,
+        prices: &ClusterPrices,
+    ) -> Result<(usize, usize), StoreError> {
+        let mut hours = 0;
+        for hour in (plan.hours_from..plan.hours_until).step_by(MILLIS_PER_HOUR as usize) {
+            run_hour(
+                &*self.store,
+                cluster.org,
+                cluster.cluster,
+                UnixMillis(hour),
+                prices,
+                &self.config.label_keys,
+            )
+            .await?;
+            hours += 1;
+        }
+        let mut days = 0;
+        let mut day = plan.days_from;
+        while day + MILLIS_PER_DAY <= plan.hours_until {
+            roll_up_day(&*self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
+            days += 1;
+            day += MILLIS_PER_DAY;
+        }
+        Ok((hours, days))
+    }
+}
+
+/// The hours and days one cluster needs, from its marks, the lookback and what is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    hours_from: i64,
+    hours_until: i64,
+    days_from: i64,
+}
+
+impl Plan {
+    fn for_cluster(cluster: &CostCluster, oldest: i64, due_until: i64) -> Self {
+        let first_hour = floor_to(cluster.created_at.0, MILLIS_PER_HOUR);
+        let hours_from = cluster.hours_until.map_or(first_hour, |u| u.0).max(oldest);
+        let hours_until = due_until.max(hours_from);
+        // Days due: from the cluster's mark, or else the first day computed now; never
+        // before the lookback (those hours were not computed).
+        let first_day = floor_to(hours_from, MILLIS_PER_DAY);
+        let days_from = cluster
+            .days_until
+            .map_or(first_day, |d| d.0.min(first_day))
+            .max(floor_to(oldest, MILLIS_PER_DAY));
+        Self {
+            hours_from,
+            hours_until,
+            days_from,
+        }
+    }
+}
+
+/// Loads, allocates and saves one hour of one cluster (replacing it): the unit the worker
+/// repeats, public for re-runs, the end-to-end test and the bench.
+pub async fn run_hour(
+    store: &dyn Store,
+    org: OrgId,
+    cluster: ClusterId,
+    hour_start: UnixMillis,
+    prices: &ClusterPrices,
+    keys: &LabelKeys,
+) -> Result<Vec<Allocation>, StoreError> {
+    let input = store.cost_hour_input(org, cluster, hour_start).await?;
+    let rows = allocate_hour(&input, prices, keys);
+    store
+        .save_cost_hour(org, cluster, hour_start, &rows, now())
+        .await?;
+    Ok(rows)
+}
+
+/// Rolls the stored hours of one UTC day up into its daily rows (replacing them).
+pub async fn roll_up_day(
+    store: &dyn Store,
+    org: OrgId,
+    cluster: ClusterId,
+    day_start: UnixMillis,
+) -> Result<Vec<Allocation>, StoreError> {
+    let filter = CostRowFilter {
+        period: CostPeriod::Hour,
+        start: day_start,
+        end: UnixMillis(day_start.0 + MILLIS_PER_DAY),
+        cluster: Some(cluster),
+        namespace: None,
+    };
+    let hours = store.cost_rows(org, &filter).await?;
+    let days = rollup_daily(&hours);
+    store
+        .save_cost_day(org, cluster, day_start, &days, now())
+        .await?;
+    Ok(days)
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+fn floor_to(instant: i64, unit: i64) -> i64 {
+    instant.div_euclid(unit) * unit
+}
+
+#[async_trait]
+impl Worker for CostWorker {
+    fn name(&self) -> String {
+        COST_WORKER.into()
+    }
+
+    fn interval(&self) -> Duration {
+        self.config.every
+    }
+
+    async fn tick(&mut self) -> Result<(), WorkerError> {
+        self.run_once().await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = MILLIS_PER_HOUR;
+    const DAY: i64 = MILLIS_PER_DAY;
+
+    fn cluster(created: i64, hours: Option<i64>, days: Option<i64>) -> CostCluster {
+        CostCluster {
+            org: OrgId::new(),
+            cluster: ClusterId::new(),
+            created_at: UnixMillis(created),
+            hours_until: hours.map(UnixMillis),
+            days_until: days.map(UnixMillis),
+        }
+    }
+
+    #[test]
+    fn a_new_cluster_starts_at_its_creation_hour() {
+        let c = cluster(10 * DAY + 90 * 60_000, None, None);
+        let plan = Plan::for_cluster(&c, 0, 10 * DAY + 5 * HOUR);
+        assert_eq!(plan.hours_from, 10 * DAY + HOUR);
+        assert_eq!(plan.hours_until, 10 * DAY + 5 * HOUR);
+        assert_eq!(plan.days_from, 10 * DAY);
+    }
+
+    #[test]
+    fn backfill_resumes_at_the_mark_but_not_before_the_lookback() {
+        let c = cluster(0, Some(10 * DAY), Some(9 * DAY));
+        let resumed = Plan::for_cluster(&c, 8 * DAY, 12 * DAY);
+        assert_eq!((resumed.hours_from, resumed.days_from), (10 * DAY, 9 * DAY));
+        let bounded = Plan::for_cluster(&c, 11 * DAY + 3 * HOUR, 12 * DAY);
+        assert_eq!(bounded.hours_from, 11 * DAY + 3 * HOUR);
+        assert_eq!(bounded.days_from, 11 * DAY);
+    }
+
+    #[test]
+    fn nothing_is_due_before_the_mark() {
+        let c = cluster(0, Some(10 * DAY + 3 * HOUR), Some(10 * DAY));
+        let plan = Plan::for_cluster(&c, 0, 10 * DAY + 2 * HOUR);
+        assert_eq!(plan.hours_from, plan.hours_until);
+    }
+
+    #[test]
+    fn the_report_reads_as_one_line() {
+        let report = CostRunReport {
+            clusters: 2,
+            hours: 5,
+            days: 1,
+            computed_until: Some(UnixMillis(0)),
+            failed: vec![(ClusterId::new(), "boom".into())],
+        };
+        assert_eq!(
+            report.to_string(),
+            format!(
+                "2 clusters: 5 hours computed, 1 days rolled up, up to {}, 1 failed",
+                UnixMillis(0)
+            )
+        );
+    }
+}
