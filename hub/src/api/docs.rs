@@ -6,7 +6,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, clusters, health, inventory, metrics, session, usage};
+use super::{admin, audit, clusters, costs, health, inventory, metrics, session, usage};
 use crate::error::{ErrorBody, ErrorDetail};
 
 struct SecuritySchemes;
@@ -51,6 +51,7 @@ impl Modify for SecuritySchemes {
         inventory::deployment_pods, inventory::deployment, inventory::pod,
         inventory::helm_releases,
         usage::cluster_series, usage::namespace_series,
+        costs::namespace_costs, costs::costs,
         admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,
         admin::update_user, admin::delete_user,

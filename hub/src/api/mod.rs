@@ -9,6 +9,7 @@ mod admin;
 mod audit;
 mod clusters;
 mod context;
+mod costs;
 pub mod docs;
 pub mod extract;
 mod health;
@@ -68,6 +69,8 @@ pub fn router(state: AppState) -> Router {
             get(inventory::namespace_deployments),
         )
         .route("/namespaces/{id}/pods", get(inventory::namespace_pods))
+        .route("/namespaces/{id}/costs", get(costs::namespace_costs))
+        .route("/costs", get(costs::costs))
         .route("/deployments/{id}/pods", get(inventory::deployment_pods))
         .route("/deployments/{id}", get(inventory::deployment))
         .route("/pods/{id}", get(inventory::pod))

@@ -33,7 +33,7 @@ mod engine;
 mod fixtures;
 mod input;
 mod prices;
-mod report;
+pub mod report;
 mod rollup;
 mod window;
 mod worker;

@@ -297,6 +297,8 @@ pub async fn docs_metrics_and_probes_answer(hub: TestHub) {
         "/api/v1/k8s/helm/releases",
         "/api/v1/k8s/metrics/cluster/{id}",
         "/api/v1/k8s/metrics/namespace/{id}",
+        "/api/v1/k8s/namespaces/{id}/costs",
+        "/api/v1/k8s/costs",
         "/api/v1/k8s/workers/status",
         "/api/v1/k8s/enrollment-tokens",
         "/api/v1/auth/login",

@@ -17,6 +17,7 @@ mod auth_flow;
 mod cli;
 mod client;
 mod clusters;
+mod costs;
 mod inventory;
 mod isolation;
 mod limits;
@@ -56,6 +57,7 @@ both_backends! {
     clusters::a_cluster_is_read_edited_synced_and_deleted,
     clusters::bad_registrations_are_refused_clearly,
     inventory::every_inventory_endpoint_answers,
+    costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     isolation::another_organization_sees_nothing,
     admin::viewers_are_refused_every_mutation,
     admin::enrollment_tokens_are_issued_listed_and_revoked,

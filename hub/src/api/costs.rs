@@ -1,0 +1,174 @@
+//! `/api/v1/k8s/costs` and `/api/v1/k8s/namespaces/{id}/costs`: the cost reports of
+//! [`crate::cost::report`], as JSON or CSV. This file only parses parameters and picks the
+//! format; the sums live in the report module, which the view `v_k8s_namespace_costs` is
+//! tested against.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::time::UnixMillis;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::extract::{ApiPath, ApiQuery, Principal};
+use super::inventory::own_object;
+use crate::cost::report::{self, CostFilter, CostQuery, CostReport, ReportError, Step};
+use crate::cost::{AggregateBy, Window};
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// Longest window a report may cover: a quarter of hourly rows.
+const MAX_WINDOW_MILLIS: i64 = 92 * 86_400_000;
+
+/// `json` (default) or `csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// JSON.
+    Json,
+    /// CSV (RFC 4180) as an attachment.
+    Csv,
+}
+
+/// Parameters of a namespace's cost series.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NamespaceCostParams {
+    /// `24h`, `7d` (default), `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339.
+    pub window: Option<String>,
+    /// Step of the series, whole hours or days: `1h`, `1d` (default).
+    pub step: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+/// Parameters of the grouped cost report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CostParams {
+    /// `24h` (default), `7d`, `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339.
+    pub window: Option<String>,
+    /// `cluster`, `namespace` (default), `team`, `cost_center` or `label:KEY`.
+    pub aggregate: Option<String>,
+    /// `FIELD:V1,V2` clauses joined by `+`, e.g. `team:platform+namespace:web,api`.
+    pub filter: Option<String>,
+    /// Include each cluster's `__idle__` row (default false).
+    pub include_idle: Option<bool>,
+    /// `json` (default) or `csv`.
+    pub format: Option<Format>,
+}
+
+fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
+    let window = Window::parse(text.unwrap_or(default), UnixMillis::now())
+        .map_err(|err| ApiError::BadRequest(err.to_string()))?;
+    if window.end.0 - window.start.0 > MAX_WINDOW_MILLIS {
+        return Err(ApiError::BadRequest(
+            "window too long: at most 92 days".to_owned(),
+        ));
+    }
+    Ok(window)
+}
+
+impl From<ReportError> for ApiError {
+    fn from(err: ReportError) -> Self {
+        match err {
+            ReportError::Store(err) => err.into(),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+fn respond(report: CostReport, format: Option<Format>, filename: &str) -> Response {
+    match format.unwrap_or(Format::Json) {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            report.to_csv(),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /api/v1/k8s/namespaces/{id}/costs`.
+#[utoipa::path(get, path = "/api/v1/k8s/namespaces/{id}/costs", tag = "costs",
+    params(("id" = String, Path, description = "Namespace uid"), NamespaceCostParams),
+    responses(
+        (status = 200, description = "Cost per step (cpu, memory, storage, network, total, \
+            efficiency) and over the window; `steps` as CSV lines with `format=csv`",
+            content((serde_json::Value = "application/json"), (String = "text/csv"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(super) async fn namespace_costs(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<NamespaceCostParams>,
+) -> Result<Response, ApiError> {
+    let namespace = own_object(&state, &who, ObjectKind::Namespace, &id).await?;
+    let window = window(params.window.as_deref(), "7d")?;
+    let step: Step = params.step.as_deref().unwrap_or("1d").parse()?;
+    let costs = report::namespace_costs(
+        &*state.store,
+        who.org_id,
+        namespace.cluster_id,
+        &namespace.name,
+        window,
+        step,
+    )
+    .await?;
+    Ok(match params.format.unwrap_or(Format::Json) {
+        Format::Json => Json(costs).into_response(),
+        Format::Csv => respond(
+            CostReport {
+                window: costs.window,
+                lines: costs.steps,
+                total: costs.total,
+            },
+            Some(Format::Csv),
+            &format!("{}-costs.csv", namespace.name),
+        ),
+    })
+}
+
+/// `GET /api/v1/k8s/costs`.
+#[utoipa::path(get, path = "/api/v1/k8s/costs", tag = "costs",
+    params(CostParams),
+    responses(
+        (status = 200, description = "One line per group, most expensive first, and the total; \
+            CSV with `format=csv`",
+            content((serde_json::Value = "application/json"), (String = "text/csv"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn costs(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(params): ApiQuery<CostParams>,
+) -> Result<Response, ApiError> {
+    let aggregate: AggregateBy = params
+        .aggregate
+        .as_deref()
+        .unwrap_or("namespace")
+        .parse()
+        .map_err(|err: crate::cost::ParseAggregateError| ApiError::BadRequest(err.to_string()))?;
+    let filter = params
+        .filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(str::parse::<CostFilter>)
+        .transpose()?;
+    let query = CostQuery {
+        window: window(params.window.as_deref(), "24h")?,
+        aggregate,
+        filter,
+        include_idle: params.include_idle.unwrap_or(false),
+    };
+    let report = report::costs(&*state.store, who.org_id, &query).await?;
+    Ok(respond(report, params.format, "costs.csv"))
+}
