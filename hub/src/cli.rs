@@ -1,5 +1,7 @@
 //! The operator CLI beside `serve`: one-off commands against the hub's database.
 
+pub mod prices;
+
 use std::io::{BufRead as _, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -281,7 +283,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
 }
 
 /// The organization's cluster named `cluster` (or with that id).
-async fn find_cluster(
+pub(crate) async fn find_cluster(
     store: &dyn Store,
     org: OrgId,
     args: &StoreArgs,

@@ -37,6 +37,9 @@ enum Command {
     /// Master key operations.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
+    /// Set and show the prices the cost runs charge.
+    #[command(subcommand)]
+    Prices(cli::prices::PricesCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +72,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Cluster(command) => cli::cluster(command).await,
             Command::Keys(command) => cli::keys(command).await,
+            Command::Prices(command) => cli::prices::prices(command).await,
             Command::Token(command) => cli::token(command).await,
             Command::Org(command) => cli::org(command).await,
             Command::User(command) => cli::user(command).await,

@@ -99,6 +99,41 @@ impl NanoDollars {
     }
 }
 
+/// An amount that is not plain decimal dollars.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid amount {0:?}: expected dollars such as 0.04 or $1.5, at most 9 decimals")]
+pub struct ParseDollarsError(pub String);
+
+impl std::str::FromStr for NanoDollars {
+    type Err = ParseDollarsError;
+
+    /// Exact decimal dollars (`0.04`, `$0.0001`, `12`): no float ever touches a price.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || ParseDollarsError(text.to_owned());
+        let digits = text.trim().trim_start_matches('$');
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if (whole.is_empty() && fraction.is_empty())
+            || !all_digits(whole)
+            || !all_digits(fraction)
+            || fraction.len() > 9
+        {
+            return Err(bad());
+        }
+        let whole: u64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| bad())?
+        };
+        let nanos: u64 = format!("{fraction:0<9}").parse().map_err(|_| bad())?;
+        whole
+            .checked_mul(NANOS_PER_DOLLAR)
+            .and_then(|w| w.checked_add(nanos))
+            .map(Self)
+            .ok_or_else(bad)
+    }
+}
+
 impl Add for NanoDollars {
     type Output = Self;
 
@@ -137,6 +172,40 @@ impl fmt::Display for NanoDollars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollars_parse_exactly() {
+        let ok = [
+            ("0.04", 40_000_000),
+            ("$0.0001", 100_000),
+            ("12", 12_000_000_000),
+            (".5", 500_000_000),
+            ("0.000000001", 1),
+        ];
+        for (text, nanos) in ok {
+            assert_eq!(
+                text.parse::<NanoDollars>(),
+                Ok(NanoDollars(nanos)),
+                "{text}"
+            );
+        }
+        for text in [
+            "",
+            ".",
+            "abc",
+            "-1",
+            "0.0000000001",
+            "1e3",
+            "1.2.3",
+            "99999999999999",
+        ] {
+            assert!(text.parse::<NanoDollars>().is_err(), "{text}");
+        }
+        assert_eq!(
+            "x".parse::<NanoDollars>().unwrap_err().to_string(),
+            "invalid amount \"x\": expected dollars such as 0.04 or $1.5, at most 9 decimals"
+        );
+    }
 
     #[test]
     fn nano_dollars_display_exact_decimals() {

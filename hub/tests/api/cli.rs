@@ -133,3 +133,52 @@ async fn first_start_creates_an_admin_and_the_cli_manages_users() {
     let log = hub.stop().unwrap();
     assert!(!log.contains("first start"), "{log}");
 }
+
+#[tokio::test]
+async fn prices_are_set_per_scope_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+    let (ok, out, err) = cli(&db, &["prices", "set", "--cpu-core-hour", "0.05"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("organization \"default\""), "{out}");
+    let (ok, out, err) = cli(
+        &db,
+        &[
+            "prices",
+            "set",
+            "--instance-type",
+            "m5.xlarge",
+            "--cpu-core-hour",
+            "$0.1",
+            "--memory-gib-hour",
+            "0.01",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(
+        &db,
+        &["prices", "set", "--cluster", "nope", "--cpu-core-hour", "1"],
+    );
+    assert!(
+        !ok && err.contains("no cluster named \"nope\""),
+        "{out}{err}"
+    );
+    let (ok, out, err) = cli(&db, &["prices", "set", "--cpu-core-hour", "cheap"]);
+    assert!(
+        !ok && err.contains("invalid amount \"cheap\""),
+        "{out}{err}"
+    );
+
+    let (ok, out, err) = cli(&db, &["prices", "show"]);
+    assert!(ok, "{out}{err}");
+    let book: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(book["organization"]["cpu_core_hour"], 50_000_000, "{book}");
+    assert_eq!(
+        book["organization"]["memory_gib_hour"],
+        serde_json::Value::Null
+    );
+    let m5 = &book["instance_types"]["m5.xlarge"];
+    assert_eq!(m5["cpu_core_hour"], 100_000_000, "{book}");
+    assert_eq!(m5["memory_gib_hour"], 10_000_000, "{book}");
+    assert_eq!(book["defaults"]["cpu_core_hour"], 40_000_000, "{book}");
+}
