@@ -81,14 +81,15 @@ impl Hub {
             .env("KUBEWORKZ_LOG_JSON", "true")
             .env("RUST_LOG", "info")
             .env_remove("KUBEWORKZ_MASTER_KEY")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .context("starting kubeworkz-hub serve")?;
-        let stdout = child.stdout.take().context("hub stdout")?;
+        // The hub logs to stderr.
+        let logs = child.stderr.take().context("hub stderr")?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            for line in BufReader::new(logs).lines().map_while(Result::ok) {
                 if line.contains("agent endpoint listening") {
                     let _ = tx.send(line);
                 }
