@@ -95,9 +95,11 @@ impl Hub {
                 }
             }
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .context("the hub never reported its agent endpoint")?;
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the hub never reported its agent endpoint");
+        };
         let json: serde_json::Value = serde_json::from_str(&line)?;
         let quic = json["quic_listen"]
             .as_str()

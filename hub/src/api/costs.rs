@@ -124,18 +124,16 @@ pub(super) async fn namespace_costs(
         step,
     )
     .await?;
-    Ok(match params.format.unwrap_or(Format::Json) {
-        Format::Json => Json(costs).into_response(),
-        Format::Csv => respond(
-            CostReport {
-                window: costs.window,
-                lines: costs.steps,
-                total: costs.total,
-            },
-            Some(Format::Csv),
-            &format!("{}-costs.csv", namespace.name),
-        ),
-    })
+    if params.format == Some(Format::Csv) {
+        let filename = format!("{}-costs.csv", namespace.name);
+        let steps = CostReport {
+            window: costs.window,
+            lines: costs.steps,
+            total: costs.total,
+        };
+        return Ok(respond(steps, params.format, &filename));
+    }
+    Ok(Json(costs).into_response())
 }
 
 /// `GET /api/v1/k8s/costs`.
