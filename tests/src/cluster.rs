@@ -7,8 +7,9 @@
 //! Pods through the real controllers, the real scheduler binds them, and KWOK marks nodes Ready
 //! and pods Running and serves each node's `/metrics/resource` with the usage a test asks for.
 //!
-//! Everything listens on 127.0.0.1 on free ports and keeps its data in a temporary directory,
-//! so several clusters can run at once in one test. Dropping a [`TestCluster`] kills every
+//! Everything listens on 127.0.0.1 on ports reserved across test processes (`crate::ports`)
+//! and keeps its data in a temporary directory, so several clusters can run at once in one
+//! test. Dropping a [`TestCluster`] kills every
 //! process and deletes the directory, also when the test panics.
 //!
 //! # Binaries
@@ -315,6 +316,8 @@ pub struct TestCluster {
     kubeconfig_path: PathBuf,
     client: kube::Client,
     components: Mutex<BTreeMap<ComponentKind, Component>>,
+    /// Released after the processes were killed.
+    _port_reservations: Vec<crate::ports::PortReservation>,
     // Last: dropped (deleted) after the processes were killed.
     dir: tempfile::TempDir,
 }
@@ -344,10 +347,6 @@ impl Drop for TestCluster {
             self.dir.disable_cleanup(true);
         }
     }
-}
-
-fn free_port() -> Result<std::net::TcpListener> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?)
 }
 
 fn manifest_dir() -> PathBuf {
@@ -556,13 +555,9 @@ impl TestCluster {
         std::fs::create_dir_all(&logs)?;
         let pki = Pki::generate(&root)?;
 
-        // Hold all listeners until every port is chosen, so no two are the same.
-        let listeners = (0..7).map(|_| free_port()).collect::<Result<Vec<_>>>()?;
-        let p: Vec<u16> = listeners
-            .iter()
-            .map(|l| l.local_addr().map(|a| a.port()))
-            .collect::<Result<_, _>>()?;
-        drop(listeners);
+        // Held for the cluster's life: components bind late and restart (see `ports`).
+        let port_reservations = crate::ports::reserve(7)?;
+        let p: Vec<u16> = port_reservations.iter().map(|r| r.port()).collect();
         let ports = Ports {
             etcd_client: p[0],
             etcd_peer: p[1],
@@ -821,6 +816,7 @@ impl TestCluster {
             kubeconfig_path,
             client,
             components: Mutex::new(components),
+            _port_reservations: port_reservations,
             dir,
         };
         match cluster.bring_up(&spec, deadline).await {

@@ -3,4 +3,5 @@
 //! every crate stand on these.
 
 pub mod cluster;
+pub mod ports;
 pub mod postgres;

@@ -11,7 +11,6 @@
 //! `postgres` user that Debian's package creates, via `setpriv` (which execs, so killing the
 //! child kills the server).
 
-use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,6 +24,7 @@ use sqlx::{Connection, PgConnection};
 pub struct PostgresServer {
     child: Child,
     port: u16,
+    _port_reservation: crate::ports::PortReservation,
     dir: tempfile::TempDir,
 }
 
@@ -78,7 +78,10 @@ impl PostgresServer {
             );
         }
 
-        let port = free_port()?;
+        let port_reservation = crate::ports::reserve(1)?
+            .pop()
+            .context("reserving a port")?;
+        let port = port_reservation.port();
         let log = std::fs::File::create(dir.path().join("postgres.log"))?;
         if let Some((uid, gid)) = run_as {
             std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))?;
@@ -105,7 +108,12 @@ impl PostgresServer {
             .stderr(log)
             .spawn()
             .context("starting postgres")?;
-        let server = Self { child, port, dir };
+        let server = Self {
+            child,
+            port,
+            _port_reservation: port_reservation,
+            dir,
+        };
         server.wait_ready().await?;
         Ok(server)
     }
@@ -287,10 +295,6 @@ fn find_bin_dir() -> Result<PathBuf> {
     bail!(
         "PostgreSQL server binaries not found: install Debian's postgresql package or set KUBEWORKZ_PG_BIN"
     )
-}
-
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 #[cfg(test)]
