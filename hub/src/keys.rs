@@ -141,7 +141,7 @@ pub async fn rotate(
             key_id: keyring.current_id().to_string(),
         };
         store
-            .replace_kubeconfig(target.org_id, target.id, &sealed)
+            .replace_kubeconfig(target.org_id, target.id, &sealed, None)
             .await?;
         resealed += 1;
     }

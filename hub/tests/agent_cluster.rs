@@ -3,7 +3,8 @@
 //! `kubeworkz-agent run` authenticated as the chart's ServiceAccount, keeping its credentials
 //! in the chart's Secret. The hub's store follows creates, scales and deletes; an agent
 //! restart does not re-enroll and its full sync applies deletions made while it was down; a
-//! hub restart is resumed; `cluster disable` from the CLI (another process) closes the live
+//! hub restart is resumed; "sync now" recorded in the store reaches the agent as `ResyncNow`
+//! and starts a new epoch; `cluster disable` from the CLI (another process) closes the live
 //! session within seconds and the agent is refused; `cluster enable` brings it back. No token
 //! secret or private key shows in any log.
 
@@ -214,6 +215,33 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     let mut hub = Hub::start(&db, &["--quic-listen", &quic.to_string()], "info");
     assert_eq!(hub.quic_addr()?, quic);
     agent.wait_log("\"resumed\":true", 1, WAIT).await?;
+    store_shows(&*store, org, cluster_id, &[("batch", 2)], 2).await?;
+
+    // Sync now, requested in the store by another process (as the API does, on whichever
+    // replica answers): the hub holding the connection sends `ResyncNow`, the agent relists
+    // in a new epoch, and the request is cleared once delivered.
+    let epoch = |c: Option<store::AgentCluster>| c.and_then(|c| c.cursor).map(|c| c.epoch);
+    let epoch_before = epoch(store.agent_cluster(cluster_id).await?);
+    assert!(store.request_agent_resync(org, cluster_id).await?);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let new_epoch = epoch(store.agent_cluster(cluster_id).await?) != epoch_before;
+        let links = store.agent_links(&[cluster_id]).await?;
+        let cleared = links
+            .first()
+            .is_some_and(|l| l.resync_requested_at.is_none());
+        if new_epoch && cleared {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "no resync (new epoch {new_epoch}, cleared {cleared}): {}",
+                hub.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(hub.log().contains("resync requested of the agent"));
     store_shows(&*store, org, cluster_id, &[("batch", 2)], 2).await?;
 
     // Disabled from the CLI (another process): the live session closes within seconds, and

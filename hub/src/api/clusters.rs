@@ -456,8 +456,9 @@ pub(super) async fn delete(
 /// What `sync` did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncStarted {
-    /// `resync_started` (a pull collector relists now) or `not_running` (no collector runs
-    /// for it in this hub yet; it starts at the next refresh) or `agent_resync_requested`.
+    /// `resync_started` (a pull collector relists now), `not_running` (no collector runs
+    /// for it in this hub yet; it starts at the next refresh), or `agent_resync_requested`
+    /// (the hub holding the agent's connection asks it for a full sync within seconds).
     pub status: String,
 }
 
@@ -479,8 +480,14 @@ pub(super) async fn sync(
         let status = match cluster.mode {
             ClusterMode::Kubeconfig if state.pull.sync_now(id) => "resync_started",
             ClusterMode::Kubeconfig => "not_running",
-            // The agent transport has no resync command yet; a reconnect starts a full sync.
-            ClusterMode::Agent => "agent_resync_requested",
+            // Recorded in the store: the replica holding the agent's connection sends it
+            // `ResyncNow` within a few seconds (or at its next connection).
+            ClusterMode::Agent => {
+                if !state.store.request_agent_resync(who.org_id, id).await? {
+                    return Err(ApiError::NotFound);
+                }
+                "agent_resync_requested"
+            }
         };
         Ok((
             StatusCode::ACCEPTED,

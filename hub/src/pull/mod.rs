@@ -171,7 +171,10 @@ pub async fn replace_kubeconfig(
     probe_timeout: Duration,
 ) -> Result<Option<Vec<String>>, RegisterError> {
     let prepared = prepare(keyring, id, yaml, context, probe_timeout).await?;
-    if !store.replace_kubeconfig(org, id, &prepared.sealed).await? {
+    if !store
+        .replace_kubeconfig(org, id, &prepared.sealed, Some(&prepared.server))
+        .await?
+    {
         return Ok(None);
     }
     store

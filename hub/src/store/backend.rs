@@ -30,7 +30,8 @@ use super::types::{
     SealedKubeconfig,
 };
 use super::{
-    Backend, Organization, Store, StoreError, agents, clusters, costs, ingest, prepare, queries,
+    AgentLink, Backend, Organization, Store, StoreError, agent_links, agents, clusters, costs,
+    ingest, prepare, queries,
 };
 use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 use kubeworkz_shared::time::UnixMillis;
@@ -256,6 +257,32 @@ impl<B: SqlBackend> Store for B {
     }
 
     #[instrument(skip_all)]
+    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, StoreError> {
+        on_conn!(self, |db| agent_links::agent_links(db, clusters))
+    }
+
+    #[instrument(skip_all)]
+    async fn request_agent_resync(&self, org: OrgId, id: ClusterId) -> Result<bool, StoreError> {
+        in_tx!(self, |db| agent_links::request_agent_resync(
+            db,
+            org,
+            id,
+            Utc::now()
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn clear_agent_resync(
+        &self,
+        id: ClusterId,
+        delivered: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| agent_links::clear_agent_resync(
+            db, id, delivered
+        ))
+    }
+
+    #[instrument(skip_all)]
     async fn hub_ca(&self) -> Result<Option<StoredCa>, StoreError> {
         on_conn!(self, |db| agents::hub_ca(db))
     }
@@ -276,8 +303,15 @@ impl<B: SqlBackend> Store for B {
         org: OrgId,
         id: ClusterId,
         sealed: &SealedKubeconfig,
+        api_server_url: Option<&str>,
     ) -> Result<bool, StoreError> {
-        in_tx!(self, |db| clusters::replace_kubeconfig(db, org, id, sealed))
+        in_tx!(self, |db| clusters::replace_kubeconfig(
+            db,
+            org,
+            id,
+            sealed,
+            api_server_url
+        ))
     }
 
     #[instrument(skip_all, fields(changes = batch.changes.len()))]

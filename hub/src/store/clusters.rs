@@ -424,16 +424,16 @@ pub(crate) async fn replace_kubeconfig(
     org: OrgId,
     id: ClusterId,
     sealed: &SealedKubeconfig,
+    api_server_url: Option<&str>,
 ) -> Result<bool, StoreError> {
-    update_cluster(
-        db,
-        org,
-        id,
-        &["kubeconfig_sealed", "kubeconfig_key_id"],
-        vec![
-            Value::OptBytes(Some(sealed.blob.clone())),
-            Value::OptText(Some(sealed.key_id.clone())),
-        ],
-    )
-    .await
+    let mut columns = vec!["kubeconfig_sealed", "kubeconfig_key_id"];
+    let mut values = vec![
+        Value::OptBytes(Some(sealed.blob.clone())),
+        Value::OptText(Some(sealed.key_id.clone())),
+    ];
+    if let Some(url) = api_server_url {
+        columns.push("api_server_url");
+        values.push(Value::OptText(Some(url.to_owned())));
+    }
+    update_cluster(db, org, id, &columns, values).await
 }

@@ -6,6 +6,7 @@
 //! database; each backend has its own migrations under `migrations/{sqlite,postgres}`.
 
 mod accounts;
+mod agent_links;
 mod agents;
 mod api_queries;
 mod api_store;
@@ -43,6 +44,7 @@ use crate::config::DatabaseUrl;
 use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 
 pub use accounts::{NewSession, NewUser, Role, SessionRecord, User, UserCredentials, UserRef};
+pub use agent_links::AgentLink;
 pub use agents::{
     AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
     StoredCa,
@@ -259,6 +261,21 @@ pub trait Store: ApiStore + Send + Sync + fmt::Debug {
     /// connection (which knows only the id from its certificate) needs.
     async fn agent_cluster(&self, id: ClusterId) -> Result<Option<AgentCluster>, StoreError>;
 
+    /// The standing of the given (connected) clusters: enabled, and any pending resync
+    /// request. Deleted clusters are absent from the answer.
+    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, StoreError>;
+
+    /// Asks an agent-mode cluster of `org` for a full resync; the replica holding its
+    /// connection delivers it. False when `org` has no such agent-mode cluster.
+    async fn request_agent_resync(&self, org: OrgId, id: ClusterId) -> Result<bool, StoreError>;
+
+    /// Clears the cluster's resync request once `delivered` (the request's time) was sent.
+    async fn clear_agent_resync(
+        &self,
+        id: ClusterId,
+        delivered: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// The hub CA, if one was stored.
     async fn hub_ca(&self) -> Result<Option<StoredCa>, StoreError>;
 
@@ -269,12 +286,14 @@ pub trait Store: ApiStore + Send + Sync + fmt::Debug {
     /// ones (to collect), or all (to re-seal).
     async fn pull_targets(&self, enabled_only: bool) -> Result<Vec<PullTarget>, StoreError>;
 
-    /// Replaces a cluster's sealed kubeconfig.
+    /// Replaces a cluster's sealed kubeconfig, and its API server URL when the new kubeconfig
+    /// points elsewhere (`None`: re-sealing the same kubeconfig under a new key).
     async fn replace_kubeconfig(
         &self,
         org: OrgId,
         id: ClusterId,
         sealed: &SealedKubeconfig,
+        api_server_url: Option<&str>,
     ) -> Result<bool, StoreError>;
 
     /// Applies a change batch in one transaction, exactly once per cursor.

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
@@ -15,6 +16,7 @@ use kubeworkz_shared::protocol::{Hello, SecretHash, StreamCursor};
 use kubeworkz_shared::time::UnixMillis;
 
 use crate::pki::IssuedCertificate;
+use crate::store::AgentLink;
 
 /// A redeemed token: the cluster the agent now speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,20 +88,30 @@ pub trait AgentAuthority: Send + Sync + 'static {
     /// Whether the cluster may connect and renew. Unknown clusters are not enabled.
     async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError>;
 
-    /// The clusters of `clusters` that are disabled or no longer exist: the transport asks
-    /// this about its live connections every few seconds. Default: one
-    /// [`AgentAuthority::is_cluster_enabled`] per cluster.
-    async fn disabled_among(
-        &self,
-        clusters: &[ClusterId],
-    ) -> Result<Vec<ClusterId>, AuthorityError> {
-        let mut disabled = Vec::new();
+    /// The standing of the connected `clusters`: whether each may stay connected and any
+    /// pending resync request; a cluster absent from the answer no longer exists. The
+    /// transport asks this about its live connections every few seconds. Default: one
+    /// [`AgentAuthority::is_cluster_enabled`] per cluster and no resync requests.
+    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, AuthorityError> {
+        let mut links = Vec::with_capacity(clusters.len());
         for &cluster in clusters {
-            if !self.is_cluster_enabled(cluster).await? {
-                disabled.push(cluster);
-            }
+            links.push(AgentLink {
+                cluster,
+                enabled: self.is_cluster_enabled(cluster).await?,
+                resync_requested_at: None,
+            });
         }
-        Ok(disabled)
+        Ok(links)
+    }
+
+    /// The resync requested at `requested_at` was sent to the cluster's agent. Default: no-op.
+    async fn resync_delivered(
+        &self,
+        cluster: ClusterId,
+        requested_at: DateTime<Utc>,
+    ) -> Result<(), AuthorityError> {
+        let _ = (cluster, requested_at);
+        Ok(())
     }
 
     /// The last stored `(epoch, seq)` of the cluster's stream.

@@ -5,13 +5,16 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::ClusterId;
-use kubeworkz_shared::protocol::close;
+use kubeworkz_shared::protocol::{Command, HubMessage, close};
 use quinn::VarInt;
+use tokio::sync::mpsc;
 
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
 use crate::shutdown::Shutdown;
+use crate::store::AgentLink;
 
 /// Why the transport could not start.
 #[derive(Debug, thiserror::Error)]
@@ -24,42 +27,60 @@ pub enum TransportError {
     Bind(#[from] std::io::Error),
 }
 
+/// Commands a session may be handed from outside (at most this many waiting; more are
+/// dropped, as a pending resync already covers them).
+const COMMAND_QUEUE: usize = 4;
+
+/// A cluster's live, authenticated connection.
+struct LiveSession {
+    id: u64,
+    conn: quinn::Connection,
+    /// To the session task, which writes them on the agent's stream.
+    commands: mpsc::Sender<HubMessage>,
+}
+
 /// State shared by the accept loop and every connection task.
 pub(super) struct Shared {
     pub(super) ca: Arc<HubCa>,
     pub(super) authority: Arc<dyn AgentAuthority>,
     pub(super) settings: TransportSettings,
-    live: Mutex<HashMap<ClusterId, (u64, quinn::Connection)>>,
+    live: Mutex<HashMap<ClusterId, LiveSession>>,
     next_connection: AtomicU64,
     handshakes: AtomicUsize,
 }
 
 impl Shared {
     /// Registers `conn` as the cluster's live connection, closing an older one (an agent that
-    /// restarted before its old connection timed out). Returns the registration id.
-    pub(super) fn register(&self, cluster: ClusterId, conn: &quinn::Connection) -> u64 {
+    /// restarted before its old connection timed out). Returns the registration id and the
+    /// receiving end of the session's command queue.
+    pub(super) fn register(
+        &self,
+        cluster: ClusterId,
+        conn: &quinn::Connection,
+    ) -> (u64, mpsc::Receiver<HubMessage>) {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
-        let old = self
-            .live
-            .lock()
-            .expect("registry lock")
-            .insert(cluster, (id, conn.clone()));
-        if let Some((_, old)) = old {
-            old.close(
+        let (commands, received) = mpsc::channel(COMMAND_QUEUE);
+        let old = self.live.lock().expect("registry lock").insert(
+            cluster,
+            LiveSession {
+                id,
+                conn: conn.clone(),
+                commands,
+            },
+        );
+        if let Some(old) = old {
+            old.conn.close(
                 VarInt::from_u32(close::REPLACED),
                 b"replaced by a newer connection",
             );
         }
-        id
+        (id, received)
     }
 
     /// Forgets registration `id` of `cluster` (if it is still the current one).
     pub(super) fn unregister(&self, cluster: ClusterId, id: u64) {
         let mut live = self.live.lock().expect("registry lock");
-        if live
-            .get(&cluster)
-            .is_some_and(|(current, _)| *current == id)
-        {
+        if live.get(&cluster).is_some_and(|current| current.id == id) {
             live.remove(&cluster);
         }
     }
@@ -112,8 +133,8 @@ impl HubTransport {
     }
 
     /// Accepts agents until `shutdown`, then closes every connection (agents reconnect with
-    /// backoff) and waits for the endpoint to drain. Meanwhile connected clusters that are
-    /// no longer enabled are disconnected ([`HubTransport::disconnect_disabled`]).
+    /// backoff) and waits for the endpoint to drain. Meanwhile the connected clusters' standing
+    /// is re-read every few seconds ([`HubTransport::check_connected`]).
     pub async fn serve(&self, shutdown: Shutdown) {
         let checker = {
             let (transport, shutdown) = (self.clone(), shutdown.clone());
@@ -124,7 +145,7 @@ impl HubTransport {
                 loop {
                     tokio::select! {
                         () = shutdown.wait() => break,
-                        _ = every.tick() => transport.disconnect_disabled().await,
+                        _ = every.tick() => transport.check_connected().await,
                     }
                 }
             })
@@ -136,20 +157,60 @@ impl HubTransport {
         self.endpoint.wait_idle().await;
     }
 
-    /// Asks the authority about every connected cluster and disconnects those that are
-    /// disabled or gone. A failing store disconnects nobody (logged; the next round retries).
-    pub async fn disconnect_disabled(&self) {
+    /// Asks the authority about every connected cluster: disconnects those that are disabled
+    /// or gone, and sends `ResyncNow` to those with a pending resync request (then marks it
+    /// delivered). A failing store disconnects nobody (logged; the next round retries).
+    pub async fn check_connected(&self) {
         let clusters = self.connected_clusters();
         if clusters.is_empty() {
             return;
         }
-        match self.shared.authority.disabled_among(&clusters).await {
-            Ok(disabled) => {
-                for cluster in disabled {
+        let links = match self.shared.authority.agent_links(&clusters).await {
+            Ok(links) => links,
+            Err(err) => {
+                tracing::warn!(error = %err, "checking connected clusters failed");
+                return;
+            }
+        };
+        let mut standing: HashMap<ClusterId, AgentLink> =
+            links.into_iter().map(|l| (l.cluster, l)).collect();
+        for cluster in clusters {
+            match standing.remove(&cluster) {
+                Some(link) if link.enabled => {
+                    if let Some(requested_at) = link.resync_requested_at {
+                        self.deliver_resync(cluster, requested_at).await;
+                    }
+                }
+                Some(_) => {
                     self.disconnect_cluster(cluster, "cluster is disabled");
                 }
+                None => {
+                    self.disconnect_cluster(cluster, "cluster was deleted");
+                }
             }
-            Err(err) => tracing::warn!(error = %err, "checking connected clusters failed"),
+        }
+    }
+
+    /// Hands `ResyncNow` to the cluster's session; once queued, the request is cleared.
+    async fn deliver_resync(&self, cluster: ClusterId, requested_at: DateTime<Utc>) {
+        let sender = {
+            let live = self.shared.live.lock().expect("registry lock");
+            live.get(&cluster).map(|s| s.commands.clone())
+        };
+        let Some(sender) = sender else { return };
+        match sender.try_send(HubMessage::Command(Command::ResyncNow)) {
+            Ok(()) => tracing::info!(%cluster, "resync requested of the agent"),
+            // Full: a command is already waiting; closed: the session just ended. Either way
+            // keep the request for the next round (or the next connection).
+            Err(_) => return,
+        }
+        if let Err(err) = self
+            .shared
+            .authority
+            .resync_delivered(cluster, requested_at)
+            .await
+        {
+            tracing::warn!(%cluster, error = %err, "marking a resync delivered failed");
         }
     }
 
@@ -199,7 +260,7 @@ impl HubTransport {
             .expect("registry lock")
             .remove(&cluster);
         match removed {
-            Some((_, conn)) => {
+            Some(LiveSession { conn, .. }) => {
                 tracing::info!(%cluster, reason, "closing agent connection");
                 conn.close(VarInt::from_u32(close::DISABLED), reason.as_bytes());
                 true

@@ -11,6 +11,7 @@ use kubeworkz_shared::protocol::{
 };
 use quinn::{RecvStream, SendStream, VarInt};
 use rustls::pki_types::CertificateDer;
+use tokio::sync::mpsc;
 
 use super::server::Shared;
 use crate::pki::{HubCa, cluster_id_from_cert};
@@ -56,8 +57,8 @@ pub(super) async fn run(conn: quinn::Connection, shared: Arc<Shared>) {
         }
         Some(leaf) => match cluster_id_from_cert(&leaf) {
             Ok(cluster) => {
-                let registration = shared.register(cluster, &conn);
-                let end = authenticated(&conn, &shared, cluster).await;
+                let (registration, commands) = shared.register(cluster, &conn);
+                let end = authenticated(&conn, &shared, cluster, commands).await;
                 shared.unregister(cluster, registration);
                 finish(&conn, Some(cluster), end).await;
             }
@@ -195,8 +196,9 @@ async fn authenticated(
     conn: &quinn::Connection,
     shared: &Shared,
     cluster: ClusterId,
+    mut commands: mpsc::Receiver<HubMessage>,
 ) -> Result<(), End> {
-    let (mut reader, mut writer, first) = open(conn, shared, MAX_BULK_FRAME).await?;
+    let (reader, mut writer, first) = open(conn, shared, MAX_BULK_FRAME).await?;
     let AgentMessage::Hello(hello) = first else {
         return Err(End::Protocol(format!("{} before hello", first.name())));
     };
@@ -221,8 +223,20 @@ async fn authenticated(
             hub_version: kubeworkz_shared::VERSION.to_owned(),
         })
         .await?;
+    // A frame read is not cancel-safe, so one read stays in flight across the `select!`:
+    // commands from outside are written between frames, never in the middle of one.
+    let mut next = Box::pin(read_next(reader));
     loop {
-        let message = reader.read::<AgentMessage>().await?;
+        let message = tokio::select! {
+            (returned, message) = &mut next => {
+                next.set(read_next(returned));
+                message?
+            }
+            Some(command) = commands.recv() => {
+                writer.write(&command).await?;
+                continue;
+            }
+        };
         if let Some((epoch, seq)) = message.stream_position() {
             match StreamCursor::dispose(cursor, epoch, seq) {
                 Disposition::Ingest => {
@@ -272,6 +286,12 @@ async fn authenticated(
             }
         }
     }
+}
+
+/// Reads one message, handing the reader back so the next read can start.
+async fn read_next(mut reader: Reader) -> (Reader, Result<AgentMessage, FrameError>) {
+    let message = reader.read::<AgentMessage>().await;
+    (reader, message)
 }
 
 async fn ingest(shared: &Shared, cluster: ClusterId, message: AgentMessage) -> Result<(), End> {

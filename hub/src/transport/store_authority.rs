@@ -21,7 +21,9 @@ use kubeworkz_shared::time::UnixMillis;
 use super::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
 use crate::pki::{HubCa, IssuedCertificate, PkiError};
 use crate::seal::Keyring;
-use crate::store::{Cursor, IngestOutcome, NewIssuedCertificate, Store, StoreError, StoredCa};
+use crate::store::{
+    AgentLink, Cursor, IngestOutcome, NewIssuedCertificate, Store, StoreError, StoredCa,
+};
 
 /// The hub's [`AgentAuthority`]: tokens, certificates and agent data in the [`Store`].
 #[derive(Debug, Clone)]
@@ -116,6 +118,24 @@ impl AgentAuthority for StoreAuthority {
             .await
             .map_err(AuthorityError::new)?
             .is_some_and(|found| found.enabled))
+    }
+
+    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, AuthorityError> {
+        self.store
+            .agent_links(clusters)
+            .await
+            .map_err(AuthorityError::new)
+    }
+
+    async fn resync_delivered(
+        &self,
+        cluster: ClusterId,
+        requested_at: DateTime<Utc>,
+    ) -> Result<(), AuthorityError> {
+        self.store
+            .clear_agent_resync(cluster, requested_at)
+            .await
+            .map_err(AuthorityError::new)
     }
 
     async fn stream_cursor(

@@ -153,6 +153,9 @@ pub async fn a_cluster_is_read_edited_synced_and_deleted(hub: TestHub) {
     let r = admin.post(&format!("{path}/sync"), json!({})).await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.json["status"], "agent_resync_requested");
+    // Recorded in the store, for whichever replica holds the agent's connection.
+    let links = hub.db.store.agent_links(&[a.cluster]).await.unwrap();
+    assert!(links[0].resync_requested_at.is_some(), "{links:?}");
 
     let r = admin.get(&format!("{path}/health")).await;
     assert_eq!(r.status, 200);

@@ -109,6 +109,17 @@ async fn register_on(backend: Backend, cluster: &TestCluster) {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["name"], "real-renamed");
     bodies.push(r.text);
+    // One that reaches the same API server by another address moves the stored URL.
+    let moved = cluster.server_url().replace("127.0.0.1", "localhost");
+    let r = admin
+        .patch(
+            &path,
+            json!({"kubeconfig": yaml.replace(&cluster.server_url(), &moved)}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["api_server_url"], moved);
+    bodies.push(r.text);
     let unreachable = yaml.replace(&cluster.server_url(), "https://127.0.0.1:1");
     let r = admin.patch(&path, json!({"kubeconfig": unreachable})).await;
     assert_eq!(r.status, 422, "{}", r.text);

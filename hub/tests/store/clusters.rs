@@ -152,7 +152,7 @@ pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestSt
     };
     assert!(
         store
-            .replace_kubeconfig(org_b, id_b, &resealed)
+            .replace_kubeconfig(org_b, id_b, &resealed, None)
             .await
             .unwrap()
     );
@@ -161,6 +161,30 @@ pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestSt
     assert_eq!(targets[0].id, id_b);
     assert_eq!(targets[0].kubeconfig, resealed);
     assert_eq!(store.pull_targets(false).await.unwrap().len(), 2);
+    let url = |c: Option<kubeworkz_hub::store::Cluster>| c.unwrap().api_server_url;
+    assert_eq!(
+        url(store.cluster(org_b, id_b).await.unwrap()).as_deref(),
+        Some("https://127.0.0.1:6443"),
+        "re-sealing keeps the URL"
+    );
+    // A replacement kubeconfig pointing elsewhere moves the URL; other orgs cannot.
+    let moved = Some("https://10.0.0.9:6443");
+    assert!(
+        !store
+            .replace_kubeconfig(org_a, id_b, &resealed, moved)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_kubeconfig(org_b, id_b, &resealed, moved)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        url(store.cluster(org_b, id_b).await.unwrap()).as_deref(),
+        moved
+    );
 }
 
 pub async fn deleting_a_cluster_removes_everything_collected_from_it(t: TestStore) {

@@ -3,6 +3,7 @@
 //! Add a case as an `async fn(TestStore)` in a domain module and list it in `conformance!`;
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
+mod agent_links;
 mod api;
 mod clusters;
 mod cost_report;
@@ -63,6 +64,7 @@ conformance! {
     enrollment::a_reusable_token_enrolls_the_same_cluster_twice,
     enrollment::tokens_are_listed_and_revoked_per_organization,
     enrollment::agent_state_and_health_follow_the_cursor,
+    agent_links::resync_requests_are_recorded_scoped_and_cleared_once_delivered,
     api::users_sessions_and_api_tokens,
     api::the_audit_log_is_filtered_and_paged_per_organization,
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
