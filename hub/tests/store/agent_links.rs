@@ -1,12 +1,10 @@
 //! What the agent transport re-reads about its live connections: enabled, gone, and pending
 //! "sync now" requests, which any process may record and the connection holder clears.
 
-use kubeworkz_hub::store::{
-    ClusterMode, DEFAULT_ORG, Environment, NewCluster, SealedKubeconfig, Store,
-};
+use kubeworkz_hub::store::{DEFAULT_ORG, Store};
 use kubeworkz_shared::ids::ClusterId;
 
-use crate::fixtures::agent_cluster;
+use crate::fixtures::{agent_cluster, pull_cluster};
 use crate::harness::TestStore;
 
 async fn link(store: &dyn Store, id: ClusterId) -> Option<kubeworkz_hub::store::AgentLink> {
@@ -60,27 +58,7 @@ pub async fn resync_requests_are_recorded_scoped_and_cleared_once_delivered(t: T
     assert!(link(store, b).await.is_none());
 
     // A pull-mode cluster is resynced in-process, not through this request.
-    let pull = ClusterId::new();
-    store
-        .create_cluster(&NewCluster {
-            id: pull,
-            org_id: org,
-            name: "pulled".into(),
-            description: String::new(),
-            environment: Environment::Development,
-            tags: vec![],
-            mode: ClusterMode::Kubeconfig,
-            api_server_url: Some("https://127.0.0.1:6443".into()),
-            provider: None,
-            version: None,
-            kubeconfig: Some(SealedKubeconfig {
-                blob: vec![1, 2, 3],
-                key_id: "k1".into(),
-            }),
-            created_by: Some("test".into()),
-        })
-        .await
-        .unwrap();
+    let pull = pull_cluster(store, org, "pulled").await;
     assert!(!store.request_agent_resync(org, pull).await.unwrap());
 
     // Many clusters in one call (more than one chunk of the IN list).

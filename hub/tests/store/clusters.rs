@@ -9,7 +9,7 @@ use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::pod::PodPhase;
 use kubeworkz_shared::model::{HealthReason, HealthReport, HealthStatus};
 
-use crate::fixtures::{Cursors, agent_cluster, batch, namespace, pod, snapshot};
+use crate::fixtures::{Cursors, agent_cluster, batch, namespace, pod, pull_cluster, snapshot};
 use crate::harness::TestStore;
 
 pub async fn clusters_are_created_listed_and_scoped_by_organization(t: TestStore) {
@@ -116,27 +116,7 @@ pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestSt
     agent_cluster(store, org, "agent-one").await;
     let mut pulls = Vec::new();
     for (org, name) in [(org, "pull-a"), (other, "pull-b")] {
-        let id = ClusterId::new();
-        store
-            .create_cluster(&NewCluster {
-                id,
-                org_id: org,
-                name: name.into(),
-                description: "by kubeconfig".into(),
-                environment: Environment::Development,
-                tags: vec![],
-                mode: ClusterMode::Kubeconfig,
-                api_server_url: Some("https://127.0.0.1:6443".into()),
-                provider: None,
-                version: None,
-                kubeconfig: Some(SealedKubeconfig {
-                    blob: vec![1, 2, 3],
-                    key_id: "k1".into(),
-                }),
-                created_by: Some("cli".into()),
-            })
-            .await
-            .unwrap();
+        let id = pull_cluster(store, org, name).await;
         pulls.push((org, id));
     }
     let targets = store.pull_targets(true).await.unwrap();

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kubeworkz_hub::store::{ClusterMode, Cursor, Environment, NewCluster, Store};
+use kubeworkz_hub::store::{ClusterMode, Cursor, Environment, NewCluster, SealedKubeconfig, Store};
 use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::node::{NodeResources, NodeRole};
@@ -173,6 +173,33 @@ pub async fn agent_cluster(store: &dyn Store, org: OrgId, name: &str) -> Cluster
             version: None,
             kubeconfig: None,
             created_by: Some("test".into()),
+        })
+        .await
+        .expect("create cluster");
+    id
+}
+
+/// Registers a pull-mode cluster in `org` (API server `https://127.0.0.1:6443`, a sealed
+/// kubeconfig of bytes 1, 2, 3).
+pub async fn pull_cluster(store: &dyn Store, org: OrgId, name: &str) -> ClusterId {
+    let id = ClusterId::new();
+    store
+        .create_cluster(&NewCluster {
+            id,
+            org_id: org,
+            name: name.into(),
+            description: "by kubeconfig".into(),
+            environment: Environment::Development,
+            tags: vec![],
+            mode: ClusterMode::Kubeconfig,
+            api_server_url: Some("https://127.0.0.1:6443".into()),
+            provider: None,
+            version: None,
+            kubeconfig: Some(SealedKubeconfig {
+                blob: vec![1, 2, 3],
+                key_id: "k1".into(),
+            }),
+            created_by: Some("cli".into()),
         })
         .await
         .expect("create cluster");
