@@ -75,6 +75,29 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL
 fi
 
+# --- web UI: Chromium for the browser test, component tests, committed build up to date ---
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Chromium from Debian's packages (the UI's browser test)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "Chromium is missing (the UI's browser test needs it): apt-get install chromium" >&2
+    exit 1
+  fi
+fi
+log "web UI: npm ci, vitest, build, and the committed dist matches the build"
+(
+  cd hub/ui
+  npm ci --no-audit --no-fund --loglevel=error
+  npx vitest run
+  npm run build
+)
+if ! git diff --exit-code --stat -- hub/ui/dist || [ -n "$(git status --porcelain -- hub/ui/dist)" ]; then
+  echo "hub/ui/dist differs from a fresh build: run 'npm ci && npm run build' in hub/ui and commit dist" >&2
+  exit 1
+fi
+
 # --- tests --------------------------------------------------------------------------------
 log "running the workspace tests"
 cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}" "$@"
