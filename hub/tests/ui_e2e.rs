@@ -186,7 +186,36 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
             }
         }
     }
-    let log = hub.stop()?;
+    // An open event stream must not hold the hub's graceful shutdown.
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await?;
+    assert_eq!(login.status(), 200);
+    let session = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("kubeworkz_session="))
+        .and_then(|c| c.split(';').next())
+        .context("session cookie")?
+        .to_owned();
+    let stream = client
+        .get(format!("{url}/api/v1/events"))
+        .header("cookie", session)
+        .send()
+        .await?;
+    assert_eq!(stream.status(), 200);
+    let log = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || hub.stop()),
+    )
+    .await
+    .context("the hub stops within 20 s with an event stream open")???;
+    drop(stream);
     assert!(
         !log.contains(ADMIN_PASSWORD) && !log.contains(VIEWER_PASSWORD),
         "no password in the hub's log"

@@ -77,7 +77,7 @@ export function Table({ caption, head, children, empty }: { caption: string; hea
 
 export const rowClass = 'border-b border-gray-100 last:border-0 dark:border-gray-800'
 export const cellClass = 'px-2 py-2'
-export const linkClass = 'text-blue-700 underline-offset-2 hover:underline dark:text-blue-300'
+export const linkClass = 'text-blue-700 underline underline-offset-2 hover:text-blue-900 dark:text-blue-300 dark:hover:text-blue-200'
 export const buttonClass =
   'inline-flex items-center gap-1 rounded-md bg-blue-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-blue-800 disabled:opacity-50'
 export const secondaryButtonClass =
