@@ -188,8 +188,11 @@ export interface CostReport {
   total: CostLine
 }
 
+/** An issued enrollment token: the token row's fields, the token and the helm command. */
 export interface EnrollmentCreated {
-  info: { id: string; cluster_name: string; expires_at: string }
+  id: string
+  cluster_name: string
+  expires_at: string
   token: string
   helm: string
 }

@@ -3,8 +3,8 @@
 import { useState } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { api, type Cluster, type HelmData, type NamespaceData, type NodeData, type Obj, type Page } from '../lib/api'
-import { bytes, cpu, providerLabel } from '../lib/format'
+import { api, type Cluster, type CostReport, type HelmData, type NamespaceData, type NodeData, type Obj, type Page } from '../lib/api'
+import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import { relativeTime } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
 import { AdminOnly, Badge, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
@@ -83,6 +83,11 @@ export function ClusterDetail() {
   const cluster = useQuery({ queryKey: ['cluster', id], queryFn: () => api<Cluster>(`/api/v1/k8s/clusters/${id}`) })
   const namespaces = useList<NamespaceData>('namespaces', id, `/api/v1/k8s/clusters/${id}/namespaces?limit=500`)
   const nodes = useList<NodeData>('nodes', id, `/api/v1/k8s/clusters/${id}/nodes?limit=500`)
+  const costs = useQuery({
+    queryKey: ['costs', 'namespaces-24h', id],
+    queryFn: () => api<CostReport>(`/api/v1/k8s/costs?window=24h&aggregate=namespace&filter=cluster:${id}`),
+    select: (r) => new Map(r.lines.map((l) => [l.key, l.total_cost])),
+  })
   const helm = useList<HelmData>('helm', id, `/api/v1/k8s/helm/releases?cluster=${id}&limit=500`)
   const sync = useMutation({
     mutationFn: () => api(`/api/v1/k8s/clusters/${id}/sync`, { method: 'POST' }),
@@ -127,7 +132,7 @@ export function ClusterDetail() {
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
         ) : (
-          <Table caption="Namespaces" head={['Name', 'Team', 'Cost center', 'Phase']} empty={namespaces.data?.items.length === 0}>
+          <Table caption="Namespaces" head={['Name', 'Team', 'Cost center', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
             {namespaces.data?.items.map((n) => (
               <tr key={n.id} className={rowClass}>
                 <td className={cellClass}>
@@ -138,6 +143,7 @@ export function ClusterDetail() {
                 <td className={cellClass}>{n.data.labels?.[TEAM_LABEL] ?? 'unallocated'}</td>
                 <td className={cellClass}>{n.data.labels?.[COST_CENTER_LABEL] ?? 'unallocated'}</td>
                 <td className={cellClass}>{n.data.phase}</td>
+                <td className={cellClass}>{dollars(costs.data?.get(n.name))}</td>
               </tr>
             ))}
           </Table>

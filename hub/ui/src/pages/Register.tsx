@@ -111,13 +111,13 @@ function AgentInstall() {
   const [environment, setEnvironment] = useState('production')
   const [created, setCreated] = useState<EnrollmentCreated | null>(null)
   const [error, setError] = useState<unknown>(null)
-  const [copied, setCopied] = useState(false)
+  const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no')
   const clusters = useQuery({
     queryKey: ['clusters'],
     queryFn: () => api<Page<Cluster>>('/api/v1/k8s/clusters?limit=500'),
     enabled: created != null,
   })
-  const joined = created ? clusters.data?.items.find((c) => c.name === created.info.cluster_name) : undefined
+  const joined = created ? clusters.data?.items.find((c) => c.name === created.cluster_name) : undefined
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setError(null)
@@ -129,8 +129,13 @@ function AgentInstall() {
   }
   const copy = async () => {
     if (!created) return
-    await navigator.clipboard.writeText(created.helm)
-    setCopied(true)
+    try {
+      await navigator.clipboard.writeText(created.helm)
+      setCopied('yes')
+    } catch {
+      // No clipboard permission (e.g. plain HTTP): the command stays selectable.
+      setCopied('failed')
+    }
   }
   return (
     <div className="space-y-3">
@@ -157,11 +162,11 @@ function AgentInstall() {
       {created && (
         <div className="space-y-2">
           <p className="text-sm">
-            Run this in the cluster. The token expires {new Date(created.info.expires_at).toLocaleString()} and is shown only now.
+            Run this in the cluster. The token expires {new Date(created.expires_at).toLocaleString()} and is shown only now.
           </p>
-          <pre className="overflow-x-auto rounded bg-gray-900 p-3 text-sm text-gray-100" data-testid="helm-command">{created.helm}</pre>
+          <pre className="whitespace-pre-wrap break-all rounded bg-gray-900 p-3 text-sm text-gray-100" data-testid="helm-command">{created.helm}</pre>
           <button type="button" className={secondaryButtonClass} onClick={copy} aria-label="Copy the helm command">
-            {copied ? 'Copied' : 'Copy'}
+            {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Copy failed: select the text' : 'Copy'}
           </button>
           <p role="status" className="text-sm">
             {joined ? (
