@@ -11,17 +11,23 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
+# Installs a Debian package the tests need when running as root; otherwise says what is
+# missing (`$2`) and stops.
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then
+    log "installing $1 from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+  else
+    echo "$2" >&2
+    exit 1
+  fi
+}
+
 # --- prerequisites ----------------------------------------------------------------------
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -z "${KUBEWORKZ_PG_BIN:-}" ] \
   && [ -z "${DATABASE_URL:-}" ]; then
-  if [ "$(id -u)" = 0 ]; then
-    log "installing PostgreSQL from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-  else
-    echo "PostgreSQL server binaries are missing: apt-get install postgresql, or set DATABASE_URL" >&2
-    exit 1
-  fi
+  apt_install postgresql "PostgreSQL server binaries are missing: apt-get install postgresql, or set DATABASE_URL"
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest from crates.io"
@@ -77,14 +83,7 @@ fi
 
 # --- web UI: Chromium for the browser test, component tests, committed build up to date ---
 if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    log "installing Chromium from Debian's packages (the UI's browser test)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
-  else
-    echo "Chromium is missing (the UI's browser test needs it): apt-get install chromium" >&2
-    exit 1
-  fi
+  apt_install chromium "Chromium is missing (the UI's browser test needs it): apt-get install chromium"
 fi
 log "web UI: npm ci, vitest, build, and the committed dist matches the build"
 (

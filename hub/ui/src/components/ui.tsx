@@ -1,5 +1,6 @@
 // Small shared pieces: badges, panels, tables, loading and error states.
 import type { ReactNode } from 'react'
+import { Link } from 'react-router'
 import { ApiError } from '../lib/api'
 import { useIsAdmin } from '../lib/session'
 
@@ -90,4 +91,26 @@ export const inputClass =
 /** Renders its children for admins only: viewers never see mutating controls. */
 export function AdminOnly({ children }: { children: ReactNode }) {
   return useIsAdmin() ? <>{children}</> : null
+}
+
+/** Where a page sits: Clusters / its cluster (when known) / the rest of the trail. */
+export function Breadcrumb({ clusterId, trail }: { clusterId?: string | null; trail: string[] }) {
+  return (
+    <nav aria-label="Breadcrumb" className="text-sm">
+      <Link className={linkClass} to="/admin/kubernetes">
+        Clusters
+      </Link>
+      {clusterId && (
+        <>
+          {' / '}
+          <Link className={linkClass} to={`/admin/kubernetes/clusters/${clusterId}`}>
+            cluster
+          </Link>
+        </>
+      )}
+      {trail.map((t, i) => (
+        <span key={i}> / {t}</span>
+      ))}
+    </nav>
+  )
 }

@@ -7,7 +7,7 @@ import { api, type Cluster, type CostReport, type HelmData, type NamespaceData, 
 import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import { relativeTime } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
-import { AdminOnly, Badge, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
+import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
 import { useNow } from './Dashboard'
 
 export const TEAM_LABEL = 'team'
@@ -98,9 +98,7 @@ export function ClusterDetail() {
   const c = cluster.data
   return (
     <div className="space-y-6">
-      <nav aria-label="Breadcrumb" className="text-sm">
-        <Link className={linkClass} to="/admin/kubernetes">Clusters</Link> / {c.name}
-      </nav>
+      <Breadcrumb trail={[c.name]} />
       <div className="flex flex-wrap items-center justify-between gap-2">
         <div className="flex flex-wrap items-center gap-2">
           <h1 className="text-2xl font-bold">{c.name}</h1>

@@ -6,7 +6,7 @@ import { useQuery } from '@tanstack/react-query'
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
 import { api, type DeploymentData, type NamespaceCosts, type Obj, type Page, type PodData } from '../lib/api'
 import { bytes, cpu, dollars } from '../lib/format'
-import { Badge, ErrorBox, Loading, Panel, Table, cellClass, inputClass, linkClass, rowClass } from '../components/ui'
+import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, inputClass, linkClass, rowClass } from '../components/ui'
 
 function PodsTable({ caption, pods }: { caption: string; pods: Obj<PodData>[] }) {
   return (
@@ -108,16 +108,7 @@ export function NamespaceDetail() {
   })
   return (
     <div className="space-y-6">
-      <nav aria-label="Breadcrumb" className="text-sm">
-        <Link className={linkClass} to="/admin/kubernetes">Clusters</Link>
-        {clusterId && (
-          <>
-            {' / '}
-            <Link className={linkClass} to={`/admin/kubernetes/clusters/${clusterId}`}>cluster</Link>
-          </>
-        )}{' '}
-        / {name}
-      </nav>
+      <Breadcrumb clusterId={clusterId} trail={[name]} />
       <h1 className="text-2xl font-bold">Namespace {name}</h1>
       <Panel title={`Deployments (${deployments.data?.total ?? '…'})`}>
         {deployments.error ? (
@@ -159,10 +150,7 @@ export function DeploymentDetail() {
   const d = deployment.data
   return (
     <div className="space-y-6">
-      <nav aria-label="Breadcrumb" className="text-sm">
-        <Link className={linkClass} to="/admin/kubernetes">Clusters</Link> /{' '}
-        <Link className={linkClass} to={`/admin/kubernetes/clusters/${d.cluster_id}`}>cluster</Link> / {d.namespace} / {d.name}
-      </nav>
+      <Breadcrumb clusterId={d.cluster_id} trail={[d.namespace, d.name]} />
       <h1 className="text-2xl font-bold">Deployment {d.name}</h1>
       <p>
         Ready {d.data.replicas.ready} of {d.data.replicas.desired} replicas · images {d.data.images.join(', ')}
@@ -182,10 +170,7 @@ export function PodDetail() {
   const p = pod.data
   return (
     <div className="space-y-6">
-      <nav aria-label="Breadcrumb" className="text-sm">
-        <Link className={linkClass} to="/admin/kubernetes">Clusters</Link> /{' '}
-        <Link className={linkClass} to={`/admin/kubernetes/clusters/${p.cluster_id}`}>cluster</Link> / {p.namespace} / {p.name}
-      </nav>
+      <Breadcrumb clusterId={p.cluster_id} trail={[p.namespace, p.name]} />
       <h1 className="text-2xl font-bold">Pod {p.name}</h1>
       <Panel title="Overview">
         <dl className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
