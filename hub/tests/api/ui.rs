@@ -76,6 +76,12 @@ pub async fn the_ui_is_served_with_spa_fallback_and_cache_headers(hub: TestHub) 
         assert_eq!(r.status, 404, "{path}");
         assert_eq!(r.error_code(), "not_found", "{path}");
     }
+    // The stream is in the API's description.
+    let doc = anyone.get("/api/v1/docs/openapi.json").await;
+    assert!(
+        doc.json["paths"]["/api/v1/events"]["get"].is_object(),
+        "GET /api/v1/events is documented"
+    );
     let post = anyone
         .send(
             Method::POST,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { render, screen, within } from '@testing-library/react'
 import { MemoryRouter } from 'react-router'
 import { ClusterCard } from './Dashboard'
-import { costSeries } from './Workloads'
+import { costSeries } from '../components/CostChart'
 import type { Cluster, CostLine } from '../lib/api'
 
 const cluster: Cluster = {
