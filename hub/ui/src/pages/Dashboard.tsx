@@ -113,7 +113,9 @@ export function Dashboard() {
   const options = useMemo(() => filterOptions(all), [all])
   const sum = totals(shown)
   const set = (key: keyof ClusterFilters) => (value: string) => setFilters((f) => ({ ...f, [key]: value }))
-  const totalCost = shown.reduce((t, c) => t + (costs.data?.get(c.id) ?? 0), 0)
+  // Unknown until at least one shown cluster has a computed hour: "—", not "$0.00".
+  const knownCosts = shown.flatMap((c) => costs.data?.get(c.id) ?? [])
+  const totalCost = knownCosts.length ? knownCosts.reduce((t, v) => t + v, 0) : undefined
   return (
     <div className="space-y-6">
       <div className="flex flex-wrap items-center justify-between gap-2">
