@@ -11,17 +11,23 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
+# Installs a Debian package the tests need when running as root; otherwise says what is
+# missing (`$2`) and stops.
+apt_install() {
+  if [ "$(id -u)" = 0 ]; then
+    log "installing $1 from Debian's packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+  else
+    echo "$2" >&2
+    exit 1
+  fi
+}
+
 # --- prerequisites ----------------------------------------------------------------------
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -z "${KUBEWORKZ_PG_BIN:-}" ] \
   && [ -z "${DATABASE_URL:-}" ]; then
-  if [ "$(id -u)" = 0 ]; then
-    log "installing PostgreSQL from Debian's packages"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
-  else
-    echo "PostgreSQL server binaries are missing: apt-get install postgresql, or set DATABASE_URL" >&2
-    exit 1
-  fi
+  apt_install postgresql "PostgreSQL server binaries are missing: apt-get install postgresql, or set DATABASE_URL"
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest from crates.io"
@@ -73,6 +79,22 @@ if [ -z "${DATABASE_URL:-}" ]; then
   DATABASE_URL=$(sed -n 's/^DATABASE_URL=//p' "$pg_out")
   [ -n "$DATABASE_URL" ] || { echo "throwaway PostgreSQL did not report its URL" >&2; exit 1; }
   export DATABASE_URL
+fi
+
+# --- web UI: Chromium for the browser test, component tests, committed build up to date ---
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium "Chromium is missing (the UI's browser test needs it): apt-get install chromium"
+fi
+log "web UI: npm ci, vitest, build, and the committed dist matches the build"
+(
+  cd hub/ui
+  npm ci --no-audit --no-fund --loglevel=error
+  npx vitest run
+  npm run build
+)
+if ! git diff --exit-code --stat -- hub/ui/dist || [ -n "$(git status --porcelain -- hub/ui/dist)" ]; then
+  echo "hub/ui/dist differs from a fresh build: run 'npm ci && npm run build' in hub/ui and commit dist" >&2
+  exit 1
 fi
 
 # --- tests --------------------------------------------------------------------------------

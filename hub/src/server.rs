@@ -119,6 +119,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         "kubeworkz hub listening"
     );
     let mut state = AppState::new(store.clone(), workers, pull, keyring);
+    state.shutdown = shutdown.clone();
     if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
         state.settings = Arc::new(ApiSettings {
             public_address: address,

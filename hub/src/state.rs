@@ -7,6 +7,7 @@ use crate::api::metrics::ApiMetrics;
 use crate::auth::ratelimit::RateLimits;
 use crate::pull::supervisor::PullHandle;
 use crate::seal::Keyring;
+use crate::shutdown::Shutdown;
 use crate::store::Store;
 use crate::workers::Workers;
 
@@ -48,6 +49,9 @@ pub struct AppState {
     pub metrics: Arc<ApiMetrics>,
     /// Settings.
     pub settings: Arc<ApiSettings>,
+    /// The hub's shutdown signal: long-lived responses (the event stream) end on it, or the
+    /// graceful drain would wait for them forever.
+    pub shutdown: Shutdown,
 }
 
 impl AppState {
@@ -66,6 +70,7 @@ impl AppState {
             limits: Arc::new(RateLimits::default()),
             metrics: Arc::new(ApiMetrics::default()),
             settings: Arc::new(ApiSettings::default()),
+            shutdown: Shutdown::new(),
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::response::Html;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, clusters, costs, health, inventory, metrics, session, usage};
+use super::{admin, audit, clusters, costs, events, health, inventory, metrics, session, usage};
 use crate::error::{ErrorBody, ErrorDetail};
 
 struct SecuritySchemes;
@@ -56,6 +56,7 @@ impl Modify for SecuritySchemes {
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,
         admin::update_user, admin::delete_user,
         audit::list,
+        events::stream,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&SecuritySchemes),

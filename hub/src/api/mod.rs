@@ -11,6 +11,7 @@ mod clusters;
 mod context;
 mod costs;
 pub mod docs;
+pub mod events;
 pub mod extract;
 mod health;
 mod inventory;
@@ -32,10 +33,6 @@ use crate::state::AppState;
 
 /// Body limit of every route but registration.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound
-}
 
 async fn method_not_allowed() -> ApiError {
     ApiError::BadRequest("method not allowed on this path".into())
@@ -105,6 +102,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
         )
         .route("/audit", get(audit::list))
+        .route("/events", get(events::stream))
         .route("/docs", get(docs::page))
         .route("/docs/openapi.json", get(docs::openapi_json));
     Router::new()
@@ -112,7 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::prometheus))
         .nest("/api/v1", v1)
-        .fallback(not_found)
+        .fallback(crate::ui::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(

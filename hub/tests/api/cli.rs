@@ -2,34 +2,17 @@
 //! prints its generated password once (never in a log line); `org create`, `user create` and
 //! `user reset-password` read passwords from stdin.
 
-use std::io::Write as _;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use kubeworkz_hub::auth;
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store;
 
-use crate::common::{Hub, cli, hub_command};
+use crate::common::{Hub, cli, cli_with_stdin};
 
 fn with_stdin(db: &str, args: &[&str], input: &str) -> (bool, String) {
-    let mut child = hub_command(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    let (ok, stdout, stderr) = cli_with_stdin(db, args, input);
+    (ok, stdout + &stderr)
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ mod inventory;
 mod isolation;
 mod limits;
 mod register;
+mod ui;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests, each on a fresh hub.
 macro_rules! both_backends {
@@ -65,4 +66,6 @@ both_backends! {
     admin::the_audit_log_records_mutations_with_filters,
     admin::docs_metrics_and_probes_answer,
     limits::logins_per_ip_and_requests_per_token_are_limited,
+    ui::the_ui_is_served_with_spa_fallback_and_cache_headers,
+    ui::cluster_events_are_streamed_per_organization,
 }

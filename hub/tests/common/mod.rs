@@ -36,6 +36,29 @@ pub fn cli(db: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Runs a CLI command with `input` on standard input (passwords); returns (success, stdout,
+/// stderr).
+#[allow(dead_code)] // only some tests create users
+pub fn cli_with_stdin(db: &str, args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut child = hub_command(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubeworkz-hub");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.as_bytes()).expect("write stdin");
+    drop(stdin);
+    let out = child.wait_with_output().expect("wait for kubeworkz-hub");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// `token create --name NAME --output json` through the real CLI: the printed JSON object
 /// (`id`, `token`, `helm`, …).
 #[allow(dead_code)] // the pull-mode test creates no tokens
@@ -88,9 +111,15 @@ impl Drop for Hub {
 impl Hub {
     /// `serve --listen 127.0.0.1:0` plus `args`, with `RUST_LOG=rust_log`.
     pub fn start(db: &str, args: &[&str], rust_log: &str) -> Self {
+        Self::start_with_env(db, args, rust_log, &[])
+    }
+
+    /// [`Hub::start`] with extra environment variables (e.g. the first admin's).
+    pub fn start_with_env(db: &str, args: &[&str], rust_log: &str, env: &[(&str, &str)]) -> Self {
         let mut child = hub_command(db)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .env("KUBEWORKZ_LOG_JSON", "true")
             .env("RUST_LOG", rust_log)
             .stdout(Stdio::piped())

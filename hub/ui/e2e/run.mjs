@@ -1,0 +1,312 @@
+// End-to-end walk of the web UI in Debian's Chromium (playwright-core, headless), against a
+// real hub and a real test cluster that `hub/tests/ui_e2e.rs` started.
+//
+// Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
+// KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,
+// CHROMIUM (default /usr/bin/chromium).
+// Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>` and
+// waits for a line `OK` on stdin. Progress goes to stderr; exit status 0 means every check
+// passed.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { createRequire } from 'node:module'
+import { chromium } from 'playwright-core'
+
+const require = createRequire(import.meta.url)
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+
+function env(name) {
+  const value = process.env[name]
+  if (!value) throw new Error(`missing environment variable ${name}`)
+  return value
+}
+
+const HUB = env('HUB_URL').replace(/\/$/, '')
+const NS = env('APP_NAMESPACE')
+const DEPLOYMENT = env('APP_DEPLOYMENT')
+const REPLICAS = Number(env('APP_REPLICAS'))
+const NODE = env('NODE_NAME')
+const SHOTS = env('SCREENSHOT_DIR')
+const TIMEOUT = 60_000
+
+function assert(condition, message) {
+  if (!condition) throw new Error(`assertion failed: ${message}`)
+}
+
+function log(...parts) {
+  process.stderr.write(`[ui-e2e] ${parts.join(' ')}\n`)
+}
+
+const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
+
+/** Asks the test to scale the deployment and waits for its answer. */
+async function scale(replicas) {
+  process.stdout.write(`SCALE ${NS} ${DEPLOYMENT} ${replicas}\n`)
+  const { value, done } = await stdin.next()
+  assert(!done && value.trim() === 'OK', `the test answered ${JSON.stringify(value)} to SCALE`)
+}
+
+const problems = []
+
+function watch(page) {
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(`console error on ${page.url()}: ${msg.text()}`)
+  })
+  page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`))
+}
+
+function noProblems(where) {
+  assert(problems.length === 0, `${where}: ${problems.join('\n')}`)
+}
+
+/** axe-core on the current page: serious and critical violations fail the run. */
+async function accessible(page, name) {
+  // Evaluated through the DevTools protocol, so the hub's CSP (scripts from 'self' only)
+  // does not apply to it.
+  await page.evaluate(axeSource)
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  const text = bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`)
+  assert(bad.length === 0, `accessibility of ${name}:\n${text.join('\n')}`)
+  log(`axe ${name}: no serious or critical violations (${result.violations.length} minor)`)
+}
+
+async function login(page, email, password) {
+  await page.goto(`${HUB}/`)
+  await page.waitForURL(/\/login$/, { timeout: TIMEOUT })
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/admin\/kubernetes$/, { timeout: TIMEOUT })
+  await page.getByTestId('session-banner').waitFor({ timeout: TIMEOUT })
+}
+
+async function logout(page) {
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.waitForURL(/\/login$/, { timeout: TIMEOUT })
+}
+
+/** Tabs through the page; every named element must be reached by the keyboard. */
+async function reachableByKeyboard(page, names) {
+  await page.locator('body').click({ position: { x: 1, y: 1 } })
+  const seen = new Set()
+  for (let i = 0; i < 60; i++) {
+    await page.keyboard.press('Tab')
+    const name = await page.evaluate(() => {
+      const el = document.activeElement
+      return el ? (el.getAttribute('aria-label') || el.textContent || '').trim() : ''
+    })
+    seen.add(name)
+  }
+  for (const name of names) assert(seen.has(name), `"${name}" is reachable by Tab (reached: ${[...seen].join(' | ')})`)
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'kubeworkz-chromium-'))
+mkdirSync(SHOTS, { recursive: true })
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+  viewport: { width: 1280, height: 800 },
+  colorScheme: 'light',
+})
+let exitCode = 0
+try {
+  const page = context.pages()[0] ?? (await context.newPage())
+  page.setDefaultTimeout(TIMEOUT)
+  watch(page)
+
+  log('login as admin')
+  await page.goto(`${HUB}/admin/kubernetes`)
+  await page.waitForURL(/\/login$/)
+  await accessible(page, 'login')
+  await login(page, env('ADMIN_EMAIL'), env('ADMIN_PASSWORD'))
+  assert((await page.getByTestId('role').textContent()) === 'admin', 'the banner shows the admin role')
+  await page.getByText('No clusters yet').waitFor()
+  await accessible(page, 'dashboard (empty)')
+
+  log('register by kubeconfig: a broken one first, then the real one as a file')
+  await page.getByRole('link', { name: 'Register cluster' }).click()
+  log('install agent tab: an enrollment token, its helm command and expiry')
+  await page.getByRole('tab', { name: 'Install agent' }).click()
+  await page.getByLabel('Cluster name').fill('agent-cluster')
+  await page.getByRole('button', { name: 'Create token' }).click()
+  const helm = (await page.getByTestId('helm-command').textContent()) ?? ''
+  assert(/helm (upgrade --)?install/.test(helm) && helm.includes('kwt1.'), `a helm command with the token: ${helm.slice(0, 40)}…`)
+  await page.getByText(/The token expires/).waitFor()
+  await page.getByText('Waiting for the agent to connect…').waitFor()
+  await accessible(page, 'register (agent)')
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: HUB })
+  await page.getByRole('button', { name: 'Copy the helm command' }).click()
+  await page.getByText('Copied').waitFor()
+  assert((await page.evaluate(() => navigator.clipboard.readText())) === helm, 'the helm command was copied')
+  await page.getByRole('tab', { name: 'Kubeconfig' }).click()
+  await accessible(page, 'register')
+  await page.getByLabel('Name').fill('e2e')
+  await page.getByLabel('Kubeconfig (YAML)').fill('apiVersion: v1\nkind: Config\nclusters: [')
+  await page.getByRole('button', { name: 'Register' }).click()
+  const alert = page.getByRole('alert')
+  await alert.waitFor()
+  const apiMessage = (await alert.textContent()) ?? ''
+  assert(/kubeconfig/i.test(apiMessage), `the API's validation error is shown: ${apiMessage}`)
+  // The refused request's 422 is the one console message expected here.
+  problems.splice(0, problems.length, ...problems.filter((p) => !/status of 422/.test(p)))
+  await page.getByLabel('Kubeconfig (YAML)').fill('')
+  await page.getByLabel('Description').fill('testkit cluster')
+  await page.getByLabel('Environment').selectOption('staging')
+  await page.getByLabel('Tags (comma separated)').fill('lab, e2e')
+  await page.getByLabel('Or upload a kubeconfig file').setInputFiles(env('KUBECONFIG_FILE'))
+  await page.waitForFunction(() => document.querySelector('textarea[name=kubeconfig]')?.value.includes('clusters'))
+  await page.getByRole('button', { name: 'Register' }).click()
+  await page.waitForURL(/\/admin\/kubernetes\/clusters\/[0-9a-f-]+$/)
+  const clusterUrl = page.url()
+
+  log('nodes and namespaces appear (live, no reload)')
+  await page.evaluate(() => (window.__noReload = true))
+  await page.getByRole('cell', { name: NODE, exact: true }).waitFor()
+  await page.getByRole('link', { name: NS, exact: true }).waitFor()
+  await page.getByRole('button', { name: 'Sync now' }).waitFor()
+  assert(await page.evaluate(() => window.__noReload === true), 'the cluster page was not reloaded')
+  await accessible(page, 'cluster detail')
+
+  log('drill down: namespace → deployment → pod')
+  await page.getByRole('link', { name: NS, exact: true }).click()
+  await page.getByRole('heading', { name: `Namespace ${NS}` }).waitFor()
+  const namespaceUrl = page.url()
+  await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
+  await page.getByText('Cost trend').waitFor()
+  await page.getByText('Total:').waitFor()
+  await accessible(page, 'namespace detail')
+  await page.getByRole('link', { name: DEPLOYMENT, exact: true }).click()
+  await page.getByRole('heading', { name: `Deployment ${DEPLOYMENT}` }).waitFor()
+  await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
+  await page.getByTestId('pod-row').first().getByRole('link').click()
+  await page.getByRole('heading', { name: /^Pod / }).waitFor()
+  const podUrl = page.url()
+  assert((await page.getByTestId('pod-node').textContent()) === NODE, 'the pod runs on the test node')
+  await page.getByRole('cell', { name: 'app', exact: true }).waitFor()
+  await accessible(page, 'pod detail')
+
+  log('scale the deployment; the pod count follows without a reload')
+  await page.goto(namespaceUrl)
+  await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
+  await page.evaluate(() => (window.__noReload = true))
+  await scale(REPLICAS + 1)
+  await page.getByRole('heading', { name: `Pods (${REPLICAS + 1})` }).waitFor()
+  assert(await page.evaluate(() => window.__noReload === true), 'the namespace page was not reloaded')
+  await page.goto(`${HUB}/admin/kubernetes`)
+  await page.evaluate(() => (window.__noReload = true))
+  const card = page.locator('[data-cluster="e2e"]')
+  await card.getByTestId('count-pods').filter({ hasText: String(REPLICAS + 1) }).waitFor()
+  await scale(REPLICAS)
+  await card.getByTestId('count-pods').filter({ hasText: String(REPLICAS) }).waitFor()
+  assert(await page.evaluate(() => window.__noReload === true), 'the dashboard was not reloaded')
+  await accessible(page, 'dashboard')
+  await reachableByKeyboard(page, ['e2e', 'Register cluster', 'Switch to dark mode', 'Log out'])
+
+  log('dark mode: toggled, remembered across a reload')
+  await page.getByTestId('theme-toggle').click()
+  assert(await page.evaluate(() => document.documentElement.classList.contains('dark')), 'dark class set')
+  await page.reload()
+  await page.getByTestId('session-banner').waitFor()
+  assert(await page.evaluate(() => document.documentElement.classList.contains('dark')), 'dark mode remembered')
+  await accessible(page, 'dashboard (dark)')
+  await page.goto(clusterUrl)
+  await page.getByRole('cell', { name: NODE, exact: true }).waitFor()
+  await accessible(page, 'cluster detail (dark)')
+
+  log('screenshots: light and dark, desktop and phone')
+  const pages = [
+    ['dashboard', `${HUB}/admin/kubernetes`, () => page.locator('[data-cluster="e2e"]').waitFor()],
+    ['cluster', clusterUrl, () => page.getByRole('cell', { name: NODE, exact: true }).waitFor()],
+    ['namespace', namespaceUrl, () => page.getByText('Total:').waitFor()],
+    ['pod', podUrl, () => page.getByTestId('pod-node').waitFor()],
+  ]
+  for (const theme of ['light', 'dark']) {
+    await page.evaluate((t) => localStorage.setItem('kubeworkz-theme', t), theme)
+    for (const [device, size] of [
+      ['desktop', { width: 1280, height: 800 }],
+      ['phone', { width: 390, height: 844 }],
+    ]) {
+      await page.setViewportSize(size)
+      for (const [name, url, ready] of pages) {
+        await page.goto(url)
+        await ready()
+        await page.waitForTimeout(300) // chart animation
+        const path = join(SHOTS, `${name}-${theme}-${device}.png`)
+        await page.screenshot({ path, fullPage: true })
+        log(`screenshot ${path}`)
+      }
+      if (device === 'phone') {
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+        assert(overflow <= 0, `no horizontal scrolling at phone width on the pod page (${overflow}px)`)
+      }
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 })
+  await page.evaluate(() => localStorage.setItem('kubeworkz-theme', 'light'))
+  noProblems('admin walk')
+
+  log('viewer: no mutating controls anywhere')
+  await page.goto(`${HUB}/admin/kubernetes`)
+  await logout(page)
+  await login(page, env('VIEWER_EMAIL'), env('VIEWER_PASSWORD'))
+  assert((await page.getByTestId('role').textContent()) === 'viewer', 'the banner shows the viewer role')
+  const allowed = new Set(['Switch to dark mode', 'Switch to light mode', 'Log out'])
+  for (const [name, url, ready] of pages) {
+    await page.goto(url)
+    await ready()
+    const buttons = await page.getByRole('button').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label') || e.textContent.trim()))
+    const mutating = buttons.filter((b) => !allowed.has(b))
+    assert(mutating.length === 0, `a viewer sees no mutating controls on ${name}: ${mutating.join(', ')}`)
+    assert((await page.getByRole('link', { name: 'Register cluster' }).count()) === 0, `no register link on ${name}`)
+  }
+  await page.goto(`${HUB}/admin/kubernetes/register`)
+  await page.getByText('Only administrators can register clusters.').waitFor()
+  await logout(page)
+  noProblems('viewer walk')
+
+  log('admin: sync now, then delete with a confirmation naming the cluster')
+  await login(page, env('ADMIN_EMAIL'), env('ADMIN_PASSWORD'))
+  await page.goto(clusterUrl)
+  await page.getByRole('button', { name: 'Sync now' }).click()
+  await page.getByRole('button', { name: 'Sync requested' }).waitFor()
+  await page.getByRole('button', { name: 'Delete', exact: true }).click()
+  const dialog = page.getByRole('alertdialog', { name: 'Delete e2e' })
+  await dialog.getByText('Delete cluster “e2e” and its inventory?').waitFor()
+  await accessible(page, 'delete confirmation')
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  assert((await page.getByRole('alertdialog').count()) === 0, 'cancel closes the confirmation')
+  await page.getByRole('button', { name: 'Delete', exact: true }).click()
+  await page.getByRole('button', { name: 'Delete e2e' }).click()
+  await page.waitForURL(/\/admin\/kubernetes$/)
+  await page.getByText('No clusters yet').waitFor()
+  await logout(page)
+  noProblems('delete')
+  log('all checks passed')
+} catch (err) {
+  exitCode = 1
+  log(`FAILED: ${err.stack ?? err}`)
+  if (problems.length) log(`console/page errors:\n${problems.join('\n')}`)
+  try {
+    const page = context.pages()[0]
+    if (page) await page.screenshot({ path: join(SHOTS, 'failure.png'), fullPage: true })
+  } catch {
+    // the browser may be gone
+  }
+} finally {
+  await context.close()
+  rmSync(profile, { recursive: true, force: true })
+}
+process.exit(exitCode)

@@ -1,0 +1,73 @@
+// The namespace cost trend: cpu, memory, storage and network stacked per hour or day, with
+// the same window as a CSV download. Loaded lazily (Recharts is most of the bundle).
+import { useState } from 'react'
+import { useQuery } from '@tanstack/react-query'
+import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
+import { api, type NamespaceCosts } from '../lib/api'
+import { dollars } from '../lib/format'
+import { ErrorBox, Loading, Panel, inputClass, linkClass } from './ui'
+
+/** Stacks cost per resource and step. Exported for tests. */
+export function costSeries(costs: NamespaceCosts, step: 'hour' | 'day') {
+  return costs.steps.map((s) => {
+    const d = new Date(s.start)
+    return {
+      at: step === 'hour' ? `${d.toISOString().slice(5, 10)} ${d.toISOString().slice(11, 13)}h` : d.toISOString().slice(0, 10),
+      cpu: s.cpu.cost,
+      memory: s.memory.cost,
+      storage: s.storage_cost,
+      network: s.network_cost,
+    }
+  })
+}
+
+export default function CostChart({ namespaceId }: { namespaceId: string }) {
+  const [step, setStep] = useState<'hour' | 'day'>('day')
+  const query = step === 'hour' ? 'window=24h&step=1h' : 'window=7d&step=1d'
+  const costs = useQuery({
+    queryKey: ['namespace-costs', namespaceId, step],
+    queryFn: () => api<NamespaceCosts>(`/api/v1/k8s/namespaces/${namespaceId}/costs?${query}`),
+  })
+  return (
+    <Panel
+      title="Cost trend"
+      actions={
+        <div className="flex items-center gap-2">
+          <label className="text-sm font-medium">
+            Step{' '}
+            <select className={inputClass} value={step} onChange={(e) => setStep(e.target.value as 'hour' | 'day')}>
+              <option value="day">by day (7 days)</option>
+              <option value="hour">by hour (24 h)</option>
+            </select>
+          </label>
+          <a className={linkClass} href={`/api/v1/k8s/namespaces/${namespaceId}/costs?${query}&format=csv`} download>
+            Export CSV
+          </a>
+        </div>
+      }
+    >
+      {costs.isPending && <Loading what="costs" />}
+      {costs.error && <ErrorBox error={costs.error} />}
+      {costs.data && (
+        <>
+          <p className="mb-2 text-sm">Total: {dollars(costs.data.total.total_cost)}</p>
+          <div className="h-64" role="img" aria-label={`Cost per ${step}, stacked by CPU, memory, storage and network`}>
+            <ResponsiveContainer width="100%" height="100%">
+              <BarChart data={costSeries(costs.data, step)}>
+                <CartesianGrid strokeDasharray="3 3" />
+                <XAxis dataKey="at" fontSize={12} />
+                <YAxis fontSize={12} />
+                <Tooltip />
+                <Legend />
+                <Bar dataKey="cpu" stackId="c" fill="#2563eb" name="CPU" />
+                <Bar dataKey="memory" stackId="c" fill="#9333ea" name="Memory" />
+                <Bar dataKey="storage" stackId="c" fill="#0d9488" name="Storage" />
+                <Bar dataKey="network" stackId="c" fill="#d97706" name="Network" />
+              </BarChart>
+            </ResponsiveContainer>
+          </div>
+        </>
+      )}
+    </Panel>
+  )
+}

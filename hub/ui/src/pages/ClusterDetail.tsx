@@ -1,0 +1,194 @@
+// /admin/kubernetes/clusters/:id: what the cluster is, its health, namespaces, nodes and Helm
+// releases; admins can sync it now or delete it.
+import { useState } from 'react'
+import { Link, useNavigate, useParams } from 'react-router'
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { api, type Cluster, type CostReport, type HelmData, type NamespaceData, type NodeData, type Obj, type Page } from '../lib/api'
+import { bytes, cpu, dollars, providerLabel } from '../lib/format'
+import { relativeTime } from '../lib/time'
+import { HealthBadge } from '../components/HealthBadge'
+import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
+import { useNow } from './Dashboard'
+
+export const TEAM_LABEL = 'team'
+export const COST_CENTER_LABEL = 'cost-center'
+
+function useList<D>(key: string, id: string, path: string) {
+  return useQuery({
+    queryKey: [key, id],
+    queryFn: () => api<Page<Obj<D>>>(path),
+  })
+}
+
+function nodeReady(n: NodeData): boolean {
+  return n.conditions.some((c) => c.type_ === 'Ready' && c.status === 'True')
+}
+
+function DeleteCluster({ cluster }: { cluster: Cluster }) {
+  const [confirming, setConfirming] = useState(false)
+  const navigate = useNavigate()
+  const client = useQueryClient()
+  const remove = useMutation({
+    mutationFn: () => api(`/api/v1/k8s/clusters/${cluster.id}`, { method: 'DELETE' }),
+    onSuccess: () => {
+      client.invalidateQueries({ queryKey: ['clusters'] })
+      navigate('/admin/kubernetes')
+    },
+  })
+  if (!confirming)
+    return (
+      <button type="button" className={dangerButtonClass} onClick={() => setConfirming(true)}>
+        Delete
+      </button>
+    )
+  return (
+    <div role="alertdialog" aria-label={`Delete ${cluster.name}`} className="flex flex-wrap items-center gap-2 rounded border border-red-300 p-2 dark:border-red-800">
+      <span>Delete cluster “{cluster.name}” and its inventory?</span>
+      <button type="button" className={dangerButtonClass} onClick={() => remove.mutate()} disabled={remove.isPending}>
+        Delete {cluster.name}
+      </button>
+      <button type="button" className={secondaryButtonClass} onClick={() => setConfirming(false)}>
+        Cancel
+      </button>
+      {remove.error && <ErrorBox error={remove.error} />}
+    </div>
+  )
+}
+
+function ClusterFacts({ c }: { c: Cluster }) {
+  const now = useNow()
+  const facts: [string, string][] = [
+    ['Provider', providerLabel(c.provider)],
+    ['Version', c.version ?? '—'],
+    ['API server', c.api_server_url ?? '—'],
+    ['Mode', c.mode],
+    ['Environment', c.environment],
+    ['Last sync', relativeTime(c.last_sync_at, now)],
+  ]
+  return (
+    <dl className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-3">
+      {facts.map(([k, v]) => (
+        <div key={k}>
+          <dt className="text-sm text-gray-600 dark:text-gray-300">{k}</dt>
+          <dd className="break-all font-medium">{v}</dd>
+        </div>
+      ))}
+    </dl>
+  )
+}
+
+export function ClusterDetail() {
+  const { id = '' } = useParams()
+  const client = useQueryClient()
+  const cluster = useQuery({ queryKey: ['cluster', id], queryFn: () => api<Cluster>(`/api/v1/k8s/clusters/${id}`) })
+  const namespaces = useList<NamespaceData>('namespaces', id, `/api/v1/k8s/clusters/${id}/namespaces?limit=500`)
+  const nodes = useList<NodeData>('nodes', id, `/api/v1/k8s/clusters/${id}/nodes?limit=500`)
+  const costs = useQuery({
+    queryKey: ['costs', 'namespaces-24h', id],
+    queryFn: () => api<CostReport>(`/api/v1/k8s/costs?window=24h&aggregate=namespace&filter=cluster:${id}`),
+    select: (r) => new Map(r.lines.map((l) => [l.key, l.total_cost])),
+  })
+  const helm = useList<HelmData>('helm', id, `/api/v1/k8s/helm/releases?cluster=${id}&limit=500`)
+  const sync = useMutation({
+    mutationFn: () => api(`/api/v1/k8s/clusters/${id}/sync`, { method: 'POST' }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['cluster', id] }),
+  })
+  if (cluster.isPending) return <Loading what="the cluster" />
+  if (cluster.error) return <ErrorBox error={cluster.error} />
+  const c = cluster.data
+  return (
+    <div className="space-y-6">
+      <Breadcrumb trail={[c.name]} />
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <div className="flex flex-wrap items-center gap-2">
+          <h1 className="text-2xl font-bold">{c.name}</h1>
+          <HealthBadge health={c.health} />
+          {!c.enabled && <Badge color="red">disabled</Badge>}
+        </div>
+        <AdminOnly>
+          <div className="flex flex-wrap gap-2">
+            <button type="button" className={secondaryButtonClass} onClick={() => sync.mutate()} disabled={sync.isPending}>
+              {sync.isSuccess ? 'Sync requested' : 'Sync now'}
+            </button>
+            <DeleteCluster cluster={c} />
+          </div>
+        </AdminOnly>
+      </div>
+      {sync.error && <ErrorBox error={sync.error} />}
+      <Panel title="Overview">
+        <ClusterFacts c={c} />
+        {c.health && c.health.reasons.length > 0 && (
+          <ul className="mt-3 list-disc pl-5 text-sm" aria-label="Health reasons">
+            {c.health.reasons.map((r) => (
+              <li key={r.code + r.message}>{r.message}</li>
+            ))}
+          </ul>
+        )}
+        {c.last_error && <p className="mt-3 text-sm text-red-800 dark:text-red-200">Last error: {c.last_error}</p>}
+      </Panel>
+      <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`}>
+        {namespaces.error ? (
+          <ErrorBox error={namespaces.error} />
+        ) : (
+          <Table caption="Namespaces" head={['Name', 'Team', 'Cost center', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
+            {namespaces.data?.items.map((n) => (
+              <tr key={n.id} className={rowClass}>
+                <td className={cellClass}>
+                  <Link className={linkClass} to={`/admin/kubernetes/namespaces/${n.id}?cluster=${id}&name=${encodeURIComponent(n.name)}`}>
+                    {n.name}
+                  </Link>
+                </td>
+                <td className={cellClass}>{n.data.labels?.[TEAM_LABEL] ?? 'unallocated'}</td>
+                <td className={cellClass}>{n.data.labels?.[COST_CENTER_LABEL] ?? 'unallocated'}</td>
+                <td className={cellClass}>{n.data.phase}</td>
+                <td className={cellClass}>{dollars(costs.data?.get(n.name))}</td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Panel>
+      <Panel title={`Nodes (${nodes.data?.total ?? '…'})`}>
+        {nodes.error ? (
+          <ErrorBox error={nodes.error} />
+        ) : (
+          <Table caption="Nodes" head={['Name', 'Role', 'Instance type', 'CPU', 'Memory', 'Pods', 'Status']} empty={nodes.data?.items.length === 0}>
+            {nodes.data?.items.map((n) => (
+              <tr key={n.id} className={rowClass} data-testid="node-row">
+                <td className={cellClass}>{n.name}</td>
+                <td className={cellClass}>{n.data.role}</td>
+                <td className={cellClass}>{n.data.instance_type ?? '—'}</td>
+                <td className={cellClass}>{cpu(n.data.capacity.cpu_millis)}</td>
+                <td className={cellClass}>{bytes(n.data.capacity.memory_bytes)}</td>
+                <td className={cellClass}>{n.data.capacity.pods ?? '—'}</td>
+                <td className={cellClass}>
+                  <Badge color={nodeReady(n.data) ? 'green' : 'red'}>{nodeReady(n.data) ? 'Ready' : 'NotReady'}</Badge>
+                  {n.data.unschedulable && <Badge color="yellow">cordoned</Badge>}
+                </td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Panel>
+      <Panel title={`Helm releases (${helm.data?.total ?? '…'})`}>
+        {helm.error ? (
+          <ErrorBox error={helm.error} />
+        ) : (
+          <Table caption="Helm releases" head={['Name', 'Namespace', 'Chart', 'App version', 'Revision', 'Status']} empty={helm.data?.items.length === 0}>
+            {helm.data?.items.map((h) => (
+              <tr key={h.id} className={rowClass}>
+                <td className={cellClass}>{h.name}</td>
+                <td className={cellClass}>{h.namespace}</td>
+                <td className={cellClass}>
+                  {h.data.chart_name}-{h.data.chart_version}
+                </td>
+                <td className={cellClass}>{h.data.app_version ?? '—'}</td>
+                <td className={cellClass}>{h.data.revision}</td>
+                <td className={cellClass}>{h.data.status}</td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Panel>
+    </div>
+  )
+}

@@ -1,0 +1,147 @@
+// Namespace detail (deployments, pods, cost trend, CSV export), a deployment's pods, and a
+// pod's containers.
+import { lazy, Suspense } from 'react'
+import { Link, useParams, useSearchParams } from 'react-router'
+import { useQuery } from '@tanstack/react-query'
+import { api, type DeploymentData, type Obj, type Page, type PodData } from '../lib/api'
+import { bytes, cpu } from '../lib/format'
+import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
+
+function PodsTable({ caption, pods }: { caption: string; pods: Obj<PodData>[] }) {
+  return (
+    <Table caption={caption} head={['Name', 'Phase', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0}>
+      {pods.map((p) => (
+        <tr key={p.id} className={rowClass} data-testid="pod-row">
+          <td className={cellClass}>
+            <Link className={linkClass} to={`/admin/kubernetes/pods/${p.id}`}>{p.name}</Link>
+          </td>
+          <td className={cellClass}>{p.data.phase}</td>
+          <td className={cellClass}>
+            <Badge color={p.data.ready ? 'green' : 'yellow'}>{p.data.ready ? 'ready' : 'not ready'}</Badge>
+          </td>
+          <td className={cellClass}>{p.data.node ?? '—'}</td>
+          <td className={cellClass}>{p.data.containers.reduce((n, c) => n + c.restarts, 0)}</td>
+        </tr>
+      ))}
+    </Table>
+  )
+}
+
+// The chart library is most of the bundle: it loads with the first namespace page.
+const CostChart = lazy(() => import('../components/CostChart'))
+
+export function NamespaceDetail() {
+  const { id = '' } = useParams()
+  const [params] = useSearchParams()
+  const name = params.get('name') ?? 'namespace'
+  const clusterId = params.get('cluster')
+  const deployments = useQuery({
+    queryKey: ['deployments', id],
+    queryFn: () => api<Page<Obj<DeploymentData>>>(`/api/v1/k8s/namespaces/${id}/deployments?limit=500`),
+  })
+  const pods = useQuery({
+    queryKey: ['pods', id],
+    queryFn: () => api<Page<Obj<PodData>>>(`/api/v1/k8s/namespaces/${id}/pods?limit=500`),
+  })
+  return (
+    <div className="space-y-6">
+      <Breadcrumb clusterId={clusterId} trail={[name]} />
+      <h1 className="text-2xl font-bold">Namespace {name}</h1>
+      <Panel title={`Deployments (${deployments.data?.total ?? '…'})`}>
+        {deployments.error ? (
+          <ErrorBox error={deployments.error} />
+        ) : (
+          <Table caption="Deployments" head={['Name', 'Ready', 'Desired', 'Images']} empty={deployments.data?.items.length === 0}>
+            {deployments.data?.items.map((d) => (
+              <tr key={d.id} className={rowClass}>
+                <td className={cellClass}>
+                  <Link className={linkClass} to={`/admin/kubernetes/deployments/${d.id}`}>{d.name}</Link>
+                </td>
+                <td className={cellClass}>
+                  {d.data.replicas.ready}/{d.data.replicas.desired}
+                </td>
+                <td className={cellClass}>{d.data.replicas.desired}</td>
+                <td className={`${cellClass} break-all`}>{d.data.images.join(', ')}</td>
+              </tr>
+            ))}
+          </Table>
+        )}
+      </Panel>
+      <Panel title={`Pods (${pods.data?.total ?? '…'})`}>
+        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} />}
+      </Panel>
+      <Suspense fallback={<Loading what="the cost chart" />}>
+        <CostChart namespaceId={id} />
+      </Suspense>
+    </div>
+  )
+}
+
+export function DeploymentDetail() {
+  const { id = '' } = useParams()
+  const deployment = useQuery({ queryKey: ['deployment', id], queryFn: () => api<Obj<DeploymentData>>(`/api/v1/k8s/deployments/${id}`) })
+  const pods = useQuery({
+    queryKey: ['deployment-pods', id],
+    queryFn: () => api<Page<Obj<PodData>>>(`/api/v1/k8s/deployments/${id}/pods?limit=500`),
+  })
+  if (deployment.isPending) return <Loading what="the deployment" />
+  if (deployment.error) return <ErrorBox error={deployment.error} />
+  const d = deployment.data
+  return (
+    <div className="space-y-6">
+      <Breadcrumb clusterId={d.cluster_id} trail={[d.namespace, d.name]} />
+      <h1 className="text-2xl font-bold">Deployment {d.name}</h1>
+      <p>
+        Ready {d.data.replicas.ready} of {d.data.replicas.desired} replicas · images {d.data.images.join(', ')}
+      </p>
+      <Panel title={`Pods (${pods.data?.total ?? '…'})`}>
+        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} />}
+      </Panel>
+    </div>
+  )
+}
+
+export function PodDetail() {
+  const { id = '' } = useParams()
+  const pod = useQuery({ queryKey: ['pod', id], queryFn: () => api<Obj<PodData>>(`/api/v1/k8s/pods/${id}`) })
+  if (pod.isPending) return <Loading what="the pod" />
+  if (pod.error) return <ErrorBox error={pod.error} />
+  const p = pod.data
+  return (
+    <div className="space-y-6">
+      <Breadcrumb clusterId={p.cluster_id} trail={[p.namespace, p.name]} />
+      <h1 className="text-2xl font-bold">Pod {p.name}</h1>
+      <Panel title="Overview">
+        <dl className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
+          {[
+            ['Phase', p.data.phase],
+            ['Node', p.data.node ?? '—'],
+            ['QoS class', p.data.qos_class],
+            ['Owner', p.data.owner ? `${p.data.owner.kind} ${p.data.owner.name}` : '—'],
+          ].map(([k, v]) => (
+            <div key={k}>
+              <dt className="text-sm text-gray-600 dark:text-gray-300">{k}</dt>
+              <dd className="font-medium" data-testid={`pod-${k.toLowerCase().replace(' ', '-')}`}>{v}</dd>
+            </div>
+          ))}
+        </dl>
+      </Panel>
+      <Panel title="Containers">
+        <Table caption="Containers" head={['Name', 'Kind', 'CPU request', 'CPU limit', 'Memory request', 'Memory limit', 'Restarts', 'Ready']}>
+          {p.data.containers.map((c) => (
+            <tr key={c.name} className={rowClass}>
+              <td className={cellClass}>{c.name}</td>
+              <td className={cellClass}>{c.kind}</td>
+              <td className={cellClass}>{cpu(c.requests.cpu_millis)}</td>
+              <td className={cellClass}>{cpu(c.limits.cpu_millis)}</td>
+              <td className={cellClass}>{bytes(c.requests.memory_bytes)}</td>
+              <td className={cellClass}>{bytes(c.limits.memory_bytes)}</td>
+              <td className={cellClass}>{c.restarts}</td>
+              <td className={cellClass}>{c.ready ? 'yes' : 'no'}</td>
+            </tr>
+          ))}
+        </Table>
+      </Panel>
+    </div>
+  )
+}

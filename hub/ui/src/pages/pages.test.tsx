@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { render, screen, within } from '@testing-library/react'
+import { MemoryRouter } from 'react-router'
+import { ClusterCard } from './Dashboard'
+import { costSeries } from '../components/CostChart'
+import type { Cluster, CostLine } from '../lib/api'
+
+const cluster: Cluster = {
+  id: 'c1',
+  name: 'prod-eu',
+  description: 'Main fleet',
+  environment: 'production',
+  tags: ['eu'],
+  provider: 'eks',
+  version: 'v1.36.3',
+  api_server_url: 'https://k8s.example.com',
+  mode: 'agent',
+  enabled: true,
+  health: {
+    status: 'critical',
+    checked_at: '2026-01-01T11:59:00Z',
+    reasons: [{ code: 'api_not_ready', severity: 'critical', message: 'apiserver not ready' }],
+  },
+  last_sync_at: '2026-01-01T11:59:48Z',
+  last_error: 'connection refused',
+  last_heartbeat_at: null,
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+  counts: { nodes: 3, nodes_ready: 2, namespaces: 4, deployments: 5, pods: 17 },
+}
+
+describe('ClusterCard', () => {
+  it('shows badges, counts, cost, last sync and the last error', () => {
+    render(
+      <MemoryRouter>
+        <ul>
+          <ClusterCard cluster={cluster} now={Date.parse('2026-01-01T12:00:00Z')} costPerDay={12.345} />
+        </ul>
+      </MemoryRouter>,
+    )
+    const card = screen.getByTestId('cluster-card')
+    expect(within(card).getByRole('link', { name: 'prod-eu' }).getAttribute('href')).toBe('/admin/kubernetes/clusters/c1')
+    expect(within(card).getByRole('img').getAttribute('title')).toBe('Critical: apiserver not ready')
+    for (const text of ['EKS', 'production', 'agent', '#eu', '12 s ago', '$12.35', 'connection refused']) {
+      expect(card.textContent).toContain(text)
+    }
+    expect(within(card).getByTestId('count-pods').textContent).toBe('17')
+    expect(within(card).getByTestId('count-nodes').textContent).toBe('3')
+  })
+})
+
+describe('costSeries', () => {
+  const line = (start: string, cpu: number, memory: number): CostLine => ({
+    key: 'web',
+    start: Date.parse(start),
+    end: Date.parse(start) + 86_400_000,
+    cpu: { cost: cpu },
+    memory: { cost: memory },
+    storage_cost: 0.5,
+    network_cost: 0,
+    total_cost: cpu + memory + 0.5,
+  })
+  it('stacks cpu, memory, storage and network per step', () => {
+    const costs = { steps: [line('2026-01-01T00:00:00Z', 1, 2), line('2026-01-02T00:00:00Z', 3, 4)], total: line('2026-01-01T00:00:00Z', 4, 6) }
+    expect(costSeries(costs, 'day')).toEqual([
+      { at: '2026-01-01', cpu: 1, memory: 2, storage: 0.5, network: 0 },
+      { at: '2026-01-02', cpu: 3, memory: 4, storage: 0.5, network: 0 },
+    ])
+    expect(costSeries({ steps: [line('2026-01-01T13:00:00Z', 1, 1)], total: line('2026-01-01T13:00:00Z', 1, 1) }, 'hour')[0].at).toBe('01-01 13h')
+  })
+})
