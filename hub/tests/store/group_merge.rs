@@ -6,23 +6,14 @@
 //! statements that must be pinned on its own batch.
 
 use futures::future::join_all;
-use kubeworkz_hub::store::{Cursor, DEFAULT_ORG, IngestOutcome, StoreError};
+use kubeworkz_hub::store::{Cursor, IngestOutcome, StoreError};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::pod::PodPhase;
 
 use crate::fixtures::*;
+use crate::group_commit::{clusters, install_poison_trigger, reference};
 use crate::harness::TestStore;
-
-async fn clusters(t: &TestStore, n: usize) -> (OrgId, Vec<ClusterId>) {
-    let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let mut ids = Vec::new();
-    for i in 0..n {
-        ids.push(agent_cluster(&*t.store, org, &format!("merge-{i:02}")).await);
-    }
-    (org, ids)
-}
 
 fn web_pod(cluster: usize, n: usize, phase: PodPhase) -> Object {
     pod(
@@ -61,14 +52,6 @@ fn stream_of(cluster: usize) -> Vec<Vec<Change>> {
         staged,
         vec![Change::Upsert(web_pod(cluster, 7, PodPhase::Running))],
     ]
-}
-
-fn reference(batches: &[Vec<Change>]) -> Vec<Object> {
-    let mut inventory = Inventory::new();
-    for changes in batches {
-        inventory.apply_all(changes);
-    }
-    inventory.objects().cloned().collect()
 }
 
 /// Sends every cluster's stream (`epoch`, seqs from 1) at once; outcomes per cluster, in
@@ -160,24 +143,6 @@ pub async fn a_clusters_consecutive_batches_in_one_group_apply_in_order(t: TestS
     let mut want = streams[0].clone();
     want.push(vec![Change::Upsert(web_pod(0, 21, PodPhase::Running))]);
     assert_eq!(live(store, org, ids[0]).await, reference(&want));
-}
-
-/// A namespace named `poison` is refused by the database itself (a trigger).
-async fn install_poison_trigger(t: &TestStore) {
-    t.execute_raw(
-        &[
-            "CREATE TRIGGER poison BEFORE INSERT ON k8s_namespaces WHEN NEW.name = 'poison' \
-           BEGIN SELECT RAISE(ABORT, 'poisoned namespace'); END",
-        ],
-        &[
-            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
-             IF NEW.name = 'poison' THEN RAISE EXCEPTION 'poisoned namespace'; END IF; \
-             RETURN NEW; END $$",
-            "CREATE TRIGGER poison BEFORE INSERT ON k8s_namespaces \
-             FOR EACH ROW EXECUTE FUNCTION poison()",
-        ],
-    )
-    .await;
 }
 
 pub async fn a_failing_batch_in_a_merged_group_is_refused_alone_in_sequence(t: TestStore) {
