@@ -14,18 +14,20 @@
 //! no caller is passed over. [`GroupCommit::close`] stops taking new batches, lets the writers
 //! drain what is queued, and waits for them.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use async_trait::async_trait;
+use kubeworkz_shared::ids::ClusterId;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::StoreError;
 use super::backend::Tx;
-use super::ingest;
 use super::prepare::PreparedBatch;
 use super::sql::Sql;
 use super::types::IngestOutcome;
+use super::{ingest, ingest_group};
 
 /// Opens write transactions for the writer tasks (the backend's pool, without the store, so
 /// a writer does not keep the queue it drains alive).
@@ -172,18 +174,28 @@ async fn commit_group(source: &dyn Begin, group: Vec<Job>) {
     let mut answers: Vec<(Reply, Result<IngestOutcome, StoreError>)> =
         Vec::with_capacity(group.len());
     let mut broken: Option<Arc<sqlx::Error>> = None;
-    for Job { batch, reply } in group {
+    for run in runs(group) {
+        let (batches, replies): (Vec<PreparedBatch>, Vec<Reply>) =
+            run.into_iter().map(|job| (job.batch, job.reply)).unzip();
         if let Some(err) = &broken {
-            answers.push((reply, Err(StoreError::Group(err.clone()))));
+            answers.extend(
+                replies
+                    .into_iter()
+                    .map(|reply| (reply, Err(StoreError::Group(err.clone())))),
+            );
             continue;
         }
-        match in_savepoint(&mut *tx, batch).await {
-            Ok(outcome) => answers.push((reply, outcome)),
+        match run_in_savepoint(&mut *tx, batches).await {
+            Ok(outcomes) => answers.extend(replies.into_iter().zip(outcomes)),
             Err(err) => {
-                // The savepoint could not be released or rolled back: the transaction is
+                // A savepoint could not be released or rolled back: the transaction is
                 // unusable, so nothing of it may commit.
                 let err = Arc::new(err);
-                answers.push((reply, Err(StoreError::Group(err.clone()))));
+                answers.extend(
+                    replies
+                        .into_iter()
+                        .map(|reply| (reply, Err(StoreError::Group(err.clone())))),
+                );
                 broken = Some(err);
             }
         }
@@ -201,6 +213,53 @@ async fn commit_group(source: &dyn Begin, group: Vec<Job>) {
         };
         let _ = reply.send(outcome);
     }
+}
+
+/// Cuts `group` into runs in which no cluster appears twice: a cluster's n-th batch of the
+/// group goes to run n, so each cluster's batches are applied in queue order, and batches
+/// of different clusters (which touch disjoint rows) merge as much as they can.
+fn runs(group: Vec<Job>) -> Vec<Vec<Job>> {
+    let mut runs: Vec<Vec<Job>> = Vec::new();
+    let mut seen: HashMap<ClusterId, usize> = HashMap::new();
+    for job in group {
+        let n = seen.entry(job.batch.cluster).or_default();
+        if *n == runs.len() {
+            runs.push(Vec::new());
+        }
+        runs[*n].push(job);
+        *n += 1;
+    }
+    runs
+}
+
+/// Applies a run merged ([`ingest_group::apply`]) inside a savepoint, one outcome per batch.
+/// If the merged statements fail, rolls them back and applies the batches one by one, each
+/// in its own savepoint, so only the failing batch is refused. The outer error is a failure
+/// of the savepoint statements themselves (the transaction is lost).
+async fn run_in_savepoint(
+    tx: &mut dyn Sql,
+    batches: Vec<PreparedBatch>,
+) -> Result<Vec<Result<IngestOutcome, StoreError>>, sqlx::Error> {
+    if batches.len() > 1 {
+        tx.execute("SAVEPOINT ingest_run", vec![]).await?;
+        let run: Vec<&PreparedBatch> = batches.iter().collect();
+        if let Ok(outcomes) = ingest_group::apply(tx, &run).await {
+            tx.execute("RELEASE SAVEPOINT ingest_run", vec![]).await?;
+            return Ok(outcomes);
+        }
+        tracing::debug!(
+            batches = batches.len(),
+            "merged batches failed; applying them one by one"
+        );
+        tx.execute("ROLLBACK TO SAVEPOINT ingest_run", vec![])
+            .await?;
+        tx.execute("RELEASE SAVEPOINT ingest_run", vec![]).await?;
+    }
+    let mut outcomes = Vec::with_capacity(batches.len());
+    for batch in batches {
+        outcomes.push(in_savepoint(tx, batch).await?);
+    }
+    Ok(outcomes)
 }
 
 /// Applies one batch inside a savepoint, rolling back to it if the batch fails. The outer

@@ -17,6 +17,7 @@ mod clusters;
 mod commit;
 mod costs;
 mod ingest;
+mod ingest_group;
 mod paging;
 mod plan;
 mod postgres;

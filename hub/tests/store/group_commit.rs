@@ -11,7 +11,7 @@ use kubeworkz_shared::model::pod::PodPhase;
 use crate::fixtures::*;
 use crate::harness::TestStore;
 
-async fn clusters(t: &TestStore, n: usize) -> (OrgId, Vec<ClusterId>) {
+pub async fn clusters(t: &TestStore, n: usize) -> (OrgId, Vec<ClusterId>) {
     let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let mut ids = Vec::new();
     for i in 0..n {
@@ -45,7 +45,7 @@ fn stream_of(cluster: usize) -> Vec<Vec<Change>> {
     ]
 }
 
-fn reference(batches: &[Vec<Change>]) -> Vec<Object> {
+pub fn reference(batches: &[Vec<Change>]) -> Vec<Object> {
     let mut inventory = Inventory::new();
     for changes in batches {
         inventory.apply_all(changes);
@@ -100,7 +100,7 @@ pub async fn concurrent_batches_of_many_clusters_each_apply_once(t: TestStore) {
 
 /// A namespace named `poison` is refused by the database itself (a trigger), so the batch
 /// carrying it fails after it has already written a node.
-async fn install_poison_trigger(t: &TestStore) {
+pub async fn install_poison_trigger(t: &TestStore) {
     t.execute_raw(
         &[
             "CREATE TRIGGER poison BEFORE INSERT ON k8s_namespaces WHEN NEW.name = 'poison' \

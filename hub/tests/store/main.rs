@@ -12,6 +12,7 @@ mod costs;
 mod enrollment;
 mod fixtures;
 mod group_commit;
+mod group_merge;
 mod harness;
 mod ingest;
 mod organizations;
@@ -73,6 +74,8 @@ conformance! {
     group_commit::concurrent_batches_of_many_clusters_each_apply_once,
     group_commit::a_failing_batch_amid_good_ones_rolls_back_only_itself,
     group_commit::closing_the_store_applies_every_queued_batch,
+    group_merge::a_clusters_consecutive_batches_in_one_group_apply_in_order,
+    group_merge::a_failing_batch_in_a_merged_group_is_refused_alone_in_sequence,
     costs::the_hour_input_holds_what_ran_in_the_hour,
     costs::saving_replaces_the_period_and_moves_the_marks,
     costs::cost_rows_are_scoped_by_organization,

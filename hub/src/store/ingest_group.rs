@@ -1,0 +1,398 @@
+//! Many clusters' change batches applied as one: the statements of [`super::ingest::apply`],
+//! each run once for the whole group instead of once per batch.
+//!
+//! A churn batch is small (a thousand-pod cluster changes ~15 objects a minute), so applying
+//! it alone costs a cursor read, a generation read, a slot clear, a delete, an upsert and a
+//! cursor update — six statements for fifteen rows, and on SQLite the one writer waits on all
+//! of them. Here a group of batches from *distinct* clusters reads every cursor and every
+//! snapshot generation with one query each, writes each kind with one slot clear, one delete
+//! and one multi-row upsert across all batches (every row carries its cluster and its
+//! batch's time), prunes and closes snapshots with one statement per kind, and moves every
+//! cursor with one update: a dozen statements for the group, whatever its size.
+//!
+//! The result is the same as applying the batches one after another, because batches of
+//! distinct clusters touch disjoint rows, and each batch's own order is kept: its steps are
+//! cut into stages of at most a snapshot begin, one segment of writes and a snapshot end (a
+//! full sync or a delta batch is one stage), and stage *n* of every batch runs, merged, before
+//! stage *n + 1*. A lone batch is a group of one, so this is the only code that writes
+//! inventory. [`super::commit`] splits a group so a cluster appears at most once per run, and
+//! when a run's statements fail it rolls them back and applies the run batch by batch, so
+//! the one bad batch is rejected alone.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::ids::ClusterId;
+use uuid::Uuid;
+
+use super::StoreError;
+use super::ingest::{kind_named, stored_cursor, verdict};
+use super::prepare::{self, PreparedBatch, PreparedStep, SEEN_GEN};
+use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
+use super::tables::{self, Table};
+use super::types::{Cursor, IngestOutcome};
+
+/// `steps` cut into stages: each at most a snapshot begin, then writes, then an end.
+fn stages(steps: &[PreparedStep]) -> Vec<&[PreparedStep]> {
+    let rank = |step: &PreparedStep| match step {
+        PreparedStep::Begin(_) => 0,
+        PreparedStep::Writes(_) => 1,
+        PreparedStep::End(_) => 2,
+    };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..steps.len() {
+        if rank(&steps[i]) <= rank(&steps[i - 1]) {
+            out.push(&steps[start..i]);
+            start = i;
+        }
+    }
+    if start < steps.len() {
+        out.push(&steps[start..]);
+    }
+    out
+}
+
+/// The writes of every batch for one kind, as rows of the merged statements.
+#[derive(Default)]
+struct KindRows {
+    /// `(cluster, namespace, name, keep_uid, at)`.
+    clears: Vec<Vec<Value>>,
+    /// `(cluster, uid, at)`.
+    deletes: Vec<Vec<Value>>,
+    /// Upsert rows with `seen_gen` filled in.
+    upserts: Vec<Vec<Value>>,
+    /// `(cluster, generation, at)`: prune what the snapshot did not see.
+    prunes: Vec<Vec<Value>>,
+}
+
+/// Everything a run writes, gathered per statement.
+#[derive(Default)]
+struct Merged {
+    /// `(cluster, kind, generation, open)` for snapshots that begin.
+    begins: Vec<Vec<Value>>,
+    kinds: BTreeMap<ObjectKind, KindRows>,
+    /// `(cluster, kind)` for snapshots that end.
+    closes: Vec<Vec<Value>>,
+}
+
+/// Applies `batches` (of distinct clusters) as one; see the module docs.
+/// Answers per batch; an `Err` means a statement failed and nothing of the run may stand
+/// (the caller rolls it back and applies the batches one by one).
+pub(crate) async fn apply(
+    db: &mut dyn Sql,
+    batches: &[&PreparedBatch],
+) -> Result<Vec<Result<IngestOutcome, StoreError>>, StoreError> {
+    let ids: Vec<Value> = batches
+        .iter()
+        .map(|b| Value::Id(*b.cluster.as_uuid()))
+        .collect();
+    let stored = cursors(db, ids).await?;
+    let mut outcomes = Vec::with_capacity(batches.len());
+    let mut go: Vec<&PreparedBatch> = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let outcome = match stored.get(batch.cluster.as_uuid()) {
+            Some((org, cursor)) if org == batch.org.as_uuid() => {
+                match verdict(*cursor, batch.cursor) {
+                    Some(answer) => Ok(answer),
+                    None => {
+                        go.push(batch);
+                        Ok(IngestOutcome::Applied)
+                    }
+                }
+            }
+            _ => Err(StoreError::ClusterNotFound),
+        };
+        outcomes.push(outcome);
+    }
+    if go.is_empty() {
+        return Ok(outcomes);
+    }
+    let ids = go.iter().map(|b| Value::Id(*b.cluster.as_uuid())).collect();
+    let mut generations = generations(db, ids).await?;
+    let staged: Vec<(&PreparedBatch, Vec<&[PreparedStep]>)> =
+        go.iter().map(|b| (*b, stages(&b.steps))).collect();
+    let rounds = staged.iter().map(|s| s.1.len()).max().unwrap_or(0);
+    for round in 0..rounds {
+        let mut merged = Merged::default();
+        for (batch, stages) in &staged {
+            if let Some(stage) = stages.get(round) {
+                merged.add(batch, stage, &mut generations);
+            }
+        }
+        write(db, merged).await?;
+    }
+    let cursors = go
+        .iter()
+        .map(|b| cursor_row(b.cluster, b.cursor, b.now))
+        .collect();
+    advance_cursors(db, cursors).await?;
+    Ok(outcomes)
+}
+
+/// A row for [`advance_cursors`].
+pub(crate) fn cursor_row(cluster: ClusterId, cursor: Cursor, at: DateTime<Utc>) -> Vec<Value> {
+    vec![
+        Value::Id(*cluster.as_uuid()),
+        Value::I64(cursor.epoch as i64),
+        Value::I64(cursor.seq as i64),
+        Value::Time(at),
+    ]
+}
+
+/// Moves each cluster's cursor (and last sync time) as [`cursor_row`]s say, in one statement.
+pub(crate) async fn advance_cursors(
+    db: &mut dyn Sql,
+    rows: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    let d = db.dialect();
+    run_rows(db, 4, rows, |n| {
+        format!(
+            "WITH v (id, epoch, seq, at) AS (VALUES {}) \
+             UPDATE k8s_clusters SET ingest_epoch = v.epoch, ingest_seq = v.seq, \
+             last_sync_at = v.at, updated_at = v.at FROM v WHERE k8s_clusters.id = v.id",
+            values_rows(d, n, &[false; 4])
+        )
+    })
+    .await
+}
+
+/// Runs one round's merged statements: begins, then per kind clears, deletes and upserts,
+/// then prunes and closes (the order one stage of a batch takes).
+async fn write(db: &mut dyn Sql, merged: Merged) -> Result<(), StoreError> {
+    let d = db.dialect();
+    run_rows(db, 4, merged.begins, |n| {
+        format!(
+            "INSERT INTO k8s_snapshot_state (cluster_id, kind, generation, open) VALUES {} \
+             ON CONFLICT (cluster_id, kind) \
+             DO UPDATE SET generation = excluded.generation, open = excluded.open",
+            values_rows(d, n, &[false; 4])
+        )
+    })
+    .await?;
+    let mut prunes = Vec::new();
+    for (kind, rows) in merged.kinds {
+        let table = tables::table(kind);
+        write_kind(db, &table, rows.clears, rows.deletes, rows.upserts).await?;
+        prunes.push((table, rows.prunes));
+    }
+    for (table, rows) in prunes {
+        run_rows(db, 3, rows, |n| {
+            format!(
+                "WITH v (cluster_id, generation, at) AS (VALUES {}) \
+                 UPDATE {t} SET deleted_at = v.at, updated_at = v.at FROM v \
+                 WHERE {t}.cluster_id = v.cluster_id AND {t}.deleted_at IS NULL \
+                 AND {t}.seen_gen < v.generation",
+                values_rows(d, n, &[false; 3]),
+                t = table.name,
+            )
+        })
+        .await?;
+    }
+    run_rows(db, 2, merged.closes, |n| {
+        format!(
+            "WITH v (cluster_id, kind) AS (VALUES {}) \
+             UPDATE k8s_snapshot_state SET open = FALSE FROM v \
+             WHERE k8s_snapshot_state.cluster_id = v.cluster_id \
+             AND k8s_snapshot_state.kind = v.kind",
+            values_rows(d, n, &[false; 2])
+        )
+    })
+    .await
+}
+
+/// Snapshot generation per cluster and kind, and whether a snapshot of it is open.
+type Generations = HashMap<(Uuid, ObjectKind), (i64, bool)>;
+
+impl Merged {
+    /// Adds one stage of `batch`, moving `generations` as applying it alone would.
+    fn add(
+        &mut self,
+        batch: &PreparedBatch,
+        stage: &[PreparedStep],
+        generations: &mut Generations,
+    ) {
+        let cluster = *batch.cluster.as_uuid();
+        let at = Value::Time(batch.now);
+        for step in stage {
+            match step {
+                PreparedStep::Begin(kinds) => {
+                    for kind in kinds {
+                        let next = generations.get(&(cluster, *kind)).map_or(1, |g| g.0 + 1);
+                        generations.insert((cluster, *kind), (next, true));
+                        self.begins.push(vec![
+                            Value::Id(cluster),
+                            Value::Text(tables::kind_name(*kind).to_owned()),
+                            Value::I64(next),
+                            Value::Bool(true),
+                        ]);
+                    }
+                }
+                PreparedStep::Writes(writes) => {
+                    for (kind, writes) in writes {
+                        let generation = generations.get(&(cluster, *kind)).map_or(0, |g| g.0);
+                        let rows = self.kinds.entry(*kind).or_default();
+                        rows.clears.extend(writes.slot_clears.iter().map(|slot| {
+                            let mut row = vec![Value::Id(cluster)];
+                            row.extend(slot.iter().cloned().map(Value::Text));
+                            row.push(at.clone());
+                            row
+                        }));
+                        rows.deletes.extend(writes.uid_deletes.iter().map(|uid| {
+                            vec![Value::Id(cluster), Value::Text(uid.clone()), at.clone()]
+                        }));
+                        rows.upserts.extend(writes.upserts.iter().map(|row| {
+                            let mut row = row.clone();
+                            row[SEEN_GEN] = Value::I64(generation);
+                            row
+                        }));
+                    }
+                }
+                PreparedStep::End(kinds) => {
+                    for kind in kinds {
+                        // An end without its begin prunes nothing: pruning on a partial view
+                        // deletes live objects.
+                        let Some((generation, true)) = generations.get(&(cluster, *kind)).copied()
+                        else {
+                            continue;
+                        };
+                        generations.insert((cluster, *kind), (generation, false));
+                        self.kinds.entry(*kind).or_default().prunes.push(vec![
+                            Value::Id(cluster),
+                            Value::I64(generation),
+                            at.clone(),
+                        ]);
+                        self.closes.push(vec![
+                            Value::Id(cluster),
+                            Value::Text(tables::kind_name(*kind).to_owned()),
+                        ]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `, `-separated list placeholders for `n` values (see [`Dialect::list_ph`]).
+fn id_list(d: Dialect, n: usize) -> String {
+    (1..=n).map(|i| d.list_ph(i)).collect::<Vec<_>>().join(", ")
+}
+
+/// Organization and stored cursor of each cluster in `ids`.
+async fn cursors(
+    db: &mut dyn Sql,
+    ids: Vec<Value>,
+) -> Result<HashMap<Uuid, (Uuid, Option<Cursor>)>, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {}, {}, ingest_epoch, ingest_seq FROM k8s_clusters WHERE id IN ({})",
+        d.text("id"),
+        d.text("org_id"),
+        id_list(d, ids.len())
+    );
+    let rows = db
+        .fetch(&sql, ids, &[Ty::Text, Ty::Text, Ty::OptI64, Ty::OptI64])
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let mut cells = Cells::new(row);
+        let (id, org) = (cells.uuid()?, cells.uuid()?);
+        out.insert(id, (org, stored_cursor(&mut cells)?));
+    }
+    Ok(out)
+}
+
+/// Snapshot generations of every cluster in `ids`.
+async fn generations(db: &mut dyn Sql, ids: Vec<Value>) -> Result<Generations, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {}, kind, generation, open FROM k8s_snapshot_state WHERE cluster_id IN ({})",
+        d.text("cluster_id"),
+        id_list(d, ids.len())
+    );
+    let rows = db
+        .fetch(&sql, ids, &[Ty::Text, Ty::Text, Ty::I64, Ty::Bool])
+        .await?;
+    let mut out = Generations::with_capacity(rows.len());
+    for row in rows {
+        let mut cells = Cells::new(row);
+        let (cluster, name) = (cells.uuid()?, cells.text()?);
+        let (generation, open) = (cells.i64()?, cells.bool()?);
+        if let Some(kind) = kind_named(&name) {
+            out.insert((cluster, kind), (generation, open));
+        }
+    }
+    Ok(out)
+}
+
+/// One kind's slot clears, uid deletes and upserts for the whole run, in that order (the
+/// order [`super::ingest`] writes a batch's kind in).
+async fn write_kind(
+    db: &mut dyn Sql,
+    table: &Table,
+    clears: Vec<Vec<Value>>,
+    deletes: Vec<Vec<Value>>,
+    upserts: Vec<Vec<Value>>,
+) -> Result<(), StoreError> {
+    let d = db.dialect();
+    let t = table.name;
+    run_rows(db, 5, clears, |n| {
+        format!(
+            "WITH v (cluster_id, namespace, name, keep, at) AS (VALUES {}) \
+             UPDATE {t} SET deleted_at = v.at, updated_at = v.at FROM v \
+             WHERE {t}.cluster_id = v.cluster_id AND {t}.deleted_at IS NULL \
+             AND {t}.namespace = v.namespace AND {t}.name = v.name AND {t}.uid <> v.keep",
+            values_rows(d, n, &[false; 5]),
+        )
+    })
+    .await?;
+    run_rows(db, 3, deletes, |n| {
+        format!(
+            "WITH v (cluster_id, uid, at) AS (VALUES {}) \
+             UPDATE {t} SET deleted_at = v.at, updated_at = v.at FROM v \
+             WHERE {t}.cluster_id = v.cluster_id AND {t}.uid = v.uid \
+             AND {t}.deleted_at IS NULL",
+            values_rows(d, n, &[false; 3]),
+        )
+    })
+    .await?;
+    let json_flags: Vec<bool> = prepare::columns(table).map(|c| c.1).collect();
+    let names: Vec<&str> = prepare::columns(table).map(|c| c.0).collect();
+    // Everything but the key and first_seen_at follows the latest upsert; deleted_at clears.
+    let updates = names
+        .iter()
+        .filter(|c| !matches!(**c, "cluster_id" | "org_id" | "uid" | "first_seen_at"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    run_rows(db, names.len(), upserts, |n| {
+        format!(
+            "INSERT INTO {t} ({}) VALUES {} ON CONFLICT (cluster_id, uid{}) DO UPDATE SET {}",
+            names.join(", "),
+            values_rows(d, n, &json_flags),
+            table.key_extra,
+            updates,
+        )
+    })
+    .await
+}
+
+/// Runs the statement `sql(rows)` over `rows` (each `columns` values, bound in order), in
+/// chunks that stay under the bind limit; nothing when there are no rows.
+pub(crate) async fn run_rows(
+    db: &mut dyn Sql,
+    columns: usize,
+    rows: Vec<Vec<Value>>,
+    sql: impl Fn(usize) -> String,
+) -> Result<(), StoreError> {
+    let per_statement = (MAX_BIND_VALUES / columns).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
+        let text = sql(chunk.len());
+        db.execute(&text, chunk.into_iter().flatten().collect())
+            .await?;
+    }
+    Ok(())
+}
