@@ -119,6 +119,9 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         "kubeworkz hub listening"
     );
     let mut state = AppState::new(store.clone(), workers, pull, keyring);
+    state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(
+        config.api_rate_limit_per_minute,
+    ));
     if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
         state.settings = Arc::new(ApiSettings {
             public_address: address,

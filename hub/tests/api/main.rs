@@ -21,6 +21,7 @@ mod costs;
 mod inventory;
 mod isolation;
 mod limits;
+mod openapi;
 mod register;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests, each on a fresh hub.
@@ -65,4 +66,8 @@ both_backends! {
     admin::the_audit_log_records_mutations_with_filters,
     admin::docs_metrics_and_probes_answer,
     limits::logins_per_ip_and_requests_per_token_are_limited,
+    openapi::operation_ids_are_unique,
+    openapi::every_reference_resolves,
+    openapi::multi_byte_windows_and_steps_are_bad_requests,
+    openapi::page_limits_are_documented_and_enforced,
 }
