@@ -426,7 +426,7 @@ async fn bench(backend: &str, shape: Shape) {
         );
     }
     if env("KW_EXPLAIN", 1) == 1 {
-        explain::print(backend, &loaded.url, loaded.clusters[0]).await;
+        explain::print(backend, &loaded.url, &loaded.clusters).await;
     }
     loaded.store.close().await;
 }

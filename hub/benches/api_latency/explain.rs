@@ -6,8 +6,15 @@
 use kubeworkz_shared::ids::ClusterId;
 use sqlx::{Connection as _, Row as _};
 
-/// The hot statements for `cluster` (its org is read from the database).
-fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'static str, String)> {
+/// The hot statements for `cluster` and a page of `page` clusters (the org is read from the
+/// database).
+fn statements(
+    pg: bool,
+    org: &str,
+    cluster: &str,
+    page: &str,
+    namespace: &str,
+) -> Vec<(&'static str, String)> {
     let text = |c: &str| {
         if pg {
             format!("{c}::text")
@@ -25,8 +32,9 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
         .iter()
         .map(|t| {
             format!(
-                "SELECT {}, count(*) FROM {t} WHERE org_id = '{org}' AND cluster_id IN \
-                 ('{cluster}') AND deleted_at IS NULL GROUP BY cluster_id",
+                "SELECT {}, count(*) FROM {t} WHERE cluster_id IN (SELECT id FROM \
+                 k8s_clusters WHERE org_id = '{org}' AND id IN ({page})) AND deleted_at \
+                 IS NULL GROUP BY cluster_id",
                 text("cluster_id")
             )
         })
@@ -40,7 +48,7 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
                  name IS NULL THEN 1 ELSE 0 END, name ASC, id ASC LIMIT 50 OFFSET 0"
             ),
         ),
-        ("cluster counts (GET /clusters, per page)", counts),
+        ("cluster counts (GET /clusters, a page of 50)", counts),
         (
             "namespace by uid (GET /namespaces/{id}/pods)",
             format!(
@@ -81,9 +89,16 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
     ]
 }
 
-/// Prints the plans on the database at `url` (refreshing statistics first).
-pub async fn print(backend: &str, url: &str, cluster: ClusterId) {
-    let cluster = cluster.to_string();
+/// Prints the plans on the database at `url` (refreshing statistics first), and each
+/// statement's median time of 5 runs.
+pub async fn print(backend: &str, url: &str, clusters: &[ClusterId]) {
+    let cluster = clusters[0].to_string();
+    let page = clusters
+        .iter()
+        .take(50)
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let namespace = super::uid(1, 0, 1, 0);
     println!("{backend:>8}: plans of the hot queries");
     if backend == "sqlite" {
@@ -94,12 +109,13 @@ pub async fn print(backend: &str, url: &str, cluster: ClusterId) {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        for (what, sql) in statements(false, &org, &cluster, &namespace) {
+        for (what, sql) in statements(false, &org, &cluster, &page, &namespace) {
             let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
                 .fetch_all(&mut conn)
                 .await
                 .unwrap();
-            println!("-- {what}");
+            let ms = median_ms(&mut conn, &sql).await;
+            println!("-- {what}: median {ms:.2} ms");
             for row in rows {
                 println!("   {}", row.get::<String, _>(3));
             }
@@ -113,17 +129,36 @@ pub async fn print(backend: &str, url: &str, cluster: ClusterId) {
                 .fetch_one(&mut conn)
                 .await
                 .unwrap();
-        for (what, sql) in statements(true, &org, &cluster, &namespace) {
+        for (what, sql) in statements(true, &org, &cluster, &page, &namespace) {
             let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"
             )))
             .fetch_all(&mut conn)
             .await
             .unwrap();
-            println!("-- {what}");
+            let ms = median_ms(&mut conn, &sql).await;
+            println!("-- {what}: median {ms:.2} ms");
             for (line,) in rows {
                 println!("   {line}");
             }
         }
     }
+}
+
+/// Median wall time of 5 runs of `sql`, fetched whole.
+async fn median_ms<C>(conn: &mut C, sql: &str) -> f64
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[2]
 }
