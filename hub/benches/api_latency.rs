@@ -1,6 +1,7 @@
 //! REST API latency under load, per backend: `cargo bench -p kubeworkz-hub --bench api_latency`.
 //!
-//! Fills a store through the ingest path (one snapshot per cluster) with `KW_CLUSTERS` (100)
+//! Fills a store through the ingest path (one snapshot per cluster, then one maintenance round
+//! as `serve` runs hourly) with `KW_CLUSTERS` (100)
 //! clusters × `KW_NAMESPACES` (100) namespaces × `KW_DEPLOYMENTS` (2) deployments per namespace
 //! and `KW_PODS` (1,000) pods per cluster spread over them; serves the hub's router on loopback
 //! without a per-token limit (`KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE`, default 0 here); logs in
@@ -226,6 +227,11 @@ async fn load(backend: &str, shape: Shape) -> Loaded {
             }
         })
         .await;
+    // One maintenance round, as `serve` runs hourly: on SQLite it gathers planner statistics.
+    store
+        .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
+        .await
+        .unwrap();
     let live = store.inventory_counts(org, clusters[0]).await.unwrap();
     assert_eq!(live[&ObjectKind::Pod] as usize, shape.pods);
     assert_eq!(live[&ObjectKind::Namespace] as usize, shape.namespaces);
