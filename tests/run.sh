@@ -100,3 +100,7 @@ fi
 # --- tests --------------------------------------------------------------------------------
 log "running the workspace tests"
 cargo nextest run --workspace --locked --profile "${NEXTEST_PROFILE:-default}" "$@"
+
+# --- the API from its OpenAPI document (schemathesis) ---------------------------------------
+log "running schemathesis against a real hub"
+bash tests/schemathesis.sh

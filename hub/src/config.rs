@@ -50,6 +50,15 @@ pub struct ServeConfig {
     /// Seconds between reloads of the pull-mode cluster list.
     #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
     pub pull_refresh_secs: u64,
+
+    /// Requests per minute one API token may make; 0 turns the limit off (for load tests or a
+    /// hub behind a gateway that limits already).
+    #[arg(
+        long,
+        env = "KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE",
+        default_value_t = ApiRateLimit::DEFAULT
+    )]
+    pub api_rate_limit_per_minute: ApiRateLimit,
 }
 
 impl ServeConfig {
@@ -78,6 +87,46 @@ fn host_name() -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
     valid.then_some(name)
+}
+
+/// The per-token API request limit: requests per minute, or off. Typed so that a bad value
+/// is refused at start with a clear message instead of silently meaning "no limit".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiRateLimit(Option<std::num::NonZeroU32>);
+
+impl ApiRateLimit {
+    /// The default: 1,200 requests per minute per token (20/s, ample for scripts and the UI).
+    pub const DEFAULT: ApiRateLimit = ApiRateLimit(std::num::NonZeroU32::new(1200));
+    /// No limit.
+    pub const OFF: ApiRateLimit = ApiRateLimit(None);
+
+    /// Requests per minute, `None` when off.
+    pub fn per_minute(self) -> Option<u32> {
+        self.0.map(std::num::NonZeroU32::get)
+    }
+}
+
+/// A rate limit that is not a whole number of requests per minute.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid API rate limit {0:?}: expected requests per minute as a whole number (0 = off)")]
+pub struct InvalidRateLimit(String);
+
+impl std::str::FromStr for ApiRateLimit {
+    type Err = InvalidRateLimit;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let per_minute: u32 = s
+            .trim()
+            .parse()
+            .map_err(|_| InvalidRateLimit(s.to_owned()))?;
+        Ok(ApiRateLimit(std::num::NonZeroU32::new(per_minute)))
+    }
+}
+
+impl fmt::Display for ApiRateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.per_minute().unwrap_or(0))
+    }
 }
 
 /// A database URL. It may carry a password, so `Display` and `Debug` show it redacted; only
@@ -137,6 +186,24 @@ impl fmt::Debug for DatabaseUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_rate_limits_parse_with_zero_as_off() {
+        assert_eq!(
+            "1200".parse::<ApiRateLimit>().unwrap(),
+            ApiRateLimit::DEFAULT
+        );
+        assert_eq!("0".parse::<ApiRateLimit>().unwrap(), ApiRateLimit::OFF);
+        assert_eq!(
+            " 60 ".parse::<ApiRateLimit>().unwrap().per_minute(),
+            Some(60)
+        );
+        let err = "-1".parse::<ApiRateLimit>().unwrap_err();
+        assert!(err.to_string().contains("\"-1\""), "{err}");
+        assert!("lots".parse::<ApiRateLimit>().is_err());
+        assert_eq!(ApiRateLimit::DEFAULT.to_string(), "1200");
+        assert_eq!(ApiRateLimit::OFF.to_string(), "0");
+    }
 
     #[test]
     fn passwords_never_show() {

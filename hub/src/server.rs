@@ -120,6 +120,9 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     let mut state = AppState::new(store.clone(), workers, pull, keyring);
     state.shutdown = shutdown.clone();
+    state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(
+        config.api_rate_limit_per_minute,
+    ));
     if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
         state.settings = Arc::new(ApiSettings {
             public_address: address,

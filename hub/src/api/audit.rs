@@ -99,6 +99,7 @@ pub struct AuditParams {
     /// Before (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Items to skip.
     pub offset: Option<u64>,
@@ -106,8 +107,8 @@ pub struct AuditParams {
 
 /// `GET /api/v1/audit`: the organization's audit log, newest first (admin).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "admin", params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     Admin(who): Admin,

@@ -212,6 +212,7 @@ pub struct ClusterListParams {
     /// for descending.
     pub sort: Option<String>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Items to skip.
     pub offset: Option<u64>,

@@ -34,6 +34,40 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// Names every operation after its method and path (`get_k8s_clusters_id_namespaces`).
+/// utoipa takes the handler's function name, and several modules have a `list` or `get`:
+/// operation ids must be unique (OpenAPI 3.1 §4.8.10), or generators and validators refuse the
+/// document. Method and path are unique by construction.
+struct OperationIds;
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let name: Vec<&str> = path
+                .split('/')
+                .filter(|s| !s.is_empty() && *s != "api" && *s != "v1")
+                .map(|s| s.trim_start_matches('{').trim_end_matches('}'))
+                .collect();
+            let name = name.join("_").replace('-', "_");
+            let operations = [
+                ("get", item.get.as_mut()),
+                ("put", item.put.as_mut()),
+                ("post", item.post.as_mut()),
+                ("delete", item.delete.as_mut()),
+                ("patch", item.patch.as_mut()),
+                ("head", item.head.as_mut()),
+                ("options", item.options.as_mut()),
+                ("trace", item.trace.as_mut()),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(format!("{method}_{name}"));
+                }
+            }
+        }
+    }
+}
+
 /// The API's OpenAPI document.
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -58,8 +92,8 @@ impl Modify for SecuritySchemes {
         audit::list,
         events::stream,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&SecuritySchemes),
+    components(schemas(ErrorBody, ErrorDetail, costs::Format)),
+    modifiers(&SecuritySchemes, &OperationIds),
     security(("bearer" = []), ("session" = [])),
 )]
 pub struct ApiDoc;

@@ -210,6 +210,7 @@ pub struct HelmParams {
     /// Chart name.
     pub chart: Option<String>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Items to skip.
     pub offset: Option<u64>,

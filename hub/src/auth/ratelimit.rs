@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// At most `max` hits per `window` per key.
+use crate::config::ApiRateLimit;
+
+/// At most `max` hits per `window` per key; `max` 0 means unlimited.
 #[derive(Debug)]
 pub struct RateLimiter {
     max: u32,
@@ -27,6 +29,9 @@ impl RateLimiter {
 
     /// Counts a hit for `key` at `now`. `Err(retry_after)` when over the limit.
     pub fn hit(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        if self.max == 0 {
+            return Ok(());
+        }
         let mut windows = self.windows.lock().expect("rate limiter lock");
         if windows.len() > 100_000 {
             // Forget finished windows so the map cannot grow without bound.
@@ -57,13 +62,21 @@ pub struct RateLimits {
     pub per_token: RateLimiter,
 }
 
-impl Default for RateLimits {
-    fn default() -> Self {
+impl RateLimits {
+    /// The login limits with `api` requests per minute per token (the operator's knob,
+    /// `KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE`). Logins stay limited whatever `api` says.
+    pub fn with_api_limit(api: ApiRateLimit) -> Self {
         Self {
             login_per_ip: RateLimiter::new(20, Duration::from_secs(60)),
             login_per_user: RateLimiter::new(5, Duration::from_secs(60)),
-            per_token: RateLimiter::new(1200, Duration::from_secs(60)),
+            per_token: RateLimiter::new(api.per_minute().unwrap_or(0), Duration::from_secs(60)),
         }
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self::with_api_limit(ApiRateLimit::DEFAULT)
     }
 }
 
@@ -81,5 +94,23 @@ mod tests {
         assert_eq!(retry, Duration::from_secs(45));
         assert!(limiter.hit("b", t0).is_ok(), "keys are independent");
         assert!(limiter.hit("a", t0 + Duration::from_secs(60)).is_ok());
+    }
+
+    #[test]
+    fn a_zero_api_limit_is_off_but_logins_stay_limited() {
+        let limits = RateLimits::with_api_limit(ApiRateLimit::OFF);
+        let t0 = Instant::now();
+        for _ in 0..10_000 {
+            assert!(limits.per_token.hit("token", t0).is_ok());
+        }
+        for _ in 0..5 {
+            assert!(limits.login_per_user.hit("a@b", t0).is_ok());
+        }
+        assert!(limits.login_per_user.hit("a@b", t0).is_err());
+        let limited = RateLimits::with_api_limit("3".parse().unwrap());
+        for _ in 0..3 {
+            assert!(limited.per_token.hit("token", t0).is_ok());
+        }
+        assert!(limited.per_token.hit("token", t0).is_err());
     }
 }

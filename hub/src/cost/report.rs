@@ -53,7 +53,8 @@ impl FromStr for Step {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let bad = || ReportError::BadStep(text.to_owned());
         let unit_at = text.len().checked_sub(1).ok_or_else(bad)?;
-        let (number, unit) = text.split_at(unit_at);
+        // Not a char boundary when the text ends in a multi-byte character: not a step.
+        let (number, unit) = text.split_at_checked(unit_at).ok_or_else(bad)?;
         let unit = match unit {
             "h" => MILLIS_PER_HOUR,
             "d" => MILLIS_PER_DAY,
@@ -378,6 +379,17 @@ fn csv_text(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_ending_in_a_multi_byte_character_is_refused_not_a_panic() {
+        for text in ["\u{80}", "1\u{e9}", "\u{1f600}"] {
+            assert!(
+                matches!(text.parse::<Step>(), Err(ReportError::BadStep(_))),
+                "{text:?}"
+            );
+        }
+        assert_eq!("2h".parse::<Step>().unwrap().millis, 2 * MILLIS_PER_HOUR);
+    }
 
     #[test]
     fn steps_are_whole_hours_or_days() {

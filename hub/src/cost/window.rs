@@ -74,7 +74,8 @@ impl Window {
 /// `30m`, `24h`, `7d`, `2w` in milliseconds.
 fn parse_duration_millis(text: &str) -> Option<i64> {
     let unit_at = text.len().checked_sub(1)?;
-    let (number, unit) = text.split_at(unit_at);
+    // Not a char boundary when the text ends in a multi-byte character: not a duration.
+    let (number, unit) = text.split_at_checked(unit_at)?;
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -109,6 +110,17 @@ mod tests {
         Window {
             start: at(start),
             end: at(end),
+        }
+    }
+
+    #[test]
+    fn a_multi_byte_last_character_is_refused_not_a_panic() {
+        let now = at("2024-05-01T14:30:00Z");
+        for text in ["\u{80}", "7\u{e9}", "\u{1f600}"] {
+            assert!(
+                matches!(Window::parse(text, now), Err(WindowError::Unknown(_))),
+                "{text:?}"
+            );
         }
     }
 

@@ -323,6 +323,13 @@ impl SqlBackend for PostgresStore {
         }
         report.rows_purged = queries::purge(&mut *tx, cutoff).await?;
         tx.commit().await?;
+        // Planner statistics of the small inventory tables, which autovacuum may not have
+        // gathered yet after a first sync: without them a cluster's namespaces are read
+        // through `k8s_namespaces_team (org_id, …)`, every namespace of the organization.
+        // (The large partitioned pods table is left to autovacuum.)
+        sqlx::raw_sql("ANALYZE k8s_clusters, k8s_nodes, k8s_namespaces, k8s_deployments")
+            .execute(&self.pool)
+            .await?;
         Ok(report)
     }
 

@@ -21,6 +21,7 @@ mod costs;
 mod inventory;
 mod isolation;
 mod limits;
+mod openapi;
 mod register;
 mod ui;
 
@@ -68,4 +69,8 @@ both_backends! {
     limits::logins_per_ip_and_requests_per_token_are_limited,
     ui::the_ui_is_served_with_spa_fallback_and_cache_headers,
     ui::cluster_events_are_streamed_per_organization,
+    openapi::operation_ids_are_unique,
+    openapi::every_reference_resolves,
+    openapi::multi_byte_windows_and_steps_are_bad_requests,
+    openapi::page_limits_are_documented_and_enforced,
 }

@@ -16,6 +16,7 @@ mod group_merge;
 mod harness;
 mod ingest;
 mod organizations;
+mod plans;
 
 use harness::TestStore;
 
@@ -60,6 +61,7 @@ conformance! {
     ingest::random_streams_match_the_reference_inventory,
     ingest::usage_is_additive_and_exactly_once,
     ingest::maintenance_purges_ended_rows_past_retention,
+    plans::a_clusters_namespaces_are_read_through_its_index,
     enrollment::a_single_use_token_enrolls_once,
     enrollment::expired_and_revoked_tokens_are_refused,
     enrollment::a_reusable_token_enrolls_the_same_cluster_twice,

@@ -1,0 +1,458 @@
+//! REST API latency under load, per backend: `cargo bench -p kubeworkz-hub --bench api_latency`.
+//!
+//! Fills a store through the ingest path (one snapshot per cluster, then one maintenance round
+//! as `serve` runs hourly) with `KW_CLUSTERS` (100)
+//! clusters × `KW_NAMESPACES` (100) namespaces × `KW_DEPLOYMENTS` (2) deployments per namespace
+//! and `KW_PODS` (1,000) pods per cluster spread over them; serves the hub's router on loopback
+//! without a per-token limit (`KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE`, default 0 here); logs in
+//! as the admin and creates a bearer API token over HTTP; then drives each endpoint from
+//! `KW_CONCURRENCY` (50) keep-alive connections for `KW_SECONDS` (10) after `KW_WARMUP_SECONDS`
+//! (2), each request for a random cluster, namespace or deployment. Prints p50/p90/p99/max and
+//! requests/s per endpoint and backend, then the plans of the hot queries (`KW_EXPLAIN=0` to
+//! skip). `KW_BACKENDS=sqlite,postgres`; PostgreSQL: `DATABASE_URL`, or a throwaway server.
+//!
+//! The load generator shares the machine (and the runtime) with the hub, as `wrk` on the same
+//! host would; latencies include its HTTP client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use kubeworkz_hub::auth::{self, Secret};
+use kubeworkz_hub::config::{ApiRateLimit, DatabaseUrl};
+use kubeworkz_hub::pull::supervisor::PullHandle;
+use kubeworkz_hub::seal::{Keyring, MasterKey};
+use kubeworkz_hub::state::AppState;
+use kubeworkz_hub::store::{self, ClusterMode, Cursor, Environment, NewCluster, Store};
+use kubeworkz_hub::workers::Workers;
+use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::deployment::{
+    DeploymentProjection, DeploymentReplicas, DeploymentStrategy,
+};
+use kubeworkz_shared::model::namespace::{NamespacePhase, NamespaceProjection};
+use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
+use kubeworkz_shared::model::{OwnerKind, PodOwner, PodProjection, ResourceAmounts};
+use kubeworkz_shared::time::UnixMillis;
+use kubeworkz_testkit::postgres::TestDatabase;
+use rand::Rng;
+use uuid::Uuid;
+
+const ADMIN_EMAIL: &str = "bench@example.com";
+const ADMIN_PASSWORD: &str = "bench-admin-password";
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The shape of the data: sizes per cluster.
+#[derive(Clone, Copy)]
+struct Shape {
+    clusters: usize,
+    namespaces: usize,
+    deployments: usize,
+    pods: usize,
+}
+
+/// Deterministic uids: cluster `c`, namespace `n`, deployment `d` (kind in the top bits).
+fn uid(kind: u128, c: usize, n: usize, d: usize) -> String {
+    Uuid::from_u128((kind << 96) | ((c as u128) << 48) | ((n as u128) << 24) | d as u128)
+        .to_string()
+}
+
+fn namespace_name(n: usize) -> String {
+    format!("team-{n:03}")
+}
+
+fn deployment_name(d: usize) -> String {
+    format!("app-{d}")
+}
+
+fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
+    let created = Some(UnixMillis(UnixMillis::now().0 - 3_600_000));
+    let kinds = vec![
+        ObjectKind::Namespace,
+        ObjectKind::Deployment,
+        ObjectKind::Pod,
+    ];
+    let mut changes = vec![Change::SnapshotBegin {
+        kinds: kinds.clone(),
+    }];
+    for n in 0..shape.namespaces {
+        changes.push(Change::Upsert(Object::Namespace(NamespaceProjection {
+            name: namespace_name(n),
+            uid: uid(1, c, n, 0),
+            labels: [("team".to_owned(), format!("team-{}", n % 7))].into(),
+            phase: NamespacePhase::Active,
+            created,
+        })));
+        for d in 0..shape.deployments {
+            let replicas = (shape.pods / shape.namespaces / shape.deployments) as u32;
+            changes.push(Change::Upsert(Object::Deployment(DeploymentProjection {
+                name: deployment_name(d),
+                namespace: namespace_name(n),
+                uid: uid(2, c, n, d),
+                replicas: DeploymentReplicas {
+                    desired: replicas,
+                    updated: replicas,
+                    ready: replicas,
+                    available: replicas,
+                    unavailable: 0,
+                },
+                conditions: vec![],
+                strategy: DeploymentStrategy::RollingUpdate {
+                    max_surge: None,
+                    max_unavailable: None,
+                },
+                images: vec![format!("registry.example.com/app-{d}:1.0")],
+                labels: [("app".to_owned(), deployment_name(d))].into(),
+                generation: 1,
+                observed_generation: Some(1),
+                created,
+            })));
+        }
+    }
+    for p in 0..shape.pods {
+        let (n, d) = (
+            p % shape.namespaces,
+            (p / shape.namespaces) % shape.deployments,
+        );
+        let requests = ResourceAmounts {
+            cpu_millis: Some(100 + (p % 8) as u64 * 50),
+            memory_bytes: Some(128 << 20),
+            ephemeral_storage_bytes: None,
+            gpus: None,
+        };
+        let container = |name: &str| ContainerProjection {
+            name: name.into(),
+            kind: ContainerKind::App,
+            requests,
+            limits: requests,
+            restarts: 0,
+            ready: true,
+        };
+        changes.push(Change::Upsert(Object::Pod(PodProjection {
+            name: format!("{}-{p:05}", deployment_name(d)),
+            namespace: namespace_name(n),
+            uid: uid(3, c, p, 0),
+            node: Some(format!("node-{}", p % 10)),
+            phase: PodPhase::Running,
+            owner: Some(PodOwner {
+                kind: OwnerKind::Deployment,
+                name: deployment_name(d),
+            }),
+            containers: vec![container("app"), container("sidecar")],
+            overhead: ResourceAmounts::default(),
+            ready: true,
+            start_time: created,
+            qos_class: QosClass::Guaranteed,
+            pvc_claims: vec![],
+            created,
+            deleted: None,
+        })));
+    }
+    changes.push(Change::SnapshotEnd { kinds });
+    ChangeBatch {
+        produced_at: UnixMillis::now(),
+        changes,
+    }
+}
+
+struct Loaded {
+    store: Arc<dyn Store>,
+    clusters: Vec<ClusterId>,
+    url: String,
+    _pg: Option<TestDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh store of `backend` filled through the ingest path.
+async fn load(backend: &str, shape: Shape) -> Loaded {
+    let (url, pg, dir) = if backend == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        (url, None, Some(dir))
+    } else {
+        let db = TestDatabase::create().await.expect("PostgreSQL");
+        (db.url().to_owned(), Some(db), None)
+    };
+    let database: DatabaseUrl = url.parse().unwrap();
+    let store = store::connect(&database).await.unwrap();
+    store
+        .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
+        .await
+        .unwrap();
+    let org: OrgId = store
+        .organization_by_name("default")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let started = Instant::now();
+    let mut clusters = Vec::with_capacity(shape.clusters);
+    for c in 0..shape.clusters {
+        let id = ClusterId::new();
+        store
+            .create_cluster(&NewCluster {
+                id,
+                org_id: org,
+                name: format!("cluster-{c:04}"),
+                description: format!("bench cluster {c}"),
+                environment: Environment::Production,
+                tags: vec!["bench".into()],
+                mode: ClusterMode::Agent,
+                api_server_url: None,
+                provider: None,
+                version: None,
+                kubeconfig: None,
+                created_by: None,
+            })
+            .await
+            .unwrap();
+        clusters.push(id);
+    }
+    stream::iter(clusters.iter().enumerate())
+        .for_each_concurrent(4, |(c, id)| {
+            let store = store.clone();
+            async move {
+                let batch = snapshot(shape, c);
+                store
+                    .ingest_changes(org, *id, Cursor { epoch: 1, seq: 1 }, &batch)
+                    .await
+                    .expect("ingest");
+            }
+        })
+        .await;
+    // One maintenance round, as `serve` runs hourly: on SQLite it gathers planner statistics.
+    store
+        .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
+        .await
+        .unwrap();
+    let live = store.inventory_counts(org, clusters[0]).await.unwrap();
+    assert_eq!(live[&ObjectKind::Pod] as usize, shape.pods);
+    assert_eq!(live[&ObjectKind::Namespace] as usize, shape.namespaces);
+    println!(
+        "{backend:>8}: loaded {} clusters, {} namespaces, {} deployments, {} pods in {:.1} s",
+        shape.clusters,
+        shape.clusters * shape.namespaces,
+        shape.clusters * shape.namespaces * shape.deployments,
+        shape.clusters * shape.pods,
+        started.elapsed().as_secs_f64()
+    );
+    Loaded {
+        store,
+        clusters,
+        url,
+        _pg: pg,
+        _dir: dir,
+    }
+}
+
+/// Serves the hub's router over `store` on a loopback port; returns its base URL.
+async fn serve(store: Arc<dyn Store>) -> String {
+    let limit: ApiRateLimit = std::env::var("KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE")
+        .unwrap_or_else(|_| "0".into())
+        .parse()
+        .expect("KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE");
+    let keyring = Keyring::new(MasterKey::generate().0, vec![]);
+    let mut state = AppState::new(
+        store.clone(),
+        Workers::new(),
+        PullHandle::default(),
+        keyring,
+    );
+    state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(limit));
+    auth::bootstrap_admin(
+        &*store,
+        Some(ADMIN_EMAIL),
+        Some(&Secret::new(ADMIN_PASSWORD.into())),
+    )
+    .await
+    .expect("bootstrap admin");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = kubeworkz_hub::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// Logs in and creates a bearer API token, as an operator would.
+async fn api_token(client: &reqwest::Client, base: &str) -> String {
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "login");
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let csrf = cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("csrf_token="))
+        .expect("csrf cookie")
+        .to_owned();
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/tokens"))
+        .header(reqwest::header::COOKIE, cookies.join("; "))
+        .header("X-CSRF-Token", csrf)
+        .json(&serde_json::json!({"name": "bench", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["token"].as_str().expect("token").to_owned()
+}
+
+/// Builds a random request path of one endpoint.
+type PathOf<'a> = Box<dyn Fn(&mut rand::rngs::ThreadRng) -> String + Sync + 'a>;
+
+/// Latencies of one endpoint's run.
+struct Sampled {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+/// Drives `path_of` (a random request path each call) from `concurrency` connections: a
+/// warm-up, then `run` of measured requests. Any answer but 200 stops the bench.
+async fn drive(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    concurrency: usize,
+    (warmup, run): (Duration, Duration),
+    path_of: &(dyn Fn(&mut rand::rngs::ThreadRng) -> String + Sync),
+) -> Sampled {
+    let one = |deadline: Instant, measure: bool| async move {
+        let mut latencies = Vec::new();
+        while Instant::now() < deadline {
+            let path = path_of(&mut rand::rng());
+            let started = Instant::now();
+            let response = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request");
+            let status = response.status();
+            let body = response.bytes().await.expect("body");
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            if measure {
+                latencies.push(started.elapsed());
+            }
+        }
+        latencies
+    };
+    let warm_until = Instant::now() + warmup;
+    futures::future::join_all((0..concurrency).map(|_| one(warm_until, false))).await;
+    let started = Instant::now();
+    let until = started + run;
+    let mut latencies: Vec<Duration> =
+        futures::future::join_all((0..concurrency).map(|_| one(until, true)))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    let elapsed = started.elapsed();
+    latencies.sort();
+    Sampled { latencies, elapsed }
+}
+
+fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+async fn bench(backend: &str, shape: Shape) {
+    let loaded = load(backend, shape).await;
+    let base = serve(loaded.store.clone()).await;
+    let concurrency = env("KW_CONCURRENCY", 50);
+    let times = (
+        Duration::from_secs(env("KW_WARMUP_SECONDS", 2) as u64),
+        Duration::from_secs(env("KW_SECONDS", 10) as u64),
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()
+        .unwrap();
+    let token = api_token(&client, &base).await;
+    let clusters = loaded.clusters.clone();
+    let cluster_of = |rng: &mut rand::rngs::ThreadRng| rng.random_range(0..clusters.len());
+    let endpoints: Vec<(&str, PathOf<'_>)> = vec![
+        (
+            "GET /clusters",
+            Box::new(|_| "/api/v1/k8s/clusters".to_owned()),
+        ),
+        (
+            "GET /clusters/{id}/namespaces",
+            Box::new(|rng| {
+                let c = cluster_of(rng);
+                format!("/api/v1/k8s/clusters/{}/namespaces", clusters[c])
+            }),
+        ),
+        (
+            "GET /namespaces/{id}/pods",
+            Box::new(|rng| {
+                let (c, n) = (cluster_of(rng), rng.random_range(0..shape.namespaces));
+                format!("/api/v1/k8s/namespaces/{}/pods", uid(1, c, n, 0))
+            }),
+        ),
+        (
+            "GET /deployments/{id}/pods",
+            Box::new(|rng| {
+                let (c, n) = (cluster_of(rng), rng.random_range(0..shape.namespaces));
+                let d = rng.random_range(0..shape.deployments);
+                format!("/api/v1/k8s/deployments/{}/pods", uid(2, c, n, d))
+            }),
+        ),
+    ];
+    for (name, path_of) in &endpoints {
+        let s = drive(&client, &base, &token, concurrency, times, path_of.as_ref()).await;
+        println!(
+            "{backend:>8}: {name:<30} c={concurrency} n={:>6} p50 {:>6.2} ms  p90 {:>6.2} ms  \
+             p99 {:>6.2} ms  max {:>7.2} ms  {:>6.0} req/s",
+            s.latencies.len(),
+            quantile(&s.latencies, 0.50),
+            quantile(&s.latencies, 0.90),
+            quantile(&s.latencies, 0.99),
+            quantile(&s.latencies, 1.0),
+            s.latencies.len() as f64 / s.elapsed.as_secs_f64(),
+        );
+    }
+    if env("KW_EXPLAIN", 1) == 1 {
+        explain::print(backend, &loaded.url, &loaded.clusters).await;
+    }
+    loaded.store.close().await;
+}
+
+#[path = "api_latency/explain.rs"]
+mod explain;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let shape = Shape {
+        clusters: env("KW_CLUSTERS", 100),
+        namespaces: env("KW_NAMESPACES", 100).max(1),
+        deployments: env("KW_DEPLOYMENTS", 2).max(1),
+        pods: env("KW_PODS", 1_000),
+    };
+    let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    for backend in backends.split(',') {
+        runtime.block_on(bench(backend.trim(), shape));
+    }
+}

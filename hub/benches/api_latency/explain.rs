@@ -1,0 +1,164 @@
+//! Plans of the API's hot queries on the loaded database, printed after the load so that a
+//! missed goal can be traced to a scan: PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`, SQLite
+//! `EXPLAIN QUERY PLAN`. The statements are the ones `store/api_queries.rs` builds for the
+//! benched endpoints, with the bench's values inlined.
+
+use kubeworkz_shared::ids::ClusterId;
+use sqlx::{Connection as _, Row as _};
+
+/// The hot statements for `cluster` and a page of `page` clusters (the org is read from the
+/// database).
+fn statements(
+    pg: bool,
+    org: &str,
+    cluster: &str,
+    page: &str,
+    namespace: &str,
+) -> Vec<(&'static str, String)> {
+    let text = |c: &str| {
+        if pg {
+            format!("{c}::text")
+        } else {
+            c.to_owned()
+        }
+    };
+    let item = format!(
+        "uid, {}, namespace, name, {}, first_seen_at, updated_at",
+        text("cluster_id"),
+        text("data")
+    );
+    let live = format!("org_id = '{org}' AND deleted_at IS NULL AND cluster_id = '{cluster}'");
+    let counts = ["k8s_nodes", "k8s_namespaces", "k8s_deployments", "k8s_pods"]
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT {}, count(*) FROM {t} WHERE cluster_id IN (SELECT id FROM \
+                 k8s_clusters WHERE org_id = '{org}' AND id IN ({page})) AND deleted_at \
+                 IS NULL GROUP BY cluster_id",
+                text("cluster_id")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    vec![
+        (
+            "cluster page (GET /clusters)",
+            format!(
+                "SELECT id, name FROM k8s_clusters WHERE org_id = '{org}' ORDER BY CASE WHEN \
+                 name IS NULL THEN 1 ELSE 0 END, name ASC, id ASC LIMIT 50 OFFSET 0"
+            ),
+        ),
+        ("cluster counts (GET /clusters, a page of 50)", counts),
+        (
+            "namespace by uid (GET /namespaces/{id}/pods)",
+            format!(
+                "SELECT {item} FROM k8s_namespaces WHERE uid = '{namespace}' AND org_id = '{org}' \
+                 AND deleted_at IS NULL"
+            ),
+        ),
+        (
+            "namespaces of a cluster, total",
+            format!("SELECT count(*) FROM k8s_namespaces WHERE {live}"),
+        ),
+        (
+            "namespaces of a cluster, page",
+            format!(
+                "SELECT {item} FROM k8s_namespaces WHERE {live} ORDER BY namespace, name, \
+                 cluster_id, uid LIMIT 50 OFFSET 0"
+            ),
+        ),
+        (
+            "pods of a namespace, total",
+            format!("SELECT count(*) FROM k8s_pods WHERE {live} AND namespace = 'team-001'"),
+        ),
+        (
+            "pods of a namespace, page",
+            format!(
+                "SELECT {item} FROM k8s_pods WHERE {live} AND namespace = 'team-001' ORDER BY \
+                 namespace, name, cluster_id, uid LIMIT 50 OFFSET 0"
+            ),
+        ),
+        (
+            "pods of a deployment, page",
+            format!(
+                "SELECT {item} FROM k8s_pods WHERE {live} AND namespace = 'team-001' AND \
+                 owner_kind = 'Deployment' AND owner_name = 'app-0' ORDER BY namespace, name, \
+                 cluster_id, uid LIMIT 50 OFFSET 0"
+            ),
+        ),
+    ]
+}
+
+/// Prints the plans on the database at `url` (refreshing statistics first), and each
+/// statement's median time of 5 runs.
+pub async fn print(backend: &str, url: &str, clusters: &[ClusterId]) {
+    let cluster = clusters[0].to_string();
+    let page = clusters
+        .iter()
+        .take(50)
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let namespace = super::uid(1, 0, 1, 0);
+    println!("{backend:>8}: plans of the hot queries");
+    if backend == "sqlite" {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+        let org: String = sqlx::query_scalar("SELECT org_id FROM k8s_clusters WHERE id = ?1")
+            .bind(&cluster)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        for (what, sql) in statements(false, &org, &cluster, &page, &namespace) {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            let ms = median_ms(&mut conn, &sql).await;
+            println!("-- {what}: median {ms:.2} ms");
+            for row in rows {
+                println!("   {}", row.get::<String, _>(3));
+            }
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query("ANALYZE").execute(&mut conn).await.unwrap();
+        let org: String =
+            sqlx::query_scalar("SELECT org_id::text FROM k8s_clusters WHERE id::text = $1")
+                .bind(&cluster)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        for (what, sql) in statements(true, &org, &cluster, &page, &namespace) {
+            let rows: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}"
+            )))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            let ms = median_ms(&mut conn, &sql).await;
+            println!("-- {what}: median {ms:.2} ms");
+            for (line,) in rows {
+                println!("   {line}");
+            }
+        }
+    }
+}
+
+/// Median wall time of 5 runs of `sql`, fetched whole.
+async fn median_ms<C>(conn: &mut C, sql: &str) -> f64
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[2]
+}
