@@ -149,6 +149,16 @@ fn batch_frame_len() -> usize {
     queue.queued_bytes()
 }
 
+/// While refused, the uplink only reconnects: no relist, no drop.
+fn assert_only_disconnections(skipped: &[UplinkEvent]) {
+    assert!(
+        skipped
+            .iter()
+            .all(|e| matches!(e, UplinkEvent::Disconnected(_))),
+        "{skipped:?}"
+    );
+}
+
 /// Sends `batch()`es until one waits longer than a moment: how many the uplink took in.
 async fn send_until_blocked(payloads: &mpsc::Sender<Payload>) -> usize {
     let mut sent = 0;
@@ -218,12 +228,7 @@ async fn overflow_while_disconnected_owes_one_full_sync_to_the_next_connection()
         |e| matches!(e, UplinkEvent::Dropped(dropped) if dropped.batches == 3),
     )
     .await;
-    assert!(
-        skipped
-            .iter()
-            .all(|e| matches!(e, UplinkEvent::Disconnected(_))),
-        "{skipped:?}"
-    );
+    assert_only_disconnections(&skipped);
     // Usage still queues: it opens the new epoch.
     payloads.send(Payload::Usage(vec![])).await.unwrap();
 
@@ -232,12 +237,7 @@ async fn overflow_while_disconnected_owes_one_full_sync_to_the_next_connection()
         matches!(e, UplinkEvent::Connected { resumed: false })
     })
     .await;
-    assert!(
-        skipped
-            .iter()
-            .all(|e| matches!(e, UplinkEvent::Disconnected(_))),
-        "{skipped:?}"
-    );
+    assert_only_disconnections(&skipped);
     let skipped = expect_event(events, |e| matches!(e, UplinkEvent::FullSyncNeeded)).await;
     assert!(skipped.is_empty(), "{skipped:?}");
     // The full sync follows the usage kept from the disconnection (seq 1 of the new epoch).
