@@ -20,9 +20,10 @@ use crate::credentials::{CredentialStore, CredentialsError};
 use crate::transport::backoff::Backoff;
 use crate::transport::{AgentIdentity, ClientError, HubAddress, Uplink, UplinkEvent, enroll};
 
-/// Unacked data the uplink holds while the hub is away; beyond it the agent starts a full
-/// sync instead (a 10k-pod snapshot is ~3 MB on the wire).
-pub const MAX_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Unacked data (encoded frames) the uplink holds while the hub is away; beyond it the agent
+/// owes the hub a full sync on reconnection instead (a 10k-pod snapshot is ~3 MB on the wire,
+/// so one fits with room for the deltas after it).
+pub const MAX_QUEUE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why the link gave up. Nothing here carries a token secret or a key.
 #[derive(Debug, thiserror::Error)]

@@ -29,8 +29,14 @@ use crate::credentials::CredentialStore;
 use crate::link::{self, LinkSettings};
 use crate::transport::backoff::{BASE, Backoff};
 
-/// Collector output waiting for the uplink (it queues them itself once connected).
-const PAYLOAD_BUFFER: usize = 1024;
+/// Collector output waiting for the uplink, per channel (collector → counter → uplink). Small
+/// on purpose: when the uplink's in-flight window is full, the collector waits here instead
+/// of a large cluster's snapshot piling up decoded in channels.
+const PAYLOAD_BUFFER: usize = 4;
+
+/// Most changes per batch: a frame of ~150 KB on the wire for pods, small enough that a few
+/// of them in the channels and the in-flight window stay a few MB decoded.
+const MAX_BATCH_CHANGES: usize = 500;
 
 /// How long after SIGTERM the uplink may still wait for the hub's last acks (the collector's
 /// final usage buckets) before it is stopped.
@@ -93,6 +99,7 @@ pub async fn run(
         CollectorConfig {
             helm_releases: config.collector.helm_releases,
             usage_interval: config.collector.usage_interval,
+            max_batch_changes: MAX_BATCH_CHANGES,
             ..CollectorConfig::default()
         },
     );
@@ -111,7 +118,7 @@ pub async fn run(
     let admin =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
 
-    let (outputs, mut outputs_rx) = mpsc::channel(256);
+    let (outputs, mut outputs_rx) = mpsc::channel(PAYLOAD_BUFFER);
     let (payloads, payloads_rx) = mpsc::channel(PAYLOAD_BUFFER);
     let resync = Arc::new(Notify::new());
     let collect = collect_with_resync(collector, outputs, resync.clone(), shutdown.clone());

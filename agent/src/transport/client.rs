@@ -7,7 +7,7 @@ use std::time::Duration;
 use kubeworkz_shared::protocol::frame::{MAX_BULK_FRAME, MAX_CONTROL_FRAME, MAX_ENROLL_FRAME};
 use kubeworkz_shared::protocol::{
     AgentMessage, CaPin, EnrollmentToken, FrameError, FrameReader, FrameWriter, Hello, HubMessage,
-    close,
+    QueuedFrame, close,
 };
 use quinn::{RecvStream, SendStream, VarInt};
 use tokio::sync::mpsc;
@@ -194,6 +194,11 @@ impl AgentSession {
         self.sender.send(message).await
     }
 
+    /// Sends one queued data message as it was encoded.
+    pub async fn send_queued(&mut self, queued: &QueuedFrame) -> Result<(), ClientError> {
+        self.sender.send_queued(queued).await
+    }
+
     /// Splits the session so that receiving can sit in a `select!`: a task reads frames and
     /// forwards them, so a cancelled receive never loses half a frame.
     pub fn split(self) -> (SessionSender, SessionReceiver) {
@@ -293,7 +298,18 @@ pub struct SessionSender {
 impl SessionSender {
     /// Sends one message; a closed connection reports the hub's reason.
     pub async fn send(&mut self, message: &AgentMessage) -> Result<(), ClientError> {
-        match self.writer.write(message).await {
+        let written = self.writer.write(message).await;
+        self.sent(written)
+    }
+
+    /// Sends one queued data message as it was encoded (no second encoding, no copy).
+    pub async fn send_queued(&mut self, queued: &QueuedFrame) -> Result<(), ClientError> {
+        let written = self.writer.write_frame(queued.frame()).await;
+        self.sent(written)
+    }
+
+    fn sent(&self, written: Result<(), FrameError>) -> Result<(), ClientError> {
+        match written {
             Ok(()) => Ok(()),
             Err(FrameError::Io(err)) => {
                 Err(closed_reason(&self.conn).unwrap_or(ClientError::Frame(FrameError::Io(err))))

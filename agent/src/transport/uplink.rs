@@ -7,11 +7,21 @@
 //! pushes a snapshot of its inventory (`SnapshotBegin`…`SnapshotEnd` of every kind).
 //! Reconnects wait [`Backoff`] delays; certificates are renewed at 70% of their lifetime over
 //! the live connection, and the new identity is emitted for the caller to persist.
+//!
+//! Memory is bounded twice. Queued messages are held as their encoded frames (wire size, a
+//! fraction of the decoded projections). While connected, at most [`IN_FLIGHT_BYTES`] are
+//! unacked: beyond that the uplink stops reading its input until the hub acks, so a full sync
+//! of a large cluster streams through in windows instead of being held whole, and the
+//! backpressure reaches the collector's watchers (which then page their lists more slowly).
+//! While disconnected the queue fills up to its byte limit; an overflow there drops the queue
+//! (reporting what it held), skips inventory batches until the next connection, and owes the
+//! hub a full sync on that connection — one relist when it can be delivered, not one per
+//! overflow.
 
 use std::time::Duration;
 
 use kubeworkz_shared::protocol::resume::Dropped;
-use kubeworkz_shared::protocol::{AgentMessage, HubMessage, Payload, UnackedQueue};
+use kubeworkz_shared::protocol::{AgentMessage, HubMessage, Payload, PushError, UnackedQueue};
 use kubeworkz_shared::time::UnixMillis;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +31,10 @@ use super::{AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, co
 
 /// How often the agent reports itself alive (the hub's "last seen").
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// Unacked bytes in flight while connected; the uplink reads no more input beyond this until
+/// the hub acks (about 3,000 pod upserts).
+pub const IN_FLIGHT_BYTES: usize = 1024 * 1024;
 
 /// How long the uplink waits for the last acks after its input closed.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,6 +71,11 @@ pub struct Uplink {
     hub: HubAddress,
     identity: AgentIdentity,
     queue: UnackedQueue,
+    /// Unacked bytes at which a connected uplink stops reading input.
+    in_flight_bytes: usize,
+    /// The queue overflowed while disconnected: batches are skipped until the next connection
+    /// starts a full sync.
+    sync_owed: bool,
     backoff: Backoff,
     events: mpsc::Sender<UplinkEvent>,
     /// When to renew next: 70% of the stored certificate's lifetime at first, then 70% of
@@ -84,6 +103,8 @@ impl Uplink {
             renew_due: identity.renew_at(),
             identity,
             queue: UnackedQueue::new(rand::random(), max_queue_bytes),
+            in_flight_bytes: IN_FLIGHT_BYTES.min(max_queue_bytes),
+            sync_owed: false,
             backoff: Backoff::default(),
             events,
         }
@@ -92,6 +113,12 @@ impl Uplink {
     /// Replaces the backoff schedule (tests use milliseconds).
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Replaces the in-flight window (tests use a few frames).
+    pub fn with_in_flight_limit(mut self, bytes: usize) -> Self {
+        self.in_flight_bytes = bytes;
         self
     }
 
@@ -124,7 +151,7 @@ impl Uplink {
                     () = shutdown.cancelled() => return,
                     () = &mut delay => break,
                     payload = payloads.recv() => match payload {
-                        Some(payload) => drop(self.enqueue(payload).await),
+                        Some(payload) => drop(self.enqueue(payload, false).await),
                         None => return self.give_up(),
                     },
                 }
@@ -146,26 +173,58 @@ impl Uplink {
 
     /// Starts a new epoch and asks for a full sync.
     async fn restart(&mut self) {
+        self.drop_queue().await;
+        self.emit(UplinkEvent::FullSyncNeeded).await;
+    }
+
+    /// Starts a new epoch, reporting what the old one still held.
+    async fn drop_queue(&mut self) {
         let dropped = self.queue.restart(rand::random());
         if dropped != Dropped::default() {
             self.emit(UplinkEvent::Dropped(dropped)).await;
         }
-        self.emit(UplinkEvent::FullSyncNeeded).await;
     }
 
-    /// Queues `payload` and returns the message to send. On overflow the queue restarts in a
-    /// new epoch (full sync) and `payload` opens it, so even the payload that overflowed is
-    /// kept; only one larger than the whole queue is dropped (and reported).
-    async fn enqueue(&mut self, payload: Payload) -> Option<AgentMessage> {
-        if let Err(overflow) = self.queue.push(payload.clone()) {
-            tracing::warn!(%overflow, "unacked queue full: starting a full sync");
-            self.restart().await;
-            if let Err(overflow) = self.queue.push(payload) {
-                tracing::error!(%overflow, "payload larger than the whole queue dropped");
-                return None;
+    /// Queues `payload`; `true` when it was queued (the newest frame is then to be sent).
+    ///
+    /// On overflow the queue restarts in a new epoch. Connected (only possible when the
+    /// in-flight window is not below the queue limit), the full sync starts at once and
+    /// `payload` opens it. Disconnected, the full sync is owed to the next connection and
+    /// batches are skipped until then (the sync supersedes them); usage and health still
+    /// queue. Only a payload larger than a frame or the whole queue is dropped (and logged).
+    async fn enqueue(&mut self, payload: Payload, connected: bool) -> bool {
+        let is_batch = matches!(payload, Payload::Batch(_));
+        if self.sync_owed && is_batch {
+            return false;
+        }
+        let payload = match self.queue.push(payload) {
+            Ok(_) => return true,
+            Err(PushError::Frame(err)) => {
+                tracing::error!(error = %err, "payload dropped");
+                return false;
+            }
+            Err(PushError::Overflow { overflow, payload }) => {
+                if connected {
+                    tracing::warn!(%overflow, "unacked queue full: starting a full sync");
+                    self.restart().await;
+                } else {
+                    tracing::warn!(%overflow, "unacked queue full: a full sync follows on the next connection");
+                    self.drop_queue().await;
+                    self.sync_owed = true;
+                    if is_batch {
+                        return false;
+                    }
+                }
+                payload
+            }
+        };
+        match self.queue.push(payload) {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::error!(error = %err, "payload larger than the whole queue dropped");
+                false
             }
         }
-        self.queue.unacked().last().cloned()
     }
 
     async fn session(
@@ -177,11 +236,16 @@ impl Uplink {
         let resumed = session.resume();
         self.emit(UplinkEvent::Connected { resumed }).await;
         let (mut sender, mut receiver) = session.split();
-        if !resumed {
+        if !resumed && !self.queue.is_fresh() {
             self.restart().await;
+        } else if !resumed || self.sync_owed {
+            // Nothing of this epoch reached the hub: it takes the queue from seq 1 as it is,
+            // and the full sync follows it.
+            self.emit(UplinkEvent::FullSyncNeeded).await;
         }
-        for message in self.queue.unacked() {
-            if let Err(err) = sender.send(message).await {
+        self.sync_owed = false;
+        for queued in self.queue.unacked() {
+            if let Err(err) = sender.send_queued(queued).await {
                 return SessionEnd::Lost(err);
             }
         }
@@ -213,8 +277,18 @@ impl Uplink {
                         Err(err) => return SessionEnd::Lost(err),
                     }
                 }
-                payload = payloads.recv(), if drain_until.is_none() => match payload {
-                    Some(payload) => self.enqueue(payload).await,
+                payload = payloads.recv(),
+                    if drain_until.is_none() && self.queue.queued_bytes() < self.in_flight_bytes =>
+                match payload {
+                    Some(payload) => {
+                        if self.enqueue(payload, true).await
+                            && let Some(queued) = self.queue.unacked().last()
+                            && let Err(err) = sender.send_queued(queued).await
+                        {
+                            return SessionEnd::Lost(err);
+                        }
+                        None
+                    }
                     None => {
                         drain_until = Some(tokio::time::Instant::now() + DRAIN_TIMEOUT);
                         None

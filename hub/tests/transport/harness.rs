@@ -44,6 +44,8 @@ pub struct MemoryAuthority {
     pub cursors: Mutex<HashMap<ClusterId, StreamCursor>>,
     pub batches: Mutex<Vec<(ClusterId, u64, u64)>>,
     pub certificates: Mutex<Vec<IssuedCertificate>>,
+    /// Held for writing by a test, it stalls batch ingestion (a slow store: no acks).
+    pub ingest_gate: tokio::sync::RwLock<()>,
 }
 
 impl MemoryAuthority {
@@ -116,6 +118,7 @@ impl AgentAuthority for MemoryAuthority {
         seq: u64,
         _batch: ChangeBatch,
     ) -> Result<(), AuthorityError> {
+        let _open = self.ingest_gate.read().await;
         self.batches.lock().unwrap().push((cluster, epoch, seq));
         self.advance(cluster, epoch, seq);
         Ok(())
@@ -228,11 +231,11 @@ pub fn batch() -> Payload {
 
 pub async fn send_and_ack(session: &mut AgentSession, queue: &mut UnackedQueue, n: usize) {
     for _ in 0..n {
-        let message = queue.push(batch()).unwrap().clone();
-        session.send(&message).await.unwrap();
+        let queued = queue.push(batch()).unwrap().clone();
+        session.send_queued(&queued).await.unwrap();
         match timeout(WAIT, session.recv()).await.unwrap().unwrap() {
             HubMessage::Ack { epoch, seq } => {
-                assert_eq!(message.stream_position(), Some((epoch, seq)));
+                assert_eq!(queued.stream_position(), (epoch, seq));
                 queue.ack(epoch, seq);
             }
             other => panic!("expected an ack, got {other:?}"),

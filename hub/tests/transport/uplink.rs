@@ -7,7 +7,7 @@ use kubeworkz_agent::transport::{Uplink, UplinkEvent};
 use tokio::time::timeout;
 
 use kubeworkz_agent::transport::AgentIdentity;
-use kubeworkz_shared::protocol::Payload;
+use kubeworkz_shared::protocol::{Payload, UnackedQueue};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -23,13 +23,28 @@ struct Running {
 
 /// Starts an uplink for `identity` with reconnect delays of at most 100 ms.
 fn start(hub: &TestHub, identity: &AgentIdentity) -> Running {
+    start_with(hub, identity, 1 << 20, None, 64)
+}
+
+/// An uplink holding at most `max_queue` bytes, with the in-flight window `in_flight` if
+/// given, reading payloads from a channel of `capacity`.
+fn start_with(
+    hub: &TestHub,
+    identity: &AgentIdentity,
+    max_queue: usize,
+    in_flight: Option<usize>,
+    capacity: usize,
+) -> Running {
     let (events_tx, events) = mpsc::channel(64);
-    let (payloads, payloads_rx) = mpsc::channel(64);
+    let (payloads, payloads_rx) = mpsc::channel(capacity);
     let shutdown = CancellationToken::new();
-    let uplink =
-        Uplink::new(hub.address.clone(), identity.clone(), 1 << 20, events_tx).with_backoff(
+    let mut uplink =
+        Uplink::new(hub.address.clone(), identity.clone(), max_queue, events_tx).with_backoff(
             Backoff::new(Duration::from_millis(10), Duration::from_millis(100)),
         );
+    if let Some(bytes) = in_flight {
+        uplink = uplink.with_in_flight_limit(bytes);
+    }
     let task = tokio::spawn(uplink.run(payloads_rx, shutdown.clone()));
     Running {
         events,
@@ -125,4 +140,112 @@ async fn uplink_delivers_what_is_queued_when_its_input_closes() {
     drop(payloads);
     timeout(WAIT, task).await.unwrap().unwrap();
     assert_eq!(hub.authority.batches_of(identity.cluster_id).len(), 5);
+}
+
+/// The largest frame of an empty batch (a random epoch takes up to 10 bytes).
+fn batch_frame_len() -> usize {
+    let mut queue = UnackedQueue::new(u64::MAX, 1 << 20);
+    queue.push(batch()).unwrap();
+    queue.queued_bytes()
+}
+
+/// While refused, the uplink only reconnects: no relist, no drop.
+fn assert_only_disconnections(skipped: &[UplinkEvent]) {
+    assert!(
+        skipped
+            .iter()
+            .all(|e| matches!(e, UplinkEvent::Disconnected(_))),
+        "{skipped:?}"
+    );
+}
+
+/// Sends `batch()`es until one waits longer than a moment: how many the uplink took in.
+async fn send_until_blocked(payloads: &mpsc::Sender<Payload>) -> usize {
+    let mut sent = 0;
+    while timeout(Duration::from_millis(300), payloads.send(batch()))
+        .await
+        .is_ok()
+    {
+        sent += 1;
+        assert!(sent < 100, "the uplink never stopped taking payloads");
+    }
+    sent
+}
+
+#[tokio::test]
+async fn uplink_keeps_at_most_its_in_flight_window_unacked_and_then_waits() {
+    let hub = TestHub::start(Duration::from_secs(3600)).await;
+    let identity = hub.enrolled().await;
+    let cluster = identity.cluster_id;
+    // Three frames fit in the window: the third reaches it.
+    let one = batch_frame_len();
+    let capacity = 4;
+    let mut uplink = start_with(&hub, &identity, 1 << 20, Some(2 * one + 1), capacity);
+    expect_event(&mut uplink.events, |e| {
+        matches!(e, UplinkEvent::FullSyncNeeded)
+    })
+    .await;
+
+    // A stalled store acks nothing: the uplink sends three frames, then stops reading its
+    // input, so only the channel fills.
+    let stalled = hub.authority.ingest_gate.write().await;
+    let sent = send_until_blocked(&uplink.payloads).await;
+    assert_eq!(sent, 3 + capacity);
+    assert!(hub.authority.batches_of(cluster).is_empty());
+
+    // Acks open the window again: everything arrives once, in order.
+    drop(stalled);
+    let batches = wait_for_batches(&hub, cluster, sent).await;
+    let epoch = batches[0].0;
+    let want: Vec<_> = (1..=sent as u64).map(|seq| (epoch, seq)).collect();
+    assert_eq!(batches, want);
+    let quiet = timeout(Duration::from_millis(300), uplink.events.recv()).await;
+    assert!(quiet.is_err(), "no drop, no resync: {quiet:?}");
+    uplink.stop().await;
+}
+
+#[tokio::test]
+async fn overflow_while_disconnected_owes_one_full_sync_to_the_next_connection() {
+    let hub = TestHub::start(Duration::from_secs(3600)).await;
+    let identity = hub.enrolled().await;
+    let cluster = identity.cluster_id;
+    let mut uplink = start_with(&hub, &identity, 3 * batch_frame_len(), None, 64);
+    let (events, payloads) = (&mut uplink.events, &uplink.payloads);
+    expect_event(events, |e| matches!(e, UplinkEvent::FullSyncNeeded)).await;
+    payloads.send(batch()).await.unwrap();
+    let first = wait_for_batches(&hub, cluster, 1).await;
+
+    // The cluster is disabled: the uplink is refused and queues while it retries.
+    hub.authority.enabled.lock().unwrap().insert(cluster, false);
+    expect_event(events, |e| matches!(e, UplinkEvent::Disconnected(_))).await;
+    for _ in 0..5 {
+        payloads.send(batch()).await.unwrap();
+    }
+    // Three fit; the fourth overflows: the queue is dropped (and said so), the rest of the
+    // batches are skipped, and no relist happens while the hub cannot take it.
+    let skipped = expect_event(
+        events,
+        |e| matches!(e, UplinkEvent::Dropped(dropped) if dropped.batches == 3),
+    )
+    .await;
+    assert_only_disconnections(&skipped);
+    // Usage still queues: it opens the new epoch.
+    payloads.send(Payload::Usage(vec![])).await.unwrap();
+
+    hub.authority.enabled.lock().unwrap().insert(cluster, true);
+    let skipped = expect_event(events, |e| {
+        matches!(e, UplinkEvent::Connected { resumed: false })
+    })
+    .await;
+    assert_only_disconnections(&skipped);
+    let skipped = expect_event(events, |e| matches!(e, UplinkEvent::FullSyncNeeded)).await;
+    assert!(skipped.is_empty(), "{skipped:?}");
+    // The full sync follows the usage kept from the disconnection (seq 1 of the new epoch).
+    payloads.send(batch()).await.unwrap();
+    let batches = wait_for_batches(&hub, cluster, 2).await;
+    assert_eq!(batches[0], first[0]);
+    assert_ne!(batches[1].0, first[0].0, "a new epoch");
+    assert_eq!(batches[1].1, 2, "{batches:?}");
+    assert_eq!(batches.len(), 2, "{batches:?}");
+    uplink.stop().await;
 }

@@ -20,6 +20,11 @@ use crate::change::{Change, Object, ObjectKey, ObjectKind};
 use crate::model::helm::HelmSecretLabels;
 use crate::model::{HelmReleaseProjection, Labels};
 
+/// Objects per list page. kube-rs holds a whole page decoded while it yields it, so the
+/// initial list of a large cluster peaks at one page of full objects (pods with their
+/// managedFields): 100 keeps that peak small for a few more list calls.
+const LIST_PAGE_SIZE: u32 = 100;
+
 /// Field selector of the Secrets Helm stores releases in.
 const HELM_SECRET_SELECTOR: &str = "type=helm.sh/release.v1";
 
@@ -77,7 +82,7 @@ fn kind_stream<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    kube::runtime::watcher(api, watcher::Config::default())
+    kube::runtime::watcher(api, watcher::Config::default().page_size(LIST_PAGE_SIZE))
         .default_backoff()
         .filter_map(move |event| async move {
             match event {
@@ -102,7 +107,9 @@ where
 fn helm_stream(client: Client) -> BoxStream<'static, Change> {
     // `Api<PartialObjectMeta<_>>` makes kube-rs request metadata only.
     let api: Api<PartialObjectMeta<Secret>> = Api::all(client.clone());
-    let config = watcher::Config::default().fields(HELM_SECRET_SELECTOR);
+    let config = watcher::Config::default()
+        .fields(HELM_SECRET_SELECTOR)
+        .page_size(LIST_PAGE_SIZE);
     let seen: Arc<tokio::sync::Mutex<HelmSeen>> = Arc::default();
     kube::runtime::watcher(api, config)
         .default_backoff()

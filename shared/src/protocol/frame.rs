@@ -173,6 +173,21 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         Ok(())
     }
 
+    /// Writes one frame encoded earlier by [`encode_frame`] (length prefix included), then
+    /// flushes: queued messages are encoded once and resent as they are.
+    pub async fn write_frame(&mut self, frame: &[u8]) -> Result<(), FrameError> {
+        let len = frame.len().saturating_sub(LENGTH_PREFIX);
+        if frame.len() < LENGTH_PREFIX || len as u64 > u64::from(self.max) {
+            return Err(FrameError::Oversize {
+                len: len as u64,
+                max: self.max,
+            });
+        }
+        self.inner.write_all(frame).await?;
+        self.inner.flush().await?;
+        Ok(())
+    }
+
     /// The underlying stream (e.g. to finish a QUIC send stream).
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner

@@ -55,7 +55,7 @@ pub mod token;
 
 pub use frame::{FrameError, FrameReader, FrameWriter};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
-pub use resume::{Disposition, Payload, StreamCursor, UnackedQueue};
+pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};
 
 /// QUIC application close codes used by both ends.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::change::ChangeBatch;
 use crate::model::health::{HealthReport, HealthSignals};
 use crate::model::usage::UsageBucket;
-use crate::protocol::frame::frame_len;
+use crate::protocol::frame::{FrameError, MAX_BULK_FRAME, encode_frame};
 use crate::protocol::{AgentMessage, Hello};
 
 /// Where a cluster's stream stands at the hub: the last stored `(epoch, seq)`. The store
@@ -75,6 +75,18 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// The payload back out of a message built by [`Payload::into_message`].
+    fn from_message(message: AgentMessage) -> Self {
+        match message {
+            AgentMessage::Batch { batch, .. } => Self::Batch(batch),
+            AgentMessage::Usage { buckets, .. } => Self::Usage(buckets),
+            AgentMessage::Health {
+                report, signals, ..
+            } => Self::Health(Box::new((report, signals))),
+            other => unreachable!("{} is not built from a payload", other.name()),
+        }
+    }
+
     fn into_message(self, epoch: u64, seq: u64) -> AgentMessage {
         match self {
             Self::Batch(batch) => AgentMessage::Batch { epoch, seq, batch },
@@ -108,6 +120,23 @@ pub struct QueueOverflow {
     pub max_bytes: usize,
 }
 
+/// Why [`UnackedQueue::push`] did not take a payload.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The queue is full; the payload comes back so it can open the next epoch.
+    #[error("{overflow}")]
+    Overflow {
+        /// The limit that was hit.
+        overflow: QueueOverflow,
+        /// The payload, untouched.
+        payload: Payload,
+    },
+    /// The payload does not fit in one frame (larger than [`MAX_BULK_FRAME`]): a collector
+    /// bug, since batches are capped far below it.
+    #[error("payload does not fit in a frame: {0}")]
+    Frame(#[from] FrameError),
+}
+
 /// What [`UnackedQueue::restart`] dropped, for logs and metrics: inventory is rebuilt by the
 /// full sync, but dropped usage buckets are gone and must be reported as lost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -120,13 +149,54 @@ pub struct Dropped {
     pub health: usize,
 }
 
+impl Dropped {
+    fn count(&mut self, kind: QueuedKind) {
+        match kind {
+            QueuedKind::Batch => self.batches += 1,
+            QueuedKind::Usage { buckets } => self.usage_buckets += buckets,
+            QueuedKind::Health => self.health += 1,
+        }
+    }
+}
+
+/// What a queued frame carries, kept beside its bytes for [`Dropped`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum QueuedKind {
+    Batch,
+    Usage { buckets: usize },
+    Health,
+}
+
+/// One unacked data message, held as the frame that goes on the wire: encoded once, resent
+/// as is, and costing its wire size in memory (a decoded pod projection is several times
+/// larger than its postcard bytes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedFrame {
+    epoch: u64,
+    seq: u64,
+    kind: QueuedKind,
+    frame: Box<[u8]>,
+}
+
+impl QueuedFrame {
+    /// `(epoch, seq)` of the message inside.
+    pub fn stream_position(&self) -> (u64, u64) {
+        (self.epoch, self.seq)
+    }
+
+    /// The whole frame, length prefix included, for [`crate::protocol::FrameWriter::write_frame`].
+    pub fn frame(&self) -> &[u8] {
+        &self.frame
+    }
+}
+
 /// The agent's unacknowledged data messages of the current epoch, bounded in bytes.
 #[derive(Debug)]
 pub struct UnackedQueue {
     epoch: u64,
     next_seq: u64,
     last_acked: Option<u64>,
-    entries: VecDeque<(AgentMessage, usize)>,
+    entries: VecDeque<QueuedFrame>,
     bytes: usize,
     max_bytes: usize,
 }
@@ -154,20 +224,37 @@ impl UnackedQueue {
         }
     }
 
-    /// Numbers `payload`, keeps it until acked, and returns the message to send.
-    pub fn push(&mut self, payload: Payload) -> Result<&AgentMessage, QueueOverflow> {
-        let message = payload.into_message(self.epoch, self.next_seq);
-        let len = frame_len(&message).unwrap_or(usize::MAX);
-        if self.bytes.saturating_add(len) > self.max_bytes {
-            return Err(QueueOverflow {
-                queued_bytes: self.bytes,
-                max_bytes: self.max_bytes,
+    /// Numbers and encodes `payload`, keeps the frame until acked, and returns it to send.
+    pub fn push(&mut self, payload: Payload) -> Result<&QueuedFrame, PushError> {
+        let kind = match &payload {
+            Payload::Batch(_) => QueuedKind::Batch,
+            Payload::Usage(buckets) => QueuedKind::Usage {
+                buckets: buckets.len(),
+            },
+            Payload::Health(_) => QueuedKind::Health,
+        };
+        let (epoch, seq) = (self.epoch, self.next_seq);
+        let message = payload.into_message(epoch, seq);
+        let mut frame = Vec::new();
+        encode_frame(&message, MAX_BULK_FRAME, &mut frame)?;
+        if self.bytes.saturating_add(frame.len()) > self.max_bytes {
+            return Err(PushError::Overflow {
+                overflow: QueueOverflow {
+                    queued_bytes: self.bytes,
+                    max_bytes: self.max_bytes,
+                },
+                payload: Payload::from_message(message),
             });
         }
         self.next_seq += 1;
-        self.bytes += len;
-        self.entries.push_back((message, len));
-        Ok(&self.entries.back().expect("just pushed").0)
+        self.bytes += frame.len();
+        self.entries.push_back(QueuedFrame {
+            epoch,
+            seq,
+            kind,
+            frame: frame.into_boxed_slice(),
+        });
+        Ok(self.entries.back().expect("just pushed"))
     }
 
     /// Drops everything up to and including `seq` (acks are cumulative). Acks of another
@@ -176,37 +263,36 @@ impl UnackedQueue {
         if epoch != self.epoch {
             return;
         }
-        while let Some((message, len)) = self.entries.front() {
-            match message.stream_position() {
-                Some((_, queued)) if queued <= seq => {
-                    self.bytes -= len;
-                    self.entries.pop_front();
-                }
-                _ => break,
+        while let Some(queued) = self.entries.front() {
+            if queued.seq > seq {
+                break;
             }
+            self.bytes -= queued.frame.len();
+            self.entries.pop_front();
         }
         self.last_acked = Some(self.last_acked.map_or(seq, |acked| acked.max(seq)));
     }
 
-    /// Messages to resend after the hub answered `resume: true`.
-    pub fn unacked(&self) -> impl Iterator<Item = &AgentMessage> {
-        self.entries.iter().map(|(message, _)| message)
+    /// Frames to resend after the hub answered `resume: true`.
+    pub fn unacked(&self) -> impl Iterator<Item = &QueuedFrame> {
+        self.entries.iter()
     }
 
     /// Starts `epoch` at seq 1 with an empty queue, after an overflow or `resume: false`. The
     /// caller sends a full sync next.
     pub fn restart(&mut self, epoch: u64) -> Dropped {
         let mut dropped = Dropped::default();
-        for (message, _) in self.entries.drain(..) {
-            match message {
-                AgentMessage::Batch { .. } => dropped.batches += 1,
-                AgentMessage::Usage { buckets, .. } => dropped.usage_buckets += buckets.len(),
-                AgentMessage::Health { .. } => dropped.health += 1,
-                _ => {}
-            }
+        for queued in self.entries.drain(..) {
+            dropped.count(queued.kind);
         }
         *self = Self::new(epoch, self.max_bytes);
         dropped
+    }
+
+    /// Whether this epoch has sent nothing the hub acked: a hub answering `resume: false`
+    /// can take it from seq 1 as it is, so nothing queued needs to be dropped.
+    pub fn is_fresh(&self) -> bool {
+        self.last_acked.is_none()
     }
 
     /// The current epoch.
@@ -223,6 +309,8 @@ impl UnackedQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::FrameReader;
+    use crate::protocol::frame::frame_len;
     use crate::time::UnixMillis;
 
     fn batch() -> Payload {
@@ -272,17 +360,15 @@ mod tests {
         let mut queue = UnackedQueue::new(5, 1 << 20);
         for want in 1..=3 {
             let pushed = queue.push(batch()).unwrap();
-            assert_eq!(pushed.stream_position(), Some((5, want)));
+            assert_eq!(pushed.stream_position(), (5, want));
         }
         queue.ack(4, 3); // stale epoch
         assert_eq!(queue.unacked().count(), 3);
         queue.ack(5, 2);
-        let left: Vec<_> = queue
-            .unacked()
-            .filter_map(AgentMessage::stream_position)
-            .collect();
+        let left: Vec<_> = queue.unacked().map(QueuedFrame::stream_position).collect();
         assert_eq!(left, vec![(5, 3)]);
         assert_eq!(queue.hello("v").last_acked_seq, Some(2));
+        assert!(!queue.is_fresh());
         queue.ack(5, 3);
         assert_eq!(queue.queued_bytes(), 0);
     }
@@ -295,12 +381,35 @@ mod tests {
         queue
             .push(Payload::Usage(vec![]))
             .expect("usage without buckets is no larger than a batch");
-        let err = queue.push(batch()).unwrap_err();
-        assert_eq!(err.max_bytes, one * 2);
+        let Err(PushError::Overflow { overflow, payload }) = queue.push(batch()) else {
+            panic!("expected an overflow")
+        };
+        assert_eq!(overflow.max_bytes, one * 2);
+        assert_eq!(payload, batch(), "the payload comes back untouched");
         let dropped = queue.restart(2);
         assert_eq!(dropped.batches, 1);
         assert_eq!(queue.epoch(), 2);
         assert_eq!(queue.hello("v").last_acked_seq, None);
-        assert_eq!(queue.push(batch()).unwrap().stream_position(), Some((2, 1)));
+        assert!(queue.is_fresh());
+        assert_eq!(queue.push(batch()).unwrap().stream_position(), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn queued_frames_are_the_wire_encoding_of_their_message() {
+        let mut queue = UnackedQueue::new(9, 1 << 20);
+        let queued = queue.push(Payload::Usage(vec![])).unwrap().clone();
+        assert_eq!(queue.queued_bytes(), queued.frame().len());
+        let read: AgentMessage = FrameReader::new(queued.frame(), MAX_BULK_FRAME)
+            .read()
+            .await
+            .unwrap();
+        assert_eq!(
+            read,
+            AgentMessage::Usage {
+                epoch: 9,
+                seq: 1,
+                buckets: vec![]
+            }
+        );
     }
 }
