@@ -84,7 +84,7 @@ impl Modify for OperationIds {
         inventory::namespace_deployments, inventory::namespace_pods,
         inventory::deployment_pods, inventory::deployment, inventory::pod,
         inventory::helm_releases,
-        usage::cluster_series, usage::namespace_series,
+        usage::cluster_series, usage::namespace_series, usage::pod_series,
         costs::namespace_costs, costs::costs,
         admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use super::clusters::cluster_id;
 use super::extract::{ApiPath, ApiQuery, Principal};
-use super::views::{ObjectPage, ObjectView, PageParams};
+use super::views::{NamespacePage, NamespaceView, ObjectPage, ObjectView, PageParams};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{InventoryItem, InventoryQuery};
@@ -70,24 +70,30 @@ fn query(
     })
 }
 
-/// `GET /api/v1/k8s/clusters/{id}/namespaces`.
+/// `GET /api/v1/k8s/clusters/{id}/namespaces`: each with its live deployment and pod counts
+/// (one grouped count query per page).
 #[utoipa::path(get, path = "/api/v1/k8s/clusters/{id}/namespaces", tag = "inventory",
     params(("id" = String, Path, description = "Cluster id"), PageParams),
-    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+    responses((status = 200, body = NamespacePage), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn cluster_namespaces(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Json<NamespacePage>, ApiError> {
     let cluster = own_cluster(&state, &who, &id).await?;
-    page(
-        &state,
-        &who,
-        query(ObjectKind::Namespace, cluster, &params)?,
-    )
-    .await
+    let q = query(ObjectKind::Namespace, cluster, &params)?;
+    let paged = state.store.inventory_page(who.org_id, &q).await?;
+    let names: Vec<String> = paged.items.iter().map(|n| n.name.clone()).collect();
+    let mut counts = state
+        .store
+        .namespace_counts(who.org_id, cluster, &names)
+        .await?;
+    Ok(Json(NamespacePage::new(paged, q.page, |item| {
+        let c = counts.remove(&item.name).unwrap_or_default();
+        NamespaceView::new(item, c)
+    })))
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/nodes`.

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments/{id}/pods", get(inventory::deployment_pods))
         .route("/deployments/{id}", get(inventory::deployment))
         .route("/pods/{id}", get(inventory::pod))
+        .route("/pods/{id}/usage", get(usage::pod_series))
         .route("/helm/releases", get(inventory::helm_releases))
         .route("/metrics/cluster/{id}", get(usage::cluster_series))
         .route("/metrics/namespace/{id}", get(usage::namespace_series))

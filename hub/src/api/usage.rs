@@ -186,6 +186,34 @@ pub(super) async fn namespace_series(
     Ok(Json(series(&span, &hours)))
 }
 
+/// `GET /api/v1/k8s/pods/{id}/usage`: the pod's usage (all its containers) per step; the
+/// pod page shows its average and peak.
+#[utoipa::path(get, path = "/api/v1/k8s/pods/{id}/usage", tag = "metrics",
+    params(("id" = String, Path, description = "Pod uid"), SeriesParams),
+    responses((status = 200, body = UsageSeries), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn pod_series(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(params): ApiQuery<SeriesParams>,
+) -> Result<Json<UsageSeries>, ApiError> {
+    let pod = own_object(&state, &who, ObjectKind::Pod, &id).await?;
+    let span = span(&params, Utc::now())?;
+    let hours = state
+        .store
+        .pod_usage_series(
+            who.org_id,
+            pod.cluster_id,
+            &pod.namespace,
+            &pod.name,
+            span.from,
+            span.to,
+        )
+        .await?;
+    Ok(Json(series(&span, &hours)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

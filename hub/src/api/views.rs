@@ -8,7 +8,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::store::{ClusterCounts, ClusterHealth, ClusterSummary, InventoryItem, PageRequest};
+use crate::store::{
+    ClusterCounts, ClusterHealth, ClusterSummary, InventoryItem, NamespaceCounts, PageRequest,
+};
 
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u32 = 500;
@@ -267,3 +269,28 @@ impl From<InventoryItem> for ObjectView {
         }
     }
 }
+
+/// A namespace with its live workload counts, so the namespaces table needs no request per row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NamespaceView {
+    /// The namespace itself.
+    #[serde(flatten)]
+    pub object: ObjectView,
+    /// Deployments in it (not deleted).
+    pub deployments: u64,
+    /// Pods in it (not deleted).
+    pub pods: u64,
+}
+
+impl NamespaceView {
+    /// The namespace with its counts (zero when it has no live deployments or pods).
+    pub fn new(item: InventoryItem, counts: NamespaceCounts) -> Self {
+        Self {
+            object: item.into(),
+            deployments: counts.deployments,
+            pods: counts.pods,
+        }
+    }
+}
+
+page_of!(NamespacePage, NamespaceView);

@@ -460,12 +460,14 @@ pub(crate) async fn inventory_item(
     rows.into_iter().next().map(item_from).transpose()
 }
 
-/// Usage per hour in `[from, to)` of a cluster, or of one of its namespaces.
+/// Usage per hour in `[from, to)` of a cluster, or of one of its namespaces, or of one pod
+/// of that namespace (`pod` is only read with `namespace`).
 pub(crate) async fn usage_series(
     db: &mut dyn Sql,
     org: OrgId,
     cluster: ClusterId,
     namespace: Option<&str>,
+    pod: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<UsageHour>, StoreError> {
@@ -489,6 +491,10 @@ pub(crate) async fn usage_series(
     if let Some(namespace) = namespace {
         args.push(Value::Text(namespace.to_owned()));
         sql.push_str(&format!(" AND namespace = {}", d.ph(5)));
+        if let Some(pod) = pod {
+            args.push(Value::Text(pod.to_owned()));
+            sql.push_str(&format!(" AND pod = {}", d.ph(6)));
+        }
     }
     sql.push_str(" GROUP BY hour_start ORDER BY hour_start");
     db.fetch(&sql, args, &[Ty::Time, Ty::I64, Ty::I64, Ty::I64])

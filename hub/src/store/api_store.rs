@@ -4,6 +4,8 @@
 //! [`SqlBackend`], so both backends run the same code and `Arc<dyn Store>` has these
 //! methods too (bring `ApiStore` into scope to call them).
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ObjectKind;
@@ -20,6 +22,7 @@ use super::api_queries::{
 use super::api_tokens::{self, ApiTokenInfo, NewApiToken};
 use super::audit::{self, AuditEntry, AuditFilter};
 use super::backend::{SqlBackend, in_tx, on_conn};
+use super::namespace_counts::{self, NamespaceCounts};
 use super::paging::{PageRequest, Paged};
 use super::sql::Sql;
 use super::types::Cluster;
@@ -121,6 +124,24 @@ pub trait ApiStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<UsageHour>, StoreError>;
+    /// Usage per hour of one pod (all its containers), for the pod page.
+    async fn pod_usage_series(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        namespace: &str,
+        pod: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UsageHour>, StoreError>;
+    /// Live deployment and pod counts of the named namespaces of a cluster, by name, in one
+    /// query (absent means zero of both).
+    async fn namespace_counts(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        names: &[String],
+    ) -> Result<HashMap<String, NamespaceCounts>, StoreError>;
 }
 
 #[async_trait]
@@ -292,7 +313,40 @@ impl<B: SqlBackend> ApiStore for B {
         to: DateTime<Utc>,
     ) -> Result<Vec<UsageHour>, StoreError> {
         on_conn!(self, |db| api_queries::usage_series(
-            db, org, cluster, namespace, from, to
+            db, org, cluster, namespace, None, from, to
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn pod_usage_series(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        namespace: &str,
+        pod: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UsageHour>, StoreError> {
+        on_conn!(self, |db| api_queries::usage_series(
+            db,
+            org,
+            cluster,
+            Some(namespace),
+            Some(pod),
+            from,
+            to
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn namespace_counts(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        names: &[String],
+    ) -> Result<HashMap<String, NamespaceCounts>, StoreError> {
+        on_conn!(self, |db| namespace_counts::namespace_counts(
+            db, org, cluster, names
         ))
     }
 }

@@ -23,6 +23,11 @@ pub async fn every_inventory_endpoint_answers(hub: TestHub) {
     assert_eq!(ns["name"], "web");
     assert_eq!(ns["cluster_id"], c.to_string());
     assert_eq!(ns["data"]["labels"]["team"], "shop");
+    assert_eq!(
+        (&ns["deployments"], &ns["pods"]),
+        (&1.into(), &2.into()),
+        "live counts of this cluster's namespace only: {ns}"
+    );
 
     let nodes = get(format!("/api/v1/k8s/clusters/{c}/nodes")).await;
     assert_eq!(nodes["total"], 1);
@@ -97,6 +102,27 @@ pub async fn every_inventory_endpoint_answers(hub: TestHub) {
         .map(|p| p["cpu_millicores"].as_u64().unwrap())
         .sum();
     assert_eq!(total, 360_000 / 86_400);
+    let pod_usage = get(format!("/api/v1/k8s/pods/{}/usage", s.pod_uid)).await;
+    let used: Vec<_> = pod_usage["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["cpu_millicores"] != 0)
+        .collect();
+    assert_eq!(used.len(), 1, "{pod_usage}");
+    assert_eq!(used[0]["cpu_millicores"], 100);
+    assert_eq!(used[0]["memory_max_bytes"], 2 << 20);
+    let quiet = get("/api/v1/k8s/pods/alpha-pod-2/usage?window=6h".into()).await;
+    let points = quiet["points"].as_array().unwrap();
+    assert_eq!(points.len(), 6);
+    assert!(
+        points
+            .iter()
+            .all(|p| p["cpu_millicores"] == 0 && p["memory_max_bytes"] == 0),
+        "the namespace's other pod recorded nothing: {quiet}"
+    );
+    let r = admin.get("/api/v1/k8s/pods/no-such-uid/usage").await;
+    assert_eq!(r.status, 404);
     for bad in ["window=1y", "step=30m", "window=1h&step=2h", "window=100d"] {
         let r = admin
             .get(&format!("/api/v1/k8s/metrics/cluster/{c}?{bad}"))

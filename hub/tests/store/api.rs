@@ -12,7 +12,9 @@ use kubeworkz_shared::model::pod::PodPhase;
 use kubeworkz_shared::time::UnixMillis;
 use uuid::Uuid;
 
-use crate::fixtures::{Cursors, agent_cluster, batch, deployment, namespace, node, pod, snapshot};
+use crate::fixtures::{
+    Cursors, agent_cluster, batch, delete_of, deployment, namespace, node, pod, snapshot,
+};
 use crate::harness::TestStore;
 
 fn new_user(org: kubeworkz_shared::ids::OrgId, email: &str, role: Role) -> NewUser {
@@ -418,4 +420,116 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
             .is_empty(),
         "[from, to)"
     );
+}
+
+pub async fn namespace_counts_are_live_scoped_and_grouped(t: TestStore) {
+    let store = &*t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let other = store.ensure_organization("other").await.unwrap().id;
+    let a = agent_cluster(store, org, "alpha").await;
+    let b = agent_cluster(store, org, "bravo").await;
+    let gone = pod("web", "web-3", "a-p3", PodPhase::Running);
+    let objects = vec![
+        namespace("web", "a-ns", None),
+        namespace("db", "a-db", None),
+        namespace("empty", "a-empty", None),
+        deployment("web", "web", "a-dep", 3),
+        deployment("web", "api", "a-dep2", 1),
+        pod("web", "web-1", "a-p1", PodPhase::Running),
+        pod("web", "web-2", "a-p2", PodPhase::Running),
+        gone.clone(),
+        pod("db", "db-0", "a-p4", PodPhase::Running),
+    ];
+    let mut cursors = Cursors::new(1);
+    let all = batch(snapshot(&ObjectKind::ALL, &objects));
+    store
+        .ingest_changes(org, a, cursors.next(), &all)
+        .await
+        .unwrap();
+    store
+        .ingest_changes(org, a, cursors.next(), &batch(vec![delete_of(&gone)]))
+        .await
+        .unwrap();
+    let other_pods = vec![pod("web", "web-1", "b-p1", PodPhase::Running)];
+    store
+        .ingest_changes(
+            org,
+            b,
+            Cursors::new(1).next(),
+            &batch(snapshot(&[ObjectKind::Pod], &other_pods)),
+        )
+        .await
+        .unwrap();
+
+    let names: Vec<String> = ["web", "db", "empty", "missing"]
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let counts = store.namespace_counts(org, a, &names).await.unwrap();
+    let of = |n: &str| counts.get(n).map(|c| (c.deployments, c.pods));
+    assert_eq!(of("web"), Some((2, 2)), "the deleted pod is not counted");
+    assert_eq!(of("db"), Some((0, 1)));
+    assert_eq!(of("empty"), None);
+    assert_eq!(counts.len(), 2);
+    let only_db = store
+        .namespace_counts(org, a, &["db".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(only_db.len(), 1, "only the asked namespaces");
+    assert!(
+        store
+            .namespace_counts(other, a, &names)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another organization's cluster counts nothing"
+    );
+    assert!(
+        store
+            .namespace_counts(org, a, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let hour = (Utc::now() - Duration::hours(2)).timestamp();
+    let hour = chrono::DateTime::from_timestamp(hour - hour % 3600, 0).unwrap();
+    let bucket = |pod: &str, container: &str, cpu| UsageBucket {
+        namespace: "web".into(),
+        pod: pod.into(),
+        container: container.into(),
+        hour_start: UnixMillis(hour.timestamp_millis()),
+        cpu_millicore_seconds: cpu,
+        memory_byte_seconds: 10,
+        memory_max_bytes: cpu,
+        samples: 1,
+        covered_millis: 1,
+    };
+    let buckets = [
+        bucket("web-1", "app", 100),
+        bucket("web-1", "sidecar", 20),
+        bucket("web-2", "app", 7),
+    ];
+    store
+        .ingest_usage(org, a, cursors.next(), &buckets)
+        .await
+        .unwrap();
+    let (from, to) = (hour - Duration::hours(1), Utc::now());
+    let web1 = store
+        .pod_usage_series(org, a, "web", "web-1", from, to)
+        .await
+        .unwrap();
+    assert_eq!(web1.len(), 1);
+    assert_eq!(
+        (web1[0].cpu_millicore_seconds, web1[0].memory_max_bytes),
+        (120, 100),
+        "all containers of the pod, not its neighbours"
+    );
+    for (org, cluster, ns) in [(org, b, "web"), (other, a, "web"), (org, a, "db")] {
+        let none = store
+            .pod_usage_series(org, cluster, ns, "web-1", from, to)
+            .await
+            .unwrap();
+        assert!(none.is_empty());
+    }
 }

@@ -71,6 +71,7 @@ conformance! {
     api::users_sessions_and_api_tokens,
     api::the_audit_log_is_filtered_and_paged_per_organization,
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
+    api::namespace_counts_are_live_scoped_and_grouped,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
     group_commit::concurrent_batches_of_many_clusters_each_apply_once,

@@ -176,6 +176,9 @@ try {
   await page.evaluate(() => (window.__noReload = true))
   await page.getByRole('cell', { name: NODE, exact: true }).waitFor()
   await page.getByRole('link', { name: NS, exact: true }).waitFor()
+  const nsRow = page.getByRole('row').filter({ has: page.getByRole('link', { name: NS, exact: true }) })
+  await nsRow.getByTestId('namespace-pods').filter({ hasText: new RegExp(`^${REPLICAS}$`) }).waitFor()
+  await nsRow.getByTestId('namespace-deployments').filter({ hasText: /^1$/ }).waitFor()
   await page.getByRole('button', { name: 'Sync now' }).waitFor()
   assert(await page.evaluate(() => window.__noReload === true), 'the cluster page was not reloaded')
   await accessible(page, 'cluster detail')
@@ -196,6 +199,8 @@ try {
   const podUrl = page.url()
   assert((await page.getByTestId('pod-node').textContent()) === NODE, 'the pod runs on the test node')
   await page.getByRole('cell', { name: 'app', exact: true }).waitFor()
+  // The usage panel renders: a summary, or "no usage recorded yet" before the first bucket.
+  await page.getByTestId('pod-usage').or(page.getByTestId('pod-usage-empty')).waitFor()
   await accessible(page, 'pod detail')
 
   log('scale the deployment; the pod count follows without a reload')

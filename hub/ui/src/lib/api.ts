@@ -135,6 +135,15 @@ export interface NamespaceData {
   phase: string
 }
 
+/** A namespace list item: the namespace with its live deployment and pod counts. */
+export type NamespaceItem = Obj<NamespaceData> & { deployments: number; pods: number }
+
+/** `GET /metrics/…` and `GET /pods/{id}/usage`: one point per step, zero where nothing was recorded. */
+export interface UsageSeries {
+  step_seconds: number
+  points: { start: string; cpu_millicores: number; memory_bytes: number; memory_max_bytes: number }[]
+}
+
 export interface DeploymentData {
   replicas: { desired: number; updated: number; ready: number; available: number; unavailable: number }
   images: string[]

@@ -3,7 +3,7 @@
 import { useState } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { api, type Cluster, type CostReport, type HelmData, type NamespaceData, type NodeData, type Obj, type Page } from '../lib/api'
+import { api, type Cluster, type CostReport, type HelmData, type NamespaceItem, type NodeData, type Obj, type Page } from '../lib/api'
 import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import { relativeTime } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
@@ -81,7 +81,10 @@ export function ClusterDetail() {
   const { id = '' } = useParams()
   const client = useQueryClient()
   const cluster = useQuery({ queryKey: ['cluster', id], queryFn: () => api<Cluster>(`/api/v1/k8s/clusters/${id}`) })
-  const namespaces = useList<NamespaceData>('namespaces', id, `/api/v1/k8s/clusters/${id}/namespaces?limit=500`)
+  const namespaces = useQuery({
+    queryKey: ['namespaces', id],
+    queryFn: () => api<Page<NamespaceItem>>(`/api/v1/k8s/clusters/${id}/namespaces?limit=500`),
+  })
   const nodes = useList<NodeData>('nodes', id, `/api/v1/k8s/clusters/${id}/nodes?limit=500`)
   const costs = useQuery({
     queryKey: ['costs', 'namespaces-24h', id],
@@ -130,7 +133,7 @@ export function ClusterDetail() {
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
         ) : (
-          <Table caption="Namespaces" head={['Name', 'Team', 'Cost center', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
+          <Table caption="Namespaces" head={['Name', 'Team', 'Cost center', 'Deployments', 'Pods', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
             {namespaces.data?.items.map((n) => (
               <tr key={n.id} className={rowClass}>
                 <td className={cellClass}>
@@ -140,6 +143,8 @@ export function ClusterDetail() {
                 </td>
                 <td className={cellClass}>{n.data.labels?.[TEAM_LABEL] ?? 'unallocated'}</td>
                 <td className={cellClass}>{n.data.labels?.[COST_CENTER_LABEL] ?? 'unallocated'}</td>
+                <td className={cellClass} data-testid="namespace-deployments">{n.deployments}</td>
+                <td className={cellClass} data-testid="namespace-pods">{n.pods}</td>
                 <td className={cellClass}>{n.data.phase}</td>
                 <td className={cellClass}>{dollars(costs.data?.get(n.name))}</td>
               </tr>

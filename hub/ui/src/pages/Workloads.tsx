@@ -3,7 +3,8 @@
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
 import { useQuery } from '@tanstack/react-query'
-import { api, type DeploymentData, type Obj, type Page, type PodData } from '../lib/api'
+import { api, type DeploymentData, type Obj, type Page, type PodData, type UsageSeries } from '../lib/api'
+import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
@@ -101,9 +102,36 @@ export function DeploymentDetail() {
   )
 }
 
+/** The pod's usage over the last day: average and peak of the hours with data. */
+export function PodUsage({ series }: { series: UsageSeries }) {
+  const u = usageSummary(series)
+  if (!u) return <p data-testid="pod-usage-empty">No usage recorded yet.</p>
+  return (
+    <div className="space-y-2" data-testid="pod-usage">
+      <dl className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
+      {[
+        ['CPU average', cpu(u.cpuAvgMillicores)],
+        ['CPU peak hour', cpu(u.cpuPeakMillicores)],
+        ['Memory average', bytes(u.memoryAvgBytes)],
+        ['Memory max', bytes(u.memoryMaxBytes)],
+      ].map(([k, v]) => (
+        <div key={k}>
+          <dt className="text-sm text-gray-600 dark:text-gray-300">{k}</dt>
+          <dd className="font-medium">{v}</dd>
+        </div>
+      ))}
+      </dl>
+      <p className="text-sm text-gray-600 dark:text-gray-300">
+        Over {u.hours} hour{u.hours === 1 ? '' : 's'} with data in the last 24 h.
+      </p>
+    </div>
+  )
+}
+
 export function PodDetail() {
   const { id = '' } = useParams()
   const pod = useQuery({ queryKey: ['pod', id], queryFn: () => api<Obj<PodData>>(`/api/v1/k8s/pods/${id}`) })
+  const usage = useQuery({ queryKey: ['pod-usage', id], queryFn: () => api<UsageSeries>(`/api/v1/k8s/pods/${id}/usage?window=24h`) })
   if (pod.isPending) return <Loading what="the pod" />
   if (pod.error) return <ErrorBox error={pod.error} />
   const p = pod.data
@@ -125,6 +153,9 @@ export function PodDetail() {
             </div>
           ))}
         </dl>
+      </Panel>
+      <Panel title="Usage (last 24 h)">
+        {usage.error ? <ErrorBox error={usage.error} /> : usage.data ? <PodUsage series={usage.data} /> : <Loading what="usage" />}
       </Panel>
       <Panel title="Containers">
         <Table caption="Containers" head={['Name', 'Kind', 'CPU request', 'CPU limit', 'Memory request', 'Memory limit', 'Restarts', 'Ready']}>

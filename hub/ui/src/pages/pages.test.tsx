@@ -3,6 +3,8 @@ import { render, screen, within } from '@testing-library/react'
 import { MemoryRouter } from 'react-router'
 import { ClusterCard } from './Dashboard'
 import { costSeries } from '../components/CostChart'
+import { PodUsage } from './Workloads'
+import { usageSummary } from '../lib/usage'
 import type { Cluster, CostLine } from '../lib/api'
 
 const cluster: Cluster = {
@@ -67,5 +69,40 @@ describe('costSeries', () => {
       { at: '2026-01-02', cpu: 3, memory: 4, storage: 0.5, network: 0 },
     ])
     expect(costSeries({ steps: [line('2026-01-01T13:00:00Z', 1, 1)], total: line('2026-01-01T13:00:00Z', 1, 1) }, 'hour')[0].at).toBe('01-01 13h')
+  })
+})
+
+describe('PodUsage', () => {
+  const point = (start: string, cpu: number, memory: number, max: number) => ({
+    start,
+    cpu_millicores: cpu,
+    memory_bytes: memory,
+    memory_max_bytes: max,
+  })
+  it('says so when nothing was recorded', () => {
+    render(<PodUsage series={{ step_seconds: 3600, points: [point('2026-01-01T10:00:00Z', 0, 0, 0)] }} />)
+    expect(screen.getByTestId('pod-usage-empty').textContent).toBe('No usage recorded yet.')
+  })
+  it('shows the average and peak of the hours with data', () => {
+    const series = {
+      step_seconds: 3600,
+      points: [
+        point('2026-01-01T09:00:00Z', 0, 0, 0),
+        point('2026-01-01T10:00:00Z', 100, 1 << 20, 2 << 20),
+        point('2026-01-01T11:00:00Z', 300, 3 << 20, 4 << 20),
+      ],
+    }
+    expect(usageSummary(series)).toEqual({
+      hours: 2,
+      cpuAvgMillicores: 200,
+      cpuPeakMillicores: 300,
+      memoryAvgBytes: 2 << 20,
+      memoryMaxBytes: 4 << 20,
+    })
+    render(<PodUsage series={series} />)
+    const text = screen.getByTestId('pod-usage').textContent
+    for (const shown of ['200m', '300m', '2 MiB', '4 MiB', 'Over 2 hours']) {
+      expect(text).toContain(shown)
+    }
   })
 })
