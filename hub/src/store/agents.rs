@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::protocol::SecretHash;
 
-use super::StoreError;
 use super::sql::{Cells, Sql, Ty, Value};
 use super::types::{ClusterMode, Cursor, Environment, NewCluster};
+use super::{StoreError, queries};
 
 /// A token to store. Only the hash of its secret is kept.
 #[derive(Debug, Clone)]
@@ -247,25 +247,8 @@ pub(crate) async fn revoke_token(
     org: OrgId,
     id: &str,
 ) -> Result<bool, StoreError> {
-    let d = db.dialect();
-    let sql = format!(
-        "UPDATE enrollment_tokens SET revoked_at = {} WHERE org_id = {} AND id = {} \
-         AND revoked_at IS NULL",
-        d.ph(1),
-        d.ph(2),
-        d.ph(3)
-    );
-    let n = db
-        .execute(
-            &sql,
-            vec![
-                Value::Time(Utc::now()),
-                Value::Id(*org.as_uuid()),
-                Value::Text(id.to_owned()),
-            ],
-        )
-        .await?;
-    Ok(n > 0)
+    let id = Value::Text(id.to_owned());
+    Ok(queries::revoke_rows(db, "enrollment_tokens", "id", org, id).await? > 0)
 }
 
 /// Redeems a token; see the module docs. Any error leaves the caller's transaction to roll
@@ -418,24 +401,8 @@ pub(crate) async fn revoke_certificates(
     org: OrgId,
     cluster: ClusterId,
 ) -> Result<u64, StoreError> {
-    let d = db.dialect();
-    let sql = format!(
-        "UPDATE issued_certificates SET revoked_at = {} WHERE org_id = {} AND cluster_id = {} \
-         AND revoked_at IS NULL",
-        d.ph(1),
-        d.ph(2),
-        d.ph(3)
-    );
-    Ok(db
-        .execute(
-            &sql,
-            vec![
-                Value::Time(Utc::now()),
-                Value::Id(*org.as_uuid()),
-                Value::Id(*cluster.as_uuid()),
-            ],
-        )
-        .await?)
+    let cluster = Value::Id(*cluster.as_uuid());
+    queries::revoke_rows(db, "issued_certificates", "cluster_id", org, cluster).await
 }
 
 /// A cluster's organization, state and cursor, by id alone.

@@ -5,9 +5,9 @@ use chrono::{DateTime, SubsecRound as _, Utc};
 use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
-use super::StoreError;
 use super::accounts::{Role, decode_error, role_from};
 use super::sql::{Cells, Sql, Ty, Value};
+use super::{StoreError, queries};
 
 /// An API token to store (hash only).
 #[derive(Debug, Clone)]
@@ -179,23 +179,5 @@ pub(crate) async fn revoke_api_token(
     org: OrgId,
     id: Uuid,
 ) -> Result<bool, StoreError> {
-    let d = db.dialect();
-    let sql = format!(
-        "UPDATE api_tokens SET revoked_at = {} WHERE org_id = {} AND id = {} \
-         AND revoked_at IS NULL",
-        d.ph(1),
-        d.ph(2),
-        d.ph(3)
-    );
-    Ok(db
-        .execute(
-            &sql,
-            vec![
-                Value::Time(Utc::now()),
-                Value::Id(*org.as_uuid()),
-                Value::Id(id),
-            ],
-        )
-        .await?
-        > 0)
+    Ok(queries::revoke_rows(db, "api_tokens", "id", org, Value::Id(id)).await? > 0)
 }

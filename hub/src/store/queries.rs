@@ -250,3 +250,29 @@ pub(crate) async fn purge(db: &mut dyn Sql, cutoff: DateTime<Utc>) -> Result<u64
     purged += db.execute(&sql, vec![Value::Time(cutoff)]).await?;
     Ok(purged)
 }
+
+/// Stamps `revoked_at` on the organization's unrevoked rows of `table` whose `key_column`
+/// equals `key`; returns how many were revoked. The one revocation statement shared by API
+/// tokens, enrollment tokens and issued certificates (revoking twice changes nothing).
+pub(crate) async fn revoke_rows(
+    db: &mut dyn Sql,
+    table: &'static str,
+    key_column: &'static str,
+    org: OrgId,
+    key: Value,
+) -> Result<u64, StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "UPDATE {table} SET revoked_at = {} WHERE org_id = {} AND {key_column} = {} \
+         AND revoked_at IS NULL",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3)
+    );
+    Ok(db
+        .execute(
+            &sql,
+            vec![Value::Time(Utc::now()), Value::Id(*org.as_uuid()), key],
+        )
+        .await?)
+}
