@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use kubeworkz_hub::auth::{self, Secret};
-use kubeworkz_hub::config::{ApiRateLimit, DatabaseUrl};
+use kubeworkz_hub::config::ApiRateLimit;
 use kubeworkz_hub::pull::supervisor::PullHandle;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
 use kubeworkz_hub::state::AppState;
-use kubeworkz_hub::store::{self, ClusterMode, Cursor, Environment, NewCluster, Store};
+use kubeworkz_hub::store::{Cursor, Store};
 use kubeworkz_hub::workers::Workers;
 use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
-use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::deployment::{
     DeploymentProjection, DeploymentReplicas, DeploymentStrategy,
 };
@@ -35,7 +35,6 @@ use kubeworkz_shared::model::namespace::{NamespacePhase, NamespaceProjection};
 use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
 use kubeworkz_shared::model::{OwnerKind, PodOwner, PodProjection, ResourceAmounts};
 use kubeworkz_shared::time::UnixMillis;
-use kubeworkz_testkit::postgres::TestDatabase;
 use rand::Rng;
 use uuid::Uuid;
 
@@ -163,58 +162,16 @@ fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
 }
 
 struct Loaded {
-    store: Arc<dyn Store>,
+    bench: common::BenchStore,
     clusters: Vec<ClusterId>,
-    url: String,
-    _pg: Option<TestDatabase>,
-    _dir: Option<tempfile::TempDir>,
 }
 
 /// A fresh store of `backend` filled through the ingest path.
 async fn load(backend: &str, shape: Shape) -> Loaded {
-    let (url, pg, dir) = if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        (url, None, Some(dir))
-    } else {
-        let db = TestDatabase::create().await.expect("PostgreSQL");
-        (db.url().to_owned(), Some(db), None)
-    };
-    let database: DatabaseUrl = url.parse().unwrap();
-    let store = store::connect(&database).await.unwrap();
-    store
-        .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
-        .await
-        .unwrap();
-    let org: OrgId = store
-        .organization_by_name("default")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let bench = common::fresh_store(backend).await;
+    let (store, org) = (bench.store.clone(), bench.org);
     let started = Instant::now();
-    let mut clusters = Vec::with_capacity(shape.clusters);
-    for c in 0..shape.clusters {
-        let id = ClusterId::new();
-        store
-            .create_cluster(&NewCluster {
-                id,
-                org_id: org,
-                name: format!("cluster-{c:04}"),
-                description: format!("bench cluster {c}"),
-                environment: Environment::Production,
-                tags: vec!["bench".into()],
-                mode: ClusterMode::Agent,
-                api_server_url: None,
-                provider: None,
-                version: None,
-                kubeconfig: None,
-                created_by: None,
-            })
-            .await
-            .unwrap();
-        clusters.push(id);
-    }
+    let clusters = common::agent_clusters(&*store, org, shape.clusters).await;
     stream::iter(clusters.iter().enumerate())
         .for_each_concurrent(4, |(c, id)| {
             let store = store.clone();
@@ -243,13 +200,7 @@ async fn load(backend: &str, shape: Shape) -> Loaded {
         shape.clusters * shape.pods,
         started.elapsed().as_secs_f64()
     );
-    Loaded {
-        store,
-        clusters,
-        url,
-        _pg: pg,
-        _dir: dir,
-    }
+    Loaded { bench, clusters }
 }
 
 /// Serves the hub's router over `store` on a loopback port; returns its base URL.
@@ -377,7 +328,7 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 
 async fn bench(backend: &str, shape: Shape) {
     let loaded = load(backend, shape).await;
-    let base = serve(loaded.store.clone()).await;
+    let base = serve(loaded.bench.store.clone()).await;
     let concurrency = env("KW_CONCURRENCY", 50);
     let times = (
         Duration::from_secs(env("KW_WARMUP_SECONDS", 2) as u64),
@@ -432,11 +383,12 @@ async fn bench(backend: &str, shape: Shape) {
         );
     }
     if env("KW_EXPLAIN", 1) == 1 {
-        explain::print(backend, &loaded.url, &loaded.clusters).await;
+        explain::print(backend, &loaded.bench.url, &loaded.clusters).await;
     }
-    loaded.store.close().await;
+    loaded.bench.store.close().await;
 }
 
+mod common;
 #[path = "api_latency/explain.rs"]
 mod explain;
 

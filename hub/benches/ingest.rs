@@ -7,18 +7,17 @@
 //! agents would. Reports changes/s per phase, per backend, and the process's RSS (the store
 //! runs in-process, as in the hub). PostgreSQL: `DATABASE_URL`, or a throwaway server.
 
-use std::sync::Arc;
 use std::time::Instant;
 
+mod common;
+
 use futures::stream::{self, StreamExt};
-use kubeworkz_hub::config::DatabaseUrl;
-use kubeworkz_hub::store::{self, ClusterMode, Cursor, Environment, NewCluster, Store};
+use kubeworkz_hub::store::Cursor;
 use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
 use kubeworkz_shared::model::{OwnerKind, PodOwner, PodProjection, ResourceAmounts};
 use kubeworkz_shared::time::UnixMillis;
-use kubeworkz_testkit::postgres::TestDatabase;
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -82,65 +81,21 @@ fn pod(cluster: usize, index: usize, generation: u32) -> Object {
 }
 
 struct Setup {
-    store: Arc<dyn Store>,
+    bench: common::BenchStore,
     org: OrgId,
     clusters: Vec<ClusterId>,
-    _pg: Option<TestDatabase>,
-    _dir: Option<tempfile::TempDir>,
 }
 
 async fn setup(backend: &str, clusters: usize) -> Setup {
-    let (url, pg, dir) = if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        (url, None, Some(dir))
-    } else {
-        let db = TestDatabase::create().await.expect("PostgreSQL");
-        (db.url().to_owned(), Some(db), None)
-    };
-    let url: DatabaseUrl = url.parse().unwrap();
-    let store = store::connect(&url).await.unwrap();
-    store
-        .maintain(
-            chrono::Utc::now(),
-            std::time::Duration::from_secs(86_400 * 90),
-        )
-        .await
-        .unwrap();
-    let org = store
-        .organization_by_name("default")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let mut ids = Vec::with_capacity(clusters);
-    for i in 0..clusters {
-        let id = ClusterId::new();
-        store
-            .create_cluster(&NewCluster {
-                id,
-                org_id: org,
-                name: format!("cluster-{i:04}"),
-                description: String::new(),
-                environment: Environment::Production,
-                tags: vec![],
-                mode: ClusterMode::Agent,
-                api_server_url: None,
-                provider: None,
-                version: None,
-                kubeconfig: None,
-                created_by: None,
-            })
-            .await
-            .unwrap();
-        ids.push(id);
-    }
+    let bench = common::fresh_store(backend).await;
+    let (org, clusters) = (
+        bench.org,
+        common::agent_clusters(&*bench.store, bench.org, clusters).await,
+    );
     Setup {
-        store,
+        bench,
         org,
-        clusters: ids,
-        _pg: pg,
-        _dir: dir,
+        clusters,
     }
 }
 
@@ -156,7 +111,7 @@ async fn run(
     let started = Instant::now();
     stream::iter(0..setup.clusters.len())
         .for_each_concurrent(concurrency, |cluster| {
-            let store = setup.store.clone();
+            let store = setup.bench.store.clone();
             let (org, id) = (setup.org, setup.clusters[cluster]);
             let (cursor, batch) = make(cluster);
             changes.fetch_add(batch.changes.len(), std::sync::atomic::Ordering::Relaxed);
@@ -231,6 +186,7 @@ async fn bench(backend: &str) {
     rates.sort_by(f64::total_cmp);
     let (rss, hwm) = rss_mib();
     let live = setup
+        .bench
         .store
         .inventory_counts(setup.org, setup.clusters[0])
         .await
@@ -246,10 +202,10 @@ async fn bench(backend: &str) {
         rates[0],
         rates[rates.len() - 1],
     );
-    if let Some(db) = &setup._pg {
+    if let Some(db) = &setup.bench.pg {
         explain(db.url(), setup.clusters[0]).await;
     }
-    setup.store.close().await;
+    setup.bench.store.close().await;
 }
 
 /// Prints the plans of the hot queries on the loaded PostgreSQL database.

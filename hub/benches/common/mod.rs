@@ -1,0 +1,79 @@
+//! Setup the store benches share: a fresh store on either backend and agent-mode clusters.
+#![allow(dead_code)] // each bench binary uses a part of it
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubeworkz_hub::config::DatabaseUrl;
+use kubeworkz_hub::store::{self, ClusterMode, Environment, NewCluster, Store};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_testkit::postgres::TestDatabase;
+
+/// A fresh, migrated store and what keeps it alive (the PostgreSQL database or the SQLite
+/// directory, both removed on drop).
+pub struct BenchStore {
+    pub store: Arc<dyn Store>,
+    pub url: String,
+    pub org: OrgId,
+    pub pg: Option<TestDatabase>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh store of `backend` (`sqlite` or `postgres`, the latter from `DATABASE_URL`),
+/// maintained once (partitions) and with its default organization.
+pub async fn fresh_store(backend: &str) -> BenchStore {
+    let (url, pg, dir) = if backend == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        (url, None, Some(dir))
+    } else {
+        let db = TestDatabase::create().await.expect("PostgreSQL");
+        (db.url().to_owned(), Some(db), None)
+    };
+    let database: DatabaseUrl = url.parse().unwrap();
+    let store = store::connect(&database).await.unwrap();
+    store
+        .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
+        .await
+        .unwrap();
+    let org = store
+        .organization_by_name("default")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    BenchStore {
+        store,
+        url,
+        org,
+        pg,
+        _dir: dir,
+    }
+}
+
+/// Registers `n` agent-mode clusters `cluster-0000`… in `org`.
+pub async fn agent_clusters(store: &dyn Store, org: OrgId, n: usize) -> Vec<ClusterId> {
+    let mut ids = Vec::with_capacity(n);
+    for c in 0..n {
+        let id = ClusterId::new();
+        store
+            .create_cluster(&NewCluster {
+                id,
+                org_id: org,
+                name: format!("cluster-{c:04}"),
+                description: format!("bench cluster {c}"),
+                environment: Environment::Production,
+                tags: vec!["bench".into()],
+                mode: ClusterMode::Agent,
+                api_server_url: None,
+                provider: None,
+                version: None,
+                kubeconfig: None,
+                created_by: None,
+            })
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    ids
+}
