@@ -247,9 +247,11 @@ pub struct ObjectView {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// The collected projection of the object (fields depend on the kind).
+    /// The collected projection of the object (fields depend on the kind). Passed through
+    /// as the stored JSON text: pages of pods are the API's largest answers, and parsing each
+    /// projection into a tree only to print it again was most of their cost.
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: Box<serde_json::value::RawValue>,
     /// First seen by the hub.
     pub first_seen_at: DateTime<Utc>,
     /// Last change seen.
@@ -263,7 +265,10 @@ impl From<InventoryItem> for ObjectView {
             cluster_id: *item.cluster_id.as_uuid(),
             namespace: item.namespace,
             name: item.name,
-            data: serde_json::from_str(&item.data).unwrap_or(serde_json::Value::Null),
+            data: serde_json::value::RawValue::from_string(item.data).unwrap_or_else(|_| {
+                // The store writes only JSON it serialized; a row that is not is shown as null.
+                serde_json::value::RawValue::from_string("null".into()).expect("null is JSON")
+            }),
             first_seen_at: item.first_seen_at,
             updated_at: item.updated_at,
         }

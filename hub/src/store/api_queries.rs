@@ -3,16 +3,15 @@
 //! against [`Sql`].
 //!
 //! Every list sorts by a whitelisted column and then by a unique key, so pages are stable.
-//! The cluster list counts nodes, pods and deployments with one grouped query per page (the
-//! `v_k8s_cluster_health` view's correlated counts cost ~10 ms per cluster at 1M pods).
-
-use std::collections::HashMap;
+//! The cluster list reads the counts ingest keeps on each cluster row ([`cluster_counts`]),
+//! so a page costs the same whatever the clusters hold.
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 
 use super::StoreError;
+use super::cluster_counts;
 use super::clusters;
 use super::paging::{Filter, PageRequest, Paged};
 use super::sql::{Cells, Dialect, Sql, Ty, Value};
@@ -203,26 +202,17 @@ pub(crate) async fn cluster_page(
     let mut sql = format!(
         "SELECT {} FROM k8s_clusters WHERE {} ORDER BY CASE WHEN {column} IS NULL THEN 1 \
          ELSE 0 END, {column} {direction}, id {direction}",
-        clusters::cluster_select(db),
+        summary_select(db),
         filter.clause()
     );
     sql.push_str(&filter.page(query.page));
     let args = filter.args;
-    let page: Vec<Cluster> = db
-        .fetch(&sql, args, &clusters::CLUSTER_TYPES)
+    let items = db
+        .fetch(&sql, args, &SUMMARY_TYPES)
         .await?
         .into_iter()
-        .map(clusters::cluster_from)
+        .map(summary_from)
         .collect::<Result<_, _>>()?;
-    let ids: Vec<ClusterId> = page.iter().map(|c| c.id).collect();
-    let mut counts = cluster_counts(db, org, &ids).await?;
-    let items = page
-        .into_iter()
-        .map(|cluster| ClusterSummary {
-            counts: counts.remove(&cluster.id).unwrap_or_default(),
-            cluster,
-        })
-        .collect();
     Ok(Paged { items, total })
 }
 
@@ -232,72 +222,32 @@ fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// Live counts of the given clusters: one grouped query over the four tables.
-pub(crate) async fn cluster_counts(
-    db: &mut dyn Sql,
-    org: OrgId,
-    ids: &[ClusterId],
-) -> Result<HashMap<ClusterId, ClusterCounts>, StoreError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
+/// The columns of a [`ClusterSummary`]: the cluster's, then its kept counts.
+fn summary_select(db: &dyn Sql) -> String {
+    format!(
+        "{}, {}",
+        clusters::cluster_select(db),
+        cluster_counts::COUNT_COLUMNS
+    )
+}
+
+/// The decode types of [`summary_select`].
+const SUMMARY_TYPES: [Ty; clusters::CLUSTER_TYPES.len() + cluster_counts::COUNT_TYPES.len()] = {
+    let mut out = [Ty::I64; clusters::CLUSTER_TYPES.len() + cluster_counts::COUNT_TYPES.len()];
+    let mut i = 0;
+    while i < clusters::CLUSTER_TYPES.len() {
+        out[i] = clusters::CLUSTER_TYPES[i];
+        i += 1;
     }
-    let d = db.dialect();
-    let mut args = vec![Value::Id(*org.as_uuid())];
-    args.extend(ids.iter().map(|id| Value::Id(*id.as_uuid())));
-    let list = (2..=ids.len() + 1)
-        .map(|n| d.ph(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let parts: Vec<String> = [
-        (
-            "k8s_nodes",
-            "CAST(sum(CASE WHEN ready THEN 1 ELSE 0 END) AS BIGINT)",
-        ),
-        ("k8s_namespaces", "CAST(0 AS BIGINT)"),
-        ("k8s_deployments", "CAST(0 AS BIGINT)"),
-        ("k8s_pods", "CAST(0 AS BIGINT)"),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, (table, extra))| {
-        // The organization is checked on the clusters, not on every counted row: the counts
-        // then read only `(cluster_id, …) WHERE deleted_at IS NULL` indexes (index-only on
-        // both backends) instead of fetching each pod's row for its org_id.
-        format!(
-            "SELECT CAST({i} AS BIGINT), {}, count(*), {extra} FROM {table} WHERE cluster_id IN \
-             (SELECT id FROM k8s_clusters WHERE org_id = {} AND id IN ({list})) \
-             AND deleted_at IS NULL GROUP BY cluster_id",
-            d.text("cluster_id"),
-            d.ph(1)
-        )
+    out
+};
+
+fn summary_from(mut row: Vec<Value>) -> Result<ClusterSummary, StoreError> {
+    let counts = row.split_off(clusters::CLUSTER_TYPES.len());
+    Ok(ClusterSummary {
+        counts: cluster_counts::counts_from(&mut Cells::new(counts))?,
+        cluster: clusters::cluster_from(row)?,
     })
-    .collect();
-    let rows = db
-        .fetch(
-            &parts.join(" UNION ALL "),
-            args,
-            &[Ty::I64, Ty::Text, Ty::I64, Ty::I64],
-        )
-        .await?;
-    let mut out: HashMap<ClusterId, ClusterCounts> = HashMap::new();
-    for row in rows {
-        let mut c = Cells::new(row);
-        let which = c.i64()?;
-        let id = ClusterId::from_uuid(c.uuid()?);
-        let n = c.i64()?.max(0) as u64;
-        let extra = c.i64()?.max(0) as u64;
-        let counts = out.entry(id).or_default();
-        match which {
-            0 => {
-                counts.nodes = n;
-                counts.nodes_ready = extra;
-            }
-            1 => counts.namespaces = n,
-            2 => counts.deployments = n,
-            _ => counts.pods = n,
-        }
-    }
-    Ok(out)
 }
 
 /// Applies a patch; `None` when the cluster is not the organization's. A taken name is
@@ -518,12 +468,14 @@ pub(crate) async fn cluster_summary(
     org: OrgId,
     id: ClusterId,
 ) -> Result<Option<ClusterSummary>, StoreError> {
-    let Some(cluster) = clusters::cluster(db, org, id).await? else {
-        return Ok(None);
-    };
-    let counts = cluster_counts(db, org, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    Ok(Some(ClusterSummary { cluster, counts }))
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT {} FROM k8s_clusters WHERE org_id = {} AND id = {}",
+        summary_select(db),
+        d.ph(1),
+        d.ph(2)
+    );
+    let args = vec![Value::Id(*org.as_uuid()), Value::Id(*id.as_uuid())];
+    let rows = db.fetch(&sql, args, &SUMMARY_TYPES).await?;
+    rows.into_iter().next().map(summary_from).transpose()
 }

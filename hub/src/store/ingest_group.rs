@@ -27,6 +27,7 @@ use kubeworkz_shared::ids::ClusterId;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::cluster_counts;
 use super::ingest::{kind_named, stored_cursor, verdict};
 use super::prepare::{self, PreparedBatch, PreparedStep, SEEN_GEN};
 use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
@@ -113,6 +114,20 @@ pub(crate) async fn apply(
     let mut generations = generations(db, ids).await?;
     let staged: Vec<(&PreparedBatch, Vec<&[PreparedStep]>)> =
         go.iter().map(|b| (*b, stages(&b.steps))).collect();
+    let mut touched = cluster_counts::Touched::default();
+    for (batch, stages) in &staged {
+        for step in stages.iter().flat_map(|s| s.iter()) {
+            match step {
+                PreparedStep::Begin(_) => {}
+                PreparedStep::Writes(writes) => writes
+                    .iter()
+                    .for_each(|(kind, _)| touched.add(*kind, *batch.cluster.as_uuid())),
+                PreparedStep::End(kinds) => kinds
+                    .iter()
+                    .for_each(|kind| touched.add(*kind, *batch.cluster.as_uuid())),
+            }
+        }
+    }
     let rounds = staged.iter().map(|s| s.1.len()).max().unwrap_or(0);
     for round in 0..rounds {
         let mut merged = Merged::default();
@@ -128,6 +143,7 @@ pub(crate) async fn apply(
         .map(|b| cursor_row(b.cluster, b.cursor, b.now))
         .collect();
     advance_cursors(db, cursors).await?;
+    cluster_counts::refresh(db, touched).await?;
     Ok(outcomes)
 }
 
@@ -275,7 +291,7 @@ impl Merged {
 }
 
 /// `, `-separated list placeholders for `n` values (see [`Dialect::list_ph`]).
-fn id_list(d: Dialect, n: usize) -> String {
+pub(crate) fn id_list(d: Dialect, n: usize) -> String {
     (1..=n).map(|i| d.list_ph(i)).collect::<Vec<_>>().join(", ")
 }
 

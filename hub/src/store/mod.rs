@@ -13,6 +13,7 @@ mod api_store;
 mod api_tokens;
 mod audit;
 mod backend;
+mod cluster_counts;
 mod clusters;
 mod commit;
 mod costs;

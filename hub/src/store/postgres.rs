@@ -33,6 +33,8 @@ const PARTITIONED: [(&str, &str); 2] = [
 
 /// Months of partitions kept ready ahead of the current one.
 const MONTHS_AHEAD: u32 = 2;
+/// A pooled connection idle this long is pinged before use (see `connect`).
+const STALE_AFTER_IDLE: Duration = Duration::from_secs(30);
 
 /// Group commit on PostgreSQL: a few transactions in flight (the server works on them in
 /// parallel), each at most 64 savepoints (see [`GroupLimits::max_batches`]).
@@ -80,6 +82,19 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // sqlx pings every connection it hands out by default: a server round trip per
+            // store call, doubling the round trips of an API request. A connection that was
+            // in use moments ago is alive; only one idle for a while (a server restart or a
+            // proxy's idle cut may have closed it) is pinged, and dropped if the ping fails.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < STALE_AFTER_IDLE {
+                        return Ok(true);
+                    }
+                    Ok(conn.ping().await.is_ok())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(connect_err)?;

@@ -88,8 +88,12 @@ impl SqliteStore {
         // Writes go through one dedicated connection. SQLite drops a connection's whole page
         // cache when another connection wrote since its last transaction, so writes spread
         // over a pool start cold every time; a single writer keeps its B-tree pages hot.
+        // Neither pool pings a connection before handing it out (sqlx's default): a SQLite
+        // connection is a handle on a local file and cannot go stale like a socket, and the
+        // ping is a round trip to the connection's worker thread on every store call.
         let write_pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(
                 options
                     .clone()
@@ -108,6 +112,7 @@ impl SqliteStore {
         // thousand clusters are gigabytes).
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options.pragma("cache_size", "-32768"))
             .await
             .map_err(connect_err)?;

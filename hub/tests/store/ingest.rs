@@ -293,6 +293,22 @@ pub async fn random_streams_match_the_reference_inventory(t: TestStore) {
         let keys = |objects: &[Object]| objects.iter().map(Object::key).collect::<Vec<_>>();
         assert_eq!(keys(&got), keys(&want), "after round {round}");
         assert_eq!(got, want, "after round {round}");
+        let counts = store
+            .cluster_summary(org, cluster)
+            .await
+            .unwrap()
+            .unwrap()
+            .counts;
+        let n = |kind| got.iter().filter(|o| o.kind() == kind).count() as u64;
+        assert_eq!(
+            (counts.namespaces, counts.deployments, counts.pods),
+            (
+                n(ObjectKind::Namespace),
+                n(ObjectKind::Deployment),
+                n(ObjectKind::Pod)
+            ),
+            "kept counts after round {round}"
+        );
     }
 }
 

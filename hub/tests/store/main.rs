@@ -5,6 +5,7 @@
 
 mod agent_links;
 mod api;
+mod cluster_counts;
 mod clusters;
 mod cost_report;
 mod cost_worker;
@@ -72,6 +73,7 @@ conformance! {
     api::the_audit_log_is_filtered_and_paged_per_organization,
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
     api::namespace_counts_are_live_scoped_and_grouped,
+    cluster_counts::kept_cluster_counts_follow_every_ingest_path,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
     group_commit::concurrent_batches_of_many_clusters_each_apply_once,
