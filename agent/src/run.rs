@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::link::{self, LinkSettings};
+use crate::transport::UplinkGauges;
 use crate::transport::backoff::{BASE, Backoff};
 
 /// Collector output waiting for the uplink, per channel (collector → counter → uplink). Small
@@ -83,6 +84,7 @@ impl Stats {
 #[derive(Clone)]
 struct AdminState {
     stats: Arc<Stats>,
+    uplink: Arc<UplinkGauges>,
     inventory: Arc<std::sync::Mutex<Inventory<Kept>>>,
 }
 
@@ -105,6 +107,7 @@ pub async fn run(
     );
     let state = AdminState {
         stats: Arc::default(),
+        uplink: Arc::default(),
         inventory: collector.inventory(),
     };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
@@ -115,6 +118,7 @@ pub async fn run(
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state.clone());
+    let uplink_gauges = state.uplink.clone();
     let admin =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
 
@@ -144,6 +148,7 @@ pub async fn run(
         }
     };
     let settings = LinkSettings {
+        gauges: uplink_gauges,
         hub: config.hub_addr.clone(),
         token: config.token.clone(),
         ca_pin: config.ca_pin,
@@ -227,6 +232,21 @@ async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
         "kubeworkz_agent_health_status {}\n",
         stats.health.load(Ordering::Relaxed)
     ));
+    let mut gauge = |name: &str, help: &str, value: u64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    };
+    gauge(
+        "kubeworkz_agent_uplink_connected",
+        "1 while a session with the hub is open.",
+        u64::from(state.uplink.connected()),
+    );
+    gauge(
+        "kubeworkz_agent_uplink_unacked_bytes",
+        "Encoded bytes sent or queued that the hub has not acknowledged.",
+        state.uplink.unacked_bytes(),
+    );
     out.push_str("# HELP kubeworkz_agent_inventory_objects Objects held, by kind.\n# TYPE kubeworkz_agent_inventory_objects gauge\n");
     let inventory = state.inventory.lock().expect("inventory lock poisoned");
     for kind in ObjectKind::ALL {
