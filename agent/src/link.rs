@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::credentials::{CredentialStore, CredentialsError};
 use crate::transport::backoff::Backoff;
-use crate::transport::{AgentIdentity, ClientError, HubAddress, Uplink, UplinkEvent, enroll};
+use crate::transport::{
+    AgentIdentity, ClientError, HubAddress, Uplink, UplinkEvent, UplinkGauges, enroll,
+};
 
 /// Unacked data (encoded frames) the uplink holds while the hub is away; beyond it the agent
 /// owes the hub a full sync on reconnection instead (a 10k-pod snapshot is ~3 MB on the wire,
@@ -64,6 +66,8 @@ pub struct LinkSettings {
     pub ca_pin: Option<CaPin>,
     /// Reconnect and enrollment retry schedule.
     pub backoff: Backoff,
+    /// Where the uplink publishes its connection and unacked bytes (`/metrics`).
+    pub gauges: Arc<UplinkGauges>,
 }
 
 /// Runs until `shutdown` (then the uplink drains until `payloads` closes, or until
@@ -82,8 +86,9 @@ pub async fn run(
         return Ok(());
     };
     let (events_tx, events) = mpsc::channel(16);
-    let uplink =
-        Uplink::new(hub, identity, MAX_QUEUE_BYTES, events_tx).with_backoff(settings.backoff);
+    let uplink = Uplink::new(hub, identity, MAX_QUEUE_BYTES, events_tx)
+        .with_backoff(settings.backoff)
+        .with_gauges(settings.gauges);
     tokio::join!(
         uplink.run(payloads, uplink_stop),
         handle_events(events, &credentials, &resync)

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::link::{self, LinkSettings};
+use crate::transport::UplinkGauges;
 use crate::transport::backoff::{BASE, Backoff};
 
 /// Collector output waiting for the uplink, per channel (collector → counter → uplink). Small
@@ -83,6 +84,7 @@ impl Stats {
 #[derive(Clone)]
 struct AdminState {
     stats: Arc<Stats>,
+    uplink: Arc<UplinkGauges>,
     inventory: Arc<std::sync::Mutex<Inventory<Kept>>>,
 }
 
@@ -105,6 +107,7 @@ pub async fn run(
     );
     let state = AdminState {
         stats: Arc::default(),
+        uplink: Arc::default(),
         inventory: collector.inventory(),
     };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
@@ -115,6 +118,7 @@ pub async fn run(
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .with_state(state.clone());
+    let uplink_gauges = state.uplink.clone();
     let admin =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
 
@@ -144,6 +148,7 @@ pub async fn run(
         }
     };
     let settings = LinkSettings {
+        gauges: uplink_gauges,
         hub: config.hub_addr.clone(),
         token: config.token.clone(),
         ca_pin: config.ca_pin,
@@ -201,32 +206,52 @@ async fn collect_with_resync(
 /// Prometheus text format.
 async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
     let stats = &state.stats;
+    let load = |value: &AtomicU64| value.load(Ordering::Relaxed);
+    // (name, type, help, value) of every single-sample metric.
+    let samples = [
+        (
+            "kubeworkz_agent_batches_total",
+            "counter",
+            "Change batches produced.",
+            load(&stats.batches),
+        ),
+        (
+            "kubeworkz_agent_changes_total",
+            "counter",
+            "Inventory changes produced.",
+            load(&stats.changes),
+        ),
+        (
+            "kubeworkz_agent_usage_buckets_total",
+            "counter",
+            "Hourly usage buckets produced.",
+            load(&stats.usage_buckets),
+        ),
+        (
+            "kubeworkz_agent_health_status",
+            "gauge",
+            "Cluster health: 0 unknown, 1 healthy, 2 degraded, 3 critical.",
+            load(&stats.health),
+        ),
+        (
+            "kubeworkz_agent_uplink_connected",
+            "gauge",
+            "1 while a session with the hub is open.",
+            u64::from(state.uplink.connected()),
+        ),
+        (
+            "kubeworkz_agent_uplink_unacked_bytes",
+            "gauge",
+            "Encoded bytes sent or queued that the hub has not acknowledged.",
+            state.uplink.unacked_bytes(),
+        ),
+    ];
     let mut out = String::new();
-    let mut counter = |name: &str, help: &str, value: u64| {
+    for (name, kind, help, value) in samples {
         out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
         ));
-    };
-    counter(
-        "kubeworkz_agent_batches_total",
-        "Change batches produced.",
-        stats.batches.load(Ordering::Relaxed),
-    );
-    counter(
-        "kubeworkz_agent_changes_total",
-        "Inventory changes produced.",
-        stats.changes.load(Ordering::Relaxed),
-    );
-    counter(
-        "kubeworkz_agent_usage_buckets_total",
-        "Hourly usage buckets produced.",
-        stats.usage_buckets.load(Ordering::Relaxed),
-    );
-    out.push_str("# HELP kubeworkz_agent_health_status Cluster health: 0 unknown, 1 healthy, 2 degraded, 3 critical.\n# TYPE kubeworkz_agent_health_status gauge\n");
-    out.push_str(&format!(
-        "kubeworkz_agent_health_status {}\n",
-        stats.health.load(Ordering::Relaxed)
-    ));
+    }
     out.push_str("# HELP kubeworkz_agent_inventory_objects Objects held, by kind.\n# TYPE kubeworkz_agent_inventory_objects gauge\n");
     let inventory = state.inventory.lock().expect("inventory lock poisoned");
     for kind in ObjectKind::ALL {

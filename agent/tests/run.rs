@@ -137,6 +137,15 @@ async fn run_serves_health_and_metrics_and_stops_on_sigterm() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert!(metrics.contains("# TYPE kubeworkz_agent_changes_total counter"));
+    // Not enrolled, so not connected and nothing queued for the hub.
+    assert!(
+        metrics.contains("\nkubeworkz_agent_uplink_connected 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nkubeworkz_agent_uplink_unacked_bytes 0\n"),
+        "{metrics}"
+    );
     let health = http
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .send()

@@ -27,7 +27,7 @@ pub use client::{
     connect, enroll,
 };
 pub use identity::{AgentIdentity, PendingKey, RENEW_AT_PERCENT, renew_at};
-pub use uplink::{HEARTBEAT, Uplink, UplinkEvent};
+pub use uplink::{HEARTBEAT, Uplink, UplinkEvent, UplinkGauges};
 
 use kubeworkz_shared::protocol::FrameError;
 

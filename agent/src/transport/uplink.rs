@@ -18,6 +18,8 @@
 //! hub a full sync on that connection — one relist when it can be delivered, not one per
 //! overflow.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use kubeworkz_shared::protocol::resume::Dropped;
@@ -65,6 +67,27 @@ pub enum UplinkEvent {
     Renewed(AgentIdentity),
 }
 
+/// What the uplink shows the agent's `/metrics`: whether it is connected and how much the hub
+/// has not acknowledged yet. "Connected with nothing unacked" is how an operator (and the
+/// scale bench) tells that everything the collector produced has reached the hub's store.
+#[derive(Debug, Default)]
+pub struct UplinkGauges {
+    connected: AtomicBool,
+    unacked_bytes: AtomicU64,
+}
+
+impl UplinkGauges {
+    /// Whether a session with the hub is open.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Encoded bytes sent or queued that the hub has not acknowledged.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.unacked_bytes.load(Ordering::Relaxed)
+    }
+}
+
 /// The agent's connection manager (module docs).
 #[derive(Debug)]
 pub struct Uplink {
@@ -78,6 +101,7 @@ pub struct Uplink {
     sync_owed: bool,
     backoff: Backoff,
     events: mpsc::Sender<UplinkEvent>,
+    gauges: Arc<UplinkGauges>,
     /// When to renew next: 70% of the stored certificate's lifetime at first, then 70% of
     /// what is left when a certificate arrives (so short certificates do not renew in a loop
     /// because of the minute of clock-skew margin before `not_before`).
@@ -107,7 +131,21 @@ impl Uplink {
             sync_owed: false,
             backoff: Backoff::default(),
             events,
+            gauges: Arc::default(),
         }
+    }
+
+    /// Publishes the uplink's state to `gauges` (the agent's `/metrics`).
+    pub fn with_gauges(mut self, gauges: Arc<UplinkGauges>) -> Self {
+        self.gauges = gauges;
+        self
+    }
+
+    /// Refreshes the unacked-bytes gauge after the queue changed.
+    fn publish_queue(&self) {
+        self.gauges
+            .unacked_bytes
+            .store(self.queue.queued_bytes() as u64, Ordering::Relaxed);
     }
 
     /// Replaces the backoff schedule (tests use milliseconds).
@@ -136,7 +174,10 @@ impl Uplink {
             let end = match connected {
                 Ok(session) => {
                     self.backoff.reset();
-                    self.session(session, &mut payloads, &shutdown).await
+                    self.gauges.connected.store(true, Ordering::Relaxed);
+                    let end = self.session(session, &mut payloads, &shutdown).await;
+                    self.gauges.connected.store(false, Ordering::Relaxed);
+                    end
                 }
                 Err(err) => SessionEnd::Lost(err),
             };
@@ -162,6 +203,7 @@ impl Uplink {
     /// Ends with data still unacked: logs what is lost.
     fn give_up(&mut self) {
         let dropped = self.queue.restart(0);
+        self.publish_queue();
         if dropped != Dropped::default() {
             tracing::warn!(?dropped, "stopping with unacknowledged data");
         }
@@ -180,6 +222,7 @@ impl Uplink {
     /// Starts a new epoch, reporting what the old one still held.
     async fn drop_queue(&mut self) {
         let dropped = self.queue.restart(rand::random());
+        self.publish_queue();
         if dropped != Dropped::default() {
             self.emit(UplinkEvent::Dropped(dropped)).await;
         }
@@ -193,6 +236,13 @@ impl Uplink {
     /// batches are skipped until then (the sync supersedes them); usage and health still
     /// queue. Only a payload larger than a frame or the whole queue is dropped (and logged).
     async fn enqueue(&mut self, payload: Payload, connected: bool) -> bool {
+        let queued = self.push_or_restart(payload, connected).await;
+        self.publish_queue();
+        queued
+    }
+
+    /// [`Self::enqueue`] without the gauge update.
+    async fn push_or_restart(&mut self, payload: Payload, connected: bool) -> bool {
         let is_batch = matches!(payload, Payload::Batch(_));
         if self.sync_owed && is_batch {
             return false;
@@ -321,7 +371,10 @@ impl Uplink {
         pending_key: &mut Option<PendingKey>,
     ) -> Result<(), ClientError> {
         match message {
-            HubMessage::Ack { epoch, seq } => self.queue.ack(epoch, seq),
+            HubMessage::Ack { epoch, seq } => {
+                self.queue.ack(epoch, seq);
+                self.publish_queue();
+            }
             HubMessage::Command(kubeworkz_shared::protocol::Command::ResyncNow) => {
                 self.restart().await;
             }

@@ -1,9 +1,10 @@
 //! The agent's `Uplink`: full sync, resume after a dropped connection, renewal.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kubeworkz_agent::transport::backoff::Backoff;
-use kubeworkz_agent::transport::{Uplink, UplinkEvent};
+use kubeworkz_agent::transport::{Uplink, UplinkEvent, UplinkGauges};
 use tokio::time::timeout;
 
 use kubeworkz_agent::transport::AgentIdentity;
@@ -19,6 +20,8 @@ struct Running {
     payloads: mpsc::Sender<Payload>,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// What the uplink publishes for the agent's `/metrics`.
+    gauges: Arc<UplinkGauges>,
 }
 
 /// Starts an uplink for `identity` with reconnect delays of at most 100 ms.
@@ -38,10 +41,13 @@ fn start_with(
     let (events_tx, events) = mpsc::channel(64);
     let (payloads, payloads_rx) = mpsc::channel(capacity);
     let shutdown = CancellationToken::new();
-    let mut uplink =
-        Uplink::new(hub.address.clone(), identity.clone(), max_queue, events_tx).with_backoff(
-            Backoff::new(Duration::from_millis(10), Duration::from_millis(100)),
-        );
+    let gauges = Arc::new(UplinkGauges::default());
+    let mut uplink = Uplink::new(hub.address.clone(), identity.clone(), max_queue, events_tx)
+        .with_backoff(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(100),
+        ))
+        .with_gauges(gauges.clone());
     if let Some(bytes) = in_flight {
         uplink = uplink.with_in_flight_limit(bytes);
     }
@@ -51,6 +57,7 @@ fn start_with(
         payloads,
         shutdown,
         task,
+        gauges,
     }
 }
 
@@ -82,8 +89,13 @@ async fn uplink_full_syncs_then_resumes_after_a_dropped_connection() {
     assert_eq!(batches, vec![(epoch, 1), (epoch, 2), (epoch, 3)]);
 
     // The hub drops the connection; the uplink reconnects and the stream resumes.
+    assert!(uplink.gauges.connected());
     assert!(hub.transport.disconnect_cluster(cluster, "test drop"));
     expect_event(events, |e| matches!(e, UplinkEvent::Disconnected(_))).await;
+    assert!(
+        !uplink.gauges.connected(),
+        "a lost session still shows as connected"
+    );
     let skipped = expect_event(events, |e| matches!(e, UplinkEvent::Connected { .. })).await;
     assert!(skipped.is_empty(), "{skipped:?}");
     payloads.send(batch()).await.unwrap();
@@ -192,6 +204,13 @@ async fn uplink_keeps_at_most_its_in_flight_window_unacked_and_then_waits() {
     let sent = send_until_blocked(&uplink.payloads).await;
     assert_eq!(sent, 3 + capacity);
     assert!(hub.authority.batches_of(cluster).is_empty());
+    // `/metrics` shows the three frames in flight on an open session.
+    assert!(uplink.gauges.connected());
+    let in_flight = uplink.gauges.unacked_bytes();
+    assert!(
+        in_flight > 2 * one as u64 && in_flight <= 3 * one as u64,
+        "{in_flight} unacked bytes for three frames of at most {one}"
+    );
 
     // Acks open the window again: everything arrives once, in order.
     drop(stalled);
@@ -199,6 +218,14 @@ async fn uplink_keeps_at_most_its_in_flight_window_unacked_and_then_waits() {
     let epoch = batches[0].0;
     let want: Vec<_> = (1..=sent as u64).map(|seq| (epoch, seq)).collect();
     assert_eq!(batches, want);
+    // Everything acked: the gauge drops to nothing unacked.
+    timeout(WAIT, async {
+        while uplink.gauges.unacked_bytes() != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the unacked-bytes gauge never returned to 0 after the acks");
     let quiet = timeout(Duration::from_millis(300), uplink.events.recv()).await;
     assert!(quiet.is_err(), "no drop, no resync: {quiet:?}");
     uplink.stop().await;

@@ -19,11 +19,21 @@
 //! and profile, since cargo gives a bench only its own package's binaries) and enrolls each
 //! agent with its own token from the real CLI, so the uplink's connection and queue are part
 //! of what is measured.
+//!
+//! Each measurement point waits until every agent holds every pod and the hub has acked all
+//! it sent (the agent's `/metrics`: connected, 0 unacked bytes, no new change), then reports
+//! the *steady* RSS: sampled until it stops moving (`steady`), not read after a fixed pause.
+//!
+//! kube-state-metrics runs on the same cluster from before the load when `KW_KSM` names its
+//! binary or `tests/kube-tools/ksm.sh` can build it (`KW_KSM=off` skips it), watching
+//! nodes, namespaces, deployments, pods and PVCs, scraped once per measurement point as
+//! Prometheus would; its RSS is reported in the same table.
+
+mod procs;
+mod steady;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -33,229 +43,20 @@ use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
 use kubeworkz_shared::model::PodPhase;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+use procs::{Agent, Hub, Ksm, Proc};
 use serde_json::json;
+use steady::Steady;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_kubeworkz-agent");
 const DEPLOYMENTS: usize = 100;
-/// How long the agents get to settle (watchers idle, allocator trimmed) before a measurement.
-const SETTLE: Duration = Duration::from_secs(20);
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// A running agent binary; killed on drop.
-struct Agent {
-    label: String,
-    child: Child,
-    port: u16,
-}
-
-/// The real hub: `serve` on a SQLite file, and its CLI for tokens. Killed on drop.
-struct Hub {
-    binary: PathBuf,
-    dir: tempfile::TempDir,
-    child: Child,
-    quic: String,
-}
-
-impl Hub {
-    fn start() -> Result<Self> {
-        let binary = build_hub()?;
-        let dir = tempfile::tempdir()?;
-        let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
-        let mut child = Command::new(&binary)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--quic-listen",
-                "127.0.0.1:0",
-            ])
-            .env("KUBEWORKZ_DATABASE_URL", &db)
-            .env("KUBEWORKZ_LOG_JSON", "true")
-            .env("RUST_LOG", "info")
-            .env_remove("KUBEWORKZ_MASTER_KEY")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("starting kubeworkz-hub serve")?;
-        // The hub logs to stderr.
-        let logs = child.stderr.take().context("hub stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(logs).lines().map_while(Result::ok) {
-                if line.contains("agent endpoint listening") {
-                    let _ = tx.send(line);
-                }
-            }
-        });
-        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the hub never reported its agent endpoint");
-        };
-        let json: serde_json::Value = serde_json::from_str(&line)?;
-        let quic = json["quic_listen"]
-            .as_str()
-            .context("no quic_listen field")?
-            .to_owned();
-        Ok(Self {
-            binary,
-            dir,
-            child,
-            quic,
-        })
-    }
-
-    /// A one-time token for a new cluster called `name`.
-    fn token(&self, name: &str) -> Result<String> {
-        let db = format!(
-            "sqlite://{}",
-            self.dir.path().join("kubeworkz.db").display()
-        );
-        let out = Command::new(&self.binary)
-            .args(["token", "create", "--name", name, "--output", "json"])
-            .env("KUBEWORKZ_DATABASE_URL", db)
-            .env_remove("KUBEWORKZ_MASTER_KEY")
-            .output()?;
-        if !out.status.success() {
-            bail!("token create: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-        Ok(json["token"].as_str().context("no token")?.to_owned())
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Builds the hub binary into this bench's target directory and profile (a no-op when it is
-/// up to date).
-fn build_hub() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("bench binary outside a target directory")?;
-    let target_dir = profile_dir.parent().context("no target directory")?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some("release") => "bench",
-        Some(other) => other,
-        None => bail!("no profile directory"),
-    };
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kubeworkz-hub",
-            "--bin",
-            "kubeworkz-hub",
-        ])
-        .args(["--profile", profile])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .status()
-        .context("running cargo build for the hub")?;
-    if !status.success() {
-        bail!("building kubeworkz-hub failed: {status}");
-    }
-    Ok(profile_dir.join("kubeworkz-hub"))
-}
-
-impl Agent {
-    fn spawn(label: &str, binary: &str, cluster: &TestCluster, hub: &Hub) -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let child = Command::new(binary)
-            .arg("run")
-            .env("KUBECONFIG", cluster.kubeconfig_path())
-            .env("KUBEWORKZ_HUB_ADDR", &hub.quic)
-            .env("KUBEWORKZ_TOKEN", hub.token(&format!("scale-{port}"))?)
-            .env(
-                "KUBEWORKZ_CREDENTIALS_FILE",
-                hub.dir.path().join(format!("agent-{port}.json")),
-            )
-            .env("KUBEWORKZ_ADMIN_LISTEN", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {binary}"))?;
-        Ok(Self {
-            label: label.to_owned(),
-            child,
-            port,
-        })
-    }
-
-    /// `(VmRSS, VmHWM)` in KiB: resident now, and the most it has been.
-    fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-                .unwrap_or(0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    /// The agent's own count of `kind` from its `/metrics`.
-    async fn count(&self, http: &reqwest::Client, kind: ObjectKind) -> Option<usize> {
-        let text = http
-            .get(format!("http://127.0.0.1:{}/metrics", self.port))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
-        let prefix = format!("kubeworkz_agent_inventory_objects{{kind=\"{kind:?}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|v| v.trim().parse().ok())
-    }
-
-    /// Waits until the agent holds `want` objects of `kind` (it has caught up with the cluster).
-    async fn caught_up(&self, http: &reqwest::Client, kind: ObjectKind, want: usize) {
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let got = self.count(http, kind).await;
-            if got == Some(want) {
-                return;
-            }
-            if Instant::now() > deadline {
-                println!(
-                    "{}: holds {got:?} of {want} {kind:?}, measuring anyway",
-                    self.label
-                );
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[derive(Default)]
@@ -306,17 +107,43 @@ impl Tally {
     }
 }
 
-/// One row of the report: `(VmRSS, VmHWM)` at each measurement point.
+/// One row of the report: steady VmRSS at each measurement point, and VmHWM at the end.
 #[derive(Default)]
 struct Row {
-    before: Option<u64>,
-    steady: Option<u64>,
-    after: Option<u64>,
+    label: String,
+    before: Option<Steady>,
+    steady: Option<Steady>,
+    after: Option<Steady>,
     peak: u64,
 }
 
-fn mib(kib: Option<u64>) -> String {
-    kib.map_or_else(|| "-".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+/// A cell of the report in `unit` bytes; `*` marks a value that never settled.
+fn cell(steady: Option<Steady>, unit: f64) -> String {
+    steady.map_or_else(
+        || "-".into(),
+        |s| {
+            let mark = if s.settled_after.is_some() { "" } else { "*" };
+            format!("{:.1}{mark}", s.kib as f64 * 1024.0 / unit)
+        },
+    )
+}
+
+fn print_table(rows: &[Row], unit: f64, name: &str) {
+    println!("RSS in {name} (steady VmRSS, see above; peak is VmHWM; * = did not settle):");
+    println!(
+        "  {:<48} {:>7} {:>7} {:>14} {:>7}",
+        "", "before", "steady", "after rollout", "peak"
+    );
+    for row in rows {
+        println!(
+            "  {:<48} {:>7} {:>7} {:>14} {:>7.1}",
+            row.label,
+            cell(row.before, unit),
+            cell(row.steady, unit),
+            cell(row.after, unit),
+            row.peak as f64 * 1024.0 / unit,
+        );
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -349,23 +176,46 @@ async fn main() -> Result<()> {
             .map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
         binaries.push((label, path.to_owned()));
     }
+    let ksm = match Ksm::binary() {
+        Some(binary) => Some(Ksm::spawn(&binary, &cluster)?),
+        None => None,
+    };
     let mut agents = Vec::new();
     for (label, path) in &binaries {
         agents.push(Agent::spawn(label, path, &cluster, &hub)?);
     }
-    let mut rows: Vec<Row> = agents.iter().map(|_| Row::default()).collect();
     for agent in &agents {
-        agent.caught_up(&http, ObjectKind::Node, nodes).await;
-    }
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    for (agent, row) in agents.iter().zip(&mut rows) {
-        row.before = Some(agent.rss_kib().0);
+        agent.holds(&http, ObjectKind::Node, nodes).await;
     }
 
     let (tx, mut rx) = mpsc::channel(256);
     let shutdown = CancellationToken::new();
     let collector = Collector::new(cluster.client(), CollectorConfig::default());
     let task = tokio::spawn(collector.run(tx, shutdown.clone()));
+    let mut tally = Tally::default();
+    tally.drain_for(&mut rx, Duration::from_secs(2)).await;
+
+    let mut rows: Vec<Row> = agents
+        .iter()
+        .map(|a| &a.proc)
+        .chain(ksm.as_ref().map(|k| &k.proc))
+        .map(|p| Row {
+            label: p.label.clone(),
+            ..Row::default()
+        })
+        .collect();
+    let before = settle(
+        "before the load",
+        &agents,
+        ksm.as_ref(),
+        &http,
+        &mut tally,
+        &mut rx,
+    )
+    .await;
+    for (row, steady) in rows.iter_mut().zip(before) {
+        row.before = Some(steady);
+    }
 
     let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "load");
     let started = Instant::now();
@@ -377,7 +227,6 @@ async fn main() -> Result<()> {
             )
             .await?;
     }
-    let mut tally = Tally::default();
     wait_running(
         &mut rx,
         &mut tally,
@@ -390,31 +239,34 @@ async fn main() -> Result<()> {
         tally.running.len(),
         started.elapsed()
     );
-
-    // Steady state: every agent holds every pod, then watchers and allocators settle.
     tally.drain_for(&mut rx, Duration::from_secs(2)).await;
-    settle(&agents, &http, &mut tally, &mut rx).await;
-    for (agent, row) in agents.iter().zip(&mut rows) {
-        row.steady = Some(agent.rss_kib().0);
+    let steady = settle("loaded", &agents, ksm.as_ref(), &http, &mut tally, &mut rx).await;
+    for (row, steady) in rows.iter_mut().zip(steady) {
+        row.steady = Some(steady);
     }
 
     // An agent started on the populated cluster lists every pod at once.
     let early = agents.len();
     for (label, path) in &binaries {
-        let late = Agent::spawn(
-            &format!("{label}, started on the loaded cluster"),
-            path,
-            &cluster,
-            &hub,
-        )?;
-        agents.push(late);
-    }
-    settle(&agents[early..], &http, &mut tally, &mut rx).await;
-    for agent in &agents[early..] {
+        let label = format!("{label}, started on the loaded cluster");
+        agents.push(Agent::spawn(&label, path, &cluster, &hub)?);
         rows.push(Row {
-            steady: Some(agent.rss_kib().0),
+            label,
             ..Row::default()
         });
+    }
+    let late = settle(
+        "started loaded",
+        &agents[early..],
+        None,
+        &http,
+        &mut tally,
+        &mut rx,
+    )
+    .await;
+    let first_late = rows.len() - late.len();
+    for (row, steady) in rows[first_late..].iter_mut().zip(late) {
+        row.steady = Some(steady);
     }
 
     // Churn: roll out every deployment, replacing every pod.
@@ -443,30 +295,42 @@ async fn main() -> Result<()> {
     }
     let churn_changes = tally.pod_changes - changes_before;
     let churn_bytes = tally.pod_bytes - bytes_before;
-    settle(&agents, &http, &mut tally, &mut rx).await;
-    for (agent, row) in agents.iter().zip(&mut rows) {
-        let (rss, peak) = agent.rss_kib();
-        row.after = Some(rss);
-        row.peak = peak;
+    // Report order: the early agents, kube-state-metrics, the late agents.
+    let (early_agents, late_agents) = agents.split_at(early);
+    let mut after = settle(
+        "after the rollout",
+        early_agents,
+        ksm.as_ref(),
+        &http,
+        &mut tally,
+        &mut rx,
+    )
+    .await;
+    after.extend(
+        settle(
+            "after the rollout",
+            late_agents,
+            None,
+            &http,
+            &mut tally,
+            &mut rx,
+        )
+        .await,
+    );
+    let procs = early_agents
+        .iter()
+        .map(|a| &a.proc)
+        .chain(ksm.as_ref().map(|k| &k.proc))
+        .chain(late_agents.iter().map(|a| &a.proc));
+    for ((row, steady), proc) in rows.iter_mut().zip(after).zip(procs) {
+        row.after = Some(steady);
+        row.peak = proc.rss_kib().1;
     }
     shutdown.cancel();
     task.await?.context("collector")?;
 
-    println!("agent RSS in MiB (VmRSS; peak is VmHWM):");
-    println!(
-        "  {:<48} {:>7} {:>7} {:>14} {:>7}",
-        "", "before", "steady", "after rollout", "peak"
-    );
-    for (agent, row) in agents.iter().zip(&rows) {
-        println!(
-            "  {:<48} {:>7} {:>7} {:>14} {:>7}",
-            agent.label,
-            mib(row.before),
-            mib(row.steady),
-            mib(row.after),
-            mib(Some(row.peak)),
-        );
-    }
+    print_table(&rows, 1024.0 * 1024.0, "MiB (2^20 bytes)");
+    print_table(&rows, 1e6, "MB (10^6 bytes)");
     println!(
         "rollout churn: {churn_changes} pod changes, {churn_bytes} bytes, {:.1} bytes per pod delta",
         churn_bytes as f64 / churn_changes.max(1) as f64
@@ -478,19 +342,42 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-/// Waits until every agent holds the pods the bench's collector holds, then [`SETTLE`].
+/// Waits until every agent holds the pods the bench's collector holds and the hub has acked
+/// all it sent, and `ksm` (if any) shows them too, then measures the steady RSS of each
+/// (agents first) under `point`.
 async fn settle(
+    point: &str,
     agents: &[Agent],
+    ksm: Option<&Ksm>,
     http: &reqwest::Client,
     tally: &mut Tally,
     rx: &mut mpsc::Receiver<CollectorOutput>,
-) {
-    for agent in agents {
-        agent
-            .caught_up(http, ObjectKind::Pod, tally.pods.len())
-            .await;
+) -> Vec<Steady> {
+    let want = tally.pods.len();
+    let caught_up = async {
+        for agent in agents {
+            agent.delivered(http, want).await;
+        }
+        if let Some(ksm) = ksm {
+            ksm.holds_pods(http, want).await;
+        }
+    };
+    tokio::pin!(caught_up);
+    loop {
+        tokio::select! {
+            () = &mut caught_up => break,
+            () = tally.drain_for(rx, Duration::from_secs(1)) => {}
+        }
     }
-    tally.drain_for(rx, SETTLE).await;
+    let procs: Vec<&Proc> = agents
+        .iter()
+        .map(|a| &a.proc)
+        .chain(ksm.map(|k| &k.proc))
+        .collect();
+    steady::measure(point, &procs, async |pause| {
+        tally.drain_for(rx, pause).await
+    })
+    .await
 }
 
 /// Waits until `want` pods run, or until none has started for a minute (then the report says
