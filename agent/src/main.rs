@@ -18,7 +18,10 @@ const EXIT_BAD_CONFIG: u8 = 64;
 /// listed objects, a full PodMetrics list every usage interval, a rollout's burst of pod
 /// events — and glibc keeps what such a wave freed resident (fragmented heap, an mmap
 /// threshold raised by the first large free), so RSS settles at the high-water mark. mimalloc
-/// returns freed pages to the OS shortly after; `agent/benches/scale.rs` measures both.
+/// returns freed pages to the OS, but lazily (after its purge delay, and only pages it no
+/// longer uses): at 10k pods the idle agent was measured well above its post-rollout RSS, a
+/// plateau whose cause (unreturned frees or the hour's usage buckets) is still open; see
+/// `agent/benches/scale/` and ARCHITECTURE.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

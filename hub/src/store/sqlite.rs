@@ -98,6 +98,10 @@ impl SqliteStore {
                 options
                     .clone()
                     .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+                    // Savepoint and statement journals in memory: by default each group commit
+                    // created, wrote and deleted temporary files (16% of the writer's time
+                    // under churn, by `perf`).
+                    .pragma("temp_store", "memory")
                     // Checkpoint every ~64 MiB of WAL instead of every 4 MiB: each checkpoint
                     // syncs the database file, and fewer, larger ones cost the writer less.
                     .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string()),
