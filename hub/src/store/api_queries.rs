@@ -208,7 +208,7 @@ pub(crate) async fn cluster_page(
     sql.push_str(&filter.page(query.page));
     let args = filter.args;
     let items = db
-        .fetch(&sql, args, &SUMMARY_TYPES)
+        .fetch(&sql, args, &summary_types())
         .await?
         .into_iter()
         .map(summary_from)
@@ -231,16 +231,14 @@ fn summary_select(db: &dyn Sql) -> String {
     )
 }
 
-/// The decode types of [`summary_select`].
-const SUMMARY_TYPES: [Ty; clusters::CLUSTER_TYPES.len() + cluster_counts::COUNT_TYPES.len()] = {
-    let mut out = [Ty::I64; clusters::CLUSTER_TYPES.len() + cluster_counts::COUNT_TYPES.len()];
-    let mut i = 0;
-    while i < clusters::CLUSTER_TYPES.len() {
-        out[i] = clusters::CLUSTER_TYPES[i];
-        i += 1;
-    }
-    out
-};
+/// The decode types of [`summary_select`]: the cluster's, then the counts'.
+fn summary_types() -> Vec<Ty> {
+    [
+        &clusters::CLUSTER_TYPES[..],
+        &cluster_counts::COUNT_TYPES[..],
+    ]
+    .concat()
+}
 
 fn summary_from(mut row: Vec<Value>) -> Result<ClusterSummary, StoreError> {
     let counts = row.split_off(clusters::CLUSTER_TYPES.len());
@@ -476,6 +474,6 @@ pub(crate) async fn cluster_summary(
         d.ph(2)
     );
     let args = vec![Value::Id(*org.as_uuid()), Value::Id(*id.as_uuid())];
-    let rows = db.fetch(&sql, args, &SUMMARY_TYPES).await?;
+    let rows = db.fetch(&sql, args, &summary_types()).await?;
     rows.into_iter().next().map(summary_from).transpose()
 }

@@ -115,25 +115,12 @@ pub(crate) async fn apply(
     let staged: Vec<(&PreparedBatch, Vec<&[PreparedStep]>)> =
         go.iter().map(|b| (*b, stages(&b.steps))).collect();
     let mut touched = cluster_counts::Touched::default();
-    for (batch, stages) in &staged {
-        for step in stages.iter().flat_map(|s| s.iter()) {
-            match step {
-                PreparedStep::Begin(_) => {}
-                PreparedStep::Writes(writes) => writes
-                    .iter()
-                    .for_each(|(kind, _)| touched.add(*kind, *batch.cluster.as_uuid())),
-                PreparedStep::End(kinds) => kinds
-                    .iter()
-                    .for_each(|kind| touched.add(*kind, *batch.cluster.as_uuid())),
-            }
-        }
-    }
     let rounds = staged.iter().map(|s| s.1.len()).max().unwrap_or(0);
     for round in 0..rounds {
         let mut merged = Merged::default();
         for (batch, stages) in &staged {
             if let Some(stage) = stages.get(round) {
-                merged.add(batch, stage, &mut generations);
+                merged.add(batch, stage, &mut generations, &mut touched);
             }
         }
         write(db, merged).await?;
@@ -222,12 +209,14 @@ async fn write(db: &mut dyn Sql, merged: Merged) -> Result<(), StoreError> {
 type Generations = HashMap<(Uuid, ObjectKind), (i64, bool)>;
 
 impl Merged {
-    /// Adds one stage of `batch`, moving `generations` as applying it alone would.
+    /// Adds one stage of `batch`, moving `generations` as applying it alone would, and
+    /// noting in `touched` the kinds whose live rows it may change (for the kept counts).
     fn add(
         &mut self,
         batch: &PreparedBatch,
         stage: &[PreparedStep],
         generations: &mut Generations,
+        touched: &mut cluster_counts::Touched,
     ) {
         let cluster = *batch.cluster.as_uuid();
         let at = Value::Time(batch.now);
@@ -247,6 +236,7 @@ impl Merged {
                 }
                 PreparedStep::Writes(writes) => {
                     for (kind, writes) in writes {
+                        touched.add(*kind, cluster);
                         let generation = generations.get(&(cluster, *kind)).map_or(0, |g| g.0);
                         let rows = self.kinds.entry(*kind).or_default();
                         rows.clears.extend(writes.slot_clears.iter().map(|slot| {
@@ -274,6 +264,7 @@ impl Merged {
                             continue;
                         };
                         generations.insert((cluster, *kind), (generation, false));
+                        touched.add(*kind, cluster);
                         self.kinds.entry(*kind).or_default().prunes.push(vec![
                             Value::Id(cluster),
                             Value::I64(generation),
