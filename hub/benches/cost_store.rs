@@ -9,18 +9,15 @@
 
 use std::time::{Duration, Instant};
 
-use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::cost::{ClusterPrices, allocate_hour, run_hour};
-use kubeworkz_hub::store::{self, ClusterMode, Cursor, DEFAULT_ORG, Environment, NewCluster};
+use kubeworkz_hub::store::Cursor;
 use kubeworkz_shared::change::{Change, ChangeBatch, Object};
-use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
 use kubeworkz_shared::model::{
     LabelKeys, NamespacePhase, NamespaceProjection, NodeProjection, NodeResources, NodeRole,
     PodProjection, ResourceAmounts, UsageBucket,
 };
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
-use kubeworkz_testkit::postgres::TestDatabase;
 
 const NAMESPACES: usize = 1_000;
 const NODES: usize = 500;
@@ -155,38 +152,9 @@ fn summary(name: &str, backend: &str, times: &mut [Duration]) {
 }
 
 async fn bench(backend: &str, pods: usize, runs: usize) {
-    let (url, _guard): (String, Box<dyn std::any::Any>) = match backend {
-        "sqlite" => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            (url, Box::new(dir))
-        }
-        _ => {
-            let db = TestDatabase::create().await.expect("PostgreSQL");
-            (db.url().to_owned(), Box::new(db))
-        }
-    };
-    let url: DatabaseUrl = url.parse().unwrap();
-    let store = store::connect(&url).await.unwrap();
-    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = ClusterId::new();
-    store
-        .create_cluster(&NewCluster {
-            id: cluster,
-            org_id: org,
-            name: "bench".into(),
-            description: String::new(),
-            environment: Environment::Production,
-            tags: vec![],
-            mode: ClusterMode::Agent,
-            api_server_url: None,
-            provider: None,
-            version: None,
-            kubeconfig: None,
-            created_by: None,
-        })
-        .await
-        .unwrap();
+    let bench = common::fresh_store(backend).await;
+    let (store, org) = (bench.store.clone(), bench.org);
+    let cluster = common::agent_clusters(&*store, org, 1).await[0];
     let hour = UnixMillis(UnixMillis::now().hour_start().0 - 2 * MILLIS_PER_HOUR);
     let setup = Instant::now();
     let mut seq = 0;
@@ -247,6 +215,8 @@ async fn bench(backend: &str, pods: usize, runs: usize) {
     summary("run_hour end to end", backend, &mut total);
     store.close().await;
 }
+
+mod common;
 
 fn main() {
     let pods = env_usize("KW_PODS", 100_000);
