@@ -10,6 +10,14 @@ use kubeworkz_hub::config::ServeConfig;
 use kubeworkz_hub::shutdown::Shutdown;
 use kubeworkz_hub::{server, telemetry};
 
+/// mimalloc instead of glibc's malloc: an API read allocates per row and per cell from many
+/// threads at once (tokio workers, one SQLite worker thread per pooled connection), and
+/// glibc's arenas spent about 15% of a loaded hub's time in `_int_malloc`,
+/// `malloc_consolidate` and arena locks (api_latency bench, perf). The benches that measure
+/// the hub in-process use it too (`benches/common`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Kubeworkz hub: one place to see every Kubernetes cluster you run.
 #[derive(Debug, Parser)]
 #[command(name = "kubeworkz-hub", version, about)]

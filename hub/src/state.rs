@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::api::metrics::ApiMetrics;
 use crate::auth::ratelimit::RateLimits;
+use crate::auth::token_cache::TokenCache;
 use crate::pull::supervisor::PullHandle;
 use crate::seal::Keyring;
 use crate::shutdown::Shutdown;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub keyring: Keyring,
     /// Login and per-token rate limits.
     pub limits: Arc<RateLimits>,
+    /// API tokens verified in the last few seconds.
+    pub tokens: Arc<TokenCache>,
     /// Request counters for the hub's `/metrics`.
     pub metrics: Arc<ApiMetrics>,
     /// Settings.
@@ -68,6 +71,7 @@ impl AppState {
             pull,
             keyring,
             limits: Arc::new(RateLimits::default()),
+            tokens: Arc::new(TokenCache::default()),
             metrics: Arc::new(ApiMetrics::default()),
             settings: Arc::new(ApiSettings::default()),
             shutdown: Shutdown::new(),

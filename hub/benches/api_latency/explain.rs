@@ -26,8 +26,8 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
             "cluster page (GET /clusters)",
             format!(
                 "SELECT id, name, node_count, node_ready_count, namespace_count, \
-                 deployment_count, pod_count FROM k8s_clusters WHERE org_id = '{org}' ORDER BY CASE WHEN \
-                 name IS NULL THEN 1 ELSE 0 END, name ASC, id ASC LIMIT 50 OFFSET 0"
+                 deployment_count, pod_count FROM k8s_clusters WHERE org_id = '{org}' ORDER BY \
+                 name ASC, id ASC LIMIT 50 OFFSET 0"
             ),
         ),
         (
@@ -42,10 +42,15 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
             format!("SELECT count(*) FROM k8s_namespaces WHERE {live}"),
         ),
         (
-            "namespaces of a cluster, page",
+            "namespaces of a cluster, page with counts",
             format!(
-                "SELECT {item} FROM k8s_namespaces WHERE {live} ORDER BY namespace, name, \
-                 cluster_id, uid LIMIT 50 OFFSET 0"
+                "SELECT {item}, (SELECT count(*) FROM k8s_deployments x WHERE x.cluster_id = \
+                 n.cluster_id AND x.namespace = n.name AND x.deleted_at IS NULL), (SELECT \
+                 count(*) FROM k8s_pods x WHERE x.cluster_id = n.cluster_id AND x.namespace = \
+                 n.name AND x.deleted_at IS NULL) FROM (SELECT uid, cluster_id, namespace, name, \
+                 data, first_seen_at, updated_at FROM k8s_namespaces WHERE {live} ORDER BY \
+                 namespace, name, cluster_id, uid LIMIT 50 OFFSET 0) n ORDER BY n.namespace, \
+                 n.name, n.cluster_id, n.uid"
             ),
         ),
         (

@@ -9,6 +9,11 @@ use kubeworkz_hub::store::{self, ClusterMode, Environment, NewCluster, Store};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_testkit::postgres::TestDatabase;
 
+/// The hub binary's allocator (see `hub/src/main.rs`), so in-process benches measure what
+/// the hub runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A fresh, migrated store and what keeps it alive (the PostgreSQL database or the SQLite
 /// directory, both removed on drop).
 pub struct BenchStore {

@@ -419,6 +419,7 @@ pub(super) async fn update_user(
             .update_user(UserRef::Id(who.org_id, id), role, hash.as_deref())
             .await?
             .ok_or(ApiError::NotFound)?;
+        state.tokens.clear();
         Ok(Json(UserView::from(user)))
     }
     .await;
@@ -444,6 +445,7 @@ pub(super) async fn delete_user(
             return Err(ApiError::Conflict("you cannot delete yourself".into()));
         }
         if state.store.delete_user(who.org_id, id).await? {
+            state.tokens.clear();
             Ok(StatusCode::NO_CONTENT)
         } else {
             Err(ApiError::NotFound)

@@ -125,15 +125,23 @@ impl FromRequestParts<AppState> for Principal {
             .transpose()?;
         let principal = if let Some(token) = bearer {
             let hash = auth::token_hash(token.trim());
-            let info = state
-                .store
-                .api_token(&hash, now)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
+            let at = std::time::Instant::now();
+            let info = match state.tokens.get(&hash, at, now) {
+                Some(info) => info,
+                None => {
+                    let info = state
+                        .store
+                        .api_token(&hash, now)
+                        .await?
+                        .ok_or(ApiError::Unauthorized)?;
+                    state.tokens.insert(hash, info.clone(), at);
+                    info
+                }
+            };
             state
                 .limits
                 .per_token
-                .hit(&info.id.to_string(), std::time::Instant::now())
+                .hit(&info.id.to_string(), at)
                 .map_err(ApiError::TooManyRequests)?;
             Principal {
                 user_id: info.user_id.unwrap_or_default(),

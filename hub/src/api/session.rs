@@ -377,6 +377,7 @@ pub(super) async fn revoke_token(
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
         if state.store.revoke_api_token(who.org_id, id).await? {
+            state.tokens.forget(id);
             Ok(StatusCode::NO_CONTENT)
         } else {
             Err(ApiError::NotFound)

@@ -6,6 +6,7 @@
 
 pub mod enrollment;
 pub mod ratelimit;
+pub mod token_cache;
 
 use std::fmt;
 

@@ -67,6 +67,12 @@ impl ClusterSort {
             ClusterSort::LastSync => "last_sync_at",
         }
     }
+
+    /// Whether the column may be NULL (never judged, never synced): those sort last, which
+    /// takes a `CASE` the indexes cannot serve.
+    fn nullable(self) -> bool {
+        matches!(self, ClusterSort::Health | ClusterSort::LastSync)
+    }
 }
 
 /// Live counts shown beside a cluster.
@@ -195,21 +201,26 @@ pub(crate) async fn cluster_page(
             format!("(lower(name) LIKE {p} ESCAPE '\\' OR lower(description) LIKE {p} ESCAPE '\\')")
         });
     }
-    let total = filter.count(db, "k8s_clusters").await?;
     let direction = if query.descending { "DESC" } else { "ASC" };
     // NULLs (never judged, never synced) sort last either way, on both backends.
     let column = query.sort.column();
-    let mut sql = format!(
-        "SELECT {} FROM k8s_clusters WHERE {} ORDER BY CASE WHEN {column} IS NULL THEN 1 \
-         ELSE 0 END, {column} {direction}, id {direction}",
-        summary_select(db),
-        filter.clause()
-    );
-    sql.push_str(&filter.page(query.page));
-    let args = filter.args;
-    let items = db
-        .fetch(&sql, args, &summary_types())
-        .await?
+    let mut order = format!("{column} {direction}, id {direction}");
+    if query.sort.nullable() {
+        order.insert_str(
+            0,
+            &format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, "),
+        );
+    }
+    let columns = summary_select(db);
+    let (rows, total) = filter
+        .fetch_page(
+            db,
+            ("k8s_clusters", &columns, &order),
+            query.page,
+            &summary_types(),
+        )
+        .await?;
+    let items = rows
         .into_iter()
         .map(summary_from)
         .collect::<Result<_, _>>()?;
@@ -304,7 +315,7 @@ pub(crate) async fn update_cluster(
     clusters::cluster(db, org, id).await
 }
 
-const ITEM_TYPES: [Ty; 7] = [
+pub(super) const ITEM_TYPES: [Ty; 7] = [
     Ty::Text,
     Ty::Text,
     Ty::Text,
@@ -314,7 +325,7 @@ const ITEM_TYPES: [Ty; 7] = [
     Ty::Time,
 ];
 
-fn item_columns(d: Dialect) -> String {
+pub(super) fn item_columns(d: Dialect) -> String {
     format!(
         "uid, {}, namespace, name, {}, first_seen_at, updated_at",
         d.text("cluster_id"),
@@ -322,7 +333,7 @@ fn item_columns(d: Dialect) -> String {
     )
 }
 
-fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
+pub(super) fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
     let mut c = Cells::new(row);
     Ok(InventoryItem {
         uid: c.text()?,
@@ -335,6 +346,9 @@ fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
     })
 }
 
+/// The order of every inventory page.
+pub(super) const ITEM_ORDER: &str = "namespace, name, cluster_id, uid";
+
 /// A page of live inventory objects, by namespace, name and uid.
 pub(crate) async fn inventory_page(
     db: &mut dyn Sql,
@@ -342,6 +356,22 @@ pub(crate) async fn inventory_page(
     query: &InventoryQuery,
 ) -> Result<Paged<InventoryItem>, StoreError> {
     let d = db.dialect();
+    let table = tables::table(query.kind);
+    let filter = inventory_filter(d, org, query);
+    let (rows, total) = filter
+        .fetch_page(
+            db,
+            (table.name, &item_columns(d), ITEM_ORDER),
+            query.page,
+            &ITEM_TYPES,
+        )
+        .await?;
+    let items = rows.into_iter().map(item_from).collect::<Result<_, _>>()?;
+    Ok(Paged { items, total })
+}
+
+/// The live objects of the organization that `query` selects.
+pub(super) fn inventory_filter(d: Dialect, org: OrgId, query: &InventoryQuery) -> Filter {
     let table = tables::table(query.kind);
     let mut filter = Filter::new(d, "org_id", Value::Id(*org.as_uuid()));
     filter.raw("deleted_at IS NULL");
@@ -365,22 +395,7 @@ pub(crate) async fn inventory_page(
         debug_assert!(table.extra.iter().any(|(c, _)| c == column));
         filter.bind(Value::Text(value.clone()), |p| format!("{column} = {p}"));
     }
-    let total = filter.count(db, table.name).await?;
-    let mut sql = format!(
-        "SELECT {} FROM {} WHERE {} ORDER BY namespace, name, cluster_id, uid",
-        item_columns(d),
-        table.name,
-        filter.clause()
-    );
-    sql.push_str(&filter.page(query.page));
-    let args = filter.args;
-    let items = db
-        .fetch(&sql, args, &ITEM_TYPES)
-        .await?
-        .into_iter()
-        .map(item_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Paged { items, total })
+    filter
 }
 
 /// One live object of the organization by uid.

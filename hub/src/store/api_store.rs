@@ -4,8 +4,6 @@
 //! [`SqlBackend`], so both backends run the same code and `Arc<dyn Store>` has these
 //! methods too (bring `ApiStore` into scope to call them).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ObjectKind;
@@ -22,7 +20,7 @@ use super::api_queries::{
 use super::api_tokens::{self, ApiTokenInfo, NewApiToken};
 use super::audit::{self, AuditEntry, AuditFilter};
 use super::backend::{SqlBackend, in_tx, on_conn};
-use super::namespace_counts::{self, NamespaceCounts};
+use super::namespace_counts::{self, NamespaceItem};
 use super::paging::{PageRequest, Paged};
 use super::sql::Sql;
 use super::types::Cluster;
@@ -134,14 +132,14 @@ pub trait ApiStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<UsageHour>, StoreError>;
-    /// Live deployment and pod counts of the named namespaces of a cluster, by name, in one
-    /// query (absent means zero of both).
-    async fn namespace_counts(
+    /// A page of the live namespaces of a cluster with their live deployment and pod
+    /// counts, in one statement (plus a count when the page cannot tell the total).
+    async fn namespace_page(
         &self,
         org: OrgId,
         cluster: ClusterId,
-        names: &[String],
-    ) -> Result<HashMap<String, NamespaceCounts>, StoreError>;
+        page: PageRequest,
+    ) -> Result<Paged<NamespaceItem>, StoreError>;
 }
 
 #[async_trait]
@@ -339,14 +337,14 @@ impl<B: SqlBackend> ApiStore for B {
     }
 
     #[instrument(skip_all)]
-    async fn namespace_counts(
+    async fn namespace_page(
         &self,
         org: OrgId,
         cluster: ClusterId,
-        names: &[String],
-    ) -> Result<HashMap<String, NamespaceCounts>, StoreError> {
-        on_conn!(self, |db| namespace_counts::namespace_counts(
-            db, org, cluster, names
+        page: PageRequest,
+    ) -> Result<Paged<NamespaceItem>, StoreError> {
+        on_conn!(self, |db| namespace_counts::namespace_page(
+            db, org, cluster, page
         ))
     }
 }

@@ -101,20 +101,16 @@ pub(crate) async fn audit_page(
     if let Some(at) = filter_values.until {
         filter.bind(Value::Time(at), |p| format!("at < {p}"));
     }
-    let total = filter.count(db, "audit_log").await?;
-    let mut sql = format!(
-        "SELECT {}, {}, at, actor, action, target, result, source_ip, request_id \
-         FROM audit_log WHERE {} ORDER BY at DESC, id",
+    let columns = format!(
+        "{}, {}, at, actor, action, target, result, source_ip, request_id",
         d.text("id"),
-        d.text("org_id"),
-        filter.clause()
+        d.text("org_id")
     );
-    sql.push_str(&filter.page(page));
-    let args = filter.args;
-    let rows = db
-        .fetch(
-            &sql,
-            args,
+    let (rows, total) = filter
+        .fetch_page(
+            db,
+            ("audit_log", &columns, "at DESC, id"),
+            page,
             &[
                 Ty::Text,
                 Ty::Text,

@@ -60,7 +60,7 @@ pub use api_store::ApiStore;
 pub use api_tokens::{ApiTokenInfo, NewApiToken};
 pub use audit::{AuditEntry, AuditFilter};
 pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
-pub use namespace_counts::NamespaceCounts;
+pub use namespace_counts::{NamespaceCounts, NamespaceItem};
 pub use paging::{PageRequest, Paged};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -1,13 +1,18 @@
-//! Live deployment and pod counts per namespace of one cluster, for the namespaces table.
-//! One grouped query per page of namespaces (like the cluster list's counts) instead of two
-//! count queries per row.
+//! A page of a cluster's namespaces with each one's live deployment and pod counts, for the
+//! namespaces table: one statement that counts only the page's namespaces (correlated
+//! counts over the `(cluster_id, namespace, …) WHERE deleted_at IS NULL` indexes), instead
+//! of a page query and then a grouped count query, or two count queries per row.
 
-use std::collections::HashMap;
-
+use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 
 use super::StoreError;
-use super::sql::{Cells, Sql, Ty, Value};
+use super::api_queries::{
+    ITEM_ORDER, ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_columns,
+    item_from,
+};
+use super::paging::{PageRequest, Paged};
+use super::sql::{Cells, Sql, Ty};
 
 /// Live objects in one namespace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,59 +23,67 @@ pub struct NamespaceCounts {
     pub pods: u64,
 }
 
-/// Counts of the named namespaces of an organization's cluster, keyed by namespace name;
-/// a namespace without live deployments or pods is absent (its counts are zero). Another
-/// organization's cluster counts nothing.
-pub(crate) async fn namespace_counts(
+/// A live namespace and what lives in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceItem {
+    /// The namespace.
+    pub item: InventoryItem,
+    /// Its live deployments and pods.
+    pub counts: NamespaceCounts,
+}
+
+/// A page of the live namespaces of an organization's cluster, in inventory order, with
+/// their counts. Another organization's cluster has none.
+pub(crate) async fn namespace_page(
     db: &mut dyn Sql,
     org: OrgId,
     cluster: ClusterId,
-    names: &[String],
-) -> Result<HashMap<String, NamespaceCounts>, StoreError> {
-    if names.is_empty() {
-        return Ok(HashMap::new());
-    }
+    page: PageRequest,
+) -> Result<Paged<NamespaceItem>, StoreError> {
     let d = db.dialect();
-    let mut args = vec![Value::Id(*org.as_uuid()), Value::Id(*cluster.as_uuid())];
-    args.extend(names.iter().map(|n| Value::Text(n.clone())));
-    let list = (3..=names.len() + 2)
-        .map(|n| d.ph(n))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let parts: Vec<String> = ["k8s_deployments", "k8s_pods"]
-        .iter()
-        .enumerate()
-        .map(|(i, table)| {
-            // As in the cluster counts, the organization is checked on the cluster so the
-            // count reads only the `(cluster_id, …) WHERE deleted_at IS NULL` indexes.
-            format!(
-                "SELECT CAST({i} AS BIGINT), namespace, count(*) FROM {table} WHERE cluster_id \
-                 IN (SELECT id FROM k8s_clusters WHERE org_id = {} AND id = {}) \
-                 AND namespace IN ({list}) AND deleted_at IS NULL GROUP BY namespace",
-                d.ph(1),
-                d.ph(2)
-            )
-        })
-        .collect();
-    let rows = db
-        .fetch(
-            &parts.join(" UNION ALL "),
-            args,
-            &[Ty::I64, Ty::Text, Ty::I64],
+    let query = InventoryQuery {
+        kind: ObjectKind::Namespace,
+        cluster: Some(cluster),
+        namespace: None,
+        deployment: None,
+        columns: Vec::new(),
+        page,
+    };
+    let filter = inventory_filter(d, org, &query);
+    let table = "k8s_namespaces";
+    let raw = "uid, cluster_id, namespace, name, data, first_seen_at, updated_at";
+    let (inner, args) = filter.page_sql((table, raw, ITEM_ORDER), page);
+    // The page is cut first, so only its namespaces are counted: the outer query's
+    // subqueries run once per row it returns.
+    let count = |of: &str| {
+        format!(
+            "(SELECT count(*) FROM {of} x WHERE x.cluster_id = n.cluster_id \
+             AND x.namespace = n.name AND x.deleted_at IS NULL)"
         )
-        .await?;
-    let mut out: HashMap<String, NamespaceCounts> = HashMap::new();
-    for row in rows {
-        let mut c = Cells::new(row);
-        let which = c.i64()?;
-        let namespace = c.text()?;
-        let n = c.i64()?.max(0) as u64;
-        let counts = out.entry(namespace).or_default();
-        if which == 0 {
-            counts.deployments = n;
-        } else {
-            counts.pods = n;
-        }
-    }
-    Ok(out)
+    };
+    let order: Vec<String> = ITEM_ORDER.split(", ").map(|c| format!("n.{c}")).collect();
+    let sql = format!(
+        "SELECT {}, {}, {} FROM ({inner}) n ORDER BY {}",
+        item_columns(d),
+        count("k8s_deployments"),
+        count("k8s_pods"),
+        order.join(", ")
+    );
+    let types = [&ITEM_TYPES[..], &[Ty::I64, Ty::I64]].concat();
+    let rows = db.fetch(&sql, args, &types).await?;
+    let total = filter.total(db, table, page, rows.len()).await?;
+    let items = rows
+        .into_iter()
+        .map(|mut row| {
+            let mut counts = Cells::new(row.split_off(ITEM_TYPES.len()));
+            Ok(NamespaceItem {
+                counts: NamespaceCounts {
+                    deployments: counts.i64()?.max(0) as u64,
+                    pods: counts.i64()?.max(0) as u64,
+                },
+                item: item_from(row)?,
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Paged { items, total })
 }

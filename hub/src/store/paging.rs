@@ -78,12 +78,89 @@ impl Filter {
         Ok(c.i64()?.max(0) as u64)
     }
 
-    /// Binds the page and returns ` LIMIT … OFFSET …`.
-    pub(crate) fn page(&mut self, page: PageRequest) -> String {
-        self.args.push(Value::I64(i64::from(page.limit)));
-        self.args
-            .push(Value::I64(page.offset.min(i64::MAX as u64) as i64));
-        let n = self.args.len();
-        format!(" LIMIT {} OFFSET {}", self.d.ph(n - 1), self.d.ph(n))
+    /// One page of `SELECT {columns} FROM {table} WHERE … ORDER BY {order}` and the
+    /// filtered total. The count runs only when the page cannot tell it (see
+    /// [`total_from_page`]): most lists of a namespace or a deployment fit one page, and the
+    /// count was a second statement per request.
+    pub(crate) async fn fetch_page(
+        &self,
+        db: &mut dyn Sql,
+        select: (&str, &str, &str),
+        page: PageRequest,
+        types: &[Ty],
+    ) -> Result<(Vec<Vec<Value>>, u64), StoreError> {
+        let (sql, args) = self.page_sql(select, page);
+        let rows = db.fetch(&sql, args, types).await?;
+        let total = self.total(db, select.0, page, rows.len()).await?;
+        Ok((rows, total))
+    }
+
+    /// `SELECT {columns} FROM {table} WHERE … ORDER BY {order} LIMIT … OFFSET …` and its
+    /// arguments, for callers that wrap the page in an outer query.
+    pub(crate) fn page_sql(
+        &self,
+        (table, columns, order): (&str, &str, &str),
+        page: PageRequest,
+    ) -> (String, Vec<Value>) {
+        let mut args = self.args.clone();
+        args.push(Value::I64(i64::from(page.limit)));
+        args.push(Value::I64(page.offset.min(i64::MAX as u64) as i64));
+        let n = args.len();
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
+            self.clause(),
+            self.d.ph(n - 1),
+            self.d.ph(n)
+        );
+        (sql, args)
+    }
+
+    /// The filtered total of `table`, given a page of `len` rows: counted only when the
+    /// page cannot tell it.
+    pub(crate) async fn total(
+        &self,
+        db: &mut dyn Sql,
+        table: &str,
+        page: PageRequest,
+        len: usize,
+    ) -> Result<u64, StoreError> {
+        match total_from_page(page, len) {
+            Some(total) => Ok(total),
+            None => self.count(db, table).await,
+        }
+    }
+}
+
+/// The list's total when a page of `len` items shows it: a page shorter than its limit is
+/// the list's end, unless it is empty past the start (the list may end before the offset).
+pub(crate) fn total_from_page(page: PageRequest, len: usize) -> Option<u64> {
+    let short = (len as u64) < u64::from(page.limit);
+    (short && (len > 0 || page.offset == 0)).then_some(page.offset + len as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(limit: u32, offset: u64) -> PageRequest {
+        PageRequest { limit, offset }
+    }
+
+    #[test]
+    fn a_short_page_tells_the_total_and_a_full_or_empty_one_does_not() {
+        assert_eq!(total_from_page(page(50, 0), 7), Some(7));
+        assert_eq!(total_from_page(page(50, 0), 0), Some(0));
+        assert_eq!(total_from_page(page(50, 100), 3), Some(103));
+        assert_eq!(total_from_page(page(50, 0), 50), None, "more may follow");
+        assert_eq!(
+            total_from_page(page(50, 100), 0),
+            None,
+            "the list may be shorter"
+        );
+        assert_eq!(
+            total_from_page(page(0, 0), 0),
+            None,
+            "a zero limit shows nothing"
+        );
     }
 }

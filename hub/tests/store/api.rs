@@ -4,7 +4,8 @@
 use chrono::{Duration, Utc};
 use kubeworkz_hub::store::{
     AuditEntry, AuditFilter, ClusterPatch, ClusterQuery, ClusterSort, DEFAULT_ORG, Environment,
-    InventoryQuery, NewApiToken, NewSession, NewUser, PageRequest, Role, StoreError, UserRef,
+    InventoryQuery, NamespaceItem, NewApiToken, NewSession, NewUser, PageRequest, Paged, Role,
+    StoreError, UserRef,
 };
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::model::UsageBucket;
@@ -422,7 +423,7 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
     );
 }
 
-pub async fn namespace_counts_are_live_scoped_and_grouped(t: TestStore) {
+pub async fn namespace_pages_count_live_objects_in_the_org(t: TestStore) {
     let store = &*t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
@@ -461,35 +462,45 @@ pub async fn namespace_counts_are_live_scoped_and_grouped(t: TestStore) {
         .await
         .unwrap();
 
-    let names: Vec<String> = ["web", "db", "empty", "missing"]
-        .iter()
-        .map(|n| n.to_string())
-        .collect();
-    let counts = store.namespace_counts(org, a, &names).await.unwrap();
-    let of = |n: &str| counts.get(n).map(|c| (c.deployments, c.pods));
-    assert_eq!(of("web"), Some((2, 2)), "the deleted pod is not counted");
-    assert_eq!(of("db"), Some((0, 1)));
-    assert_eq!(of("empty"), None);
-    assert_eq!(counts.len(), 2);
-    let only_db = store
-        .namespace_counts(org, a, &["db".to_string()])
-        .await
-        .unwrap();
-    assert_eq!(only_db.len(), 1, "only the asked namespaces");
-    assert!(
-        store
-            .namespace_counts(other, a, &names)
-            .await
-            .unwrap()
-            .is_empty(),
-        "another organization's cluster counts nothing"
+    let counted = |paged: &Paged<NamespaceItem>| -> Vec<(String, u64, u64)> {
+        paged
+            .items
+            .iter()
+            .map(|n| (n.item.name.clone(), n.counts.deployments, n.counts.pods))
+            .collect()
+    };
+    let page = |limit, offset| PageRequest { limit, offset };
+    let all = store.namespace_page(org, a, page(50, 0)).await.unwrap();
+    assert_eq!(
+        counted(&all),
+        vec![
+            ("db".to_string(), 0, 1),
+            ("empty".to_string(), 0, 0),
+            ("web".to_string(), 2, 2),
+        ],
+        "by name; the deleted pod and the other cluster's pod are not counted"
     );
-    assert!(
-        store
-            .namespace_counts(org, a, &[])
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(all.total, 3);
+    assert_eq!(all.items[2].item.uid, "a-ns");
+    assert_eq!(all.items[2].item.cluster_id, a);
+    let first = store.namespace_page(org, a, page(2, 0)).await.unwrap();
+    assert_eq!(
+        (counted(&first).len(), first.total),
+        (2, 3),
+        "a full page counts the rest"
+    );
+    let last = store.namespace_page(org, a, page(2, 2)).await.unwrap();
+    assert_eq!(
+        (counted(&last), last.total),
+        (vec![("web".to_string(), 2, 2)], 3)
+    );
+    let past = store.namespace_page(org, a, page(2, 5)).await.unwrap();
+    assert_eq!((past.items.len(), past.total), (0, 3), "past the end");
+    let theirs = store.namespace_page(other, a, page(50, 0)).await.unwrap();
+    assert_eq!(
+        (theirs.items.len(), theirs.total),
+        (0, 0),
+        "another organization's cluster has no namespaces"
     );
 
     let hour = (Utc::now() - Duration::hours(2)).timestamp();

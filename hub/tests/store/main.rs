@@ -72,7 +72,7 @@ conformance! {
     api::users_sessions_and_api_tokens,
     api::the_audit_log_is_filtered_and_paged_per_organization,
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
-    api::namespace_counts_are_live_scoped_and_grouped,
+    api::namespace_pages_count_live_objects_in_the_org,
     cluster_counts::kept_cluster_counts_follow_every_ingest_path,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
