@@ -11,8 +11,9 @@
 //! requests/s per endpoint and backend, then the plans of the hot queries (`KW_EXPLAIN=0` to
 //! skip). `KW_BACKENDS=sqlite,postgres`; PostgreSQL: `DATABASE_URL`, or a throwaway server.
 //!
-//! The load generator shares the machine (and the runtime) with the hub, as `wrk` on the same
-//! host would; latencies include its HTTP client.
+//! The load generator shares the machine (and the runtime) with the hub; latencies include
+//! its HTTP client. `KW_CLIENT=wrk` drives the same random requests from `wrk` (one thread,
+//! its own process, Debian package `wrk`) instead.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -369,7 +370,24 @@ async fn bench(backend: &str, shape: Shape) {
             }),
         ),
     ];
+    let use_wrk = std::env::var("KW_CLIENT").is_ok_and(|c| c == "wrk");
     for (name, path_of) in &endpoints {
+        if use_wrk {
+            let paths: Vec<String> = (0..2_000).map(|_| path_of(&mut rand::rng())).collect();
+            let (base, token) = (base.clone(), token.clone());
+            let run = tokio::task::spawn_blocking(move || {
+                wrk::drive(&base, &token, &paths, concurrency, times)
+            })
+            .await
+            .unwrap();
+            let [p50, p90, p99] = run.quantiles_ms;
+            println!(
+                "{backend:>8}: {name:<30} c={concurrency} n={:>6} p50 {p50:>6.2} ms  p90 \
+                 {p90:>6.2} ms  p99 {p99:>6.2} ms  (wrk)  {:>6.0} req/s",
+                run.requests, run.requests_per_s,
+            );
+            continue;
+        }
         let s = drive(&client, &base, &token, concurrency, times, path_of.as_ref()).await;
         println!(
             "{backend:>8}: {name:<30} c={concurrency} n={:>6} p50 {:>6.2} ms  p90 {:>6.2} ms  \
@@ -391,6 +409,8 @@ async fn bench(backend: &str, shape: Shape) {
 mod common;
 #[path = "api_latency/explain.rs"]
 mod explain;
+#[path = "api_latency/wrk.rs"]
+mod wrk;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -347,7 +347,18 @@ pub(super) fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
 }
 
 /// The order of every inventory page.
-pub(super) const ITEM_ORDER: &str = "namespace, name, cluster_id, uid";
+const ITEM_ORDER: &str = "namespace, name, cluster_id, uid";
+
+/// [`ITEM_ORDER`] for `kind`: cluster-scoped objects all have the empty namespace, and
+/// leaving it out lets a page of one cluster's nodes or namespaces walk the
+/// `(cluster_id, name)` live index in order instead of sorting them all.
+pub(super) fn item_order(kind: ObjectKind) -> &'static str {
+    if kind.is_namespaced() {
+        ITEM_ORDER
+    } else {
+        "name, cluster_id, uid"
+    }
+}
 
 /// A page of live inventory objects, by namespace, name and uid.
 pub(crate) async fn inventory_page(
@@ -361,7 +372,7 @@ pub(crate) async fn inventory_page(
     let (rows, total) = filter
         .fetch_page(
             db,
-            (table.name, &item_columns(d), ITEM_ORDER),
+            (table.name, &item_columns(d), item_order(query.kind)),
             query.page,
             &ITEM_TYPES,
         )

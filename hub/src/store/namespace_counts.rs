@@ -8,8 +8,8 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 
 use super::StoreError;
 use super::api_queries::{
-    ITEM_ORDER, ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_columns,
-    item_from,
+    ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_columns, item_from,
+    item_order,
 };
 use super::paging::{PageRequest, Paged};
 use super::sql::{Cells, Sql, Ty};
@@ -52,7 +52,8 @@ pub(crate) async fn namespace_page(
     let filter = inventory_filter(d, org, &query);
     let table = "k8s_namespaces";
     let raw = "uid, cluster_id, namespace, name, data, first_seen_at, updated_at";
-    let (inner, args) = filter.page_sql((table, raw, ITEM_ORDER), page);
+    let order = item_order(ObjectKind::Namespace);
+    let (inner, args) = filter.page_sql((table, raw, order), page);
     // The page is cut first, so only its namespaces are counted: the outer query's
     // subqueries run once per row it returns.
     let count = |of: &str| {
@@ -61,7 +62,7 @@ pub(crate) async fn namespace_page(
              AND x.namespace = n.name AND x.deleted_at IS NULL)"
         )
     };
-    let order: Vec<String> = ITEM_ORDER.split(", ").map(|c| format!("n.{c}")).collect();
+    let order: Vec<String> = order.split(", ").map(|c| format!("n.{c}")).collect();
     let sql = format!(
         "SELECT {}, {}, {} FROM ({inner}) n ORDER BY {}",
         item_columns(d),
