@@ -19,9 +19,8 @@ const EXIT_BAD_CONFIG: u8 = 64;
 /// events — and glibc keeps what such a wave freed resident (fragmented heap, an mmap
 /// threshold raised by the first large free), so RSS settles at the high-water mark. mimalloc
 /// returns freed pages to the OS, but lazily (after its purge delay, and only pages it no
-/// longer uses): at 10k pods the idle agent was measured well above its post-rollout RSS, a
-/// plateau whose cause (unreturned frees or the hour's usage buckets) is still open; see
-/// `agent/benches/scale/` and ARCHITECTURE.md.
+/// longer uses): at 10k pods it held a wave for 15-40 s, so the waves themselves are kept
+/// small (the PodMetrics list is folded in as it is decoded); see `agent/benches/scale/`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
+use futures::AsyncReadExt;
 use kube::api::ListParams;
-use kube::{Api, Client};
+use kube::{Client, Resource};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{CollectError, CollectorOutput};
-use crate::model::usage::{PodMetrics, UsageAggregator};
+use crate::model::usage::{PodMetrics, UsageAggregator, record_pod_metrics_list};
 use crate::time::UnixMillis;
 
 /// PodMetrics per list page. metrics-server answers a whole cluster at once when it ignores
@@ -27,7 +28,6 @@ pub(super) async fn run(
 ) -> Result<(), CollectError> {
     let max_gap = i64::try_from(interval.as_millis() * 3).unwrap_or(i64::MAX);
     let mut aggregator = UsageAggregator::new(max_gap);
-    let api: Api<PodMetrics> = Api::all(client);
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -43,7 +43,7 @@ pub(super) async fn run(
             }
             _ = tick.tick() => {}
         }
-        if let Err(err) = sample_once(&api, &mut aggregator).await {
+        if let Err(err) = sample_once(&client, &mut aggregator).await {
             tracing::debug!(error = %err, "metrics.k8s.io unavailable");
         }
         // Buckets are complete once no sample can still land in them.
@@ -57,22 +57,40 @@ pub(super) async fn run(
     }
 }
 
-/// Lists every PodMetrics page by page into the aggregator; a malformed item is skipped.
-async fn sample_once(
-    api: &Api<PodMetrics>,
-    aggregator: &mut UsageAggregator,
-) -> Result<(), kube::Error> {
+/// Why one sample could not be taken (logged; the next interval tries again).
+#[derive(Debug, thiserror::Error)]
+enum SampleError {
+    #[error("listing pod metrics: {0}")]
+    List(#[from] kube::Error),
+    #[error("reading the pod metrics list: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("decoding the pod metrics list: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Lists every PodMetrics page by page into the aggregator, each page folded in as it is
+/// decoded (`record_pod_metrics_list`: metrics-server sends the whole cluster in one page, and
+/// decoding it into `PodMetrics` first was the agent's largest allocation); a malformed item
+/// is skipped.
+async fn sample_once(client: &Client, aggregator: &mut UsageAggregator) -> Result<(), SampleError> {
+    let request = kube::core::Request::new(PodMetrics::url_path(&(), None));
     let mut params = ListParams::default().limit(PAGE_SIZE);
+    let mut body = Vec::new();
     loop {
-        let page = api.list(&params).await?;
-        for metrics in &page.items {
-            if let Err(err) = aggregator.record_pod_metrics(metrics) {
-                tracing::debug!(error = %err, "skipping malformed pod metrics");
-            }
+        let list = request.list(&params).map_err(kube::Error::BuildRequest)?;
+        body.clear();
+        client
+            .request_stream(list)
+            .await?
+            .read_to_end(&mut body)
+            .await?;
+        let page = record_pod_metrics_list(aggregator, &body)?;
+        if let Some(err) = page.first_error {
+            tracing::debug!(error = %err, skipped = page.skipped, "skipping malformed pod metrics");
         }
-        match page.metadata.continue_ {
-            Some(token) if !token.is_empty() => params = params.continue_token(&token),
-            _ => return Ok(()),
+        match page.continue_token {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(()),
         }
     }
 }

@@ -205,6 +205,25 @@ pub struct ContainerSample<'a> {
     pub memory_bytes: u64,
 }
 
+/// One pod's identity and measurement window, borrowed from whatever it was decoded into.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PodSampleRef<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    /// `None`: metrics-server has no sample yet; nothing is recorded.
+    pub timestamp: Option<&'a Time>,
+    /// A Go duration.
+    pub window: &'a str,
+}
+
+/// One container's usage quantities as text (`cpu` in cores, `memory` in bytes).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ContainerUsageRef<'a> {
+    pub name: &'a str,
+    pub cpu: Option<&'a str>,
+    pub memory: Option<&'a str>,
+}
+
 /// Per-hour tallies of one container: a [`UsageBucket`] without the names, which the
 /// aggregator holds once per container instead of once per hour and map.
 #[derive(Clone, Copy, Debug, Default)]
@@ -279,32 +298,51 @@ impl UsageAggregator {
     /// Records every container of a PodMetrics. Nothing is recorded if any part is malformed.
     /// A sample without a timestamp is ignored; repeated or older samples are ignored.
     pub fn record_pod_metrics(&mut self, metrics: &PodMetrics) -> Result<(), UsageError> {
-        let Some(timestamp) = metrics.timestamp.as_ref().map(UnixMillis::from) else {
+        self.record_pod(
+            PodSampleRef {
+                namespace: metrics.metadata.namespace.as_deref().unwrap_or_default(),
+                pod: metrics.metadata.name.as_deref().unwrap_or_default(),
+                timestamp: metrics.timestamp.as_ref(),
+                window: &metrics.window,
+            },
+            metrics.containers.iter().map(|c| ContainerUsageRef {
+                name: &c.name,
+                cpu: c.usage.get("cpu").map(|q| q.0.as_str()),
+                memory: c.usage.get("memory").map(|q| q.0.as_str()),
+            }),
+        )
+    }
+
+    /// Records one pod's containers, whichever type they were decoded into (an owned
+    /// [`PodMetrics`], or borrowed from a list body by `usage_list`). All or nothing: every
+    /// quantity is parsed before any sample is recorded.
+    pub(crate) fn record_pod<'a>(
+        &mut self,
+        pod: PodSampleRef<'a>,
+        containers: impl ExactSizeIterator<Item = ContainerUsageRef<'a>>,
+    ) -> Result<(), UsageError> {
+        let Some(timestamp) = pod.timestamp.map(UnixMillis::from) else {
             return Ok(());
         };
-        let window_millis = parse_go_duration_millis(&metrics.window)?;
-        let namespace = metrics.metadata.namespace.as_deref().unwrap_or_default();
-        let pod = metrics.metadata.name.as_deref().unwrap_or_default();
-        let mut samples = Vec::with_capacity(metrics.containers.len());
-        for container in &metrics.containers {
-            let parse = |name: &str, unit_exp10: i32| {
-                container
-                    .usage
-                    .get(name)
-                    .map_or(Ok(0), |q| quantity::parse_scaled(&q.0, unit_exp10))
+        let window_millis = parse_go_duration_millis(pod.window)?;
+        let mut samples = Vec::with_capacity(containers.len());
+        for container in containers {
+            let parse = |quantity: Option<&str>, unit_exp10: i32| {
+                quantity
+                    .map_or(Ok(0), |q| quantity::parse_scaled(q, unit_exp10))
                     .map_err(|source| UsageError::InvalidQuantity {
-                        container: container.name.clone(),
+                        container: container.name.to_owned(),
                         source,
                     })
             };
             samples.push(ContainerSample {
-                namespace,
-                pod,
-                container: &container.name,
+                namespace: pod.namespace,
+                pod: pod.pod,
+                container: container.name,
                 timestamp,
                 window_millis,
-                cpu_millis: parse("cpu", 3)?,
-                memory_bytes: parse("memory", 0)?,
+                cpu_millis: parse(container.cpu, 3)?,
+                memory_bytes: parse(container.memory, 0)?,
             });
         }
         for sample in samples {
@@ -435,6 +473,10 @@ fn sort_buckets(buckets: &mut [UsageBucket]) {
         ))
     });
 }
+
+#[path = "usage_list.rs"]
+mod list;
+pub use list::{PodMetricsListSummary, record_pod_metrics_list};
 
 #[cfg(test)]
 #[path = "usage_tests.rs"]
