@@ -87,9 +87,7 @@ pub(super) async fn cluster_namespaces(
         .store
         .namespace_page(who.org_id, cluster_id(&id)?, page)
         .await?;
-    if paged.items.is_empty() {
-        own_cluster(&state, &who, &id).await?;
-    }
+    let paged = of_own_cluster(&state, &who, &id, paged).await?;
     Ok(Json(NamespacePage::new(paged, page, |n| {
         NamespaceView::new(n.item, n.counts)
     })))
@@ -106,26 +104,25 @@ pub(super) async fn cluster_nodes(
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ObjectPage>, ApiError> {
-    let (q, paged) = cluster_objects(&state, &who, &id, ObjectKind::Node, &params).await?;
+    let q = query(ObjectKind::Node, cluster_id(&id)?, &params)?;
+    let paged = state.store.inventory_page(who.org_id, &q).await?;
+    let paged = of_own_cluster(&state, &who, &id, paged).await?;
     Ok(Json(ObjectPage::new(paged, q.page, ObjectView::from)))
 }
 
-/// A page of one cluster's objects of `kind`. The cluster is looked up only when the page
-/// is empty: rows of the caller's organization already prove the cluster is theirs, and
-/// only an empty page must tell "no such cluster" (404) from "nothing in it".
-async fn cluster_objects(
+/// A page of one cluster's objects, read without looking the cluster up first: rows of the
+/// caller's organization already prove the cluster is theirs, so only an empty page must
+/// tell "no such cluster" (404) from "nothing in it".
+async fn of_own_cluster<T>(
     state: &AppState,
     who: &Principal,
     id: &str,
-    kind: ObjectKind,
-    params: &PageParams,
-) -> Result<(InventoryQuery, Paged<InventoryItem>), ApiError> {
-    let q = query(kind, cluster_id(id)?, params)?;
-    let paged = state.store.inventory_page(who.org_id, &q).await?;
+    paged: Paged<T>,
+) -> Result<Paged<T>, ApiError> {
     if paged.items.is_empty() {
         own_cluster(state, who, id).await?;
     }
-    Ok((q, paged))
+    Ok(paged)
 }
 
 async fn namespace_list(
