@@ -114,13 +114,14 @@ pub(crate) async fn apply(
     let mut generations = generations(db, ids).await?;
     let staged: Vec<(&PreparedBatch, Vec<&[PreparedStep]>)> =
         go.iter().map(|b| (*b, stages(&b.steps))).collect();
-    let mut touched = cluster_counts::Touched::default();
+    let touched = touched(db.dialect(), &go);
+    let live_before = cluster_counts::live(db, &touched).await?;
     let rounds = staged.iter().map(|s| s.1.len()).max().unwrap_or(0);
     for round in 0..rounds {
         let mut merged = Merged::default();
         for (batch, stages) in &staged {
             if let Some(stage) = stages.get(round) {
-                merged.add(batch, stage, &mut generations, &mut touched);
+                merged.add(batch, stage, &mut generations);
             }
         }
         write(db, merged).await?;
@@ -130,8 +131,33 @@ pub(crate) async fn apply(
         .map(|b| cursor_row(b.cluster, b.cursor, b.now))
         .collect();
     advance_cursors(db, cursors).await?;
-    cluster_counts::refresh(db, touched).await?;
+    cluster_counts::refresh(db, touched, live_before).await?;
     Ok(outcomes)
+}
+
+/// What the batches' writes can change of the kept counts (see [`cluster_counts::Touched`]):
+/// every step of every stage, noted before anything is written.
+fn touched(d: Dialect, batches: &[&PreparedBatch]) -> cluster_counts::Touched {
+    let mut touched = cluster_counts::Touched::new(d);
+    for batch in batches {
+        let cluster = *batch.cluster.as_uuid();
+        for step in &batch.steps {
+            match step {
+                PreparedStep::Begin(_) => {}
+                PreparedStep::Writes(writes) => {
+                    for (kind, writes) in writes {
+                        touched.write(*kind, cluster, writes);
+                    }
+                }
+                PreparedStep::End(kinds) => {
+                    for kind in kinds {
+                        touched.prune(*kind, cluster);
+                    }
+                }
+            }
+        }
+    }
+    touched
 }
 
 /// A row for [`advance_cursors`].
@@ -209,14 +235,12 @@ async fn write(db: &mut dyn Sql, merged: Merged) -> Result<(), StoreError> {
 type Generations = HashMap<(Uuid, ObjectKind), (i64, bool)>;
 
 impl Merged {
-    /// Adds one stage of `batch`, moving `generations` as applying it alone would, and
-    /// noting in `touched` the kinds whose live rows it may change (for the kept counts).
+    /// Adds one stage of `batch`, moving `generations` as applying it alone would.
     fn add(
         &mut self,
         batch: &PreparedBatch,
         stage: &[PreparedStep],
         generations: &mut Generations,
-        touched: &mut cluster_counts::Touched,
     ) {
         let cluster = *batch.cluster.as_uuid();
         let at = Value::Time(batch.now);
@@ -236,7 +260,6 @@ impl Merged {
                 }
                 PreparedStep::Writes(writes) => {
                     for (kind, writes) in writes {
-                        touched.add(*kind, cluster);
                         let generation = generations.get(&(cluster, *kind)).map_or(0, |g| g.0);
                         let rows = self.kinds.entry(*kind).or_default();
                         rows.clears.extend(writes.slot_clears.iter().map(|slot| {
@@ -264,7 +287,6 @@ impl Merged {
                             continue;
                         };
                         generations.insert((cluster, *kind), (generation, false));
-                        touched.add(*kind, cluster);
                         self.kinds.entry(*kind).or_default().prunes.push(vec![
                             Value::Id(cluster),
                             Value::I64(generation),

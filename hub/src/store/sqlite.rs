@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::backend::{SqlBackend, Tx};
 use super::commit::{Begin, GroupCommit, GroupLimits};
 use super::sql::{Dialect, Sql, Ty, Value};
+use super::sqlite_wal::{Checkpointer, WalPolicy};
 use super::{Backend, MaintenanceReport, StoreError, queries};
 
 /// Migrations embedded at build time, so the binary needs no files beside it.
@@ -39,9 +40,6 @@ const GROUP_LIMITS: GroupLimits = GroupLimits {
 /// Page cache of the one writer connection, in KiB: it holds the indexes' hot pages.
 const WRITER_CACHE_KIB: u32 = 128 * 1024;
 
-/// WAL size (4 KiB pages) at which a commit checkpoints.
-const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
-
 /// [`Store`](super::Store) on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -50,6 +48,7 @@ pub struct SqliteStore {
     writer: Writer,
     label_keys: LabelKeys,
     commits: Arc<GroupCommit>,
+    checkpoints: Arc<Checkpointer>,
 }
 
 /// The one write connection and the in-process writer lock: what opens a write transaction.
@@ -102,9 +101,8 @@ impl SqliteStore {
                     // created, wrote and deleted temporary files (16% of the writer's time
                     // under churn, by `perf`).
                     .pragma("temp_store", "memory")
-                    // Checkpoint every ~64 MiB of WAL instead of every 4 MiB: each checkpoint
-                    // syncs the database file, and fewer, larger ones cost the writer less.
-                    .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string()),
+                    // Commits never checkpoint: `sqlite_wal` does, on its own connection.
+                    .pragma("wal_autocheckpoint", "0"),
             )
             .await
             .map_err(connect_err)?;
@@ -117,19 +115,28 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .test_before_acquire(false)
-            .connect_with(options.pragma("cache_size", "-32768"))
+            .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await
             .map_err(connect_err)?;
         let writer = Writer {
             pool: write_pool,
             lock: Arc::default(),
         };
+        let checkpoints = Checkpointer::start(
+            options,
+            writer.pool.clone(),
+            writer.lock.clone(),
+            WalPolicy::HUB,
+        )
+        .await
+        .map_err(connect_err)?;
         let commits = GroupCommit::start(Arc::new(writer.clone()), GROUP_LIMITS);
         Ok(Self {
             pool,
             writer,
             label_keys: LabelKeys::default(),
             commits: Arc::new(commits),
+            checkpoints: Arc::new(checkpoints),
         })
     }
 }
@@ -283,6 +290,7 @@ impl SqlBackend for SqliteStore {
     }
 
     async fn close(&self) {
+        self.checkpoints.stop().await;
         self.pool.close().await;
         self.writer.pool.close().await;
     }
