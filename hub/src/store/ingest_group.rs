@@ -30,7 +30,7 @@ use super::StoreError;
 use super::cluster_counts;
 use super::ingest::{kind_named, stored_cursor, verdict};
 use super::prepare::{self, PreparedBatch, PreparedStep, SEEN_GEN};
-use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
+use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows, values_rows_with};
 use super::tables::{self, Table};
 use super::types::{Cursor, IngestOutcome};
 
@@ -399,7 +399,13 @@ async fn write_kind(
         format!(
             "INSERT INTO {t} ({}) VALUES {} ON CONFLICT (cluster_id, uid{}) DO UPDATE SET {}",
             names.join(", "),
-            values_rows(d, n, &json_flags),
+            values_rows_with(n, names.len(), |i, k| match (d, json_flags[i], names[i]) {
+                // PostgreSQL keeps `data` as `json` (migration 0010): a cast through `jsonb`
+                // would parse it into the binary form and print it back.
+                (Dialect::Postgres, true, "data") => format!("CAST(${k} AS json)"),
+                (Dialect::Postgres, true, _) => d.json_ph(k),
+                _ => d.list_ph(k),
+            }),
             table.key_extra,
             updates,
         )

@@ -226,23 +226,34 @@ fn mismatch(wanted: &str, got: &Value) -> sqlx::Error {
 /// Placeholders for a multi-row `VALUES` numbered from 1, `columns` per row, with JSON columns
 /// cast where the dialect needs it; see [`Dialect::list_ph`] for where it must stand.
 pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: &[bool]) -> String {
-    let mut out = String::with_capacity(rows * columns.len() * 6);
+    values_rows_with(rows, columns.len(), |i, n| {
+        // JSON is text in SQLite; only PostgreSQL casts (with a numbered placeholder).
+        if columns[i] && dialect == Dialect::Postgres {
+            dialect.json_ph(n)
+        } else {
+            dialect.list_ph(n)
+        }
+    })
+}
+
+/// Like [`values_rows`], with the placeholder of column `i` for value `n` from `ph(i, n)`.
+pub(crate) fn values_rows_with(
+    rows: usize,
+    columns: usize,
+    ph: impl Fn(usize, usize) -> String,
+) -> String {
+    let mut out = String::with_capacity(rows * columns * 6);
     let mut n = 1;
     for row in 0..rows {
         if row > 0 {
             out.push_str(", ");
         }
         out.push('(');
-        for (i, is_json) in columns.iter().enumerate() {
+        for i in 0..columns {
             if i > 0 {
                 out.push_str(", ");
             }
-            // JSON is text in SQLite; only PostgreSQL casts (with a numbered placeholder).
-            out.push_str(&if *is_json && dialect == Dialect::Postgres {
-                dialect.json_ph(n)
-            } else {
-                dialect.list_ph(n)
-            });
+            out.push_str(&ph(i, n));
             n += 1;
         }
         out.push(')');
