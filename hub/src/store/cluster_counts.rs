@@ -19,7 +19,7 @@ use super::StoreError;
 use super::api_queries::ClusterCounts;
 use super::ingest_group::{id_list, run_rows};
 use super::prepare::{PreparedWrites, UID};
-use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
+use super::sql::{Cast, Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
 
 /// The count columns of `k8s_clusters`, in [`counts_from`]'s order.
 pub(crate) const COUNT_COLUMNS: &str =
@@ -130,12 +130,19 @@ fn recount(d: Dialect, kind: ObjectKind) -> Option<String> {
 pub(crate) struct Touched {
     /// Whether writes are counted by keyed deltas (else their clusters are recounted).
     keyed: bool,
-    /// `(cluster, uid)` named by upserts and deletes.
-    uids: BTreeMap<ObjectKind, Vec<(Uuid, String)>>,
-    /// `(cluster, namespace, name)` of cleared slots.
-    slots: BTreeMap<ObjectKind, Vec<(Uuid, String, String)>>,
+    /// The rows each counted kind's writes can reach, outside the clusters recounted.
+    keys: BTreeMap<ObjectKind, Keys>,
     /// Clusters recounted in full.
     recount: BTreeMap<ObjectKind, BTreeSet<Uuid>>,
+}
+
+/// Keys of the rows a run's writes of one kind can reach, as the lookups bind them.
+#[derive(Debug, Default)]
+struct Keys {
+    /// `(cluster, uid)` named by upserts and deletes.
+    uids: Vec<Vec<Value>>,
+    /// `(cluster, namespace, name)` of cleared slots.
+    slots: Vec<Vec<Value>>,
 }
 
 impl Touched {
@@ -143,33 +150,39 @@ impl Touched {
     pub(crate) fn new(d: Dialect) -> Self {
         Self {
             keyed: d == Dialect::Postgres,
-            uids: BTreeMap::new(),
-            slots: BTreeMap::new(),
+            keys: BTreeMap::new(),
             recount: BTreeMap::new(),
         }
     }
 
     /// Notes the writes of `writes` to `cluster`'s rows of `kind`.
     pub(crate) fn write(&mut self, kind: ObjectKind, cluster: Uuid, writes: &PreparedWrites) {
-        if counted(kind).is_none() {
+        if counted(kind).is_none()
+            || self
+                .recount
+                .get(&kind)
+                .is_some_and(|c| c.contains(&cluster))
+        {
             return;
         }
         if !self.keyed {
             self.recount(kind, cluster);
             return;
         }
-        let uids = self.uids.entry(kind).or_default();
-        uids.extend(writes.upserts.iter().filter_map(|row| match &row[UID] {
-            Value::Text(uid) => Some((cluster, uid.clone())),
-            _ => None,
-        }));
-        uids.extend(writes.uid_deletes.iter().map(|uid| (cluster, uid.clone())));
-        self.slots.entry(kind).or_default().extend(
-            writes
-                .slot_clears
-                .iter()
-                .map(|[namespace, name, _]| (cluster, namespace.clone(), name.clone())),
-        );
+        let id = Value::Id(cluster);
+        let keys = self.keys.entry(kind).or_default();
+        let upserted = writes.upserts.iter().map(|row| row[UID].clone());
+        let deleted = writes.uid_deletes.iter().cloned().map(Value::Text);
+        keys.uids
+            .extend(upserted.chain(deleted).map(|uid| vec![id.clone(), uid]));
+        keys.slots
+            .extend(writes.slot_clears.iter().map(|[namespace, name, _]| {
+                vec![
+                    id.clone(),
+                    Value::Text(namespace.clone()),
+                    Value::Text(name.clone()),
+                ]
+            }));
     }
 
     /// Notes that a snapshot of `kind` ends for `cluster` (its prune may reach any row).
@@ -177,15 +190,17 @@ impl Touched {
         self.recount(kind, cluster);
     }
 
-    /// Counts `cluster`'s live rows of `kind` in full after the run.
+    /// Counts `cluster`'s live rows of `kind` in full after the run, instead of by keys.
     fn recount(&mut self, kind: ObjectKind, cluster: Uuid) {
-        if counted(kind).is_some() {
-            self.recount.entry(kind).or_default().insert(cluster);
+        if counted(kind).is_none() {
+            return;
         }
-    }
-
-    fn recounted(&self, kind: ObjectKind, cluster: &Uuid) -> bool {
-        self.recount.get(&kind).is_some_and(|c| c.contains(cluster))
+        self.recount.entry(kind).or_default().insert(cluster);
+        if let Some(keys) = self.keys.get_mut(&kind) {
+            let other = |row: &Vec<Value>| row[0] != Value::Id(cluster);
+            keys.uids.retain(other);
+            keys.slots.retain(other);
+        }
     }
 }
 
@@ -197,10 +212,8 @@ type LiveRows = BTreeMap<ObjectKind, HashMap<(Uuid, String, String), bool>>;
 pub(crate) async fn live(db: &mut dyn Sql, touched: &Touched) -> Result<LiveRows, StoreError> {
     let d = db.dialect();
     let mut out = LiveRows::new();
-    for kind in touched.uids.keys().chain(touched.slots.keys()) {
-        let (Some(c), true) = (counted(*kind), !out.contains_key(kind)) else {
-            continue;
-        };
+    for (kind, keys) in &touched.keys {
+        let Some(c) = counted(*kind) else { continue };
         let mut rows = HashMap::new();
         // Keys first, each looking up its rows: SQLite's `CROSS JOIN` keeps that order
         // (without statistics it could scan the table and probe the keys).
@@ -224,37 +237,21 @@ pub(crate) async fn live(db: &mut dyn Sql, touched: &Touched) -> Result<LiveRows
                 c.table
             )
         };
-        let by_uid = touched.uids.get(kind).into_iter().flatten();
-        let by_uid: Vec<Vec<Value>> = by_uid
-            .filter(|(cluster, _)| !touched.recounted(*kind, cluster))
-            .map(|(cluster, uid)| vec![Value::Id(*cluster), Value::Text(uid.clone())])
-            .collect();
-        fetch_rows(db, &mut rows, 2, by_uid, |n| {
+        fetch_rows(db, &mut rows, &keys.uids, |n| {
             format!(
                 "WITH k (cluster_id, uid) AS (VALUES {}) {} \
                  ON t.cluster_id = k.cluster_id AND t.uid = k.uid WHERE t.deleted_at IS NULL",
-                values_rows(d, n, &[false; 2]),
+                values_rows(d, n, &[Cast::None; 2]),
                 select("k")
             )
         })
         .await?;
-        let by_slot = touched.slots.get(kind).into_iter().flatten();
-        let by_slot: Vec<Vec<Value>> = by_slot
-            .filter(|(cluster, ..)| !touched.recounted(*kind, cluster))
-            .map(|(cluster, namespace, name)| {
-                vec![
-                    Value::Id(*cluster),
-                    Value::Text(namespace.clone()),
-                    Value::Text(name.clone()),
-                ]
-            })
-            .collect();
-        fetch_rows(db, &mut rows, 3, by_slot, |n| {
+        fetch_rows(db, &mut rows, &keys.slots, |n| {
             format!(
                 "WITH s (cluster_id, namespace, name) AS (VALUES {}) {} \
                  ON t.cluster_id = s.cluster_id AND t.namespace = s.namespace \
                  AND t.name = s.name WHERE t.deleted_at IS NULL",
-                values_rows(d, n, &[false; 3]),
+                values_rows(d, n, &[Cast::None; 3]),
                 select("s")
             )
         })
@@ -269,10 +266,10 @@ pub(crate) async fn live(db: &mut dyn Sql, touched: &Touched) -> Result<LiveRows
 async fn fetch_rows(
     db: &mut dyn Sql,
     rows: &mut HashMap<(Uuid, String, String), bool>,
-    columns: usize,
-    keys: Vec<Vec<Value>>,
+    keys: &[Vec<Value>],
     sql: impl Fn(usize) -> String,
 ) -> Result<(), StoreError> {
+    let columns = keys.first().map_or(1, Vec::len);
     for chunk in keys.chunks((MAX_BIND_VALUES / columns).max(1)) {
         let found = db
             .fetch(
@@ -328,7 +325,7 @@ pub(crate) async fn refresh(
             format!(
                 "WITH v (id, count, ready) AS (VALUES {}) UPDATE k8s_clusters \
                  SET {count} = {count} + v.count{ready} FROM v WHERE k8s_clusters.id = v.id",
-                values_rows(d, n, &[false; 3]),
+                values_rows(d, n, &[Cast::None; 3]),
                 count = c.count,
             )
         })

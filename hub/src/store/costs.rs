@@ -18,7 +18,7 @@ use kubeworkz_shared::model::{
 };
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
-use super::sql::{Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
+use super::sql::{Cast, Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
 use super::tables::time;
 use super::{StoreError, queries};
 use crate::cost::{
@@ -262,37 +262,37 @@ pub(crate) async fn hour_input(
     })
 }
 
-/// The columns of a cost row, in insert order; `true` marks JSON.
-const COLUMNS: [(&str, bool); 29] = [
-    ("cluster_id", false),
-    ("org_id", false),
-    ("period", false),
-    ("period_start", false),
-    ("namespace", false),
-    ("part", false),
-    ("team", false),
-    ("cost_center", false),
-    ("labels", true),
-    ("cpu_requested_mcs", false),
-    ("cpu_used_mcs", false),
-    ("cpu_billed_mcs", false),
-    ("cpu_measured_requested_mcs", false),
-    ("cpu_measured_used_mcs", false),
-    ("memory_requested_bh", false),
-    ("memory_used_bh", false),
-    ("memory_billed_bh", false),
-    ("memory_measured_requested_bh", false),
-    ("memory_measured_used_bh", false),
-    ("storage_bh", false),
-    ("network_egress_bytes", false),
-    ("cpu_cost_nanos", false),
-    ("memory_cost_nanos", false),
-    ("storage_cost_nanos", false),
-    ("network_cost_nanos", false),
-    ("total_cost_nanos", false),
-    ("usage_unknown", false),
-    ("idle_clamped", false),
-    ("computed_at", false),
+/// The columns of a cost row, in insert order, with how each is bound.
+const COLUMNS: [(&str, Cast); 29] = [
+    ("cluster_id", Cast::None),
+    ("org_id", Cast::None),
+    ("period", Cast::None),
+    ("period_start", Cast::None),
+    ("namespace", Cast::None),
+    ("part", Cast::None),
+    ("team", Cast::None),
+    ("cost_center", Cast::None),
+    ("labels", Cast::Jsonb),
+    ("cpu_requested_mcs", Cast::None),
+    ("cpu_used_mcs", Cast::None),
+    ("cpu_billed_mcs", Cast::None),
+    ("cpu_measured_requested_mcs", Cast::None),
+    ("cpu_measured_used_mcs", Cast::None),
+    ("memory_requested_bh", Cast::None),
+    ("memory_used_bh", Cast::None),
+    ("memory_billed_bh", Cast::None),
+    ("memory_measured_requested_bh", Cast::None),
+    ("memory_measured_used_bh", Cast::None),
+    ("storage_bh", Cast::None),
+    ("network_egress_bytes", Cast::None),
+    ("cpu_cost_nanos", Cast::None),
+    ("memory_cost_nanos", Cast::None),
+    ("storage_cost_nanos", Cast::None),
+    ("network_cost_nanos", Cast::None),
+    ("total_cost_nanos", Cast::None),
+    ("usage_unknown", Cast::None),
+    ("idle_clamped", Cast::None),
+    ("computed_at", Cast::None),
 ];
 
 /// A stored quantity: `exact / unit`, floored, saturating (far beyond any real row).
@@ -380,7 +380,7 @@ async fn replace_period(
 
     // A namespace has several rows in a day when it was relabeled: number them.
     let mut parts: BTreeMap<&str, i64> = BTreeMap::new();
-    let json: Vec<bool> = COLUMNS.iter().map(|(_, json)| *json).collect();
+    let casts: Vec<Cast> = COLUMNS.iter().map(|(_, cast)| *cast).collect();
     let names: Vec<&str> = COLUMNS.iter().map(|(name, _)| *name).collect();
     for chunk in rows.chunks(MAX_BIND_VALUES / COLUMNS.len()) {
         let mut args = Vec::with_capacity(chunk.len() * COLUMNS.len());
@@ -398,7 +398,7 @@ async fn replace_period(
         let sql = format!(
             "INSERT INTO k8s_cost_attribution ({}) VALUES {}",
             names.join(", "),
-            values_rows(d, chunk.len(), &json)
+            values_rows(d, chunk.len(), &casts)
         );
         db.execute(&sql, args).await?;
     }
@@ -696,7 +696,7 @@ pub(crate) async fn set_price_override(
          storage_gib_hour_nanos = excluded.storage_gib_hour_nanos, \
          network_egress_gib_nanos = excluded.network_egress_gib_nanos, \
          updated_at = excluded.updated_at",
-        values_rows(d, 1, &[false; 8])
+        values_rows(d, 1, &[Cast::None; 8])
     );
     let args = vec![
         Value::Id(*org.as_uuid()),

@@ -17,7 +17,7 @@ use kubeworkz_shared::protocol::Disposition;
 use super::StoreError;
 use super::ingest_group::{self, run_rows};
 use super::prepare::PreparedBatch;
-use super::sql::{Cells, Sql, Ty, Value, values_rows};
+use super::sql::{Cast, Cells, Sql, Ty, Value, values_rows};
 use super::tables;
 use super::types::{Cursor, IngestOutcome};
 
@@ -168,7 +168,7 @@ pub(crate) async fn ingest_usage(
         format!(
             "INSERT INTO k8s_resource_metrics ({}) VALUES {} ON CONFLICT DO NOTHING",
             COLUMNS.join(", "),
-            values_rows(d, n, &[false; COLUMNS.len()])
+            values_rows(d, n, &[Cast::None; COLUMNS.len()])
         )
     })
     .await?;

@@ -30,7 +30,7 @@ use super::StoreError;
 use super::cluster_counts;
 use super::ingest::{kind_named, stored_cursor, verdict};
 use super::prepare::{self, PreparedBatch, PreparedStep, SEEN_GEN};
-use super::sql::{Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows, values_rows_with};
+use super::sql::{Cast, Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
 use super::tables::{self, Table};
 use super::types::{Cursor, IngestOutcome};
 
@@ -181,7 +181,7 @@ pub(crate) async fn advance_cursors(
             "WITH v (id, epoch, seq, at) AS (VALUES {}) \
              UPDATE k8s_clusters SET ingest_epoch = v.epoch, ingest_seq = v.seq, \
              last_sync_at = v.at, updated_at = v.at FROM v WHERE k8s_clusters.id = v.id",
-            values_rows(d, n, &[false; 4])
+            values_rows(d, n, &[Cast::None; 4])
         )
     })
     .await
@@ -196,7 +196,7 @@ async fn write(db: &mut dyn Sql, merged: Merged) -> Result<(), StoreError> {
             "INSERT INTO k8s_snapshot_state (cluster_id, kind, generation, open) VALUES {} \
              ON CONFLICT (cluster_id, kind) \
              DO UPDATE SET generation = excluded.generation, open = excluded.open",
-            values_rows(d, n, &[false; 4])
+            values_rows(d, n, &[Cast::None; 4])
         )
     })
     .await?;
@@ -213,7 +213,7 @@ async fn write(db: &mut dyn Sql, merged: Merged) -> Result<(), StoreError> {
                  UPDATE {t} SET deleted_at = v.at, updated_at = v.at FROM v \
                  WHERE {t}.cluster_id = v.cluster_id AND {t}.deleted_at IS NULL \
                  AND {t}.seen_gen < v.generation",
-                values_rows(d, n, &[false; 3]),
+                values_rows(d, n, &[Cast::None; 3]),
                 t = table.name,
             )
         })
@@ -225,7 +225,7 @@ async fn write(db: &mut dyn Sql, merged: Merged) -> Result<(), StoreError> {
              UPDATE k8s_snapshot_state SET open = FALSE FROM v \
              WHERE k8s_snapshot_state.cluster_id = v.cluster_id \
              AND k8s_snapshot_state.kind = v.kind",
-            values_rows(d, n, &[false; 2])
+            values_rows(d, n, &[Cast::None; 2])
         )
     })
     .await
@@ -372,7 +372,7 @@ async fn write_kind(
              UPDATE {t} SET deleted_at = v.at, updated_at = v.at FROM v \
              WHERE {t}.cluster_id = v.cluster_id AND {t}.deleted_at IS NULL \
              AND {t}.namespace = v.namespace AND {t}.name = v.name AND {t}.uid <> v.keep",
-            values_rows(d, n, &[false; 5]),
+            values_rows(d, n, &[Cast::None; 5]),
         )
     })
     .await?;
@@ -382,11 +382,11 @@ async fn write_kind(
              UPDATE {t} SET deleted_at = v.at, updated_at = v.at FROM v \
              WHERE {t}.cluster_id = v.cluster_id AND {t}.uid = v.uid \
              AND {t}.deleted_at IS NULL",
-            values_rows(d, n, &[false; 3]),
+            values_rows(d, n, &[Cast::None; 3]),
         )
     })
     .await?;
-    let json_flags: Vec<bool> = prepare::columns(table).map(|c| c.1).collect();
+    let casts: Vec<Cast> = prepare::columns(table).map(|c| c.1).collect();
     let names: Vec<&str> = prepare::columns(table).map(|c| c.0).collect();
     // Everything but the key and first_seen_at follows the latest upsert; deleted_at clears.
     let updates = names
@@ -399,13 +399,7 @@ async fn write_kind(
         format!(
             "INSERT INTO {t} ({}) VALUES {} ON CONFLICT (cluster_id, uid{}) DO UPDATE SET {}",
             names.join(", "),
-            values_rows_with(n, names.len(), |i, k| match (d, json_flags[i], names[i]) {
-                // PostgreSQL keeps `data` as `json` (migration 0010): a cast through `jsonb`
-                // would parse it into the binary form and print it back.
-                (Dialect::Postgres, true, "data") => format!("CAST(${k} AS json)"),
-                (Dialect::Postgres, true, _) => d.json_ph(k),
-                _ => d.list_ph(k),
-            }),
+            values_rows(d, n, &casts),
             table.key_extra,
             updates,
         )

@@ -15,7 +15,7 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::LabelKeys;
 
 use super::plan::{self, Step};
-use super::sql::Value;
+use super::sql::{Cast, Value};
 use super::tables::{self, CORE_COLUMNS, Table};
 use super::types::Cursor;
 
@@ -64,8 +64,8 @@ pub(crate) struct PreparedWrites {
     pub uid_deletes: Vec<String>,
 }
 
-/// The columns of `table`'s upsert rows, with `true` marking JSON.
-pub(crate) fn columns(table: &Table) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+/// The columns of `table`'s upsert rows, with how each is bound.
+pub(crate) fn columns(table: &Table) -> impl Iterator<Item = (&'static str, Cast)> + '_ {
     CORE_COLUMNS.iter().chain(table.extra.iter()).copied()
 }
 

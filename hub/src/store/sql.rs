@@ -223,37 +223,38 @@ fn mismatch(wanted: &str, got: &Value) -> sqlx::Error {
     decode_error(&format!("expected {wanted}, got {got}"))
 }
 
-/// Placeholders for a multi-row `VALUES` numbered from 1, `columns` per row, with JSON columns
-/// cast where the dialect needs it; see [`Dialect::list_ph`] for where it must stand.
-pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: &[bool]) -> String {
-    values_rows_with(rows, columns.len(), |i, n| {
-        // JSON is text in SQLite; only PostgreSQL casts (with a numbered placeholder).
-        if columns[i] && dialect == Dialect::Postgres {
-            dialect.json_ph(n)
-        } else {
-            dialect.list_ph(n)
-        }
-    })
+/// How a column's value is bound in a multi-row `VALUES`: JSON is text in SQLite, and
+/// PostgreSQL casts it to the column's type (`json` is checked and stored as it is; `jsonb`
+/// is parsed into its binary form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cast {
+    /// Bound as it is.
+    None,
+    /// A `json` column.
+    Json,
+    /// A `jsonb` column.
+    Jsonb,
 }
 
-/// Like [`values_rows`], with the placeholder of column `i` for value `n` from `ph(i, n)`.
-pub(crate) fn values_rows_with(
-    rows: usize,
-    columns: usize,
-    ph: impl Fn(usize, usize) -> String,
-) -> String {
-    let mut out = String::with_capacity(rows * columns * 6);
+/// Placeholders for a multi-row `VALUES` numbered from 1, one per entry of `columns` per
+/// row, each cast as its entry says; see [`Dialect::list_ph`] for where it must stand.
+pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: &[Cast]) -> String {
+    let mut out = String::with_capacity(rows * columns.len() * 6);
     let mut n = 1;
     for row in 0..rows {
         if row > 0 {
             out.push_str(", ");
         }
         out.push('(');
-        for i in 0..columns {
+        for (i, cast) in columns.iter().enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&ph(i, n));
+            out.push_str(&match (dialect, cast) {
+                (Dialect::Postgres, Cast::Json) => format!("CAST(${n} AS json)"),
+                (Dialect::Postgres, Cast::Jsonb) => dialect.json_ph(n),
+                _ => dialect.list_ph(n),
+            });
             n += 1;
         }
         out.push(')');
@@ -272,11 +273,11 @@ mod tests {
     #[test]
     fn placeholders_per_dialect() {
         assert_eq!(
-            values_rows(Dialect::Sqlite, 2, &[false, true]),
+            values_rows(Dialect::Sqlite, 2, &[Cast::None, Cast::Jsonb]),
             "(?, ?), (?, ?)"
         );
         assert_eq!(
-            values_rows(Dialect::Postgres, 2, &[false, true]),
+            values_rows(Dialect::Postgres, 2, &[Cast::None, Cast::Jsonb]),
             "($1, CAST($2 AS jsonb)), ($3, CAST($4 AS jsonb))"
         );
     }

@@ -56,14 +56,23 @@ pub(crate) struct WalState {
     pub copied: i64,
 }
 
-/// Runs one checkpoint of `mode` (`PASSIVE` or `RESTART`) on `conn`.
+/// The two checkpoints the task runs (see the module docs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mode {
+    /// Copies what no reader needs; never waits.
+    Passive,
+    /// Copies everything, waits for readers, and rewinds the WAL (run under the writer lock).
+    Restart,
+}
+
+/// Runs one checkpoint of `mode` on `conn`.
 pub(crate) async fn checkpoint(
     conn: &mut SqliteConnection,
-    mode: &'static str,
+    mode: Mode,
 ) -> Result<WalState, sqlx::Error> {
     let sql = match mode {
-        "RESTART" => "PRAGMA wal_checkpoint(RESTART)",
-        _ => "PRAGMA wal_checkpoint(PASSIVE)",
+        Mode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+        Mode::Restart => "PRAGMA wal_checkpoint(RESTART)",
     };
     let (busy, frames, copied): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(&mut *conn).await?;
     Ok(WalState {
@@ -118,12 +127,12 @@ async fn tick(
     lock: &Mutex<()>,
     policy: WalPolicy,
 ) -> Result<WalState, sqlx::Error> {
-    let state = checkpoint(conn, "PASSIVE").await?;
+    let state = checkpoint(conn, Mode::Passive).await?;
     if state.frames < policy.restart_pages {
         return Ok(state);
     }
     let _writer = lock.lock().await;
-    let after = checkpoint(&mut *writer.acquire().await?, "RESTART").await?;
+    let after = checkpoint(&mut *writer.acquire().await?, Mode::Restart).await?;
     if after.busy {
         tracing::warn!(
             frames = state.frames,
@@ -229,7 +238,7 @@ mod tests {
         assert!(before.copied < before.frames, "{before:?}");
         assert!(before.frames >= 400, "{before:?}");
         write(10).await;
-        let after = checkpoint(&mut conn, "PASSIVE").await.unwrap();
+        let after = checkpoint(&mut conn, Mode::Passive).await.unwrap();
         assert!(
             after.frames < 50,
             "the wal went on from frame {}: {after:?}",

@@ -11,31 +11,33 @@ use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::model::{LabelKeys, OwnerKind};
 use kubeworkz_shared::time::UnixMillis;
 
-use super::sql::Value;
+use super::sql::{Cast, Value};
 
 /// Storage of one [`ObjectKind`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Table {
     /// Table name.
     pub name: &'static str,
-    /// Kind-specific columns, in the order [`extra_values`] produces them; `true` marks JSON.
-    pub extra: &'static [(&'static str, bool)],
+    /// Kind-specific columns, in the order [`extra_values`] produces them, with how each is
+    /// bound.
+    pub extra: &'static [(&'static str, Cast)],
     /// Extra primary-key columns beyond `(cluster_id, uid)` (the partition key of pods).
     pub key_extra: &'static str,
 }
 
-/// The core columns every inventory table starts with; `true` marks JSON.
-pub(crate) const CORE_COLUMNS: [(&str, bool); 10] = [
-    ("cluster_id", false),
-    ("org_id", false),
-    ("uid", false),
-    ("namespace", false),
-    ("name", false),
-    ("data", true),
-    ("seen_gen", false),
-    ("first_seen_at", false),
-    ("updated_at", false),
-    ("deleted_at", false),
+/// The core columns every inventory table starts with, with how each is bound (`data` is
+/// `json` on PostgreSQL, migration 0010: nothing queries inside it).
+pub(crate) const CORE_COLUMNS: [(&str, Cast); 10] = [
+    ("cluster_id", Cast::None),
+    ("org_id", Cast::None),
+    ("uid", Cast::None),
+    ("namespace", Cast::None),
+    ("name", Cast::None),
+    ("data", Cast::Json),
+    ("seen_gen", Cast::None),
+    ("first_seen_at", Cast::None),
+    ("updated_at", Cast::None),
+    ("deleted_at", Cast::None),
 ];
 
 /// The table of `kind`.
@@ -44,67 +46,70 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
         ObjectKind::Node => Table {
             name: "k8s_nodes",
             extra: &[
-                ("role", false),
-                ("instance_type", false),
-                ("zone", false),
-                ("ready", false),
-                ("cpu_capacity_millis", false),
-                ("memory_capacity_bytes", false),
-                ("cpu_allocatable_millis", false),
-                ("memory_allocatable_bytes", false),
-                ("kubelet_version", false),
+                ("role", Cast::None),
+                ("instance_type", Cast::None),
+                ("zone", Cast::None),
+                ("ready", Cast::None),
+                ("cpu_capacity_millis", Cast::None),
+                ("memory_capacity_bytes", Cast::None),
+                ("cpu_allocatable_millis", Cast::None),
+                ("memory_allocatable_bytes", Cast::None),
+                ("kubelet_version", Cast::None),
             ],
             key_extra: "",
         },
         ObjectKind::Namespace => Table {
             name: "k8s_namespaces",
             extra: &[
-                ("team", false),
-                ("cost_center", false),
-                ("labels", true),
-                ("phase", false),
+                ("team", Cast::None),
+                ("cost_center", Cast::None),
+                ("labels", Cast::Jsonb),
+                ("phase", Cast::None),
             ],
             key_extra: "",
         },
         ObjectKind::Deployment => Table {
             name: "k8s_deployments",
             extra: &[
-                ("replicas_desired", false),
-                ("replicas_ready", false),
-                ("replicas_available", false),
-                ("replicas_updated", false),
+                ("replicas_desired", Cast::None),
+                ("replicas_ready", Cast::None),
+                ("replicas_available", Cast::None),
+                ("replicas_updated", Cast::None),
             ],
             key_extra: "",
         },
         ObjectKind::Pod => Table {
             name: "k8s_pods",
             extra: &[
-                ("created_at", false),
-                ("node_name", false),
-                ("phase", false),
-                ("owner_kind", false),
-                ("owner_name", false),
-                ("cpu_request_millis", false),
-                ("memory_request_bytes", false),
-                ("restarts", false),
-                ("ready", false),
-                ("start_time", false),
+                ("created_at", Cast::None),
+                ("node_name", Cast::None),
+                ("phase", Cast::None),
+                ("owner_kind", Cast::None),
+                ("owner_name", Cast::None),
+                ("cpu_request_millis", Cast::None),
+                ("memory_request_bytes", Cast::None),
+                ("restarts", Cast::None),
+                ("ready", Cast::None),
+                ("start_time", Cast::None),
             ],
             key_extra: ", created_at",
         },
         ObjectKind::PersistentVolumeClaim => Table {
             name: "k8s_pvcs",
             extra: &[
-                ("requested_bytes", false),
-                ("storage_class", false),
-                ("volume_name", false),
-                ("phase", false),
+                ("requested_bytes", Cast::None),
+                ("storage_class", Cast::None),
+                ("volume_name", Cast::None),
+                ("phase", Cast::None),
             ],
             key_extra: "",
         },
         ObjectKind::PersistentVolume => Table {
             name: "k8s_persistent_volumes",
-            extra: &[("capacity_bytes", false), ("storage_class", false)],
+            extra: &[
+                ("capacity_bytes", Cast::None),
+                ("storage_class", Cast::None),
+            ],
             key_extra: "",
         },
         ObjectKind::StorageClass => Table {
@@ -115,12 +120,12 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
         ObjectKind::HelmRelease => Table {
             name: "k8s_helm_releases",
             extra: &[
-                ("release_name", false),
-                ("revision", false),
-                ("status", false),
-                ("chart_name", false),
-                ("chart_version", false),
-                ("app_version", false),
+                ("release_name", Cast::None),
+                ("revision", Cast::None),
+                ("status", Cast::None),
+                ("chart_name", Cast::None),
+                ("chart_version", Cast::None),
+                ("app_version", Cast::None),
             ],
             key_extra: "",
         },
