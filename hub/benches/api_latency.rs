@@ -7,7 +7,8 @@
 //! without a per-token limit (`KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE`, default 0 here); logs in
 //! as the admin and creates a bearer API token over HTTP; then drives each endpoint from
 //! `KW_CONCURRENCY` (50) keep-alive connections for `KW_SECONDS` (10) after `KW_WARMUP_SECONDS`
-//! (2), each request for a random cluster, namespace or deployment. Prints p50/p90/p99/max and
+//! (2), each request for a random cluster, namespace or deployment (all endpoints `KW_REPEAT`
+//! times over, 1 by default, for medians of one load). Prints p50/p90/p99/max and
 //! requests/s per endpoint and backend, then the plans of the hot queries (`KW_EXPLAIN=0` to
 //! skip). `KW_BACKENDS=sqlite,postgres`; PostgreSQL: `DATABASE_URL`, or a throwaway server.
 //!
@@ -371,7 +372,8 @@ async fn bench(backend: &str, shape: Shape) {
         ),
     ];
     let use_wrk = std::env::var("KW_CLIENT").is_ok_and(|c| c == "wrk");
-    for (name, path_of) in &endpoints {
+    let repeat = env("KW_REPEAT", 1);
+    for (name, path_of) in endpoints.iter().cycle().take(endpoints.len() * repeat) {
         if use_wrk {
             let paths: Vec<String> = (0..2_000).map(|_| path_of(&mut rand::rng())).collect();
             let (base, token) = (base.clone(), token.clone());

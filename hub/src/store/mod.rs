@@ -27,6 +27,7 @@ mod prepare;
 mod queries;
 mod sql;
 mod sqlite;
+mod sqlite_rows;
 mod sqlite_wal;
 mod tables;
 mod types;

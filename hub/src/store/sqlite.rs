@@ -23,6 +23,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use super::backend::{SqlBackend, Tx};
 use super::commit::{Begin, GroupCommit, GroupLimits};
 use super::sql::{Dialect, Sql, Ty, Value};
+use super::sqlite_rows;
 use super::sqlite_wal::{Checkpointer, WalPolicy};
 use super::{Backend, MaintenanceReport, StoreError, queries};
 
@@ -162,7 +163,7 @@ fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
     }
 }
 
-fn decode(row: &SqliteRow, columns: &[Ty]) -> Result<Vec<Value>, sqlx::Error> {
+pub(super) fn decode(row: &SqliteRow, columns: &[Ty]) -> Result<Vec<Value>, sqlx::Error> {
     columns
         .iter()
         .enumerate()
@@ -203,6 +204,13 @@ where
         args: Vec<Value>,
         columns: &[Ty],
     ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
+        if let Some(packed) = sqlite_rows::packed_sql(sql, columns) {
+            let query = args
+                .into_iter()
+                .fold(sqlx::query(AssertSqlSafe(packed)), bind);
+            let row = query.fetch_one(&mut *self.0).await?;
+            return sqlite_rows::unpack(row.try_get::<Option<&str>, _>(0)?, columns);
+        }
         let query = args
             .into_iter()
             .fold(sqlx::query(AssertSqlSafe(sql.to_owned())), bind);
