@@ -13,7 +13,7 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use super::StoreError;
 use super::cluster_counts;
 use super::clusters;
-use super::paging::{Filter, PageRequest, Paged};
+use super::paging::{Filter, PageRequest, Paged, Total};
 use super::sql::{Cells, Dialect, Sql, Ty, Value};
 use super::tables;
 use super::types::{Cluster, ClusterMode, Environment};
@@ -218,6 +218,7 @@ pub(crate) async fn cluster_page(
             ("k8s_clusters", &columns, &order),
             query.page,
             &summary_types(),
+            Total::InPage,
         )
         .await?;
     let items = rows
@@ -375,6 +376,7 @@ pub(crate) async fn inventory_page(
             (table.name, &item_columns(d), item_order(query.kind)),
             query.page,
             &ITEM_TYPES,
+            Total::AfterPage,
         )
         .await?;
     let items = rows.into_iter().map(item_from).collect::<Result<_, _>>()?;

@@ -6,7 +6,7 @@ use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::paging::{Filter, PageRequest, Paged};
+use super::paging::{Filter, PageRequest, Paged, Total};
 use super::sql::{Cells, Sql, Ty, Value};
 
 /// One audited mutation.
@@ -122,6 +122,7 @@ pub(crate) async fn audit_page(
                 Ty::OptText,
                 Ty::OptText,
             ],
+            Total::InPage,
         )
         .await?;
     let items = rows

@@ -1,7 +1,8 @@
 //! A page of a cluster's namespaces with each one's live deployment and pod counts, for the
 //! namespaces table: one statement that counts only the page's namespaces (correlated
 //! counts over the `(cluster_id, namespace, …) WHERE deleted_at IS NULL` indexes), instead
-//! of a page query and then a grouped count query, or two count queries per row.
+//! of a page query and then a grouped count query, or two count queries per row; the
+//! filtered total is a column of the same statement.
 
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
@@ -64,15 +65,16 @@ pub(crate) async fn namespace_page(
     };
     let order: Vec<String> = order.split(", ").map(|c| format!("n.{c}")).collect();
     let sql = format!(
-        "SELECT {}, {}, {} FROM ({inner}) n ORDER BY {}",
+        "SELECT {}, {}, {}, {} FROM ({inner}) n ORDER BY {}",
         item_columns(d),
         count("k8s_deployments"),
         count("k8s_pods"),
+        filter.total_column(table),
         order.join(", ")
     );
-    let types = [&ITEM_TYPES[..], &[Ty::I64, Ty::I64]].concat();
-    let rows = db.fetch(&sql, args, &types).await?;
-    let total = filter.total(db, table, page, rows.len()).await?;
+    let types = [&ITEM_TYPES[..], &[Ty::I64, Ty::I64, Ty::I64]].concat();
+    let mut rows = db.fetch(&sql, args, &types).await?;
+    let total = filter.take_total(db, table, page, &mut rows).await?;
     let items = rows
         .into_iter()
         .map(|mut row| {
