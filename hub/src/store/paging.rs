@@ -113,10 +113,7 @@ impl Filter {
         let mut rows = db.fetch(&sql, args, &types).await?;
         let total = match total {
             Total::InPage => self.take_total(db, table, page, &mut rows).await?,
-            Total::AfterPage => match total_from_page(page, rows.len()) {
-                Some(total) => total,
-                None => self.count(db, table).await?,
-            },
+            Total::AfterPage => self.total(db, table, page, rows.len()).await?,
         };
         Ok((rows, total))
     }
@@ -146,7 +143,22 @@ impl Filter {
             let mut cell = Cells::new(row.pop().into_iter().collect());
             total = Some(cell.i64()?.max(0) as u64);
         }
-        match total.or_else(|| total_from_page(page, rows.len())) {
+        match total {
+            Some(total) => Ok(total),
+            None => self.total(db, table, page, 0).await,
+        }
+    }
+
+    /// The filtered total of `table`, given a page of `len` rows: counted only when the
+    /// page cannot tell it.
+    async fn total(
+        &self,
+        db: &mut dyn Sql,
+        table: &str,
+        page: PageRequest,
+        len: usize,
+    ) -> Result<u64, StoreError> {
+        match total_from_page(page, len) {
             Some(total) => Ok(total),
             None => self.count(db, table).await,
         }
