@@ -48,9 +48,9 @@ impl Dialect {
 
     /// The placeholder for a JSON value bound as text.
     pub(crate) fn json_ph(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("CAST(${n} AS jsonb)"),
+        match (self, Cast::Jsonb.postgres_type()) {
+            (Dialect::Postgres, Some(ty)) => format!("CAST(${n} AS {ty})"),
+            _ => self.ph(n),
         }
     }
 
@@ -236,6 +236,17 @@ pub(crate) enum Cast {
     Jsonb,
 }
 
+impl Cast {
+    /// The type PostgreSQL casts the bound text to (SQLite binds JSON as text, uncast).
+    fn postgres_type(self) -> Option<&'static str> {
+        match self {
+            Cast::None => None,
+            Cast::Json => Some("json"),
+            Cast::Jsonb => Some("jsonb"),
+        }
+    }
+}
+
 /// Placeholders for a multi-row `VALUES` numbered from 1, one per entry of `columns` per
 /// row, each cast as its entry says; see [`Dialect::list_ph`] for where it must stand.
 pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: &[Cast]) -> String {
@@ -250,9 +261,8 @@ pub(crate) fn values_rows(dialect: Dialect, rows: usize, columns: &[Cast]) -> St
             if i > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&match (dialect, cast) {
-                (Dialect::Postgres, Cast::Json) => format!("CAST(${n} AS json)"),
-                (Dialect::Postgres, Cast::Jsonb) => dialect.json_ph(n),
+            out.push_str(&match (dialect, cast.postgres_type()) {
+                (Dialect::Postgres, Some(ty)) => format!("CAST(${n} AS {ty})"),
                 _ => dialect.list_ph(n),
             });
             n += 1;

@@ -147,6 +147,11 @@ struct Conn<C>(C);
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 
+/// `sql` with `args` bound in order.
+fn bound(sql: String, args: Vec<Value>) -> SqliteQuery<'static> {
+    args.into_iter().fold(sqlx::query(AssertSqlSafe(sql)), bind)
+}
+
 fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
     match value {
         // UUIDs are stored as canonical hyphenated text.
@@ -192,9 +197,7 @@ where
     }
 
     async fn execute(&mut self, sql: &str, args: Vec<Value>) -> Result<u64, sqlx::Error> {
-        let query = args
-            .into_iter()
-            .fold(sqlx::query(AssertSqlSafe(sql.to_owned())), bind);
+        let query = bound(sql.to_owned(), args);
         Ok(query.execute(&mut *self.0).await?.rows_affected())
     }
 
@@ -205,16 +208,10 @@ where
         columns: &[Ty],
     ) -> Result<Vec<Vec<Value>>, sqlx::Error> {
         if let Some(packed) = sqlite_rows::packed_sql(sql, columns) {
-            let query = args
-                .into_iter()
-                .fold(sqlx::query(AssertSqlSafe(packed)), bind);
-            let row = query.fetch_one(&mut *self.0).await?;
+            let row = bound(packed, args).fetch_one(&mut *self.0).await?;
             return sqlite_rows::unpack(row.try_get::<Option<&str>, _>(0)?, columns);
         }
-        let query = args
-            .into_iter()
-            .fold(sqlx::query(AssertSqlSafe(sql.to_owned())), bind);
-        let rows = query.fetch_all(&mut *self.0).await?;
+        let rows = bound(sql.to_owned(), args).fetch_all(&mut *self.0).await?;
         rows.iter().map(|row| decode(row, columns)).collect()
     }
 }
