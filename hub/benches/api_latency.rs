@@ -344,6 +344,13 @@ async fn bench(backend: &str, shape: Shape) {
     let clusters = loaded.clusters.clone();
     let cluster_of = |rng: &mut rand::rngs::ThreadRng| rng.random_range(0..clusters.len());
     let endpoints: Vec<(&str, PathOf<'_>)> = vec![
+        // Floors: the HTTP stack, auth and the client with no store read, then with one
+        // one-row read; what the machine gives before any page is built.
+        ("GET /healthz (floor)", Box::new(|_| "/healthz".to_owned())),
+        (
+            "GET /auth/me (floor, 1 row)",
+            Box::new(|_| "/api/v1/auth/me".to_owned()),
+        ),
         (
             "GET /clusters",
             Box::new(|_| "/api/v1/k8s/clusters".to_owned()),
@@ -385,8 +392,10 @@ async fn bench(backend: &str, shape: Shape) {
             let [p50, p90, p99] = run.quantiles_ms;
             println!(
                 "{backend:>8}: {name:<30} c={concurrency} n={:>6} p50 {p50:>6.2} ms  p90 \
-                 {p90:>6.2} ms  p99 {p99:>6.2} ms  (wrk)  {:>6.0} req/s",
-                run.requests, run.requests_per_s,
+                 {p90:>6.2} ms  p99 {p99:>6.2} ms  (wrk)  {:>6.0} req/s  {:>7.1} KiB/req",
+                run.requests,
+                run.requests_per_s,
+                run.bytes_per_s / run.requests_per_s / 1024.0,
             );
             continue;
         }

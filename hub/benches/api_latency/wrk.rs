@@ -13,6 +13,8 @@ pub struct WrkRun {
     pub quantiles_ms: [f64; 3],
     pub requests_per_s: f64,
     pub requests: u64,
+    /// Response bytes (headers and bodies) per second.
+    pub bytes_per_s: f64,
 }
 
 /// Drives `paths` (cycled in order) at `base` from `concurrency` connections: a warm-up run,
@@ -84,9 +86,20 @@ fn parse(text: &str) -> WrkRun {
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
+    let bytes_per_s = field("Transfer/sec:").map_or(0.0, |v| {
+        let (number, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+        let scale = match unit {
+            "KB" => 1024.0,
+            "MB" => 1024.0 * 1024.0,
+            "GB" => 1024.0 * 1024.0 * 1024.0,
+            _ => 1.0,
+        };
+        number.parse::<f64>().unwrap_or(0.0) * scale
+    });
     WrkRun {
         quantiles_ms: [quantile("50%"), quantile("90%"), quantile("99%")],
         requests_per_s: field("Requests/sec:").unwrap().parse().unwrap(),
         requests,
+        bytes_per_s,
     }
 }

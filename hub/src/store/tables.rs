@@ -23,6 +23,12 @@ pub(crate) struct Table {
     pub extra: &'static [(&'static str, Cast)],
     /// Extra primary-key columns beyond `(cluster_id, uid)` (the partition key of pods).
     pub key_extra: &'static str,
+    /// Kind-specific columns that an index covers (every table's `namespace, name` and
+    /// `deleted_at` are in its live index). SQLite rewrites an index on every update that
+    /// assigns one of its columns, changed or not, so an upsert of an unchanged live row
+    /// sets none of these (see `ingest_group::write_kind`); a test holds this list to the
+    /// SQLite schema.
+    pub indexed: &'static [&'static str],
 }
 
 /// The core columns every inventory table starts with, with how each is bound (`data` is
@@ -57,6 +63,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("kubelet_version", Cast::None),
             ],
             key_extra: "",
+            indexed: &[],
         },
         ObjectKind::Namespace => Table {
             name: "k8s_namespaces",
@@ -67,6 +74,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("phase", Cast::None),
             ],
             key_extra: "",
+            indexed: &["team"],
         },
         ObjectKind::Deployment => Table {
             name: "k8s_deployments",
@@ -77,6 +85,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("replicas_updated", Cast::None),
             ],
             key_extra: "",
+            indexed: &[],
         },
         ObjectKind::Pod => Table {
             name: "k8s_pods",
@@ -93,6 +102,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("start_time", Cast::None),
             ],
             key_extra: ", created_at",
+            indexed: &["owner_kind", "owner_name"],
         },
         ObjectKind::PersistentVolumeClaim => Table {
             name: "k8s_pvcs",
@@ -103,6 +113,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("phase", Cast::None),
             ],
             key_extra: "",
+            indexed: &[],
         },
         ObjectKind::PersistentVolume => Table {
             name: "k8s_persistent_volumes",
@@ -111,11 +122,13 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("storage_class", Cast::None),
             ],
             key_extra: "",
+            indexed: &[],
         },
         ObjectKind::StorageClass => Table {
             name: "k8s_storage_classes",
             extra: &[],
             key_extra: "",
+            indexed: &[],
         },
         ObjectKind::HelmRelease => Table {
             name: "k8s_helm_releases",
@@ -128,6 +141,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("app_version", Cast::None),
             ],
             key_extra: "",
+            indexed: &["chart_name"],
         },
     }
 }
