@@ -414,11 +414,7 @@ async fn write_kind(
         // was given, the others (revived or renamed rows) conflicted and were skipped; the
         // second statement sets everything on exactly those.
         Dialect::Sqlite => {
-            let per_statement = (MAX_BIND_VALUES / names.len().max(1)).max(1);
-            let mut rows = upserts.into_iter().peekable();
-            while rows.peek().is_some() {
-                let chunk: Vec<Value> = rows.by_ref().take(per_statement).flatten().collect();
-                let n = chunk.len() / names.len();
+            for (n, chunk) in statements(names.len(), upserts) {
                 let fast = format!(
                     "{}{} WHERE {}",
                     insert(n),
@@ -456,20 +452,19 @@ struct Upsert {
 impl Upsert {
     fn new(table: &Table, names: &[&str]) -> Self {
         let settable = settable_columns(table, names);
-        let indexed = |c: &str| !unindexed(table, c);
         let assign = |c: &&str| format!("{c} = excluded.{c}");
         let t = table.name;
         Self {
             set_all: settable.iter().map(assign).collect::<Vec<_>>().join(", "),
             set_unindexed: settable
                 .iter()
-                .filter(|c| !indexed(c))
+                .filter(|c| unindexed(table, c))
                 .map(assign)
                 .collect::<Vec<_>>()
                 .join(", "),
             same: settable
                 .iter()
-                .filter(|c| indexed(c))
+                .filter(|c| !unindexed(table, c))
                 .map(|c| format!("{t}.{c} IS excluded.{c}"))
                 .collect::<Vec<_>>()
                 .join(" AND "),
@@ -519,13 +514,23 @@ pub(crate) async fn run_rows(
     rows: Vec<Vec<Value>>,
     sql: impl Fn(usize) -> String,
 ) -> Result<(), StoreError> {
-    let per_statement = (MAX_BIND_VALUES / columns).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
-        let text = sql(chunk.len());
-        db.execute(&text, chunk.into_iter().flatten().collect())
-            .await?;
+    for (n, args) in statements(columns, rows) {
+        db.execute(&sql(n), args).await?;
     }
     Ok(())
+}
+
+/// `rows` (each `columns` values) cut into statements that stay under the bind limit: each
+/// its row count and its values in binding order.
+fn statements(
+    columns: usize,
+    rows: Vec<Vec<Value>>,
+) -> impl Iterator<Item = (usize, Vec<Value>)> + Send {
+    let per_statement = (MAX_BIND_VALUES / columns.max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    std::iter::from_fn(move || {
+        rows.peek()?;
+        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per_statement).collect();
+        Some((chunk.len(), chunk.into_iter().flatten().collect()))
+    })
 }
