@@ -68,10 +68,14 @@ fn parse(text: &str) -> WrkRun {
             .find_map(|l| l.strip_prefix(prefix))
             .map(str::trim)
     };
-    let ms = |value: &str| -> f64 {
+    // wrk prints quantities as a number and a unit: `1.25ms`, `3.10MB`.
+    let number_and_unit = |value: &str| -> (f64, String) {
         let (number, unit) = value.split_at(value.find(|c: char| c.is_alphabetic()).unwrap());
-        let n: f64 = number.parse().unwrap();
-        match unit {
+        (number.parse().unwrap(), unit.to_owned())
+    };
+    let ms = |value: &str| -> f64 {
+        let (n, unit) = number_and_unit(value);
+        match unit.as_str() {
             "us" => n / 1000.0,
             "ms" => n,
             "s" => n * 1000.0,
@@ -87,14 +91,13 @@ fn parse(text: &str) -> WrkRun {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     let bytes_per_s = field("Transfer/sec:").map_or(0.0, |v| {
-        let (number, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
-        let scale = match unit {
+        let (n, unit) = number_and_unit(v);
+        n * match unit.as_str() {
             "KB" => 1024.0,
             "MB" => 1024.0 * 1024.0,
             "GB" => 1024.0 * 1024.0 * 1024.0,
             _ => 1.0,
-        };
-        number.parse::<f64>().unwrap_or(0.0) * scale
+        }
     });
     WrkRun {
         quantiles_ms: [quantile("50%"), quantile("90%"), quantile("99%")],

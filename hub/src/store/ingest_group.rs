@@ -421,7 +421,10 @@ async fn write_kind(
                     upsert.set_unindexed,
                     upsert.same
                 );
-                let written = db.execute_ref(&fast, &chunk).await?;
+                // The rows are kept for the second statement. sqlx copies bound text into
+                // owned values for its worker thread anyway, so binding by reference would
+                // cost the same as this copy.
+                let written = db.execute(&fast, chunk.clone()).await?;
                 if written < n as u64 {
                     let full = format!(
                         "{}{} WHERE NOT ({})",

@@ -110,12 +110,6 @@ pub trait Sql: Send {
     /// Executes a statement; returns the number of rows affected.
     async fn execute(&mut self, sql: &str, args: Vec<Value>) -> Result<u64, sqlx::Error>;
 
-    /// [`Sql::execute`] with borrowed arguments, for a caller that may need them again. The
-    /// default copies them; a backend that can bind by reference does.
-    async fn execute_ref(&mut self, sql: &str, args: &[Value]) -> Result<u64, sqlx::Error> {
-        self.execute(sql, args.to_vec()).await
-    }
-
     /// Fetches rows, decoding each column as the matching entry of `columns`.
     async fn fetch(
         &mut self,

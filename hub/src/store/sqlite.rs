@@ -168,25 +168,6 @@ fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
     }
 }
 
-/// `sql` with `args` bound in order, by reference where the driver copies anyway.
-fn bound_ref(sql: String, args: &[Value]) -> SqliteQuery<'_> {
-    args.iter().fold(
-        sqlx::query(AssertSqlSafe(sql)),
-        |query, value| match value {
-            Value::Id(v) => query.bind(v.hyphenated().to_string()),
-            Value::Text(v) => query.bind(v.as_str()),
-            Value::OptText(v) => query.bind(v.as_deref()),
-            Value::I64(v) => query.bind(*v),
-            Value::OptI64(v) => query.bind(*v),
-            Value::Bool(v) => query.bind(*v),
-            Value::Time(v) => query.bind(*v),
-            Value::OptTime(v) => query.bind(*v),
-            Value::Bytes(v) => query.bind(v.as_slice()),
-            Value::OptBytes(v) => query.bind(v.as_deref()),
-        },
-    )
-}
-
 pub(super) fn decode(row: &SqliteRow, columns: &[Ty]) -> Result<Vec<Value>, sqlx::Error> {
     columns
         .iter()
@@ -220,11 +201,6 @@ where
         Ok(query.execute(&mut *self.0).await?.rows_affected())
     }
 
-    async fn execute_ref(&mut self, sql: &str, args: &[Value]) -> Result<u64, sqlx::Error> {
-        let query = bound_ref(sql.to_owned(), args);
-        Ok(query.execute(&mut *self.0).await?.rows_affected())
-    }
-
     async fn fetch(
         &mut self,
         sql: &str,
@@ -254,10 +230,6 @@ impl Sql for WriteTx {
 
     async fn execute(&mut self, sql: &str, args: Vec<Value>) -> Result<u64, sqlx::Error> {
         self.conn.execute(sql, args).await
-    }
-
-    async fn execute_ref(&mut self, sql: &str, args: &[Value]) -> Result<u64, sqlx::Error> {
-        self.conn.execute_ref(sql, args).await
     }
 
     async fn fetch(
