@@ -115,7 +115,6 @@ pub(crate) async fn apply(
     let staged: Vec<(&PreparedBatch, Vec<&[PreparedStep]>)> =
         go.iter().map(|b| (*b, stages(&b.steps))).collect();
     let touched = touched(db.dialect(), &go);
-    let live_before = cluster_counts::live(db, &touched).await?;
     let rounds = staged.iter().map(|s| s.1.len()).max().unwrap_or(0);
     for round in 0..rounds {
         let mut merged = Merged::default();
@@ -131,12 +130,12 @@ pub(crate) async fn apply(
         .map(|b| cursor_row(b.cluster, b.cursor, b.now))
         .collect();
     advance_cursors(db, cursors).await?;
-    cluster_counts::refresh(db, touched, live_before).await?;
+    cluster_counts::refresh(db, touched).await?;
     Ok(outcomes)
 }
 
-/// What the batches' writes can change of the kept counts (see [`cluster_counts::Touched`]):
-/// every step of every stage, noted before anything is written.
+/// The clusters and kinds the batches write or prune, whose kept counts may change (see
+/// [`cluster_counts::Touched`]).
 fn touched(d: Dialect, batches: &[&PreparedBatch]) -> cluster_counts::Touched {
     let mut touched = cluster_counts::Touched::new(d);
     for batch in batches {
@@ -145,13 +144,13 @@ fn touched(d: Dialect, batches: &[&PreparedBatch]) -> cluster_counts::Touched {
             match step {
                 PreparedStep::Begin(_) => {}
                 PreparedStep::Writes(writes) => {
-                    for (kind, writes) in writes {
-                        touched.write(*kind, cluster, writes);
+                    for (kind, _) in writes {
+                        touched.touch(*kind, cluster);
                     }
                 }
                 PreparedStep::End(kinds) => {
                     for kind in kinds {
-                        touched.prune(*kind, cluster);
+                        touched.touch(*kind, cluster);
                     }
                 }
             }

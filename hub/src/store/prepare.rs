@@ -22,9 +22,6 @@ use super::types::Cursor;
 /// Position of `seen_gen` in an upsert row ([`CORE_COLUMNS`] order); filled in at apply time.
 pub(crate) const SEEN_GEN: usize = 6;
 
-/// Where an upsert row holds the object's uid.
-pub(crate) const UID: usize = 2;
-
 /// A batch ready to apply: owned, so it can be queued for a writer task.
 #[derive(Debug)]
 pub(crate) struct PreparedBatch {
