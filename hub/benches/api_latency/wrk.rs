@@ -68,14 +68,9 @@ fn parse(text: &str) -> WrkRun {
             .find_map(|l| l.strip_prefix(prefix))
             .map(str::trim)
     };
-    // wrk prints quantities as a number and a unit: `1.25ms`, `3.10MB`.
-    let number_and_unit = |value: &str| -> (f64, String) {
-        let (number, unit) = value.split_at(value.find(|c: char| c.is_alphabetic()).unwrap());
-        (number.parse().unwrap(), unit.to_owned())
-    };
     let ms = |value: &str| -> f64 {
         let (n, unit) = number_and_unit(value);
-        match unit.as_str() {
+        match unit {
             "us" => n / 1000.0,
             "ms" => n,
             "s" => n * 1000.0,
@@ -92,7 +87,7 @@ fn parse(text: &str) -> WrkRun {
         .unwrap_or(0);
     let bytes_per_s = field("Transfer/sec:").map_or(0.0, |v| {
         let (n, unit) = number_and_unit(v);
-        n * match unit.as_str() {
+        n * match unit {
             "KB" => 1024.0,
             "MB" => 1024.0 * 1024.0,
             "GB" => 1024.0 * 1024.0 * 1024.0,
@@ -105,4 +100,10 @@ fn parse(text: &str) -> WrkRun {
         requests,
         bytes_per_s,
     }
+}
+
+/// A quantity as wrk prints it, a number and a unit (`1.25ms`, `3.10MB`), split.
+fn number_and_unit(value: &str) -> (f64, &str) {
+    let (number, unit) = value.split_at(value.find(|c: char| c.is_alphabetic()).unwrap());
+    (number.parse().unwrap(), unit)
 }
