@@ -35,6 +35,16 @@ pub struct ServeConfig {
     )]
     pub database_url: DatabaseUrl,
 
+    /// Database connections for API reads and workers (ingest's writers have their own).
+    /// Default: two per CPU the hub may use, since each read is CPU work; raise it when
+    /// PostgreSQL runs on a larger machine of its own.
+    #[arg(
+        long,
+        env = "KUBEWORKZ_DATABASE_READ_CONNECTIONS",
+        value_parser = clap::value_parser!(u32).range(1..=1024)
+    )]
+    pub database_read_connections: Option<u32>,
+
     /// Log as JSON lines (for log shippers) instead of human-readable text.
     #[arg(long, env = "KUBEWORKZ_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -62,6 +72,14 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The store's pools: `--database-read-connections`, or sized for this machine.
+    pub fn pools(&self) -> crate::store::PoolOptions {
+        match self.database_read_connections {
+            Some(read_connections) => crate::store::PoolOptions { read_connections },
+            None => crate::store::PoolOptions::for_this_machine(),
+        }
+    }
+
     /// The names for the hub's server certificate: `--quic-name`, or the defaults.
     pub fn server_names(&self) -> Vec<String> {
         if !self.quic_names.is_empty() {

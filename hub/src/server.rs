@@ -27,7 +27,7 @@ const SERVER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 ///
 /// Separate from `main` so that tests run the real server in-process.
 pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()> {
-    let store = store::connect(&config.database_url)
+    let store = store::connect_with(&config.database_url, config.pools())
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
     let (keyring, source) = config

@@ -412,13 +412,52 @@ pub trait Store: ApiStore + Send + Sync + fmt::Debug {
     ) -> Result<(), StoreError>;
 }
 
+/// How a store sizes its connection pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolOptions {
+    /// Connections that serve reads and every write but ingest's (API requests, workers).
+    ///
+    /// Why bounded by the CPUs rather than by the load: a read is CPU work (SQLite's runs on
+    /// its connection's own thread, PostgreSQL's on a server process, often on the same
+    /// host), so connections beyond what the CPUs run at once only move the queue from the
+    /// pool, which is first come first served, into the OS scheduler, which is not. The API
+    /// bench at 50 concurrent requests on 2 CPUs: 4 read connections instead of 16 gave
+    /// the same throughput and p99s 1.3× the median instead of 1.9×. Ingest's writers have
+    /// connections of their own, so reads cannot starve them and they cannot starve reads.
+    pub read_connections: u32,
+}
+
+impl PoolOptions {
+    /// Two read connections per CPU the hub may use (its cgroup quota counts), at least two.
+    pub fn for_this_machine() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            read_connections: (2 * cpus).clamp(2, 64) as u32,
+        }
+    }
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self::for_this_machine()
+    }
+}
+
 /// Opens the database the URL names, runs its migrations, and makes sure the `default`
-/// organization exists. This is the one way the hub gets a store.
-#[tracing::instrument(skip_all, fields(database = %url))]
+/// organization exists, with pools sized for this machine ([`PoolOptions::default`]).
 pub async fn connect(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with(url, PoolOptions::default()).await
+}
+
+/// [`connect`] with pools sized by `pools`. This is the one way the hub gets a store.
+#[tracing::instrument(skip_all, fields(database = %url, read_connections = pools.read_connections))]
+pub async fn connect_with(
+    url: &DatabaseUrl,
+    pools: PoolOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     let store: Arc<dyn Store> = match url.scheme() {
-        "sqlite" => Arc::new(SqliteStore::connect(url.expose()).await?),
-        "postgres" | "postgresql" => Arc::new(PostgresStore::connect(url.expose()).await?),
+        "sqlite" => Arc::new(SqliteStore::connect(url.expose(), pools).await?),
+        "postgres" | "postgresql" => Arc::new(PostgresStore::connect(url.expose(), pools).await?),
         other => return Err(StoreError::UnsupportedScheme(other.to_owned())),
     };
     store.ensure_organization(DEFAULT_ORG).await?;

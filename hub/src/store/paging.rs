@@ -36,8 +36,8 @@ pub struct Paged<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Total {
     /// A column of the page's own statement ([`Filter::total_column`]): for lists whose
-    /// first page is usually full and so needs a count anyway (the cluster list, a
-    /// cluster's namespaces, the audit log) — one statement instead of two.
+    /// first page is usually full and so needs a count anyway (the cluster list, the audit
+    /// log) — one statement instead of two.
     InPage,
     /// Counted by a second statement only when the page cannot tell it
     /// ([`total_from_page`]): for lists that usually fit one page (a namespace's or a

@@ -48,7 +48,10 @@ const GROUP_LIMITS: GroupLimits = GroupLimits {
 /// [`Store`](super::Store) on PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
+    /// Reads, and every write but ingest's.
     pool: PgPool,
+    /// Ingest's group-commit writers.
+    writers: PgPool,
     label_keys: LabelKeys,
     commits: Arc<GroupCommit>,
 }
@@ -66,7 +69,7 @@ impl Begin for Writer {
 impl PostgresStore {
     /// Connects and migrates. Concurrent hubs are safe: sqlx takes an advisory lock around
     /// migrations.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, pools: super::PoolOptions) -> Result<Self, StoreError> {
         let connect_err = |source| StoreError::Connect {
             backend: "postgres",
             source,
@@ -79,29 +82,38 @@ impl PostgresStore {
             .map_err(|_| connect_err(sqlx::Error::PoolTimedOut))?
             .map_err(connect_err)?;
         probe.close().await.map_err(connect_err)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            // sqlx pings every connection it hands out by default: a server round trip per
-            // store call, doubling the round trips of an API request. A connection that was
-            // in use moments ago is alive; only one idle for a while (a server restart or a
-            // proxy's idle cut may have closed it) is pinged, and dropped if the ping fails.
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for < STALE_AFTER_IDLE {
-                        return Ok(true);
-                    }
-                    Ok(conn.ping().await.is_ok())
+        // sqlx pings every connection it hands out by default: a server round trip per store
+        // call, doubling the round trips of an API request. A connection that was in use
+        // moments ago is alive; only one idle for a while (a server restart or a proxy's idle
+        // cut may have closed it) is pinged, and dropped if the ping fails.
+        let pool_of = |size: u32| {
+            PgPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for < STALE_AFTER_IDLE {
+                            return Ok(true);
+                        }
+                        Ok(conn.ping().await.is_ok())
+                    })
                 })
-            })
-            .connect_with(options)
+        };
+        let pool = pool_of(pools.read_connections)
+            .connect_with(options.clone())
             .await
             .map_err(connect_err)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        let commits = GroupCommit::start(Arc::new(Writer(pool.clone())), GROUP_LIMITS);
+        // The group-commit writers' own connections, one each (see `PoolOptions`).
+        let writers = pool_of(GROUP_LIMITS.writers as u32)
+            .connect_with(options)
+            .await
+            .map_err(connect_err)?;
+        let commits = GroupCommit::start(Arc::new(Writer(writers.clone())), GROUP_LIMITS);
         Ok(Self {
             pool,
+            writers,
             label_keys: LabelKeys::default(),
             commits: Arc::new(commits),
         })
@@ -350,6 +362,7 @@ impl SqlBackend for PostgresStore {
 
     async fn close(&self) {
         self.pool.close().await;
+        self.writers.close().await;
     }
 }
 

@@ -73,7 +73,7 @@ impl Begin for Writer {
 
 impl SqliteStore {
     /// Opens (creating if missing) the database file and migrates it.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, pools: super::PoolOptions) -> Result<Self, StoreError> {
         let connect_err = |source| StoreError::Connect {
             backend: "sqlite",
             source,
@@ -112,9 +112,10 @@ impl SqliteStore {
             .await
             .map_err(StoreError::Migrate)?;
         // Readers: 32 MiB of page cache each instead of SQLite's 2 MiB (inventory tables of a
-        // thousand clusters are gigabytes).
+        // thousand clusters are gigabytes); as many as `PoolOptions` says, since each runs its
+        // queries on a thread of its own.
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(pools.read_connections)
             .test_before_acquire(false)
             .connect_with(options.clone().pragma("cache_size", "-32768"))
             .await

@@ -1,7 +1,9 @@
 //! The live counts ingest keeps on each cluster row (nodes, ready nodes, namespaces,
 //! deployments, pods): they follow every ingest path — snapshot, delta upsert and delete,
 //! readiness changes, snapshot pruning, replays, batches of many clusters merged into one
-//! group — and always equal a recount of the live rows.
+//! group — and always equal a recount of the live rows. So do the deployment and pod counts
+//! kept on each live namespace row, whichever arrives first, the namespace or what lives in
+//! it.
 
 use kubeworkz_hub::store::{ClusterCounts, DEFAULT_ORG, IngestOutcome, Store};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
@@ -10,7 +12,8 @@ use kubeworkz_shared::model::pod::PodPhase;
 use kubeworkz_shared::model::{Condition, ConditionStatus};
 
 use crate::fixtures::{
-    Cursors, agent_cluster, batch, delete_of, deployment, namespace, node, pod, snapshot,
+    Cursors, agent_cluster, batch, delete_of, deployment, kept_namespace_counts, live, namespace,
+    namespace_counts_of, node, pod, snapshot,
 };
 use crate::harness::TestStore;
 
@@ -194,4 +197,144 @@ pub async fn kept_cluster_counts_follow_every_ingest_path(t: TestStore) {
     // Another organization reads nothing of them.
     let other = store.ensure_organization("other").await.unwrap().id;
     assert!(store.cluster_summary(other, a).await.unwrap().is_none());
+}
+
+/// The kept namespace counts equal a recount of the live rows, and are `want`.
+async fn assert_namespaces(
+    store: &dyn Store,
+    org: OrgId,
+    cluster: ClusterId,
+    want: &[(&str, u64, u64)],
+    after: &str,
+) {
+    let kept = kept_namespace_counts(store, org, cluster).await;
+    let recounted = namespace_counts_of(&live(store, org, cluster).await);
+    assert_eq!(kept, recounted, "kept equal recounted after {after}");
+    let want: std::collections::BTreeMap<String, (u64, u64)> = want
+        .iter()
+        .map(|(name, deployments, pods)| (name.to_string(), (*deployments, *pods)))
+        .collect();
+    assert_eq!(kept, want, "after {after}");
+}
+
+pub async fn kept_namespace_counts_follow_every_ingest_path(t: TestStore) {
+    let store = &*t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let a = agent_cluster(store, org, "alpha").await;
+    let b = agent_cluster(store, org, "bravo").await;
+    let mut cursors = Cursors::new(1);
+    let mut ingest = |changes: Vec<Change>| {
+        let cursor = cursors.next();
+        async move {
+            let outcome = store.ingest_changes(org, a, cursor, &batch(changes)).await;
+            assert_eq!(outcome.unwrap(), IngestOutcome::Applied);
+        }
+    };
+
+    // What lives in a namespace can arrive before it: its row counts them when it comes.
+    let early = pod("web", "web-0", "p-early", PodPhase::Running);
+    ingest(vec![
+        Change::Upsert(early.clone()),
+        Change::Upsert(deployment("web", "web", "d-web", 2)),
+    ])
+    .await;
+    assert_namespaces(store, org, a, &[], "objects without their namespace").await;
+    ingest(vec![Change::Upsert(namespace("web", "ns-web", None))]).await;
+    assert_namespaces(store, org, a, &[("web", 1, 1)], "the namespace came").await;
+
+    // A snapshot of everything; another cluster's namespace of the same name stays apart.
+    let gone = pod("web", "web-3", "p-gone", PodPhase::Running);
+    let objects = vec![
+        namespace("web", "ns-web", None),
+        namespace("db", "ns-db", None),
+        namespace("empty", "ns-empty", None),
+        deployment("web", "web", "d-web", 2),
+        deployment("web", "api", "d-api", 1),
+        deployment("db", "db", "d-db", 1),
+        early.clone(),
+        pod("web", "web-1", "p-1", PodPhase::Running),
+        gone.clone(),
+        pod("db", "db-0", "p-db", PodPhase::Running),
+    ];
+    ingest(snapshot(&ObjectKind::ALL, &objects)).await;
+    store
+        .ingest_changes(
+            org,
+            b,
+            Cursors::new(1).next(),
+            &batch(snapshot(
+                &[ObjectKind::Namespace, ObjectKind::Pod],
+                &[
+                    namespace("web", "b-ns", None),
+                    pod("web", "web-0", "b-p", PodPhase::Running),
+                ],
+            )),
+        )
+        .await
+        .unwrap();
+    let full = [("db", 1, 1), ("empty", 0, 0), ("web", 2, 3)];
+    assert_namespaces(store, org, a, &full, "the snapshot").await;
+    assert_namespaces(store, org, b, &[("web", 0, 1)], "the other cluster").await;
+
+    // Deltas: a delete, a reused name (slot clear), a new pod, a status-only update.
+    ingest(vec![
+        delete_of(&gone),
+        Change::Upsert(pod("web", "web-1", "p-1-new", PodPhase::Pending)),
+        Change::Upsert(pod("empty", "e-0", "p-e", PodPhase::Running)),
+        Change::Upsert(pod("db", "db-0", "p-db", PodPhase::Succeeded)),
+    ])
+    .await;
+    let deltas = [("db", 1, 1), ("empty", 0, 1), ("web", 2, 2)];
+    assert_namespaces(store, org, a, &deltas, "deltas").await;
+
+    // The namespace goes while its pods stay (they are deleted after it, as the API server
+    // does), then comes back under a new uid: the new row counts what is live in it.
+    ingest(vec![delete_of(&namespace("web", "ns-web", None))]).await;
+    assert_namespaces(
+        store,
+        org,
+        a,
+        &[("db", 1, 1), ("empty", 0, 1)],
+        "ns deleted",
+    )
+    .await;
+    ingest(vec![delete_of(&early)]).await;
+    ingest(vec![Change::Upsert(namespace("web", "ns-web-2", None))]).await;
+    let recreated = [("db", 1, 1), ("empty", 0, 1), ("web", 2, 1)];
+    assert_namespaces(store, org, a, &recreated, "ns recreated").await;
+
+    // A deleted namespace row revived under its own uid is recounted.
+    ingest(vec![delete_of(&namespace("db", "ns-db", None))]).await;
+    ingest(vec![delete_of(&deployment("db", "db", "d-db", 1))]).await;
+    ingest(vec![Change::Upsert(namespace("db", "ns-db", None))]).await;
+    let revived = [("db", 0, 1), ("empty", 0, 1), ("web", 2, 1)];
+    assert_namespaces(store, org, a, &revived, "ns revived").await;
+
+    // A relist prunes what it lacks.
+    ingest(snapshot(
+        &[ObjectKind::Deployment, ObjectKind::Pod],
+        &[
+            deployment("web", "web", "d-web", 2),
+            pod("db", "db-0", "p-db", PodPhase::Running),
+        ],
+    ))
+    .await;
+    let pruned = [("db", 0, 1), ("empty", 0, 0), ("web", 1, 0)];
+    assert_namespaces(store, org, a, &pruned, "relist").await;
+
+    // Purging ended rows changes no live count; deleting a cluster leaves the other's.
+    store
+        .maintain(chrono::Utc::now(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_namespaces(store, org, a, &pruned, "purge").await;
+    assert!(store.delete_cluster(org, a).await.unwrap());
+    assert_namespaces(
+        store,
+        org,
+        b,
+        &[("web", 0, 1)],
+        "the other cluster's delete",
+    )
+    .await;
 }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use kubeworkz_hub::store::{ClusterMode, Cursor, Environment, NewCluster, SealedKubeconfig, Store};
+use kubeworkz_hub::store::{
+    ClusterMode, Cursor, Environment, NewCluster, PageRequest, SealedKubeconfig, Store,
+};
 use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::node::{NodeResources, NodeRole};
@@ -240,4 +242,50 @@ pub async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Obje
         (k.kind, k.namespace, k.name)
     });
     objects
+}
+
+/// Each live namespace's (deployments, pods), by name, as the namespaces page shows them
+/// (the counts kept on the namespace rows).
+pub async fn kept_namespace_counts(
+    store: &dyn Store,
+    org: OrgId,
+    cluster: ClusterId,
+) -> BTreeMap<String, (u64, u64)> {
+    let page = PageRequest {
+        limit: 1_000,
+        offset: 0,
+    };
+    let paged = store.namespace_page(org, cluster, page).await.unwrap();
+    paged
+        .items
+        .into_iter()
+        .map(|n| (n.item.name, (n.counts.deployments, n.counts.pods)))
+        .collect()
+}
+
+/// Each live namespace's (deployments, pods), by name, counted from `live` objects.
+pub fn namespace_counts_of(live: &[Object]) -> BTreeMap<String, (u64, u64)> {
+    let mut counts: BTreeMap<String, (u64, u64)> = live
+        .iter()
+        .filter_map(|o| match o {
+            Object::Namespace(n) => Some((n.name.clone(), (0, 0))),
+            _ => None,
+        })
+        .collect();
+    for object in live {
+        match object {
+            Object::Deployment(d) => {
+                if let Some(c) = counts.get_mut(&d.namespace) {
+                    c.0 += 1;
+                }
+            }
+            Object::Pod(p) => {
+                if let Some(c) = counts.get_mut(&p.namespace) {
+                    c.1 += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    counts
 }

@@ -261,13 +261,15 @@ pub async fn random_streams_match_the_reference_inventory(t: TestStore) {
         for _ in 0..rng.random_range(1..30) {
             let name = format!("n{}", rng.random_range(0..6));
             let uid = format!("u{}", rng.random_range(0..3));
+            // Pods and deployments live in namespaces the stream also creates and deletes.
+            let ns = format!("n{}", rng.random_range(0..4));
             let object = match rng.random_range(0..3) {
                 0 => namespace(&name, &format!("{name}-{uid}"), Some("t")),
-                1 => pod("ns", &name, &format!("{name}-{uid}"), PodPhase::Running),
+                1 => pod(&ns, &name, &format!("{ns}-{name}-{uid}"), PodPhase::Running),
                 _ => deployment(
-                    "ns",
+                    &ns,
                     &name,
-                    &format!("{name}-{uid}"),
+                    &format!("{ns}-{name}-{uid}"),
                     rng.random_range(0..4),
                 ),
             };
@@ -308,6 +310,11 @@ pub async fn random_streams_match_the_reference_inventory(t: TestStore) {
                 n(ObjectKind::Pod)
             ),
             "kept counts after round {round}"
+        );
+        assert_eq!(
+            kept_namespace_counts(store, org, cluster).await,
+            namespace_counts_of(&got),
+            "kept namespace counts after round {round}"
         );
     }
 }
