@@ -47,10 +47,14 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
         (
             "namespaces of a cluster, page with counts",
             format!(
-                "SELECT {item}, deployment_count, pod_count, (SELECT \
-                 coalesce(max(namespace_count), 0) FROM k8s_clusters WHERE id = '{cluster}' \
-                 AND org_id = '{org}') FROM k8s_namespaces WHERE {live} ORDER BY name, \
-                 cluster_id, uid LIMIT 50 OFFSET 0"
+                "SELECT {item}, (SELECT count(*) FROM k8s_deployments x WHERE x.cluster_id = \
+                 n.cluster_id AND x.namespace = n.name AND x.deleted_at IS NULL), (SELECT \
+                 count(*) FROM k8s_pods x WHERE x.cluster_id = n.cluster_id AND x.namespace = \
+                 n.name AND x.deleted_at IS NULL), (SELECT coalesce(max(namespace_count), 0) \
+                 FROM k8s_clusters WHERE id = '{cluster}' AND org_id = '{org}') FROM (SELECT \
+                 uid, cluster_id, namespace, name, data, first_seen_at, updated_at FROM \
+                 k8s_namespaces WHERE {live} ORDER BY name, cluster_id, uid LIMIT 50 OFFSET 0) \
+                 n ORDER BY n.name, n.cluster_id, n.uid"
             ),
         ),
         (

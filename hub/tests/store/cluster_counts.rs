@@ -1,9 +1,8 @@
 //! The live counts ingest keeps on each cluster row (nodes, ready nodes, namespaces,
 //! deployments, pods): they follow every ingest path — snapshot, delta upsert and delete,
 //! readiness changes, snapshot pruning, replays, batches of many clusters merged into one
-//! group — and always equal a recount of the live rows. So do the deployment and pod counts
-//! kept on each live namespace row, whichever arrives first, the namespace or what lives in
-//! it.
+//! group — and always equal a recount of the live rows. So do the namespaces page's
+//! deployment and pod counts, whichever arrives first, the namespace or what lives in it.
 
 use kubeworkz_hub::store::{ClusterCounts, DEFAULT_ORG, IngestOutcome, Store};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
@@ -12,8 +11,8 @@ use kubeworkz_shared::model::pod::PodPhase;
 use kubeworkz_shared::model::{Condition, ConditionStatus};
 
 use crate::fixtures::{
-    Cursors, agent_cluster, batch, delete_of, deployment, kept_namespace_counts, live, namespace,
-    namespace_counts_of, node, pod, snapshot,
+    Cursors, agent_cluster, batch, delete_of, deployment, live, namespace, namespace_counts_of,
+    node, page_namespace_counts, pod, snapshot,
 };
 use crate::harness::TestStore;
 
@@ -199,7 +198,7 @@ pub async fn kept_cluster_counts_follow_every_ingest_path(t: TestStore) {
     assert!(store.cluster_summary(other, a).await.unwrap().is_none());
 }
 
-/// The kept namespace counts equal a recount of the live rows, and are `want`.
+/// The namespaces page's counts equal a recount of the live rows, and are `want`.
 async fn assert_namespaces(
     store: &dyn Store,
     org: OrgId,
@@ -207,17 +206,20 @@ async fn assert_namespaces(
     want: &[(&str, u64, u64)],
     after: &str,
 ) {
-    let kept = kept_namespace_counts(store, org, cluster).await;
+    let paged = page_namespace_counts(store, org, cluster).await;
     let recounted = namespace_counts_of(&live(store, org, cluster).await);
-    assert_eq!(kept, recounted, "kept equal recounted after {after}");
+    assert_eq!(
+        paged, recounted,
+        "the page's counts equal a recount after {after}"
+    );
     let want: std::collections::BTreeMap<String, (u64, u64)> = want
         .iter()
         .map(|(name, deployments, pods)| (name.to_string(), (*deployments, *pods)))
         .collect();
-    assert_eq!(kept, want, "after {after}");
+    assert_eq!(paged, want, "after {after}");
 }
 
-pub async fn kept_namespace_counts_follow_every_ingest_path(t: TestStore) {
+pub async fn namespace_counts_follow_every_ingest_path(t: TestStore) {
     let store = &*t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let a = agent_cluster(store, org, "alpha").await;
@@ -231,7 +233,7 @@ pub async fn kept_namespace_counts_follow_every_ingest_path(t: TestStore) {
         }
     };
 
-    // What lives in a namespace can arrive before it: its row counts them when it comes.
+    // What lives in a namespace can arrive before it, and is counted when it comes.
     let early = pod("web", "web-0", "p-early", PodPhase::Running);
     ingest(vec![
         Change::Upsert(early.clone()),
@@ -288,7 +290,7 @@ pub async fn kept_namespace_counts_follow_every_ingest_path(t: TestStore) {
     assert_namespaces(store, org, a, &deltas, "deltas").await;
 
     // The namespace goes while its pods stay (they are deleted after it, as the API server
-    // does), then comes back under a new uid: the new row counts what is live in it.
+    // does), then comes back under a new uid: what is live in it counts again.
     ingest(vec![delete_of(&namespace("web", "ns-web", None))]).await;
     assert_namespaces(
         store,
@@ -303,7 +305,7 @@ pub async fn kept_namespace_counts_follow_every_ingest_path(t: TestStore) {
     let recreated = [("db", 1, 1), ("empty", 0, 1), ("web", 2, 1)];
     assert_namespaces(store, org, a, &recreated, "ns recreated").await;
 
-    // A deleted namespace row revived under its own uid is recounted.
+    // A deleted namespace revived under its own uid counts what is live in it.
     ingest(vec![delete_of(&namespace("db", "ns-db", None))]).await;
     ingest(vec![delete_of(&deployment("db", "db", "d-db", 1))]).await;
     ingest(vec![Change::Upsert(namespace("db", "ns-db", None))]).await;

@@ -244,9 +244,8 @@ pub async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Obje
     objects
 }
 
-/// Each live namespace's (deployments, pods), by name, as the namespaces page shows them
-/// (the counts kept on the namespace rows).
-pub async fn kept_namespace_counts(
+/// Each live namespace's (deployments, pods), by name, as the namespaces page shows them.
+pub async fn page_namespace_counts(
     store: &dyn Store,
     org: OrgId,
     cluster: ClusterId,

@@ -312,9 +312,9 @@ pub async fn random_streams_match_the_reference_inventory(t: TestStore) {
             "kept counts after round {round}"
         );
         assert_eq!(
-            kept_namespace_counts(store, org, cluster).await,
+            page_namespace_counts(store, org, cluster).await,
             namespace_counts_of(&got),
-            "kept namespace counts after round {round}"
+            "namespace page counts after round {round}"
         );
     }
 }

@@ -74,7 +74,7 @@ conformance! {
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
     api::namespace_pages_count_live_objects_in_the_org,
     cluster_counts::kept_cluster_counts_follow_every_ingest_path,
-    cluster_counts::kept_namespace_counts_follow_every_ingest_path,
+    cluster_counts::namespace_counts_follow_every_ingest_path,
     enrollment::the_hub_ca_is_created_once_and_persists,
     enrollment::racing_redemptions_of_a_single_use_token_have_one_winner,
     group_commit::concurrent_batches_of_many_clusters_each_apply_once,
