@@ -74,10 +74,10 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// The store's pools: `--database-read-connections`, or sized for this machine.
     pub fn pools(&self) -> crate::store::PoolOptions {
-        match self.database_read_connections {
-            Some(read_connections) => crate::store::PoolOptions { read_connections },
-            None => crate::store::PoolOptions::for_this_machine(),
-        }
+        self.database_read_connections.map_or_else(
+            crate::store::PoolOptions::for_this_machine,
+            |read_connections| crate::store::PoolOptions { read_connections },
+        )
     }
 
     /// The names for the hub's server certificate: `--quic-name`, or the defaults.

@@ -59,7 +59,7 @@ pub(crate) async fn namespace_page(
     let table = "k8s_namespaces";
     let raw = "uid, cluster_id, namespace, name, data, first_seen_at, updated_at";
     let order = item_order(ObjectKind::Namespace);
-    let (inner, args) = filter.page_sql((table, raw, order), page);
+    let (inner, mut args) = filter.page_sql((table, raw, order), page);
     // The page is cut first, so only its namespaces are counted: the outer query's
     // subqueries run once per row it returns.
     let count = |of: &str| {
@@ -71,16 +71,13 @@ pub(crate) async fn namespace_page(
     // The total is the cluster's kept count of live namespaces (one primary-key read)
     // rather than a count of the page's filter: on SQLite that count fetched every
     // namespace row of the cluster to check its organization. NULL (another
-    // organization's cluster) reads as none.
-    let (org_ph, cluster_ph) = (d.ph(1), d.ph(2));
-    debug_assert_eq!(
-        filter.args[..2],
-        [Value::Id(*org.as_uuid()), Value::Id(*cluster.as_uuid())],
-        "inventory_filter binds the organization, then the cluster"
-    );
+    // organization's cluster) reads as none. Its two values are bound after the page's.
+    args.extend([Value::Id(*cluster.as_uuid()), Value::Id(*org.as_uuid())]);
     let total = format!(
-        "(SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters \
-         WHERE id = {cluster_ph} AND org_id = {org_ph})"
+        "(SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters WHERE id = {} \
+         AND org_id = {})",
+        d.ph(args.len() - 1),
+        d.ph(args.len())
     );
     let order: Vec<String> = order.split(", ").map(|c| format!("n.{c}")).collect();
     let sql = format!(
