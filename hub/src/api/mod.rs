@@ -17,6 +17,7 @@ mod health;
 mod inventory;
 pub mod metrics;
 mod session;
+mod timestamp;
 mod usage;
 mod views;
 

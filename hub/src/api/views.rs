@@ -101,6 +101,7 @@ pub struct HealthView {
     /// Why.
     pub reasons: Vec<ReasonView>,
     /// When it was judged.
+    #[serde(serialize_with = "super::timestamp::utc")]
     pub checked_at: DateTime<Utc>,
 }
 
@@ -179,7 +180,7 @@ pub struct ClusterView {
     /// Free text.
     pub description: String,
     /// `production`, `staging` or `development`.
-    pub environment: String,
+    pub environment: &'static str,
     /// Tags.
     pub tags: Vec<String>,
     /// Detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`, `vanilla`).
@@ -189,22 +190,26 @@ pub struct ClusterView {
     /// API server URL (pull mode).
     pub api_server_url: Option<String>,
     /// `agent` or `kubeconfig`.
-    pub mode: String,
+    pub mode: &'static str,
     /// Disabled clusters are neither collected nor accepted.
     pub enabled: bool,
     /// The latest health verdict.
     pub health: Option<HealthView>,
     /// Last successful ingest.
+    #[serde(serialize_with = "super::timestamp::opt_utc")]
     pub last_sync_at: Option<DateTime<Utc>>,
     /// Last collection error.
     pub last_error: Option<String>,
     /// Last agent heartbeat.
+    #[serde(serialize_with = "super::timestamp::opt_utc")]
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     /// Who registered it.
     pub created_by: Option<String>,
     /// Registration time.
+    #[serde(serialize_with = "super::timestamp::utc")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "super::timestamp::utc")]
     pub updated_at: DateTime<Utc>,
     /// Live counts.
     pub counts: CountsView,
@@ -217,12 +222,12 @@ impl From<ClusterSummary> for ClusterView {
             id: *c.id.as_uuid(),
             name: c.name,
             description: c.description,
-            environment: c.environment.as_str().to_owned(),
+            environment: c.environment.as_str(),
             tags: c.tags,
             provider: c.provider,
             version: c.version,
             api_server_url: c.api_server_url,
-            mode: c.mode.as_str().to_owned(),
+            mode: c.mode.as_str(),
             enabled: c.enabled,
             health: c.health.as_ref().map(HealthView::from),
             last_sync_at: c.last_sync_at,
@@ -253,8 +258,10 @@ pub struct ObjectView {
     #[schema(value_type = Object)]
     pub data: Box<serde_json::value::RawValue>,
     /// First seen by the hub.
+    #[serde(serialize_with = "super::timestamp::utc")]
     pub first_seen_at: DateTime<Utc>,
     /// Last change seen.
+    #[serde(serialize_with = "super::timestamp::utc")]
     pub updated_at: DateTime<Utc>,
 }
 

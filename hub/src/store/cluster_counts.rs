@@ -11,6 +11,8 @@
 //! - PostgreSQL: statement-level triggers on the counted tables (migration 0011) add, per
 //!   statement, the live rows its transition tables show appearing minus those going. Every
 //!   write counts itself, whatever statement makes it, for one aggregate per statement.
+//!   Since migration 0012 the same triggers also keep deployments and pods per (cluster,
+//!   namespace) for the namespaces page (see [`super::namespace_counts`]).
 //! - SQLite has no statement-level triggers, and a row-level trigger would make a full sync
 //!   pay an update of the cluster row per object. An upsert cannot tell portably whether it
 //!   inserted, revived or updated a row, so each ingest run recounts the kinds it touched

@@ -16,8 +16,8 @@ const CLUSTER_COLUMNS: &str = "id, org_id, name, description, environment, tags,
     last_sync_at, last_error, last_heartbeat_at, created_by, created_at, updated_at";
 
 pub(crate) const CLUSTER_TYPES: [Ty; 20] = [
-    Ty::Text,
-    Ty::Text,
+    Ty::Id,
+    Ty::Id,
     Ty::Text,
     Ty::Text,
     Ty::Text,
@@ -43,7 +43,7 @@ pub(crate) fn cluster_select(db: &dyn Sql) -> String {
     CLUSTER_COLUMNS
         .split(", ")
         .map(|c| match c.trim() {
-            c @ ("id" | "org_id" | "tags" | "health_reasons") => d.text(c),
+            c @ ("tags" | "health_reasons") => d.text(c),
             c => c.to_owned(),
         })
         .collect::<Vec<_>>()

@@ -88,9 +88,14 @@ pub enum Value {
     OptBytes(Option<Vec<u8>>),
 }
 
-/// The type of a cell to decode; UUID and JSON columns are selected as text.
+/// The type of a cell to decode; JSON columns are selected as text, and so are UUID columns
+/// except where [`Ty::Id`] reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
+    /// A UUID column selected as it is (PostgreSQL's `uuid`, SQLite's text): decoded into a
+    /// [`Value::Id`] without a `String` in between. Used by the hottest pages (the cluster
+    /// list's two ids per row); [`Cells::uuid`] reads either form.
+    Id,
     Text,
     OptText,
     I64,
@@ -192,8 +197,11 @@ impl Cells {
 
     /// A UUID selected as text.
     pub(crate) fn uuid(&mut self) -> Result<Uuid, sqlx::Error> {
-        let text = self.text()?;
-        Uuid::parse_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        match self.next()? {
+            Value::Id(id) => Ok(id),
+            Value::Text(text) => parse_uuid(&text),
+            other => Err(mismatch("uuid", &other)),
+        }
     }
 
     /// A JSON column selected as text, decoded into `T`.
@@ -201,6 +209,11 @@ impl Cells {
         let text = self.text()?;
         serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
+}
+
+/// A UUID from its text.
+pub(crate) fn parse_uuid(text: &str) -> Result<Uuid, sqlx::Error> {
+    Uuid::parse_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 pub(crate) fn decode_error(message: &str) -> sqlx::Error {

@@ -22,7 +22,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::backend::{SqlBackend, Tx};
 use super::commit::{Begin, GroupCommit, GroupLimits};
-use super::sql::{Dialect, Sql, Ty, Value};
+use super::sql::{Dialect, Sql, Ty, Value, parse_uuid};
 use super::sqlite_rows;
 use super::sqlite_wal::{Checkpointer, WalPolicy};
 use super::{Backend, MaintenanceReport, StoreError, queries};
@@ -170,22 +170,22 @@ fn bind(query: SqliteQuery<'_>, value: Value) -> SqliteQuery<'_> {
 }
 
 pub(super) fn decode(row: &SqliteRow, columns: &[Ty]) -> Result<Vec<Value>, sqlx::Error> {
-    columns
-        .iter()
-        .enumerate()
-        .map(|(i, ty)| {
-            Ok(match ty {
-                Ty::Text => Value::Text(row.try_get(i)?),
-                Ty::OptText => Value::OptText(row.try_get(i)?),
-                Ty::I64 => Value::I64(row.try_get(i)?),
-                Ty::OptI64 => Value::OptI64(row.try_get(i)?),
-                Ty::Bool => Value::Bool(row.try_get(i)?),
-                Ty::Time => Value::Time(row.try_get(i)?),
-                Ty::OptTime => Value::OptTime(row.try_get::<Option<DateTime<Utc>>, _>(i)?),
-                Ty::OptBytes => Value::OptBytes(row.try_get(i)?),
-            })
-        })
-        .collect()
+    // A loop into a row of its final size (see the PostgreSQL backend's `decode`).
+    let mut cells = Vec::with_capacity(columns.len());
+    for (i, ty) in columns.iter().enumerate() {
+        cells.push(match ty {
+            Ty::Id => Value::Id(parse_uuid(row.try_get::<&str, _>(i)?)?),
+            Ty::Text => Value::Text(row.try_get(i)?),
+            Ty::OptText => Value::OptText(row.try_get(i)?),
+            Ty::I64 => Value::I64(row.try_get(i)?),
+            Ty::OptI64 => Value::OptI64(row.try_get(i)?),
+            Ty::Bool => Value::Bool(row.try_get(i)?),
+            Ty::Time => Value::Time(row.try_get(i)?),
+            Ty::OptTime => Value::OptTime(row.try_get::<Option<DateTime<Utc>>, _>(i)?),
+            Ty::OptBytes => Value::OptBytes(row.try_get(i)?),
+        });
+    }
+    Ok(cells)
 }
 
 #[async_trait]

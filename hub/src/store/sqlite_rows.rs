@@ -26,7 +26,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 
-use super::sql::{Ty, Value};
+use super::sql::{Ty, Value, parse_uuid};
 
 /// `sql` wrapped to return its rows as one text cell (NULL for no rows), or `None` when it
 /// must run row by row (not a `SELECT`, or a bytes column).
@@ -55,14 +55,13 @@ pub(super) fn unpack(packed: Option<&str>, columns: &[Ty]) -> Result<Vec<Vec<Val
     let mut rest = packed.unwrap_or_default();
     let mut rows = Vec::new();
     while !rest.is_empty() {
-        let row = columns
-            .iter()
-            .map(|ty| {
-                let (cell, after) = next_cell(rest)?;
-                rest = after;
-                cell_value(cell, *ty)
-            })
-            .collect::<Result<_, _>>()?;
+        // A loop into a row of its final size (see the PostgreSQL backend's `decode`).
+        let mut row = Vec::with_capacity(columns.len());
+        for ty in columns {
+            let (cell, after) = next_cell(rest)?;
+            rest = after;
+            row.push(cell_value(cell, *ty)?);
+        }
         rows.push(row);
     }
     Ok(rows)
@@ -89,6 +88,7 @@ fn next_cell(packed: &str) -> Result<(Option<&str>, &str), sqlx::Error> {
 fn cell_value<'a>(cell: Option<&'a str>, ty: Ty) -> Result<Value, sqlx::Error> {
     let some = |cell: Option<&'a str>| cell.ok_or_else(|| mismatch(ty, "unexpected null"));
     Ok(match ty {
+        Ty::Id => Value::Id(parse_uuid(some(cell)?)?),
         Ty::Text => Value::Text(some(cell)?.to_owned()),
         Ty::OptText => Value::OptText(cell.map(str::to_owned)),
         Ty::I64 => Value::I64(integer(some(cell)?, ty)?),
@@ -284,5 +284,17 @@ mod tests {
             unpack(packed.as_deref(), &cols).unwrap(),
             Vec::<Vec<Value>>::new()
         );
+    }
+
+    #[test]
+    fn an_id_cell_is_read_as_a_uuid_and_a_malformed_one_is_a_decode_error() {
+        let id = "0190c9a4-7a2b-7c3d-8e4f-5a6b7c8d9e0f";
+        let packed = format!("{}:{id}", id.len());
+        assert_eq!(
+            unpack(Some(&packed), &[Ty::Id]).unwrap(),
+            vec![vec![Value::Id(uuid::Uuid::parse_str(id).unwrap())]]
+        );
+        assert!(unpack(Some("3:abc"), &[Ty::Id]).is_err());
+        assert!(unpack(Some("-1:"), &[Ty::Id]).is_err());
     }
 }

@@ -330,6 +330,17 @@ pub async fn namespace_counts_follow_every_ingest_path(t: TestStore) {
         .await
         .unwrap();
     assert_namespaces(store, org, a, &pruned, "purge").await;
+    // A namespace emptied before maintenance (PostgreSQL's kept counts at zero, which
+    // maintenance deletes) counts what comes back into it.
+    ingest(vec![Change::Upsert(pod(
+        "empty",
+        "e-1",
+        "p-e-1",
+        PodPhase::Running,
+    ))])
+    .await;
+    let refilled = [("db", 0, 1), ("empty", 0, 1), ("web", 1, 0)];
+    assert_namespaces(store, org, a, &refilled, "refilled after maintenance").await;
     assert!(store.delete_cluster(org, a).await.unwrap());
     assert_namespaces(
         store,
