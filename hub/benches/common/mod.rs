@@ -36,7 +36,16 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
         (db.url().to_owned(), Some(db), None)
     };
     let database: DatabaseUrl = url.parse().unwrap();
-    let store = store::connect(&database).await.unwrap();
+    // `KW_READ_CONNECTIONS` sizes the read pool, as `--database-read-connections` does;
+    // the hub's default otherwise.
+    let mut pools = store::PoolOptions::default();
+    if let Some(n) = std::env::var("KW_READ_CONNECTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        pools.read_connections = n;
+    }
+    let store = store::connect_with(&database, pools).await.unwrap();
     store
         .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
         .await

@@ -41,6 +41,8 @@ pub fn opt_utc<S: Serializer>(
 /// Writes `at` into `buf`; `None` for what chrono writes differently (a year outside
 /// 0–9999, a leap second).
 fn write(at: &DateTime<Utc>, buf: &mut [u8; MAX_LEN]) -> Option<usize> {
+    // The UTC fields, read once: each accessor of a `DateTime` recomputes its local time.
+    let at = at.naive_utc();
     let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = at.nanosecond();
     if nanos >= 1_000_000_000 {
