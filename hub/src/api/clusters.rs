@@ -548,7 +548,7 @@ pub(super) async fn health(
     let view = cluster.health.as_ref().map(HealthView::from);
     let failing: Vec<&str> = view
         .as_ref()
-        .map(|v| v.reasons.iter().map(|r| r.code.as_str()).collect())
+        .map(|v| v.reasons.iter().map(|r| r.code).collect())
         .unwrap_or_default();
     let stale = |component| {
         cluster.health.as_ref().is_some_and(|h| {
@@ -578,9 +578,7 @@ pub(super) async fn health(
         })
         .collect();
     Ok(Json(ClusterHealthView {
-        status: view
-            .as_ref()
-            .map_or("unknown".to_owned(), |v| v.status.clone()),
+        status: view.as_ref().map_or("unknown", |v| v.status).to_owned(),
         checked_at: view.as_ref().map(|v| v.checked_at),
         reasons: view.map(|v| v.reasons).unwrap_or_default(),
         components,

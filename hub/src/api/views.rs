@@ -2,7 +2,7 @@
 //! health, inventory objects. Only `hub::api` knows these shapes.
 
 use chrono::{DateTime, Utc};
-use kubeworkz_shared::model::{HealthReason, HealthStatus};
+use kubeworkz_shared::model::HealthReason;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -86,9 +86,9 @@ page_of!(ObjectPage, ObjectView);
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReasonView {
     /// e.g. `nodes_not_ready`.
-    pub code: String,
+    pub code: &'static str,
     /// `healthy`, `degraded` or `critical`.
-    pub severity: String,
+    pub severity: &'static str,
     /// For people.
     pub message: String,
 }
@@ -97,17 +97,12 @@ pub struct ReasonView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthView {
     /// `healthy`, `degraded` or `critical`.
-    pub status: String,
+    pub status: &'static str,
     /// Why.
     pub reasons: Vec<ReasonView>,
     /// When it was judged.
     #[serde(serialize_with = "super::timestamp::utc")]
     pub checked_at: DateTime<Utc>,
-}
-
-/// Lowercase name of a status.
-pub fn status_name(status: HealthStatus) -> String {
-    format!("{status:?}").to_lowercase()
 }
 
 /// Stable code of a reason.
@@ -128,13 +123,13 @@ pub fn reason_code(reason: &HealthReason) -> &'static str {
 impl From<&ClusterHealth> for HealthView {
     fn from(h: &ClusterHealth) -> Self {
         Self {
-            status: status_name(h.status),
+            status: h.status.as_str(),
             reasons: h
                 .reasons
                 .iter()
                 .map(|r| ReasonView {
-                    code: reason_code(r).to_owned(),
-                    severity: status_name(r.severity()),
+                    code: reason_code(r),
+                    severity: r.severity().as_str(),
                     message: r.to_string(),
                 })
                 .collect(),

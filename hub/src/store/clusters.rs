@@ -103,14 +103,6 @@ pub(crate) fn cluster_from(row: Vec<Value>) -> Result<Cluster, StoreError> {
     })
 }
 
-fn status_name(status: HealthStatus) -> &'static str {
-    match status {
-        HealthStatus::Healthy => "healthy",
-        HealthStatus::Degraded => "degraded",
-        HealthStatus::Critical => "critical",
-    }
-}
-
 fn parse_status(name: &str) -> Option<HealthStatus> {
     match name {
         "healthy" => Some(HealthStatus::Healthy),
@@ -304,7 +296,7 @@ pub(crate) async fn record_health(
         id,
         &["health_status", "health_reasons!", "health_checked_at"],
         vec![
-            Value::OptText(Some(status_name(report.status).to_owned())),
+            Value::OptText(Some(report.status.as_str().to_owned())),
             Value::Text(serde_json::to_string(&report.reasons).expect("reasons serialize")),
             Value::OptTime(Some(at)),
         ],

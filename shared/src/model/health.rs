@@ -46,6 +46,18 @@ pub enum HealthStatus {
     Critical,
 }
 
+impl HealthStatus {
+    /// The lowercase name the hub stores and its API shows (`healthy`, `degraded`,
+    /// `critical`): one spelling for both, and no allocation per verdict shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Critical => "critical",
+        }
+    }
+}
+
 /// Result of probing an apiserver health endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ProbeResult {
