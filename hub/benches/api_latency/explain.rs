@@ -21,6 +21,37 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
         text("data")
     );
     let live = format!("org_id = '{org}' AND deleted_at IS NULL AND cluster_id = '{cluster}'");
+    let page = format!(
+        "SELECT uid, cluster_id, namespace, name, data, first_seen_at, updated_at FROM \
+         k8s_namespaces WHERE {live} ORDER BY name, cluster_id, uid LIMIT 50 OFFSET 0"
+    );
+    let total = format!(
+        "(SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters WHERE id = '{cluster}' \
+         AND org_id = '{org}')"
+    );
+    let n_item = format!(
+        "n.uid, {}, n.namespace, n.name, {}, n.first_seen_at, n.updated_at",
+        text("n.cluster_id"),
+        text("n.data")
+    );
+    // `store/namespace_counts.rs`: PostgreSQL joins the kept counts over the page's names,
+    // SQLite counts per row.
+    let namespace_page = if pg {
+        format!(
+            "WITH n AS ({page}) SELECT {n_item}, coalesce(c.deployments, 0), \
+             coalesce(c.pods, 0), {total} FROM n LEFT JOIN k8s_namespace_counts c ON \
+             c.cluster_id = '{cluster}' AND c.namespace = n.name AND c.namespace >= (SELECT \
+             min(name) FROM n) AND c.namespace <= (SELECT max(name) FROM n) ORDER BY n.name, \
+             n.cluster_id, n.uid"
+        )
+    } else {
+        format!(
+            "SELECT {n_item}, (SELECT count(*) FROM k8s_deployments x WHERE x.cluster_id = \
+             n.cluster_id AND x.namespace = n.name AND x.deleted_at IS NULL), (SELECT count(*) \
+             FROM k8s_pods x WHERE x.cluster_id = n.cluster_id AND x.namespace = n.name AND \
+             x.deleted_at IS NULL), {total} FROM ({page}) n ORDER BY n.name, n.cluster_id, n.uid"
+        )
+    };
     vec![
         (
             "cluster page (GET /clusters)",
@@ -39,24 +70,9 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
         ),
         (
             "namespaces of a cluster, total (kept)",
-            format!(
-                "SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters WHERE id = \
-                 '{cluster}' AND org_id = '{org}'"
-            ),
+            format!("SELECT {total}"),
         ),
-        (
-            "namespaces of a cluster, page with counts",
-            format!(
-                "SELECT {item}, (SELECT count(*) FROM k8s_deployments x WHERE x.cluster_id = \
-                 n.cluster_id AND x.namespace = n.name AND x.deleted_at IS NULL), (SELECT \
-                 count(*) FROM k8s_pods x WHERE x.cluster_id = n.cluster_id AND x.namespace = \
-                 n.name AND x.deleted_at IS NULL), (SELECT coalesce(max(namespace_count), 0) \
-                 FROM k8s_clusters WHERE id = '{cluster}' AND org_id = '{org}') FROM (SELECT \
-                 uid, cluster_id, namespace, name, data, first_seen_at, updated_at FROM \
-                 k8s_namespaces WHERE {live} ORDER BY name, cluster_id, uid LIMIT 50 OFFSET 0) \
-                 n ORDER BY n.name, n.cluster_id, n.uid"
-            ),
-        ),
+        ("namespaces of a cluster, page with counts", namespace_page),
         (
             "pods of a namespace, total",
             format!("SELECT count(*) FROM k8s_pods WHERE {live} AND namespace = 'team-001'"),

@@ -103,13 +103,15 @@ pub(crate) fn cluster_from(row: Vec<Value>) -> Result<Cluster, StoreError> {
     })
 }
 
+/// The verdict `HealthStatus::as_str` spells `name`.
 fn parse_status(name: &str) -> Option<HealthStatus> {
-    match name {
-        "healthy" => Some(HealthStatus::Healthy),
-        "degraded" => Some(HealthStatus::Degraded),
-        "critical" => Some(HealthStatus::Critical),
-        _ => None,
-    }
+    [
+        HealthStatus::Healthy,
+        HealthStatus::Degraded,
+        HealthStatus::Critical,
+    ]
+    .into_iter()
+    .find(|status| status.as_str() == name)
 }
 
 /// Inserts a cluster; a name taken in the organization is [`StoreError::Conflict`].

@@ -195,7 +195,7 @@ impl Cells {
         }
     }
 
-    /// A UUID selected as text.
+    /// A UUID, read as [`Ty::Id`] or selected as text.
     pub(crate) fn uuid(&mut self) -> Result<Uuid, sqlx::Error> {
         match self.next()? {
             Value::Id(id) => Ok(id),
