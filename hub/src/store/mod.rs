@@ -21,6 +21,7 @@ mod ingest;
 mod ingest_group;
 mod namespace_counts;
 mod paging;
+mod pg_wire;
 mod plan;
 mod postgres;
 mod prepare;
