@@ -27,12 +27,12 @@ use kubeworkz_shared::ids::ClusterId;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::cluster_counts;
 use super::ingest::{kind_named, stored_cursor, verdict};
 use super::prepare::{self, PreparedBatch, PreparedStep, SEEN_GEN};
 use super::sql::{Cast, Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
 use super::tables::{self, Table};
 use super::types::{Cursor, IngestOutcome};
+use super::{cluster_counts, namespace_counts};
 
 /// `steps` cut into stages: each at most a snapshot begin, then writes, then an end.
 fn stages(steps: &[PreparedStep]) -> Vec<&[PreparedStep]> {
@@ -130,33 +130,42 @@ pub(crate) async fn apply(
         .map(|b| cursor_row(b.cluster, b.cursor, b.now))
         .collect();
     advance_cursors(db, cursors).await?;
-    cluster_counts::refresh(db, touched).await?;
+    // Namespaces first: SQLite's cluster counts of deployments and pods are their sums.
+    let (clusters, namespaces) = touched;
+    namespace_counts::refresh(db, namespaces).await?;
+    cluster_counts::refresh(db, clusters).await?;
     Ok(outcomes)
 }
 
-/// The clusters and kinds the batches write or prune, whose kept counts may change (see
-/// [`cluster_counts::Touched`]).
-fn touched(d: Dialect, batches: &[&PreparedBatch]) -> cluster_counts::Touched {
-    let mut touched = cluster_counts::Touched::new(d);
+/// The clusters, kinds and namespaces the batches write or prune, whose kept counts may
+/// change (see [`cluster_counts::Touched`], [`namespace_counts::Touched`]).
+fn touched(
+    d: Dialect,
+    batches: &[&PreparedBatch],
+) -> (cluster_counts::Touched, namespace_counts::Touched) {
+    let mut clusters = cluster_counts::Touched::new(d);
+    let mut namespaces = namespace_counts::Touched::new(d);
     for batch in batches {
         let cluster = *batch.cluster.as_uuid();
         for step in &batch.steps {
             match step {
                 PreparedStep::Begin(_) => {}
                 PreparedStep::Writes(writes) => {
-                    for (kind, _) in writes {
-                        touched.touch(*kind, cluster);
+                    for (kind, writes) in writes {
+                        clusters.touch(*kind, cluster);
+                        namespaces.writes(*kind, cluster, writes);
                     }
                 }
                 PreparedStep::End(kinds) => {
                     for kind in kinds {
-                        touched.touch(*kind, cluster);
+                        clusters.touch(*kind, cluster);
+                        namespaces.relist(*kind, cluster);
                     }
                 }
             }
         }
     }
-    touched
+    (clusters, namespaces)
 }
 
 /// A row for [`advance_cursors`].

@@ -2,18 +2,23 @@
 //! namespaces table, in one statement whose total is a column too: the cluster's kept count
 //! of its live namespaces.
 //!
-//! Where the counts come from differs by backend, because what is cheap differs:
-//! - PostgreSQL keeps them in `k8s_namespace_counts` (migration 0012), by the statement-level
-//!   triggers that keep the cluster counts: one upsert per (cluster, namespace) whose live
-//!   rows a statement changes. Counting on read cost 0.45 ms of server time per page (each
-//!   of the page's namespaces counted in every monthly pods partition, 250 index scans), and
-//!   PostgreSQL's share of the CPU made the page miss its latency goal; reading kept counts
-//!   costs 0.25 ms.
-//! - SQLite counts on read, once per namespace of the page (correlated counts over the
-//!   `(cluster_id, namespace, …) WHERE deleted_at IS NULL` indexes): its reads run in-process
-//!   without a server's per-statement overhead, and it has no statement-level triggers.
-//!   Kept by row triggers (on the namespace rows, session 11), every pod that appeared or
-//!   went updated a row, and ingest churn fell from 26–28k to 21k changes/s.
+//! The counts are kept in `k8s_namespace_counts` on both backends (migration 0012 of
+//! each); counting on read, per namespace of the page, was most of a page's database work:
+//! 0.45 of 0.70 ms of PostgreSQL's server time (each namespace counted in every monthly pods
+//! partition), half of SQLite's 0.42 ms. How they are kept differs, because what is cheap
+//! differs:
+//! - PostgreSQL: the statement-level triggers that keep the cluster counts also upsert, per
+//!   statement, one row per (cluster, namespace) whose live rows it changed.
+//! - SQLite has no statement-level triggers, and row triggers (session 11) made every pod
+//!   written update a counts row: ingest churn fell from 26–28k to 21k changes/s. Ingest
+//!   keeps them instead, in the transaction of the writes: after each run it recounts the
+//!   namespaces the run wrote or deleted in (a dozen index entries each), and all of a
+//!   cluster's namespaces after a relist ended, whose prune touches namespaces the run
+//!   never named ([`Touched`], [`refresh`]).
+//!
+//! A row whose counts fall to zero stays until maintenance deletes it ([`drop_empty`]).
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
@@ -22,8 +27,11 @@ use super::StoreError;
 use super::api_queries::{
     ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_from, item_order,
 };
+use super::ingest_group::run_rows;
 use super::paging::{PageRequest, Paged};
-use super::sql::{Cells, Dialect, Sql, Ty, Value};
+use super::prepare::PreparedWrites;
+use super::sql::{Cast, Cells, Dialect, Sql, Ty, Value, values_rows};
+use uuid::Uuid;
 
 /// Live objects in one namespace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,34 +93,22 @@ pub(crate) async fn namespace_page(
         .map(|c| format!("n.{c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    // The page is cut first, so only its namespaces are counted or looked up.
-    let sql = match d {
+    // The page is cut first, so only its namespaces are looked up. On PostgreSQL the
+    // lookup is also bounded by the page's first and last name, a range of the primary key,
+    // so it grows with the page, not with the cluster (joined on the cluster alone, the
+    // planner scans all its rows); SQLite looks each name up by key as it is.
+    let range = match d {
         Dialect::Postgres => {
-            // The kept counts of the page's names: a range of the primary key bounded by
-            // the page's first and last name, so the lookup grows with the page, not with
-            // the cluster (joined on the cluster alone, the planner scans all its rows).
-            format!(
-                "WITH n AS ({inner}) \
-                 SELECT {columns}, coalesce(c.deployments, 0), coalesce(c.pods, 0), {total} \
-                 FROM n LEFT JOIN k8s_namespace_counts c ON c.cluster_id = {cluster_ph} \
-                 AND c.namespace = n.name AND c.namespace >= (SELECT min(name) FROM n) \
-                 AND c.namespace <= (SELECT max(name) FROM n) ORDER BY {order}"
-            )
+            " AND c.namespace >= (SELECT min(name) FROM n) AND c.namespace <= (SELECT max(name) FROM n)"
         }
-        Dialect::Sqlite => {
-            let count = |of: &str| {
-                format!(
-                    "(SELECT count(*) FROM {of} x WHERE x.cluster_id = n.cluster_id \
-                     AND x.namespace = n.name AND x.deleted_at IS NULL)"
-                )
-            };
-            format!(
-                "SELECT {columns}, {}, {}, {total} FROM ({inner}) n ORDER BY {order}",
-                count("k8s_deployments"),
-                count("k8s_pods"),
-            )
-        }
+        Dialect::Sqlite => "",
     };
+    let sql = format!(
+        "WITH n AS ({inner}) \
+         SELECT {columns}, coalesce(c.deployments, 0), coalesce(c.pods, 0), {total} \
+         FROM n LEFT JOIN k8s_namespace_counts c ON c.cluster_id = {cluster_ph} \
+         AND c.namespace = n.name{range} ORDER BY {order}"
+    );
     let types = [&ITEM_TYPES[..], &[Ty::I64, Ty::I64, Ty::I64]].concat();
     let mut rows = db.fetch(&sql, args, &types).await?;
     let total = filter.take_total(db, table, page, &mut rows).await?;
@@ -130,4 +126,147 @@ pub(crate) async fn namespace_page(
         })
         .collect::<Result<_, StoreError>>()?;
     Ok(Paged { items, total })
+}
+
+/// The column of `k8s_namespace_counts` that counts `kind`; `None` for kinds not counted
+/// per namespace.
+pub(crate) fn column(kind: ObjectKind) -> Option<&'static str> {
+    counted(kind).map(|(column, ..)| column)
+}
+
+/// The column of `k8s_namespace_counts` that counts `kind`, with the kind's table and its
+/// partial index of live rows; `None` for kinds not counted per namespace.
+fn counted(kind: ObjectKind) -> Option<(&'static str, &'static str, &'static str)> {
+    match kind {
+        ObjectKind::Deployment => Some(("deployments", "k8s_deployments", "k8s_deployments_live")),
+        ObjectKind::Pod => Some(("pods", "k8s_pods", "k8s_pods_live_ns")),
+        _ => None,
+    }
+}
+
+/// The namespaces whose kept counts a run's writes can change: recounted after the run on
+/// SQLite, nothing on PostgreSQL (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Touched {
+    /// Whether this backend recounts (else its triggers keep the counts).
+    recounts: bool,
+    /// Per counted kind and cluster, the namespaces whose count of it to redo.
+    pairs: BTreeMap<ObjectKind, BTreeMap<Uuid, BTreeSet<String>>>,
+    /// Clusters whose namespaces are all recounted (both kinds).
+    whole: BTreeSet<Uuid>,
+}
+
+impl Touched {
+    /// Nothing touched yet, for a run on `d`.
+    pub(crate) fn new(d: Dialect) -> Self {
+        Self {
+            recounts: d == Dialect::Sqlite,
+            pairs: BTreeMap::new(),
+            whole: BTreeSet::new(),
+        }
+    }
+
+    /// Notes the namespaces `writes` (of `kind`, to `cluster`) write or delete in: every
+    /// upsert's slot is among its slot clears, and uid deletes name their slots' namespaces.
+    pub(crate) fn writes(&mut self, kind: ObjectKind, cluster: Uuid, writes: &PreparedWrites) {
+        if !self.recounts || counted(kind).is_none() {
+            return;
+        }
+        let names = self
+            .pairs
+            .entry(kind)
+            .or_default()
+            .entry(cluster)
+            .or_default();
+        let touched = writes.slot_clears.iter().map(|[namespace, ..]| namespace);
+        for namespace in touched.chain(&writes.uid_delete_namespaces) {
+            if !names.contains(namespace) {
+                names.insert(namespace.clone());
+            }
+        }
+    }
+
+    /// Notes that a relist of `kind` ended for `cluster`: its prune soft-deletes rows in
+    /// namespaces the run never named, so all of the cluster's are recounted.
+    pub(crate) fn relist(&mut self, kind: ObjectKind, cluster: Uuid) {
+        if self.recounts && counted(kind).is_some() {
+            self.whole.insert(cluster);
+        }
+    }
+}
+
+/// Brings SQLite's kept counts up to date after a run's writes, as `touched` says (nothing
+/// on PostgreSQL, whose triggers counted each write as it was made).
+///
+/// A pair recounts only the kinds written in it, and an unchanged count writes nothing:
+/// under churn most pairs keep their counts (a pod replaced by another in its namespace),
+/// and on SQLite's one writer a rewritten row costs its page in the WAL.
+pub(crate) async fn refresh(db: &mut dyn Sql, touched: Touched) -> Result<(), StoreError> {
+    for &cluster in &touched.whole {
+        recount_cluster(db, cluster).await?;
+    }
+    for (kind, pairs) in touched.pairs {
+        let Some((column, table, index)) = counted(kind) else {
+            continue;
+        };
+        let rows = pairs
+            .into_iter()
+            .filter(|(cluster, _)| !touched.whole.contains(cluster))
+            .flat_map(|(cluster, names)| {
+                names
+                    .into_iter()
+                    .map(move |namespace| vec![Value::Id(cluster), Value::Text(namespace)])
+            })
+            .collect();
+        // A row absent means both counts are zero (rows are only ever upserted, and
+        // maintenance deletes only rows of zeros), so a new row's other count is 0.
+        // `WHERE true`: SQLite would read `ON CONFLICT` as the join's `ON` otherwise.
+        run_rows(db, 2, rows, |n| {
+            format!(
+                "WITH v (cluster_id, namespace) AS (VALUES {}) \
+                 INSERT INTO k8s_namespace_counts (cluster_id, namespace, {column}) \
+                 SELECT v.cluster_id, v.namespace, (SELECT count(*) FROM {table} t \
+                 INDEXED BY {index} WHERE t.cluster_id = v.cluster_id \
+                 AND t.namespace = v.namespace AND t.deleted_at IS NULL) FROM v WHERE true \
+                 ON CONFLICT (cluster_id, namespace) DO UPDATE SET {column} = excluded.{column} \
+                 WHERE {column} <> excluded.{column}",
+                values_rows(Dialect::Sqlite, n, &[Cast::None; 2])
+            )
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Recounts every namespace of `cluster` on SQLite: one grouped pass over its live
+/// deployments and pods.
+async fn recount_cluster(db: &mut dyn Sql, cluster: Uuid) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM k8s_namespace_counts WHERE cluster_id = ?1",
+        vec![Value::Id(cluster)],
+    )
+    .await?;
+    db.execute(
+        "INSERT INTO k8s_namespace_counts (cluster_id, namespace, deployments, pods) \
+         SELECT ?1, namespace, sum(deployments), sum(pods) FROM \
+         (SELECT namespace, 1 AS deployments, 0 AS pods FROM k8s_deployments \
+          INDEXED BY k8s_deployments_live WHERE cluster_id = ?1 AND deleted_at IS NULL \
+          UNION ALL SELECT namespace, 0, 1 FROM k8s_pods INDEXED BY k8s_pods_live_ns \
+          WHERE cluster_id = ?1 AND deleted_at IS NULL) GROUP BY namespace",
+        vec![Value::Id(cluster)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Deletes kept counts that fell to zero (namespaces emptied or gone), in maintenance: the
+/// counts are only ever updated, so without this the table would keep every namespace
+/// name a cluster ever had. A namespace that fills again gets its row back by upsert.
+pub(crate) async fn drop_empty(db: &mut dyn Sql) -> Result<(), StoreError> {
+    db.execute(
+        "DELETE FROM k8s_namespace_counts WHERE deployments = 0 AND pods = 0",
+        vec![],
+    )
+    .await?;
+    Ok(())
 }

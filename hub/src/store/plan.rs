@@ -43,6 +43,10 @@ pub(crate) struct KindWrites<'a> {
     pub slot_clears: Vec<(&'a str, Cow<'a, str>, &'a str)>,
     /// Uids to soft-delete.
     pub uid_deletes: Vec<&'a str>,
+    /// The namespaces of the slots of `uid_deletes` (once per slot): with `slot_clears`'
+    /// they are every namespace whose live rows the segment may change, which SQLite's
+    /// kept namespace counts recount (see `namespace_counts`).
+    pub uid_delete_namespaces: Vec<&'a str>,
 }
 
 #[derive(Default)]
@@ -130,7 +134,10 @@ fn flush<'a>(
                 out.slot_clears.push((namespace, name, parts(object).2));
             }
             None if slot.upserted => out.slot_clears.push((namespace, name, "")),
-            None => out.uid_deletes.extend(slot.deleted_uids),
+            None => {
+                out.uid_deletes.extend(slot.deleted_uids);
+                out.uid_delete_namespaces.push(namespace);
+            }
         }
     }
     steps.push(Step::Writes(writes));

@@ -77,6 +77,11 @@ fn a_delete_alone_names_its_uid_and_a_stale_delete_spares_the_new_object() {
     let steps = plan(&changes);
     let w = only_writes(&steps);
     assert_eq!(w.uid_deletes, vec!["1"]);
+    assert_eq!(
+        w.uid_delete_namespaces,
+        vec![""],
+        "the deleted slot's namespace"
+    );
     assert_eq!(w.upserts.len(), 1);
     assert_eq!(w.slot_clears, vec![("", "b".into(), "new")]);
 }

@@ -21,7 +21,7 @@ use super::backend::{SqlBackend, Tx};
 use super::commit::{Begin, GroupCommit, GroupLimits};
 use super::pg_wire::Columns;
 use super::sql::{Dialect, Sql, Ty, Value};
-use super::{Backend, MaintenanceReport, StoreError, queries};
+use super::{Backend, MaintenanceReport, StoreError, namespace_counts, queries};
 
 /// Migrations embedded at build time, so the binary needs no files beside it.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -371,14 +371,7 @@ impl SqlBackend for PostgresStore {
                 .extend(drop_expired_partitions(&mut *tx, table, cutoff).await?);
         }
         report.rows_purged = queries::purge(&mut *tx, cutoff).await?;
-        // Kept namespace counts that fell to zero (namespaces emptied or gone): the triggers
-        // only add and subtract, so without this the table would keep every namespace name
-        // a cluster ever had. A namespace that fills again gets its row back by upsert.
-        tx.execute(
-            "DELETE FROM k8s_namespace_counts WHERE deployments = 0 AND pods = 0",
-            vec![],
-        )
-        .await?;
+        namespace_counts::drop_empty(&mut *tx).await?;
         tx.commit().await?;
         // Planner statistics of the small inventory tables, which autovacuum may not have
         // gathered yet after a first sync: without them a cluster's namespaces are read

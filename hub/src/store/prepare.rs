@@ -59,6 +59,8 @@ pub(crate) struct PreparedWrites {
     pub slot_clears: Vec<[String; 3]>,
     /// Uids to soft-delete.
     pub uid_deletes: Vec<String>,
+    /// See [`plan::KindWrites::uid_delete_namespaces`].
+    pub uid_delete_namespaces: Vec<String>,
 }
 
 /// The columns of `table`'s upsert rows, with how each is bound.
@@ -117,10 +119,16 @@ pub(crate) fn prepare(
                             .collect();
                         let uid_deletes =
                             writes.uid_deletes.into_iter().map(str::to_owned).collect();
+                        let uid_delete_namespaces = writes
+                            .uid_delete_namespaces
+                            .into_iter()
+                            .map(str::to_owned)
+                            .collect();
                         let prepared = PreparedWrites {
                             upserts,
                             slot_clears,
                             uid_deletes,
+                            uid_delete_namespaces,
                         };
                         (kind, prepared)
                     })
@@ -201,5 +209,6 @@ mod tests {
             vec![["".to_owned(), "a".to_owned(), "u-a".to_owned()]]
         );
         assert_eq!(writes.uid_deletes, vec!["u-b".to_owned()]);
+        assert_eq!(writes.uid_delete_namespaces, vec!["".to_owned()]);
     }
 }

@@ -25,7 +25,7 @@ use super::commit::{Begin, GroupCommit, GroupLimits};
 use super::sql::{Dialect, Sql, Ty, Value, parse_uuid};
 use super::sqlite_rows;
 use super::sqlite_wal::{Checkpointer, WalPolicy};
-use super::{Backend, MaintenanceReport, StoreError, queries};
+use super::{Backend, MaintenanceReport, StoreError, namespace_counts, queries};
 
 /// Migrations embedded at build time, so the binary needs no files beside it.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -280,6 +280,7 @@ impl SqlBackend for SqliteStore {
     ) -> Result<MaintenanceReport, StoreError> {
         let mut tx = self.begin().await?;
         let rows_purged = queries::purge(&mut *tx, queries::cutoff(now, retention)).await?;
+        namespace_counts::drop_empty(&mut *tx).await?;
         tx.commit().await?;
         // Planner statistics, which SQLite (unlike PostgreSQL's autovacuum) never gathers by
         // itself. Without them it reads a cluster's namespaces through `k8s_namespaces_team
