@@ -34,24 +34,19 @@ fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'sta
         text("n.cluster_id"),
         text("n.data")
     );
-    // `store/namespace_counts.rs`: PostgreSQL joins the kept counts over the page's names,
-    // SQLite counts per row.
-    let namespace_page = if pg {
-        format!(
-            "WITH n AS ({page}) SELECT {n_item}, coalesce(c.deployments, 0), \
-             coalesce(c.pods, 0), {total} FROM n LEFT JOIN k8s_namespace_counts c ON \
-             c.cluster_id = '{cluster}' AND c.namespace = n.name AND c.namespace >= (SELECT \
-             min(name) FROM n) AND c.namespace <= (SELECT max(name) FROM n) ORDER BY n.name, \
-             n.cluster_id, n.uid"
-        )
+    // `store/namespace_counts.rs`: both join the kept counts by key, PostgreSQL bounded by
+    // the page's range of names.
+    let range = if pg {
+        " AND c.namespace >= (SELECT min(name) FROM n) AND c.namespace <= (SELECT max(name) FROM n)"
     } else {
-        format!(
-            "SELECT {n_item}, (SELECT count(*) FROM k8s_deployments x WHERE x.cluster_id = \
-             n.cluster_id AND x.namespace = n.name AND x.deleted_at IS NULL), (SELECT count(*) \
-             FROM k8s_pods x WHERE x.cluster_id = n.cluster_id AND x.namespace = n.name AND \
-             x.deleted_at IS NULL), {total} FROM ({page}) n ORDER BY n.name, n.cluster_id, n.uid"
-        )
+        ""
     };
+    let namespace_page = format!(
+        "WITH n AS ({page}) SELECT {n_item}, coalesce(c.deployments, 0), \
+         coalesce(c.pods, 0), {total} FROM n LEFT JOIN k8s_namespace_counts c ON \
+         c.cluster_id = '{cluster}' AND c.namespace = n.name{range} ORDER BY n.name, \
+         n.cluster_id, n.uid"
+    );
     vec![
         (
             "cluster page (GET /clusters)",
