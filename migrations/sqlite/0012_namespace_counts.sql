@@ -1,7 +1,8 @@
 -- Live deployments and pods per (cluster, namespace), for the namespaces page, as on
--- PostgreSQL (its 0012). Counting them on read, per namespace of the page, was half of
--- SQLite's work for the page (0.21 of 0.42 ms per page, two index seeks and a dozen
--- entries per namespace), and SQLite's threads had most of the CPU while it was served.
+-- PostgreSQL (its 0012). Counting them on read, per namespace of the page (two index
+-- seeks and their entries per namespace), was half of SQLite's work for the page: 0.39 ms
+-- per page against 0.19 ms joining kept counts (api_latency bench), and SQLite's threads
+-- had 60% of the CPU while the page was served.
 --
 -- SQLite has no statement-level triggers (a row-level one made every pod written update
 -- a counts row, 20% of ingest churn in session 11), so ingest keeps this table: after each
