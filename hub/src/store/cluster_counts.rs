@@ -91,6 +91,12 @@ fn counted(kind: ObjectKind) -> Option<Counted> {
     })
 }
 
+/// The table of `kind` and its partial index of live rows (`cluster_id` first), for the kept
+/// namespace counts' recounts; `None` for kinds the counts do not cover.
+pub(crate) fn live_index(kind: ObjectKind) -> Option<(&'static str, &'static str)> {
+    counted(kind).map(|c| (c.table, c.index))
+}
+
 /// The assignments that recount `kind` for the row of `k8s_clusters` being updated; `None`
 /// for kinds the counts do not cover.
 ///

@@ -26,7 +26,6 @@ use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use uuid::Uuid;
 
-use super::StoreError;
 use super::api_queries::{
     ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_from, item_order,
 };
@@ -34,6 +33,7 @@ use super::ingest_group::run_rows;
 use super::paging::{PageRequest, Paged};
 use super::prepare::PreparedWrites;
 use super::sql::{Cast, Cells, Dialect, Sql, Ty, Value, values_rows};
+use super::{StoreError, cluster_counts};
 
 /// Live objects in one namespace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -137,13 +137,15 @@ pub(crate) fn column(kind: ObjectKind) -> Option<&'static str> {
 }
 
 /// The column of `k8s_namespace_counts` that counts `kind`, with the kind's table and its
-/// partial index of live rows; `None` for kinds not counted per namespace.
-fn counted(kind: ObjectKind) -> Option<(&'static str, &'static str, &'static str)> {
-    match kind {
-        ObjectKind::Deployment => Some(("deployments", "k8s_deployments", "k8s_deployments_live")),
-        ObjectKind::Pod => Some(("pods", "k8s_pods", "k8s_pods_live_ns")),
-        _ => None,
-    }
+/// partial index of live rows (`cluster_counts::live_index`); `None` for kinds not counted
+/// per namespace.
+fn counted(kind: ObjectKind) -> Option<(&'static str, (&'static str, &'static str))> {
+    let column = match kind {
+        ObjectKind::Deployment => "deployments",
+        ObjectKind::Pod => "pods",
+        _ => return None,
+    };
+    Some((column, cluster_counts::live_index(kind)?))
 }
 
 /// The namespaces whose kept counts a run's writes can change: recounted after the run on
@@ -208,7 +210,7 @@ pub(crate) async fn refresh(db: &mut dyn Sql, touched: Touched) -> Result<(), St
         recount_cluster(db, cluster).await?;
     }
     for (kind, pairs) in touched.pairs {
-        let Some((column, table, index)) = counted(kind) else {
+        let Some((column, (table, index))) = counted(kind) else {
             continue;
         };
         let rows = pairs
@@ -243,18 +245,23 @@ pub(crate) async fn refresh(db: &mut dyn Sql, touched: Touched) -> Result<(), St
 /// Recounts every namespace of `cluster` on SQLite: one grouped pass over its live
 /// deployments and pods.
 async fn recount_cluster(db: &mut dyn Sql, cluster: Uuid) -> Result<(), StoreError> {
+    let live = |kind| counted(kind).expect("deployments and pods are counted").1;
+    let ((deployments, deployments_live), (pods, pods_live)) =
+        (live(ObjectKind::Deployment), live(ObjectKind::Pod));
     db.execute(
         "DELETE FROM k8s_namespace_counts WHERE cluster_id = ?1",
         vec![Value::Id(cluster)],
     )
     .await?;
     db.execute(
-        "INSERT INTO k8s_namespace_counts (cluster_id, namespace, deployments, pods) \
-         SELECT ?1, namespace, sum(deployments), sum(pods) FROM \
-         (SELECT namespace, 1 AS deployments, 0 AS pods FROM k8s_deployments \
-          INDEXED BY k8s_deployments_live WHERE cluster_id = ?1 AND deleted_at IS NULL \
-          UNION ALL SELECT namespace, 0, 1 FROM k8s_pods INDEXED BY k8s_pods_live_ns \
-          WHERE cluster_id = ?1 AND deleted_at IS NULL) GROUP BY namespace",
+        &format!(
+            "INSERT INTO k8s_namespace_counts (cluster_id, namespace, deployments, pods) \
+             SELECT ?1, namespace, sum(deployments), sum(pods) FROM \
+             (SELECT namespace, 1 AS deployments, 0 AS pods FROM {deployments} \
+              INDEXED BY {deployments_live} WHERE cluster_id = ?1 AND deleted_at IS NULL \
+              UNION ALL SELECT namespace, 0, 1 FROM {pods} INDEXED BY {pods_live} \
+              WHERE cluster_id = ?1 AND deleted_at IS NULL) GROUP BY namespace"
+        ),
         vec![Value::Id(cluster)],
     )
     .await?;

@@ -142,9 +142,9 @@ fn bind(query: PgQuery<'_>, value: Value) -> PgQuery<'_> {
 
 /// One row as `columns` says: each cell from its wire bytes where [`Columns::cell`] reads
 /// them (nearly all of them), else through sqlx. Written as a loop into a vector of the
-/// row's size: collected
-/// from an iterator of `Result`s, the vector started at four cells and grew (and moved) three
-/// times for a cluster's 26, which showed in the cluster list's profile.
+/// row's size: collected from an iterator of `Result`s, the vector started at four cells
+/// and grew (and moved) three times for a cluster's 26, which showed in the cluster list's
+/// profile.
 fn decode(row: &PgRow, wire: &Columns, columns: &[Ty]) -> Result<Vec<Value>, sqlx::Error> {
     let mut cells = Vec::with_capacity(columns.len());
     for (i, ty) in columns.iter().enumerate() {

@@ -330,8 +330,8 @@ pub async fn namespace_counts_follow_every_ingest_path(t: TestStore) {
         .await
         .unwrap();
     assert_namespaces(store, org, a, &pruned, "purge").await;
-    // A namespace emptied before maintenance (PostgreSQL's kept counts at zero, which
-    // maintenance deletes) counts what comes back into it.
+    // A namespace emptied before maintenance (its kept counts at zero, which maintenance
+    // deletes) counts what comes back into it.
     ingest(vec![Change::Upsert(pod(
         "empty",
         "e-1",
