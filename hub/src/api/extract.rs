@@ -129,12 +129,13 @@ impl FromRequestParts<AppState> for Principal {
             let info = match state.tokens.get(&hash, at, now) {
                 Some(info) => info,
                 None => {
+                    let generation = state.tokens.generation();
                     let info = state
                         .store
                         .api_token(&hash, now)
                         .await?
                         .ok_or(ApiError::Unauthorized)?;
-                    state.tokens.insert(hash, info.clone(), at);
+                    state.tokens.insert(hash, info.clone(), at, generation);
                     info
                 }
             };
