@@ -1,8 +1,9 @@
 //! The operator CLI beside `serve`: one-off commands against the hub's database.
 
 pub mod prices;
+pub mod users;
 
-use std::io::{BufRead as _, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use kubeworkz_hub::auth::enrollment::{self, TokenRequest};
-use kubeworkz_hub::auth::{self, Secret};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::keys::{self, KeyConfig};
 use kubeworkz_hub::pull::{self, Registration};
 use kubeworkz_hub::server::open_store;
-use kubeworkz_hub::store::{Cluster, Environment, Role, Store, UserRef};
+use kubeworkz_hub::store::{Cluster, Environment, Store};
 use kubeworkz_shared::ids::OrgId;
 
 /// Where the database and the master key are: the same options and environment as `serve`.
@@ -33,21 +33,35 @@ pub struct StoreArgs {
     #[command(flatten)]
     keys: KeyConfig,
 
-    /// Organization.
-    #[arg(long, default_value = kubeworkz_hub::store::DEFAULT_ORG)]
-    org: String,
+    /// Organization, by name (default: `default`). `user` commands that name a user by
+    /// email need it only when that email exists in several organizations.
+    #[arg(long)]
+    org: Option<String>,
 }
 
 impl StoreArgs {
+    /// The organization named with `--org`, or `default`.
+    fn org_name(&self) -> &str {
+        self.org
+            .as_deref()
+            .unwrap_or(kubeworkz_hub::store::DEFAULT_ORG)
+    }
+
     async fn open(&self) -> anyhow::Result<(Arc<dyn Store>, OrgId)> {
         let store = open_store(&self.database_url).await?;
-        let org = store
-            .organization_by_name(&self.org)
-            .await
-            .context("looking up the organization")?
-            .with_context(|| format!("organization {:?} does not exist", self.org))?;
-        Ok((store, org.id))
+        let org = organization_id(&*store, self.org_name()).await?;
+        Ok((store, org))
     }
+}
+
+/// The id of the organization named `name`.
+async fn organization_id(store: &dyn Store, name: &str) -> anyhow::Result<OrgId> {
+    Ok(store
+        .organization_by_name(name)
+        .await
+        .context("looking up the organization")?
+        .with_context(|| format!("organization {name:?} does not exist"))?
+        .id)
 }
 
 /// `kubeworkz-hub cluster …`
@@ -167,31 +181,7 @@ pub enum OrgCommand {
     },
 }
 
-/// `kubeworkz-hub user …`
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user; the password is read from standard input.
-    Create {
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Login email.
-        #[arg(long)]
-        email: String,
-        /// admin or viewer.
-        #[arg(long, default_value = "viewer")]
-        role: String,
-    },
-    /// Set a user's password (read from standard input) and end their sessions.
-    ResetPassword {
-        #[command(flatten)]
-        store: StoreArgs,
-        /// Login email.
-        #[arg(long)]
-        email: String,
-    },
-}
-
-/// Output format of `token create`.
+/// Output format of `token create` and `user list`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
     /// For people.
@@ -296,7 +286,7 @@ pub(crate) async fn find_cluster(
         .with_context(|| {
             format!(
                 "no cluster named {cluster:?} in organization {:?}",
-                args.org
+                args.org_name()
             )
         })
 }
@@ -430,7 +420,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             if !revoked {
                 bail!(
                     "no unrevoked enrollment token {id:?} in organization {:?}",
-                    args.org
+                    args.org_name()
                 );
             }
             println!("revoked enrollment token {id}");
@@ -452,62 +442,6 @@ pub async fn org(command: OrgCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-pub async fn user(command: UserCommand) -> anyhow::Result<()> {
-    match command {
-        UserCommand::Create {
-            store: args,
-            email,
-            role,
-        } => {
-            let role = Role::parse(&role)
-                .with_context(|| format!("unknown role {role:?}: use admin or viewer"))?;
-            let password = read_password()?;
-            let (store, org) = args.open().await?;
-            let user = auth::create_user(&*store, org, &email, password.expose(), role).await;
-            store.close().await;
-            let user = user?;
-            println!(
-                "created {} user {} ({}) in organization {:?}",
-                user.role.as_str(),
-                user.email,
-                user.id,
-                args.org
-            );
-            Ok(())
-        }
-        UserCommand::ResetPassword { store: args, email } => {
-            let email = auth::normalize_email(&email)?;
-            let password = read_password()?;
-            let hash = auth::hash_password(password.expose())?;
-            let store = open_store(&args.database_url).await?;
-            let updated = store
-                .update_user(UserRef::Email(&email), None, Some(&hash))
-                .await;
-            store.close().await;
-            if updated?.is_none() {
-                bail!("no user with email {email:?}");
-            }
-            println!("password of {email} reset; their sessions were ended");
-            Ok(())
-        }
-    }
-}
-
-/// The first line of standard input, without its line ending.
-fn read_password() -> anyhow::Result<Secret> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .take(4096)
-        .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    if password.is_empty() {
-        bail!("no password on standard input");
-    }
-    Ok(Secret::new(password))
 }
 
 /// `30s`, `15m`, `1h`, `7d`, or a number of seconds (the API's duration syntax).

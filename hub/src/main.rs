@@ -39,9 +39,9 @@ enum Command {
     /// Create organizations.
     #[command(subcommand)]
     Org(cli::OrgCommand),
-    /// Create users and reset their passwords.
+    /// Create, list, change, disable and delete users.
     #[command(subcommand)]
-    User(cli::UserCommand),
+    User(cli::users::UserCommand),
     /// Master key operations.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -83,7 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Prices(command) => cli::prices::prices(command).await,
             Command::Token(command) => cli::token(command).await,
             Command::Org(command) => cli::org(command).await,
-            Command::User(command) => cli::user(command).await,
+            Command::User(command) => cli::users::user(command).await,
         }
     })
 }

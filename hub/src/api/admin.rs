@@ -17,7 +17,7 @@ use crate::auth::enrollment::{self, IssueError, TokenRequest};
 use crate::auth::{self, AuthError};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{EnrollmentTokenInfo, Environment, Role, User, UserRef};
+use crate::store::{EnrollmentTokenInfo, Environment, Role, User, UserChange};
 
 /// One background worker.
 #[derive(Debug, Serialize, ToSchema)]
@@ -281,6 +281,10 @@ pub struct UserView {
     pub role: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// A disabled user cannot log in, and their API tokens are refused.
+    pub disabled: bool,
+    /// Since when the user is disabled.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 impl From<User> for UserView {
@@ -290,6 +294,8 @@ impl From<User> for UserView {
             email: u.email,
             role: u.role.as_str().into(),
             created_at: u.created_at,
+            disabled: u.disabled_at.is_some(),
+            disabled_at: u.disabled_at,
         }
     }
 }
@@ -321,14 +327,17 @@ impl std::fmt::Debug for CreateUser {
     }
 }
 
-/// Changes to a user.
+/// Changes to a user. Nothing may leave the organization without an enabled admin (409).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
-    /// New role.
+    /// New role; a lower one lowers the user's API tokens to it.
     pub role: Option<String>,
-    /// New password (ends the user's sessions).
+    /// New password: ends the user's sessions and revokes their API tokens.
     pub password: Option<String>,
+    /// `true` ends the user's sessions, refuses their logins and API tokens; `false` lets
+    /// them in again (their unrevoked tokens work again).
+    pub disabled: Option<bool>,
 }
 
 fn role(name: Option<&str>) -> Result<Option<Role>, ApiError> {
@@ -396,7 +405,8 @@ pub(super) async fn create_user(
     params(("id" = String, Path, description = "User id")),
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(super) async fn update_user(
     State(state): State<AppState>,
     Admin(who): Admin,
@@ -408,25 +418,26 @@ pub(super) async fn update_user(
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
         let ApiJson(body) = body?;
-        let role = role(body.role.as_deref())?;
-        let hash = body
-            .password
-            .as_deref()
-            .map(auth::hash_password)
-            .transpose()?;
-        let user = state
-            .store
-            .update_user(UserRef::Id(who.org_id, id), role, hash.as_deref())
-            .await?
-            .ok_or(ApiError::NotFound)?;
+        let change = UserChange {
+            role: role(body.role.as_deref())?,
+            password_hash: body
+                .password
+                .as_deref()
+                .map(auth::hash_password)
+                .transpose()?,
+            disabled: body.disabled,
+        };
+        let user = state.store.update_user(who.org_id, id, &change).await;
+        // Whatever changed, no token of this hub may answer from before it.
         state.tokens.clear();
-        Ok(Json(UserView::from(user)))
+        Ok(Json(UserView::from(user?.ok_or(ApiError::NotFound)?)))
     }
     .await;
     audited(&state, &who, &ctx, "user.update", &target, result).await
 }
 
-/// `DELETE /api/v1/users/{id}` (admin); an admin cannot delete themself.
+/// `DELETE /api/v1/users/{id}` (admin); an admin cannot delete themself, nor the
+/// organization's last enabled admin (409).
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "admin",
     params(("id" = String, Path, description = "User id")),
     responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody),
@@ -444,8 +455,9 @@ pub(super) async fn delete_user(
         if id == who.user_id {
             return Err(ApiError::Conflict("you cannot delete yourself".into()));
         }
-        if state.store.delete_user(who.org_id, id).await? {
-            state.tokens.clear();
+        let deleted = state.store.delete_user(who.org_id, id).await;
+        state.tokens.clear();
+        if deleted? {
             Ok(StatusCode::NO_CONTENT)
         } else {
             Err(ApiError::NotFound)

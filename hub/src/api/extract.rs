@@ -204,7 +204,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = Principal::from_request_parts(parts, state).await?;
-        if principal.role == Role::Admin {
+        if principal.role.includes(Role::Admin) {
             Ok(Admin(principal))
         } else {
             Err(ApiError::forbidden_role())

@@ -16,10 +16,10 @@ use super::audit::{audited, record};
 use super::context::RequestContext;
 use super::extract::{Admin, ApiJson, ApiPath, CSRF_COOKIE, Credential, Principal, SESSION_COOKIE};
 use super::usage::parse_duration;
-use crate::auth;
+use crate::auth::{self, LoginMatch};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{ApiTokenInfo, NewApiToken, NewSession, Role};
+use crate::store::{ApiTokenInfo, NewApiToken, NewSession, Role, User};
 
 /// Login request.
 #[derive(Deserialize, ToSchema)]
@@ -28,12 +28,16 @@ pub struct Login {
     pub email: String,
     /// Password.
     pub password: String,
+    /// The organization's name: needed only when the email and password match users of
+    /// several organizations (the login then answers 409).
+    pub organization: Option<String>,
 }
 
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Login")
             .field("email", &self.email)
+            .field("organization", &self.organization)
             .finish_non_exhaustive()
     }
 }
@@ -86,11 +90,28 @@ fn cookie(name: &str, value: &str, http_only: bool, secure: bool, max_age: i64) 
     HeaderValue::from_str(&text).expect("cookie text is ASCII")
 }
 
+/// Records a login attempt on `user` in their organization's audit log.
+async fn record_login(state: &AppState, ctx: &RequestContext, user: &User, result: String) {
+    let target = format!("user:{}", user.id);
+    record(
+        state,
+        user.org_id,
+        &user.email,
+        ctx,
+        "auth.login",
+        &target,
+        result,
+    )
+    .await;
+}
+
 /// `POST /api/v1/auth/login`: sets the session cookie (HttpOnly) and the `csrf_token`
 /// cookie, whose value cookie-authenticated mutations repeat in `X-CSRF-Token`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
     responses((status = 200, body = Me, description = "Logged in; cookies set"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody,
+            description = "Users of several organizations match: name the organization"),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(super) async fn login(
     State(state): State<AppState>,
@@ -112,29 +133,26 @@ pub(super) async fn login(
         .login_per_user
         .hit(&email, now)
         .map_err(ApiError::TooManyRequests)?;
-    let Some(credentials) = state.store.user_credentials(&email).await? else {
-        auth::verify_nothing(&body.password);
-        return Err(ApiError::BadCredentials);
+    let organization = body.organization.as_deref().map(str::trim);
+    let organization = organization.filter(|o| !o.is_empty());
+    let password = auth::Secret::new(body.password);
+    let matched = auth::match_login(&*state.store, &email, organization, password).await?;
+    let user = match matched {
+        LoginMatch::One(user) => user,
+        LoginMatch::Several(organizations) => {
+            return Err(ApiError::Conflict(format!(
+                "this email and password match users in several organizations ({}): \
+                 log in again with \"organization\" set to one of them",
+                organizations.join(", ")
+            )));
+        }
+        LoginMatch::Nobody(refused) => {
+            for (user, reason) in refused {
+                record_login(&state, &ctx, &user, format!("failure: {reason}")).await;
+            }
+            return Err(ApiError::BadCredentials);
+        }
     };
-    let user = credentials.user;
-    let hash = credentials.password_hash;
-    let password = body.password;
-    let valid = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    if !valid {
-        record(
-            &state,
-            user.org_id,
-            &user.email,
-            &ctx,
-            "auth.login",
-            &format!("user:{}", user.id),
-            "failure: bad_credentials".into(),
-        )
-        .await;
-        return Err(ApiError::BadCredentials);
-    }
     let (session, session_hash) = auth::new_token("kws");
     let (csrf, csrf_hash) = auth::new_token("kwc");
     let ttl = state.settings.session_ttl;
@@ -156,16 +174,7 @@ pub(super) async fn login(
         role: user.role,
         credential: Credential::Session(session_hash),
     };
-    record(
-        &state,
-        user.org_id,
-        &user.email,
-        &ctx,
-        "auth.login",
-        &format!("user:{}", user.id),
-        "success".into(),
-    )
-    .await;
+    record_login(&state, &ctx, &user, "success".into()).await;
     let me = me_of(&state, &who).await?;
     let max_age = ttl.as_secs() as i64;
     let mut headers = HeaderMap::new();

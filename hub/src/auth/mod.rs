@@ -16,10 +16,16 @@ use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::store::{DEFAULT_ORG, NewUser, Role, Store, StoreError, User};
+use crate::store::{DEFAULT_ORG, NewUser, Role, Store, StoreError, User, UserCredentials};
 
 /// Shortest password accepted for a user.
 pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// Users a login without an organization verifies at most (the oldest with that email). An
+/// email is unique per organization only, and each candidate costs one argon2id
+/// verification, so this bounds what one login request may cost; a user beyond it logs in
+/// naming their organization.
+pub const MAX_LOGIN_CANDIDATES: usize = 8;
 
 /// A secret string whose `Debug` and `Display` are redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -97,7 +103,62 @@ pub fn verify_nothing(password: &str) {
     let _ = verify_password(password, hash);
 }
 
-/// Normalizes and checks an email address (stored lowercase, unique).
+/// What a login's email and password matched.
+#[derive(Debug)]
+pub enum LoginMatch {
+    /// Exactly one enabled user: the one to log in.
+    One(User),
+    /// Enabled users in several organizations (their names): the login must name one.
+    Several(Vec<String>),
+    /// Nobody. The users that had the email, each with why it was refused
+    /// (`bad_credentials`, or `user_disabled` for a disabled user's right password), for
+    /// their organizations' audit logs.
+    Nobody(Vec<(User, &'static str)>),
+}
+
+/// Matches a login: the users with `email` (in the organization named `organization`, or in
+/// any, at most [`MAX_LOGIN_CANDIDATES`]) whose password is `password`, verified off the async
+/// threads. An unknown email costs one verification, like one user with a wrong password, so
+/// timing does not tell whether an email exists; a disabled user is refused only after the
+/// verification, for the same reason.
+pub async fn match_login(
+    store: &dyn Store,
+    email: &str,
+    organization: Option<&str>,
+    password: Secret,
+) -> Result<LoginMatch, AuthError> {
+    let candidates = store
+        .login_candidates(email, organization, MAX_LOGIN_CANDIDATES)
+        .await?;
+    let (candidates, verified) = tokio::task::spawn_blocking(move || {
+        if candidates.is_empty() {
+            verify_nothing(password.expose());
+        }
+        let verified: Vec<bool> = candidates
+            .iter()
+            .map(|c| verify_password(password.expose(), &c.password_hash))
+            .collect();
+        (candidates, verified)
+    })
+    .await
+    .map_err(|_| AuthError::Hashing)?;
+    let mut matched: Vec<UserCredentials> = Vec::new();
+    let mut refused = Vec::new();
+    for (candidate, valid) in candidates.into_iter().zip(verified) {
+        match (valid, candidate.user.disabled_at.is_some()) {
+            (true, false) => matched.push(candidate),
+            (true, true) => refused.push((candidate.user, "user_disabled")),
+            (false, _) => refused.push((candidate.user, "bad_credentials")),
+        }
+    }
+    Ok(match matched.len() {
+        0 => LoginMatch::Nobody(refused),
+        1 => LoginMatch::One(matched.remove(0).user),
+        _ => LoginMatch::Several(matched.into_iter().map(|c| c.organization).collect()),
+    })
+}
+
+/// Normalizes and checks an email address (stored lowercase, unique per organization).
 pub fn normalize_email(email: &str) -> Result<String, AuthError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254

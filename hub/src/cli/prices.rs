@@ -78,7 +78,7 @@ pub async fn prices(command: PricesCommand) -> anyhow::Result<()> {
             store.close().await;
             saved.context("saving the prices")?;
             let what = match &scope {
-                PriceScope::Organization => format!("organization {:?}", args.org),
+                PriceScope::Organization => format!("organization {:?}", args.org_name()),
                 PriceScope::Cluster(id) => format!("cluster {id}"),
                 PriceScope::InstanceType(name) => format!("instance type {name}"),
             };

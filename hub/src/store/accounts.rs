@@ -16,7 +16,11 @@ use super::sql::{Cells, Sql, Ty, Value};
 use super::{Organization, StoreError};
 
 /// What a user or token may do within its organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Privilege is compared by [`Role::rank`] only, never by declaration order or name: a role
+/// added later (an `operator` between viewer and admin) takes its place by its rank, and every
+/// comparison (a token's effective role, demotion, the last-admin guard) follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// Reads only.
     Viewer,
@@ -25,6 +29,9 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, least privileged first.
+    pub const ALL: [Role; 2] = [Role::Viewer, Role::Admin];
+
     /// The stored and displayed name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,11 +42,31 @@ impl Role {
 
     /// Parses a stored or requested name.
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "viewer" => Some(Role::Viewer),
-            "admin" => Some(Role::Admin),
-            _ => None,
+        Self::ALL.into_iter().find(|role| role.as_str() == name)
+    }
+
+    /// Privilege: a higher rank may do everything a lower one may. Spaced so that a role
+    /// can be put between two others without renumbering.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 10,
+            Role::Admin => 30,
         }
+    }
+
+    /// The less privileged of the two: what a token may do is the lower of its own role
+    /// and its user's current one.
+    pub fn least(self, other: Role) -> Role {
+        if other.rank() < self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// True when this role has at least the privileges of `other`.
+    pub fn includes(self, other: Role) -> bool {
+        self.rank() >= other.rank()
     }
 }
 
@@ -50,12 +77,23 @@ pub struct User {
     pub id: Uuid,
     /// The one organization the user belongs to.
     pub org_id: OrgId,
-    /// Unique login name, stored lowercase.
+    /// Login name, stored lowercase; unique within the organization only, so the same
+    /// address in two organizations is two users.
     pub email: String,
     /// Role within the organization.
     pub role: Role,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
+    /// Since when the user may not log in (their sessions ended then, and their tokens are
+    /// refused while it is set); `None` for an enabled user.
+    pub disabled_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// True while the user may act with `role` or more: enabled and at least that role.
+    pub fn acts_as(&self, role: Role) -> bool {
+        self.disabled_at.is_none() && self.role.includes(role)
+    }
 }
 
 /// A user with the password hash, for login only; `Debug` leaves the hash out.
@@ -63,6 +101,8 @@ pub struct User {
 pub struct UserCredentials {
     /// The user.
     pub user: User,
+    /// The name of the user's organization (a login naming several asks for one).
+    pub organization: String,
     /// PHC string of the argon2id hash.
     pub password_hash: String,
 }
@@ -71,6 +111,7 @@ impl fmt::Debug for UserCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserCredentials")
             .field("user", &self.user)
+            .field("organization", &self.organization)
             .finish_non_exhaustive()
     }
 }
@@ -125,12 +166,19 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
-const USER_TYPES: [Ty; 5] = [Ty::Text, Ty::Text, Ty::Text, Ty::Text, Ty::Time];
+pub(crate) const USER_TYPES: [Ty; 6] = [
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Text,
+    Ty::Time,
+    Ty::OptTime,
+];
 
-fn user_columns(db: &dyn Sql, prefix: &str) -> String {
+pub(crate) fn user_columns(db: &dyn Sql, prefix: &str) -> String {
     let d = db.dialect();
     format!(
-        "{}, {}, {prefix}email, {prefix}role, {prefix}created_at",
+        "{}, {}, {prefix}email, {prefix}role, {prefix}created_at, {prefix}disabled_at",
         d.text(&format!("{prefix}id")),
         d.text(&format!("{prefix}org_id"))
     )
@@ -144,13 +192,14 @@ pub(crate) fn role_from(text: &str) -> Result<Role, StoreError> {
     Role::parse(text).ok_or_else(|| decode_error("unknown role"))
 }
 
-fn user_from(c: &mut Cells) -> Result<User, StoreError> {
+pub(crate) fn user_from(c: &mut Cells) -> Result<User, StoreError> {
     Ok(User {
         id: c.uuid()?,
         org_id: OrgId::from_uuid(c.uuid()?),
         email: c.text()?,
         role: role_from(&c.text()?)?,
         created_at: c.time()?,
+        disabled_at: c.opt_time()?,
     })
 }
 
@@ -194,14 +243,15 @@ pub(crate) async fn user_count(db: &mut dyn Sql) -> Result<u64, StoreError> {
     Ok(c.i64()?.max(0) as u64)
 }
 
-/// Creates a user; a taken email is [`StoreError::Conflict`].
+/// Creates a user; an email taken in the same organization is [`StoreError::Conflict`] (one
+/// taken in another organization is not: the answer must not tell that it exists there).
 pub(crate) async fn create_user(db: &mut dyn Sql, new: &NewUser) -> Result<User, StoreError> {
     let d = db.dialect();
     // What the databases keep (microseconds), so the returned row equals a re-read one.
     let now = Utc::now().trunc_subsecs(6);
     let sql = format!(
         "INSERT INTO users (id, org_id, email, password_hash, role, created_at) \
-         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (email) DO NOTHING",
+         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (org_id, email) DO NOTHING",
         d.ph(1),
         d.ph(2),
         d.ph(3),
@@ -223,10 +273,9 @@ pub(crate) async fn create_user(db: &mut dyn Sql, new: &NewUser) -> Result<User,
         )
         .await?;
     if inserted == 0 {
-        return Err(StoreError::Conflict(format!(
-            "a user with email {:?} already exists",
-            new.email
-        )));
+        return Err(StoreError::Conflict(
+            "a user with this email already exists in this organization".into(),
+        ));
     }
     Ok(User {
         id: new.id,
@@ -234,34 +283,65 @@ pub(crate) async fn create_user(db: &mut dyn Sql, new: &NewUser) -> Result<User,
         email: new.email.clone(),
         role: new.role,
         created_at: now,
+        disabled_at: None,
     })
 }
 
-/// A user and password hash by email (any organization: emails are unique).
-pub(crate) async fn user_credentials(
+/// The users with this email and their password hashes, for login: in the organization
+/// named `organization`, or in any; the `limit` oldest (a login verifies each candidate's
+/// password, so their number is what a login may cost).
+pub(crate) async fn login_candidates(
     db: &mut dyn Sql,
     email: &str,
-) -> Result<Option<UserCredentials>, StoreError> {
-    let sql = format!(
-        "SELECT {}, password_hash FROM users WHERE email = {}",
-        user_columns(db, ""),
-        db.dialect().ph(1)
+    organization: Option<&str>,
+    limit: usize,
+) -> Result<Vec<UserCredentials>, StoreError> {
+    let d = db.dialect();
+    let mut args = vec![Value::Text(email.to_owned())];
+    let mut sql = format!(
+        "SELECT {}, o.name, u.password_hash FROM users u \
+         JOIN organizations o ON o.id = u.org_id WHERE u.email = {}",
+        user_columns(db, "u."),
+        d.ph(1)
     );
+    if let Some(name) = organization {
+        sql.push_str(&format!(" AND o.name = {}", d.ph(2)));
+        args.push(Value::Text(name.to_owned()));
+    }
+    sql.push_str(&format!(
+        " ORDER BY u.created_at, u.id LIMIT {}",
+        d.ph(args.len() + 1)
+    ));
+    args.push(Value::I64(i64::try_from(limit).unwrap_or(i64::MAX)));
     let mut types = USER_TYPES.to_vec();
-    types.push(Ty::Text);
-    let rows = db
-        .fetch(&sql, vec![Value::Text(email.to_owned())], &types)
-        .await?;
-    rows.into_iter()
-        .next()
+    types.extend([Ty::Text, Ty::Text]);
+    db.fetch(&sql, args, &types)
+        .await?
+        .into_iter()
         .map(|row| {
             let mut c = Cells::new(row);
             Ok(UserCredentials {
                 user: user_from(&mut c)?,
+                organization: c.text()?,
                 password_hash: c.text()?,
             })
         })
-        .transpose()
+        .collect()
+}
+
+/// The users with this email in every organization (the operator CLI finds a user by email
+/// and refuses an ambiguous one).
+pub(crate) async fn users_by_email(db: &mut dyn Sql, email: &str) -> Result<Vec<User>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM users WHERE email = {} ORDER BY created_at, id",
+        user_columns(db, ""),
+        db.dialect().ph(1)
+    );
+    db.fetch(&sql, vec![Value::Text(email.to_owned())], &USER_TYPES)
+        .await?
+        .into_iter()
+        .map(|row| user_from(&mut Cells::new(row)))
+        .collect()
 }
 
 /// The organization's users by email; or one of them with `id`.
@@ -287,101 +367,6 @@ pub(crate) async fn users(
         .into_iter()
         .map(|row| user_from(&mut Cells::new(row)))
         .collect()
-}
-
-/// Changes a user's role and/or password hash. A new password ends the user's sessions.
-/// With `org` `None` the user is found by email alone (the operator CLI).
-pub(crate) async fn update_user(
-    db: &mut dyn Sql,
-    who: UserRef<'_>,
-    role: Option<Role>,
-    password_hash: Option<&str>,
-) -> Result<Option<User>, StoreError> {
-    let d = db.dialect();
-    let (condition, args) = who.condition(d, 1);
-    let user = {
-        let sql = format!(
-            "SELECT {} FROM users WHERE {condition}",
-            user_columns(db, "")
-        );
-        db.fetch(&sql, args, &USER_TYPES)
-            .await?
-            .into_iter()
-            .next()
-            .map(|row| user_from(&mut Cells::new(row)))
-            .transpose()?
-    };
-    let Some(mut user) = user else {
-        return Ok(None);
-    };
-    if let Some(role) = role {
-        let sql = format!("UPDATE users SET role = {} WHERE id = {}", d.ph(1), d.ph(2));
-        db.execute(
-            &sql,
-            vec![Value::Text(role.as_str().to_owned()), Value::Id(user.id)],
-        )
-        .await?;
-        user.role = role;
-    }
-    if let Some(hash) = password_hash {
-        let sql = format!(
-            "UPDATE users SET password_hash = {} WHERE id = {}",
-            d.ph(1),
-            d.ph(2)
-        );
-        db.execute(&sql, vec![Value::Text(hash.to_owned()), Value::Id(user.id)])
-            .await?;
-        let sql = format!("DELETE FROM sessions WHERE user_id = {}", d.ph(1));
-        db.execute(&sql, vec![Value::Id(user.id)]).await?;
-    }
-    Ok(Some(user))
-}
-
-/// How a user is named: within an organization by id (the API), or by email (the CLI).
-#[derive(Debug, Clone, Copy)]
-pub enum UserRef<'a> {
-    /// A user of this organization.
-    Id(OrgId, Uuid),
-    /// The user with this (lowercase) email.
-    Email(&'a str),
-}
-
-impl UserRef<'_> {
-    fn condition(&self, d: super::sql::Dialect, first: usize) -> (String, Vec<Value>) {
-        match self {
-            UserRef::Id(org, id) => (
-                format!("org_id = {} AND id = {}", d.ph(first), d.ph(first + 1)),
-                vec![Value::Id(*org.as_uuid()), Value::Id(*id)],
-            ),
-            UserRef::Email(email) => (
-                format!("email = {}", d.ph(first)),
-                vec![Value::Text((*email).to_owned())],
-            ),
-        }
-    }
-}
-
-/// Deletes a user of the organization (sessions and tokens go with it).
-pub(crate) async fn delete_user(
-    db: &mut dyn Sql,
-    org: OrgId,
-    id: Uuid,
-) -> Result<bool, StoreError> {
-    let d = db.dialect();
-    // SQLite enforces foreign keys only when asked to; delete the dependents explicitly.
-    for table in ["sessions", "api_tokens"] {
-        let sql = format!("DELETE FROM {table} WHERE user_id = {}", d.ph(1));
-        db.execute(&sql, vec![Value::Id(id)]).await?;
-    }
-    let sql = format!(
-        "DELETE FROM users WHERE org_id = {} AND id = {}",
-        d.ph(1),
-        d.ph(2)
-    );
-    Ok(db
-        .execute(&sql, vec![Value::Id(*org.as_uuid()), Value::Id(id)])
-        .await?
-        > 0)
 }
 
 /// Stores a session.
@@ -412,15 +397,17 @@ pub(crate) async fn create_session(db: &mut dyn Sql, new: &NewSession) -> Result
     Ok(())
 }
 
-/// The unexpired session with this token hash, with its user.
+/// The unexpired session with this token hash, with its user as they are now (their current
+/// role); a disabled user's session is not found (disabling also deletes it).
 pub(crate) async fn session(
     db: &mut dyn Sql,
     token_hash: &[u8; 32],
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     let sql = format!(
-        "SELECT {}, s.csrf_hash, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = {}",
+        "SELECT {}, s.csrf_hash, s.expires_at FROM sessions s \
+         JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
+         WHERE s.token_hash = {} AND u.disabled_at IS NULL",
         user_columns(db, "u."),
         db.dialect().ph(1)
     );

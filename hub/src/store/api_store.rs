@@ -11,9 +11,7 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use tracing::instrument;
 use uuid::Uuid;
 
-use super::accounts::{
-    self, NewSession, NewUser, Role, SessionRecord, User, UserCredentials, UserRef,
-};
+use super::accounts::{self, NewSession, NewUser, SessionRecord, User, UserCredentials};
 use super::api_queries::{
     self, ClusterPatch, ClusterQuery, ClusterSummary, InventoryItem, InventoryQuery, UsageHour,
 };
@@ -24,6 +22,7 @@ use super::namespace_counts::{self, NamespaceItem};
 use super::paging::{PageRequest, Paged};
 use super::sql::Sql;
 use super::types::Cluster;
+use super::user_changes::{self, UserChange};
 use super::{Organization, StoreError};
 
 /// The REST API's store calls; see the module docs.
@@ -33,22 +32,33 @@ pub trait ApiStore: Send + Sync {
     async fn organization(&self, id: OrgId) -> Result<Option<Organization>, StoreError>;
     /// Users in the database (zero on first start).
     async fn user_count(&self) -> Result<u64, StoreError>;
-    /// Creates a user; a taken email is [`StoreError::Conflict`].
+    /// Creates a user; an email taken in the same organization is [`StoreError::Conflict`].
     async fn create_user(&self, new: &NewUser) -> Result<User, StoreError>;
-    /// A user with the password hash, by (lowercase) email, for login.
-    async fn user_credentials(&self, email: &str) -> Result<Option<UserCredentials>, StoreError>;
+    /// The users with this (lowercase) email and their password hashes, for login: in the
+    /// organization of that name, or in any; at most the `limit` oldest.
+    async fn login_candidates(
+        &self,
+        email: &str,
+        organization: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UserCredentials>, StoreError>;
+    /// The users with this (lowercase) email in every organization.
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError>;
     /// The organization's users, by email.
     async fn users(&self, org: OrgId) -> Result<Vec<User>, StoreError>;
     /// One user of the organization.
     async fn user(&self, org: OrgId, id: Uuid) -> Result<Option<User>, StoreError>;
-    /// Changes role and/or password hash; a new password ends the user's sessions.
+    /// Changes a user of the organization (role, password, disabled) with what follows from
+    /// it for their sessions and tokens; `None` when there is no such user. A change that
+    /// would leave the organization without an enabled admin is [`StoreError::Conflict`].
     async fn update_user(
         &self,
-        who: UserRef<'_>,
-        role: Option<Role>,
-        password_hash: Option<&str>,
+        org: OrgId,
+        id: Uuid,
+        change: &UserChange,
     ) -> Result<Option<User>, StoreError>;
-    /// Deletes a user of the organization with its sessions and tokens.
+    /// Deletes a user of the organization with their sessions and tokens; false when there is
+    /// no such user. Deleting the last enabled admin is [`StoreError::Conflict`].
     async fn delete_user(&self, org: OrgId, id: Uuid) -> Result<bool, StoreError>;
     /// Stores a login session.
     async fn create_session(&self, new: &NewSession) -> Result<(), StoreError>;
@@ -62,7 +72,8 @@ pub trait ApiStore: Send + Sync {
     async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<bool, StoreError>;
     /// Stores an API token (hash only).
     async fn create_api_token(&self, new: &NewApiToken) -> Result<ApiTokenInfo, StoreError>;
-    /// The usable API token with this hash.
+    /// The usable API token with this hash (its user exists and is enabled), with its
+    /// effective role: the lower of the token's and its user's.
     async fn api_token(
         &self,
         token_hash: &[u8; 32],
@@ -160,8 +171,23 @@ impl<B: SqlBackend> ApiStore for B {
     }
 
     #[instrument(skip_all)]
-    async fn user_credentials(&self, email: &str) -> Result<Option<UserCredentials>, StoreError> {
-        on_conn!(self, |db| accounts::user_credentials(db, email))
+    async fn login_candidates(
+        &self,
+        email: &str,
+        organization: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<UserCredentials>, StoreError> {
+        on_conn!(self, |db| accounts::login_candidates(
+            db,
+            email,
+            organization,
+            limit
+        ))
+    }
+
+    #[instrument(skip_all)]
+    async fn users_by_email(&self, email: &str) -> Result<Vec<User>, StoreError> {
+        on_conn!(self, |db| accounts::users_by_email(db, email))
     }
 
     #[instrument(skip_all)]
@@ -179,21 +205,16 @@ impl<B: SqlBackend> ApiStore for B {
     #[instrument(skip_all)]
     async fn update_user(
         &self,
-        who: UserRef<'_>,
-        role: Option<Role>,
-        password_hash: Option<&str>,
+        org: OrgId,
+        id: Uuid,
+        change: &UserChange,
     ) -> Result<Option<User>, StoreError> {
-        in_tx!(self, |db| accounts::update_user(
-            db,
-            who,
-            role,
-            password_hash
-        ))
+        in_tx!(self, |db| user_changes::update_user(db, org, id, change))
     }
 
     #[instrument(skip_all)]
     async fn delete_user(&self, org: OrgId, id: Uuid) -> Result<bool, StoreError> {
-        in_tx!(self, |db| accounts::delete_user(db, org, id))
+        in_tx!(self, |db| user_changes::delete_user(db, org, id))
     }
 
     #[instrument(skip_all)]

@@ -1,5 +1,9 @@
 //! API tokens for automation: opaque, stored as their SHA-256 only, optional expiry,
 //! revocable. Written once against [`Sql`]; usability (revoked, expired) is judged in Rust.
+//!
+//! A token acts for its user and never beyond them: the lookup joins the user, refuses a token
+//! whose user is gone or disabled, and answers with the lower of the token's and the user's
+//! current role (demotion also lowers the stored role, `user_changes.rs`).
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use kubeworkz_shared::ids::OrgId;
@@ -39,7 +43,7 @@ pub struct ApiTokenInfo {
     pub user_id: Option<Uuid>,
     /// Name.
     pub name: String,
-    /// Role.
+    /// Role; from the token lookup the effective one (never above the user's current role).
     pub role: Role,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -60,18 +64,22 @@ const TOKEN_TYPES: [Ty; 8] = [
     Ty::OptTime,
 ];
 
-fn token_columns(db: &dyn Sql) -> String {
+fn token_columns(db: &dyn Sql, prefix: &str) -> String {
     let d = db.dialect();
     format!(
-        "{}, {}, {}, name, role, created_at, expires_at, revoked_at",
-        d.text("id"),
-        d.text("org_id"),
-        d.text("user_id")
+        "{}, {}, {}, {prefix}name, {prefix}role, {prefix}created_at, {prefix}expires_at, \
+         {prefix}revoked_at",
+        d.text(&format!("{prefix}id")),
+        d.text(&format!("{prefix}org_id")),
+        d.text(&format!("{prefix}user_id"))
     )
 }
 
 fn token_from(row: Vec<Value>) -> Result<ApiTokenInfo, StoreError> {
-    let mut c = Cells::new(row);
+    token_cells(&mut Cells::new(row))
+}
+
+fn token_cells(c: &mut Cells) -> Result<ApiTokenInfo, StoreError> {
     Ok(ApiTokenInfo {
         id: c.uuid()?,
         org_id: OrgId::from_uuid(c.uuid()?),
@@ -134,24 +142,31 @@ pub(crate) async fn create_api_token(
     })
 }
 
-/// The usable (unrevoked, unexpired) API token with this hash.
+/// The usable API token with this hash: unrevoked, unexpired, of an existing and enabled
+/// user of its organization; its role is the lower of the token's and the user's.
 pub(crate) async fn api_token(
     db: &mut dyn Sql,
     token_hash: &[u8; 32],
     now: DateTime<Utc>,
 ) -> Result<Option<ApiTokenInfo>, StoreError> {
     let sql = format!(
-        "SELECT {} FROM api_tokens WHERE token_hash = {}",
-        token_columns(db),
+        "SELECT {}, u.role FROM api_tokens t \
+         JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
+         WHERE t.token_hash = {} AND u.disabled_at IS NULL",
+        token_columns(db, "t."),
         db.dialect().ph(1)
     );
+    let mut types = TOKEN_TYPES.to_vec();
+    types.push(Ty::Text);
     let rows = db
-        .fetch(&sql, vec![Value::Bytes(token_hash.to_vec())], &TOKEN_TYPES)
+        .fetch(&sql, vec![Value::Bytes(token_hash.to_vec())], &types)
         .await?;
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let token = token_from(row)?;
+    let mut c = Cells::new(row);
+    let mut token = token_cells(&mut c)?;
+    token.role = token.role.least(role_from(&c.text()?)?);
     let usable = token.revoked_at.is_none() && token.expires_at.is_none_or(|at| at > now);
     Ok(usable.then_some(token))
 }
@@ -163,7 +178,7 @@ pub(crate) async fn api_tokens(
 ) -> Result<Vec<ApiTokenInfo>, StoreError> {
     let sql = format!(
         "SELECT {} FROM api_tokens WHERE org_id = {} ORDER BY created_at DESC, id",
-        token_columns(db),
+        token_columns(db, ""),
         db.dialect().ph(1)
     );
     db.fetch(&sql, vec![Value::Id(*org.as_uuid())], &TOKEN_TYPES)

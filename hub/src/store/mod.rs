@@ -32,6 +32,7 @@ mod sqlite_rows;
 mod sqlite_wal;
 mod tables;
 mod types;
+mod user_changes;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -49,7 +50,7 @@ use kubeworkz_shared::time::UnixMillis;
 use crate::config::DatabaseUrl;
 use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 
-pub use accounts::{NewSession, NewUser, Role, SessionRecord, User, UserCredentials, UserRef};
+pub use accounts::{NewSession, NewUser, Role, SessionRecord, User, UserCredentials};
 pub use agent_links::AgentLink;
 pub use agents::{
     AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
@@ -71,6 +72,7 @@ pub use types::{
     Cluster, ClusterHealth, ClusterMode, Cursor, Environment, IngestOutcome, InventoryRecord,
     MaintenanceReport, NewCluster, PullTarget, SealedKubeconfig, UnknownEnvironment,
 };
+pub use user_changes::{LAST_ADMIN, UserChange};
 
 /// Name of the organization every new database starts with.
 pub const DEFAULT_ORG: &str = "default";

@@ -322,3 +322,113 @@ pub async fn docs_metrics_and_probes_answer(hub: TestHub) {
     );
     assert!(metrics.text.contains("kubeworkz_build_info"));
 }
+
+/// The number of enabled admins `GET /api/v1/users` lists.
+async fn enabled_admins(caller: &crate::client::Caller) -> usize {
+    let users = caller.get("/api/v1/users").await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    users.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["role"] == "admin" && u["disabled"] != true)
+        .count()
+}
+
+pub async fn the_last_admin_cannot_be_demoted_disabled_or_deleted(hub: TestHub) {
+    let admin = hub.admin().await;
+    let me = admin.get("/api/v1/auth/me").await.json["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let my_path = format!("/api/v1/users/{me}");
+    for change in [json!({"role": "viewer"}), json!({"disabled": true})] {
+        let r = admin.patch(&my_path, change.clone()).await;
+        assert_eq!(r.status, 409, "{change}: {}", r.text);
+        assert!(
+            r.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("at least one enabled admin"),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(admin.delete(&my_path).await.status, 409);
+    // A disabled admin does not count as one that remains.
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({"email": "idle@example.com", "password": PASSWORD, "role": "admin"}),
+        )
+        .await;
+    let idle = r.json["id"].as_str().unwrap().to_owned();
+    let r = admin
+        .patch(&format!("/api/v1/users/{idle}"), json!({"disabled": true}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.patch(&my_path, json!({"role": "viewer"})).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    // With another enabled admin the first may step down, and then that one is the last.
+    let r = admin
+        .patch(&format!("/api/v1/users/{idle}"), json!({"disabled": false}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin.patch(&my_path, json!({"role": "viewer"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let idle_admin = hub.login("idle@example.com", PASSWORD).await;
+    let idle_path = format!("/api/v1/users/{idle}");
+    for change in [json!({"role": "viewer"}), json!({"disabled": true})] {
+        let r = idle_admin.patch(&idle_path, change.clone()).await;
+        assert_eq!(r.status, 409, "{change}: {}", r.text);
+    }
+    assert_eq!(enabled_admins(&idle_admin).await, 1);
+    let audit = idle_admin
+        .get("/api/v1/audit?action=user.update&result=failure:%20conflict")
+        .await;
+    assert!(audit.json["total"].as_u64().unwrap() >= 2, "{}", audit.text);
+}
+
+pub async fn concurrent_mutual_demotions_keep_an_admin(hub: TestHub) {
+    let first = hub.admin().await;
+    let first_id = first.get("/api/v1/auth/me").await.json["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = first
+        .post(
+            "/api/v1/users",
+            json!({"email": "second@example.com", "password": PASSWORD, "role": "admin"}),
+        )
+        .await;
+    let second_id = r.json["id"].as_str().unwrap().to_owned();
+    let second = hub.login("second@example.com", PASSWORD).await;
+    let (first_path, second_path) = (
+        format!("/api/v1/users/{first_id}"),
+        format!("/api/v1/users/{second_id}"),
+    );
+    for round in 0..5 {
+        let demote_second = first.patch(&second_path, json!({"role": "viewer"}));
+        let demote_first = second.patch(&first_path, json!({"role": "viewer"}));
+        let (a, b) = tokio::join!(demote_second, demote_first);
+        // The loser is refused as the last admin (409), or already as a viewer (403).
+        assert_eq!(
+            [a.status, b.status].iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {} / {}",
+            a.text,
+            b.text
+        );
+        // Whoever is still admin promotes the other again for the next round.
+        let (admin, other) = if a.status == 200 {
+            (&first, &second_id)
+        } else {
+            (&second, &first_id)
+        };
+        assert_eq!(enabled_admins(admin).await, 1, "round {round}");
+        let r = admin
+            .patch(&format!("/api/v1/users/{other}"), json!({"role": "admin"}))
+            .await;
+        assert_eq!(r.status, 200, "round {round}: {}", r.text);
+    }
+}

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::client::{ADMIN_EMAIL, ADMIN_PASSWORD, Caller, LOGIN_PER_USER, Resp, TestHub};
+use crate::client::{ADMIN_EMAIL, ADMIN_PASSWORD, Caller, LOGIN_PER_USER, PASSWORD, Resp, TestHub};
 
 pub async fn login_sets_cookies_and_logout_ends_the_session(hub: TestHub) {
     let anonymous = hub.anonymous();
@@ -249,4 +249,231 @@ pub async fn errors_have_one_shape_and_a_request_id(hub: TestHub) {
         .await;
     assert_eq!(r.status, 413, "{}", r.text);
     assert_eq!(r.error_code(), "payload_too_large");
+}
+
+/// Creates `email` through the API as `role` and returns (its id, a session of it, an admin
+/// or viewer API token it created when `token_role` is given, as a bearer caller).
+async fn api_user(
+    hub: &TestHub,
+    admin: &Caller,
+    email: &str,
+    role: &str,
+    token_role: Option<&str>,
+) -> (String, Caller, Option<Caller>) {
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({"email": email, "password": PASSWORD, "role": role}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let session = hub.login(email, PASSWORD).await;
+    let bot = match token_role {
+        Some(token_role) => {
+            let r = session
+                .post(
+                    "/api/v1/auth/tokens",
+                    json!({"name": "bot", "role": token_role}),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            Some(hub.bearer(r.json["token"].as_str().unwrap()))
+        }
+        None => None,
+    };
+    (id, session, bot)
+}
+
+pub async fn a_demoted_admins_token_is_downgraded_and_a_reset_revokes_it(hub: TestHub) {
+    let admin = hub.admin().await;
+    let (ann, _, bot) = api_user(&hub, &admin, "ann@example.com", "admin", Some("admin")).await;
+    let bot = bot.unwrap();
+    // Used once, so this hub's token cache holds it as an admin token.
+    let me = bot.get("/api/v1/auth/me").await;
+    assert_eq!(me.json["role"], "admin", "{}", me.text);
+
+    let path = format!("/api/v1/users/{ann}");
+    let r = admin.patch(&path, json!({"role": "viewer"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let me = bot.get("/api/v1/auth/me").await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(
+        me.json["role"], "viewer",
+        "demotion reaches the token at once"
+    );
+    let create = json!({"email": "mallory@example.com", "password": PASSWORD, "role": "admin"});
+    let r = bot.post("/api/v1/users", create.clone()).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    // The token was downgraded for good: promoting its user back does not restore it.
+    assert_eq!(
+        admin.patch(&path, json!({"role": "admin"})).await.status,
+        200
+    );
+    assert_eq!(bot.get("/api/v1/auth/me").await.json["role"], "viewer");
+    let tokens = admin.get("/api/v1/auth/tokens").await;
+    assert_eq!(tokens.json["items"][0]["role"], "viewer", "{}", tokens.text);
+
+    let r = admin
+        .patch(&path, json!({"password": "a-brand-new-password"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(bot.get("/api/v1/auth/me").await.status, 401);
+    assert_eq!(bot.post("/api/v1/users", create).await.status, 401);
+    let tokens = admin.get("/api/v1/auth/tokens").await;
+    assert!(
+        tokens.json["items"][0]["revoked_at"].is_string(),
+        "a password reset revokes the user's tokens: {}",
+        tokens.text
+    );
+    let users = admin.get("/api/v1/users").await;
+    assert!(!users.text.contains("mallory"), "{}", users.text);
+}
+
+pub async fn tokens_and_sessions_of_disabled_or_deleted_users_are_refused(hub: TestHub) {
+    let admin = hub.admin().await;
+    let (carl, carl_session, carl_bot) =
+        api_user(&hub, &admin, "carl@example.com", "admin", Some("viewer")).await;
+    let (dora, dora_session, dora_bot) =
+        api_user(&hub, &admin, "dora@example.com", "admin", Some("admin")).await;
+    let (carl_bot, dora_bot) = (carl_bot.unwrap(), dora_bot.unwrap());
+    for caller in [&carl_session, &carl_bot, &dora_session, &dora_bot] {
+        assert_eq!(caller.get("/api/v1/auth/me").await.status, 200);
+    }
+
+    let carl_path = format!("/api/v1/users/{carl}");
+    let r = admin.patch(&carl_path, json!({"disabled": true})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["disabled"], true, "{}", r.text);
+    assert_eq!(carl_bot.get("/api/v1/auth/me").await.status, 401);
+    assert_eq!(carl_session.get("/api/v1/auth/me").await.status, 401);
+    let r = hub
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "carl@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.error_code(), "bad_credentials", "like a wrong password");
+    let users = admin.get("/api/v1/users").await;
+    let listed = users.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "carl@example.com")
+        .unwrap();
+    assert_eq!(listed["disabled"], true, "{}", users.text);
+    // Enabled again, the user logs in; the token works again (disabling suspends it).
+    let r = admin.patch(&carl_path, json!({"disabled": false})).await;
+    assert_eq!(r.json["disabled"], false, "{}", r.text);
+    assert_eq!(carl_bot.get("/api/v1/auth/me").await.status, 200);
+    hub.login("carl@example.com", PASSWORD).await;
+
+    let r = admin.delete(&format!("/api/v1/users/{dora}")).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(dora_bot.get("/api/v1/auth/me").await.status, 401);
+    assert_eq!(dora_session.get("/api/v1/auth/me").await.status, 401);
+    for bad in [
+        json!({"disabled": "yes"}),
+        json!({"disabled": null, "x": 1}),
+    ] {
+        let r = admin.patch(&carl_path, bad.clone()).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.text);
+    }
+}
+
+pub async fn emails_are_unique_per_organization_and_login_asks_which(hub: TestHub) {
+    let admin = hub.admin().await;
+    let bravo = hub
+        .user(
+            "bravo",
+            "admin@b.example",
+            kubeworkz_hub::store::Role::Admin,
+        )
+        .await;
+    let bravo_password = "bravo-password-1234";
+    let r = admin
+        .post(
+            "/api/v1/users",
+            json!({"email": "shared@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = bravo
+        .post(
+            "/api/v1/users",
+            json!({"email": "Shared@Example.com", "password": bravo_password}),
+        )
+        .await;
+    assert_eq!(
+        r.status, 201,
+        "another organization's email is no conflict: {}",
+        r.text
+    );
+    let bravo_shared = r.json["id"].as_str().unwrap().to_owned();
+    let r = bravo
+        .post(
+            "/api/v1/users",
+            json!({"email": "shared@example.com", "password": bravo_password}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.json["error"]["message"],
+        "a user with this email already exists in this organization"
+    );
+
+    let login = |password: &str, organization: Option<&str>| {
+        let mut body = json!({"email": "shared@example.com", "password": password});
+        if let Some(org) = organization {
+            body["organization"] = json!(org);
+        }
+        let anonymous = hub.anonymous();
+        async move { anonymous.post("/api/v1/auth/login", body).await }
+    };
+    // Each password opens its own organization's user.
+    let r = login(PASSWORD, None).await;
+    assert_eq!(
+        (r.status, r.json["org"].clone()),
+        (200, json!("default")),
+        "{}",
+        r.text
+    );
+    let r = login(bravo_password, None).await;
+    assert_eq!(
+        (r.status, r.json["org"].clone()),
+        (200, json!("bravo")),
+        "{}",
+        r.text
+    );
+    // The same password in both: the organization must be named.
+    let r = bravo
+        .patch(
+            &format!("/api/v1/users/{bravo_shared}"),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = login(PASSWORD, None).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("organization"),
+        "{}",
+        r.text
+    );
+    assert!(r.set_cookie("kubeworkz_session").is_none());
+    let r = login(PASSWORD, Some("bravo")).await;
+    assert_eq!(
+        (r.status, r.json["org"].clone()),
+        (200, json!("bravo")),
+        "{}",
+        r.text
+    );
+    let r = login(PASSWORD, Some("no-such-org")).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.error_code(), "bad_credentials");
 }

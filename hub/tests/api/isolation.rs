@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::client::{TestHub, seed};
+use crate::client::{Caller, TestHub, seed};
 use kubeworkz_hub::store::Role;
 
 pub async fn another_organization_sees_nothing(hub: TestHub) {
@@ -122,4 +122,58 @@ pub async fn another_organization_sees_nothing(hub: TestHub) {
     assert!(tokens.json["items"][0]["revoked_at"].is_null());
     let users = admin_a.get("/api/v1/users").await;
     assert!(users.text.contains("\"role\":\"viewer\""), "{}", users.text);
+}
+
+pub async fn another_organizations_user_writes_change_nothing(hub: TestHub) {
+    let admin_a = hub.admin().await;
+    let r = admin_a
+        .post(
+            "/api/v1/users",
+            json!({"email": "ops@a.example", "password": crate::client::PASSWORD,
+                   "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ops = r.json["id"].as_str().unwrap().to_owned();
+    let ops_session = hub.login("ops@a.example", crate::client::PASSWORD).await;
+    let r = ops_session
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "ops-bot", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ops_bot = hub.bearer(r.json["token"].as_str().unwrap());
+    let b = hub.user("bravo-org", "admin@b.example", Role::Admin).await;
+
+    let path = format!("/api/v1/users/{ops}");
+    let r = b.delete(&path).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    ops_still_works(&hub, &ops_session, &ops_bot).await;
+    for change in [
+        json!({"password": "taken-over-password"}),
+        json!({"disabled": true}),
+        json!({"role": "viewer"}),
+    ] {
+        let r = b.patch(&path, change.clone()).await;
+        assert_eq!(r.status, 404, "{change}: {}", r.text);
+    }
+    ops_still_works(&hub, &ops_session, &ops_bot).await;
+    let tokens = admin_a.get("/api/v1/auth/tokens").await;
+    assert!(
+        tokens.json["items"][0]["revoked_at"].is_null(),
+        "{}",
+        tokens.text
+    );
+}
+
+/// Org A's admin `ops`, their session and their token are untouched: each still works.
+async fn ops_still_works(hub: &TestHub, session: &Caller, bot: &Caller) {
+    let me = session.get("/api/v1/auth/me").await;
+    assert_eq!(me.status, 200, "the session survived: {}", me.text);
+    assert_eq!(me.json["role"], "admin");
+    let me = bot.get("/api/v1/auth/me").await;
+    assert_eq!(me.status, 200, "the token survived: {}", me.text);
+    assert_eq!(me.json["role"], "admin");
+    hub.login("ops@a.example", crate::client::PASSWORD).await;
 }

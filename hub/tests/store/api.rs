@@ -5,7 +5,7 @@ use chrono::{Duration, Utc};
 use kubeworkz_hub::store::{
     AuditEntry, AuditFilter, ClusterPatch, ClusterQuery, ClusterSort, DEFAULT_ORG, Environment,
     InventoryQuery, NamespaceItem, NewApiToken, NewSession, NewUser, PageRequest, Paged, Role,
-    StoreError, UserRef,
+    StoreError, UserChange,
 };
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::model::UsageBucket;
@@ -43,13 +43,16 @@ pub async fn users_sessions_and_api_tokens(t: TestStore) {
         .unwrap();
     assert!(matches!(
         store
-            .create_user(&new_user(other, "ann@x.io", Role::Viewer))
+            .create_user(&new_user(org, "ann@x.io", Role::Viewer))
             .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.user_count().await.unwrap(), 2);
-    let creds = store.user_credentials("ann@x.io").await.unwrap().unwrap();
+    let mut found = store.login_candidates("ann@x.io", None, 8).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let creds = found.remove(0);
     assert_eq!(creds.user, ann);
+    assert_eq!(creds.organization, DEFAULT_ORG);
     assert_eq!(creds.password_hash, "$argon2id$stand-in");
     assert!(
         !format!("{creds:?}").contains("argon2"),
@@ -85,9 +88,17 @@ pub async fn users_sessions_and_api_tokens(t: TestStore) {
             .is_none()
     );
     assert!(store.session(&[9; 32], now).await.unwrap().is_none());
-    // A role change keeps the session; a new password ends it.
+    // A role change keeps the session; a new password ends it. Ann is not the last admin.
+    store
+        .create_user(&new_user(org, "zoe@x.io", Role::Admin))
+        .await
+        .unwrap();
+    let to_viewer = UserChange {
+        role: Some(Role::Viewer),
+        ..UserChange::default()
+    };
     let changed = store
-        .update_user(UserRef::Id(org, ann.id), Some(Role::Viewer), None)
+        .update_user(org, ann.id, &to_viewer)
         .await
         .unwrap()
         .unwrap();
@@ -102,15 +113,23 @@ pub async fn users_sessions_and_api_tokens(t: TestStore) {
             .role,
         Role::Viewer
     );
+    let new_password = UserChange {
+        password_hash: Some("$argon2id$new".into()),
+        ..UserChange::default()
+    };
     store
-        .update_user(UserRef::Email("ann@x.io"), None, Some("$argon2id$new"))
+        .update_user(org, ann.id, &new_password)
         .await
         .unwrap()
         .unwrap();
     assert!(store.session(&[1; 32], now).await.unwrap().is_none());
+    let to_admin = UserChange {
+        role: Some(Role::Admin),
+        ..UserChange::default()
+    };
     assert!(
         store
-            .update_user(UserRef::Id(other, ann.id), Some(Role::Admin), None)
+            .update_user(other, ann.id, &to_admin)
             .await
             .unwrap()
             .is_none(),

@@ -3,6 +3,7 @@
 //! Add a case as an `async fn(TestStore)` in a domain module and list it in `conformance!`;
 //! the macro generates one test per backend, so a behaviour cannot be tested on one only.
 
+mod accounts;
 mod agent_links;
 mod api;
 mod cluster_counts;
@@ -70,6 +71,12 @@ conformance! {
     enrollment::agent_state_and_health_follow_the_cursor,
     agent_links::resync_requests_are_recorded_scoped_and_cleared_once_delivered,
     api::users_sessions_and_api_tokens,
+    accounts::a_tokens_role_is_capped_by_its_users_and_follows_every_change,
+    accounts::user_writes_of_another_organization_change_nothing,
+    accounts::an_organization_keeps_an_enabled_admin,
+    accounts::racing_mutual_demotions_leave_an_admin,
+    accounts::emails_are_unique_per_organization_and_login_finds_each,
+    accounts::the_accounts_migration_keeps_users_sessions_and_tokens,
     api::the_audit_log_is_filtered_and_paged_per_organization,
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
     api::namespace_pages_count_live_objects_in_the_org,
