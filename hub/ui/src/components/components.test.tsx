@@ -6,6 +6,7 @@ import type { ReactNode } from 'react'
 import { HealthBadge } from './HealthBadge'
 import { AdminOnly } from './ui'
 import { KubeconfigForm, splitTags, validateRegistration } from '../pages/Register'
+import { Login } from '../pages/Login'
 import type { Me } from '../lib/api'
 
 function withProviders(children: ReactNode, me: Me | null = null) {
@@ -98,5 +99,33 @@ describe('registration', () => {
     const [url, init] = fetch.mock.calls[0]
     expect(url).toBe('/api/v1/k8s/clusters')
     expect(JSON.parse(String(init?.body))).toMatchObject({ name: 'prod', tags: ['eu', 'gpu'], kubeconfig: 'a: b: c' })
+  })
+})
+
+describe('login', () => {
+  beforeEach(() => vi.restoreAllMocks())
+
+  it('asks for the organization only when the hub needs it', async () => {
+    const message = 'this email and password match users in several organizations (acme, default): log in again with "organization" set to one of them'
+    const fetch = vi
+      .spyOn(globalThis, 'fetch')
+      .mockResolvedValueOnce(
+        new Response(JSON.stringify({ error: { code: 'conflict', message, request_id: 'r' } }), {
+          status: 409,
+          headers: { 'content-type': 'application/json' },
+        }),
+      )
+      .mockResolvedValueOnce(new Response(JSON.stringify(me('viewer')), { status: 200, headers: { 'content-type': 'application/json' } }))
+    render(withProviders(<Login />))
+    expect(screen.queryByLabelText('Organization')).toBeNull()
+    fireEvent.change(screen.getByLabelText('Email'), { target: { value: 'sam@example.com' } })
+    fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'a-long-enough-password' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toBe(message))
+    expect(JSON.parse(String(fetch.mock.calls[0][1]?.body))).toEqual({ email: 'sam@example.com', password: 'a-long-enough-password' })
+    fireEvent.change(screen.getByLabelText('Organization'), { target: { value: 'acme' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
+    await waitFor(() => expect(fetch).toHaveBeenCalledTimes(2))
+    expect(JSON.parse(String(fetch.mock.calls[1][1]?.body))).toEqual({ email: 'sam@example.com', password: 'a-long-enough-password', organization: 'acme' })
   })
 })

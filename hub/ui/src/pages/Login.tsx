@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react'
 import { useNavigate } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
-import { post, type Me } from '../lib/api'
+import { ApiError, post, type Me } from '../lib/api'
 import { useTheme } from '../lib/theme'
 import { ErrorBox, buttonClass, inputClass } from '../components/ui'
 
@@ -9,6 +9,10 @@ export function Login() {
   useTheme()
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
+  // An email may exist in several organizations; the hub answers 409 when the password
+  // matches more than one, and only then is the organization asked for.
+  const [organization, setOrganization] = useState('')
+  const [askOrganization, setAskOrganization] = useState(false)
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
   const client = useQueryClient()
@@ -18,10 +22,12 @@ export function Login() {
     setBusy(true)
     setError(null)
     try {
-      const me = await post<Me>('/api/v1/auth/login', { email, password })
+      const body = askOrganization ? { email, password, organization } : { email, password }
+      const me = await post<Me>('/api/v1/auth/login', body)
       client.setQueryData(['me'], me)
       navigate('/admin/kubernetes')
     } catch (err) {
+      if (err instanceof ApiError && err.status === 409) setAskOrganization(true)
       setError(err)
     } finally {
       setBusy(false)
@@ -39,6 +45,12 @@ export function Login() {
           Password
           <input className={inputClass} type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
         </label>
+        {askOrganization && (
+          <label className="block text-sm font-medium">
+            Organization
+            <input className={inputClass} type="text" autoComplete="organization" required value={organization} onChange={(e) => setOrganization(e.target.value)} />
+          </label>
+        )}
         {error != null && <ErrorBox error={error} />}
         <button type="submit" className={buttonClass} disabled={busy}>
           Sign in
