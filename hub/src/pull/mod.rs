@@ -6,6 +6,8 @@
 //! per cluster. The kubeconfig is opened only inside that task and never returned, logged or
 //! put in an error.
 
+pub mod connector;
+pub mod egress;
 pub mod supervisor;
 
 use std::time::Duration;
