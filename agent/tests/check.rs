@@ -53,6 +53,13 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     assert!(count(ObjectKind::Namespace).unwrap_or(0) >= 5, "{report}");
     assert_eq!(count(ObjectKind::HelmRelease), Some(0));
     assert!(report.server_version.starts_with("v1.36."), "{report}");
+    assert!(
+        format!("{report}").contains(
+            "helm releases: collected (KUBEWORKZ_HELM_RELEASES=true, helm.releases.enabled) — \
+             the agent needs get/list/watch on ALL Secrets in ALL namespaces"
+        ),
+        "{report}"
+    );
     Ok(())
 }
 
@@ -63,6 +70,13 @@ async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
 
     let report = check::run(client.clone(), false, Duration::from_secs(90)).await?;
     assert!(report.ok(), "{report}");
+    assert!(
+        format!("{report}").contains(
+            "helm releases: not collected (KUBEWORKZ_HELM_RELEASES=false) — the hub shows no \
+             Helm releases for this cluster; the agent reads no Secret but its own credentials"
+        ),
+        "{report}"
+    );
     assert!(
         !report
             .counts
