@@ -25,6 +25,8 @@ use crate::rbac::{self, AccessCheck};
 pub struct CheckReport {
     /// The apiserver's gitVersion.
     pub server_version: String,
+    /// Whether Helm releases are collected (and so every Secret may be read).
+    pub helm_releases: bool,
     /// One row per verb and resource.
     pub access: Vec<AccessCheck>,
     /// Objects per kind in the snapshot (absent: that kind's snapshot did not complete).
@@ -41,6 +43,20 @@ impl CheckReport {
     /// Whether the agent can run: every permission granted, every snapshot complete.
     pub fn ok(&self) -> bool {
         self.access.iter().all(|a| a.allowed) && self.incomplete.is_empty()
+    }
+
+    /// What collecting Helm releases means for access to Secrets: operators should see the
+    /// cost of the setting, not only its value (RBAC cannot grant Secrets of one type).
+    pub fn helm_releases_line(&self) -> &'static str {
+        if self.helm_releases {
+            "helm releases: collected (KUBEWORKZ_HELM_RELEASES=true, helm.releases.enabled) — \
+             the agent needs get/list/watch on ALL Secrets in ALL namespaces; it reads only \
+             type helm.sh/release.v1, but its ServiceAccount may read every Secret"
+        } else {
+            "helm releases: not collected (KUBEWORKZ_HELM_RELEASES=false) — the hub shows no \
+             Helm releases for this cluster; the agent reads no Secret but its own credentials (set \
+             helm.releases.enabled=true to collect them, which grants reading every Secret)"
+        }
     }
 }
 
@@ -109,6 +125,7 @@ pub async fn run(
     Ok(CheckReport {
         provider: detect_provider(Some(&version.git_version), &nodes),
         server_version: version.git_version,
+        helm_releases,
         access,
         counts: kinds.into_iter().map(|k| (k, inventory.count(k))).collect(),
         incomplete: pending.into_iter().collect(),
@@ -124,6 +141,7 @@ impl fmt::Display for CheckReport {
             "provider:  {:?} ({})",
             self.provider.provider, self.provider.evidence
         )?;
+        writeln!(f, "{}", self.helm_releases_line())?;
         writeln!(f, "\npermissions:")?;
         for a in &self.access {
             let group = if a.permission.group.is_empty() {

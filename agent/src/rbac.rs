@@ -47,7 +47,8 @@ pub const REQUIRED: &[Permission] = &[
     Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-controller-manager"), why: "controller-manager health" },
 ];
 
-/// Needed only with Helm releases enabled (`helm.releases.enabled`).
+/// Needed only with Helm releases enabled (`helm.releases.enabled`, off in the chart by
+/// default): RBAC cannot limit it to Helm's Secrets, so it reads every Secret.
 pub const HELM: &[Permission] = &[Permission {
     group: "",
     resource: "secrets",

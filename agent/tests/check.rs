@@ -1,6 +1,7 @@
 //! `kubeworkz-agent check` with the chart's own RBAC, against a real apiserver: the rendered
 //! manifests are applied, the check runs with the chart ServiceAccount's token, and it must
-//! collect everything — and be refused Secrets when Helm releases are off.
+//! collect everything — and be refused Secrets when Helm releases are off, which is the
+//! chart's default.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use kube::api::{Api, PostParams};
 use kubeworkz_agent::check;
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+use serde::Deserialize as _;
 
 mod chart;
 
@@ -53,6 +55,13 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     assert!(count(ObjectKind::Namespace).unwrap_or(0) >= 5, "{report}");
     assert_eq!(count(ObjectKind::HelmRelease), Some(0));
     assert!(report.server_version.starts_with("v1.36."), "{report}");
+    assert!(
+        format!("{report}").contains(
+            "helm releases: collected (KUBEWORKZ_HELM_RELEASES=true, helm.releases.enabled) — \
+             the agent needs get/list/watch on ALL Secrets in ALL namespaces"
+        ),
+        "{report}"
+    );
     Ok(())
 }
 
@@ -63,6 +72,13 @@ async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
 
     let report = check::run(client.clone(), false, Duration::from_secs(90)).await?;
     assert!(report.ok(), "{report}");
+    assert!(
+        format!("{report}").contains(
+            "helm releases: not collected (KUBEWORKZ_HELM_RELEASES=false) — the hub shows no \
+             Helm releases for this cluster; the agent reads no Secret but its own credentials"
+        ),
+        "{report}"
+    );
     assert!(
         !report
             .counts
@@ -135,5 +151,49 @@ async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
             "{err}"
         );
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()> {
+    // No helm.releases value: what `helm install` with the printed line gives.
+    let yaml = render_chart(
+        &[
+            ("hub.address", "hub.example.com:7443"),
+            ("token", "kwt_test"),
+        ],
+        "1.36.3",
+    )
+    .await?;
+    let mut secret_rules = Vec::new();
+    let mut helm_releases_env = None;
+    for document in serde_yaml::Deserializer::from_str(&yaml) {
+        let object = serde_yaml::Value::deserialize(document)?;
+        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+        for rule in object["rules"].as_sequence().into_iter().flatten() {
+            let resources = rule["resources"].as_sequence().into_iter().flatten();
+            if resources.clone().any(|r| r == "secrets") {
+                let names: Vec<String> = rule["resourceNames"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                secret_rules.push((kind.clone(), names));
+            }
+        }
+        let containers = &object["spec"]["template"]["spec"]["containers"];
+        for env in containers[0]["env"].as_sequence().into_iter().flatten() {
+            if env["name"] == "KUBEWORKZ_HELM_RELEASES" {
+                helm_releases_env = env["value"].as_str().map(str::to_owned);
+            }
+        }
+    }
+    assert_eq!(
+        secret_rules,
+        [("Role".to_owned(), vec![CREDENTIALS_SECRET.to_owned()])],
+        "by default the only Secret the agent may touch is its own credentials"
+    );
+    assert_eq!(helm_releases_env.as_deref(), Some("false"));
     Ok(())
 }

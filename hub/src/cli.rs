@@ -13,7 +13,8 @@ use clap::{Args, Subcommand};
 use kubeworkz_hub::auth::enrollment::{self, TokenRequest};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::keys::{self, KeyConfig};
-use kubeworkz_hub::pull::{self, Registration};
+use kubeworkz_hub::pull::egress::EgressArgs;
+use kubeworkz_hub::pull::{self, ProbeSettings, Registration};
 use kubeworkz_hub::server::open_store;
 use kubeworkz_hub::store::{Cluster, Environment, Store};
 use kubeworkz_shared::ids::OrgId;
@@ -90,6 +91,9 @@ pub enum ClusterCommand {
         /// The context to use (default: the current context).
         #[arg(long)]
         context: Option<String>,
+        /// Where the connection test may connect: the same flags and environment as `serve`.
+        #[command(flatten)]
+        egress: EgressArgs,
     },
     /// List the organization's clusters.
     List {
@@ -211,6 +215,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             description,
             kubeconfig,
             context,
+            egress,
         } => {
             let environment: Environment = environment.parse()?;
             let yaml = read_kubeconfig(&kubeconfig)?;
@@ -226,8 +231,13 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
                 context,
                 created_by: Some("cli".into()),
             };
-            let (cluster, warnings) =
-                pull::register(&*store, &keyring, request, pull::PROBE_TIMEOUT).await?;
+            let (cluster, warnings) = pull::register(
+                &*store,
+                &keyring,
+                request,
+                &ProbeSettings::new(egress.policy()),
+            )
+            .await?;
             println!(
                 "registered {} ({}): {}, {}, server {}",
                 cluster.name,

@@ -61,6 +61,10 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
     pub pull_refresh_secs: u64,
 
+    /// Where pull-mode registration and collectors may connect.
+    #[command(flatten)]
+    pub pull_egress: crate::pull::egress::EgressArgs,
+
     /// Requests per minute one API token may make; 0 turns the limit off (for load tests or a
     /// hub behind a gateway that limits already).
     #[arg(

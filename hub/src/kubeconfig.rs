@@ -8,7 +8,6 @@
 //! the offending text, because that text may be a token.
 
 use std::fmt;
-use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
 
@@ -56,9 +55,20 @@ pub enum KubeconfigError {
     /// No credentials at all.
     #[error("user {0:?} has no credentials (a token or a client certificate and key)")]
     NoCredentials(String),
+    /// A proxy the hub would not use: it connects to API servers itself, under its egress
+    /// policy.
+    #[error(
+        "cluster {0:?} sets proxy-url, which the hub does not use; remove it (the hub must \
+         reach the API server directly)"
+    )]
+    Proxy(String),
+    /// kube refused the kubeconfig's TLS data or credentials (messages name the field, not
+    /// its content).
+    #[error("kubeconfig cannot be used: {0}")]
+    Unusable(String),
     /// The cluster could not be reached or refused the credentials.
     #[error("connection test failed: {0}")]
-    Connection(String),
+    Connection(#[from] ProbeError),
 }
 
 /// A kubeconfig that passed [`validate`]: one context, its cluster and its user, inline.
@@ -89,15 +99,32 @@ impl ValidatedKubeconfig {
         serde_yaml::to_string(&self.minified).expect("a parsed kubeconfig serializes")
     }
 
-    /// A kube client configuration for this kubeconfig.
-    pub async fn client_config(&self) -> Result<kube::Config, KubeconfigError> {
+    /// A kube client configuration for this kubeconfig; private, so that every connection
+    /// goes through [`Self::pull_client`] and its egress policy.
+    async fn client_config(&self) -> Result<kube::Config, KubeconfigError> {
         let options = KubeConfigOptions {
             context: Some(self.context.clone()),
             ..KubeConfigOptions::default()
         };
         kube::Config::from_custom_kubeconfig(self.minified.clone(), &options)
             .await
-            .map_err(|e| KubeconfigError::Connection(safe_kube_error(&e.to_string())))
+            .map_err(|e| KubeconfigError::Unusable(e.to_string()))
+    }
+
+    /// The pull-mode client for this kubeconfig under `policy` — the one way registration
+    /// and collectors connect, so both pass the same checks. `connect_timeout` replaces the
+    /// kubeconfig default (30 s) per address tried.
+    pub async fn pull_client(
+        &self,
+        policy: std::sync::Arc<crate::pull::egress::EgressPolicy>,
+        connect_timeout: Option<std::time::Duration>,
+    ) -> Result<crate::pull::connector::PullClient, KubeconfigError> {
+        let mut config = self.client_config().await?;
+        if connect_timeout.is_some() {
+            config.connect_timeout = connect_timeout;
+        }
+        crate::pull::connector::client(config, policy)
+            .map_err(|e| KubeconfigError::Unusable(e.to_string()))
     }
 }
 
@@ -205,6 +232,9 @@ fn check_cluster(
     if !server.starts_with("https://") {
         return Err(no_server());
     }
+    if cluster.proxy_url.is_some() {
+        return Err(KubeconfigError::Proxy(named.name.clone()));
+    }
     if cluster.certificate_authority.is_some() {
         return Err(KubeconfigError::FilePath {
             entry: named.name.clone(),
@@ -263,54 +293,9 @@ fn check_user(named: &NamedAuthInfo) -> Result<(), KubeconfigError> {
     Ok(())
 }
 
-/// What the connection test learned about the cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerProbe {
-    /// The API server's `gitVersion`, used for provider detection.
-    pub git_version: String,
-    /// Up to 50 nodes, projected: their labels and provider ids name the provider.
-    pub nodes: Vec<kubeworkz_shared::model::NodeProjection>,
-}
+mod probe;
 
-/// Tests the connection: reads the server version and lists nodes, within `timeout`.
-pub async fn probe(
-    kubeconfig: &ValidatedKubeconfig,
-    timeout: Duration,
-) -> Result<ServerProbe, KubeconfigError> {
-    let attempt = async {
-        let mut config = kubeconfig.client_config().await?;
-        config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
-        let client = kube::Client::try_from(config)
-            .map_err(|e| KubeconfigError::Connection(safe_kube_error(&e.to_string())))?;
-        let version = client
-            .apiserver_version()
-            .await
-            .map_err(|e| KubeconfigError::Connection(safe_kube_error(&e.to_string())))?;
-        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client);
-        let nodes = nodes
-            .list(&kube::api::ListParams::default().limit(50))
-            .await
-            .map_err(|e| KubeconfigError::Connection(safe_kube_error(&e.to_string())))?;
-        Ok(ServerProbe {
-            git_version: version.git_version,
-            nodes: nodes.items.iter().map(Into::into).collect(),
-        })
-    };
-    tokio::time::timeout(timeout, attempt)
-        .await
-        .map_err(|_| KubeconfigError::Connection(format!("no answer within {timeout:?}")))?
-}
-
-/// kube's errors name URLs and HTTP statuses, not credentials; cap their length anyway so a
-/// server's echoed body cannot flood a log or response.
-fn safe_kube_error(text: &str) -> String {
-    let mut out: String = text.chars().take(300).collect();
-    if out.len() < text.len() {
-        out.push('…');
-    }
-    out
-}
+pub use probe::{ProbeError, ProbeRequest, ServerProbe, probe};
 
 #[cfg(test)]
 mod tests;

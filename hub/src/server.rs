@@ -95,11 +95,13 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         &workers,
         shutdown.clone(),
     );
+    let egress = config.pull_egress.policy();
     let supervisor = PullSupervisor::new(
         store.clone(),
         keyring.clone(),
         PullConfig {
             refresh: Duration::from_secs(config.pull_refresh_secs.max(1)),
+            egress: Arc::new(egress.clone()),
             ..PullConfig::default()
         },
         workers.clone(),
@@ -123,12 +125,13 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(
         config.api_rate_limit_per_minute,
     ));
-    if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
-        state.settings = Arc::new(ApiSettings {
-            public_address: address,
-            ..ApiSettings::default()
-        });
-    }
+    let defaults = ApiSettings::default();
+    state.settings = Arc::new(ApiSettings {
+        public_address: std::env::var("KUBEWORKZ_PUBLIC_ADDRESS")
+            .unwrap_or(defaults.public_address),
+        probe: crate::pull::ProbeSettings::new(egress),
+        ..defaults
+    });
     bootstrap_admin(&*store).await?;
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let drain = shutdown.clone();

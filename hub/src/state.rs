@@ -17,8 +17,8 @@ use crate::workers::Workers;
 pub struct ApiSettings {
     /// Lifetime of a login session.
     pub session_ttl: Duration,
-    /// How long registration waits for a cluster to answer.
-    pub probe_timeout: Duration,
+    /// How registration tests a kubeconfig: its timeout, and where the hub may connect.
+    pub probe: crate::pull::ProbeSettings,
     /// The `HOST:PORT` agents reach the hub's QUIC endpoint at (for the install command).
     pub public_address: String,
 }
@@ -27,7 +27,7 @@ impl Default for ApiSettings {
     fn default() -> Self {
         Self {
             session_ttl: Duration::from_secs(12 * 3600),
-            probe_timeout: crate::pull::PROBE_TIMEOUT,
+            probe: crate::pull::ProbeSettings::new(crate::pull::EgressPolicy::default()),
             public_address: "localhost:7443".into(),
         }
     }

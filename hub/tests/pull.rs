@@ -28,7 +28,14 @@ fn cli(db: &str, args: &[&str]) -> (bool, String) {
 fn start_hub(db: &str) -> Hub {
     Hub::start(
         db,
-        &["--quic-listen", "127.0.0.1:0", "--pull-refresh-secs", "1"],
+        &[
+            "--quic-listen",
+            "127.0.0.1:0",
+            "--pull-refresh-secs",
+            "1",
+            // The test clusters run on loopback.
+            "--pull-allow-loopback",
+        ],
         "debug,hyper=info,tower=info,rustls=info",
     )
 }
@@ -126,6 +133,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         &[
             "cluster",
             "add",
+            "--pull-allow-loopback",
             "--name",
             "eks",
             "--kubeconfig",
@@ -145,13 +153,17 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         &[
             "cluster",
             "add",
+            "--pull-allow-loopback",
             "--name",
             "down",
             "--kubeconfig",
             unreachable.to_str().unwrap(),
         ],
     );
-    assert!(!ok && text.contains("connection test failed"), "{text}");
+    assert!(
+        !ok && text.contains("connection test failed: 127.0.0.1:1: connection refused"),
+        "{text}"
+    );
     outputs.push(text);
 
     for (cluster, name) in [(&a, "pull-a"), (&b, "pull-b")] {
@@ -161,6 +173,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
             &[
                 "cluster",
                 "add",
+                "--pull-allow-loopback",
                 "--name",
                 name,
                 "--env",
@@ -180,6 +193,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         &[
             "cluster",
             "add",
+            "--pull-allow-loopback",
             "--name",
             "pull-a",
             "--kubeconfig",

@@ -11,12 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use kubeworkz_hub::config::DatabaseUrl;
-use kubeworkz_hub::pull::{self, PullConfig, PullSupervisor, Registration};
-use kubeworkz_hub::seal::{Keyring, MasterKey};
-use kubeworkz_hub::shutdown::Shutdown;
-use kubeworkz_hub::store::{self, Environment, Store};
-use kubeworkz_hub::workers::{self, Workers};
+use kubeworkz_hub::pull::{EgressPolicy, PullConfig};
+use kubeworkz_hub::store::Store;
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
@@ -26,7 +22,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 #[allow(dead_code)] // shared with the CLI tests; this one only polls
 mod common;
 
-use common::eventually;
+use common::{PullFixture, Supervised, eventually};
 
 const PROBE: &str = "sync-now-probe";
 
@@ -56,46 +52,21 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
     cluster.create_namespace(PROBE).await?;
 
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("hub.db");
-    let url = DatabaseUrl::from_str(&format!("sqlite://{}", path.display()))?;
-    let store: Arc<dyn Store> = store::connect(&url).await?;
-    let org = store
-        .organization_by_name(store::DEFAULT_ORG)
-        .await?
-        .context("default org")?
-        .id;
-    let keyring = Keyring::new(MasterKey::generate().0, vec![]);
-    let (registered, _) = pull::register(
-        &*store,
-        &keyring,
-        Registration {
-            org_id: org,
-            name: "sync-now".into(),
-            description: String::new(),
-            environment: Environment::Development,
-            tags: vec![],
-            kubeconfig: cluster.kubeconfig_yaml().to_owned(),
-            context: None,
-            created_by: None,
-        },
-        pull::PROBE_TIMEOUT,
-    )
-    .await?;
-    let id = registered.id;
+    let fixture =
+        PullFixture::register(dir.path(), "sync-now", cluster.kubeconfig_yaml().to_owned()).await?;
+    let (store, org, id) = (fixture.store.clone(), fixture.org, fixture.cluster.id);
 
-    let workers = Workers::new();
-    let shutdown = Shutdown::new();
-    let supervisor = PullSupervisor::new(
-        store.clone(),
-        keyring,
-        PullConfig {
-            refresh: Duration::from_millis(200),
-            ..PullConfig::default()
-        },
-        workers.clone(),
-    );
-    let handle = supervisor.handle();
-    let running = workers::spawn(supervisor, &workers, shutdown.clone());
+    let Supervised {
+        handle,
+        workers,
+        shutdown,
+        running,
+    } = fixture.supervise(PullConfig {
+        refresh: Duration::from_millis(200),
+        // The test cluster runs on loopback.
+        egress: Arc::new(EgressPolicy::allowing_loopback()),
+        ..PullConfig::default()
+    });
     ensure!(
         !handle.sync_now(ClusterId::new()),
         "sync now of a cluster that is not collected here reports false"
@@ -105,7 +76,8 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
         has_probe(&*store, org, id)
     })
     .await?;
-    let db = SqlitePool::connect_with(SqliteConnectOptions::from_str(url.expose())?).await?;
+    let db =
+        SqlitePool::connect_with(SqliteConnectOptions::from_str(fixture.url.expose())?).await?;
     eventually(
         "the first namespace snapshot",
         Duration::from_secs(30),

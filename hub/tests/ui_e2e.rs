@@ -98,7 +98,14 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
     let mut hub = Hub::start_with_env(
         &db,
-        &["--quic-listen", "127.0.0.1:0", "--pull-refresh-secs", "1"],
+        &[
+            "--quic-listen",
+            "127.0.0.1:0",
+            "--pull-refresh-secs",
+            "1",
+            // The test cluster runs on loopback.
+            "--pull-allow-loopback",
+        ],
         "info",
         &[
             ("KUBEWORKZ_ADMIN_EMAIL", ADMIN_EMAIL),

@@ -176,7 +176,7 @@ pub(super) async fn register(
             &*state.store,
             &state.keyring,
             registration,
-            state.settings.probe_timeout,
+            &state.settings.probe,
         )
         .await?;
         let summary = own_summary(&state, &who, cluster.id).await?;
@@ -394,7 +394,7 @@ pub(super) async fn update(
                 id,
                 yaml,
                 body.context.as_deref(),
-                state.settings.probe_timeout,
+                &state.settings.probe,
             )
             .await?
             .ok_or(ApiError::NotFound)?;

@@ -193,3 +193,14 @@ fn oversize_input_is_refused_before_parsing() {
         }
     );
 }
+
+#[test]
+fn a_proxy_is_refused_because_the_hub_connects_itself() {
+    let yaml = kubeconfig(&token_user(), false, Some("prod")).replace(
+        "server: https://prod.example.com:6443",
+        "server: https://prod.example.com:6443\n    proxy-url: socks5://169.254.169.254:1080",
+    );
+    let err = validate(&yaml, None).unwrap_err();
+    assert_eq!(err, KubeconfigError::Proxy("prod".into()));
+    assert!(err.to_string().contains("proxy-url"), "{err}");
+}

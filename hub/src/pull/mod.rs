@@ -6,8 +6,11 @@
 //! per cluster. The kubeconfig is opened only inside that task and never returned, logged or
 //! put in an error.
 
+pub mod connector;
+pub mod egress;
 pub mod supervisor;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kubeworkz_shared::ids::{ClusterId, OrgId};
@@ -20,10 +23,31 @@ use crate::store::{
     Cluster, ClusterMode, Environment, NewCluster, SealedKubeconfig, Store, StoreError,
 };
 
+pub use egress::EgressPolicy;
 pub use supervisor::{PullConfig, PullSupervisor};
 
 /// How long registration waits for the cluster to answer.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How registration tests a kubeconfig's connection: how long it waits, and where the hub
+/// may connect (the same policy the collectors run under).
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// How long the test waits for the cluster to answer.
+    pub timeout: Duration,
+    /// Which addresses may be contacted.
+    pub egress: Arc<EgressPolicy>,
+}
+
+impl ProbeSettings {
+    /// [`PROBE_TIMEOUT`] under `egress`.
+    pub fn new(egress: EgressPolicy) -> Self {
+        Self {
+            timeout: PROBE_TIMEOUT,
+            egress: Arc::new(egress),
+        }
+    }
+}
 
 /// A request to register a cluster by kubeconfig.
 #[derive(Clone)]
@@ -83,7 +107,7 @@ pub async fn register(
     store: &dyn Store,
     keyring: &Keyring,
     request: Registration,
-    probe_timeout: Duration,
+    probe: &ProbeSettings,
 ) -> Result<(Cluster, Vec<String>), RegisterError> {
     if request.name.is_empty() || request.name.len() > 63 {
         return Err(RegisterError::InvalidName);
@@ -94,7 +118,7 @@ pub async fn register(
         id,
         &request.kubeconfig,
         request.context.as_deref(),
-        probe_timeout,
+        probe,
     )
     .await?;
     let cluster = store
@@ -139,10 +163,10 @@ async fn prepare(
     id: ClusterId,
     yaml: &str,
     context: Option<&str>,
-    probe_timeout: Duration,
+    settings: &ProbeSettings,
 ) -> Result<Prepared, KubeconfigError> {
     let validated = kubeconfig::validate(yaml, context)?;
-    let probe = kubeconfig::probe(&validated, probe_timeout).await?;
+    let probe = kubeconfig::probe(&validated, settings.egress.clone(), settings.timeout).await?;
     let detection = detect_provider(Some(&probe.git_version), &probe.nodes);
     Ok(Prepared {
         sealed: SealedKubeconfig {
@@ -168,9 +192,9 @@ pub async fn replace_kubeconfig(
     id: ClusterId,
     yaml: &str,
     context: Option<&str>,
-    probe_timeout: Duration,
+    probe: &ProbeSettings,
 ) -> Result<Option<Vec<String>>, RegisterError> {
-    let prepared = prepare(keyring, id, yaml, context, probe_timeout).await?;
+    let prepared = prepare(keyring, id, yaml, context, probe).await?;
     if !store
         .replace_kubeconfig(org, id, &prepared.sealed, Some(&prepared.server))
         .await?

@@ -9,6 +9,11 @@
 //! as a Critical health verdict and the cluster's `last_error`; the watchers retry with
 //! backoff and the next successful batch clears the error. A task that fails outright is
 //! restarted after a pause; no cluster can stop another.
+//!
+//! Every run connects through the pull-mode client (`pull::connector`) under
+//! [`PullConfig::egress`], the policy registration tested the kubeconfig with: an address
+//! the policy refuses ends the run with that rule as the cluster's error, and is checked
+//! again on each restart and each connection the watchers open.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,6 +29,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::egress::{ConnectError, EgressPolicy};
 use crate::keys::kubeconfig_context;
 use crate::kubeconfig;
 use crate::seal::Keyring;
@@ -39,6 +45,8 @@ pub struct PullConfig {
     pub restart_after: Duration,
     /// The collector's own settings.
     pub collector: CollectorConfig,
+    /// Where collectors may connect: checked before each run and on every connection.
+    pub egress: Arc<EgressPolicy>,
 }
 
 impl Default for PullConfig {
@@ -47,6 +55,7 @@ impl Default for PullConfig {
             refresh: Duration::from_secs(10),
             restart_after: Duration::from_secs(5),
             collector: CollectorConfig::default(),
+            egress: Arc::new(EgressPolicy::default()),
         }
     }
 }
@@ -213,8 +222,8 @@ enum RunError {
     Unseal(#[from] crate::seal::SealError),
     #[error("stored kubeconfig is unusable: {0}")]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
-    #[error("cannot build a client: {0}")]
-    Client(String),
+    #[error("{0}")]
+    Egress(#[from] ConnectError),
     #[error("storing collected data failed: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error("the store refused message {seq}: messages since {last} are missing")]
@@ -274,9 +283,12 @@ async fn collect(
     let yaml = String::from_utf8(plaintext).map_err(|_| crate::seal::SealError::Malformed)?;
     let validated = kubeconfig::validate(&yaml, None)?;
     drop(yaml);
-    let client_config = validated.client_config().await?;
-    let client =
-        kube::Client::try_from(client_config).map_err(|e| RunError::Client(e.to_string()))?;
+    let pull = validated.pull_client(config.egress.clone(), None).await?;
+    // The connector refuses forbidden addresses on every connection; checking once here
+    // too ends the run with the rule as the cluster's error, instead of watchers retrying
+    // a refused connection behind a vague "unreachable".
+    config.egress.resolve(&pull.endpoint).await?;
+    let client = pull.client;
 
     let mut ingest = Ingest {
         target,

@@ -11,8 +11,9 @@ use kubeworkz_hub::api::router;
 use kubeworkz_hub::auth::ratelimit::{RateLimiter, RateLimits};
 use kubeworkz_hub::auth::{self, Secret};
 use kubeworkz_hub::pull::supervisor::PullHandle;
+use kubeworkz_hub::pull::{EgressPolicy, ProbeSettings};
 use kubeworkz_hub::seal::{Keyring, MasterKey};
-use kubeworkz_hub::state::AppState;
+use kubeworkz_hub::state::{ApiSettings, AppState};
 use kubeworkz_hub::store::{Cursor, Role};
 use kubeworkz_hub::workers::Workers;
 use kubeworkz_shared::change::{Object, ObjectKind};
@@ -43,15 +44,32 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(backend: Backend) -> Self {
-        let limits = Arc::new(RateLimits {
-            login_per_ip: RateLimiter::new(1000, Duration::from_secs(60)),
-            login_per_user: RateLimiter::new(LOGIN_PER_USER, Duration::from_secs(60)),
-            per_token: RateLimiter::new(1000, Duration::from_secs(60)),
-        });
-        Self::start_with_limits(backend, limits).await
+        Self::start_with_limits(backend, Self::test_limits()).await
     }
 
     pub async fn start_with_limits(backend: Backend, limits: Arc<RateLimits>) -> Self {
+        Self::start_with(backend, limits, ApiSettings::default()).await
+    }
+
+    /// A hub whose registrations connect under `egress` (the default refuses loopback, where
+    /// every test server runs).
+    pub async fn start_with_egress(backend: Backend, egress: EgressPolicy) -> Self {
+        let settings = ApiSettings {
+            probe: ProbeSettings::new(egress),
+            ..ApiSettings::default()
+        };
+        Self::start_with(backend, Self::test_limits(), settings).await
+    }
+
+    fn test_limits() -> Arc<RateLimits> {
+        Arc::new(RateLimits {
+            login_per_ip: RateLimiter::new(1000, Duration::from_secs(60)),
+            login_per_user: RateLimiter::new(LOGIN_PER_USER, Duration::from_secs(60)),
+            per_token: RateLimiter::new(1000, Duration::from_secs(60)),
+        })
+    }
+
+    async fn start_with(backend: Backend, limits: Arc<RateLimits>, settings: ApiSettings) -> Self {
         let db = TestStore::open(backend).await;
         let keyring = Keyring::new(MasterKey::generate().0, vec![]);
         let mut state = AppState::new(
@@ -61,6 +79,7 @@ impl TestHub {
             keyring,
         );
         state.limits = limits;
+        state.settings = Arc::new(settings);
         let created = auth::bootstrap_admin(
             &*db.store,
             Some(ADMIN_EMAIL),

@@ -1,10 +1,13 @@
 //! The REST API over real HTTP: the hub's router on a loopback port over a real store, every
 //! case on SQLite and PostgreSQL. `register.rs` registers a real test cluster by kubeconfig
-//! (its test is in nextest's `kube` group).
+//! (its test is in nextest's `kube` group); `egress.rs` drives registration's connection test
+//! against a real HTTPS server on loopback.
 
 #[allow(dead_code)]
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../common/fake_apiserver.rs"]
+mod fake_apiserver;
 #[allow(dead_code)]
 #[path = "../store/fixtures.rs"]
 mod fixtures;
@@ -18,6 +21,7 @@ mod cli;
 mod client;
 mod clusters;
 mod costs;
+mod egress;
 mod inventory;
 mod isolation;
 mod limits;
@@ -61,6 +65,9 @@ both_backends! {
     clusters::the_cluster_list_filters_sorts_and_pages,
     clusters::a_cluster_is_read_edited_synced_and_deleted,
     clusters::bad_registrations_are_refused_clearly,
+    egress::refused_addresses_are_never_contacted,
+    egress::connection_errors_name_the_address_and_never_a_body,
+    egress::allowed_networks_narrow_what_loopback_allows,
     inventory::every_inventory_endpoint_answers,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     isolation::another_organization_sees_nothing,

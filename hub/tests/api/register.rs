@@ -2,6 +2,7 @@
 //! kubeconfig by PATCH, and no kubeconfig secret in any response. One cluster serves both
 //! backends; this test is in nextest's `kube` group.
 
+use kubeworkz_hub::pull::EgressPolicy;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde_json::json;
 
@@ -48,7 +49,8 @@ fn multipart(fields: &[(&str, &str)], kubeconfig: &str) -> (String, Vec<u8>) {
 }
 
 async fn register_on(backend: Backend, cluster: &TestCluster) {
-    let hub = TestHub::start(backend).await;
+    // Test clusters run on loopback, which registration refuses unless allowed.
+    let hub = TestHub::start_with_egress(backend, EgressPolicy::allowing_loopback()).await;
     let admin = hub.admin().await;
     let yaml = cluster.kubeconfig_yaml();
     let secrets = secrets_of(yaml);
@@ -123,6 +125,10 @@ async fn register_on(backend: Backend, cluster: &TestCluster) {
     let unreachable = yaml.replace(&cluster.server_url(), "https://127.0.0.1:1");
     let r = admin.patch(&path, json!({"kubeconfig": unreachable})).await;
     assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        r.json["error"]["message"],
+        "connection test failed: 127.0.0.1:1: connection refused (nothing listens on that port)"
+    );
     bodies.push(r.text);
 
     let r = admin.post(&format!("{path}/sync"), json!({})).await;

@@ -203,3 +203,86 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// A fresh SQLite store with one pull-mode cluster registered by kubeconfig, for the tests
+/// that run the pull supervisor in-process. Registration allows loopback: every test server
+/// runs there.
+#[allow(dead_code)] // only the in-process supervisor tests register this way
+pub struct PullFixture {
+    pub url: kubeworkz_hub::config::DatabaseUrl,
+    pub store: std::sync::Arc<dyn kubeworkz_hub::store::Store>,
+    pub org: kubeworkz_shared::ids::OrgId,
+    pub keyring: kubeworkz_hub::seal::Keyring,
+    pub cluster: kubeworkz_hub::store::Cluster,
+}
+
+#[allow(dead_code)]
+impl PullFixture {
+    /// The database lives in `dir`; the cluster is named `name`.
+    pub async fn register(dir: &std::path::Path, name: &str, kubeconfig: String) -> Result<Self> {
+        use kubeworkz_hub::pull::{self, EgressPolicy, ProbeSettings, Registration};
+        use kubeworkz_hub::store;
+        let url: kubeworkz_hub::config::DatabaseUrl =
+            format!("sqlite://{}", dir.join("hub.db").display()).parse()?;
+        let store = store::connect(&url).await?;
+        let org = store
+            .organization_by_name(store::DEFAULT_ORG)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no default organization"))?
+            .id;
+        let keyring =
+            kubeworkz_hub::seal::Keyring::new(kubeworkz_hub::seal::MasterKey::generate().0, vec![]);
+        let (cluster, _) = pull::register(
+            &*store,
+            &keyring,
+            Registration {
+                org_id: org,
+                name: name.into(),
+                description: String::new(),
+                environment: store::Environment::Development,
+                tags: vec![],
+                kubeconfig,
+                context: None,
+                created_by: None,
+            },
+            &ProbeSettings::new(EgressPolicy::allowing_loopback()),
+        )
+        .await?;
+        Ok(Self {
+            url,
+            store,
+            org,
+            keyring,
+            cluster,
+        })
+    }
+
+    /// Runs a pull supervisor over the store with `config`, as `serve` does.
+    pub fn supervise(&self, config: kubeworkz_hub::pull::PullConfig) -> Supervised {
+        let workers = kubeworkz_hub::workers::Workers::new();
+        let shutdown = kubeworkz_hub::shutdown::Shutdown::new();
+        let supervisor = kubeworkz_hub::pull::PullSupervisor::new(
+            self.store.clone(),
+            self.keyring.clone(),
+            config,
+            workers.clone(),
+        );
+        let handle = supervisor.handle();
+        let running = kubeworkz_hub::workers::spawn(supervisor, &workers, shutdown.clone());
+        Supervised {
+            handle,
+            workers,
+            shutdown,
+            running,
+        }
+    }
+}
+
+/// A running pull supervisor: trigger `shutdown`, then await `running`.
+#[allow(dead_code)]
+pub struct Supervised {
+    pub handle: kubeworkz_hub::pull::supervisor::PullHandle,
+    pub workers: kubeworkz_hub::workers::Workers,
+    pub shutdown: kubeworkz_hub::shutdown::Shutdown,
+    pub running: tokio::task::JoinHandle<()>,
+}
