@@ -69,6 +69,11 @@ pub struct ServeConfig {
         default_value_t = ApiRateLimit::DEFAULT
     )]
     pub api_rate_limit_per_minute: ApiRateLimit,
+
+    /// Proxies (CIDRs or addresses, comma-separated) whose `X-Forwarded-For`, `Forwarded`
+    /// and `X-Forwarded-Proto` are believed; from anyone else they are ignored.
+    #[arg(long, env = "KUBEWORKZ_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::api::forwarded::ProxyNet>,
 }
 
 impl ServeConfig {

@@ -139,7 +139,8 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::TooManyRequests(retry) = &self {
-            let secs = retry.as_secs().max(1);
+            // Rounded up: a client that waits what it is told must not be refused again.
+            let secs = (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1);
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_str(&secs.to_string()).expect("digits are a valid header"),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::api::forwarded::TrustedProxies;
 use crate::config::ServeConfig;
 use crate::cost::{CostWorker, CostWorkerConfig};
 use crate::keys::KeySource;
@@ -123,12 +124,14 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(
         config.api_rate_limit_per_minute,
     ));
+    let mut settings = ApiSettings {
+        trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
+        ..ApiSettings::default()
+    };
     if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
-        state.settings = Arc::new(ApiSettings {
-            public_address: address,
-            ..ApiSettings::default()
-        });
+        settings.public_address = address;
     }
+    state.settings = Arc::new(settings);
     bootstrap_admin(&*store).await?;
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let drain = shutdown.clone();

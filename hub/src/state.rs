@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::forwarded::TrustedProxies;
 use crate::api::metrics::ApiMetrics;
 use crate::auth::ratelimit::RateLimits;
 use crate::auth::token_cache::TokenCache;
@@ -21,6 +22,8 @@ pub struct ApiSettings {
     pub probe_timeout: Duration,
     /// The `HOST:PORT` agents reach the hub's QUIC endpoint at (for the install command).
     pub public_address: String,
+    /// Proxies whose forwarding headers are believed (`--trusted-proxies`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ApiSettings {
@@ -29,6 +32,7 @@ impl Default for ApiSettings {
             session_ttl: Duration::from_secs(12 * 3600),
             probe_timeout: crate::pull::PROBE_TIMEOUT,
             public_address: "localhost:7443".into(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Per-request context: the request id (accepted from `x-request-id` when sane, else a new
-//! UUID), the client address, and whether the client reached us over TLS. The middleware
-//! also counts responses for `/metrics` and scopes the id for error bodies.
+//! UUID), the client address, and whether the client reached us over TLS (both through
+//! trusted proxies only, `forwarded.rs`). The middleware also counts responses for
+//! `/metrics` and scopes the id for error bodies.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -11,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use uuid::Uuid;
 
+use super::forwarded::client_origin;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::state::AppState;
 
@@ -22,10 +24,11 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestContext {
     /// The request id (also in the response header and in error bodies).
     pub request_id: String,
-    /// The client's address, when the server knows it.
+    /// The client's address, when the server knows it: the TCP peer, or what a trusted
+    /// proxy says.
     pub source_ip: Option<IpAddr>,
-    /// The client reached the hub over TLS (directly or through a proxy that says so), so
-    /// cookies get `Secure`.
+    /// The client reached the hub over TLS (directly or through a trusted proxy that says
+    /// so), so cookies get `Secure`.
     pub secure: bool,
 }
 
@@ -39,15 +42,6 @@ fn incoming_id(headers: &HeaderMap) -> Option<String> {
     sane.then(|| id.to_owned())
 }
 
-fn is_tls(request: &Request) -> bool {
-    request.uri().scheme_str() == Some("https")
-        || request
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
 /// The middleware; see the module docs.
 pub(crate) async fn request_context(
     State(state): State<AppState>,
@@ -55,11 +49,20 @@ pub(crate) async fn request_context(
     next: Next,
 ) -> Response {
     let request_id = incoming_id(request.headers()).unwrap_or_else(|| Uuid::new_v4().to_string());
-    let source_ip = request
+    let direct_tls = request.uri().scheme_str() == Some("https");
+    let origin = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let secure = is_tls(&request);
+        .map(|info| {
+            client_origin(
+                info.0.ip(),
+                request.headers(),
+                direct_tls,
+                &state.settings.trusted_proxies,
+            )
+        });
+    let source_ip = origin.map(|o| o.address);
+    let secure = origin.map_or(direct_tls, |o| o.https);
     request.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
         source_ip,

@@ -13,6 +13,7 @@ mod costs;
 pub mod docs;
 pub mod events;
 pub mod extract;
+pub mod forwarded;
 mod health;
 mod inventory;
 pub mod metrics;

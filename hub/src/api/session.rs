@@ -97,21 +97,14 @@ pub(super) async fn login(
     ctx: RequestContext,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
-    let ip = ctx
-        .source_ip
-        .map_or("unknown".to_owned(), |ip| ip.to_string());
-    state
-        .limits
-        .login_per_ip
-        .hit(&ip, now)
-        .map_err(ApiError::TooManyRequests)?;
     let email = auth::normalize_email(&body.email).map_err(|_| ApiError::BadCredentials)?;
-    state
+    // Counts as a failure unless marked a success below (see `auth::ratelimit`).
+    let attempt = state
         .limits
-        .login_per_user
-        .hit(&email, now)
+        .login
+        .begin(&email, ctx.source_ip, Instant::now())
         .map_err(ApiError::TooManyRequests)?;
+    tokio::time::sleep(attempt.delay()).await;
     let Some(credentials) = state.store.user_credentials(&email).await? else {
         auth::verify_nothing(&body.password);
         return Err(ApiError::BadCredentials);
@@ -135,6 +128,7 @@ pub(super) async fn login(
         .await;
         return Err(ApiError::BadCredentials);
     }
+    attempt.succeeded();
     let (session, session_hash) = auth::new_token("kws");
     let (csrf, csrf_hash) = auth::new_token("kwc");
     let ttl = state.settings.session_ttl;

@@ -2,17 +2,16 @@
 //! callers: anonymous, session (cookies + CSRF header, as a browser would send them) and
 //! bearer token.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use kubeworkz_hub::api::router;
-use kubeworkz_hub::auth::ratelimit::{RateLimiter, RateLimits};
+use kubeworkz_hub::auth::ratelimit::RateLimits;
 use kubeworkz_hub::auth::{self, Secret};
 use kubeworkz_hub::pull::supervisor::PullHandle;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
-use kubeworkz_hub::state::AppState;
+use kubeworkz_hub::state::{ApiSettings, AppState};
 use kubeworkz_hub::store::{Cursor, Role};
 use kubeworkz_hub::workers::Workers;
 use kubeworkz_shared::change::{Object, ObjectKind};
@@ -30,8 +29,16 @@ use crate::harness::{Backend, TestStore};
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "first-admin-password";
 pub const PASSWORD: &str = "a-long-enough-password";
-/// Login attempts per user per minute in the test hubs.
-pub const LOGIN_PER_USER: u32 = 5;
+
+/// How a test hub differs from the defaults `serve` starts with, in plain values (each one
+/// a `serve` flag or a cap of the hub).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--api-rate-limit-per-minute`; 1,000 when unset.
+    pub api_per_minute: Option<u32>,
+    /// `--trusted-proxies`.
+    pub trusted_proxies: Vec<&'static str>,
+}
 
 /// A running API over a fresh database of one backend.
 pub struct TestHub {
@@ -43,15 +50,18 @@ pub struct TestHub {
 
 impl TestHub {
     pub async fn start(backend: Backend) -> Self {
-        let limits = Arc::new(RateLimits {
-            login_per_ip: RateLimiter::new(1000, Duration::from_secs(60)),
-            login_per_user: RateLimiter::new(LOGIN_PER_USER, Duration::from_secs(60)),
-            per_token: RateLimiter::new(1000, Duration::from_secs(60)),
-        });
-        Self::start_with_limits(backend, limits).await
+        Self::start_with(backend, Options::default()).await
     }
 
-    pub async fn start_with_limits(backend: Backend, limits: Arc<RateLimits>) -> Self {
+    /// Replaces this hub by one on a fresh database of the same backend with `options`.
+    pub async fn restart(self, options: Options) -> Self {
+        let backend = self.backend;
+        drop(self);
+        Self::start_with(backend, options).await
+    }
+
+    /// A hub with `options`.
+    pub async fn start_with(backend: Backend, options: Options) -> Self {
         let db = TestStore::open(backend).await;
         let keyring = Keyring::new(MasterKey::generate().0, vec![]);
         let mut state = AppState::new(
@@ -60,7 +70,15 @@ impl TestHub {
             PullHandle::default(),
             keyring,
         );
-        state.limits = limits;
+        let per_minute = options.api_per_minute.unwrap_or(1000).to_string();
+        state.limits = Arc::new(RateLimits::with_api_limit(per_minute.parse().unwrap()));
+        let defaults = ApiSettings::default();
+        state.settings = Arc::new(ApiSettings {
+            trusted_proxies: kubeworkz_hub::api::forwarded::TrustedProxies::new(
+                options.trusted_proxies.iter().map(|p| p.parse().unwrap()),
+            ),
+            ..defaults
+        });
         let created = auth::bootstrap_admin(
             &*db.store,
             Some(ADMIN_EMAIL),
@@ -96,6 +114,29 @@ impl TestHub {
             csrf: None,
             bearer: None,
         }
+    }
+
+    /// An anonymous caller whose connections come from `ip` (any 127.0.0.0/8 address
+    /// reaches the loopback listener from its own source address).
+    pub fn anonymous_from(&self, ip: &str) -> Caller {
+        let ip: IpAddr = ip.parse().unwrap();
+        Caller {
+            client: reqwest::Client::builder()
+                .local_address(ip)
+                .build()
+                .unwrap(),
+            ..self.anonymous()
+        }
+    }
+
+    /// Logs in from `ip` and returns the response, whatever it is.
+    pub async fn try_login_from(&self, ip: &str, email: &str, password: &str) -> Resp {
+        self.anonymous_from(ip)
+            .post(
+                "/api/v1/auth/login",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await
     }
 
     /// Logs in; panics unless it succeeds.

@@ -51,7 +51,6 @@ macro_rules! both_backends {
 
 both_backends! {
     auth_flow::login_sets_cookies_and_logout_ends_the_session,
-    auth_flow::wrong_passwords_are_401_then_429,
     auth_flow::cookie_mutations_need_the_csrf_header,
     auth_flow::api_tokens_authenticate_until_revoked_or_expired,
     auth_flow::errors_have_one_shape_and_a_request_id,
@@ -66,7 +65,11 @@ both_backends! {
     admin::users_are_managed_by_admins,
     admin::the_audit_log_records_mutations_with_filters,
     admin::docs_metrics_and_probes_answer,
-    limits::logins_per_ip_and_requests_per_token_are_limited,
+    limits::requests_per_token_are_limited,
+    limits::five_wrong_passwords_do_not_lock_out_another_address,
+    limits::made_up_emails_do_not_block_a_real_user_behind_the_same_address,
+    limits::repeated_failures_of_one_pair_wait_longer_each_time,
+    limits::forwarded_for_separates_clients_only_behind_a_trusted_proxy,
     ui::the_ui_is_served_with_spa_fallback_and_cache_headers,
     ui::cluster_events_are_streamed_per_organization,
     openapi::operation_ids_are_unique,
