@@ -51,6 +51,10 @@ pub enum ApiError {
     /// 429: over a rate limit; retry after the given time.
     #[error("too many requests")]
     TooManyRequests(Duration),
+    /// 429: over a cap of things held open at once (event streams); retrying helps only
+    /// once one is closed, so no Retry-After.
+    #[error("{0}")]
+    OverLimit(String),
     /// 503: a dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -100,6 +104,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::OverLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "over_limit"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::event_feeds::EventFeeds;
 use crate::api::forwarded::TrustedProxies;
 use crate::api::metrics::ApiMetrics;
 use crate::auth::ratelimit::RateLimits;
@@ -59,6 +60,8 @@ pub struct AppState {
     /// The hub's shutdown signal: long-lived responses (the event stream) end on it, or the
     /// graceful drain would wait for them forever.
     pub shutdown: Shutdown,
+    /// One cluster poller per organization with open event streams, and the streams' caps.
+    pub events: Arc<EventFeeds>,
 }
 
 impl AppState {
@@ -79,6 +82,7 @@ impl AppState {
             metrics: Arc::new(ApiMetrics::default()),
             settings: Arc::new(ApiSettings::default()),
             shutdown: Shutdown::new(),
+            events: Arc::new(EventFeeds::default()),
         }
     }
 }

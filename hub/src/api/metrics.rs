@@ -1,6 +1,6 @@
-//! The hub's own Prometheus metrics (`/metrics`): responses by status class, and each
-//! worker's runs, failures and state. Text exposition format, written by hand: a few
-//! counters do not need a metrics library.
+//! The hub's own Prometheus metrics (`/metrics`): responses by status class, each worker's
+//! runs, failures and state, and the event streams. Text exposition format, written by
+//! hand: a few counters do not need a metrics library.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,6 +87,17 @@ pub(super) async fn prometheus(State(state): State<AppState>) -> impl IntoRespon
             let _ = writeln!(out, "{name}{{worker=\"{}\"}} {value}", escape(&w.name));
         }
     }
+    let _ = writeln!(
+        out,
+        "# HELP kubeworkz_event_streams Open event streams.\n\
+         # TYPE kubeworkz_event_streams gauge\n\
+         kubeworkz_event_streams {}\n\
+         # HELP kubeworkz_event_pollers Cluster pollers feeding event streams (one per organization watching).\n\
+         # TYPE kubeworkz_event_pollers gauge\n\
+         kubeworkz_event_pollers {}",
+        state.events.streams(),
+        state.events.pollers()
+    );
     let _ = writeln!(
         out,
         "# HELP kubeworkz_build_info Hub version.\n# TYPE kubeworkz_build_info gauge\n\

@@ -11,6 +11,7 @@ mod clusters;
 mod context;
 mod costs;
 pub mod docs;
+pub mod event_feeds;
 pub mod events;
 pub mod extract;
 pub mod forwarded;

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use kubeworkz_hub::api::event_feeds::{EventFeeds, StreamLimits};
 use kubeworkz_hub::api::router;
 use kubeworkz_hub::auth::ratelimit::RateLimits;
 use kubeworkz_hub::auth::{self, Secret};
@@ -38,6 +39,8 @@ pub struct Options {
     pub api_per_minute: Option<u32>,
     /// `--trusted-proxies`.
     pub trusted_proxies: Vec<&'static str>,
+    /// Event streams per session or token, and per organization.
+    pub stream_caps: Option<(usize, usize)>,
 }
 
 /// A running API over a fresh database of one backend.
@@ -79,6 +82,12 @@ impl TestHub {
             ),
             ..defaults
         });
+        if let Some((per_credential, per_org)) = options.stream_caps {
+            state.events = Arc::new(EventFeeds::new(StreamLimits {
+                per_credential,
+                per_org,
+            }));
+        }
         let created = auth::bootstrap_admin(
             &*db.store,
             Some(ADMIN_EMAIL),

@@ -18,6 +18,7 @@ mod cli;
 mod client;
 mod clusters;
 mod costs;
+mod events;
 mod inventory;
 mod isolation;
 mod limits;
@@ -71,7 +72,10 @@ both_backends! {
     limits::repeated_failures_of_one_pair_wait_longer_each_time,
     limits::forwarded_for_separates_clients_only_behind_a_trusted_proxy,
     ui::the_ui_is_served_with_spa_fallback_and_cache_headers,
-    ui::cluster_events_are_streamed_per_organization,
+    events::cluster_events_are_streamed_per_organization,
+    events::the_eleventh_stream_of_a_session_is_refused,
+    events::an_organization_has_a_cap_of_streams,
+    events::the_streams_of_one_organization_share_one_poller,
     openapi::operation_ids_are_unique,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,
