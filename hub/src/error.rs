@@ -55,6 +55,9 @@ pub enum ApiError {
     /// once one is closed, so no Retry-After.
     #[error("{0}")]
     OverLimit(String),
+    /// 408: the request did not complete within the hub's request timeout.
+    #[error("the request took longer than {} s", .0.as_secs())]
+    RequestTimeout(Duration),
     /// 503: a dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::OverLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "over_limit"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

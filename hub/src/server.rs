@@ -1,7 +1,6 @@
 //! `kubeworkz-hub serve`: open the store, start the workers, serve the API, stop cleanly on
 //! the shutdown signal.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::api::forwarded::TrustedProxies;
 use crate::config::ServeConfig;
 use crate::cost::{CostWorker, CostWorkerConfig};
+use crate::http_server::serve_http;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
 use crate::shutdown::Shutdown;
@@ -126,6 +126,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     ));
     let mut settings = ApiSettings {
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
+        request_timeout: Duration::from_secs(config.http_request_timeout_secs),
         ..ApiSettings::default()
     };
     if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {
@@ -133,12 +134,14 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     }
     state.settings = Arc::new(settings);
     bootstrap_admin(&*store).await?;
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let drain = shutdown.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { drain.wait().await })
-        .await
-        .context("serving the API");
+    let served = serve_http(
+        listener,
+        api::router(state),
+        config.http_limits(),
+        shutdown.clone(),
+    )
+    .await
+    .context("serving the API");
     shutdown.trigger();
     let _ = agents.await;
     let _ = supervisor.await;

@@ -25,6 +25,8 @@ pub struct ApiSettings {
     pub public_address: String,
     /// Proxies whose forwarding headers are believed (`--trusted-proxies`).
     pub trusted_proxies: TrustedProxies,
+    /// Longest a request may take until its response starts (`--http-request-timeout-secs`).
+    pub request_timeout: Duration,
 }
 
 impl Default for ApiSettings {
@@ -34,6 +36,7 @@ impl Default for ApiSettings {
             probe_timeout: crate::pull::PROBE_TIMEOUT,
             public_address: "localhost:7443".into(),
             trusted_proxies: TrustedProxies::default(),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -4,12 +4,14 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use kubeworkz_hub::api::event_feeds::{EventFeeds, StreamLimits};
 use kubeworkz_hub::api::router;
 use kubeworkz_hub::auth::ratelimit::RateLimits;
 use kubeworkz_hub::auth::{self, Secret};
+use kubeworkz_hub::http_server::{HttpLimits, serve_http};
 use kubeworkz_hub::pull::supervisor::PullHandle;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
 use kubeworkz_hub::state::{ApiSettings, AppState};
@@ -39,6 +41,14 @@ pub struct Options {
     pub api_per_minute: Option<u32>,
     /// `--trusted-proxies`.
     pub trusted_proxies: Vec<&'static str>,
+    /// `--http-request-timeout-secs`.
+    pub request_timeout: Option<Duration>,
+    /// `--http-header-timeout-secs`.
+    pub header_timeout: Option<Duration>,
+    /// `--http-idle-timeout-secs`.
+    pub idle_timeout: Option<Duration>,
+    /// `--http-max-connections`.
+    pub max_connections: Option<usize>,
     /// Event streams per session or token, and per organization.
     pub stream_caps: Option<(usize, usize)>,
 }
@@ -46,6 +56,7 @@ pub struct Options {
 /// A running API over a fresh database of one backend.
 pub struct TestHub {
     pub base: String,
+    pub addr: SocketAddr,
     pub backend: Backend,
     pub db: TestStore,
     pub default_org: OrgId,
@@ -63,7 +74,7 @@ impl TestHub {
         Self::start_with(backend, options).await
     }
 
-    /// A hub with `options`.
+    /// A hub served by the same connection loop as `serve`.
     pub async fn start_with(backend: Backend, options: Options) -> Self {
         let db = TestStore::open(backend).await;
         let keyring = Keyring::new(MasterKey::generate().0, vec![]);
@@ -80,6 +91,7 @@ impl TestHub {
             trusted_proxies: kubeworkz_hub::api::forwarded::TrustedProxies::new(
                 options.trusted_proxies.iter().map(|p| p.parse().unwrap()),
             ),
+            request_timeout: options.request_timeout.unwrap_or(defaults.request_timeout),
             ..defaults
         });
         if let Some((per_credential, per_org)) = options.stream_caps {
@@ -88,6 +100,12 @@ impl TestHub {
                 per_org,
             }));
         }
+        let defaults = HttpLimits::default();
+        let http = HttpLimits {
+            header_timeout: options.header_timeout.unwrap_or(defaults.header_timeout),
+            idle_timeout: options.idle_timeout.unwrap_or(defaults.idle_timeout),
+            max_connections: options.max_connections.unwrap_or(defaults.max_connections),
+        };
         let created = auth::bootstrap_admin(
             &*db.store,
             Some(ADMIN_EMAIL),
@@ -104,11 +122,12 @@ impl TestHub {
             .unwrap()
             .id;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = listener.local_addr().unwrap();
+        let shutdown = state.shutdown.clone();
+        tokio::spawn(serve_http(listener, router(state), http, shutdown));
         Self {
-            base,
+            base: format!("http://{addr}"),
+            addr,
             backend,
             db,
             default_org,

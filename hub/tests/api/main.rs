@@ -19,6 +19,7 @@ mod client;
 mod clusters;
 mod costs;
 mod events;
+mod http_server;
 mod inventory;
 mod isolation;
 mod limits;
@@ -76,6 +77,11 @@ both_backends! {
     events::the_eleventh_stream_of_a_session_is_refused,
     events::an_organization_has_a_cap_of_streams,
     events::the_streams_of_one_organization_share_one_poller,
+    http_server::a_slowloris_client_is_dropped_within_the_header_timeout,
+    http_server::idle_keep_alives_last_the_idle_timeout_not_the_header_timeout,
+    http_server::idle_connections_make_room_at_the_connection_limit,
+    http_server::when_every_connection_is_busy_new_ones_are_refused_until_one_ends,
+    http_server::a_slow_body_times_out_but_event_streams_outlive_the_request_timeout,
     openapi::operation_ids_are_unique,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,
