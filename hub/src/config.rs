@@ -94,6 +94,17 @@ pub struct ServeConfig {
     /// and `X-Forwarded-Proto` are believed; from anyone else they are ignored.
     #[arg(long, env = "KUBEWORKZ_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<crate::api::forwarded::ProxyNet>,
+
+    /// A bearer token `/metrics` requires; unset, `/metrics` is open (it holds no
+    /// organization's or cluster's identifiers either way).
+    #[arg(long, env = "KUBEWORKZ_METRICS_TOKEN", hide_env_values = true,
+        value_parser = parse_secret)]
+    pub metrics_token: Option<crate::auth::Secret>,
+}
+
+/// Wraps a secret flag at once, so `Debug` of the configuration never shows it.
+fn parse_secret(text: &str) -> Result<crate::auth::Secret, std::convert::Infallible> {
+    Ok(crate::auth::Secret::new(text.to_owned()))
 }
 
 impl ServeConfig {

@@ -127,6 +127,10 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let mut settings = ApiSettings {
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
         request_timeout: Duration::from_secs(config.http_request_timeout_secs),
+        metrics_token: config
+            .metrics_token
+            .clone()
+            .filter(|token| !token.expose().is_empty()),
         ..ApiSettings::default()
     };
     if let Ok(address) = std::env::var("KUBEWORKZ_PUBLIC_ADDRESS") {

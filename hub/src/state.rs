@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::api::event_feeds::EventFeeds;
 use crate::api::forwarded::TrustedProxies;
 use crate::api::metrics::ApiMetrics;
+use crate::auth::Secret;
 use crate::auth::ratelimit::RateLimits;
 use crate::auth::token_cache::TokenCache;
 use crate::pull::supervisor::PullHandle;
@@ -27,6 +28,8 @@ pub struct ApiSettings {
     pub trusted_proxies: TrustedProxies,
     /// Longest a request may take until its response starts (`--http-request-timeout-secs`).
     pub request_timeout: Duration,
+    /// The bearer token `/metrics` requires, when set (`--metrics-token`).
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ApiSettings {
@@ -37,6 +40,7 @@ impl Default for ApiSettings {
             public_address: "localhost:7443".into(),
             trusted_proxies: TrustedProxies::default(),
             request_timeout: Duration::from_secs(60),
+            metrics_token: None,
         }
     }
 }

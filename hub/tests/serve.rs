@@ -110,7 +110,7 @@ async fn serves_probes_and_stops_cleanly_on_sigterm() {
 }
 
 #[tokio::test]
-async fn http_limits_are_configured_by_flags() {
+async fn http_limits_and_the_metrics_token_are_configured_by_flags() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let dir = tempfile::tempdir().unwrap();
@@ -121,6 +121,8 @@ async fn http_limits_are_configured_by_flags() {
             "1",
             "--http-max-connections",
             "4",
+            "--metrics-token",
+            "scrape-me-please",
         ],
     );
     let listening = wait_for_log(&logs, "kubeworkz hub listening");
@@ -156,6 +158,20 @@ async fn http_limits_are_configured_by_flags() {
     .expect("an answer within 2 s at the connection cap")
     .unwrap();
     assert_eq!(health.status(), 200);
+
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 401);
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth("scrape-me-please")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
 }
 
 #[test]

@@ -51,6 +51,8 @@ pub struct Options {
     pub max_connections: Option<usize>,
     /// Event streams per session or token, and per organization.
     pub stream_caps: Option<(usize, usize)>,
+    /// `--metrics-token`.
+    pub metrics_token: Option<&'static str>,
 }
 
 /// A running API over a fresh database of one backend.
@@ -60,6 +62,9 @@ pub struct TestHub {
     pub backend: Backend,
     pub db: TestStore,
     pub default_org: OrgId,
+    /// The hub's worker registry (what the workers endpoint and `/metrics` show).
+    pub workers: Workers,
+    pub keyring: Keyring,
 }
 
 impl TestHub {
@@ -78,11 +83,12 @@ impl TestHub {
     pub async fn start_with(backend: Backend, options: Options) -> Self {
         let db = TestStore::open(backend).await;
         let keyring = Keyring::new(MasterKey::generate().0, vec![]);
+        let workers = Workers::new();
         let mut state = AppState::new(
             db.store.clone(),
-            Workers::new(),
+            workers.clone(),
             PullHandle::default(),
-            keyring,
+            keyring.clone(),
         );
         let per_minute = options.api_per_minute.unwrap_or(1000).to_string();
         state.limits = Arc::new(RateLimits::with_api_limit(per_minute.parse().unwrap()));
@@ -92,6 +98,7 @@ impl TestHub {
                 options.trusted_proxies.iter().map(|p| p.parse().unwrap()),
             ),
             request_timeout: options.request_timeout.unwrap_or(defaults.request_timeout),
+            metrics_token: options.metrics_token.map(|t| Secret::new(t.into())),
             ..defaults
         });
         if let Some((per_credential, per_org)) = options.stream_caps {
@@ -131,6 +138,8 @@ impl TestHub {
             backend,
             db,
             default_org,
+            workers,
+            keyring,
         }
     }
 

@@ -19,6 +19,7 @@ mod client;
 mod clusters;
 mod costs;
 mod events;
+mod hardening;
 mod http_server;
 mod inventory;
 mod isolation;
@@ -82,6 +83,8 @@ both_backends! {
     http_server::idle_connections_make_room_at_the_connection_limit,
     http_server::when_every_connection_is_busy_new_ones_are_refused_until_one_ends,
     http_server::a_slow_body_times_out_but_event_streams_outlive_the_request_timeout,
+    hardening::workers_and_metrics_show_no_other_organizations_clusters,
+    hardening::metrics_need_the_token_when_one_is_set,
     openapi::operation_ids_are_unique,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,
