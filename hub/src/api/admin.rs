@@ -417,11 +417,10 @@ pub(super) async fn update_user(
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
         let ApiJson(body) = body?;
         let role = role(body.role.as_deref())?;
-        let hash = body
-            .password
-            .as_deref()
-            .map(auth::hash_password)
-            .transpose()?;
+        let hash = match body.password {
+            Some(password) => Some(auth::hash_password_blocking(password).await?),
+            None => None,
+        };
         let user = state
             .store
             .update_user(UserRef::Id(who.org_id, id), role, hash.as_deref())

@@ -1,7 +1,7 @@
 //! Per-request context: the request id (accepted from `x-request-id` when sane, else a new
 //! UUID), the client address, and whether the client reached us over TLS (both through
 //! trusted proxies only, `forwarded.rs`). The middleware also counts responses for
-//! `/metrics` and scopes the id for error bodies.
+//! `/metrics`, scopes the id for error bodies and marks every response `nosniff`.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -72,9 +72,15 @@ pub(crate) async fn request_context(
         .scope(request_id.clone(), next.run(request))
         .await;
     state.metrics.record(response.status());
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        headers.insert(REQUEST_ID_HEADER, value);
     }
+    // No response is ever meant to be sniffed into another type (HTML from JSON, say).
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

@@ -58,7 +58,8 @@ pub enum StreamRefused {
     PerOrg(usize),
 }
 
-/// How many changes a slow stream may fall behind before it is ended (it reconnects).
+/// How many polls' changes a slow stream may fall behind before it is ended (it
+/// reconnects).
 const BACKLOG: usize = 64;
 
 #[derive(Debug)]

@@ -106,15 +106,11 @@ pub(super) async fn login(
         .map_err(ApiError::TooManyRequests)?;
     tokio::time::sleep(attempt.delay()).await;
     let Some(credentials) = state.store.user_credentials(&email).await? else {
-        auth::verify_nothing(&body.password);
+        auth::verify_nothing_blocking(body.password).await;
         return Err(ApiError::BadCredentials);
     };
     let user = credentials.user;
-    let hash = credentials.password_hash;
-    let password = body.password;
-    let valid = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let valid = auth::verify_password_blocking(body.password, credentials.password_hash).await;
     if !valid {
         record(
             &state,

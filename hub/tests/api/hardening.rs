@@ -1,10 +1,15 @@
-//! What the hub shows beyond an organization's own data: workers and `/metrics`.
+//! What the hub shows beyond an organization's own data (workers, `/metrics`), the HTML
+//! pages' security headers, and password hashing kept off the async runtime.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use kubeworkz_hub::auth;
 use kubeworkz_hub::pull::{PullConfig, PullSupervisor};
 use kubeworkz_hub::store::Role;
 use kubeworkz_hub::workers::Worker as _;
+use sha2::{Digest, Sha256};
 
 use crate::client::{Caller, Options, TestHub};
 use crate::fixtures;
@@ -143,4 +148,121 @@ pub async fn metrics_need_the_token_when_one_is_set(hub: TestHub) {
     assert!(r.text.contains("kubeworkz_build_info"));
     // Only /metrics: probes stay open.
     assert_eq!(hub.anonymous().get("/healthz").await.status, 200);
+}
+
+/// The SHA-256 CSP source of the text between `open` and `close` in `page`.
+fn csp_hash(page: &str, open: &str, close: &str) -> String {
+    let start = page.find(open).unwrap() + open.len();
+    let end = start + page[start..].find(close).unwrap();
+    let digest = Sha256::digest(&page[start..end]);
+    format!(
+        "'sha256-{}'",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+pub async fn html_pages_carry_the_security_headers(hub: TestHub) {
+    let anyone = hub.anonymous();
+    for path in ["/api/v1/docs", "/"] {
+        let r = anyone.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        let header = |name: &str| {
+            r.headers
+                .get(name)
+                .unwrap_or_else(|| panic!("{path} has no {name}"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        let csp = header("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("'unsafe-eval'"), "{path}: {csp}");
+    }
+    // The docs page's inline script and style run because the policy names their hashes,
+    // and nothing else inline would.
+    let docs = anyone.get("/api/v1/docs").await;
+    let csp = docs.headers["content-security-policy"].to_str().unwrap();
+    let script = csp_hash(&docs.text, "<script>", "</script>");
+    let style = csp_hash(&docs.text, "<style>", "</style>");
+    assert!(csp.contains(&format!("script-src {script}")), "{csp}");
+    assert!(csp.contains(&format!("style-src {style}")), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // Every other response is nosniff too.
+    for path in [
+        "/healthz",
+        "/api/v1/k8s/clusters",
+        "/api/v1/docs/openapi.json",
+    ] {
+        let r = anyone.get(path).await;
+        assert_eq!(r.headers["x-content-type-options"], "nosniff", "{path}");
+    }
+}
+
+/// One argon2id verification's time on this machine, now.
+async fn argon2_time() -> Duration {
+    tokio::task::spawn_blocking(|| {
+        let hash = auth::hash_password("a-password-to-time-it-with").unwrap();
+        let mut times: Vec<Duration> = (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                auth::verify_password("not-it", &hash);
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[1]
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn password_hashing_does_not_stall_other_requests(hub: TestHub) {
+    // The test, its client and the hub share one current-thread runtime: argon2 run on it
+    // would hold up everything, the health checks below included.
+    let argon2 = argon2_time().await;
+    let emails: Vec<String> = (0..16).map(|i| format!("nobody-{i}@example.com")).collect();
+    let admin = hub.admin().await;
+    let done = AtomicBool::new(false);
+    let logins = async {
+        let logins = futures::future::join_all(
+            emails
+                .iter()
+                .map(|email| hub.try_login_from("127.0.0.12", email, "not-the-password")),
+        )
+        .await;
+        done.store(true, Ordering::Relaxed);
+        logins
+    };
+    let creation = admin.post(
+        "/api/v1/users",
+        serde_json::json!({"email": "new@example.com", "password": "a-long-enough-password",
+            "role": "viewer"}),
+    );
+    let pings = async {
+        let anyone = hub.anonymous();
+        let mut slowest = Duration::ZERO;
+        let mut pings = 0;
+        while !done.load(Ordering::Relaxed) || pings < 10 {
+            pings += 1;
+            let started = Instant::now();
+            assert_eq!(anyone.get("/healthz").await.status, 200);
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        slowest
+    };
+    let (logins, created, slowest) = tokio::join!(logins, creation, pings);
+    for r in logins {
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    assert_eq!(created.status, 201, "{}", created.text);
+    // On the runtime the 17 hashings would run one after another, and a health check
+    // queued behind them would wait most of their sum.
+    assert!(
+        slowest < 4 * argon2,
+        "a health check waited {slowest:?} beside 17 hashings of {argon2:?} each"
+    );
 }

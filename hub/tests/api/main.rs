@@ -85,6 +85,8 @@ both_backends! {
     http_server::a_slow_body_times_out_but_event_streams_outlive_the_request_timeout,
     hardening::workers_and_metrics_show_no_other_organizations_clusters,
     hardening::metrics_need_the_token_when_one_is_set,
+    hardening::html_pages_carry_the_security_headers,
+    hardening::password_hashing_does_not_stall_other_requests,
     openapi::operation_ids_are_unique,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,
