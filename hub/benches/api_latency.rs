@@ -16,7 +16,6 @@
 //! its HTTP client. `KW_CLIENT=wrk` drives the same random requests from `wrk` (one thread,
 //! its own process, Debian package `wrk`) instead.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -239,8 +238,13 @@ async fn serve(store: Arc<dyn Store>) -> String {
     .expect("bootstrap admin");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = kubeworkz_hub::api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // The connection loop `serve` runs, so its limits are part of what is measured.
+    tokio::spawn(kubeworkz_hub::http_server::serve_http(
+        listener,
+        kubeworkz_hub::api::router(state),
+        kubeworkz_hub::http_server::HttpLimits::default(),
+        kubeworkz_hub::shutdown::Shutdown::new(),
+    ));
     base
 }
 

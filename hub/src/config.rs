@@ -73,6 +73,42 @@ pub struct ServeConfig {
         default_value_t = ApiRateLimit::DEFAULT
     )]
     pub api_rate_limit_per_minute: ApiRateLimit,
+
+    /// Seconds a request head may take to arrive (slow clients holding connections open).
+    #[arg(long, env = "KUBEWORKZ_HTTP_HEADER_TIMEOUT_SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub http_header_timeout_secs: u64,
+
+    /// Seconds a request may take until its response starts (the event stream is exempt).
+    #[arg(long, env = "KUBEWORKZ_HTTP_REQUEST_TIMEOUT_SECS", default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub http_request_timeout_secs: u64,
+
+    /// Seconds a keep-alive connection may stay idle, or a busy one move no byte.
+    #[arg(long, env = "KUBEWORKZ_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 120,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub http_idle_timeout_secs: u64,
+
+    /// Open HTTP connections at most.
+    #[arg(long, env = "KUBEWORKZ_HTTP_MAX_CONNECTIONS", default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub http_max_connections: u32,
+
+    /// Proxies (CIDRs or addresses, comma-separated) whose `X-Forwarded-For`, `Forwarded`
+    /// and `X-Forwarded-Proto` are believed; from anyone else they are ignored.
+    #[arg(long, env = "KUBEWORKZ_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<crate::api::forwarded::ProxyNet>,
+
+    /// A bearer token `/metrics` requires; unset, `/metrics` is open (it holds no
+    /// organization's or cluster's identifiers either way).
+    #[arg(long, env = "KUBEWORKZ_METRICS_TOKEN", hide_env_values = true,
+        value_parser = parse_secret)]
+    pub metrics_token: Option<crate::auth::Secret>,
+}
+
+/// Wraps a secret flag at once, so `Debug` of the configuration never shows it.
+fn parse_secret(text: &str) -> Result<crate::auth::Secret, std::convert::Infallible> {
+    Ok(crate::auth::Secret::new(text.to_owned()))
 }
 
 impl ServeConfig {
@@ -82,6 +118,15 @@ impl ServeConfig {
             crate::store::PoolOptions::for_this_machine,
             |read_connections| crate::store::PoolOptions { read_connections },
         )
+    }
+
+    /// The HTTP server loop's limits.
+    pub fn http_limits(&self) -> crate::http_server::HttpLimits {
+        crate::http_server::HttpLimits {
+            header_timeout: std::time::Duration::from_secs(self.http_header_timeout_secs),
+            idle_timeout: std::time::Duration::from_secs(self.http_idle_timeout_secs),
+            max_connections: self.http_max_connections as usize,
+        }
     }
 
     /// The names for the hub's server certificate: `--quic-name`, or the defaults.

@@ -51,6 +51,13 @@ pub enum ApiError {
     /// 429: over a rate limit; retry after the given time.
     #[error("too many requests")]
     TooManyRequests(Duration),
+    /// 429: over a cap of things held open at once (event streams); retrying helps only
+    /// once one is closed, so no Retry-After.
+    #[error("{0}")]
+    OverLimit(String),
+    /// 408: the request did not complete within the hub's request timeout.
+    #[error("the request took longer than {} s", .0.as_secs())]
+    RequestTimeout(Duration),
     /// 503: a dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -100,6 +107,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::OverLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "over_limit"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -139,7 +148,8 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::TooManyRequests(retry) = &self {
-            let secs = retry.as_secs().max(1);
+            // Rounded up: a client that waits what it is told must not be refused again.
+            let secs = (retry.as_secs() + u64::from(retry.subsec_nanos() > 0)).max(1);
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_str(&secs.to_string()).expect("digits are a valid header"),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod cost;
 pub mod error;
+pub mod http_server;
 pub mod keys;
 pub mod kubeconfig;
 pub mod pki;

@@ -1,15 +1,16 @@
 //! `kubeworkz-hub serve`: open the store, start the workers, serve the API, stop cleanly on
 //! the shutdown signal.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::api::forwarded::TrustedProxies;
 use crate::config::ServeConfig;
 use crate::cost::{CostWorker, CostWorkerConfig};
+use crate::http_server::serve_http;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
 use crate::shutdown::Shutdown;
@@ -130,15 +131,23 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         public_address: std::env::var("KUBEWORKZ_PUBLIC_ADDRESS")
             .unwrap_or(defaults.public_address),
         probe: crate::pull::ProbeSettings::new(egress),
+        trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
+        request_timeout: Duration::from_secs(config.http_request_timeout_secs),
+        metrics_token: config
+            .metrics_token
+            .clone()
+            .filter(|token| !token.expose().is_empty()),
         ..defaults
     });
     bootstrap_admin(&*store).await?;
-    let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let drain = shutdown.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move { drain.wait().await })
-        .await
-        .context("serving the API");
+    let served = serve_http(
+        listener,
+        api::router(state),
+        config.http_limits(),
+        shutdown.clone(),
+    )
+    .await
+    .context("serving the API");
     shutdown.trigger();
     let _ = agents.await;
     let _ = supervisor.await;

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::event_feeds::EventFeeds;
+use crate::api::forwarded::TrustedProxies;
 use crate::api::metrics::ApiMetrics;
+use crate::auth::Secret;
 use crate::auth::ratelimit::RateLimits;
 use crate::auth::token_cache::TokenCache;
 use crate::pull::supervisor::PullHandle;
@@ -21,6 +24,12 @@ pub struct ApiSettings {
     pub probe: crate::pull::ProbeSettings,
     /// The `HOST:PORT` agents reach the hub's QUIC endpoint at (for the install command).
     pub public_address: String,
+    /// Proxies whose forwarding headers are believed (`--trusted-proxies`).
+    pub trusted_proxies: TrustedProxies,
+    /// Longest a request may take until its response starts (`--http-request-timeout-secs`).
+    pub request_timeout: Duration,
+    /// The bearer token `/metrics` requires, when set (`--metrics-token`).
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for ApiSettings {
@@ -29,6 +38,9 @@ impl Default for ApiSettings {
             session_ttl: Duration::from_secs(12 * 3600),
             probe: crate::pull::ProbeSettings::new(crate::pull::EgressPolicy::default()),
             public_address: "localhost:7443".into(),
+            trusted_proxies: TrustedProxies::default(),
+            request_timeout: Duration::from_secs(60),
+            metrics_token: None,
         }
     }
 }
@@ -55,6 +67,8 @@ pub struct AppState {
     /// The hub's shutdown signal: long-lived responses (the event stream) end on it, or the
     /// graceful drain would wait for them forever.
     pub shutdown: Shutdown,
+    /// One cluster poller per organization with open event streams, and the streams' caps.
+    pub events: Arc<EventFeeds>,
 }
 
 impl AppState {
@@ -75,6 +89,7 @@ impl AppState {
             metrics: Arc::new(ApiMetrics::default()),
             settings: Arc::new(ApiSettings::default()),
             shutdown: Shutdown::new(),
+            events: Arc::new(EventFeeds::default()),
         }
     }
 }

@@ -8,7 +8,7 @@
 //! picked up at once.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use include_dir::{Dir, include_dir};
 
@@ -67,16 +67,25 @@ fn file(path: &str, contents: &'static [u8], head: bool) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     if path.ends_with(".html") {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        );
+        html_security_headers(headers, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     }
     response
+}
+
+/// The headers every HTML page of the hub carries (the UI, the API docs): what the page
+/// may load (`csp`), no framing by other sites (clickjacking; `X-Frame-Options` for
+/// browsers that predate `frame-ancestors`), no referrer beyond the hub, no type sniffing.
+pub(crate) fn html_security_headers(headers: &mut HeaderMap, csp: HeaderValue) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 /// The router's fallback: the UI for browser paths, the API's 404 for everything else.

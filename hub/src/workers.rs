@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use kubeworkz_shared::ids::OrgId;
 use tokio::task::JoinHandle;
 
 use crate::shutdown::Shutdown;
@@ -57,6 +58,9 @@ pub struct WorkerStatus {
     pub last_error: Option<String>,
     /// What the worker says about its progress (e.g. the cost run's last report).
     pub detail: Option<String>,
+    /// The organization the worker works for (a pull collector's cluster's), `None` for
+    /// the hub's own workers. Decides who may see it.
+    pub org_id: Option<OrgId>,
 }
 
 /// The status of every worker; cheap to clone.
@@ -69,8 +73,19 @@ impl Workers {
         Self::default()
     }
 
-    /// Registers (or re-registers) a worker as running.
+    /// Registers (or re-registers) one of the hub's own workers as running.
     pub fn register(&self, name: &str, interval: Option<Duration>) -> WorkerHandle {
+        self.register_owned(name, interval, None)
+    }
+
+    /// Registers (or re-registers) a worker of organization `org` (`None`: the hub's own)
+    /// as running.
+    pub fn register_owned(
+        &self,
+        name: &str,
+        interval: Option<Duration>,
+        org: Option<OrgId>,
+    ) -> WorkerHandle {
         self.0.lock().expect("workers lock").insert(
             name.to_owned(),
             WorkerStatus {
@@ -83,6 +98,7 @@ impl Workers {
                 last_run: None,
                 last_error: None,
                 detail: None,
+                org_id: org,
             },
         );
         WorkerHandle {

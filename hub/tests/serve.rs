@@ -15,7 +15,7 @@ impl Drop for Hub {
     }
 }
 
-fn start_hub(db: &std::path::Path) -> (Hub, std::sync::mpsc::Receiver<String>) {
+fn start_hub(db: &std::path::Path, extra: &[&str]) -> (Hub, std::sync::mpsc::Receiver<String>) {
     let child = Command::new(env!("CARGO_BIN_EXE_kubeworkz-hub"))
         .args([
             "serve",
@@ -24,6 +24,7 @@ fn start_hub(db: &std::path::Path) -> (Hub, std::sync::mpsc::Receiver<String>) {
             "--quic-listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env(
             "KUBEWORKZ_DATABASE_URL",
             format!("sqlite://{}", db.display()),
@@ -67,7 +68,7 @@ fn wait_for_log(rx: &std::sync::mpsc::Receiver<String>, wanted: &str) -> serde_j
 async fn serves_probes_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("kubeworkz.db");
-    let (mut hub, logs) = start_hub(&db);
+    let (mut hub, logs) = start_hub(&db, &[]);
 
     let listening = wait_for_log(&logs, "kubeworkz hub listening");
     let addr = listening["listen"]
@@ -106,6 +107,71 @@ async fn serves_probes_and_stops_cleanly_on_sigterm() {
     wait_for_log(&logs, "hub stopped cleanly");
     let status = hub.0.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+#[tokio::test]
+async fn http_limits_and_the_metrics_token_are_configured_by_flags() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, logs) = start_hub(
+        &dir.path().join("kubeworkz.db"),
+        &[
+            "--http-header-timeout-secs",
+            "1",
+            "--http-max-connections",
+            "4",
+            "--metrics-token",
+            "scrape-me-please",
+        ],
+    );
+    let listening = wait_for_log(&logs, "kubeworkz hub listening");
+    let addr = listening["listen"]
+        .as_str()
+        .expect("listen field")
+        .to_owned();
+
+    // A head trickled byte by byte is cut at the header timeout.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nx-slow: a")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buffer))
+        .await
+        .expect("the slow client is dropped within 5 s (header timeout 1 s)");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // Four silent connections fill the cap; a new client is still answered.
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let http = reqwest::Client::new();
+    let health = tokio::time::timeout(
+        Duration::from_secs(2),
+        http.get(format!("http://{addr}/healthz")).send(),
+    )
+    .await
+    .expect("an answer within 2 s at the connection cap")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 401);
+    let metrics = http
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth("scrape-me-please")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
 }
 
 #[test]

@@ -22,7 +22,7 @@ use crate::store::{EnrollmentTokenInfo, Environment, Role, User, UserChange};
 /// One background worker.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkerView {
-    /// Name (`store-maintenance`, `pull-supervisor`, `pull:<cluster>` …).
+    /// Name (`store-maintenance`, `pull-supervisor`, `collector:<cluster>` …).
     pub name: String,
     /// False once stopped.
     pub running: bool,
@@ -40,24 +40,33 @@ pub struct WorkerView {
     pub last_error: Option<String>,
 }
 
-/// Every worker of this hub.
+/// The hub's own workers and the caller's organization's (its clusters' collectors).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WorkerList {
     /// By name.
     pub items: Vec<WorkerView>,
 }
 
+/// What a hub-wide worker's failure says to an organization: its message may name other
+/// organizations' clusters (the cost run's does), so it stays in the hub's log.
+const HUB_WORKER_FAILED: &str = "the last round failed; the hub's log has the details";
+
 /// `GET /api/v1/k8s/workers/status` (admin).
 #[utoipa::path(get, path = "/api/v1/k8s/workers/status", tag = "admin",
     responses((status = 200, body = WorkerList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
-pub(super) async fn workers(State(state): State<AppState>, _: Admin) -> Json<WorkerList> {
+pub(super) async fn workers(State(state): State<AppState>, Admin(who): Admin) -> Json<WorkerList> {
     Json(WorkerList {
         items: state
             .workers
             .snapshot()
             .into_iter()
+            .filter(|w| w.org_id.is_none_or(|org| org == who.org_id))
             .map(|w| WorkerView {
+                last_error: match w.org_id {
+                    Some(_) => w.last_error,
+                    None => w.last_error.map(|_| HUB_WORKER_FAILED.to_owned()),
+                },
                 name: w.name,
                 running: w.running,
                 interval_seconds: w.interval.map(|i| i.as_secs()),
@@ -65,7 +74,6 @@ pub(super) async fn workers(State(state): State<AppState>, _: Admin) -> Json<Wor
                 successes: w.successes,
                 failures: w.failures,
                 last_run: w.last_run,
-                last_error: w.last_error,
             })
             .collect(),
     })
@@ -418,13 +426,13 @@ pub(super) async fn update_user(
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
         let ApiJson(body) = body?;
+        let password_hash = match body.password {
+            Some(password) => Some(auth::hash_password_blocking(password).await?),
+            None => None,
+        };
         let change = UserChange {
             role: role(body.role.as_deref())?,
-            password_hash: body
-                .password
-                .as_deref()
-                .map(auth::hash_password)
-                .transpose()?,
+            password_hash,
             disabled: body.disabled,
         };
         let user = state.store.update_user(who.org_id, id, &change).await;

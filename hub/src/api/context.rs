@@ -1,16 +1,18 @@
 //! Per-request context: the request id (accepted from `x-request-id` when sane, else a new
-//! UUID), the client address, and whether the client reached us over TLS. The middleware
-//! also counts responses for `/metrics` and scopes the id for error bodies.
+//! UUID), the client address, and whether the client reached us over TLS (both through
+//! trusted proxies only, `forwarded.rs`). The middleware also counts responses for
+//! `/metrics`, scopes the id for error bodies and marks every response `nosniff`.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use super::forwarded::client_origin;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::state::AppState;
 
@@ -22,10 +24,11 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub struct RequestContext {
     /// The request id (also in the response header and in error bodies).
     pub request_id: String,
-    /// The client's address, when the server knows it.
+    /// The client's address, when the server knows it: the TCP peer, or what a trusted
+    /// proxy says.
     pub source_ip: Option<IpAddr>,
-    /// The client reached the hub over TLS (directly or through a proxy that says so), so
-    /// cookies get `Secure`.
+    /// The client reached the hub over TLS (directly or through a trusted proxy that says
+    /// so), so cookies get `Secure`.
     pub secure: bool,
 }
 
@@ -39,15 +42,6 @@ fn incoming_id(headers: &HeaderMap) -> Option<String> {
     sane.then(|| id.to_owned())
 }
 
-fn is_tls(request: &Request) -> bool {
-    request.uri().scheme_str() == Some("https")
-        || request
-            .headers()
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-}
-
 /// The middleware; see the module docs.
 pub(crate) async fn request_context(
     State(state): State<AppState>,
@@ -55,11 +49,20 @@ pub(crate) async fn request_context(
     next: Next,
 ) -> Response {
     let request_id = incoming_id(request.headers()).unwrap_or_else(|| Uuid::new_v4().to_string());
-    let source_ip = request
+    let direct_tls = request.uri().scheme_str() == Some("https");
+    let origin = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
-    let secure = is_tls(&request);
+        .map(|info| {
+            client_origin(
+                info.0.ip(),
+                request.headers(),
+                direct_tls,
+                &state.settings.trusted_proxies,
+            )
+        });
+    let source_ip = origin.map(|o| o.address);
+    let secure = origin.map_or(direct_tls, |o| o.https);
     request.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
         source_ip,
@@ -69,10 +72,38 @@ pub(crate) async fn request_context(
         .scope(request_id.clone(), next.run(request))
         .await;
     state.metrics.record(response.status());
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        headers.insert(REQUEST_ID_HEADER, value);
     }
+    // No response is ever meant to be sniffed into another type (HTML from JSON, say).
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
+}
+
+/// Bounds the time until a route's response starts, reading the request body included, so
+/// a client trickling a body cannot hold a handler. Streaming routes are added to the
+/// router after this layer and are not bounded.
+pub(crate) async fn request_timeout(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = state.settings.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let mut response = ApiError::RequestTimeout(limit).into_response();
+            // The rest of a half-sent body may still be on its way: start over cleanly.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {

@@ -1,13 +1,20 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and a self-contained
 //! browsable page that renders it (no CDN: hubs often run without internet access).
 
+use std::sync::OnceLock;
+
 use axum::Json;
-use axum::response::Html;
+use axum::http::HeaderValue;
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{admin, audit, clusters, costs, events, health, inventory, metrics, session, usage};
 use crate::error::{ErrorBody, ErrorDetail};
+use crate::ui::html_security_headers;
 
 struct SecuritySchemes;
 
@@ -104,8 +111,33 @@ pub(super) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 /// `GET /api/v1/docs`: lists every operation with its parameters, body and responses.
-pub(super) async fn page() -> Html<&'static str> {
-    Html(PAGE)
+pub(super) async fn page() -> Response {
+    let mut response = Html(PAGE).into_response();
+    html_security_headers(response.headers_mut(), page_csp().clone());
+    response
+}
+
+/// The page's policy: its own inline script and style, named by their SHA-256 (nothing
+/// else inline runs), and requests to the hub only.
+fn page_csp() -> &'static HeaderValue {
+    static CSP: OnceLock<HeaderValue> = OnceLock::new();
+    CSP.get_or_init(|| {
+        let hash = |open: &str, close: &str| {
+            let start = PAGE.find(open).expect("the page has the element") + open.len();
+            let end = start + PAGE[start..].find(close).expect("the element is closed");
+            format!(
+                "'sha256-{}'",
+                STANDARD.encode(Sha256::digest(&PAGE[start..end]))
+            )
+        };
+        let policy = format!(
+            "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
+             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            hash("<script>", "</script>"),
+            hash("<style>", "</style>")
+        );
+        HeaderValue::from_str(&policy).expect("the policy is ASCII")
+    })
 }
 
 const PAGE: &str = r#"<!doctype html>

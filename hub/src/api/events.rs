@@ -2,12 +2,14 @@
 //! clusters, so the UI refreshes counts, health and lists without reloading.
 //!
 //! Events are derived from the store, not from an in-process channel: every hub replica on
-//! one PostgreSQL sees ingest done by the others (and by the CLI). Each stream reads its
-//! organization's cluster rows once per [`POLL_INTERVAL`] (one indexed query, no counts) and
-//! compares each cluster's [`Fingerprint`] with the previous read, so a cluster changes at
-//! most once per interval however many batches arrived: events are coalesced by
-//! construction. Ingest moves `last_sync_at` with every batch, so pod or deployment changes
-//! show up as `cluster.changed`.
+//! one PostgreSQL sees ingest done by the others (and by the CLI). One poller per
+//! organization (`event_feeds.rs`) reads the organization's cluster rows once per
+//! [`POLL_INTERVAL`] (one indexed query, no counts) and compares each cluster's
+//! [`Fingerprint`] with the previous read, so a cluster changes at most once per interval
+//! however many batches arrived: events are coalesced by construction. Ingest moves
+//! `last_sync_at` with every batch, so pod or deployment changes show up as
+//! `cluster.changed`. Each stream re-checks its own session every [`SESSION_RECHECK`], so a
+//! logout ends it within seconds.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -17,12 +19,13 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use futures::Stream;
-use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::HealthStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::event_feeds::Subscription;
 use super::extract::{Credential, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -35,6 +38,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// A stream ends after this long; `EventSource` reconnects by itself, which re-authenticates
 /// (an API token revoked meanwhile stops being served).
 const MAX_STREAM_AGE: Duration = Duration::from_secs(300);
+/// How often a stream checks that its session still exists: a logout ends it within this
+/// long, at one session read per stream per interval.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(3);
 
 /// What an event says: which cluster. The event's name (`cluster.added`,
 /// `cluster.changed`, `cluster.removed`) says what happened to it.
@@ -129,44 +135,25 @@ fn sse_event(change: Change, id: ClusterId) -> Event {
 }
 
 /// Whether the caller may still be served: a session ended by logout (or expired) stops
-/// its stream at the next read.
-async fn still_signed_in(state: &AppState, who: &Principal) -> Result<bool, ApiError> {
+/// its stream at the next check. A failed check keeps the stream (a passing database
+/// hiccup); the next one decides.
+async fn still_signed_in(state: &AppState, who: &Principal) -> bool {
     match &who.credential {
-        Credential::Session(hash) => Ok(state.store.session(hash, Utc::now()).await?.is_some()),
-        Credential::Token(_) => Ok(true),
+        Credential::Session(hash) => match state.store.session(hash, Utc::now()).await {
+            Ok(session) => session.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "event stream: session check failed");
+                true
+            }
+        },
+        Credential::Token(_) => true,
     }
 }
 
-/// One poll: the next snapshot and its events, `None` when the stream should end.
-async fn poll(
-    state: &AppState,
-    who: &Principal,
-    org: OrgId,
-    before: &Snapshot,
-) -> Option<(Snapshot, Vec<Event>)> {
-    match still_signed_in(state, who).await {
-        Ok(true) => {}
-        Ok(false) => return None,
-        Err(e) => {
-            tracing::warn!(error = %e, "event stream: session check failed");
-            return Some((before.clone(), Vec::new()));
-        }
-    }
-    match state.store.list_clusters(org).await {
-        Ok(clusters) => {
-            let after = snapshot(&clusters);
-            let events = diff(before, &after)
-                .into_iter()
-                .map(|(change, id)| sse_event(change, id))
-                .collect();
-            Some((after, events))
-        }
-        Err(e) => {
-            // A passing database hiccup: keep the stream, try again next interval.
-            tracing::warn!(error = %e, "event stream: reading clusters failed");
-            Some((before.clone(), Vec::new()))
-        }
-    }
+/// One stream's state between events.
+struct Listening {
+    subscription: Subscription,
+    next_check: tokio::time::Instant,
 }
 
 /// `GET /api/v1/events`: cluster change events of the caller's organization.
@@ -175,26 +162,48 @@ async fn poll(
         description = "Server-Sent Events named `cluster.added`, `cluster.changed` or \
             `cluster.removed`, each with `{\"cluster_id\"}` as data; at most one event per \
             cluster per second; comment lines every 15 s keep the connection open. The \
-            stream ends on logout and after 5 minutes (clients reconnect)."),
-        (status = 401, body = ErrorBody)))]
+            stream ends on logout and after 5 minutes (clients reconnect). At most 10 \
+            streams per session or token and 200 per organization are open at once."),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(super) async fn stream(
     State(state): State<AppState>,
     who: Principal,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let org = who.org_id;
-    let first = snapshot(&state.store.list_clusters(org).await?);
+    let mut subscription = state
+        .events
+        .subscribe(&state.store, &state.shutdown, who.org_id, &who.credential)
+        .map_err(|refused| ApiError::OverLimit(refused.to_string()))?;
+    subscription.ready().await;
     let deadline = tokio::time::Instant::now() + MAX_STREAM_AGE;
     let shutdown = state.shutdown.clone();
-    let batches = futures::stream::unfold(first, move |before| {
+    let listening = Listening {
+        subscription,
+        next_check: tokio::time::Instant::now() + SESSION_RECHECK,
+    };
+    let batches = futures::stream::unfold(listening, move |mut listening| {
         let (state, who, shutdown) = (state.clone(), who.clone(), shutdown.clone());
         async move {
-            tokio::select! {
-                () = tokio::time::sleep(POLL_INTERVAL) => {}
-                () = tokio::time::sleep_until(deadline) => return None,
-                () = shutdown.wait() => return None,
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => return None,
+                    () = shutdown.wait() => return None,
+                    () = tokio::time::sleep_until(listening.next_check) => {
+                        if !still_signed_in(&state, &who).await {
+                            return None;
+                        }
+                        listening.next_check += SESSION_RECHECK;
+                    }
+                    received = listening.subscription.receiver.recv() => {
+                        // Fallen behind the feed: end; the client reconnects and reloads.
+                        let changes = received.ok()?;
+                        let events: Vec<Event> = changes
+                            .iter()
+                            .map(|(change, id)| sse_event(*change, *id))
+                            .collect();
+                        return Some((events, listening));
+                    }
+                }
             }
-            let (after, events) = poll(&state, &who, org, &before).await?;
-            Some((events, after))
         }
     });
     let events = futures::StreamExt::flat_map(batches, |events| {

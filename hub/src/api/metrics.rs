@@ -1,14 +1,21 @@
-//! The hub's own Prometheus metrics (`/metrics`): responses by status class, and each
-//! worker's runs, failures and state. Text exposition format, written by hand: a few
-//! counters do not need a metrics library.
+//! The hub's own Prometheus metrics (`/metrics`): responses by status class, the hub's own
+//! workers' runs, failures and state, pull collectors as counts, and the event streams.
+//! Text exposition format, written by hand: a few counters do not need a metrics library.
+//!
+//! Nothing here names an organization or a cluster: the endpoint answers anyone who can
+//! reach it unless `--metrics-token` is set, and then a bearer token it compares in
+//! constant time.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Response counters by status class.
@@ -36,10 +43,34 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Whether `headers` carry `Authorization: Bearer <expected>`. Both sides are hashed
+/// first, so the comparison takes the same time whatever the lengths.
+fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    let Some(presented) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|token| !token.is_empty())
+    else {
+        return false;
+    };
+    bool::from(Sha256::digest(presented).ct_eq(&Sha256::digest(expected)))
+}
+
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics", tag = "hub",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-pub(super) async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
+        (status = 401, body = ErrorBody, description = "`--metrics-token` is set and the \
+            request lacks `Authorization: Bearer <token>`")))]
+pub(super) async fn prometheus(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(token) = &state.settings.metrics_token
+        && !bearer_matches(&headers, token.expose())
+    {
+        return Err(ApiError::Unauthorized);
+    }
     let mut out = String::new();
     let m = &state.metrics;
     out.push_str("# HELP kubeworkz_http_responses_total API responses by status class.\n");
@@ -59,7 +90,12 @@ pub(super) async fn prometheus(State(state): State<AppState>) -> impl IntoRespon
         "kubeworkz_http_rate_limited_total {}",
         m.rate_limited.load(Ordering::Relaxed)
     );
-    let workers = state.workers.snapshot();
+    // Organizations' workers (pull collectors) are named after their clusters: counted only.
+    let (workers, collectors): (Vec<_>, Vec<_>) = state
+        .workers
+        .snapshot()
+        .into_iter()
+        .partition(|w| w.org_id.is_none());
     for (name, help, kind) in [
         (
             "kubeworkz_worker_runs_total",
@@ -87,17 +123,41 @@ pub(super) async fn prometheus(State(state): State<AppState>) -> impl IntoRespon
             let _ = writeln!(out, "{name}{{worker=\"{}\"}} {value}", escape(&w.name));
         }
     }
+    let running = collectors.iter().filter(|w| w.running).count();
+    let failing = collectors.iter().filter(|w| w.last_error.is_some()).count();
+    let _ = writeln!(
+        out,
+        "# HELP kubeworkz_pull_collectors Pull-mode collectors by state.\n\
+         # TYPE kubeworkz_pull_collectors gauge\n\
+         kubeworkz_pull_collectors{{state=\"running\"}} {running}\n\
+         kubeworkz_pull_collectors{{state=\"stopped\"}} {}\n\
+         # HELP kubeworkz_pull_collectors_failing Pull-mode collectors whose last round failed.\n\
+         # TYPE kubeworkz_pull_collectors_failing gauge\n\
+         kubeworkz_pull_collectors_failing {failing}",
+        collectors.len() - running
+    );
+    let _ = writeln!(
+        out,
+        "# HELP kubeworkz_event_streams Open event streams.\n\
+         # TYPE kubeworkz_event_streams gauge\n\
+         kubeworkz_event_streams {}\n\
+         # HELP kubeworkz_event_pollers Cluster pollers feeding event streams (one per organization watching).\n\
+         # TYPE kubeworkz_event_pollers gauge\n\
+         kubeworkz_event_pollers {}",
+        state.events.streams(),
+        state.events.pollers()
+    );
     let _ = writeln!(
         out,
         "# HELP kubeworkz_build_info Hub version.\n# TYPE kubeworkz_build_info gauge\n\
          kubeworkz_build_info{{version=\"{}\"}} 1",
         kubeworkz_shared::VERSION
     );
-    (
+    Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         out,
-    )
+    ))
 }

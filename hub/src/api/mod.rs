@@ -2,8 +2,10 @@
 //!
 //! Every route sits behind the request-context middleware (request id, client address,
 //! response counters); bodies are limited to 64 KiB except registration, which takes a
-//! kubeconfig. Handlers authenticate with the [`extract::Principal`] extractor and check the
-//! admin role with [`extract::Admin`]; every mutation is audited (`audit.rs`).
+//! kubeconfig. Every route but the streaming ones (the event stream) must have its response
+//! started within the request timeout. Handlers authenticate with the
+//! [`extract::Principal`] extractor and check the admin role with [`extract::Admin`]; every
+//! mutation is audited (`audit.rs`).
 
 mod admin;
 mod audit;
@@ -11,8 +13,10 @@ mod clusters;
 mod context;
 mod costs;
 pub mod docs;
+pub mod event_feeds;
 pub mod events;
 pub mod extract;
+pub mod forwarded;
 mod health;
 mod inventory;
 pub mod metrics;
@@ -104,15 +108,23 @@ pub fn router(state: AppState) -> Router {
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
         )
         .route("/audit", get(audit::list))
-        .route("/events", get(events::stream))
         .route("/docs", get(docs::page))
         .route("/docs/openapi.json", get(docs::openapi_json));
-    Router::new()
+    let timed = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::prometheus))
         .nest("/api/v1", v1)
         .fallback(crate::ui::fallback)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            context::request_timeout,
+        ));
+    // Streaming routes join after the request timeout's layer, which covers only the routes
+    // already there: a stream's response lives as long as it streams.
+    let streaming = Router::new().route("/api/v1/events", get(events::stream));
+    timed
+        .merge(streaming)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(

@@ -118,28 +118,26 @@ pub(super) async fn login(
     ctx: RequestContext,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let now = Instant::now();
-    let ip = ctx
-        .source_ip
-        .map_or("unknown".to_owned(), |ip| ip.to_string());
-    state
-        .limits
-        .login_per_ip
-        .hit(&ip, now)
-        .map_err(ApiError::TooManyRequests)?;
     let email = auth::normalize_email(&body.email).map_err(|_| ApiError::BadCredentials)?;
-    state
+    // Counts as a failure unless marked a success below (see `auth::ratelimit`).
+    let attempt = state
         .limits
-        .login_per_user
-        .hit(&email, now)
+        .login
+        .begin(&email, ctx.source_ip, Instant::now())
         .map_err(ApiError::TooManyRequests)?;
+    tokio::time::sleep(attempt.delay()).await;
     let organization = body.organization.as_deref().map(str::trim);
     let organization = organization.filter(|o| !o.is_empty());
     let password = auth::Secret::new(body.password);
     let matched = auth::match_login(&*state.store, &email, organization, password).await?;
     let user = match matched {
-        LoginMatch::One(user) => user,
+        LoginMatch::One(user) => {
+            attempt.succeeded();
+            user
+        }
         LoginMatch::Several(organizations) => {
+            // The password was right (for each of them): not a guess to count.
+            attempt.succeeded();
             return Err(ApiError::Conflict(format!(
                 "this email and password match users in several organizations ({}): \
                  log in again with \"organization\" set to one of them",

@@ -9,11 +9,13 @@ pub mod ratelimit;
 pub mod token_cache;
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::store::{DEFAULT_ORG, NewUser, Role, Store, StoreError, User, UserCredentials};
@@ -96,11 +98,46 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 /// Spends the time of one verification, so an unknown email answers as slowly as a wrong
 /// password (no user enumeration by timing).
 pub fn verify_nothing(password: &str) {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static DUMMY: OnceLock<String> = OnceLock::new();
     let hash = DUMMY.get_or_init(|| {
         hash_password("kubeworkz-timing-equalizer").expect("hashing a constant works")
     });
     let _ = verify_password(password, hash);
+}
+
+/// Runs argon2 `work` on a blocking thread: it takes tens of milliseconds of CPU, which on
+/// the async runtime would stall every other request its worker serves. At most one
+/// hashing per CPU runs at once: each holds 19 MiB and a core, so more would only queue on
+/// the CPUs while holding their memory (a burst of logins would otherwise start up to
+/// tokio's 512 blocking threads). `None` if the work panicked.
+async fn on_argon2_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+    });
+    let _slot = slots.acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+/// [`hash_password`] off the async runtime (see [`on_argon2_thread`]).
+pub async fn hash_password_blocking(password: String) -> Result<String, AuthError> {
+    on_argon2_thread(move || hash_password(&password))
+        .await
+        .unwrap_or(Err(AuthError::Hashing))
+}
+
+/// [`verify_password`] off the async runtime (see [`on_argon2_thread`]).
+pub async fn verify_password_blocking(password: String, stored: String) -> bool {
+    on_argon2_thread(move || verify_password(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// [`verify_nothing`] off the async runtime (see [`on_argon2_thread`]).
+pub async fn verify_nothing_blocking(password: String) {
+    on_argon2_thread(move || verify_nothing(&password)).await;
 }
 
 /// What a login's email and password matched.
@@ -130,7 +167,7 @@ pub async fn match_login(
     let candidates = store
         .login_candidates(email, organization, MAX_LOGIN_CANDIDATES)
         .await?;
-    let (candidates, verified) = tokio::task::spawn_blocking(move || {
+    let (candidates, verified) = on_argon2_thread(move || {
         if candidates.is_empty() {
             verify_nothing(password.expose());
         }
@@ -141,7 +178,7 @@ pub async fn match_login(
         (candidates, verified)
     })
     .await
-    .map_err(|_| AuthError::Hashing)?;
+    .ok_or(AuthError::Hashing)?;
     let mut matched: Vec<UserCredentials> = Vec::new();
     let mut refused = Vec::new();
     for (candidate, valid) in candidates.into_iter().zip(verified) {
@@ -199,7 +236,7 @@ pub async fn create_user(
         id: Uuid::now_v7(),
         org_id: org,
         email: normalize_email(email)?,
-        password_hash: hash_password(password)?,
+        password_hash: hash_password_blocking(password.to_owned()).await?,
         role,
     };
     Ok(store.create_user(&new).await?)

@@ -133,7 +133,9 @@ impl PullSupervisor {
             .lock()
             .expect("pull handle lock")
             .insert(target.id, resync.clone());
-        let status = self.workers.register(&worker_name(&target), None);
+        let status = self
+            .workers
+            .register_owned(&worker_name(&target), None, Some(target.org_id));
         let blob = target.kubeconfig.blob.clone();
         let task = tokio::spawn(run_cluster(
             target.clone(),

@@ -2,14 +2,16 @@
 //! callers: anonymous, session (cookies + CSRF header, as a browser would send them) and
 //! bearer token.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use kubeworkz_hub::api::event_feeds::{EventFeeds, StreamLimits};
 use kubeworkz_hub::api::router;
-use kubeworkz_hub::auth::ratelimit::{RateLimiter, RateLimits};
+use kubeworkz_hub::auth::ratelimit::RateLimits;
 use kubeworkz_hub::auth::{self, Secret};
+use kubeworkz_hub::http_server::{HttpLimits, serve_http};
 use kubeworkz_hub::pull::supervisor::PullHandle;
 use kubeworkz_hub::pull::{EgressPolicy, ProbeSettings};
 use kubeworkz_hub::seal::{Keyring, MasterKey};
@@ -31,55 +33,100 @@ use crate::harness::{Backend, TestStore};
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "first-admin-password";
 pub const PASSWORD: &str = "a-long-enough-password";
-/// Login attempts per user per minute in the test hubs.
-pub const LOGIN_PER_USER: u32 = 5;
+
+/// How a test hub differs from the defaults `serve` starts with, in plain values (each one
+/// a `serve` flag or a cap of the hub).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--api-rate-limit-per-minute`; 1,000 when unset.
+    pub api_per_minute: Option<u32>,
+    /// `--trusted-proxies`.
+    pub trusted_proxies: Vec<&'static str>,
+    /// `--http-request-timeout-secs`.
+    pub request_timeout: Option<Duration>,
+    /// `--http-header-timeout-secs`.
+    pub header_timeout: Option<Duration>,
+    /// `--http-idle-timeout-secs`.
+    pub idle_timeout: Option<Duration>,
+    /// `--http-max-connections`.
+    pub max_connections: Option<usize>,
+    /// Event streams per session or token, and per organization.
+    pub stream_caps: Option<(usize, usize)>,
+    /// `--metrics-token`.
+    pub metrics_token: Option<&'static str>,
+    /// `--pull-allow-loopback` / `--pull-allowed-networks`: where registrations may connect
+    /// (the default refuses loopback, where every test server runs).
+    pub egress: Option<EgressPolicy>,
+}
 
 /// A running API over a fresh database of one backend.
 pub struct TestHub {
     pub base: String,
+    pub addr: SocketAddr,
     pub backend: Backend,
     pub db: TestStore,
     pub default_org: OrgId,
+    /// The hub's worker registry (what the workers endpoint and `/metrics` show).
+    pub workers: Workers,
+    pub keyring: Keyring,
 }
 
 impl TestHub {
     pub async fn start(backend: Backend) -> Self {
-        Self::start_with_limits(backend, Self::test_limits()).await
+        Self::start_with(backend, Options::default()).await
     }
 
-    pub async fn start_with_limits(backend: Backend, limits: Arc<RateLimits>) -> Self {
-        Self::start_with(backend, limits, ApiSettings::default()).await
-    }
-
-    /// A hub whose registrations connect under `egress` (the default refuses loopback, where
-    /// every test server runs).
+    /// A hub whose registrations connect under `egress`.
     pub async fn start_with_egress(backend: Backend, egress: EgressPolicy) -> Self {
-        let settings = ApiSettings {
-            probe: ProbeSettings::new(egress),
-            ..ApiSettings::default()
+        let options = Options {
+            egress: Some(egress),
+            ..Options::default()
         };
-        Self::start_with(backend, Self::test_limits(), settings).await
+        Self::start_with(backend, options).await
     }
 
-    fn test_limits() -> Arc<RateLimits> {
-        Arc::new(RateLimits {
-            login_per_ip: RateLimiter::new(1000, Duration::from_secs(60)),
-            login_per_user: RateLimiter::new(LOGIN_PER_USER, Duration::from_secs(60)),
-            per_token: RateLimiter::new(1000, Duration::from_secs(60)),
-        })
+    /// Replaces this hub by one on a fresh database of the same backend with `options`.
+    pub async fn restart(self, options: Options) -> Self {
+        let backend = self.backend;
+        drop(self);
+        Self::start_with(backend, options).await
     }
 
-    async fn start_with(backend: Backend, limits: Arc<RateLimits>, settings: ApiSettings) -> Self {
+    /// A hub served by the same connection loop as `serve`.
+    pub async fn start_with(backend: Backend, options: Options) -> Self {
         let db = TestStore::open(backend).await;
         let keyring = Keyring::new(MasterKey::generate().0, vec![]);
+        let workers = Workers::new();
         let mut state = AppState::new(
             db.store.clone(),
-            Workers::new(),
+            workers.clone(),
             PullHandle::default(),
-            keyring,
+            keyring.clone(),
         );
-        state.limits = limits;
-        state.settings = Arc::new(settings);
+        let per_minute = options.api_per_minute.unwrap_or(1000).to_string();
+        state.limits = Arc::new(RateLimits::with_api_limit(per_minute.parse().unwrap()));
+        let defaults = ApiSettings::default();
+        state.settings = Arc::new(ApiSettings {
+            trusted_proxies: kubeworkz_hub::api::forwarded::TrustedProxies::new(
+                options.trusted_proxies.iter().map(|p| p.parse().unwrap()),
+            ),
+            request_timeout: options.request_timeout.unwrap_or(defaults.request_timeout),
+            metrics_token: options.metrics_token.map(|t| Secret::new(t.into())),
+            probe: options.egress.map_or(defaults.probe.clone(), ProbeSettings::new),
+            ..defaults
+        });
+        if let Some((per_credential, per_org)) = options.stream_caps {
+            state.events = Arc::new(EventFeeds::new(StreamLimits {
+                per_credential,
+                per_org,
+            }));
+        }
+        let defaults = HttpLimits::default();
+        let http = HttpLimits {
+            header_timeout: options.header_timeout.unwrap_or(defaults.header_timeout),
+            idle_timeout: options.idle_timeout.unwrap_or(defaults.idle_timeout),
+            max_connections: options.max_connections.unwrap_or(defaults.max_connections),
+        };
         let created = auth::bootstrap_admin(
             &*db.store,
             Some(ADMIN_EMAIL),
@@ -96,14 +143,17 @@ impl TestHub {
             .unwrap()
             .id;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = listener.local_addr().unwrap();
+        let shutdown = state.shutdown.clone();
+        tokio::spawn(serve_http(listener, router(state), http, shutdown));
         Self {
-            base,
+            base: format!("http://{addr}"),
+            addr,
             backend,
             db,
             default_org,
+            workers,
+            keyring,
         }
     }
 
@@ -115,6 +165,29 @@ impl TestHub {
             csrf: None,
             bearer: None,
         }
+    }
+
+    /// An anonymous caller whose connections come from `ip` (any 127.0.0.0/8 address
+    /// reaches the loopback listener from its own source address).
+    pub fn anonymous_from(&self, ip: &str) -> Caller {
+        let ip: IpAddr = ip.parse().unwrap();
+        Caller {
+            client: reqwest::Client::builder()
+                .local_address(ip)
+                .build()
+                .unwrap(),
+            ..self.anonymous()
+        }
+    }
+
+    /// Logs in from `ip` and returns the response, whatever it is.
+    pub async fn try_login_from(&self, ip: &str, email: &str, password: &str) -> Resp {
+        self.anonymous_from(ip)
+            .post(
+                "/api/v1/auth/login",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await
     }
 
     /// Logs in; panics unless it succeeds.

@@ -22,6 +22,9 @@ mod client;
 mod clusters;
 mod costs;
 mod egress;
+mod events;
+mod hardening;
+mod http_server;
 mod inventory;
 mod isolation;
 mod limits;
@@ -55,7 +58,6 @@ macro_rules! both_backends {
 
 both_backends! {
     auth_flow::login_sets_cookies_and_logout_ends_the_session,
-    auth_flow::wrong_passwords_are_401_then_429,
     auth_flow::cookie_mutations_need_the_csrf_header,
     auth_flow::api_tokens_authenticate_until_revoked_or_expired,
     auth_flow::errors_have_one_shape_and_a_request_id,
@@ -80,9 +82,25 @@ both_backends! {
     admin::the_last_admin_cannot_be_demoted_disabled_or_deleted,
     admin::concurrent_mutual_demotions_keep_an_admin,
     cli::user_commands_keep_an_admin_and_resolve_emails,
-    limits::logins_per_ip_and_requests_per_token_are_limited,
+    limits::requests_per_token_are_limited,
+    limits::five_wrong_passwords_do_not_lock_out_another_address,
+    limits::made_up_emails_do_not_block_a_real_user_behind_the_same_address,
+    limits::repeated_failures_of_one_pair_wait_longer_each_time,
+    limits::forwarded_for_separates_clients_only_behind_a_trusted_proxy,
     ui::the_ui_is_served_with_spa_fallback_and_cache_headers,
-    ui::cluster_events_are_streamed_per_organization,
+    events::cluster_events_are_streamed_per_organization,
+    events::the_eleventh_stream_of_a_session_is_refused,
+    events::an_organization_has_a_cap_of_streams,
+    events::the_streams_of_one_organization_share_one_poller,
+    http_server::a_slowloris_client_is_dropped_within_the_header_timeout,
+    http_server::idle_keep_alives_last_the_idle_timeout_not_the_header_timeout,
+    http_server::idle_connections_make_room_at_the_connection_limit,
+    http_server::when_every_connection_is_busy_new_ones_are_refused_until_one_ends,
+    http_server::a_slow_body_times_out_but_event_streams_outlive_the_request_timeout,
+    hardening::workers_and_metrics_show_no_other_organizations_clusters,
+    hardening::metrics_need_the_token_when_one_is_set,
+    hardening::html_pages_carry_the_security_headers,
+    hardening::password_hashing_does_not_stall_other_requests,
     openapi::operation_ids_are_unique,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,

@@ -1,17 +1,9 @@
 //! The embedded web UI (entry page, hashed assets, SPA fallback, cache headers; API paths
-//! stay JSON) and the live event stream (`GET /api/v1/events`): added, changed and removed
-//! clusters arrive as named events, scoped to the caller's organization, and ingest by
-//! someone else (the store, as another hub replica would write it) shows up.
+//! stay JSON).
 
-use std::time::Duration;
-
-use chrono::Utc;
-use kubeworkz_hub::store::Role;
-use kubeworkz_shared::model::{HealthReason, HealthReport, HealthStatus};
 use reqwest::Method;
-use reqwest::header::COOKIE;
 
-use crate::client::{Caller, TestHub, seed};
+use crate::client::TestHub;
 
 pub async fn the_ui_is_served_with_spa_fallback_and_cache_headers(hub: TestHub) {
     let anyone = hub.anonymous();
@@ -90,122 +82,4 @@ pub async fn the_ui_is_served_with_spa_fallback_and_cache_headers(hub: TestHub) 
         )
         .await;
     assert_eq!(post.status, 404, "only GET and HEAD reach the UI");
-}
-
-/// An open event stream of `caller`.
-struct Events {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Events {
-    async fn open(caller: &Caller) -> Self {
-        let session = caller.session.clone().expect("a session");
-        let response = caller
-            .request(Method::GET, "/api/v1/events")
-            .header(COOKIE, format!("kubeworkz_session={session}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(
-            response.headers()["content-type"].to_str().unwrap(),
-            "text/event-stream"
-        );
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event (name, data), skipping keep-alive comments; `None` when the stream
-    /// ended.
-    async fn next(&mut self) -> Option<(String, serde_json::Value)> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut name = None;
-                let mut data = None;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        name = Some(v.to_owned());
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data = Some(serde_json::from_str(v).unwrap());
-                    }
-                }
-                if let (Some(name), Some(data)) = (name, data) {
-                    return Some((name, data));
-                }
-                continue;
-            }
-            let chunk = self.response.chunk().await.unwrap()?;
-            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-
-    /// The next event within 10 s.
-    async fn expect(&mut self) -> (String, String) {
-        let (name, data) = tokio::time::timeout(Duration::from_secs(10), self.next())
-            .await
-            .expect("an event within 10 s")
-            .expect("the stream is open");
-        (name, data["cluster_id"].as_str().unwrap().to_owned())
-    }
-
-    /// Nothing arrives for `quiet`.
-    async fn expect_none(&mut self, quiet: Duration) {
-        if let Ok(event) = tokio::time::timeout(quiet, self.next()).await {
-            panic!("unexpected event {event:?}");
-        }
-    }
-}
-
-pub async fn cluster_events_are_streamed_per_organization(hub: TestHub) {
-    let org = hub.default_org;
-    let admin = hub.admin().await;
-    let other = hub.user("other", "other@example.com", Role::Admin).await;
-    let anonymous = hub.anonymous().get("/api/v1/events").await;
-    assert_eq!(anonymous.status, 401);
-    assert_eq!(anonymous.error_code(), "unauthorized");
-
-    let mut events = Events::open(&admin).await;
-    let mut others = Events::open(&other).await;
-
-    let seeded = seed(&hub, org, "alpha").await;
-    let id = seeded.cluster.to_string();
-    assert_eq!(events.expect().await, ("cluster.added".into(), id.clone()));
-
-    // Health judged by ingest (here written to the store directly, as another replica would).
-    let report = HealthReport {
-        status: HealthStatus::Degraded,
-        reasons: vec![HealthReason::MetricsUnavailable],
-    };
-    hub.db
-        .store
-        .record_health(org, seeded.cluster, &report, Utc::now())
-        .await
-        .unwrap();
-    assert_eq!(
-        events.expect().await,
-        ("cluster.changed".into(), id.clone())
-    );
-    // Coalesced: nothing more while nothing changes.
-    events.expect_none(Duration::from_millis(2500)).await;
-
-    let deleted = admin.delete(&format!("/api/v1/k8s/clusters/{id}")).await;
-    assert_eq!(deleted.status, 204, "{}", deleted.text);
-    assert_eq!(events.expect().await, ("cluster.removed".into(), id));
-
-    // Another organization heard nothing of it.
-    others.expect_none(Duration::from_millis(1500)).await;
-
-    // Logging out ends the stream.
-    let out = admin
-        .post("/api/v1/auth/logout", serde_json::json!({}))
-        .await;
-    assert_eq!(out.status, 204, "{}", out.text);
-    let ended = tokio::time::timeout(Duration::from_secs(5), events.next())
-        .await
-        .expect("the stream ends within 5 s of logout");
-    assert!(ended.is_none(), "{ended:?}");
 }
