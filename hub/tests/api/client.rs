@@ -112,7 +112,9 @@ impl TestHub {
             ),
             request_timeout: options.request_timeout.unwrap_or(defaults.request_timeout),
             metrics_token: options.metrics_token.map(|t| Secret::new(t.into())),
-            probe: options.egress.map_or(defaults.probe.clone(), ProbeSettings::new),
+            probe: options
+                .egress
+                .map_or(defaults.probe.clone(), ProbeSettings::new),
             ..defaults
         });
         if let Some((per_credential, per_org)) = options.stream_caps {
