@@ -32,13 +32,21 @@ fn resource(base: u128, measured: bool, cost: u64) -> ResourceAllocation {
 
 /// One hour of one namespace; `n` scales every amount so hours and groups differ.
 fn hour_row(cluster: ClusterId, hour: i64, namespace: &str, team: &str, n: u64) -> Allocation {
-    let cpu = resource(1_234_567_890 * u128::from(n), n % 2 == 1, 12_345_678 * n);
-    let memory = resource(987_654_321_987 * u128::from(n), n % 3 != 0, 4_567_891 * n);
+    let cpu = resource(
+        1_234_567_890 * u128::from(n),
+        !n.is_multiple_of(2),
+        12_345_678 * n,
+    );
+    let memory = resource(
+        987_654_321_987 * u128::from(n),
+        !n.is_multiple_of(3),
+        4_567_891 * n,
+    );
     let storage = StorageAllocation {
         byte_millis: 5_368_709_120_000 * u128::from(n),
         cost: NanoDollars(333_333 * n),
     };
-    let network = (n % 2 == 0).then_some(NetworkAllocation {
+    let network = n.is_multiple_of(2).then_some(NetworkAllocation {
         egress_bytes: 123_456_789 * n,
         cost: NanoDollars(1_000_001 * n),
     });
@@ -50,7 +58,12 @@ fn hour_row(cluster: ClusterId, hour: i64, namespace: &str, team: &str, n: u64) 
         end: UnixMillis(start.0 + MILLIS_PER_HOUR),
         namespace: namespace.into(),
         team: team.into(),
-        cost_center: if n % 2 == 0 { "cc-even" } else { "unallocated" }.into(),
+        cost_center: if n.is_multiple_of(2) {
+            "cc-even"
+        } else {
+            "unallocated"
+        }
+        .into(),
         labels: [
             ("team".to_owned(), team.to_owned()),
             ("app".to_owned(), format!("app-{}", n % 3)),
@@ -64,7 +77,7 @@ fn hour_row(cluster: ClusterId, hour: i64, namespace: &str, team: &str, n: u64) 
             total,
             flags: AllocationFlags {
                 usage_unknown: n % 4 == 1,
-                idle_clamped: namespace == "__idle__" && n % 2 == 0,
+                idle_clamped: namespace == "__idle__" && n.is_multiple_of(2),
             },
         },
     }
