@@ -81,19 +81,33 @@ if [ -z "${DATABASE_URL:-}" ]; then
   export DATABASE_URL
 fi
 
+# --- the API's OpenAPI document: the committed copy the UI's types come from is current ---
+# (builds the hub binary, which the tests below need anyway)
+log "OpenAPI document: hub/ui/openapi.json is what the hub serves"
+served_doc=$(mktemp)
+cargo run --quiet --locked -p kubeworkz-hub -- openapi >"$served_doc"
+if ! cmp -s hub/ui/openapi.json "$served_doc"; then
+  diff -u hub/ui/openapi.json "$served_doc" | head -n 60 >&2 || true
+  rm -f "$served_doc"
+  echo "hub/ui/openapi.json differs from the hub's document: run 'cargo run -p kubeworkz-hub -- openapi > hub/ui/openapi.json', then 'npm run build' in hub/ui, and commit both" >&2
+  exit 1
+fi
+rm -f "$served_doc"
+
 # --- web UI: Chromium for the browser test, component tests, committed build up to date ---
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium "Chromium is missing (the UI's browser test needs it): apt-get install chromium"
 fi
-log "web UI: npm ci, vitest, build, and the committed dist matches the build"
+log "web UI: npm ci, vitest, build, and the committed API types and dist match the build"
 (
   cd hub/ui
   npm ci --no-audit --no-fund --loglevel=error
   npx vitest run
-  npm run build
+  npm run build # regenerates src/lib/api-types.ts from openapi.json first
 )
-if ! git diff --exit-code --stat -- hub/ui/dist || [ -n "$(git status --porcelain -- hub/ui/dist)" ]; then
-  echo "hub/ui/dist differs from a fresh build: run 'npm ci && npm run build' in hub/ui and commit dist" >&2
+ui_built=(hub/ui/dist hub/ui/src/lib/api-types.ts)
+if ! git diff --exit-code --stat -- "${ui_built[@]}" || [ -n "$(git status --porcelain -- "${ui_built[@]}")" ]; then
+  echo "hub/ui/dist or hub/ui/src/lib/api-types.ts differs from a fresh build: run 'npm ci && npm run build' in hub/ui and commit both" >&2
   exit 1
 fi
 

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kubeworkz_hub::api::docs::ApiDoc;
 use kubeworkz_hub::config::ServeConfig;
 use kubeworkz_hub::shutdown::Shutdown;
 use kubeworkz_hub::{server, telemetry};
+use utoipa::OpenApi;
 
 /// mimalloc instead of glibc's malloc: an API read allocates per row and per cell from many
 /// threads at once (tokio workers, one SQLite worker thread per pooled connection), and
@@ -48,6 +50,9 @@ enum Command {
     /// Set and show the prices the cost runs charge.
     #[command(subcommand)]
     Prices(cli::prices::PricesCommand),
+    /// Print the API's OpenAPI document (what `/api/v1/docs/openapi.json` serves) as JSON,
+    /// for client generators and for checking that a committed copy is current.
+    Openapi,
 }
 
 fn main() -> ExitCode {
@@ -84,6 +89,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => cli::token(command).await,
             Command::Org(command) => cli::org(command).await,
             Command::User(command) => cli::users::user(command).await,
+            Command::Openapi => print_openapi(),
         }
     })
+}
+
+/// Prints the document the hub serves. Needs no database or key: CI runs it on a bare
+/// checkout to check that `hub/ui/openapi.json` is current.
+fn print_openapi() -> anyhow::Result<()> {
+    let document = ApiDoc::openapi()
+        .to_pretty_json()
+        .context("printing the OpenAPI document")?;
+    println!("{document}");
+    Ok(())
 }

@@ -252,14 +252,14 @@ async fn two_teams_cost_what_a_hand_computation_says() -> Result<()> {
     let storefront_line = team("storefront")?;
     let research_line = team("research")?;
     assert_eq!(
-        storefront_line.total_nanos, storefront,
+        storefront_line.cost.total.0, storefront,
         "{storefront_line:#?}"
     );
-    assert_eq!(research_line.total_nanos, research, "{research_line:#?}");
-    assert!(!storefront_line.usage_unknown && !research_line.usage_unknown);
+    assert_eq!(research_line.cost.total.0, research, "{research_line:#?}");
+    assert!(!storefront_line.cost.flags.usage_unknown && !research_line.cost.flags.usage_unknown);
     // Research used its memory beyond the request; the storefront used less than requested.
-    assert!(research_line.memory.efficiency.unwrap() > 3.7);
-    assert!(storefront_line.cpu.efficiency.unwrap() < 0.5);
+    assert!(research_line.cost.memory.efficiency().unwrap() > 3.7);
+    assert!(storefront_line.cost.cpu.efficiency().unwrap() < 0.5);
     drop(cluster);
     Ok(())
 }

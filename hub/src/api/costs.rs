@@ -1,7 +1,7 @@
 //! `/api/v1/k8s/costs` and `/api/v1/k8s/namespaces/{id}/costs`: the cost reports of
 //! [`crate::cost::report`], as JSON or CSV. This file only parses parameters and picks the
 //! format; the sums live in the report module, which the view `v_k8s_namespace_costs` is
-//! tested against.
+//! tested against, and the shapes in `cost_views`.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,9 +12,10 @@ use kubeworkz_shared::time::UnixMillis;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::cost_views::{self, CostLineView, CostReportView, NamespaceCostsView};
 use super::extract::{ApiPath, ApiQuery, Principal};
 use super::inventory::own_object;
-use crate::cost::report::{self, CostFilter, CostQuery, CostReport, ReportError, Step};
+use crate::cost::report::{self, CostFilter, CostQuery, ReportError, Step};
 use crate::cost::{AggregateBy, Window};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -80,21 +81,19 @@ impl From<ReportError> for ApiError {
     }
 }
 
-fn respond(report: CostReport, format: Option<Format>, filename: &str) -> Response {
-    match format.unwrap_or(Format::Json) {
-        Format::Json => Json(report).into_response(),
-        Format::Csv => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{filename}\""),
-                ),
-            ],
-            report.to_csv(),
-        )
-            .into_response(),
-    }
+/// `lines` as a CSV attachment named `filename`.
+fn csv_attachment(lines: &[CostLineView], filename: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        cost_views::csv(lines),
+    )
+        .into_response()
 }
 
 /// `GET /api/v1/k8s/namespaces/{id}/costs`.
@@ -103,7 +102,7 @@ fn respond(report: CostReport, format: Option<Format>, filename: &str) -> Respon
     responses(
         (status = 200, description = "Cost per step (cpu, memory, storage, network, total, \
             efficiency) and over the window; `steps` as CSV lines with `format=csv`",
-            content((serde_json::Value = "application/json"), (String = "text/csv"))),
+            content((NamespaceCostsView = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub(super) async fn namespace_costs(
@@ -124,16 +123,11 @@ pub(super) async fn namespace_costs(
         step,
     )
     .await?;
-    if params.format == Some(Format::Csv) {
-        let filename = format!("{}-costs.csv", namespace.name);
-        let steps = CostReport {
-            window: costs.window,
-            lines: costs.steps,
-            total: costs.total,
-        };
-        return Ok(respond(steps, params.format, &filename));
-    }
-    Ok(Json(costs).into_response())
+    let view = NamespaceCostsView::from(costs);
+    Ok(match params.format.unwrap_or(Format::Json) {
+        Format::Json => Json(view).into_response(),
+        Format::Csv => csv_attachment(&view.steps, &format!("{}-costs.csv", view.namespace)),
+    })
 }
 
 /// `GET /api/v1/k8s/costs`.
@@ -142,7 +136,7 @@ pub(super) async fn namespace_costs(
     responses(
         (status = 200, description = "One line per group, most expensive first, and the total; \
             CSV with `format=csv`",
-            content((serde_json::Value = "application/json"), (String = "text/csv"))),
+            content((CostReportView = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(super) async fn costs(
     State(state): State<AppState>,
@@ -167,6 +161,9 @@ pub(super) async fn costs(
         filter,
         include_idle: params.include_idle.unwrap_or(false),
     };
-    let report = report::costs(&*state.store, who.org_id, &query).await?;
-    Ok(respond(report, params.format, "costs.csv"))
+    let view = CostReportView::from(report::costs(&*state.store, who.org_id, &query).await?);
+    Ok(match params.format.unwrap_or(Format::Json) {
+        Format::Json => Json(view).into_response(),
+        Format::Csv => csv_attachment(&view.lines, "costs.csv"),
+    })
 }

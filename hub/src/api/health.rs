@@ -6,29 +6,50 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// What `/healthz` answers while the process serves requests.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LivenessView {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// What `/readyz` answers while the database answers too.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadinessView {
+    /// The store's backend: `sqlite` or `postgres`.
+    #[schema(example = "sqlite")]
+    pub database: &'static str,
+    /// Always `ready`.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+}
+
 /// `GET /healthz`: the process serves requests.
 #[utoipa::path(get, path = "/healthz", tag = "hub", security(),
-    responses((status = 200, description = "Serving", body = Object)))]
-pub(super) async fn healthz() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+    responses((status = 200, description = "Serving", body = LivenessView)))]
+pub(super) async fn healthz() -> Json<LivenessView> {
+    Json(LivenessView { status: "ok" })
 }
 
 /// `GET /readyz`: the process serves requests and its database answers.
 #[utoipa::path(get, path = "/readyz", tag = "hub", security(),
-    responses((status = 200, description = "Ready", body = Object),
+    responses((status = 200, description = "Ready", body = ReadinessView),
         (status = 503, body = crate::error::ErrorBody)))]
-pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<ReadinessView>, ApiError> {
     state
         .store
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?;
-    Ok(Json(
-        json!({ "status": "ready", "database": state.store.backend().as_str() }),
-    ))
+    Ok(Json(ReadinessView {
+        database: state.store.backend().as_str(),
+        status: "ready",
+    }))
 }

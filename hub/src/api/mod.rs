@@ -11,6 +11,7 @@ mod admin;
 mod audit;
 mod clusters;
 mod context;
+mod cost_views;
 mod costs;
 pub mod docs;
 pub mod event_feeds;

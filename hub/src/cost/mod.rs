@@ -46,8 +46,8 @@ pub use engine::allocate_hour;
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
 pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices};
 pub use report::{
-    CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, ReportError, ResourceLine, Step,
-    costs, namespace_costs,
+    CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, ReportError, Step, costs,
+    namespace_costs,
 };
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};

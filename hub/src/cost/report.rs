@@ -1,11 +1,13 @@
-//! The queries behind the cost API, as plain async functions over `&dyn Store` returning serde
-//! types, so the HTTP layer only parses parameters and picks JSON or CSV:
+//! The queries behind the cost API, as plain async functions over `&dyn Store` returning
+//! exact sums, so the HTTP layer (`hub::api`, which owns the JSON and CSV shapes) only parses
+//! parameters and presents:
 //!
 //! - [`namespace_costs`]: one namespace over a window in steps (`window=7d&step=1d`), each
-//!   point broken down by CPU, memory, storage and network with efficiency = usage / request;
+//!   point a [`CostBreakdown`] (CPU, memory, storage and network, with the sums efficiency
+//!   is computed from);
 //! - [`costs`]: the organization's costs over a window grouped by `aggregate`
 //!   (`cluster|namespace|team|cost_center|label:KEY`), optionally filtered, idle included on
-//!   request; [`CostReport::to_csv`] is the CSV export.
+//!   request.
 //!
 //! Both read the stored hourly rows and sum them exactly (the engine's [`aggregate`]), so they
 //! agree with each other and, over whole days, with the daily rollups behind
@@ -15,13 +17,9 @@ use std::str::FromStr;
 
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
-use serde::{Deserialize, Serialize};
 
 use super::window::MILLIS_PER_DAY;
-use super::{
-    AggregateBy, Allocation, BYTES_PER_GB, CostBreakdown, IDLE_NAMESPACE, ResourceAllocation,
-    Window, aggregate,
-};
+use super::{AggregateBy, Allocation, CostBreakdown, IDLE_NAMESPACE, Window, aggregate};
 use crate::store::{CostPeriod, CostRowFilter, Store, StoreError};
 
 /// Why a cost query was refused or failed.
@@ -41,7 +39,7 @@ pub enum ReportError {
 }
 
 /// The `step` of a namespace cost series: a whole number of hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
     /// Length in milliseconds.
     pub millis: i64,
@@ -70,35 +68,8 @@ impl FromStr for Step {
     }
 }
 
-/// CPU or memory of a cost line, in core-hours or GiB-hours.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct ResourceLine {
-    /// What was billed: max(request, usage) over time.
-    pub billed: f64,
-    /// Requested.
-    pub requested: f64,
-    /// Used (where usage was measured).
-    pub used: f64,
-    /// Usage / request over containers with both; `None` without such containers.
-    pub efficiency: Option<f64>,
-    /// Cost in dollars (presentation; `total_nanos` of the line is exact).
-    pub cost: f64,
-}
-
-impl ResourceLine {
-    fn from(resource: &ResourceAllocation, unit: f64) -> Self {
-        Self {
-            billed: resource.billed as f64 / unit,
-            requested: resource.requested as f64 / unit,
-            used: resource.used as f64 / unit,
-            efficiency: resource.efficiency(),
-            cost: resource.cost.to_dollars_f64(),
-        }
-    }
-}
-
-/// One line of a cost answer: a group (or a time step) with its breakdown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One line of a cost answer: a group (or a time step) and its exact sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostLine {
     /// The group's value (namespace, team, cluster id, label value, `__idle__`), or the
     /// step's start for a series.
@@ -107,55 +78,23 @@ pub struct CostLine {
     pub start: UnixMillis,
     /// End of the window or step (exclusive).
     pub end: UnixMillis,
-    /// CPU in core-hours.
-    pub cpu: ResourceLine,
-    /// Memory in GiB-hours.
-    pub memory: ResourceLine,
-    /// Persistent volumes in GiB-hours.
-    pub storage_gib_hours: f64,
-    /// Storage cost in dollars.
-    pub storage_cost: f64,
-    /// Egress in GiB, when known.
-    pub network_egress_gib: Option<f64>,
-    /// Network cost in dollars.
-    pub network_cost: f64,
-    /// Total in dollars.
-    pub total_cost: f64,
-    /// Total in nano-dollars: exact, what sums and comparisons use.
-    pub total_nanos: u64,
-    /// Some container had no usage data (billed its request).
-    pub usage_unknown: bool,
-    /// Idle was clamped at zero (allocations above node capacity).
-    pub idle_clamped: bool,
+    /// Quantities, costs and flags summed over the line's rows.
+    pub cost: CostBreakdown,
 }
 
-const MILLICORE_MS_PER_CORE_HOUR: f64 = 1000.0 * MILLIS_PER_HOUR as f64;
-const BYTE_MS_PER_GIB_HOUR: f64 = BYTES_PER_GB as f64 * MILLIS_PER_HOUR as f64;
-
 impl CostLine {
-    fn new(key: String, start: UnixMillis, end: UnixMillis, cost: &CostBreakdown) -> Self {
+    fn new(key: String, start: UnixMillis, end: UnixMillis, cost: CostBreakdown) -> Self {
         Self {
             key,
             start,
             end,
-            cpu: ResourceLine::from(&cost.cpu, MILLICORE_MS_PER_CORE_HOUR),
-            memory: ResourceLine::from(&cost.memory, BYTE_MS_PER_GIB_HOUR),
-            storage_gib_hours: cost.storage.byte_millis as f64 / BYTE_MS_PER_GIB_HOUR,
-            storage_cost: cost.storage.cost.to_dollars_f64(),
-            network_egress_gib: cost
-                .network
-                .map(|n| n.egress_bytes as f64 / BYTES_PER_GB as f64),
-            network_cost: cost.network.map_or(0.0, |n| n.cost.to_dollars_f64()),
-            total_cost: cost.total.to_dollars_f64(),
-            total_nanos: cost.total.0,
-            usage_unknown: cost.flags.usage_unknown,
-            idle_clamped: cost.flags.idle_clamped,
+            cost,
         }
     }
 }
 
 /// What [`namespace_costs`] answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceCosts {
     /// The cluster.
     pub cluster: ClusterId,
@@ -205,7 +144,7 @@ pub async fn namespace_costs(
     let close = |start: i64, cost: &CostBreakdown| {
         let from = UnixMillis(start.max(window.start.0));
         let to = UnixMillis((start + step.millis).min(window.end.0));
-        CostLine::new(from.to_string(), from, to, cost)
+        CostLine::new(from.to_string(), from, to, *cost)
     };
     // Rows come ordered by start.
     for row in &rows {
@@ -230,7 +169,7 @@ pub async fn namespace_costs(
         window,
         step_millis: step.millis,
         steps,
-        total: CostLine::new(namespace.to_owned(), window.start, window.end, &total),
+        total: CostLine::new(namespace.to_owned(), window.start, window.end, total),
     })
 }
 
@@ -284,7 +223,7 @@ pub struct CostQuery {
 }
 
 /// What [`costs`] answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostReport {
     /// The window.
     pub window: Window,
@@ -312,68 +251,14 @@ pub async fn costs(
         .into_iter()
         .map(|group| {
             total.add(&group.cost);
-            CostLine::new(group.key, window.start, window.end, &group.cost)
+            CostLine::new(group.key, window.start, window.end, group.cost)
         })
         .collect();
     Ok(CostReport {
         window,
         lines,
-        total: CostLine::new("total".to_owned(), window.start, window.end, &total),
+        total: CostLine::new("total".to_owned(), window.start, window.end, total),
     })
-}
-
-impl CostReport {
-    /// The lines as CSV (RFC 4180), money as exact decimal dollars. Keys that a spreadsheet
-    /// would run as a formula (`=`, `+`, `-`, `@`) are prefixed with `'`.
-    pub fn to_csv(&self) -> String {
-        let mut out = String::from(
-            "key,start,end,cpu_core_hours,cpu_request_core_hours,cpu_usage_core_hours,\
-             cpu_efficiency,cpu_cost,memory_gib_hours,memory_request_gib_hours,\
-             memory_usage_gib_hours,memory_efficiency,memory_cost,storage_gib_hours,\
-             storage_cost,network_egress_gib,network_cost,total_cost,usage_unknown,idle_clamped\r\n",
-        );
-        for line in &self.lines {
-            let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
-            let fields = [
-                csv_text(&line.key),
-                line.start.to_string(),
-                line.end.to_string(),
-                format!("{:.6}", line.cpu.billed),
-                format!("{:.6}", line.cpu.requested),
-                format!("{:.6}", line.cpu.used),
-                opt(line.cpu.efficiency),
-                format!("{:.9}", line.cpu.cost),
-                format!("{:.6}", line.memory.billed),
-                format!("{:.6}", line.memory.requested),
-                format!("{:.6}", line.memory.used),
-                opt(line.memory.efficiency),
-                format!("{:.9}", line.memory.cost),
-                format!("{:.6}", line.storage_gib_hours),
-                format!("{:.9}", line.storage_cost),
-                opt(line.network_egress_gib),
-                format!("{:.9}", line.network_cost),
-                super::NanoDollars(line.total_nanos).to_string(),
-                line.usage_unknown.to_string(),
-                line.idle_clamped.to_string(),
-            ];
-            out.push_str(&fields.join(","));
-            out.push_str("\r\n");
-        }
-        out
-    }
-}
-
-fn csv_text(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
 }
 
 #[cfg(test)]
@@ -420,13 +305,5 @@ mod tests {
             let err = bad.parse::<CostFilter>().unwrap_err();
             assert!(err.to_string().starts_with("bad filter"), "{bad}: {err}");
         }
-    }
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_text("web"), "web");
-        assert_eq!(csv_text("a,b"), "\"a,b\"");
-        assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_text("=cmd()"), "'=cmd()");
     }
 }

@@ -8,7 +8,6 @@ use std::str::FromStr;
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::Labels;
 use kubeworkz_shared::time::UnixMillis;
-use serde::{Deserialize, Serialize};
 
 use super::allocation::{Allocation, CostBreakdown};
 use super::window::{MILLIS_PER_DAY, Window};
@@ -97,7 +96,7 @@ impl AggregateBy {
 }
 
 /// One group of an aggregation over a window.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AggregateRow {
     /// The group's value (namespace name, team, label value, cluster id, `__idle__`, …).
     pub key: String,

@@ -4,7 +4,6 @@
 //! passes `now`.
 
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
-use serde::{Deserialize, Serialize};
 
 /// Milliseconds in a (UTC, leap-second-free) day.
 pub(crate) const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
@@ -12,7 +11,7 @@ pub(crate) const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
 const EPOCH_WEEKDAY_FROM_MONDAY: i64 = 3;
 
 /// A half-open period `[start, end)` of the allocation API.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
     /// First instant inside.
     pub start: UnixMillis,

@@ -20,6 +20,7 @@ mod auth_flow;
 mod cli;
 mod client;
 mod clusters;
+mod cost_json;
 mod costs;
 mod egress;
 mod events;
@@ -72,6 +73,7 @@ both_backends! {
     egress::allowed_networks_narrow_what_loopback_allows,
     inventory::every_inventory_endpoint_answers,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
+    cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,
     isolation::another_organizations_user_writes_change_nothing,
     admin::viewers_are_refused_every_mutation,

@@ -4,6 +4,31 @@
 use std::collections::HashMap;
 
 use crate::client::TestHub;
+use crate::common::cli;
+use crate::harness::Backend;
+
+/// `kubeworkz-hub openapi` prints the document the hub serves, without a database (the UI's
+/// types are generated from its output, and CI compares it with the committed copy).
+#[tokio::test]
+async fn the_cli_prints_the_served_document() {
+    let hub = TestHub::start(Backend::Sqlite).await;
+    let served = hub.anonymous().get("/api/v1/docs/openapi.json").await;
+    assert_eq!(served.status, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!(
+        "sqlite://{}",
+        dir.path().join("absent/kubeworkz.db").display()
+    );
+    let (ok, stdout, stderr) = cli(&nowhere, &["openapi"]);
+    assert!(ok, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("the output is JSON");
+    assert_eq!(printed, served.json);
+    assert!(stdout.ends_with("}\n"), "one document and a newline");
+    assert!(
+        !dir.path().join("absent").exists(),
+        "no database was opened"
+    );
+}
 
 /// Every operation has an id, and no two share one (utoipa named them after the handler
 /// function, so the clusters' and the audit log's `list` collided and validators refused the

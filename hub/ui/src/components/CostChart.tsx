@@ -1,14 +1,14 @@
 // The namespace cost trend: cpu, memory, storage and network stacked per hour or day, with
 // the same window as a CSV download. Loaded lazily (Recharts is most of the bundle).
 import { useState } from 'react'
-import { useQuery } from '@tanstack/react-query'
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
-import { api, type NamespaceCosts } from '../lib/api'
+import type { NamespaceCosts } from '../lib/api'
 import { dollars } from '../lib/format'
+import { namespaceCostsCsvUrl, useNamespaceCosts, type CostStep } from '../lib/queries'
 import { ErrorBox, Loading, Panel, inputClass, linkClass } from './ui'
 
 /** Stacks cost per resource and step. Exported for tests. */
-export function costSeries(costs: NamespaceCosts, step: 'hour' | 'day') {
+export function costSeries(costs: Pick<NamespaceCosts, 'steps'>, step: CostStep) {
   return costs.steps.map((s) => {
     const d = new Date(s.start)
     return {
@@ -22,12 +22,8 @@ export function costSeries(costs: NamespaceCosts, step: 'hour' | 'day') {
 }
 
 export default function CostChart({ namespaceId }: { namespaceId: string }) {
-  const [step, setStep] = useState<'hour' | 'day'>('day')
-  const query = step === 'hour' ? 'window=24h&step=1h' : 'window=7d&step=1d'
-  const costs = useQuery({
-    queryKey: ['namespace-costs', namespaceId, step],
-    queryFn: () => api<NamespaceCosts>(`/api/v1/k8s/namespaces/${namespaceId}/costs?${query}`),
-  })
+  const [step, setStep] = useState<CostStep>('day')
+  const costs = useNamespaceCosts(namespaceId, step)
   return (
     <Panel
       title="Cost trend"
@@ -35,12 +31,12 @@ export default function CostChart({ namespaceId }: { namespaceId: string }) {
         <div className="flex items-center gap-2">
           <label className="text-sm font-medium">
             Step{' '}
-            <select className={inputClass} value={step} onChange={(e) => setStep(e.target.value as 'hour' | 'day')}>
+            <select className={inputClass} value={step} onChange={(e) => setStep(e.target.value as CostStep)}>
               <option value="day">by day (7 days)</option>
               <option value="hour">by hour (24 h)</option>
             </select>
           </label>
-          <a className={linkClass} href={`/api/v1/k8s/namespaces/${namespaceId}/costs?${query}&format=csv`} download>
+          <a className={linkClass} href={namespaceCostsCsvUrl(namespaceId, step)} download>
             Export CSV
           </a>
         </div>

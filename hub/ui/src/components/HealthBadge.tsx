@@ -2,20 +2,25 @@
 import type { Health } from '../lib/api'
 import { Badge } from './ui'
 
-const colors = { healthy: 'green', degraded: 'yellow', critical: 'red' } as const
-const labels = { healthy: 'Healthy', degraded: 'Degraded', critical: 'Critical' } as const
+const colors: Partial<Record<string, 'green' | 'yellow' | 'red'>> = { healthy: 'green', degraded: 'yellow', critical: 'red' }
+const labels: Partial<Record<string, string>> = { healthy: 'Healthy', degraded: 'Degraded', critical: 'Critical' }
 
-export function healthSummary(health: Health | null): string {
-  if (!health) return 'Unknown: not judged yet'
-  const reasons = health.reasons.map((r) => r.message)
-  return reasons.length ? `${labels[health.status]}: ${reasons.join('; ')}` : labels[health.status]
+/** The verdict's name; a status this UI does not know is shown as the hub spells it. */
+function label(health: Health): string {
+  return labels[health.status] ?? health.status
 }
 
-export function HealthBadge({ health }: { health: Health | null }) {
+export function healthSummary(health: Health | null | undefined): string {
+  if (!health) return 'Unknown: not judged yet'
+  const reasons = health.reasons.map((r) => r.message)
+  return reasons.length ? `${label(health)}: ${reasons.join('; ')}` : label(health)
+}
+
+export function HealthBadge({ health }: { health: Health | null | undefined }) {
   const summary = healthSummary(health)
   return (
     <span role="img" aria-label={`Health ${summary}`} title={summary} data-health={health?.status ?? 'unknown'}>
-      <Badge color={health ? colors[health.status] : 'gray'}>{health ? labels[health.status] : 'Unknown'}</Badge>
+      <Badge color={(health && colors[health.status]) ?? 'gray'}>{health ? label(health) : 'Unknown'}</Badge>
     </span>
   )
 }

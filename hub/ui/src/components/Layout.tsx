@@ -2,9 +2,8 @@
 // theme toggle and logout; and the live event stream while someone is signed in.
 import { Link, Outlet, useNavigate } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
-import { post } from '../lib/api'
 import { useLiveEvents } from '../lib/events'
-import { useMe } from '../lib/session'
+import { endSession, useMe } from '../lib/queries'
 import { useTheme } from '../lib/theme'
 import { secondaryButtonClass } from './ui'
 
@@ -16,7 +15,7 @@ export function Layout() {
   useLiveEvents(Boolean(me))
   const logout = async () => {
     try {
-      await post('/api/v1/auth/logout')
+      await endSession()
     } finally {
       client.clear()
       navigate('/login')

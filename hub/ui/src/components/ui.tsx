@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react'
 import { Link } from 'react-router'
 import { ApiError } from '../lib/api'
-import { useIsAdmin } from '../lib/session'
+import { useIsAdmin } from '../lib/queries'
 
 const badgeColors = {
   gray: 'bg-gray-100 text-gray-800 dark:bg-gray-800 dark:text-gray-100',

@@ -1,5 +1,11 @@
 // The hub's REST API as the UI uses it: same-origin fetches with the session cookie, the
 // CSRF double submit on mutations, and the API's error shape turned into ApiError.
+//
+// Paths are the OpenAPI document's own templates (`/api/v1/k8s/clusters/{id}`) and every type
+// comes from `api-types.ts`, which is generated from the document the hub serves
+// (`npm run api-types`): a path, parameter, body or answer the hub no longer has fails the
+// type check instead of failing in a browser.
+import type { components, paths } from './api-types'
 
 /** A failed API call: the hub's own message, shown to people verbatim. */
 export class ApiError extends Error {
@@ -19,7 +25,7 @@ function csrfToken(): string | undefined {
     .find(([k]) => k === 'csrf_token')?.[1]
 }
 
-export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers)
   const method = (init.method ?? 'GET').toUpperCase()
   if (method !== 'GET' && method !== 'HEAD') {
@@ -27,7 +33,7 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     if (token) headers.set('x-csrf-token', token)
   }
   if (typeof init.body === 'string') headers.set('content-type', 'application/json')
-  const response = await fetch(path, { ...init, headers, credentials: 'same-origin' })
+  const response = await fetch(url, { ...init, headers, credentials: 'same-origin' })
   if (!response.ok) {
     let code = 'error'
     let message = `${response.status} ${response.statusText}`
@@ -44,164 +50,76 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   return (await response.json()) as T
 }
 
-export const post = <T>(path: string, body?: unknown) =>
-  api<T>(path, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) })
+type Method = 'get' | 'post' | 'patch' | 'delete'
+/** The document's paths that have an operation for `M`. */
+type PathOf<M extends Method> = { [P in keyof paths]: paths[P][M] extends { responses: unknown } ? P : never }[keyof paths]
+type Operation<P extends keyof paths, M extends Method> = paths[P][M]
+/** `{id}` → `{ id: string }`, for each placeholder of the template. */
+type ParamNames<P extends string> = P extends `${string}{${infer Name}}${infer Rest}` ? Name | ParamNames<Rest> : never
+export type PathParams<P extends string> = { [K in ParamNames<P>]: string }
+type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? Exclude<Q, undefined> : never
+type BodyOf<Op> = Op extends { requestBody: { content: { 'application/json': infer B } } } ? B : never
+type Success<R> = R extends { 200: infer A }
+  ? A
+  : R extends { 201: infer A }
+    ? A
+    : R extends { 202: infer A }
+      ? A
+      : { content?: never }
+type JsonAnswer<Op> = Op extends { responses: infer R }
+  ? Success<R> extends { content: { 'application/json': infer T } }
+    ? T
+    : void
+  : never
 
-export interface Me {
-  user_id: string
-  actor: string
-  org_id: string
-  org: string
-  role: 'admin' | 'viewer'
-  auth: string
+/** The URL of `path` with its placeholders filled and `query`'s set values appended. */
+export function apiUrl<P extends keyof paths>(path: P, params: PathParams<P>, query?: object): string {
+  const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent((params as Record<string, string>)[name]))
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value != null) search.set(key, String(value))
+  }
+  const text = search.toString()
+  return text ? `${filled}?${text}` : filled
 }
 
-export interface Reason {
-  code: string
-  severity: string
-  message: string
+/** `GET path`: the operation's JSON answer. */
+export function apiGet<P extends PathOf<'get'>>(
+  path: P,
+  params: PathParams<P>,
+  query?: QueryOf<Operation<P, 'get'>>,
+): Promise<JsonAnswer<Operation<P, 'get'>>> {
+  return request(apiUrl(path, params, query))
 }
 
-export interface Health {
-  status: 'healthy' | 'degraded' | 'critical'
-  reasons: Reason[]
-  checked_at: string
+/** A mutation: `method path` with `body` as JSON; its JSON answer (nothing for a 204). */
+export function apiSend<M extends Exclude<Method, 'get'>, P extends PathOf<M>>(
+  method: M,
+  path: P,
+  params: PathParams<P>,
+  body?: BodyOf<Operation<P, M>>,
+): Promise<JsonAnswer<Operation<P, M>>> {
+  return request(apiUrl(path, params), {
+    method: method.toUpperCase(),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
 }
 
-export interface Cluster {
-  id: string
-  name: string
-  description: string
-  environment: string
-  tags: string[]
-  provider: string | null
-  version: string | null
-  api_server_url: string | null
-  mode: string
-  enabled: boolean
-  health: Health | null
-  last_sync_at: string | null
-  last_error: string | null
-  last_heartbeat_at: string | null
-  created_at: string
-  updated_at: string
-  counts: { nodes: number; nodes_ready: number; namespaces: number; deployments: number; pods: number }
-}
+type Schemas = components['schemas']
 
-export interface Page<T> {
-  items: T[]
-  total: number
-  limit: number
-  offset: number
-}
-
-/** An inventory object: `data` is the collector's projection of the Kubernetes object. */
-export interface Obj<D = Record<string, unknown>> {
-  id: string
-  cluster_id: string
-  namespace: string
-  name: string
-  data: D
-  first_seen_at: string
-  updated_at: string
-}
-
-export interface Resources {
-  cpu_millis?: number | null
-  memory_bytes?: number | null
-  ephemeral_storage_bytes?: number | null
-  gpus?: number | null
-  pods?: number
-}
-
-export interface Condition {
-  type_: string
-  status: string
-  reason?: string | null
-}
-
-export interface NodeData {
-  role: string
-  instance_type: string | null
-  zone: string | null
-  capacity: Resources
-  conditions: Condition[]
-  kubelet_version: string
-  unschedulable: boolean
-}
-
-export interface NamespaceData {
-  labels: Record<string, string>
-  phase: string
-}
-
-/** A namespace list item: the namespace with its live deployment and pod counts. */
-export type NamespaceItem = Obj<NamespaceData> & { deployments: number; pods: number }
-
-/** `GET /metrics/…` and `GET /pods/{id}/usage`: one point per step, zero where nothing was recorded. */
-export interface UsageSeries {
-  step_seconds: number
-  points: { start: string; cpu_millicores: number; memory_bytes: number; memory_max_bytes: number }[]
-}
-
-export interface DeploymentData {
-  replicas: { desired: number; updated: number; ready: number; available: number; unavailable: number }
-  images: string[]
-}
-
-export interface Container {
-  name: string
-  kind: string
-  requests: Resources
-  limits: Resources
-  restarts: number
-  ready: boolean
-}
-
-export interface PodData {
-  node: string | null
-  phase: string
-  owner: { kind: string; name: string } | null
-  containers: Container[]
-  ready: boolean
-  start_time: number | null
-  qos_class: string
-}
-
-export interface HelmData {
-  revision: number
-  status: string
-  chart_name: string
-  chart_version: string
-  app_version: string | null
-}
-
-export interface CostLine {
-  key: string
-  start: number
-  end: number
-  cpu: { cost: number }
-  memory: { cost: number }
-  storage_cost: number
-  network_cost: number
-  total_cost: number
-}
-
-export interface NamespaceCosts {
-  steps: CostLine[]
-  total: CostLine
-}
-
-export interface CostReport {
-  lines: CostLine[]
-  total: CostLine
-}
-
+export type Me = Schemas['Me']
+export type Reason = Schemas['ReasonView']
+export type Health = Schemas['HealthView']
+export type Cluster = Schemas['ClusterView']
+export type UsageSeries = Schemas['UsageSeries']
+export type CostLine = Schemas['CostLineView']
+export type NamespaceCosts = Schemas['NamespaceCostsView']
+export type CostReport = Schemas['CostReportView']
+export type LoginRequest = Schemas['Login']
+export type RegisterCluster = Schemas['RegisterCluster']
+export type CreateEnrollmentToken = Schemas['CreateEnrollmentToken']
 /** An issued enrollment token: the token row's fields, the token and the helm command. */
-export interface EnrollmentCreated {
-  id: string
-  cluster_name: string
-  expires_at: string
-  token: string
-  helm: string
-}
+export type EnrollmentCreated = Schemas['IssuedEnrollmentToken']
+
+/** A page of `T` with the total of the filtered list (the document has one page type per item). */
+export type Page<T> = Omit<Schemas['ObjectPage'], 'items'> & { items: T[] }

@@ -23,7 +23,7 @@ export function dollars(n: number | null | undefined): string {
 }
 
 /** Provider names as people write them. */
-export function providerLabel(p: string | null): string {
+export function providerLabel(p: string | null | undefined): string {
   if (!p) return 'unknown'
   const known: Record<string, string> = {
     eks: 'EKS', gke: 'GKE', aks: 'AKS', k3s: 'k3s', openshift: 'OpenShift', kind: 'kind', vanilla: 'vanilla',

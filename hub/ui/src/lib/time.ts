@@ -1,4 +1,15 @@
 // "12 s ago": how long ago something happened, in the largest unit that is at least one.
+import { useEffect, useState } from 'react'
+
+/** Re-renders every second so "12 s ago" keeps counting. */
+export function useNow(): number {
+  const [now, setNow] = useState(Date.now())
+  useEffect(() => {
+    const timer = window.setInterval(() => setNow(Date.now()), 1000)
+    return () => window.clearInterval(timer)
+  }, [])
+  return now
+}
 
 /** Relative time of `iso` seen at `now`; `never` for a missing time. */
 export function relativeTime(iso: string | null | undefined, now: number = Date.now()): string {

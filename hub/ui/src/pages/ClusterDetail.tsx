@@ -2,23 +2,24 @@
 // releases; admins can sync it now or delete it.
 import { useState } from 'react'
 import { Link, useNavigate, useParams } from 'react-router'
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
-import { api, type Cluster, type CostReport, type HelmData, type NamespaceItem, type NodeData, type Obj, type Page } from '../lib/api'
+import type { Cluster } from '../lib/api'
 import { bytes, cpu, dollars, providerLabel } from '../lib/format'
-import { relativeTime } from '../lib/time'
+import type { NodeData } from '../lib/projections'
+import {
+  useCluster,
+  useClusterNamespaces,
+  useClusterNodes,
+  useDeleteCluster,
+  useHelmReleases,
+  useNamespaceCostsPerDay,
+  useSyncCluster,
+} from '../lib/queries'
+import { relativeTime, useNow } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
 import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
-import { useNow } from './Dashboard'
 
 export const TEAM_LABEL = 'team'
 export const COST_CENTER_LABEL = 'cost-center'
-
-function useList<D>(key: string, id: string, path: string) {
-  return useQuery({
-    queryKey: [key, id],
-    queryFn: () => api<Page<Obj<D>>>(path),
-  })
-}
 
 function nodeReady(n: NodeData): boolean {
   return n.conditions.some((c) => c.type_ === 'Ready' && c.status === 'True')
@@ -27,14 +28,7 @@ function nodeReady(n: NodeData): boolean {
 function DeleteCluster({ cluster }: { cluster: Cluster }) {
   const [confirming, setConfirming] = useState(false)
   const navigate = useNavigate()
-  const client = useQueryClient()
-  const remove = useMutation({
-    mutationFn: () => api(`/api/v1/k8s/clusters/${cluster.id}`, { method: 'DELETE' }),
-    onSuccess: () => {
-      client.invalidateQueries({ queryKey: ['clusters'] })
-      navigate('/admin/kubernetes')
-    },
-  })
+  const remove = useDeleteCluster(cluster.id)
   if (!confirming)
     return (
       <button type="button" className={dangerButtonClass} onClick={() => setConfirming(true)}>
@@ -44,7 +38,7 @@ function DeleteCluster({ cluster }: { cluster: Cluster }) {
   return (
     <div role="alertdialog" aria-label={`Delete ${cluster.name}`} className="flex flex-wrap items-center gap-2 rounded border border-red-300 p-2 dark:border-red-800">
       <span>Delete cluster “{cluster.name}” and its inventory?</span>
-      <button type="button" className={dangerButtonClass} onClick={() => remove.mutate()} disabled={remove.isPending}>
+      <button type="button" className={dangerButtonClass} onClick={() => remove.mutate(undefined, { onSuccess: () => navigate('/admin/kubernetes') })} disabled={remove.isPending}>
         Delete {cluster.name}
       </button>
       <button type="button" className={secondaryButtonClass} onClick={() => setConfirming(false)}>
@@ -79,23 +73,12 @@ function ClusterFacts({ c }: { c: Cluster }) {
 
 export function ClusterDetail() {
   const { id = '' } = useParams()
-  const client = useQueryClient()
-  const cluster = useQuery({ queryKey: ['cluster', id], queryFn: () => api<Cluster>(`/api/v1/k8s/clusters/${id}`) })
-  const namespaces = useQuery({
-    queryKey: ['namespaces', id],
-    queryFn: () => api<Page<NamespaceItem>>(`/api/v1/k8s/clusters/${id}/namespaces?limit=500`),
-  })
-  const nodes = useList<NodeData>('nodes', id, `/api/v1/k8s/clusters/${id}/nodes?limit=500`)
-  const costs = useQuery({
-    queryKey: ['costs', 'namespaces-24h', id],
-    queryFn: () => api<CostReport>(`/api/v1/k8s/costs?window=24h&aggregate=namespace&filter=cluster:${id}`),
-    select: (r) => new Map(r.lines.map((l) => [l.key, l.total_cost])),
-  })
-  const helm = useList<HelmData>('helm', id, `/api/v1/k8s/helm/releases?cluster=${id}&limit=500`)
-  const sync = useMutation({
-    mutationFn: () => api(`/api/v1/k8s/clusters/${id}/sync`, { method: 'POST' }),
-    onSuccess: () => client.invalidateQueries({ queryKey: ['cluster', id] }),
-  })
+  const cluster = useCluster(id)
+  const namespaces = useClusterNamespaces(id)
+  const nodes = useClusterNodes(id)
+  const costs = useNamespaceCostsPerDay(id)
+  const helm = useHelmReleases(id)
+  const sync = useSyncCluster(id)
   if (cluster.isPending) return <Loading what="the cluster" />
   if (cluster.error) return <ErrorBox error={cluster.error} />
   const c = cluster.data

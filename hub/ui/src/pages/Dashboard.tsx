@@ -1,39 +1,13 @@
 // /admin/kubernetes: one card per cluster, totals, filters and search.
-import { useEffect, useMemo, useState } from 'react'
+import { useMemo, useState } from 'react'
 import { Link } from 'react-router'
-import { useQuery } from '@tanstack/react-query'
-import { api, type Cluster, type CostReport, type Page } from '../lib/api'
+import type { Cluster } from '../lib/api'
 import { filterClusters, filterOptions, noFilters, totals, type ClusterFilters } from '../lib/filters'
 import { dollars, providerLabel } from '../lib/format'
-import { relativeTime } from '../lib/time'
+import { useClusterCostsPerDay, useClusters } from '../lib/queries'
+import { relativeTime, useNow } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
 import { AdminOnly, Badge, ErrorBox, Loading, buttonClass, inputClass, linkClass } from '../components/ui'
-
-/** Re-renders every second so "12 s ago" keeps counting. */
-export function useNow(): number {
-  const [now, setNow] = useState(Date.now())
-  useEffect(() => {
-    const timer = window.setInterval(() => setNow(Date.now()), 1000)
-    return () => window.clearInterval(timer)
-  }, [])
-  return now
-}
-
-export function useClusters() {
-  return useQuery({
-    queryKey: ['clusters'],
-    queryFn: () => api<Page<Cluster>>('/api/v1/k8s/clusters?limit=500'),
-  })
-}
-
-/** Cost per day by cluster id, from the last 24 hours' report. */
-function useDailyCosts() {
-  return useQuery({
-    queryKey: ['costs', 'clusters-24h'],
-    queryFn: () => api<CostReport>('/api/v1/k8s/costs?window=24h&aggregate=cluster'),
-    select: (r) => new Map(r.lines.map((l) => [l.key, l.total_cost])),
-  })
-}
 
 export function ClusterCard({ cluster, now, costPerDay }: { cluster: Cluster; now: number; costPerDay?: number }) {
   const c = cluster
@@ -105,7 +79,7 @@ function FilterSelect({ label, value, options, onChange }: { label: string; valu
 
 export function Dashboard() {
   const clusters = useClusters()
-  const costs = useDailyCosts()
+  const costs = useClusterCostsPerDay()
   const now = useNow()
   const [filters, setFilters] = useState<ClusterFilters>(noFilters)
   const all = useMemo(() => clusters.data?.items ?? [], [clusters.data])

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react'
 import { useNavigate } from 'react-router'
-import { useQueryClient } from '@tanstack/react-query'
-import { ApiError, post, type Me } from '../lib/api'
+import { ApiError } from '../lib/api'
+import { useLogin } from '../lib/queries'
 import { useTheme } from '../lib/theme'
 import { ErrorBox, buttonClass, inputClass } from '../components/ui'
 
@@ -14,23 +14,18 @@ export function Login() {
   const [organization, setOrganization] = useState('')
   const [askOrganization, setAskOrganization] = useState(false)
   const [error, setError] = useState<unknown>(null)
-  const [busy, setBusy] = useState(false)
-  const client = useQueryClient()
+  const login = useLogin()
   const navigate = useNavigate()
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    setBusy(true)
     setError(null)
     try {
       const body = askOrganization ? { email, password, organization } : { email, password }
-      const me = await post<Me>('/api/v1/auth/login', body)
-      client.setQueryData(['me'], me)
+      await login.mutateAsync(body)
       navigate('/admin/kubernetes')
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) setAskOrganization(true)
       setError(err)
-    } finally {
-      setBusy(false)
     }
   }
   return (
@@ -52,7 +47,7 @@ export function Login() {
           </label>
         )}
         {error != null && <ErrorBox error={error} />}
-        <button type="submit" className={buttonClass} disabled={busy}>
+        <button type="submit" className={buttonClass} disabled={login.isPending}>
           Sign in
         </button>
       </form>

@@ -2,8 +2,8 @@
 // a kubeconfig. The API's validation and connection errors are shown as it words them.
 import { useState, type FormEvent } from 'react'
 import { Link, useNavigate } from 'react-router'
-import { useQuery, useQueryClient } from '@tanstack/react-query'
-import { api, post, type Cluster, type EnrollmentCreated, type Page } from '../lib/api'
+import type { Cluster, EnrollmentCreated } from '../lib/api'
+import { useClusters, useCreateEnrollmentToken, useRegisterCluster } from '../lib/queries'
 import { relativeTime } from '../lib/time'
 import { ErrorBox, Panel, buttonClass, inputClass, linkClass, secondaryButtonClass } from '../components/ui'
 
@@ -33,15 +33,14 @@ export function KubeconfigForm({ onRegistered }: { onRegistered: (c: Cluster) =>
   const [tags, setTags] = useState('')
   const [kubeconfig, setKubeconfig] = useState('')
   const [errors, setErrors] = useState<string[]>([])
-  const [busy, setBusy] = useState(false)
+  const register = useRegisterCluster()
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     const problems = validateRegistration({ name, kubeconfig })
     setErrors(problems)
     if (problems.length) return
-    setBusy(true)
     try {
-      const r = await post<{ cluster: Cluster; warnings: string[] }>('/api/v1/k8s/clusters', {
+      const r = await register.mutateAsync({
         name: name.trim(),
         description,
         environment,
@@ -51,8 +50,6 @@ export function KubeconfigForm({ onRegistered }: { onRegistered: (c: Cluster) =>
       onRegistered(r.cluster)
     } catch (err) {
       setErrors([err instanceof Error ? err.message : String(err)])
-    } finally {
-      setBusy(false)
     }
   }
   const upload = async (file: File | undefined) => {
@@ -99,8 +96,8 @@ export function KubeconfigForm({ onRegistered }: { onRegistered: (c: Cluster) =>
           </ul>
         </div>
       )}
-      <button type="submit" className={buttonClass} disabled={busy}>
-        {busy ? 'Connecting…' : 'Register'}
+      <button type="submit" className={buttonClass} disabled={register.isPending}>
+        {register.isPending ? 'Connecting…' : 'Register'}
       </button>
     </form>
   )
@@ -112,17 +109,14 @@ function AgentInstall() {
   const [created, setCreated] = useState<EnrollmentCreated | null>(null)
   const [error, setError] = useState<unknown>(null)
   const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no')
-  const clusters = useQuery({
-    queryKey: ['clusters'],
-    queryFn: () => api<Page<Cluster>>('/api/v1/k8s/clusters?limit=500'),
-    enabled: created != null,
-  })
+  const issue = useCreateEnrollmentToken()
+  const clusters = useClusters({ enabled: created != null })
   const joined = created ? clusters.data?.items.find((c) => c.name === created.cluster_name) : undefined
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setError(null)
     try {
-      setCreated(await post<EnrollmentCreated>('/api/v1/k8s/enrollment-tokens', { cluster_name: name.trim(), environment, tags: [] }))
+      setCreated(await issue.mutateAsync({ cluster_name: name.trim(), environment, tags: [] }))
     } catch (err) {
       setError(err)
     }
@@ -187,7 +181,6 @@ function AgentInstall() {
 export function Register() {
   const [tab, setTab] = useState<'agent' | 'kubeconfig'>('kubeconfig')
   const navigate = useNavigate()
-  const client = useQueryClient()
   const tabClass = (active: boolean) =>
     `rounded-t-md px-4 py-2 text-sm font-medium ${active ? 'border-b-2 border-blue-700 text-blue-800 dark:text-blue-300' : 'text-gray-700 dark:text-gray-300'}`
   return (
@@ -206,10 +199,7 @@ export function Register() {
           <AgentInstall />
         ) : (
           <KubeconfigForm
-            onRegistered={(c) => {
-              client.invalidateQueries({ queryKey: ['clusters'] })
-              navigate(`/admin/kubernetes/clusters/${c.id}`)
-            }}
+            onRegistered={(c) => navigate(`/admin/kubernetes/clusters/${c.id}`)}
           />
         )}
       </Panel>

@@ -2,8 +2,9 @@
 // pod's containers.
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
-import { useQuery } from '@tanstack/react-query'
-import { api, type DeploymentData, type Obj, type Page, type PodData, type UsageSeries } from '../lib/api'
+import type { UsageSeries } from '../lib/api'
+import type { Obj, PodData } from '../lib/projections'
+import { useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
@@ -36,14 +37,8 @@ export function NamespaceDetail() {
   const [params] = useSearchParams()
   const name = params.get('name') ?? 'namespace'
   const clusterId = params.get('cluster')
-  const deployments = useQuery({
-    queryKey: ['deployments', id],
-    queryFn: () => api<Page<Obj<DeploymentData>>>(`/api/v1/k8s/namespaces/${id}/deployments?limit=500`),
-  })
-  const pods = useQuery({
-    queryKey: ['pods', id],
-    queryFn: () => api<Page<Obj<PodData>>>(`/api/v1/k8s/namespaces/${id}/pods?limit=500`),
-  })
+  const deployments = useNamespaceDeployments(id)
+  const pods = useNamespacePods(id)
   return (
     <div className="space-y-6">
       <Breadcrumb clusterId={clusterId} trail={[name]} />
@@ -80,11 +75,8 @@ export function NamespaceDetail() {
 
 export function DeploymentDetail() {
   const { id = '' } = useParams()
-  const deployment = useQuery({ queryKey: ['deployment', id], queryFn: () => api<Obj<DeploymentData>>(`/api/v1/k8s/deployments/${id}`) })
-  const pods = useQuery({
-    queryKey: ['deployment-pods', id],
-    queryFn: () => api<Page<Obj<PodData>>>(`/api/v1/k8s/deployments/${id}/pods?limit=500`),
-  })
+  const deployment = useDeployment(id)
+  const pods = useDeploymentPods(id)
   if (deployment.isPending) return <Loading what="the deployment" />
   if (deployment.error) return <ErrorBox error={deployment.error} />
   const d = deployment.data
@@ -130,8 +122,8 @@ export function PodUsage({ series }: { series: UsageSeries }) {
 
 export function PodDetail() {
   const { id = '' } = useParams()
-  const pod = useQuery({ queryKey: ['pod', id], queryFn: () => api<Obj<PodData>>(`/api/v1/k8s/pods/${id}`) })
-  const usage = useQuery({ queryKey: ['pod-usage', id], queryFn: () => api<UsageSeries>(`/api/v1/k8s/pods/${id}/usage?window=24h`) })
+  const pod = usePod(id)
+  const usage = usePodUsage(id)
   if (pod.isPending) return <Loading what="the pod" />
   if (pod.error) return <ErrorBox error={pod.error} />
   const p = pod.data

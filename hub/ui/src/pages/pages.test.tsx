@@ -56,19 +56,24 @@ describe('costSeries', () => {
     key: 'web',
     start: Date.parse(start),
     end: Date.parse(start) + 86_400_000,
-    cpu: { cost: cpu },
-    memory: { cost: memory },
+    cpu: { billed: 1, requested: 1, used: 0.5, efficiency: 0.5, cost: cpu },
+    memory: { billed: 2, requested: 2, used: 1, efficiency: 0.5, cost: memory },
+    storage_gib_hours: 24,
     storage_cost: 0.5,
+    network_egress_gib: null,
     network_cost: 0,
     total_cost: cpu + memory + 0.5,
+    total_nanos: (cpu + memory + 0.5) * 1e9,
+    usage_unknown: false,
+    idle_clamped: false,
   })
   it('stacks cpu, memory, storage and network per step', () => {
-    const costs = { steps: [line('2026-01-01T00:00:00Z', 1, 2), line('2026-01-02T00:00:00Z', 3, 4)], total: line('2026-01-01T00:00:00Z', 4, 6) }
+    const costs = { steps: [line('2026-01-01T00:00:00Z', 1, 2), line('2026-01-02T00:00:00Z', 3, 4)] }
     expect(costSeries(costs, 'day')).toEqual([
       { at: '2026-01-01', cpu: 1, memory: 2, storage: 0.5, network: 0 },
       { at: '2026-01-02', cpu: 3, memory: 4, storage: 0.5, network: 0 },
     ])
-    expect(costSeries({ steps: [line('2026-01-01T13:00:00Z', 1, 1)], total: line('2026-01-01T13:00:00Z', 1, 1) }, 'hour')[0].at).toBe('01-01 13h')
+    expect(costSeries({ steps: [line('2026-01-01T13:00:00Z', 1, 1)] }, 'hour')[0].at).toBe('01-01 13h')
   })
 })
 

@@ -1,0 +1,235 @@
+//! The JSON and CSV shapes of the cost endpoints, built from [`crate::cost::report`]'s exact
+//! sums. Here, and only here, integers become presentation units: core-hours, GiB-hours and
+//! dollars as floats for charts and spreadsheets, next to the exact `total_nanos` that sums
+//! and comparisons use.
+
+use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::cost::{
+    BYTES_PER_GB, CostLine, CostReport, NamespaceCosts, NanoDollars, ResourceAllocation, Window,
+};
+
+const MILLICORE_MS_PER_CORE_HOUR: f64 = 1000.0 * MILLIS_PER_HOUR as f64;
+const BYTE_MS_PER_GIB_HOUR: f64 = BYTES_PER_GB as f64 * MILLIS_PER_HOUR as f64;
+
+/// A half-open period `[start, end)` in milliseconds since the epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CostWindowView {
+    /// First instant inside.
+    pub start: i64,
+    /// First instant after.
+    pub end: i64,
+}
+
+impl From<Window> for CostWindowView {
+    fn from(window: Window) -> Self {
+        Self {
+            start: window.start.0,
+            end: window.end.0,
+        }
+    }
+}
+
+/// CPU (in core-hours) or memory (in GiB-hours) of a cost line.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct ResourceCostView {
+    /// What was billed: max(request, usage) over time.
+    pub billed: f64,
+    /// Requested.
+    pub requested: f64,
+    /// Used (where usage was measured).
+    pub used: f64,
+    /// Usage / request over containers with both; null without such containers.
+    #[schema(required = true)]
+    pub efficiency: Option<f64>,
+    /// Cost in dollars (presentation; the line's `total_nanos` is exact).
+    pub cost: f64,
+}
+
+impl ResourceCostView {
+    fn new(resource: &ResourceAllocation, unit: f64) -> Self {
+        Self {
+            billed: resource.billed as f64 / unit,
+            requested: resource.requested as f64 / unit,
+            used: resource.used as f64 / unit,
+            efficiency: resource.efficiency(),
+            cost: resource.cost.to_dollars_f64(),
+        }
+    }
+}
+
+/// One line of a cost answer: a group (or a time step) with its breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CostLineView {
+    /// The group's value (namespace, team, cluster id, label value, `__idle__`), or the
+    /// step's start (RFC 3339) for a series.
+    pub key: String,
+    /// Start of the window or step, in milliseconds since the epoch.
+    pub start: i64,
+    /// End of the window or step (exclusive), in milliseconds since the epoch.
+    pub end: i64,
+    /// CPU in core-hours.
+    pub cpu: ResourceCostView,
+    /// Memory in GiB-hours.
+    pub memory: ResourceCostView,
+    /// Persistent volumes in GiB-hours.
+    pub storage_gib_hours: f64,
+    /// Storage cost in dollars.
+    pub storage_cost: f64,
+    /// Egress in GiB; null when unknown.
+    #[schema(required = true)]
+    pub network_egress_gib: Option<f64>,
+    /// Network cost in dollars.
+    pub network_cost: f64,
+    /// Total in dollars.
+    pub total_cost: f64,
+    /// Total in nano-dollars: exact, what sums and comparisons use.
+    pub total_nanos: u64,
+    /// Some container had no usage data (billed its request).
+    pub usage_unknown: bool,
+    /// Idle was clamped at zero (allocations above node capacity).
+    pub idle_clamped: bool,
+}
+
+impl From<CostLine> for CostLineView {
+    fn from(line: CostLine) -> Self {
+        let cost = &line.cost;
+        Self {
+            key: line.key,
+            start: line.start.0,
+            end: line.end.0,
+            cpu: ResourceCostView::new(&cost.cpu, MILLICORE_MS_PER_CORE_HOUR),
+            memory: ResourceCostView::new(&cost.memory, BYTE_MS_PER_GIB_HOUR),
+            storage_gib_hours: cost.storage.byte_millis as f64 / BYTE_MS_PER_GIB_HOUR,
+            storage_cost: cost.storage.cost.to_dollars_f64(),
+            network_egress_gib: cost
+                .network
+                .map(|n| n.egress_bytes as f64 / BYTES_PER_GB as f64),
+            network_cost: cost.network.map_or(0.0, |n| n.cost.to_dollars_f64()),
+            total_cost: cost.total.to_dollars_f64(),
+            total_nanos: cost.total.0,
+            usage_unknown: cost.flags.usage_unknown,
+            idle_clamped: cost.flags.idle_clamped,
+        }
+    }
+}
+
+/// The organization's costs over a window, one line per group.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct CostReportView {
+    /// The window.
+    pub window: CostWindowView,
+    /// One line per group, most expensive first.
+    pub lines: Vec<CostLineView>,
+    /// Everything in the answer; its key is `total`.
+    pub total: CostLineView,
+}
+
+impl From<CostReport> for CostReportView {
+    fn from(report: CostReport) -> Self {
+        Self {
+            window: report.window.into(),
+            lines: report.lines.into_iter().map(CostLineView::from).collect(),
+            total: report.total.into(),
+        }
+    }
+}
+
+/// One namespace's costs over a window, in steps.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct NamespaceCostsView {
+    /// The cluster.
+    pub cluster: Uuid,
+    /// The namespace.
+    pub namespace: String,
+    /// The window.
+    pub window: CostWindowView,
+    /// The step, in milliseconds.
+    pub step_millis: i64,
+    /// One line per step that has cost, oldest first; `key` is the step's start.
+    pub steps: Vec<CostLineView>,
+    /// The whole window; its key is the namespace.
+    pub total: CostLineView,
+}
+
+impl From<NamespaceCosts> for NamespaceCostsView {
+    fn from(costs: NamespaceCosts) -> Self {
+        Self {
+            cluster: *costs.cluster.as_uuid(),
+            namespace: costs.namespace,
+            window: costs.window.into(),
+            step_millis: costs.step_millis,
+            steps: costs.steps.into_iter().map(CostLineView::from).collect(),
+            total: costs.total.into(),
+        }
+    }
+}
+
+/// `lines` as CSV (RFC 4180) for spreadsheets: times in RFC 3339, quantities to six decimals,
+/// money to the nano-dollar and the total as exact decimal dollars. Keys that a spreadsheet
+/// would run as a formula (`=`, `+`, `-`, `@`) are prefixed with `'`.
+pub fn csv(lines: &[CostLineView]) -> String {
+    let mut out = String::from(
+        "key,start,end,cpu_core_hours,cpu_request_core_hours,cpu_usage_core_hours,\
+         cpu_efficiency,cpu_cost,memory_gib_hours,memory_request_gib_hours,\
+         memory_usage_gib_hours,memory_efficiency,memory_cost,storage_gib_hours,\
+         storage_cost,network_egress_gib,network_cost,total_cost,usage_unknown,idle_clamped\r\n",
+    );
+    for line in lines {
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
+        let fields = [
+            csv_text(&line.key),
+            UnixMillis(line.start).to_string(),
+            UnixMillis(line.end).to_string(),
+            format!("{:.6}", line.cpu.billed),
+            format!("{:.6}", line.cpu.requested),
+            format!("{:.6}", line.cpu.used),
+            opt(line.cpu.efficiency),
+            format!("{:.9}", line.cpu.cost),
+            format!("{:.6}", line.memory.billed),
+            format!("{:.6}", line.memory.requested),
+            format!("{:.6}", line.memory.used),
+            opt(line.memory.efficiency),
+            format!("{:.9}", line.memory.cost),
+            format!("{:.6}", line.storage_gib_hours),
+            format!("{:.9}", line.storage_cost),
+            opt(line.network_egress_gib),
+            format!("{:.9}", line.network_cost),
+            NanoDollars(line.total_nanos).to_string(),
+            line.usage_unknown.to_string(),
+            line.idle_clamped.to_string(),
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn csv_text(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_text("web"), "web");
+        assert_eq!(csv_text("a,b"), "\"a,b\"");
+        assert_eq!(csv_text("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_text("=cmd()"), "'=cmd()");
+    }
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest'
+import { apiUrl } from './api'
+import { namespaceCostsCsvUrl } from './queries'
+
+// Every page's source, as text: the layout rules below are about what pages may name.
+const pages = import.meta.glob<string>(['../pages/*.tsx', '!../pages/*.test.tsx'], { query: '?raw', import: 'default', eager: true })
+
+describe('apiUrl', () => {
+  it('fills placeholders, encoded, and appends the query values that are set, in order', () => {
+    expect(apiUrl('/api/v1/k8s/clusters/{id}/namespaces', { id: 'a/b c' }, { limit: 500 })).toBe('/api/v1/k8s/clusters/a%2Fb%20c/namespaces?limit=500')
+    expect(apiUrl('/api/v1/k8s/costs', {}, { window: '24h', aggregate: 'cluster', filter: undefined, include_idle: null })).toBe(
+      '/api/v1/k8s/costs?window=24h&aggregate=cluster',
+    )
+    expect(apiUrl('/api/v1/k8s/clusters', {})).toBe('/api/v1/k8s/clusters')
+  })
+  it('builds the cost trend download with the chart window', () => {
+    expect(namespaceCostsCsvUrl('ns-1', 'hour')).toBe('/api/v1/k8s/namespaces/ns-1/costs?window=24h&step=1h&format=csv')
+    expect(namespaceCostsCsvUrl('ns-1', 'day')).toBe('/api/v1/k8s/namespaces/ns-1/costs?window=7d&step=1d&format=csv')
+  })
+})
+
+describe('page modules', () => {
+  it('are all checked', () => {
+    expect(Object.keys(pages).length).toBeGreaterThanOrEqual(5)
+  })
+  it.each(Object.entries(pages))('%s names no API URL and imports no other page', (_, source) => {
+    expect(source).not.toMatch(/['"`]\/api\//)
+    expect(source).not.toMatch(/from '\.\/|from '\.\.\/pages\//)
+    // Queries and mutations come from lib/queries, with their keys.
+    expect(source).not.toMatch(/\buse(Query|Mutation)\(/)
+  })
+})
