@@ -1327,7 +1327,7 @@ export interface components {
             /** @description `admin` or `viewer`. */
             role: string;
         };
-        /** @description Every worker of this hub. */
+        /** @description The hub's own workers and the caller's organization's (its clusters' collectors). */
         WorkerList: {
             /** @description By name. */
             items: components["schemas"]["WorkerView"][];
@@ -1351,7 +1351,7 @@ export interface components {
              * @description End of the last round.
              */
             last_run?: string | null;
-            /** @description Name (`store-maintenance`, `pull-supervisor`, `pull:<cluster>` …). */
+            /** @description Name (`store-maintenance`, `pull-supervisor`, `collector:<cluster>` …). */
             name: string;
             /** @description False once stopped. */
             running: boolean;
@@ -1705,7 +1705,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events named `cluster.added`, `cluster.changed` or `cluster.removed`, each with `{"cluster_id"}` as data; at most one event per cluster per second; comment lines every 15 s keep the connection open. The stream ends on logout and after 5 minutes (clients reconnect). */
+            /** @description Server-Sent Events named `cluster.added`, `cluster.changed` or `cluster.removed`, each with `{"cluster_id"}` as data; at most one event per cluster per second; comment lines every 15 s keep the connection open. The stream ends on logout and after 5 minutes (clients reconnect). At most 10 streams per session or token and 200 per organization are open at once. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1715,6 +1715,14 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3176,6 +3184,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+            /** @description `--metrics-token` is set and the request lacks `Authorization: Bearer <token>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
