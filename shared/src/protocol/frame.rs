@@ -4,9 +4,9 @@
 //! The reader checks the declared length against its maximum *before* reading the body, and
 //! then grows its buffer only as bytes actually arrive, so a peer that declares 4 MiB and
 //! sends nothing costs nothing. The body is decoded within limits derived from its length
-//! ([`super::budget`]); a reader given a [`MemoryBudget`] also reserves what the frame may
-//! cost before reading its body and hands the decoded message out with the share it keeps
-//! ([`Held`]). A bad frame is an error, never a panic: the caller closes that one connection.
+//! ([`super::budget`]); a reader given a [`FrameMemory`] also reserves the body's bytes before
+//! reading it and the decode allowance before decoding it, and hands the decoded message out
+//! with the share it keeps ([`Held`]). A bad frame is an error, never a panic: the caller closes that one connection.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::budget::{self, DecodeLimits, Limit};
-use super::memory::{MemoryBudget, MemoryHold};
+use super::memory::{FrameMemory, MemoryHold};
 
 /// Bytes of the length prefix.
 pub const LENGTH_PREFIX: usize = 4;
@@ -98,27 +98,21 @@ pub struct FrameReader<R> {
     admission: Option<Admission>,
 }
 
-/// How a reader with a memory budget admits frames.
+/// How a reader with memory budgets admits frames.
 #[derive(Debug)]
 struct Admission {
-    memory: MemoryBudget,
+    memory: FrameMemory,
     body_timeout: Duration,
 }
 
-/// A decoded message and the share of the reader's [`MemoryBudget`] it holds: keep the hold
-/// until the message has been processed, so the budget covers it meanwhile.
+/// A decoded message and the share of the reader's [`FrameMemory::decoded`] budget it holds:
+/// keep the hold until the message has been processed, so the budget covers it meanwhile.
 #[derive(Debug)]
 pub struct Held<T> {
     /// The message.
     pub message: T,
     /// Its share of the budget (empty when the reader has none).
     pub hold: MemoryHold,
-}
-
-/// What a frame body of `len` bytes may cost while it is read and decoded: its bytes, and the
-/// decoded heap its limits allow.
-pub fn frame_cost(len: u32) -> u64 {
-    u64::from(len) + budget::decoded_allowance(len)
 }
 
 /// Buffers above this are released after use, so one big batch does not pin memory for the
@@ -136,10 +130,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Admits every frame against `memory` (module docs): [`frame_cost`] is reserved before
-    /// the body is read, and a body that does not arrive within `body_timeout` fails the
-    /// read ([`FrameError::Stalled`]), so a peer cannot sit on a reservation.
-    pub fn with_memory(mut self, memory: MemoryBudget, body_timeout: Duration) -> Self {
+    /// Admits every frame against `memory` ([`super::memory`]): the body's length is reserved
+    /// before the body is read (unless the buffer the reader keeps between frames, 64 KiB,
+    /// holds it) and its decode allowance before it is decoded; a body that
+    /// does not arrive within `body_timeout` fails the read ([`FrameError::Stalled`]), so a
+    /// peer cannot sit on a reservation.
+    pub fn with_memory(mut self, memory: FrameMemory, body_timeout: Duration) -> Self {
         self.admission = Some(Admission {
             memory,
             body_timeout,
@@ -156,30 +152,46 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// The next message with the share of the memory budget its decoded form holds.
     pub async fn read_held<T: DeserializeOwned>(&mut self) -> Result<Held<T>, FrameError> {
         let len = self.read_prefix().await?;
-        let mut hold = MemoryHold::default();
-        let body_timeout = match &self.admission {
-            Some(admission) => {
-                hold = admission.memory.reserve(frame_cost(len)).await;
-                Some(admission.body_timeout)
-            }
-            None => None,
+        let Some(admission) = &self.admission else {
+            let body = self.read_body(len).await;
+            let decoded = budget::decode::<T>(body?, &DecodeLimits::for_frame(len));
+            self.release_buffer();
+            let message = decoded?.0;
+            let hold = MemoryHold::default();
+            return Ok(Held { message, hold });
         };
-        let body = match body_timeout {
-            None => self.read_body(len).await,
-            Some(timeout) => tokio::time::timeout(timeout, self.read_body(len))
-                .await
-                .unwrap_or(Err(FrameError::Stalled {
-                    expected: u64::from(len),
-                    timeout,
-                })),
+        let (memory, timeout) = (admission.memory.clone(), admission.body_timeout);
+        // A body the kept buffer holds anyway costs the connection nothing more: small frames
+        // (hellos, heartbeats, most batches) never wait behind large ones for the budget.
+        let body_hold = if len as usize > KEEP_BUFFER {
+            memory.bodies.reserve(u64::from(len)).await
+        } else {
+            MemoryHold::default()
+        };
+        let body = tokio::time::timeout(timeout, self.read_body(len))
+            .await
+            .unwrap_or(Err(FrameError::Stalled {
+                expected: u64::from(len),
+                timeout,
+            }));
+        let mut hold = match body {
+            Ok(_) => memory.decoded.reserve(budget::decoded_allowance(len)).await,
+            Err(_) => MemoryHold::default(),
         };
         let decoded = budget::decode::<T>(body?, &DecodeLimits::for_frame(len));
-        if self.buf.capacity() > KEEP_BUFFER {
-            self.buf = Vec::new();
-        }
+        self.release_buffer();
+        drop(body_hold);
         let (message, spent) = decoded?;
         hold.shrink_to(spent.decoded_bytes);
         Ok(Held { message, hold })
+    }
+
+    /// Frees a buffer grown past [`KEEP_BUFFER`], so one big frame does not pin memory for
+    /// the rest of the connection.
+    fn release_buffer(&mut self) {
+        if self.buf.capacity() > KEEP_BUFFER {
+            self.buf = Vec::new();
+        }
     }
 
     /// Reads a length prefix and checks it against the maximum.
@@ -399,14 +411,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_budgeted_reader_reserves_the_frame_cost_before_the_body_and_keeps_the_estimate() {
-        let message = AgentMessage::RenewCertificate {
-            csr_der: vec![7; 300],
+    async fn a_budgeted_reader_reserves_the_body_then_the_allowance_and_keeps_the_estimate() {
+        // Larger than the kept buffer, so its body is reserved.
+        let message = AgentMessage::Enroll {
+            token_id: "t".repeat(70_000),
+            secret: postcard::from_bytes(&[1, 7]).unwrap(),
+            csr_der: vec![],
         };
         let mut frame = Vec::new();
         encode_frame(&message, MAX_BULK_FRAME, &mut frame).unwrap();
         let len = u32::try_from(frame.len() - LENGTH_PREFIX).unwrap();
-        let memory = MemoryBudget::new(10 * frame_cost(len));
+        assert!(len as usize > KEEP_BUFFER);
+        let allowance = budget::decoded_allowance(len);
+        let memory = FrameMemory::new(10 * u64::from(len), 10 * allowance);
         let (mut agent, hub) = tokio::io::duplex(1 << 16);
         let mut reader = FrameReader::new(hub, MAX_BULK_FRAME)
             .with_memory(memory.clone(), std::time::Duration::from_secs(5));
@@ -414,9 +431,14 @@ mod tests {
         let read = tokio::spawn(async move { reader.read_held::<AgentMessage>().await });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(
-            memory.available(),
-            9 * frame_cost(len),
-            "reserved at the prefix"
+            memory.bodies.available(),
+            9 * u64::from(len),
+            "the body is reserved at the prefix"
+        );
+        assert_eq!(
+            memory.decoded.available(),
+            memory.decoded.total(),
+            "nothing of the allowance while the body is incomplete"
         );
         agent.write_all(&frame[LENGTH_PREFIX + 10..]).await.unwrap();
         let held = read.await.unwrap().unwrap();
@@ -425,29 +447,42 @@ mod tests {
             budget::decode::<AgentMessage>(&frame[LENGTH_PREFIX..], &DecodeLimits::for_frame(len))
                 .unwrap();
         assert_eq!(held.hold.bytes(), spent.decoded_bytes);
-        assert_eq!(memory.available(), memory.total() - spent.decoded_bytes);
+        assert_eq!(memory.bodies.available(), memory.bodies.total());
+        assert_eq!(
+            memory.decoded.available(),
+            memory.decoded.total() - spent.decoded_bytes
+        );
         drop(held);
-        assert_eq!(memory.available(), memory.total());
+        assert!(memory.is_idle());
     }
 
     #[tokio::test]
     async fn a_body_that_stalls_fails_the_read_and_frees_its_reservation() {
-        let memory = MemoryBudget::new(1 << 30);
+        let memory = FrameMemory::new(1 << 30, 1 << 30);
         let (mut agent, hub) = tokio::io::duplex(1 << 16);
         let mut reader = FrameReader::new(hub, MAX_BULK_FRAME)
             .with_memory(memory.clone(), std::time::Duration::from_millis(100));
-        agent.write_all(&1000u32.to_be_bytes()).await.unwrap();
+        agent.write_all(&100_000u32.to_be_bytes()).await.unwrap();
         agent.write_all(&[0; 10]).await.unwrap();
-        let err = reader.read_held::<AgentMessage>().await.unwrap_err();
+        let read = tokio::spawn(async move { reader.read_held::<AgentMessage>().await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(memory.bodies.available(), (1 << 30) - 100_000);
+        let err = read.await.unwrap().unwrap_err();
         assert!(
-            matches!(err, FrameError::Stalled { expected: 1000, .. }),
+            matches!(
+                err,
+                FrameError::Stalled {
+                    expected: 100_000,
+                    ..
+                }
+            ),
             "{err:?}"
         );
         assert_eq!(
             err.to_string(),
-            "frame body of 1000 bytes did not arrive within 100 ms"
+            "frame body of 100000 bytes did not arrive within 100 ms"
         );
-        assert_eq!(memory.available(), memory.total());
+        assert!(memory.is_idle());
     }
 
     #[tokio::test]

@@ -1,14 +1,19 @@
-//! [`MemoryBudget`]: one process-wide allowance of bytes for frames being read and the
+//! [`FrameMemory`]: process-wide allowances of bytes for frame bodies being read and for the
 //! messages decoded from them, so that many connections at once cannot together hold more.
 //!
 //! A frame's length prefix says what it may cost before any of its body is read: its bytes,
-//! plus the decoded heap its decode limits allow ([`super::budget::decoded_allowance`]).
-//! [`super::FrameReader`] reserves that much before reading the body (waiting, in arrival
-//! order, while the budget is spent elsewhere), and once the message is decoded keeps only
-//! the decoder's estimate of it, which the caller holds ([`MemoryHold`]) until the message is
-//! processed and dropped. A peer that declares large frames therefore waits for the budget
-//! instead of adding to the process's memory, and a peer whose frame breaks its decode limits
-//! gives its reservation back at once.
+//! and the decoded heap its decode limits allow ([`super::budget::decoded_allowance`]).
+//! [`super::FrameReader`] reserves the body's bytes from [`FrameMemory::bodies`] before
+//! reading it, then the allowance from [`FrameMemory::decoded`] before decoding it, gives the
+//! body's share back once decoded, and keeps of the allowance only the decoder's estimate of
+//! the message, which the caller holds ([`MemoryHold`]) until the message is processed. Each
+//! reservation waits, in arrival order, while its budget is spent elsewhere.
+//!
+//! Two budgets rather than one: a body arrives at the peer's pace, so a peer that stalls
+//! mid-frame (until the reader's body timeout) holds only the bytes it declared, not the
+//! eight times more its decode may use; and a reader holding a body while it waits for the
+//! decode allowance never waits on a budget that bodies hold, so reservations cannot block
+//! each other in a circle.
 
 use std::sync::Arc;
 
@@ -19,6 +24,31 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct MemoryBudget {
     permits: Arc<Semaphore>,
     total: u64,
+}
+
+/// The two budgets a frame reader admits frames against (module docs).
+#[derive(Debug, Clone)]
+pub struct FrameMemory {
+    /// Bytes of frame bodies being read.
+    pub bodies: MemoryBudget,
+    /// Decode allowances, then the estimates of decoded messages until they are processed.
+    pub decoded: MemoryBudget,
+}
+
+impl FrameMemory {
+    /// Budgets of `bodies` and `decoded` bytes.
+    pub fn new(bodies: u64, decoded: u64) -> Self {
+        Self {
+            bodies: MemoryBudget::new(bodies),
+            decoded: MemoryBudget::new(decoded),
+        }
+    }
+
+    /// Whether nothing is reserved from either budget.
+    pub fn is_idle(&self) -> bool {
+        self.bodies.available() == self.bodies.total()
+            && self.decoded.available() == self.decoded.total()
+    }
 }
 
 /// A share of a [`MemoryBudget`], given back when dropped. A reader without a budget hands

@@ -57,7 +57,7 @@ pub mod token;
 
 pub use budget::{DecodeLimits, Limit};
 pub use frame::{FrameError, FrameReader, FrameWriter, Held};
-pub use memory::{MemoryBudget, MemoryHold};
+pub use memory::{FrameMemory, MemoryBudget, MemoryHold};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
 pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};
