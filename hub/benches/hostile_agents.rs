@@ -140,8 +140,10 @@ async fn attack(
     rounds: usize,
 ) -> Result<Vec<Duration>> {
     let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let (endpoint, conn, mut send) = raw_session(&address, &identity).await?;
+    for round in 0..rounds {
+        let (endpoint, conn, mut send) = raw_session(&address, &identity)
+            .await
+            .with_context(|| format!("hostile agent's hello, round {round}"))?;
         let started = Instant::now();
         let writer = {
             let frame = frame.clone();
@@ -173,7 +175,9 @@ async fn honest(
     while !stop.is_cancelled() {
         seq += 1;
         let sent = Instant::now();
-        fleet::send_pod_batch(&mut session, &format!("h{agent}"), epoch, seq, 20).await?;
+        fleet::send_pod_batch(&mut session, &format!("h{agent}"), epoch, seq, 20)
+            .await
+            .with_context(|| format!("honest agent {agent}, batch {seq}"))?;
         acked += 1;
         slowest = slowest.max(sent.elapsed());
     }
@@ -205,7 +209,7 @@ fn main() -> Result<()> {
     };
     let pid = hub.child.id();
 
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let created = common::token_create(&db, "agent-0")?;
         let first: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
         let tokens = fleet::tokens(&db, first, "agent", hostile + honest_agents).await?;
@@ -294,7 +298,12 @@ fn main() -> Result<()> {
             acked as f64 / attack_time.as_secs_f64()
         );
         Ok::<_, anyhow::Error>(())
-    })?;
+    });
+    if let Err(err) = result {
+        let log = hub.log();
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        bail!("{err:#}; the hub's last log lines:\n{}", tail.join("\n"));
+    }
     let log = hub.stop()?;
     let refused = log.matches("protocol error").count();
     println!("hub log: {refused} connections closed for a protocol error");

@@ -37,16 +37,21 @@
 //! connection costs at most ~1.3 MiB of transport buffers. Frames are decoded within limits
 //! derived from their length (`kubeworkz_shared::protocol::budget`: nesting, elements,
 //! string bytes, an estimate of the decoded heap), and an authenticated connection's frames
-//! are admitted against one hub-wide [`MemoryBudget`] of [`TransportSettings::frame_memory`]
-//! bytes: a frame reserves its length plus the decoded heap its limits allow before its body
-//! is read, and its message keeps the decoder's estimate reserved until it is stored. A
-//! session reads one frame while it stores the previous message, so one connection holds at
-//! most two frames' worth ([`kubeworkz_shared::protocol::frame::MAX_BULK_FRAME`], 4 MiB, decoded within 33 MiB), and all of them
-//! together at most `frame_memory` besides the transport buffers. A frame that breaks a limit
-//! closes its connection with `PROTOCOL_ERROR` and a log line naming the limit; a body that
-//! does not arrive within [`TransportSettings::frame_body_timeout`] of its length prefix
-//! closes it too, so a slow sender cannot sit on its reservation. Before authentication, a
-//! connection may send one frame of at most 64 KiB, outside the budget (anyone can open one).
+//! are admitted against two hub-wide budgets ([`FrameMemory`]): a frame reserves its length
+//! from [`TransportSettings::body_memory`] before its body is read, then the decoded heap its
+//! limits allow from [`TransportSettings::decoded_memory`] before it is decoded, gives the
+//! body's share back once decoded, and keeps the decoder's estimate of the message until it
+//! is stored. So every authenticated connection together hold at most `body_memory` +
+//! `decoded_memory` of frames and messages, besides the transport buffers and a reused read
+//! buffer of at most 64 KiB each. One connection reads one frame while it stores the
+//! previous message: at most the largest frame (4 MiB,
+//! [`kubeworkz_shared::protocol::frame::MAX_BULK_FRAME`]) and two decodes (33 MiB each at
+//! most). A frame that breaks a limit closes its connection with `PROTOCOL_ERROR` and a log
+//! line naming the limit; a body that does not arrive within
+//! [`TransportSettings::frame_body_timeout`] of its length prefix closes it too, so a slow
+//! sender cannot sit on its reservation — and it holds only its body's length meanwhile, not
+//! its decode allowance. Before authentication, a connection may send one frame of at most
+//! 64 KiB, outside the budgets (anyone can open one).
 //! An idle agent costs the connection state and a few KiB.
 //! When more than [`TransportSettings::retry_above_handshakes`] handshakes are in flight,
 //! new clients must prove their address first (QUIC Retry).
@@ -57,7 +62,7 @@ mod session;
 mod store_authority;
 
 pub use authority::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
-pub use kubeworkz_shared::protocol::MemoryBudget;
+pub use kubeworkz_shared::protocol::{FrameMemory, MemoryBudget};
 pub use server::{HubTransport, TransportError};
 pub use store_authority::{CaStoreError, StoreAuthority, load_or_create_ca};
 
@@ -81,10 +86,14 @@ pub const SEND_WINDOW: u64 = 256 * 1024;
 /// Close a connection silent for this long (agents keep alive every 10 s).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Default [`TransportSettings::frame_memory`]: 256 MiB, six frames of the largest size
-/// at once or a few hundred ordinary batches (a 500-pod batch reserves about 2.5 MiB while
-/// its body is read and keeps about 0.6 MiB while it is stored).
-pub const FRAME_MEMORY: u64 = 256 * 1024 * 1024;
+/// Default [`TransportSettings::body_memory`]: 128 MiB, the bodies of 32 frames of the
+/// largest size at once, or of 800 batches of 500 pods (about 150 KiB each).
+pub const BODY_MEMORY: u64 = 128 * 1024 * 1024;
+
+/// Default [`TransportSettings::decoded_memory`]: 128 MiB, three decodes of the largest
+/// frame at once, or about 50 of 500-pod batches (each reserves 2.2 MiB to decode and keeps
+/// about 0.5 MiB until it is stored).
+pub const DECODED_MEMORY: u64 = 128 * 1024 * 1024;
 
 /// Default [`TransportSettings::frame_body_timeout`]: a 4 MiB frame needs 0.6 Mbit/s.
 pub const FRAME_BODY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -104,17 +113,19 @@ pub struct TransportSettings {
     /// so a cluster disabled or removed by another process (the CLI, another replica) is
     /// disconnected within this long.
     pub enabled_check_interval: Duration,
-    /// Bytes of agent frames being read and of the messages decoded from them, across every
-    /// connection (module docs).
-    pub frame_memory: u64,
+    /// Bytes of agent frame bodies being read, across every connection (module docs).
+    pub body_memory: u64,
+    /// Bytes of agent frames being decoded and of the messages decoded from them until they
+    /// are stored, across every connection (module docs).
+    pub decoded_memory: u64,
     /// How long a frame's body may take to arrive after its length prefix.
     pub frame_body_timeout: Duration,
 }
 
 impl TransportSettings {
     /// Defaults for `listen`: 7-day certificates, 10 s for the first frame, Retry above 256
-    /// concurrent handshakes, enabled state re-read every 3 s, [`FRAME_MEMORY`] and
-    /// [`FRAME_BODY_TIMEOUT`].
+    /// concurrent handshakes, enabled state re-read every 3 s, [`BODY_MEMORY`],
+    /// [`DECODED_MEMORY`] and [`FRAME_BODY_TIMEOUT`].
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -122,7 +133,8 @@ impl TransportSettings {
             first_frame_timeout: Duration::from_secs(10),
             retry_above_handshakes: 256,
             enabled_check_interval: Duration::from_secs(3),
-            frame_memory: FRAME_MEMORY,
+            body_memory: BODY_MEMORY,
+            decoded_memory: DECODED_MEMORY,
             frame_body_timeout: FRAME_BODY_TIMEOUT,
         }
     }

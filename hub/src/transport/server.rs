@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::ClusterId;
-use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, Command, HubMessage, MemoryBudget, close};
+use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, Command, FrameMemory, HubMessage, close};
 use quinn::VarInt;
 use tokio::sync::mpsc;
 
@@ -47,7 +47,7 @@ pub(super) struct Shared {
     pub(super) authority: Arc<dyn AgentAuthority>,
     pub(super) settings: TransportSettings,
     /// Every authenticated connection's frames are admitted against it.
-    pub(super) memory: MemoryBudget,
+    pub(super) memory: FrameMemory,
     live: Mutex<HashMap<ClusterId, LiveSession>>,
     next_connection: AtomicU64,
     handshakes: AtomicUsize,
@@ -124,7 +124,7 @@ impl HubTransport {
             shared: Arc::new(Shared {
                 ca,
                 authority,
-                memory: MemoryBudget::new(settings.frame_memory),
+                memory: FrameMemory::new(settings.body_memory, settings.decoded_memory),
                 settings,
                 live: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(0),
@@ -311,9 +311,9 @@ impl HubTransport {
             .collect()
     }
 
-    /// The budget every authenticated connection's frames are admitted against, to observe
+    /// The budgets every authenticated connection's frames are admitted against, to observe
     /// what is reserved.
-    pub fn frame_memory(&self) -> &MemoryBudget {
+    pub fn frame_memory(&self) -> &FrameMemory {
         &self.shared.memory
     }
 

@@ -10,7 +10,7 @@ use kubeworkz_shared::change::{Change, ChangeBatch, Object};
 use kubeworkz_shared::collect::MAX_BATCH_BYTES;
 use kubeworkz_shared::model::NamespaceProjection;
 use kubeworkz_shared::model::namespace::NamespacePhase;
-use kubeworkz_shared::protocol::frame::{MAX_BULK_FRAME, frame_cost};
+use kubeworkz_shared::protocol::frame::MAX_BULK_FRAME;
 use kubeworkz_shared::protocol::{AgentMessage, UnackedQueue, close};
 use kubeworkz_shared::time::UnixMillis;
 use tokio::time::timeout;
@@ -198,20 +198,18 @@ async fn hostile_batches_are_refused_while_legitimate_max_size_ones_are_stored()
         }
     }
     assert_eq!(hub.authority.batches_of(honest.cluster_id).len(), 2);
-    let memory = hub.transport.frame_memory();
-    assert_eq!(
-        memory.available(),
-        memory.total(),
+    assert!(
+        hub.transport.frame_memory().is_idle(),
         "every reservation given back"
     );
 }
 
 #[tokio::test]
 async fn a_stalled_frame_is_closed_and_gives_its_reservation_back() {
-    // Room for one largest frame and a little more.
-    let budget = frame_cost(MAX_BULK_FRAME) + 4 * 1024 * 1024;
+    // Room for the body of one largest frame and a little more.
+    let bodies = u64::from(MAX_BULK_FRAME) + 1024 * 1024;
     let hub = TestHub::start_with(|s| {
-        s.frame_memory = budget;
+        s.body_memory = bodies;
         s.frame_body_timeout = Duration::from_millis(500);
     })
     .await;
@@ -220,14 +218,16 @@ async fn a_stalled_frame_is_closed_and_gives_its_reservation_back() {
     let (conn, mut send) = raw_session(&hub, &slow).await;
     send.write_all(&MAX_BULK_FRAME.to_be_bytes()).await.unwrap();
     send.write_all(&[1, 0, 0]).await.unwrap();
-    // While the slow frame holds its reservation, an honest agent's batches still fit.
+    // While the slow frame holds the body of its declared length, and nothing of its decode
+    // allowance, an honest agent's batches still get through.
     let memory = hub.transport.frame_memory().clone();
     let reserved = async {
-        while memory.available() > budget - frame_cost(MAX_BULK_FRAME) {
+        while memory.bodies.available() > bodies - u64::from(MAX_BULK_FRAME) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
     timeout(WAIT, reserved).await.unwrap();
+    assert_eq!(memory.decoded.available(), memory.decoded.total());
     let mut queue = UnackedQueue::new(rand_epoch(), 1 << 20);
     let mut session = connect(&hub.address, &honest, queue.hello("test"))
         .await
@@ -239,6 +239,6 @@ async fn a_stalled_frame_is_closed_and_gives_its_reservation_back() {
         reason,
         format!("frame body of {MAX_BULK_FRAME} bytes did not arrive within 500 ms")
     );
-    assert_eq!(memory.available(), budget);
+    assert!(memory.is_idle());
     assert!(hub.authority.batches_of(slow.cluster_id).is_empty());
 }
