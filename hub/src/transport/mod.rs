@@ -38,10 +38,11 @@
 //! derived from their length (`kubeworkz_shared::protocol::budget`: nesting, elements,
 //! string bytes, an estimate of the decoded heap), and an authenticated connection's frames
 //! are admitted against two hub-wide budgets ([`FrameMemory`]): a frame reserves its length
-//! from [`TransportSettings::body_memory`] before its body is read, then the decoded heap its
-//! limits allow from [`TransportSettings::decoded_memory`] before it is decoded, gives the
-//! body's share back once decoded, and keeps the decoder's estimate of the message until it
-//! is stored. So every authenticated connection together hold at most `body_memory` +
+//! from [`TransportSettings::body_memory`] before its body is read (unless the connection's
+//! reused 64 KiB read buffer holds it, as it does heartbeats and most deltas), then the
+//! decoded heap its limits allow from [`TransportSettings::decoded_memory`] before it is
+//! decoded, gives the body's share back once decoded, and keeps the decoder's estimate of the
+//! message until it is stored. So all authenticated connections together hold at most `body_memory` +
 //! `decoded_memory` of frames and messages, besides the transport buffers and a reused read
 //! buffer of at most 64 KiB each. One connection reads one frame while it stores the
 //! previous message: at most the largest frame (4 MiB,
