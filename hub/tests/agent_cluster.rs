@@ -5,8 +5,10 @@
 //! restart does not re-enroll and its full sync applies deletions made while it was down; a
 //! hub restart is resumed; "sync now" recorded in the store reaches the agent as `ResyncNow`
 //! and starts a new epoch; `cluster disable` from the CLI (another process) closes the live
-//! session within seconds and the agent is refused; `cluster enable` brings it back. No token
-//! secret or private key shows in any log.
+//! session within seconds and the agent is refused; after `cluster enable` its revoked
+//! certificate is still refused (the agent logs that it must be re-enrolled), and a new
+//! token given to the restarted agent brings it back. No token secret or private key shows
+//! in any log.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -268,9 +270,35 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
         agent.log()
     );
 
-    // Enabled again: the agent comes back by itself, with a full sync.
+    // Enabled again: disabling revoked the certificate, so the agent is refused until it
+    // enrolls again, and says so (its spent install token cannot enroll it).
     let (ok, out, err) = cli(&db, &["cluster", "enable", "e2e"]);
     assert!(ok, "{out}{err}");
+    agent
+        .wait_log("certificate revoked: re-enroll with a new token", 1, WAIT)
+        .await?;
+    // The operator's way back: a new token, given to the agent (as `helm upgrade --set
+    // token=…` does, restarting it): the stored certificate is refused, the token enrolls the
+    // same cluster, and a full sync follows.
+    agent.stop().await?;
+    let renewed = token_create(&db, "e2e")?;
+    let new_token = renewed["token"].as_str().context("token")?.to_owned();
+    let new_secret = new_token
+        .split('.')
+        .nth(2)
+        .context("secret part")?
+        .to_owned();
+    let env: Vec<_> = env
+        .into_iter()
+        .map(|(k, v)| match k {
+            "KUBEWORKZ_TOKEN" => (k, new_token.clone()),
+            _ => (k, v),
+        })
+        .collect();
+    let mut agent = Agent::start(&env, &agent_log)?;
+    agent
+        .wait_log("enrolled again with the configured token", 1, WAIT)
+        .await?;
     deploys.create(&post, &deployment("late", 1)?).await?;
     store_shows(&*store, org, cluster_id, &[("batch", 2), ("late", 1)], 3).await?;
 
@@ -306,8 +334,8 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
         ("agent", &agent_log),
     ] {
         assert!(
-            !log.contains(&token_secret),
-            "the token secret is in the {name} log"
+            !log.contains(&token_secret) && !log.contains(&new_secret),
+            "a token secret is in the {name} log"
         );
         assert!(!log.contains(&token), "the token is in the {name} log");
         assert!(

@@ -202,6 +202,51 @@ fn every_object_round_trips_through_postcard() {
     }
 }
 
+/// Every object's golden bytes decode to it through the budgeted decoder, and the largest
+/// batches the agent sends of each kind (500 changes) stay within the limits of their frame:
+/// the estimate per frame byte is printed for the record.
+#[test]
+fn largest_batches_of_every_kind_decode_within_their_frame_limits() {
+    use crate::protocol::budget::decode;
+    use crate::protocol::{AgentMessage, DecodeLimits};
+    for (object, golden) in one_of_each_object().into_iter().zip(GOLDEN_OBJECTS) {
+        let bytes: Vec<u8> = (0..golden.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&golden[i..i + 2], 16).unwrap())
+            .collect();
+        let limits = DecodeLimits::for_frame(bytes.len() as u32);
+        assert_eq!(decode::<Object>(&bytes, &limits).unwrap().0, object);
+    }
+    let deletes = one_of_each_object()
+        .iter()
+        .map(|o| Change::Delete(o.key()))
+        .collect::<Vec<_>>();
+    let upserts = one_of_each_object().into_iter().map(Change::Upsert);
+    for change in upserts.chain(deletes) {
+        let message = AgentMessage::Batch {
+            epoch: 1,
+            seq: 1,
+            batch: ChangeBatch {
+                produced_at: T,
+                changes: vec![change.clone(); 500],
+            },
+        };
+        let bytes = postcard::to_allocvec(&message).unwrap();
+        let limits = DecodeLimits::for_frame(bytes.len() as u32);
+        let (back, spent) = decode::<AgentMessage>(&bytes, &limits)
+            .unwrap_or_else(|err| panic!("{change:?}: {err}"));
+        assert_eq!(back, message);
+        println!(
+            "500 × {:<60.60}: {:>7} bytes, estimate {:>8} ({:.1}/byte, {:.0}% of the limit)",
+            format!("{change:?}"),
+            bytes.len(),
+            spent.decoded_bytes,
+            spent.decoded_bytes as f64 / bytes.len() as f64,
+            spent.decoded_bytes as f64 * 100.0 / limits.max_decoded_bytes as f64,
+        );
+    }
+}
+
 /// Pins each message of the stream. A failure prints the new bytes; read the module docs
 /// before updating them.
 #[test]

@@ -6,7 +6,12 @@
 //! asks, it starts a new epoch and emits [`UplinkEvent::FullSyncNeeded`]: the caller then
 //! pushes a snapshot of its inventory (`SnapshotBegin`…`SnapshotEnd` of every kind).
 //! Reconnects wait [`Backoff`] delays; certificates are renewed at 70% of their lifetime over
-//! the live connection, and the new identity is emitted for the caller to persist.
+//! the live connection, and the new identity is emitted for the caller to persist. When the
+//! hub says the certificate was revoked (the cluster was disabled, or enrolled again), the
+//! uplink enrolls once with the token it was given, if any ([`Uplink::with_token`]), before
+//! its next backoff delay: an operator who gives the agent a new token brings it back, and
+//! a token that is refused (spent, expired) waits the backoff like any failed attempt, so a
+//! revoked agent retries at most once per delay, up to the reconnect cap.
 //!
 //! Memory is bounded twice. Queued messages are held as their encoded frames (wire size, a
 //! fraction of the decoded projections). While connected, at most [`IN_FLIGHT_BYTES`] are
@@ -23,13 +28,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use kubeworkz_shared::protocol::resume::Dropped;
-use kubeworkz_shared::protocol::{AgentMessage, HubMessage, Payload, PushError, UnackedQueue};
+use kubeworkz_shared::protocol::{
+    AgentMessage, EnrollmentToken, HubMessage, Payload, PushError, UnackedQueue,
+};
 use kubeworkz_shared::time::UnixMillis;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::{AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, connect, renew_at};
+use super::{
+    AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, connect, enroll, renew_at,
+};
 
 /// How often the agent reports itself alive (the hub's "last seen").
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -65,6 +74,9 @@ pub enum UplinkEvent {
     Dropped(Dropped),
     /// The certificate was renewed: persist the new identity.
     Renewed(AgentIdentity),
+    /// The certificate was revoked and the agent enrolled again with its token: persist the
+    /// new identity.
+    Reenrolled(AgentIdentity),
 }
 
 /// What the uplink shows the agent's `/metrics`: whether it is connected and how much the hub
@@ -93,6 +105,8 @@ impl UplinkGauges {
 pub struct Uplink {
     hub: HubAddress,
     identity: AgentIdentity,
+    /// Enrolls again when the certificate was revoked.
+    token: Option<EnrollmentToken>,
     queue: UnackedQueue,
     /// Unacked bytes at which a connected uplink stops reading input.
     in_flight_bytes: usize,
@@ -126,6 +140,7 @@ impl Uplink {
             hub,
             renew_due: identity.renew_at(),
             identity,
+            token: None,
             queue: UnackedQueue::new(rand::random(), max_queue_bytes),
             in_flight_bytes: IN_FLIGHT_BYTES.min(max_queue_bytes),
             sync_owed: false,
@@ -146,6 +161,12 @@ impl Uplink {
         self.gauges
             .unacked_bytes
             .store(self.queue.queued_bytes() as u64, Ordering::Relaxed);
+    }
+
+    /// The token to enroll with again if the hub revokes the certificate (module docs).
+    pub fn with_token(mut self, token: Option<EnrollmentToken>) -> Self {
+        self.token = token;
+        self
     }
 
     /// Replaces the backoff schedule (tests use milliseconds).
@@ -183,7 +204,11 @@ impl Uplink {
             };
             let SessionEnd::Lost(err) = end else { return };
             tracing::warn!(error = %err, "hub connection lost");
+            let revoked = err.is_certificate_revoked();
             self.emit(UplinkEvent::Disconnected(err)).await;
+            if revoked && self.reenroll(&shutdown).await {
+                continue;
+            }
             let delay = tokio::time::sleep(self.backoff.next_delay());
             tokio::pin!(delay);
             // Keep queueing while waiting, so the collector never blocks on the hub.
@@ -196,6 +221,31 @@ impl Uplink {
                         None => return self.give_up(),
                     },
                 }
+            }
+        }
+    }
+
+    /// Enrolls again with the token, if there is one; true when a new identity replaced the
+    /// revoked one (and was emitted to be stored).
+    async fn reenroll(&mut self, shutdown: &CancellationToken) -> bool {
+        let Some(token) = &self.token else {
+            return false;
+        };
+        let enrolled = tokio::select! {
+            () = shutdown.cancelled() => return false,
+            enrolled = enroll(&self.hub, token) => enrolled,
+        };
+        match enrolled {
+            Ok(identity) => {
+                tracing::info!(cluster = %identity.cluster_id, token = %token.public_id(), "enrolled again with the configured token");
+                self.renew_due = identity.renew_at();
+                self.identity = identity.clone();
+                self.emit(UplinkEvent::Reenrolled(identity)).await;
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, token = %token.public_id(), "enrolling again with the configured token failed");
+                false
             }
         }
     }

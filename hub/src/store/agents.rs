@@ -4,6 +4,12 @@
 //! Token redemption is one transaction with a conditional `UPDATE` (`uses = 0` unless
 //! reusable), so two agents racing with one single-use token cannot both win on either
 //! backend: the loser's update matches no row and it is told the token was used.
+//!
+//! Redeeming a token for a cluster that exists already (a reusable token used again, or a new
+//! token naming an agent cluster) is a re-enrollment: in the same transaction every
+//! certificate issued to that cluster before is revoked, so only the agent that just enrolled
+//! holds a working identity (a copy of the old one, e.g. from a reinstalled cluster's backup,
+//! stops working at once, and a session still using it is closed by the transport's check).
 
 use std::fmt;
 
@@ -76,6 +82,8 @@ pub struct Redemption {
     pub cluster_id: ClusterId,
     /// Whether this redemption created the cluster (false: an existing agent cluster).
     pub created: bool,
+    /// Certificates of the existing cluster this redemption revoked (re-enrollment).
+    pub revoked_certificates: u64,
 }
 
 /// What the agent transport needs to know about a cluster, found by id alone (an agent's
@@ -331,10 +339,12 @@ pub(crate) async fn redeem_token(
         if !enabled {
             return Err(StoreError::ClusterDisabled);
         }
+        let revoked_certificates = revoke_certificates(db, info.org_id, cluster_id).await?;
         return Ok(Redemption {
             org_id: info.org_id,
             cluster_id,
             created: false,
+            revoked_certificates,
         });
     }
     let cluster = super::clusters::create_cluster(
@@ -359,6 +369,7 @@ pub(crate) async fn redeem_token(
         org_id: info.org_id,
         cluster_id: cluster.id,
         created: true,
+        revoked_certificates: 0,
     })
 }
 
@@ -395,7 +406,7 @@ pub(crate) async fn record_certificate(
     Ok(())
 }
 
-/// Marks every unrevoked certificate of the cluster revoked (on disable).
+/// Marks every unrevoked certificate of the cluster revoked (on disable and re-enrollment).
 pub(crate) async fn revoke_certificates(
     db: &mut dyn Sql,
     org: OrgId,

@@ -30,8 +30,8 @@ use super::types::{
     SealedKubeconfig,
 };
 use super::{
-    AgentLink, Backend, Organization, Store, StoreError, agent_links, agents, clusters, costs,
-    ingest, prepare, queries,
+    AgentLink, Backend, Organization, SessionCertificate, SessionLink, Store, StoreError,
+    agent_links, agents, clusters, costs, ingest, prepare, queries,
 };
 use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 use kubeworkz_shared::time::UnixMillis;
@@ -259,6 +259,18 @@ impl<B: SqlBackend> Store for B {
     #[instrument(skip_all)]
     async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, StoreError> {
         on_conn!(self, |db| agent_links::agent_links(db, clusters))
+    }
+
+    #[instrument(skip_all)]
+    async fn session_links(
+        &self,
+        sessions: &[SessionCertificate],
+    ) -> Result<Vec<SessionLink>, StoreError> {
+        on_conn!(self, |db| agent_links::session_links(
+            db,
+            sessions,
+            Utc::now()
+        ))
     }
 
     #[instrument(skip_all)]

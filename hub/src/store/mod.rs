@@ -51,7 +51,7 @@ use crate::config::DatabaseUrl;
 use crate::cost::{Allocation, HourInput, PriceBook, PriceOverride};
 
 pub use accounts::{NewSession, NewUser, Role, SessionRecord, User, UserCredentials};
-pub use agent_links::AgentLink;
+pub use agent_links::{AgentLink, CertificateStanding, SessionCertificate, SessionLink};
 pub use agents::{
     AgentCluster, EnrollmentTokenInfo, NewEnrollmentToken, NewIssuedCertificate, Redemption,
     StoredCa,
@@ -273,6 +273,13 @@ pub trait Store: ApiStore + Send + Sync + fmt::Debug {
     /// The standing of the given (connected) clusters: enabled, and any pending resync
     /// request. Deleted clusters are absent from the answer.
     async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, StoreError>;
+
+    /// [`Store::agent_links`] of the sessions' clusters, each with the standing now of the
+    /// certificate its session presented (one query per chunk of sessions).
+    async fn session_links(
+        &self,
+        sessions: &[SessionCertificate],
+    ) -> Result<Vec<SessionLink>, StoreError>;
 
     /// Asks an agent-mode cluster of `org` for a full resync; the replica holding its
     /// connection delivers it. False when `org` has no such agent-mode cluster.

@@ -22,7 +22,8 @@ use super::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
 use crate::pki::{HubCa, IssuedCertificate, PkiError};
 use crate::seal::Keyring;
 use crate::store::{
-    AgentLink, Cursor, IngestOutcome, NewIssuedCertificate, Store, StoreError, StoredCa,
+    Cursor, IngestOutcome, NewIssuedCertificate, SessionCertificate, SessionLink, Store,
+    StoreError, StoredCa,
 };
 
 /// The hub's [`AgentAuthority`]: tokens, certificates and agent data in the [`Store`].
@@ -81,6 +82,7 @@ impl AgentAuthority for StoreAuthority {
                     token = token_id,
                     cluster = %redemption.cluster_id,
                     created = redemption.created,
+                    revoked_certificates = redemption.revoked_certificates,
                     "enrollment token redeemed"
                 );
                 Ok(EnrollmentGrant {
@@ -99,7 +101,7 @@ impl AgentAuthority for StoreAuthority {
     }
 
     async fn record_certificate(&self, issued: &IssuedCertificate) -> Result<(), AuthorityError> {
-        let serial: String = issued.serial.iter().map(|b| format!("{b:02x}")).collect();
+        let serial = crate::pki::serial_hex(&issued.serial);
         self.store
             .record_issued_certificate(&NewIssuedCertificate {
                 cluster_id: issued.cluster_id,
@@ -111,18 +113,12 @@ impl AgentAuthority for StoreAuthority {
             .map_err(AuthorityError::new)
     }
 
-    async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError> {
-        Ok(self
-            .store
-            .agent_cluster(cluster)
-            .await
-            .map_err(AuthorityError::new)?
-            .is_some_and(|found| found.enabled))
-    }
-
-    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, AuthorityError> {
+    async fn session_links(
+        &self,
+        sessions: &[SessionCertificate],
+    ) -> Result<Vec<SessionLink>, AuthorityError> {
         self.store
-            .agent_links(clusters)
+            .session_links(sessions)
             .await
             .map_err(AuthorityError::new)
     }

@@ -4,8 +4,9 @@
 use chrono::Utc;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
 use kubeworkz_hub::store::{
-    ClusterMode, Cursor, DEFAULT_ORG, Environment, IngestOutcome, NewCluster, NewEnrollmentToken,
-    NewIssuedCertificate, SealedKubeconfig, Store, StoreError,
+    CertificateStanding, ClusterMode, Cursor, DEFAULT_ORG, Environment, IngestOutcome, NewCluster,
+    NewEnrollmentToken, NewIssuedCertificate, SealedKubeconfig, SessionCertificate, Store,
+    StoreError,
 };
 use kubeworkz_hub::transport::load_or_create_ca;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
@@ -47,6 +48,30 @@ async fn redeem(
     store
         .redeem_enrollment_token(token.public_id(), &token.secret_hash(), Utc::now())
         .await
+}
+
+/// Records a certificate `serial` for `cluster`, valid for a week.
+async fn certificate(store: &dyn Store, cluster: ClusterId, serial: &str) {
+    store
+        .record_issued_certificate(&NewIssuedCertificate {
+            cluster_id: cluster,
+            serial: serial.into(),
+            not_before: Utc::now() - chrono::Duration::minutes(1),
+            not_after: Utc::now() + chrono::Duration::days(7),
+        })
+        .await
+        .unwrap();
+}
+
+/// The standing of `serial` presented for `cluster`.
+async fn standing(store: &dyn Store, cluster: ClusterId, serial: &str) -> CertificateStanding {
+    let session = SessionCertificate {
+        cluster,
+        serial: serial.into(),
+    };
+    let links = store.session_links(&[session]).await.unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    links[0].certificate
 }
 
 pub async fn a_single_use_token_enrolls_once(t: TestStore) {
@@ -179,6 +204,95 @@ pub async fn a_reusable_token_enrolls_the_same_cluster_twice(t: TestStore) {
         .unwrap()
         .unwrap();
     assert!(!state.enabled);
+}
+
+pub async fn enrolling_a_cluster_again_revokes_its_earlier_certificates(t: TestStore) {
+    let store = &*t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let reusable = token(store, org, "fleet", chrono::Duration::hours(1), true).await;
+    let first = redeem(store, &reusable).await.unwrap();
+    assert_eq!(first.revoked_certificates, 0);
+    let cluster = first.cluster_id;
+    certificate(store, cluster, "0a01").await;
+    certificate(store, cluster, "0a02").await;
+    // Another cluster's certificate is not touched by this cluster's re-enrollment.
+    let other = redeem(
+        store,
+        &token(store, org, "other", chrono::Duration::hours(1), false).await,
+    )
+    .await
+    .unwrap();
+    certificate(store, other.cluster_id, "0b01").await;
+
+    // A reusable token redeemed again: the earlier certificates die in the same transaction.
+    let second = redeem(store, &reusable).await.unwrap();
+    assert_eq!((second.cluster_id, second.created), (cluster, false));
+    assert_eq!(second.revoked_certificates, 2);
+    for serial in ["0a01", "0a02"] {
+        assert_eq!(
+            standing(store, cluster, serial).await,
+            CertificateStanding::Revoked
+        );
+    }
+    assert_eq!(
+        standing(store, other.cluster_id, "0b01").await,
+        CertificateStanding::Valid
+    );
+    // The certificate issued after the redemption is good.
+    certificate(store, cluster, "0a03").await;
+    assert_eq!(
+        standing(store, cluster, "0a03").await,
+        CertificateStanding::Valid
+    );
+
+    // A new single-use token naming the existing cluster (a reinstall) does the same.
+    let reinstall = token(store, org, "fleet", chrono::Duration::hours(1), false).await;
+    let third = redeem(store, &reinstall).await.unwrap();
+    assert_eq!((third.cluster_id, third.revoked_certificates), (cluster, 1));
+    assert_eq!(
+        standing(store, cluster, "0a03").await,
+        CertificateStanding::Revoked
+    );
+
+    // A refused redemption (the cluster is disabled) revokes nothing more and spends nothing.
+    certificate(store, cluster, "0a04").await;
+    assert!(
+        store
+            .set_cluster_enabled(org, cluster, false)
+            .await
+            .unwrap()
+    );
+    assert!(store.set_cluster_enabled(org, cluster, true).await.unwrap());
+    assert_eq!(
+        standing(store, cluster, "0a04").await,
+        CertificateStanding::Revoked,
+        "disable revoked it; enabling does not bring it back"
+    );
+    assert!(
+        store
+            .set_cluster_enabled(org, cluster, false)
+            .await
+            .unwrap()
+    );
+    let uses = store.enrollment_tokens(org).await.unwrap();
+    let before = uses
+        .iter()
+        .find(|t| t.id == reusable.public_id())
+        .unwrap()
+        .uses;
+    let err = redeem(store, &reusable).await.unwrap_err();
+    assert!(matches!(err, StoreError::ClusterDisabled), "{err:?}");
+    let uses = store.enrollment_tokens(org).await.unwrap();
+    let after = uses
+        .iter()
+        .find(|t| t.id == reusable.public_id())
+        .unwrap()
+        .uses;
+    assert_eq!(before, after);
+    assert_eq!(
+        standing(store, other.cluster_id, "0b01").await,
+        CertificateStanding::Valid
+    );
 }
 
 pub async fn tokens_are_listed_and_revoked_per_organization(t: TestStore) {

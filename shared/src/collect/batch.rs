@@ -12,32 +12,64 @@ use crate::change::{Change, ChangeBatch};
 use crate::inventory::Inventory;
 use crate::time::UnixMillis;
 
-/// Sends a batch at most `window` after its first change, or when it holds `max` changes.
-/// A batch is applied to `inventory` before it is sent, so the inventory never runs ahead of
-/// what downstream could have seen.
+/// How full a batch may get.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Most changes.
+    pub changes: usize,
+    /// Encoded bytes of changes after which the batch is closed: the change that would pass
+    /// them opens the next batch instead (or travels alone, if it passes them by itself).
+    pub bytes: usize,
+}
+
+/// The change's size on the wire (postcard), without encoding it.
+fn encoded_len(change: &Change) -> usize {
+    postcard::experimental::serialized_size(change).unwrap_or(0)
+}
+
+/// Sends a batch at most `window` after its first change, or when it holds `limits.changes`
+/// changes or the next change would take it past `limits.bytes`. A batch is applied to
+/// `inventory` before it is sent, so the inventory never runs ahead of what downstream could
+/// have seen.
 pub(super) async fn run(
     mut changes: BoxStream<'static, Change>,
     window: Duration,
-    max: usize,
+    limits: Limits,
     inventory: Arc<Mutex<Inventory<Kept>>>,
     out: mpsc::Sender<CollectorOutput>,
     shutdown: CancellationToken,
 ) -> Result<(), CollectError> {
+    // A change that did not fit the previous batch, with its encoded size: it opens the next.
+    let mut carried: Option<(Change, usize)> = None;
     loop {
-        let first = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            next = changes.next() => match next {
-                Some(change) => change,
-                None => return Ok(()),
+        let (first, mut bytes) = match carried.take() {
+            Some(carried) => carried,
+            None => tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                next = changes.next() => match next {
+                    Some(change) => {
+                        let len = encoded_len(&change);
+                        (change, len)
+                    }
+                    None => return Ok(()),
+                },
             },
         };
         let mut batch = vec![first];
         let deadline = tokio::time::Instant::now() + window;
-        while batch.len() < max {
+        while batch.len() < limits.changes {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline) => break,
                 next = changes.next() => match next {
-                    Some(change) => batch.push(change),
+                    Some(change) => {
+                        let len = encoded_len(&change);
+                        if bytes + len > limits.bytes {
+                            carried = Some((change, len));
+                            break;
+                        }
+                        bytes += len;
+                        batch.push(change);
+                    }
                     None => break,
                 },
             }
@@ -80,7 +112,10 @@ mod tests {
         let task = tokio::spawn(run(
             stream,
             Duration::from_millis(100),
-            3,
+            Limits {
+                changes: 3,
+                bytes: usize::MAX,
+            },
             inventory,
             out,
             shutdown.clone(),
@@ -103,6 +138,58 @@ mod tests {
             panic!("expected changes")
         };
         assert_eq!(third.changes, vec![delete("f")]);
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_closes_before_a_change_would_pass_the_byte_cap() {
+        let (tx, rx) = mpsc::unbounded_channel::<Change>();
+        let (out, mut got) = mpsc::channel(16);
+        let shutdown = CancellationToken::new();
+        // Each delete of a one-letter name encodes to the same size.
+        let one = encoded_len(&delete("a"));
+        let task = tokio::spawn(run(
+            tokio_stream_from(rx),
+            Duration::from_millis(100),
+            Limits {
+                changes: 100,
+                bytes: 2 * one,
+            },
+            Arc::default(),
+            out,
+            shutdown.clone(),
+        ));
+        for name in ["a", "b", "c", "d", "e"] {
+            tx.send(delete(name)).unwrap();
+        }
+        let mut sizes = Vec::new();
+        while sizes.iter().sum::<usize>() < 5 {
+            let CollectorOutput::Changes(batch) = got.recv().await.unwrap() else {
+                panic!("expected changes")
+            };
+            let bytes: usize = batch.changes.iter().map(encoded_len).sum();
+            assert!(bytes <= 2 * one, "{bytes} > {}", 2 * one);
+            sizes.push(batch.changes.len());
+        }
+        assert_eq!(
+            sizes,
+            vec![2, 2, 1],
+            "the third change opens the next batch"
+        );
+
+        // A change larger than the cap alone still leaves, alone.
+        let long = delete(&"x".repeat(100));
+        tx.send(long.clone()).unwrap();
+        tx.send(delete("f")).unwrap();
+        let CollectorOutput::Changes(alone) = got.recv().await.unwrap() else {
+            panic!("expected changes")
+        };
+        assert_eq!(alone.changes, vec![long]);
+        let CollectorOutput::Changes(next) = got.recv().await.unwrap() else {
+            panic!("expected changes")
+        };
+        assert_eq!(next.changes, vec![delete("f")]);
         shutdown.cancel();
         task.await.unwrap().unwrap();
     }

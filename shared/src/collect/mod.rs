@@ -34,6 +34,18 @@ use crate::model::{HealthReport, HealthSignals};
 pub use health::ControlPlaneProbes;
 pub use kept::Kept;
 
+/// Encoded bytes of changes after which the collector closes a batch: a batch is larger only
+/// when a single change is (it then travels alone), so the wire's largest frame
+/// ([`crate::protocol::frame::MAX_BULK_FRAME`]) is set by Kubernetes' object size rather than
+/// by how many large objects happen to change at once. 1 MiB is 3,000 typical pods, well past
+/// the agent's 500 changes per batch, so it cuts only batches of unusually large objects.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// Usage buckets per output: an hour of a large cluster's containers leaves in several
+/// outputs of at most this many (each under a megabyte on the wire even with the longest
+/// names Kubernetes allows), not in one that grows with the cluster.
+pub const MAX_USAGE_BUCKETS: usize = 2_000;
+
 /// Collector settings. Defaults suit production; tests shorten the intervals.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
@@ -41,6 +53,8 @@ pub struct CollectorConfig {
     pub batch_window: Duration,
     /// Most changes in one batch (a snapshot of 10k pods leaves in several).
     pub max_batch_changes: usize,
+    /// Encoded bytes of changes after which a batch is closed ([`MAX_BATCH_BYTES`]).
+    pub max_batch_bytes: usize,
     /// Watch `helm.sh/release.v1` Secrets (needs RBAC on secrets; off means never asked).
     pub helm_releases: bool,
     /// metrics.k8s.io sampling interval.
@@ -54,6 +68,7 @@ impl Default for CollectorConfig {
         Self {
             batch_window: Duration::from_millis(100),
             max_batch_changes: 2_000,
+            max_batch_bytes: MAX_BATCH_BYTES,
             helm_releases: true,
             usage_interval: Duration::from_secs(30),
             health_interval: Duration::from_secs(15),
@@ -127,7 +142,10 @@ impl Collector {
         let batches = batch::run(
             changes,
             self.config.batch_window,
-            self.config.max_batch_changes,
+            batch::Limits {
+                changes: self.config.max_batch_changes,
+                bytes: self.config.max_batch_bytes,
+            },
             self.inventory.clone(),
             out.clone(),
             shutdown.clone(),

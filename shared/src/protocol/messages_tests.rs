@@ -159,6 +159,28 @@ fn hub_messages_have_pinned_encodings() {
     assert_pinned(&hub_messages(), &GOLDEN_HUB);
 }
 
+/// The golden bytes decode to the same messages through the budgeted decoder the hub reads
+/// agent frames with, within the limits of their length.
+#[test]
+fn golden_messages_decode_within_their_frame_limits() {
+    fn check<T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+        messages: &[T],
+        golden: &[&str],
+    ) {
+        for (message, want) in messages.iter().zip(golden) {
+            let bytes: Vec<u8> = (0..want.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&want[i..i + 2], 16).unwrap())
+                .collect();
+            let limits = crate::protocol::DecodeLimits::for_frame(bytes.len() as u32);
+            let (back, _) = crate::protocol::budget::decode::<T>(&bytes, &limits).unwrap();
+            assert_eq!(&back, message);
+        }
+    }
+    check(&agent_messages(), &GOLDEN_AGENT);
+    check(&hub_messages(), &GOLDEN_HUB);
+}
+
 #[test]
 fn enroll_debug_does_not_show_the_secret() {
     let enroll = &agent_messages()[6];
