@@ -28,12 +28,7 @@ mod common;
 #[path = "../tests/real_agent/mod.rs"]
 mod real_agent;
 
-async fn has_namespace(
-    store: &dyn Store,
-    org: OrgId,
-    cluster: ClusterId,
-    name: &str,
-) -> Result<bool> {
+async fn has_namespace(store: &Store, org: OrgId, cluster: ClusterId, name: &str) -> Result<bool> {
     Ok(store
         .inventory(org, cluster, ObjectKind::Namespace, true)
         .await?
@@ -84,10 +79,10 @@ fn main() -> Result<()> {
             .await?;
 
         let store = store::connect(&db.parse::<DatabaseUrl>()?).await?;
-        let (org, cluster_id) = common::default_org_cluster(&*store, "fresh").await?;
+        let (org, cluster_id) = common::default_org_cluster(&store, "fresh").await?;
         // The initial snapshot first.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !has_namespace(&*store, org, cluster_id, "kube-system").await? {
+        while !has_namespace(&store, org, cluster_id, "kube-system").await? {
             if Instant::now() > deadline {
                 bail!("the initial snapshot never arrived: {}", agent.log());
             }
@@ -104,7 +99,7 @@ fn main() -> Result<()> {
             namespaces
                 .create(&PostParams::default(), &namespace)
                 .await?;
-            while !has_namespace(&*store, org, cluster_id, &name).await? {
+            while !has_namespace(&store, org, cluster_id, &name).await? {
                 if started.elapsed() > Duration::from_secs(30) {
                     bail!("{name} never reached the store");
                 }

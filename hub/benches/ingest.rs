@@ -94,7 +94,7 @@ async fn setup(backend: &str, clusters: usize) -> Setup {
     let bench = common::fresh_store(backend).await;
     let (org, clusters) = (
         bench.org,
-        common::agent_clusters(&*bench.store, bench.org, clusters).await,
+        common::agent_clusters(&bench.store, bench.org, clusters).await,
     );
     Setup {
         bench,

@@ -61,7 +61,7 @@ async fn scale(deploys: &Api<Deployment>, name: &str, replicas: i32) -> Result<(
 
 /// Live deployments of the `apps` namespace in the store: name → desired replicas.
 async fn stored_deployments(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
 ) -> Result<BTreeMap<String, u32>> {
@@ -77,7 +77,7 @@ async fn stored_deployments(
 }
 
 /// Live pods of the `apps` namespace in the store.
-async fn stored_pods(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Result<usize> {
+async fn stored_pods(store: &Store, org: OrgId, cluster: ClusterId) -> Result<usize> {
     Ok(store
         .inventory(org, cluster, ObjectKind::Pod, true)
         .await?
@@ -88,7 +88,7 @@ async fn stored_pods(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Resul
 
 /// Waits until the store holds exactly `want` deployments (and `pods` pods) in `apps`.
 async fn store_shows(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     want: &[(&str, u32)],
@@ -166,7 +166,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
 
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;
-    let (org, cluster_id) = default_org_cluster(&*store, "e2e").await?;
+    let (org, cluster_id) = default_org_cluster(&store, "e2e").await?;
 
     // The credentials are in the chart's Secret, for the cluster the hub created.
     let secrets: Api<Secret> = Api::namespaced(cluster.client(), chart::NAMESPACE);
@@ -186,11 +186,11 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     let post = PostParams::default();
     deploys.create(&post, &deployment("web", 2)?).await?;
     deploys.create(&post, &deployment("api", 1)?).await?;
-    store_shows(&*store, org, cluster_id, &[("api", 1), ("web", 2)], 3).await?;
+    store_shows(&store, org, cluster_id, &[("api", 1), ("web", 2)], 3).await?;
     scale(&deploys, "web", 4).await?;
-    store_shows(&*store, org, cluster_id, &[("api", 1), ("web", 4)], 5).await?;
+    store_shows(&store, org, cluster_id, &[("api", 1), ("web", 4)], 5).await?;
     deploys.delete("api", &DeleteParams::foreground()).await?;
-    store_shows(&*store, org, cluster_id, &[("web", 4)], 4).await?;
+    store_shows(&store, org, cluster_id, &[("web", 4)], 4).await?;
 
     // Agent restart: no re-enrollment; what was deleted meanwhile disappears by the full sync.
     agent.stop().await?;
@@ -198,7 +198,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     deploys.create(&post, &deployment("batch", 1)?).await?;
     let mut agent = Agent::start(&env, &agent_log)?;
     agent.wait_log("using stored credentials", 1, WAIT).await?;
-    store_shows(&*store, org, cluster_id, &[("batch", 1)], 1).await?;
+    store_shows(&store, org, cluster_id, &[("batch", 1)], 1).await?;
     assert_eq!(agent.log().matches("enrolled with the hub").count(), 1);
     let (ok, listed, err) = cli(&db, &["token", "list"]);
     assert!(ok, "{listed}{err}");
@@ -217,7 +217,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     let mut hub = Hub::start(&db, &["--quic-listen", &quic.to_string()], "info");
     assert_eq!(hub.quic_addr()?, quic);
     agent.wait_log("\"resumed\":true", 1, WAIT).await?;
-    store_shows(&*store, org, cluster_id, &[("batch", 2)], 2).await?;
+    store_shows(&store, org, cluster_id, &[("batch", 2)], 2).await?;
 
     // Sync now, requested in the store by another process (as the API does, on whichever
     // replica answers): the hub holding the connection sends `ResyncNow`, the agent relists
@@ -244,7 +244,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(hub.log().contains("resync requested of the agent"));
-    store_shows(&*store, org, cluster_id, &[("batch", 2)], 2).await?;
+    store_shows(&store, org, cluster_id, &[("batch", 2)], 2).await?;
 
     // Disabled from the CLI (another process): the live session closes within seconds, and
     // the agent's reconnects are refused.
@@ -300,7 +300,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
         .wait_log("enrolled again with the configured token", 1, WAIT)
         .await?;
     deploys.create(&post, &deployment("late", 1)?).await?;
-    store_shows(&*store, org, cluster_id, &[("batch", 2), ("late", 1)], 3).await?;
+    store_shows(&store, org, cluster_id, &[("batch", 2), ("late", 1)], 3).await?;
 
     // The spent token, presented by a second agent without credentials, is refused: that agent
     // says why and exits instead of retrying.

@@ -57,7 +57,7 @@ async fn next_event(
 }
 
 /// Live namespace and pod names, and the stored cursor's seq.
-async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
+async fn stored(store: &Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
     let state = store
         .agent_cluster(cluster)
         .await?
@@ -87,7 +87,7 @@ async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, V
 }
 
 async fn eventually(
-    store: &dyn Store,
+    store: &Store,
     cluster: ClusterId,
     want: (&[&str], &[&str], u64),
 ) -> Result<()> {
@@ -185,7 +185,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
 
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;
-    eventually(&*store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
+    eventually(&store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
 
     // Restart the hub on the same port; what the agent sends meanwhile is queued, then
     // delivered on the resumed stream, once.
@@ -219,7 +219,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
             covered_millis: 3_600_000,
         }]))
         .await?;
-    eventually(&*store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
+    eventually(&store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
     let org = store
         .agent_cluster(cluster)
         .await?

@@ -209,7 +209,7 @@ async fn two_teams_cost_what_a_hand_computation_says() -> Result<()> {
         .context("usage of train-1")?
         .hour_start;
     run_hour(
-        &*store,
+        &store,
         org,
         id,
         hour,
@@ -227,7 +227,7 @@ async fn two_teams_cost_what_a_hand_computation_says() -> Result<()> {
         filter: None,
         include_idle: false,
     };
-    let report = costs(&*store, org, &query).await?;
+    let report = costs(&store, org, &query).await?;
     let team = |name: &str| {
         report
             .lines

@@ -40,7 +40,7 @@ fn start_hub(db: &str) -> Hub {
     )
 }
 
-async fn find(store: &dyn Store, name: &str) -> Result<Cluster> {
+async fn find(store: &Store, name: &str) -> Result<Cluster> {
     let org = store
         .organization_by_name("default")
         .await?
@@ -53,7 +53,7 @@ async fn find(store: &dyn Store, name: &str) -> Result<Cluster> {
         .with_context(|| format!("cluster {name} not registered"))
 }
 
-async fn namespaces(store: &dyn Store, cluster: &Cluster) -> Result<Vec<String>> {
+async fn namespaces(store: &Store, cluster: &Cluster) -> Result<Vec<String>> {
     Ok(store
         .inventory(cluster.org_id, cluster.id, ObjectKind::Namespace, true)
         .await?
@@ -206,10 +206,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;
     let hub = start_hub(&db);
-    let (ca, cb) = (
-        find(&*store, "pull-a").await?,
-        find(&*store, "pull-b").await?,
-    );
+    let (ca, cb) = (find(&store, "pull-a").await?, find(&store, "pull-b").await?);
     assert_eq!(cb.provider.as_deref(), Some("vanilla"));
     assert!(
         cb.api_server_url
@@ -225,7 +222,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         eventually(
             &format!("{name} in the store"),
             Duration::from_secs(60),
-            || async { Ok(namespaces(&*store, row).await?.iter().any(|n| n == name)) },
+            || async { Ok(namespaces(&store, row).await?.iter().any(|n| n == name)) },
         )
         .await?;
     }
@@ -236,7 +233,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         "A's error and Critical health",
         Duration::from_secs(90),
         || async {
-            let row = find(&*store, "pull-a").await?;
+            let row = find(&store, "pull-a").await?;
             Ok(row.last_error.is_some()
                 && row
                     .health
@@ -245,7 +242,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         },
     )
     .await?;
-    let broken = find(&*store, "pull-a").await?;
+    let broken = find(&store, "pull-a").await?;
     assert!(
         broken
             .last_error
@@ -259,7 +256,7 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         "B syncing during A's outage",
         Duration::from_secs(60),
         || async {
-            Ok(namespaces(&*store, &cb)
+            Ok(namespaces(&store, &cb)
                 .await?
                 .iter()
                 .any(|n| n == "during-outage"))
@@ -271,8 +268,8 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
     a.start_apiserver().await?;
     a.create_namespace("after-recovery").await?;
     eventually("A recovered", Duration::from_secs(120), || async {
-        let row = find(&*store, "pull-a").await?;
-        Ok(namespaces(&*store, &row)
+        let row = find(&store, "pull-a").await?;
+        Ok(namespaces(&store, &row)
             .await?
             .iter()
             .any(|n| n == "after-recovery")

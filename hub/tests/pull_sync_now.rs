@@ -26,7 +26,7 @@ use common::{PullFixture, Supervised, eventually};
 
 const PROBE: &str = "sync-now-probe";
 
-async fn has_probe(store: &dyn Store, org: OrgId, id: ClusterId) -> Result<bool> {
+async fn has_probe(store: &Store, org: OrgId, id: ClusterId) -> Result<bool> {
     Ok(store
         .inventory(org, id, ObjectKind::Namespace, true)
         .await?
@@ -73,7 +73,7 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
     );
 
     eventually("the first sync", Duration::from_secs(90), || {
-        has_probe(&*store, org, id)
+        has_probe(&store, org, id)
     })
     .await?;
     let db =
@@ -98,7 +98,7 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
     ensure!(lost.rows_affected() == 1, "the probe row was live");
     tokio::time::sleep(Duration::from_secs(3)).await;
     ensure!(
-        !has_probe(&*store, org, id).await?,
+        !has_probe(&store, org, id).await?,
         "without a relist the lost namespace stays lost (else this test proves nothing)"
     );
     ensure!(namespace_generation(&db, id).await? == generation_before);
@@ -107,7 +107,7 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
     eventually(
         "the relist to restore the namespace",
         Duration::from_secs(60),
-        || has_probe(&*store, org, id),
+        || has_probe(&store, org, id),
     )
     .await?;
     let generation_after = namespace_generation(&db, id).await?;

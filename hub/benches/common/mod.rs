@@ -1,7 +1,6 @@
 //! Setup the store benches share: a fresh store on either backend and agent-mode clusters.
 #![allow(dead_code)] // each bench binary uses a part of it
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kubeworkz_hub::config::DatabaseUrl;
@@ -17,7 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A fresh, migrated store and what keeps it alive (the PostgreSQL database or the SQLite
 /// directory, both removed on drop).
 pub struct BenchStore {
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub url: String,
     pub org: OrgId,
     pub pg: Option<TestDatabase>,
@@ -66,7 +65,7 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
 }
 
 /// Registers `n` agent-mode clusters `cluster-0000`… in `org`.
-pub async fn agent_clusters(store: &dyn Store, org: OrgId, n: usize) -> Vec<ClusterId> {
+pub async fn agent_clusters(store: &Store, org: OrgId, n: usize) -> Vec<ClusterId> {
     let mut ids = Vec::with_capacity(n);
     for c in 0..n {
         let id = ClusterId::new();

@@ -74,7 +74,7 @@ pub fn token_create(db: &str, name: &str) -> Result<serde_json::Value> {
 /// one an enrollment created).
 #[allow(dead_code)] // the pull-mode test creates no tokens
 pub async fn default_org_cluster(
-    store: &dyn kubeworkz_hub::store::Store,
+    store: &kubeworkz_hub::store::Store,
     name: &str,
 ) -> Result<(
     kubeworkz_shared::ids::OrgId,
@@ -210,7 +210,7 @@ where
 #[allow(dead_code)] // only the in-process supervisor tests register this way
 pub struct PullFixture {
     pub url: kubeworkz_hub::config::DatabaseUrl,
-    pub store: std::sync::Arc<dyn kubeworkz_hub::store::Store>,
+    pub store: kubeworkz_hub::store::Store,
     pub org: kubeworkz_shared::ids::OrgId,
     pub keyring: kubeworkz_hub::seal::Keyring,
     pub cluster: kubeworkz_hub::store::Cluster,
@@ -233,7 +233,7 @@ impl PullFixture {
         let keyring =
             kubeworkz_hub::seal::Keyring::new(kubeworkz_hub::seal::MasterKey::generate().0, vec![]);
         let (cluster, _) = pull::register(
-            &*store,
+            &store,
             &keyring,
             Registration {
                 org_id: org,

@@ -159,7 +159,7 @@ pub fn batch(changes: Vec<Change>) -> ChangeBatch {
 }
 
 /// Registers an agent-mode cluster in `org`.
-pub async fn agent_cluster(store: &dyn Store, org: OrgId, name: &str) -> ClusterId {
+pub async fn agent_cluster(store: &Store, org: OrgId, name: &str) -> ClusterId {
     let id = ClusterId::new();
     store
         .create_cluster(&NewCluster {
@@ -183,7 +183,7 @@ pub async fn agent_cluster(store: &dyn Store, org: OrgId, name: &str) -> Cluster
 
 /// Registers a pull-mode cluster in `org` (API server `https://127.0.0.1:6443`, a sealed
 /// kubeconfig of bytes 1, 2, 3).
-pub async fn pull_cluster(store: &dyn Store, org: OrgId, name: &str) -> ClusterId {
+pub async fn pull_cluster(store: &Store, org: OrgId, name: &str) -> ClusterId {
     let id = ClusterId::new();
     store
         .create_cluster(&NewCluster {
@@ -230,7 +230,7 @@ impl Cursors {
 }
 
 /// Every live object the store holds for the cluster, in `Inventory` order.
-pub async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Object> {
+pub async fn live(store: &Store, org: OrgId, cluster: ClusterId) -> Vec<Object> {
     let mut objects = Vec::new();
     for kind in ObjectKind::ALL {
         for record in store.inventory(org, cluster, kind, true).await.unwrap() {
@@ -246,7 +246,7 @@ pub async fn live(store: &dyn Store, org: OrgId, cluster: ClusterId) -> Vec<Obje
 
 /// Each live namespace's (deployments, pods), by name, as the namespaces page shows them.
 pub async fn page_namespace_counts(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
 ) -> BTreeMap<String, (u64, u64)> {

@@ -1,7 +1,5 @@
 //! Opens a fresh, real store of either backend for one test.
 
-use std::sync::Arc;
-
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Store};
 use kubeworkz_testkit::postgres::TestDatabase;
@@ -23,7 +21,7 @@ enum Guard {
 /// A connected store plus what it needs to stay alive, and its URL for reopening.
 #[derive(Debug)]
 pub struct TestStore {
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub url: DatabaseUrl,
     _guard: Guard,
 }
@@ -77,7 +75,7 @@ impl TestStore {
     }
 
     /// Opens a second store on the same database (as a restarted or second hub would).
-    pub async fn reopen(&self) -> Arc<dyn Store> {
+    pub async fn reopen(&self) -> Store {
         store::connect(&self.url).await.expect("reopen store")
     }
 }
