@@ -13,9 +13,9 @@ use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde::Deserialize as _;
 
-mod chart;
-
-use chart::{CREDENTIALS_SECRET, NAMESPACE, TOKEN_SECRET, agent_client, apply, render_chart};
+use kubeworkz_testkit::chart::{
+    CREDENTIALS_SECRET, NAMESPACE, TOKEN_SECRET, agent_client, apply, render_chart,
+};
 
 async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestCluster> {
     let cluster = TestCluster::start(ClusterSpec::new(name, vec![NodeSpec::new("node-a")])).await?;

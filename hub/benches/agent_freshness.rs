@@ -21,12 +21,10 @@ use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
-#[allow(dead_code)] // shared with the tests
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[allow(dead_code)] // shared with the tests
-#[path = "../tests/real_agent/mod.rs"]
-mod real_agent;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{hub as common, real_agent};
 
 async fn has_namespace(store: &Store, org: OrgId, cluster: ClusterId, name: &str) -> Result<bool> {
     Ok(store

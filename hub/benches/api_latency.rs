@@ -435,6 +435,8 @@ async fn bench(backend: &str, shape: Shape) {
 mod common;
 #[path = "api_latency/explain.rs"]
 mod explain;
+#[path = "../tests/support/mod.rs"]
+mod support;
 #[path = "api_latency/wrk.rs"]
 mod wrk;
 

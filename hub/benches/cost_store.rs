@@ -217,6 +217,8 @@ async fn bench(backend: &str, pods: usize, runs: usize) {
 }
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn main() {
     let pods = env_usize("KW_PODS", 100_000);

@@ -22,17 +22,14 @@ use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Store};
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_testkit::chart;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde_json::json;
 
-#[allow(dead_code)] // shared with agent/tests/check.rs, which uses all of it
-#[path = "../../agent/tests/chart/mod.rs"]
-mod chart;
-mod common;
-mod real_agent;
+mod support;
 
-use common::{Hub, cli, default_org_cluster, token_create};
-use real_agent::Agent;
+use support::hub::{Hub, cli, default_org_cluster, token_create};
+use support::real_agent::{self, Agent};
 
 const WAIT: Duration = Duration::from_secs(60);
 const APPS: &str = "apps";

@@ -29,17 +29,13 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-#[allow(dead_code)] // shared with the store suite; this test uses a few of them
-#[path = "store/fixtures.rs"]
-mod fixtures;
+mod support;
 
-use fixtures::{batch, delete_of, namespace, pod, snapshot};
+use support::fixtures::{batch, delete_of, namespace, pod, snapshot};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-mod common;
-
-use common::{Hub, cli, token_create};
+use support::hub::{Hub, cli, token_create};
 
 async fn next_event(
     events: &mut mpsc::Receiver<UplinkEvent>,

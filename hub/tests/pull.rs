@@ -15,13 +15,13 @@ use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::model::HealthStatus;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
-mod common;
+mod support;
 
-use common::{Hub, eventually};
+use support::hub::{Hub, eventually};
 
 /// Runs a CLI command; returns (success, stdout + stderr).
 fn cli(db: &str, args: &[&str]) -> (bool, String) {
-    let (ok, stdout, stderr) = common::cli(db, args);
+    let (ok, stdout, stderr) = support::hub::cli(db, args);
     (ok, format!("{stdout}{stderr}"))
 }
 

@@ -19,10 +19,9 @@ use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqliteConnectOptions;
 
-#[allow(dead_code)] // shared with the CLI tests; this one only polls
-mod common;
+mod support;
 
-use common::{PullFixture, Supervised, eventually};
+use support::hub::{PullFixture, Supervised, eventually};
 
 const PROBE: &str = "sync-now-probe";
 

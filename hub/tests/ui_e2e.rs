@@ -8,8 +8,7 @@
 //! Needs `node` and `npm ci` in `hub/ui` (`tests/run.sh` does both) and `/usr/bin/chromium`
 //! (or `CHROMIUM`). In nextest's `kube` group.
 
-#[allow(dead_code)] // shared by the end-to-end tests; this one starts the hub with an admin
-mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +22,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde_json::json;
 
-use common::{Hub, cli_with_stdin};
+use support::hub::{Hub, cli_with_stdin};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "e2e-admin-password";

@@ -1,12 +1,13 @@
-//! Setup the store benches share: a fresh store on either backend and agent-mode clusters.
+//! Setup the store benches share: a fresh store on either backend (the tests' harness,
+//! `tests/support`) and agent-mode clusters.
 #![allow(dead_code)] // each bench binary uses a part of it
 
 use std::time::Duration;
 
-use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, ClusterMode, Environment, NewCluster, Store};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_testkit::postgres::TestDatabase;
+
+use crate::support::harness::{Backend, TestStore};
 
 /// The hub binary's allocator (see `hub/src/main.rs`), so in-process benches measure what
 /// the hub runs.
@@ -19,22 +20,17 @@ pub struct BenchStore {
     pub store: Store,
     pub url: String,
     pub org: OrgId,
-    pub pg: Option<TestDatabase>,
-    _dir: Option<tempfile::TempDir>,
+    _database: TestStore,
 }
 
 /// A fresh store of `backend` (`sqlite` or `postgres`, the latter from `DATABASE_URL`),
 /// maintained once (partitions) and with its default organization.
 pub async fn fresh_store(backend: &str) -> BenchStore {
-    let (url, pg, dir) = if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        (url, None, Some(dir))
+    let backend = if backend == "sqlite" {
+        Backend::Sqlite
     } else {
-        let db = TestDatabase::create().await.expect("PostgreSQL");
-        (db.url().to_owned(), Some(db), None)
+        Backend::Postgres
     };
-    let database: DatabaseUrl = url.parse().unwrap();
     // `KW_READ_CONNECTIONS` sizes the read pool, as `--database-read-connections` does;
     // the hub's default otherwise.
     let mut pools = store::PoolOptions::default();
@@ -44,7 +40,8 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
     {
         pools.read_connections = n;
     }
-    let store = store::connect_with(&database, pools).await.unwrap();
+    let database = TestStore::open_with(backend, pools).await;
+    let store = database.store.clone();
     store
         .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
         .await
@@ -57,10 +54,9 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
         .id;
     BenchStore {
         store,
-        url,
+        url: database.url.expose().to_owned(),
         org,
-        pg,
-        _dir: dir,
+        _database: database,
     }
 }
 

@@ -1,10 +1,11 @@
 //! The agent chart on a real test cluster: rendered by the real Helm, server-side applied,
-//! and a client authenticated as its ServiceAccount. Shared by `agent/tests/check.rs` and
-//! `hub/tests/agent_cluster.rs` (included there by path).
+//! and a client authenticated as its ServiceAccount. Shared by the agent's and the hub's
+//! real-cluster tests.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::cluster::{TestCluster, bin_dir};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::authentication::v1::TokenRequest;
 use k8s_openapi::api::core::v1::ServiceAccount;
@@ -12,7 +13,6 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::GroupVersionKind;
 use kube::discovery::{Discovery, Scope};
-use kubeworkz_testkit::cluster::{TestCluster, bin_dir};
 use serde::Deserialize;
 
 /// The namespace the chart is installed in.

@@ -27,7 +27,14 @@ pub struct TestStore {
 }
 
 impl TestStore {
+    /// A fresh store of `backend` with the hub's default pools.
     pub async fn open(backend: Backend) -> Self {
+        Self::open_with(backend, store::PoolOptions::default()).await
+    }
+
+    /// A fresh store of `backend` with pools sized by `pools` (the benches size them as
+    /// `--database-read-connections` does).
+    pub async fn open_with(backend: Backend, pools: store::PoolOptions) -> Self {
         let (url, guard) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -40,7 +47,9 @@ impl TestStore {
             }
         };
         let url: DatabaseUrl = url.parse().expect("database url");
-        let store = store::connect(&url).await.expect("connect store");
+        let store = store::connect_with(&url, pools)
+            .await
+            .expect("connect store");
         Self {
             store,
             url,
