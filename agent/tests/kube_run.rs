@@ -2,7 +2,7 @@
 //! first start with neither stored credentials nor a token); `run` against a real cluster
 //! serves `/healthz` and `/metrics` with what it collected while its hub is unreachable (it
 //! keeps retrying enrollment), never logs its token, and stops cleanly on SIGTERM. Talking to
-//! a real hub is tested in `hub/tests/agent_cluster.rs`.
+//! a real hub is tested in `hub/tests/kube_agent_cluster.rs`.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
