@@ -697,5 +697,4 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for CountedVariant<'
 }
 
 #[cfg(test)]
-#[path = "budget_tests.rs"]
 mod tests;

@@ -190,5 +190,4 @@ impl<'de> Visitor<'de> for ItemsSeed<'_> {
 }
 
 #[cfg(test)]
-#[path = "usage_list_tests.rs"]
 mod tests;
