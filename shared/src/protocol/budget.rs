@@ -256,6 +256,14 @@ impl Budget {
         self.depth.set(self.depth.get().saturating_sub(1));
     }
 
+    /// `seed`, its deserializer counted against this budget.
+    fn seed<S>(&self, seed: S) -> CountedSeed<'_, S> {
+        CountedSeed {
+            inner: seed,
+            budget: self,
+        }
+    }
+
     /// Checks a declared collection length before the collection's visitor sees it.
     fn declared<E: de::Error>(&self, len: Option<usize>) -> Result<(), E> {
         let limit = self.limits.max_collection_len;
@@ -531,10 +539,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for CountedSeq<'_, A> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Self::Error> {
-        let seed = CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        };
+        let seed = self.budget.seed(seed);
         if self.shape == Shape::Fields {
             return self.inner.next_element_seed(seed);
         }
@@ -585,10 +590,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for CountedMap<'_, A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        let seed = CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        };
+        let seed = self.budget.seed(seed);
         if self.inner.size_hint() == Some(0) {
             return self.inner.next_key_seed(seed);
         }
@@ -606,10 +608,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for CountedMap<'_, A> {
         let size = size_of::<V::Value>() as u64;
         self.budget
             .charge::<A::Error>(map_entry_cost(self.len, size))?;
-        self.inner.next_value_seed(CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        })
+        self.inner.next_value_seed(self.budget.seed(seed))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -631,10 +630,7 @@ impl<'de, 'b, A: de::EnumAccess<'de>> de::EnumAccess<'de> for CountedEnum<'b, A>
         seed: V,
     ) -> Result<(V::Value, Self::Variant), Self::Error> {
         let budget = self.budget;
-        let (value, variant) = self.inner.variant_seed(CountedSeed {
-            inner: seed,
-            budget,
-        })?;
+        let (value, variant) = self.inner.variant_seed(budget.seed(seed))?;
         Ok((
             value,
             CountedVariant {
@@ -661,10 +657,7 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for CountedVariant<'
         self,
         seed: T,
     ) -> Result<T::Value, Self::Error> {
-        self.inner.newtype_variant_seed(CountedSeed {
-            inner: seed,
-            budget: self.budget,
-        })
+        self.inner.newtype_variant_seed(self.budget.seed(seed))
     }
 
     fn tuple_variant<V: Visitor<'de>>(
