@@ -143,9 +143,15 @@ async fn attack(
             .await
             .with_context(|| format!("hostile agent's hello, round {round}"))?;
         let started = Instant::now();
+        // The stream stays open after the frame (dropping it would finish it, ending a
+        // stalled frame early): the hub has to decide.
         let writer = {
             let frame = frame.clone();
-            tokio::spawn(async move { send.write_all(&frame).await })
+            tokio::spawn(async move {
+                let _ = send.write_all(&frame).await;
+                std::future::pending::<()>().await;
+                drop(send);
+            })
         };
         let closed = tokio::time::timeout(Duration::from_secs(300), conn.closed()).await?;
         times.push(started.elapsed());

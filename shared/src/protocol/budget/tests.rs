@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::counted::BTREE_LEAF_ENTRIES;
 use super::*;
 use crate::change::{Change, ChangeBatch};
 use crate::protocol::AgentMessage;
