@@ -34,12 +34,10 @@ use kubeworkz_shared::protocol::{
 use kubeworkz_shared::time::UnixMillis;
 use tokio_util::sync::CancellationToken;
 
-#[allow(dead_code)] // shared with the tests; the bench uses the hub process and the CLI
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[allow(dead_code)] // shared with the store suite; the bench builds pods only
-#[path = "../tests/store/fixtures.rs"]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{fixtures, hub as common};
 mod fleet;
 
 use fleet::{env, rss_mib, status_mib};

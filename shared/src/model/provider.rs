@@ -149,5 +149,4 @@ pub fn detect_provider(git_version: Option<&str>, nodes: &[NodeProjection]) -> P
 }
 
 #[cfg(test)]
-#[path = "provider_tests.rs"]
 mod tests;

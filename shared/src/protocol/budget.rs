@@ -271,5 +271,4 @@ impl Budget {
 }
 
 #[cfg(test)]
-#[path = "budget_tests.rs"]
 mod tests;
