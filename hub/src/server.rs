@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::api::forwarded::TrustedProxies;
 use crate::config::ServeConfig;
-use crate::cost::{CostWorker, CostWorkerConfig};
+use crate::cost::CostWorker;
 use crate::http_server::serve_http;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
@@ -88,11 +88,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     // Hourly cost allocation, backfilling what was missed while the hub was down.
     let costs = workers::spawn(
-        CostWorker::new(
-            store.clone(),
-            CostWorkerConfig::default(),
-            Some(workers.clone()),
-        ),
+        CostWorker::new(store.clone(), config.cost_worker(), Some(workers.clone())),
         &workers,
         shutdown.clone(),
     );

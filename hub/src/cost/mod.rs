@@ -53,6 +53,7 @@ pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, roll
 pub use window::{Window, WindowError};
 pub use worker::{
     COST_WORKER, Clock, CostRunReport, CostWorker, CostWorkerConfig, roll_up_day, run_hour,
+    run_hour_so_far,
 };
 
 use std::fmt;

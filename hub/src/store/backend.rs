@@ -416,6 +416,25 @@ impl<B: SqlBackend> Store for B {
     }
 
     #[instrument(skip_all, fields(rows = rows.len()))]
+    async fn save_cost_hour_so_far(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| costs::save_hour_so_far(
+            db,
+            org,
+            cluster,
+            hour_start,
+            rows,
+            computed_at
+        ))
+    }
+
+    #[instrument(skip_all, fields(rows = rows.len()))]
     async fn save_cost_day(
         &self,
         org: OrgId,

@@ -456,6 +456,28 @@ pub(crate) async fn save_hour(
     Ok(())
 }
 
+/// Saves the allocations of an hour not due yet (cost so far), replacing that hour, without
+/// moving the cluster's marks: the hour is computed for good when it is due.
+pub(crate) async fn save_hour_so_far(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    hour_start: UnixMillis,
+    rows: &[Allocation],
+    computed_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    replace_period(
+        db,
+        org,
+        cluster,
+        CostPeriod::Hour,
+        hour_start,
+        rows,
+        computed_at,
+    )
+    .await
+}
+
 /// Saves one day's rollup rows, replacing that day, and marks the day rolled up.
 pub(crate) async fn save_day(
     db: &mut dyn Sql,

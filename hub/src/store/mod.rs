@@ -383,6 +383,18 @@ pub trait Store: ApiStore + Send + Sync + fmt::Debug {
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Saves the rows of an hour that is not due yet, computed as far as it has happened
+    /// (cost so far), replacing that hour, and leaves the cluster's marks alone, so the hour
+    /// is still computed for good by [`Store::save_cost_hour`] once it is due.
+    async fn save_cost_hour_so_far(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Saves one UTC day's rollup rows, replacing that day, and marks it rolled up.
     async fn save_cost_day(
         &self,

@@ -94,6 +94,7 @@ conformance! {
     costs::cost_rows_are_scoped_by_organization,
     costs::price_overrides_resolve_per_scope,
     cost_worker::the_worker_computes_backfills_and_rolls_up,
+    cost_worker::the_hour_in_progress_is_costed_so_far_then_for_good,
     cost_report::reports_group_filter_and_match_the_view,
     cost_report::the_namespace_series_matches_the_daily_view,
 }
