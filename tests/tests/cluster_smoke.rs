@@ -456,7 +456,8 @@ async fn apiserver_restart_scheduler_stop_and_node_not_ready() -> Result<()> {
         let status = p.status.as_ref()?;
         let c = status.container_statuses.as_ref()?.first()?;
         let waiting = c.state.as_ref()?.waiting.as_ref()?.reason.clone()?;
-        (status.phase.as_deref() == Some("Running") && !c.ready).then(|| (c.restart_count, waiting))
+        (status.phase.as_deref() == Some("Running") && !c.ready)
+            .then_some((c.restart_count, waiting))
     };
     let first = eventually("crashy crash-looping", Duration::from_secs(30), || {
         let pods = pods.clone();
