@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cluster_info;
 pub mod config;
 pub mod cost;
 pub mod error;

@@ -7,6 +7,7 @@ mod accounts;
 mod agent_links;
 mod api;
 mod cluster_counts;
+mod cluster_info;
 mod clusters;
 mod cost_report;
 mod cost_worker;
@@ -56,6 +57,7 @@ conformance! {
     clusters::health_errors_identity_and_heartbeats_are_recorded,
     clusters::pull_targets_are_enabled_kubeconfig_clusters_of_every_org,
     clusters::deleting_a_cluster_removes_everything_collected_from_it,
+    cluster_info::cluster_info_is_stored_once_and_a_version_change_is_audited,
     ingest::a_snapshot_then_deltas_match_the_reference_inventory,
     ingest::a_replayed_batch_changes_nothing_and_a_gap_is_refused,
     ingest::a_relist_removes_what_was_deleted_while_disconnected,
