@@ -130,6 +130,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     state.settings = Arc::new(ApiSettings {
         public_address: std::env::var("KUBEWORKZ_PUBLIC_ADDRESS")
             .unwrap_or(defaults.public_address),
+        public_url: config.public_url.clone(),
         probe: crate::pull::ProbeSettings::new(egress),
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
         request_timeout: Duration::from_secs(config.http_request_timeout_secs),
@@ -139,6 +140,11 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             .filter(|token| !token.expose().is_empty()),
         ..defaults
     });
+    if config.public_url.is_none() {
+        tracing::warn!(
+            "--public-url (KUBEWORKZ_PUBLIC_URL) is not set: agent install lines name the chart repository at the address each request came to; set it (https) in production"
+        );
+    }
     bootstrap_admin(&*store).await?;
     let served = serve_http(
         listener,
