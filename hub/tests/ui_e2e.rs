@@ -59,26 +59,6 @@ fn deployment() -> Result<Deployment> {
     }))?)
 }
 
-/// The API address from the `kubeworkz hub listening` log line.
-fn api_url(hub: &mut Hub) -> Result<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let log = hub.log();
-        if let Some(line) = log.lines().find(|l| l.contains("kubeworkz hub listening")) {
-            let json: serde_json::Value = serde_json::from_str(line)?;
-            let listen = json["listen"].as_str().context("no listen field")?;
-            return Ok(format!("http://{listen}"));
-        }
-        if let Some(status) = hub.child.try_wait()? {
-            bail!("hub exited with {status}: {log}");
-        }
-        if std::time::Instant::now() > deadline {
-            bail!("hub did not report its API address: {log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -> Result<()> {
     let ui = workspace_root().join("hub/ui");
@@ -112,7 +92,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
             ("KUBEWORKZ_ADMIN_PASSWORD", ADMIN_PASSWORD),
         ],
     );
-    let url = api_url(&mut hub)?;
+    let url = hub.api_url()?;
     let (ok, out, err) = cli_with_stdin(
         &db,
         &[

@@ -166,6 +166,29 @@ impl Hub {
         }
     }
 
+    /// The API's base URL (`http://ADDR`), from the `kubeworkz hub listening` log line.
+    #[allow(dead_code)] // only some tests call the API of a spawned hub
+    pub fn api_url(&mut self) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains("kubeworkz hub listening")) {
+                let json: serde_json::Value = serde_json::from_str(line)?;
+                let listen = json["listen"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("no listen field: {line}"))?;
+                return Ok(format!("http://{listen}"));
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("hub exited with {status}: {log}");
+            }
+            if Instant::now() > deadline {
+                bail!("hub did not report its API address: {log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
