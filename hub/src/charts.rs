@@ -165,16 +165,10 @@ fn served() -> Result<&'static ChartRepo, ApiError> {
 
 /// `GET /charts/index.yaml`.
 pub(crate) async fn index_yaml() -> Result<Response, ApiError> {
-    let repo = served()?;
-    Ok((
-        StatusCode::OK,
-        [
-            (header::CONTENT_TYPE, "application/yaml"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        repo.index.clone(),
-    )
-        .into_response())
+    Ok(file(
+        "application/yaml",
+        served()?.index.clone().into_bytes(),
+    ))
 }
 
 /// `GET /charts/{file}`: the archive, when `file` names it.
@@ -185,15 +179,20 @@ pub(crate) async fn chart_archive(
     if file != repo.archive_name {
         return Err(ApiError::NotFound);
     }
-    Ok((
+    Ok(file("application/gzip", repo.archive.clone()))
+}
+
+/// A repository file; `no-cache`: a hub upgrade replaces both files under the same path.
+fn file(content_type: &'static str, body: Vec<u8>) -> Response {
+    (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, "application/gzip"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        repo.archive.clone(),
+        body,
     )
-        .into_response())
+        .into_response()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kubeworkz_testkit::cluster::{ClusterSpec, KUBE_VERSION, NodeSpec, TestCluster, bin_dir};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[allow(dead_code)] // shared with agent/tests/check.rs, which uses all of it
 #[path = "../../agent/tests/chart/mod.rs"]
@@ -30,7 +30,7 @@ mod chart;
 mod common;
 mod real_agent;
 
-use common::{Hub, cli};
+use common::{Hub, cli, login_session};
 use real_agent::Agent;
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -97,25 +97,10 @@ struct ApiClient {
 
 impl ApiClient {
     async fn login(base: String) -> Result<Self> {
-        let http = reqwest::Client::new();
-        let login = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-            .send()
-            .await?;
-        ensure!(login.status() == 200, "login: {}", login.status());
-        let session = login
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with("kubeworkz_session="))
-            .and_then(|c| c.split(';').next())
-            .context("session cookie")?
-            .to_owned();
+        let session = login_session(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
         Ok(Self {
             base,
-            http,
+            http: reqwest::Client::new(),
             session,
         })
     }
@@ -362,22 +347,7 @@ async fn agents_report_provider_version_and_upgrades_with_the_chart_from_the_hub
 
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
-    let mut hub = Hub::start_with_env(
-        &db,
-        &[
-            "--quic-listen",
-            "127.0.0.1:0",
-            "--pull-refresh-secs",
-            "1",
-            // The test clusters run on loopback.
-            "--pull-allow-loopback",
-        ],
-        "info",
-        &[
-            ("KUBEWORKZ_ADMIN_EMAIL", ADMIN_EMAIL),
-            ("KUBEWORKZ_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ],
-    );
+    let mut hub = Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
     let quic = hub.quic_addr()?.to_string();
     let public_url = hub.api_url()?;
     let api = ApiClient::login(public_url.clone()).await?;

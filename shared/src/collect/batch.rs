@@ -236,6 +236,49 @@ mod tests {
         task.await.unwrap().unwrap();
     }
 
+    /// A sent batch that touched nodes is announced, and a node `SnapshotEnd` marks the nodes
+    /// listed; batches of other kinds announce nothing.
+    #[tokio::test(start_paused = true)]
+    async fn batches_that_touch_nodes_are_announced_after_they_are_sent() {
+        let (tx, rx) = mpsc::unbounded_channel::<Change>();
+        let (out, mut got) = mpsc::channel(16);
+        let (nodes, mut events) = watch::channel(NodeEvents::default());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(
+            tokio_stream_from(rx),
+            Duration::from_millis(100),
+            Limits {
+                changes: 100,
+                bytes: usize::MAX,
+            },
+            Arc::default(),
+            out,
+            nodes,
+            shutdown.clone(),
+        ));
+        tx.send(delete("ns")).unwrap();
+        got.recv().await.unwrap();
+        assert!(
+            !events.has_changed().unwrap(),
+            "a namespace batch is not about nodes"
+        );
+
+        let node_begin = Change::SnapshotBegin {
+            kinds: vec![ObjectKind::Node],
+        };
+        let node_end = Change::SnapshotEnd {
+            kinds: vec![ObjectKind::Node],
+        };
+        for (change, listed, changes) in [(node_begin, false, 1), (node_end, true, 2)] {
+            tx.send(change).unwrap();
+            got.recv().await.unwrap();
+            events.changed().await.unwrap();
+            assert_eq!(*events.borrow_and_update(), NodeEvents { listed, changes });
+        }
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+    }
+
     fn tokio_stream_from(mut rx: mpsc::UnboundedReceiver<Change>) -> BoxStream<'static, Change> {
         futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
     }
