@@ -21,12 +21,10 @@ use futures::stream::{self, StreamExt};
 use kubeworkz_agent::transport::{AgentIdentity, AgentSession, HubAddress, connect, enroll};
 use kubeworkz_shared::protocol::{EnrollmentToken, UnackedQueue};
 
-#[allow(dead_code)] // shared with the tests; the bench uses the hub process and the CLI
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[allow(dead_code)] // shared with the store suite; the bench builds pods only
-#[path = "../tests/store/fixtures.rs"]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{fixtures, hub as common};
 #[allow(dead_code)] // shared with the hostile-agents bench
 mod fleet;
 

@@ -34,12 +34,10 @@ use kubeworkz_shared::protocol::{
 use kubeworkz_shared::time::UnixMillis;
 use tokio_util::sync::CancellationToken;
 
-#[allow(dead_code)] // shared with the tests; the bench uses the hub process and the CLI
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[allow(dead_code)] // shared with the store suite; the bench builds pods only
-#[path = "../tests/store/fixtures.rs"]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{fixtures, hub as common};
 mod fleet;
 
 use fleet::{env, rss_mib, status_mib};
@@ -145,9 +143,15 @@ async fn attack(
             .await
             .with_context(|| format!("hostile agent's hello, round {round}"))?;
         let started = Instant::now();
+        // The stream stays open after the frame (dropping it would finish it, ending a
+        // stalled frame early): the hub has to decide.
         let writer = {
             let frame = frame.clone();
-            tokio::spawn(async move { send.write_all(&frame).await })
+            tokio::spawn(async move {
+                let _ = send.write_all(&frame).await;
+                std::future::pending::<()>().await;
+                drop(send);
+            })
         };
         let closed = tokio::time::timeout(Duration::from_secs(300), conn.closed()).await?;
         times.push(started.elapsed());

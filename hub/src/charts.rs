@@ -196,5 +196,4 @@ fn file(content_type: &'static str, body: Vec<u8>) -> Response {
 }
 
 #[cfg(test)]
-#[path = "charts_tests.rs"]
 mod tests;

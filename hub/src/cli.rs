@@ -5,7 +5,6 @@ pub mod users;
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -48,15 +47,15 @@ impl StoreArgs {
             .unwrap_or(kubeworkz_hub::store::DEFAULT_ORG)
     }
 
-    async fn open(&self) -> anyhow::Result<(Arc<dyn Store>, OrgId)> {
+    async fn open(&self) -> anyhow::Result<(Store, OrgId)> {
         let store = open_store(&self.database_url).await?;
-        let org = organization_id(&*store, self.org_name()).await?;
+        let org = organization_id(&store, self.org_name()).await?;
         Ok((store, org))
     }
 }
 
 /// The id of the organization named `name`.
-async fn organization_id(store: &dyn Store, name: &str) -> anyhow::Result<OrgId> {
+async fn organization_id(store: &Store, name: &str) -> anyhow::Result<OrgId> {
     Ok(store
         .organization_by_name(name)
         .await
@@ -241,7 +240,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
                 created_by: Some("cli".into()),
             };
             let (cluster, warnings) = pull::register(
-                &*store,
+                &store,
                 &keyring,
                 request,
                 &ProbeSettings::new(egress.policy()),
@@ -274,7 +273,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             cluster,
         } => {
             let (store, org) = args.open().await?;
-            let found = find_cluster(&*store, org, &args, &cluster).await?;
+            let found = find_cluster(&store, org, &args, &cluster).await?;
             store.delete_cluster(org, found.id).await?;
             println!("removed {} ({})", found.name, found.id);
             store.close().await;
@@ -293,7 +292,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
 
 /// The organization's cluster named `cluster` (or with that id).
 pub(crate) async fn find_cluster(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     args: &StoreArgs,
     cluster: &str,
@@ -314,7 +313,7 @@ pub(crate) async fn find_cluster(
 /// another replica's) notice on their next enabled check.
 async fn set_enabled(args: &StoreArgs, cluster: &str, enabled: bool) -> anyhow::Result<()> {
     let (store, org) = args.open().await?;
-    let found = find_cluster(&*store, org, args, cluster).await?;
+    let found = find_cluster(&store, org, args, cluster).await?;
     let changed = store.set_cluster_enabled(org, found.id, enabled).await?;
     store.close().await;
     if !changed {
@@ -329,7 +328,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Rotate { store: args } => {
             let (store, _) = args.open().await?;
-            let report = keys::rotate(&args.keys, &args.database_url, &*store).await?;
+            let report = keys::rotate(&args.keys, &args.database_url, &store).await?;
             println!(
                 "sealed with key {}: {} kubeconfig(s) re-sealed",
                 report.current_key, report.kubeconfigs_resealed
@@ -358,7 +357,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             let (store, org_id) = args.open().await?;
             let (keyring, _) = args.keys.load(&args.database_url)?;
             let issued = enrollment::issue_token(
-                &*store,
+                &store,
                 &keyring,
                 TokenRequest {
                     org_id,

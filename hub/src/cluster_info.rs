@@ -39,7 +39,7 @@ pub enum Recorded {
 /// the audit log (`agent:<cluster id>`, or `system` for a pull collector).
 #[tracing::instrument(skip_all, fields(cluster = %id))]
 pub async fn record(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     id: ClusterId,
     info: &ClusterInfo,

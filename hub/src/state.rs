@@ -53,7 +53,7 @@ impl Default for ApiSettings {
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The database, behind the backend-neutral trait.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     /// Status of every background worker.
     pub workers: Workers,
     /// "Sync now" for pull-mode clusters.
@@ -77,12 +77,7 @@ pub struct AppState {
 
 impl AppState {
     /// State with default limits and settings.
-    pub fn new(
-        store: Arc<dyn Store>,
-        workers: Workers,
-        pull: PullHandle,
-        keyring: Keyring,
-    ) -> Self {
+    pub fn new(store: Store, workers: Workers, pull: PullHandle, keyring: Keyring) -> Self {
         Self {
             store,
             workers,

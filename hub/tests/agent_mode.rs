@@ -29,17 +29,13 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-#[allow(dead_code)] // shared with the store suite; this test uses a few of them
-#[path = "store/fixtures.rs"]
-mod fixtures;
+mod support;
 
-use fixtures::{batch, delete_of, namespace, pod, snapshot};
+use support::fixtures::{batch, delete_of, namespace, pod, snapshot};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-mod common;
-
-use common::{Hub, cli, token_create};
+use support::hub::{Hub, cli, token_create};
 
 async fn next_event(
     events: &mut mpsc::Receiver<UplinkEvent>,
@@ -57,7 +53,7 @@ async fn next_event(
 }
 
 /// Live namespace and pod names, and the stored cursor's seq.
-async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
+async fn stored(store: &Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
     let state = store
         .agent_cluster(cluster)
         .await?
@@ -87,7 +83,7 @@ async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, V
 }
 
 async fn eventually(
-    store: &dyn Store,
+    store: &Store,
     cluster: ClusterId,
     want: (&[&str], &[&str], u64),
 ) -> Result<()> {
@@ -187,7 +183,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
 
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;
-    eventually(&*store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
+    eventually(&store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
 
     // Restart the hub on the same port; what the agent sends meanwhile is queued, then
     // delivered on the resumed stream, once.
@@ -221,7 +217,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
             covered_millis: 3_600_000,
         }]))
         .await?;
-    eventually(&*store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
+    eventually(&store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
     let org = store
         .agent_cluster(cluster)
         .await?

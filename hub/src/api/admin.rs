@@ -200,7 +200,7 @@ pub(super) async fn create_enrollment_token(
         let ttl =
             parse_duration(body.ttl.as_deref().unwrap_or("1h")).map_err(ApiError::Unprocessable)?;
         let issued = enrollment::issue_token(
-            &*state.store,
+            &state.store,
             &state.keyring,
             TokenRequest {
                 org_id: who.org_id,
@@ -422,7 +422,7 @@ pub(super) async fn create_user(
         let email = body.email;
         let store = state.store.clone();
         let org = who.org_id;
-        let user = auth::create_user(&*store, org, &email, &password, role).await?;
+        let user = auth::create_user(&store, org, &email, &password, role).await?;
         Ok((StatusCode::CREATED, Json(UserView::from(user))))
     }
     .await;

@@ -65,7 +65,7 @@ pub enum IssueError {
 
 /// Issues a token; see the module docs.
 pub async fn issue_token(
-    store: &dyn Store,
+    store: &Store,
     keyring: &Keyring,
     request: TokenRequest,
 ) -> Result<IssuedToken, IssueError> {

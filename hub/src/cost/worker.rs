@@ -88,7 +88,7 @@ pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
 /// The hourly cost run as a [`Worker`].
 pub struct CostWorker {
-    store: Arc<dyn Store>,
+    store: Store,
     config: CostWorkerConfig,
     clock: Clock,
     workers: Option<Workers>,
@@ -106,7 +106,7 @@ impl fmt::Debug for CostWorker {
 
 impl CostWorker {
     /// A worker on the system clock; with `workers`, each tick's report is shown as its detail.
-    pub fn new(store: Arc<dyn Store>, config: CostWorkerConfig, workers: Option<Workers>) -> Self {
+    pub fn new(store: Store, config: CostWorkerConfig, workers: Option<Workers>) -> Self {
         Self {
             store,
             config,
@@ -190,7 +190,7 @@ impl CostWorker {
         let mut hours = 0;
         for hour in (plan.hours_from..plan.hours_until).step_by(MILLIS_PER_HOUR as usize) {
             run_hour(
-                &*self.store,
+                &self.store,
                 cluster.org,
                 cluster.cluster,
                 UnixMillis(hour),
@@ -203,7 +203,7 @@ impl CostWorker {
         let mut days = 0;
         let mut day = plan.days_from;
         while day + MILLIS_PER_DAY <= plan.hours_until {
-            roll_up_day(&*self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
+            roll_up_day(&self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
             days += 1;
             day += MILLIS_PER_DAY;
         }
@@ -242,7 +242,7 @@ impl Plan {
 /// Loads, allocates and saves one hour of one cluster (replacing it): the unit the worker
 /// repeats, public for re-runs, the end-to-end test and the bench.
 pub async fn run_hour(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     hour_start: UnixMillis,
@@ -259,7 +259,7 @@ pub async fn run_hour(
 
 /// Rolls the stored hours of one UTC day up into its daily rows (replacing them).
 pub async fn roll_up_day(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     day_start: UnixMillis,

@@ -118,5 +118,4 @@ fn to_unix_millis(time: time::OffsetDateTime) -> UnixMillis {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

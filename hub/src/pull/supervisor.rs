@@ -87,7 +87,7 @@ struct Running {
 
 /// See the module docs.
 pub struct PullSupervisor {
-    store: Arc<dyn Store>,
+    store: Store,
     keyring: Keyring,
     config: PullConfig,
     workers: Workers,
@@ -106,12 +106,7 @@ impl std::fmt::Debug for PullSupervisor {
 
 impl PullSupervisor {
     /// A supervisor; run it with [`crate::workers::spawn`].
-    pub fn new(
-        store: Arc<dyn Store>,
-        keyring: Keyring,
-        config: PullConfig,
-        workers: Workers,
-    ) -> Self {
+    pub fn new(store: Store, keyring: Keyring, config: PullConfig, workers: Workers) -> Self {
         Self {
             store,
             keyring,
@@ -238,7 +233,7 @@ enum RunError {
 
 async fn run_cluster(
     target: PullTarget,
-    store: Arc<dyn Store>,
+    store: Store,
     keyring: Keyring,
     config: PullConfig,
     status: WorkerHandle,
@@ -247,7 +242,7 @@ async fn run_cluster(
 ) {
     loop {
         match collect(
-            &target, &*store, &keyring, &config, &status, &cancel, &resync,
+            &target, &store, &keyring, &config, &status, &cancel, &resync,
         )
         .await
         {
@@ -275,7 +270,7 @@ async fn run_cluster(
 /// One collector run: from opening the kubeconfig to a stop, a resync or an error.
 async fn collect(
     target: &PullTarget,
-    store: &dyn Store,
+    store: &Store,
     keyring: &Keyring,
     config: &PullConfig,
     status: &WorkerHandle,
@@ -337,7 +332,7 @@ async fn collect(
 /// Applies collector output for one run, numbering messages within the run's epoch.
 struct Ingest<'a> {
     target: &'a PullTarget,
-    store: &'a dyn Store,
+    store: &'a Store,
     status: &'a WorkerHandle,
     epoch: u64,
     seq: u64,

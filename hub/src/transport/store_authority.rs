@@ -7,8 +7,6 @@
 //! calls (`ingest_changes`, `ingest_usage`, `ingest_health`), which move the cluster's cursor
 //! in the same transaction as the data, as the trait requires.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ChangeBatch;
@@ -30,12 +28,12 @@ use crate::store::{
 /// The hub's [`AgentAuthority`]: tokens, certificates and agent data in the [`Store`].
 #[derive(Debug, Clone)]
 pub struct StoreAuthority {
-    store: Arc<dyn Store>,
+    store: Store,
 }
 
 impl StoreAuthority {
     /// An authority over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Store) -> Self {
         Self { store }
     }
 
@@ -243,10 +241,7 @@ pub enum CaStoreError {
 /// The hub CA from the store, created (and stored, sealed under the keyring's current key)
 /// the first time. Concurrent first starts agree: the first insert wins and everyone reads
 /// it back.
-pub async fn load_or_create_ca(
-    store: &dyn Store,
-    keyring: &Keyring,
-) -> Result<HubCa, CaStoreError> {
+pub async fn load_or_create_ca(store: &Store, keyring: &Keyring) -> Result<HubCa, CaStoreError> {
     let stored = match store.hub_ca().await? {
         Some(stored) => stored,
         None => {

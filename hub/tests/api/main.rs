@@ -3,17 +3,8 @@
 //! (its test is in nextest's `kube` group); `egress.rs` drives registration's connection test
 //! against a real HTTPS server on loopback.
 
-#[allow(dead_code)]
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../common/fake_apiserver.rs"]
-mod fake_apiserver;
-#[allow(dead_code)]
-#[path = "../store/fixtures.rs"]
-mod fixtures;
-#[allow(dead_code)]
-#[path = "../store/harness.rs"]
-mod harness;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod admin;
 mod auth_flow;
@@ -34,31 +25,11 @@ mod openapi;
 mod register;
 mod ui;
 
-/// Generates `sqlite::<case>` and `postgres::<case>` tests, each on a fresh hub.
-macro_rules! both_backends {
-    ($($module:ident :: $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let hub = super::client::TestHub::start(super::harness::Backend::Sqlite).await;
-                    super::$module::$case(hub).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let hub = super::client::TestHub::start(super::harness::Backend::Postgres).await;
-                    super::$module::$case(hub).await;
-                }
-            )*
-        }
-    };
-}
+use support::{fake_apiserver, fixtures, harness};
 
-both_backends! {
+// Each case on a fresh hub of either backend.
+support::backend_cases! {
+    crate::client::TestHub::start =>
     auth_flow::login_sets_cookies_and_logout_ends_the_session,
     auth_flow::cookie_mutations_need_the_csrf_header,
     auth_flow::api_tokens_authenticate_until_revoked_or_expired,

@@ -10,12 +10,12 @@ use kubeworkz_shared::ids::ClusterId;
 use crate::fixtures::{agent_cluster, pull_cluster};
 use crate::harness::TestStore;
 
-async fn link(store: &dyn Store, id: ClusterId) -> Option<kubeworkz_hub::store::AgentLink> {
+async fn link(store: &Store, id: ClusterId) -> Option<kubeworkz_hub::store::AgentLink> {
     store.agent_links(&[id]).await.unwrap().into_iter().next()
 }
 
 pub async fn resync_requests_are_recorded_scoped_and_cleared_once_delivered(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let a = agent_cluster(store, org, "edge-a").await;
@@ -79,7 +79,7 @@ fn session(cluster: ClusterId, serial: &str) -> SessionCertificate {
     }
 }
 
-async fn issue(store: &dyn Store, cluster: ClusterId, serial: &str, days: i64) {
+async fn issue(store: &Store, cluster: ClusterId, serial: &str, days: i64) {
     store
         .record_issued_certificate(&NewIssuedCertificate {
             cluster_id: cluster,
@@ -92,7 +92,7 @@ async fn issue(store: &dyn Store, cluster: ClusterId, serial: &str, days: i64) {
 }
 
 pub async fn session_links_judge_each_sessions_certificate_in_one_call(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let valid = agent_cluster(store, org, "valid").await;
     let expired = agent_cluster(store, org, "expired").await;

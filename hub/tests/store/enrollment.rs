@@ -17,7 +17,7 @@ use crate::harness::TestStore;
 
 /// Stores a fresh token for cluster `name`; returns it (with its secret) for redemption.
 async fn token(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     name: &str,
     ttl: chrono::Duration,
@@ -42,7 +42,7 @@ async fn token(
 }
 
 async fn redeem(
-    store: &dyn Store,
+    store: &Store,
     token: &EnrollmentToken,
 ) -> Result<kubeworkz_hub::store::Redemption, StoreError> {
     store
@@ -51,7 +51,7 @@ async fn redeem(
 }
 
 /// Records a certificate `serial` for `cluster`, valid for a week.
-async fn certificate(store: &dyn Store, cluster: ClusterId, serial: &str) {
+async fn certificate(store: &Store, cluster: ClusterId, serial: &str) {
     store
         .record_issued_certificate(&NewIssuedCertificate {
             cluster_id: cluster,
@@ -64,7 +64,7 @@ async fn certificate(store: &dyn Store, cluster: ClusterId, serial: &str) {
 }
 
 /// The standing of `serial` presented for `cluster`.
-async fn standing(store: &dyn Store, cluster: ClusterId, serial: &str) -> CertificateStanding {
+async fn standing(store: &Store, cluster: ClusterId, serial: &str) -> CertificateStanding {
     let session = SessionCertificate {
         cluster,
         serial: serial.into(),
@@ -75,7 +75,7 @@ async fn standing(store: &dyn Store, cluster: ClusterId, serial: &str) -> Certif
 }
 
 pub async fn a_single_use_token_enrolls_once(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "edge-1", chrono::Duration::hours(1), false).await;
 
@@ -114,7 +114,7 @@ pub async fn a_single_use_token_enrolls_once(t: TestStore) {
 }
 
 pub async fn expired_and_revoked_tokens_are_refused(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let expired = token(store, org, "a", chrono::Duration::seconds(-1), false).await;
     let err = redeem(store, &expired).await.unwrap_err();
@@ -171,7 +171,7 @@ pub async fn expired_and_revoked_tokens_are_refused(t: TestStore) {
 }
 
 pub async fn a_reusable_token_enrolls_the_same_cluster_twice(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "fleet", chrono::Duration::hours(1), true).await;
     let first = redeem(store, &token).await.unwrap();
@@ -207,7 +207,7 @@ pub async fn a_reusable_token_enrolls_the_same_cluster_twice(t: TestStore) {
 }
 
 pub async fn enrolling_a_cluster_again_revokes_its_earlier_certificates(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let reusable = token(store, org, "fleet", chrono::Duration::hours(1), true).await;
     let first = redeem(store, &reusable).await.unwrap();
@@ -296,7 +296,7 @@ pub async fn enrolling_a_cluster_again_revokes_its_earlier_certificates(t: TestS
 }
 
 pub async fn tokens_are_listed_and_revoked_per_organization(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let mine = token(store, org, "mine", chrono::Duration::hours(1), false).await;
@@ -325,7 +325,7 @@ pub async fn tokens_are_listed_and_revoked_per_organization(t: TestStore) {
 }
 
 pub async fn agent_state_and_health_follow_the_cursor(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "c", chrono::Duration::hours(1), false).await;
     let cluster = redeem(store, &token).await.unwrap().cluster_id;
@@ -378,17 +378,17 @@ pub async fn agent_state_and_health_follow_the_cursor(t: TestStore) {
 pub async fn the_hub_ca_is_created_once_and_persists(t: TestStore) {
     let (key, _) = MasterKey::generate();
     let keyring = Keyring::new(key, vec![]);
-    let first = load_or_create_ca(&*t.store, &keyring).await.unwrap();
-    let again = load_or_create_ca(&*t.store, &keyring).await.unwrap();
+    let first = load_or_create_ca(&t.store, &keyring).await.unwrap();
+    let again = load_or_create_ca(&t.store, &keyring).await.unwrap();
     assert_eq!(first.ca_pin(), again.ca_pin());
     let reopened = t.reopen().await;
-    let third = load_or_create_ca(&*reopened, &keyring).await.unwrap();
+    let third = load_or_create_ca(&reopened, &keyring).await.unwrap();
     assert_eq!(first.ca_pin(), third.ca_pin());
     assert_eq!(first.cert_der(), third.cert_der());
     // Another master key cannot open it.
     let (other, _) = MasterKey::generate();
     assert!(
-        load_or_create_ca(&*reopened, &Keyring::new(other, vec![]))
+        load_or_create_ca(&reopened, &Keyring::new(other, vec![]))
             .await
             .is_err()
     );
@@ -396,7 +396,7 @@ pub async fn the_hub_ca_is_created_once_and_persists(t: TestStore) {
 }
 
 pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let second = t.reopen().await; // another hub replica on the same database
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "raced", chrono::Duration::hours(1), false).await;
@@ -407,7 +407,7 @@ pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestSto
             second.clone()
         };
         let token = token.clone();
-        async move { redeem(&*store, &token).await }
+        async move { redeem(&store, &token).await }
     }))
     .await;
     let winners = results.iter().filter(|r| r.is_ok()).count();
@@ -423,7 +423,7 @@ pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestSto
     let keyring = Keyring::new(key, vec![]);
     let (a, b) = tokio::join!(
         load_or_create_ca(store, &keyring),
-        load_or_create_ca(&*second, &keyring)
+        load_or_create_ca(&second, &keyring)
     );
     assert_eq!(a.unwrap().ca_pin(), b.unwrap().ca_pin());
     second.close().await;

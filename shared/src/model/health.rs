@@ -376,5 +376,4 @@ pub fn failing_checks(verbose_body: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "health_tests.rs"]
 mod tests;

@@ -160,5 +160,4 @@ pub fn detect_provider<'a>(
 }
 
 #[cfg(test)]
-#[path = "provider_tests.rs"]
 mod tests;

@@ -4,7 +4,7 @@
 //! postcard is not self-describing: an enum is its variant index, a struct its fields in
 //! order. So variants and fields are only ever appended, nothing below uses `skip`,
 //! `flatten`, `skip_serializing_if`, untagged enums or `serde_json::Value`, and the golden
-//! tests in `messages_tests.rs` pin the bytes of every variant.
+//! tests in `messages/tests.rs` pin the bytes of every variant.
 
 use serde::{Deserialize, Serialize};
 
@@ -184,5 +184,4 @@ impl AgentMessage {
 }
 
 #[cfg(test)]
-#[path = "messages_tests.rs"]
 mod tests;
