@@ -3,17 +3,22 @@
 //! sync becomes a collector relist, a renewed certificate is persisted, a refusal is logged
 //! as an error the operator can act on.
 //!
-//! Refusals never make the agent spin: a refused *token* ends the agent (exit 1 with the
-//! hub's reason; Kubernetes restarts it with its own backoff, and the operator must create a
-//! new token), while a refused *certificate* (cluster disabled or removed) keeps the uplink
-//! retrying on its capped, jittered backoff (up to 5 minutes), so re-enabling the cluster
-//! brings the agent back without a restart.
+//! Refusals never make the agent spin: a refused *token* at startup ends the agent (exit 1
+//! with the hub's reason; Kubernetes restarts it with its own backoff, and the operator must
+//! create a new token), while a refused *certificate* keeps the uplink retrying on its capped,
+//! jittered backoff (up to 5 minutes). A cluster that was disabled comes back by itself once
+//! enabled only if its agent enrolls again: disabling revoked its certificates, so the hub
+//! then answers "certificate revoked: re-enroll with a new token", which is logged as an
+//! error, and the uplink enrolls with the configured token (once per backoff delay). An
+//! operator creates a token for the cluster and gives it to the agent (`helm upgrade --set
+//! token=…`, which restarts it): the stored certificate is refused, the new token enrolls.
 
 use std::sync::Arc;
 
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::protocol::{CaPin, EnrollmentToken, Payload};
 use kubeworkz_shared::time::UnixMillis;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::credentials::{CredentialStore, CredentialsError};
@@ -68,6 +73,8 @@ pub struct LinkSettings {
     pub backoff: Backoff,
     /// Where the uplink publishes its connection and unacked bytes (`/metrics`).
     pub gauges: Arc<UplinkGauges>,
+    /// The collector's latest cluster info, sent after every `Welcome` and on change.
+    pub cluster_info: watch::Receiver<Option<ClusterInfo>>,
 }
 
 /// Runs until `shutdown` (then the uplink drains until `payloads` closes, or until
@@ -87,8 +94,10 @@ pub async fn run(
     };
     let (events_tx, events) = mpsc::channel(16);
     let uplink = Uplink::new(hub, identity, MAX_QUEUE_BYTES, events_tx)
+        .with_token(settings.token.clone())
         .with_backoff(settings.backoff)
-        .with_gauges(settings.gauges);
+        .with_gauges(settings.gauges)
+        .with_cluster_info(settings.cluster_info);
     tokio::join!(
         uplink.run(payloads, uplink_stop),
         handle_events(events, &credentials, &resync)
@@ -228,6 +237,12 @@ async fn handle_events(
             UplinkEvent::Connected { resumed } => {
                 tracing::info!(resumed, "connected to the hub");
             }
+            UplinkEvent::Disconnected(err) if err.is_certificate_revoked() => {
+                first_sync_covered = false;
+                tracing::error!(
+                    "certificate revoked: re-enroll with a new token (create one with `kubeworkz-hub token create` and set it as KUBEWORKZ_TOKEN); retrying with backoff"
+                );
+            }
             UplinkEvent::Disconnected(ClientError::Refused { reason }) => {
                 first_sync_covered = false;
                 tracing::error!(
@@ -247,13 +262,16 @@ async fn handle_events(
             UplinkEvent::Dropped(dropped) => {
                 tracing::warn!(?dropped, "unacknowledged data dropped; a full sync follows");
             }
-            UplinkEvent::Renewed(identity) => match credentials.save(&identity).await {
-                Ok(()) => tracing::info!(
-                    not_after = identity.not_after.0,
-                    "renewed certificate stored"
-                ),
-                Err(err) => tracing::error!(error = %err, "storing the renewed certificate failed"),
-            },
+            UplinkEvent::Renewed(identity) | UplinkEvent::Reenrolled(identity) => {
+                match credentials.save(&identity).await {
+                    Ok(()) => {
+                        tracing::info!(not_after = identity.not_after.0, "new certificate stored")
+                    }
+                    Err(err) => {
+                        tracing::error!(error = %err, "storing the new certificate failed")
+                    }
+                }
+            }
         }
     }
 }

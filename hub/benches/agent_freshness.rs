@@ -21,19 +21,12 @@ use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
-#[allow(dead_code)] // shared with the tests
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[allow(dead_code)] // shared with the tests
-#[path = "../tests/real_agent/mod.rs"]
-mod real_agent;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-async fn has_namespace(
-    store: &dyn Store,
-    org: OrgId,
-    cluster: ClusterId,
-    name: &str,
-) -> Result<bool> {
+use support::{hub as common, real_agent};
+
+async fn has_namespace(store: &Store, org: OrgId, cluster: ClusterId, name: &str) -> Result<bool> {
     Ok(store
         .inventory(org, cluster, ObjectKind::Namespace, true)
         .await?
@@ -84,10 +77,10 @@ fn main() -> Result<()> {
             .await?;
 
         let store = store::connect(&db.parse::<DatabaseUrl>()?).await?;
-        let (org, cluster_id) = common::default_org_cluster(&*store, "fresh").await?;
+        let (org, cluster_id) = common::default_org_cluster(&store, "fresh").await?;
         // The initial snapshot first.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while !has_namespace(&*store, org, cluster_id, "kube-system").await? {
+        while !has_namespace(&store, org, cluster_id, "kube-system").await? {
             if Instant::now() > deadline {
                 bail!("the initial snapshot never arrived: {}", agent.log());
             }
@@ -104,7 +97,7 @@ fn main() -> Result<()> {
             namespaces
                 .create(&PostParams::default(), &namespace)
                 .await?;
-            while !has_namespace(&*store, org, cluster_id, &name).await? {
+            while !has_namespace(&store, org, cluster_id, &name).await? {
                 if started.elapsed() > Duration::from_secs(30) {
                     bail!("{name} never reached the store");
                 }

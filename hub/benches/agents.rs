@@ -16,40 +16,19 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures::stream::{self, StreamExt};
 use kubeworkz_agent::transport::{AgentIdentity, AgentSession, HubAddress, connect, enroll};
-use kubeworkz_hub::config::DatabaseUrl;
-use kubeworkz_hub::store::{self, Environment, NewEnrollmentToken};
-use kubeworkz_shared::change::{Change, ChangeBatch};
-use kubeworkz_shared::model::pod::PodPhase;
-use kubeworkz_shared::protocol::{AgentMessage, EnrollmentToken, HubMessage, UnackedQueue};
+use kubeworkz_shared::protocol::{EnrollmentToken, UnackedQueue};
 
-#[allow(dead_code)] // shared with the tests; the bench uses the hub process and the CLI
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[allow(dead_code)] // shared with the store suite; the bench builds pods only
-#[path = "../tests/store/fixtures.rs"]
-mod fixtures;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use support::{fixtures, hub as common};
+#[allow(dead_code)] // shared with the hostile-agents bench
+mod fleet;
 
-/// `VmRSS` of `pid` in MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
+use fleet::{env, rss_mib};
 
 /// Sends `batches` batches of `pods` upserts on `session`, each after the previous one's ack.
 async fn stream_batches(
@@ -60,31 +39,7 @@ async fn stream_batches(
     pods: usize,
 ) -> Result<()> {
     for seq in 1..=batches as u64 {
-        let changes = (0..pods)
-            .map(|p| {
-                Change::Upsert(fixtures::pod(
-                    "bench",
-                    &format!("a{agent}-p{p}"),
-                    &format!("uid-{agent}-{p}"),
-                    if seq % 2 == 0 {
-                        PodPhase::Running
-                    } else {
-                        PodPhase::Pending
-                    },
-                ))
-            })
-            .collect();
-        let batch: ChangeBatch = fixtures::batch(changes);
-        session
-            .send(&AgentMessage::Batch { epoch, seq, batch })
-            .await?;
-        loop {
-            match session.recv().await? {
-                HubMessage::Ack { seq: acked, .. } if acked >= seq => break,
-                HubMessage::Ack { .. } => {}
-                other => bail!("unexpected {other:?}"),
-            }
-        }
+        fleet::send_pod_batch(session, &format!("a{agent}"), epoch, seq, pods).await?;
     }
     Ok(())
 }
@@ -116,32 +71,7 @@ fn main() -> Result<()> {
         // Tokens: one from the CLI (creating the CA), the rest with the same pin in the store.
         let created = common::token_create(&db, "agent-0")?;
         let first: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;
-        let pin = first.ca_pin();
-        let store = store::connect(&db.parse::<DatabaseUrl>()?).await?;
-        let org = store
-            .organization_by_name("default")
-            .await?
-            .context("default org")?
-            .id;
-        let mut tokens = vec![first];
-        for i in 1..agents {
-            let token = EnrollmentToken::generate(pin);
-            store
-                .create_enrollment_token(&NewEnrollmentToken {
-                    id: token.public_id().to_owned(),
-                    org_id: org,
-                    secret_hash: token.secret_hash(),
-                    cluster_name: format!("agent-{i}"),
-                    environment: Environment::Development,
-                    tags: Vec::new(),
-                    reusable: false,
-                    expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-                    created_by: Some("bench".into()),
-                })
-                .await?;
-            tokens.push(token);
-        }
-        store.close().await;
+        let tokens = fleet::tokens(&db, first, "agent", agents).await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let rss_idle = rss_mib(hub_pid);
 

@@ -173,7 +173,7 @@ async fn load(backend: &str, shape: Shape) -> Loaded {
     let bench = common::fresh_store(backend).await;
     let (store, org) = (bench.store.clone(), bench.org);
     let started = Instant::now();
-    let clusters = common::agent_clusters(&*store, org, shape.clusters).await;
+    let clusters = common::agent_clusters(&store, org, shape.clusters).await;
     stream::iter(clusters.iter().enumerate())
         .for_each_concurrent(4, |(c, id)| {
             let store = store.clone();
@@ -216,7 +216,7 @@ async fn load(backend: &str, shape: Shape) -> Loaded {
 }
 
 /// Serves the hub's router over `store` on a loopback port; returns its base URL.
-async fn serve(store: Arc<dyn Store>) -> String {
+async fn serve(store: Store) -> String {
     let limit: ApiRateLimit = std::env::var("KUBEWORKZ_API_RATE_LIMIT_PER_MINUTE")
         .unwrap_or_else(|_| "0".into())
         .parse()
@@ -230,7 +230,7 @@ async fn serve(store: Arc<dyn Store>) -> String {
     );
     state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(limit));
     auth::bootstrap_admin(
-        &*store,
+        &store,
         Some(ADMIN_EMAIL),
         Some(&Secret::new(ADMIN_PASSWORD.into())),
     )
@@ -435,6 +435,8 @@ async fn bench(backend: &str, shape: Shape) {
 mod common;
 #[path = "api_latency/explain.rs"]
 mod explain;
+#[path = "../tests/support/mod.rs"]
+mod support;
 #[path = "api_latency/wrk.rs"]
 mod wrk;
 

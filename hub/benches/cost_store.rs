@@ -154,7 +154,7 @@ fn summary(name: &str, backend: &str, times: &mut [Duration]) {
 async fn bench(backend: &str, pods: usize, runs: usize) {
     let bench = common::fresh_store(backend).await;
     let (store, org) = (bench.store.clone(), bench.org);
-    let cluster = common::agent_clusters(&*store, org, 1).await[0];
+    let cluster = common::agent_clusters(&store, org, 1).await[0];
     let hour = UnixMillis(UnixMillis::now().hour_start().0 - 2 * MILLIS_PER_HOUR);
     let setup = Instant::now();
     let mut seq = 0;
@@ -202,7 +202,7 @@ async fn bench(backend: &str, pods: usize, runs: usize) {
             .unwrap();
         save.push(t.elapsed());
         let t = Instant::now();
-        rows = run_hour(&*store, org, cluster, hour, &prices, &keys)
+        rows = run_hour(&store, org, cluster, hour, &prices, &keys)
             .await
             .unwrap()
             .len();
@@ -217,6 +217,8 @@ async fn bench(backend: &str, pods: usize, runs: usize) {
 }
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn main() {
     let pods = env_usize("KW_PODS", 100_000);

@@ -14,6 +14,8 @@
 use std::time::Instant;
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use futures::stream::{self, StreamExt};
 use kubeworkz_hub::store::Cursor;
@@ -94,7 +96,7 @@ async fn setup(backend: &str, clusters: usize) -> Setup {
     let bench = common::fresh_store(backend).await;
     let (org, clusters) = (
         bench.org,
-        common::agent_clusters(&*bench.store, bench.org, clusters).await,
+        common::agent_clusters(&bench.store, bench.org, clusters).await,
     );
     Setup {
         bench,
@@ -206,8 +208,8 @@ async fn bench(backend: &str) {
         rates[0],
         rates[rates.len() - 1],
     );
-    if let Some(db) = &setup.bench.pg {
-        explain(db.url(), setup.clusters[0]).await;
+    if setup.bench.store.backend() == kubeworkz_hub::store::Backend::Postgres {
+        explain(&setup.bench.url, setup.clusters[0]).await;
     }
     setup.bench.store.close().await;
 }

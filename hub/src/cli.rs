@@ -5,7 +5,6 @@ pub mod users;
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -48,15 +47,15 @@ impl StoreArgs {
             .unwrap_or(kubeworkz_hub::store::DEFAULT_ORG)
     }
 
-    async fn open(&self) -> anyhow::Result<(Arc<dyn Store>, OrgId)> {
+    async fn open(&self) -> anyhow::Result<(Store, OrgId)> {
         let store = open_store(&self.database_url).await?;
-        let org = organization_id(&*store, self.org_name()).await?;
+        let org = organization_id(&store, self.org_name()).await?;
         Ok((store, org))
     }
 }
 
 /// The id of the organization named `name`.
-async fn organization_id(store: &dyn Store, name: &str) -> anyhow::Result<OrgId> {
+async fn organization_id(store: &Store, name: &str) -> anyhow::Result<OrgId> {
     Ok(store
         .organization_by_name(name)
         .await
@@ -155,6 +154,15 @@ pub enum TokenCommand {
             default_value = "localhost:7443"
         )]
         hub_address: String,
+        /// The URL people and Helm reach the hub's HTTP side at
+        /// (`https://kubeworkz.example.com`): the install line's chart repository is
+        /// `<URL>/charts`. Unset: `http://` and the address `serve` listens on (`--listen`).
+        #[arg(long, env = "KUBEWORKZ_PUBLIC_URL")]
+        public_url: Option<kubeworkz_hub::public_url::PublicUrl>,
+        /// The address `serve` listens on, for the repository URL when `--public-url` is
+        /// not set.
+        #[arg(long, env = "KUBEWORKZ_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
         /// `text` or `json`.
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -232,7 +240,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
                 created_by: Some("cli".into()),
             };
             let (cluster, warnings) = pull::register(
-                &*store,
+                &store,
                 &keyring,
                 request,
                 &ProbeSettings::new(egress.policy()),
@@ -265,7 +273,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             cluster,
         } => {
             let (store, org) = args.open().await?;
-            let found = find_cluster(&*store, org, &args, &cluster).await?;
+            let found = find_cluster(&store, org, &args, &cluster).await?;
             store.delete_cluster(org, found.id).await?;
             println!("removed {} ({})", found.name, found.id);
             store.close().await;
@@ -284,7 +292,7 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
 
 /// The organization's cluster named `cluster` (or with that id).
 pub(crate) async fn find_cluster(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     args: &StoreArgs,
     cluster: &str,
@@ -305,7 +313,7 @@ pub(crate) async fn find_cluster(
 /// another replica's) notice on their next enabled check.
 async fn set_enabled(args: &StoreArgs, cluster: &str, enabled: bool) -> anyhow::Result<()> {
     let (store, org) = args.open().await?;
-    let found = find_cluster(&*store, org, args, cluster).await?;
+    let found = find_cluster(&store, org, args, cluster).await?;
     let changed = store.set_cluster_enabled(org, found.id, enabled).await?;
     store.close().await;
     if !changed {
@@ -320,7 +328,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Rotate { store: args } => {
             let (store, _) = args.open().await?;
-            let report = keys::rotate(&args.keys, &args.database_url, &*store).await?;
+            let report = keys::rotate(&args.keys, &args.database_url, &store).await?;
             println!(
                 "sealed with key {}: {} kubeconfig(s) re-sealed",
                 report.current_key, report.kubeconfigs_resealed
@@ -341,13 +349,15 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             ttl,
             reusable,
             hub_address,
+            public_url,
+            listen,
             output,
         } => {
             let environment: Environment = environment.parse()?;
             let (store, org_id) = args.open().await?;
             let (keyring, _) = args.keys.load(&args.database_url)?;
             let issued = enrollment::issue_token(
-                &*store,
+                &store,
                 &keyring,
                 TokenRequest {
                     org_id,
@@ -364,7 +374,13 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             store.close().await;
             let info = issued.info;
             let exposed = issued.token.expose();
-            let helm = enrollment::helm_command(&hub_address, &issued.token);
+            let public_url = public_url.unwrap_or_else(|| {
+                eprintln!(
+                    "warning: --public-url (KUBEWORKZ_PUBLIC_URL) is not set: the chart repository is assumed at http://{listen}; set it to the hub's public (https) URL in production"
+                );
+                kubeworkz_hub::public_url::PublicUrl::from_listen(listen)
+            });
+            let helm = enrollment::helm_command(&public_url, &hub_address, &issued.token);
             match output {
                 Output::Json => println!(
                     "{}",
@@ -376,6 +392,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                         "reusable": info.reusable,
                         "expires_at": info.expires_at.to_rfc3339(),
                         "hub_address": hub_address,
+                        "chart_repository": kubeworkz_hub::charts::repo_url(public_url.as_str()),
                         "helm": helm,
                     })
                 ),

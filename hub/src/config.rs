@@ -114,6 +114,12 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_METRICS_TOKEN", hide_env_values = true,
         value_parser = parse_secret)]
     pub metrics_token: Option<crate::auth::Secret>,
+
+    /// The URL people and Helm reach this hub at (`https://kubeworkz.example.com`): the
+    /// agent install line's chart repository is `<URL>/charts`. Unset, each request's `Host`
+    /// is used (with a warning at start); set it in production.
+    #[arg(long, env = "KUBEWORKZ_PUBLIC_URL")]
+    pub public_url: Option<crate::public_url::PublicUrl>,
 }
 
 /// Wraps a secret flag at once, so `Debug` of the configuration never shows it.

@@ -116,7 +116,7 @@ pub struct RotationReport {
 pub async fn rotate(
     config: &KeyConfig,
     database: &DatabaseUrl,
-    store: &dyn Store,
+    store: &Store,
 ) -> Result<RotationReport, KeyError> {
     let keyring = if std::env::var_os("KUBEWORKZ_MASTER_KEY").is_some() {
         config.load(database)?.0

@@ -46,7 +46,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     }
     // The CA is created once per database; `token create` pins it in every token.
     let ca = Arc::new(
-        load_or_create_ca(&*store, &keyring)
+        load_or_create_ca(&store, &keyring)
             .await
             .context("loading the hub CA")?,
     );
@@ -126,6 +126,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     state.settings = Arc::new(ApiSettings {
         public_address: std::env::var("KUBEWORKZ_PUBLIC_ADDRESS")
             .unwrap_or(defaults.public_address),
+        public_url: config.public_url.clone(),
         probe: crate::pull::ProbeSettings::new(egress),
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
         request_timeout: Duration::from_secs(config.http_request_timeout_secs),
@@ -135,7 +136,12 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             .filter(|token| !token.expose().is_empty()),
         ..defaults
     });
-    bootstrap_admin(&*store).await?;
+    if config.public_url.is_none() {
+        tracing::warn!(
+            "--public-url (KUBEWORKZ_PUBLIC_URL) is not set: agent install lines name the chart repository at the address each request came to; set it (https) in production"
+        );
+    }
+    bootstrap_admin(&store).await?;
     let served = serve_http(
         listener,
         api::router(state),
@@ -158,7 +164,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
 /// First start with no users: creates the admin of `default` from
 /// `KUBEWORKZ_ADMIN_EMAIL` / `KUBEWORKZ_ADMIN_PASSWORD`, or `admin@localhost` with a
 /// generated password printed once to standard output (never logged).
-async fn bootstrap_admin(store: &dyn store::Store) -> anyhow::Result<()> {
+async fn bootstrap_admin(store: &store::Store) -> anyhow::Result<()> {
     let email = std::env::var("KUBEWORKZ_ADMIN_EMAIL").ok();
     let password = std::env::var("KUBEWORKZ_ADMIN_PASSWORD")
         .ok()
@@ -184,9 +190,7 @@ async fn bootstrap_admin(store: &dyn store::Store) -> anyhow::Result<()> {
 }
 
 /// Opens the store for a one-off CLI command.
-pub async fn open_store(
-    database_url: &crate::config::DatabaseUrl,
-) -> anyhow::Result<Arc<dyn store::Store>> {
+pub async fn open_store(database_url: &crate::config::DatabaseUrl) -> anyhow::Result<store::Store> {
     store::connect(database_url)
         .await
         .with_context(|| format!("opening the database {database_url}"))

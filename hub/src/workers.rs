@@ -204,7 +204,7 @@ pub fn spawn(mut worker: impl Worker, workers: &Workers, shutdown: Shutdown) -> 
 #[derive(Debug)]
 pub struct StoreMaintenance {
     /// The store.
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     /// How long ended inventory rows and usage are kept.
     pub retention: Duration,
     /// How often it runs.

@@ -3,37 +3,39 @@
 //! enrolling with it and streaming a snapshot, deltas and usage through its `Uplink`. The hub is
 //! restarted mid-stream: the agent resumes its stream, and the store ends with every message
 //! applied exactly once. A used single-use token is refused, and no secret shows in
-//! `token list`.
+//! `token list`. Disabling a cluster from the CLI revokes its certificates for good: enabled
+//! again, the old certificate is refused until the agent enrolls with a new token, and
+//! enrolling again closes a session still holding the previous certificate.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use kubeworkz_agent::transport::backoff::Backoff;
-use kubeworkz_agent::transport::{ClientError, HubAddress, Uplink, UplinkEvent, enroll};
+use kubeworkz_agent::transport::{
+    AgentIdentity, ClientError, HubAddress, Uplink, UplinkEvent, connect, enroll,
+};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Store};
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::UsageBucket;
 use kubeworkz_shared::model::pod::PodPhase;
-use kubeworkz_shared::protocol::{EnrollmentToken, Payload};
+use kubeworkz_shared::protocol::{
+    CERTIFICATE_REVOKED, EnrollmentToken, Payload, UnackedQueue, close,
+};
 use kubeworkz_shared::time::UnixMillis;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
-#[allow(dead_code)] // shared with the store suite; this test uses a few of them
-#[path = "store/fixtures.rs"]
-mod fixtures;
+mod support;
 
-use fixtures::{batch, delete_of, namespace, pod, snapshot};
+use support::fixtures::{batch, delete_of, namespace, pod, snapshot};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-mod common;
-
-use common::{Hub, cli, token_create};
+use support::hub::{Hub, cli, token_create};
 
 async fn next_event(
     events: &mut mpsc::Receiver<UplinkEvent>,
@@ -51,7 +53,7 @@ async fn next_event(
 }
 
 /// Live namespace and pod names, and the stored cursor's seq.
-async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
+async fn stored(store: &Store, cluster: ClusterId) -> Result<(Vec<String>, Vec<String>, u64)> {
     let state = store
         .agent_cluster(cluster)
         .await?
@@ -81,7 +83,7 @@ async fn stored(store: &dyn Store, cluster: ClusterId) -> Result<(Vec<String>, V
 }
 
 async fn eventually(
-    store: &dyn Store,
+    store: &Store,
     cluster: ClusterId,
     want: (&[&str], &[&str], u64),
 ) -> Result<()> {
@@ -111,8 +113,10 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     let token: EnrollmentToken = exposed.parse()?;
     let helm = created["helm"].as_str().context("helm")?;
     assert!(
-        helm.starts_with("helm install kubeworkz-agent manifests/charts/kubeworkz-agent ")
-            && helm.contains(&format!("--set token={exposed}")),
+        helm.starts_with(&format!(
+            "helm install kubeworkz-agent kubeworkz-agent --repo http://127.0.0.1:8080/charts --version {} ",
+            kubeworkz_shared::VERSION
+        )) && helm.contains(&format!("--set token={exposed}")),
         "{helm}"
     );
     let secret = exposed.split('.').nth(2).context("secret part")?.to_owned();
@@ -179,7 +183,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
 
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;
-    eventually(&*store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
+    eventually(&store, cluster, (&["a", "b"], &["p1", "p2"], 2)).await?;
 
     // Restart the hub on the same port; what the agent sends meanwhile is queued, then
     // delivered on the resumed stream, once.
@@ -213,7 +217,7 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
             covered_millis: 3_600_000,
         }]))
         .await?;
-    eventually(&*store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
+    eventually(&store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
     let org = store
         .agent_cluster(cluster)
         .await?
@@ -229,6 +233,95 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     store.close().await;
     let second_log = hub.stop()?;
     for log in [first_log, second_log] {
+        assert!(!log.contains(&secret), "a token secret was logged");
+    }
+    Ok(())
+}
+
+/// Enrolls with a new token for cluster `name` from the real CLI; returns the identity and
+/// the token's secret part (to check the logs for it).
+async fn enroll_with_new_token(
+    db: &str,
+    address: &HubAddress,
+    name: &str,
+) -> Result<(AgentIdentity, String)> {
+    let created = token_create(db, name)?;
+    let exposed = created["token"].as_str().context("token")?.to_owned();
+    let secret = exposed.split('.').nth(2).context("secret part")?.to_owned();
+    let identity = timeout(WAIT, enroll(address, &exposed.parse()?)).await??;
+    Ok((identity, secret))
+}
+
+/// Waits for the hub to close `session`, returning the close code and reason.
+async fn closed(session: &mut kubeworkz_agent::transport::AgentSession) -> Result<(u32, String)> {
+    match timeout(WAIT, session.recv()).await? {
+        Err(ClientError::Closed { code, reason }) => Ok((code, reason)),
+        other => bail!("expected the hub to close the session, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_clusters_certificates_stay_revoked_after_it_is_enabled() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+    let mut hub = Hub::start(&db, &["--quic-listen", "127.0.0.1:0"], "info");
+    let address = HubAddress {
+        addr: hub.quic_addr()?,
+        server_name: "localhost".into(),
+    };
+    let (old, first_secret) = enroll_with_new_token(&db, &address, "edge").await?;
+    let queue = UnackedQueue::new(7, 1 << 20);
+    let mut session = timeout(WAIT, connect(&address, &old, queue.hello("test"))).await??;
+
+    // Disabled from the CLI (another process): the session closes; enabled again, the old
+    // certificate is refused as revoked, not welcomed.
+    let (ok, out, err) = cli(&db, &["cluster", "disable", "edge"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(
+        closed(&mut session).await?,
+        (close::DISABLED, "cluster is disabled".to_owned())
+    );
+    let (ok, out, err) = cli(&db, &["cluster", "enable", "edge"]);
+    assert!(ok, "{out}{err}");
+    let refused = timeout(WAIT, connect(&address, &old, queue.hello("test")))
+        .await?
+        .unwrap_err();
+    assert!(refused.is_certificate_revoked(), "{refused}");
+    assert!(
+        matches!(&refused, ClientError::Refused { reason } if reason == CERTIFICATE_REVOKED),
+        "{refused}"
+    );
+
+    // The operator's way back: a new token for the same cluster.
+    let (second, second_secret) = enroll_with_new_token(&db, &address, "edge").await?;
+    assert_eq!(second.cluster_id, old.cluster_id);
+    let mut session = timeout(WAIT, connect(&address, &second, queue.hello("test"))).await??;
+
+    // Enrolling again (a reinstall) while that session is live: the session holding the
+    // previous certificate is closed by the hub's periodic check, within its 3 s interval.
+    let (third, third_secret) = enroll_with_new_token(&db, &address, "edge").await?;
+    let enrolled_at = Instant::now();
+    assert_eq!(
+        closed(&mut session).await?,
+        (close::DISABLED, CERTIFICATE_REVOKED.to_owned())
+    );
+    assert!(
+        enrolled_at.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        enrolled_at.elapsed()
+    );
+    for revoked in [&old, &second] {
+        let refused = timeout(WAIT, connect(&address, revoked, queue.hello("test")))
+            .await?
+            .unwrap_err();
+        assert!(refused.is_certificate_revoked(), "{refused}");
+    }
+    let session = timeout(WAIT, connect(&address, &third, queue.hello("test"))).await??;
+    session.close().await;
+
+    let log = hub.stop()?;
+    assert!(log.contains(CERTIFICATE_REVOKED), "{log}");
+    for secret in [first_secret, second_secret, third_secret] {
         assert!(!log.contains(&secret), "a token secret was logged");
     }
     Ok(())

@@ -8,13 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use kubeworkz_hub::pull::PullConfig;
 
-#[allow(dead_code)] // shared with the other end-to-end tests
-mod common;
-#[path = "common/fake_apiserver.rs"]
-mod fake_apiserver;
+mod support;
 
-use common::{PullFixture, Supervised, cli, eventually};
-use fake_apiserver::{FakeApiServer, TOKEN};
+use support::fake_apiserver::{self, FakeApiServer, TOKEN};
+use support::hub::{PullFixture, Supervised, cli, eventually};
 
 #[tokio::test]
 async fn the_collector_refuses_a_server_the_policy_forbids_on_every_run() -> Result<()> {
@@ -156,7 +153,7 @@ async fn cluster_add_applies_the_policy_of_serve() -> Result<()> {
     );
     ensure!(ok && text.contains("registered allowed"), "{text}");
     outputs.push(text);
-    let out = common::hub_command(&db)
+    let out = support::hub::hub_command(&db)
         .args(["cluster", "add", "--name", "by-env", "--kubeconfig"])
         .arg(&kubeconfig)
         .env("KUBEWORKZ_PULL_ALLOW_LOOPBACK", "true")
@@ -180,7 +177,7 @@ async fn cluster_add_applies_the_policy_of_serve() -> Result<()> {
     }
 
     // `serve` refuses a bad allow-list at start, naming it.
-    let out = common::hub_command(&db)
+    let out = support::hub::hub_command(&db)
         .args([
             "serve",
             "--listen",

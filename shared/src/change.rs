@@ -181,5 +181,4 @@ pub struct ChangeBatch {
 }
 
 #[cfg(test)]
-#[path = "change_tests.rs"]
 mod tests;

@@ -1222,6 +1222,20 @@ impl TestCluster {
         self.start_apiserver().await
     }
 
+    /// Restarts the API server as a build that reports `version` as its `gitVersion` (built
+    /// and cached like [`ClusterSpec::server_version`]): an upgrade, as the cluster's clients
+    /// see one. etcd keeps the state; [`TestCluster::server_version`] says `version` after.
+    pub async fn restart_apiserver_as(&mut self, version: &str) -> Result<()> {
+        let program = apiserver_binary(&bin_dir().await?, version).await?;
+        self.stop_apiserver();
+        self.comps()
+            .get_mut(&ComponentKind::ApiServer)
+            .ok_or_else(|| anyhow!("this cluster has no API server"))?
+            .set_program(program);
+        self.server_version = version.to_owned();
+        self.start_apiserver().await
+    }
+
     /// Kills a component (idempotent). Stopping the scheduler leaves new pods Pending;
     /// stopping KWOK freezes the simulated kubelets (nodes turn NotReady after the
     /// controller manager's grace period, ~50 s).

@@ -10,7 +10,8 @@
 //!   key and a new certificate over the live connection.
 //! - [`backoff`] — reconnect delays (capped exponential, full jitter).
 //! - [`Uplink`] — all of the above in a loop: reconnect with backoff, resend or full sync,
-//!   acks, heartbeats, renewal; the `run` command feeds it the collector's output.
+//!   acks, heartbeats, renewal, and a new enrollment with the configured token when the hub
+//!   says the certificate was revoked; the `run` command feeds it the collector's output.
 //!
 //! Refusals arrive as `Refused{reason}` and as the close reason; both become
 //! [`ClientError::Refused`], so the agent reports them instead of hanging. Persisting the
@@ -29,7 +30,7 @@ pub use client::{
 pub use identity::{AgentIdentity, PendingKey, RENEW_AT_PERCENT, renew_at};
 pub use uplink::{HEARTBEAT, Uplink, UplinkEvent, UplinkGauges};
 
-use kubeworkz_shared::protocol::FrameError;
+use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, FrameError};
 
 /// Why talking to the hub failed. Never contains the token secret or a key.
 #[derive(Debug, thiserror::Error)]
@@ -73,4 +74,12 @@ pub enum ClientError {
     /// No answer (or no handshake) in time.
     #[error("hub did not answer in time")]
     Timeout,
+}
+
+impl ClientError {
+    /// Whether the hub refused, or closed the session of, this agent's certificate because it
+    /// was revoked: only a new enrollment helps, retrying the same certificate never will.
+    pub fn is_certificate_revoked(&self) -> bool {
+        matches!(self, Self::Refused { reason } | Self::Closed { reason, .. } if reason == CERTIFICATE_REVOKED)
+    }
 }

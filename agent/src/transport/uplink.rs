@@ -6,7 +6,17 @@
 //! asks, it starts a new epoch and emits [`UplinkEvent::FullSyncNeeded`]: the caller then
 //! pushes a snapshot of its inventory (`SnapshotBegin`…`SnapshotEnd` of every kind).
 //! Reconnects wait [`Backoff`] delays; certificates are renewed at 70% of their lifetime over
-//! the live connection, and the new identity is emitted for the caller to persist.
+//! the live connection, and the new identity is emitted for the caller to persist. When the
+//! hub says the certificate was revoked (the cluster was disabled, or enrolled again), the
+//! uplink enrolls once with the token it was given, if any ([`Uplink::with_token`]), before
+//! its next backoff delay: an operator who gives the agent a new token brings it back, and
+//! a token that is refused (spent, expired) waits the backoff like any failed attempt, so a
+//! revoked agent retries at most once per delay, up to the reconnect cap.
+//!
+//! The collector's cluster info (server version, provider) is not queued: the uplink holds
+//! the latest value ([`Uplink::with_cluster_info`]), sends it after every `Welcome` and
+//! again whenever it changes, so it reaches the hub first thing on every connection whatever
+//! the queue holds.
 //!
 //! Memory is bounded twice. Queued messages are held as their encoded frames (wire size, a
 //! fraction of the decoded projections). While connected, at most [`IN_FLIGHT_BYTES`] are
@@ -22,14 +32,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::protocol::resume::Dropped;
-use kubeworkz_shared::protocol::{AgentMessage, HubMessage, Payload, PushError, UnackedQueue};
+use kubeworkz_shared::protocol::{
+    AgentMessage, EnrollmentToken, HubMessage, Payload, PushError, UnackedQueue,
+};
 use kubeworkz_shared::time::UnixMillis;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::{AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, connect, renew_at};
+use super::{
+    AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, connect, enroll, renew_at,
+};
 
 /// How often the agent reports itself alive (the hub's "last seen").
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -49,6 +64,24 @@ async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// The next cluster info to send, or never (no source, or its sender is gone).
+async fn next_cluster_info(
+    source: &mut Option<watch::Receiver<Option<ClusterInfo>>>,
+) -> ClusterInfo {
+    loop {
+        let Some(receiver) = source else {
+            return std::future::pending().await;
+        };
+        if receiver.changed().await.is_err() {
+            *source = None;
+            continue;
+        }
+        if let Some(info) = receiver.borrow_and_update().clone() {
+            return info;
+        }
+    }
+}
+
 /// What the uplink tells its owner.
 #[derive(Debug)]
 pub enum UplinkEvent {
@@ -65,6 +98,9 @@ pub enum UplinkEvent {
     Dropped(Dropped),
     /// The certificate was renewed: persist the new identity.
     Renewed(AgentIdentity),
+    /// The certificate was revoked and the agent enrolled again with its token: persist the
+    /// new identity.
+    Reenrolled(AgentIdentity),
 }
 
 /// What the uplink shows the agent's `/metrics`: whether it is connected and how much the hub
@@ -93,6 +129,8 @@ impl UplinkGauges {
 pub struct Uplink {
     hub: HubAddress,
     identity: AgentIdentity,
+    /// Enrolls again when the certificate was revoked.
+    token: Option<EnrollmentToken>,
     queue: UnackedQueue,
     /// Unacked bytes at which a connected uplink stops reading input.
     in_flight_bytes: usize,
@@ -106,6 +144,8 @@ pub struct Uplink {
     /// what is left when a certificate arrives (so short certificates do not renew in a loop
     /// because of the minute of clock-skew margin before `not_before`).
     renew_due: UnixMillis,
+    /// The collector's latest cluster info, if it reports one.
+    cluster_info: Option<watch::Receiver<Option<ClusterInfo>>>,
 }
 
 /// Why a connected session ended.
@@ -126,13 +166,22 @@ impl Uplink {
             hub,
             renew_due: identity.renew_at(),
             identity,
+            token: None,
             queue: UnackedQueue::new(rand::random(), max_queue_bytes),
             in_flight_bytes: IN_FLIGHT_BYTES.min(max_queue_bytes),
             sync_owed: false,
             backoff: Backoff::default(),
             events,
             gauges: Arc::default(),
+            cluster_info: None,
         }
+    }
+
+    /// Sends the latest value of `cluster_info` after every `Welcome` and whenever it
+    /// changes (module docs).
+    pub fn with_cluster_info(mut self, cluster_info: watch::Receiver<Option<ClusterInfo>>) -> Self {
+        self.cluster_info = Some(cluster_info);
+        self
     }
 
     /// Publishes the uplink's state to `gauges` (the agent's `/metrics`).
@@ -146,6 +195,12 @@ impl Uplink {
         self.gauges
             .unacked_bytes
             .store(self.queue.queued_bytes() as u64, Ordering::Relaxed);
+    }
+
+    /// The token to enroll with again if the hub revokes the certificate (module docs).
+    pub fn with_token(mut self, token: Option<EnrollmentToken>) -> Self {
+        self.token = token;
+        self
     }
 
     /// Replaces the backoff schedule (tests use milliseconds).
@@ -183,7 +238,11 @@ impl Uplink {
             };
             let SessionEnd::Lost(err) = end else { return };
             tracing::warn!(error = %err, "hub connection lost");
+            let revoked = err.is_certificate_revoked();
             self.emit(UplinkEvent::Disconnected(err)).await;
+            if revoked && self.reenroll(&shutdown).await {
+                continue;
+            }
             let delay = tokio::time::sleep(self.backoff.next_delay());
             tokio::pin!(delay);
             // Keep queueing while waiting, so the collector never blocks on the hub.
@@ -196,6 +255,31 @@ impl Uplink {
                         None => return self.give_up(),
                     },
                 }
+            }
+        }
+    }
+
+    /// Enrolls again with the token, if there is one; true when a new identity replaced the
+    /// revoked one (and was emitted to be stored).
+    async fn reenroll(&mut self, shutdown: &CancellationToken) -> bool {
+        let Some(token) = &self.token else {
+            return false;
+        };
+        let enrolled = tokio::select! {
+            () = shutdown.cancelled() => return false,
+            enrolled = enroll(&self.hub, token) => enrolled,
+        };
+        match enrolled {
+            Ok(identity) => {
+                tracing::info!(cluster = %identity.cluster_id, token = %token.public_id(), "enrolled again with the configured token");
+                self.renew_due = identity.renew_at();
+                self.identity = identity.clone();
+                self.emit(UplinkEvent::Reenrolled(identity)).await;
+                true
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, token = %token.public_id(), "enrolling again with the configured token failed");
+                false
             }
         }
     }
@@ -294,6 +378,16 @@ impl Uplink {
             self.emit(UplinkEvent::FullSyncNeeded).await;
         }
         self.sync_owed = false;
+        // Each session sends the current value first, then changes.
+        let mut cluster_info = self.cluster_info.clone();
+        let current = cluster_info
+            .as_mut()
+            .and_then(|source| source.borrow_and_update().clone());
+        if let Some(info) = current
+            && let Err(err) = sender.send(&AgentMessage::ClusterInfo { info }).await
+        {
+            return SessionEnd::Lost(err);
+        }
         for queued in self.queue.unacked() {
             if let Err(err) = sender.send_queued(queued).await {
                 return SessionEnd::Lost(err);
@@ -317,6 +411,7 @@ impl Uplink {
                     return SessionEnd::Shutdown;
                 }
                 _ = heartbeat.tick() => Some(AgentMessage::Heartbeat { at: UnixMillis::now() }),
+                info = next_cluster_info(&mut cluster_info) => Some(AgentMessage::ClusterInfo { info }),
                 () = tokio::time::sleep(renew_in), if pending_key.is_none() => {
                     match PendingKey::generate() {
                         Ok(key) => {

@@ -1,13 +1,13 @@
-//! Setup the store benches share: a fresh store on either backend and agent-mode clusters.
+//! Setup the store benches share: a fresh store on either backend (the tests' harness,
+//! `tests/support`) and agent-mode clusters.
 #![allow(dead_code)] // each bench binary uses a part of it
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, ClusterMode, Environment, NewCluster, Store};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_testkit::postgres::TestDatabase;
+
+use crate::support::harness::{Backend, TestStore};
 
 /// The hub binary's allocator (see `hub/src/main.rs`), so in-process benches measure what
 /// the hub runs.
@@ -17,25 +17,20 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A fresh, migrated store and what keeps it alive (the PostgreSQL database or the SQLite
 /// directory, both removed on drop).
 pub struct BenchStore {
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub url: String,
     pub org: OrgId,
-    pub pg: Option<TestDatabase>,
-    _dir: Option<tempfile::TempDir>,
+    _database: TestStore,
 }
 
 /// A fresh store of `backend` (`sqlite` or `postgres`, the latter from `DATABASE_URL`),
 /// maintained once (partitions) and with its default organization.
 pub async fn fresh_store(backend: &str) -> BenchStore {
-    let (url, pg, dir) = if backend == "sqlite" {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        (url, None, Some(dir))
+    let backend = if backend == "sqlite" {
+        Backend::Sqlite
     } else {
-        let db = TestDatabase::create().await.expect("PostgreSQL");
-        (db.url().to_owned(), Some(db), None)
+        Backend::Postgres
     };
-    let database: DatabaseUrl = url.parse().unwrap();
     // `KW_READ_CONNECTIONS` sizes the read pool, as `--database-read-connections` does;
     // the hub's default otherwise.
     let mut pools = store::PoolOptions::default();
@@ -45,7 +40,8 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
     {
         pools.read_connections = n;
     }
-    let store = store::connect_with(&database, pools).await.unwrap();
+    let database = TestStore::open_with(backend, pools).await;
+    let store = database.store.clone();
     store
         .maintain(chrono::Utc::now(), Duration::from_secs(86_400 * 90))
         .await
@@ -58,15 +54,14 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
         .id;
     BenchStore {
         store,
-        url,
+        url: database.url.expose().to_owned(),
         org,
-        pg,
-        _dir: dir,
+        _database: database,
     }
 }
 
 /// Registers `n` agent-mode clusters `cluster-0000`… in `org`.
-pub async fn agent_clusters(store: &dyn Store, org: OrgId, n: usize) -> Vec<ClusterId> {
+pub async fn agent_clusters(store: &Store, org: OrgId, n: usize) -> Vec<ClusterId> {
     let mut ids = Vec::with_capacity(n);
     for c in 0..n {
         let id = ClusterId::new();

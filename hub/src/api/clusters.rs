@@ -173,7 +173,7 @@ pub(super) async fn register(
             created_by: Some(who.actor.clone()),
         };
         let (cluster, warnings) = pull::register(
-            &*state.store,
+            &state.store,
             &state.keyring,
             registration,
             &state.settings.probe,
@@ -388,7 +388,7 @@ pub(super) async fn update(
                 ));
             }
             pull::replace_kubeconfig(
-                &*state.store,
+                &state.store,
                 &state.keyring,
                 who.org_id,
                 id,

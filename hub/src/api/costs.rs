@@ -115,7 +115,7 @@ pub(super) async fn namespace_costs(
     let window = window(params.window.as_deref(), "7d")?;
     let step: Step = params.step.as_deref().unwrap_or("1d").parse()?;
     let costs = report::namespace_costs(
-        &*state.store,
+        &state.store,
         who.org_id,
         namespace.cluster_id,
         &namespace.name,
@@ -161,7 +161,7 @@ pub(super) async fn costs(
         filter,
         include_idle: params.include_idle.unwrap_or(false),
     };
-    let view = CostReportView::from(report::costs(&*state.store, who.org_id, &query).await?);
+    let view = CostReportView::from(report::costs(&state.store, who.org_id, &query).await?);
     Ok(match params.format.unwrap_or(Format::Json) {
         Format::Json => Json(view).into_response(),
         Format::Csv => csv_attachment(&view.lines, "costs.csv"),

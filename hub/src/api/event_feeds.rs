@@ -108,7 +108,7 @@ impl EventFeeds {
     /// Joins `org`'s feed for a stream of `credential`, starting its poller if none runs.
     pub fn subscribe(
         self: &Arc<Self>,
-        store: &Arc<dyn Store>,
+        store: &Store,
         shutdown: &Shutdown,
         org: OrgId,
         credential: &Credential,
@@ -216,7 +216,7 @@ impl Drop for PollerCount {
 
 /// What a poller needs.
 struct Poller {
-    store: Arc<dyn Store>,
+    store: Store,
     org: OrgId,
     sender: broadcast::Sender<Changes>,
     baseline_read: watch::Sender<bool>,

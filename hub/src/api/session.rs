@@ -129,7 +129,7 @@ pub(super) async fn login(
     let organization = body.organization.as_deref().map(str::trim);
     let organization = organization.filter(|o| !o.is_empty());
     let password = auth::Secret::new(body.password);
-    let matched = auth::match_login(&*state.store, &email, organization, password).await?;
+    let matched = auth::match_login(&state.store, &email, organization, password).await?;
     let user = match matched {
         LoginMatch::One(user) => {
             attempt.succeeded();

@@ -159,7 +159,7 @@ pub enum LoginMatch {
 /// timing does not tell whether an email exists; a disabled user is refused only after the
 /// verification, for the same reason.
 pub async fn match_login(
-    store: &dyn Store,
+    store: &Store,
     email: &str,
     organization: Option<&str>,
     password: Secret,
@@ -226,7 +226,7 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 
 /// Creates a user in an organization with a hashed password.
 pub async fn create_user(
-    store: &dyn Store,
+    store: &Store,
     org: kubeworkz_shared::ids::OrgId,
     email: &str,
     password: &str,
@@ -268,7 +268,7 @@ pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
 /// (from `KUBEWORKZ_ADMIN_EMAIL` / `KUBEWORKZ_ADMIN_PASSWORD`), else `admin@localhost` with a
 /// random password returned for printing once.
 pub async fn bootstrap_admin(
-    store: &dyn Store,
+    store: &Store,
     email: Option<&str>,
     password: Option<&Secret>,
 ) -> Result<Bootstrap, AuthError> {

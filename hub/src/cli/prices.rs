@@ -60,7 +60,7 @@ pub async fn prices(command: PricesCommand) -> anyhow::Result<()> {
             let (store, org) = args.open().await?;
             let scope = match (cluster, instance_type) {
                 (Some(cluster), _) => {
-                    PriceScope::Cluster(find_cluster(&*store, org, &args, &cluster).await?.id)
+                    PriceScope::Cluster(find_cluster(&store, org, &args, &cluster).await?.id)
                 }
                 (None, Some(name)) if !name.trim().is_empty() => {
                     PriceScope::InstanceType(name.trim().to_owned())

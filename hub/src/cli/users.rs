@@ -102,7 +102,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
             let role = parse_role(&role)?;
             let password = read_password()?;
             let (store, org) = args.open().await?;
-            let user = auth::create_user(&*store, org, &email, password.expose(), role).await;
+            let user = auth::create_user(&store, org, &email, password.expose(), role).await;
             store.close().await;
             let user = user?;
             println!(
@@ -150,7 +150,7 @@ pub async fn user(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Delete { store: args, email } => {
             let store = open_store(&args.database_url).await?;
             let deleted = async {
-                let user = find_user(&*store, &args, &email).await?;
+                let user = find_user(&store, &args, &email).await?;
                 let deleted = store.delete_user(user.org_id, user.id).await;
                 Ok::<_, anyhow::Error>((user, deleted.context("deleting the user")?))
             }
@@ -187,7 +187,7 @@ fn parse_role(name: &str) -> anyhow::Result<Role> {
 }
 
 /// The user with `email`: in `--org` when given, else in the one organization that has it.
-async fn find_user(store: &dyn Store, args: &StoreArgs, email: &str) -> anyhow::Result<User> {
+async fn find_user(store: &Store, args: &StoreArgs, email: &str) -> anyhow::Result<User> {
     let email = auth::normalize_email(email)?;
     if let Some(name) = &args.org {
         let org = organization_id(store, name).await?;
@@ -220,7 +220,7 @@ async fn find_user(store: &dyn Store, args: &StoreArgs, email: &str) -> anyhow::
 async fn change_user(args: &StoreArgs, email: &str, change: &UserChange) -> anyhow::Result<User> {
     let store = open_store(&args.database_url).await?;
     let changed = async {
-        let user = find_user(&*store, args, email).await?;
+        let user = find_user(&store, args, email).await?;
         store
             .update_user(user.org_id, user.id, change)
             .await

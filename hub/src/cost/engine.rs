@@ -344,5 +344,4 @@ fn idle_row(
 }
 
 #[cfg(test)]
-#[path = "engine_tests.rs"]
 mod tests;

@@ -1,4 +1,4 @@
-//! The queries behind the cost API, as plain async functions over `&dyn Store` returning
+//! The queries behind the cost API, as plain async functions over `&Store` returning
 //! exact sums, so the HTTP layer (`hub::api`, which owns the JSON and CSV shapes) only parses
 //! parameters and presents:
 //!
@@ -111,7 +111,7 @@ pub struct NamespaceCosts {
 }
 
 async fn hourly_rows(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     window: Window,
     cluster: Option<ClusterId>,
@@ -130,7 +130,7 @@ async fn hourly_rows(
 /// One namespace's costs over `window` in steps of `step` (aligned to UTC multiples of the
 /// step). A namespace of another organization, or unknown, has no rows: empty steps.
 pub async fn namespace_costs(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     namespace: &str,
@@ -235,7 +235,7 @@ pub struct CostReport {
 
 /// The organization's costs over a window, grouped, filtered, with or without idle.
 pub async fn costs(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     query: &CostQuery,
 ) -> Result<CostReport, ReportError> {

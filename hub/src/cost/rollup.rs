@@ -131,5 +131,4 @@ pub fn aggregate(rows: &[Allocation], window: Window, by: &AggregateBy) -> Vec<A
 }
 
 #[cfg(test)]
-#[path = "rollup_tests.rs"]
 mod tests;

@@ -104,7 +104,7 @@ pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
 /// The hourly cost run as a [`Worker`].
 pub struct CostWorker {
-    store: Arc<dyn Store>,
+    store: Store,
     config: CostWorkerConfig,
     clock: Clock,
     workers: Option<Workers>,
@@ -122,7 +122,7 @@ impl fmt::Debug for CostWorker {
 
 impl CostWorker {
     /// A worker on the system clock; with `workers`, each tick's report is shown as its detail.
-    pub fn new(store: Arc<dyn Store>, config: CostWorkerConfig, workers: Option<Workers>) -> Self {
+    pub fn new(store: Store, config: CostWorkerConfig, workers: Option<Workers>) -> Self {
         Self {
             store,
             config,
@@ -212,7 +212,7 @@ impl CostWorker {
         let mut done = ClusterRun::default();
         for hour in (plan.hours_from..plan.hours_until).step_by(MILLIS_PER_HOUR as usize) {
             run_hour(
-                &*self.store,
+                &self.store,
                 cluster.org,
                 cluster.cluster,
                 UnixMillis(hour),
@@ -224,13 +224,13 @@ impl CostWorker {
         }
         let mut day = plan.days_from;
         while day + MILLIS_PER_DAY <= plan.hours_until {
-            roll_up_day(&*self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
+            roll_up_day(&self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
             done.days += 1;
             day += MILLIS_PER_DAY;
         }
         for hour in (plan.hours_until..plan.so_far_until).step_by(MILLIS_PER_HOUR as usize) {
             run_hour_so_far(
-                &*self.store,
+                &self.store,
                 cluster.org,
                 cluster.cluster,
                 UnixMillis(hour),
@@ -287,7 +287,7 @@ impl Plan {
 /// Loads, allocates and saves one hour of one cluster (replacing it): the unit the worker
 /// repeats, public for re-runs, the end-to-end test and the bench.
 pub async fn run_hour(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     hour_start: UnixMillis,
@@ -306,7 +306,7 @@ pub async fn run_hour(
 /// progress, or one in its grace period) and saves it without moving the cluster's mark: the
 /// regular run replaces it once the hour is due.
 pub async fn run_hour_so_far(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     hour_start: UnixMillis,
@@ -327,7 +327,7 @@ pub async fn run_hour_so_far(
 
 /// Rolls the stored hours of one UTC day up into its daily rows (replacing them).
 pub async fn roll_up_day(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     day_start: UnixMillis,

@@ -8,7 +8,8 @@
 //!   cluster id as URI SAN `kubeworkz://cluster/<uuid>` and as CN, ClientAuth, not a CA,
 //!   validity from a minute ago. Whatever names, SANs, CA bit or extensions the CSR asked for
 //!   are ignored, so a stolen token cannot mint another cluster's identity.
-//! - [`cluster_id_from_cert`] — maps a verified client leaf back to its [`ClusterId`].
+//! - [`cluster_id_from_cert`] — maps a verified client leaf back to its [`ClusterId`];
+//!   [`certificate_serial`] names the leaf as the store recorded it at issuance.
 //! - [`HubCa::issue_server_identity`] — the hub's QUIC server certificate, for the names and
 //!   addresses agents reach it at. Not persisted: a new one per start is fine, agents trust
 //!   the CA.
@@ -81,6 +82,22 @@ pub fn cluster_id_from_cert(cert_der: &[u8]) -> Result<ClusterId, PkiError> {
         .map_err(|_| PkiError::BadCertificate("cluster URI is not a uuid"))
 }
 
+/// A certificate serial as the store records it: lowercase hex of the serial's bytes, without
+/// leading zero bytes (DER may add one to keep the integer positive), so a serial read back
+/// from a presented certificate names the row recorded when it was issued.
+pub fn serial_hex(serial: &[u8]) -> String {
+    let start = serial.iter().position(|b| *b != 0).unwrap_or(serial.len());
+    serial[start..].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The serial ([`serial_hex`]) of a DER certificate, e.g. the client leaf a connection
+/// presented, so the transport can ask whether that very certificate is still good.
+pub fn certificate_serial(cert_der: &[u8]) -> Result<String, PkiError> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
+        .map_err(|_| PkiError::BadCertificate("does not parse"))?;
+    Ok(serial_hex(cert.raw_serial()))
+}
+
 /// Validity window of a DER certificate, in the wire's time type.
 pub fn validity_of(cert_der: &[u8]) -> Result<(UnixMillis, UnixMillis), PkiError> {
     let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
@@ -101,5 +118,4 @@ fn to_unix_millis(time: time::OffsetDateTime) -> UnixMillis {
 }
 
 #[cfg(test)]
-#[path = "tests.rs"]
 mod tests;

@@ -98,6 +98,22 @@ fn client_certificate_identity_is_set_by_the_hub_only() {
     let lifetime = not_after.0 - before.0;
     assert!((3_598_000..=3_602_000).contains(&lifetime), "{lifetime}");
     assert_eq!(issued.serial.len(), 16);
+    // The serial read back from the certificate is the one recorded at issuance.
+    assert_eq!(
+        certificate_serial(&issued.cert_der).unwrap(),
+        serial_hex(&issued.serial)
+    );
+}
+
+#[test]
+fn serials_are_lowercase_hex_without_leading_zero_bytes() {
+    assert_eq!(serial_hex(&[0x00, 0x7f, 0x0a]), "7f0a");
+    assert_eq!(serial_hex(&[0xab, 0x00]), "ab00");
+    assert_eq!(serial_hex(&[]), "");
+    assert!(matches!(
+        certificate_serial(b"garbage"),
+        Err(PkiError::BadCertificate("does not parse"))
+    ));
 }
 
 #[test]

@@ -104,7 +104,7 @@ pub fn provider_name(provider: kubeworkz_shared::model::Provider) -> String {
 /// Registers a cluster by kubeconfig; see the module docs.
 #[tracing::instrument(skip_all, fields(cluster = %request.name))]
 pub async fn register(
-    store: &dyn Store,
+    store: &Store,
     keyring: &Keyring,
     request: Registration,
     probe: &ProbeSettings,
@@ -186,7 +186,7 @@ async fn prepare(
 /// `Ok(None)` when the cluster is not the organization's.
 #[tracing::instrument(skip_all, fields(cluster_id = %id))]
 pub async fn replace_kubeconfig(
-    store: &dyn Store,
+    store: &Store,
     keyring: &Keyring,
     org: OrgId,
     id: ClusterId,

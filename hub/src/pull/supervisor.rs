@@ -3,7 +3,9 @@
 //! The supervisor is a [`Worker`]: each tick reloads the pull targets from the store, starts a
 //! task for a new cluster, stops the task of a removed or disabled one, and restarts a task
 //! whose kubeconfig was replaced. Each task runs [`Collector`] (the agent's code) in-process
-//! and feeds its output through the same store ingest agents use, with a fresh epoch per run.
+//! and feeds its output through the same store ingest agents use, with a fresh epoch per run;
+//! its cluster info (server version, provider: re-read on the probe timer and re-detected
+//! when nodes change) is recorded by [`crate::cluster_info::record`], as agents' is.
 //!
 //! Isolation: a task owns its cluster's client and errors. An unreachable apiserver shows up
 //! as a Critical health verdict and the cluster's `last_error`; the watchers retry with
@@ -85,7 +87,7 @@ struct Running {
 
 /// See the module docs.
 pub struct PullSupervisor {
-    store: Arc<dyn Store>,
+    store: Store,
     keyring: Keyring,
     config: PullConfig,
     workers: Workers,
@@ -104,12 +106,7 @@ impl std::fmt::Debug for PullSupervisor {
 
 impl PullSupervisor {
     /// A supervisor; run it with [`crate::workers::spawn`].
-    pub fn new(
-        store: Arc<dyn Store>,
-        keyring: Keyring,
-        config: PullConfig,
-        workers: Workers,
-    ) -> Self {
+    pub fn new(store: Store, keyring: Keyring, config: PullConfig, workers: Workers) -> Self {
         Self {
             store,
             keyring,
@@ -236,7 +233,7 @@ enum RunError {
 
 async fn run_cluster(
     target: PullTarget,
-    store: Arc<dyn Store>,
+    store: Store,
     keyring: Keyring,
     config: PullConfig,
     status: WorkerHandle,
@@ -245,7 +242,7 @@ async fn run_cluster(
 ) {
     loop {
         match collect(
-            &target, &*store, &keyring, &config, &status, &cancel, &resync,
+            &target, &store, &keyring, &config, &status, &cancel, &resync,
         )
         .await
         {
@@ -273,7 +270,7 @@ async fn run_cluster(
 /// One collector run: from opening the kubeconfig to a stop, a resync or an error.
 async fn collect(
     target: &PullTarget,
-    store: &dyn Store,
+    store: &Store,
     keyring: &Keyring,
     config: &PullConfig,
     status: &WorkerHandle,
@@ -335,7 +332,7 @@ async fn collect(
 /// Applies collector output for one run, numbering messages within the run's epoch.
 struct Ingest<'a> {
     target: &'a PullTarget,
-    store: &'a dyn Store,
+    store: &'a Store,
     status: &'a WorkerHandle,
     epoch: u64,
     seq: u64,
@@ -383,6 +380,9 @@ impl Ingest<'_> {
                     self.store.record_sync_error(org, id, None).await?;
                     self.error_shown = false;
                 }
+            }
+            CollectorOutput::ClusterInfo(info) => {
+                crate::cluster_info::record(self.store, org, id, &info, "system").await?;
             }
         }
         Ok(())

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
-use super::StoreError;
-use super::paging::{Filter, PageRequest, Paged, Total};
-use super::sql::{Cells, Sql, Ty, Value};
+use tracing::instrument;
+
+use super::sql::paging::{Filter, PageRequest, Paged, Total};
+use super::sql::{Cells, Ty, Value};
+use super::{Store, StoreError, in_tx, on_conn};
 
 /// One audited mutation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,98 +51,106 @@ pub struct AuditFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Appends an audit entry.
-pub(crate) async fn record_audit(db: &mut dyn Sql, entry: &AuditEntry) -> Result<(), StoreError> {
-    let d = db.dialect();
-    let sql = format!(
-        "INSERT INTO audit_log (id, org_id, at, actor, action, target, result, source_ip, \
+impl Store {
+    /// Appends to the audit log.
+    #[instrument(skip_all)]
+    pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        in_tx!(self, |db| async {
+            let d = db.dialect();
+            let sql = format!(
+                "INSERT INTO audit_log (id, org_id, at, actor, action, target, result, source_ip, \
          request_id) VALUES ({})",
-        (1..=9).map(|n| d.ph(n)).collect::<Vec<_>>().join(", ")
-    );
-    db.execute(
-        &sql,
-        vec![
-            Value::Id(entry.id),
-            Value::Id(*entry.org_id.as_uuid()),
-            Value::Time(entry.at),
-            Value::Text(entry.actor.clone()),
-            Value::Text(entry.action.clone()),
-            Value::Text(entry.target.clone()),
-            Value::Text(entry.result.clone()),
-            Value::OptText(entry.source_ip.clone()),
-            Value::OptText(entry.request_id.clone()),
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-/// A page of the organization's audit log, newest first.
-pub(crate) async fn audit_page(
-    db: &mut dyn Sql,
-    org: OrgId,
-    filter_values: &AuditFilter,
-    page: PageRequest,
-) -> Result<Paged<AuditEntry>, StoreError> {
-    let d = db.dialect();
-    let mut filter = Filter::new(d, "org_id", Value::Id(*org.as_uuid()));
-    let texts = [
-        ("actor", &filter_values.actor),
-        ("action", &filter_values.action),
-        ("target", &filter_values.target),
-        ("result", &filter_values.result),
-    ];
-    for (column, value) in texts {
-        if let Some(value) = value {
-            filter.bind(Value::Text(value.clone()), |p| format!("{column} = {p}"));
-        }
-    }
-    if let Some(at) = filter_values.since {
-        filter.bind(Value::Time(at), |p| format!("at >= {p}"));
-    }
-    if let Some(at) = filter_values.until {
-        filter.bind(Value::Time(at), |p| format!("at < {p}"));
-    }
-    let columns = format!(
-        "{}, {}, at, actor, action, target, result, source_ip, request_id",
-        d.text("id"),
-        d.text("org_id")
-    );
-    let (rows, total) = filter
-        .fetch_page(
-            db,
-            ("audit_log", &columns, "at DESC, id"),
-            page,
-            &[
-                Ty::Text,
-                Ty::Text,
-                Ty::Time,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::Text,
-                Ty::OptText,
-                Ty::OptText,
-            ],
-            Total::InPage,
-        )
-        .await?;
-    let items = rows
-        .into_iter()
-        .map(|row| {
-            let mut c = Cells::new(row);
-            Ok(AuditEntry {
-                id: c.uuid()?,
-                org_id: OrgId::from_uuid(c.uuid()?),
-                at: c.time()?,
-                actor: c.text()?,
-                action: c.text()?,
-                target: c.text()?,
-                result: c.text()?,
-                source_ip: c.opt_text()?,
-                request_id: c.opt_text()?,
-            })
+                (1..=9).map(|n| d.ph(n)).collect::<Vec<_>>().join(", ")
+            );
+            db.execute(
+                &sql,
+                vec![
+                    Value::Id(entry.id),
+                    Value::Id(*entry.org_id.as_uuid()),
+                    Value::Time(entry.at),
+                    Value::Text(entry.actor.clone()),
+                    Value::Text(entry.action.clone()),
+                    Value::Text(entry.target.clone()),
+                    Value::Text(entry.result.clone()),
+                    Value::OptText(entry.source_ip.clone()),
+                    Value::OptText(entry.request_id.clone()),
+                ],
+            )
+            .await?;
+            Ok(())
         })
-        .collect::<Result<_, StoreError>>()?;
-    Ok(Paged { items, total })
+    }
+
+    /// A filtered page of the organization's audit log, newest first.
+    #[instrument(skip_all)]
+    pub async fn audit_page(
+        &self,
+        org: OrgId,
+        filter_values: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Paged<AuditEntry>, StoreError> {
+        on_conn!(self, |db| async {
+            let d = db.dialect();
+            let mut filter = Filter::new(d, "org_id", Value::Id(*org.as_uuid()));
+            let texts = [
+                ("actor", &filter_values.actor),
+                ("action", &filter_values.action),
+                ("target", &filter_values.target),
+                ("result", &filter_values.result),
+            ];
+            for (column, value) in texts {
+                if let Some(value) = value {
+                    filter.bind(Value::Text(value.clone()), |p| format!("{column} = {p}"));
+                }
+            }
+            if let Some(at) = filter_values.since {
+                filter.bind(Value::Time(at), |p| format!("at >= {p}"));
+            }
+            if let Some(at) = filter_values.until {
+                filter.bind(Value::Time(at), |p| format!("at < {p}"));
+            }
+            let columns = format!(
+                "{}, {}, at, actor, action, target, result, source_ip, request_id",
+                d.text("id"),
+                d.text("org_id")
+            );
+            let (rows, total) = filter
+                .fetch_page(
+                    db,
+                    ("audit_log", &columns, "at DESC, id"),
+                    page,
+                    &[
+                        Ty::Text,
+                        Ty::Text,
+                        Ty::Time,
+                        Ty::Text,
+                        Ty::Text,
+                        Ty::Text,
+                        Ty::Text,
+                        Ty::OptText,
+                        Ty::OptText,
+                    ],
+                    Total::InPage,
+                )
+                .await?;
+            let items = rows
+                .into_iter()
+                .map(|row| {
+                    let mut c = Cells::new(row);
+                    Ok(AuditEntry {
+                        id: c.uuid()?,
+                        org_id: OrgId::from_uuid(c.uuid()?),
+                        at: c.time()?,
+                        actor: c.text()?,
+                        action: c.text()?,
+                        target: c.text()?,
+                        result: c.text()?,
+                        source_ip: c.opt_text()?,
+                        request_id: c.opt_text()?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Ok(Paged { items, total })
+        })
+    }
 }

@@ -10,13 +10,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
 use kubeworkz_shared::model::usage::UsageBucket;
 use kubeworkz_shared::protocol::{Hello, SecretHash, StreamCursor};
 use kubeworkz_shared::time::UnixMillis;
 
 use crate::pki::IssuedCertificate;
-use crate::store::AgentLink;
+use crate::store::{SessionCertificate, SessionLink};
 
 /// A redeemed token: the cluster the agent now speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,27 +83,19 @@ pub trait AgentAuthority: Send + Sync + 'static {
         secret_hash: &SecretHash,
     ) -> Result<EnrollmentGrant, EnrollError>;
 
-    /// Records an issued client certificate (serial, validity) for audit and listing.
+    /// Records an issued client certificate (serial, validity): a session is admitted only
+    /// with a certificate recorded for its cluster ([`AgentAuthority::session_links`]).
     async fn record_certificate(&self, issued: &IssuedCertificate) -> Result<(), AuthorityError>;
 
-    /// Whether the cluster may connect and renew. Unknown clusters are not enabled.
-    async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError>;
-
-    /// The standing of the connected `clusters`: whether each may stay connected and any
-    /// pending resync request; a cluster absent from the answer no longer exists. The
-    /// transport asks this about its live connections every few seconds. Default: one
-    /// [`AgentAuthority::is_cluster_enabled`] per cluster and no resync requests.
-    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, AuthorityError> {
-        let mut links = Vec::with_capacity(clusters.len());
-        for &cluster in clusters {
-            links.push(AgentLink {
-                cluster,
-                enabled: self.is_cluster_enabled(cluster).await?,
-                resync_requested_at: None,
-            });
-        }
-        Ok(links)
-    }
+    /// The standing of each session's cluster (whether it may stay connected, any pending
+    /// resync request) and of the certificate the session presented (issued to that cluster,
+    /// revoked, expired); a cluster absent from the answer no longer exists. The transport
+    /// asks this at `Hello` and at renewal about one session, and every few seconds about
+    /// all its live ones, so it must answer many in one round trip.
+    async fn session_links(
+        &self,
+        sessions: &[SessionCertificate],
+    ) -> Result<Vec<SessionLink>, AuthorityError>;
 
     /// The resync requested at `requested_at` was sent to the cluster's agent. Default: no-op.
     async fn resync_delivered(
@@ -153,4 +146,8 @@ pub trait AgentAuthority: Send + Sync + 'static {
 
     /// An agent heartbeat ("last seen"). Default: nothing.
     async fn record_heartbeat(&self, _cluster: ClusterId, _at: UnixMillis) {}
+
+    /// The agent's cluster info (server version, provider): sent after every `Welcome` and
+    /// on change, not sequenced, so recording it must be idempotent. Default: nothing.
+    async fn cluster_info(&self, _cluster: ClusterId, _info: &ClusterInfo) {}
 }

@@ -10,11 +10,19 @@
 //!   leaf maps to its `ClusterId` (URI SAN), and must start with `Hello`.
 //! - Client certificates are checked by rustls at the handshake (chain to the hub CA, expiry,
 //!   ClientAuth); a certificate from another CA or an expired one never gets a connection.
-//!   A disabled cluster gets `Refused` after the handshake, and
-//!   [`HubTransport::disconnect_cluster`] closes a live connection at once. Because a
-//!   cluster can be disabled or removed by another process (the CLI, another hub replica),
-//!   `serve` also re-reads the enabled state of every connected cluster every
-//!   [`TransportSettings::enabled_check_interval`] and disconnects those no longer enabled.
+//!   At `Hello` and at renewal the leaf must also be a certificate the store recorded for
+//!   that cluster, unrevoked and unexpired ([`AgentAuthority::session_links`]): a disabled
+//!   cluster gets `Refused("cluster is disabled")`, a revoked certificate (the cluster was
+//!   disabled, or enrolled again, since it was issued) gets
+//!   [`kubeworkz_shared::protocol::CERTIFICATE_REVOKED`], whose text tells the operator to
+//!   re-enroll. [`HubTransport::disconnect_cluster`] closes a live connection at once.
+//!   Because a cluster can be disabled, removed or re-enrolled by another process (the CLI,
+//!   another hub replica), `serve` also re-reads every live session's cluster and certificate
+//!   every [`TransportSettings::enabled_check_interval`] and closes those no longer enabled
+//!   or whose certificate was revoked. A renewed certificate does not revoke the one before
+//!   it: both belong to the key holder that asked, and a thief of the old key could renew it
+//!   just as well while it is valid, so revoking it would stop no one and would lock out an
+//!   agent that failed to store the new one; disabling or re-enrolling revokes them all.
 //! - A bad frame (oversize, garbage, protocol violation) closes that connection only, with a
 //!   `warn!` naming the cluster and the reason.
 //! - [`AgentAuthority`] is everything it asks of the store; [`StoreAuthority`] implements it
@@ -26,9 +34,26 @@
 //! 60 s (agents keep alive every 10 s). One bidirectional stream per connection, no
 //! unidirectional streams, no datagrams. quinn buffers at most [`RECEIVE_WINDOW`] (1 MiB) of
 //! unread data per connection and [`SEND_WINDOW`] (256 KiB) of unacknowledged sent data, so a
-//! connection costs at most ~1.3 MiB of transport buffers plus the frame being decoded, which
-//! grows only with bytes actually received (≤ 64 KiB before authentication, ≤ 16 MiB for a bulk
-//! batch, released afterwards). An idle agent costs the connection state and a few KiB.
+//! connection costs at most ~1.3 MiB of transport buffers. Frames are decoded within limits
+//! derived from their length (`kubeworkz_shared::protocol::budget`: nesting, elements,
+//! string bytes, an estimate of the decoded heap), and an authenticated connection's frames
+//! are admitted against two hub-wide budgets ([`FrameMemory`]): a frame reserves its length
+//! from [`TransportSettings::body_memory`] before its body is read (unless the connection's
+//! reused 64 KiB read buffer holds it, as it does heartbeats and most deltas), then the
+//! decoded heap its limits allow from [`TransportSettings::decoded_memory`] before it is
+//! decoded, gives the body's share back once decoded, and keeps the decoder's estimate of the
+//! message until it is stored. So all authenticated connections together hold at most `body_memory` +
+//! `decoded_memory` of frames and messages, besides the transport buffers and a reused read
+//! buffer of at most 64 KiB each. One connection reads one frame while it stores the
+//! previous message: at most the largest frame (4 MiB,
+//! [`kubeworkz_shared::protocol::frame::MAX_BULK_FRAME`]) and two decodes (33 MiB each at
+//! most). A frame that breaks a limit closes its connection with `PROTOCOL_ERROR` and a log
+//! line naming the limit; a body that does not arrive within
+//! [`TransportSettings::frame_body_timeout`] of its length prefix closes it too, so a slow
+//! sender cannot sit on its reservation — and it holds only its body's length meanwhile, not
+//! its decode allowance. Before authentication, a connection may send one frame of at most
+//! 64 KiB, outside the budgets (anyone can open one).
+//! An idle agent costs the connection state and a few KiB.
 //! When more than [`TransportSettings::retry_above_handshakes`] handshakes are in flight,
 //! new clients must prove their address first (QUIC Retry).
 
@@ -38,6 +63,7 @@ mod session;
 mod store_authority;
 
 pub use authority::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
+pub use kubeworkz_shared::protocol::{FrameMemory, MemoryBudget};
 pub use server::{HubTransport, TransportError};
 pub use store_authority::{CaStoreError, StoreAuthority, load_or_create_ca};
 
@@ -61,6 +87,18 @@ pub const SEND_WINDOW: u64 = 256 * 1024;
 /// Close a connection silent for this long (agents keep alive every 10 s).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Default [`TransportSettings::body_memory`]: 128 MiB, the bodies of 32 frames of the
+/// largest size at once, or of 800 batches of 500 pods (about 150 KiB each).
+pub const BODY_MEMORY: u64 = 128 * 1024 * 1024;
+
+/// Default [`TransportSettings::decoded_memory`]: 128 MiB, three decodes of the largest
+/// frame at once, or about 50 of 500-pod batches (each reserves 2.2 MiB to decode and keeps
+/// about 0.5 MiB until it is stored).
+pub const DECODED_MEMORY: u64 = 128 * 1024 * 1024;
+
+/// Default [`TransportSettings::frame_body_timeout`]: a 4 MiB frame needs 0.6 Mbit/s.
+pub const FRAME_BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Settings of the agent endpoint.
 #[derive(Clone, Debug)]
 pub struct TransportSettings {
@@ -76,11 +114,19 @@ pub struct TransportSettings {
     /// so a cluster disabled or removed by another process (the CLI, another replica) is
     /// disconnected within this long.
     pub enabled_check_interval: Duration,
+    /// Bytes of agent frame bodies being read, across every connection (module docs).
+    pub body_memory: u64,
+    /// Bytes of agent frames being decoded and of the messages decoded from them until they
+    /// are stored, across every connection (module docs).
+    pub decoded_memory: u64,
+    /// How long a frame's body may take to arrive after its length prefix.
+    pub frame_body_timeout: Duration,
 }
 
 impl TransportSettings {
     /// Defaults for `listen`: 7-day certificates, 10 s for the first frame, Retry above 256
-    /// concurrent handshakes, enabled state re-read every 3 s.
+    /// concurrent handshakes, enabled state re-read every 3 s, [`BODY_MEMORY`],
+    /// [`DECODED_MEMORY`] and [`FRAME_BODY_TIMEOUT`].
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -88,6 +134,9 @@ impl TransportSettings {
             first_frame_timeout: Duration::from_secs(10),
             retry_above_handshakes: 256,
             enabled_check_interval: Duration::from_secs(3),
+            body_memory: BODY_MEMORY,
+            decoded_memory: DECODED_MEMORY,
+            frame_body_timeout: FRAME_BODY_TIMEOUT,
         }
     }
 }

@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::ClusterId;
-use kubeworkz_shared::protocol::{Command, HubMessage, close};
+use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, Command, FrameMemory, HubMessage, close};
 use quinn::VarInt;
 use tokio::sync::mpsc;
 
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
 use crate::shutdown::Shutdown;
-use crate::store::AgentLink;
+use crate::store::{CertificateStanding, SessionCertificate, SessionLink};
 
 /// Why the transport could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +34,8 @@ const COMMAND_QUEUE: usize = 4;
 /// A cluster's live, authenticated connection.
 struct LiveSession {
     id: u64,
+    /// Serial of the client certificate it presented.
+    serial: String,
     conn: quinn::Connection,
     /// To the session task, which writes them on the agent's stream.
     commands: mpsc::Sender<HubMessage>,
@@ -44,6 +46,8 @@ pub(super) struct Shared {
     pub(super) ca: Arc<HubCa>,
     pub(super) authority: Arc<dyn AgentAuthority>,
     pub(super) settings: TransportSettings,
+    /// Every authenticated connection's frames are admitted against it.
+    pub(super) memory: FrameMemory,
     live: Mutex<HashMap<ClusterId, LiveSession>>,
     next_connection: AtomicU64,
     handshakes: AtomicUsize,
@@ -55,15 +59,16 @@ impl Shared {
     /// receiving end of the session's command queue.
     pub(super) fn register(
         &self,
-        cluster: ClusterId,
+        session: &SessionCertificate,
         conn: &quinn::Connection,
     ) -> (u64, mpsc::Receiver<HubMessage>) {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let (commands, received) = mpsc::channel(COMMAND_QUEUE);
         let old = self.live.lock().expect("registry lock").insert(
-            cluster,
+            session.cluster,
             LiveSession {
                 id,
+                serial: session.serial.clone(),
                 conn: conn.clone(),
                 commands,
             },
@@ -119,6 +124,7 @@ impl HubTransport {
             shared: Arc::new(Shared {
                 ca,
                 authority,
+                memory: FrameMemory::new(settings.body_memory, settings.decoded_memory),
                 settings,
                 live: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(0),
@@ -157,37 +163,45 @@ impl HubTransport {
         self.endpoint.wait_idle().await;
     }
 
-    /// Asks the authority about every connected cluster: disconnects those that are disabled
-    /// or gone, and sends `ResyncNow` to those with a pending resync request (then marks it
-    /// delivered). A failing store disconnects nobody (logged; the next round retries).
+    /// Asks the authority about every live session: closes those whose cluster is disabled or
+    /// gone or whose certificate was revoked, and sends `ResyncNow` to those with a pending
+    /// resync request (then marks it delivered). A certificate that expired during its
+    /// session does not close it (TLS authenticated the connection while it was valid; the
+    /// next handshake needs the renewed one). A failing store disconnects nobody (logged;
+    /// the next round retries).
     pub async fn check_connected(&self) {
-        let clusters = self.connected_clusters();
-        if clusters.is_empty() {
+        let sessions = self.live_sessions();
+        if sessions.is_empty() {
             return;
         }
-        let links = match self.shared.authority.agent_links(&clusters).await {
+        let certificates: Vec<SessionCertificate> =
+            sessions.iter().map(|(_, s)| s.clone()).collect();
+        let links = match self.shared.authority.session_links(&certificates).await {
             Ok(links) => links,
             Err(err) => {
                 tracing::warn!(error = %err, "checking connected clusters failed");
                 return;
             }
         };
-        let mut standing: HashMap<ClusterId, AgentLink> =
-            links.into_iter().map(|l| (l.cluster, l)).collect();
-        for cluster in clusters {
-            match standing.remove(&cluster) {
-                Some(link) if link.enabled => {
+        let mut standing: HashMap<ClusterId, SessionLink> =
+            links.into_iter().map(|l| (l.link.cluster, l)).collect();
+        for (registration, session) in sessions {
+            let cluster = session.cluster;
+            let reason = match standing.remove(&cluster) {
+                None => "cluster was deleted",
+                Some(SessionLink { link, .. }) if !link.enabled => "cluster is disabled",
+                Some(SessionLink {
+                    certificate: CertificateStanding::Revoked | CertificateStanding::Unknown,
+                    ..
+                }) => CERTIFICATE_REVOKED,
+                Some(SessionLink { link, .. }) => {
                     if let Some(requested_at) = link.resync_requested_at {
                         self.deliver_resync(cluster, requested_at).await;
                     }
+                    continue;
                 }
-                Some(_) => {
-                    self.disconnect_cluster(cluster, "cluster is disabled");
-                }
-                None => {
-                    self.disconnect_cluster(cluster, "cluster was deleted");
-                }
-            }
+            };
+            self.disconnect_registration(cluster, Some(registration), reason);
         }
     }
 
@@ -250,15 +264,29 @@ impl HubTransport {
     }
 
     /// Closes the cluster's live connection (it was disabled or revoked). Its next handshake
-    /// and renewal are refused by [`AgentAuthority::is_cluster_enabled`]. Returns whether a
+    /// and renewal are refused by [`AgentAuthority::session_links`]. Returns whether a
     /// connection was open.
     pub fn disconnect_cluster(&self, cluster: ClusterId, reason: &str) -> bool {
-        let removed = self
-            .shared
-            .live
-            .lock()
-            .expect("registry lock")
-            .remove(&cluster);
+        self.disconnect_registration(cluster, None, reason)
+    }
+
+    /// Closes the cluster's live connection if it is still `registration` (any, when `None`):
+    /// a session judged on a snapshot must not close the newer one that replaced it since.
+    fn disconnect_registration(
+        &self,
+        cluster: ClusterId,
+        registration: Option<u64>,
+        reason: &str,
+    ) -> bool {
+        let removed = {
+            let mut live = self.shared.live.lock().expect("registry lock");
+            match live.get(&cluster) {
+                Some(current) if registration.is_none_or(|id| id == current.id) => {
+                    live.remove(&cluster)
+                }
+                _ => None,
+            }
+        };
         match removed {
             Some(LiveSession { conn, .. }) => {
                 tracing::info!(%cluster, reason, "closing agent connection");
@@ -267,6 +295,26 @@ impl HubTransport {
             }
             None => false,
         }
+    }
+
+    /// Each live session's registration and certificate.
+    fn live_sessions(&self) -> Vec<(u64, SessionCertificate)> {
+        let live = self.shared.live.lock().expect("registry lock");
+        live.iter()
+            .map(|(&cluster, session)| {
+                let certificate = SessionCertificate {
+                    cluster,
+                    serial: session.serial.clone(),
+                };
+                (session.id, certificate)
+            })
+            .collect()
+    }
+
+    /// The budgets every authenticated connection's frames are admitted against, to observe
+    /// what is reserved.
+    pub fn frame_memory(&self) -> &FrameMemory {
+        &self.shared.memory
     }
 
     /// Clusters with a live, authenticated connection.

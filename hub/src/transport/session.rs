@@ -6,15 +6,16 @@ use std::time::Duration;
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::protocol::frame::{MAX_BULK_FRAME, MAX_CONTROL_FRAME, MAX_ENROLL_FRAME};
 use kubeworkz_shared::protocol::{
-    AgentMessage, Disposition, FrameError, FrameReader, FrameWriter, HubMessage, StreamCursor,
-    close,
+    AgentMessage, CERTIFICATE_REVOKED, Disposition, FrameError, FrameReader, FrameWriter, Held,
+    HubMessage, StreamCursor, close,
 };
 use quinn::{RecvStream, SendStream, VarInt};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
 
 use super::server::Shared;
-use crate::pki::{HubCa, cluster_id_from_cert};
+use crate::pki::{HubCa, PkiError, certificate_serial, cluster_id_from_cert};
+use crate::store::{CertificateStanding, SessionCertificate};
 
 /// How long the hub waits for the agent to read a final frame and close by itself.
 const LINGER: Duration = Duration::from_secs(2);
@@ -55,10 +56,11 @@ pub(super) async fn run(conn: quinn::Connection, shared: Arc<Shared>) {
             let end = enroll(&conn, &shared).await;
             finish(&conn, None, end).await;
         }
-        Some(leaf) => match cluster_id_from_cert(&leaf) {
-            Ok(cluster) => {
-                let (registration, commands) = shared.register(cluster, &conn);
-                let end = authenticated(&conn, &shared, cluster, commands).await;
+        Some(leaf) => match session_certificate(&leaf) {
+            Ok(session) => {
+                let cluster = session.cluster;
+                let (registration, commands) = shared.register(&session, &conn);
+                let end = authenticated(&conn, &shared, &session, commands).await;
                 shared.unregister(cluster, registration);
                 finish(&conn, Some(cluster), end).await;
             }
@@ -71,6 +73,14 @@ pub(super) async fn run(conn: quinn::Connection, shared: Arc<Shared>) {
             }
         },
     }
+}
+
+/// The cluster a verified leaf names and its serial.
+fn session_certificate(leaf: &[u8]) -> Result<SessionCertificate, PkiError> {
+    Ok(SessionCertificate {
+        cluster: cluster_id_from_cert(leaf)?,
+        serial: certificate_serial(leaf)?,
+    })
 }
 
 /// Logs and closes according to `end` (the frame, if any, was sent already).
@@ -98,16 +108,23 @@ async fn finish(conn: &quinn::Connection, cluster: Option<ClusterId>, end: Resul
     conn.close(VarInt::from_u32(code), reason.as_bytes());
 }
 
-/// Accepts the agent's stream and reads its first frame within the first-frame timeout.
+/// Accepts the agent's stream and reads its first frame within the first-frame timeout. An
+/// authenticated stream's frames are admitted against the hub's memory budget; a stream
+/// before enrollment (anyone may open one) sends one small frame outside it.
 async fn open(
     conn: &quinn::Connection,
     shared: &Shared,
-    max_frame: u32,
+    authenticated: bool,
 ) -> Result<(Reader, Writer, AgentMessage), End> {
     let timeout = shared.settings.first_frame_timeout;
     let first = async {
         let (send, recv) = conn.accept_bi().await.map_err(|_| End::Gone)?;
-        let mut reader = FrameReader::new(recv, max_frame);
+        let mut reader = if authenticated {
+            FrameReader::new(recv, MAX_BULK_FRAME)
+                .with_memory(shared.memory.clone(), shared.settings.frame_body_timeout)
+        } else {
+            FrameReader::new(recv, MAX_ENROLL_FRAME)
+        };
         let writer = FrameWriter::new(send, MAX_CONTROL_FRAME);
         let message = reader.read::<AgentMessage>().await?;
         Ok((reader, writer, message))
@@ -132,7 +149,7 @@ async fn refuse(conn: &quinn::Connection, writer: &mut Writer, reason: String) -
 }
 
 async fn enroll(conn: &quinn::Connection, shared: &Shared) -> Result<(), End> {
-    let (_reader, mut writer, first) = open(conn, shared, MAX_ENROLL_FRAME).await?;
+    let (_reader, mut writer, first) = open(conn, shared, false).await?;
     let AgentMessage::Enroll {
         token_id,
         secret,
@@ -184,26 +201,42 @@ async fn enroll(conn: &quinn::Connection, shared: &Shared) -> Result<(), End> {
     Ok(())
 }
 
-async fn is_enabled(shared: &Shared, cluster: ClusterId) -> Result<bool, End> {
-    shared
+/// Why the session's cluster or certificate may not go on, if either may not: the refusal
+/// sent to the agent.
+async fn refusal(shared: &Shared, session: &SessionCertificate) -> Result<Option<String>, End> {
+    let links = shared
         .authority
-        .is_cluster_enabled(cluster)
+        .session_links(std::slice::from_ref(session))
         .await
-        .map_err(|err| End::Unavailable(err.to_string()))
+        .map_err(|err| End::Unavailable(err.to_string()))?;
+    let reason = match links
+        .into_iter()
+        .find(|l| l.link.cluster == session.cluster)
+    {
+        None => "cluster does not exist",
+        Some(found) if !found.link.enabled => "cluster is disabled",
+        Some(found) => match found.certificate {
+            CertificateStanding::Valid => return Ok(None),
+            CertificateStanding::Revoked | CertificateStanding::Unknown => CERTIFICATE_REVOKED,
+            CertificateStanding::Expired => "certificate expired",
+        },
+    };
+    Ok(Some(reason.to_owned()))
 }
 
 async fn authenticated(
     conn: &quinn::Connection,
     shared: &Shared,
-    cluster: ClusterId,
+    session: &SessionCertificate,
     mut commands: mpsc::Receiver<HubMessage>,
 ) -> Result<(), End> {
-    let (reader, mut writer, first) = open(conn, shared, MAX_BULK_FRAME).await?;
+    let cluster = session.cluster;
+    let (reader, mut writer, first) = open(conn, shared, true).await?;
     let AgentMessage::Hello(hello) = first else {
         return Err(End::Protocol(format!("{} before hello", first.name())));
     };
-    if !is_enabled(shared, cluster).await? {
-        return Err(refuse(conn, &mut writer, "cluster is disabled".to_owned()).await);
+    if let Some(reason) = refusal(shared, session).await? {
+        return Err(refuse(conn, &mut writer, reason).await);
     }
     if hello.protocol != kubeworkz_shared::PROTOCOL_MAJOR {
         let reason = format!("protocol {} is not supported", hello.protocol);
@@ -227,7 +260,11 @@ async fn authenticated(
     // commands from outside are written between frames, never in the middle of one.
     let mut next = Box::pin(read_next(reader));
     loop {
-        let message = tokio::select! {
+        // `_hold` keeps the message's share of the memory budget until it is processed.
+        let Held {
+            message,
+            hold: _hold,
+        } = tokio::select! {
             (returned, message) = &mut next => {
                 next.set(read_next(returned));
                 message?
@@ -257,9 +294,10 @@ async fn authenticated(
         }
         match message {
             AgentMessage::Heartbeat { at } => authority.record_heartbeat(cluster, at).await,
+            AgentMessage::ClusterInfo { info } => authority.cluster_info(cluster, &info).await,
             AgentMessage::RenewCertificate { csr_der } => {
-                if !is_enabled(shared, cluster).await? {
-                    return Err(refuse(conn, &mut writer, "cluster is disabled".to_owned()).await);
+                if let Some(reason) = refusal(shared, session).await? {
+                    return Err(refuse(conn, &mut writer, reason).await);
                 }
                 let issued = shared
                     .ca
@@ -289,8 +327,8 @@ async fn authenticated(
 }
 
 /// Reads one message, handing the reader back so the next read can start.
-async fn read_next(mut reader: Reader) -> (Reader, Result<AgentMessage, FrameError>) {
-    let message = reader.read::<AgentMessage>().await;
+async fn read_next(mut reader: Reader) -> (Reader, Result<Held<AgentMessage>, FrameError>) {
+    let message = reader.read_held::<AgentMessage>().await;
     (reader, message)
 }
 

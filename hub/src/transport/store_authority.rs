@@ -7,12 +7,11 @@
 //! calls (`ingest_changes`, `ingest_usage`, `ingest_health`), which move the cluster's cursor
 //! in the same transaction as the data, as the trait requires.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
 use kubeworkz_shared::model::usage::UsageBucket;
 use kubeworkz_shared::protocol::{SecretHash, StreamCursor};
@@ -22,18 +21,19 @@ use super::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
 use crate::pki::{HubCa, IssuedCertificate, PkiError};
 use crate::seal::Keyring;
 use crate::store::{
-    AgentLink, Cursor, IngestOutcome, NewIssuedCertificate, Store, StoreError, StoredCa,
+    Cursor, IngestOutcome, NewIssuedCertificate, SessionCertificate, SessionLink, Store,
+    StoreError, StoredCa,
 };
 
 /// The hub's [`AgentAuthority`]: tokens, certificates and agent data in the [`Store`].
 #[derive(Debug, Clone)]
 pub struct StoreAuthority {
-    store: Arc<dyn Store>,
+    store: Store,
 }
 
 impl StoreAuthority {
     /// An authority over `store`.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Store) -> Self {
         Self { store }
     }
 
@@ -81,6 +81,7 @@ impl AgentAuthority for StoreAuthority {
                     token = token_id,
                     cluster = %redemption.cluster_id,
                     created = redemption.created,
+                    revoked_certificates = redemption.revoked_certificates,
                     "enrollment token redeemed"
                 );
                 Ok(EnrollmentGrant {
@@ -99,7 +100,7 @@ impl AgentAuthority for StoreAuthority {
     }
 
     async fn record_certificate(&self, issued: &IssuedCertificate) -> Result<(), AuthorityError> {
-        let serial: String = issued.serial.iter().map(|b| format!("{b:02x}")).collect();
+        let serial = crate::pki::serial_hex(&issued.serial);
         self.store
             .record_issued_certificate(&NewIssuedCertificate {
                 cluster_id: issued.cluster_id,
@@ -111,18 +112,12 @@ impl AgentAuthority for StoreAuthority {
             .map_err(AuthorityError::new)
     }
 
-    async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError> {
-        Ok(self
-            .store
-            .agent_cluster(cluster)
-            .await
-            .map_err(AuthorityError::new)?
-            .is_some_and(|found| found.enabled))
-    }
-
-    async fn agent_links(&self, clusters: &[ClusterId]) -> Result<Vec<AgentLink>, AuthorityError> {
+    async fn session_links(
+        &self,
+        sessions: &[SessionCertificate],
+    ) -> Result<Vec<SessionLink>, AuthorityError> {
         self.store
-            .agent_links(clusters)
+            .session_links(sessions)
             .await
             .map_err(AuthorityError::new)
     }
@@ -213,6 +208,23 @@ impl AgentAuthority for StoreAuthority {
             tracing::warn!(cluster = %cluster, error = %err, "recording a heartbeat failed");
         }
     }
+
+    async fn cluster_info(&self, cluster: ClusterId, info: &ClusterInfo) {
+        let result = match self.org_of(cluster).await {
+            Ok(org) => {
+                let actor = format!("agent:{cluster}");
+                crate::cluster_info::record(&*self.store, org, cluster, info, &actor)
+                    .await
+                    .map(drop)
+                    .map_err(AuthorityError::new)
+            }
+            Err(err) => Err(err),
+        };
+        // The agent sends it again on its next connection.
+        if let Err(err) = result {
+            tracing::warn!(cluster = %cluster, error = %err, "recording cluster info failed");
+        }
+    }
 }
 
 /// Why the hub CA could not be loaded or created.
@@ -229,10 +241,7 @@ pub enum CaStoreError {
 /// The hub CA from the store, created (and stored, sealed under the keyring's current key)
 /// the first time. Concurrent first starts agree: the first insert wins and everyone reads
 /// it back.
-pub async fn load_or_create_ca(
-    store: &dyn Store,
-    keyring: &Keyring,
-) -> Result<HubCa, CaStoreError> {
+pub async fn load_or_create_ca(store: &Store, keyring: &Keyring) -> Result<HubCa, CaStoreError> {
     let stored = match store.hub_ca().await? {
         Some(stored) => stored,
         None => {

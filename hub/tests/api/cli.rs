@@ -11,7 +11,7 @@ use kubeworkz_hub::store;
 use serde_json::json;
 
 use crate::client::{PASSWORD, TestHub};
-use crate::common::{Hub, cli, cli_with_stdin};
+use crate::support::hub::{Hub, cli, cli_with_stdin};
 
 fn with_stdin(db: &str, args: &[&str], input: &str) -> (bool, String) {
     let (ok, stdout, stderr) = cli_with_stdin(db, args, input);

@@ -57,6 +57,8 @@ pub struct Options {
     /// `--pull-allow-loopback` / `--pull-allowed-networks`: where registrations may connect
     /// (the default refuses loopback, where every test server runs).
     pub egress: Option<EgressPolicy>,
+    /// `--public-url`.
+    pub public_url: Option<&'static str>,
 }
 
 /// A running API over a fresh database of one backend.
@@ -115,6 +117,7 @@ impl TestHub {
             probe: options
                 .egress
                 .map_or(defaults.probe.clone(), ProbeSettings::new),
+            public_url: options.public_url.map(|url| url.parse().unwrap()),
             ..defaults
         });
         if let Some((per_credential, per_org)) = options.stream_caps {
@@ -130,7 +133,7 @@ impl TestHub {
             max_connections: options.max_connections.unwrap_or(defaults.max_connections),
         };
         let created = auth::bootstrap_admin(
-            &*db.store,
+            &db.store,
             Some(ADMIN_EMAIL),
             Some(&Secret::new(ADMIN_PASSWORD.into())),
         )
@@ -215,7 +218,7 @@ impl TestHub {
     /// Creates `email` with `role` in organization `org` (created if needed) and logs in.
     pub async fn user(&self, org: &str, email: &str, role: Role) -> Caller {
         let org = self.db.store.ensure_organization(org).await.unwrap();
-        auth::create_user(&*self.db.store, org.id, email, PASSWORD, role)
+        auth::create_user(&self.db.store, org.id, email, PASSWORD, role)
             .await
             .unwrap();
         self.login(email, PASSWORD).await
@@ -366,7 +369,7 @@ pub struct Seeded {
 /// An agent-mode cluster `name` in `org` with a node, namespace `web`, deployment `web`,
 /// two of its pods, a Helm release and one hour of usage.
 pub async fn seed(hub: &TestHub, org: OrgId, name: &str) -> Seeded {
-    let store = &*hub.db.store;
+    let store = &hub.db.store;
     let cluster = fixtures::agent_cluster(store, org, name).await;
     let p = |s: &str| format!("{name}-{s}");
     let objects: Vec<Object> = vec![

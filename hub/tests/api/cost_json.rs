@@ -86,7 +86,7 @@ fn hour_row(cluster: ClusterId, hour: i64, namespace: &str, team: &str, n: u64) 
 pub async fn cost_answers_keep_their_bytes(hub: TestHub) {
     let org = hub.default_org;
     let alpha = seed(&hub, org, "alpha").await;
-    let bravo = agent_cluster(&*hub.db.store, org, "bravo").await;
+    let bravo = agent_cluster(&hub.db.store, org, "bravo").await;
     let namespaces = [
         ("web", "shop"),
         ("api", "shop"),

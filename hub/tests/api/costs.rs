@@ -20,7 +20,7 @@ pub async fn costs_are_reported_grouped_per_namespace_and_as_csv(hub: TestHub) {
     let s = seed(&hub, hub.default_org, "alpha").await;
     let hour = UnixMillis(UnixMillis::now().0.div_euclid(MILLIS_PER_HOUR) * MILLIS_PER_HOUR);
     let rows = run_hour(
-        &*hub.db.store,
+        &hub.db.store,
         hub.default_org,
         s.cluster,
         hour,

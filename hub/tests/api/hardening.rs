@@ -28,8 +28,8 @@ async fn worker_names(caller: &Caller) -> Vec<String> {
 pub async fn workers_and_metrics_show_no_other_organizations_clusters(hub: TestHub) {
     let store = hub.db.store.clone();
     let beta = store.ensure_organization("beta").await.unwrap().id;
-    let alpha_cluster = fixtures::pull_cluster(&*store, hub.default_org, "alpha").await;
-    let beta_cluster = fixtures::pull_cluster(&*store, beta, "bravo").await;
+    let alpha_cluster = fixtures::pull_cluster(&store, hub.default_org, "alpha").await;
+    let beta_cluster = fixtures::pull_cluster(&store, beta, "bravo").await;
     // The real supervisor starts a collector per pull cluster; their sealed kubeconfigs are
     // not real, so each fails its first round and says so.
     let mut supervisor = PullSupervisor::new(

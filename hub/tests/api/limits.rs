@@ -57,7 +57,7 @@ pub async fn five_wrong_passwords_do_not_lock_out_another_address(hub: TestHub) 
 
 pub async fn made_up_emails_do_not_block_a_real_user_behind_the_same_address(hub: TestHub) {
     kubeworkz_hub::auth::create_user(
-        &*hub.db.store,
+        &hub.db.store,
         hub.default_org,
         "bob@example.com",
         PASSWORD,

@@ -3,20 +3,12 @@
 //! (its test is in nextest's `kube` group); `egress.rs` drives registration's connection test
 //! against a real HTTPS server on loopback.
 
-#[allow(dead_code)]
-#[path = "../common/mod.rs"]
-mod common;
-#[path = "../common/fake_apiserver.rs"]
-mod fake_apiserver;
-#[allow(dead_code)]
-#[path = "../store/fixtures.rs"]
-mod fixtures;
-#[allow(dead_code)]
-#[path = "../store/harness.rs"]
-mod harness;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod admin;
 mod auth_flow;
+mod charts;
 mod cli;
 mod client;
 mod clusters;
@@ -33,31 +25,11 @@ mod openapi;
 mod register;
 mod ui;
 
-/// Generates `sqlite::<case>` and `postgres::<case>` tests, each on a fresh hub.
-macro_rules! both_backends {
-    ($($module:ident :: $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let hub = super::client::TestHub::start(super::harness::Backend::Sqlite).await;
-                    super::$module::$case(hub).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let hub = super::client::TestHub::start(super::harness::Backend::Postgres).await;
-                    super::$module::$case(hub).await;
-                }
-            )*
-        }
-    };
-}
+use support::{fake_apiserver, fixtures, harness};
 
-both_backends! {
+// Each case on a fresh hub of either backend.
+support::backend_cases! {
+    crate::client::TestHub::start =>
     auth_flow::login_sets_cookies_and_logout_ends_the_session,
     auth_flow::cookie_mutations_need_the_csrf_header,
     auth_flow::api_tokens_authenticate_until_revoked_or_expired,
@@ -78,6 +50,8 @@ both_backends! {
     isolation::another_organizations_user_writes_change_nothing,
     admin::viewers_are_refused_every_mutation,
     admin::enrollment_tokens_are_issued_listed_and_revoked,
+    charts::the_chart_repository_is_served_without_login,
+    charts::the_install_line_names_the_hubs_chart_repository,
     admin::users_are_managed_by_admins,
     admin::the_audit_log_records_mutations_with_filters,
     admin::docs_metrics_and_probes_answer,

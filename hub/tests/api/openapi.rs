@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use crate::client::TestHub;
-use crate::common::cli;
 use crate::harness::Backend;
+use crate::support::hub::cli;
 
 /// `kubeworkz-hub openapi` prints the document the hub serves, without a database (the UI's
 /// types are generated from its output, and CI compares it with the committed copy).

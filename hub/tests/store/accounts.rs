@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::harness::TestStore;
 
-async fn user(store: &dyn Store, org: OrgId, email: &str, role: Role) -> User {
+async fn user(store: &Store, org: OrgId, email: &str, role: Role) -> User {
     let new = NewUser {
         id: Uuid::now_v7(),
         org_id: org,
@@ -27,7 +27,7 @@ async fn user(store: &dyn Store, org: OrgId, email: &str, role: Role) -> User {
     store.create_user(&new).await.unwrap()
 }
 
-async fn token(store: &dyn Store, user: &User, hash: [u8; 32], role: Role) -> Uuid {
+async fn token(store: &Store, user: &User, hash: [u8; 32], role: Role) -> Uuid {
     let new = NewApiToken {
         id: Uuid::now_v7(),
         org_id: user.org_id,
@@ -40,7 +40,7 @@ async fn token(store: &dyn Store, user: &User, hash: [u8; 32], role: Role) -> Uu
     store.create_api_token(&new).await.unwrap().id
 }
 
-async fn session(store: &dyn Store, user: &User, hash: [u8; 32]) {
+async fn session(store: &Store, user: &User, hash: [u8; 32]) {
     let new = NewSession {
         token_hash: hash,
         user_id: user.id,
@@ -70,19 +70,19 @@ fn is_last_admin<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
 }
 
 /// Applies a change that must succeed; the user after it.
-async fn apply(store: &dyn Store, org: OrgId, id: Uuid, change: &UserChange) -> User {
+async fn apply(store: &Store, org: OrgId, id: Uuid, change: &UserChange) -> User {
     let changed = store.update_user(org, id, change).await.unwrap();
     changed.expect("the user exists")
 }
 
 /// The effective role of the token with this hash, if it is usable.
-async fn token_role(store: &dyn Store, hash: [u8; 32]) -> Option<Role> {
+async fn token_role(store: &Store, hash: [u8; 32]) -> Option<Role> {
     let found = store.api_token(&hash, Utc::now()).await.unwrap();
     found.map(|t| t.role)
 }
 
 pub async fn a_tokens_role_is_capped_by_its_users_and_follows_every_change(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let ann = user(store, org, "ann@x.io", Role::Admin).await;
     user(store, org, "zed@x.io", Role::Admin).await;
@@ -172,7 +172,7 @@ pub async fn a_tokens_role_is_capped_by_its_users_and_follows_every_change(t: Te
 }
 
 pub async fn user_writes_of_another_organization_change_nothing(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let ann = user(store, org, "ann@x.io", Role::Admin).await;
@@ -209,7 +209,7 @@ pub async fn user_writes_of_another_organization_change_nothing(t: TestStore) {
 }
 
 pub async fn an_organization_keeps_an_enabled_admin(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let ann = user(store, org, "ann@x.io", Role::Admin).await;
@@ -252,8 +252,8 @@ pub async fn an_organization_keeps_an_enabled_admin(t: TestStore) {
 pub async fn racing_mutual_demotions_leave_an_admin(t: TestStore) {
     let store = t.store.clone();
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let ann = user(&*store, org, "ann@x.io", Role::Admin).await;
-    let bob = user(&*store, org, "bob@x.io", Role::Admin).await;
+    let ann = user(&store, org, "ann@x.io", Role::Admin).await;
+    let bob = user(&store, org, "bob@x.io", Role::Admin).await;
     let demote = |id: Uuid| {
         let store = store.clone();
         tokio::spawn(async move { store.update_user(org, id, &role(Role::Viewer)).await })
@@ -273,12 +273,12 @@ pub async fn racing_mutual_demotions_leave_an_admin(t: TestStore) {
         let admins = store.users(org).await.unwrap();
         let admins = admins.iter().filter(|u| u.acts_as(Role::Admin)).count();
         assert_eq!(admins, 1, "round {round}");
-        apply(&*store, org, demoted, &role(Role::Admin)).await;
+        apply(&store, org, demoted, &role(Role::Admin)).await;
     }
 }
 
 pub async fn emails_are_unique_per_organization_and_login_finds_each(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let acme = store.ensure_organization("acme").await.unwrap().id;
     let beta = store.ensure_organization("beta").await.unwrap().id;
     let in_acme = user(store, acme, "sam@x.io", Role::Admin).await;
@@ -432,10 +432,10 @@ pub async fn the_accounts_migration_keeps_users_sessions_and_tokens(t: TestStore
     let now = Utc::now();
     let session = store.session(&[1; 32], now).await.unwrap().unwrap();
     assert_eq!(session.user.id, bob);
-    assert_eq!(token_role(&*store, [5; 32]).await, Some(Role::Admin));
+    assert_eq!(token_role(&store, [5; 32]).await, Some(Role::Admin));
     // The new rules hold: the email is unique in its organization only.
     let other = store.ensure_organization("other").await.unwrap().id;
-    user(&*store, other, "ann@x.io", Role::Admin).await;
+    user(&store, other, "ann@x.io", Role::Admin).await;
     let again = NewUser {
         id: Uuid::now_v7(),
         org_id: org,

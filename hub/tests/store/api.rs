@@ -29,7 +29,7 @@ fn new_user(org: kubeworkz_shared::ids::OrgId, email: &str, role: Role) -> NewUs
 }
 
 pub async fn users_sessions_and_api_tokens(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     assert_eq!(store.user_count().await.unwrap(), 0);
@@ -193,7 +193,7 @@ pub async fn users_sessions_and_api_tokens(t: TestStore) {
 }
 
 pub async fn the_audit_log_is_filtered_and_paged_per_organization(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let start = Utc::now() - Duration::minutes(10);
@@ -267,7 +267,7 @@ pub async fn the_audit_log_is_filtered_and_paged_per_organization(t: TestStore) 
 }
 
 pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let a = agent_cluster(store, org, "alpha").await;
@@ -443,7 +443,7 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
 }
 
 pub async fn namespace_pages_count_live_objects_in_the_org(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let a = agent_cluster(store, org, "alpha").await;

@@ -30,7 +30,7 @@ fn node_with(name: &str, uid: &str, status: ConditionStatus) -> Object {
     Object::Node(n)
 }
 
-async fn kept(store: &dyn Store, org: OrgId, cluster: ClusterId) -> ClusterCounts {
+async fn kept(store: &Store, org: OrgId, cluster: ClusterId) -> ClusterCounts {
     store
         .cluster_summary(org, cluster)
         .await
@@ -40,7 +40,7 @@ async fn kept(store: &dyn Store, org: OrgId, cluster: ClusterId) -> ClusterCount
 }
 
 /// The kept counts equal a recount of the live rows.
-async fn assert_recount(store: &dyn Store, org: OrgId, cluster: ClusterId) {
+async fn assert_recount(store: &Store, org: OrgId, cluster: ClusterId) {
     let live = store.inventory_counts(org, cluster).await.unwrap();
     let of = |kind| live.get(&kind).copied().unwrap_or(0);
     let counts = kept(store, org, cluster).await;
@@ -62,7 +62,7 @@ async fn assert_recount(store: &dyn Store, org: OrgId, cluster: ClusterId) {
 }
 
 pub async fn kept_cluster_counts_follow_every_ingest_path(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let a = agent_cluster(store, org, "alpha").await;
     let b = agent_cluster(store, org, "bravo").await;
@@ -200,7 +200,7 @@ pub async fn kept_cluster_counts_follow_every_ingest_path(t: TestStore) {
 
 /// The namespaces page's counts equal a recount of the live rows, and are `want`.
 async fn assert_namespaces(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     want: &[(&str, u64, u64)],
@@ -220,7 +220,7 @@ async fn assert_namespaces(
 }
 
 pub async fn namespace_counts_follow_every_ingest_path(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let a = agent_cluster(store, org, "alpha").await;
     let b = agent_cluster(store, org, "bravo").await;

@@ -13,7 +13,7 @@ use crate::fixtures::{Cursors, agent_cluster, batch, namespace, pod, pull_cluste
 use crate::harness::TestStore;
 
 pub async fn clusters_are_created_listed_and_scoped_by_organization(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let b = agent_cluster(store, org, "b-cluster").await;
@@ -48,7 +48,7 @@ pub async fn clusters_are_created_listed_and_scoped_by_organization(t: TestStore
 }
 
 pub async fn a_taken_name_is_a_conflict(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     agent_cluster(store, org, "prod").await;
     let err = store
@@ -73,7 +73,7 @@ pub async fn a_taken_name_is_a_conflict(t: TestStore) {
 }
 
 pub async fn health_errors_identity_and_heartbeats_are_recorded(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let id = agent_cluster(store, org, "c").await;
     let report = HealthReport {
@@ -110,7 +110,7 @@ pub async fn health_errors_identity_and_heartbeats_are_recorded(t: TestStore) {
 }
 
 pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     agent_cluster(store, org, "agent-one").await;
@@ -168,7 +168,7 @@ pub async fn pull_targets_are_enabled_kubeconfig_clusters_of_every_org(t: TestSt
 }
 
 pub async fn deleting_a_cluster_removes_everything_collected_from_it(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let doomed = agent_cluster(store, org, "doomed").await;
     let kept = agent_cluster(store, org, "kept").await;

@@ -42,7 +42,7 @@ async fn two_days(t: &TestStore, org: OrgId, cluster: ClusterId, day: i64, scale
                 .await
                 .unwrap();
         }
-        roll_up_day(&*t.store, org, cluster, UnixMillis(day + d * DAY))
+        roll_up_day(&t.store, org, cluster, UnixMillis(day + d * DAY))
             .await
             .unwrap();
     }
@@ -74,7 +74,7 @@ async fn view_totals(t: &TestStore, group: &str) -> BTreeMap<(String, String), i
 }
 
 pub async fn reports_group_filter_and_match_the_view(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let a = agent_cluster(store, org, "prod-eu-1").await;
     let b = agent_cluster(store, org, "prod-us-1").await;
@@ -170,7 +170,7 @@ pub async fn reports_group_filter_and_match_the_view(t: TestStore) {
 }
 
 pub async fn the_namespace_series_matches_the_daily_view(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let a = agent_cluster(store, org, "prod-eu-1").await;
     let day = (UnixMillis::now().0.div_euclid(DAY) - 3) * DAY;

@@ -37,7 +37,7 @@ fn rows_filter(period: CostPeriod, start: i64, end: i64) -> CostRowFilter {
 pub async fn the_worker_computes_backfills_and_rolls_up(t: TestStore) {
     let store = t.store.clone();
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = agent_cluster(&*store, org, "prod-eu-1").await;
+    let cluster = agent_cluster(&store, org, "prod-eu-1").await;
     let objects = [
         node("node-a", "uid-node-a"),
         namespace("web", "uid-ns-web", Some("platform")),

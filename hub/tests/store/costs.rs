@@ -63,7 +63,7 @@ fn claim(namespace: &str, name: &str, bytes: u64, created: UnixMillis) -> Object
 
 async fn setup(t: &TestStore) -> (OrgId, ClusterId) {
     let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = agent_cluster(&*t.store, org, "prod-eu-1").await;
+    let cluster = agent_cluster(&t.store, org, "prod-eu-1").await;
     (org, cluster)
 }
 
@@ -86,7 +86,7 @@ fn filter(period: CostPeriod, start: UnixMillis, end: UnixMillis) -> CostRowFilt
 
 pub async fn the_hour_input_holds_what_ran_in_the_hour(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let hour = past_hour();
     let whole = Some(plus(hour, -60 * MINUTE));
     let objects = vec![
@@ -264,7 +264,7 @@ pub fn row(
 
 pub async fn saving_replaces_the_period_and_moves_the_marks(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let day = UnixMillis(UnixMillis::now().0.div_euclid(86_400_000) * 86_400_000 - 2 * 86_400_000);
     let h0 = plus(day, 10 * MILLIS_PER_HOUR);
     let h1 = plus(h0, MILLIS_PER_HOUR);
@@ -364,7 +364,7 @@ pub async fn saving_replaces_the_period_and_moves_the_marks(t: TestStore) {
 
 pub async fn cost_rows_are_scoped_by_organization(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let other = store.ensure_organization("other").await.unwrap().id;
     let hour = past_hour();
     let rows = [row(cluster, hour, "web", "platform", 5)];
@@ -395,7 +395,7 @@ pub async fn cost_rows_are_scoped_by_organization(t: TestStore) {
 
 pub async fn price_overrides_resolve_per_scope(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     assert_eq!(store.price_book(org).await.unwrap(), PriceBook::default());
     let cpu = |nanos: u64| PriceOverride {
         cpu_core_hour: Some(NanoDollars(nanos)),

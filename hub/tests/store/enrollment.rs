@@ -4,8 +4,9 @@
 use chrono::Utc;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
 use kubeworkz_hub::store::{
-    ClusterMode, Cursor, DEFAULT_ORG, Environment, IngestOutcome, NewCluster, NewEnrollmentToken,
-    NewIssuedCertificate, SealedKubeconfig, Store, StoreError,
+    CertificateStanding, ClusterMode, Cursor, DEFAULT_ORG, Environment, IngestOutcome, NewCluster,
+    NewEnrollmentToken, NewIssuedCertificate, SealedKubeconfig, SessionCertificate, Store,
+    StoreError,
 };
 use kubeworkz_hub::transport::load_or_create_ca;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
@@ -16,7 +17,7 @@ use crate::harness::TestStore;
 
 /// Stores a fresh token for cluster `name`; returns it (with its secret) for redemption.
 async fn token(
-    store: &dyn Store,
+    store: &Store,
     org: OrgId,
     name: &str,
     ttl: chrono::Duration,
@@ -41,7 +42,7 @@ async fn token(
 }
 
 async fn redeem(
-    store: &dyn Store,
+    store: &Store,
     token: &EnrollmentToken,
 ) -> Result<kubeworkz_hub::store::Redemption, StoreError> {
     store
@@ -49,8 +50,32 @@ async fn redeem(
         .await
 }
 
+/// Records a certificate `serial` for `cluster`, valid for a week.
+async fn certificate(store: &Store, cluster: ClusterId, serial: &str) {
+    store
+        .record_issued_certificate(&NewIssuedCertificate {
+            cluster_id: cluster,
+            serial: serial.into(),
+            not_before: Utc::now() - chrono::Duration::minutes(1),
+            not_after: Utc::now() + chrono::Duration::days(7),
+        })
+        .await
+        .unwrap();
+}
+
+/// The standing of `serial` presented for `cluster`.
+async fn standing(store: &Store, cluster: ClusterId, serial: &str) -> CertificateStanding {
+    let session = SessionCertificate {
+        cluster,
+        serial: serial.into(),
+    };
+    let links = store.session_links(&[session]).await.unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    links[0].certificate
+}
+
 pub async fn a_single_use_token_enrolls_once(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "edge-1", chrono::Duration::hours(1), false).await;
 
@@ -89,7 +114,7 @@ pub async fn a_single_use_token_enrolls_once(t: TestStore) {
 }
 
 pub async fn expired_and_revoked_tokens_are_refused(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let expired = token(store, org, "a", chrono::Duration::seconds(-1), false).await;
     let err = redeem(store, &expired).await.unwrap_err();
@@ -146,7 +171,7 @@ pub async fn expired_and_revoked_tokens_are_refused(t: TestStore) {
 }
 
 pub async fn a_reusable_token_enrolls_the_same_cluster_twice(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "fleet", chrono::Duration::hours(1), true).await;
     let first = redeem(store, &token).await.unwrap();
@@ -181,8 +206,97 @@ pub async fn a_reusable_token_enrolls_the_same_cluster_twice(t: TestStore) {
     assert!(!state.enabled);
 }
 
+pub async fn enrolling_a_cluster_again_revokes_its_earlier_certificates(t: TestStore) {
+    let store = &t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let reusable = token(store, org, "fleet", chrono::Duration::hours(1), true).await;
+    let first = redeem(store, &reusable).await.unwrap();
+    assert_eq!(first.revoked_certificates, 0);
+    let cluster = first.cluster_id;
+    certificate(store, cluster, "0a01").await;
+    certificate(store, cluster, "0a02").await;
+    // Another cluster's certificate is not touched by this cluster's re-enrollment.
+    let other = redeem(
+        store,
+        &token(store, org, "other", chrono::Duration::hours(1), false).await,
+    )
+    .await
+    .unwrap();
+    certificate(store, other.cluster_id, "0b01").await;
+
+    // A reusable token redeemed again: the earlier certificates die in the same transaction.
+    let second = redeem(store, &reusable).await.unwrap();
+    assert_eq!((second.cluster_id, second.created), (cluster, false));
+    assert_eq!(second.revoked_certificates, 2);
+    for serial in ["0a01", "0a02"] {
+        assert_eq!(
+            standing(store, cluster, serial).await,
+            CertificateStanding::Revoked
+        );
+    }
+    assert_eq!(
+        standing(store, other.cluster_id, "0b01").await,
+        CertificateStanding::Valid
+    );
+    // The certificate issued after the redemption is good.
+    certificate(store, cluster, "0a03").await;
+    assert_eq!(
+        standing(store, cluster, "0a03").await,
+        CertificateStanding::Valid
+    );
+
+    // A new single-use token naming the existing cluster (a reinstall) does the same.
+    let reinstall = token(store, org, "fleet", chrono::Duration::hours(1), false).await;
+    let third = redeem(store, &reinstall).await.unwrap();
+    assert_eq!((third.cluster_id, third.revoked_certificates), (cluster, 1));
+    assert_eq!(
+        standing(store, cluster, "0a03").await,
+        CertificateStanding::Revoked
+    );
+
+    // A refused redemption (the cluster is disabled) revokes nothing more and spends nothing.
+    certificate(store, cluster, "0a04").await;
+    assert!(
+        store
+            .set_cluster_enabled(org, cluster, false)
+            .await
+            .unwrap()
+    );
+    assert!(store.set_cluster_enabled(org, cluster, true).await.unwrap());
+    assert_eq!(
+        standing(store, cluster, "0a04").await,
+        CertificateStanding::Revoked,
+        "disable revoked it; enabling does not bring it back"
+    );
+    assert!(
+        store
+            .set_cluster_enabled(org, cluster, false)
+            .await
+            .unwrap()
+    );
+    let uses = store.enrollment_tokens(org).await.unwrap();
+    let before = uses
+        .iter()
+        .find(|t| t.id == reusable.public_id())
+        .unwrap()
+        .uses;
+    let err = redeem(store, &reusable).await.unwrap_err();
+    assert!(matches!(err, StoreError::ClusterDisabled), "{err:?}");
+    let uses = store.enrollment_tokens(org).await.unwrap();
+    let after = uses
+        .iter()
+        .find(|t| t.id == reusable.public_id())
+        .unwrap()
+        .uses;
+    assert_eq!(before, after);
+    assert_eq!(
+        standing(store, other.cluster_id, "0b01").await,
+        CertificateStanding::Valid
+    );
+}
+
 pub async fn tokens_are_listed_and_revoked_per_organization(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let other = store.ensure_organization("other").await.unwrap().id;
     let mine = token(store, org, "mine", chrono::Duration::hours(1), false).await;
@@ -211,7 +325,7 @@ pub async fn tokens_are_listed_and_revoked_per_organization(t: TestStore) {
 }
 
 pub async fn agent_state_and_health_follow_the_cursor(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "c", chrono::Duration::hours(1), false).await;
     let cluster = redeem(store, &token).await.unwrap().cluster_id;
@@ -264,17 +378,17 @@ pub async fn agent_state_and_health_follow_the_cursor(t: TestStore) {
 pub async fn the_hub_ca_is_created_once_and_persists(t: TestStore) {
     let (key, _) = MasterKey::generate();
     let keyring = Keyring::new(key, vec![]);
-    let first = load_or_create_ca(&*t.store, &keyring).await.unwrap();
-    let again = load_or_create_ca(&*t.store, &keyring).await.unwrap();
+    let first = load_or_create_ca(&t.store, &keyring).await.unwrap();
+    let again = load_or_create_ca(&t.store, &keyring).await.unwrap();
     assert_eq!(first.ca_pin(), again.ca_pin());
     let reopened = t.reopen().await;
-    let third = load_or_create_ca(&*reopened, &keyring).await.unwrap();
+    let third = load_or_create_ca(&reopened, &keyring).await.unwrap();
     assert_eq!(first.ca_pin(), third.ca_pin());
     assert_eq!(first.cert_der(), third.cert_der());
     // Another master key cannot open it.
     let (other, _) = MasterKey::generate();
     assert!(
-        load_or_create_ca(&*reopened, &Keyring::new(other, vec![]))
+        load_or_create_ca(&reopened, &Keyring::new(other, vec![]))
             .await
             .is_err()
     );
@@ -282,7 +396,7 @@ pub async fn the_hub_ca_is_created_once_and_persists(t: TestStore) {
 }
 
 pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let second = t.reopen().await; // another hub replica on the same database
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let token = token(store, org, "raced", chrono::Duration::hours(1), false).await;
@@ -293,7 +407,7 @@ pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestSto
             second.clone()
         };
         let token = token.clone();
-        async move { redeem(&*store, &token).await }
+        async move { redeem(&store, &token).await }
     }))
     .await;
     let winners = results.iter().filter(|r| r.is_ok()).count();
@@ -309,7 +423,7 @@ pub async fn racing_redemptions_of_a_single_use_token_have_one_winner(t: TestSto
     let keyring = Keyring::new(key, vec![]);
     let (a, b) = tokio::join!(
         load_or_create_ca(store, &keyring),
-        load_or_create_ca(&*second, &keyring)
+        load_or_create_ca(&second, &keyring)
     );
     assert_eq!(a.unwrap().ca_pin(), b.unwrap().ca_pin());
     second.close().await;

@@ -15,7 +15,7 @@ pub async fn clusters(t: &TestStore, n: usize) -> (OrgId, Vec<ClusterId>) {
     let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(agent_cluster(&*t.store, org, &format!("group-{i:02}")).await);
+        ids.push(agent_cluster(&t.store, org, &format!("group-{i:02}")).await);
     }
     (org, ids)
 }
@@ -55,7 +55,7 @@ pub fn reference(batches: &[Vec<Change>]) -> Vec<Object> {
 
 pub async fn concurrent_batches_of_many_clusters_each_apply_once(t: TestStore) {
     let (org, ids) = clusters(&t, 12).await;
-    let store = &*t.store;
+    let store = &t.store;
     // Every cluster's stream at once (each cluster in order, as one agent sends), then every
     // batch again: replays in the same groups as fresh work must be recognised one by one.
     for round in 0..2 {
@@ -119,7 +119,7 @@ pub async fn install_poison_trigger(t: &TestStore) {
 
 pub async fn a_failing_batch_amid_good_ones_rolls_back_only_itself(t: TestStore) {
     let (org, ids) = clusters(&t, 9).await;
-    let store = &*t.store;
+    let store = &t.store;
     install_poison_trigger(&t).await;
     let bad = 4;
     let results = join_all(ids.iter().enumerate().map(|(i, id)| async move {
@@ -204,7 +204,7 @@ pub async fn closing_the_store_applies_every_queued_batch(t: TestStore) {
     let reopened = t.reopen().await;
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(
-            live(&*reopened, org, *id).await,
+            live(&reopened, org, *id).await,
             vec![pod("web", "web-0", &format!("p-{i}"), PodPhase::Running)]
         );
     }

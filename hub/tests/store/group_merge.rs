@@ -63,7 +63,7 @@ async fn send_all(
     epoch: u64,
     streams: &[Vec<Vec<Change>>],
 ) -> Vec<Vec<Result<IngestOutcome, StoreError>>> {
-    let store = &*t.store;
+    let store = &t.store;
     let mut sends = Vec::new();
     // Interleaved, as agents send: every cluster's first batch, then every second one, …
     let longest = streams.iter().map(Vec::len).max().unwrap_or(0);
@@ -106,7 +106,7 @@ pub async fn a_clusters_consecutive_batches_in_one_group_apply_in_order(t: TestS
         }
     }
     for (i, id) in ids.iter().enumerate() {
-        let live = live(&*t.store, org, *id).await;
+        let live = live(&t.store, org, *id).await;
         assert_eq!(live, reference(&streams[i]), "cluster {i}");
         assert!(
             !live.contains(&web_pod(i, 1, PodPhase::Running)),
@@ -115,7 +115,7 @@ pub async fn a_clusters_consecutive_batches_in_one_group_apply_in_order(t: TestS
     }
     // Within one group, a batch past a hole is refused while its cluster's next batch in
     // order is applied, and replays of the same position are duplicates.
-    let store = &*t.store;
+    let store = &t.store;
     let late = |seq, n| {
         let id = ids[0];
         async move {
@@ -177,14 +177,14 @@ pub async fn a_failing_batch_in_a_merged_group_is_refused_alone_in_sequence(t: T
             );
             assert_eq!(third.unwrap(), IngestOutcome::Gap { last: 1 });
             assert_eq!(
-                live(&*t.store, org, ids[i]).await,
+                live(&t.store, org, ids[i]).await,
                 reference(&streams[i][..1]),
                 "only the first batch is stored"
             );
         } else {
             let outcomes: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
             assert_eq!(outcomes, vec![IngestOutcome::Applied; 3], "cluster {i}");
-            assert_eq!(live(&*t.store, org, ids[i]).await, reference(&streams[i]));
+            assert_eq!(live(&t.store, org, ids[i]).await, reference(&streams[i]));
         }
     }
 }

@@ -19,7 +19,7 @@ use crate::harness::TestStore;
 
 async fn setup(t: &TestStore) -> (OrgId, ClusterId) {
     let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = agent_cluster(&*t.store, org, "prod-eu-1").await;
+    let cluster = agent_cluster(&t.store, org, "prod-eu-1").await;
     (org, cluster)
 }
 
@@ -29,7 +29,7 @@ fn expected(inventory: &Inventory) -> Vec<Object> {
 
 pub async fn a_snapshot_then_deltas_match_the_reference_inventory(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let mut reference = Inventory::new();
     let mut cursors = Cursors::new(7);
     let kinds = [
@@ -82,7 +82,7 @@ pub async fn a_snapshot_then_deltas_match_the_reference_inventory(t: TestStore) 
 
 pub async fn a_replayed_batch_changes_nothing_and_a_gap_is_refused(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let first = batch(snapshot(
         &[ObjectKind::Namespace],
         &[namespace("a", "1", None)],
@@ -140,7 +140,7 @@ pub async fn a_replayed_batch_changes_nothing_and_a_gap_is_refused(t: TestStore)
 
 pub async fn a_relist_removes_what_was_deleted_while_disconnected(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let mut cursors = Cursors::new(1);
     let kinds = [ObjectKind::Namespace, ObjectKind::Pod];
     let before = [
@@ -197,7 +197,7 @@ pub async fn a_relist_removes_what_was_deleted_while_disconnected(t: TestStore) 
 
 pub async fn deleted_pods_keep_their_history(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let mut cursors = Cursors::new(1);
     let old = pod("web", "web-0", "uid-old", PodPhase::Running);
     let new = pod("web", "web-0", "uid-new", PodPhase::Running);
@@ -247,7 +247,7 @@ pub async fn deleted_pods_keep_their_history(t: TestStore) {
 /// batch with the reference. Seeds are fixed so a failure reproduces.
 pub async fn random_streams_match_the_reference_inventory(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let mut rng = StdRng::seed_from_u64(0x6b77);
     let mut reference = Inventory::new();
     let mut cursors = Cursors::new(42);
@@ -321,7 +321,7 @@ pub async fn random_streams_match_the_reference_inventory(t: TestStore) {
 
 pub async fn usage_is_additive_and_exactly_once(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let hour: DateTime<Utc> = "2026-11-26T08:00:00Z".parse().unwrap();
     let bucket = |cpu: u64, max: u64| UsageBucket {
         namespace: "web".into(),
@@ -362,7 +362,7 @@ pub async fn usage_is_additive_and_exactly_once(t: TestStore) {
 
 pub async fn maintenance_purges_ended_rows_past_retention(t: TestStore) {
     let (org, cluster) = setup(&t).await;
-    let store = &*t.store;
+    let store = &t.store;
     let mut cursors = Cursors::new(1);
     let p = pod("web", "gone", "uid-gone", PodPhase::Running);
     store

@@ -1,52 +1,32 @@
 //! The store conformance suite: every case runs against SQLite and PostgreSQL.
 //!
-//! Add a case as an `async fn(TestStore)` in a domain module and list it in `conformance!`;
-//! the macro generates one test per backend, so a behaviour cannot be tested on one only.
+//! Add a case as an `async fn(TestStore)` in a domain module and list it below;
+//! `backend_cases!` generates one test per backend, so a behaviour cannot be tested on one
+//! only.
 
 mod accounts;
 mod agent_links;
 mod api;
 mod cluster_counts;
+mod cluster_info;
 mod clusters;
 mod cost_report;
 mod cost_worker;
 mod costs;
 mod enrollment;
-mod fixtures;
 mod group_commit;
 mod group_merge;
-mod harness;
 mod ingest;
 mod organizations;
 mod plans;
 
-use harness::TestStore;
+#[path = "../support/mod.rs"]
+mod support;
 
-/// Generates `sqlite::<case>` and `postgres::<case>` tests for each listed case.
-macro_rules! conformance {
-    ($($module:ident :: $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = super::TestStore::open(super::harness::Backend::Sqlite).await;
-                    super::$module::$case(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let store = super::TestStore::open(super::harness::Backend::Postgres).await;
-                    super::$module::$case(store).await;
-                }
-            )*
-        }
-    };
-}
+use support::{fixtures, harness};
 
-conformance! {
+support::backend_cases! {
+    crate::harness::TestStore::open =>
     organizations::a_new_database_has_the_default_organization,
     organizations::ensuring_an_organization_is_idempotent,
     organizations::reopening_keeps_data_and_migrations_are_idempotent,
@@ -56,6 +36,7 @@ conformance! {
     clusters::health_errors_identity_and_heartbeats_are_recorded,
     clusters::pull_targets_are_enabled_kubeconfig_clusters_of_every_org,
     clusters::deleting_a_cluster_removes_everything_collected_from_it,
+    cluster_info::cluster_info_is_stored_once_and_a_version_change_is_audited,
     ingest::a_snapshot_then_deltas_match_the_reference_inventory,
     ingest::a_replayed_batch_changes_nothing_and_a_gap_is_refused,
     ingest::a_relist_removes_what_was_deleted_while_disconnected,
@@ -68,8 +49,10 @@ conformance! {
     enrollment::expired_and_revoked_tokens_are_refused,
     enrollment::a_reusable_token_enrolls_the_same_cluster_twice,
     enrollment::tokens_are_listed_and_revoked_per_organization,
+    enrollment::enrolling_a_cluster_again_revokes_its_earlier_certificates,
     enrollment::agent_state_and_health_follow_the_cursor,
     agent_links::resync_requests_are_recorded_scoped_and_cleared_once_delivered,
+    agent_links::session_links_judge_each_sessions_certificate_in_one_call,
     api::users_sessions_and_api_tokens,
     accounts::a_tokens_role_is_capped_by_its_users_and_follows_every_change,
     accounts::user_writes_of_another_organization_change_nothing,

@@ -21,7 +21,7 @@ pub async fn a_clusters_namespaces_are_read_through_its_index(t: TestStore) {
         .id;
     let mut first = None;
     for c in 0..20 {
-        let id = agent_cluster(&*t.store, org, &format!("plan-{c}")).await;
+        let id = agent_cluster(&t.store, org, &format!("plan-{c}")).await;
         first.get_or_insert(id);
         let objects: Vec<_> = (0..50)
             .map(|n| namespace(&format!("ns-{n}"), &format!("uid-{c}-{n}"), Some("team")))

@@ -1,6 +1,6 @@
 //! Test harness: an in-memory `AgentAuthority`, a hub on 127.0.0.1, raw-frame helpers.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,8 +9,9 @@ use async_trait::async_trait;
 use kubeworkz_agent::transport::{
     AgentIdentity, AgentSession, ClientError, HubAddress, UplinkEvent, connect, enroll, tls,
 };
-use kubeworkz_hub::pki::{HubCa, IssuedCertificate};
+use kubeworkz_hub::pki::{HubCa, IssuedCertificate, serial_hex};
 use kubeworkz_hub::shutdown::Shutdown;
+use kubeworkz_hub::store::{AgentLink, CertificateStanding, SessionCertificate, SessionLink};
 use kubeworkz_hub::transport::{
     AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant, HubTransport, TransportSettings,
 };
@@ -28,6 +29,48 @@ use tokio::time::timeout;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Everything the hub logged in this test process (nextest runs each test in its own).
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Writes log lines to the test output and to [`LOGS`].
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        print!("{}", String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The hub's log so far.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// Waits until the hub's log has a line containing every one of `needles`, and returns it.
+pub async fn log_line(needles: &[&str]) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(line) = logs()
+            .lines()
+            .find(|line| needles.iter().all(|n| line.contains(n)))
+        {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log line with {needles:?}:\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub struct TokenRow {
     pub hash: SecretHash,
     pub cluster: ClusterId,
@@ -44,6 +87,8 @@ pub struct MemoryAuthority {
     pub cursors: Mutex<HashMap<ClusterId, StreamCursor>>,
     pub batches: Mutex<Vec<(ClusterId, u64, u64)>>,
     pub certificates: Mutex<Vec<IssuedCertificate>>,
+    /// Serials (hex) of revoked certificates.
+    pub revoked: Mutex<HashSet<String>>,
     /// Held for writing by a test, it stalls batch ingestion (a slow store: no acks).
     pub ingest_gate: tokio::sync::RwLock<()>,
 }
@@ -56,6 +101,32 @@ impl MemoryAuthority {
             .filter(|(c, ..)| *c == cluster)
             .map(|(_, epoch, seq)| (*epoch, *seq))
             .collect()
+    }
+
+    /// Revokes every certificate issued to `cluster`, as disabling or re-enrolling it does.
+    pub fn revoke_certificates_of(&self, cluster: ClusterId) {
+        let certificates = self.certificates.lock().unwrap();
+        let mut revoked = self.revoked.lock().unwrap();
+        for issued in certificates.iter().filter(|c| c.cluster_id == cluster) {
+            revoked.insert(serial_hex(&issued.serial));
+        }
+    }
+
+    fn standing(&self, session: &SessionCertificate) -> CertificateStanding {
+        let certificates = self.certificates.lock().unwrap();
+        let Some(issued) = certificates
+            .iter()
+            .find(|c| c.cluster_id == session.cluster && serial_hex(&c.serial) == session.serial)
+        else {
+            return CertificateStanding::Unknown;
+        };
+        if self.revoked.lock().unwrap().contains(&session.serial) {
+            CertificateStanding::Revoked
+        } else if issued.not_after <= UnixMillis::now() {
+            CertificateStanding::Expired
+        } else {
+            CertificateStanding::Valid
+        }
     }
 
     fn advance(&self, cluster: ClusterId, epoch: u64, seq: u64) {
@@ -88,7 +159,16 @@ impl AgentAuthority for MemoryAuthority {
             return Err(EnrollError::TokenUsed);
         }
         row.used = true;
-        self.enabled.lock().unwrap().insert(row.cluster, true);
+        // As the store does: enrolling an existing cluster again revokes its certificates.
+        let existed = self
+            .enabled
+            .lock()
+            .unwrap()
+            .insert(row.cluster, true)
+            .is_some();
+        if existed {
+            self.revoke_certificates_of(row.cluster);
+        }
         Ok(EnrollmentGrant {
             cluster_id: row.cluster,
             validity: None,
@@ -100,8 +180,25 @@ impl AgentAuthority for MemoryAuthority {
         Ok(())
     }
 
-    async fn is_cluster_enabled(&self, cluster: ClusterId) -> Result<bool, AuthorityError> {
-        Ok(self.enabled.lock().unwrap().get(&cluster) == Some(&true))
+    async fn session_links(
+        &self,
+        sessions: &[SessionCertificate],
+    ) -> Result<Vec<SessionLink>, AuthorityError> {
+        let mut links = Vec::with_capacity(sessions.len());
+        for session in sessions {
+            let Some(&enabled) = self.enabled.lock().unwrap().get(&session.cluster) else {
+                continue; // deleted
+            };
+            links.push(SessionLink {
+                link: AgentLink {
+                    cluster: session.cluster,
+                    enabled,
+                    resync_requested_at: None,
+                },
+                certificate: self.standing(session),
+            });
+        }
+        Ok(links)
     }
 
     async fn stream_cursor(
@@ -165,8 +262,14 @@ impl Drop for TestHub {
 
 impl TestHub {
     pub async fn start(client_validity: Duration) -> Self {
+        Self::start_with(|settings| settings.client_validity = client_validity).await
+    }
+
+    /// A hub whose settings `adjust` changes from the tests' defaults.
+    pub async fn start_with(adjust: impl FnOnce(&mut TransportSettings)) -> Self {
         let _ = tracing_subscriber::fmt()
-            .with_test_writer()
+            .with_writer(|| Capture)
+            .with_ansi(false)
             .with_env_filter("kubeworkz_hub=debug")
             .try_init();
         let ca = Arc::new(HubCa::generate().unwrap());
@@ -175,9 +278,10 @@ impl TestHub {
             .unwrap();
         let authority = Arc::new(MemoryAuthority::default());
         let mut settings = TransportSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-        settings.client_validity = client_validity;
+        settings.client_validity = Duration::from_secs(3600);
         settings.first_frame_timeout = Duration::from_secs(2);
         settings.enabled_check_interval = Duration::from_millis(300);
+        adjust(&mut settings);
         let transport =
             HubTransport::bind(settings, ca.clone(), identity, authority.clone()).unwrap();
         let address = HubAddress {
@@ -198,8 +302,13 @@ impl TestHub {
 
     /// A token for a new cluster, valid for `ttl`.
     pub fn token(&self, ttl: Duration) -> (EnrollmentToken, ClusterId) {
-        let token = EnrollmentToken::generate(self.ca.ca_pin());
         let cluster = ClusterId::new();
+        (self.token_for(cluster, ttl), cluster)
+    }
+
+    /// A token enrolling `cluster` (again, if it exists), valid for `ttl`.
+    pub fn token_for(&self, cluster: ClusterId, ttl: Duration) -> EnrollmentToken {
+        let token = EnrollmentToken::generate(self.ca.ca_pin());
         self.authority.tokens.lock().unwrap().insert(
             token.public_id().to_owned(),
             TokenRow {
@@ -210,7 +319,7 @@ impl TestHub {
                 used: false,
             },
         );
-        (token, cluster)
+        token
     }
 
     pub async fn enrolled(&self) -> AgentIdentity {

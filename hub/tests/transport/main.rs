@@ -4,4 +4,5 @@
 mod enrollment;
 mod harness;
 mod limits;
+mod revocation;
 mod uplink;

@@ -1,5 +1,5 @@
 // End-to-end walk of the web UI in Debian's Chromium (playwright-core, headless), against a
-// real hub and a real test cluster that `hub/tests/ui_e2e.rs` started.
+// real hub and a real test cluster that `hub/tests/kube_ui_e2e.rs` started.
 //
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
 // KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,

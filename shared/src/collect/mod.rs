@@ -6,7 +6,9 @@
 //! and a full snapshot (begin … end, per kind) whenever a watcher (re)lists — on start, after
 //! a reconnect, or after the apiserver expired its watch — so deletions missed meanwhile are
 //! applied downstream. Usage is sampled from metrics.k8s.io and leaves as hourly buckets;
-//! health is probed on a timer and judged by [`crate::model::health::evaluate`].
+//! health is probed on a timer and whenever nodes change, and judged by
+//! [`crate::model::health::evaluate`]; the server version and the detected provider leave as
+//! [`ClusterInfo`] when first known and whenever they change (`observer`).
 //!
 //! Each watched object is projected as soon as it is decoded and the original dropped. What
 //! the collector keeps of what it sent is an [`Inventory`] of [`Kept`]: whole projections of
@@ -16,6 +18,7 @@
 mod batch;
 mod health;
 mod kept;
+mod observer;
 mod usage;
 mod watch;
 
@@ -29,10 +32,23 @@ use tokio_util::sync::CancellationToken;
 use crate::change::ChangeBatch;
 use crate::inventory::Inventory;
 use crate::model::usage::UsageBucket;
-use crate::model::{HealthReport, HealthSignals};
+use crate::model::{ClusterInfo, HealthReport, HealthSignals};
 
 pub use health::ControlPlaneProbes;
 pub use kept::Kept;
+pub use observer::NODE_DEBOUNCE;
+
+/// Encoded bytes of changes after which the collector closes a batch: a batch is larger only
+/// when a single change is (it then travels alone), so the wire's largest frame
+/// ([`crate::protocol::frame::MAX_BULK_FRAME`]) is set by Kubernetes' object size rather than
+/// by how many large objects happen to change at once. 1 MiB is 3,000 typical pods, well past
+/// the agent's 500 changes per batch, so it cuts only batches of unusually large objects.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// Usage buckets per output: an hour of a large cluster's containers leaves in several
+/// outputs of at most this many (each under a megabyte on the wire even with the longest
+/// names Kubernetes allows), not in one that grows with the cluster.
+pub const MAX_USAGE_BUCKETS: usize = 2_000;
 
 /// Collector settings. Defaults suit production; tests shorten the intervals.
 #[derive(Debug, Clone)]
@@ -41,11 +57,13 @@ pub struct CollectorConfig {
     pub batch_window: Duration,
     /// Most changes in one batch (a snapshot of 10k pods leaves in several).
     pub max_batch_changes: usize,
+    /// Encoded bytes of changes after which a batch is closed ([`MAX_BATCH_BYTES`]).
+    pub max_batch_bytes: usize,
     /// Watch `helm.sh/release.v1` Secrets (needs RBAC on secrets; off means never asked).
     pub helm_releases: bool,
     /// metrics.k8s.io sampling interval.
     pub usage_interval: Duration,
-    /// Health probe interval.
+    /// Health probe interval; `/version` is re-read on the same timer.
     pub health_interval: Duration,
 }
 
@@ -54,6 +72,7 @@ impl Default for CollectorConfig {
         Self {
             batch_window: Duration::from_millis(100),
             max_batch_changes: 2_000,
+            max_batch_bytes: MAX_BATCH_BYTES,
             helm_releases: true,
             usage_interval: Duration::from_secs(30),
             health_interval: Duration::from_secs(15),
@@ -75,6 +94,8 @@ pub enum CollectorOutput {
         /// The verdict.
         report: HealthReport,
     },
+    /// The server version and the detected provider, when first known and on every change.
+    ClusterInfo(ClusterInfo),
 }
 
 /// Errors that stop the collector (watch errors are retried with backoff, not returned).
@@ -116,20 +137,26 @@ impl Collector {
         self.inventory.clone()
     }
 
-    /// Runs the watchers, the usage sampler and the health prober, sending their output to
-    /// `out`. Returns when `shutdown` fires (`Ok`) or `out` closes (`Err`).
+    /// Runs the watchers, the usage sampler and the prober (health and cluster info), sending
+    /// their output to `out`. Returns when `shutdown` fires (`Ok`) or `out` closes (`Err`).
     pub async fn run(
         self,
         out: mpsc::Sender<CollectorOutput>,
         shutdown: CancellationToken,
     ) -> Result<(), CollectError> {
         let changes = watch::inventory_changes(self.client.clone(), self.config.helm_releases);
+        let (node_events, node_events_rx) =
+            tokio::sync::watch::channel(batch::NodeEvents::default());
         let batches = batch::run(
             changes,
             self.config.batch_window,
-            self.config.max_batch_changes,
+            batch::Limits {
+                changes: self.config.max_batch_changes,
+                bytes: self.config.max_batch_bytes,
+            },
             self.inventory.clone(),
             out.clone(),
+            node_events,
             shutdown.clone(),
         );
         let usage = usage::run(
@@ -138,10 +165,11 @@ impl Collector {
             out.clone(),
             shutdown.clone(),
         );
-        let health = health::run(
+        let health = observer::run(
             self.client.clone(),
             self.config.health_interval,
             self.inventory.clone(),
+            node_events_rx,
             out,
             shutdown.clone(),
         );

@@ -9,7 +9,7 @@ use kube::{Client, Resource};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{CollectError, CollectorOutput};
+use super::{CollectError, CollectorOutput, MAX_USAGE_BUCKETS};
 use crate::model::usage::{PodMetrics, UsageAggregator, record_pod_metrics_list};
 use crate::time::UnixMillis;
 
@@ -37,8 +37,10 @@ pub(super) async fn run(
                 // Hand over the open hour too: buckets are additive, so a restarted collector
                 // adding a second bucket for this hour loses nothing and counts nothing twice.
                 let open = aggregator.take_completed(UnixMillis(i64::MAX));
-                if !open.is_empty() {
-                    let _ = out.send(CollectorOutput::Usage(open)).await;
+                for chunk in chunks(open) {
+                    if out.send(CollectorOutput::Usage(chunk)).await.is_err() {
+                        break;
+                    }
                 }
                 return Ok(());
             }
@@ -50,12 +52,23 @@ pub(super) async fn run(
         // Buckets are complete once no sample can still land in them.
         let settled = UnixMillis(UnixMillis::now().0 - max_gap);
         let done = aggregator.take_completed(settled);
-        if !done.is_empty() {
-            out.send(CollectorOutput::Usage(done))
+        for chunk in chunks(done) {
+            out.send(CollectorOutput::Usage(chunk))
                 .await
                 .map_err(|_| CollectError::OutputClosed)?;
         }
     }
+}
+
+/// `buckets` in outputs of at most [`MAX_USAGE_BUCKETS`], in order; none when empty.
+fn chunks<T>(mut buckets: Vec<T>) -> impl Iterator<Item = Vec<T>> {
+    std::iter::from_fn(move || {
+        if buckets.is_empty() {
+            return None;
+        }
+        let rest = buckets.split_off(buckets.len().min(MAX_USAGE_BUCKETS));
+        Some(std::mem::replace(&mut buckets, rest))
+    })
 }
 
 /// Why one sample could not be taken (logged; the next interval tries again).
@@ -103,5 +116,23 @@ async fn sample_once(
             Some(token) => params = params.continue_token(&token),
             None => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_leave_in_chunks_of_at_most_the_cap_in_order() {
+        let sizes: Vec<usize> = chunks((0..2 * MAX_USAGE_BUCKETS + 1).collect())
+            .map(|chunk: Vec<usize>| chunk.len())
+            .collect();
+        assert_eq!(sizes, vec![MAX_USAGE_BUCKETS, MAX_USAGE_BUCKETS, 1]);
+        let rejoined: Vec<usize> = chunks((0..MAX_USAGE_BUCKETS + 5).collect())
+            .flatten()
+            .collect();
+        assert_eq!(rejoined, (0..MAX_USAGE_BUCKETS + 5).collect::<Vec<_>>());
+        assert_eq!(chunks(Vec::<usize>::new()).count(), 0);
     }
 }

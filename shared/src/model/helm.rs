@@ -273,5 +273,4 @@ fn decode_release_limited(
 }
 
 #[cfg(test)]
-#[path = "helm_tests.rs"]
 mod tests;

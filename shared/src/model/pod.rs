@@ -325,5 +325,4 @@ impl From<&Pod> for PodProjection {
 }
 
 #[cfg(test)]
-#[path = "pod_tests.rs"]
 mod tests;

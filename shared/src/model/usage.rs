@@ -314,7 +314,7 @@ impl UsageAggregator {
     }
 
     /// Records one pod's containers, whichever type they were decoded into (an owned
-    /// [`PodMetrics`], or borrowed from a list body by `usage_list`). All or nothing: every
+    /// [`PodMetrics`], or borrowed from a list body by `usage::list`). All or nothing: every
     /// quantity is parsed before any sample is recorded.
     pub(crate) fn record_pod<'a>(
         &mut self,
@@ -474,10 +474,8 @@ fn sort_buckets(buckets: &mut [UsageBucket]) {
     });
 }
 
-#[path = "usage_list.rs"]
 mod list;
 pub use list::{PodMetricsListSummary, record_pod_metrics_list};
 
 #[cfg(test)]
-#[path = "usage_tests.rs"]
 mod tests;

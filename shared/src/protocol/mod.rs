@@ -48,15 +48,25 @@
 //! (the same text as `Refused`, safe to log), so the agent can report why even if the last
 //! frame did not arrive.
 
+pub mod budget;
 pub mod frame;
+pub mod memory;
 pub mod messages;
 pub mod resume;
 pub mod token;
 
-pub use frame::{FrameError, FrameReader, FrameWriter};
+pub use budget::{DecodeLimits, Limit};
+pub use frame::{FrameError, FrameReader, FrameWriter, Held};
+pub use memory::{FrameMemory, MemoryBudget, MemoryHold};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
 pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};
+
+/// The hub's reason, in `Refused` and in the close of a live session, when the client
+/// certificate was revoked: the cluster was disabled, or enrolled again, since it was issued.
+/// The agent recognises it by this text (it re-enrolls with its configured token, if any);
+/// the text is also what an operator reads in the agent's log.
+pub const CERTIFICATE_REVOKED: &str = "certificate revoked: re-enroll with a new token";
 
 /// QUIC application close codes used by both ends.
 pub mod close {

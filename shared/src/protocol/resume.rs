@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::change::ChangeBatch;
 use crate::model::health::{HealthReport, HealthSignals};
 use crate::model::usage::UsageBucket;
-use crate::protocol::frame::{FrameError, MAX_BULK_FRAME, encode_frame};
+use crate::protocol::budget::{self, DecodeLimits};
+use crate::protocol::frame::{FrameError, LENGTH_PREFIX, MAX_BULK_FRAME, encode_frame};
 use crate::protocol::{AgentMessage, Hello};
 
 /// Where a cluster's stream stands at the hub: the last stored `(epoch, seq)`. The store
@@ -131,8 +132,9 @@ pub enum PushError {
         /// The payload, untouched.
         payload: Payload,
     },
-    /// The payload does not fit in one frame (larger than [`MAX_BULK_FRAME`]): a collector
-    /// bug, since batches are capped far below it.
+    /// The payload does not fit in one frame (larger than [`MAX_BULK_FRAME`], or beyond the
+    /// decode limits the hub reads it with): one object larger than Kubernetes stores, or a
+    /// health verdict listing more than [`budget::MAX_COLLECTION_LEN`] nodes.
     #[error("payload does not fit in a frame: {0}")]
     Frame(#[from] FrameError),
 }
@@ -237,6 +239,11 @@ impl UnackedQueue {
         let message = payload.into_message(epoch, seq);
         let mut frame = Vec::new();
         encode_frame(&message, MAX_BULK_FRAME, &mut frame)?;
+        // The hub decodes every frame within the limits of its length and closes the
+        // connection on one it refuses, which a resend would only repeat: refuse it here.
+        let body = &frame[LENGTH_PREFIX..];
+        let limits = DecodeLimits::for_frame(u32::try_from(body.len()).unwrap_or(u32::MAX));
+        budget::decode::<AgentMessage>(body, &limits)?;
         if self.bytes.saturating_add(frame.len()) > self.max_bytes {
             return Err(PushError::Overflow {
                 overflow: QueueOverflow {
@@ -392,6 +399,27 @@ mod tests {
         assert_eq!(queue.hello("v").last_acked_seq, None);
         assert!(queue.is_fresh());
         assert_eq!(queue.push(batch()).unwrap().stream_position(), (2, 1));
+    }
+
+    #[test]
+    fn a_payload_the_hub_would_refuse_is_refused_here_and_not_queued() {
+        use crate::change::Change;
+        use crate::protocol::budget::MAX_COLLECTION_LEN;
+        use crate::protocol::{FrameError, Limit};
+        let mut queue = UnackedQueue::new(1, 1 << 30);
+        let too_long = Payload::Batch(ChangeBatch {
+            produced_at: crate::time::UnixMillis(0),
+            changes: vec![Change::SnapshotBegin { kinds: vec![] }; MAX_COLLECTION_LEN as usize + 1],
+        });
+        match queue.push(too_long) {
+            Err(PushError::Frame(FrameError::Budget {
+                what: Limit::CollectionLen,
+                limit: MAX_COLLECTION_LEN,
+            })) => {}
+            other => panic!("expected a budget refusal, got {other:?}"),
+        }
+        assert_eq!(queue.queued_bytes(), 0);
+        assert_eq!(queue.push(batch()).unwrap().stream_position(), (1, 1));
     }
 
     #[tokio::test]

@@ -35,6 +35,12 @@ impl Component {
         }
     }
 
+    /// Runs `program` from the next start on (a stopped API server comes back as another
+    /// build).
+    pub(crate) fn set_program(&mut self, program: PathBuf) {
+        self.program = program;
+    }
+
     pub(crate) fn log_path(&self) -> &Path {
         &self.log
     }

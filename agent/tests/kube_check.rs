@@ -1,0 +1,199 @@
+//! `kubeworkz-agent check` with the chart's own RBAC, against a real apiserver: the rendered
+//! manifests are applied, the check runs with the chart ServiceAccount's token, and it must
+//! collect everything — and be refused Secrets when Helm releases are off, which is the
+//! chart's default.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, PostParams};
+use kubeworkz_agent::check;
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+use serde::Deserialize as _;
+
+use kubeworkz_testkit::chart::{
+    CREDENTIALS_SECRET, NAMESPACE, TOKEN_SECRET, agent_client, apply, render_chart,
+};
+
+async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestCluster> {
+    let cluster = TestCluster::start(ClusterSpec::new(name, vec![NodeSpec::new("node-a")])).await?;
+    cluster.create_namespace(NAMESPACE).await?;
+    apply(
+        &cluster.client(),
+        &render_chart(
+            &[
+                ("hub.address", "hub.example.com:7443"),
+                ("token", "kwt_test"),
+                ("helm.releases.enabled", &helm_releases.to_string()),
+            ],
+            cluster.server_version(),
+        )
+        .await?,
+    )
+    .await?;
+    Ok(cluster)
+}
+
+#[tokio::test]
+async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
+    let cluster = cluster_with_chart("rbac-full", true).await?;
+    let client = agent_client(&cluster).await?;
+    let report = check::run(client, true, Duration::from_secs(90)).await?;
+    println!("{report}");
+    assert!(report.ok(), "{report}");
+    assert!(report.access.iter().all(|a| a.allowed));
+    let count = |kind| {
+        report
+            .counts
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+    };
+    assert_eq!(count(ObjectKind::Node), Some(1));
+    assert!(count(ObjectKind::Namespace).unwrap_or(0) >= 5, "{report}");
+    assert_eq!(count(ObjectKind::HelmRelease), Some(0));
+    assert!(report.server_version.starts_with("v1.36."), "{report}");
+    assert!(
+        format!("{report}").contains(
+            "helm releases: collected (KUBEWORKZ_HELM_RELEASES=true, helm.releases.enabled) — \
+             the agent needs get/list/watch on ALL Secrets in ALL namespaces"
+        ),
+        "{report}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
+    let cluster = cluster_with_chart("rbac-nohelm", false).await?;
+    let client = agent_client(&cluster).await?;
+
+    let report = check::run(client.clone(), false, Duration::from_secs(90)).await?;
+    assert!(report.ok(), "{report}");
+    assert!(
+        format!("{report}").contains(
+            "helm releases: not collected (KUBEWORKZ_HELM_RELEASES=false) — the hub shows no \
+             Helm releases for this cluster; the agent reads no Secret but its own credentials"
+        ),
+        "{report}"
+    );
+    assert!(
+        !report
+            .counts
+            .iter()
+            .any(|(k, _)| *k == ObjectKind::HelmRelease)
+    );
+
+    // Asking for Helm releases anyway: exactly the three secret verbs are denied.
+    let report = check::run(client.clone(), true, Duration::from_secs(20)).await?;
+    assert!(!report.ok());
+    let denied: Vec<_> = report
+        .access
+        .iter()
+        .filter(|a| !a.allowed)
+        .map(|a| (a.permission.resource, a.verb))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("secrets", "get"),
+            ("secrets", "list"),
+            ("secrets", "watch")
+        ]
+    );
+    assert!(
+        format!("{report}").contains("DENY get    core/secrets"),
+        "{report}"
+    );
+
+    // And the apiserver refuses a direct read.
+    let err = Api::<Secret>::all(client.clone())
+        .list(&Default::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 403),
+        "{err}"
+    );
+
+    // Its own credentials Secret, and only that one, it may read and write.
+    let secrets = Api::<Secret>::namespaced(client, NAMESPACE);
+    let mut own = secrets.get(CREDENTIALS_SECRET).await?;
+    own.data = Some([("probe".to_owned(), k8s_openapi::ByteString(b"x".to_vec()))].into());
+    secrets
+        .replace(CREDENTIALS_SECRET, &PostParams::default(), &own)
+        .await?;
+    for denied in [
+        secrets.get(TOKEN_SECRET).await.map(drop),
+        secrets
+            .create(
+                &PostParams::default(),
+                &Secret {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some("another".into()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(drop),
+        secrets
+            .delete(CREDENTIALS_SECRET, &Default::default())
+            .await
+            .map(drop),
+    ] {
+        let err = denied.unwrap_err();
+        assert!(
+            matches!(err, kube::Error::Api(ref s) if s.code == 403),
+            "{err}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()> {
+    // No helm.releases value: what `helm install` with the printed line gives.
+    let yaml = render_chart(
+        &[
+            ("hub.address", "hub.example.com:7443"),
+            ("token", "kwt_test"),
+        ],
+        "1.36.3",
+    )
+    .await?;
+    let mut secret_rules = Vec::new();
+    let mut helm_releases_env = None;
+    for document in serde_yaml::Deserializer::from_str(&yaml) {
+        let object = serde_yaml::Value::deserialize(document)?;
+        let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+        for rule in object["rules"].as_sequence().into_iter().flatten() {
+            let resources = rule["resources"].as_sequence().into_iter().flatten();
+            if resources.clone().any(|r| r == "secrets") {
+                let names: Vec<String> = rule["resourceNames"]
+                    .as_sequence()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect();
+                secret_rules.push((kind.clone(), names));
+            }
+        }
+        let containers = &object["spec"]["template"]["spec"]["containers"];
+        for env in containers[0]["env"].as_sequence().into_iter().flatten() {
+            if env["name"] == "KUBEWORKZ_HELM_RELEASES" {
+                helm_releases_env = env["value"].as_str().map(str::to_owned);
+            }
+        }
+    }
+    assert_eq!(
+        secret_rules,
+        [("Role".to_owned(), vec![CREDENTIALS_SECRET.to_owned()])],
+        "by default the only Secret the agent may touch is its own credentials"
+    );
+    assert_eq!(helm_releases_env.as_deref(), Some("false"));
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! A page of a cluster's namespaces with each one's live deployment and pod counts, for the
+//! namespaces table, in one statement whose total is a column too: the cluster's kept count
+//! of its live namespaces.
+//!
+//! The counts are the ones ingest keeps in `k8s_namespace_counts` (`ingest::namespace_counts`
+//! says how), joined to the page by key: counting on read, per namespace of the page, was
+//! most of the page's database work.
+
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use tracing::instrument;
+
+use super::items::{
+    ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_from, item_order,
+};
+use crate::store::sql::paging::{PageRequest, Paged};
+use crate::store::sql::{Cells, Dialect, Ty, Value};
+use crate::store::{Store, StoreError, on_conn};
+
+/// Live objects in one namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NamespaceCounts {
+    /// Deployments not deleted.
+    pub deployments: u64,
+    /// Pods not deleted.
+    pub pods: u64,
+}
+
+/// A live namespace and what lives in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceItem {
+    /// The namespace.
+    pub item: InventoryItem,
+    /// Its live deployments and pods.
+    pub counts: NamespaceCounts,
+}
+
+impl Store {
+    /// A page of the live namespaces of a cluster with their live deployment and pod
+    /// counts, in one statement (plus a count when the page cannot tell the total).
+    #[instrument(skip_all)]
+    pub async fn namespace_page(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        page: PageRequest,
+    ) -> Result<Paged<NamespaceItem>, StoreError> {
+        on_conn!(self, |db| async {
+            let d = db.dialect();
+            let query = InventoryQuery {
+                kind: ObjectKind::Namespace,
+                cluster: Some(cluster),
+                namespace: None,
+                deployment: None,
+                columns: Vec::new(),
+                page,
+            };
+            let filter = inventory_filter(d, org, &query);
+            let table = "k8s_namespaces";
+            let raw = "uid, cluster_id, namespace, name, data, first_seen_at, updated_at";
+            let order = item_order(ObjectKind::Namespace);
+            let (inner, mut args) = filter.page_sql((table, raw, order), page);
+            // The total is the cluster's kept count of live namespaces (one primary-key read)
+            // rather than a count of the page's filter: on SQLite that count fetched every
+            // namespace row of the cluster to check its organization. NULL (another
+            // organization's cluster) reads as none. Its two values are bound after the page's.
+            args.extend([Value::Id(*cluster.as_uuid()), Value::Id(*org.as_uuid())]);
+            let (cluster_ph, org_ph) = (d.ph(args.len() - 1), d.ph(args.len()));
+            let total = format!(
+                "(SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters WHERE id = {cluster_ph} \
+         AND org_id = {org_ph})"
+            );
+            let columns = format!(
+                "n.uid, {}, n.namespace, n.name, {}, n.first_seen_at, n.updated_at",
+                d.text("n.cluster_id"),
+                d.text("n.data")
+            );
+            let order = order
+                .split(", ")
+                .map(|c| format!("n.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // The page is cut first, so only its namespaces are looked up. On PostgreSQL the
+            // lookup is also bounded by the page's first and last name, a range of the primary key,
+            // so it grows with the page, not with the cluster (joined on the cluster alone, the
+            // planner scans all its rows); SQLite looks each name up by key as it is.
+            let range = match d {
+                Dialect::Postgres => {
+                    " AND c.namespace >= (SELECT min(name) FROM n) AND c.namespace <= (SELECT max(name) FROM n)"
+                }
+                Dialect::Sqlite => "",
+            };
+            let sql = format!(
+                "WITH n AS ({inner}) \
+         SELECT {columns}, coalesce(c.deployments, 0), coalesce(c.pods, 0), {total} \
+         FROM n LEFT JOIN k8s_namespace_counts c ON c.cluster_id = {cluster_ph} \
+         AND c.namespace = n.name{range} ORDER BY {order}"
+            );
+            let types = [&ITEM_TYPES[..], &[Ty::I64, Ty::I64, Ty::I64]].concat();
+            let mut rows = db.fetch(&sql, args, &types).await?;
+            let total = filter.take_total(db, table, page, &mut rows).await?;
+            let items = rows
+                .into_iter()
+                .map(|mut row| {
+                    let mut counts = Cells::new(row.split_off(ITEM_TYPES.len()));
+                    Ok(NamespaceItem {
+                        counts: NamespaceCounts {
+                            deployments: counts.i64()?.max(0) as u64,
+                            pods: counts.i64()?.max(0) as u64,
+                        },
+                        item: item_from(row)?,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            Ok(Paged { items, total })
+        })
+    }
+}

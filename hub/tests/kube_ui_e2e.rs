@@ -1,0 +1,181 @@
+//! The web UI end to end in a real browser: a real test cluster with a deployment, the real
+//! `kubeworkz-hub serve` (the UI embedded in it), and `hub/ui/e2e/run.mjs` driving Debian's
+//! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod,
+//! a scale in the cluster seen without reload, dark mode, a viewer without mutating
+//! controls, axe-core on the main pages, no console errors. Screenshots land in
+//! `target/ui-screenshots/` (the CI artifact).
+//!
+//! Needs `node` and `npm ci` in `hub/ui` (`tests/run.sh` does both) and `/usr/bin/chromium`
+//! (or `CHROMIUM`). In nextest's `kube` group.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+use serde_json::json;
+
+use support::hub::{Hub, cli_with_stdin, login_session};
+
+const ADMIN_EMAIL: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "e2e-admin-password";
+const VIEWER_EMAIL: &str = "viewer@example.com";
+const VIEWER_PASSWORD: &str = "e2e-viewer-password";
+const NAMESPACE: &str = "shop";
+const DEPLOYMENT: &str = "web";
+const REPLICAS: i32 = 2;
+const NODE: &str = "node-a";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the hub crate sits in the workspace")
+        .to_path_buf()
+}
+
+fn deployment() -> Result<Deployment> {
+    Ok(serde_json::from_value(json!({
+        "metadata": {"name": DEPLOYMENT},
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": {"app": DEPLOYMENT}},
+            "template": {
+                "metadata": {"labels": {"app": DEPLOYMENT}},
+                "spec": {"containers": [{
+                    "name": "app",
+                    "image": "nginx:1.27",
+                    "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}},
+                }]},
+            },
+        },
+    }))?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -> Result<()> {
+    let ui = workspace_root().join("hub/ui");
+    if !ui.join("node_modules/playwright-core").is_dir() {
+        bail!("run `npm ci` in {} first (tests/run.sh does)", ui.display());
+    }
+    let shots = workspace_root().join("target/ui-screenshots");
+
+    let cluster = TestCluster::start(ClusterSpec::new("ui-e2e", vec![NodeSpec::new(NODE)])).await?;
+    cluster.create_namespace(NAMESPACE).await?;
+    let deploys: Api<Deployment> = Api::namespaced(cluster.client(), NAMESPACE);
+    deploys
+        .create(&PostParams::default(), &deployment()?)
+        .await?;
+
+    let dir = tempfile::tempdir()?;
+    let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+    let mut hub = Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let url = hub.api_url()?;
+    let (ok, out, err) = cli_with_stdin(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            VIEWER_EMAIL,
+            "--role",
+            "viewer",
+        ],
+        VIEWER_PASSWORD,
+    );
+    assert!(ok, "user create: {out}{err}");
+
+    let mut script = Command::new("node")
+        .arg("e2e/run.mjs")
+        .current_dir(&ui)
+        .env("HUB_URL", &url)
+        .env("ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("VIEWER_EMAIL", VIEWER_EMAIL)
+        .env("VIEWER_PASSWORD", VIEWER_PASSWORD)
+        .env("KUBECONFIG_FILE", cluster.kubeconfig_path())
+        .env("APP_NAMESPACE", NAMESPACE)
+        .env("APP_DEPLOYMENT", DEPLOYMENT)
+        .env("APP_REPLICAS", REPLICAS.to_string())
+        .env("NODE_NAME", NODE)
+        .env("SCREENSHOT_DIR", &shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("running node (install Node.js 20+)")?;
+    let mut to_script = script.stdin.take().context("script stdin")?;
+    let from_script = BufReader::new(script.stdout.take().context("script stdout")?);
+    let mut scaled = Vec::new();
+    for line in from_script.lines() {
+        let line = line?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["SCALE", namespace, name, replicas] => {
+                let replicas: i32 = replicas.parse().context("SCALE replicas")?;
+                let api: Api<Deployment> = Api::namespaced(cluster.client(), namespace);
+                api.patch(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+                )
+                .await
+                .with_context(|| format!("scaling {namespace}/{name}"))?;
+                scaled.push(replicas);
+                writeln!(to_script, "OK")?;
+            }
+            _ => eprintln!("[ui-e2e stdout] {line}"),
+        }
+    }
+    let status = script.wait()?;
+    eprintln!("screenshots: {}", shots.display());
+    if !status.success() {
+        bail!(
+            "the browser walk failed ({status}); hub log:\n{}",
+            hub.log()
+        );
+    }
+    assert_eq!(
+        scaled,
+        [REPLICAS + 1, REPLICAS],
+        "the script scaled up and back"
+    );
+    for theme in ["light", "dark"] {
+        for device in ["desktop", "phone"] {
+            for page in ["dashboard", "cluster", "namespace", "pod"] {
+                let shot = shots.join(format!("{page}-{theme}-{device}.png"));
+                let size = std::fs::metadata(&shot)
+                    .with_context(|| format!("screenshot {}", shot.display()))?
+                    .len();
+                assert!(size > 1000, "{} is a real image", shot.display());
+            }
+        }
+    }
+    // An open event stream must not hold the hub's graceful shutdown.
+    let client = reqwest::Client::new();
+    let session = login_session(&url, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+    let stream = client
+        .get(format!("{url}/api/v1/events"))
+        .header("cookie", session)
+        .send()
+        .await?;
+    assert_eq!(stream.status(), 200);
+    let log = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::task::spawn_blocking(move || hub.stop()),
+    )
+    .await
+    .context("the hub stops within 20 s with an event stream open")???;
+    drop(stream);
+    assert!(
+        !log.contains(ADMIN_PASSWORD) && !log.contains(VIEWER_PASSWORD),
+        "no password in the hub's log"
+    );
+    Ok(())
+}

@@ -1,0 +1,290 @@
+//! Small, realistic projections and clusters for the conformance cases.
+
+use std::collections::BTreeMap;
+
+use kubeworkz_hub::store::{
+    ClusterMode, Cursor, Environment, NewCluster, PageRequest, SealedKubeconfig, Store,
+};
+use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::node::{NodeResources, NodeRole};
+use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
+use kubeworkz_shared::model::{
+    DeploymentProjection, DeploymentReplicas, DeploymentStrategy, HelmReleaseProjection,
+    HelmReleaseStatus, NamespacePhase, NamespaceProjection, NodeProjection, OwnerKind, PodOwner,
+    PodProjection, ResourceAmounts,
+};
+use kubeworkz_shared::time::UnixMillis;
+
+/// When the fixture pods were created: fixed per test run, since creationTimestamp never
+/// changes for a uid (pods are partitioned by it).
+static CREATED: std::sync::LazyLock<UnixMillis> =
+    std::sync::LazyLock::new(|| UnixMillis(UnixMillis::now().0 - 60_000));
+
+pub fn namespace(name: &str, uid: &str, team: Option<&str>) -> Object {
+    let mut labels = BTreeMap::new();
+    if let Some(team) = team {
+        labels.insert("team".to_owned(), team.to_owned());
+    }
+    Object::Namespace(NamespaceProjection {
+        name: name.into(),
+        uid: uid.into(),
+        labels,
+        phase: NamespacePhase::Active,
+        created: Some(UnixMillis(1_700_000_000_000)),
+    })
+}
+
+pub fn node(name: &str, uid: &str) -> Object {
+    let resources = NodeResources {
+        cpu_millis: 4_000,
+        memory_bytes: 16 << 30,
+        pods: 110,
+        ephemeral_storage_bytes: 100 << 30,
+        gpus: 0,
+    };
+    Object::Node(NodeProjection {
+        name: name.into(),
+        uid: uid.into(),
+        role: NodeRole::Worker,
+        instance_type: Some("m5.xlarge".into()),
+        zone: Some("eu-west-1a".into()),
+        region: Some("eu-west-1".into()),
+        capacity: resources,
+        allocatable: resources,
+        conditions: vec![],
+        kubelet_version: "v1.36.3".into(),
+        provider_id: None,
+        labels: BTreeMap::new(),
+        taints: vec![],
+        created: Some(UnixMillis(1_700_000_000_000)),
+        unschedulable: false,
+    })
+}
+
+pub fn deployment(namespace: &str, name: &str, uid: &str, replicas: u32) -> Object {
+    Object::Deployment(DeploymentProjection {
+        name: name.into(),
+        namespace: namespace.into(),
+        uid: uid.into(),
+        replicas: DeploymentReplicas {
+            desired: replicas,
+            updated: replicas,
+            ready: replicas,
+            available: replicas,
+            unavailable: 0,
+        },
+        conditions: vec![],
+        strategy: DeploymentStrategy::RollingUpdate {
+            max_surge: None,
+            max_unavailable: None,
+        },
+        images: vec!["nginx:1.27".into()],
+        labels: BTreeMap::new(),
+        generation: 1,
+        observed_generation: Some(1),
+        created: Some(UnixMillis(1_700_000_000_000)),
+    })
+}
+
+pub fn pod(namespace: &str, name: &str, uid: &str, phase: PodPhase) -> Object {
+    let requests = ResourceAmounts {
+        cpu_millis: Some(250),
+        memory_bytes: Some(256 << 20),
+        ephemeral_storage_bytes: None,
+        gpus: None,
+    };
+    Object::Pod(PodProjection {
+        name: name.into(),
+        namespace: namespace.into(),
+        uid: uid.into(),
+        node: Some("node-a".into()),
+        phase,
+        owner: Some(PodOwner {
+            kind: OwnerKind::Deployment,
+            name: "web".into(),
+        }),
+        containers: vec![ContainerProjection {
+            name: "app".into(),
+            kind: ContainerKind::App,
+            requests,
+            limits: ResourceAmounts::default(),
+            restarts: 0,
+            ready: true,
+        }],
+        overhead: ResourceAmounts::default(),
+        ready: true,
+        start_time: Some(*CREATED),
+        qos_class: QosClass::Burstable,
+        pvc_claims: vec![],
+        created: Some(*CREATED),
+        deleted: None,
+    })
+}
+
+pub fn helm_release(namespace: &str, name: &str, revision: u32, uid: &str) -> Object {
+    Object::HelmRelease(HelmReleaseProjection {
+        name: name.into(),
+        namespace: namespace.into(),
+        uid: uid.into(),
+        revision,
+        status: HelmReleaseStatus::Deployed,
+        chart_name: "nginx".into(),
+        chart_version: "1.0.0".into(),
+        app_version: Some("1.27".into()),
+        updated: Some(UnixMillis(1_700_000_000_000)),
+    })
+}
+
+pub fn delete_of(object: &Object) -> Change {
+    Change::Delete(object.key())
+}
+
+pub fn snapshot(kinds: &[ObjectKind], objects: &[Object]) -> Vec<Change> {
+    let mut changes = vec![Change::SnapshotBegin {
+        kinds: kinds.to_vec(),
+    }];
+    changes.extend(objects.iter().cloned().map(Change::Upsert));
+    changes.push(Change::SnapshotEnd {
+        kinds: kinds.to_vec(),
+    });
+    changes
+}
+
+pub fn batch(changes: Vec<Change>) -> ChangeBatch {
+    ChangeBatch {
+        produced_at: UnixMillis::now(),
+        changes,
+    }
+}
+
+/// Registers an agent-mode cluster in `org`.
+pub async fn agent_cluster(store: &Store, org: OrgId, name: &str) -> ClusterId {
+    let id = ClusterId::new();
+    store
+        .create_cluster(&NewCluster {
+            id,
+            org_id: org,
+            name: name.into(),
+            description: String::new(),
+            environment: Environment::Production,
+            tags: vec!["eu".into()],
+            mode: ClusterMode::Agent,
+            api_server_url: None,
+            provider: None,
+            version: None,
+            kubeconfig: None,
+            created_by: Some("test".into()),
+        })
+        .await
+        .expect("create cluster");
+    id
+}
+
+/// Registers a pull-mode cluster in `org` (API server `https://127.0.0.1:6443`, a sealed
+/// kubeconfig of bytes 1, 2, 3).
+pub async fn pull_cluster(store: &Store, org: OrgId, name: &str) -> ClusterId {
+    let id = ClusterId::new();
+    store
+        .create_cluster(&NewCluster {
+            id,
+            org_id: org,
+            name: name.into(),
+            description: "by kubeconfig".into(),
+            environment: Environment::Development,
+            tags: vec![],
+            mode: ClusterMode::Kubeconfig,
+            api_server_url: Some("https://127.0.0.1:6443".into()),
+            provider: None,
+            version: None,
+            kubeconfig: Some(SealedKubeconfig {
+                blob: vec![1, 2, 3],
+                key_id: "k1".into(),
+            }),
+            created_by: Some("cli".into()),
+        })
+        .await
+        .expect("create cluster");
+    id
+}
+
+/// A sequence of cursors in one epoch.
+#[derive(Debug)]
+pub struct Cursors {
+    pub epoch: u64,
+    pub seq: u64,
+}
+
+impl Cursors {
+    pub fn new(epoch: u64) -> Self {
+        Self { epoch, seq: 0 }
+    }
+
+    pub fn next(&mut self) -> Cursor {
+        self.seq += 1;
+        Cursor {
+            epoch: self.epoch,
+            seq: self.seq,
+        }
+    }
+}
+
+/// Every live object the store holds for the cluster, in `Inventory` order.
+pub async fn live(store: &Store, org: OrgId, cluster: ClusterId) -> Vec<Object> {
+    let mut objects = Vec::new();
+    for kind in ObjectKind::ALL {
+        for record in store.inventory(org, cluster, kind, true).await.unwrap() {
+            objects.push(record.object);
+        }
+    }
+    objects.sort_by_key(|o| {
+        let k = o.key();
+        (k.kind, k.namespace, k.name)
+    });
+    objects
+}
+
+/// Each live namespace's (deployments, pods), by name, as the namespaces page shows them.
+pub async fn page_namespace_counts(
+    store: &Store,
+    org: OrgId,
+    cluster: ClusterId,
+) -> BTreeMap<String, (u64, u64)> {
+    let page = PageRequest {
+        limit: 1_000,
+        offset: 0,
+    };
+    let paged = store.namespace_page(org, cluster, page).await.unwrap();
+    paged
+        .items
+        .into_iter()
+        .map(|n| (n.item.name, (n.counts.deployments, n.counts.pods)))
+        .collect()
+}
+
+/// Each live namespace's (deployments, pods), by name, counted from `live` objects.
+pub fn namespace_counts_of(live: &[Object]) -> BTreeMap<String, (u64, u64)> {
+    let mut counts: BTreeMap<String, (u64, u64)> = live
+        .iter()
+        .filter_map(|o| match o {
+            Object::Namespace(n) => Some((n.name.clone(), (0, 0))),
+            _ => None,
+        })
+        .collect();
+    for object in live {
+        match object {
+            Object::Deployment(d) => {
+                if let Some(c) = counts.get_mut(&d.namespace) {
+                    c.0 += 1;
+                }
+            }
+            Object::Pod(p) => {
+                if let Some(c) = counts.get_mut(&p.namespace) {
+                    c.1 += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    counts
+}

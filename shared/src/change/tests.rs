@@ -1,0 +1,332 @@
+//! Keys, round trips and golden postcard bytes of the change stream.
+//!
+//! The golden tests fail when the encoding of an existing message changes. If that is
+//! intended (it breaks agents in the field), bump `PROTOCOL_MAJOR`; otherwise append fields
+//! or variants instead of changing existing ones.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::model::deployment::{DeploymentReplicas, DeploymentStrategy};
+use crate::model::helm::HelmReleaseStatus;
+use crate::model::namespace::NamespacePhase;
+use crate::model::node::{NodeResources, NodeRole, Taint};
+use crate::model::pod::{
+    ContainerKind, ContainerProjection, OwnerKind, PodOwner, PodPhase, QosClass,
+};
+use crate::model::storage::{ClaimRef, PvcPhase};
+use crate::model::{Condition, ConditionStatus, ResourceAmounts};
+
+const T: UnixMillis = UnixMillis(1_714_557_600_000);
+
+fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect()
+}
+
+fn namespace() -> NamespaceProjection {
+    NamespaceProjection {
+        name: "shop".into(),
+        uid: "u1".into(),
+        labels: labels(&[("team", "web")]),
+        phase: NamespacePhase::Active,
+        created: Some(T),
+    }
+}
+
+/// One small but fully populated fixture per object kind, in [`ObjectKind::ALL`] order.
+fn one_of_each_object() -> Vec<Object> {
+    let ready = Condition {
+        type_: "Ready".into(),
+        status: ConditionStatus::True,
+        reason: Some("KubeletReady".into()),
+        last_transition: Some(T),
+    };
+    let resources = NodeResources {
+        cpu_millis: 2000,
+        memory_bytes: 1 << 30,
+        pods: 110,
+        ephemeral_storage_bytes: 1 << 34,
+        gpus: 0,
+    };
+    vec![
+        Object::Node(NodeProjection {
+            name: "n1".into(),
+            uid: "u0".into(),
+            role: NodeRole::Worker,
+            instance_type: Some("m5.large".into()),
+            zone: Some("a".into()),
+            region: None,
+            capacity: resources,
+            allocatable: resources,
+            conditions: vec![ready.clone()],
+            kubelet_version: "v1.30.0".into(),
+            provider_id: None,
+            labels: labels(&[("k", "v")]),
+            taints: vec![Taint {
+                key: "gpu".into(),
+                value: None,
+                effect: "NoSchedule".into(),
+            }],
+            created: Some(T),
+            unschedulable: false,
+        }),
+        Object::Namespace(namespace()),
+        Object::Deployment(DeploymentProjection {
+            name: "web".into(),
+            namespace: "shop".into(),
+            uid: "u2".into(),
+            replicas: DeploymentReplicas {
+                desired: 3,
+                updated: 3,
+                ready: 2,
+                available: 2,
+                unavailable: 1,
+            },
+            conditions: vec![],
+            strategy: DeploymentStrategy::RollingUpdate {
+                max_surge: Some("25%".into()),
+                max_unavailable: None,
+            },
+            images: vec!["nginx:1.27".into()],
+            labels: BTreeMap::new(),
+            generation: 2,
+            observed_generation: Some(2),
+            created: None,
+        }),
+        Object::Pod(PodProjection {
+            name: "web-5d4f7-abcde".into(),
+            namespace: "shop".into(),
+            uid: "0b6e4a1c-5f3d-4c2e-9a8b-7d6c5e4f3a2b".into(),
+            node: Some("n1".into()),
+            phase: PodPhase::Running,
+            owner: Some(PodOwner {
+                kind: OwnerKind::Deployment,
+                name: "web".into(),
+            }),
+            containers: vec![ContainerProjection {
+                name: "nginx".into(),
+                kind: ContainerKind::App,
+                requests: ResourceAmounts {
+                    cpu_millis: Some(100),
+                    memory_bytes: Some(1 << 27),
+                    ..Default::default()
+                },
+                limits: ResourceAmounts::default(),
+                restarts: 1,
+                ready: true,
+            }],
+            overhead: ResourceAmounts::default(),
+            ready: true,
+            start_time: Some(T),
+            qos_class: QosClass::Burstable,
+            pvc_claims: vec![],
+            created: Some(T),
+            deleted: None,
+        }),
+        Object::PersistentVolumeClaim(PvcProjection {
+            name: "data".into(),
+            namespace: "shop".into(),
+            uid: "u4".into(),
+            requested_bytes: Some(10 << 30),
+            storage_class: Some("gp3".into()),
+            volume_name: Some("pv1".into()),
+            phase: PvcPhase::Bound,
+            capacity_bytes: Some(10 << 30),
+            created: None,
+        }),
+        Object::PersistentVolume(PersistentVolumeProjection {
+            name: "pv1".into(),
+            uid: "u5".into(),
+            capacity_bytes: Some(10 << 30),
+            storage_class: Some("gp3".into()),
+            csi_driver: Some("ebs.csi.aws.com".into()),
+            claim: Some(ClaimRef {
+                namespace: "shop".into(),
+                name: "data".into(),
+            }),
+            phase: PvcPhase::Bound,
+            created: None,
+        }),
+        Object::StorageClass(StorageClassProjection {
+            name: "gp3".into(),
+            uid: "u6".into(),
+            provisioner: "ebs.csi.aws.com".into(),
+            parameters: labels(&[("type", "gp3")]),
+            is_default: true,
+            created: None,
+        }),
+        Object::HelmRelease(HelmReleaseProjection {
+            name: "web".into(),
+            namespace: "shop".into(),
+            uid: "u7".into(),
+            revision: 2,
+            status: HelmReleaseStatus::Deployed,
+            chart_name: "web".into(),
+            chart_version: "1.0.0".into(),
+            app_version: Some("1.27".into()),
+            updated: Some(T),
+        }),
+    ]
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn objects_know_their_kind_and_key() {
+    let objects = one_of_each_object();
+    let kinds: Vec<_> = objects.iter().map(Object::kind).collect();
+    assert_eq!(kinds, ObjectKind::ALL);
+    for object in &objects {
+        let key = object.key();
+        assert_eq!(key.kind.is_namespaced(), !key.namespace.is_empty(), "{key}");
+    }
+    assert_eq!(
+        objects[3].key().to_string(),
+        "Pod shop/web-5d4f7-abcde (0b6e4a1c-5f3d-4c2e-9a8b-7d6c5e4f3a2b)"
+    );
+    assert_eq!(objects[7].key().name, "sh.helm.release.v1.web.v2");
+    assert_eq!(objects[0].key().to_string(), "Node n1 (u0)");
+}
+
+#[test]
+fn every_object_round_trips_through_postcard() {
+    for object in one_of_each_object() {
+        let bytes = postcard::to_allocvec(&object).unwrap();
+        let back: Object = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, object);
+    }
+}
+
+/// Every object's golden bytes decode to it through the budgeted decoder, and the largest
+/// batches the agent sends of each kind (500 changes) stay within the limits of their frame:
+/// the estimate per frame byte is printed for the record.
+#[test]
+fn largest_batches_of_every_kind_decode_within_their_frame_limits() {
+    use crate::protocol::budget::decode;
+    use crate::protocol::{AgentMessage, DecodeLimits};
+    for (object, golden) in one_of_each_object().into_iter().zip(GOLDEN_OBJECTS) {
+        let bytes: Vec<u8> = (0..golden.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&golden[i..i + 2], 16).unwrap())
+            .collect();
+        let limits = DecodeLimits::for_frame(bytes.len() as u32);
+        assert_eq!(decode::<Object>(&bytes, &limits).unwrap().0, object);
+    }
+    let deletes = one_of_each_object()
+        .iter()
+        .map(|o| Change::Delete(o.key()))
+        .collect::<Vec<_>>();
+    let upserts = one_of_each_object().into_iter().map(Change::Upsert);
+    for change in upserts.chain(deletes) {
+        let message = AgentMessage::Batch {
+            epoch: 1,
+            seq: 1,
+            batch: ChangeBatch {
+                produced_at: T,
+                changes: vec![change.clone(); 500],
+            },
+        };
+        let bytes = postcard::to_allocvec(&message).unwrap();
+        let limits = DecodeLimits::for_frame(bytes.len() as u32);
+        let (back, spent) = decode::<AgentMessage>(&bytes, &limits)
+            .unwrap_or_else(|err| panic!("{change:?}: {err}"));
+        assert_eq!(back, message);
+        println!(
+            "500 × {:<60.60}: {:>7} bytes, estimate {:>8} ({:.1}/byte, {:.0}% of the limit)",
+            format!("{change:?}"),
+            bytes.len(),
+            spent.decoded_bytes,
+            spent.decoded_bytes as f64 / bytes.len() as f64,
+            spent.decoded_bytes as f64 * 100.0 / limits.max_decoded_bytes as f64,
+        );
+    }
+}
+
+/// Pins each message of the stream. A failure prints the new bytes; read the module docs
+/// before updating them.
+#[test]
+fn change_messages_have_pinned_encodings() {
+    let batch = ChangeBatch {
+        produced_at: T,
+        changes: vec![
+            Change::SnapshotBegin {
+                kinds: vec![ObjectKind::Namespace, ObjectKind::Pod],
+            },
+            Change::Upsert(Object::Namespace(namespace())),
+            Change::Delete(ObjectKey {
+                kind: ObjectKind::Pod,
+                namespace: "shop".into(),
+                name: "web-1".into(),
+                uid: "u9".into(),
+            }),
+            Change::SnapshotEnd {
+                kinds: vec![ObjectKind::Namespace, ObjectKind::Pod],
+            },
+        ],
+    };
+    let golden: [&str; 4] = [
+        GOLDEN_SNAPSHOT_BEGIN,
+        GOLDEN_UPSERT,
+        GOLDEN_DELETE,
+        GOLDEN_SNAPSHOT_END,
+    ];
+    for (change, want) in batch.changes.iter().zip(golden) {
+        assert_eq!(
+            hex(&postcard::to_allocvec(change).unwrap()),
+            want,
+            "{change:?}"
+        );
+    }
+    let bytes = postcard::to_allocvec(&batch).unwrap();
+    assert_eq!(hex(&bytes), GOLDEN_BATCH);
+    assert_eq!(postcard::from_bytes::<ChangeBatch>(&bytes).unwrap(), batch);
+}
+
+#[test]
+fn every_object_kind_has_a_pinned_encoding() {
+    let objects = one_of_each_object();
+    for (object, want) in objects.iter().zip(GOLDEN_OBJECTS) {
+        assert_eq!(
+            hex(&postcard::to_allocvec(object).unwrap()),
+            want,
+            "{:?}",
+            object.kind()
+        );
+    }
+    assert_eq!(objects.len(), GOLDEN_OBJECTS.len());
+}
+
+const GOLDEN_SNAPSHOT_BEGIN: &str = "00020103";
+const GOLDEN_UPSERT: &str = "01010473686f700102753101047465616d0377656200018084c6b9e663";
+const GOLDEN_DELETE: &str = "02030473686f70057765622d3101027539";
+const GOLDEN_SNAPSHOT_END: &str = "03020103";
+const GOLDEN_BATCH: &str = concat!(
+    "8084c6b9e663040002010301010473686f700102753101047465616d0377656200018084c6b9e663020304",
+    "73686f70057765622d310102753903020103",
+);
+const GOLDEN_OBJECTS: [&str; 8] = [
+    concat!(
+        "00026e31010275300101086d352e6c6172676501016100d00f80808080046e808080804000d00f80808080",
+        "046e8080808040000105526561647900010c4b7562656c65745265616479018084c6b9e6630776312e3330",
+        "2e300001016b01760103677075000a4e6f5363686564756c65018084c6b9e66300",
+    ),
+    "010473686f700102753101047465616d0377656200018084c6b9e663",
+    "02037765620473686f700102753203030202010000010332352500010a6e67696e783a312e32370004010400",
+    concat!(
+        "030f7765622d35643466372d61626364650473686f70000b6e4a1c5f3d4c2e9a8b7d6c5e4f3a2b01026e31",
+        "0101000377656201056e67696e78000164018080804000000000000001010000000001018084c6b9e66301",
+        "00018084c6b9e66300",
+    ),
+    "0404646174610473686f7001027534018080808028010367703301037076310101808080802800",
+    concat!(
+        "0503707631010275350180808080280103677033010f6562732e6373692e6177732e636f6d010473686f70",
+        "04646174610100",
+    ),
+    "0603677033010275360f6562732e6373692e6177732e636f6d010474797065036770330100",
+    "07037765620473686f700102753702010377656205312e302e300104312e3237018084c6b9e663",
+];
