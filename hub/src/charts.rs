@@ -165,7 +165,7 @@ fn served() -> Result<&'static ChartRepo, ApiError> {
 
 /// `GET /charts/index.yaml`.
 pub(crate) async fn index_yaml() -> Result<Response, ApiError> {
-    Ok(file(
+    Ok(repo_file(
         "application/yaml",
         served()?.index.clone().into_bytes(),
     ))
@@ -173,17 +173,17 @@ pub(crate) async fn index_yaml() -> Result<Response, ApiError> {
 
 /// `GET /charts/{file}`: the archive, when `file` names it.
 pub(crate) async fn chart_archive(
-    axum::extract::Path(file): axum::extract::Path<String>,
+    axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
     let repo = served()?;
-    if file != repo.archive_name {
+    if name != repo.archive_name {
         return Err(ApiError::NotFound);
     }
-    Ok(file("application/gzip", repo.archive.clone()))
+    Ok(repo_file("application/gzip", repo.archive.clone()))
 }
 
 /// A repository file; `no-cache`: a hub upgrade replaces both files under the same path.
-fn file(content_type: &'static str, body: Vec<u8>) -> Response {
+fn repo_file(content_type: &'static str, body: Vec<u8>) -> Response {
     (
         StatusCode::OK,
         [

@@ -213,7 +213,7 @@ impl AgentAuthority for StoreAuthority {
         let result = match self.org_of(cluster).await {
             Ok(org) => {
                 let actor = format!("agent:{cluster}");
-                crate::cluster_info::record(&*self.store, org, cluster, info, &actor)
+                crate::cluster_info::record(&self.store, org, cluster, info, &actor)
                     .await
                     .map(drop)
                     .map_err(AuthorityError::new)

@@ -23,7 +23,7 @@ fn eks(version: &str) -> ClusterInfo {
 }
 
 pub async fn cluster_info_is_stored_once_and_a_version_change_is_audited(t: TestStore) {
-    let store = &*t.store;
+    let store = &t.store;
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let id = agent_cluster(store, org, "edge").await;
     let actor = format!("agent:{id}");

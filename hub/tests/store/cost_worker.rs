@@ -178,7 +178,7 @@ fn cost_of(rows: &[(String, NanoDollars)], namespace: &str) -> NanoDollars {
 pub async fn the_hour_in_progress_is_costed_so_far_then_for_good(t: TestStore) {
     let store = t.store.clone();
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = agent_cluster(&*store, org, "prod-eu-1").await;
+    let cluster = agent_cluster(&store, org, "prod-eu-1").await;
     let objects = [
         node("node-a", "uid-node-a"),
         namespace("web", "uid-ns-web", Some("platform")),
