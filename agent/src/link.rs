@@ -15,9 +15,10 @@
 
 use std::sync::Arc;
 
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::protocol::{CaPin, EnrollmentToken, Payload};
 use kubeworkz_shared::time::UnixMillis;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::credentials::{CredentialStore, CredentialsError};
@@ -72,6 +73,8 @@ pub struct LinkSettings {
     pub backoff: Backoff,
     /// Where the uplink publishes its connection and unacked bytes (`/metrics`).
     pub gauges: Arc<UplinkGauges>,
+    /// The collector's latest cluster info, sent after every `Welcome` and on change.
+    pub cluster_info: watch::Receiver<Option<ClusterInfo>>,
 }
 
 /// Runs until `shutdown` (then the uplink drains until `payloads` closes, or until
@@ -93,7 +96,8 @@ pub async fn run(
     let uplink = Uplink::new(hub, identity, MAX_QUEUE_BYTES, events_tx)
         .with_token(settings.token.clone())
         .with_backoff(settings.backoff)
-        .with_gauges(settings.gauges);
+        .with_gauges(settings.gauges)
+        .with_cluster_info(settings.cluster_info);
     tokio::join!(
         uplink.run(payloads, uplink_stop),
         handle_events(events, &credentials, &resync)

@@ -19,9 +19,9 @@ use kube::Client;
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::collect::{CollectError, Collector, CollectorConfig, CollectorOutput, Kept};
 use kubeworkz_shared::inventory::Inventory;
-use kubeworkz_shared::model::HealthStatus;
+use kubeworkz_shared::model::{ClusterInfo, HealthStatus};
 use kubeworkz_shared::protocol::Payload;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -53,10 +53,19 @@ pub struct Stats {
     health: AtomicU64,
 }
 
+/// Where a collector output goes: the uplink's sequenced queue, or its latest-value slot.
+enum Routed {
+    /// Queued, numbered and acked (inventory, usage, health).
+    Payload(Payload),
+    /// Replaces the cluster info the uplink sends after each `Welcome` (not sequenced: see
+    /// `AgentMessage::ClusterInfo`).
+    ClusterInfo(ClusterInfo),
+}
+
 impl Stats {
     /// Counts `output` and turns it into what the uplink sends.
-    fn count(&self, output: CollectorOutput) -> Payload {
-        match output {
+    fn count(&self, output: CollectorOutput) -> Routed {
+        Routed::Payload(match output {
             CollectorOutput::Changes(batch) => {
                 self.batches.fetch_add(1, Ordering::Relaxed);
                 self.changes
@@ -77,7 +86,16 @@ impl Stats {
                 self.health.store(code, Ordering::Relaxed);
                 Payload::Health(Box::new((report, signals)))
             }
-        }
+            CollectorOutput::ClusterInfo(info) => {
+                tracing::info!(
+                    version = info.git_version,
+                    provider = ?info.provider,
+                    evidence = info.evidence,
+                    "cluster info"
+                );
+                return Routed::ClusterInfo(info);
+            }
+        })
     }
 }
 
@@ -124,12 +142,20 @@ pub async fn run(
 
     let (outputs, mut outputs_rx) = mpsc::channel(PAYLOAD_BUFFER);
     let (payloads, payloads_rx) = mpsc::channel(PAYLOAD_BUFFER);
+    let (cluster_info, cluster_info_rx) = watch::channel(None);
     let resync = Arc::new(Notify::new());
     let collect = collect_with_resync(collector, outputs, resync.clone(), shutdown.clone());
     let forward = async move {
         while let Some(output) = outputs_rx.recv().await {
-            if payloads.send(state.stats.count(output)).await.is_err() {
-                break;
+            match state.stats.count(output) {
+                Routed::Payload(payload) => {
+                    if payloads.send(payload).await.is_err() {
+                        break;
+                    }
+                }
+                Routed::ClusterInfo(info) => {
+                    cluster_info.send_replace(Some(info));
+                }
             }
         }
     };
@@ -153,6 +179,7 @@ pub async fn run(
         token: config.token.clone(),
         ca_pin: config.ca_pin,
         backoff: Backoff::new(BASE, config.reconnect_max),
+        cluster_info: cluster_info_rx,
     };
     let link = async {
         let result = link::run(

@@ -154,6 +154,15 @@ pub enum TokenCommand {
             default_value = "localhost:7443"
         )]
         hub_address: String,
+        /// The URL people and Helm reach the hub's HTTP side at
+        /// (`https://kubeworkz.example.com`): the install line's chart repository is
+        /// `<URL>/charts`. Unset: `http://` and the address `serve` listens on (`--listen`).
+        #[arg(long, env = "KUBEWORKZ_PUBLIC_URL")]
+        public_url: Option<kubeworkz_hub::public_url::PublicUrl>,
+        /// The address `serve` listens on, for the repository URL when `--public-url` is
+        /// not set.
+        #[arg(long, env = "KUBEWORKZ_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
         /// `text` or `json`.
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -340,6 +349,8 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             ttl,
             reusable,
             hub_address,
+            public_url,
+            listen,
             output,
         } => {
             let environment: Environment = environment.parse()?;
@@ -363,7 +374,13 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             store.close().await;
             let info = issued.info;
             let exposed = issued.token.expose();
-            let helm = enrollment::helm_command(&hub_address, &issued.token);
+            let public_url = public_url.unwrap_or_else(|| {
+                eprintln!(
+                    "warning: --public-url (KUBEWORKZ_PUBLIC_URL) is not set: the chart repository is assumed at http://{listen}; set it to the hub's public (https) URL in production"
+                );
+                kubeworkz_hub::public_url::PublicUrl::from_listen(listen)
+            });
+            let helm = enrollment::helm_command(&public_url, &hub_address, &issued.token);
             match output {
                 Output::Json => println!(
                     "{}",
@@ -375,6 +392,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                         "reusable": info.reusable,
                         "expires_at": info.expires_at.to_rfc3339(),
                         "hub_address": hub_address,
+                        "chart_repository": kubeworkz_hub::charts::repo_url(public_url.as_str()),
                         "helm": helm,
                     })
                 ),

@@ -57,6 +57,16 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,
 
+    /// Seconds between cost runs (each computes every hour that became due).
+    #[arg(long, env = "KUBEWORKZ_COST_INTERVAL_SECS", default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub cost_interval_secs: u64,
+
+    /// Also compute the hour in progress, and the one in its grace period, as far as they
+    /// have happened ("cost so far"), replaced on every cost run until computed for good.
+    #[arg(long, env = "KUBEWORKZ_COST_CURRENT_HOUR", default_value_t = false)]
+    pub cost_current_hour: bool,
+
     /// Seconds between reloads of the pull-mode cluster list.
     #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
     pub pull_refresh_secs: u64,
@@ -104,6 +114,12 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_METRICS_TOKEN", hide_env_values = true,
         value_parser = parse_secret)]
     pub metrics_token: Option<crate::auth::Secret>,
+
+    /// The URL people and Helm reach this hub at (`https://kubeworkz.example.com`): the
+    /// agent install line's chart repository is `<URL>/charts`. Unset, each request's `Host`
+    /// is used (with a warning at start); set it in production.
+    #[arg(long, env = "KUBEWORKZ_PUBLIC_URL")]
+    pub public_url: Option<crate::public_url::PublicUrl>,
 }
 
 /// Wraps a secret flag at once, so `Debug` of the configuration never shows it.
@@ -118,6 +134,16 @@ impl ServeConfig {
             crate::store::PoolOptions::for_this_machine,
             |read_connections| crate::store::PoolOptions { read_connections },
         )
+    }
+
+    /// The cost worker's schedule: the defaults but for `--cost-interval-secs` and
+    /// `--cost-current-hour`.
+    pub fn cost_worker(&self) -> crate::cost::CostWorkerConfig {
+        crate::cost::CostWorkerConfig {
+            every: std::time::Duration::from_secs(self.cost_interval_secs),
+            current_hour: self.cost_current_hour,
+            ..crate::cost::CostWorkerConfig::default()
+        }
     }
 
     /// The HTTP server loop's limits.

@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod charts;
+pub mod cluster_info;
 pub mod config;
 pub mod cost;
 pub mod error;
@@ -10,6 +12,7 @@ pub mod http_server;
 pub mod keys;
 pub mod kubeconfig;
 pub mod pki;
+pub mod public_url;
 pub mod pull;
 pub mod seal;
 pub mod server;

@@ -14,9 +14,9 @@ use utoipa::OpenApi;
 
 /// mimalloc instead of glibc's malloc: an API read allocates per row and per cell from many
 /// threads at once (tokio workers, one SQLite worker thread per pooled connection), and
-/// glibc's arenas spent about 15% of a loaded hub's time in `_int_malloc`,
-/// `malloc_consolidate` and arena locks (api_latency bench, perf). The benches that measure
-/// the hub in-process use it too (`benches/common`).
+/// glibc's arenas contend on that pattern (`_int_malloc`, `malloc_consolidate` and arena
+/// locks show in a loaded hub's profile). The benches that measure the hub in-process use it
+/// too (`benches/common`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::api::forwarded::TrustedProxies;
 use crate::config::ServeConfig;
-use crate::cost::{CostWorker, CostWorkerConfig};
+use crate::cost::CostWorker;
 use crate::http_server::serve_http;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
@@ -88,11 +88,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     // Hourly cost allocation, backfilling what was missed while the hub was down.
     let costs = workers::spawn(
-        CostWorker::new(
-            store.clone(),
-            CostWorkerConfig::default(),
-            Some(workers.clone()),
-        ),
+        CostWorker::new(store.clone(), config.cost_worker(), Some(workers.clone())),
         &workers,
         shutdown.clone(),
     );
@@ -130,6 +126,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     state.settings = Arc::new(ApiSettings {
         public_address: std::env::var("KUBEWORKZ_PUBLIC_ADDRESS")
             .unwrap_or(defaults.public_address),
+        public_url: config.public_url.clone(),
         probe: crate::pull::ProbeSettings::new(egress),
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
         request_timeout: Duration::from_secs(config.http_request_timeout_secs),
@@ -139,6 +136,11 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             .filter(|token| !token.expose().is_empty()),
         ..defaults
     });
+    if config.public_url.is_none() {
+        tracing::warn!(
+            "--public-url (KUBEWORKZ_PUBLIC_URL) is not set: agent install lines name the chart repository at the address each request came to; set it (https) in production"
+        );
+    }
     bootstrap_admin(&store).await?;
     let served = serve_http(
         listener,

@@ -24,6 +24,9 @@ pub struct ApiSettings {
     pub probe: crate::pull::ProbeSettings,
     /// The `HOST:PORT` agents reach the hub's QUIC endpoint at (for the install command).
     pub public_address: String,
+    /// Where Helm reaches the hub's chart repository (`--public-url`); `None`: the request's
+    /// `Host`.
+    pub public_url: Option<crate::public_url::PublicUrl>,
     /// Proxies whose forwarding headers are believed (`--trusted-proxies`).
     pub trusted_proxies: TrustedProxies,
     /// Longest a request may take until its response starts (`--http-request-timeout-secs`).
@@ -38,6 +41,7 @@ impl Default for ApiSettings {
             session_ttl: Duration::from_secs(12 * 3600),
             probe: crate::pull::ProbeSettings::new(crate::pull::EgressPolicy::default()),
             public_address: "localhost:7443".into(),
+            public_url: None,
             trusted_proxies: TrustedProxies::default(),
             request_timeout: Duration::from_secs(60),
             metrics_token: None,

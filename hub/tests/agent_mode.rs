@@ -113,8 +113,10 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
     let token: EnrollmentToken = exposed.parse()?;
     let helm = created["helm"].as_str().context("helm")?;
     assert!(
-        helm.starts_with("helm install kubeworkz-agent manifests/charts/kubeworkz-agent ")
-            && helm.contains(&format!("--set token={exposed}")),
+        helm.starts_with(&format!(
+            "helm install kubeworkz-agent kubeworkz-agent --repo http://127.0.0.1:8080/charts --version {} ",
+            kubeworkz_shared::VERSION
+        )) && helm.contains(&format!("--set token={exposed}")),
         "{helm}"
     );
     let secret = exposed.split('.').nth(2).context("secret part")?.to_owned();

@@ -22,7 +22,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde_json::json;
 
-use support::hub::{Hub, cli_with_stdin};
+use support::hub::{Hub, cli_with_stdin, login_session};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "e2e-admin-password";
@@ -58,26 +58,6 @@ fn deployment() -> Result<Deployment> {
     }))?)
 }
 
-/// The API address from the `kubeworkz hub listening` log line.
-fn api_url(hub: &mut Hub) -> Result<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let log = hub.log();
-        if let Some(line) = log.lines().find(|l| l.contains("kubeworkz hub listening")) {
-            let json: serde_json::Value = serde_json::from_str(line)?;
-            let listen = json["listen"].as_str().context("no listen field")?;
-            return Ok(format!("http://{listen}"));
-        }
-        if let Some(status) = hub.child.try_wait()? {
-            bail!("hub exited with {status}: {log}");
-        }
-        if std::time::Instant::now() > deadline {
-            bail!("hub did not report its API address: {log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -> Result<()> {
     let ui = workspace_root().join("hub/ui");
@@ -95,23 +75,8 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
 
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
-    let mut hub = Hub::start_with_env(
-        &db,
-        &[
-            "--quic-listen",
-            "127.0.0.1:0",
-            "--pull-refresh-secs",
-            "1",
-            // The test cluster runs on loopback.
-            "--pull-allow-loopback",
-        ],
-        "info",
-        &[
-            ("KUBEWORKZ_ADMIN_EMAIL", ADMIN_EMAIL),
-            ("KUBEWORKZ_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ],
-    );
-    let url = api_url(&mut hub)?;
+    let mut hub = Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let url = hub.api_url()?;
     let (ok, out, err) = cli_with_stdin(
         &db,
         &[
@@ -194,21 +159,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
     }
     // An open event stream must not hold the hub's graceful shutdown.
     let client = reqwest::Client::new();
-    let login = client
-        .post(format!("{url}/api/v1/auth/login"))
-        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await?;
-    assert_eq!(login.status(), 200);
-    let session = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("kubeworkz_session="))
-        .and_then(|c| c.split(';').next())
-        .context("session cookie")?
-        .to_owned();
+    let session = login_session(&url, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     let stream = client
         .get(format!("{url}/api/v1/events"))
         .header("cookie", session)

@@ -20,7 +20,7 @@ use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::health::ControlPlaneComponent;
 use kubeworkz_shared::model::usage::{PodMetrics, UsageBucket};
 use kubeworkz_shared::model::{
-    HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase,
+    ClusterInfo, HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase, Provider,
 };
 use kubeworkz_testkit::cluster::{
     ClusterSpec, ComponentKind, NodeSpec, TestCluster, USAGE_CPU_ANNOTATION,
@@ -34,6 +34,10 @@ use tokio_util::sync::CancellationToken;
 struct Downstream {
     inventory: Arc<Mutex<Inventory>>,
     health: Arc<Mutex<Option<HealthReport>>>,
+    /// Every verdict with the node count it was judged with, in order.
+    verdicts: Arc<Mutex<Vec<(HealthReport, u32)>>>,
+    /// Every cluster info, in order.
+    infos: Arc<Mutex<Vec<ClusterInfo>>>,
     usage: Arc<Mutex<Vec<UsageBucket>>>,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -67,10 +71,14 @@ impl Downstream {
             }
         });
         let health = Arc::new(Mutex::new(None));
+        let verdicts = Arc::new(Mutex::new(Vec::new()));
+        let infos = Arc::new(Mutex::new(Vec::new()));
         let usage = Arc::new(Mutex::new(Vec::new()));
         let apply = tokio::spawn({
             let inventory = inventory.clone();
             let health = health.clone();
+            let verdicts = verdicts.clone();
+            let infos = infos.clone();
             let usage = usage.clone();
             async move {
                 while let Some(output) = rx.recv().await {
@@ -78,12 +86,17 @@ impl Downstream {
                         CollectorOutput::Changes(batch) => {
                             inventory.lock().unwrap().apply_all(&batch.changes);
                         }
-                        CollectorOutput::Health { report, .. } => {
+                        CollectorOutput::Health { report, signals } => {
+                            verdicts
+                                .lock()
+                                .unwrap()
+                                .push((report.clone(), signals.nodes_total));
                             *health.lock().unwrap() = Some(report);
                         }
                         CollectorOutput::Usage(buckets) => {
                             usage.lock().unwrap().extend(buckets);
                         }
+                        CollectorOutput::ClusterInfo(info) => infos.lock().unwrap().push(info),
                     }
                 }
             }
@@ -91,6 +104,8 @@ impl Downstream {
         Self {
             inventory,
             health,
+            verdicts,
+            infos,
             usage,
             shutdown,
             tasks: vec![run, apply],
@@ -431,6 +446,57 @@ fn snapshot_markers_bracket_every_kind() {
     let mut inv = Inventory::new();
     inv.apply_all(&[begin, end]);
     assert!(inv.is_empty());
+}
+
+/// The prober follows the inventory, not only its timer: with a probe interval far beyond the
+/// test, the first verdict comes once the nodes are listed and counts them (never "no
+/// nodes"), the cluster info names the apiserver's version and the provider the nodes show,
+/// and a node turning NotReady is judged within seconds.
+#[tokio::test]
+async fn verdicts_and_cluster_info_follow_the_nodes_not_the_timer() -> Result<()> {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let eks_node = NodeSpec::new("ip-10-0-1-23.ec2.internal")
+        .label("eks.amazonaws.com/nodegroup", "general")
+        .provider_id("aws:///us-east-1a/i-0abc123def4567890");
+    let mut spec = ClusterSpec::new("observer", vec![eks_node, NodeSpec::new("node-b")]);
+    spec.metrics_server = false;
+    let cluster = TestCluster::start(spec).await?;
+    let config = CollectorConfig {
+        health_interval: Duration::from_secs(600),
+        ..test_config()
+    };
+    let down = Downstream::start_with(cluster.client(), Arc::default(), config);
+    down.until_health("a first verdict", |_| true).await?;
+    let first = down.verdicts.lock().unwrap()[0].clone();
+    assert_eq!(first.1, 2, "the first verdict counts both nodes: {first:?}");
+    assert!(
+        !first.0.reasons.contains(&HealthReason::NoNodes),
+        "{first:?}"
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while down.infos.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let infos = down.infos.lock().unwrap().clone();
+    let info = infos.first().expect("cluster info sent");
+    assert_eq!(info.git_version, cluster.server_version());
+    assert!(info.platform.contains('/'), "{info:?}");
+    assert_eq!(info.provider, Provider::Eks);
+    assert_eq!(info.evidence, "node label eks.amazonaws.com/nodegroup");
+    assert_eq!(infos.len(), 1, "sent again only when it changes: {infos:?}");
+
+    cluster
+        .set_node_ready("node-b", false, Duration::from_secs(60))
+        .await?;
+    down.until_health("node-b judged NotReady long before the timer", |h| {
+        h.reasons
+            .iter()
+            .any(|r| matches!(r, HealthReason::NodesNotReady { nodes } if nodes == &["node-b"]))
+    })
+    .await?;
+    down.stop().await;
+    Ok(())
 }
 
 #[tokio::test]

@@ -97,12 +97,21 @@ pub async fn apply(client: &kube::Client, yaml: &str) -> Result<()> {
 /// A kubeconfig for `cluster` authenticated as the chart's ServiceAccount (a bound token, as
 /// in a pod); the real agent binary runs with it written to a file.
 pub async fn service_account_kubeconfig(cluster: &TestCluster) -> Result<Kubeconfig> {
+    service_account_kubeconfig_of(cluster, FULLNAME).await
+}
+
+/// [`service_account_kubeconfig`] for the ServiceAccount `name` of [`NAMESPACE`] (another
+/// release name than [`RELEASE`]).
+pub async fn service_account_kubeconfig_of(
+    cluster: &TestCluster,
+    name: &str,
+) -> Result<Kubeconfig> {
     let sas: Api<ServiceAccount> = Api::namespaced(cluster.client(), NAMESPACE);
     let request: TokenRequest = serde_json::from_value(serde_json::json!({
         "spec": {"audiences": [], "expirationSeconds": 3600}
     }))?;
     let token = sas
-        .create_token_request(FULLNAME, &PostParams::default(), &request)
+        .create_token_request(name, &PostParams::default(), &request)
         .await?
         .status
         .context("token request without status")?

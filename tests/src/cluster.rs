@@ -28,10 +28,15 @@
 //! CPU from two samples of a cumulative counter, so CPU appears in `PodMetrics` after about 20 s
 //! and, being a rate, is approximately (not exactly) what was set; memory is exact.
 //!
+//! # Failing pods
+//! A pod labelled [`CRASH_LOOP_LABEL`]`=true` crash-loops instead of becoming Ready (KWOK
+//! stages of our own; see `cluster/kwok.rs`).
+//!
 //! # Addresses
 //! Simulated nodes always have InternalIP 127.0.0.1 (KWOK's own server): metrics-server scrapes
 //! node addresses, so a node address elsewhere would send traffic off this machine.
 
+mod kwok;
 mod pki;
 mod process;
 
@@ -47,9 +52,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use serde::Deserialize;
 use serde_json::json;
 
+use self::kwok::kwok_config;
 use self::pki::Pki;
 use self::process::Component;
 
@@ -64,6 +69,11 @@ pub const USAGE_MEMORY_ANNOTATION: &str = "kwok.x-k8s.io/usage-memory";
 
 /// KWOK's chaos-stage label: a node carrying it with value `true` turns NotReady.
 const NODE_NOT_READY_LABEL: &str = "node-not-ready.stage.kwok.x-k8s.io";
+/// Pod label: with value `true` the simulated kubelet runs the pod's containers into a crash
+/// loop (Running, not Ready, each container waiting in `CrashLoopBackOff` after exit code 1,
+/// its restart count growing every 10 s). Set it in a Deployment's pod template to get a
+/// Deployment that never becomes available.
+pub const CRASH_LOOP_LABEL: &str = "crash-loop.stage.kubeworkz.io";
 const FIELD_MANAGER: &str = "kubeworkz-testkit";
 
 /// One simulated node. Its InternalIP is always 127.0.0.1 (see the module docs).
@@ -472,58 +482,6 @@ where
 
 fn s(v: impl ToString) -> String {
     v.to_string()
-}
-
-fn yaml_docs(text: &str) -> Result<Vec<serde_yaml::Value>> {
-    let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        let v = serde_yaml::Value::deserialize(doc)?;
-        if !v.is_null() {
-            out.push(v);
-        }
-    }
-    Ok(out)
-}
-
-/// KWOK's stages, with the two "keep the node Ready" stages taught to leave nodes alone that
-/// carry the not-ready chaos label (otherwise they would fight over the Ready condition).
-fn kwok_config(manifests: &Path) -> Result<String> {
-    let mut docs = Vec::new();
-    let stages = manifests.join("stages");
-    let mut names: Vec<_> = std::fs::read_dir(&stages)
-        .with_context(|| format!("reading {}", stages.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    names.sort();
-    for path in names {
-        for mut doc in yaml_docs(&std::fs::read_to_string(&path)?)? {
-            let name = doc["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if name == "node-initialize" || name == "node-heartbeat-with-lease" {
-                let exprs = doc["spec"]["selector"]["matchExpressions"]
-                    .as_sequence_mut()
-                    .ok_or_else(|| anyhow!("stage {name} has no matchExpressions"))?;
-                exprs.push(serde_yaml::to_value(json!({
-                    "key": format!(".metadata.labels[\"{NODE_NOT_READY_LABEL}\"]"),
-                    "operator": "NotIn",
-                    "values": ["true"],
-                }))?);
-            }
-            docs.push(doc);
-        }
-    }
-    docs.extend(yaml_docs(&std::fs::read_to_string(
-        manifests.join("metrics-resource.yaml"),
-    )?)?);
-    let mut out = String::new();
-    for d in docs {
-        out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&d)?);
-    }
-    Ok(out)
 }
 
 fn kwok_api(kind: &str, plural: &str) -> ApiResource {
@@ -1261,6 +1219,20 @@ impl TestCluster {
     /// [`TestCluster::stop_apiserver`] then [`TestCluster::start_apiserver`].
     pub async fn restart_apiserver(&self) -> Result<()> {
         self.stop_apiserver();
+        self.start_apiserver().await
+    }
+
+    /// Restarts the API server as a build that reports `version` as its `gitVersion` (built
+    /// and cached like [`ClusterSpec::server_version`]): an upgrade, as the cluster's clients
+    /// see one. etcd keeps the state; [`TestCluster::server_version`] says `version` after.
+    pub async fn restart_apiserver_as(&mut self, version: &str) -> Result<()> {
+        let program = apiserver_binary(&bin_dir().await?, version).await?;
+        self.stop_apiserver();
+        self.comps()
+            .get_mut(&ComponentKind::ApiServer)
+            .ok_or_else(|| anyhow!("this cluster has no API server"))?
+            .set_program(program);
+        self.server_version = version.to_owned();
         self.start_apiserver().await
     }
 

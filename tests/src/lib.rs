@@ -3,6 +3,7 @@
 //! every crate stand on these.
 
 pub mod chart;
+pub mod child;
 pub mod cluster;
 pub mod ports;
 pub mod postgres;

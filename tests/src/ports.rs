@@ -61,7 +61,9 @@ pub fn reserve(n: usize) -> Result<Vec<PortReservation>> {
     Ok(out)
 }
 
-fn try_lock(path: PathBuf) -> Result<Option<File>> {
+/// An exclusive `flock` on `path` (created if missing), held while the returned file lives and
+/// dropped by the kernel if this process dies; `None` when another process holds it.
+pub fn try_lock(path: PathBuf) -> Result<Option<File>> {
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -1,6 +1,7 @@
 //! The test clusters themselves: real scheduling on simulated nodes, metrics.k8s.io through the
 //! aggregation layer with the usage a test sets, several clusters with different providers and
-//! versions at once, and the lifecycle knobs later tests rely on.
+//! versions at once, and the lifecycle knobs later tests rely on (crash-looping pods among
+//! them).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use kubeworkz_shared::quantity::{parse_bytes, parse_cpu_millis};
 use kubeworkz_testkit::cluster::{
-    ClusterSpec, ComponentKind, NodeMetrics, NodeSpec, PodMetrics, TestCluster,
+    CRASH_LOOP_LABEL, ClusterSpec, ComponentKind, NodeMetrics, NodeSpec, PodMetrics, TestCluster,
     USAGE_CPU_ANNOTATION, USAGE_MEMORY_ANNOTATION, Usage,
 };
 use serde_json::json;
@@ -444,6 +445,41 @@ async fn apiserver_restart_scheduler_stop_and_node_not_ready() -> Result<()> {
         }
     })
     .await?;
+
+    // A pod labelled to crash-loop runs but never becomes Ready, and keeps restarting.
+    let crashy: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "crashy", "labels": {CRASH_LOOP_LABEL: "true"}},
+        "spec": {"containers": [{"name": "c", "image": "registry.invalid/c:1"}]},
+    }))?;
+    pods.create(&PostParams::default(), &crashy).await?;
+    let restarts = |p: &Pod| -> Option<(i32, String)> {
+        let status = p.status.as_ref()?;
+        let c = status.container_statuses.as_ref()?.first()?;
+        let waiting = c.state.as_ref()?.waiting.as_ref()?.reason.clone()?;
+        (status.phase.as_deref() == Some("Running") && !c.ready)
+            .then_some((c.restart_count, waiting))
+    };
+    let first = eventually("crashy crash-looping", Duration::from_secs(30), || {
+        let pods = pods.clone();
+        async move { Ok(restarts(&pods.get("crashy").await?)) }
+    })
+    .await?;
+    assert_eq!(first.1, "CrashLoopBackOff");
+    eventually("crashy restarting again", Duration::from_secs(40), || {
+        let pods = pods.clone();
+        async move { Ok(restarts(&pods.get("crashy").await?).filter(|(n, _)| *n > first.0)) }
+    })
+    .await?;
+    let p = pods.get("crashy").await?;
+    let last = p
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|c| c.first())
+        .and_then(|c| c.last_state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| t.exit_code);
+    assert_eq!(last, Some(1), "the last run failed");
 
     cluster
         .set_node_ready("n1", false, Duration::from_secs(30))

@@ -1,8 +1,8 @@
 //! "Steady" RSS that is steady: sampled until it stops moving, not read after a fixed pause.
 //!
-//! A fixed pause read the agent while it was still draining its uplink and before its
-//! allocator had returned a wave's memory (20 s after the load it read 45.6 MiB; the same
-//! process showed 34.5 MiB minutes later). So each process's VmRSS is sampled every
+//! A fixed pause reads the agent while it may still be draining its uplink and before its
+//! allocator has returned a wave's memory, which overstates it. So each process's VmRSS is
+//! sampled every
 //! [`SAMPLE_EVERY`]; it is steady once the trailing [`WINDOW`] of samples spans less than
 //! [`TOLERANCE`] of their median, and that median is reported. After [`CAP`] the last
 //! window's median is reported as not settled.

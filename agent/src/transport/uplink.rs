@@ -13,6 +13,11 @@
 //! a token that is refused (spent, expired) waits the backoff like any failed attempt, so a
 //! revoked agent retries at most once per delay, up to the reconnect cap.
 //!
+//! The collector's cluster info (server version, provider) is not queued: the uplink holds
+//! the latest value ([`Uplink::with_cluster_info`]), sends it after every `Welcome` and
+//! again whenever it changes, so it reaches the hub first thing on every connection whatever
+//! the queue holds.
+//!
 //! Memory is bounded twice. Queued messages are held as their encoded frames (wire size, a
 //! fraction of the decoded projections). While connected, at most [`IN_FLIGHT_BYTES`] are
 //! unacked: beyond that the uplink stops reading its input until the hub acks, so a full sync
@@ -27,12 +32,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::protocol::resume::Dropped;
 use kubeworkz_shared::protocol::{
     AgentMessage, EnrollmentToken, HubMessage, Payload, PushError, UnackedQueue,
 };
 use kubeworkz_shared::time::UnixMillis;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
@@ -55,6 +61,24 @@ async fn sleep_until_or_never(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The next cluster info to send, or never (no source, or its sender is gone).
+async fn next_cluster_info(
+    source: &mut Option<watch::Receiver<Option<ClusterInfo>>>,
+) -> ClusterInfo {
+    loop {
+        let Some(receiver) = source else {
+            return std::future::pending().await;
+        };
+        if receiver.changed().await.is_err() {
+            *source = None;
+            continue;
+        }
+        if let Some(info) = receiver.borrow_and_update().clone() {
+            return info;
+        }
     }
 }
 
@@ -120,6 +144,8 @@ pub struct Uplink {
     /// what is left when a certificate arrives (so short certificates do not renew in a loop
     /// because of the minute of clock-skew margin before `not_before`).
     renew_due: UnixMillis,
+    /// The collector's latest cluster info, if it reports one.
+    cluster_info: Option<watch::Receiver<Option<ClusterInfo>>>,
 }
 
 /// Why a connected session ended.
@@ -147,7 +173,15 @@ impl Uplink {
             backoff: Backoff::default(),
             events,
             gauges: Arc::default(),
+            cluster_info: None,
         }
+    }
+
+    /// Sends the latest value of `cluster_info` after every `Welcome` and whenever it
+    /// changes (module docs).
+    pub fn with_cluster_info(mut self, cluster_info: watch::Receiver<Option<ClusterInfo>>) -> Self {
+        self.cluster_info = Some(cluster_info);
+        self
     }
 
     /// Publishes the uplink's state to `gauges` (the agent's `/metrics`).
@@ -344,6 +378,16 @@ impl Uplink {
             self.emit(UplinkEvent::FullSyncNeeded).await;
         }
         self.sync_owed = false;
+        // Each session sends the current value first, then changes.
+        let mut cluster_info = self.cluster_info.clone();
+        let current = cluster_info
+            .as_mut()
+            .and_then(|source| source.borrow_and_update().clone());
+        if let Some(info) = current
+            && let Err(err) = sender.send(&AgentMessage::ClusterInfo { info }).await
+        {
+            return SessionEnd::Lost(err);
+        }
         for queued in self.queue.unacked() {
             if let Err(err) = sender.send_queued(queued).await {
                 return SessionEnd::Lost(err);
@@ -367,6 +411,7 @@ impl Uplink {
                     return SessionEnd::Shutdown;
                 }
                 _ = heartbeat.tick() => Some(AgentMessage::Heartbeat { at: UnixMillis::now() }),
+                info = next_cluster_info(&mut cluster_info) => Some(AgentMessage::ClusterInfo { info }),
                 () = tokio::time::sleep(renew_in), if pending_key.is_none() => {
                     match PendingKey::generate() {
                         Ok(key) => {

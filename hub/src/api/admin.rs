@@ -16,6 +16,7 @@ use super::usage::parse_duration;
 use crate::auth::enrollment::{self, IssueError, TokenRequest};
 use crate::auth::{self, AuthError};
 use crate::error::{ApiError, ErrorBody};
+use crate::public_url::PublicUrl;
 use crate::state::AppState;
 use crate::store::{EnrollmentTokenInfo, Environment, Role, User, UserChange};
 
@@ -183,6 +184,7 @@ pub(super) async fn create_enrollment_token(
     State(state): State<AppState>,
     Admin(who): Admin,
     ctx: RequestContext,
+    headers: axum::http::HeaderMap,
     body: Result<ApiJson<CreateEnrollmentToken>, ApiError>,
 ) -> Result<(StatusCode, Json<IssuedEnrollmentToken>), ApiError> {
     let result = async {
@@ -211,7 +213,9 @@ pub(super) async fn create_enrollment_token(
             },
         )
         .await?;
-        let helm = enrollment::helm_command(&state.settings.public_address, &issued.token);
+        let public_url = public_url(&state, &ctx, &headers);
+        let helm =
+            enrollment::helm_command(&public_url, &state.settings.public_address, &issued.token);
         Ok((
             StatusCode::CREATED,
             Json(IssuedEnrollmentToken {
@@ -231,6 +235,23 @@ pub(super) async fn create_enrollment_token(
         result,
     )
     .await
+}
+
+/// Where the install line's chart repository is: `--public-url`, or the address this request
+/// came to (its `Host`; the hub warned at start that production should set the URL).
+fn public_url(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &axum::http::HeaderMap,
+) -> PublicUrl {
+    if let Some(url) = &state.settings.public_url {
+        return url.clone();
+    }
+    headers
+        .get(axum::http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(|host| PublicUrl::from_request_host(host, ctx.secure))
+        .unwrap_or_else(|| PublicUrl::from_listen(([127, 0, 0, 1], 8080).into()))
 }
 
 /// `GET /api/v1/k8s/enrollment-tokens` (admin).

@@ -115,6 +115,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::prometheus))
+        .route("/charts/index.yaml", get(crate::charts::index_yaml))
+        .route("/charts/{file}", get(crate::charts::chart_archive))
         .nest("/api/v1", v1)
         .fallback(crate::ui::fallback)
         .layer(middleware::from_fn_with_state(

@@ -3,9 +3,9 @@
 //!
 //! Why: chrono serializes a `DateTime` through `Display` and serde_json's `collect_str`,
 //! which passes every character through the string escaper one `write_char` at a time. A
-//! page of 50 clusters carries 250 timestamps, and formatting them was 8.7% of the hub's
-//! CPU serving the cluster list on PostgreSQL (`perf`, API bench). Writing the digits into a
-//! stack buffer and serializing that as one plain string gives the same text.
+//! page of 50 clusters carries 250 timestamps, enough to show in the hub's profile serving
+//! the cluster list. Writing the digits into a stack buffer and serializing that as one plain
+//! string gives the same text.
 //!
 //! Use with `#[serde(serialize_with = "timestamp::utc")]` (or `opt_utc` for an `Option`).
 //! Years outside 0–9999, which chrono writes with a sign, go through chrono.

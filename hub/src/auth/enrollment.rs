@@ -10,6 +10,7 @@ use kubeworkz_shared::ids::OrgId;
 use kubeworkz_shared::protocol::EnrollmentToken;
 
 use super::Secret;
+use crate::public_url::PublicUrl;
 use crate::seal::Keyring;
 use crate::store::{EnrollmentTokenInfo, Environment, NewEnrollmentToken, Store, StoreError};
 use crate::transport::{CaStoreError, load_or_create_ca};
@@ -99,12 +100,18 @@ pub async fn issue_token(
     })
 }
 
-/// The `helm install` line that installs an agent with `token`, reaching the hub at
-/// `hub_address`.
-pub fn helm_command(hub_address: &str, token: &Secret) -> String {
+/// The `helm install` line that installs an agent with `token`, reaching the hub's QUIC
+/// endpoint at `hub_address`: the chart comes from the hub's own Helm repository under
+/// `public_url` ([`crate::charts`]), at the version this hub serves, so the line works from
+/// any machine that reaches the hub.
+pub fn helm_command(public_url: &PublicUrl, hub_address: &str, token: &Secret) -> String {
+    let version = crate::charts::repo().map_or(kubeworkz_shared::VERSION, |repo| &repo.version);
     format!(
-        "helm install kubeworkz-agent manifests/charts/kubeworkz-agent --namespace kubeworkz \
-         --create-namespace --set hub.address={hub_address} --set token={}",
-        token.expose()
+        "helm install kubeworkz-agent {chart} --repo {repo} --version {version} \
+         --namespace kubeworkz --create-namespace --set hub.address={hub_address} \
+         --set token={token}",
+        chart = crate::charts::CHART_NAME,
+        repo = crate::charts::repo_url(public_url.as_str()),
+        token = token.expose()
     )
 }

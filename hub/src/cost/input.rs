@@ -65,6 +65,35 @@ pub struct HourInput {
     pub usage: Vec<UsageBucket>,
 }
 
+impl HourInput {
+    /// The hour as far as it has happened at `now`: every running, present and bound interval
+    /// ends at `now` at the latest, and what had not begun by then is left out. The cost of an
+    /// hour in progress is then what its elapsed part cost (the store would otherwise extend
+    /// whatever still runs to the hour's end, billing minutes that have not happened). An hour
+    /// that ended before `now` is unchanged.
+    pub fn until(mut self, now: UnixMillis) -> Self {
+        fn cut(intervals: &mut Vec<Interval>, now: UnixMillis) {
+            for interval in intervals.iter_mut() {
+                interval.end = interval.end.min(now);
+            }
+            intervals.retain(|interval| interval.start < interval.end);
+        }
+        for pod in &mut self.pods {
+            cut(&mut pod.running, now);
+        }
+        self.pods.retain(|pod| !pod.running.is_empty());
+        for node in &mut self.nodes {
+            cut(&mut node.present, now);
+        }
+        self.nodes.retain(|node| !node.present.is_empty());
+        for volume in &mut self.volumes {
+            cut(&mut volume.bound, now);
+        }
+        self.volumes.retain(|volume| !volume.bound.is_empty());
+        self
+    }
+}
+
 /// A pod in one hour: what it requests and when it ran.
 #[derive(Clone, Debug)]
 pub struct PodHour {
@@ -186,5 +215,94 @@ impl VolumeHour {
             requested_bytes: claim.requested_bytes.or(claim.capacity_bytes).unwrap_or(0),
             bound,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kubeworkz_shared::ids::ClusterId;
+    use kubeworkz_shared::model::LabelKeys;
+
+    use super::super::fixtures::{GIB, HOUR, at, container, empty_hour, node, pod, usage, volume};
+    use super::super::{ClusterPrices, NanoDollars, allocate_hour};
+    use super::*;
+
+    fn total(input: &HourInput) -> NanoDollars {
+        allocate_hour(input, &ClusterPrices::default(), &LabelKeys::default())
+            .iter()
+            .map(|row| row.cost.total)
+            .sum()
+    }
+
+    fn hour_so_far() -> HourInput {
+        HourInput {
+            pods: vec![
+                pod(
+                    "web",
+                    "early",
+                    "node-a",
+                    vec![container("c", Some(1000), Some(GIB))],
+                    HOUR,
+                    at(1, 0),
+                ),
+                pod(
+                    "web",
+                    "late",
+                    "node-a",
+                    vec![container("c", Some(1000), None)],
+                    at(0, 40),
+                    at(1, 0),
+                ),
+            ],
+            nodes: vec![node("node-a", None, 4000, 16 * GIB)],
+            volumes: vec![volume("web", "data", 10 * GIB, at(0, 10), at(1, 0))],
+            usage: vec![usage("web", "early", "c", HOUR, 500, GIB)],
+            ..empty_hour(ClusterId::new(), HOUR)
+        }
+    }
+
+    #[test]
+    fn an_hour_in_progress_ends_at_now_and_drops_what_had_not_begun() {
+        let cut = hour_so_far().until(at(0, 30));
+        assert_eq!(cut.pods.len(), 1, "the pod starting at :40 had not begun");
+        assert_eq!(cut.pods[0].running, vec![Interval::new(HOUR, at(0, 30))]);
+        assert_eq!(cut.nodes[0].present[0].end, at(0, 30));
+        assert_eq!(
+            cut.volumes[0].bound,
+            vec![Interval::new(at(0, 10), at(0, 30))]
+        );
+        assert_eq!(
+            cut.usage.len(),
+            1,
+            "usage is what was measured, kept as it is"
+        );
+    }
+
+    #[test]
+    fn half_an_hour_so_far_costs_half_of_the_whole_steady_hour() {
+        let steady = || HourInput {
+            pods: vec![pod(
+                "web",
+                "early",
+                "node-a",
+                vec![container("c", Some(1000), Some(GIB))],
+                HOUR,
+                at(1, 0),
+            )],
+            nodes: vec![node("node-a", None, 4000, 16 * GIB)],
+            ..empty_hour(ClusterId::new(), HOUR)
+        };
+        let whole = total(&steady());
+        let half = total(&steady().until(at(0, 30)));
+        assert!(half > NanoDollars(0));
+        assert_eq!(NanoDollars(half.0 * 2), whole);
+    }
+
+    #[test]
+    fn an_hour_that_ended_is_unchanged() {
+        let input = hour_so_far();
+        let later = hour_so_far().until(at(3, 0));
+        assert_eq!(total(&later), total(&input));
+        assert_eq!(later.pods.len(), input.pods.len());
     }
 }

@@ -1,8 +1,8 @@
 //! The cost engine: a pure function from one cluster-hour of inventory, usage and prices to
 //! cost allocation rows, plus the pure roll-ups the worker and the API build on.
 //!
-//! The model (DESIGN.md §5, OpenCost's): for each container and hour, CPU and memory are
-//! billed as `max(request, usage) × the part of the hour the pod ran`; a container with no
+//! The model (OpenCost's, written up in `docs/costs.md`): for each container and hour, CPU
+//! and memory are billed as `max(request, usage) × the part of the hour the pod ran`; a container with no
 //! request is billed its usage, a container with no usage data its request (and the row is
 //! flagged `usage_unknown`). Storage is a claim's requested size × the time it was bound;
 //! network is egress bytes × price when the bytes are known. What the nodes cost beyond what
@@ -53,6 +53,7 @@ pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, roll
 pub use window::{Window, WindowError};
 pub use worker::{
     COST_WORKER, Clock, CostRunReport, CostWorker, CostWorkerConfig, roll_up_day, run_hour,
+    run_hour_so_far,
 };
 
 use std::fmt;

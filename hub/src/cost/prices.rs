@@ -23,7 +23,7 @@ pub struct Prices {
 }
 
 impl Default for Prices {
-    /// The seed prices (DESIGN.md §5): vCPU $0.04/h, memory $0.005/GB-h, storage
+    /// The seed prices (`docs/costs.md`): vCPU $0.04/h, memory $0.005/GB-h, storage
     /// $0.0001/GB-h, network $0.05/GB; a reasonable on-demand average until a user sets theirs.
     fn default() -> Self {
         Self {

@@ -3,6 +3,11 @@
 //! up every complete day whose hours are all computed. What is done is recorded per cluster in
 //! the store (`Store::cost_clusters`), so a restarted hub resumes where it stopped and backfills
 //! the hours it missed, as far back as the configured lookback.
+//!
+//! With [`CostWorkerConfig::current_hour`] it also computes the hours not due yet, the one in
+//! progress up to now and the one in its grace period ("cost so far"). Those rows are saved
+//! without moving the cluster's mark, so each tick replaces them and the regular run computes
+//! them for good once they are due, whether or not the option is still on by then.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -37,6 +42,11 @@ pub struct CostWorkerConfig {
     pub lookback: Duration,
     /// Namespace labels naming the team and cost center.
     pub label_keys: LabelKeys,
+    /// Also compute, on every tick, the hours not due yet (in progress, or in their grace
+    /// period) as far as they have happened: people see today's cost within a tick instead of
+    /// an hour and the grace later. Costs one or two more hours' computation per cluster and
+    /// tick.
+    pub current_hour: bool,
 }
 
 impl Default for CostWorkerConfig {
@@ -46,6 +56,7 @@ impl Default for CostWorkerConfig {
             grace: Duration::from_secs(10 * 60),
             lookback: Duration::from_secs(7 * 24 * 3600),
             label_keys: LabelKeys::default(),
+            current_hour: false,
         }
     }
 }
@@ -57,6 +68,8 @@ pub struct CostRunReport {
     pub clusters: usize,
     /// Cluster-hours computed.
     pub hours: usize,
+    /// Cluster-hours not due yet computed so far ([`CostWorkerConfig::current_hour`]).
+    pub hours_so_far: usize,
     /// Cluster-days rolled up.
     pub days: usize,
     /// The end of the last complete hour due: every cluster is computed up to here unless it
@@ -73,6 +86,9 @@ impl fmt::Display for CostRunReport {
             "{} clusters: {} hours computed, {} days rolled up",
             self.clusters, self.hours, self.days
         )?;
+        if self.hours_so_far > 0 {
+            write!(f, ", {} hours so far", self.hours_so_far)?;
+        }
         if let Some(until) = self.computed_until {
             write!(f, ", up to {until}")?;
         }
@@ -146,11 +162,15 @@ impl CostWorker {
                 Entry::Vacant(slot) => slot.insert(self.store.price_book(cluster.org).await?),
             };
             let prices = book.for_cluster(cluster.cluster);
-            let plan = Plan::for_cluster(cluster, oldest, due_until);
-            match self.run_cluster(cluster, &plan, &prices).await {
-                Ok((hours, days)) => {
-                    report.hours += hours;
-                    report.days += days;
+            let mut plan = Plan::for_cluster(cluster, oldest, due_until);
+            if self.config.current_hour {
+                plan.so_far_until = floor_to(now.0, MILLIS_PER_HOUR) + MILLIS_PER_HOUR;
+            }
+            match self.run_cluster(cluster, &plan, &prices, now).await {
+                Ok(done) => {
+                    report.hours += done.hours;
+                    report.hours_so_far += done.hours_so_far;
+                    report.days += done.days;
                 }
                 Err(err) => {
                     tracing::warn!(cluster = %cluster.cluster, error = %err, "cost run failed");
@@ -161,6 +181,7 @@ impl CostWorker {
         tracing::info!(
             clusters = report.clusters,
             hours = report.hours,
+            hours_so_far = report.hours_so_far,
             days = report.days,
             failed = report.failed.len(),
             "cost run done"
@@ -186,8 +207,9 @@ impl CostWorker {
         cluster: &CostCluster,
         plan: &Plan,
         prices: &ClusterPrices,
-    ) -> Result<(usize, usize), StoreError> {
-        let mut hours = 0;
+        now: UnixMillis,
+    ) -> Result<ClusterRun, StoreError> {
+        let mut done = ClusterRun::default();
         for hour in (plan.hours_from..plan.hours_until).step_by(MILLIS_PER_HOUR as usize) {
             run_hour(
                 &self.store,
@@ -198,17 +220,37 @@ impl CostWorker {
                 &self.config.label_keys,
             )
             .await?;
-            hours += 1;
+            done.hours += 1;
         }
-        let mut days = 0;
         let mut day = plan.days_from;
         while day + MILLIS_PER_DAY <= plan.hours_until {
             roll_up_day(&self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
-            days += 1;
+            done.days += 1;
             day += MILLIS_PER_DAY;
         }
-        Ok((hours, days))
+        for hour in (plan.hours_until..plan.so_far_until).step_by(MILLIS_PER_HOUR as usize) {
+            run_hour_so_far(
+                &self.store,
+                cluster.org,
+                cluster.cluster,
+                UnixMillis(hour),
+                now,
+                prices,
+                &self.config.label_keys,
+            )
+            .await?;
+            done.hours_so_far += 1;
+        }
+        Ok(done)
     }
+}
+
+/// What one cluster's run computed.
+#[derive(Debug, Default)]
+struct ClusterRun {
+    hours: usize,
+    hours_so_far: usize,
+    days: usize,
 }
 
 /// The hours and days one cluster needs, from its marks, the lookback and what is due.
@@ -217,6 +259,8 @@ struct Plan {
     hours_from: i64,
     hours_until: i64,
     days_from: i64,
+    /// The end of the hours computed so far, from `hours_until` (nothing when equal).
+    so_far_until: i64,
 }
 
 impl Plan {
@@ -235,6 +279,7 @@ impl Plan {
             hours_from,
             hours_until,
             days_from,
+            so_far_until: hours_until,
         }
     }
 }
@@ -252,7 +297,30 @@ pub async fn run_hour(
     let input = store.cost_hour_input(org, cluster, hour_start).await?;
     let rows = allocate_hour(&input, prices, keys);
     store
-        .save_cost_hour(org, cluster, hour_start, &rows, now())
+        .save_cost_hour(org, cluster, hour_start, &rows, computed_at())
+        .await?;
+    Ok(rows)
+}
+
+/// Computes one hour that is not due yet as far as it has happened at `now` (the hour in
+/// progress, or one in its grace period) and saves it without moving the cluster's mark: the
+/// regular run replaces it once the hour is due.
+pub async fn run_hour_so_far(
+    store: &Store,
+    org: OrgId,
+    cluster: ClusterId,
+    hour_start: UnixMillis,
+    now: UnixMillis,
+    prices: &ClusterPrices,
+    keys: &LabelKeys,
+) -> Result<Vec<Allocation>, StoreError> {
+    let input = store
+        .cost_hour_input(org, cluster, hour_start)
+        .await?
+        .until(now);
+    let rows = allocate_hour(&input, prices, keys);
+    store
+        .save_cost_hour_so_far(org, cluster, hour_start, &rows, computed_at())
         .await?;
     Ok(rows)
 }
@@ -274,12 +342,12 @@ pub async fn roll_up_day(
     let hours = store.cost_rows(org, &filter).await?;
     let days = rollup_daily(&hours);
     store
-        .save_cost_day(org, cluster, day_start, &days, now())
+        .save_cost_day(org, cluster, day_start, &days, computed_at())
         .await?;
     Ok(days)
 }
 
-fn now() -> DateTime<Utc> {
+fn computed_at() -> DateTime<Utc> {
     Utc::now()
 }
 
@@ -354,6 +422,7 @@ mod tests {
         let report = CostRunReport {
             clusters: 2,
             hours: 5,
+            hours_so_far: 0,
             days: 1,
             computed_until: Some(UnixMillis(0)),
             failed: vec![(ClusterId::new(), "boom".into())],

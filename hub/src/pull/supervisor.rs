@@ -3,7 +3,9 @@
 //! The supervisor is a [`Worker`]: each tick reloads the pull targets from the store, starts a
 //! task for a new cluster, stops the task of a removed or disabled one, and restarts a task
 //! whose kubeconfig was replaced. Each task runs [`Collector`] (the agent's code) in-process
-//! and feeds its output through the same store ingest agents use, with a fresh epoch per run.
+//! and feeds its output through the same store ingest agents use, with a fresh epoch per run;
+//! its cluster info (server version, provider: re-read on the probe timer and re-detected
+//! when nodes change) is recorded by [`crate::cluster_info::record`], as agents' is.
 //!
 //! Isolation: a task owns its cluster's client and errors. An unreachable apiserver shows up
 //! as a Critical health verdict and the cluster's `last_error`; the watchers retry with
@@ -378,6 +380,9 @@ impl Ingest<'_> {
                     self.store.record_sync_error(org, id, None).await?;
                     self.error_shown = false;
                 }
+            }
+            CollectorOutput::ClusterInfo(info) => {
+                crate::cluster_info::record(self.store, org, id, &info, "system").await?;
             }
         }
         Ok(())

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
 use kubeworkz_shared::model::usage::UsageBucket;
 use kubeworkz_shared::protocol::{Hello, SecretHash, StreamCursor};
@@ -145,4 +146,8 @@ pub trait AgentAuthority: Send + Sync + 'static {
 
     /// An agent heartbeat ("last seen"). Default: nothing.
     async fn record_heartbeat(&self, _cluster: ClusterId, _at: UnixMillis) {}
+
+    /// The agent's cluster info (server version, provider): sent after every `Welcome` and
+    /// on change, not sequenced, so recording it must be idempotent. Default: nothing.
+    async fn cluster_info(&self, _cluster: ClusterId, _info: &ClusterInfo) {}
 }

@@ -294,6 +294,7 @@ async fn authenticated(
         }
         match message {
             AgentMessage::Heartbeat { at } => authority.record_heartbeat(cluster, at).await,
+            AgentMessage::ClusterInfo { info } => authority.cluster_info(cluster, &info).await,
             AgentMessage::RenewCertificate { csr_der } => {
                 if let Some(reason) = refusal(shared, session).await? {
                     return Err(refuse(conn, &mut writer, reason).await);

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::ClusterInfo;
 use kubeworkz_shared::model::health::{HealthReport, HealthSignals};
 use kubeworkz_shared::model::usage::UsageBucket;
 use kubeworkz_shared::protocol::{SecretHash, StreamCursor};
@@ -205,6 +206,23 @@ impl AgentAuthority for StoreAuthority {
         };
         if let Err(err) = result {
             tracing::warn!(cluster = %cluster, error = %err, "recording a heartbeat failed");
+        }
+    }
+
+    async fn cluster_info(&self, cluster: ClusterId, info: &ClusterInfo) {
+        let result = match self.org_of(cluster).await {
+            Ok(org) => {
+                let actor = format!("agent:{cluster}");
+                crate::cluster_info::record(&self.store, org, cluster, info, &actor)
+                    .await
+                    .map(drop)
+                    .map_err(AuthorityError::new)
+            }
+            Err(err) => Err(err),
+        };
+        // The agent sends it again on its next connection.
+        if let Err(err) = result {
+            tracing::warn!(cluster = %cluster, error = %err, "recording cluster info failed");
         }
     }
 }

@@ -57,6 +57,8 @@ pub struct Options {
     /// `--pull-allow-loopback` / `--pull-allowed-networks`: where registrations may connect
     /// (the default refuses loopback, where every test server runs).
     pub egress: Option<EgressPolicy>,
+    /// `--public-url`.
+    pub public_url: Option<&'static str>,
 }
 
 /// A running API over a fresh database of one backend.
@@ -115,6 +117,7 @@ impl TestHub {
             probe: options
                 .egress
                 .map_or(defaults.probe.clone(), ProbeSettings::new),
+            public_url: options.public_url.map(|url| url.parse().unwrap()),
             ..defaults
         });
         if let Some((per_credential, per_org)) = options.stream_caps {

@@ -8,6 +8,7 @@ mod support;
 
 mod admin;
 mod auth_flow;
+mod charts;
 mod cli;
 mod client;
 mod clusters;
@@ -49,6 +50,8 @@ support::backend_cases! {
     isolation::another_organizations_user_writes_change_nothing,
     admin::viewers_are_refused_every_mutation,
     admin::enrollment_tokens_are_issued_listed_and_revoked,
+    charts::the_chart_repository_is_served_without_login,
+    charts::the_install_line_names_the_hubs_chart_repository,
     admin::users_are_managed_by_admins,
     admin::the_audit_log_records_mutations_with_filters,
     admin::docs_metrics_and_probes_answer,

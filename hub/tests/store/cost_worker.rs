@@ -152,3 +152,116 @@ pub async fn the_worker_computes_backfills_and_rolls_up(t: TestStore) {
     assert_eq!(marks[0].hours_until, Some(UnixMillis(due)));
     assert_eq!(status.last_error, None);
 }
+
+/// The rows of one cluster-hour, by namespace.
+async fn hour_rows(
+    t: &TestStore,
+    org: kubeworkz_shared::ids::OrgId,
+    hour: i64,
+) -> Vec<(String, NanoDollars)> {
+    let rows = t
+        .store
+        .cost_rows(org, &rows_filter(CostPeriod::Hour, hour, hour + HOUR))
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|r| (r.namespace, r.cost.total))
+        .collect()
+}
+
+fn cost_of(rows: &[(String, NanoDollars)], namespace: &str) -> NanoDollars {
+    let matching: Vec<_> = rows.iter().filter(|(ns, _)| ns == namespace).collect();
+    assert_eq!(matching.len(), 1, "one row of {namespace}: {rows:?}");
+    matching[0].1
+}
+
+pub async fn the_hour_in_progress_is_costed_so_far_then_for_good(t: TestStore) {
+    let store = t.store.clone();
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let cluster = agent_cluster(&store, org, "prod-eu-1").await;
+    let objects = [
+        node("node-a", "uid-node-a"),
+        namespace("web", "uid-ns-web", Some("platform")),
+        pod("web", "web-1", "uid-web-1", PodPhase::Running),
+    ];
+    let kinds = [ObjectKind::Node, ObjectKind::Namespace, ObjectKind::Pod];
+    store
+        .ingest_changes(
+            org,
+            cluster,
+            Cursors::new(1).next(),
+            &batch(snapshot(&kinds, &objects)),
+        )
+        .await
+        .unwrap();
+
+    // The hour after the registration's, from five minutes into it: the pod runs all of it.
+    let registered = floor(UnixMillis::now().0, HOUR);
+    let current = registered + HOUR;
+    let now = Arc::new(AtomicI64::new(current + 5 * 60_000));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || UnixMillis(now.load(Ordering::SeqCst)))
+    };
+    let config = CostWorkerConfig {
+        grace: Duration::from_secs(600),
+        current_hour: true,
+        ..CostWorkerConfig::default()
+    };
+    let mut worker = CostWorker::new(store.clone(), config.clone(), None).with_clock(clock.clone());
+
+    // Nothing is due yet (the registration hour is in its grace period): both hours are
+    // computed so far, and the cluster's mark does not move.
+    let report = worker.run_once().await.unwrap();
+    assert_eq!((report.hours, report.hours_so_far), (0, 2), "{report:?}");
+    assert!(report.to_string().contains(", 2 hours so far"), "{report}");
+    // 250m and 256Mi requested for 5 of 60 minutes: $0.01 and $0.00125 per hour, each
+    // rounded once: 833,333 + 104,167 nano-dollars.
+    let so_far = hour_rows(&t, org, current).await;
+    assert_eq!(cost_of(&so_far, "web"), NanoDollars(937_500));
+    assert!(cost_of(&so_far, "__idle__") > NanoDollars(0));
+    assert_eq!(store.cost_clusters().await.unwrap()[0].hours_until, None);
+
+    // Ten minutes later the registration hour is due and computed for good; the current
+    // hour's rows are replaced by fifteen minutes' worth, not added to.
+    now.fetch_add(10 * 60_000, Ordering::SeqCst);
+    let report = worker.run_once().await.unwrap();
+    assert_eq!((report.hours, report.hours_so_far), (1, 1), "{report:?}");
+    assert_eq!(
+        store.cost_clusters().await.unwrap()[0].hours_until,
+        Some(UnixMillis(current))
+    );
+    let so_far = hour_rows(&t, org, current).await;
+    assert_eq!(so_far.len(), 2, "{so_far:?}");
+    assert_eq!(cost_of(&so_far, "web"), NanoDollars(2_812_500));
+
+    // Into the next hour but within the grace: the whole current hour so far, the next one's
+    // first minutes.
+    now.store(current + HOUR + 5 * 60_000, Ordering::SeqCst);
+    let report = worker.run_once().await.unwrap();
+    assert_eq!((report.hours, report.hours_so_far), (0, 2), "{report:?}");
+    assert_eq!(
+        cost_of(&hour_rows(&t, org, current).await, "web"),
+        NanoDollars(11_250_000)
+    );
+
+    // Once due, a worker without the option (a restarted hub that turned it off) still
+    // computes it for good: the mark never passed it.
+    now.store(current + HOUR + 15 * 60_000, Ordering::SeqCst);
+    let plain = CostWorkerConfig {
+        current_hour: false,
+        ..config
+    };
+    let mut restarted = CostWorker::new(store.clone(), plain, None).with_clock(clock);
+    let report = restarted.run_once().await.unwrap();
+    assert_eq!((report.hours, report.hours_so_far), (1, 0), "{report:?}");
+    let done = hour_rows(&t, org, current).await;
+    assert_eq!(done.len(), 2, "{done:?}");
+    assert_eq!(cost_of(&done, "web"), NanoDollars(11_250_000));
+    assert_eq!(
+        store.cost_clusters().await.unwrap()[0].hours_until,
+        Some(UnixMillis(current + HOUR))
+    );
+    // The next hour keeps the rows computed so far until it is due in turn.
+    assert_eq!(hour_rows(&t, org, current + HOUR).await.len(), 2);
+}

@@ -8,6 +8,7 @@ mod accounts;
 mod agent_links;
 mod api;
 mod cluster_counts;
+mod cluster_info;
 mod clusters;
 mod cost_report;
 mod cost_worker;
@@ -35,6 +36,7 @@ support::backend_cases! {
     clusters::health_errors_identity_and_heartbeats_are_recorded,
     clusters::pull_targets_are_enabled_kubeconfig_clusters_of_every_org,
     clusters::deleting_a_cluster_removes_everything_collected_from_it,
+    cluster_info::cluster_info_is_stored_once_and_a_version_change_is_audited,
     ingest::a_snapshot_then_deltas_match_the_reference_inventory,
     ingest::a_replayed_batch_changes_nothing_and_a_gap_is_refused,
     ingest::a_relist_removes_what_was_deleted_while_disconnected,
@@ -75,6 +77,7 @@ support::backend_cases! {
     costs::cost_rows_are_scoped_by_organization,
     costs::price_overrides_resolve_per_scope,
     cost_worker::the_worker_computes_backfills_and_rolls_up,
+    cost_worker::the_hour_in_progress_is_costed_so_far_then_for_good,
     cost_report::reports_group_filter_and_match_the_view,
     cost_report::the_namespace_series_matches_the_daily_view,
 }

@@ -143,6 +143,28 @@ impl Hub {
         Self { child, log }
     }
 
+    /// `serve` as the end-to-end tests that use the API run it: the first admin is `email` /
+    /// `password`, pull clusters on loopback (where test clusters run) are allowed, and pull
+    /// targets are reloaded every second.
+    #[allow(dead_code)] // only the API and UI end-to-end tests log in
+    pub fn start_with_admin(db: &str, email: &str, password: &str) -> Self {
+        Self::start_with_env(
+            db,
+            &[
+                "--quic-listen",
+                "127.0.0.1:0",
+                "--pull-refresh-secs",
+                "1",
+                "--pull-allow-loopback",
+            ],
+            "info",
+            &[
+                ("KUBEWORKZ_ADMIN_EMAIL", email),
+                ("KUBEWORKZ_ADMIN_PASSWORD", password),
+            ],
+        )
+    }
+
     /// The bound QUIC address, from the `agent endpoint listening` log line.
     #[allow(dead_code)] // the pull-mode test has no agents
     pub fn quic_addr(&mut self) -> Result<std::net::SocketAddr> {
@@ -166,6 +188,29 @@ impl Hub {
         }
     }
 
+    /// The API's base URL (`http://ADDR`), from the `kubeworkz hub listening` log line.
+    #[allow(dead_code)] // only some tests call the API of a spawned hub
+    pub fn api_url(&mut self) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.contains("kubeworkz hub listening")) {
+                let json: serde_json::Value = serde_json::from_str(line)?;
+                let listen = json["listen"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("no listen field: {line}"))?;
+                return Ok(format!("http://{listen}"));
+            }
+            if let Some(status) = self.child.try_wait()? {
+                bail!("hub exited with {status}: {log}");
+            }
+            if Instant::now() > deadline {
+                bail!("hub did not report its API address: {log}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Everything logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
@@ -183,6 +228,28 @@ impl Hub {
         }
         Ok(log)
     }
+}
+
+/// Logs in to the API at `url`: the `kubeworkz_session=…` cookie to send.
+#[allow(dead_code)] // only the API and UI end-to-end tests log in
+pub async fn login_session(url: &str, email: &str, password: &str) -> Result<String> {
+    let login = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if login.status() != 200 {
+        bail!("login: {}", login.status());
+    }
+    login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("kubeworkz_session="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("no session cookie"))
 }
 
 /// Polls `check` every 250 ms until it returns true or `timeout` passes.

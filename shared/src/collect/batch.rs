@@ -4,11 +4,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{CollectError, CollectorOutput, Kept};
-use crate::change::{Change, ChangeBatch};
+use crate::change::{Change, ChangeBatch, Object, ObjectKind};
 use crate::inventory::Inventory;
 use crate::time::UnixMillis;
 
@@ -22,6 +22,32 @@ pub(super) struct Limits {
     pub bytes: usize,
 }
 
+/// What the batcher tells the prober about nodes (see `observer`): whether this run's node
+/// listing has ended, and a count of the sent batches that touched nodes. The prober judges
+/// health only once nodes are listed (never "no nodes" beside counted ones), and again when
+/// they change, instead of waiting for its timer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct NodeEvents {
+    /// A `SnapshotEnd` of nodes was sent in this run.
+    pub listed: bool,
+    /// Batches sent with a node change in them.
+    pub changes: u64,
+}
+
+/// Whether `change` is about nodes, and whether it ends their listing.
+fn node_change(change: &Change) -> (bool, bool) {
+    match change {
+        Change::Upsert(Object::Node(_)) => (true, false),
+        Change::Delete(key) => (key.kind == ObjectKind::Node, false),
+        Change::SnapshotBegin { kinds } => (kinds.contains(&ObjectKind::Node), false),
+        Change::SnapshotEnd { kinds } => {
+            let ends = kinds.contains(&ObjectKind::Node);
+            (ends, ends)
+        }
+        Change::Upsert(_) => (false, false),
+    }
+}
+
 /// The change's size on the wire (postcard), without encoding it.
 fn encoded_len(change: &Change) -> usize {
     postcard::experimental::serialized_size(change).unwrap_or(0)
@@ -30,13 +56,15 @@ fn encoded_len(change: &Change) -> usize {
 /// Sends a batch at most `window` after its first change, or when it holds `limits.changes`
 /// changes or the next change would take it past `limits.bytes`. A batch is applied to
 /// `inventory` before it is sent, so the inventory never runs ahead of what downstream could
-/// have seen.
+/// have seen. A batch that touched nodes is announced on `nodes` once it is sent, so a verdict
+/// the prober sends after it follows it downstream.
 pub(super) async fn run(
     mut changes: BoxStream<'static, Change>,
     window: Duration,
     limits: Limits,
     inventory: Arc<Mutex<Inventory<Kept>>>,
     out: mpsc::Sender<CollectorOutput>,
+    nodes: watch::Sender<NodeEvents>,
     shutdown: CancellationToken,
 ) -> Result<(), CollectError> {
     // A change that did not fit the previous batch, with its encoded size: it opens the next.
@@ -78,6 +106,12 @@ pub(super) async fn run(
             .lock()
             .expect("inventory lock poisoned")
             .apply_all(&batch);
+        let (touched, listed) = batch
+            .iter()
+            .map(node_change)
+            .fold((false, false), |(touched, listed), (t, l)| {
+                (touched || t, listed || l)
+            });
         let batch = ChangeBatch {
             produced_at: UnixMillis::now(),
             changes: batch,
@@ -85,6 +119,12 @@ pub(super) async fn run(
         out.send(CollectorOutput::Changes(batch))
             .await
             .map_err(|_| CollectError::OutputClosed)?;
+        if touched {
+            nodes.send_modify(|events| {
+                events.changes += 1;
+                events.listed |= listed;
+            });
+        }
     }
 }
 
@@ -118,6 +158,7 @@ mod tests {
             },
             inventory,
             out,
+            watch::channel(NodeEvents::default()).0,
             shutdown.clone(),
         ));
         tx.send(delete("a")).unwrap();
@@ -158,6 +199,7 @@ mod tests {
             },
             Arc::default(),
             out,
+            watch::channel(NodeEvents::default()).0,
             shutdown.clone(),
         ));
         for name in ["a", "b", "c", "d", "e"] {
@@ -190,6 +232,49 @@ mod tests {
             panic!("expected changes")
         };
         assert_eq!(next.changes, vec![delete("f")]);
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+    }
+
+    /// A sent batch that touched nodes is announced, and a node `SnapshotEnd` marks the nodes
+    /// listed; batches of other kinds announce nothing.
+    #[tokio::test(start_paused = true)]
+    async fn batches_that_touch_nodes_are_announced_after_they_are_sent() {
+        let (tx, rx) = mpsc::unbounded_channel::<Change>();
+        let (out, mut got) = mpsc::channel(16);
+        let (nodes, mut events) = watch::channel(NodeEvents::default());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(
+            tokio_stream_from(rx),
+            Duration::from_millis(100),
+            Limits {
+                changes: 100,
+                bytes: usize::MAX,
+            },
+            Arc::default(),
+            out,
+            nodes,
+            shutdown.clone(),
+        ));
+        tx.send(delete("ns")).unwrap();
+        got.recv().await.unwrap();
+        assert!(
+            !events.has_changed().unwrap(),
+            "a namespace batch is not about nodes"
+        );
+
+        let node_begin = Change::SnapshotBegin {
+            kinds: vec![ObjectKind::Node],
+        };
+        let node_end = Change::SnapshotEnd {
+            kinds: vec![ObjectKind::Node],
+        };
+        for (change, listed, changes) in [(node_begin, false, 1), (node_end, true, 2)] {
+            tx.send(change).unwrap();
+            got.recv().await.unwrap();
+            events.changed().await.unwrap();
+            assert_eq!(*events.borrow_and_update(), NodeEvents { listed, changes });
+        }
         shutdown.cancel();
         task.await.unwrap().unwrap();
     }

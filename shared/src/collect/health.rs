@@ -1,46 +1,18 @@
-//! Probes the control plane on a timer and judges health from the probes plus inventory.
+//! Probes the control plane and turns the probes plus inventory into health signals (the
+//! `observer` decides when).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::ListParams;
 use kube::{Api, Client};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::{CollectError, CollectorOutput, Kept};
+use super::Kept;
 use crate::inventory::Inventory;
 use crate::model::HealthSignals;
-use crate::model::health::{
-    LeaseFreshness, ProbeResult, deployments_short, evaluate, failing_checks,
-};
+use crate::model::health::{LeaseFreshness, ProbeResult, deployments_short, failing_checks};
 use crate::model::usage::NodeMetrics;
 use crate::time::UnixMillis;
-
-/// Probes and reports every `interval`.
-pub(super) async fn run(
-    client: Client,
-    interval: Duration,
-    inventory: Arc<Mutex<Inventory<Kept>>>,
-    out: mpsc::Sender<CollectorOutput>,
-    shutdown: CancellationToken,
-) -> Result<(), CollectError> {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            _ = tick.tick() => {}
-        }
-        let probes = ControlPlaneProbes::gather(&client).await;
-        let signals = probes.signals(&inventory.lock().expect("inventory lock poisoned"));
-        let report = evaluate(&signals);
-        out.send(CollectorOutput::Health { signals, report })
-            .await
-            .map_err(|_| CollectError::OutputClosed)?;
-    }
-}
 
 /// What the collector learns by asking the control plane: apiserver `/readyz` and `/livez`,
 /// the scheduler's and controller-manager's leader Leases, and whether metrics.k8s.io answers.
@@ -90,15 +62,7 @@ impl ControlPlaneProbes {
     /// Every health signal: these probes plus node and deployment state from `inventory`.
     /// Heartbeat age is the hub's to add.
     pub fn signals(&self, inventory: &Inventory<Kept>) -> HealthSignals {
-        let mut nodes_total = 0;
-        let mut nodes_not_ready = Vec::new();
-        for node in inventory.nodes() {
-            nodes_total += 1;
-            if !node.is_ready() {
-                nodes_not_ready.push(node.name.clone());
-            }
-        }
-        nodes_not_ready.sort();
+        let (nodes_total, nodes_not_ready) = node_readiness(inventory);
         HealthSignals {
             apiserver_ready: self.ready.clone(),
             apiserver_live: self.live.clone(),
@@ -111,6 +75,21 @@ impl ControlPlaneProbes {
             heartbeat_age_millis: None,
         }
     }
+}
+
+/// How many nodes `inventory` holds, and the names of those not Ready (sorted): the node part
+/// of [`HealthSignals`], which the prober also compares to tell whether a node change matters.
+pub(super) fn node_readiness(inventory: &Inventory<Kept>) -> (u32, Vec<String>) {
+    let mut total = 0;
+    let mut not_ready = Vec::new();
+    for node in inventory.nodes() {
+        total += 1;
+        if !node.is_ready() {
+            not_ready.push(node.name.clone());
+        }
+    }
+    not_ready.sort();
+    (total, not_ready)
 }
 
 async fn probe(client: &Client, path: &str) -> ProbeResult {

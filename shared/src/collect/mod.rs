@@ -6,7 +6,9 @@
 //! and a full snapshot (begin … end, per kind) whenever a watcher (re)lists — on start, after
 //! a reconnect, or after the apiserver expired its watch — so deletions missed meanwhile are
 //! applied downstream. Usage is sampled from metrics.k8s.io and leaves as hourly buckets;
-//! health is probed on a timer and judged by [`crate::model::health::evaluate`].
+//! health is probed on a timer and whenever nodes change, and judged by
+//! [`crate::model::health::evaluate`]; the server version and the detected provider leave as
+//! [`ClusterInfo`] when first known and whenever they change (`observer`).
 //!
 //! Each watched object is projected as soon as it is decoded and the original dropped. What
 //! the collector keeps of what it sent is an [`Inventory`] of [`Kept`]: whole projections of
@@ -16,6 +18,7 @@
 mod batch;
 mod health;
 mod kept;
+mod observer;
 mod usage;
 mod watch;
 
@@ -29,10 +32,11 @@ use tokio_util::sync::CancellationToken;
 use crate::change::ChangeBatch;
 use crate::inventory::Inventory;
 use crate::model::usage::UsageBucket;
-use crate::model::{HealthReport, HealthSignals};
+use crate::model::{ClusterInfo, HealthReport, HealthSignals};
 
 pub use health::ControlPlaneProbes;
 pub use kept::Kept;
+pub use observer::NODE_DEBOUNCE;
 
 /// Encoded bytes of changes after which the collector closes a batch: a batch is larger only
 /// when a single change is (it then travels alone), so the wire's largest frame
@@ -59,7 +63,7 @@ pub struct CollectorConfig {
     pub helm_releases: bool,
     /// metrics.k8s.io sampling interval.
     pub usage_interval: Duration,
-    /// Health probe interval.
+    /// Health probe interval; `/version` is re-read on the same timer.
     pub health_interval: Duration,
 }
 
@@ -90,6 +94,8 @@ pub enum CollectorOutput {
         /// The verdict.
         report: HealthReport,
     },
+    /// The server version and the detected provider, when first known and on every change.
+    ClusterInfo(ClusterInfo),
 }
 
 /// Errors that stop the collector (watch errors are retried with backoff, not returned).
@@ -131,14 +137,16 @@ impl Collector {
         self.inventory.clone()
     }
 
-    /// Runs the watchers, the usage sampler and the health prober, sending their output to
-    /// `out`. Returns when `shutdown` fires (`Ok`) or `out` closes (`Err`).
+    /// Runs the watchers, the usage sampler and the prober (health and cluster info), sending
+    /// their output to `out`. Returns when `shutdown` fires (`Ok`) or `out` closes (`Err`).
     pub async fn run(
         self,
         out: mpsc::Sender<CollectorOutput>,
         shutdown: CancellationToken,
     ) -> Result<(), CollectError> {
         let changes = watch::inventory_changes(self.client.clone(), self.config.helm_releases);
+        let (node_events, node_events_rx) =
+            tokio::sync::watch::channel(batch::NodeEvents::default());
         let batches = batch::run(
             changes,
             self.config.batch_window,
@@ -148,6 +156,7 @@ impl Collector {
             },
             self.inventory.clone(),
             out.clone(),
+            node_events,
             shutdown.clone(),
         );
         let usage = usage::run(
@@ -156,10 +165,11 @@ impl Collector {
             out.clone(),
             shutdown.clone(),
         );
-        let health = health::run(
+        let health = observer::run(
             self.client.clone(),
             self.config.health_interval,
             self.inventory.clone(),
+            node_events_rx,
             out,
             shutdown.clone(),
         );

@@ -321,12 +321,28 @@ pub fn evaluate(signals: &HealthSignals) -> HealthReport {
             signals.deployments_short.clone(),
         ));
     }
-    let status = reasons
-        .iter()
-        .map(HealthReason::severity)
-        .max()
-        .unwrap_or(HealthStatus::Healthy);
-    HealthReport { status, reasons }
+    HealthReport::from_reasons(reasons)
+}
+
+impl HealthReport {
+    /// The verdict of `reasons`: the worst severity among them, Healthy when there is none.
+    pub fn from_reasons(reasons: Vec<HealthReason>) -> Self {
+        let status = reasons
+            .iter()
+            .map(HealthReason::severity)
+            .max()
+            .unwrap_or(HealthStatus::Healthy);
+        Self { status, reasons }
+    }
+
+    /// This verdict for a cluster whose nodes have not been listed yet (the apiserver did not
+    /// answer the list in time): zero nodes then means "not known", so "no nodes" is dropped
+    /// rather than shown beside the nodes the next snapshot counts.
+    pub fn with_nodes_unknown(self) -> Self {
+        let mut reasons = self.reasons;
+        reasons.retain(|reason| *reason != HealthReason::NoNodes);
+        Self::from_reasons(reasons)
+    }
 }
 
 /// Deployments with fewer available replicas than desired, for [`HealthSignals`].

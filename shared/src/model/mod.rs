@@ -10,6 +10,7 @@
 //! omit has a default, and a resource quantity that does not parse (the apiserver validates
 //! them, so this does not happen with real objects) is treated as not set.
 
+pub mod cluster_info;
 pub mod deployment;
 pub mod health;
 pub mod helm;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::quantity;
 use crate::time::UnixMillis;
 
+pub use cluster_info::ClusterInfo;
 pub use deployment::{DeploymentProjection, DeploymentReplicas, DeploymentStrategy};
 pub use health::{HealthReason, HealthReport, HealthSignals, HealthStatus};
 pub use helm::{HelmReleaseProjection, HelmReleaseStatus};

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::NodeProjection;
 
-/// The detected distribution.
+/// The detected distribution. It travels to the hub inside [`super::ClusterInfo`] as its
+/// postcard variant index, so variants are only ever appended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Provider {
     /// Amazon EKS.
@@ -60,13 +61,17 @@ fn has_provider_id_prefix(node: &NodeProjection, prefix: &str) -> Option<String>
 }
 
 /// Distribution-specific evidence on one node or in the version (tier 1).
-fn distribution_mark(git_version: &str, nodes: &[NodeProjection]) -> Option<(Provider, String)> {
+fn distribution_mark<'a>(
+    git_version: &str,
+    nodes: impl IntoIterator<Item = &'a NodeProjection> + Clone,
+) -> Option<(Provider, String)> {
     let version = |marker: &str| {
         git_version
             .contains(marker)
             .then(|| format!("server version {git_version}"))
     };
-    let any_node = |f: &dyn Fn(&NodeProjection) -> Option<String>| nodes.iter().find_map(f);
+    let any_node =
+        |f: &dyn Fn(&NodeProjection) -> Option<String>| nodes.clone().into_iter().find_map(f);
 
     let checks: [(Provider, Option<String>); 6] = [
         (
@@ -117,10 +122,15 @@ fn openshift_style_version(git_version: &str) -> bool {
     })
 }
 
-/// Detects the provider; see the module docs for the order of evidence.
-pub fn detect_provider(git_version: Option<&str>, nodes: &[NodeProjection]) -> ProviderDetection {
+/// Detects the provider; see the module docs for the order of evidence. `nodes` is walked once
+/// per kind of evidence, so the collector passes its kept nodes by reference instead of
+/// cloning them.
+pub fn detect_provider<'a>(
+    git_version: Option<&str>,
+    nodes: impl IntoIterator<Item = &'a NodeProjection> + Clone,
+) -> ProviderDetection {
     let git_version = git_version.unwrap_or_default();
-    let found = distribution_mark(git_version, nodes)
+    let found = distribution_mark(git_version, nodes.clone())
         .or_else(|| {
             [
                 ("aws://", Provider::Eks),
@@ -130,7 +140,8 @@ pub fn detect_provider(git_version: Option<&str>, nodes: &[NodeProjection]) -> P
             .into_iter()
             .find_map(|(prefix, provider)| {
                 nodes
-                    .iter()
+                    .clone()
+                    .into_iter()
                     .find_map(|n| has_provider_id_prefix(n, prefix))
                     .map(|e| (provider, e))
             })

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::ChangeBatch;
 use crate::ids::ClusterId;
+use crate::model::ClusterInfo;
 use crate::model::health::{HealthReport, HealthSignals};
 use crate::model::usage::UsageBucket;
 use crate::protocol::token::TokenSecret;
@@ -84,6 +85,18 @@ pub enum AgentMessage {
         /// PKCS#10 DER for the agent's own key; the key never leaves the cluster.
         csr_der: Vec<u8>,
     },
+    /// The cluster's server version and detected provider, sent after every `Welcome` and
+    /// whenever either changes (an upgrade, nodes that change the evidence).
+    ///
+    /// Not sequenced, like `Heartbeat`: it is state, not an event, so the latest value is
+    /// all that matters and the agent holds only that one (never queued behind a large
+    /// snapshot, never dropped with an overflowing queue); a message lost with a connection
+    /// is sent again on the next one, and the hub records it idempotently (it writes, and
+    /// audits a version change, only when the value differs from what it stored).
+    ClusterInfo {
+        /// What the collector reports.
+        info: ClusterInfo,
+    },
 }
 
 /// Hub → agent. Append only: the variant index is the wire tag.
@@ -150,7 +163,8 @@ impl AgentMessage {
             Self::Hello(_)
             | Self::Heartbeat { .. }
             | Self::RenewCertificate { .. }
-            | Self::Enroll { .. } => None,
+            | Self::Enroll { .. }
+            | Self::ClusterInfo { .. } => None,
         }
     }
 
@@ -164,6 +178,7 @@ impl AgentMessage {
             Self::Heartbeat { .. } => "heartbeat",
             Self::RenewCertificate { .. } => "renew-certificate",
             Self::Enroll { .. } => "enroll",
+            Self::ClusterInfo { .. } => "cluster-info",
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use anyhow::{Context, Result};
 
@@ -17,18 +17,6 @@ pub(crate) struct Component {
     args: Vec<String>,
     log: PathBuf,
     child: Option<Child>,
-}
-
-/// `setpriv --pdeathsig KILL` (util-linux, in every Debian) makes the kernel kill the component
-/// if the test process dies without running destructors (SIGKILL, abort). `setpriv` execs, so the
-/// child's pid is the component's. The death signal follows the *thread* that spawned it, which
-/// is why components are spawned from the caller's (runtime) thread and never from a
-/// `spawn_blocking` thread that may retire while the cluster still runs.
-fn setpriv() -> Option<&'static Path> {
-    ["/usr/bin/setpriv", "/bin/setpriv"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.exists())
 }
 
 impl Component {
@@ -47,6 +35,12 @@ impl Component {
         }
     }
 
+    /// Runs `program` from the next start on (a stopped API server comes back as another
+    /// build).
+    pub(crate) fn set_program(&mut self, program: PathBuf) {
+        self.program = program;
+    }
+
     pub(crate) fn log_path(&self) -> &Path {
         &self.log
     }
@@ -61,27 +55,11 @@ impl Component {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("opening {}", self.log.display()))?;
-        let mut cmd = match setpriv() {
-            Some(sp) => {
-                let mut c = Command::new(sp);
-                c.arg("--pdeathsig")
-                    .arg("KILL")
-                    .arg("--")
-                    .arg(&self.program);
-                c
-            }
-            None => Command::new(&self.program),
-        };
+        let mut cmd = crate::child::command_dying_with_parent(&self.program);
         cmd.args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            // Nothing in a test cluster may reach beyond loopback through a proxy.
-            .env_remove("HTTPS_PROXY")
-            .env_remove("HTTP_PROXY")
-            .env_remove("https_proxy")
-            .env_remove("http_proxy")
-            .env("NO_PROXY", "127.0.0.1,localhost");
+            .stderr(log);
         let child = cmd
             .spawn()
             .with_context(|| format!("spawning {} ({})", self.name, self.program.display()))?;
@@ -123,12 +101,7 @@ impl Component {
 
     /// The process's resident set size in KiB, from /proc (None if not running).
     pub(crate) fn rss_kib(&mut self) -> Option<u64> {
-        let pid = self.child.as_ref()?.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        crate::child::rss_kib(self.child.as_ref()?.id())
     }
 
     /// The last `max_bytes` of the log, for failure messages.

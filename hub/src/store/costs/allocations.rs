@@ -183,6 +183,29 @@ pub(super) fn amount(value: i64) -> NanoDollars {
 }
 
 impl Store {
+    /// Saves the rows of an hour that is not due yet, computed as far as it has happened
+    /// (cost so far), replacing that hour, and leaves the cluster's marks alone, so the hour
+    /// is still computed for good by [`Store::save_cost_hour`] once it is due.
+    #[instrument(skip_all, fields(rows = rows.len()))]
+    pub async fn save_cost_hour_so_far(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        hour_start: UnixMillis,
+        rows: &[Allocation],
+        computed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        in_tx!(self, |db| replace_period(
+            db,
+            org,
+            cluster,
+            CostPeriod::Hour,
+            hour_start,
+            rows,
+            computed_at,
+        ))
+    }
+
     /// Saves one hour's allocation rows (all of `cluster` and `hour_start`), replacing that
     /// hour, and in the same transaction moves the cluster's marks: hours computed up to this
     /// hour's end at least, and this hour's day due for rollup again.

@@ -86,6 +86,14 @@ fn agent_messages() -> Vec<AgentMessage> {
             secret: secret(),
             csr_der: vec![0x30],
         },
+        AgentMessage::ClusterInfo {
+            info: ClusterInfo {
+                git_version: "v1.36.3-eks-4f2a1c9".into(),
+                platform: "linux/amd64".into(),
+                provider: crate::model::Provider::Eks,
+                evidence: "server version v1.36.3-eks-4f2a1c9".into(),
+            },
+        },
     ]
 }
 
@@ -114,7 +122,7 @@ fn hub_messages() -> Vec<HubMessage> {
     ]
 }
 
-const GOLDEN_AGENT: [&str; 7] = [
+const GOLDEN_AGENT: [&str; 8] = [
     "000105302e312e30888e98a8c0e0808101012a",
     "0109018084c6b9e66301000100",
     "02090201026e730170016380bab703e807d00fac0204c0a907",
@@ -122,6 +130,7 @@ const GOLDEN_AGENT: [&str; 7] = [
     "048084c6b9e663",
     "05023082",
     "0603616263030102030130",
+    "071376312e33362e332d656b732d346632613163390b6c696e75782f616d64363400227365727665722076657273696f6e2076312e33362e332d656b732d34663261316339",
 ];
 
 const GOLDEN_HUB: [&str; 6] = [
@@ -202,6 +211,7 @@ fn stream_positions_are_those_of_data_messages() {
             Some((9, 1)),
             Some((9, 2)),
             Some((9, 3)),
+            None,
             None,
             None,
             None

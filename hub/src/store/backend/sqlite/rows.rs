@@ -3,7 +3,8 @@
 //! sqlx runs every SQLite connection on a thread of its own and hands each row to the calling
 //! task over a channel: one send, usually one futex wake and one task switch per row, and a
 //! copy of every cell (`sqlite3_value_dup`); serving a page of the cluster list, the
-//! scheduler's wake-ups and task switches dominate a profile. So a `SELECT` runs wrapped: SQLite writes each row as its cells, each cell as
+//! scheduler's wake-ups and task switches dominate a profile. So a `SELECT` runs wrapped:
+//! SQLite writes each row as its cells, each cell as
 //! `<byte length>:<text>` (`-1:` for NULL), and concatenates the rows into one text cell
 //! (`concat` and `group_concat` copy by length, so text holding a NUL packs whole);
 //! [`unpack`] cuts it by the lengths and decodes each cell by the same column types as the
