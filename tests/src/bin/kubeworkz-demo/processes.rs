@@ -1,6 +1,7 @@
-//! The hub and agent processes: built with cargo (a package only gets its own binaries, so the
-//! demo asks cargo for the hub's and the agent's, as `hub/tests/real_agent` does), started so
-//! that they die with the demo, and stopped with SIGTERM as an operator would.
+//! The hub and agent processes: built with cargo (a package only gets its own binaries, so
+//! the demo asks cargo for the hub's and the agent's, as `hub/tests/support/real_agent.rs`
+//! does), started so that they die with the demo, and stopped with SIGTERM as an operator
+//! would.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
