@@ -17,8 +17,11 @@ export function bytes(n: number | null | undefined): string {
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`
 }
 
+/** Dollars to the cent. A cost below half a cent is not zero (a cluster that just joined, an
+ * hour in progress), so it reads "< $0.01" rather than "$0.00", which looks like a fault. */
 export function dollars(n: number | null | undefined): string {
   if (n == null) return '—'
+  if (n > 0 && n < 0.005) return '< $0.01'
   return `$${n.toFixed(2)}`
 }
 

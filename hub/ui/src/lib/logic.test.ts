@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { relativeTime } from './time'
 import { filterClusters, filterOptions, noFilters, totals } from './filters'
-import { bytes, cpu, providerLabel } from './format'
+import { bytes, cpu, dollars, providerLabel } from './format'
 import type { Cluster } from './api'
 
 const NOW = Date.parse('2026-01-01T12:00:00Z')
@@ -76,5 +76,13 @@ describe('format', () => {
     expect(bytes(1536)).toBe('1.5 KiB')
     expect(providerLabel('eks')).toBe('EKS')
     expect(providerLabel(null)).toBe('unknown')
+  })
+
+  it('never shows a cost that is not zero as $0.00', () => {
+    expect(dollars(0)).toBe('$0.00')
+    expect(dollars(0.0004)).toBe('< $0.01')
+    expect(dollars(0.005)).toBe('$0.01')
+    expect(dollars(12.345)).toBe('$12.35')
+    expect(dollars(null)).toBe('—')
   })
 })

@@ -56,6 +56,25 @@ fn reasons(cluster: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The Deployments a "deployments short of available replicas: ns/a (0/1), ns/b (1/2)"
+/// reason names, sorted; empty for any other reason.
+fn short_deployments(reason: &str) -> Vec<String> {
+    let Some((_, list)) = reason.split_once("deployments short of available replicas: ") else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = list
+        .split(", ")
+        .map(|entry| {
+            entry
+                .split_once(" (")
+                .map_or(entry, |(name, _)| name)
+                .to_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// `since`: the demo's start. A kept demo's hub still shows the last run's clusters until
 /// the new ones have synced; only a sync after the start counts.
 async fn check(session: &Session, plans: &[Plan], since: UnixMillis) -> Result<Check> {
@@ -92,12 +111,16 @@ async fn check(session: &Session, plans: &[Plan], since: UnixMillis) -> Result<C
             .iter()
             .filter(|a| a.crash_loops)
             .map(|a| format!("{}/{}", a.namespace, a.name))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         let reasons = reasons(cluster);
         let as_expected = if expected.is_empty() {
             cluster["health"]["status"] == "healthy"
         } else {
-            reasons.len() == 1 && expected.iter().all(|name| reasons[0].contains(name))
+            // Exactly the crash-looping ones: Deployments whose pods are still starting are
+            // named in the same reason until they are available.
+            reasons.len() == 1 && short_deployments(&reasons[0]) == expected
         };
         if !as_expected {
             return Ok(Check::Waiting(format!(
@@ -222,5 +245,21 @@ impl std::fmt::Display for Banner<'_> {
         };
         writeln!(f, "  data       {} ({fate})", self.dir.display())?;
         writeln!(f, "\nCtrl-C stops everything.")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_deployments;
+
+    #[test]
+    fn a_short_deployments_reason_names_its_deployments_sorted() {
+        let reason = "deployments short of available replicas: storefront/web (0/1), \
+                      ml/trainer (1/2), storefront/checkout (0/1)";
+        assert_eq!(
+            short_deployments(reason),
+            ["ml/trainer", "storefront/checkout", "storefront/web"]
+        );
+        assert!(short_deployments("cluster has no nodes").is_empty());
     }
 }
