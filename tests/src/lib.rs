@@ -2,6 +2,7 @@
 //! modules (see `kube-tools/`) and a throwaway PostgreSQL. No mocks: the end-to-end tests of
 //! every crate stand on these.
 
+pub mod cargo;
 pub mod chart;
 pub mod child;
 pub mod cluster;

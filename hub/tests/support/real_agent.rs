@@ -1,6 +1,6 @@
 //! The real `kubeworkz-agent` binary, for hub tests and benches that need an agent on a real
 //! cluster. Cargo only gives a package's tests its *own* binaries, so the agent is built here
-//! (`cargo build -p kubeworkz-agent`, a no-op when it is up to date) into the same target
+//! (`kubeworkz_testkit::cargo`, a no-op when it is up to date) into the same target
 //! directory and profile as the running test.
 
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use kubeworkz_testkit::cargo;
 
 /// The agent binary, built once per test process.
 pub fn agent_binary() -> Result<PathBuf> {
@@ -20,31 +21,10 @@ pub fn agent_binary() -> Result<PathBuf> {
 }
 
 fn build() -> Result<PathBuf> {
-    // target/<profile>/deps/<test binary> (tests) or target/<profile>/deps/<bench> (benches).
     let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("test binary outside a target directory")?;
-    let target_dir = profile_dir.parent().context("no target directory")?;
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(other) => other,
-        None => bail!("no profile directory"),
-    };
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "kubeworkz-agent",
-            "--bin",
-            "kubeworkz-agent",
-        ])
-        .args(["--profile", profile])
-        .env("CARGO_TARGET_DIR", target_dir)
-        .current_dir(&workspace)
+    let (profile_dir, profile) =
+        cargo::profile_of(&exe).context("test binary outside this workspace's target directory")?;
+    let status = cargo::build_command(&profile_dir, &profile, &["kubeworkz-agent"])
         .status()
         .context("running cargo build for the agent")?;
     if !status.success() {

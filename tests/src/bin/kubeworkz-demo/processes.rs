@@ -9,6 +9,7 @@ use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use kubeworkz_testkit::cargo;
 use kubeworkz_testkit::child::command_dying_with_parent;
 use kubeworkz_testkit::cluster::TestCluster;
 
@@ -32,36 +33,27 @@ pub struct Binaries {
 /// the demo's executable.
 pub async fn build() -> Result<Binaries> {
     let exe = std::env::current_exe().context("locating the demo's executable")?;
-    let profile_dir = exe
-        .parent()
-        .context("the demo's executable has no directory")?
-        .to_path_buf();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the testkit sits in the workspace")?;
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let in_target = profile_dir
-        .parent()
-        .filter(|_| workspace.join("Cargo.toml").is_file());
-    if let Some(target_dir) = in_target {
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev",
-            Some(other) => other,
-            None => bail!("{} is not a cargo profile directory", profile_dir.display()),
-        };
-        let status = tokio::process::Command::new(&cargo)
-            .args(["build", "--quiet", "--profile", profile])
-            .args(["-p", "kubeworkz-hub", "--bin", "kubeworkz-hub"])
-            .args(["-p", "kubeworkz-agent", "--bin", "kubeworkz-agent"])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(workspace)
-            .status()
-            .await
-            .context("running cargo build for the hub and the agent")?;
-        if !status.success() {
-            bail!("building kubeworkz-hub and kubeworkz-agent failed: {status}");
+    let profile_dir = match cargo::profile_of(&exe) {
+        Some((profile_dir, profile)) => {
+            let mut command = tokio::process::Command::from(cargo::build_command(
+                &profile_dir,
+                &profile,
+                &["kubeworkz-hub", "kubeworkz-agent"],
+            ));
+            let status = command
+                .status()
+                .await
+                .context("running cargo build for the hub and the agent")?;
+            if !status.success() {
+                bail!("building kubeworkz-hub and kubeworkz-agent failed: {status}");
+            }
+            profile_dir
         }
-    }
+        None => exe
+            .parent()
+            .context("the demo's executable has no directory")?
+            .to_path_buf(),
+    };
     let binaries = Binaries {
         hub: profile_dir.join("kubeworkz-hub"),
         agent: profile_dir.join("kubeworkz-agent"),
