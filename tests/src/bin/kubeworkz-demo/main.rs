@@ -42,7 +42,7 @@ use crate::processes::{ADMIN_EMAIL, ADMIN_PASSWORD, Hub, Process};
 
 /// A local demo fleet: three clusters, the hub, two agents, sample workloads.
 #[derive(Debug, Parser)]
-#[command(name = "kubeworkz-demo", version, about)]
+#[command(name = "kubeworkz-demo", version)]
 struct Args {
     /// The demo's directory (database, master key, agent identities, logs). Default:
     /// `$XDG_DATA_HOME/kubeworkz/demo` or `~/.local/share/kubeworkz/demo`.
