@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use kubeworkz_hub::cost::{COST_WORKER, CostWorker, CostWorkerConfig, NanoDollars};
 use kubeworkz_hub::shutdown::Shutdown;
-use kubeworkz_hub::store::{CostPeriod, CostRowFilter, DEFAULT_ORG};
+use kubeworkz_hub::store::{CostPeriod, CostRowFilter, DEFAULT_ORG, Store};
 use kubeworkz_hub::workers::{self, Workers};
 use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::ids::OrgId;
 use kubeworkz_shared::model::pod::PodPhase;
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
@@ -34,10 +35,11 @@ fn rows_filter(period: CostPeriod, start: i64, end: i64) -> CostRowFilter {
     }
 }
 
-pub async fn the_worker_computes_backfills_and_rolls_up(t: TestStore) {
-    let store = t.store.clone();
+/// The cluster both cases cost: one node, namespace `web` of team `platform`, one running pod;
+/// returns its organization.
+async fn cluster_with_one_pod(store: &Store) -> OrgId {
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = agent_cluster(&store, org, "prod-eu-1").await;
+    let cluster = agent_cluster(store, org, "prod-eu-1").await;
     let objects = [
         node("node-a", "uid-node-a"),
         namespace("web", "uid-ns-web", Some("platform")),
@@ -53,6 +55,12 @@ pub async fn the_worker_computes_backfills_and_rolls_up(t: TestStore) {
         )
         .await
         .unwrap();
+    org
+}
+
+pub async fn the_worker_computes_backfills_and_rolls_up(t: TestStore) {
+    let store = t.store.clone();
+    let org = cluster_with_one_pod(&store).await;
 
     // Thirty hours after the cluster was registered.
     let registered = UnixMillis::now().0;
@@ -177,23 +185,7 @@ fn cost_of(rows: &[(String, NanoDollars)], namespace: &str) -> NanoDollars {
 
 pub async fn the_hour_in_progress_is_costed_so_far_then_for_good(t: TestStore) {
     let store = t.store.clone();
-    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
-    let cluster = agent_cluster(&store, org, "prod-eu-1").await;
-    let objects = [
-        node("node-a", "uid-node-a"),
-        namespace("web", "uid-ns-web", Some("platform")),
-        pod("web", "web-1", "uid-web-1", PodPhase::Running),
-    ];
-    let kinds = [ObjectKind::Node, ObjectKind::Namespace, ObjectKind::Pod];
-    store
-        .ingest_changes(
-            org,
-            cluster,
-            Cursors::new(1).next(),
-            &batch(snapshot(&kinds, &objects)),
-        )
-        .await
-        .unwrap();
+    let org = cluster_with_one_pod(&store).await;
 
     // The hour after the registration's, from five minutes into it: the pod runs all of it.
     let registered = floor(UnixMillis::now().0, HOUR);
