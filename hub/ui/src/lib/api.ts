@@ -11,10 +11,13 @@ import type { components, paths } from './api-types'
 export class ApiError extends Error {
   status: number
   code: string
-  constructor(status: number, code: string, message: string) {
+  /** The 1-based character of the request's query where the problem is (`bad_query`). */
+  position?: number
+  constructor(status: number, code: string, message: string, position?: number) {
     super(message)
     this.status = status
     this.code = code
+    this.position = position
   }
 }
 
@@ -25,7 +28,8 @@ function csrfToken(): string | undefined {
     .find(([k]) => k === 'csrf_token')?.[1]
 }
 
-async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+/** A same-origin request and its JSON answer; failures as ApiError. */
+export async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers)
   const method = (init.method ?? 'GET').toUpperCase()
   if (method !== 'GET' && method !== 'HEAD') {
@@ -37,14 +41,16 @@ async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   if (!response.ok) {
     let code = 'error'
     let message = `${response.status} ${response.statusText}`
+    let position: number | undefined
     try {
       const body = await response.json()
       code = body?.error?.code ?? code
       message = body?.error?.message ?? message
+      if (typeof body?.error?.position === 'number') position = body.error.position
     } catch {
       // not the API's shape (a proxy's page): keep the status line
     }
-    throw new ApiError(response.status, code, message)
+    throw new ApiError(response.status, code, message, position)
   }
   if (response.status === 204) return undefined as T
   return (await response.json()) as T
@@ -58,6 +64,8 @@ type Operation<P extends keyof paths, M extends Method> = paths[P][M]
 type ParamNames<P extends string> = P extends `${string}{${infer Name}}${infer Rest}` ? Name | ParamNames<Rest> : never
 export type PathParams<P extends string> = { [K in ParamNames<P>]: string }
 type QueryOf<Op> = Op extends { parameters: { query?: infer Q } } ? Exclude<Q, undefined> : never
+/** The query parameters `GET path` takes, as the document declares them. */
+export type GetQuery<P extends keyof paths> = QueryOf<Operation<P, 'get'>>
 type BodyOf<Op> = Op extends { requestBody: { content: { 'application/json': infer B } } } ? B : never
 type Success<R> = R extends { 200: infer A }
   ? A

@@ -1,62 +1,76 @@
-// The dashboard's filters, applied to the cluster list on the client so typing in the
-// search box answers at once.
-import type { Cluster } from './api'
+// The dashboard's cluster filters: kept in the URL (so a filtered fleet is a link to share)
+// and applied by the hub, which filters, sorts and pages the cluster list on the server.
+import type { FleetGroup, FleetGrouping } from './contract'
 
-export interface ClusterFilters {
-  search: string
-  environment: string
-  provider: string
-  health: string
-  tag: string
-}
+/** The filters people set, by the name of the hub's list parameter. */
+export const CLUSTER_FILTERS = ['environment', 'provider', 'health', 'tag', 'search'] as const
+export type ClusterFilter = (typeof CLUSTER_FILTERS)[number]
+export type ClusterFilters = Partial<Record<ClusterFilter, string>>
 
-export const noFilters: ClusterFilters = { search: '', environment: '', provider: '', health: '', tag: '' }
+/** Orders the hub's cluster list knows, with what people read for each. */
+export const CLUSTER_SORTS: [string, string][] = [
+  ['name', 'Name'],
+  ['-name', 'Name, Z–A'],
+  ['health', 'Health, worst first'],
+  ['-last_sync', 'Last sync, newest first'],
+  ['environment', 'Environment'],
+  ['-created_at', 'Newest first'],
+]
 
-/** The health a cluster is filtered by: its verdict, or `unknown` before the first one. */
-export function healthOf(c: Cluster): string {
-  return c.health?.status ?? 'unknown'
-}
+export const HEALTH_VALUES = ['healthy', 'degraded', 'critical', 'unknown']
+export const ENVIRONMENT_VALUES = ['production', 'staging', 'development']
 
-export function filterClusters(clusters: Cluster[], f: ClusterFilters): Cluster[] {
-  const needle = f.search.trim().toLowerCase()
-  return clusters.filter(
-    (c) =>
-      (!needle || c.name.toLowerCase().includes(needle) || c.description.toLowerCase().includes(needle)) &&
-      (!f.environment || c.environment === f.environment) &&
-      (!f.provider || (c.provider ?? 'unknown') === f.provider) &&
-      (!f.health || healthOf(c) === f.health) &&
-      (!f.tag || c.tags.includes(f.tag)),
-  )
-}
-
-/** The distinct values each filter can take among `clusters`, sorted. */
-export function filterOptions(clusters: Cluster[]) {
-  const sorted = (values: string[]) => [...new Set(values)].sort()
-  return {
-    environment: sorted(clusters.map((c) => c.environment)),
-    provider: sorted(clusters.map((c) => c.provider ?? 'unknown')),
-    health: sorted(clusters.map(healthOf)),
-    tag: sorted(clusters.flatMap((c) => c.tags)),
+/** The filters set in `params` (empty values are no filter). */
+export function filtersFrom(params: URLSearchParams): ClusterFilters {
+  const out: ClusterFilters = {}
+  for (const key of CLUSTER_FILTERS) {
+    const value = params.get(key)?.trim()
+    if (value) out[key] = value
   }
+  return out
 }
 
-export interface Totals {
+/** What a chip reads for one filter. */
+export function chipText(key: ClusterFilter, value: string): string {
+  return key === 'search' ? `“${value}”` : `${key}: ${value}`
+}
+
+/** The fleet grouping a filter narrows to one group of. */
+export const GROUP_FILTER: Record<FleetGrouping, ClusterFilter> = { environment: 'environment', provider: 'provider', tag: 'tag' }
+
+/** The name people read for a group key (the hub's `""` gathers clusters without one). */
+export function groupLabel(key: string): string {
+  return key === '' ? 'none' : key
+}
+
+export interface FleetTotals {
   clusters: number
+  healthy: number
+  attention: number
   nodes: number
   pods: number
-  deployments: number
-  namespaces: number
+  cost: number
 }
 
-export function totals(clusters: Cluster[]): Totals {
-  return clusters.reduce(
-    (t, c) => ({
-      clusters: t.clusters + 1,
-      nodes: t.nodes + c.counts.nodes,
-      pods: t.pods + c.counts.pods,
-      deployments: t.deployments + c.counts.deployments,
-      namespaces: t.namespaces + c.counts.namespaces,
+/** The whole fleet's sums, from a grouping where each cluster sits in exactly one group. */
+export function fleetTotals(groups: FleetGroup[]): FleetTotals {
+  return groups.reduce(
+    (t, g) => ({
+      clusters: t.clusters + g.clusters,
+      healthy: t.healthy + g.healthy,
+      attention: t.attention + g.degraded + g.critical,
+      nodes: t.nodes + g.nodes,
+      pods: t.pods + g.pods,
+      cost: t.cost + g.cost_month_to_date,
     }),
-    { clusters: 0, nodes: 0, pods: 0, deployments: 0, namespaces: 0 },
+    { clusters: 0, healthy: 0, attention: 0, nodes: 0, pods: 0, cost: 0 },
   )
+}
+
+/** The worst health among a group's clusters: what its roll-up badge shows. */
+export function groupHealth(g: FleetGroup): 'critical' | 'degraded' | 'unknown' | 'healthy' {
+  if (g.critical > 0) return 'critical'
+  if (g.degraded > 0) return 'degraded'
+  if (g.unknown > 0 && g.healthy === 0) return 'unknown'
+  return 'healthy'
 }

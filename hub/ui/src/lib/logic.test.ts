@@ -1,33 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { relativeTime } from './time'
-import { filterClusters, filterOptions, noFilters, totals } from './filters'
+import { chipText, filtersFrom, fleetTotals, groupHealth, groupLabel } from './filters'
+import { lastPage, parsePage, withParam } from './listState'
+import { rangeText } from '../components/Pager'
+import type { FleetGroup } from './contract'
 import { bytes, cpu, dollars, providerLabel } from './format'
-import type { Cluster } from './api'
 
 const NOW = Date.parse('2026-01-01T12:00:00Z')
-
-function cluster(name: string, over: Partial<Cluster> = {}): Cluster {
-  return {
-    id: name,
-    name,
-    description: '',
-    environment: 'production',
-    tags: [],
-    provider: 'kind',
-    version: 'v1.36.3',
-    api_server_url: null,
-    mode: 'pull',
-    enabled: true,
-    health: null,
-    last_sync_at: null,
-    last_error: null,
-    last_heartbeat_at: null,
-    created_at: '2026-01-01T00:00:00Z',
-    updated_at: '2026-01-01T00:00:00Z',
-    counts: { nodes: 1, nodes_ready: 1, namespaces: 2, deployments: 3, pods: 4 },
-    ...over,
-  }
-}
 
 describe('relativeTime', () => {
   it('counts seconds, minutes, hours and days', () => {
@@ -43,27 +22,65 @@ describe('relativeTime', () => {
   })
 })
 
-describe('filterClusters', () => {
-  const all = [
-    cluster('alpha', { environment: 'staging', tags: ['gpu'], health: { status: 'degraded', reasons: [], checked_at: '' } }),
-    cluster('bravo', { provider: 'eks', description: 'Training fleet' }),
-    cluster('charlie', { provider: null }),
-  ]
-  it('matches search on name and description, case-insensitively', () => {
-    expect(filterClusters(all, { ...noFilters, search: 'FLEET' }).map((c) => c.name)).toEqual(['bravo'])
-    expect(filterClusters(all, { ...noFilters, search: 'arl' }).map((c) => c.name)).toEqual(['charlie'])
+describe('cluster filters', () => {
+  it('reads the set filters from the URL and ignores blanks and other parameters', () => {
+    const params = new URLSearchParams('environment=staging&tag=&search=%20pay%20&clusters.page=3&group=tag')
+    expect(filtersFrom(params)).toEqual({ environment: 'staging', search: 'pay' })
   })
-  it('combines environment, provider, health and tag', () => {
-    expect(filterClusters(all, { ...noFilters, environment: 'staging' }).map((c) => c.name)).toEqual(['alpha'])
-    expect(filterClusters(all, { ...noFilters, provider: 'unknown' }).map((c) => c.name)).toEqual(['charlie'])
-    expect(filterClusters(all, { ...noFilters, health: 'unknown' }).map((c) => c.name)).toEqual(['bravo', 'charlie'])
-    expect(filterClusters(all, { ...noFilters, tag: 'gpu', health: 'degraded' }).map((c) => c.name)).toEqual(['alpha'])
-    expect(filterClusters(all, { ...noFilters, tag: 'gpu', environment: 'production' })).toEqual([])
+  it('names each chip by its filter; free text in quotes', () => {
+    expect(chipText('provider', 'eks')).toBe('provider: eks')
+    expect(chipText('search', 'pay')).toBe('“pay”')
   })
-  it('offers each distinct value once and totals what is shown', () => {
-    expect(filterOptions(all).provider).toEqual(['eks', 'kind', 'unknown'])
-    expect(filterOptions(all).health).toEqual(['degraded', 'unknown'])
-    expect(totals(all)).toEqual({ clusters: 3, nodes: 3, pods: 12, deployments: 9, namespaces: 6 })
+})
+
+describe('fleet roll-ups', () => {
+  const group = (key: string, over: Partial<FleetGroup> = {}): FleetGroup => ({
+    key,
+    clusters: 10,
+    healthy: 10,
+    degraded: 0,
+    critical: 0,
+    unknown: 0,
+    nodes: 30,
+    pods: 300,
+    cost_month_to_date: 1.5,
+    ...over,
+  })
+  it('sums the groups of a partition into the fleet totals', () => {
+    const groups = [group('production', { healthy: 7, degraded: 2, critical: 1 }), group('staging')]
+    expect(fleetTotals(groups)).toEqual({ clusters: 20, healthy: 17, attention: 3, nodes: 60, pods: 600, cost: 3 })
+    expect(fleetTotals([])).toEqual({ clusters: 0, healthy: 0, attention: 0, nodes: 0, pods: 0, cost: 0 })
+  })
+  it('shows the worst health of a group, and unknown only when none is judged healthy', () => {
+    expect(groupHealth(group('a', { critical: 1, degraded: 3 }))).toBe('critical')
+    expect(groupHealth(group('a', { degraded: 1 }))).toBe('degraded')
+    expect(groupHealth(group('a', { healthy: 0, unknown: 10 }))).toBe('unknown')
+    expect(groupHealth(group('a', { healthy: 9, unknown: 1 }))).toBe('healthy')
+    expect(groupLabel('')).toBe('none')
+  })
+})
+
+describe('list state', () => {
+  it('reads 1-based pages from the URL, anything else as the first', () => {
+    expect(parsePage('3')).toBe(2)
+    for (const raw of [null, '', '0', '-2', '1.5', 'x']) expect(parsePage(raw)).toBe(0)
+  })
+  it('knows the last page of any total', () => {
+    expect(lastPage(0)).toBe(0)
+    expect(lastPage(50)).toBe(0)
+    expect(lastPage(51)).toBe(1)
+    expect(lastPage(10_000)).toBe(199)
+  })
+  it('keeps default values out of the URL', () => {
+    const p = new URLSearchParams('a=1&ns.page=2')
+    expect(withParam(p, 'ns.page', '').toString()).toBe('a=1')
+    expect(withParam(p, 'ns.q', 'kube').toString()).toBe('a=1&ns.page=2&ns.q=kube')
+    expect(p.toString()).toBe('a=1&ns.page=2')
+  })
+  it('says which rows are shown out of how many', () => {
+    expect(rangeText(0, 50, 10_000)).toBe('1–50 of 10,000')
+    expect(rangeText(9_950, 50, 10_000)).toBe('9,951–10,000 of 10,000')
+    expect(rangeText(0, 0, 0)).toBe('0 of 0')
   })
 })
 

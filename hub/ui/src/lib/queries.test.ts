@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { apiUrl } from './api'
-import { namespaceCostsCsvUrl } from './queries'
+import { exportUrls, namespaceCostsCsvUrl, pageQuery } from './queries'
 
 // Every page's source, as text: the layout rules below are about what pages may name.
 const pages = import.meta.glob<string>(['../pages/*.tsx', '!../pages/*.test.tsx'], { query: '?raw', import: 'default', eager: true })
@@ -16,6 +16,20 @@ describe('apiUrl', () => {
   it('builds the cost trend download with the chart window', () => {
     expect(namespaceCostsCsvUrl('ns-1', 'hour')).toBe('/api/v1/k8s/namespaces/ns-1/costs?window=24h&step=1h&format=csv')
     expect(namespaceCostsCsvUrl('ns-1', 'day')).toBe('/api/v1/k8s/namespaces/ns-1/costs?window=7d&step=1d&format=csv')
+  })
+})
+
+describe('list pages', () => {
+  it('asks for the window, and for order and filter only where the list takes them', () => {
+    expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, sort: 'name', q: '' })).toEqual({ limit: 50, offset: 9_950 })
+  })
+  it('downloads whole lists with their filters', () => {
+    expect(exportUrls.namespacePods('ns 1')).toEqual({
+      csv: '/api/v1/k8s/namespaces/ns%201/pods?format=csv',
+      json: '/api/v1/k8s/namespaces/ns%201/pods?format=json',
+    })
+    expect(exportUrls.helmReleases('c1').csv).toBe('/api/v1/k8s/helm/releases?cluster=c1&format=csv')
+    expect(exportUrls.clusters({ environment: 'production', sort: '-name' }).json).toBe('/api/v1/k8s/clusters?environment=production&sort=-name&format=json')
   })
 })
 

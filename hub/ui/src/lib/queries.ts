@@ -1,22 +1,83 @@
 // Every query and mutation of the UI, with its cache key: the one module that knows which
 // API operation answers what, and which cached answers a change makes stale. Pages call these
 // hooks; they never name a URL. Live updates (events.ts) refetch everything but `me`.
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import {
   ApiError,
   apiGet,
   apiSend,
   apiUrl,
+  type GetQuery,
   type CreateEnrollmentToken,
   type LoginRequest,
   type Me,
   type Page,
   type RegisterCluster,
 } from './api'
+import { fetchFleet, fetchSearch, type FleetGrouping } from './contract'
 import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
 
-/** Lists are read whole, up to the API's largest page. */
-const ALL = 500
+/**
+ * One server page of a list: the table's window and order. `sort` and `q` reach the hub only
+ * for lists that take them (LIST_PARAMS).
+ */
+export interface PageArgs {
+  limit: number
+  offset: number
+  sort?: string
+  q?: string
+}
+
+type ListPath =
+  | '/api/v1/k8s/clusters/{id}/namespaces'
+  | '/api/v1/k8s/clusters/{id}/nodes'
+  | '/api/v1/k8s/helm/releases'
+  | '/api/v1/k8s/namespaces/{id}/deployments'
+  | '/api/v1/k8s/namespaces/{id}/pods'
+  | '/api/v1/k8s/deployments/{id}/pods'
+type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ? true : false
+
+/**
+ * Which lists sort and filter on the server. Checked against the generated types: when the
+ * hub's document gains `sort` or `q` for a list, a `false` here stops compiling until it is
+ * turned on, so a table never offers an order or filter the hub would ignore.
+ */
+export const LIST_PARAMS = {
+  '/api/v1/k8s/clusters/{id}/namespaces': { sort: false, q: false },
+  '/api/v1/k8s/clusters/{id}/nodes': { sort: false, q: false },
+  '/api/v1/k8s/helm/releases': { sort: false, q: false },
+  '/api/v1/k8s/namespaces/{id}/deployments': { sort: false, q: false },
+  '/api/v1/k8s/namespaces/{id}/pods': { sort: false, q: false },
+  '/api/v1/k8s/deployments/{id}/pods': { sort: false, q: false },
+} as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'> } }
+
+/** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
+export function pageQuery(path: ListPath, page: PageArgs): Record<string, string | number> {
+  const takes: { sort: boolean; q: boolean } = LIST_PARAMS[path]
+  return {
+    limit: page.limit,
+    offset: page.offset,
+    ...(takes.sort && page.sort ? { sort: page.sort } : {}),
+    ...(takes.q && page.q ? { q: page.q } : {}),
+  }
+}
+
+/** The whole list (every page, the filters applied) as a download in each format. */
+function listExportUrls(path: ListPath | '/api/v1/k8s/clusters', params: Record<string, string>, filters: object = {}) {
+  const url = (format: string) => apiUrl(path, params as never, { ...filters, format })
+  return { csv: url('csv'), json: url('json') }
+}
+
+/** Downloads of each list, by what the list is of. */
+export const exportUrls = {
+  clusters: (query: ClusterQuery) => listExportUrls('/api/v1/k8s/clusters', {}, query),
+  clusterNamespaces: (id: string) => listExportUrls('/api/v1/k8s/clusters/{id}/namespaces', { id }),
+  clusterNodes: (id: string) => listExportUrls('/api/v1/k8s/clusters/{id}/nodes', { id }),
+  helmReleases: (clusterId: string) => listExportUrls('/api/v1/k8s/helm/releases', {}, { cluster: clusterId }),
+  namespaceDeployments: (id: string) => listExportUrls('/api/v1/k8s/namespaces/{id}/deployments', { id }),
+  namespacePods: (id: string) => listExportUrls('/api/v1/k8s/namespaces/{id}/pods', { id }),
+  deploymentPods: (id: string) => listExportUrls('/api/v1/k8s/deployments/{id}/pods', { id }),
+}
 
 /** The two views of a namespace's cost trend. */
 export type CostStep = 'hour' | 'day'
@@ -28,18 +89,21 @@ const COST_STEPS = {
 export const queryKeys = {
   me: ['me'] as const,
   clusters: ['clusters'] as const,
+  clusterPage: (query: object) => ['clusters', query] as const,
   cluster: (id: string) => ['cluster', id] as const,
-  clusterNamespaces: (id: string) => ['namespaces', id] as const,
-  clusterNodes: (id: string) => ['nodes', id] as const,
-  helmReleases: (clusterId: string) => ['helm', clusterId] as const,
+  clusterNamespaces: (id: string, page: PageArgs) => ['namespaces', id, page] as const,
+  clusterNodes: (id: string, page: PageArgs) => ['nodes', id, page] as const,
+  helmReleases: (clusterId: string, page: PageArgs) => ['helm', clusterId, page] as const,
   clusterCostsPerDay: ['costs', 'clusters-24h'] as const,
   namespaceCostsPerDay: (clusterId: string) => ['costs', 'namespaces-24h', clusterId] as const,
-  namespaceDeployments: (id: string) => ['deployments', id] as const,
-  namespacePods: (id: string) => ['pods', id] as const,
+  namespaceDeployments: (id: string, page: PageArgs) => ['deployments', id, page] as const,
+  namespacePods: (id: string, page: PageArgs) => ['pods', id, page] as const,
   namespaceCosts: (id: string, step: CostStep) => ['namespace-costs', id, step] as const,
   deployment: (id: string) => ['deployment', id] as const,
-  deploymentPods: (id: string) => ['deployment-pods', id] as const,
+  deploymentPods: (id: string, page: PageArgs) => ['deployment-pods', id, page] as const,
   pod: (id: string) => ['pod', id] as const,
+  fleet: (by: FleetGrouping) => ['fleet', by] as const,
+  search: (q: string, limit: number, cursor: string | null) => ['search', q, limit, cursor] as const,
   podUsage: (id: string) => ['pod-usage', id] as const,
 }
 
@@ -81,10 +145,26 @@ export function endSession(): Promise<void> {
   return apiSend('post', '/api/v1/auth/logout', {})
 }
 
-export function useClusters({ enabled = true }: { enabled?: boolean } = {}) {
+/** The cluster list's filters and order, as the hub's list takes them. */
+export type ClusterQuery = Omit<GetQuery<'/api/v1/k8s/clusters'>, 'limit' | 'offset'>
+
+/** One page of the clusters that match `query` (the hub filters, sorts and counts). */
+export function useClusterPage(query: ClusterQuery, page: Pick<PageArgs, 'limit' | 'offset'>) {
+  const full = { ...query, limit: page.limit, offset: page.offset }
   return useQuery({
-    queryKey: queryKeys.clusters,
-    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, { limit: ALL }),
+    queryKey: queryKeys.clusterPage(full),
+    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, full),
+    placeholderData: keepPreviousData,
+  })
+}
+
+/** The cluster called `name`, once it exists (`enabled` while someone waits for it). */
+export function useClusterNamed(name: string, { enabled }: { enabled: boolean }) {
+  const query = { search: name, limit: 50 }
+  return useQuery({
+    queryKey: queryKeys.clusterPage(query),
+    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, query),
+    select: (page) => page.items.find((c) => c.name === name) ?? null,
     enabled,
   })
 }
@@ -96,38 +176,45 @@ export function useCluster(id: string) {
 // The document types an object's `data` only as an object; these lists are read as the
 // projections of their kind (projections.ts).
 
-export function useClusterNamespaces(id: string) {
+export function useClusterNamespaces(id: string, page: PageArgs) {
   return useQuery({
-    queryKey: queryKeys.clusterNamespaces(id),
-    queryFn: () => apiGet('/api/v1/k8s/clusters/{id}/namespaces', { id }, { limit: ALL }) as Promise<Page<NamespaceItem>>,
+    queryKey: queryKeys.clusterNamespaces(id, page),
+    queryFn: () => apiGet('/api/v1/k8s/clusters/{id}/namespaces', { id }, pageQuery('/api/v1/k8s/clusters/{id}/namespaces', page)) as Promise<Page<NamespaceItem>>,
+    placeholderData: keepPreviousData,
   })
 }
 
-export function useClusterNodes(id: string) {
+export function useClusterNodes(id: string, page: PageArgs) {
   return useQuery({
-    queryKey: queryKeys.clusterNodes(id),
-    queryFn: () => apiGet('/api/v1/k8s/clusters/{id}/nodes', { id }, { limit: ALL }) as Promise<Page<Obj<NodeData>>>,
+    queryKey: queryKeys.clusterNodes(id, page),
+    queryFn: () => apiGet('/api/v1/k8s/clusters/{id}/nodes', { id }, pageQuery('/api/v1/k8s/clusters/{id}/nodes', page)) as Promise<Page<Obj<NodeData>>>,
+    placeholderData: keepPreviousData,
   })
 }
 
-export function useHelmReleases(clusterId: string) {
+export function useHelmReleases(clusterId: string, page: PageArgs) {
   return useQuery({
-    queryKey: queryKeys.helmReleases(clusterId),
-    queryFn: () => apiGet('/api/v1/k8s/helm/releases', {}, { cluster: clusterId, limit: ALL }) as Promise<Page<Obj<HelmData>>>,
+    queryKey: queryKeys.helmReleases(clusterId, page),
+    queryFn: () =>
+      apiGet('/api/v1/k8s/helm/releases', {}, { cluster: clusterId, ...pageQuery('/api/v1/k8s/helm/releases', page) }) as Promise<Page<Obj<HelmData>>>,
+    placeholderData: keepPreviousData,
   })
 }
 
-export function useNamespaceDeployments(id: string) {
+export function useNamespaceDeployments(id: string, page: PageArgs) {
   return useQuery({
-    queryKey: queryKeys.namespaceDeployments(id),
-    queryFn: () => apiGet('/api/v1/k8s/namespaces/{id}/deployments', { id }, { limit: ALL }) as Promise<Page<Obj<DeploymentData>>>,
+    queryKey: queryKeys.namespaceDeployments(id, page),
+    queryFn: () =>
+      apiGet('/api/v1/k8s/namespaces/{id}/deployments', { id }, pageQuery('/api/v1/k8s/namespaces/{id}/deployments', page)) as Promise<Page<Obj<DeploymentData>>>,
+    placeholderData: keepPreviousData,
   })
 }
 
-export function useNamespacePods(id: string) {
+export function useNamespacePods(id: string, page: PageArgs) {
   return useQuery({
-    queryKey: queryKeys.namespacePods(id),
-    queryFn: () => apiGet('/api/v1/k8s/namespaces/{id}/pods', { id }, { limit: ALL }) as Promise<Page<Obj<PodData>>>,
+    queryKey: queryKeys.namespacePods(id, page),
+    queryFn: () => apiGet('/api/v1/k8s/namespaces/{id}/pods', { id }, pageQuery('/api/v1/k8s/namespaces/{id}/pods', page)) as Promise<Page<Obj<PodData>>>,
+    placeholderData: keepPreviousData,
   })
 }
 
@@ -138,10 +225,11 @@ export function useDeployment(id: string) {
   })
 }
 
-export function useDeploymentPods(id: string) {
+export function useDeploymentPods(id: string, page: PageArgs) {
   return useQuery({
-    queryKey: queryKeys.deploymentPods(id),
-    queryFn: () => apiGet('/api/v1/k8s/deployments/{id}/pods', { id }, { limit: ALL }) as Promise<Page<Obj<PodData>>>,
+    queryKey: queryKeys.deploymentPods(id, page),
+    queryFn: () => apiGet('/api/v1/k8s/deployments/{id}/pods', { id }, pageQuery('/api/v1/k8s/deployments/{id}/pods', page)) as Promise<Page<Obj<PodData>>>,
+    placeholderData: keepPreviousData,
   })
 }
 
@@ -221,5 +309,25 @@ export function useRegisterCluster() {
 export function useCreateEnrollmentToken() {
   return useMutation({
     mutationFn: (body: CreateEnrollmentToken) => apiSend('post', '/api/v1/k8s/enrollment-tokens', {}, body),
+  })
+}
+
+/** The fleet's clusters grouped by environment, provider or tag, with roll-ups per group. */
+export function useFleet(by: FleetGrouping) {
+  return useQuery({ queryKey: queryKeys.fleet(by), queryFn: () => fetchFleet(by) })
+}
+
+/**
+ * One page of the matches of `q` (nothing is asked for a blank query). A bad query is the
+ * hub's 400, not worth asking again.
+ */
+export function useSearch(q: string, { limit, cursor = null }: { limit: number; cursor?: string | null }) {
+  const text = q.trim()
+  return useQuery({
+    queryKey: queryKeys.search(text, limit, cursor),
+    queryFn: () => fetchSearch(text, limit, cursor),
+    enabled: text !== '',
+    placeholderData: keepPreviousData,
+    staleTime: 10_000,
   })
 }

@@ -5,7 +5,9 @@ import { Link, useNavigate, useParams } from 'react-router'
 import type { Cluster } from '../lib/api'
 import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import type { NodeData } from '../lib/projections'
+import { useListState } from '../lib/listState'
 import {
+  exportUrls,
   useCluster,
   useClusterNamespaces,
   useClusterNodes,
@@ -16,6 +18,7 @@ import {
 } from '../lib/queries'
 import { relativeTime, useNow } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
+import { ExportLinks, Pager } from '../components/Pager'
 import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
 
 export const TEAM_LABEL = 'team'
@@ -74,10 +77,13 @@ function ClusterFacts({ c }: { c: Cluster }) {
 export function ClusterDetail() {
   const { id = '' } = useParams()
   const cluster = useCluster(id)
-  const namespaces = useClusterNamespaces(id)
-  const nodes = useClusterNodes(id)
+  const nsList = useListState('ns')
+  const nodeList = useListState('nodes')
+  const helmList = useListState('helm')
+  const namespaces = useClusterNamespaces(id, nsList)
+  const nodes = useClusterNodes(id, nodeList)
   const costs = useNamespaceCostsPerDay(id)
-  const helm = useHelmReleases(id)
+  const helm = useHelmReleases(id, helmList)
   const sync = useSyncCluster(id)
   if (cluster.isPending) return <Loading what="the cluster" />
   if (cluster.error) return <ErrorBox error={cluster.error} />
@@ -112,7 +118,7 @@ export function ClusterDetail() {
         )}
         {c.last_error && <p className="mt-3 text-sm text-red-800 dark:text-red-200">Last error: {c.last_error}</p>}
       </Panel>
-      <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`}>
+      <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`} actions={<ExportLinks label="namespaces" urls={exportUrls.clusterNamespaces(id)} />}>
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
         ) : (
@@ -134,8 +140,9 @@ export function ClusterDetail() {
             ))}
           </Table>
         )}
+        <Pager label="namespaces" state={nsList} shown={namespaces.data?.items.length ?? 0} total={namespaces.data?.total ?? 0} />
       </Panel>
-      <Panel title={`Nodes (${nodes.data?.total ?? '…'})`}>
+      <Panel title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id)} />}>
         {nodes.error ? (
           <ErrorBox error={nodes.error} />
         ) : (
@@ -156,8 +163,12 @@ export function ClusterDetail() {
             ))}
           </Table>
         )}
+        <Pager label="nodes" state={nodeList} shown={nodes.data?.items.length ?? 0} total={nodes.data?.total ?? 0} />
       </Panel>
-      <Panel title={`Helm releases (${helm.data?.total ?? '…'})`}>
+      <Panel
+        title={`Helm releases (${helm.data?.total ?? '…'})`}
+        actions={<ExportLinks label="Helm releases" urls={exportUrls.helmReleases(id)} />}
+      >
         {helm.error ? (
           <ErrorBox error={helm.error} />
         ) : (
@@ -176,6 +187,7 @@ export function ClusterDetail() {
             ))}
           </Table>
         )}
+        <Pager label="Helm releases" state={helmList} shown={helm.data?.items.length ?? 0} total={helm.data?.total ?? 0} />
       </Panel>
     </div>
   )

@@ -1,12 +1,30 @@
-// /admin/kubernetes: one card per cluster, totals, filters and search.
-import { useMemo, useState } from 'react'
-import { Link } from 'react-router'
+// /admin/kubernetes: the fleet grouped with roll-ups, then the clusters one page of cards at a
+// time. Filters, order, grouping and page live in the URL; the hub filters, sorts and pages,
+// so the page costs the same at 5 clusters and at 2,000.
+import { useEffect, useState } from 'react'
+import { Link, useSearchParams } from 'react-router'
 import type { Cluster } from '../lib/api'
-import { filterClusters, filterOptions, noFilters, totals, type ClusterFilters } from '../lib/filters'
+import type { FleetGrouping } from '../lib/contract'
+import { useDebounced } from '../lib/debounce'
+import {
+  CLUSTER_FILTERS,
+  CLUSTER_SORTS,
+  ENVIRONMENT_VALUES,
+  GROUP_FILTER,
+  HEALTH_VALUES,
+  chipText,
+  filtersFrom,
+  fleetTotals,
+  type ClusterFilter,
+} from '../lib/filters'
 import { dollars, providerLabel } from '../lib/format'
-import { useClusterCostsPerDay, useClusters } from '../lib/queries'
+import { useListState, withParam } from '../lib/listState'
+import { exportUrls, useClusterCostsPerDay, useClusterPage, useFleet } from '../lib/queries'
 import { relativeTime, useNow } from '../lib/time'
+import { Chips } from '../components/Chips'
+import { FleetGroups, GROUPINGS } from '../components/Fleet'
 import { HealthBadge } from '../components/HealthBadge'
+import { ExportLinks, Pager } from '../components/Pager'
 import { AdminOnly, Badge, ErrorBox, Loading, buttonClass, inputClass, linkClass } from '../components/ui'
 
 export function ClusterCard({ cluster, now, costPerDay }: { cluster: Cluster; now: number; costPerDay?: number }) {
@@ -77,19 +95,57 @@ function FilterSelect({ label, value, options, onChange }: { label: string; valu
   )
 }
 
+const count = new Intl.NumberFormat('en-US')
+
+/** The search box: the URL follows each keystroke, the hub is asked once typing pauses. */
+function SearchField({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+  const [text, setText] = useState(value)
+  const [shown, setShown] = useState(value)
+  // A chip removed or a link followed changes the URL: the box shows it.
+  if (value !== shown) {
+    setShown(value)
+    setText(value)
+  }
+  const settled = useDebounced(text, 250)
+  useEffect(() => {
+    if (settled === text && settled !== value) onChange(settled)
+  }, [settled, text, value, onChange])
+  return (
+    <label className="text-sm font-medium">
+      Search
+      <input className={inputClass} type="search" placeholder="Name or description" value={text} onChange={(e) => setText(e.target.value)} />
+    </label>
+  )
+}
+
+function groupingFrom(raw: string | null): FleetGrouping {
+  return GROUPINGS.find((g) => g === raw) ?? 'environment'
+}
+
 export function Dashboard() {
-  const clusters = useClusters()
+  const [params, setParams] = useSearchParams()
+  const list = useListState('clusters', 'name')
+  const filters = filtersFrom(params)
+  const by = groupingFrom(params.get('group'))
+  const clusters = useClusterPage({ ...filters, sort: list.sort }, list)
   const costs = useClusterCostsPerDay()
+  const fleet = useFleet(by)
+  // Each cluster has exactly one environment: that grouping sums to the fleet.
+  const byEnvironment = useFleet('environment')
+  const providers = useFleet('provider')
+  const tags = useFleet('tag')
   const now = useNow()
-  const [filters, setFilters] = useState<ClusterFilters>(noFilters)
-  const all = useMemo(() => clusters.data?.items ?? [], [clusters.data])
-  const shown = useMemo(() => filterClusters(all, filters), [all, filters])
-  const options = useMemo(() => filterOptions(all), [all])
-  const sum = totals(shown)
-  const set = (key: keyof ClusterFilters) => (value: string) => setFilters((f) => ({ ...f, [key]: value }))
-  // Unknown until at least one shown cluster has a computed hour: "—", not "$0.00".
-  const knownCosts = shown.flatMap((c) => costs.data?.get(c.id) ?? [])
-  const totalCost = knownCosts.length ? knownCosts.reduce((t, v) => t + v, 0) : undefined
+  const setFilter = (key: ClusterFilter) => (value: string) =>
+    setParams((p) => withParam(withParam(p, key, value), 'clusters.page', ''), { replace: true })
+  const clearFilters = () => setParams((p) => CLUSTER_FILTERS.reduce((next, key) => withParam(next, key, ''), withParam(p, 'clusters.page', '')), { replace: true })
+  const total = byEnvironment.data ? fleetTotals(byEnvironment.data.groups) : undefined
+  const anyFilter = Object.keys(filters).length > 0
+  const keys = (groups?: { key: string }[]) => (groups ?? []).map((g) => g.key).filter((k) => k !== '')
+  // Unknown until at least one cluster has a computed hour: "—", not "$0.00".
+  const dayCosts = costs.data ? [...costs.data.values()] : []
+  const costPerDay = dayCosts.length ? dayCosts.reduce((t, v) => t + v, 0) : undefined
+  const page = clusters.data
+  const empty = page && page.total === 0 && !anyFilter
   return (
     <div className="space-y-6">
       <div className="flex flex-wrap items-center justify-between gap-2">
@@ -102,7 +158,7 @@ export function Dashboard() {
       </div>
       {clusters.isPending && <Loading what="clusters" />}
       {clusters.error && <ErrorBox error={clusters.error} />}
-      {clusters.data && all.length === 0 && (
+      {empty && (
         <section className="rounded-lg border border-dashed border-gray-300 p-8 text-center dark:border-gray-700">
           <h2 className="text-lg font-semibold">No clusters yet</h2>
           <p className="mt-2 text-gray-600 dark:text-gray-300">
@@ -111,16 +167,16 @@ export function Dashboard() {
           </p>
         </section>
       )}
-      {all.length > 0 && (
+      {page && !empty && (
         <>
           <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6" aria-label="Totals">
             {[
-              ['Clusters', sum.clusters],
-              ['Nodes', sum.nodes],
-              ['Namespaces', sum.namespaces],
-              ['Deployments', sum.deployments],
-              ['Pods', sum.pods],
-              ['Cost/day', dollars(totalCost)],
+              ['Clusters', total ? count.format(total.clusters) : '—'],
+              ['Healthy', total ? count.format(total.healthy) : '—'],
+              ['Need attention', total ? count.format(total.attention) : '—'],
+              ['Nodes', total ? count.format(total.nodes) : '—'],
+              ['Pods', total ? count.format(total.pods) : '—'],
+              ['Cost/day', dollars(costPerDay)],
             ].map(([label, value]) => (
               <div key={label} className="rounded-lg border border-gray-200 bg-white p-3 dark:border-gray-700 dark:bg-gray-900">
                 <dt className="text-sm text-gray-600 dark:text-gray-300">{label}</dt>
@@ -128,25 +184,47 @@ export function Dashboard() {
               </div>
             ))}
           </dl>
-          <form role="search" className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-5" onSubmit={(e) => e.preventDefault()}>
+          <FleetGroups
+            by={by}
+            onBy={(g) => setParams((p) => withParam(p, 'group', g === 'environment' ? '' : g), { replace: true })}
+            groups={fleet.data?.groups}
+            error={fleet.error}
+            onPick={(key) => setFilter(GROUP_FILTER[by])(key)}
+          />
+          <form role="search" aria-label="Filter clusters" className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-6" onSubmit={(e) => e.preventDefault()}>
+            <SearchField value={filters.search ?? ''} onChange={setFilter('search')} />
+            <FilterSelect label="Environment" value={filters.environment ?? ''} options={ENVIRONMENT_VALUES} onChange={setFilter('environment')} />
+            <FilterSelect label="Provider" value={filters.provider ?? ''} options={keys(providers.data?.groups)} onChange={setFilter('provider')} />
+            <FilterSelect label="Health" value={filters.health ?? ''} options={HEALTH_VALUES} onChange={setFilter('health')} />
+            <FilterSelect label="Tag" value={filters.tag ?? ''} options={keys(tags.data?.groups)} onChange={setFilter('tag')} />
             <label className="text-sm font-medium">
-              Search
-              <input className={inputClass} type="search" placeholder="Name or description" value={filters.search} onChange={(e) => set('search')(e.target.value)} />
+              Sort
+              <select className={inputClass} value={list.sort} onChange={(e) => list.setSort(e.target.value)}>
+                {CLUSTER_SORTS.map(([value, text]) => (
+                  <option key={value} value={value}>{text}</option>
+                ))}
+              </select>
             </label>
-            <FilterSelect label="Environment" value={filters.environment} options={options.environment} onChange={set('environment')} />
-            <FilterSelect label="Provider" value={filters.provider} options={options.provider} onChange={set('provider')} />
-            <FilterSelect label="Health" value={filters.health} options={options.health} onChange={set('health')} />
-            <FilterSelect label="Tag" value={filters.tag} options={options.tag} onChange={set('tag')} />
           </form>
-          {shown.length === 0 ? (
+          <div className="flex flex-wrap items-center justify-between gap-2">
+            <Chips
+              label="Cluster filters"
+              chips={Object.entries(filters).map(([key, value]) => ({ id: key, text: chipText(key as ClusterFilter, value) }))}
+              onRemove={(key) => setFilter(key as ClusterFilter)('')}
+              onClear={clearFilters}
+            />
+            <ExportLinks label="clusters" urls={exportUrls.clusters({ ...filters, sort: list.sort })} />
+          </div>
+          {page.items.length === 0 ? (
             <p className="text-gray-600 dark:text-gray-300">No cluster matches these filters.</p>
           ) : (
             <ul className="grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-3" aria-label="Clusters">
-              {shown.map((c) => (
+              {page.items.map((c: Cluster) => (
                 <ClusterCard key={c.id} cluster={c} now={now} costPerDay={costs.data?.get(c.id)} />
               ))}
             </ul>
           )}
+          <Pager label="clusters" state={list} shown={page.items.length} total={page.total} />
         </>
       )}
     </div>

@@ -3,7 +3,7 @@
 import { useState, type FormEvent } from 'react'
 import { Link, useNavigate } from 'react-router'
 import type { Cluster, EnrollmentCreated } from '../lib/api'
-import { useClusters, useCreateEnrollmentToken, useRegisterCluster } from '../lib/queries'
+import { useClusterNamed, useCreateEnrollmentToken, useRegisterCluster } from '../lib/queries'
 import { relativeTime } from '../lib/time'
 import { ErrorBox, Panel, buttonClass, inputClass, linkClass, secondaryButtonClass } from '../components/ui'
 
@@ -110,8 +110,7 @@ function AgentInstall() {
   const [error, setError] = useState<unknown>(null)
   const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no')
   const issue = useCreateEnrollmentToken()
-  const clusters = useClusters({ enabled: created != null })
-  const joined = created ? clusters.data?.items.find((c) => c.name === created.cluster_name) : undefined
+  const joined = useClusterNamed(created?.cluster_name ?? '', { enabled: created != null }).data ?? undefined
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setError(null)

@@ -4,9 +4,11 @@ import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
 import type { UsageSeries } from '../lib/api'
 import type { Obj, PodData } from '../lib/projections'
-import { useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
+import { useListState } from '../lib/listState'
+import { exportUrls, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
+import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
 function PodsTable({ caption, pods }: { caption: string; pods: Obj<PodData>[] }) {
@@ -37,13 +39,18 @@ export function NamespaceDetail() {
   const [params] = useSearchParams()
   const name = params.get('name') ?? 'namespace'
   const clusterId = params.get('cluster')
-  const deployments = useNamespaceDeployments(id)
-  const pods = useNamespacePods(id)
+  const deploymentList = useListState('deployments')
+  const podList = useListState('pods')
+  const deployments = useNamespaceDeployments(id, deploymentList)
+  const pods = useNamespacePods(id, podList)
   return (
     <div className="space-y-6">
       <Breadcrumb clusterId={clusterId} trail={[name]} />
       <h1 className="text-2xl font-bold">Namespace {name}</h1>
-      <Panel title={`Deployments (${deployments.data?.total ?? '…'})`}>
+      <Panel
+        title={`Deployments (${deployments.data?.total ?? '…'})`}
+        actions={<ExportLinks label="deployments" urls={exportUrls.namespaceDeployments(id)} />}
+      >
         {deployments.error ? (
           <ErrorBox error={deployments.error} />
         ) : (
@@ -62,9 +69,11 @@ export function NamespaceDetail() {
             ))}
           </Table>
         )}
+        <Pager label="deployments" state={deploymentList} shown={deployments.data?.items.length ?? 0} total={deployments.data?.total ?? 0} />
       </Panel>
-      <Panel title={`Pods (${pods.data?.total ?? '…'})`}>
+      <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id)} />}>
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} />}
+        <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} />
       </Panel>
       <Suspense fallback={<Loading what="the cost chart" />}>
         <CostChart namespaceId={id} />
@@ -76,7 +85,8 @@ export function NamespaceDetail() {
 export function DeploymentDetail() {
   const { id = '' } = useParams()
   const deployment = useDeployment(id)
-  const pods = useDeploymentPods(id)
+  const podList = useListState('pods')
+  const pods = useDeploymentPods(id, podList)
   if (deployment.isPending) return <Loading what="the deployment" />
   if (deployment.error) return <ErrorBox error={deployment.error} />
   const d = deployment.data
@@ -87,8 +97,9 @@ export function DeploymentDetail() {
       <p>
         Ready {d.data.replicas.ready} of {d.data.replicas.desired} replicas · images {d.data.images.join(', ')}
       </p>
-      <Panel title={`Pods (${pods.data?.total ?? '…'})`}>
+      <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id)} />}>
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} />}
+        <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} />
       </Panel>
     </div>
   )

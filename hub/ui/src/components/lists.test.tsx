@@ -1,0 +1,118 @@
+import { describe, expect, it, vi } from 'vitest'
+import { fireEvent, render, screen, within } from '@testing-library/react'
+import { MemoryRouter, useLocation } from 'react-router'
+import { useListState } from '../lib/listState'
+import { Pager } from './Pager'
+import { Chips } from './Chips'
+import { FleetGroups } from './Fleet'
+import type { FleetGroup } from '../lib/contract'
+
+function Where() {
+  const location = useLocation()
+  return <output data-testid="where">{location.search}</output>
+}
+
+function PagedList({ total }: { total: number }) {
+  const state = useListState('ns')
+  const shown = Math.max(0, Math.min(state.limit, total - state.offset))
+  return (
+    <>
+      <Pager label="namespaces" state={state} shown={shown} total={total} />
+      <Where />
+    </>
+  )
+}
+
+describe('Pager', () => {
+  it('pages a 10,000-row list to its last row, with the page in the URL', () => {
+    render(
+      <MemoryRouter initialEntries={['/c?keep=1']}>
+        <PagedList total={10_000} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('pager-range').textContent).toBe('1–50 of 10,000')
+    expect((screen.getByRole('button', { name: 'First page of namespaces' }) as HTMLButtonElement).disabled).toBe(true)
+    fireEvent.click(screen.getByRole('button', { name: 'Last page of namespaces' }))
+    expect(screen.getByTestId('pager-range').textContent).toBe('9,951–10,000 of 10,000')
+    expect(screen.getByTestId('where').textContent).toBe('?keep=1&ns.page=200')
+    expect((screen.getByRole('button', { name: 'Next page of namespaces' }) as HTMLButtonElement).disabled).toBe(true)
+    fireEvent.click(screen.getByRole('button', { name: 'Previous page of namespaces' }))
+    expect(screen.getByTestId('where').textContent).toBe('?keep=1&ns.page=199')
+    fireEvent.click(screen.getByRole('button', { name: 'First page of namespaces' }))
+    expect(screen.getByTestId('where').textContent).toBe('?keep=1')
+  })
+  it('starts where the URL says and shows no buttons for one page', () => {
+    const { unmount } = render(
+      <MemoryRouter initialEntries={['/c?ns.page=3']}>
+        <PagedList total={1_000} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('pager-range').textContent).toBe('101–150 of 1,000')
+    expect(screen.getByText('Page 3 of 20')).toBeTruthy()
+    unmount()
+    render(
+      <MemoryRouter>
+        <PagedList total={7} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('pager-range').textContent).toBe('1–7 of 7')
+    expect(screen.queryByRole('button')).toBeNull()
+  })
+})
+
+describe('Chips', () => {
+  it('removes one filter or all', () => {
+    const onRemove = vi.fn()
+    const onClear = vi.fn()
+    const chips = [
+      { id: 'environment', text: 'environment: production' },
+      { id: 'tag', text: 'tag: gpu' },
+    ]
+    render(<Chips label="Cluster filters" chips={chips} onRemove={onRemove} onClear={onClear} />)
+    fireEvent.click(screen.getByRole('button', { name: 'Remove filter tag: gpu' }))
+    expect(onRemove).toHaveBeenCalledWith('tag')
+    fireEvent.click(screen.getByRole('button', { name: 'Clear all' }))
+    expect(onClear).toHaveBeenCalled()
+  })
+  it('shows nothing without filters', () => {
+    const { container } = render(<Chips label="Cluster filters" chips={[]} onRemove={() => {}} />)
+    expect(container.innerHTML).toBe('')
+  })
+})
+
+describe('FleetGroups', () => {
+  const group = (key: string, over: Partial<FleetGroup>): FleetGroup => ({
+    key,
+    clusters: 812,
+    healthy: 800,
+    degraded: 10,
+    critical: 2,
+    unknown: 0,
+    nodes: 9000,
+    pods: 400_000,
+    cost_month_to_date: 1234.56,
+    ...over,
+  })
+  it('rolls up each group and narrows the list to the group chosen', () => {
+    const onPick = vi.fn()
+    render(
+      <FleetGroups
+        by="provider"
+        onBy={() => {}}
+        groups={[group('eks', {}), group('', { clusters: 3, healthy: 3, degraded: 0, critical: 0 })]}
+        onPick={onPick}
+      />,
+    )
+    const [eks, none] = screen.getAllByTestId('fleet-group')
+    for (const text of ['eks', 'critical', '812', '9,000', '400,000', '$1234.56']) expect(eks.textContent).toContain(text)
+    expect(none.textContent).toContain('none')
+    expect(none.textContent).toContain('healthy')
+    expect(within(none).queryByRole('button')).toBeNull()
+    fireEvent.click(within(eks).getByRole('button', { name: 'Show the clusters of provider eks' }))
+    expect(onPick).toHaveBeenCalledWith('eks')
+  })
+  it('says when the fleet cannot be read', () => {
+    render(<FleetGroups by="tag" onBy={() => {}} error={new Error('no fleet')} onPick={() => {}} />)
+    expect(screen.getByRole('alert').textContent).toBe('no fleet')
+  })
+})

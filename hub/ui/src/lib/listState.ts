@@ -1,0 +1,64 @@
+// A table's place in its list (page, sort, filter text), kept in the URL so a reload, the
+// back button and a shared link show the same rows. Several tables share one page, so each
+// names its parameters with its own prefix (`ns.page`, `pods.sort`…); first-page and default
+// values stay out of the URL.
+import { useCallback } from 'react'
+import { useSearchParams } from 'react-router'
+
+/** Rows per server page: one screen, so the first paint never waits for a long list. */
+export const PAGE_SIZE = 50
+
+export interface ListState {
+  /** 0-based page. */
+  page: number
+  sort: string
+  q: string
+  limit: number
+  offset: number
+  setPage: (page: number) => void
+  setSort: (sort: string) => void
+  /** New filter text starts again at the first page. */
+  setQ: (q: string) => void
+}
+
+/** The page index in `raw`, or 0 for anything that is not a whole number of at least 1. */
+export function parsePage(raw: string | null): number {
+  const n = Number(raw)
+  return Number.isInteger(n) && n >= 1 ? n - 1 : 0
+}
+
+/** The last 0-based page of `total` rows (0 for an empty list). */
+export function lastPage(total: number, limit = PAGE_SIZE): number {
+  return Math.max(0, Math.ceil(total / limit) - 1)
+}
+
+/** `params` with `key` set to `value`, or removed when `value` is the default (empty). */
+export function withParam(params: URLSearchParams, key: string, value: string): URLSearchParams {
+  const next = new URLSearchParams(params)
+  if (value) next.set(key, value)
+  else next.delete(key)
+  return next
+}
+
+export function useListState(prefix: string, defaultSort = ''): ListState {
+  const [params, setParams] = useSearchParams()
+  const key = (name: string) => `${prefix}.${name}`
+  const page = parsePage(params.get(key('page')))
+  const sort = params.get(key('sort')) ?? defaultSort
+  const q = params.get(key('q')) ?? ''
+  const update = useCallback(
+    (changes: Record<string, string>) =>
+      setParams((current) => Object.entries(changes).reduce((p, [k, v]) => withParam(p, `${prefix}.${k}`, v), current), { replace: true }),
+    [prefix, setParams],
+  )
+  return {
+    page,
+    sort,
+    q,
+    limit: PAGE_SIZE,
+    offset: page * PAGE_SIZE,
+    setPage: (p) => update({ page: p > 0 ? String(p + 1) : '' }),
+    setSort: (s) => update({ sort: s === defaultSort ? '' : s, page: '' }),
+    setQ: (text) => update({ q: text, page: '' }),
+  }
+}
