@@ -10,6 +10,7 @@ import { Login } from './pages/Login'
 import { Dashboard } from './pages/Dashboard'
 import { Register } from './pages/Register'
 import { ClusterDetail } from './pages/ClusterDetail'
+import { SearchPage } from './pages/Search'
 import { DeploymentDetail, NamespaceDetail, PodDetail } from './pages/Workloads'
 
 export function makeQueryClient() {
@@ -69,6 +70,7 @@ export function App() {
             <Route path="/admin/kubernetes/namespaces/:id" element={<NamespaceDetail />} />
             <Route path="/admin/kubernetes/deployments/:id" element={<DeploymentDetail />} />
             <Route path="/admin/kubernetes/pods/:id" element={<PodDetail />} />
+            <Route path="/admin/kubernetes/search" element={<SearchPage />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

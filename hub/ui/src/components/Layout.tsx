@@ -1,10 +1,12 @@
-// The frame of every signed-in page: the session banner (user, organization, role), the
-// theme toggle and logout; and the live event stream while someone is signed in.
+// The frame of every signed-in page: the fleet search (Ctrl-K), the session banner (user,
+// organization, role), the theme toggle and logout; and the live event stream while someone
+// is signed in.
 import { Link, Outlet, useNavigate } from 'react-router'
 import { useQueryClient } from '@tanstack/react-query'
 import { useLiveEvents } from '../lib/events'
 import { endSession, useMe } from '../lib/queries'
 import { useTheme } from '../lib/theme'
+import { SearchBox } from './SearchBox'
 import { secondaryButtonClass } from './ui'
 
 export function Layout() {
@@ -28,6 +30,7 @@ export function Layout() {
           <Link to="/admin/kubernetes" className="text-lg font-bold text-blue-800 dark:text-blue-300">
             Kubeworkz
           </Link>
+          <SearchBox />
           <div className="flex flex-wrap items-center gap-2 text-sm" aria-label="Session">
             {me && (
               <span data-testid="session-banner">
