@@ -1,5 +1,6 @@
 // The fleet at a glance: clusters grouped by environment, provider or tag, each group with
-// its roll-up health, counts and cost; choosing a group filters the cluster list to it.
+// its roll-up health, counts and cost; a group's name links to the cluster list filtered to it.
+import { Link } from 'react-router'
 import type { FleetGroup, FleetGrouping } from '../lib/contract'
 import { groupHealth, groupLabel } from '../lib/filters'
 import { dollars } from '../lib/format'
@@ -15,13 +16,14 @@ export function FleetGroups({
   onBy,
   groups,
   error,
-  onPick,
+  linkTo,
 }: {
   by: FleetGrouping
   onBy: (by: FleetGrouping) => void
   groups?: FleetGroup[]
   error?: unknown
-  onPick: (key: string) => void
+  /** Where a group's name leads: the cluster list filtered to the group. */
+  linkTo: (key: string) => string
 }) {
   const picker = (
     <label className="flex items-center gap-2 text-sm font-medium">
@@ -51,9 +53,9 @@ export function FleetGroups({
                   {g.key === '' ? (
                     groupLabel(g.key)
                   ) : (
-                    <button type="button" className={linkClass} onClick={() => onPick(g.key)} aria-label={`Show the clusters of ${by} ${g.key}`}>
+                    <Link className={linkClass} to={linkTo(g.key)} aria-label={`Show the clusters of ${by} ${g.key}`}>
                       {g.key}
-                    </button>
+                    </Link>
                   )}
                 </td>
                 <td className={cellClass}>

@@ -129,38 +129,39 @@ export function SearchBox() {
         onKeyDown={onKeyDown}
         data-testid="search-input"
       />
-      {showList && (
-        <div className="absolute right-0 z-20 mt-1 max-h-[70vh] w-full min-w-72 overflow-y-auto rounded-md border border-gray-200 bg-white text-sm shadow-lg dark:border-gray-700 dark:bg-gray-900">
-          {badQuery && (
-            <p role="alert" className="px-3 py-2 text-red-800 dark:text-red-200">
-              {badQuery.message}
-            </p>
-          )}
-          <ul id={`${id}-listbox`} role="listbox" aria-label="Search results">
-            {groups.map(([kind, group]) => (
-              <li key={kind} role="presentation">
-                <ul role="group" aria-label={kind}>
-                  <li role="presentation" className="px-3 pt-2 text-xs font-semibold uppercase text-gray-600 dark:text-gray-300">
-                    {kind}
-                  </li>
-                  {group.map(option)}
-                </ul>
-              </li>
-            ))}
-            <li
-              id={optionId(ordered.length)}
-              role="option"
-              aria-selected={active === ordered.length}
-              className={`cursor-pointer border-t border-gray-200 px-3 py-2 dark:border-gray-700 ${active === ordered.length ? 'bg-blue-100 dark:bg-blue-900' : ''}`}
-              onMouseDown={(e) => e.preventDefault()}
-              onClick={() => choose(ordered.length)}
-              onMouseEnter={() => setActive(ordered.length)}
-            >
-              {results.data && q === text.trim() ? `All ${results.data.total.toLocaleString('en-US')} results for “${text.trim()}”` : `All results for “${text.trim()}”`}
+      <div
+        hidden={!showList}
+        className="absolute right-0 z-20 mt-1 max-h-[70vh] w-full min-w-72 overflow-y-auto rounded-md border border-gray-200 bg-white text-sm shadow-lg dark:border-gray-700 dark:bg-gray-900"
+      >
+        {badQuery && (
+          <p role="alert" className="px-3 py-2 text-red-800 dark:text-red-200">
+            {badQuery.message}
+          </p>
+        )}
+        <ul id={`${id}-listbox`} role="listbox" aria-label="Search results">
+          {groups.map(([kind, group]) => (
+            <li key={kind} role="presentation">
+              <ul role="group" aria-label={kind}>
+                <li role="presentation" className="px-3 pt-2 text-xs font-semibold uppercase text-gray-600 dark:text-gray-300">
+                  {kind}
+                </li>
+                {group.map(option)}
+              </ul>
             </li>
-          </ul>
-        </div>
-      )}
+          ))}
+          <li
+            id={optionId(ordered.length)}
+            role="option"
+            aria-selected={active === ordered.length}
+            className={`cursor-pointer border-t border-gray-200 px-3 py-2 dark:border-gray-700 ${active === ordered.length ? 'bg-blue-100 dark:bg-blue-900' : ''}`}
+            onMouseDown={(e) => e.preventDefault()}
+            onClick={() => choose(ordered.length)}
+            onMouseEnter={() => setActive(ordered.length)}
+          >
+            {results.data && q === text.trim() ? `All ${results.data.total.toLocaleString('en-US')} results for “${text.trim()}”` : `All results for “${text.trim()}”`}
+          </li>
+        </ul>
+      </div>
     </div>
   )
 }

@@ -93,26 +93,26 @@ describe('FleetGroups', () => {
     cost_month_to_date: 1234.56,
     ...over,
   })
-  it('rolls up each group and narrows the list to the group chosen', () => {
-    const onPick = vi.fn()
+  it('rolls up each group and links to the list narrowed to a group', () => {
     render(
-      <FleetGroups
-        by="provider"
-        onBy={() => {}}
-        groups={[group('eks', {}), group('', { clusters: 3, healthy: 3, degraded: 0, critical: 0 })]}
-        onPick={onPick}
-      />,
+      <MemoryRouter>
+        <FleetGroups
+          by="provider"
+          onBy={() => {}}
+          groups={[group('eks', {}), group('', { clusters: 3, healthy: 3, degraded: 0, critical: 0 })]}
+          linkTo={(key) => `?provider=${key}`}
+        />
+      </MemoryRouter>,
     )
     const [eks, none] = screen.getAllByTestId('fleet-group')
     for (const text of ['eks', 'critical', '812', '9,000', '400,000', '$1234.56']) expect(eks.textContent).toContain(text)
     expect(none.textContent).toContain('none')
     expect(none.textContent).toContain('healthy')
-    expect(within(none).queryByRole('button')).toBeNull()
-    fireEvent.click(within(eks).getByRole('button', { name: 'Show the clusters of provider eks' }))
-    expect(onPick).toHaveBeenCalledWith('eks')
+    expect(within(none).queryByRole('link')).toBeNull()
+    expect(within(eks).getByRole('link', { name: 'Show the clusters of provider eks' }).getAttribute('href')).toBe('/?provider=eks')
   })
   it('says when the fleet cannot be read', () => {
-    render(<FleetGroups by="tag" onBy={() => {}} error={new Error('no fleet')} onPick={() => {}} />)
+    render(<FleetGroups by="tag" onBy={() => {}} error={new Error('no fleet')} linkTo={() => ''} />)
     expect(screen.getByRole('alert').textContent).toBe('no fleet')
   })
 })

@@ -189,7 +189,7 @@ export function Dashboard() {
             onBy={(g) => setParams((p) => withParam(p, 'group', g === 'environment' ? '' : g), { replace: true })}
             groups={fleet.data?.groups}
             error={fleet.error}
-            onPick={(key) => setFilter(GROUP_FILTER[by])(key)}
+            linkTo={(key) => `?${withParam(withParam(params, GROUP_FILTER[by], key), 'clusters.page', '')}`}
           />
           <form role="search" aria-label="Filter clusters" className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-6" onSubmit={(e) => e.preventDefault()}>
             <SearchField value={filters.search ?? ''} onChange={setFilter('search')} />
