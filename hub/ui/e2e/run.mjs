@@ -7,21 +7,10 @@
 // Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>` and
 // waits for a line `OK` on stdin. Progress goes to stderr; exit status 0 means every check
 // passed.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { createRequire } from 'node:module'
-import { chromium } from 'playwright-core'
-
-const require = createRequire(import.meta.url)
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
-
-function env(name) {
-  const value = process.env[name]
-  if (!value) throw new Error(`missing environment variable ${name}`)
-  return value
-}
+import { Problems, TIMEOUT, accessible as axeCheck, assert, env, launch, logger, login as signIn, reportFailure, screenshots } from './browser.mjs'
 
 const HUB = env('HUB_URL').replace(/\/$/, '')
 const NS = env('APP_NAMESPACE')
@@ -29,15 +18,7 @@ const DEPLOYMENT = env('APP_DEPLOYMENT')
 const REPLICAS = Number(env('APP_REPLICAS'))
 const NODE = env('NODE_NAME')
 const SHOTS = env('SCREENSHOT_DIR')
-const TIMEOUT = 60_000
-
-function assert(condition, message) {
-  if (!condition) throw new Error(`assertion failed: ${message}`)
-}
-
-function log(...parts) {
-  process.stderr.write(`[ui-e2e] ${parts.join(' ')}\n`)
-}
+const log = logger('ui-e2e')
 
 const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 
@@ -48,40 +29,11 @@ async function scale(replicas) {
   assert(!done && value.trim() === 'OK', `the test answered ${JSON.stringify(value)} to SCALE`)
 }
 
-const problems = []
-
-function watch(page) {
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') problems.push(`console error on ${page.url()}: ${msg.text()}`)
-  })
-  page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`))
-}
-
-function noProblems(where) {
-  assert(problems.length === 0, `${where}: ${problems.join('\n')}`)
-}
-
-/** axe-core on the current page: serious and critical violations fail the run. */
-async function accessible(page, name) {
-  // Evaluated through the DevTools protocol, so the hub's CSP (scripts from 'self' only)
-  // does not apply to it.
-  await page.evaluate(axeSource)
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }))
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-  const text = bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`)
-  assert(bad.length === 0, `accessibility of ${name}:\n${text.join('\n')}`)
-  log(`axe ${name}: no serious or critical violations (${result.violations.length} minor)`)
-}
-
-async function login(page, email, password) {
-  await page.goto(`${HUB}/`)
-  await page.waitForURL(/\/login$/, { timeout: TIMEOUT })
-  await page.getByLabel('Email').fill(email)
-  await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.waitForURL(/\/admin\/kubernetes$/, { timeout: TIMEOUT })
-  await page.getByTestId('session-banner').waitFor({ timeout: TIMEOUT })
-}
+const problems = new Problems()
+const watch = (page) => problems.watch(page)
+const noProblems = (where) => problems.none(where)
+const accessible = (page, name) => axeCheck(page, name, log)
+const login = (page, email, password) => signIn(page, HUB, email, password)
 
 async function logout(page) {
   await page.getByRole('button', { name: 'Log out' }).click()
@@ -103,24 +55,8 @@ async function reachableByKeyboard(page, names) {
   for (const name of names) assert(seen.has(name), `"${name}" is reachable by Tab (reached: ${[...seen].join(' | ')})`)
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'kubeworkz-chromium-'))
 mkdirSync(SHOTS, { recursive: true })
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-  viewport: { width: 1280, height: 800 },
-  colorScheme: 'light',
-})
+const { context, close } = await launch()
 let exitCode = 0
 try {
   const page = context.pages()[0] ?? (await context.newPage())
@@ -161,7 +97,7 @@ try {
   const apiMessage = (await alert.textContent()) ?? ''
   assert(/kubeconfig/i.test(apiMessage), `the API's validation error is shown: ${apiMessage}`)
   // The refused request's 422 is the one console message expected here.
-  problems.splice(0, problems.length, ...problems.filter((p) => !/status of 422/.test(p)))
+  problems.list = problems.list.filter((p) => !/status of 422/.test(p))
   await page.getByLabel('Kubeconfig (YAML)').fill('')
   await page.getByLabel('Description').fill('testkit cluster')
   await page.getByLabel('Environment').selectOption('staging')
@@ -238,29 +174,14 @@ try {
     ['namespace', namespaceUrl, () => page.getByText('Total:').waitFor()],
     ['pod', podUrl, () => page.getByTestId('pod-node').waitFor()],
   ]
-  for (const theme of ['light', 'dark']) {
-    await page.evaluate((t) => localStorage.setItem('kubeworkz-theme', t), theme)
-    for (const [device, size] of [
-      ['desktop', { width: 1280, height: 800 }],
-      ['phone', { width: 390, height: 844 }],
-    ]) {
-      await page.setViewportSize(size)
-      for (const [name, url, ready] of pages) {
-        await page.goto(url)
-        await ready()
-        await page.waitForTimeout(300) // chart animation
-        const path = join(SHOTS, `${name}-${theme}-${device}.png`)
-        await page.screenshot({ path, fullPage: true })
-        log(`screenshot ${path}`)
-      }
-      if (device === 'phone') {
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
-        assert(overflow <= 0, `no horizontal scrolling at phone width on the pod page (${overflow}px)`)
-      }
-    }
-  }
-  await page.setViewportSize({ width: 1280, height: 800 })
-  await page.evaluate(() => localStorage.setItem('kubeworkz-theme', 'light'))
+  await screenshots(page, SHOTS, pages, log, {
+    settleMs: 300, // chart animation
+    afterDevice: async (device) => {
+      if (device !== 'phone') return
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      assert(overflow <= 0, `no horizontal scrolling at phone width on the pod page (${overflow}px)`)
+    },
+  })
   noProblems('admin walk')
 
   log('viewer: no mutating controls anywhere')
@@ -302,16 +223,8 @@ try {
   log('all checks passed')
 } catch (err) {
   exitCode = 1
-  log(`FAILED: ${err.stack ?? err}`)
-  if (problems.length) log(`console/page errors:\n${problems.join('\n')}`)
-  try {
-    const page = context.pages()[0]
-    if (page) await page.screenshot({ path: join(SHOTS, 'failure.png'), fullPage: true })
-  } catch {
-    // the browser may be gone
-  }
+  await reportFailure(err, context, problems, join(SHOTS, 'failure.png'), log)
 } finally {
-  await context.close()
-  rmSync(profile, { recursive: true, force: true })
+  await close()
 }
 process.exit(exitCode)

@@ -1,0 +1,208 @@
+// The UI at fleet scale in Debian's Chromium, against a real hub whose store
+// `hub/tests/ui_scale.rs` filled through the ingest path (2,000 clusters, 100,000 pods, one
+// cluster with 10,000 namespaces, `payments` objects in three clusters).
+//
+// Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, CLUSTERS, BIG_CLUSTER_ID, BIG_NAMESPACES,
+// LAST_NAMESPACE, PAYMENTS_CLUSTERS (comma separated names), CRASHING_PODS, SCREENSHOT_DIR,
+// CHROMIUM (default /usr/bin/chromium).
+// Output: progress on stderr; one `MEASURE <page> key=value…` line per measured page on
+// stdout (the browser's performance timeline: first screen, long tasks while loading and
+// while scrolling). Exit status 0 means every check passed.
+import { mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Problems, accessible, assert, env, launch, logger, login, reportFailure, screenshots } from './browser.mjs'
+
+const HUB = env('HUB_URL').replace(/\/$/, '')
+const CLUSTERS = Number(env('CLUSTERS'))
+const BIG = env('BIG_CLUSTER_ID')
+const BIG_NAMESPACES = Number(env('BIG_NAMESPACES'))
+const LAST_NAMESPACE = env('LAST_NAMESPACE')
+const PAYMENTS = env('PAYMENTS_CLUSTERS').split(',').sort()
+const CRASHING = Number(env('CRASHING_PODS'))
+const SHOTS = env('SCREENSHOT_DIR')
+const log = logger('ui-scale')
+const count = new Intl.NumberFormat('en-US')
+
+// What each measured page shows as its first screen: the first of its rows in the DOM.
+const FIRST_ROWS = {
+  dashboard: '[data-testid="cluster-card"]',
+  namespaces: '[data-testid="namespace-pods"]',
+}
+
+/** Runs in every document before the app: long tasks and when each page's first rows came. */
+function instrument(firstRows) {
+  window.__longTasks = []
+  window.__firstScreen = {}
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration })
+  }).observe({ type: 'longtask', buffered: true })
+  new MutationObserver(() => {
+    for (const [name, selector] of Object.entries(firstRows)) {
+      if (!(name in window.__firstScreen) && document.querySelector(selector)) window.__firstScreen[name] = performance.now()
+    }
+  }).observe(document, { childList: true, subtree: true })
+}
+
+const longest = (tasks) => tasks.reduce((m, t) => Math.max(m, t.duration), 0)
+
+/**
+ * Opens `url` afresh and measures: the time from navigation to the page's first rows, the
+ * long tasks until then, and those while the page is scrolled to its end and back.
+ */
+async function measure(page, name, url, extra = async () => ({})) {
+  await page.goto(url)
+  await page.locator(FIRST_ROWS[name]).first().waitFor()
+  const firstScreen = await page.evaluate((n) => window.__firstScreen[n], name)
+  const loading = await page.evaluate(() => window.__longTasks.slice())
+  const scrollFrom = await page.evaluate(() => performance.now())
+  for (let i = 0; i < 12; i++) {
+    await page.mouse.wheel(0, 600)
+    await page.waitForTimeout(50)
+  }
+  for (let i = 0; i < 12; i++) {
+    await page.mouse.wheel(0, -600)
+    await page.waitForTimeout(50)
+  }
+  await page.waitForTimeout(300)
+  const scrolling = await page.evaluate((from) => window.__longTasks.filter((t) => t.start >= from), scrollFrom)
+  const figures = {
+    first_screen_ms: Math.round(firstScreen),
+    longest_task_loading_ms: Math.round(longest(loading)),
+    long_tasks_scrolling: scrolling.length,
+    longest_task_scrolling_ms: Math.round(longest(scrolling)),
+    ...(await extra()),
+  }
+  process.stdout.write(`MEASURE ${name} ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}\n`)
+  return figures
+}
+
+/** Rows of a CSV the hub wrote (quoted fields may hold commas and doubled quotes). */
+function csvRows(text) {
+  const rows = []
+  for (const line of text.split(/\r?\n/).filter(Boolean)) {
+    const fields = []
+    let field = ''
+    let quoted = false
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]
+      if (quoted && ch === '"' && line[i + 1] === '"') {
+        field += '"'
+        i++
+      } else if (ch === '"') quoted = !quoted
+      else if (ch === ',' && !quoted) {
+        fields.push(field)
+        field = ''
+      } else field += ch
+    }
+    fields.push(field)
+    rows.push(fields)
+  }
+  return rows
+}
+
+const resultClusters = async (page) =>
+  [...new Set(await page.getByTestId('search-result').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster'))))].sort()
+
+mkdirSync(SHOTS, { recursive: true })
+const { context, close } = await launch()
+const problems = new Problems()
+let exitCode = 0
+try {
+  await context.addInitScript(instrument, FIRST_ROWS)
+  const page = context.pages()[0] ?? (await context.newPage())
+  page.setDefaultTimeout(60_000)
+  problems.watch(page)
+  await login(page, HUB, env('ADMIN_EMAIL'), env('ADMIN_PASSWORD'))
+
+  log(`dashboard at ${CLUSTERS} clusters`)
+  const clusterPages = page.getByRole('navigation', { name: 'clusters pages' })
+  await measure(page, 'dashboard', `${HUB}/admin/kubernetes`)
+  await clusterPages.getByText(`1–50 of ${count.format(CLUSTERS)}`).waitFor()
+  await page.getByTestId('fleet-group').first().waitFor()
+  const totals = page.getByRole('definition').filter({ hasText: count.format(CLUSTERS) })
+  assert((await totals.count()) >= 1, `the totals count ${CLUSTERS} clusters`)
+  await clusterPages.getByRole('button', { name: 'Last page of clusters' }).click()
+  await clusterPages.getByText(`${count.format(CLUSTERS - 49)}–${count.format(CLUSTERS)} of ${count.format(CLUSTERS)}`).waitFor()
+  assert(/clusters\.page=/.test(page.url()), `the page is in the URL: ${page.url()}`)
+  await accessible(page, 'dashboard at scale', log)
+
+  log(`the ${count.format(BIG_NAMESPACES)}-namespace cluster, paged to its last namespace`)
+  const nsPages = page.getByRole('navigation', { name: 'namespaces pages' })
+  await measure(page, 'namespaces', `${HUB}/admin/kubernetes/clusters/${BIG}`, async () => {
+    const from = Date.now()
+    await nsPages.getByRole('button', { name: 'Last page of namespaces' }).click()
+    await page.getByRole('link', { name: LAST_NAMESPACE, exact: true }).waitFor()
+    return { last_page_ms: Date.now() - from }
+  })
+  await nsPages.getByText(`${count.format(BIG_NAMESPACES - 49)}–${count.format(BIG_NAMESPACES)} of ${count.format(BIG_NAMESPACES)}`).waitFor()
+  await page.reload()
+  await page.getByRole('link', { name: LAST_NAMESPACE, exact: true }).waitFor()
+  log('a reload keeps the last page (the URL holds it)')
+
+  log('search payments from the header (Ctrl-K): suggestions, then every result')
+  await page.keyboard.press('Control+k')
+  const box = page.getByRole('combobox', { name: 'Search the fleet' })
+  assert(await box.evaluate((el) => el === document.activeElement), 'Ctrl-K focuses the search box')
+  await box.pressSequentially('payments', { delay: 30 })
+  await page.getByTestId('search-suggestion').first().waitFor()
+  await page.getByRole('option', { name: /^All \d+ results for “payments”$/ }).waitFor()
+  await box.press('Enter')
+  await page.waitForURL(/\/admin\/kubernetes\/search\?q=payments$/)
+  await page.getByTestId('search-result').first().waitFor()
+  const found = await resultClusters(page)
+  assert(JSON.stringify(found) === JSON.stringify(PAYMENTS), `payments is found in ${PAYMENTS.join(', ')}: ${found.join(', ')}`)
+  const clusterFacet = page.getByRole('region', { name: 'Cluster facet' })
+  assert((await clusterFacet.getByRole('button').count()) === PAYMENTS.length, 'the cluster facet lists the three clusters')
+  await accessible(page, 'search results', log)
+
+  log('chips narrow to pods in CrashLoopBackOff')
+  await page.getByRole('button', { name: /^Only status CrashLoopBackOff \(\d+\)$/ }).click()
+  await page.waitForURL(/status%3ACrashLoopBackOff/)
+  await page.getByRole('button', { name: /^Only kind pod \(\d+\)$/ }).click()
+  await page.waitForURL(/kind%3Apod/)
+  const chips = page.getByRole('list', { name: 'Query terms' }).getByTestId('chip')
+  assert((await chips.count()) === 3, 'three chips: payments, the status and the kind')
+  await page.getByRole('heading', { name: `Results (${CRASHING})` }).waitFor()
+  const rows = page.getByTestId('search-result')
+  const kinds = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-kind')))
+  assert(kinds.length === CRASHING && kinds.every((k) => k === 'pod'), `${CRASHING} pods: ${kinds.join(', ')}`)
+  for (const text of await rows.allTextContents()) assert(text.includes('CrashLoopBackOff'), `a crashing pod: ${text}`)
+  const narrowed = page.url()
+
+  log('export the search as CSV and check its rows')
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export results as CSV' }).click()])
+  const csv = csvRows(readFileSync(await download.path(), 'utf8'))
+  assert(csv[0].join(',') === 'kind,cluster,namespace,name,status,labels,link', `the CSV header: ${csv[0].join(',')}`)
+  const body = csv.slice(1)
+  assert(body.length === CRASHING, `${CRASHING} CSV rows: ${body.length}`)
+  for (const [kind, cluster, namespace, name, status] of body) {
+    assert(kind === 'pod' && PAYMENTS.includes(cluster) && namespace === 'payments' && name.startsWith('payments-api-') && status === 'CrashLoopBackOff', `a CSV row of a crashing payments pod: ${[kind, cluster, namespace, name, status]}`)
+  }
+
+  log('open one')
+  await rows.first().getByRole('link').click()
+  await page.getByRole('heading', { name: /^Pod payments-api-/ }).waitFor()
+  assert(/\/admin\/kubernetes\/pods\//.test(page.url()), `a pod page: ${page.url()}`)
+
+  log('a bad query is explained, with the position')
+  await page.goto(`${HUB}/admin/kubernetes/search?q=${encodeURIComponent('payments colour:red')}`)
+  await page.getByRole('alert').filter({ hasText: /colour/ }).waitFor()
+  await page.getByTestId('query-caret').waitFor()
+  problems.list = problems.list.filter((p) => !/status of 400/.test(p))
+  problems.none('search walk')
+
+  log('screenshots: light and dark, desktop and phone')
+  const shots = [
+    ['dashboard', `${HUB}/admin/kubernetes`, () => page.getByTestId('fleet-group').first().waitFor()],
+    ['search', narrowed, () => page.getByTestId('search-result').first().waitFor()],
+  ]
+  await screenshots(page, SHOTS, shots, log, { prefix: 'scale-', fullPage: false })
+  problems.none('screenshots')
+  log('all checks passed')
+} catch (err) {
+  exitCode = 1
+  await reportFailure(err, context, problems, join(SHOTS, 'scale-failure.png'), log)
+} finally {
+  await close()
+}
+process.exit(exitCode)
