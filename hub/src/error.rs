@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 400: the request is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// 400: a search query that cannot be parsed; the body carries its position.
+    #[error("{0}")]
+    BadQuery(crate::search::QueryError),
     /// 401: no valid session or token.
     #[error("authentication required")]
     Unauthorized,
@@ -92,6 +95,10 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request's id (also in the `x-request-id` header), for support and the logs.
     pub request_id: String,
+    /// Where in the search query the problem is (1-based, in characters); only for
+    /// `bad_query`, so a client can point at it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 impl ApiError {
@@ -99,6 +106,7 @@ impl ApiError {
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -144,6 +152,10 @@ impl IntoResponse for ApiError {
                 code: code.to_owned(),
                 message: self.to_string(),
                 request_id,
+                position: match &self {
+                    ApiError::BadQuery(e) => Some(e.position),
+                    _ => None,
+                },
             },
         };
         let mut response = (status, Json(body)).into_response();

@@ -15,6 +15,7 @@ pub mod pki;
 pub mod public_url;
 pub mod pull;
 pub mod seal;
+pub mod search;
 pub mod server;
 pub mod shutdown;
 pub mod state;

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, audit, clusters, costs, events, health, inventory, metrics, session, usage};
+use super::{
+    admin, audit, clusters, costs, events, health, inventory, metrics, search, session, usage,
+};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
 
@@ -91,6 +93,7 @@ impl Modify for OperationIds {
         inventory::namespace_deployments, inventory::namespace_pods,
         inventory::deployment_pods, inventory::deployment, inventory::pod,
         inventory::helm_releases,
+        search::search,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
         costs::namespace_costs, costs::costs,
         admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,

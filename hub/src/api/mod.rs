@@ -21,6 +21,7 @@ pub mod forwarded;
 mod health;
 mod inventory;
 pub mod metrics;
+mod search;
 mod session;
 mod timestamp;
 mod usage;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pods/{id}", get(inventory::pod))
         .route("/pods/{id}/usage", get(usage::pod_series))
         .route("/helm/releases", get(inventory::helm_releases))
+        .route("/search", get(search::search))
         .route("/metrics/cluster/{id}", get(usage::cluster_series))
         .route("/metrics/namespace/{id}", get(usage::namespace_series))
         .route("/workers/status", get(admin::workers))

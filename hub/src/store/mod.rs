@@ -9,7 +9,7 @@
 //!   checkpoints, partitions, group commit); it names no business table, and only this file
 //!   imports it.
 //! - The business modules (`accounts`, `agents`, `audit`, `clusters`, `costs`, `ingest`,
-//!   `inventory`, `maintenance`) each add an `impl Store` block with their calls, written
+//!   `inventory`, `maintenance`, `search`) each add an `impl Store` block with their calls, written
 //!   once against [`sql::Sql`], so SQLite and PostgreSQL run the same code and the
 //!   conformance suite (`hub/tests/store/`) tests it on both.
 //!
@@ -26,6 +26,7 @@ mod ingest;
 mod inventory;
 mod maintenance;
 mod schema;
+mod search;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -61,6 +62,7 @@ pub use inventory::{
     InventoryItem, InventoryQuery, InventoryRecord, NamespaceCounts, NamespaceItem, UsageHour,
 };
 pub use maintenance::MaintenanceReport;
+pub use search::{FACET_VALUES, FacetCount, SearchFacets, SearchHit, SearchKey, SearchPage};
 pub use sql::paging::{PageRequest, Paged};
 
 /// Name of the organization every new database starts with.

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::{Object, ObjectKind};
-use kubeworkz_shared::model::{LabelKeys, OwnerKind};
+use kubeworkz_shared::model::{LabelKeys, Labels, OwnerKind};
 use kubeworkz_shared::time::UnixMillis;
 
 use super::sql::{Cast, Value};
@@ -61,6 +61,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("cpu_allocatable_millis", Cast::None),
                 ("memory_allocatable_bytes", Cast::None),
                 ("kubelet_version", Cast::None),
+                ("search_labels", Cast::None),
             ],
             key_extra: "",
             indexed: &[],
@@ -72,6 +73,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("cost_center", Cast::None),
                 ("labels", Cast::Jsonb),
                 ("phase", Cast::None),
+                ("search_labels", Cast::None),
             ],
             key_extra: "",
             indexed: &["team"],
@@ -83,6 +85,8 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("replicas_ready", Cast::None),
                 ("replicas_available", Cast::None),
                 ("replicas_updated", Cast::None),
+                ("search_labels", Cast::None),
+                ("search_images", Cast::None),
             ],
             key_extra: "",
             indexed: &[],
@@ -197,6 +201,27 @@ fn name_of(value: impl std::fmt::Debug) -> Value {
     Value::Text(format!("{value:?}"))
 }
 
+/// Labels as the `search_labels` column holds them: `"\nkey=value"` per label and a final
+/// `"\n"` (empty for none), so a label is a `LIKE '%\nkey=value\n%'` away without parsing
+/// JSON per row (migration 0014). Kubernetes refuses newlines in label keys and values.
+pub(crate) fn search_labels(labels: &Labels) -> String {
+    search_lines(labels.iter().map(|(k, v)| format!("{k}={v}")))
+}
+
+/// Values as the `search_*` columns hold them: `"\nvalue"` each and a final `"\n"`, empty
+/// for none.
+pub(crate) fn search_lines<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> String {
+    let mut out = String::new();
+    for value in values {
+        out.push('\n');
+        out.push_str(value.as_ref());
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
 /// The kind-specific column values of `object`, matching [`Table::extra`].
 pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value> {
     match object {
@@ -210,19 +235,24 @@ pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value
             Value::OptI64(Some(int(node.allocatable.cpu_millis))),
             Value::OptI64(Some(int(node.allocatable.memory_bytes))),
             text(&node.kubelet_version),
+            Value::Text(search_labels(&node.labels)),
         ],
         Object::Namespace(namespace) => vec![
             opt_text(namespace.team(label_keys)),
             opt_text(namespace.cost_center(label_keys)),
             Value::Text(serde_json::to_string(&namespace.labels).expect("labels serialize")),
             name_of(namespace.phase),
+            Value::Text(search_labels(&namespace.labels)),
         ],
         Object::Deployment(deployment) => {
             let r = &deployment.replicas;
-            [r.desired, r.ready, r.available, r.updated]
+            let mut values: Vec<Value> = [r.desired, r.ready, r.available, r.updated]
                 .into_iter()
                 .map(|n| Value::I64(i64::from(n)))
-                .collect()
+                .collect();
+            values.push(Value::Text(search_labels(&deployment.labels)));
+            values.push(Value::Text(search_lines(&deployment.images)));
+            values
         }
         Object::Pod(pod) => {
             let requests = pod.effective_requests();
@@ -319,8 +349,18 @@ mod tests {
         let values = extra_values(&ns, &LabelKeys::default());
         assert_eq!(values.len(), table(ObjectKind::Namespace).extra.len());
         assert_eq!(values[0], Value::OptText(Some("platform".into())));
+        assert_eq!(values[4], Value::Text("\nteam=platform\n".into()));
         let back = object_from_json(ObjectKind::Namespace, &data_json(&ns)).unwrap();
         assert_eq!(back, ns);
+    }
+
+    #[test]
+    fn search_columns_delimit_every_value() {
+        assert_eq!(
+            search_lines(["nginx:1.25", "redis"]),
+            "\nnginx:1.25\nredis\n"
+        );
+        assert_eq!(search_lines(Vec::<String>::new()), "");
     }
 
     #[test]

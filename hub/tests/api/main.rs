@@ -23,6 +23,7 @@ mod isolation;
 mod limits;
 mod openapi;
 mod register;
+mod search;
 mod ui;
 
 use support::{fake_apiserver, fixtures, harness};
@@ -44,6 +45,7 @@ support::backend_cases! {
     egress::connection_errors_name_the_address_and_never_a_body,
     egress::allowed_networks_narrow_what_loopback_allows,
     inventory::every_inventory_endpoint_answers,
+    search::search_finds_pages_and_reports_bad_queries_by_position,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,

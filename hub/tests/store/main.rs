@@ -19,6 +19,7 @@ mod group_merge;
 mod ingest;
 mod organizations;
 mod plans;
+mod search;
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -80,4 +81,7 @@ support::backend_cases! {
     cost_worker::the_hour_in_progress_is_costed_so_far_then_for_good,
     cost_report::reports_group_filter_and_match_the_view,
     cost_report::the_namespace_series_matches_the_daily_view,
+    search::free_text_ranks_exact_then_prefix_then_substring_across_clusters,
+    search::each_key_filters_and_terms_combine,
+    search::facets_count_the_whole_match_and_deleted_objects_leave_it,
 }

@@ -466,6 +466,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/search`. */
+        get: operations["get_k8s_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/workers/status": {
         parameters: {
             query?: never;
@@ -982,8 +999,25 @@ export interface components {
             code: string;
             /** @description A sentence for people; never contains secrets or internals. */
             message: string;
+            /**
+             * @description Where in the search query the problem is (1-based, in characters); only for
+             *     `bad_query`, so a client can point at it.
+             */
+            position?: number | null;
             /** @description The request's id (also in the `x-request-id` header), for support and the logs. */
             request_id: string;
+        };
+        /** @description How many matches have one value. */
+        FacetCount: {
+            /**
+             * Format: int64
+             * @description Matches with the value.
+             */
+            count: number;
+            /** @description What to show (a cluster's name for a cluster id). */
+            label: string;
+            /** @description The value to filter by (a kind, a cluster id, a namespace, a status). */
+            value: string;
         };
         /**
          * @description `json` (default) or `csv`.
@@ -1226,6 +1260,57 @@ export interface components {
              * @description Used (where usage was measured).
              */
             used: number;
+        };
+        /** @description Counts of the whole match, largest first, at most 20 values each. */
+        SearchFacets: {
+            /** @description By cluster. */
+            cluster: components["schemas"]["FacetCount"][];
+            /** @description By kind. */
+            kind: components["schemas"]["FacetCount"][];
+            /** @description By namespace. */
+            namespace: components["schemas"]["FacetCount"][];
+            /** @description By status. */
+            status: components["schemas"]["FacetCount"][];
+        };
+        /** @description One object that matches. */
+        SearchHit: {
+            /**
+             * Format: uuid
+             * @description Its cluster.
+             */
+            cluster_id: string;
+            /** @description The cluster's name. */
+            cluster_name: string;
+            /** @description The Kubernetes uid, or the cluster id for a cluster. */
+            id: string;
+            /** @description `cluster`, `node`, `namespace`, `deployment`, `pod`, `pvc` or `helm_release`. */
+            kind: string;
+            /** @description A few key labels (`app`, `team`… first). */
+            labels: {
+                [key: string]: string;
+            };
+            /** @description The UI page that shows it. */
+            link: string;
+            /** @description Name. */
+            name: string;
+            /** @description Namespace; empty for clusters, nodes and namespaces. */
+            namespace: string;
+            /** @description Status as the UI shows it: a pod's phase, a node's readiness, a cluster's health… */
+            status: string;
+        };
+        /** @description A page of search results. */
+        SearchPage: {
+            /** @description Counts over every match, not only this page. */
+            facets: components["schemas"]["SearchFacets"];
+            /** @description Matches, by relevance (exact name, prefix, substring), then name. */
+            items: components["schemas"]["SearchHit"][];
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description Every match.
+             */
+            total: number;
         };
         /** @description What `sync` did. */
         SyncStarted: {
@@ -2879,6 +2964,52 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_search: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The query, e.g. `payments kind:pod status:Pending -label:tier=batch` (see the API
+                 *     guide); empty matches everything.
+                 */
+                q?: string;
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description `bad_query` (with `position`) or a bad limit or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,25 @@
+use super::*;
+use crate::search::parse;
+
+#[test]
+fn patterns_escape_like_and_turn_stars_into_percent() {
+    assert_eq!(pattern("prod-*"), "prod-%");
+    assert_eq!(pattern("a_b%c\\"), "a\\_b\\%c\\\\");
+}
+
+#[test]
+fn values_are_bound_once_and_excluded_kinds_have_no_select() {
+    let query = parse("web kind:pod -label:tier=batch").unwrap();
+    let mut b = Builder::new(Dialect::Postgres);
+    let sql = hits(&mut b, Value::Text("org".into()), &query).unwrap();
+    assert_eq!(sql.matches("SELECT").count(), 1, "{sql}");
+    assert!(sql.contains("NOT (1 = 0)"), "pods carry no labels: {sql}");
+    assert!(sql.contains("ILIKE"), "{sql}");
+    assert_eq!(
+        b.args[2],
+        Value::Text("%\ntier=batch\n%".into()),
+        "org, the two terms that bind, then the ranking"
+    );
+    let all = parse("kind:pod kind:node").unwrap();
+    assert!(hits(&mut Builder::new(Dialect::Sqlite), Value::I64(0), &all).is_none());
+}

@@ -1,0 +1,137 @@
+//! `GET /api/v1/k8s/search` over real HTTP: results, facets, cursor pages, scoping and the
+//! position of a malformed query.
+
+use crate::client::{TestHub, seed};
+
+/// `q` percent-encoded for a query string.
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub async fn search_finds_pages_and_reports_bad_queries_by_position(hub: TestHub) {
+    let alpha = seed(&hub, hub.default_org, "alpha").await;
+    seed(&hub, hub.default_org, "bravo").await;
+    let other = hub.db.store.ensure_organization("other").await.unwrap().id;
+    seed(&hub, other, "theirs").await;
+    let admin = hub.admin().await;
+
+    let r = admin
+        .get(&format!("/api/v1/k8s/search?q={}", encode("web")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = r.json["items"].as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "deployment",
+            "deployment",
+            "helm_release",
+            "helm_release",
+            "namespace",
+            "namespace",
+            "pod",
+            "pod",
+            "pod",
+            "pod"
+        ],
+        "exact names first (by name, then kind), then prefixes, in two clusters: {}",
+        r.text
+    );
+    assert_eq!(
+        r.json["total"], 10,
+        "the other organization's are not counted"
+    );
+    assert!(r.json["next_cursor"].is_null());
+    let pod = items
+        .iter()
+        .find(|i| i["id"] == alpha.pod_uid.as_str())
+        .expect("alpha's pod");
+    assert_eq!(pod["cluster_name"], "alpha");
+    assert_eq!(pod["cluster_id"], alpha.cluster.to_string());
+    assert_eq!(pod["namespace"], "web");
+    assert_eq!(pod["status"], "Running");
+    assert_eq!(
+        pod["link"],
+        format!("/admin/kubernetes/pods/{}", alpha.pod_uid)
+    );
+    let ns = items
+        .iter()
+        .find(|i| i["id"] == alpha.namespace_uid.as_str())
+        .expect("alpha's namespace");
+    assert_eq!(ns["labels"]["team"], "shop");
+    let facets = &r.json["facets"];
+    assert_eq!(facets["kind"][0]["value"], "pod");
+    assert_eq!(facets["kind"][0]["count"], 4);
+    let clusters: Vec<&str> = facets["cluster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(clusters, ["alpha", "bravo"]);
+
+    // Page by cursor: the same items, three at a time, then null.
+    let mut paged = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut path = format!("/api/v1/k8s/search?q={}&limit=3", encode("web"));
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let r = admin.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json["total"], 10, "facets and total cover every page");
+        paged.extend(r.json["items"].as_array().unwrap().iter().cloned());
+        match r.json["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(&paged, items);
+
+    let q = encode("kind:pod node:node-* cluster:alpha -web-2");
+    let r = admin.get(&format!("/api/v1/k8s/search?q={q}")).await;
+    let names: Vec<&str> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web-1"], "{}", r.text);
+
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/search?q={}",
+            encode("web colour:red")
+        ))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error_code(), "bad_query");
+    assert_eq!(r.json["error"]["position"], 5);
+    let message = r.json["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("unknown key \"colour\"") && message.contains("position 5"),
+        "{message}"
+    );
+    let r = admin
+        .get(&format!("/api/v1/k8s/search?q={}", encode("ns:\"web")))
+        .await;
+    assert_eq!(
+        (r.status, r.json["error"]["position"].as_u64()),
+        (400, Some(4))
+    );
+    for bad in ["limit=0", "limit=501", "cursor=nonsense"] {
+        let r = admin.get(&format!("/api/v1/k8s/search?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert_eq!(r.error_code(), "bad_request");
+        assert!(r.json["error"].get("position").is_none(), "{}", r.text);
+    }
+    let anonymous = hub.anonymous();
+    assert_eq!(anonymous.get("/api/v1/k8s/search?q=web").await.status, 401);
+}
