@@ -14,9 +14,9 @@ const hit = (kind: string, name: string, over: Partial<SearchHit> = {}): SearchH
   id: `${kind}-${name}`,
   cluster_id: 'c1',
   cluster_name: 'prod-eu',
-  namespace: kind === 'cluster' ? null : 'payments',
+  namespace: kind === 'cluster' ? '' : 'payments',
   name,
-  status: null,
+  status: '',
   labels: {},
   link: `/admin/kubernetes/${kind}s/${kind}-${name}`,
   ...over,
@@ -75,7 +75,7 @@ describe('search query terms', () => {
 describe('SearchBox', () => {
   const answer: Answer = {
     items: [hit('pod', 'payments-1'), hit('namespace', 'payments'), hit('pod', 'payments-2')],
-    facets: {},
+    facets: { kind: [], cluster: [], namespace: [], status: [] },
     total: 3,
     next_cursor: null,
   }
@@ -121,6 +121,7 @@ describe('SearchPage', () => {
         { value: 'deployment', label: 'deployment', count: 3 },
       ],
       cluster: [{ value: 'c1', label: 'prod-eu', count: 20 }],
+      namespace: [],
       status: [{ value: 'CrashLoopBackOff', label: 'CrashLoopBackOff', count: 7 }],
     },
     total: 123,

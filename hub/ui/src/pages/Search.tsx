@@ -134,8 +134,8 @@ export function SearchPage() {
                     </Link>
                   </td>
                   <td className={cellClass}>{hit.cluster_name}</td>
-                  <td className={cellClass}>{hit.namespace ?? '—'}</td>
-                  <td className={cellClass}>{hit.status ?? '—'}</td>
+                  <td className={cellClass}>{hit.namespace || '—'}</td>
+                  <td className={cellClass}>{hit.status || '—'}</td>
                   <td className={`${cellClass} break-all text-xs`}>
                     {Object.entries(hit.labels)
                       .map(([k, v]) => `${k}=${v}`)
@@ -155,7 +155,7 @@ export function SearchPage() {
                 <button type="button" className={secondaryButtonClass} disabled={behind.length === 0} onClick={() => toPage(behind[behind.length - 1] || null, behind.slice(0, -1))}>
                   ‹ Previous
                 </button>
-                <button type="button" className={secondaryButtonClass} disabled={!page.next_cursor} onClick={() => toPage(page.next_cursor, [...behind, cursor ?? ''])}>
+                <button type="button" className={secondaryButtonClass} disabled={!page.next_cursor} onClick={() => toPage(page.next_cursor ?? null, [...behind, cursor ?? ''])}>
                   Next ›
                 </button>
               </span>
