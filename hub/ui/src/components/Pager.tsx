@@ -45,8 +45,12 @@ export function Pager({ label, state, shown, total }: { label: string; state: Pi
   )
 }
 
-/** CSV and JSON downloads of a whole list: plain links, so the browser streams the file. */
-export function ExportLinks({ label, urls }: { label: string; urls: { csv: string; json: string } }) {
+/**
+ * CSV and JSON downloads of a whole list: plain links, so the browser streams the file.
+ * Nothing while the hub has no download of the list (`urls` is `null`).
+ */
+export function ExportLinks({ label, urls }: { label: string; urls: { csv: string; json: string } | null }) {
+  if (!urls) return null
   return (
     <span className="flex gap-1" role="group" aria-label={`Export ${label}`}>
       <a className={secondaryButtonClass} href={urls.csv} download aria-label={`Export ${label} as CSV`}>

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { fireEvent, render, screen, within } from '@testing-library/react'
 import { MemoryRouter, useLocation } from 'react-router'
 import { useListState } from '../lib/listState'
-import { Pager } from './Pager'
+import { ExportLinks, Pager } from './Pager'
 import { Chips } from './Chips'
 import { FleetGroups } from './Fleet'
 import type { FleetGroup } from '../lib/contract'
@@ -57,6 +57,19 @@ describe('Pager', () => {
     )
     expect(screen.getByTestId('pager-range').textContent).toBe('1–7 of 7')
     expect(screen.queryByRole('button')).toBeNull()
+  })
+})
+
+describe('ExportLinks', () => {
+  it('links each format for the browser to download, or shows nothing without them', () => {
+    const { unmount } = render(<ExportLinks label="pods" urls={{ csv: '/x?format=csv', json: '/x?format=json' }} />)
+    const csv = screen.getByRole('link', { name: 'Export pods as CSV' })
+    expect(csv.getAttribute('href')).toBe('/x?format=csv')
+    expect(csv.hasAttribute('download')).toBe(true)
+    expect(screen.getByRole('link', { name: 'Export pods as JSON' }).getAttribute('href')).toBe('/x?format=json')
+    unmount()
+    const { container } = render(<ExportLinks label="pods" urls={null} />)
+    expect(container.innerHTML).toBe('')
   })
 })
 

@@ -14,7 +14,7 @@ import {
   type Page,
   type RegisterCluster,
 } from './api'
-import { fetchFleet, fetchSearch, type FleetGrouping } from './contract'
+import { HUB_HAS, fetchFleet, fetchSearch, type FleetGrouping } from './contract'
 import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
 
 /**
@@ -29,6 +29,7 @@ export interface PageArgs {
 }
 
 type ListPath =
+  | '/api/v1/k8s/clusters'
   | '/api/v1/k8s/clusters/{id}/namespaces'
   | '/api/v1/k8s/clusters/{id}/nodes'
   | '/api/v1/k8s/helm/releases'
@@ -38,18 +39,20 @@ type ListPath =
 type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ? true : false
 
 /**
- * Which lists sort and filter on the server. Checked against the generated types: when the
- * hub's document gains `sort` or `q` for a list, a `false` here stops compiling until it is
- * turned on, so a table never offers an order or filter the hub would ignore.
+ * Which lists sort, filter and export on the server. Checked against the generated types:
+ * when the hub's document gains `sort`, `q` or `format` for a list, a `false` here stops
+ * compiling until it is turned on, so a table never offers an order, filter or download the
+ * hub would not honour.
  */
 export const LIST_PARAMS = {
-  '/api/v1/k8s/clusters/{id}/namespaces': { sort: false, q: false },
-  '/api/v1/k8s/clusters/{id}/nodes': { sort: false, q: false },
-  '/api/v1/k8s/helm/releases': { sort: false, q: false },
-  '/api/v1/k8s/namespaces/{id}/deployments': { sort: false, q: false },
-  '/api/v1/k8s/namespaces/{id}/pods': { sort: false, q: false },
-  '/api/v1/k8s/deployments/{id}/pods': { sort: false, q: false },
-} as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'> } }
+  '/api/v1/k8s/clusters': { sort: true, q: false, format: false },
+  '/api/v1/k8s/clusters/{id}/namespaces': { sort: false, q: false, format: false },
+  '/api/v1/k8s/clusters/{id}/nodes': { sort: false, q: false, format: false },
+  '/api/v1/k8s/helm/releases': { sort: false, q: false, format: false },
+  '/api/v1/k8s/namespaces/{id}/deployments': { sort: false, q: false, format: false },
+  '/api/v1/k8s/namespaces/{id}/pods': { sort: false, q: false, format: false },
+  '/api/v1/k8s/deployments/{id}/pods': { sort: false, q: false, format: false },
+} as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'> } }
 
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
 export function pageQuery(path: ListPath, page: PageArgs): Record<string, string | number> {
@@ -62,8 +65,11 @@ export function pageQuery(path: ListPath, page: PageArgs): Record<string, string
   }
 }
 
-/** The whole list (every page, the filters applied) as a download in each format. */
-function listExportUrls(path: ListPath | '/api/v1/k8s/clusters', params: Record<string, string>, filters: object = {}) {
+/** The whole list (every page, the filters applied) as a download in each format; `null`
+ * while the hub's list does not export. */
+function listExportUrls(path: ListPath, params: Record<string, string>, filters: object = {}) {
+  const takes: { format: boolean } = LIST_PARAMS[path]
+  if (!takes.format) return null
   const url = (format: string) => apiUrl(path, params as never, { ...filters, format })
   return { csv: url('csv'), json: url('json') }
 }
@@ -314,7 +320,7 @@ export function useCreateEnrollmentToken() {
 
 /** The fleet's clusters grouped by environment, provider or tag, with roll-ups per group. */
 export function useFleet(by: FleetGrouping) {
-  return useQuery({ queryKey: queryKeys.fleet(by), queryFn: () => fetchFleet(by) })
+  return useQuery({ queryKey: queryKeys.fleet(by), queryFn: () => fetchFleet(by), enabled: HUB_HAS.fleet })
 }
 
 /**

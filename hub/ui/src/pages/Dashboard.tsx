@@ -4,7 +4,7 @@
 import { useEffect, useState } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import type { Cluster } from '../lib/api'
-import type { FleetGrouping } from '../lib/contract'
+import { HUB_HAS, type FleetGrouping } from '../lib/contract'
 import { useDebounced } from '../lib/debounce'
 import {
   CLUSTER_FILTERS,
@@ -139,12 +139,15 @@ export function Dashboard() {
     setParams((p) => withParam(withParam(p, key, value), 'clusters.page', ''), { replace: true })
   const clearFilters = () => setParams((p) => CLUSTER_FILTERS.reduce((next, key) => withParam(next, key, ''), withParam(p, 'clusters.page', '')), { replace: true })
   const total = byEnvironment.data ? fleetTotals(byEnvironment.data.groups) : undefined
+  const unfiltered = Object.keys(filters).length === 0 ? clusters.data?.total : undefined
   const anyFilter = Object.keys(filters).length > 0
-  const keys = (groups?: { key: string }[]) => (groups ?? []).map((g) => g.key).filter((k) => k !== '')
+  const page = clusters.data
+  // The fleet's groups name every value; without them, the values on this page.
+  const options = (groups: { key: string }[] | undefined, onPage: (c: Cluster) => (string | null)[]) =>
+    [...new Set(groups ? groups.map((g) => g.key) : (page?.items ?? []).flatMap(onPage))].filter((k): k is string => Boolean(k)).sort()
   // Unknown until at least one cluster has a computed hour: "—", not "$0.00".
   const dayCosts = costs.data ? [...costs.data.values()] : []
   const costPerDay = dayCosts.length ? dayCosts.reduce((t, v) => t + v, 0) : undefined
-  const page = clusters.data
   const empty = page && page.total === 0 && !anyFilter
   return (
     <div className="space-y-6">
@@ -171,7 +174,7 @@ export function Dashboard() {
         <>
           <dl className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-6" aria-label="Totals">
             {[
-              ['Clusters', total ? count.format(total.clusters) : '—'],
+              ['Clusters', total ? count.format(total.clusters) : unfiltered != null ? count.format(unfiltered) : '—'],
               ['Healthy', total ? count.format(total.healthy) : '—'],
               ['Need attention', total ? count.format(total.attention) : '—'],
               ['Nodes', total ? count.format(total.nodes) : '—'],
@@ -184,19 +187,21 @@ export function Dashboard() {
               </div>
             ))}
           </dl>
-          <FleetGroups
-            by={by}
-            onBy={(g) => setParams((p) => withParam(p, 'group', g === 'environment' ? '' : g), { replace: true })}
-            groups={fleet.data?.groups}
-            error={fleet.error}
-            linkTo={(key) => `?${withParam(withParam(params, GROUP_FILTER[by], key), 'clusters.page', '')}`}
-          />
+          {HUB_HAS.fleet && (
+            <FleetGroups
+              by={by}
+              onBy={(g) => setParams((p) => withParam(p, 'group', g === 'environment' ? '' : g), { replace: true })}
+              groups={fleet.data?.groups}
+              error={fleet.error}
+              linkTo={(key) => `?${withParam(withParam(params, GROUP_FILTER[by], key), 'clusters.page', '')}`}
+            />
+          )}
           <form role="search" aria-label="Filter clusters" className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-6" onSubmit={(e) => e.preventDefault()}>
             <SearchField value={filters.search ?? ''} onChange={setFilter('search')} />
             <FilterSelect label="Environment" value={filters.environment ?? ''} options={ENVIRONMENT_VALUES} onChange={setFilter('environment')} />
-            <FilterSelect label="Provider" value={filters.provider ?? ''} options={keys(providers.data?.groups)} onChange={setFilter('provider')} />
+            <FilterSelect label="Provider" value={filters.provider ?? ''} options={options(providers.data?.groups, (c) => [c.provider ?? null])} onChange={setFilter('provider')} />
             <FilterSelect label="Health" value={filters.health ?? ''} options={HEALTH_VALUES} onChange={setFilter('health')} />
-            <FilterSelect label="Tag" value={filters.tag ?? ''} options={keys(tags.data?.groups)} onChange={setFilter('tag')} />
+            <FilterSelect label="Tag" value={filters.tag ?? ''} options={options(tags.data?.groups, (c) => c.tags)} onChange={setFilter('tag')} />
             <label className="text-sm font-medium">
               Sort
               <select className={inputClass} value={list.sort} onChange={(e) => list.setSort(e.target.value)}>
