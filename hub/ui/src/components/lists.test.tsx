@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest'
-import { fireEvent, render, screen, within } from '@testing-library/react'
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import { MemoryRouter, useLocation } from 'react-router'
 import { useListState } from '../lib/listState'
 import { ExportLinks, Pager } from './Pager'
+import { ListControls } from './ListControls'
 import { Chips } from './Chips'
 import { FleetGroups } from './Fleet'
 import type { FleetGroup } from '../lib/contract'
@@ -57,6 +58,45 @@ describe('Pager', () => {
     )
     expect(screen.getByTestId('pager-range').textContent).toBe('1–7 of 7')
     expect(screen.queryByRole('button')).toBeNull()
+  })
+})
+
+function ControlledList({ takes }: { takes: { sort: boolean; q: boolean } }) {
+  const state = useListState('ns')
+  const sorts: [string, string][] = [
+    ['name', 'Name'],
+    ['-pods', 'Most pods'],
+  ]
+  return (
+    <>
+      <ListControls label="namespaces" state={state} takes={takes} sorts={sorts} />
+      <Where />
+    </>
+  )
+}
+
+describe('ListControls', () => {
+  it('filters and sorts through the URL, back to the first page', async () => {
+    render(
+      <MemoryRouter initialEntries={['/c?ns.page=4']}>
+        <ControlledList takes={{ sort: true, q: true }} />
+      </MemoryRouter>,
+    )
+    fireEvent.change(screen.getByLabelText('Sort namespaces'), { target: { value: '-pods' } })
+    expect(screen.getByTestId('where').textContent).toBe('?ns.sort=-pods')
+    fireEvent.change(screen.getByLabelText('Filter namespaces'), { target: { value: 'kube' } })
+    await waitFor(() => expect(screen.getByTestId('where').textContent).toBe('?ns.sort=-pods&ns.q=kube'))
+    fireEvent.change(screen.getByLabelText('Sort namespaces'), { target: { value: 'name' } })
+    expect(screen.getByTestId('where').textContent).toBe('?ns.q=kube')
+  })
+  it('offers nothing for a list the hub neither filters nor sorts', () => {
+    render(
+      <MemoryRouter>
+        <ControlledList takes={{ sort: false, q: false }} />
+      </MemoryRouter>,
+    )
+    expect(screen.queryByRole('combobox')).toBeNull()
+    expect(screen.queryByRole('searchbox')).toBeNull()
   })
 })
 

@@ -54,6 +54,31 @@ export const LIST_PARAMS = {
   '/api/v1/k8s/deployments/{id}/pods': { sort: false, q: false, format: false },
 } as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'> } }
 
+/** What each table's list takes, by what the list is of. */
+export const listTakes = {
+  clusterNamespaces: LIST_PARAMS['/api/v1/k8s/clusters/{id}/namespaces'],
+  clusterNodes: LIST_PARAMS['/api/v1/k8s/clusters/{id}/nodes'],
+  helmReleases: LIST_PARAMS['/api/v1/k8s/helm/releases'],
+  namespaceDeployments: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/deployments'],
+  namespacePods: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/pods'],
+  deploymentPods: LIST_PARAMS['/api/v1/k8s/deployments/{id}/pods'],
+}
+
+const BY_NAME: [string, string][] = [
+  ['name', 'Name'],
+  ['-name', 'Name, Z–A'],
+]
+
+/** The orders each list knows (the API's `sort` values), the default first. */
+export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
+  clusterNamespaces: [...BY_NAME, ['-pods', 'Most pods'], ['pods', 'Fewest pods']],
+  clusterNodes: BY_NAME,
+  helmReleases: BY_NAME,
+  namespaceDeployments: [...BY_NAME, ['ready', 'Least ready first']],
+  namespacePods: [...BY_NAME, ['status', 'Status'], ['-restarts', 'Most restarts'], ['node', 'Node']],
+  deploymentPods: [...BY_NAME, ['status', 'Status'], ['-restarts', 'Most restarts'], ['node', 'Node']],
+}
+
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
 export function pageQuery(path: ListPath, page: PageArgs): Record<string, string | number> {
   const takes: { sort: boolean; q: boolean } = LIST_PARAMS[path]

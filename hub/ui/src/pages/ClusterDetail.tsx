@@ -8,6 +8,8 @@ import type { NodeData } from '../lib/projections'
 import { useListState } from '../lib/listState'
 import {
   exportUrls,
+  listSorts,
+  listTakes,
   useCluster,
   useClusterNamespaces,
   useClusterNodes,
@@ -18,6 +20,7 @@ import {
 } from '../lib/queries'
 import { relativeTime, useNow } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
+import { ListControls } from '../components/ListControls'
 import { ExportLinks, Pager } from '../components/Pager'
 import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
 
@@ -119,6 +122,7 @@ export function ClusterDetail() {
         {c.last_error && <p className="mt-3 text-sm text-red-800 dark:text-red-200">Last error: {c.last_error}</p>}
       </Panel>
       <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`} actions={<ExportLinks label="namespaces" urls={exportUrls.clusterNamespaces(id)} />}>
+        <ListControls label="namespaces" state={nsList} takes={listTakes.clusterNamespaces} sorts={listSorts.clusterNamespaces} />
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
         ) : (
@@ -143,6 +147,7 @@ export function ClusterDetail() {
         <Pager label="namespaces" state={nsList} shown={namespaces.data?.items.length ?? 0} total={namespaces.data?.total ?? 0} />
       </Panel>
       <Panel title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id)} />}>
+        <ListControls label="nodes" state={nodeList} takes={listTakes.clusterNodes} sorts={listSorts.clusterNodes} />
         {nodes.error ? (
           <ErrorBox error={nodes.error} />
         ) : (
@@ -169,6 +174,7 @@ export function ClusterDetail() {
         title={`Helm releases (${helm.data?.total ?? '…'})`}
         actions={<ExportLinks label="Helm releases" urls={exportUrls.helmReleases(id)} />}
       >
+        <ListControls label="Helm releases" state={helmList} takes={listTakes.helmReleases} sorts={listSorts.helmReleases} />
         {helm.error ? (
           <ErrorBox error={helm.error} />
         ) : (

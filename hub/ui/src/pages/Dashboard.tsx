@@ -1,11 +1,9 @@
 // /admin/kubernetes: the fleet grouped with roll-ups, then the clusters one page of cards at a
 // time. Filters, order, grouping and page live in the URL; the hub filters, sorts and pages,
 // so the page costs the same at 5 clusters and at 2,000.
-import { useEffect, useState } from 'react'
 import { Link, useSearchParams } from 'react-router'
 import type { Cluster } from '../lib/api'
 import { HUB_HAS, type FleetGrouping } from '../lib/contract'
-import { useDebounced } from '../lib/debounce'
 import {
   CLUSTER_FILTERS,
   CLUSTER_SORTS,
@@ -23,6 +21,7 @@ import { exportUrls, useClusterCostsPerDay, useClusterPage, useFleet } from '../
 import { relativeTime, useNow } from '../lib/time'
 import { Chips } from '../components/Chips'
 import { FleetGroups, GROUPINGS } from '../components/Fleet'
+import { FilterField } from '../components/ListControls'
 import { HealthBadge } from '../components/HealthBadge'
 import { ExportLinks, Pager } from '../components/Pager'
 import { AdminOnly, Badge, ErrorBox, Loading, buttonClass, inputClass, linkClass } from '../components/ui'
@@ -96,27 +95,6 @@ function FilterSelect({ label, value, options, onChange }: { label: string; valu
 }
 
 const count = new Intl.NumberFormat('en-US')
-
-/** The search box: the URL follows each keystroke, the hub is asked once typing pauses. */
-function SearchField({ value, onChange }: { value: string; onChange: (v: string) => void }) {
-  const [text, setText] = useState(value)
-  const [shown, setShown] = useState(value)
-  // A chip removed or a link followed changes the URL: the box shows it.
-  if (value !== shown) {
-    setShown(value)
-    setText(value)
-  }
-  const settled = useDebounced(text, 250)
-  useEffect(() => {
-    if (settled === text && settled !== value) onChange(settled)
-  }, [settled, text, value, onChange])
-  return (
-    <label className="text-sm font-medium">
-      Search
-      <input className={inputClass} type="search" placeholder="Name or description" value={text} onChange={(e) => setText(e.target.value)} />
-    </label>
-  )
-}
 
 function groupingFrom(raw: string | null): FleetGrouping {
   return GROUPINGS.find((g) => g === raw) ?? 'environment'
@@ -197,7 +175,7 @@ export function Dashboard() {
             />
           )}
           <form role="search" aria-label="Filter clusters" className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-6" onSubmit={(e) => e.preventDefault()}>
-            <SearchField value={filters.search ?? ''} onChange={setFilter('search')} />
+            <FilterField label="Search" placeholder="Name or description" value={filters.search ?? ''} onChange={setFilter('search')} />
             <FilterSelect label="Environment" value={filters.environment ?? ''} options={ENVIRONMENT_VALUES} onChange={setFilter('environment')} />
             <FilterSelect label="Provider" value={filters.provider ?? ''} options={options(providers.data?.groups, (c) => [c.provider ?? null])} onChange={setFilter('provider')} />
             <FilterSelect label="Health" value={filters.health ?? ''} options={HEALTH_VALUES} onChange={setFilter('health')} />

@@ -5,9 +5,10 @@ import { Link, useParams, useSearchParams } from 'react-router'
 import type { UsageSeries } from '../lib/api'
 import type { Obj, PodData } from '../lib/projections'
 import { useListState } from '../lib/listState'
-import { exportUrls, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
+import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
+import { ListControls } from '../components/ListControls'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
@@ -51,6 +52,7 @@ export function NamespaceDetail() {
         title={`Deployments (${deployments.data?.total ?? '…'})`}
         actions={<ExportLinks label="deployments" urls={exportUrls.namespaceDeployments(id)} />}
       >
+        <ListControls label="deployments" state={deploymentList} takes={listTakes.namespaceDeployments} sorts={listSorts.namespaceDeployments} />
         {deployments.error ? (
           <ErrorBox error={deployments.error} />
         ) : (
@@ -72,6 +74,7 @@ export function NamespaceDetail() {
         <Pager label="deployments" state={deploymentList} shown={deployments.data?.items.length ?? 0} total={deployments.data?.total ?? 0} />
       </Panel>
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id)} />}>
+        <ListControls label="pods" state={podList} takes={listTakes.namespacePods} sorts={listSorts.namespacePods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} />
       </Panel>
@@ -98,6 +101,7 @@ export function DeploymentDetail() {
         Ready {d.data.replicas.ready} of {d.data.replicas.desired} replicas · images {d.data.images.join(', ')}
       </p>
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id)} />}>
+        <ListControls label="pods" state={podList} takes={listTakes.deploymentPods} sorts={listSorts.deploymentPods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} />
       </Panel>
