@@ -86,7 +86,8 @@ function FilterSelect({ label, value, options, onChange }: { label: string; valu
       {label}
       <select className={inputClass} value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="">All</option>
-        {options.map((o) => (
+        {/* A value from the URL stays chosen even where the list of values lacks it. */}
+        {(value && !options.includes(value) ? [value, ...options] : options).map((o) => (
           <option key={o} value={o}>{o}</option>
         ))}
       </select>

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { render, screen, within } from '@testing-library/react'
-import { MemoryRouter } from 'react-router'
-import { ClusterCard } from './Dashboard'
+import { fireEvent, render, screen, within } from '@testing-library/react'
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
+import { MemoryRouter, Route, Routes, useLocation } from 'react-router'
+import { ClusterCard, Dashboard } from './Dashboard'
+import { queryKeys } from '../lib/queries'
 import { costSeries } from '../components/CostChart'
 import { PodUsage } from './Workloads'
 import { usageSummary } from '../lib/usage'
@@ -48,6 +50,36 @@ describe('ClusterCard', () => {
     }
     expect(within(card).getByTestId('count-pods').textContent).toBe('17')
     expect(within(card).getByTestId('count-nodes').textContent).toBe('3')
+  })
+})
+
+function Where() {
+  const location = useLocation()
+  return <output data-testid="where">{location.search}</output>
+}
+
+describe('Dashboard', () => {
+  it('shows one server page of a large fleet, its filters as chips from the URL', () => {
+    const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } })
+    client.setQueryData(queryKeys.me, null)
+    client.setQueryData(queryKeys.clusterCostsPerDay, { lines: [] })
+    const query = { provider: 'eks', sort: 'name', limit: 50, offset: 50 }
+    client.setQueryData(queryKeys.clusterPage(query), { items: [cluster, { ...cluster, id: 'c2', name: 'prod-us' }], total: 1_200, limit: 50, offset: 50 })
+    render(
+      <QueryClientProvider client={client}>
+        <MemoryRouter initialEntries={['/admin/kubernetes?provider=eks&clusters.page=2']}>
+          <Dashboard />
+          <Routes>
+            <Route path="*" element={<Where />} />
+          </Routes>
+        </MemoryRouter>
+      </QueryClientProvider>,
+    )
+    expect(screen.getAllByTestId('cluster-card').map((c) => c.getAttribute('data-cluster'))).toEqual(['prod-eu', 'prod-us'])
+    expect(screen.getByTestId('pager-range').textContent).toBe('51–52 of 1,200')
+    expect((screen.getByLabelText('Provider') as HTMLSelectElement).value).toBe('eks')
+    fireEvent.click(screen.getByRole('button', { name: 'Remove filter provider: eks' }))
+    expect(screen.getByTestId('where').textContent).toBe('')
   })
 })
 
