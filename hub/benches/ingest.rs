@@ -25,12 +25,7 @@ use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase,
 use kubeworkz_shared::model::{OwnerKind, PodOwner, PodProjection, ResourceAmounts};
 use kubeworkz_shared::time::UnixMillis;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::env;
 
 fn rss_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -84,4 +84,5 @@ support::backend_cases! {
     search::free_text_ranks_exact_then_prefix_then_substring_across_clusters,
     search::each_key_filters_and_terms_combine,
     search::facets_count_the_whole_match_and_deleted_objects_leave_it,
+    search::the_pod_name_index_follows_upserts_deletes_and_purges,
 }

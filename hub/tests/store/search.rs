@@ -310,3 +310,53 @@ pub async fn facets_count_the_whole_match_and_deleted_objects_leave_it(t: TestSt
     );
     assert_eq!(store.search_facets(org, &query).await.unwrap().total, 7);
 }
+
+pub async fn the_pod_name_index_follows_upserts_deletes_and_purges(t: TestStore) {
+    let store = &t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let c = agent_cluster(store, org, "alpha").await;
+    let mut cursors = Cursors::new(1);
+    let first = pod("web", "checkout-7f9-a", "uid-a", PodPhase::Pending);
+    let mut send = |changes| {
+        let cursor = cursors.next();
+        async move {
+            store
+                .ingest_changes(org, c, cursor, &batch(changes))
+                .await
+                .unwrap();
+        }
+    };
+    send(snapshot(&[ObjectKind::Pod], std::slice::from_ref(&first))).await;
+    let running = pod("web", "checkout-7f9-a", "uid-a", PodPhase::Running);
+    send(vec![kubeworkz_shared::change::Change::Upsert(
+        running.clone(),
+    )])
+    .await;
+    assert_eq!(
+        names(store, org, "kout-7f9").await,
+        ["checkout-7f9-a"],
+        "once"
+    );
+    assert_eq!(
+        names(store, org, "status:running kout").await,
+        ["checkout-7f9-a"]
+    );
+    send(vec![delete_of(&running)]).await;
+    assert!(names(store, org, "kout-7f9").await.is_empty(), "deleted");
+    store
+        .maintain(
+            Utc::now() + chrono::Duration::days(400),
+            std::time::Duration::from_secs(86_400),
+        )
+        .await
+        .unwrap();
+    let again = pod("web", "checkout-7f9-a", "uid-b", PodPhase::Running);
+    send(vec![kubeworkz_shared::change::Change::Upsert(again)]).await;
+    let hits = store
+        .search(org, &parse("kout-7f9").unwrap(), None, 10)
+        .await
+        .unwrap()
+        .hits;
+    assert_eq!(hits.len(), 1, "purged, then added under a new uid");
+    assert_eq!(hits[0].key.id, "uid-b");
+}

@@ -30,6 +30,9 @@ struct Source {
     node: Option<&'static str>,
     /// What `ns:` compares: the namespace of namespaced kinds, a namespace's own name.
     in_namespace: Option<&'static str>,
+    /// An FTS5 trigram table of the kind's names keyed by rowid (SQLite; PostgreSQL's
+    /// trigram index serves the `ILIKE` itself).
+    name_index: Option<&'static str>,
 }
 
 const INVENTORY_WHERE: &str = "t.org_id = {org} AND t.deleted_at IS NULL";
@@ -45,6 +48,7 @@ fn source(kind: SearchKind) -> Source {
         images: None,
         node: None,
         in_namespace: Some("t.namespace"),
+        name_index: None,
     };
     match kind {
         SearchKind::Cluster => Source {
@@ -57,6 +61,7 @@ fn source(kind: SearchKind) -> Source {
             images: None,
             node: None,
             in_namespace: None,
+            name_index: None,
         },
         SearchKind::Node => Source {
             labels: Some("t.search_labels"),
@@ -83,6 +88,7 @@ fn source(kind: SearchKind) -> Source {
         },
         SearchKind::Pod => Source {
             node: Some("coalesce(t.node_name, '')"),
+            name_index: Some("k8s_pods_names"),
             ..object("k8s_pods", "t.phase")
         },
         SearchKind::Pvc => object("k8s_pvcs", "t.phase"),
@@ -143,15 +149,77 @@ fn pattern(text: &str) -> String {
     out
 }
 
-/// A term's value bound once, as the pattern each key compares with.
+/// Statuses as the store spells them (`Table` columns and [`source`]'s expressions):
+/// `status:pending` is compared by equality with `Pending`, which an index serves, where a
+/// case-insensitive `LIKE` would read every row.
+const STATUSES: [&str; 24] = [
+    "Running",
+    "Pending",
+    "Succeeded",
+    "Failed",
+    "Unknown",
+    "Ready",
+    "NotReady",
+    "Available",
+    "Unavailable",
+    "Active",
+    "Terminating",
+    "Bound",
+    "Lost",
+    "Deployed",
+    "Uninstalled",
+    "Superseded",
+    "Uninstalling",
+    "PendingInstall",
+    "PendingUpgrade",
+    "PendingRollback",
+    "healthy",
+    "degraded",
+    "critical",
+    "unknown",
+];
+
+/// The spellings a status without `*` may have: the known ones it equals ignoring case, or
+/// itself.
+fn status_spellings(value: &str) -> Vec<String> {
+    let known: Vec<String> = STATUSES
+        .iter()
+        .filter(|s| s.eq_ignore_ascii_case(value))
+        .map(|s| (*s).to_owned())
+        .collect();
+    if known.is_empty() {
+        vec![value.to_owned()]
+    } else {
+        known
+    }
+}
+
+/// A term's value bound once, as what each key compares with.
 struct Bound<'a> {
     term: &'a Term,
-    /// The placeholder of the pattern.
+    /// The placeholder of the `LIKE` pattern, or the `IN (…)` list of a status.
     ph: String,
+    /// The placeholder of the pattern for the pod name index (`k8s_pods_names`, SQLite),
+    /// a `LIKE` without `ESCAPE` (which FTS5 would not take to its index): it matches a
+    /// superset, and the escaped pattern on the row decides.
+    name_index: Option<String>,
 }
 
 /// `None` for `kind:` terms, which choose the selects instead of adding conditions.
-fn bind_term<'a>(b: &mut Builder, term: &'a Term) -> Option<Bound<'a>> {
+/// `name_index`: bind the pattern for the pod name index (a positive free-text term on
+/// SQLite, when pods are searched).
+fn bind_term<'a>(b: &mut Builder, term: &'a Term, name_index: bool) -> Option<Bound<'a>> {
+    if term.key == Key::Status && !term.is_pattern() {
+        let phs: Vec<String> = status_spellings(&term.value)
+            .into_iter()
+            .map(|s| b.bind(Value::Text(s)))
+            .collect();
+        return Some(Bound {
+            term,
+            ph: format!("({})", phs.join(", ")),
+            name_index: None,
+        });
+    }
     let value = match term.key {
         Key::Kind => return None,
         Key::Text | Key::Image => format!("%{}%", pattern(&term.value)),
@@ -161,9 +229,13 @@ fn bind_term<'a>(b: &mut Builder, term: &'a Term) -> Option<Bound<'a>> {
         },
         _ => pattern(&term.value),
     };
+    let ph = b.bind(Value::Text(value));
+    let name_index = (name_index && term.key == Key::Text && !term.negated)
+        .then(|| b.bind(Value::Text(format!("%{}%", term.value.replace('*', "%")))));
     Some(Bound {
         term,
-        ph: b.bind(Value::Text(value)),
+        ph,
+        name_index,
     })
 }
 
@@ -172,10 +244,19 @@ fn condition(b: &Builder, source: &Source, name: &str, bound: &Bound<'_>) -> Str
     let like = |column: &str| format!("{column} {} {} ESCAPE '\\'", b.like(), bound.ph);
     let cond = match bound.term.key {
         Key::Kind => None,
-        Key::Text => Some(like(name)),
+        Key::Text => Some(match (&bound.name_index, source.name_index) {
+            (Some(ph), Some(index)) => format!(
+                "{} AND t.rowid IN (SELECT rowid FROM {index} WHERE name LIKE {ph})",
+                like(name)
+            ),
+            _ => like(name),
+        }),
         Key::Cluster => Some(like("c.name")),
         Key::Namespace => source.in_namespace.map(like),
         Key::Label => source.labels.map(like),
+        Key::Status if !bound.term.is_pattern() => {
+            Some(format!("{} IN {}", source.status, bound.ph))
+        }
         Key::Status => Some(like(source.status)),
         Key::Health => Some(like("coalesce(c.health_status, 'unknown')")),
         Key::Node => source.node.map(like),
@@ -206,7 +287,12 @@ pub(super) fn hits(b: &mut Builder, org: Value, query: &Query) -> Option<String>
         return None;
     }
     let org = b.bind(org);
-    let bound: Vec<Bound<'_>> = query.terms.iter().filter_map(|t| bind_term(b, t)).collect();
+    let name_index = b.d == Dialect::Sqlite && kinds.contains(&SearchKind::Pod);
+    let bound: Vec<Bound<'_>> = query
+        .terms
+        .iter()
+        .filter_map(|t| bind_term(b, t, name_index))
+        .collect();
     let rank = query.ranking_text().map(|text| {
         let exact = b.bind(Value::Text(text.to_lowercase()));
         let prefix = b.bind(Value::Text(format!("{}%", pattern(text))));

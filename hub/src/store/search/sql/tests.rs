@@ -23,3 +23,25 @@ fn values_are_bound_once_and_excluded_kinds_have_no_select() {
     let all = parse("kind:pod kind:node").unwrap();
     assert!(hits(&mut Builder::new(Dialect::Sqlite), Value::I64(0), &all).is_none());
 }
+
+#[test]
+fn known_statuses_are_compared_by_equality_in_every_spelling() {
+    assert_eq!(status_spellings("pending"), ["Pending"]);
+    assert_eq!(status_spellings("UNKNOWN"), ["Unknown", "unknown"]);
+    assert_eq!(status_spellings("CrashLoopBackOff"), ["CrashLoopBackOff"]);
+    let mut b = Builder::new(Dialect::Sqlite);
+    let sql = hits(
+        &mut b,
+        Value::I64(0),
+        &parse("kind:pod status:unknown api").unwrap(),
+    )
+    .unwrap();
+    assert!(sql.contains("t.phase IN (?2, ?3)"), "{sql}");
+    assert!(
+        sql.contains("t.rowid IN (SELECT rowid FROM k8s_pods_names WHERE name LIKE ?5)"),
+        "positive free text on pods uses the name index: {sql}"
+    );
+    let mut b = Builder::new(Dialect::Sqlite);
+    let sql = hits(&mut b, Value::I64(0), &parse("kind:ns -api").unwrap()).unwrap();
+    assert!(!sql.contains("k8s_pods_names"), "{sql}");
+}

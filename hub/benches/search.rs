@@ -1,0 +1,226 @@
+//! Search latency per backend: `cargo bench -p kubeworkz-hub --bench search`.
+//!
+//! Fills a store through the ingest path with `KW_CLUSTERS` (100) clusters, each with
+//! `KW_NAMESPACES` (100) namespaces (labelled `team=team-N`), two deployments per namespace
+//! and `KW_PODS` (10,000) pods spread over them (1% `Failed`, 2% `Pending`), one snapshot per
+//! cluster; then on PostgreSQL runs `VACUUM (ANALYZE)`. Then, from `KW_CLIENTS` (10) tasks at
+//! once for `KW_REQUESTS` (200) requests per query, it makes what one
+//! `GET /api/v1/k8s/search` makes (a page of 50 and the facets, concurrently) for:
+//! a name substring (a random pod number, one pod per cluster), a label
+//! (`label:team=team-N`), a status (`status:Failed`, 1% of the pods), and a cluster's pods
+//! by cursor, page 1 against page 200 (the page alone). Prints p50/p99/max in ms per query
+//! and the fill rate. `KW_BACKENDS=sqlite,postgres`; PostgreSQL: `DATABASE_URL`, or a
+//! throwaway server. The store runs in-process; HTTP is not in these numbers.
+
+mod common;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use kubeworkz_hub::search::{Query, parse};
+use kubeworkz_hub::store::{Cursor, SearchKey, Store};
+use kubeworkz_shared::change::{ChangeBatch, Object, ObjectKind};
+use kubeworkz_shared::ids::OrgId;
+use kubeworkz_shared::model::pod::PodPhase;
+use rand::Rng;
+
+use support::fixtures;
+
+use common::env;
+
+/// The query of the `i`th request of a measurement.
+type QueryFor = Box<dyn Fn(usize) -> Query>;
+
+#[derive(Clone, Copy)]
+struct Shape {
+    clusters: usize,
+    namespaces: usize,
+    pods: usize,
+}
+
+/// Cluster `c`'s full sync: namespaces, two deployments each, pods spread over them.
+fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
+    let mut objects: Vec<Object> = Vec::with_capacity(shape.pods + 3 * shape.namespaces);
+    for n in 0..shape.namespaces {
+        let ns = format!("team-{n:03}");
+        let team = format!("team-{}", n % 7);
+        objects.push(fixtures::namespace(
+            &ns,
+            &format!("ns-{c}-{n}"),
+            Some(&team),
+        ));
+        for d in 0..2 {
+            let uid = format!("dep-{c}-{n}-{d}");
+            objects.push(fixtures::deployment(&ns, &format!("app-{d}"), &uid, 1));
+        }
+    }
+    for p in 0..shape.pods {
+        let ns = format!("team-{:03}", p % shape.namespaces);
+        let phase = match p % 100 {
+            0 => PodPhase::Failed,
+            1 | 2 => PodPhase::Pending,
+            _ => PodPhase::Running,
+        };
+        let name = format!("app-{}-{p:06}", p % 2);
+        objects.push(fixtures::pod(&ns, &name, &format!("pod-{c}-{p}"), phase));
+    }
+    fixtures::batch(fixtures::snapshot(
+        &[
+            ObjectKind::Namespace,
+            ObjectKind::Deployment,
+            ObjectKind::Pod,
+        ],
+        &objects,
+    ))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Runs `request` `n` times from `clients` tasks at once; prints its latencies.
+async fn measure<F, Fut>(label: &str, clients: usize, n: usize, request: F)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let request = &request;
+    let mut times: Vec<Duration> = stream::iter(0..n)
+        .map(|i| async move {
+            let started = Instant::now();
+            request(i).await;
+            started.elapsed()
+        })
+        .buffer_unordered(clients)
+        .collect()
+        .await;
+    times.sort();
+    println!(
+        "  {label:<32} p50 {:>7.1} ms  p99 {:>7.1} ms  max {:>7.1} ms",
+        percentile(&times, 0.5),
+        percentile(&times, 0.99),
+        percentile(&times, 1.0)
+    );
+}
+
+/// What the search endpoint asks of the store for one request.
+async fn search(store: &Store, org: OrgId, query: &Query) -> u64 {
+    let (page, facets) = tokio::join!(
+        store.search(org, query, None, 50),
+        store.search_facets(org, query)
+    );
+    page.expect("search");
+    facets.expect("facets").total
+}
+
+/// The key after page `pages - 1` of `query` (pages of 50), walked by cursor.
+async fn key_before_page(store: &Store, org: OrgId, query: &Query, page: usize) -> SearchKey {
+    let mut after = None;
+    for _ in 1..page {
+        let next = store.search(org, query, after.as_ref(), 50).await.unwrap();
+        after = Some(next.next.expect("enough pages"));
+    }
+    after.expect("page > 1")
+}
+
+async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
+    let bench = common::fresh_store(backend).await;
+    let store = bench.store.clone();
+    let org = bench.org;
+    let clusters = common::agent_clusters(&store, org, shape.clusters).await;
+    let started = Instant::now();
+    stream::iter(clusters.iter().enumerate())
+        .for_each_concurrent(4, |(c, id)| {
+            let store = store.clone();
+            async move {
+                let cursor = Cursor { epoch: 1, seq: 1 };
+                store
+                    .ingest_changes(org, *id, cursor, &snapshot(shape, c))
+                    .await
+                    .expect("ingest");
+            }
+        })
+        .await;
+    let objects = shape.clusters * (shape.pods + 3 * shape.namespaces);
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{backend}: filled {objects} objects in {secs:.0} s ({:.0}/s)",
+        objects as f64 / secs
+    );
+    if backend == "postgres" {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&bench.url)
+            .await
+            .unwrap();
+        sqlx::raw_sql("VACUUM (ANALYZE)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let store = Arc::new(store);
+    let substring = move |_: usize| {
+        let p = rand::rng().random_range(0..shape.pods);
+        parse(&format!("{p:06}")).unwrap()
+    };
+    let queries: [(&str, QueryFor); 3] = [
+        ("name substring (\"001234\")", Box::new(substring)),
+        (
+            "label:team=team-N",
+            Box::new(|i| parse(&format!("label:team=team-{}", i % 7)).unwrap()),
+        ),
+        (
+            "status:Failed",
+            Box::new(|_| parse("status:Failed").unwrap()),
+        ),
+    ];
+    for (label, query) in &queries {
+        let store = store.clone();
+        measure(label, clients, n, |i| {
+            let store = store.clone();
+            let q = query(i);
+            async move {
+                search(&store, org, &q).await;
+            }
+        })
+        .await;
+    }
+    let cluster_pods = parse("kind:pod cluster:cluster-0001").unwrap();
+    let deep = shape.pods / 50;
+    let page_200 = key_before_page(&store, org, &cluster_pods, deep).await;
+    for (label, after) in [("page 1", None), ("page by cursor", Some(&page_200))] {
+        let store = store.clone();
+        let q = &cluster_pods;
+        measure(
+            &format!("{label} of {deep} (page only)"),
+            clients,
+            n,
+            |_| {
+                let store = store.clone();
+                async move {
+                    store.search(org, q, after, 50).await.unwrap();
+                }
+            },
+        )
+        .await;
+    }
+}
+
+fn main() {
+    let shape = Shape {
+        clusters: env("KW_CLUSTERS", 100),
+        namespaces: env("KW_NAMESPACES", 100),
+        pods: env("KW_PODS", 10_000),
+    };
+    let (clients, n) = (env("KW_CLIENTS", 10), env("KW_REQUESTS", 200));
+    let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for backend in backends.split(',') {
+        runtime.block_on(bench(backend.trim(), shape, clients, n));
+    }
+}
