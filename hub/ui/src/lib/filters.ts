@@ -1,5 +1,6 @@
 // The dashboard's cluster filters: kept in the URL (so a filtered fleet is a link to share)
 // and applied by the hub, which filters, sorts and pages the cluster list on the server.
+import type { Cluster } from './api'
 import type { FleetGroup, FleetGrouping } from './contract'
 
 /** The filters people set, by the name of the hub's list parameter. */
@@ -63,6 +64,24 @@ export function fleetTotals(groups: FleetGroup[]): FleetTotals {
       pods: t.pods + g.pods,
       cost: t.cost + g.cost_month_to_date,
     }),
+    { clusters: 0, healthy: 0, attention: 0, nodes: 0, pods: 0, cost: 0 },
+  )
+}
+
+/** The same sums from the clusters themselves, for a fleet whose every cluster is at hand. */
+export function clusterTotals(clusters: Cluster[]): FleetTotals {
+  return clusters.reduce(
+    (t, c) => {
+      const health = c.health?.status
+      return {
+        clusters: t.clusters + 1,
+        healthy: t.healthy + (health === 'healthy' ? 1 : 0),
+        attention: t.attention + (health === 'degraded' || health === 'critical' ? 1 : 0),
+        nodes: t.nodes + c.counts.nodes,
+        pods: t.pods + c.counts.pods,
+        cost: t.cost,
+      }
+    },
     { clusters: 0, healthy: 0, attention: 0, nodes: 0, pods: 0, cost: 0 },
   )
 }

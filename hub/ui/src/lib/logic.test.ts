@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { relativeTime } from './time'
-import { chipText, filtersFrom, fleetTotals, groupHealth, groupLabel } from './filters'
+import { chipText, clusterTotals, filtersFrom, fleetTotals, groupHealth, groupLabel } from './filters'
+import type { Cluster } from './api'
 import { lastPage, parsePage, withParam } from './listState'
 import { rangeText } from '../components/Pager'
 import type { FleetGroup } from './contract'
@@ -50,6 +51,18 @@ describe('fleet roll-ups', () => {
     const groups = [group('production', { healthy: 7, degraded: 2, critical: 1 }), group('staging')]
     expect(fleetTotals(groups)).toEqual({ clusters: 20, healthy: 17, attention: 3, nodes: 60, pods: 600, cost: 3 })
     expect(fleetTotals([])).toEqual({ clusters: 0, healthy: 0, attention: 0, nodes: 0, pods: 0, cost: 0 })
+  })
+  it('sums a fleet from its clusters when every one is at hand', () => {
+    const c = (health: string | null, nodes: number, pods: number) =>
+      ({ health: health ? { status: health, reasons: [], checked_at: '' } : null, counts: { nodes, nodes_ready: nodes, namespaces: 1, deployments: 1, pods } }) as Cluster
+    expect(clusterTotals([c('healthy', 3, 12), c('degraded', 2, 4), c('critical', 1, 3), c(null, 1, 1)])).toEqual({
+      clusters: 4,
+      healthy: 1,
+      attention: 2,
+      nodes: 7,
+      pods: 20,
+      cost: 0,
+    })
   })
   it('shows the worst health of a group, and unknown only when none is judged healthy', () => {
     expect(groupHealth(group('a', { critical: 1, degraded: 3 }))).toBe('critical')

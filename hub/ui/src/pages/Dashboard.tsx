@@ -12,6 +12,7 @@ import {
   HEALTH_VALUES,
   chipText,
   filtersFrom,
+  clusterTotals,
   fleetTotals,
   type ClusterFilter,
 } from '../lib/filters'
@@ -117,10 +118,12 @@ export function Dashboard() {
   const setFilter = (key: ClusterFilter) => (value: string) =>
     setParams((p) => withParam(withParam(p, key, value), 'clusters.page', ''), { replace: true })
   const clearFilters = () => setParams((p) => CLUSTER_FILTERS.reduce((next, key) => withParam(next, key, ''), withParam(p, 'clusters.page', '')), { replace: true })
-  const total = byEnvironment.data ? fleetTotals(byEnvironment.data.groups) : undefined
-  const unfiltered = Object.keys(filters).length === 0 ? clusters.data?.total : undefined
   const anyFilter = Object.keys(filters).length > 0
   const page = clusters.data
+  // Without the fleet's roll-ups, a fleet that fits on one unfiltered page sums itself.
+  const whole = page && !anyFilter && page.items.length === page.total ? page.items : undefined
+  const total = byEnvironment.data ? fleetTotals(byEnvironment.data.groups) : whole ? clusterTotals(whole) : undefined
+  const unfiltered = anyFilter ? undefined : page?.total
   // The fleet's groups name every value; without them, the values on this page.
   const options = (groups: { key: string }[] | undefined, onPage: (c: Cluster) => (string | null)[]) =>
     [...new Set(groups ? groups.map((g) => g.key) : (page?.items ?? []).flatMap(onPage))].filter((k): k is string => Boolean(k)).sort()
@@ -128,6 +131,7 @@ export function Dashboard() {
   const dayCosts = costs.data ? [...costs.data.values()] : []
   const costPerDay = dayCosts.length ? dayCosts.reduce((t, v) => t + v, 0) : undefined
   const empty = page && page.total === 0 && !anyFilter
+  const exports = exportUrls.clusters({ ...filters, sort: list.sort })
   return (
     <div className="space-y-6">
       <div className="flex flex-wrap items-center justify-between gap-2">
@@ -190,15 +194,17 @@ export function Dashboard() {
               </select>
             </label>
           </form>
-          <div className="flex flex-wrap items-center justify-between gap-2">
-            <Chips
-              label="Cluster filters"
-              chips={Object.entries(filters).map(([key, value]) => ({ id: key, text: chipText(key as ClusterFilter, value) }))}
-              onRemove={(key) => setFilter(key as ClusterFilter)('')}
-              onClear={clearFilters}
-            />
-            <ExportLinks label="clusters" urls={exportUrls.clusters({ ...filters, sort: list.sort })} />
-          </div>
+          {(anyFilter || exports) && (
+            <div className="flex flex-wrap items-center justify-between gap-2">
+              <Chips
+                label="Cluster filters"
+                chips={Object.entries(filters).map(([key, value]) => ({ id: key, text: chipText(key as ClusterFilter, value) }))}
+                onRemove={(key) => setFilter(key as ClusterFilter)('')}
+                onClear={clearFilters}
+              />
+              <ExportLinks label="clusters" urls={exports} />
+            </div>
+          )}
           {page.items.length === 0 ? (
             <p className="text-gray-600 dark:text-gray-300">No cluster matches these filters.</p>
           ) : (
