@@ -148,17 +148,19 @@ export function SearchPage() {
               <span aria-live="polite" data-testid="pager-range">
                 {rangeText(offset, page.items.length, page.total)}
               </span>
-              <span className="flex gap-1">
-                <button type="button" className={secondaryButtonClass} disabled={!cursor} onClick={() => toPage(null, [])}>
-                  « First
-                </button>
-                <button type="button" className={secondaryButtonClass} disabled={behind.length === 0} onClick={() => toPage(behind[behind.length - 1] || null, behind.slice(0, -1))}>
-                  ‹ Previous
-                </button>
-                <button type="button" className={secondaryButtonClass} disabled={!page.next_cursor} onClick={() => toPage(page.next_cursor ?? null, [...behind, cursor ?? ''])}>
-                  Next ›
-                </button>
-              </span>
+              {(cursor || page.next_cursor) && (
+                <span className="flex gap-1">
+                  <button type="button" className={secondaryButtonClass} disabled={!cursor} onClick={() => toPage(null, [])}>
+                    « First
+                  </button>
+                  <button type="button" className={secondaryButtonClass} disabled={behind.length === 0} onClick={() => toPage(behind[behind.length - 1] || null, behind.slice(0, -1))}>
+                    ‹ Previous
+                  </button>
+                  <button type="button" className={secondaryButtonClass} disabled={!page.next_cursor} onClick={() => toPage(page.next_cursor ?? null, [...behind, cursor ?? ''])}>
+                    Next ›
+                  </button>
+                </span>
+              )}
             </nav>
           </Panel>
         </div>
