@@ -639,9 +639,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -730,9 +732,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -1113,9 +1117,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -1145,9 +1151,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -1479,6 +1487,8 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1841,6 +1851,8 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2156,6 +2168,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2207,6 +2225,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2390,6 +2414,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2584,6 +2614,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -2789,6 +2825,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2840,6 +2882,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
