@@ -483,6 +483,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/search/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/search/export`. */
+        get: operations["get_k8s_search_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/workers/status": {
         parameters: {
             query?: never;
@@ -3049,6 +3066,49 @@ export interface operations {
                 };
             };
             /** @description `bad_query` (with `position`) or a bad limit or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_search_export: {
+        parameters: {
+            query?: {
+                /** @description The query, as for `GET /api/v1/k8s/search`. */
+                q?: string;
+                /** @description `csv` or `json` (default). */
+                format?: components["schemas"]["Format"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every match: CSV (`kind,cluster,namespace,name,status,labels,link`, labels as `k=v;k=v`) or a JSON array of search hits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": components["schemas"]["SearchHit"][];
+                };
+            };
+            /** @description `bad_query` (with `position`) */
             400: {
                 headers: {
                     [name: string]: unknown;
