@@ -103,6 +103,8 @@ pub struct AuditParams {
     pub limit: Option<u32>,
     /// Items to skip.
     pub offset: Option<u64>,
+    /// The `next_cursor` of the previous page (instead of `offset`).
+    pub cursor: Option<String>,
 }
 
 /// `GET /api/v1/audit`: the organization's audit log, newest first (admin).
@@ -114,11 +116,7 @@ pub(super) async fn list(
     Admin(who): Admin,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let page = PageParams {
-        limit: params.limit,
-        offset: params.offset,
-    }
-    .page()?;
+    let page = PageParams::slice(params.limit, params.offset, params.cursor).page()?;
     let filter = AuditFilter {
         actor: params.actor,
         action: params.action,

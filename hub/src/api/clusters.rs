@@ -216,6 +216,8 @@ pub struct ClusterListParams {
     pub limit: Option<u32>,
     /// Items to skip.
     pub offset: Option<u64>,
+    /// The `next_cursor` of the previous page (instead of `offset`).
+    pub cursor: Option<String>,
 }
 
 impl ClusterListParams {
@@ -255,11 +257,7 @@ impl ClusterListParams {
             "last_sync" => ClusterSort::LastSync,
             other => return Err(bad(format!("cannot sort by {other:?}"))),
         };
-        let page = PageParams {
-            limit: self.limit,
-            offset: self.offset,
-        }
-        .page()?;
+        let page = PageParams::slice(self.limit, self.offset, self.cursor).page()?;
         Ok(ClusterQuery {
             environment,
             provider: self.provider,

@@ -208,7 +208,10 @@ pub fn csv(lines: &[CostLineView]) -> String {
     out
 }
 
-fn csv_text(value: &str) -> String {
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break, and a
+/// leading `=`, `+`, `-` or `@` prefixed with `'`: a spreadsheet opening the file would otherwise
+/// run the cell as a formula, and names and labels come from the clusters, not from us.
+pub(super) fn csv_text(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@']) {
         format!("'{value}")
     } else {

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use super::clusters::cluster_id;
 use super::extract::{ApiPath, ApiQuery, Principal};
-use super::views::{NamespacePage, NamespaceView, ObjectPage, ObjectView, PageParams};
+use super::views::{NamespacePage, NamespaceView, ObjectPage, ObjectView, PageParams, object_key};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{InventoryItem, InventoryQuery, Paged};
@@ -52,22 +52,9 @@ async fn page(
 ) -> Result<Json<ObjectPage>, ApiError> {
     let page = query.page;
     let paged = state.store.inventory_page(who.org_id, &query).await?;
-    Ok(Json(ObjectPage::new(paged, page, ObjectView::from)))
-}
-
-fn query(
-    kind: ObjectKind,
-    cluster: ClusterId,
-    params: &PageParams,
-) -> Result<InventoryQuery, ApiError> {
-    Ok(InventoryQuery {
-        kind,
-        cluster: Some(cluster),
-        namespace: None,
-        deployment: None,
-        columns: Vec::new(),
-        page: params.page()?,
-    })
+    Ok(Json(
+        ObjectPage::new(paged, page, ObjectView::from).keyed(object_key),
+    ))
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/namespaces`: each with its live deployment and pod counts
@@ -82,15 +69,15 @@ pub(super) async fn cluster_namespaces(
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<NamespacePage>, ApiError> {
-    let page = params.page()?;
+    let cluster = cluster_id(&id)?;
+    let query = params.inventory(ObjectKind::Namespace, Some(cluster))?;
     let paged = state
         .store
-        .namespace_page(who.org_id, cluster_id(&id)?, page)
+        .namespace_list(who.org_id, cluster, &query)
         .await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
-    Ok(Json(NamespacePage::new(paged, page, |n| {
-        NamespaceView::new(n.item, n.counts)
-    })))
+    let page = NamespacePage::new(paged, query.page, |n| NamespaceView::new(n.item, n.counts));
+    Ok(Json(page.keyed(|n| object_key(&n.object))))
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/nodes`.
@@ -104,10 +91,12 @@ pub(super) async fn cluster_nodes(
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ObjectPage>, ApiError> {
-    let q = query(ObjectKind::Node, cluster_id(&id)?, &params)?;
+    let q = params.inventory(ObjectKind::Node, Some(cluster_id(&id)?))?;
     let paged = state.store.inventory_page(who.org_id, &q).await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
-    Ok(Json(ObjectPage::new(paged, q.page, ObjectView::from)))
+    Ok(Json(
+        ObjectPage::new(paged, q.page, ObjectView::from).keyed(object_key),
+    ))
 }
 
 /// A page of one cluster's objects, read without looking the cluster up first: rows of the
@@ -133,7 +122,7 @@ async fn namespace_list(
     kind: ObjectKind,
 ) -> Result<Json<ObjectPage>, ApiError> {
     let namespace = own_object(&state, &who, ObjectKind::Namespace, &id).await?;
-    let mut q = query(kind, namespace.cluster_id, &params)?;
+    let mut q = params.inventory(kind, Some(namespace.cluster_id))?;
     q.namespace = Some(namespace.name);
     page(&state, &who, q).await
 }
@@ -179,7 +168,7 @@ pub(super) async fn deployment_pods(
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ObjectPage>, ApiError> {
     let deployment = own_object(&state, &who, ObjectKind::Deployment, &id).await?;
-    let mut q = query(ObjectKind::Pod, deployment.cluster_id, &params)?;
+    let mut q = params.inventory(ObjectKind::Pod, Some(deployment.cluster_id))?;
     q.namespace = Some(deployment.namespace);
     q.deployment = Some(deployment.name);
     page(&state, &who, q).await
@@ -234,6 +223,12 @@ pub struct HelmParams {
     pub limit: Option<u32>,
     /// Items to skip.
     pub offset: Option<u64>,
+    /// The `next_cursor` of the previous page (instead of `offset`).
+    pub cursor: Option<String>,
+    /// `name` (default) or `-name`.
+    pub sort: Option<String>,
+    /// Case-insensitive text in the name.
+    pub q: Option<String>,
 }
 
 /// `GET /api/v1/k8s/helm/releases`: live releases across the organization's clusters.
@@ -256,17 +251,15 @@ pub(super) async fn helm_releases(
     if let Some(chart) = params.chart {
         columns.push(("chart_name", chart));
     }
-    let q = InventoryQuery {
-        kind: ObjectKind::HelmRelease,
-        cluster,
-        namespace: params.namespace,
-        deployment: None,
-        columns,
-        page: PageParams {
-            limit: params.limit,
-            offset: params.offset,
-        }
-        .page()?,
-    };
+    let mut q = PageParams {
+        limit: params.limit,
+        offset: params.offset,
+        cursor: params.cursor,
+        sort: params.sort,
+        q: params.q,
+    }
+    .inventory(ObjectKind::HelmRelease, cluster)?;
+    q.namespace = params.namespace;
+    q.columns = columns;
     page(&state, &who, q).await
 }

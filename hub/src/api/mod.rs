@@ -2,7 +2,7 @@
 //!
 //! Every route sits behind the request-context middleware (request id, client address,
 //! response counters); bodies are limited to 64 KiB except registration, which takes a
-//! kubeconfig. Every route but the streaming ones (the event stream) must have its response
+//! kubeconfig. Every route but the streaming ones (the event stream, exports) must have its response
 //! started within the request timeout. Handlers authenticate with the
 //! [`extract::Principal`] extractor and check the admin role with [`extract::Admin`]; every
 //! mutation is audited (`audit.rs`).
@@ -22,6 +22,7 @@ mod health;
 mod inventory;
 pub mod metrics;
 mod search;
+mod search_export;
 mod session;
 mod timestamp;
 mod usage;
@@ -127,7 +128,9 @@ pub fn router(state: AppState) -> Router {
         ));
     // Streaming routes join after the request timeout's layer, which covers only the routes
     // already there: a stream's response lives as long as it streams.
-    let streaming = Router::new().route("/api/v1/events", get(events::stream));
+    let streaming = Router::new()
+        .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/k8s/search/export", get(search_export::export));
     timed
         .merge(streaming)
         .method_not_allowed_fallback(method_not_allowed)

@@ -201,12 +201,7 @@ pub(super) async fn search(
     who: Principal,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    let limit = PageParams {
-        limit: params.limit,
-        offset: None,
-    }
-    .page()?
-    .limit;
+    let limit = PageParams::slice(params.limit, None, None).page()?.limit;
     let query = search::parse(params.q.as_deref().unwrap_or("")).map_err(ApiError::BadQuery)?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let (page, facets) = tokio::try_join!(

@@ -9,13 +9,17 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::store::{
-    ClusterCounts, ClusterHealth, ClusterSummary, InventoryItem, NamespaceCounts, PageRequest,
+    ClusterCounts, ClusterHealth, ClusterSummary, InventoryItem, InventoryKey, InventoryQuery,
+    NamespaceCounts, PageRequest,
 };
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::ids::ClusterId;
 
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u32 = 500;
 
-/// `limit` (1–500, default 50) and `offset` (default 0).
+/// `limit` (1–500, default 50), `offset` (default 0) or `cursor`, and for inventory lists
+/// `sort` and `q`.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
@@ -25,10 +29,32 @@ pub struct PageParams {
     /// Items to skip (default 0).
     #[param(minimum = 0)]
     pub offset: Option<u64>,
+    /// The `next_cursor` of the previous page (instead of `offset`).
+    pub cursor: Option<String>,
+    /// `name` (default) or `-name`.
+    pub sort: Option<String>,
+    /// Case-insensitive text in the name.
+    pub q: Option<String>,
 }
 
 impl PageParams {
-    /// The store's page request; an out-of-range limit is a 400.
+    /// Just a slice: `limit`, and `offset` or an offset cursor.
+    pub fn slice(limit: Option<u32>, offset: Option<u64>, cursor: Option<String>) -> Self {
+        Self {
+            limit,
+            offset,
+            cursor,
+            ..Self::default()
+        }
+    }
+
+    /// The cursor, decoded.
+    fn decoded_cursor(&self) -> Result<Option<ListCursor>, ApiError> {
+        self.cursor.as_deref().map(ListCursor::decode).transpose()
+    }
+
+    /// The store's page request; an out-of-range limit is a 400. With a cursor, the offset is
+    /// where the cursor's page stands.
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -36,12 +62,98 @@ impl PageParams {
                 "limit must be between 1 and {MAX_LIMIT}"
             )));
         }
-        let offset = self.offset.unwrap_or(0);
+        let offset = match self.decoded_cursor()? {
+            Some(cursor) => cursor.p,
+            None => self.offset.unwrap_or(0),
+        };
         if offset > i64::MAX as u64 {
             return Err(ApiError::BadRequest("offset is too large".into()));
         }
         Ok(PageRequest { limit, offset })
     }
+
+    /// A page of inventory objects of `kind` in `cluster`: the slice, the name filter, the
+    /// order, and the object a cursor continues after.
+    pub fn inventory(
+        &self,
+        kind: ObjectKind,
+        cluster: Option<ClusterId>,
+    ) -> Result<InventoryQuery, ApiError> {
+        let descending = match self.sort.as_deref() {
+            None | Some("name") => false,
+            Some("-name") => true,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "cannot sort by {other:?}: use name or -name"
+                )));
+            }
+        };
+        let after = match self.decoded_cursor()?.and_then(|c| c.k) {
+            Some(key) => Some(inventory_key(key)?),
+            None => None,
+        };
+        Ok(InventoryQuery {
+            search: self.q.clone().filter(|q| !q.is_empty()),
+            descending,
+            after,
+            ..InventoryQuery::new(kind, cluster, self.page()?)
+        })
+    }
+}
+
+/// A list page's cursor: where the next page stands (`p`) and, for lists paged by keyset,
+/// the sort key of the row it continues after (`k`). Opaque to clients (base64url of
+/// JSON); only ever compared as a keyset or used as an offset, so a forged one selects
+/// another slice of the caller's own list, never anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListCursor {
+    /// The next page's position in the list.
+    pub p: u64,
+    /// The key of the last row of the page before.
+    #[serde(default)]
+    pub k: Option<Vec<String>>,
+}
+
+impl ListCursor {
+    /// Its wire form.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).expect("a cursor serializes"))
+    }
+
+    /// From its wire form; anything else is a 400.
+    pub fn decode(text: &str) -> Result<Self, ApiError> {
+        use base64::Engine as _;
+        let bad = || ApiError::BadRequest("cursor is not one this list returned".into());
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
+}
+
+/// An inventory object's key from a cursor: namespace, name, cluster id, uid.
+fn inventory_key(key: Vec<String>) -> Result<InventoryKey, ApiError> {
+    let bad = || ApiError::BadRequest("cursor is not one this list returned".into());
+    let [namespace, name, cluster, uid]: [String; 4] = key.try_into().map_err(|_| bad())?;
+    let cluster = Uuid::parse_str(&cluster).map_err(|_| bad())?;
+    Ok(InventoryKey {
+        namespace,
+        name,
+        cluster_id: ClusterId::from_uuid(cluster),
+        uid,
+    })
+}
+
+/// The cursor key of an inventory object as a page shows it.
+pub fn object_key(object: &ObjectView) -> Vec<String> {
+    vec![
+        object.namespace.clone(),
+        object.name.clone(),
+        object.cluster_id.to_string(),
+        object.id.clone(),
+    ]
 }
 
 /// Declares a page type for `$item` (utoipa needs one concrete schema per page).
@@ -56,23 +168,48 @@ macro_rules! page_of {
             pub total: u64,
             /// The page size used.
             pub limit: u32,
-            /// The offset used.
+            /// Where this page stands in the list (the offset used, or the cursor's).
             pub offset: u64,
+            /// Pass as `cursor` for the next page; null on the last page.
+            pub next_cursor: Option<String>,
         }
 
         impl $page {
-            /// Builds the page from the store's page.
+            /// Builds the page from the store's page, with a cursor to the next page by
+            /// offset.
             pub fn new<T>(
                 paged: crate::store::Paged<T>,
                 page: crate::store::PageRequest,
                 view: impl FnMut(T) -> $item,
             ) -> Self {
+                let items: Vec<$item> = paged.items.into_iter().map(view).collect();
+                let next = page.offset + items.len() as u64;
+                let more = !items.is_empty() && next < paged.total;
                 Self {
-                    items: paged.items.into_iter().map(view).collect(),
+                    items,
                     total: paged.total,
                     limit: page.limit,
                     offset: page.offset,
+                    next_cursor: more
+                        .then(|| crate::api::views::ListCursor { p: next, k: None }.encode()),
                 }
+            }
+
+            /// The same page whose next cursor continues after its last item's `key`
+            /// (lists paged by keyset).
+            #[allow(dead_code)] // lists paged by offset (clusters, the audit log) have none
+            pub fn keyed(mut self, key: impl FnOnce(&$item) -> Vec<String>) -> Self {
+                if let (Some(_), Some(last)) = (&self.next_cursor, self.items.last()) {
+                    let p = self.offset + self.items.len() as u64;
+                    self.next_cursor = Some(
+                        crate::api::views::ListCursor {
+                            p,
+                            k: Some(key(last)),
+                        }
+                        .encode(),
+                    );
+                }
+                self
             }
         }
     };

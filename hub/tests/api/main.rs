@@ -21,6 +21,7 @@ mod http_server;
 mod inventory;
 mod isolation;
 mod limits;
+mod lists;
 mod openapi;
 mod register;
 mod search;
@@ -46,6 +47,8 @@ support::backend_cases! {
     egress::allowed_networks_narrow_what_loopback_allows,
     inventory::every_inventory_endpoint_answers,
     search::search_finds_pages_and_reports_bad_queries_by_position,
+    search::search_exports_stream_every_match_as_csv_or_json,
+    lists::every_list_pages_by_cursor_and_inventory_lists_sort_and_filter,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,

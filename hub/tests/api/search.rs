@@ -1,7 +1,12 @@
 //! `GET /api/v1/k8s/search` over real HTTP: results, facets, cursor pages, scoping and the
 //! position of a malformed query.
 
+use kubeworkz_hub::store::Cursor;
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::model::pod::PodPhase;
+
 use crate::client::{TestHub, seed};
+use crate::fixtures;
 
 /// `q` percent-encoded for a query string.
 fn encode(q: &str) -> String {
@@ -134,4 +139,108 @@ pub async fn search_finds_pages_and_reports_bad_queries_by_position(hub: TestHub
     }
     let anonymous = hub.anonymous();
     assert_eq!(anonymous.get("/api/v1/k8s/search?q=web").await.status, 401);
+}
+
+pub async fn search_exports_stream_every_match_as_csv_or_json(hub: TestHub) {
+    seed(&hub, hub.default_org, "alpha").await;
+    let store = &hub.db.store;
+    let odd = fixtures::agent_cluster(store, hub.default_org, "eu,west").await;
+    let mut objects = vec![fixtures::namespace("=1+1", "odd-ns", Some("-team"))];
+    for p in 0..610 {
+        let name = format!("bulk-{p:04}");
+        objects.push(fixtures::pod(
+            "bulk",
+            &name,
+            &format!("bulk-{p}"),
+            PodPhase::Pending,
+        ));
+    }
+    store
+        .ingest_changes(
+            hub.default_org,
+            odd,
+            Cursor { epoch: 1, seq: 1 },
+            &fixtures::batch(fixtures::snapshot(&ObjectKind::ALL, &objects)),
+        )
+        .await
+        .unwrap();
+    let admin = hub.admin().await;
+
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/search/export?format=csv&q={}",
+            encode("kind:pod")
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        r.headers["content-disposition"],
+        "attachment; filename=\"kubeworkz-search.csv\""
+    );
+    let lines: Vec<&str> = r.text.split("\r\n").collect();
+    assert_eq!(lines[0], "kind,cluster,namespace,name,status,labels,link");
+    assert_eq!(lines.last(), Some(&""), "every row ends with CRLF");
+    let rows = &lines[1..lines.len() - 1];
+    assert_eq!(
+        rows.len(),
+        612,
+        "610 pods over two pages of 500, and alpha's two"
+    );
+    assert!(
+        rows[0]
+            .starts_with("pod,\"eu,west\",bulk,bulk-0000,Pending,,/admin/kubernetes/pods/bulk-0")
+    );
+    let links: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.rsplit(',').next().unwrap()).collect();
+    assert_eq!(links.len(), 612, "no row twice across pages");
+
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/search/export?format=csv&q={}",
+            encode("kind:ns 1")
+        ))
+        .await;
+    assert_eq!(
+        r.text,
+        "kind,cluster,namespace,name,status,labels,link\r\n\
+         namespace,\"eu,west\",,'=1+1,Active,team=-team,/admin/kubernetes/namespaces/odd-ns\r\n"
+    );
+
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/search/export?q={}",
+            encode("web kind:deploy")
+        ))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.headers["content-type"], "application/json");
+    let hits = r.json.as_array().expect("a JSON array");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0]["cluster_name"], "alpha");
+    let all = admin
+        .get("/api/v1/k8s/search/export?format=json&q=bulk")
+        .await;
+    assert_eq!(
+        all.json.as_array().unwrap().len(),
+        610,
+        "{}",
+        &all.text[..200]
+    );
+    let none = admin
+        .get("/api/v1/k8s/search/export?q=nothing-matches")
+        .await;
+    assert_eq!(none.text, "[]");
+
+    let r = admin.get("/api/v1/k8s/search/export?q=colour:red").await;
+    assert_eq!((r.status, r.error_code()), (400, "bad_query".to_owned()));
+    let r = admin.get("/api/v1/k8s/search/export?format=xml").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        hub.anonymous()
+            .get("/api/v1/k8s/search/export")
+            .await
+            .status,
+        401
+    );
 }

@@ -359,6 +359,9 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
         namespace: Some("web".into()),
         deployment: Some("web".into()),
         columns: vec![("phase", "Running".into())],
+        search: None,
+        descending: false,
+        after: None,
         page: PageRequest {
             limit: 1,
             offset: 1,

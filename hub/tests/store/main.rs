@@ -17,6 +17,7 @@ mod enrollment;
 mod group_commit;
 mod group_merge;
 mod ingest;
+mod lists;
 mod organizations;
 mod plans;
 mod search;
@@ -85,4 +86,5 @@ support::backend_cases! {
     search::each_key_filters_and_terms_combine,
     search::facets_count_the_whole_match_and_deleted_objects_leave_it,
     search::the_pod_name_index_follows_upserts_deletes_and_purges,
+    lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
 }

@@ -11,7 +11,7 @@ use super::{
     CLUSTER_TYPES, Cluster, ClusterMode, Environment, cluster, cluster_from, cluster_select,
     revoke_certificates, update_columns,
 };
-use crate::store::sql::paging::{Filter, PageRequest, Paged, Total};
+use crate::store::sql::paging::{Filter, PageRequest, Paged, Total, escape_like};
 use crate::store::sql::{Cells, Dialect, Sql, Ty, Value};
 use crate::store::{Store, StoreError, in_tx, on_conn};
 
@@ -128,12 +128,6 @@ fn counts_from(c: &mut Cells) -> Result<ClusterCounts, StoreError> {
         deployments: next()?,
         pods: next()?,
     })
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// The columns of a [`ClusterSummary`]: the cluster's, then its kept counts.

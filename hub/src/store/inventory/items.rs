@@ -9,7 +9,7 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use tracing::instrument;
 
 use crate::store::schema as tables;
-use crate::store::sql::paging::{Filter, PageRequest, Paged, Total};
+use crate::store::sql::paging::{Filter, PageRequest, Paged, Total, escape_like};
 use crate::store::sql::{Cells, Dialect, Ty, Value};
 use crate::store::{Store, StoreError, on_conn};
 
@@ -26,8 +26,57 @@ pub struct InventoryQuery {
     pub deployment: Option<String>,
     /// Exact matches on the kind's typed columns, e.g. `("status", "deployed")`.
     pub columns: Vec<(&'static str, String)>,
+    /// Case-insensitive substring of the name.
+    pub search: Option<String>,
+    /// Names from last to first.
+    pub descending: bool,
+    /// Continue after this object (the last of the previous page); `page.offset` is then
+    /// only where the page stands.
+    pub after: Option<InventoryKey>,
     /// The slice.
     pub page: PageRequest,
+}
+
+impl InventoryQuery {
+    /// Every live object of `kind` (in `cluster`), by name: refine by setting fields.
+    pub fn new(kind: ObjectKind, cluster: Option<ClusterId>, page: PageRequest) -> Self {
+        Self {
+            kind,
+            cluster,
+            namespace: None,
+            deployment: None,
+            columns: Vec::new(),
+            search: None,
+            descending: false,
+            after: None,
+            page,
+        }
+    }
+}
+
+/// Where an object sorts in an inventory list: the key a page continues after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryKey {
+    /// Namespace (empty for cluster-scoped kinds).
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Cluster.
+    pub cluster_id: ClusterId,
+    /// Uid.
+    pub uid: String,
+}
+
+impl InventoryItem {
+    /// This object's place in an inventory list.
+    pub fn key(&self) -> InventoryKey {
+        InventoryKey {
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            cluster_id: self.cluster_id,
+            uid: self.uid.clone(),
+        }
+    }
 }
 
 /// One live inventory object as the API shows it.
@@ -80,18 +129,28 @@ pub(super) fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
     })
 }
 
-/// The order of every inventory page.
+/// The sort key of every inventory page.
 const ITEM_ORDER: &str = "namespace, name, cluster_id, uid";
 
 /// [`ITEM_ORDER`] for `kind`: cluster-scoped objects all have the empty namespace, and
 /// leaving it out lets a page of one cluster's nodes or namespaces walk the
 /// `(cluster_id, name)` live index in order instead of sorting them all.
-pub(super) fn item_order(kind: ObjectKind) -> &'static str {
+fn item_key(kind: ObjectKind) -> &'static str {
     if kind.is_namespaced() {
         ITEM_ORDER
     } else {
         "name, cluster_id, uid"
     }
+}
+
+/// The `ORDER BY` of a page of `kind`, every key column in the one direction.
+pub(super) fn item_order(kind: ObjectKind, descending: bool) -> String {
+    let direction = if descending { " DESC" } else { "" };
+    item_key(kind)
+        .split(", ")
+        .map(|c| format!("{c}{direction}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The live objects of the organization that `query` selects.
@@ -119,6 +178,28 @@ pub(super) fn inventory_filter(d: Dialect, org: OrgId, query: &InventoryQuery) -
         debug_assert!(table.extra.iter().any(|(c, _)| c == column));
         filter.bind(Value::Text(value.clone()), |p| format!("{column} = {p}"));
     }
+    if let Some(search) = &query.search {
+        let pattern = format!("%{}%", escape_like(search));
+        let like = match d {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        };
+        filter.bind(Value::Text(pattern), |p| {
+            format!("name {like} {p} ESCAPE '\\'")
+        });
+    }
+    if let Some(after) = &query.after {
+        let mut values = Vec::with_capacity(4);
+        if query.kind.is_namespaced() {
+            values.push(Value::Text(after.namespace.clone()));
+        }
+        values.extend([
+            Value::Text(after.name.clone()),
+            Value::Id(*after.cluster_id.as_uuid()),
+            Value::Text(after.uid.clone()),
+        ]);
+        filter.seek(item_key(query.kind), values, query.descending);
+    }
     filter
 }
 
@@ -137,7 +218,11 @@ impl Store {
             let (rows, total) = filter
                 .fetch_page(
                     db,
-                    (table.name, &item_columns(d), item_order(query.kind)),
+                    (
+                        table.name,
+                        &item_columns(d),
+                        &item_order(query.kind, query.descending),
+                    ),
                     query.page,
                     &ITEM_TYPES,
                     Total::AfterPage,

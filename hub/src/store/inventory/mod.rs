@@ -19,7 +19,7 @@ use tracing::instrument;
 use super::schema as tables;
 use super::sql::{Cells, Ty, Value};
 use super::{Store, StoreError, on_conn};
-pub use items::{InventoryItem, InventoryQuery};
+pub use items::{InventoryItem, InventoryKey, InventoryQuery};
 pub use namespaces::{NamespaceCounts, NamespaceItem};
 pub use usage::UsageHour;
 pub(crate) use usage::usage;

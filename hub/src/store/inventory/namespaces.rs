@@ -45,31 +45,49 @@ impl Store {
         cluster: ClusterId,
         page: PageRequest,
     ) -> Result<Paged<NamespaceItem>, StoreError> {
+        let query = InventoryQuery::new(ObjectKind::Namespace, Some(cluster), page);
+        self.namespace_list(org, cluster, &query).await
+    }
+
+    /// [`Store::namespace_page`] filtered by name, in either order, or after a namespace
+    /// (`query`'s kind is namespaces; its cluster is `cluster`).
+    #[instrument(skip_all)]
+    pub async fn namespace_list(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        query: &InventoryQuery,
+    ) -> Result<Paged<NamespaceItem>, StoreError> {
+        let query = InventoryQuery {
+            kind: ObjectKind::Namespace,
+            cluster: Some(cluster),
+            ..query.clone()
+        };
+        let page = query.page;
         on_conn!(self, |db| async {
             let d = db.dialect();
-            let query = InventoryQuery {
-                kind: ObjectKind::Namespace,
-                cluster: Some(cluster),
-                namespace: None,
-                deployment: None,
-                columns: Vec::new(),
-                page,
-            };
             let filter = inventory_filter(d, org, &query);
             let table = "k8s_namespaces";
             let raw = "uid, cluster_id, namespace, name, data, first_seen_at, updated_at";
-            let order = item_order(ObjectKind::Namespace);
-            let (inner, mut args) = filter.page_sql((table, raw, order), page);
-            // The total is the cluster's kept count of live namespaces (one primary-key read)
-            // rather than a count of the page's filter: on SQLite that count fetched every
-            // namespace row of the cluster to check its organization. NULL (another
-            // organization's cluster) reads as none. Its two values are bound after the page's.
-            args.extend([Value::Id(*cluster.as_uuid()), Value::Id(*org.as_uuid())]);
-            let (cluster_ph, org_ph) = (d.ph(args.len() - 1), d.ph(args.len()));
-            let total = format!(
-                "(SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters WHERE id = {cluster_ph} \
-         AND org_id = {org_ph})"
-            );
+            let order = item_order(ObjectKind::Namespace, query.descending);
+            let (inner, mut args) = filter.page_sql((table, raw, &order), page);
+            args.push(Value::Id(*cluster.as_uuid()));
+            let cluster_ph = d.ph(args.len());
+            // Unfiltered, the total is the cluster's kept count of live namespaces (one
+            // primary-key read) rather than a count of the page's filter: on SQLite that count
+            // fetched every namespace row of the cluster to check its organization. NULL
+            // (another organization's cluster) reads as none. Its values are bound after the
+            // page's. A name filter is counted.
+            let total = if query.search.is_some() {
+                filter.total_column(table)
+            } else {
+                args.push(Value::Id(*org.as_uuid()));
+                format!(
+                    "(SELECT coalesce(max(namespace_count), 0) FROM k8s_clusters \
+                     WHERE id = {cluster_ph} AND org_id = {})",
+                    d.ph(args.len())
+                )
+            };
             let columns = format!(
                 "n.uid, {}, n.namespace, n.name, {}, n.first_seen_at, n.updated_at",
                 d.text("n.cluster_id"),

@@ -54,6 +54,17 @@ pub(crate) struct Filter {
     /// The bound values, in placeholder order.
     pub args: Vec<Value>,
     conditions: Vec<String>,
+    /// Where a keyset page starts ([`Filter::seek`]).
+    seek: Option<Seek>,
+}
+
+/// A page that continues after a row: `(columns) > (values)` (`<` descending), the list's
+/// sort key. It narrows the page's statement only, never the total.
+#[derive(Debug)]
+struct Seek {
+    columns: String,
+    values: Vec<Value>,
+    descending: bool,
 }
 
 impl Filter {
@@ -63,6 +74,7 @@ impl Filter {
             d,
             args: Vec::new(),
             conditions: Vec::new(),
+            seek: None,
         };
         filter.bind(value, |p| format!("{column} = {p}"));
         filter
@@ -78,6 +90,23 @@ impl Filter {
     /// Adds a condition without values.
     pub(crate) fn raw(&mut self, condition: &str) {
         self.conditions.push(condition.to_owned());
+    }
+
+    /// Starts the page after the row whose sort key (`columns`, the leading columns of the
+    /// list's order, all in one direction) is `values`: a seek in the order's index rather
+    /// than an offset's skipped rows, so a deep page costs what the first does. The total
+    /// still counts the whole filtered list.
+    pub(crate) fn seek(&mut self, columns: &str, values: Vec<Value>, descending: bool) {
+        self.seek = Some(Seek {
+            columns: columns.to_owned(),
+            values,
+            descending,
+        });
+    }
+
+    /// Whether the page starts after a row rather than at an offset.
+    pub(crate) fn seeks(&self) -> bool {
+        self.seek.is_some()
     }
 
     /// The conditions joined with `AND`.
@@ -159,7 +188,7 @@ impl Filter {
         page: PageRequest,
         len: usize,
     ) -> Result<u64, StoreError> {
-        match total_from_page(page, len) {
+        match total_from_page(page, len).filter(|_| !self.seeks()) {
             Some(total) => Ok(total),
             None => self.count(db, table).await,
         }
@@ -174,19 +203,47 @@ impl Filter {
     /// shows in a profile of the cluster list). Both are integers from
     /// [`PageRequest`], so the text stays free of caller input, and nearly every request
     /// asks for the first page, so one cached statement serves them.
+    ///
+    /// A seeking page ([`Self::seek`]) adds its condition, with its values bound after the
+    /// filter's, and skips nothing: its offset is only where the page stands in the list.
     pub(crate) fn page_sql(
         &self,
         (table, columns, order): (&str, &str, &str),
         page: PageRequest,
     ) -> (String, Vec<Value>) {
+        let mut args = self.args.clone();
+        let mut clause = self.clause();
+        let mut offset = page.offset.min(i64::MAX as u64);
+        if let Some(seek) = &self.seek {
+            let phs: Vec<String> = seek
+                .values
+                .iter()
+                .map(|v| {
+                    args.push(v.clone());
+                    self.d.ph(args.len())
+                })
+                .collect();
+            let op = if seek.descending { "<" } else { ">" };
+            clause.push_str(&format!(
+                " AND ({}) {op} ({})",
+                seek.columns,
+                phs.join(", ")
+            ));
+            offset = 0;
+        }
         let sql = format!(
-            "SELECT {columns} FROM {table} WHERE {} ORDER BY {order} LIMIT {} OFFSET {}",
-            self.clause(),
+            "SELECT {columns} FROM {table} WHERE {clause} ORDER BY {order} LIMIT {} OFFSET {offset}",
             page.limit,
-            page.offset.min(i64::MAX as u64)
         );
-        (sql, self.args.clone())
+        (sql, args)
     }
+}
+
+/// `text` with `LIKE`'s own characters escaped by `\`, for `LIKE … ESCAPE '\'`.
+pub(crate) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// The list's total when a page of `len` items shows it: a page shorter than its limit is

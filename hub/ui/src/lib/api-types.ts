@@ -483,6 +483,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/search/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/search/export`. */
+        get: operations["get_k8s_search_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/workers/status": {
         parameters: {
             query?: never;
@@ -639,9 +656,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -730,9 +749,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -1113,9 +1134,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -1145,9 +1168,11 @@ export interface components {
              * @description The page size used.
              */
             limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
             /**
              * Format: int64
-             * @description The offset used.
+             * @description Where this page stands in the list (the offset used, or the cursor's).
              */
             offset: number;
             /**
@@ -1479,6 +1504,8 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1841,6 +1868,8 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2156,6 +2185,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2207,6 +2242,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2390,6 +2431,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2584,6 +2631,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip. */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -2789,6 +2842,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -2840,6 +2899,12 @@ export interface operations {
                 limit?: number;
                 /** @description Items to skip (default 0). */
                 offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /** @description `name` (default) or `-name`. */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
             };
             header?: never;
             path: {
@@ -3001,6 +3066,49 @@ export interface operations {
                 };
             };
             /** @description `bad_query` (with `position`) or a bad limit or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_search_export: {
+        parameters: {
+            query?: {
+                /** @description The query, as for `GET /api/v1/k8s/search`. */
+                q?: string;
+                /** @description `csv` or `json` (default). */
+                format?: components["schemas"]["Format"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every match: CSV (`kind,cluster,namespace,name,status,labels,link`, labels as `k=v;k=v`) or a JSON array of search hits */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/json": components["schemas"]["SearchHit"][];
+                };
+            };
+            /** @description `bad_query` (with `position`) */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,129 @@
+//! Every list pages by `cursor` (`next_cursor`, null on the last page), inventory lists also
+//! sort by `name`/`-name` and filter by `q`; `limit`/`offset` keep working.
+
+use serde_json::Value;
+
+use crate::client::{Caller, TestHub, seed};
+
+/// Every page of `path` (which has a `?`) walked by `next_cursor`: the names per page.
+async fn walk(admin: &Caller, path: &str, field: &str) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let url = match &next {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_owned(),
+        };
+        let r = admin.get(&url).await;
+        assert_eq!(r.status, 200, "{url}: {}", r.text);
+        let items = r.json["items"].as_array().unwrap();
+        pages.push(
+            items
+                .iter()
+                .map(|i| i[field].as_str().unwrap().to_owned())
+                .collect(),
+        );
+        match &r.json["next_cursor"] {
+            Value::String(c) => next = Some(c.clone()),
+            Value::Null => return pages,
+            other => panic!("next_cursor: {other}"),
+        }
+        assert!(pages.len() < 20, "the cursor walk ends");
+    }
+}
+
+pub async fn every_list_pages_by_cursor_and_inventory_lists_sort_and_filter(hub: TestHub) {
+    let alpha = seed(&hub, hub.default_org, "alpha").await;
+    seed(&hub, hub.default_org, "bravo").await;
+    seed(&hub, hub.default_org, "charlie").await;
+    let admin = hub.admin().await;
+    let ns = &alpha.namespace_uid;
+
+    let pods = walk(
+        &admin,
+        &format!("/api/v1/k8s/namespaces/{ns}/pods?limit=1"),
+        "name",
+    )
+    .await;
+    assert_eq!(pods, [vec!["web-1"], vec!["web-2"]]);
+    let pods = walk(
+        &admin,
+        &format!("/api/v1/k8s/namespaces/{ns}/pods?limit=1&sort=-name"),
+        "name",
+    )
+    .await;
+    assert_eq!(pods, [vec!["web-2"], vec!["web-1"]]);
+    let r = admin
+        .get(&format!("/api/v1/k8s/namespaces/{ns}/pods?q=B-2"))
+        .await;
+    assert_eq!(
+        (
+            r.json["total"].as_u64(),
+            r.json["items"][0]["name"].as_str()
+        ),
+        (Some(1), Some("web-2"))
+    );
+    assert!(r.json["next_cursor"].is_null(), "{}", r.text);
+
+    let r = admin
+        .get(&format!("/api/v1/k8s/namespaces/{ns}/pods?limit=1"))
+        .await;
+    let second = admin
+        .get(&format!(
+            "/api/v1/k8s/namespaces/{ns}/pods?limit=1&cursor={}",
+            r.json["next_cursor"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (
+            second.json["offset"].as_u64(),
+            second.json["total"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let by_offset = admin
+        .get(&format!(
+            "/api/v1/k8s/namespaces/{ns}/pods?limit=1&offset=1"
+        ))
+        .await;
+    assert_eq!(
+        by_offset.json["items"], second.json["items"],
+        "offset still works"
+    );
+
+    let c = alpha.cluster;
+    let namespaces = walk(
+        &admin,
+        &format!("/api/v1/k8s/clusters/{c}/namespaces?limit=1"),
+        "name",
+    )
+    .await;
+    assert_eq!(namespaces, [vec!["web"]]);
+    let nodes = walk(
+        &admin,
+        &format!("/api/v1/k8s/clusters/{c}/nodes?q=node&limit=5"),
+        "name",
+    )
+    .await;
+    assert_eq!(nodes, [vec!["node-a"]]);
+    let releases = walk(&admin, "/api/v1/k8s/helm/releases?limit=2", "cluster_id").await;
+    assert_eq!(releases.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+    let clusters = walk(&admin, "/api/v1/k8s/clusters?limit=2&sort=-name", "name").await;
+    assert_eq!(clusters, [vec!["charlie", "bravo"], vec!["alpha"]]);
+    let audit = admin.get("/api/v1/audit?limit=1").await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    assert_eq!(
+        audit.json["next_cursor"].is_string(),
+        audit.json["total"].as_u64() > Some(1)
+    );
+
+    for bad in [
+        format!("/api/v1/k8s/namespaces/{ns}/pods?sort=restarts"),
+        format!("/api/v1/k8s/namespaces/{ns}/pods?cursor=xyz"),
+        "/api/v1/k8s/clusters?cursor=%7B%7D".to_owned(),
+    ] {
+        let r = admin.get(&bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+        assert_eq!(r.error_code(), "bad_request");
+    }
+}
