@@ -129,15 +129,15 @@ describe('SearchPage', () => {
   }
   const at = '/admin/kubernetes/search?q=payments'
   const page = () => render(withAnswers(at, [[queryKeys.search('payments', 50, null), answer]], <SearchPage />))
-  it('lists the matches with facets and the range', () => {
+  it('lists the matches with facets, the range and downloads of every match', () => {
     page()
     const rows = screen.getAllByTestId('search-result')
     expect(rows.map((r) => r.getAttribute('data-cluster'))).toEqual(['prod-eu', 'prod-us'])
     expect(rows[0].textContent).toContain('CrashLoopBackOff')
     expect(rows[0].textContent).toContain('app=payments')
     expect(screen.getByTestId('pager-range').textContent).toBe('1–2 of 123')
-    // The export links come with the hub's /search/export (HUB_HAS.searchExport).
-    expect(screen.queryByRole('link', { name: 'Export results as CSV' })).toBeNull()
+    expect(screen.getByRole('link', { name: 'Export results as CSV' }).getAttribute('href')).toBe('/api/v1/k8s/search/export?q=payments&format=csv')
+    expect(screen.getByRole('link', { name: 'Export results as JSON' }).getAttribute('href')).toBe('/api/v1/k8s/search/export?q=payments&format=json')
   })
   it('narrows by a facet into the query string, and chips take terms out', () => {
     page()

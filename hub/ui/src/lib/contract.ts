@@ -1,6 +1,6 @@
-// The search, search export and fleet endpoints: the search from the hub's document, the
-// export and the fleet as the API contract describes them (docs/api.md), built untyped until
-// the document has those operations and their generated types replace these.
+// The search, its export and the fleet: the search and export from the hub's document, the
+// fleet as the API contract describes it (docs/api.md), built untyped until the document has
+// that operation and its generated types replace the shapes here.
 import { apiGet, apiUrl, request } from './api'
 import type { components, paths } from './api-types'
 
@@ -29,10 +29,9 @@ export interface FleetGroup {
 
 export type FleetGrouping = 'environment' | 'provider' | 'tag'
 
-const SEARCH_EXPORT = '/api/v1/k8s/search/export'
 const FLEET = '/api/v1/k8s/fleet'
 
-// These paths are not in the generated `paths` yet, so their URLs are built untyped.
+// The fleet's path is not in the generated `paths` yet, so its URL is built untyped.
 const url = (path: string, query: object) => apiUrl(path as never, {} as never, query)
 
 type InDocument<P extends string> = P extends keyof paths ? true : false
@@ -43,18 +42,17 @@ type InDocument<P extends string> = P extends keyof paths ? true : false
  * generated types replace the shapes here), so the UI never asks for what answers 404.
  */
 export const HUB_HAS = {
-  searchExport: false,
   fleet: false,
-} as const satisfies { searchExport: InDocument<typeof SEARCH_EXPORT>; fleet: InDocument<typeof FLEET> }
+} as const satisfies { fleet: InDocument<typeof FLEET> }
 
 export function fetchSearch(q: string, limit: number, cursor?: string | null): Promise<SearchPage> {
   return apiGet('/api/v1/k8s/search', {}, { q, limit, cursor: cursor || undefined })
 }
 
-/** Every match of `q` as a download (the hub streams all pages); `null` while it cannot. */
+/** Every match of `q` as a download (the hub streams all pages). */
 export function searchExportUrls(q: string) {
-  if (!HUB_HAS.searchExport) return null
-  return { csv: url(SEARCH_EXPORT, { q, format: 'csv' }), json: url(SEARCH_EXPORT, { q, format: 'json' }) }
+  const download = (format: 'csv' | 'json') => apiUrl('/api/v1/k8s/search/export', {}, { q, format })
+  return { csv: download('csv'), json: download('json') }
 }
 
 export function fetchFleet(by: FleetGrouping): Promise<{ groups: FleetGroup[] }> {

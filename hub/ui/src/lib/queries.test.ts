@@ -20,8 +20,9 @@ describe('apiUrl', () => {
 })
 
 describe('list pages', () => {
-  it('asks for the window, and for order and filter only where the list takes them', () => {
-    expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, sort: 'name', q: '' })).toEqual({ limit: 50, offset: 9_950 })
+  it('asks for the window, the order and the filter text that is set', () => {
+    expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, sort: '', q: '' })).toEqual({ limit: 50, offset: 9_950 })
+    expect(pageQuery('/api/v1/k8s/namespaces/{id}/pods', { limit: 50, offset: 0, sort: '-name', q: 'api' })).toEqual({ limit: 50, offset: 0, sort: '-name', q: 'api' })
   })
   it('offers no download of a list the hub does not export', () => {
     // Each turns into URLs with `format=` once the hub's document gives the list `format`.

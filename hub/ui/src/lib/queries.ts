@@ -46,12 +46,12 @@ type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ?
  */
 export const LIST_PARAMS = {
   '/api/v1/k8s/clusters': { sort: true, q: false, format: false },
-  '/api/v1/k8s/clusters/{id}/namespaces': { sort: false, q: false, format: false },
-  '/api/v1/k8s/clusters/{id}/nodes': { sort: false, q: false, format: false },
-  '/api/v1/k8s/helm/releases': { sort: false, q: false, format: false },
-  '/api/v1/k8s/namespaces/{id}/deployments': { sort: false, q: false, format: false },
-  '/api/v1/k8s/namespaces/{id}/pods': { sort: false, q: false, format: false },
-  '/api/v1/k8s/deployments/{id}/pods': { sort: false, q: false, format: false },
+  '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: false },
+  '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: false },
+  '/api/v1/k8s/helm/releases': { sort: true, q: true, format: false },
+  '/api/v1/k8s/namespaces/{id}/deployments': { sort: true, q: true, format: false },
+  '/api/v1/k8s/namespaces/{id}/pods': { sort: true, q: true, format: false },
+  '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: false },
 } as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'> } }
 
 /** What each table's list takes, by what the list is of. */
@@ -71,12 +71,12 @@ const BY_NAME: [string, string][] = [
 
 /** The orders each list knows (the API's `sort` values), the default first. */
 export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
-  clusterNamespaces: [...BY_NAME, ['-pods', 'Most pods'], ['pods', 'Fewest pods']],
+  clusterNamespaces: BY_NAME,
   clusterNodes: BY_NAME,
   helmReleases: BY_NAME,
-  namespaceDeployments: [...BY_NAME, ['ready', 'Least ready first']],
-  namespacePods: [...BY_NAME, ['status', 'Status'], ['-restarts', 'Most restarts'], ['node', 'Node']],
-  deploymentPods: [...BY_NAME, ['status', 'Status'], ['-restarts', 'Most restarts'], ['node', 'Node']],
+  namespaceDeployments: BY_NAME,
+  namespacePods: BY_NAME,
+  deploymentPods: BY_NAME,
 }
 
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
