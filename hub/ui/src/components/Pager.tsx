@@ -12,7 +12,20 @@ export function rangeText(offset: number, shown: number, total: number): string 
   return `${count.format(offset + 1)}–${count.format(offset + shown)} of ${count.format(total)}`
 }
 
-export function Pager({ label, state, shown, total }: { label: string; state: Pick<ListState, 'page' | 'limit' | 'offset' | 'setPage'>; shown: number; total: number }) {
+export function Pager({
+  label,
+  state,
+  shown,
+  total,
+  nextCursor,
+}: {
+  label: string
+  state: Pick<ListState, 'page' | 'limit' | 'offset' | 'setPage'>
+  shown: number
+  total: number
+  /** The hub's cursor for the next page, when the list answers one. */
+  nextCursor?: string | null
+}) {
   const last = lastPage(total, state.limit)
   const go = (page: number) => () => state.setPage(page)
   const atStart = state.page === 0
@@ -33,7 +46,7 @@ export function Pager({ label, state, shown, total }: { label: string; state: Pi
           <span className="self-center px-1">
             Page {count.format(state.page + 1)} of {count.format(last + 1)}
           </span>
-          <button type="button" className={secondaryButtonClass} onClick={go(state.page + 1)} disabled={atEnd} aria-label={`Next page of ${label}`}>
+          <button type="button" className={secondaryButtonClass} onClick={() => state.setPage(state.page + 1, nextCursor)} disabled={atEnd} aria-label={`Next page of ${label}`}>
             Next ›
           </button>
           <button type="button" className={secondaryButtonClass} onClick={go(last)} disabled={atEnd} aria-label={`Last page of ${label}`}>

@@ -18,8 +18,9 @@ function PagedList({ total }: { total: number }) {
   const shown = Math.max(0, Math.min(state.limit, total - state.offset))
   return (
     <>
-      <Pager label="namespaces" state={state} shown={shown} total={total} />
+      <Pager label="namespaces" state={state} shown={shown} total={total} nextCursor={`after-${state.offset + shown}`} />
       <Where />
+      <output data-testid="cursor">{state.cursor ?? 'none'}</output>
     </>
   )
 }
@@ -41,6 +42,24 @@ describe('Pager', () => {
     expect(screen.getByTestId('where').textContent).toBe('?keep=1&ns.page=199')
     fireEvent.click(screen.getByRole('button', { name: 'First page of namespaces' }))
     expect(screen.getByTestId('where').textContent).toBe('?keep=1')
+  })
+  it('reaches the next page by the hub\'s cursor, any other by offset', () => {
+    render(
+      <MemoryRouter initialEntries={['/c']}>
+        <PagedList total={10_000} />
+      </MemoryRouter>,
+    )
+    expect(screen.getByTestId('cursor').textContent).toBe('none')
+    fireEvent.click(screen.getByRole('button', { name: 'Next page of namespaces' }))
+    expect(screen.getByTestId('where').textContent).toBe('?ns.page=2')
+    expect(screen.getByTestId('cursor').textContent).toBe('after-50')
+    fireEvent.click(screen.getByRole('button', { name: 'Next page of namespaces' }))
+    expect(screen.getByTestId('cursor').textContent).toBe('after-100')
+    fireEvent.click(screen.getByRole('button', { name: 'Previous page of namespaces' }))
+    expect(screen.getByTestId('where').textContent).toBe('?ns.page=2')
+    expect(screen.getByTestId('cursor').textContent).toBe('none')
+    fireEvent.click(screen.getByRole('button', { name: 'Last page of namespaces' }))
+    expect(screen.getByTestId('cursor').textContent).toBe('none')
   })
   it('starts where the URL says and shows no buttons for one page', () => {
     const { unmount } = render(

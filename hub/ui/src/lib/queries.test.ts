@@ -24,6 +24,9 @@ describe('list pages', () => {
     expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, sort: '', q: '' })).toEqual({ limit: 50, offset: 9_950 })
     expect(pageQuery('/api/v1/k8s/namespaces/{id}/pods', { limit: 50, offset: 0, sort: '-name', q: 'api' })).toEqual({ limit: 50, offset: 0, sort: '-name', q: 'api' })
   })
+  it('seeks by the hub\'s cursor instead of an offset when it has one', () => {
+    expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, cursor: 'c-199' })).toEqual({ limit: 50, cursor: 'c-199' })
+  })
   it('offers no download of a list the hub does not export', () => {
     // Each turns into URLs with `format=` once the hub's document gives the list `format`.
     expect(exportUrls.namespacePods('ns-1')).toBeNull()

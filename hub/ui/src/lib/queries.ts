@@ -18,12 +18,14 @@ import { HUB_HAS, fetchFleet, fetchSearch, type FleetGrouping } from './contract
 import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
 
 /**
- * One server page of a list: the table's window and order. `sort` and `q` reach the hub only
- * for lists that take them (LIST_PARAMS).
+ * One server page of a list: the table's window and order. `cursor`, `sort` and `q` reach the
+ * hub only for lists that take them (LIST_PARAMS).
  */
 export interface PageArgs {
   limit: number
   offset: number
+  /** The hub's cursor for the page (reached with Next): a seek instead of skipping `offset`. */
+  cursor?: string | null
   sort?: string
   q?: string
 }
@@ -39,20 +41,20 @@ type ListPath =
 type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ? true : false
 
 /**
- * Which lists sort, filter and export on the server. Checked against the generated types:
- * when the hub's document gains `sort`, `q` or `format` for a list, a `false` here stops
+ * Which lists sort, filter, export and seek by cursor on the server. Checked against the generated types:
+ * when the hub's document gains `sort`, `q`, `format` or `cursor` for a list, a `false` here stops
  * compiling until it is turned on, so a table never offers an order, filter or download the
  * hub would not honour.
  */
 export const LIST_PARAMS = {
-  '/api/v1/k8s/clusters': { sort: true, q: false, format: false },
-  '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: false },
-  '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: false },
-  '/api/v1/k8s/helm/releases': { sort: true, q: true, format: false },
-  '/api/v1/k8s/namespaces/{id}/deployments': { sort: true, q: true, format: false },
-  '/api/v1/k8s/namespaces/{id}/pods': { sort: true, q: true, format: false },
-  '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: false },
-} as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'> } }
+  '/api/v1/k8s/clusters': { sort: true, q: false, format: false, cursor: true },
+  '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: false, cursor: true },
+  '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: false, cursor: true },
+  '/api/v1/k8s/helm/releases': { sort: true, q: true, format: false, cursor: true },
+  '/api/v1/k8s/namespaces/{id}/deployments': { sort: true, q: true, format: false, cursor: true },
+  '/api/v1/k8s/namespaces/{id}/pods': { sort: true, q: true, format: false, cursor: true },
+  '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: false, cursor: true },
+} as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'>; cursor: Takes<P, 'cursor'> } }
 
 /** What each table's list takes, by what the list is of. */
 export const listTakes = {
@@ -81,10 +83,10 @@ export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
 
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
 export function pageQuery(path: ListPath, page: PageArgs): Record<string, string | number> {
-  const takes: { sort: boolean; q: boolean } = LIST_PARAMS[path]
+  const takes: { sort: boolean; q: boolean; cursor: boolean } = LIST_PARAMS[path]
   return {
     limit: page.limit,
-    offset: page.offset,
+    ...(takes.cursor && page.cursor ? { cursor: page.cursor } : { offset: page.offset }),
     ...(takes.sort && page.sort ? { sort: page.sort } : {}),
     ...(takes.q && page.q ? { q: page.q } : {}),
   }

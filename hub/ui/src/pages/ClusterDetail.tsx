@@ -144,7 +144,7 @@ export function ClusterDetail() {
             ))}
           </Table>
         )}
-        <Pager label="namespaces" state={nsList} shown={namespaces.data?.items.length ?? 0} total={namespaces.data?.total ?? 0} />
+        <Pager label="namespaces" state={nsList} shown={namespaces.data?.items.length ?? 0} total={namespaces.data?.total ?? 0} nextCursor={namespaces.data?.next_cursor} />
       </Panel>
       <Panel title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id)} />}>
         <ListControls label="nodes" state={nodeList} takes={listTakes.clusterNodes} sorts={listSorts.clusterNodes} />
@@ -168,7 +168,7 @@ export function ClusterDetail() {
             ))}
           </Table>
         )}
-        <Pager label="nodes" state={nodeList} shown={nodes.data?.items.length ?? 0} total={nodes.data?.total ?? 0} />
+        <Pager label="nodes" state={nodeList} shown={nodes.data?.items.length ?? 0} total={nodes.data?.total ?? 0} nextCursor={nodes.data?.next_cursor} />
       </Panel>
       <Panel
         title={`Helm releases (${helm.data?.total ?? '…'})`}
@@ -193,7 +193,7 @@ export function ClusterDetail() {
             ))}
           </Table>
         )}
-        <Pager label="Helm releases" state={helmList} shown={helm.data?.items.length ?? 0} total={helm.data?.total ?? 0} />
+        <Pager label="Helm releases" state={helmList} shown={helm.data?.items.length ?? 0} total={helm.data?.total ?? 0} nextCursor={helm.data?.next_cursor} />
       </Panel>
     </div>
   )

@@ -71,12 +71,12 @@ export function NamespaceDetail() {
             ))}
           </Table>
         )}
-        <Pager label="deployments" state={deploymentList} shown={deployments.data?.items.length ?? 0} total={deployments.data?.total ?? 0} />
+        <Pager label="deployments" state={deploymentList} shown={deployments.data?.items.length ?? 0} total={deployments.data?.total ?? 0} nextCursor={deployments.data?.next_cursor} />
       </Panel>
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.namespacePods} sorts={listSorts.namespacePods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} />}
-        <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} />
+        <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
       <Suspense fallback={<Loading what="the cost chart" />}>
         <CostChart namespaceId={id} />
@@ -103,7 +103,7 @@ export function DeploymentDetail() {
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.deploymentPods} sorts={listSorts.deploymentPods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} />}
-        <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} />
+        <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
     </div>
   )
