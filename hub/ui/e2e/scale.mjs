@@ -129,6 +129,11 @@ try {
   log(`the ${count.format(BIG_NAMESPACES)}-namespace cluster, paged to its last namespace`)
   const nsPages = page.getByRole('navigation', { name: 'namespaces pages' })
   await measure(page, 'namespaces', `${HUB}/admin/kubernetes/clusters/${BIG}`, async () => {
+    // Next seeks by the hub's cursor: the second page follows the first.
+    await nsPages.getByRole('button', { name: 'Next page of namespaces' }).click()
+    await nsPages.getByText(`51–100 of ${count.format(BIG_NAMESPACES)}`).waitFor()
+    const second = await page.getByRole('table', { name: 'Namespaces' }).getByRole('link').first().textContent()
+    assert(second === 'ns-00050', `the second page starts after the first: ${second}`)
     const from = Date.now()
     await nsPages.getByRole('button', { name: 'Last page of namespaces' }).click()
     await page.getByRole('link', { name: LAST_NAMESPACE, exact: true }).waitFor()
