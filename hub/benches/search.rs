@@ -8,9 +8,11 @@
 //! `GET /api/v1/k8s/search` makes (a page of 50 and the facets, concurrently) for:
 //! a name substring (a random pod number, one pod per cluster), a label
 //! (`label:team=team-N`), a status (`status:Failed`, 1% of the pods), and a cluster's pods
-//! by cursor, page 1 against page 200 (the page alone). Prints p50/p99/max in ms per query
-//! and the fill rate. `KW_BACKENDS=sqlite,postgres`; PostgreSQL: `DATABASE_URL`, or a
-//! throwaway server. The store runs in-process; HTTP is not in these numbers.
+//! by cursor, page 1 against page 200 (the page alone). Then it registers clusters up to
+//! `KW_FLEET_CLUSTERS` (2,000) and measures the fleet roll-up by each grouping. Prints
+//! p50/p99/max in ms per query and the fill rate. `KW_BACKENDS=sqlite,postgres`;
+//! PostgreSQL: `DATABASE_URL`, or a throwaway server. The store runs in-process; HTTP is
+//! not in these numbers.
 
 mod common;
 #[path = "../tests/support/mod.rs"]
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use kubeworkz_hub::search::{Query, parse};
-use kubeworkz_hub::store::{Cursor, SearchKey, Store};
+use kubeworkz_hub::store::{Cursor, FleetGrouping, SearchKey, Store};
 use kubeworkz_shared::change::{ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::OrgId;
 use kubeworkz_shared::model::pod::PodPhase;
@@ -127,6 +129,46 @@ async fn key_before_page(store: &Store, org: OrgId, query: &Query, page: usize) 
     after.expect("page > 1")
 }
 
+/// Registers clusters `fleet-N` up to `total` in all, and measures the fleet roll-up.
+async fn fleet(store: &Store, org: OrgId, have: usize, total: usize, clients: usize, n: usize) {
+    for i in have..total {
+        let id = kubeworkz_shared::ids::ClusterId::new();
+        store
+            .create_cluster(&kubeworkz_hub::store::NewCluster {
+                id,
+                org_id: org,
+                name: format!("fleet-{i:04}"),
+                description: String::new(),
+                environment: kubeworkz_hub::store::Environment::Staging,
+                tags: vec![format!("team-{}", i % 12)],
+                mode: kubeworkz_hub::store::ClusterMode::Agent,
+                api_server_url: None,
+                provider: Some(["eks", "gke", "aks"][i % 3].into()),
+                version: None,
+                kubeconfig: None,
+                created_by: None,
+            })
+            .await
+            .unwrap();
+    }
+    let since = chrono::Utc::now() - chrono::Duration::days(7);
+    for by in [
+        FleetGrouping::Environment,
+        FleetGrouping::Provider,
+        FleetGrouping::Tag,
+    ] {
+        measure(
+            &format!("fleet by {by:?} ({total})"),
+            clients,
+            n,
+            |_| async move {
+                store.fleet(org, by, since).await.unwrap();
+            },
+        )
+        .await;
+    }
+}
+
 async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
     let bench = common::fresh_store(backend).await;
     let store = bench.store.clone();
@@ -206,6 +248,8 @@ async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
         )
         .await;
     }
+    let total = env("KW_FLEET_CLUSTERS", 2_000).max(shape.clusters);
+    fleet(&store, org, shape.clusters, total, clients, n).await;
 }
 
 fn main() {

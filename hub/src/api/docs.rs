@@ -13,8 +13,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, clusters, costs, events, health, inventory, metrics, search, search_export,
-    session, usage,
+    admin, audit, clusters, costs, events, fleet, health, inventory, metrics, search,
+    search_export, session, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -94,7 +94,7 @@ impl Modify for OperationIds {
         inventory::namespace_deployments, inventory::namespace_pods,
         inventory::deployment_pods, inventory::deployment, inventory::pod,
         inventory::helm_releases,
-        search::search, search_export::export,
+        search::search, search_export::export, fleet::fleet,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
         costs::namespace_costs, costs::costs,
         admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,

@@ -17,6 +17,7 @@ pub mod docs;
 pub mod event_feeds;
 pub mod events;
 pub mod extract;
+mod fleet;
 pub mod forwarded;
 mod health;
 mod inventory;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pods/{id}/usage", get(usage::pod_series))
         .route("/helm/releases", get(inventory::helm_releases))
         .route("/search", get(search::search))
+        .route("/fleet", get(fleet::fleet))
         .route("/metrics/cluster/{id}", get(usage::cluster_series))
         .route("/metrics/namespace/{id}", get(usage::namespace_series))
         .route("/workers/status", get(admin::workers))

@@ -54,7 +54,8 @@ pub use agents::{
 pub use audit::{AuditEntry, AuditFilter};
 pub use clusters::{
     Cluster, ClusterCounts, ClusterHealth, ClusterMode, ClusterPatch, ClusterQuery, ClusterSort,
-    ClusterSummary, Environment, NewCluster, PullTarget, SealedKubeconfig, UnknownEnvironment,
+    ClusterSummary, Environment, FleetGroup, FleetGrouping, NewCluster, PullTarget,
+    SealedKubeconfig, UnknownEnvironment,
 };
 pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
 pub use ingest::{Cursor, IngestOutcome};

@@ -127,3 +127,30 @@ pub async fn every_list_pages_by_cursor_and_inventory_lists_sort_and_filter(hub:
         assert_eq!(r.error_code(), "bad_request");
     }
 }
+
+pub async fn the_fleet_is_grouped_in_one_call(hub: TestHub) {
+    seed(&hub, hub.default_org, "alpha").await;
+    seed(&hub, hub.default_org, "bravo").await;
+    let other = hub.db.store.ensure_organization("other").await.unwrap().id;
+    seed(&hub, other, "theirs").await;
+    let admin = hub.admin().await;
+    let r = admin.get("/api/v1/k8s/fleet").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json,
+        serde_json::json!({"groups": [{"key": "production", "clusters": 2, "healthy": 0,
+            "degraded": 0, "critical": 0, "unknown": 2, "nodes": 2, "pods": 4,
+            "cost_month_to_date": 0.0}]})
+    );
+    let r = admin.get("/api/v1/k8s/fleet?by=tag").await;
+    assert_eq!(r.json["groups"][0]["key"], "eu");
+    assert_eq!(r.json["groups"][0]["clusters"], 2);
+    let r = admin.get("/api/v1/k8s/fleet?by=provider").await;
+    assert_eq!(
+        r.json["groups"][0]["key"], "",
+        "no provider detected: {}",
+        r.text
+    );
+    let r = admin.get("/api/v1/k8s/fleet?by=colour").await;
+    assert_eq!((r.status, r.error_code()), (400, "bad_request".to_owned()));
+}

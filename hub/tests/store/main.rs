@@ -14,6 +14,7 @@ mod cost_report;
 mod cost_worker;
 mod costs;
 mod enrollment;
+mod fleet;
 mod group_commit;
 mod group_merge;
 mod ingest;
@@ -87,4 +88,5 @@ support::backend_cases! {
     search::facets_count_the_whole_match_and_deleted_objects_leave_it,
     search::the_pod_name_index_follows_upserts_deletes_and_purges,
     lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
+    fleet::the_fleet_groups_health_counts_and_month_cost,
 }

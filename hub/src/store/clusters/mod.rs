@@ -1,9 +1,10 @@
-//! Clusters: registration, lookups, the status writers, and the list and detail pages
-//! (`page`).
+//! Clusters: registration, lookups, the status writers, the list and detail pages
+//! (`page`), and the fleet roll-up (`fleet`).
 //!
 //! Every query names the organization: a cluster of another organization is simply not
 //! found, which is what lets the API answer 404 rather than 403 across organizations.
 
+mod fleet;
 mod page;
 mod records;
 
@@ -14,6 +15,7 @@ use tracing::instrument;
 
 use super::sql::{Cells, Sql, Ty, Value, revoke_rows};
 use super::{Store, StoreError, in_tx, on_conn};
+pub use fleet::{FleetGroup, FleetGrouping};
 pub use page::{ClusterCounts, ClusterPatch, ClusterQuery, ClusterSort, ClusterSummary};
 pub use records::{
     Cluster, ClusterHealth, ClusterMode, Environment, NewCluster, PullTarget, SealedKubeconfig,

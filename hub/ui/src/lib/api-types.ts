@@ -327,6 +327,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/fleet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/fleet`. */
+        get: operations["get_k8s_fleet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/helm/releases": {
         parameters: {
             query?: never;
@@ -1039,6 +1056,56 @@ export interface components {
             label: string;
             /** @description The value to filter by (a kind, a cluster id, a namespace, a status). */
             value: string;
+        };
+        /** @description One group of clusters. */
+        FleetGroupView: {
+            /**
+             * Format: int64
+             * @description Clusters in the group (a cluster with several tags is in each tag's group).
+             */
+            clusters: number;
+            /**
+             * Format: double
+             * @description Cost since the first of this month (UTC), in dollars, from the daily roll-ups.
+             */
+            cost_month_to_date: number;
+            /**
+             * Format: int64
+             * @description Judged critical.
+             */
+            critical: number;
+            /**
+             * Format: int64
+             * @description Judged degraded.
+             */
+            degraded: number;
+            /**
+             * Format: int64
+             * @description Judged healthy.
+             */
+            healthy: number;
+            /** @description The environment, provider or tag; `""` for clusters without one (shown as "none"). */
+            key: string;
+            /**
+             * Format: int64
+             * @description Live nodes.
+             */
+            nodes: number;
+            /**
+             * Format: int64
+             * @description Live pods.
+             */
+            pods: number;
+            /**
+             * Format: int64
+             * @description Never judged.
+             */
+            unknown: number;
+        };
+        /** @description The fleet, grouped. */
+        FleetView: {
+            /** @description Groups, by key. */
+            groups: components["schemas"]["FleetGroupView"][];
         };
         /**
          * @description `json` (default) or `csv`.
@@ -2607,6 +2674,44 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_fleet: {
+        parameters: {
+            query?: {
+                /** @description `environment` (default), `provider` or `tag`. */
+                by?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
