@@ -1,7 +1,7 @@
 // The fleet at a glance: clusters grouped by environment, provider or tag, each group with
 // its roll-up health, counts and cost; a group's name links to the cluster list filtered to it.
 import { Link } from 'react-router'
-import type { FleetGroup, FleetGrouping } from '../lib/contract'
+import type { FleetGroup, FleetGrouping } from '../lib/api'
 import { groupHealth, groupLabel } from '../lib/filters'
 import { dollars } from '../lib/format'
 import { Badge, ErrorBox, Loading, Panel, Table, cellClass, inputClass, linkClass, rowClass } from './ui'

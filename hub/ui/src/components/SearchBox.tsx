@@ -4,7 +4,7 @@
 import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react'
 import { useNavigate } from 'react-router'
 import { ApiError } from '../lib/api'
-import type { SearchHit } from '../lib/contract'
+import type { SearchHit } from '../lib/api'
 import { useDebounced } from '../lib/debounce'
 import { useSearch } from '../lib/queries'
 import { groupByKind, hitRoute, searchRoute } from '../lib/searchQuery'

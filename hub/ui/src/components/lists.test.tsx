@@ -6,7 +6,7 @@ import { ExportLinks, Pager } from './Pager'
 import { ListControls } from './ListControls'
 import { Chips } from './Chips'
 import { FleetGroups } from './Fleet'
-import type { FleetGroup } from '../lib/contract'
+import type { FleetGroup } from '../lib/api'
 
 function Where() {
   const location = useLocation()

@@ -3,7 +3,7 @@ import { act, fireEvent, render, screen, waitFor, within } from '@testing-librar
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { MemoryRouter, Route, Routes, useLocation } from 'react-router'
 import { ApiError } from '../lib/api'
-import type { SearchHit, SearchPage as Answer } from '../lib/contract'
+import type { SearchHit, SearchPage as Answer } from '../lib/api'
 import { queryKeys } from '../lib/queries'
 import { addTerm, facetTerm, groupByKind, hitRoute, removeTerm, splitTerms } from '../lib/searchQuery'
 import { SearchPage, QueryError } from '../pages/Search'

@@ -28,8 +28,7 @@ function csrfToken(): string | undefined {
     .find(([k]) => k === 'csrf_token')?.[1]
 }
 
-/** A same-origin request and its JSON answer; failures as ApiError. */
-export async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
+async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   const headers = new Headers(init.headers)
   const method = (init.method ?? 'GET').toUpperCase()
   if (method !== 'GET' && method !== 'HEAD') {
@@ -128,6 +127,16 @@ export type RegisterCluster = Schemas['RegisterCluster']
 export type CreateEnrollmentToken = Schemas['CreateEnrollmentToken']
 /** An issued enrollment token: the token row's fields, the token and the helm command. */
 export type EnrollmentCreated = Schemas['IssuedEnrollmentToken']
+
+/** One match of a search. `link` is the UI route of the object. */
+export type SearchHit = Schemas['SearchHit']
+/** How many matches have one value of a facet (`label` is what people read). */
+export type Facet = Schemas['FacetCount']
+export type FacetName = keyof Schemas['SearchFacets']
+export type SearchPage = Schemas['SearchPage']
+/** The fleet's roll-up of the clusters that share one environment, provider or tag. */
+export type FleetGroup = Schemas['FleetGroupView']
+export type FleetGrouping = 'environment' | 'provider' | 'tag'
 
 /** A page of `T` with the total of the filtered list (the document has one page type per item). */
 export type Page<T> = Omit<Schemas['ObjectPage'], 'items'> & { items: T[] }

@@ -1,7 +1,7 @@
 // The dashboard's cluster filters: kept in the URL (so a filtered fleet is a link to share)
 // and applied by the hub, which filters, sorts and pages the cluster list on the server.
 import type { Cluster } from './api'
-import type { FleetGroup, FleetGrouping } from './contract'
+import type { FleetGroup, FleetGrouping } from './api'
 
 /** The filters people set, by the name of the hub's list parameter. */
 export const CLUSTER_FILTERS = ['environment', 'provider', 'health', 'tag', 'search'] as const

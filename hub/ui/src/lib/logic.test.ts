@@ -4,7 +4,7 @@ import { chipText, clusterTotals, filtersFrom, fleetTotals, groupHealth, groupLa
 import type { Cluster } from './api'
 import { lastPage, parsePage, withParam } from './listState'
 import { rangeText } from '../components/Pager'
-import type { FleetGroup } from './contract'
+import type { FleetGroup } from './api'
 import { bytes, cpu, dollars, providerLabel } from './format'
 
 const NOW = Date.parse('2026-01-01T12:00:00Z')

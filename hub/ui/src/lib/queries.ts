@@ -7,6 +7,7 @@ import {
   apiGet,
   apiSend,
   apiUrl,
+  type FleetGrouping,
   type GetQuery,
   type CreateEnrollmentToken,
   type LoginRequest,
@@ -14,7 +15,6 @@ import {
   type Page,
   type RegisterCluster,
 } from './api'
-import { HUB_HAS, fetchFleet, fetchSearch, type FleetGrouping } from './contract'
 import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
 
 /**
@@ -347,7 +347,7 @@ export function useCreateEnrollmentToken() {
 
 /** The fleet's clusters grouped by environment, provider or tag, with roll-ups per group. */
 export function useFleet(by: FleetGrouping) {
-  return useQuery({ queryKey: queryKeys.fleet(by), queryFn: () => fetchFleet(by), enabled: HUB_HAS.fleet })
+  return useQuery({ queryKey: queryKeys.fleet(by), queryFn: () => apiGet('/api/v1/k8s/fleet', {}, { by }) })
 }
 
 /**
@@ -358,9 +358,15 @@ export function useSearch(q: string, { limit, cursor = null }: { limit: number; 
   const text = q.trim()
   return useQuery({
     queryKey: queryKeys.search(text, limit, cursor),
-    queryFn: () => fetchSearch(text, limit, cursor),
+    queryFn: () => apiGet('/api/v1/k8s/search', {}, { q: text, limit, cursor: cursor || undefined }),
     enabled: text !== '',
     placeholderData: keepPreviousData,
     staleTime: 10_000,
   })
+}
+
+/** Every match of `q` as a download (the hub streams all pages). */
+export function searchExportUrls(q: string) {
+  const download = (format: 'csv' | 'json') => apiUrl('/api/v1/k8s/search/export', {}, { q, format })
+  return { csv: download('csv'), json: download('json') }
 }

@@ -2,7 +2,7 @@
 // term a facet stands for, and the query string in the URL stays the one thing to share. The
 // hub parses and judges the query (docs/api.md, "Search"); this only splits it where the
 // language does: at spaces outside double quotes.
-import type { FacetName, SearchHit } from './contract'
+import type { FacetName, SearchHit } from './api'
 
 /** The query's terms in order: `kind:pod`, `-label:tier=batch`, `"two words"`, `cluster:"a b"`. */
 export function splitTerms(q: string): string[] {

@@ -3,7 +3,7 @@
 // so the page costs the same at 5 clusters and at 2,000.
 import { Link, useSearchParams } from 'react-router'
 import type { Cluster } from '../lib/api'
-import { HUB_HAS, type FleetGrouping } from '../lib/contract'
+import type { FleetGrouping } from '../lib/api'
 import {
   CLUSTER_FILTERS,
   CLUSTER_SORTS,
@@ -170,15 +170,13 @@ export function Dashboard() {
               </div>
             ))}
           </dl>
-          {HUB_HAS.fleet && (
-            <FleetGroups
-              by={by}
-              onBy={(g) => setParams((p) => withParam(p, 'group', g === 'environment' ? '' : g), { replace: true })}
-              groups={fleet.data?.groups}
-              error={fleet.error}
-              linkTo={(key) => `?${withParam(withParam(params, GROUP_FILTER[by], key), 'clusters.page', '')}`}
-            />
-          )}
+          <FleetGroups
+            by={by}
+            onBy={(g) => setParams((p) => withParam(p, 'group', g === 'environment' ? '' : g), { replace: true })}
+            groups={fleet.data?.groups}
+            error={fleet.error}
+            linkTo={(key) => `?${withParam(withParam(params, GROUP_FILTER[by], key), 'clusters.page', '')}`}
+          />
           <form role="search" aria-label="Filter clusters" className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-6" onSubmit={(e) => e.preventDefault()}>
             <FilterField label="Search" placeholder="Name or description" value={filters.search ?? ''} onChange={setFilter('search')} />
             <FilterSelect label="Environment" value={filters.environment ?? ''} options={ENVIRONMENT_VALUES} onChange={setFilter('environment')} />
