@@ -132,8 +132,10 @@ try {
     // Next seeks by the hub's cursor: the second page follows the first.
     await nsPages.getByRole('button', { name: 'Next page of namespaces' }).click()
     await nsPages.getByText(`51–100 of ${count.format(BIG_NAMESPACES)}`).waitFor()
-    const second = await page.getByRole('table', { name: 'Namespaces' }).getByRole('link').first().textContent()
-    assert(second === 'ns-00050', `the second page starts after the first: ${second}`)
+    const rows = page.getByRole('table', { name: 'Namespaces' }).getByRole('link')
+    await rows.filter({ hasText: /^ns-00050$/ }).waitFor()
+    const second = await rows.allTextContents()
+    assert(second[0] === 'ns-00050' && second.length === 50, `the second page is ns-00050…: ${second[0]}…, ${second.length} rows`)
     const from = Date.now()
     await nsPages.getByRole('button', { name: 'Last page of namespaces' }).click()
     await page.getByRole('link', { name: LAST_NAMESPACE, exact: true }).waitFor()
