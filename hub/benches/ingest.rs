@@ -9,7 +9,8 @@
 //! up to all 1,000 of them; 64 is the size of a PostgreSQL group, and far below that. Reports
 //! changes/s per phase (the median of `KW_ROUNDS` churn rounds), per backend, and the
 //! process's RSS (the store runs in-process, as in the hub). PostgreSQL: `DATABASE_URL`, or
-//! a throwaway server.
+//! a throwaway server. `KW_WITHOUT_SEARCH_INDEXES=1` drops the search indexes of migration
+//! 0015 first, to measure what they cost ingest in the same build.
 
 use std::time::Instant;
 
@@ -87,8 +88,26 @@ struct Setup {
     clusters: Vec<ClusterId>,
 }
 
+/// What `KW_WITHOUT_SEARCH_INDEXES=1` drops: migration 0015's indexes (and SQLite's pod
+/// name table with its triggers).
+const SEARCH_INDEXES_SQLITE: &str = "DROP TRIGGER k8s_pods_names_insert; \
+    DROP TRIGGER k8s_pods_names_delete; DROP TRIGGER k8s_pods_names_rename; \
+    DROP TABLE k8s_pods_names; DROP INDEX k8s_pods_phase;";
+const SEARCH_INDEXES_POSTGRES: &str = "DROP INDEX k8s_pods_name_trgm; \
+    DROP INDEX k8s_deployments_name_trgm; DROP INDEX k8s_deployments_labels_trgm; \
+    DROP INDEX k8s_pods_phase;";
+
 async fn setup(backend: &str, clusters: usize) -> Setup {
     let bench = common::fresh_store(backend).await;
+    if env("KW_WITHOUT_SEARCH_INDEXES", 0) == 1 {
+        let drop = if backend == "sqlite" {
+            SEARCH_INDEXES_SQLITE
+        } else {
+            SEARCH_INDEXES_POSTGRES
+        };
+        common::execute(&bench.url, drop).await;
+        println!("{backend}: without the search indexes");
+    }
     let (org, clusters) = (
         bench.org,
         common::agent_clusters(&bench.store, bench.org, clusters).await,

@@ -43,6 +43,17 @@ struct Shape {
     pods: usize,
 }
 
+/// The database's size and its search indexes' (migration 0015, every partition's).
+const PG_SIZES: &str = "WITH RECURSIVE i AS (SELECT oid FROM pg_class WHERE relname IN \
+    ('k8s_pods_name_trgm', 'k8s_deployments_name_trgm', 'k8s_deployments_labels_trgm', \
+    'k8s_pods_phase') UNION ALL SELECT inhrelid FROM pg_inherits JOIN i ON inhparent = i.oid) \
+    SELECT pg_database_size(current_database()), \
+    CAST(coalesce(sum(pg_relation_size(oid)), 0) AS BIGINT) FROM i";
+
+/// The same for SQLite: every page, and the pages of the name index and the phase index.
+const SQLITE_SIZES: &str = "SELECT sum(pgsize), coalesce(sum(CASE WHEN name LIKE 'k8s_pods_names%' \
+    OR name = 'k8s_pods_phase' THEN pgsize END), 0) FROM dbstat";
+
 /// Cluster `c`'s full sync: namespaces, two deployments each, pods spread over them.
 fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
     let mut objects: Vec<Object> = Vec::with_capacity(shape.pods + 3 * shape.namespaces);
@@ -193,7 +204,7 @@ async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
         "{backend}: filled {objects} objects in {secs:.0} s ({:.0}/s)",
         objects as f64 / secs
     );
-    if backend == "postgres" {
+    let (total, indexes): (i64, i64) = if backend == "postgres" {
         let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&bench.url)
             .await
             .unwrap();
@@ -201,7 +212,22 @@ async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
             .execute(&mut conn)
             .await
             .unwrap();
-    }
+        sqlx::query_as(PG_SIZES).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&bench.url)
+            .await
+            .unwrap();
+        sqlx::query_as(SQLITE_SIZES)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "{backend}: store {:.0} MiB, of which the search indexes {:.0} MiB",
+        mib(total),
+        mib(indexes)
+    );
     let store = Arc::new(store);
     let substring = move |_: usize| {
         let p = rand::rng().random_range(0..shape.pods);

@@ -68,6 +68,18 @@ pub async fn fresh_store(backend: &str) -> BenchStore {
     }
 }
 
+/// Runs `sql` (statements separated by `;`) on the store's database behind its back.
+pub async fn execute(url: &str, sql: &'static str) {
+    use sqlx::Connection as _;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
 /// Registers `n` agent-mode clusters `cluster-0000`… in `org`.
 pub async fn agent_clusters(store: &Store, org: OrgId, n: usize) -> Vec<ClusterId> {
     let mut ids = Vec::with_capacity(n);

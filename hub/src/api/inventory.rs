@@ -4,17 +4,21 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use chrono::SecondsFormat;
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::ClusterId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::clusters::cluster_id;
+use super::costs::Format;
 use super::extract::{ApiPath, ApiQuery, Principal};
+use super::search_export::download;
 use super::views::{NamespacePage, NamespaceView, ObjectPage, ObjectView, PageParams, object_key};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{InventoryItem, InventoryQuery, Paged};
+use crate::store::{InventoryItem, InventoryKey, InventoryQuery, PageRequest, Paged};
 
 /// A cluster of the caller's organization, or 404.
 pub(super) async fn own_cluster(
@@ -45,16 +49,72 @@ pub(super) async fn own_object(
         .ok_or(ApiError::NotFound)
 }
 
+/// A page of `query`, or with `format` every row as a download named `name`.
 async fn page(
     state: &AppState,
     who: &Principal,
     query: InventoryQuery,
-) -> Result<Json<ObjectPage>, ApiError> {
+    format: Option<Format>,
+    name: &str,
+) -> Result<Response, ApiError> {
+    if let Some(format) = format {
+        return Ok(list_download(state, who, query, format, name));
+    }
     let page = query.page;
     let paged = state.store.inventory_page(who.org_id, &query).await?;
-    Ok(Json(
-        ObjectPage::new(paged, page, ObjectView::from).keyed(object_key),
-    ))
+    Ok(Json(ObjectPage::new(paged, page, ObjectView::from).keyed(object_key)).into_response())
+}
+
+/// Rows fetched per page of a list download.
+const DOWNLOAD_PAGE: u32 = super::views::MAX_LIMIT;
+
+/// The CSV columns of an inventory list.
+const OBJECT_HEADER: &str = "namespace,name,cluster_id,id,first_seen_at,updated_at";
+
+fn object_fields(o: &ObjectView) -> Vec<String> {
+    let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    vec![
+        o.namespace.clone(),
+        o.name.clone(),
+        o.cluster_id.to_string(),
+        o.id.clone(),
+        time(&o.first_seen_at),
+        time(&o.updated_at),
+    ]
+}
+
+/// Every object `query` selects (all pages, by keyset) as a CSV or JSON download.
+fn list_download(
+    state: &AppState,
+    who: &Principal,
+    query: InventoryQuery,
+    format: Format,
+    name: &str,
+) -> Response {
+    let (store, org) = (state.store.clone(), who.org_id);
+    download(
+        format,
+        name,
+        OBJECT_HEADER,
+        object_fields,
+        move |after: Option<InventoryKey>| {
+            let store = store.clone();
+            let query = InventoryQuery {
+                after,
+                page: PageRequest {
+                    limit: DOWNLOAD_PAGE,
+                    offset: 0,
+                },
+                ..query.clone()
+            };
+            async move {
+                let page = store.inventory_page(org, &query).await?;
+                let full = page.items.len() == DOWNLOAD_PAGE as usize;
+                let next = page.items.last().filter(|_| full).map(InventoryItem::key);
+                Ok((page.items.into_iter().map(ObjectView::from).collect(), next))
+            }
+        },
+    )
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/namespaces`: each with its live deployment and pod counts
@@ -68,16 +128,20 @@ pub(super) async fn cluster_namespaces(
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<NamespacePage>, ApiError> {
+) -> Result<Response, ApiError> {
     let cluster = cluster_id(&id)?;
     let query = params.inventory(ObjectKind::Namespace, Some(cluster))?;
+    if let Some(format) = params.format {
+        own_cluster(&state, &who, &id).await?;
+        return Ok(list_download(&state, &who, query, format, "namespaces"));
+    }
     let paged = state
         .store
         .namespace_list(who.org_id, cluster, &query)
         .await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
     let page = NamespacePage::new(paged, query.page, |n| NamespaceView::new(n.item, n.counts));
-    Ok(Json(page.keyed(|n| object_key(&n.object))))
+    Ok(Json(page.keyed(|n| object_key(&n.object))).into_response())
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/nodes`.
@@ -90,13 +154,15 @@ pub(super) async fn cluster_nodes(
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = params.inventory(ObjectKind::Node, Some(cluster_id(&id)?))?;
+    if let Some(format) = params.format {
+        own_cluster(&state, &who, &id).await?;
+        return Ok(list_download(&state, &who, q, format, "nodes"));
+    }
     let paged = state.store.inventory_page(who.org_id, &q).await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
-    Ok(Json(
-        ObjectPage::new(paged, q.page, ObjectView::from).keyed(object_key),
-    ))
+    Ok(Json(ObjectPage::new(paged, q.page, ObjectView::from).keyed(object_key)).into_response())
 }
 
 /// A page of one cluster's objects, read without looking the cluster up first: rows of the
@@ -120,11 +186,16 @@ async fn namespace_list(
     id: String,
     params: PageParams,
     kind: ObjectKind,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let namespace = own_object(&state, &who, ObjectKind::Namespace, &id).await?;
     let mut q = params.inventory(kind, Some(namespace.cluster_id))?;
     q.namespace = Some(namespace.name);
-    page(&state, &who, q).await
+    let name = if kind == ObjectKind::Pod {
+        "pods"
+    } else {
+        "deployments"
+    };
+    page(&state, &who, q, params.format, name).await
 }
 
 /// `GET /api/v1/k8s/namespaces/{id}/deployments`.
@@ -137,7 +208,7 @@ pub(super) async fn namespace_deployments(
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Response, ApiError> {
     namespace_list(state, who, id, params, ObjectKind::Deployment).await
 }
 
@@ -151,7 +222,7 @@ pub(super) async fn namespace_pods(
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Response, ApiError> {
     namespace_list(state, who, id, params, ObjectKind::Pod).await
 }
 
@@ -166,12 +237,12 @@ pub(super) async fn deployment_pods(
     who: Principal,
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<PageParams>,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let deployment = own_object(&state, &who, ObjectKind::Deployment, &id).await?;
     let mut q = params.inventory(ObjectKind::Pod, Some(deployment.cluster_id))?;
     q.namespace = Some(deployment.namespace);
     q.deployment = Some(deployment.name);
-    page(&state, &who, q).await
+    page(&state, &who, q, params.format, "pods").await
 }
 
 /// `GET /api/v1/k8s/deployments/{id}`.
@@ -229,6 +300,8 @@ pub struct HelmParams {
     pub sort: Option<String>,
     /// Case-insensitive text in the name.
     pub q: Option<String>,
+    /// `csv` or `json`: every row (all pages, the filters applied) as a download.
+    pub format: Option<Format>,
 }
 
 /// `GET /api/v1/k8s/helm/releases`: live releases across the organization's clusters.
@@ -239,7 +312,7 @@ pub(super) async fn helm_releases(
     State(state): State<AppState>,
     who: Principal,
     ApiQuery(params): ApiQuery<HelmParams>,
-) -> Result<Json<ObjectPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let cluster = match &params.cluster {
         Some(id) => Some(own_cluster(&state, &who, id).await?),
         None => None,
@@ -257,9 +330,10 @@ pub(super) async fn helm_releases(
         cursor: params.cursor,
         sort: params.sort,
         q: params.q,
+        format: None,
     }
     .inventory(ObjectKind::HelmRelease, cluster)?;
     q.namespace = params.namespace;
     q.columns = columns;
-    page(&state, &who, q).await
+    page(&state, &who, q, params.format, "helm-releases").await
 }

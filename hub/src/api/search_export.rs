@@ -1,16 +1,16 @@
-//! `GET /api/v1/k8s/search/export`: every match of a search as a CSV or JSON download.
+//! Downloads: every match of a search (`GET /api/v1/k8s/search/export`) or every row of a
+//! list (`format=csv|json`) as a CSV or JSON attachment.
 //!
 //! The body is a stream of pages fetched one after another by cursor, each written out
 //! before the next is read, so an export of a million objects holds one page in memory, not
-//! the result. It is routed outside the request timeout, like the event stream: a large
-//! export outlives it.
+//! the result. The request timeout bounds only the start of the response, so a large
+//! download outlives it.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::stream;
-use kubeworkz_shared::ids::OrgId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -19,9 +19,9 @@ use super::costs::Format;
 use super::extract::{ApiQuery, Principal};
 use super::search::SearchHit;
 use crate::error::{ApiError, ErrorBody};
-use crate::search::{self, Query};
+use crate::search;
 use crate::state::AppState;
-use crate::store::{SearchKey, Store};
+use crate::store::SearchKey;
 
 /// Hits fetched per page of the stream: the most one request may ask for.
 const EXPORT_PAGE: u32 = super::views::MAX_LIMIT;
@@ -37,62 +37,124 @@ pub struct ExportParams {
 }
 
 /// The CSV header: the columns of the search results table.
-const CSV_HEADER: &str = "kind,cluster,namespace,name,status,labels,link\r\n";
+const CSV_HEADER: &str = "kind,cluster,namespace,name,status,labels,link";
 
-/// One hit as a CSV row; labels as `key=value;key=value`.
-fn csv_row(hit: &SearchHit) -> String {
+/// One hit's CSV fields; labels as `key=value;key=value`.
+fn csv_fields(hit: &SearchHit) -> Vec<String> {
     let labels: Vec<String> = hit.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let fields = [
-        hit.kind,
-        &hit.cluster_name,
-        &hit.namespace,
-        &hit.name,
-        &hit.status,
-        &labels.join(";"),
-        &hit.link,
-    ];
-    let fields: Vec<String> = fields.iter().map(|f| csv_text(f)).collect();
-    format!("{}\r\n", fields.join(","))
+    vec![
+        hit.kind.to_owned(),
+        hit.cluster_name.clone(),
+        hit.namespace.clone(),
+        hit.name.clone(),
+        hit.status.clone(),
+        labels.join(";"),
+        hit.link.clone(),
+    ]
 }
 
-/// Where the stream is.
-enum Step {
+/// Where a download's stream is.
+enum Step<K> {
     /// Before the first page (the header or `[` is still to come).
     Start,
-    /// After the hit with this key; `first` if nothing was written yet.
-    After(Option<SearchKey>, bool),
+    /// After the row with this key (`None`: from the start); `first` if no row was written.
+    After(Option<K>, bool),
     /// The closing part is written.
     Done,
 }
 
-/// The page after `after`, written out: its bytes, where the next one starts (`None`
-/// when it was the last), and whether it wrote any hit.
-async fn page(
-    store: &Store,
-    org: OrgId,
-    query: &Query,
-    after: Option<&SearchKey>,
+/// A page of a download: its rows, and the key to continue after (`None` on the last).
+pub(super) type DownloadPage<T, K> = Result<(Vec<T>, Option<K>), ApiError>;
+
+/// Every page `fetch` returns, one after another, streamed as a CSV (`header`, then
+/// `fields` of each row) or JSON array attachment named `name` (`.csv`/`.json` added). One
+/// page is in memory at a time, whatever the size of the whole.
+pub(super) fn download<T, K, F, Fut>(
     format: Format,
-    first: bool,
-) -> Result<(String, Option<SearchKey>, bool), ApiError> {
-    let page = store.search(org, query, after, EXPORT_PAGE).await?;
-    let wrote = !page.hits.is_empty();
-    let mut out = String::new();
-    for (i, hit) in page.hits.into_iter().enumerate() {
-        let hit = SearchHit::from(hit);
-        match format {
-            Format::Csv => out.push_str(&csv_row(&hit)),
-            Format::Json => {
-                if !(first && i == 0) {
-                    out.push(',');
+    name: &str,
+    header: &'static str,
+    fields: fn(&T) -> Vec<String>,
+    fetch: F,
+) -> Response
+where
+    T: serde::Serialize + Send + 'static,
+    K: Send + 'static,
+    F: Fn(Option<K>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = DownloadPage<T, K>> + Send + 'static,
+{
+    let fetch = std::sync::Arc::new(fetch);
+    let body = stream::unfold(Step::Start, move |step| {
+        let fetch = fetch.clone();
+        async move {
+            let (after, first) = match step {
+                Step::Done => return None,
+                Step::Start => {
+                    let open = match format {
+                        Format::Csv => format!("{header}\r\n"),
+                        Format::Json => "[".to_owned(),
+                    };
+                    return Some((Ok(Bytes::from(open)), Step::After(None, true)));
                 }
-                out.push_str(
-                    &serde_json::to_string(&hit).map_err(|e| ApiError::Internal(e.into()))?,
-                );
+                Step::After(after, first) => (after, first),
+            };
+            let (rows, next) = match fetch(after).await {
+                Ok(page) => page,
+                Err(e) => {
+                    // The status is sent; ending the body early tells the client it is cut.
+                    tracing::error!(error = %e, "download failed");
+                    return Some((Err(std::io::Error::other("download failed")), Step::Done));
+                }
+            };
+            let mut out = String::new();
+            for (i, row) in rows.iter().enumerate() {
+                match format {
+                    Format::Csv => {
+                        let fields: Vec<String> = fields(row).iter().map(|f| csv_text(f)).collect();
+                        out.push_str(&fields.join(","));
+                        out.push_str("\r\n");
+                    }
+                    Format::Json => {
+                        if !(first && i == 0) {
+                            out.push(',');
+                        }
+                        match serde_json::to_string(row) {
+                            Ok(json) => out.push_str(&json),
+                            Err(e) => {
+                                tracing::error!(error = %e, "download failed");
+                                let err = std::io::Error::other("download failed");
+                                return Some((Err(err), Step::Done));
+                            }
+                        }
+                    }
+                }
             }
+            let step = match next {
+                Some(next) => Step::After(Some(next), first && rows.is_empty()),
+                None => {
+                    if format == Format::Json {
+                        out.push(']');
+                    }
+                    Step::Done
+                }
+            };
+            Some((Ok(Bytes::from(out)), step))
         }
-    }
-    Ok((out, page.next, wrote))
+    });
+    let (content_type, extension) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Json => ("application/json", "json"),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{extension}\""),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// `GET /api/v1/k8s/search/export`.
@@ -110,54 +172,22 @@ pub(super) async fn export(
     let query = search::parse(params.q.as_deref().unwrap_or("")).map_err(ApiError::BadQuery)?;
     let format = params.format.unwrap_or(Format::Json);
     let (store, org) = (state.store.clone(), who.org_id);
-    let body = stream::unfold(Step::Start, move |step| {
-        let (store, query) = (store.clone(), query.clone());
-        async move {
-            let (after, first) = match step {
-                Step::Done => return None,
-                Step::Start => {
-                    let open = match format {
-                        Format::Csv => CSV_HEADER,
-                        Format::Json => "[",
-                    };
-                    return Some((Ok(Bytes::from(open)), Step::After(None, true)));
-                }
-                Step::After(after, first) => (after, first),
-            };
-            match page(&store, org, &query, after.as_ref(), format, first).await {
-                Ok((text, Some(next), wrote)) => Some((
-                    Ok(Bytes::from(text)),
-                    Step::After(Some(next), first && !wrote),
-                )),
-                Ok((mut text, None, _)) => {
-                    if format == Format::Json {
-                        text.push(']');
-                    }
-                    Some((Ok(Bytes::from(text)), Step::Done))
-                }
-                Err(e) => {
-                    // The status is sent; ending the body early tells the client it is cut.
-                    tracing::error!(error = %e, "search export failed");
-                    Some((Err(std::io::Error::other("export failed")), Step::Done))
-                }
+    Ok(download(
+        format,
+        "kubeworkz-search",
+        CSV_HEADER,
+        csv_fields,
+        move |after: Option<SearchKey>| {
+            let (store, query) = (store.clone(), query.clone());
+            async move {
+                let page = store
+                    .search(org, &query, after.as_ref(), EXPORT_PAGE)
+                    .await?;
+                let hits = page.hits.into_iter().map(SearchHit::from).collect();
+                Ok((hits, page.next))
             }
-        }
-    });
-    let (content_type, filename) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "kubeworkz-search.csv"),
-        Format::Json => ("application/json", "kubeworkz-search.json"),
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response())
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -35,6 +35,9 @@ pub struct PageParams {
     pub sort: Option<String>,
     /// Case-insensitive text in the name.
     pub q: Option<String>,
+    /// `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+    /// a page.
+    pub format: Option<crate::api::costs::Format>,
 }
 
 impl PageParams {

@@ -154,3 +154,65 @@ pub async fn the_fleet_is_grouped_in_one_call(hub: TestHub) {
     let r = admin.get("/api/v1/k8s/fleet?by=colour").await;
     assert_eq!((r.status, r.error_code()), (400, "bad_request".to_owned()));
 }
+
+pub async fn lists_download_every_row_with_their_filters(hub: TestHub) {
+    let alpha = seed(&hub, hub.default_org, "alpha").await;
+    seed(&hub, hub.default_org, "bravo").await;
+    let other = hub.db.store.ensure_organization("other").await.unwrap().id;
+    let theirs = seed(&hub, other, "theirs").await;
+    let admin = hub.admin().await;
+    let ns = &alpha.namespace_uid;
+
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/namespaces/{ns}/pods?format=csv&limit=1&sort=-name"
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.headers["content-disposition"],
+        "attachment; filename=\"pods.csv\""
+    );
+    let lines: Vec<&str> = r.text.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "namespace,name,cluster_id,id,first_seen_at,updated_at"
+    );
+    assert_eq!(
+        lines.len(),
+        4,
+        "every row despite limit=1, then the final CRLF: {}",
+        r.text
+    );
+    assert!(lines[1].starts_with(&format!("web,web-2,{},alpha-pod-2,", alpha.cluster)));
+    assert!(lines[2].starts_with("web,web-1,"), "sorted as asked");
+
+    let r = admin
+        .get("/api/v1/k8s/helm/releases?format=json&q=WE")
+        .await;
+    assert_eq!(r.headers["content-type"], "application/json");
+    let releases = r.json.as_array().expect("an array");
+    assert_eq!(
+        releases.len(),
+        2,
+        "both clusters' releases, not the other org's"
+    );
+    assert_eq!(releases[0]["data"]["chart_name"], "nginx");
+
+    let c = alpha.cluster;
+    let r = admin
+        .get(&format!("/api/v1/k8s/clusters/{c}/namespaces?format=csv"))
+        .await;
+    assert_eq!(r.text.lines().count(), 2, "{}", r.text);
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/clusters/{}/nodes?format=csv",
+            theirs.cluster
+        ))
+        .await;
+    assert_eq!(r.status, 404, "another organization's cluster");
+    let r = admin
+        .get(&format!("/api/v1/k8s/namespaces/{ns}/pods?format=xlsx"))
+        .await;
+    assert_eq!(r.status, 400);
+}

@@ -50,6 +50,7 @@ support::backend_cases! {
     search::search_exports_stream_every_match_as_csv_or_json,
     lists::every_list_pages_by_cursor_and_inventory_lists_sort_and_filter,
     lists::the_fleet_is_grouped_in_one_call,
+    lists::lists_download_every_row_with_their_filters,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,

@@ -2258,6 +2258,11 @@ export interface operations {
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path: {
@@ -2315,6 +2320,11 @@ export interface operations {
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path: {
@@ -2504,6 +2514,11 @@ export interface operations {
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path: {
@@ -2742,6 +2757,8 @@ export interface operations {
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
+                /** @description `csv` or `json`: every row (all pages, the filters applied) as a download. */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path?: never;
@@ -2953,6 +2970,11 @@ export interface operations {
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path: {
@@ -3010,6 +3032,11 @@ export interface operations {
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path: {
