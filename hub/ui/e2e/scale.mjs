@@ -146,6 +146,16 @@ try {
   await page.getByRole('link', { name: LAST_NAMESPACE, exact: true }).waitFor()
   log('a reload keeps the last page (the URL holds it)')
 
+  log('filter the namespaces on the server, and export what the filter shows as CSV')
+  const prefix = LAST_NAMESPACE.slice(0, -1)
+  await page.getByLabel('Filter namespaces').fill(prefix)
+  await nsPages.getByText('1–10 of 10').waitFor()
+  assert(page.url().includes(`ns.q=${prefix}`), `the filter is in the URL: ${page.url()}`)
+  const [nsDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Export namespaces as CSV' }).click()])
+  const nsCsv = csvRows(readFileSync(await nsDownload.path(), 'utf8'))
+  const names = nsCsv.slice(1).map((row) => row[nsCsv[0].indexOf('name')])
+  assert(names.length === 10 && names.every((n) => n.startsWith(prefix)) && names.includes(LAST_NAMESPACE), `the CSV holds the 10 filtered namespaces: ${names.join(', ')}`)
+
   log('search payments from the header (Ctrl-K): suggestions, then every result')
   await page.keyboard.press('Control+k')
   const box = page.getByRole('combobox', { name: 'Search the fleet' })

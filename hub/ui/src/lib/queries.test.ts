@@ -27,9 +27,16 @@ describe('list pages', () => {
   it('seeks by the hub\'s cursor instead of an offset when it has one', () => {
     expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, cursor: 'c-199' })).toEqual({ limit: 50, cursor: 'c-199' })
   })
+  it('downloads whole lists with the table\'s filter and order', () => {
+    expect(exportUrls.namespacePods('ns 1')).toEqual({
+      csv: '/api/v1/k8s/namespaces/ns%201/pods?format=csv',
+      json: '/api/v1/k8s/namespaces/ns%201/pods?format=json',
+    })
+    expect(exportUrls.clusterNamespaces('c1', { q: 'kube', sort: '-name' })?.csv).toBe('/api/v1/k8s/clusters/c1/namespaces?q=kube&sort=-name&format=csv')
+    expect(exportUrls.helmReleases('c1', { q: '', sort: '' })?.json).toBe('/api/v1/k8s/helm/releases?cluster=c1&format=json')
+  })
   it('offers no download of a list the hub does not export', () => {
-    // Each turns into URLs with `format=` once the hub's document gives the list `format`.
-    expect(exportUrls.namespacePods('ns-1')).toBeNull()
+    // The cluster list takes no `format` in the hub's document.
     expect(exportUrls.clusters({ environment: 'production' })).toBeNull()
   })
 })

@@ -48,12 +48,12 @@ type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ?
  */
 export const LIST_PARAMS = {
   '/api/v1/k8s/clusters': { sort: true, q: false, format: false, cursor: true },
-  '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: false, cursor: true },
-  '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: false, cursor: true },
-  '/api/v1/k8s/helm/releases': { sort: true, q: true, format: false, cursor: true },
-  '/api/v1/k8s/namespaces/{id}/deployments': { sort: true, q: true, format: false, cursor: true },
-  '/api/v1/k8s/namespaces/{id}/pods': { sort: true, q: true, format: false, cursor: true },
-  '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: false, cursor: true },
+  '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/helm/releases': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/namespaces/{id}/deployments': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/namespaces/{id}/pods': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: true, cursor: true },
 } as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'>; cursor: Takes<P, 'cursor'> } }
 
 /** What each table's list takes, by what the list is of. */
@@ -101,15 +101,19 @@ function listExportUrls(path: ListPath, params: Record<string, string>, filters:
   return { csv: url('csv'), json: url('json') }
 }
 
-/** Downloads of each list, by what the list is of. */
+/** A table's filter and order, as its download applies them. */
+type Shown = Pick<PageArgs, 'q' | 'sort'>
+const shown = (page?: Shown) => ({ q: page?.q || undefined, sort: page?.sort || undefined })
+
+/** Downloads of each list, by what the list is of, with the table's filter and order. */
 export const exportUrls = {
   clusters: (query: ClusterQuery) => listExportUrls('/api/v1/k8s/clusters', {}, query),
-  clusterNamespaces: (id: string) => listExportUrls('/api/v1/k8s/clusters/{id}/namespaces', { id }),
-  clusterNodes: (id: string) => listExportUrls('/api/v1/k8s/clusters/{id}/nodes', { id }),
-  helmReleases: (clusterId: string) => listExportUrls('/api/v1/k8s/helm/releases', {}, { cluster: clusterId }),
-  namespaceDeployments: (id: string) => listExportUrls('/api/v1/k8s/namespaces/{id}/deployments', { id }),
-  namespacePods: (id: string) => listExportUrls('/api/v1/k8s/namespaces/{id}/pods', { id }),
-  deploymentPods: (id: string) => listExportUrls('/api/v1/k8s/deployments/{id}/pods', { id }),
+  clusterNamespaces: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/clusters/{id}/namespaces', { id }, shown(page)),
+  clusterNodes: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/clusters/{id}/nodes', { id }, shown(page)),
+  helmReleases: (clusterId: string, page?: Shown) => listExportUrls('/api/v1/k8s/helm/releases', {}, { cluster: clusterId, ...shown(page) }),
+  namespaceDeployments: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/namespaces/{id}/deployments', { id }, shown(page)),
+  namespacePods: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/namespaces/{id}/pods', { id }, shown(page)),
+  deploymentPods: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/deployments/{id}/pods', { id }, shown(page)),
 }
 
 /** The two views of a namespace's cost trend. */

@@ -121,7 +121,7 @@ export function ClusterDetail() {
         )}
         {c.last_error && <p className="mt-3 text-sm text-red-800 dark:text-red-200">Last error: {c.last_error}</p>}
       </Panel>
-      <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`} actions={<ExportLinks label="namespaces" urls={exportUrls.clusterNamespaces(id)} />}>
+      <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`} actions={<ExportLinks label="namespaces" urls={exportUrls.clusterNamespaces(id, nsList)} />}>
         <ListControls label="namespaces" state={nsList} takes={listTakes.clusterNamespaces} sorts={listSorts.clusterNamespaces} />
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
@@ -146,7 +146,7 @@ export function ClusterDetail() {
         )}
         <Pager label="namespaces" state={nsList} shown={namespaces.data?.items.length ?? 0} total={namespaces.data?.total ?? 0} nextCursor={namespaces.data?.next_cursor} />
       </Panel>
-      <Panel title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id)} />}>
+      <Panel title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id, nodeList)} />}>
         <ListControls label="nodes" state={nodeList} takes={listTakes.clusterNodes} sorts={listSorts.clusterNodes} />
         {nodes.error ? (
           <ErrorBox error={nodes.error} />
@@ -172,7 +172,7 @@ export function ClusterDetail() {
       </Panel>
       <Panel
         title={`Helm releases (${helm.data?.total ?? '…'})`}
-        actions={<ExportLinks label="Helm releases" urls={exportUrls.helmReleases(id)} />}
+        actions={<ExportLinks label="Helm releases" urls={exportUrls.helmReleases(id, helmList)} />}
       >
         <ListControls label="Helm releases" state={helmList} takes={listTakes.helmReleases} sorts={listSorts.helmReleases} />
         {helm.error ? (

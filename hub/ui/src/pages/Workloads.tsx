@@ -50,7 +50,7 @@ export function NamespaceDetail() {
       <h1 className="text-2xl font-bold">Namespace {name}</h1>
       <Panel
         title={`Deployments (${deployments.data?.total ?? '…'})`}
-        actions={<ExportLinks label="deployments" urls={exportUrls.namespaceDeployments(id)} />}
+        actions={<ExportLinks label="deployments" urls={exportUrls.namespaceDeployments(id, deploymentList)} />}
       >
         <ListControls label="deployments" state={deploymentList} takes={listTakes.namespaceDeployments} sorts={listSorts.namespaceDeployments} />
         {deployments.error ? (
@@ -73,7 +73,7 @@ export function NamespaceDetail() {
         )}
         <Pager label="deployments" state={deploymentList} shown={deployments.data?.items.length ?? 0} total={deployments.data?.total ?? 0} nextCursor={deployments.data?.next_cursor} />
       </Panel>
-      <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id)} />}>
+      <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.namespacePods} sorts={listSorts.namespacePods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
@@ -100,7 +100,7 @@ export function DeploymentDetail() {
       <p>
         Ready {d.data.replicas.ready} of {d.data.replicas.desired} replicas · images {d.data.images.join(', ')}
       </p>
-      <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id)} />}>
+      <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.deploymentPods} sorts={listSorts.deploymentPods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
