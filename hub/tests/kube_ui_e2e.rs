@@ -11,7 +11,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -22,6 +21,7 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde_json::json;
 
+use support::browser;
 use support::hub::{Hub, cli_with_stdin, login_session};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -32,13 +32,6 @@ const NAMESPACE: &str = "shop";
 const DEPLOYMENT: &str = "web";
 const REPLICAS: i32 = 2;
 const NODE: &str = "node-a";
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the hub crate sits in the workspace")
-        .to_path_buf()
-}
 
 fn deployment() -> Result<Deployment> {
     Ok(serde_json::from_value(json!({
@@ -60,11 +53,8 @@ fn deployment() -> Result<Deployment> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -> Result<()> {
-    let ui = workspace_root().join("hub/ui");
-    if !ui.join("node_modules/playwright-core").is_dir() {
-        bail!("run `npm ci` in {} first (tests/run.sh does)", ui.display());
-    }
-    let shots = workspace_root().join("target/ui-screenshots");
+    let ui = browser::ui_dir()?;
+    let shots = browser::screenshot_dir();
 
     let cluster = TestCluster::start(ClusterSpec::new("ui-e2e", vec![NodeSpec::new(NODE)])).await?;
     cluster.create_namespace(NAMESPACE).await?;
@@ -146,17 +136,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         [REPLICAS + 1, REPLICAS],
         "the script scaled up and back"
     );
-    for theme in ["light", "dark"] {
-        for device in ["desktop", "phone"] {
-            for page in ["dashboard", "cluster", "namespace", "pod"] {
-                let shot = shots.join(format!("{page}-{theme}-{device}.png"));
-                let size = std::fs::metadata(&shot)
-                    .with_context(|| format!("screenshot {}", shot.display()))?
-                    .len();
-                assert!(size > 1000, "{} is a real image", shot.display());
-            }
-        }
-    }
+    browser::check_screenshots(&shots, "", &["dashboard", "cluster", "namespace", "pod"])?;
     // An open event stream must not hold the hub's graceful shutdown.
     let client = reqwest::Client::new();
     let session = login_session(&url, ADMIN_EMAIL, ADMIN_PASSWORD).await?;

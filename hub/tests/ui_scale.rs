@@ -13,7 +13,6 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -28,8 +27,8 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::pod::PodPhase;
 use uuid::Uuid;
 
-use support::fixtures;
 use support::hub::Hub;
+use support::{browser, fixtures};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "scale-admin-password";
@@ -53,13 +52,6 @@ const ENVIRONMENTS: [Environment; 3] = [
     Environment::Development,
 ];
 const PROVIDERS: [Option<&str>; 4] = [Some("eks"), Some("gke"), Some("aks"), None];
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the hub crate sits in the workspace")
-        .to_path_buf()
-}
 
 fn cluster_name(c: usize) -> String {
     format!("fleet-{c:04}")
@@ -193,11 +185,8 @@ async fn fill(store: &Store, org: OrgId) -> Result<ClusterId> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_finds_pages_and_exports_across_2000_clusters_and_100k_pods() -> Result<()> {
-    let ui = workspace_root().join("hub/ui");
-    if !ui.join("node_modules/playwright-core").is_dir() {
-        bail!("run `npm ci` in {} first (tests/run.sh does)", ui.display());
-    }
-    let shots = workspace_root().join("target/ui-screenshots");
+    let ui = browser::ui_dir()?;
+    let shots = browser::screenshot_dir();
 
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
@@ -267,17 +256,7 @@ async fn the_ui_finds_pages_and_exports_across_2000_clusters_and_100k_pods() -> 
             "the script measured the {name} page: {measures:?}"
         );
     }
-    for page in ["dashboard", "search"] {
-        for theme in ["light", "dark"] {
-            for device in ["desktop", "phone"] {
-                let shot = shots.join(format!("scale-{page}-{theme}-{device}.png"));
-                let size = std::fs::metadata(&shot)
-                    .with_context(|| format!("screenshot {}", shot.display()))?
-                    .len();
-                assert!(size > 1000, "{} is a real image", shot.display());
-            }
-        }
-    }
+    browser::check_screenshots(&shots, "scale-", &["dashboard", "search"])?;
     let log = hub.stop()?;
     assert!(
         !log.contains(ADMIN_PASSWORD),

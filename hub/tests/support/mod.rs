@@ -1,5 +1,5 @@
 //! What the hub's test suites and benches share, kept in this one place: the real hub binary
-//! (`hub`), a fresh store of either backend (`harness`) with realistic projections and
+//! (`hub`), the UI's browser walks (`browser`), a fresh store of either backend (`harness`) with realistic projections and
 //! clusters (`fixtures`), the real agent binary (`real_agent`), a TLS server that answers like
 //! a Kubernetes API server (`fake_apiserver`), and [`backend_cases!`], which runs every case of
 //! a suite on SQLite and on PostgreSQL.
@@ -10,6 +10,7 @@
 // Each test binary uses part of what is here.
 #![allow(dead_code, unused_imports, unused_macros)]
 
+pub mod browser;
 pub mod fake_apiserver;
 pub mod fixtures;
 pub mod harness;
