@@ -4,6 +4,7 @@ import { MemoryRouter, useLocation } from 'react-router'
 import { useListState } from '../lib/listState'
 import { ExportLinks, Pager } from './Pager'
 import { ListControls } from './ListControls'
+import { useScrollToHash } from '../lib/scroll'
 import { Chips } from './Chips'
 import { FleetGroups } from './Fleet'
 import type { FleetGroup } from '../lib/api'
@@ -186,5 +187,41 @@ describe('FleetGroups', () => {
   it('says when the fleet cannot be read', () => {
     render(<FleetGroups by="tag" onBy={() => {}} error={new Error('no fleet')} linkTo={() => ''} />)
     expect(screen.getByRole('alert').textContent).toBe('no fleet')
+  })
+})
+
+function Sections({ ready }: { ready: boolean }) {
+  useScrollToHash(ready)
+  return (
+    <>
+      <section id="namespaces" />
+      <section id="nodes" />
+    </>
+  )
+}
+
+describe('useScrollToHash', () => {
+  it('scrolls to the section the fragment names once the page has rendered it', () => {
+    const scrolled: string[] = []
+    const original = Element.prototype.scrollIntoView
+    Element.prototype.scrollIntoView = function (this: Element) {
+      scrolled.push(this.id)
+    }
+    try {
+      const { rerender } = render(
+        <MemoryRouter initialEntries={['/admin/kubernetes/clusters/c1#nodes']}>
+          <Sections ready={false} />
+        </MemoryRouter>,
+      )
+      expect(scrolled).toEqual([])
+      rerender(
+        <MemoryRouter initialEntries={['/admin/kubernetes/clusters/c1#nodes']}>
+          <Sections ready />
+        </MemoryRouter>,
+      )
+      expect(scrolled).toEqual(['nodes'])
+    } finally {
+      Element.prototype.scrollIntoView = original
+    }
   })
 })

@@ -6,6 +6,7 @@ import type { Cluster } from '../lib/api'
 import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import type { NodeData } from '../lib/projections'
 import { useListState } from '../lib/listState'
+import { useScrollToHash } from '../lib/scroll'
 import {
   exportUrls,
   listSorts,
@@ -88,6 +89,8 @@ export function ClusterDetail() {
   const costs = useNamespaceCostsPerDay(id)
   const helm = useHelmReleases(id, helmList)
   const sync = useSyncCluster(id)
+  // A search hit for a node or Helm release links here with `#nodes` or `#helm`.
+  useScrollToHash(cluster.isSuccess)
   if (cluster.isPending) return <Loading what="the cluster" />
   if (cluster.error) return <ErrorBox error={cluster.error} />
   const c = cluster.data
@@ -121,7 +124,7 @@ export function ClusterDetail() {
         )}
         {c.last_error && <p className="mt-3 text-sm text-red-800 dark:text-red-200">Last error: {c.last_error}</p>}
       </Panel>
-      <Panel title={`Namespaces (${namespaces.data?.total ?? '…'})`} actions={<ExportLinks label="namespaces" urls={exportUrls.clusterNamespaces(id, nsList)} />}>
+      <Panel id="namespaces" title={`Namespaces (${namespaces.data?.total ?? '…'})`} actions={<ExportLinks label="namespaces" urls={exportUrls.clusterNamespaces(id, nsList)} />}>
         <ListControls label="namespaces" state={nsList} takes={listTakes.clusterNamespaces} sorts={listSorts.clusterNamespaces} />
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
@@ -146,7 +149,7 @@ export function ClusterDetail() {
         )}
         <Pager label="namespaces" state={nsList} shown={namespaces.data?.items.length ?? 0} total={namespaces.data?.total ?? 0} nextCursor={namespaces.data?.next_cursor} />
       </Panel>
-      <Panel title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id, nodeList)} />}>
+      <Panel id="nodes" title={`Nodes (${nodes.data?.total ?? '…'})`} actions={<ExportLinks label="nodes" urls={exportUrls.clusterNodes(id, nodeList)} />}>
         <ListControls label="nodes" state={nodeList} takes={listTakes.clusterNodes} sorts={listSorts.clusterNodes} />
         {nodes.error ? (
           <ErrorBox error={nodes.error} />
@@ -171,6 +174,7 @@ export function ClusterDetail() {
         <Pager label="nodes" state={nodeList} shown={nodes.data?.items.length ?? 0} total={nodes.data?.total ?? 0} nextCursor={nodes.data?.next_cursor} />
       </Panel>
       <Panel
+        id="helm"
         title={`Helm releases (${helm.data?.total ?? '…'})`}
         actions={<ExportLinks label="Helm releases" urls={exportUrls.helmReleases(id, helmList)} />}
       >
