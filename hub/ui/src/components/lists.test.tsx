@@ -4,6 +4,7 @@ import { MemoryRouter, useLocation } from 'react-router'
 import { useListState } from '../lib/listState'
 import { ExportLinks, Pager } from './Pager'
 import { ListControls } from './ListControls'
+import { Table } from './ui'
 import { useScrollToHash } from '../lib/scroll'
 import { Chips } from './Chips'
 import { FleetGroups } from './Fleet'
@@ -223,5 +224,26 @@ describe('useScrollToHash', () => {
     } finally {
       Element.prototype.scrollIntoView = original
     }
+  })
+})
+
+describe('Table', () => {
+  it('marks the previous page\'s rows as busy while the next page loads', () => {
+    const { container, rerender } = render(
+      <Table caption="Namespaces" head={['Name']} busy>
+        <tr>
+          <td>ns-00000</td>
+        </tr>
+      </Table>,
+    )
+    expect(container.firstElementChild?.getAttribute('aria-busy')).toBe('true')
+    rerender(
+      <Table caption="Namespaces" head={['Name']}>
+        <tr>
+          <td>ns-00050</td>
+        </tr>
+      </Table>,
+    )
+    expect(container.firstElementChild?.hasAttribute('aria-busy')).toBe(false)
   })
 })

@@ -46,9 +46,10 @@ export function ErrorBox({ error }: { error: unknown }) {
   )
 }
 
-export function Table({ caption, head, children, empty }: { caption: string; head: string[]; children: ReactNode; empty?: boolean }) {
+/** `busy`: the rows shown are the previous page's while the next one loads. */
+export function Table({ caption, head, children, empty, busy }: { caption: string; head: string[]; children: ReactNode; empty?: boolean; busy?: boolean }) {
   return (
-    <div className="overflow-x-auto">
+    <div className={`overflow-x-auto transition-opacity ${busy ? 'opacity-60' : ''}`} aria-busy={busy || undefined}>
       <table className="w-full text-left text-sm">
         <caption className="sr-only">{caption}</caption>
         <thead>

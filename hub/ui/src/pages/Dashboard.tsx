@@ -206,7 +206,11 @@ export function Dashboard() {
           {page.items.length === 0 ? (
             <p className="text-gray-600 dark:text-gray-300">No cluster matches these filters.</p>
           ) : (
-            <ul className="grid grid-cols-1 gap-4 md:grid-cols-2 xl:grid-cols-3" aria-label="Clusters">
+            <ul
+              className={`grid grid-cols-1 gap-4 transition-opacity md:grid-cols-2 xl:grid-cols-3 ${clusters.isPlaceholderData ? 'opacity-60' : ''}`}
+              aria-label="Clusters"
+              aria-busy={clusters.isPlaceholderData || undefined}
+            >
               {page.items.map((c: Cluster) => (
                 <ClusterCard key={c.id} cluster={c} now={now} costPerDay={costs.data?.get(c.id)} />
               ))}

@@ -121,7 +121,7 @@ export function SearchPage() {
             ))}
           </aside>
           <Panel title={`Results (${page.total.toLocaleString('en-US')})`} actions={<ExportLinks label="results" urls={searchExportUrls(q)} />}>
-            <Table caption={`Results for ${q}`} head={['Kind', 'Name', 'Cluster', 'Namespace', 'Status', 'Labels']} empty={page.items.length === 0}>
+            <Table caption={`Results for ${q}`} busy={results.isPlaceholderData} head={['Kind', 'Name', 'Cluster', 'Namespace', 'Status', 'Labels']} empty={page.items.length === 0}>
               {page.items.map((hit) => (
                 <tr key={`${hit.kind}/${hit.id}`} className={rowClass} data-testid="search-result" data-kind={hit.kind} data-cluster={hit.cluster_name}>
                   <td className={cellClass}>

@@ -12,9 +12,9 @@ import { ListControls } from '../components/ListControls'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
-function PodsTable({ caption, pods }: { caption: string; pods: Obj<PodData>[] }) {
+function PodsTable({ caption, pods, busy }: { caption: string; pods: Obj<PodData>[]; busy?: boolean }) {
   return (
-    <Table caption={caption} head={['Name', 'Phase', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0}>
+    <Table caption={caption} head={['Name', 'Phase', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0} busy={busy}>
       {pods.map((p) => (
         <tr key={p.id} className={rowClass} data-testid="pod-row">
           <td className={cellClass}>
@@ -56,7 +56,7 @@ export function NamespaceDetail() {
         {deployments.error ? (
           <ErrorBox error={deployments.error} />
         ) : (
-          <Table caption="Deployments" head={['Name', 'Ready', 'Desired', 'Images']} empty={deployments.data?.items.length === 0}>
+          <Table caption="Deployments" busy={deployments.isPlaceholderData} head={['Name', 'Ready', 'Desired', 'Images']} empty={deployments.data?.items.length === 0}>
             {deployments.data?.items.map((d) => (
               <tr key={d.id} className={rowClass}>
                 <td className={cellClass}>
@@ -75,7 +75,7 @@ export function NamespaceDetail() {
       </Panel>
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.namespacePods} sorts={listSorts.namespacePods} />
-        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} />}
+        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
       <Suspense fallback={<Loading what="the cost chart" />}>
@@ -102,7 +102,7 @@ export function DeploymentDetail() {
       </p>
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.deploymentPods} sorts={listSorts.deploymentPods} />
-        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} />}
+        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
     </div>
