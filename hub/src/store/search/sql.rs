@@ -301,7 +301,16 @@ pub(super) fn hits(b: &mut Builder, org: Value, query: &Query) -> Option<String>
     let selects: Vec<String> = kinds
         .into_iter()
         .map(|kind| {
-            let source = source(kind);
+            let mut source = source(kind);
+            let by_name =
+                source.name_index.is_some() && bound.iter().any(|t| t.name_index.is_some());
+            if by_name {
+                // The name index yields a few rowids, and SQLite must start from them: not
+                // from the clusters (a CROSS JOIN keeps the pods outer), nor from the
+                // organization's pods in the phase index (a `+` keeps that column from
+                // choosing an index).
+                source.from = source.from.replacen(" JOIN ", " CROSS JOIN ", 1);
+            }
             let name = source.name;
             let (id, cluster, filter) = match kind {
                 SearchKind::Cluster => {
@@ -310,7 +319,9 @@ pub(super) fn hits(b: &mut Builder, org: Value, query: &Query) -> Option<String>
                 _ => (
                     source.id.to_owned(),
                     b.text("t.cluster_id"),
-                    INVENTORY_WHERE.replace("{org}", &org),
+                    INVENTORY_WHERE
+                        .replace("t.org_id", if by_name { "+t.org_id" } else { "t.org_id" })
+                        .replace("{org}", &org),
                 ),
             };
             let mut conditions = vec![filter];

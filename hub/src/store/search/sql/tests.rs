@@ -41,6 +41,10 @@ fn known_statuses_are_compared_by_equality_in_every_spelling() {
         sql.contains("t.rowid IN (SELECT rowid FROM k8s_pods_names WHERE name LIKE ?5)"),
         "positive free text on pods uses the name index: {sql}"
     );
+    assert!(
+        sql.contains("+t.org_id") && sql.contains("CROSS JOIN"),
+        "{sql}"
+    );
     let mut b = Builder::new(Dialect::Sqlite);
     let sql = hits(&mut b, Value::I64(0), &parse("kind:ns -api").unwrap()).unwrap();
     assert!(!sql.contains("k8s_pods_names"), "{sql}");
