@@ -7,8 +7,8 @@
 //! once for `KW_REQUESTS` (200) requests per query, it makes what one
 //! `GET /api/v1/k8s/search` makes (a page of 50 and the facets, concurrently) for:
 //! a name substring (a random pod number, one pod per cluster), a label
-//! (`label:team=team-N`), a status (`status:Failed`, 1% of the pods), and a cluster's pods
-//! by cursor, page 1 against page 200 (the page alone). Then it registers clusters up to
+//! (`label:team=team-N`), a status (`status:Failed`, 1% of the pods); and a cluster's pods
+//! list, page 1 against its last page by cursor. Then it registers clusters up to
 //! `KW_FLEET_CLUSTERS` (2,000) and measures the fleet roll-up by each grouping. Prints
 //! p50/p99/max in ms per query and the fill rate. `KW_BACKENDS=sqlite,postgres`;
 //! PostgreSQL: `DATABASE_URL`, or a throwaway server. The store runs in-process; HTTP is
@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use kubeworkz_hub::search::{Query, parse};
-use kubeworkz_hub::store::{Cursor, FleetGrouping, SearchKey, Store};
+use kubeworkz_hub::store::{
+    Cursor, FleetGrouping, InventoryKey, InventoryQuery, PageRequest, Store,
+};
 use kubeworkz_shared::change::{ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::OrgId;
 use kubeworkz_shared::model::pod::PodPhase;
@@ -130,14 +132,19 @@ async fn search(store: &Store, org: OrgId, query: &Query) -> u64 {
     facets.expect("facets").total
 }
 
-/// The key after page `pages - 1` of `query` (pages of 50), walked by cursor.
-async fn key_before_page(store: &Store, org: OrgId, query: &Query, page: usize) -> SearchKey {
-    let mut after = None;
+/// The key after page `page - 1` of `query` (pages of 50), walked by cursor.
+async fn key_before_page(
+    store: &Store,
+    org: OrgId,
+    query: &InventoryQuery,
+    page: usize,
+) -> InventoryKey {
+    let mut query = query.clone();
     for _ in 1..page {
-        let next = store.search(org, query, after.as_ref(), 50).await.unwrap();
-        after = Some(next.next.expect("enough pages"));
+        let items = store.inventory_page(org, &query).await.unwrap().items;
+        query.after = Some(items.last().expect("enough pages").key());
     }
-    after.expect("page > 1")
+    query.after.expect("page > 1")
 }
 
 /// Registers clusters `fleet-N` up to `total` in all, and measures the fleet roll-up.
@@ -255,23 +262,29 @@ async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
         })
         .await;
     }
-    let cluster_pods = parse("kind:pod cluster:cluster-0001").unwrap();
+    // A cluster's pods list, as the UI pages it: page 1 against the last page by cursor.
+    let first = PageRequest {
+        limit: 50,
+        offset: 0,
+    };
+    let cluster_pods = InventoryQuery::new(ObjectKind::Pod, Some(clusters[1]), first);
     let deep = shape.pods / 50;
-    let page_200 = key_before_page(&store, org, &cluster_pods, deep).await;
-    for (label, after) in [("page 1", None), ("page by cursor", Some(&page_200))] {
+    let last = key_before_page(&store, org, &cluster_pods, deep).await;
+    for (label, after) in [
+        ("pods list page 1", None),
+        ("pods list page by cursor", Some(last)),
+    ] {
         let store = store.clone();
-        let q = &cluster_pods;
-        measure(
-            &format!("{label} of {deep} (page only)"),
-            clients,
-            n,
-            |_| {
-                let store = store.clone();
-                async move {
-                    store.search(org, q, after, 50).await.unwrap();
-                }
-            },
-        )
+        let q = InventoryQuery {
+            after,
+            ..cluster_pods.clone()
+        };
+        measure(&format!("{label} of {deep}"), clients, n, |_| {
+            let (store, q) = (store.clone(), q.clone());
+            async move {
+                store.inventory_page(org, &q).await.unwrap();
+            }
+        })
         .await;
     }
     let total = env("KW_FLEET_CLUSTERS", 2_000).max(shape.clusters);
