@@ -53,10 +53,14 @@ pub struct DexSpec {
     pub redirect_uris: Vec<String>,
     /// The connector.
     pub connector: Connector,
-    /// Lifetime of ID tokens (`expiry.idTokens`).
-    pub id_token_ttl: Duration,
+    /// Lifetime of ID tokens in seconds (`expiry.idTokens`); a negative one makes Dex issue
+    /// tokens that are already expired.
+    pub id_token_ttl_secs: i64,
     /// How often Dex rotates its signing key (`expiry.signingKeys`); Dex checks every 30 s.
     pub signing_key_rotation: Duration,
+    /// A second static client that trusts the first (`trustedPeers`): the first may then ask
+    /// for ID tokens addressed to it too (scope `audience:server:client_id:<peer>`).
+    pub audience_peer: Option<String>,
 }
 
 impl DexSpec {
@@ -67,8 +71,9 @@ impl DexSpec {
             client_secret: format!("dex-client-secret-{:016x}", rand::random::<u64>()),
             redirect_uris: vec![redirect_uri.into()],
             connector,
-            id_token_ttl: Duration::from_secs(3600),
+            id_token_ttl_secs: 3600,
             signing_key_rotation: Duration::from_secs(6 * 3600),
+            audience_peer: None,
         }
     }
 }
@@ -212,7 +217,7 @@ fn config_yaml(spec: &DexSpec, issuer: &str, port: u16) -> String {
         "logger": { "level": "debug" },
         "oauth2": { "skipApprovalScreen": true },
         "expiry": {
-            "idTokens": go_duration(spec.id_token_ttl),
+            "idTokens": format!("{}s", spec.id_token_ttl_secs),
             "signingKeys": go_duration(spec.signing_key_rotation),
         },
         "staticClients": [{
@@ -222,6 +227,18 @@ fn config_yaml(spec: &DexSpec, issuer: &str, port: u16) -> String {
             "redirectURIs": spec.redirect_uris,
         }],
     });
+    if let Some(peer) = &spec.audience_peer {
+        config["staticClients"]
+            .as_array_mut()
+            .expect("a list")
+            .push(serde_json::json!({
+                "id": peer,
+                "secret": format!("{}-peer", spec.client_secret),
+                "name": "Peer",
+                "redirectURIs": ["http://127.0.0.1:1/unused"],
+                "trustedPeers": [spec.client_id],
+            }));
+    }
     match &spec.connector {
         Connector::Passwords(users) => {
             config["enablePasswordDB"] = true.into();
@@ -249,9 +266,9 @@ fn config_yaml(spec: &DexSpec, issuer: &str, port: u16) -> String {
     serde_json::to_string_pretty(&config).expect("a JSON value serializes")
 }
 
-/// Dex keeps static passwords as bcrypt hashes.
+/// Dex keeps static passwords as bcrypt hashes of at least its default cost.
 fn bcrypt_hash(password: &str) -> String {
-    bcrypt::hash(password, 4).expect("bcrypt hashes any password")
+    bcrypt::hash(password, bcrypt::DEFAULT_COST).expect("bcrypt hashes any password")
 }
 
 static BIN: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();

@@ -1,0 +1,528 @@
+//! Single sign-on against a real identity provider: Dex (kubeworkz_testkit::idp) on
+//! loopback, driven the way a browser drives it (redirects followed by hand, Dex's login form
+//! posted, the authproxy connector's identity headers sent to Dex only). Nothing here makes a
+//! token: every ID token is Dex's, and a refused one is refused because the hub's provider
+//! entry or Dex's configuration makes Dex issue one the hub must not accept.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use kubeworkz_hub::store::Role;
+use kubeworkz_testkit::idp::{
+    Connector, Dex, DexSpec, PROXY_EMAIL_HEADER, PROXY_GROUP_HEADER, PROXY_USER_HEADER, StaticUser,
+};
+use reqwest::Method;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::client::{Caller, TestHub, seed};
+
+/// Who signs in at Dex.
+#[derive(Debug, Clone)]
+pub enum Identity {
+    /// Through the authproxy connector, with these groups.
+    Proxy {
+        user: &'static str,
+        groups: &'static str,
+    },
+    /// Through Dex's login form.
+    Password {
+        email: &'static str,
+        password: &'static str,
+    },
+}
+
+/// A browser's cookie jar for two origins, following redirects by hand.
+struct Browser {
+    http: reqwest::Client,
+    hub_base: String,
+    cookies: HashMap<String, HashMap<String, String>>,
+}
+
+fn origin(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or_default().to_owned()
+}
+
+impl Browser {
+    fn new(hub: &TestHub) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            hub_base: hub.base.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        url: &str,
+        form: Option<Vec<(String, String)>>,
+        identity: &Identity,
+    ) -> reqwest::Response {
+        let jar = self.cookies.entry(origin(url)).or_default();
+        let mut request = self.http.request(method, url);
+        if !jar.is_empty() {
+            let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.header(COOKIE, header.join("; "));
+        }
+        if let (false, Identity::Proxy { user, groups }) =
+            (url.starts_with(&self.hub_base), identity)
+        {
+            request = request
+                .header(PROXY_USER_HEADER, *user)
+                .header(PROXY_EMAIL_HEADER, *user)
+                .header(PROXY_GROUP_HEADER, *groups);
+        }
+        if let Some(form) = form {
+            request = request.form(&form);
+        }
+        let response = request.send().await.expect("request");
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            if let Some((k, v)) = pair.split_once('=') {
+                if text.contains("Max-Age=0") {
+                    jar.remove(k);
+                } else {
+                    jar.insert(k.to_owned(), v.to_owned());
+                }
+            }
+        }
+        response
+    }
+
+    /// Signs in through the provider; the hub's session as a caller, or the login page's
+    /// error in words.
+    async fn sign_in(
+        &mut self,
+        hub: &TestHub,
+        provider: &str,
+        who: &Identity,
+    ) -> Result<Caller, String> {
+        let mut url = format!("{}/api/v1/auth/oidc/{provider}/login", hub.base);
+        let mut form = None;
+        for _ in 0..20 {
+            let method = if form.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let response = self.send(method, &url, form.take(), who).await;
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .map(|l| l.to_str().unwrap().to_owned());
+            let body = response.text().await.unwrap();
+            if let Some(location) = location {
+                let next = if location.starts_with("http") {
+                    location
+                } else if location.starts_with('/') {
+                    format!("http://{}{location}", origin(&url))
+                } else {
+                    panic!("relative redirect {location}");
+                };
+                if next.starts_with(&format!("{}/login", hub.base)) {
+                    let message = next.split_once("sso_error=").map(|(_, m)| m).unwrap_or("");
+                    return Err(percent_decode(message));
+                }
+                if next == format!("{}/", hub.base) {
+                    return Ok(self.caller(hub));
+                }
+                url = next;
+                continue;
+            }
+            if let (true, Identity::Password { email, password }) =
+                (body.contains("name=\"password\""), who)
+            {
+                form = Some(vec![
+                    ("login".to_owned(), email.to_string()),
+                    ("password".to_owned(), password.to_string()),
+                ]);
+                continue;
+            }
+            panic!("unexpected {status} at {url}: {body}");
+        }
+        panic!("too many redirects")
+    }
+
+    fn caller(&self, hub: &TestHub) -> Caller {
+        let jar = &self.cookies[&origin(&hub.base)];
+        let mut caller = hub.anonymous();
+        caller.session = jar.get("kubeworkz_session").cloned();
+        caller.csrf = jar.get("csrf_token").cloned();
+        assert!(
+            caller.session.is_some(),
+            "signed in without a session cookie"
+        );
+        caller
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+fn callback(hub: &TestHub) -> String {
+    format!("{}/api/v1/auth/oidc/callback", hub.base)
+}
+
+/// Adds Dex as a provider of the admin's organization; its id.
+async fn add_provider(admin: &Caller, dex: &Dex, extra: Value) -> String {
+    let mut body = json!({
+        "name": "dex",
+        "display_name": "Dex",
+        "issuer": dex.issuer(),
+        "client_id": dex.spec().client_id,
+        "client_secret": dex.spec().client_secret,
+        "scopes": ["email", "profile", "groups", "offline_access"],
+    });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            body.insert(k.clone(), v.clone());
+        }
+    }
+    let r = admin.post("/api/v1/oidc-providers", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        !r.text.contains(&dex.spec().client_secret),
+        "the secret is never shown"
+    );
+    r.json["id"].as_str().unwrap().to_owned()
+}
+
+async fn map_groups(admin: &Caller, provider: &str, mappings: Value) {
+    let path = format!("/api/v1/oidc-providers/{provider}/group-roles");
+    let r = admin.send(Method::PUT, &path, Some(mappings)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+fn proxy(user: &'static str, groups: &'static str) -> Identity {
+    Identity::Proxy { user, groups }
+}
+
+async fn audit_actions(admin: &Caller) -> Vec<(String, String)> {
+    let r = admin.get("/api/v1/audit?limit=100").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub async fn groups_give_roles_and_a_removed_group_drops_the_role(hub: TestHub) {
+    let dex = Dex::start(DexSpec::new(callback(&hub), Connector::HeaderProxy))
+        .await
+        .unwrap();
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let provider = add_provider(&admin, &dex, json!({})).await;
+    map_groups(
+        &admin,
+        &provider,
+        json!([{"group": "platform", "role": "admin"}, {"group": "dev", "role": "viewer"}]),
+    )
+    .await;
+    let buttons = hub.anonymous().get("/api/v1/auth/oidc/providers").await;
+    assert_eq!(
+        buttons.json["items"][0]["display_name"], "Dex",
+        "{}",
+        buttons.text
+    );
+
+    // First login provisions the user with the role of their groups.
+    let ann = Browser::new(&hub)
+        .sign_in(&hub, &provider, &proxy("ann@a.io", "dev, platform"))
+        .await
+        .unwrap();
+    let me = ann.get("/api/v1/auth/me").await;
+    assert_eq!(
+        (me.json["role"].as_str(), me.json["org"].as_str()),
+        (Some("admin"), Some("org-a"))
+    );
+    assert_eq!(me.json["actor"], "ann@a.io");
+    let token = ann
+        .post(
+            "/api/v1/auth/tokens",
+            json!({"name": "ci", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(token.status, 201, "{}", token.text);
+    let bot = hub.bearer(token.json["token"].as_str().unwrap());
+    assert_eq!(bot.get("/api/v1/users").await.status, 200);
+
+    // Removed from "platform" at the provider: the next login drops the role at once, for the
+    // open session and the API token too.
+    let again = Browser::new(&hub)
+        .sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
+        .await
+        .unwrap();
+    assert_eq!(again.get("/api/v1/auth/me").await.json["role"], "viewer");
+    assert_eq!(ann.get("/api/v1/auth/me").await.json["role"], "viewer");
+    assert_eq!(ann.get("/api/v1/users").await.status, 403);
+    assert_eq!(bot.get("/api/v1/users").await.status, 403);
+
+    // In no mapped group and no default role: refused, in words.
+    let refused = Browser::new(&hub)
+        .sign_in(&hub, &provider, &proxy("ann@a.io", "sales"))
+        .await
+        .err()
+        .expect("the sign-in is refused");
+    assert!(refused.contains("none of your groups"), "{refused}");
+
+    let actions = audit_actions(&admin).await;
+    let has = |action: &str, result: &str| {
+        actions
+            .iter()
+            .any(|(a, r)| a == action && r.starts_with(result))
+    };
+    assert!(
+        has("user.provision", "success: provisioned as admin"),
+        "{actions:?}"
+    );
+    assert!(has("auth.login", "success: oidc dex"), "{actions:?}");
+    assert!(
+        has("user.role_from_groups", "success: admin to viewer"),
+        "{actions:?}"
+    );
+    assert!(has("auth.oidc.login", "failure: no_role"), "{actions:?}");
+
+    // Cross-organization: the default organization's cluster is not there for org A's user.
+    let other = seed(&hub, hub.default_org, "beta").await;
+    let clusters = again.get("/api/v1/k8s/clusters").await;
+    assert_eq!(clusters.json["items"], json!([]), "{}", clusters.text);
+    let path = format!("/api/v1/k8s/clusters/{}", other.cluster);
+    assert_eq!(again.get(&path).await.status, 404);
+    let users = admin.get("/api/v1/users").await;
+    let emails: Vec<&str> = users.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["ann@a.io", "owner@a.io"]);
+    // Org A's provider entry is not another organization's to read or change.
+    let default_admin = hub.admin().await;
+    let listed = default_admin.get("/api/v1/oidc-providers").await;
+    assert_eq!(listed.json["items"], json!([]));
+    let path = format!("/api/v1/oidc-providers/{provider}");
+    assert_eq!(default_admin.delete(&path).await.status, 404);
+}
+
+pub async fn tokens_for_another_audience_or_already_expired_are_refused(hub: TestHub) {
+    let mut spec = DexSpec::new(callback(&hub), Connector::HeaderProxy);
+    spec.audience_peer = Some("other-app".into());
+    let dex = Dex::start(spec).await.unwrap();
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    // The hub's entry asks Dex to address the ID token to another client as well.
+    let scopes = json!({
+        "scopes": ["email", "groups", "audience:server:client_id:other-app"],
+        "default_role": "viewer",
+    });
+    let provider = add_provider(&admin, &dex, scopes).await;
+    let refused = Browser::new(&hub)
+        .sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
+        .await
+        .err()
+        .expect("the sign-in is refused");
+    assert!(refused.contains("ID token is invalid"), "{refused}");
+    assert!(refused.to_lowercase().contains("audience"), "{refused}");
+
+    // Dex told to issue tokens that expired an hour ago: its token response says so
+    // (`expires_in` < 0) and is refused before the ID token is looked at.
+    let mut spec = DexSpec::new(callback(&hub), Connector::HeaderProxy);
+    spec.id_token_ttl_secs = -3600;
+    let expired_dex = Dex::start(spec).await.unwrap();
+    let body = json!({
+        "name": "expired",
+        "display_name": "Expired",
+        "issuer": expired_dex.issuer(),
+        "client_id": expired_dex.spec().client_id,
+        "client_secret": expired_dex.spec().client_secret,
+        "default_role": "viewer",
+    });
+    let r = admin.post("/api/v1/oidc-providers", body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let expired = r.json["id"].as_str().unwrap().to_owned();
+    let refused = Browser::new(&hub)
+        .sign_in(&hub, &expired, &proxy("ann@a.io", "dev"))
+        .await
+        .err()
+        .expect("the sign-in is refused");
+    assert!(refused.contains("token response is invalid"), "{refused}");
+
+    // A replayed callback finds its login taken.
+    let mut browser = Browser::new(&hub);
+    let r = browser
+        .send(
+            Method::GET,
+            &format!(
+                "{}/api/v1/auth/oidc/callback?code=x&state=never-issued",
+                hub.base
+            ),
+            None,
+            &proxy("ann@a.io", "dev"),
+        )
+        .await;
+    let location = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(
+        percent_decode(&location).contains("expired or was already used"),
+        "{location}"
+    );
+    let failures = audit_actions(&admin).await;
+    let failed = |result: &str| {
+        failures
+            .iter()
+            .any(|(a, r)| a == "auth.oidc.login" && r == result)
+    };
+    assert!(failed("failure: invalid_id_token"), "{failures:?}");
+    assert!(failed("failure: bad_token_response"), "{failures:?}");
+    assert_eq!(hub.anonymous().get("/api/v1/users").await.status, 401);
+}
+
+pub async fn refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out(hub: TestHub) {
+    let users = vec![StaticUser {
+        email: "ann@a.io".into(),
+        password: "ann-dex-password".into(),
+        user_id: "ann".into(),
+    }];
+    let mut spec = DexSpec::new(callback(&hub), Connector::Passwords(users));
+    spec.id_token_ttl_secs = 4;
+    let mut dex = Dex::start(spec).await.unwrap();
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let provider = add_provider(&admin, &dex, json!({"default_role": "viewer"})).await;
+    let ann = Browser::new(&hub)
+        .sign_in(
+            &hub,
+            &provider,
+            &Identity::Password {
+                email: "ann@a.io",
+                password: "ann-dex-password",
+            },
+        )
+        .await
+        .unwrap();
+    // Three ID token lifetimes while active: each request past the renewal point renews.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let me = ann.get("/api/v1/auth/me").await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        let r = ann.post("/api/v1/auth/refresh", json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    // Dex restarted with in-memory storage forgets every grant: the refresh token is refused
+    // and the session ends with words for it.
+    dex.restart().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = ann.get("/api/v1/auth/me").await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_eq!(r.error_code(), "signed_out_by_idp");
+    assert_eq!(
+        r.json["error"]["message"],
+        "signed out by your identity provider"
+    );
+    let r = ann.get("/api/v1/auth/me").await;
+    assert_eq!(r.error_code(), "unauthorized", "the session is gone");
+    let actions = audit_actions(&admin).await;
+    assert!(
+        actions
+            .iter()
+            .any(|(a, r)| a == "auth.oidc.signed_out" && r == "success: refresh_refused"),
+        "{actions:?}"
+    );
+    // Signing in again works with Dex's new signing key: the hub fetched its keys anew.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let back = Browser::new(&hub)
+        .sign_in(
+            &hub,
+            &provider,
+            &Identity::Password {
+                email: "ann@a.io",
+                password: "ann-dex-password",
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.get("/api/v1/auth/me").await.status, 200);
+}
+
+pub async fn password_login_can_be_disabled_and_settings_are_checked(hub: TestHub) {
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let bad = [
+        (
+            json!({"name": "Bad Name", "display_name": "x", "issuer": "https://x", "client_id": "c", "client_secret": "s"}),
+            "name may hold",
+        ),
+        (
+            json!({"name": "x", "display_name": "x", "issuer": "ftp://x", "client_id": "c", "client_secret": "s"}),
+            "issuer must be",
+        ),
+        (
+            json!({"name": "x", "display_name": "x", "issuer": "https://x", "client_id": "c"}),
+            "client_secret is required",
+        ),
+        (
+            json!({"name": "x", "display_name": "x", "issuer": "https://x", "client_id": "c", "client_secret": "s", "default_role": "boss"}),
+            "unknown role",
+        ),
+    ];
+    for (body, words) in bad {
+        let r = admin.post("/api/v1/oidc-providers", body).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(
+            r.json["error"]["message"].as_str().unwrap().contains(words),
+            "{}",
+            r.text
+        );
+    }
+    let viewer = hub.user("org-a", "viewer@a.io", Role::Viewer).await;
+    let r = viewer
+        .send(
+            Method::PUT,
+            "/api/v1/organization/password-login",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = admin
+        .send(
+            Method::PUT,
+            "/api/v1/organization/password-login",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = hub
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "viewer@a.io", "password": crate::client::PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("identity provider only"), "{}", r.text);
+    // Another organization's users still sign in with passwords.
+    hub.admin().await;
+}
