@@ -11,6 +11,8 @@
 //! What happens to the session afterwards (renewal, being signed out by the provider, the
 //! provider's logout) is `oidc_session.rs`.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -159,10 +161,12 @@ pub(super) async fn login(
         ));
     };
     let secret = secret_of(&state, &provider)?;
+    let asked = Instant::now();
     let start = match state.oidc.begin(&provider, &secret, &redirect).await {
         Ok(start) => start,
         Err(e) => return Ok(to_login_page(&e.to_string())),
     };
+    let idp = asked.elapsed();
     state
         .store
         .create_oidc_login(&OidcLogin {
@@ -177,6 +181,9 @@ pub(super) async fn login(
         })
         .await?;
     let mut response = Redirect::to(&start.url).into_response();
+    response
+        .headers_mut()
+        .append("server-timing", server_timing(idp));
     let max_age = LOGIN_TTL.num_seconds();
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -279,11 +286,13 @@ async fn finish(
     let secret = secret_of(state, &provider).map_err(internal)?;
     let verifier =
         open_text(state, &login.pkce_verifier_sealed, VERIFIER_CONTEXT).map_err(internal)?;
-    let verified = match state
+    let asked = Instant::now();
+    let finished = state
         .oidc
         .finish(&provider, &secret, &redirect, code, verifier, &login.nonce)
-        .await
-    {
+        .await;
+    let idp = asked.elapsed();
+    let verified = match finished {
         Ok(v) => v,
         Err(e) => {
             let reason = format!("failure: {}", reason_of(&e));
@@ -308,7 +317,20 @@ async fn finish(
     .await;
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().extend(cookies.drain());
+    response
+        .headers_mut()
+        .append("server-timing", server_timing(idp));
     Ok(response)
+}
+
+/// `Server-Timing` with the time spent waiting for the identity provider (discovery, the code
+/// exchange, fetching keys), so the hub's own part of a sign-in can be told apart.
+fn server_timing(idp: std::time::Duration) -> axum::http::HeaderValue {
+    let text = format!(
+        "idp;dur={:.3};desc=\"identity provider\"",
+        idp.as_secs_f64() * 1e3
+    );
+    axum::http::HeaderValue::from_str(&text).expect("ASCII")
 }
 
 fn reason_of(e: &OidcError) -> &'static str {

@@ -4,179 +4,25 @@
 //! token: every ID token is Dex's, and a refused one is refused because the hub's provider
 //! entry or Dex's configuration makes Dex issue one the hub must not accept.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use kubeworkz_hub::store::Role;
-use kubeworkz_testkit::idp::{
-    Connector, Dex, DexSpec, PROXY_EMAIL_HEADER, PROXY_GROUP_HEADER, PROXY_USER_HEADER, StaticUser,
-};
+use kubeworkz_testkit::idp::{Connector, Dex, DexSpec, StaticUser};
 use reqwest::Method;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
 use serde_json::{Value, json};
 
 use crate::client::{Caller, TestHub, seed};
+use crate::support::sso_browser::{Browser, Identity, percent_decode};
 
-/// Who signs in at Dex.
-#[derive(Debug, Clone)]
-pub enum Identity {
-    /// Through the authproxy connector, with these groups.
-    Proxy {
-        user: &'static str,
-        groups: &'static str,
-    },
-    /// Through Dex's login form.
-    Password {
-        email: &'static str,
-        password: &'static str,
-    },
-}
-
-/// A browser's cookie jar for two origins, following redirects by hand.
-struct Browser {
-    http: reqwest::Client,
-    hub_base: String,
-    cookies: HashMap<String, HashMap<String, String>>,
-}
-
-fn origin(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.split('/').next().unwrap_or_default().to_owned()
-}
-
-impl Browser {
-    fn new(hub: &TestHub) -> Self {
-        Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            hub_base: hub.base.clone(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(
-        &mut self,
-        method: Method,
-        url: &str,
-        form: Option<Vec<(String, String)>>,
-        identity: &Identity,
-    ) -> reqwest::Response {
-        let jar = self.cookies.entry(origin(url)).or_default();
-        let mut request = self.http.request(method, url);
-        if !jar.is_empty() {
-            let header: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            request = request.header(COOKIE, header.join("; "));
-        }
-        if let (false, Identity::Proxy { user, groups }) =
-            (url.starts_with(&self.hub_base), identity)
-        {
-            request = request
-                .header(PROXY_USER_HEADER, *user)
-                .header(PROXY_EMAIL_HEADER, *user)
-                .header(PROXY_GROUP_HEADER, *groups);
-        }
-        if let Some(form) = form {
-            request = request.form(&form);
-        }
-        let response = request.send().await.expect("request");
-        for value in response.headers().get_all(SET_COOKIE) {
-            let text = value.to_str().unwrap();
-            let pair = text.split(';').next().unwrap();
-            if let Some((k, v)) = pair.split_once('=') {
-                if text.contains("Max-Age=0") {
-                    jar.remove(k);
-                } else {
-                    jar.insert(k.to_owned(), v.to_owned());
-                }
-            }
-        }
-        response
-    }
-
-    /// Signs in through the provider; the hub's session as a caller, or the login page's
-    /// error in words.
-    async fn sign_in(
-        &mut self,
-        hub: &TestHub,
-        provider: &str,
-        who: &Identity,
-    ) -> Result<Caller, String> {
-        let mut url = format!("{}/api/v1/auth/oidc/{provider}/login", hub.base);
-        let mut form = None;
-        for _ in 0..20 {
-            let method = if form.is_some() {
-                Method::POST
-            } else {
-                Method::GET
-            };
-            let response = self.send(method, &url, form.take(), who).await;
-            let status = response.status();
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .map(|l| l.to_str().unwrap().to_owned());
-            let body = response.text().await.unwrap();
-            if let Some(location) = location {
-                let next = if location.starts_with("http") {
-                    location
-                } else if location.starts_with('/') {
-                    format!("http://{}{location}", origin(&url))
-                } else {
-                    panic!("relative redirect {location}");
-                };
-                if next.starts_with(&format!("{}/login", hub.base)) {
-                    let message = next.split_once("sso_error=").map(|(_, m)| m).unwrap_or("");
-                    return Err(percent_decode(message));
-                }
-                if next == format!("{}/", hub.base) {
-                    return Ok(self.caller(hub));
-                }
-                url = next;
-                continue;
-            }
-            if let (true, Identity::Password { email, password }) =
-                (body.contains("name=\"password\""), who)
-            {
-                form = Some(vec![
-                    ("login".to_owned(), email.to_string()),
-                    ("password".to_owned(), password.to_string()),
-                ]);
-                continue;
-            }
-            panic!("unexpected {status} at {url}: {body}");
-        }
-        panic!("too many redirects")
-    }
-
-    fn caller(&self, hub: &TestHub) -> Caller {
-        let jar = &self.cookies[&origin(&hub.base)];
-        let mut caller = hub.anonymous();
-        caller.session = jar.get("kubeworkz_session").cloned();
-        caller.csrf = jar.get("csrf_token").cloned();
-        assert!(
-            caller.session.is_some(),
-            "signed in without a session cookie"
-        );
-        caller
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
+/// Signs in through `provider` as `who`: the hub's session as a caller, or the login page's
+/// error in words.
+async fn sign_in(hub: &TestHub, provider: &str, who: &Identity) -> Result<Caller, String> {
+    let signed = Browser::new(&hub.base).sign_in(provider, who).await?;
+    let mut caller = hub.anonymous();
+    caller.session = Some(signed.session);
+    caller.csrf = Some(signed.csrf);
+    Ok(caller)
 }
 
 fn callback(hub: &TestHub) -> String {
@@ -213,8 +59,11 @@ async fn map_groups(admin: &Caller, provider: &str, mappings: Value) {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
-fn proxy(user: &'static str, groups: &'static str) -> Identity {
-    Identity::Proxy { user, groups }
+fn proxy(user: &str, groups: &str) -> Identity {
+    Identity::Proxy {
+        user: user.into(),
+        groups: groups.into(),
+    }
 }
 
 async fn audit_actions(admin: &Caller) -> Vec<(String, String)> {
@@ -253,8 +102,7 @@ pub async fn groups_give_roles_and_a_removed_group_drops_the_role(hub: TestHub) 
     );
 
     // First login provisions the user with the role of their groups.
-    let ann = Browser::new(&hub)
-        .sign_in(&hub, &provider, &proxy("ann@a.io", "dev, platform"))
+    let ann = sign_in(&hub, &provider, &proxy("ann@a.io", "dev, platform"))
         .await
         .unwrap();
     let me = ann.get("/api/v1/auth/me").await;
@@ -275,8 +123,7 @@ pub async fn groups_give_roles_and_a_removed_group_drops_the_role(hub: TestHub) 
 
     // Removed from "platform" at the provider: the next login drops the role at once, for the
     // open session and the API token too.
-    let again = Browser::new(&hub)
-        .sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
+    let again = sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
         .await
         .unwrap();
     assert_eq!(again.get("/api/v1/auth/me").await.json["role"], "viewer");
@@ -285,8 +132,7 @@ pub async fn groups_give_roles_and_a_removed_group_drops_the_role(hub: TestHub) 
     assert_eq!(bot.get("/api/v1/users").await.status, 403);
 
     // In no mapped group and no default role: refused, in words.
-    let refused = Browser::new(&hub)
-        .sign_in(&hub, &provider, &proxy("ann@a.io", "sales"))
+    let refused = sign_in(&hub, &provider, &proxy("ann@a.io", "sales"))
         .await
         .err()
         .expect("the sign-in is refused");
@@ -342,8 +188,7 @@ pub async fn tokens_for_another_audience_or_already_expired_are_refused(hub: Tes
         "default_role": "viewer",
     });
     let provider = add_provider(&admin, &dex, scopes).await;
-    let refused = Browser::new(&hub)
-        .sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
+    let refused = sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
         .await
         .err()
         .expect("the sign-in is refused");
@@ -366,15 +211,14 @@ pub async fn tokens_for_another_audience_or_already_expired_are_refused(hub: Tes
     let r = admin.post("/api/v1/oidc-providers", body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let expired = r.json["id"].as_str().unwrap().to_owned();
-    let refused = Browser::new(&hub)
-        .sign_in(&hub, &expired, &proxy("ann@a.io", "dev"))
+    let refused = sign_in(&hub, &expired, &proxy("ann@a.io", "dev"))
         .await
         .err()
         .expect("the sign-in is refused");
     assert!(refused.contains("token response is invalid"), "{refused}");
 
     // A replayed callback finds its login taken.
-    let mut browser = Browser::new(&hub);
+    let mut browser = Browser::new(&hub.base);
     let r = browser
         .send(
             Method::GET,
@@ -413,17 +257,16 @@ pub async fn refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out(hub: Te
     let mut dex = Dex::start(spec).await.unwrap();
     let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
     let provider = add_provider(&admin, &dex, json!({"default_role": "viewer"})).await;
-    let ann = Browser::new(&hub)
-        .sign_in(
-            &hub,
-            &provider,
-            &Identity::Password {
-                email: "ann@a.io",
-                password: "ann-dex-password",
-            },
-        )
-        .await
-        .unwrap();
+    let ann = sign_in(
+        &hub,
+        &provider,
+        &Identity::Password {
+            email: "ann@a.io",
+            password: "ann-dex-password",
+        },
+    )
+    .await
+    .unwrap();
     // Three ID token lifetimes while active: each request past the renewal point renews.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -454,17 +297,16 @@ pub async fn refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out(hub: Te
     );
     // Signing in again works with Dex's new signing key: the hub fetched its keys anew.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let back = Browser::new(&hub)
-        .sign_in(
-            &hub,
-            &provider,
-            &Identity::Password {
-                email: "ann@a.io",
-                password: "ann-dex-password",
-            },
-        )
-        .await
-        .unwrap();
+    let back = sign_in(
+        &hub,
+        &provider,
+        &Identity::Password {
+            email: "ann@a.io",
+            password: "ann-dex-password",
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(back.get("/api/v1/auth/me").await.status, 200);
 }
 

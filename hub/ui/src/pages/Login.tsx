@@ -42,9 +42,9 @@ export function Login() {
         <h1 className="text-2xl font-bold">Sign in to Kubeworkz</h1>
         {notice && <ErrorBox error={notice} />}
         {providers.length > 0 && (
-          <div className="space-y-2">
+          <div className="flex flex-col gap-2">
             {providers.map((p) => (
-              <a key={p.id} href={signInUrl(p.id)} className={`${buttonClass} block text-center`}>
+              <a key={p.id} href={signInUrl(p.id)} className={`${buttonClass} justify-center text-center`}>
                 Sign in with {p.display_name}
               </a>
             ))}
