@@ -368,3 +368,32 @@ pub async fn password_login_can_be_disabled_and_settings_are_checked(hub: TestHu
     // Another organization's users still sign in with passwords.
     hub.admin().await;
 }
+
+pub async fn a_signing_key_rotated_by_dex_mid_run_is_fetched_not_refused(hub: TestHub) {
+    let mut spec = DexSpec::new(callback(&hub), Connector::HeaderProxy);
+    // Dex rotates when its 30-second check finds the key older than this.
+    spec.signing_key_rotation = Duration::from_secs(1);
+    let dex = Dex::start(spec).await.unwrap();
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let provider = add_provider(&admin, &dex, json!({"default_role": "viewer"})).await;
+    let first = sign_in(&hub, &provider, &proxy("ann@a.io", "dev")).await;
+    assert!(first.is_ok(), "{first:?}", first = first.err());
+    let before = dex.key_ids().await.unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let now = dex.key_ids().await.unwrap();
+        if now.iter().any(|k| !before.contains(k)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "dex did not rotate its key: {before:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Signed with the new key, which the hub's kept key set lacks.
+    let again = sign_in(&hub, &provider, &proxy("ann@a.io", "dev"))
+        .await
+        .expect("a good token signed with the rotated key is accepted");
+    assert_eq!(again.get("/api/v1/auth/me").await.status, 200);
+}
