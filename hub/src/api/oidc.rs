@@ -29,6 +29,7 @@ use super::oidc_session::sealed_session;
 use super::session::{cookie, open_session, record_login};
 use crate::auth;
 use crate::error::{ApiError, ErrorBody};
+use crate::oidc::settings::SECRET_CONTEXT;
 use crate::oidc::{OidcError, Verified, role_for};
 use crate::state::AppState;
 use crate::store::{OidcLogin, OidcProvider, OidcSignIn, Role, SignInRefused, User, UserChange};
@@ -38,7 +39,6 @@ const STATE_COOKIE: &str = "kubeworkz_oidc_state";
 /// How long a login may take at the provider.
 const LOGIN_TTL: Duration = Duration::minutes(10);
 /// Seal contexts: a sealed value opens only for what it was sealed for.
-pub(super) const SECRET_CONTEXT: &str = "oidc-client-secret";
 const VERIFIER_CONTEXT: &str = "oidc-pkce-verifier";
 pub(super) const REFRESH_CONTEXT: &str = "oidc-refresh-token";
 pub(super) const ID_TOKEN_CONTEXT: &str = "oidc-id-token";

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,14 +12,10 @@ use uuid::Uuid;
 use super::audit::audited;
 use super::context::RequestContext;
 use super::extract::{Admin, ApiJson, ApiPath};
-use super::oidc::SECRET_CONTEXT;
 use crate::error::{ApiError, ErrorBody};
+use crate::oidc::settings::{self, ProviderInput};
 use crate::state::AppState;
-use crate::store::{GroupRole, OidcProvider, Role};
-
-/// Scopes requested when a provider names none: a refresh token (`offline_access`) and
-/// the email.
-const DEFAULT_SCOPES: [&str; 3] = ["email", "profile", "offline_access"];
+use crate::store::OidcProvider;
 
 /// A provider to add, or the new settings of one (`client_secret` may then be left out to
 /// keep the stored one).
@@ -106,91 +101,26 @@ pub struct PasswordLogin {
     pub disabled: bool,
 }
 
-fn parse_role(text: &str) -> Result<Role, ApiError> {
-    Role::parse(text).ok_or_else(|| {
-        ApiError::Unprocessable(format!("unknown role {text:?}: use admin or viewer"))
-    })
-}
-
-fn check_text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() || value.len() > max {
-        return Err(ApiError::Unprocessable(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
-
-/// The stored form of `settings`; `secret` is the sealed secret to keep when none is given.
+/// The stored form of `settings` (see [`settings::provider`]).
 fn provider_from(
     state: &AppState,
-    who_org: kubeworkz_shared::ids::OrgId,
+    org: kubeworkz_shared::ids::OrgId,
     id: Uuid,
     settings: ProviderSettings,
     kept_secret: Option<Vec<u8>>,
 ) -> Result<OidcProvider, ApiError> {
-    let name = check_text("name", &settings.name, 40)?;
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
-        return Err(ApiError::Unprocessable(
-            "name may hold only lowercase letters, digits and -".into(),
-        ));
-    }
-    let issuer = check_text("issuer", &settings.issuer, 500)?;
-    if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
-        || openidconnect::IssuerUrl::new(issuer.clone()).is_err()
-    {
-        return Err(ApiError::Unprocessable(
-            "issuer must be an http:// or https:// URL".into(),
-        ));
-    }
-    let client_secret_sealed = match (settings.client_secret, kept_secret) {
-        (Some(secret), _) => {
-            let secret = check_text("client_secret", &secret, 1000)?;
-            state.keyring.seal(secret.as_bytes(), SECRET_CONTEXT)
-        }
-        (None, Some(kept)) => kept,
-        (None, None) => {
-            return Err(ApiError::Unprocessable("client_secret is required".into()));
-        }
+    let input = ProviderInput {
+        name: settings.name,
+        display_name: settings.display_name,
+        issuer: settings.issuer,
+        client_id: settings.client_id,
+        client_secret: settings.client_secret,
+        scopes: settings.scopes,
+        groups_claim: settings.groups_claim,
+        email_claim: settings.email_claim,
+        default_role: settings.default_role,
     };
-    let scopes = match settings.scopes {
-        Some(scopes) => scopes
-            .iter()
-            .map(|s| check_text("each scope", s, 200))
-            .collect::<Result<Vec<_>, _>>()?,
-        None => DEFAULT_SCOPES.map(str::to_owned).to_vec(),
-    };
-    if scopes.iter().any(|s| s.contains(char::is_whitespace)) {
-        return Err(ApiError::Unprocessable(
-            "a scope cannot hold spaces: list each one".into(),
-        ));
-    }
-    let claim = |field: &str, value: Option<String>, default: &str| match value {
-        Some(v) => check_text(field, &v, 200),
-        None => Ok(default.to_owned()),
-    };
-    Ok(OidcProvider {
-        id,
-        org_id: who_org,
-        name,
-        display_name: check_text("display_name", &settings.display_name, 60)?,
-        issuer,
-        client_id: check_text("client_id", &settings.client_id, 500)?,
-        client_secret_sealed,
-        scopes,
-        groups_claim: claim("groups_claim", settings.groups_claim, "groups")?,
-        email_claim: claim("email_claim", settings.email_claim, "email")?,
-        default_role: settings
-            .default_role
-            .as_deref()
-            .map(parse_role)
-            .transpose()?,
-        created_at: Utc::now(),
-    })
+    settings::provider(input, org, id, &state.keyring, kept_secret).map_err(ApiError::Unprocessable)
 }
 
 async fn view(state: &AppState, p: OidcProvider) -> Result<ProviderView, ApiError> {
@@ -344,19 +274,8 @@ pub(super) async fn set_group_roles(
     let result = async {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
         let ApiJson(body) = body?;
-        let mut mappings = Vec::with_capacity(body.len());
-        for m in body {
-            let group = check_text("group", &m.group, 200)?;
-            if mappings.iter().any(|g: &GroupRole| g.group == group) {
-                return Err(ApiError::Unprocessable(format!(
-                    "group {group:?} is listed twice"
-                )));
-            }
-            mappings.push(GroupRole {
-                group,
-                role: parse_role(&m.role)?,
-            });
-        }
+        let pairs = body.into_iter().map(|m| (m.group, m.role)).collect();
+        let mappings = settings::group_roles(pairs).map_err(ApiError::Unprocessable)?;
         if !state
             .store
             .set_oidc_group_roles(who.org_id, id, &mappings)

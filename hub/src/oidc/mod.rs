@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 use crate::store::{GroupRole, OidcProvider, Role};
 
+pub mod settings;
 #[cfg(test)]
 mod tests;
 

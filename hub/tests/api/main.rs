@@ -84,6 +84,7 @@ support::backend_cases! {
     sso::refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out,
     sso::password_login_can_be_disabled_and_settings_are_checked,
     sso::a_signing_key_rotated_by_dex_mid_run_is_fetched_not_refused,
+    sso::sso_commands_configure_providers_like_the_api,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,
     openapi::page_limits_are_documented_and_enforced,

@@ -397,3 +397,80 @@ pub async fn a_signing_key_rotated_by_dex_mid_run_is_fetched_not_refused(hub: Te
         .expect("a good token signed with the rotated key is accepted");
     assert_eq!(again.get("/api/v1/auth/me").await.status, 200);
 }
+
+pub async fn sso_commands_configure_providers_like_the_api(hub: TestHub) {
+    let db = hub.db.url.expose().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("master.key");
+    let key_file = key_file.to_str().unwrap();
+    let run_with = |line: &str, stdin: &str| {
+        let mut args: Vec<&str> = line.split_whitespace().collect();
+        args.extend(["--org", "org-a", "--master-key-file", key_file]);
+        let (ok, out, err) = crate::support::hub::cli_with_stdin(&db, &args, stdin);
+        (ok, out + &err)
+    };
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let secret = "cli-client-secret-value";
+    let add = "sso add --name okta --display-name Okta --issuer https://acme.okta.com \
+               --client-id kubeworkz --scope email --scope groups --default-role viewer";
+    let (ok, text) = run_with(add, &format!("{secret}\n"));
+    assert!(ok, "{text}");
+    assert!(!text.contains(secret), "{text}");
+    let (ok, text) = run_with(add, &format!("{secret}\n"));
+    assert!(!ok && text.contains("already exists"), "{text}");
+    let (ok, text) = run_with(
+        "sso add --name Bad --display-name x --issuer https://x --client-id c",
+        "s\n",
+    );
+    assert!(!ok && text.contains("name may hold"), "{text}");
+    let (ok, text) = run_with(
+        "sso add --name x --display-name x --issuer https://x --client-id c",
+        "",
+    );
+    assert!(!ok && text.contains("no client secret"), "{text}");
+    let (ok, text) = run_with(
+        "sso map --name okta --group platform=admin --group dev=viewer",
+        "",
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = run_with("sso map --name okta --group platform", "");
+    assert!(!ok && text.contains("not GROUP=ROLE"), "{text}");
+    let (ok, text) = run_with("sso list", "");
+    assert!(
+        ok && text.contains("okta\tOkta\thttps://acme.okta.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dev=viewer,platform=admin") && !text.contains(secret),
+        "{text}"
+    );
+
+    // The API sees what the CLI did.
+    let listed = admin.get("/api/v1/oidc-providers").await;
+    let okta = &listed.json["items"][0];
+    assert_eq!(okta["name"], "okta", "{}", listed.text);
+    assert_eq!(okta["scopes"], json!(["email", "groups"]));
+    assert_eq!(okta["group_roles"].as_array().unwrap().len(), 2);
+    assert!(!listed.text.contains(secret));
+
+    let (ok, text) = run_with("sso password-login --disabled true", "");
+    assert!(ok, "{text}");
+    let r = hub
+        .anonymous()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "owner@a.io", "password": crate::client::PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let (ok, text) = run_with("sso password-login --disabled false", "");
+    assert!(ok, "{text}");
+    let (ok, text) = run_with("sso remove --name okta", "");
+    assert!(ok, "{text}");
+    let (ok, text) = run_with("sso remove --name okta", "");
+    assert!(!ok && text.contains("no provider"), "{text}");
+    assert_eq!(
+        admin.get("/api/v1/oidc-providers").await.json["items"],
+        json!([])
+    );
+}
