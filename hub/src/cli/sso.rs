@@ -4,15 +4,14 @@
 //! `serve` reads providers from the database on every sign-in, so a change applies at once
 //! (a running hub keeps a provider's discovered keys for up to an hour).
 
-use std::io::{BufRead as _, Read as _};
-
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Subcommand;
 use kubeworkz_hub::oidc::settings::{self, ProviderInput};
 use kubeworkz_hub::store::{OidcProvider, Store};
 use uuid::Uuid;
 
 use super::StoreArgs;
+use super::users::read_secret_line;
 
 /// `kubeworkz-hub sso …`
 #[derive(Debug, Subcommand)]
@@ -81,20 +80,6 @@ pub enum SsoCommand {
     },
 }
 
-fn read_secret() -> anyhow::Result<String> {
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .take(4096)
-        .read_line(&mut line)
-        .context("reading the client secret from standard input")?;
-    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
-    if secret.is_empty() {
-        bail!("no client secret on standard input");
-    }
-    Ok(secret)
-}
-
 async fn by_name(store: &Store, args: &StoreArgs, name: &str) -> anyhow::Result<OidcProvider> {
     let org = args.org_in(store).await?;
     store
@@ -144,7 +129,7 @@ pub async fn sso(command: SsoCommand) -> anyhow::Result<()> {
             email_claim,
             default_role,
         } => {
-            let secret = read_secret()?;
+            let secret = read_secret_line("client secret")?;
             let (keyring, _) = args.keyring()?;
             let (store, org) = args.open().await?;
             let input = ProviderInput {
