@@ -465,6 +465,30 @@ pub async fn sso_commands_configure_providers_like_the_api(hub: TestHub) {
     assert_eq!(r.status, 403, "{}", r.text);
     let (ok, text) = run_with("sso password-login --disabled false", "");
     assert!(ok, "{text}");
+    // Rotating the master key re-seals the client secret under the new key.
+    let org = hub
+        .db
+        .store
+        .organization_by_name("org-a")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let sealed = |p: Vec<kubeworkz_hub::store::OidcProvider>| {
+        kubeworkz_hub::seal::Keyring::key_id_of(&p[0].client_secret_sealed)
+            .unwrap()
+            .to_string()
+    };
+    let before = sealed(hub.db.store.oidc_providers(org).await.unwrap());
+    let (ok, text) = run_with("keys rotate", "");
+    assert!(
+        ok && text.contains("1 identity provider secret(s) re-sealed"),
+        "{text}"
+    );
+    let after = sealed(hub.db.store.oidc_providers(org).await.unwrap());
+    assert_ne!(before, after);
+    assert!(text.contains(&after), "{text}");
+
     let (ok, text) = run_with("sso remove --name okta", "");
     assert!(ok, "{text}");
     let (ok, text) = run_with("sso remove --name okta", "");
