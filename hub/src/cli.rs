@@ -341,7 +341,7 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             let (store, _) = args.open().await?;
             let report = keys::rotate(&args.keys, &args.database_url, &store).await?;
             println!(
-                "sealed with key {}: {} kubeconfig(s) and {} identity provider secret(s) re-sealed",
+                "sealed with key {}: {} kubeconfig(s) re-sealed, {} identity provider secret(s) re-sealed",
                 report.current_key, report.kubeconfigs_resealed, report.client_secrets_resealed
             );
             store.close().await;
