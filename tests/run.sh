@@ -3,7 +3,8 @@
 #
 # On a fresh machine it installs what the tests need (PostgreSQL from Debian's packages when
 # running as root, cargo-nextest from crates.io), builds the Kubernetes control plane from
-# the Go modules under tests/kube-tools (cached by go.sum), starts one throwaway PostgreSQL
+# the Go modules under tests/kube-tools and the identity provider (Dex) under tests/idp-tools
+# (both cached by go.sum), starts one throwaway PostgreSQL
 # unless DATABASE_URL names one, and runs the whole workspace's tests with nextest.
 # Extra arguments go to `cargo nextest run` (e.g. a filter expression).
 set -euo pipefail
@@ -40,6 +41,13 @@ started=$SECONDS
 KUBEWORKZ_KUBE_BIN=$(bash tests/kube-tools/build.sh --print-bin-dir)
 export KUBEWORKZ_KUBE_BIN
 log "control plane ready in $((SECONDS - started)) s: $KUBEWORKZ_KUBE_BIN"
+
+# --- the single sign-on tests' identity provider (Dex, Go), cached by go.sum --------------
+log "building the test identity provider (tests/idp-tools)"
+started=$SECONDS
+KUBEWORKZ_DEX_BIN=$(bash tests/idp-tools/build.sh --print-bin-dir)
+export KUBEWORKZ_DEX_BIN
+log "identity provider ready in $((SECONDS - started)) s: $KUBEWORKZ_DEX_BIN"
 
 # --- Helm charts: lint and render with the real Helm (built above) ------------------------
 log "linting and rendering manifests/charts"

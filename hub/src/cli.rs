@@ -1,6 +1,7 @@
 //! The operator CLI beside `serve`: one-off commands against the hub's database.
 
 pub mod prices;
+pub mod sso;
 pub mod users;
 
 use std::io::Read;
@@ -51,6 +52,16 @@ impl StoreArgs {
         let store = open_store(&self.database_url).await?;
         let org = organization_id(&store, self.org_name()).await?;
         Ok((store, org))
+    }
+
+    /// The organization of `--org` in an open store.
+    async fn org_in(&self, store: &Store) -> anyhow::Result<OrgId> {
+        organization_id(store, self.org_name()).await
+    }
+
+    /// The master keyring, as `serve` loads it.
+    fn keyring(&self) -> anyhow::Result<(kubeworkz_hub::seal::Keyring, keys::KeySource)> {
+        Ok(self.keys.load(&self.database_url)?)
     }
 }
 
@@ -330,8 +341,8 @@ pub async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             let (store, _) = args.open().await?;
             let report = keys::rotate(&args.keys, &args.database_url, &store).await?;
             println!(
-                "sealed with key {}: {} kubeconfig(s) re-sealed",
-                report.current_key, report.kubeconfigs_resealed
+                "sealed with key {}: {} kubeconfig(s) re-sealed, {} identity provider secret(s) re-sealed",
+                report.current_key, report.kubeconfigs_resealed, report.client_secrets_resealed
             );
             store.close().await;
             Ok(())

@@ -36,6 +36,9 @@ pub enum ApiError {
     /// 401 at login: wrong email or password (indistinguishable on purpose).
     #[error("wrong email or password")]
     BadCredentials,
+    /// 401: the identity provider revoked or expired the session's refresh token.
+    #[error("signed out by your identity provider")]
+    SignedOutByIdp,
     /// 403: authenticated, but not allowed (role, or CSRF check).
     #[error("{0}")]
     Forbidden(String),
@@ -109,6 +112,7 @@ impl ApiError {
             ApiError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            ApiError::SignedOutByIdp => (StatusCode::UNAUTHORIZED, "signed_out_by_idp"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -58,6 +58,13 @@ pub enum KeyError {
         #[source]
         source: SealError,
     },
+    /// An identity provider's client secret did not open with any key.
+    #[error("identity provider {provider}: {source}")]
+    ResealSecret {
+        provider: String,
+        #[source]
+        source: SealError,
+    },
 }
 
 impl KeyConfig {
@@ -109,6 +116,8 @@ pub struct RotationReport {
     pub current_key: String,
     /// Sealed kubeconfigs re-sealed.
     pub kubeconfigs_resealed: usize,
+    /// Identity providers' client secrets re-sealed.
+    pub client_secrets_resealed: usize,
 }
 
 /// `kubeworkz-hub keys rotate`: with a key file, adds a new current key (old ones stay to
@@ -145,9 +154,25 @@ pub async fn rotate(
             .await?;
         resealed += 1;
     }
+    // Single sign-on: the providers' client secrets. Sessions' refresh and ID tokens are
+    // sealed anew at each renewal, logins in flight within minutes.
+    let mut secrets = 0;
+    for mut provider in store.all_oidc_providers().await? {
+        let context = crate::oidc::settings::SECRET_CONTEXT;
+        let plaintext = keyring
+            .open(&provider.client_secret_sealed, context)
+            .map_err(|source| KeyError::ResealSecret {
+                provider: provider.name.clone(),
+                source,
+            })?;
+        provider.client_secret_sealed = keyring.seal(&plaintext, context);
+        store.update_oidc_provider(&provider).await?;
+        secrets += 1;
+    }
     Ok(RotationReport {
         current_key: keyring.current_id().to_string(),
         kubeconfigs_resealed: resealed,
+        client_secrets_resealed: secrets,
     })
 }
 

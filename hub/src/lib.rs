@@ -11,6 +11,7 @@ pub mod error;
 pub mod http_server;
 pub mod keys;
 pub mod kubeconfig;
+pub mod oidc;
 pub mod pki;
 pub mod public_url;
 pub mod pull;

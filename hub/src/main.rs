@@ -44,6 +44,9 @@ enum Command {
     /// Create, list, change, disable and delete users.
     #[command(subcommand)]
     User(cli::users::UserCommand),
+    /// Single sign-on: identity providers, group-to-role mappings, local passwords.
+    #[command(subcommand)]
+    Sso(cli::sso::SsoCommand),
     /// Master key operations.
     #[command(subcommand)]
     Keys(cli::KeysCommand),
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => cli::token(command).await,
             Command::Org(command) => cli::org(command).await,
             Command::User(command) => cli::users::user(command).await,
+            Command::Sso(command) => cli::sso::sso(command).await,
             Command::Openapi => print_openapi(),
         }
     })

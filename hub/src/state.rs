@@ -73,6 +73,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// One cluster poller per organization with open event streams, and the streams' caps.
     pub events: Arc<EventFeeds>,
+    /// Single sign-on: the identity providers' discovered metadata and keys.
+    pub oidc: Arc<crate::oidc::Oidc>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             settings: Arc::new(ApiSettings::default()),
             shutdown: Shutdown::new(),
             events: Arc::new(EventFeeds::default()),
+            oidc: Arc::new(crate::oidc::Oidc::new()),
         }
     }
 }

@@ -13,8 +13,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, clusters, costs, events, fleet, health, inventory, metrics, search,
-    search_export, session, usage,
+    admin, audit, clusters, costs, events, fleet, health, inventory, metrics, oidc, oidc_admin,
+    oidc_session, search, search_export, session, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -88,6 +88,9 @@ impl Modify for OperationIds {
         health::healthz, health::readyz, metrics::prometheus,
         session::login, session::logout, session::me,
         session::create_token, session::list_tokens, session::revoke_token,
+        oidc::providers, oidc::login, oidc::callback, oidc_session::refresh,
+        oidc_admin::list, oidc_admin::create, oidc_admin::update, oidc_admin::delete,
+        oidc_admin::set_group_roles, oidc_admin::set_password_login,
         clusters::register, clusters::list, clusters::get, clusters::update, clusters::delete,
         clusters::sync, clusters::health,
         inventory::cluster_namespaces, inventory::cluster_nodes,

@@ -162,11 +162,20 @@ impl FromRequestParts<AppState> for Principal {
             if !is_safe(&parts.method) {
                 check_csrf(&parts.headers, &session.csrf_hash)?;
             }
+            // A single sign-on session whose provider tokens are due renews them first.
+            let role = match session.oidc_renew_at {
+                Some(at) if at <= now => {
+                    let ctx = super::RequestContext::from_request_parts(parts, state).await?;
+                    let org = session.user.org_id;
+                    super::oidc_session::renew(state, &ctx, org, &hash, &session.user).await?
+                }
+                _ => session.user.role,
+            };
             Principal {
                 user_id: session.user.id,
                 org_id: session.user.org_id,
                 actor: session.user.email,
-                role: session.user.role,
+                role,
                 credential: Credential::Session(hash),
             }
         };

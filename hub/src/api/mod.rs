@@ -24,6 +24,9 @@ mod inventory;
 pub mod metrics;
 mod search;
 mod search_export;
+mod oidc;
+mod oidc_admin;
+mod oidc_session;
 mod session;
 mod timestamp;
 mod usage;
@@ -100,6 +103,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(session::login))
         .route("/auth/logout", post(session::logout))
         .route("/auth/me", get(session::me))
+        .route("/auth/refresh", post(oidc_session::refresh))
+        .route("/auth/oidc/providers", get(oidc::providers))
+        .route("/auth/oidc/{provider}/login", get(oidc::login))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route(
             "/auth/tokens",
             get(session::list_tokens).post(session::create_token),
@@ -112,6 +119,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/users/{id}",
             axum::routing::patch(admin::update_user).delete(admin::delete_user),
+        )
+        .route(
+            "/oidc-providers",
+            get(oidc_admin::list).post(oidc_admin::create),
+        )
+        .route(
+            "/oidc-providers/{id}",
+            axum::routing::put(oidc_admin::update).delete(oidc_admin::delete),
+        )
+        .route(
+            "/oidc-providers/{id}/group-roles",
+            axum::routing::put(oidc_admin::set_group_roles),
+        )
+        .route(
+            "/organization/password-login",
+            axum::routing::put(oidc_admin::set_password_login),
         )
         .route("/audit", get(audit::list))
         .route("/docs", get(docs::page))

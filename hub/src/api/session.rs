@@ -19,7 +19,7 @@ use super::usage::parse_duration;
 use crate::auth::{self, LoginMatch};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{ApiTokenInfo, NewApiToken, NewSession, Role, User};
+use crate::store::{ApiTokenInfo, NewApiToken, NewSession, OidcSessionRecord, Role, User};
 
 /// Login request.
 #[derive(Deserialize, ToSchema)]
@@ -59,7 +59,7 @@ pub struct Me {
     pub auth: String,
 }
 
-async fn me_of(state: &AppState, who: &Principal) -> Result<Me, ApiError> {
+pub(super) async fn me_of(state: &AppState, who: &Principal) -> Result<Me, ApiError> {
     let org = state
         .store
         .organization(who.org_id)
@@ -79,7 +79,13 @@ async fn me_of(state: &AppState, who: &Principal) -> Result<Me, ApiError> {
     })
 }
 
-fn cookie(name: &str, value: &str, http_only: bool, secure: bool, max_age: i64) -> HeaderValue {
+pub(super) fn cookie(
+    name: &str,
+    value: &str,
+    http_only: bool,
+    secure: bool,
+    max_age: i64,
+) -> HeaderValue {
     let mut text = format!("{name}={value}; Path=/; SameSite=Lax; Max-Age={max_age}");
     if http_only {
         text.push_str("; HttpOnly");
@@ -91,7 +97,12 @@ fn cookie(name: &str, value: &str, http_only: bool, secure: bool, max_age: i64) 
 }
 
 /// Records a login attempt on `user` in their organization's audit log.
-async fn record_login(state: &AppState, ctx: &RequestContext, user: &User, result: String) {
+pub(super) async fn record_login(
+    state: &AppState,
+    ctx: &RequestContext,
+    user: &User,
+    result: String,
+) {
     let target = format!("user:{}", user.id);
     record(
         state,
@@ -105,11 +116,60 @@ async fn record_login(state: &AppState, ctx: &RequestContext, user: &User, resul
     .await;
 }
 
+/// Why a password login is refused in an organization that uses single sign-on only.
+pub const PASSWORD_LOGIN_DISABLED: &str =
+    "this organization signs in through its identity provider only: use its sign-in button";
+
+/// Starts a session for `user` (with the provider's side of it for a single sign-on): the
+/// session and CSRF cookies to set, and the principal the session is.
+pub(super) async fn open_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    user: &User,
+    oidc: Option<OidcSessionRecord>,
+) -> Result<(HeaderMap, Principal), ApiError> {
+    let (session, session_hash) = auth::new_token("kws");
+    let (csrf, csrf_hash) = auth::new_token("kwc");
+    let ttl = state.settings.session_ttl;
+    let new = NewSession {
+        token_hash: session_hash,
+        user_id: user.id,
+        org_id: user.org_id,
+        csrf_hash,
+        expires_at: Utc::now()
+            + chrono::Duration::from_std(ttl).map_err(|e| ApiError::Internal(e.into()))?,
+    };
+    match oidc {
+        None => state.store.create_session(&new).await?,
+        Some(oidc) => state.store.create_oidc_session(&new, &oidc).await?,
+    }
+    let who = Principal {
+        user_id: user.id,
+        org_id: user.org_id,
+        actor: user.email.clone(),
+        role: user.role,
+        credential: Credential::Session(session_hash),
+    };
+    let max_age = ttl.as_secs() as i64;
+    let mut headers = HeaderMap::new();
+    headers.append(
+        header::SET_COOKIE,
+        cookie(SESSION_COOKIE, session.expose(), true, ctx.secure, max_age),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        cookie(CSRF_COOKIE, csrf.expose(), false, ctx.secure, max_age),
+    );
+    Ok((headers, who))
+}
+
 /// `POST /api/v1/auth/login`: sets the session cookie (HttpOnly) and the `csrf_token`
 /// cookie, whose value cookie-authenticated mutations repeat in `X-CSRF-Token`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
     responses((status = 200, body = Me, description = "Logged in; cookies set"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody,
+            description = "The organization signs in through its identity provider only"),
         (status = 409, body = ErrorBody,
             description = "Users of several organizations match: name the organization"),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -151,52 +211,45 @@ pub(super) async fn login(
             return Err(ApiError::BadCredentials);
         }
     };
-    let (session, session_hash) = auth::new_token("kws");
-    let (csrf, csrf_hash) = auth::new_token("kwc");
-    let ttl = state.settings.session_ttl;
-    state
-        .store
-        .create_session(&NewSession {
-            token_hash: session_hash,
-            user_id: user.id,
-            org_id: user.org_id,
-            csrf_hash,
-            expires_at: Utc::now()
-                + chrono::Duration::from_std(ttl).map_err(|e| ApiError::Internal(e.into()))?,
-        })
-        .await?;
-    let who = Principal {
-        user_id: user.id,
-        org_id: user.org_id,
-        actor: user.email.clone(),
-        role: user.role,
-        credential: Credential::Session(session_hash),
-    };
+    if state.store.password_login_disabled(user.org_id).await? {
+        record_login(
+            &state,
+            &ctx,
+            &user,
+            "failure: password_login_disabled".into(),
+        )
+        .await;
+        return Err(ApiError::Forbidden(PASSWORD_LOGIN_DISABLED.into()));
+    }
+    let (headers, who) = open_session(&state, &ctx, &user, None).await?;
     record_login(&state, &ctx, &user, "success".into()).await;
     let me = me_of(&state, &who).await?;
-    let max_age = ttl.as_secs() as i64;
-    let mut headers = HeaderMap::new();
-    headers.append(
-        header::SET_COOKIE,
-        cookie(SESSION_COOKIE, session.expose(), true, ctx.secure, max_age),
-    );
-    headers.append(
-        header::SET_COOKIE,
-        cookie(CSRF_COOKIE, csrf.expose(), false, ctx.secure, max_age),
-    );
     Ok((StatusCode::OK, headers, Json(me)).into_response())
 }
 
 /// `POST /api/v1/auth/logout`: ends the session and clears the cookies.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
-    responses((status = 204, description = "Logged out"), (status = 401, body = ErrorBody),
+    responses((status = 204, description = "Logged out"),
+        (status = 200, body = LoggedOut,
+            description = "Logged out; the identity provider's session ends at the URL"),
+        (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub(super) async fn logout(
     State(state): State<AppState>,
     who: Principal,
     ctx: RequestContext,
+    request_headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let mut provider_logout = None;
     if let Credential::Session(hash) = &who.credential {
+        provider_logout = super::oidc_session::provider_logout_url(
+            &state,
+            who.org_id,
+            hash,
+            &request_headers,
+            &ctx,
+        )
+        .await;
         state.store.delete_session(hash).await?;
     }
     record(
@@ -218,7 +271,24 @@ pub(super) async fn logout(
         header::SET_COOKIE,
         cookie(CSRF_COOKIE, "", false, ctx.secure, 0),
     );
-    Ok((StatusCode::NO_CONTENT, headers).into_response())
+    match provider_logout {
+        Some(url) => Ok((
+            StatusCode::OK,
+            headers,
+            Json(LoggedOut {
+                provider_logout_url: url,
+            }),
+        )
+            .into_response()),
+        None => Ok((StatusCode::NO_CONTENT, headers).into_response()),
+    }
+}
+
+/// A logout of a single sign-on session whose provider supports RP-initiated logout.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedOut {
+    /// Send the browser here to end the identity provider's session as well.
+    pub provider_logout_url: String,
 }
 
 /// `GET /api/v1/auth/me`.

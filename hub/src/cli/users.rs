@@ -289,15 +289,21 @@ fn print_users(users: &[User], output: Output) {
 
 /// The first line of standard input, without its line ending.
 fn read_password() -> anyhow::Result<Secret> {
+    read_secret_line("password").map(Secret::new)
+}
+
+/// The first line of standard input without its line ending: the `what` (a password, a
+/// client secret) that must never be an argument.
+pub(super) fn read_secret_line(what: &str) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .take(4096)
         .read_line(&mut line)
-        .context("reading the password from standard input")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    if password.is_empty() {
-        bail!("no password on standard input");
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.is_empty() {
+        bail!("no {what} on standard input");
     }
-    Ok(Secret::new(password))
+    Ok(secret)
 }

@@ -44,8 +44,9 @@ use backend::group_commit::GroupCommit;
 use sql::{Sql, Tx, Ty};
 
 pub use accounts::{
-    ApiTokenInfo, LAST_ADMIN, NewApiToken, NewSession, NewUser, Role, SessionRecord, User,
-    UserChange, UserCredentials,
+    ApiTokenInfo, GroupRole, LAST_ADMIN, NO_PASSWORD, NewApiToken, NewSession, NewUser, OidcLogin,
+    OidcProvider, OidcSessionRecord, OidcSignIn, Role, SessionRecord, SignInRefused, SignedIn,
+    User, UserChange, UserCredentials,
 };
 pub use agents::{
     AgentCluster, AgentLink, CertificateStanding, EnrollmentTokenInfo, NewEnrollmentToken,

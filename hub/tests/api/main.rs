@@ -25,6 +25,7 @@ mod lists;
 mod openapi;
 mod register;
 mod search;
+mod sso;
 mod ui;
 
 use support::{fake_apiserver, fixtures, harness};
@@ -85,6 +86,12 @@ support::backend_cases! {
     hardening::html_pages_carry_the_security_headers,
     hardening::password_hashing_does_not_stall_other_requests,
     openapi::operation_ids_are_unique,
+    sso::groups_give_roles_and_a_removed_group_drops_the_role,
+    sso::tokens_for_another_audience_or_already_expired_are_refused,
+    sso::refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out,
+    sso::password_login_can_be_disabled_and_settings_are_checked,
+    sso::a_signing_key_rotated_by_dex_mid_run_is_fetched_not_refused,
+    sso::sso_commands_configure_providers_like_the_api,
     openapi::every_reference_resolves,
     openapi::multi_byte_windows_and_steps_are_bad_requests,
     openapi::page_limits_are_documented_and_enforced,

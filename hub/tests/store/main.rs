@@ -19,6 +19,7 @@ mod group_commit;
 mod group_merge;
 mod ingest;
 mod lists;
+mod oidc;
 mod organizations;
 mod plans;
 mod search;
@@ -63,6 +64,10 @@ support::backend_cases! {
     accounts::racing_mutual_demotions_leave_an_admin,
     accounts::emails_are_unique_per_organization_and_login_finds_each,
     accounts::the_accounts_migration_keeps_users_sessions_and_tokens,
+    oidc::providers_and_mappings_are_kept_per_organization,
+    oidc::a_login_is_taken_once_and_expires,
+    oidc::sign_in_provisions_links_and_keeps_organizations_apart,
+    oidc::a_providers_session_renews_once_and_ends_with_the_session,
     api::the_audit_log_is_filtered_and_paged_per_organization,
     api::cluster_and_inventory_pages_are_scoped_counted_and_stable,
     api::namespace_pages_count_live_objects_in_the_org,

@@ -1,7 +1,8 @@
 //! What the hub's test suites and benches share, kept in this one place: the real hub binary
 //! (`hub`), the UI's browser walks (`browser`), a fresh store of either backend (`harness`) with realistic projections and
 //! clusters (`fixtures`), the real agent binary (`real_agent`), a TLS server that answers like
-//! a Kubernetes API server (`fake_apiserver`), and [`backend_cases!`], which runs every case of
+//! a Kubernetes API server (`fake_apiserver`), a browser's part in single sign-on
+//! (`sso_browser`), and [`backend_cases!`], which runs every case of
 //! a suite on SQLite and on PostgreSQL.
 //!
 //! A top-level test file declares it as `mod support;`; a suite in its own folder and a
@@ -16,6 +17,7 @@ pub mod fixtures;
 pub mod harness;
 pub mod hub;
 pub mod real_agent;
+pub mod sso_browser;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests for each listed case: every case
 /// is an `async fn(Fixture)` in a module of the suite, and `$open` (an absolute path, such

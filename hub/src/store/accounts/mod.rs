@@ -13,6 +13,8 @@ use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
 mod api_tokens;
+mod oidc;
+mod oidc_sessions;
 mod user_changes;
 
 use tracing::instrument;
@@ -20,6 +22,10 @@ use tracing::instrument;
 use crate::store::sql::{Cells, Sql, Ty, Value};
 use crate::store::{Organization, Store, StoreError, in_tx, on_conn};
 pub use api_tokens::{ApiTokenInfo, NewApiToken};
+pub use oidc::{GroupRole, OidcProvider};
+pub use oidc_sessions::{
+    NO_PASSWORD, OidcLogin, OidcSessionRecord, OidcSignIn, SignInRefused, SignedIn,
+};
 pub use user_changes::{LAST_ADMIN, UserChange};
 
 /// What a user or token may do within its organization.
@@ -171,6 +177,8 @@ pub struct SessionRecord {
     pub csrf_hash: Vec<u8>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
+    /// For a session signed in through a provider: when its tokens are to be renewed.
+    pub oidc_renew_at: Option<DateTime<Utc>>,
 }
 
 pub(crate) const USER_TYPES: [Ty; 6] = [
@@ -233,6 +241,34 @@ pub(crate) async fn users(
         .into_iter()
         .map(|row| user_from(&mut Cells::new(row)))
         .collect()
+}
+
+/// Inserts a login session (in the caller's transaction).
+pub(crate) async fn insert_session(db: &mut dyn Sql, new: &NewSession) -> Result<(), StoreError> {
+    let d = db.dialect();
+    let sql = format!(
+        "INSERT INTO sessions (token_hash, user_id, org_id, csrf_hash, created_at, expires_at) \
+         VALUES ({}, {}, {}, {}, {}, {})",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
+        d.ph(4),
+        d.ph(5),
+        d.ph(6)
+    );
+    db.execute(
+        &sql,
+        vec![
+            Value::Bytes(new.token_hash.to_vec()),
+            Value::Id(new.user_id),
+            Value::Id(*new.org_id.as_uuid()),
+            Value::Bytes(new.csrf_hash.to_vec()),
+            Value::Time(Utc::now()),
+            Value::Time(new.expires_at),
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 fn organization_from(row: Vec<Value>) -> Result<Organization, StoreError> {
@@ -470,32 +506,7 @@ impl Store {
     /// Stores a login session.
     #[instrument(skip_all)]
     pub async fn create_session(&self, new: &NewSession) -> Result<(), StoreError> {
-        in_tx!(self, |db| async {
-            let d = db.dialect();
-            let sql = format!(
-                "INSERT INTO sessions (token_hash, user_id, org_id, csrf_hash, created_at, expires_at) \
-         VALUES ({}, {}, {}, {}, {}, {})",
-                d.ph(1),
-                d.ph(2),
-                d.ph(3),
-                d.ph(4),
-                d.ph(5),
-                d.ph(6)
-            );
-            db.execute(
-                &sql,
-                vec![
-                    Value::Bytes(new.token_hash.to_vec()),
-                    Value::Id(new.user_id),
-                    Value::Id(*new.org_id.as_uuid()),
-                    Value::Bytes(new.csrf_hash.to_vec()),
-                    Value::Time(Utc::now()),
-                    Value::Time(new.expires_at),
-                ],
-            )
-            .await?;
-            Ok(())
-        })
+        in_tx!(self, |db| insert_session(db, new))
     }
 
     /// The unexpired session with this token hash.
@@ -507,14 +518,15 @@ impl Store {
     ) -> Result<Option<SessionRecord>, StoreError> {
         on_conn!(self, |db| async {
             let sql = format!(
-                "SELECT {}, s.csrf_hash, s.expires_at FROM sessions s \
+                "SELECT {}, s.csrf_hash, s.expires_at, o.renew_at FROM sessions s \
          JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
+         LEFT JOIN oidc_sessions o ON o.token_hash = s.token_hash AND o.org_id = s.org_id \
          WHERE s.token_hash = {} AND u.disabled_at IS NULL",
                 user_columns(db, "u."),
                 db.dialect().ph(1)
             );
             let mut types = USER_TYPES.to_vec();
-            types.extend([Ty::OptBytes, Ty::Time]);
+            types.extend([Ty::OptBytes, Ty::Time, Ty::OptTime]);
             let rows = db
                 .fetch(&sql, vec![Value::Bytes(token_hash.to_vec())], &types)
                 .await?;
@@ -526,6 +538,7 @@ impl Store {
                 user: user_from(&mut c)?,
                 csrf_hash: c.opt_bytes()?.unwrap_or_default(),
                 expires_at: c.time()?,
+                oidc_renew_at: c.opt_time()?,
             };
             Ok((record.expires_at > now).then_some(record))
         })

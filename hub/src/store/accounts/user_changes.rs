@@ -55,7 +55,7 @@ impl fmt::Debug for UserChange {
 }
 
 /// Waits for the other account changes of the organization to commit (see the module docs).
-async fn lock_organization(db: &mut dyn Sql, org: OrgId) -> Result<(), StoreError> {
+pub(super) async fn lock_organization(db: &mut dyn Sql, org: OrgId) -> Result<(), StoreError> {
     if db.dialect() == Dialect::Postgres {
         db.fetch(
             "SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE",

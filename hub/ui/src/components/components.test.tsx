@@ -7,7 +7,7 @@ import { HealthBadge } from './HealthBadge'
 import { AdminOnly } from './ui'
 import { KubeconfigForm, splitTags, validateRegistration } from '../pages/Register'
 import { Login } from '../pages/Login'
-import type { Me } from '../lib/api'
+import { SIGNED_OUT_KEY, type Me } from '../lib/api'
 
 function withProviders(children: ReactNode, me: Me | null = null) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } })
@@ -107,25 +107,39 @@ describe('login', () => {
 
   it('asks for the organization only when the hub needs it', async () => {
     const message = 'this email and password match users in several organizations (acme, default): log in again with "organization" set to one of them'
-    const fetch = vi
-      .spyOn(globalThis, 'fetch')
-      .mockResolvedValueOnce(
-        new Response(JSON.stringify({ error: { code: 'conflict', message, request_id: 'r' } }), {
-          status: 409,
-          headers: { 'content-type': 'application/json' },
-        }),
-      )
-      .mockResolvedValueOnce(new Response(JSON.stringify(me('viewer')), { status: 200, headers: { 'content-type': 'application/json' } }))
+    const answers = [
+      new Response(JSON.stringify({ error: { code: 'conflict', message, request_id: 'r' } }), {
+        status: 409,
+        headers: { 'content-type': 'application/json' },
+      }),
+      new Response(JSON.stringify(me('viewer')), { status: 200, headers: { 'content-type': 'application/json' } }),
+    ]
+    const fetch = vi.spyOn(globalThis, 'fetch').mockImplementation(async (url) => (String(url).includes('/auth/login') ? answers.shift()! : json({ items: [] })))
     render(withProviders(<Login />))
     expect(screen.queryByLabelText('Organization')).toBeNull()
     fireEvent.change(screen.getByLabelText('Email'), { target: { value: 'sam@example.com' } })
     fireEvent.change(screen.getByLabelText('Password'), { target: { value: 'a-long-enough-password' } })
     fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
     await waitFor(() => expect(screen.getByRole('alert').textContent).toBe(message))
-    expect(JSON.parse(String(fetch.mock.calls[0][1]?.body))).toEqual({ email: 'sam@example.com', password: 'a-long-enough-password' })
+    const logins = () => fetch.mock.calls.filter(([url]) => String(url).includes('/auth/login'))
+    expect(JSON.parse(String(logins()[0][1]?.body))).toEqual({ email: 'sam@example.com', password: 'a-long-enough-password' })
     fireEvent.change(screen.getByLabelText('Organization'), { target: { value: 'acme' } })
     fireEvent.click(screen.getByRole('button', { name: 'Sign in' }))
-    await waitFor(() => expect(fetch).toHaveBeenCalledTimes(2))
-    expect(JSON.parse(String(fetch.mock.calls[1][1]?.body))).toEqual({ email: 'sam@example.com', password: 'a-long-enough-password', organization: 'acme' })
+    await waitFor(() => expect(logins()).toHaveLength(2))
+    expect(JSON.parse(String(logins()[1][1]?.body))).toEqual({ email: 'sam@example.com', password: 'a-long-enough-password', organization: 'acme' })
+  })
+
+  it('offers each identity provider and says why a single sign-on ended', async () => {
+    vi.spyOn(globalThis, 'fetch').mockImplementation(async () => json({ items: [{ id: 'p1', display_name: 'Dex' }] }))
+    sessionStorage.setItem(SIGNED_OUT_KEY, 'signed out by your identity provider')
+    render(withProviders(<Login />))
+    const button = await screen.findByRole('link', { name: 'Sign in with Dex' })
+    expect(button.getAttribute('href')).toBe('/api/v1/auth/oidc/p1/login')
+    expect(screen.getByRole('alert').textContent).toBe('signed out by your identity provider')
+    expect(sessionStorage.getItem(SIGNED_OUT_KEY)).toBeNull()
   })
 })
+
+function json(body: unknown): Response {
+  return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } })
+}

@@ -75,6 +75,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/auth/oidc/callback`: finishes the sign-in and redirects to the UI. */
+        get: operations["get_auth_oidc_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/auth/oidc/providers`: what the login page offers; no login needed. */
+        get: operations["get_auth_oidc_providers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/{provider}/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/auth/oidc/{provider}/login`: redirects to the provider's sign-in. */
+        get: operations["get_auth_oidc_provider_login"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /api/v1/auth/refresh`: renews a single sign-on session's provider tokens when due
+         *     (a password session has none); the UI calls it while the user is active.
+         */
+        post: operations["post_auth_refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/tokens": {
         parameters: {
             query?: never;
@@ -527,6 +598,79 @@ export interface paths {
         /** `GET /api/v1/k8s/workers/status` (admin). */
         get: operations["get_k8s_workers_status"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oidc-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/oidc-providers` (admin). */
+        get: operations["get_oidc_providers"];
+        put?: never;
+        /** `POST /api/v1/oidc-providers` (admin). */
+        post: operations["post_oidc_providers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oidc-providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /api/v1/oidc-providers/{id}` (admin): replaces the settings. */
+        put: operations["put_oidc_providers_id"];
+        post?: never;
+        /**
+         * `DELETE /api/v1/oidc-providers/{id}` (admin): its users stay; their sign-ins through it
+         *     end.
+         */
+        delete: operations["delete_oidc_providers_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oidc-providers/{id}/group-roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /api/v1/oidc-providers/{id}/group-roles` (admin): replaces the mappings. */
+        put: operations["put_oidc_providers_id_group_roles"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organization/password-login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /api/v1/organization/password-login` (admin): allows or refuses local passwords. */
+        put: operations["put_organization_password_login"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1112,6 +1256,13 @@ export interface components {
          * @enum {string}
          */
         Format: "json" | "csv";
+        /** @description A group and the role its members get. */
+        GroupRoleView: {
+            /** @description The group as the groups claim names it. */
+            group: string;
+            /** @description `admin` or `viewer`. */
+            role: string;
+        };
         /** @description The latest health verdict. */
         HealthView: {
             /**
@@ -1138,6 +1289,11 @@ export interface components {
              * @example ok
              */
             status: string;
+        };
+        /** @description A logout of a single sign-on session whose provider supports RP-initiated logout. */
+        LoggedOut: {
+            /** @description Send the browser here to end the identity provider's session as well. */
+            provider_logout_url: string;
         };
         /** @description Login request. */
         Login: {
@@ -1278,6 +1434,66 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description Whether local passwords may sign in. */
+        PasswordLogin: {
+            /** @description True: the organization signs in through its identity providers only. */
+            disabled: boolean;
+        };
+        /** @description The organization's providers. */
+        ProviderList: {
+            /** @description By name. */
+            items: components["schemas"]["ProviderView"][];
+        };
+        /**
+         * @description A provider to add, or the new settings of one (`client_secret` may then be left out to
+         *     keep the stored one).
+         */
+        ProviderSettings: {
+            /** @description The hub's client id at the provider. */
+            client_id: string;
+            /** @description The client secret: sealed with the master key, never shown again. */
+            client_secret?: string | null;
+            /** @description Role of a user in none of the mapped groups (`admin` or `viewer`); none refuses them. */
+            default_role?: string | null;
+            /** @description What the sign-in button names ("Sign in with …"). */
+            display_name: string;
+            /** @description The ID token claim with the user's email; default `email`. */
+            email_claim?: string | null;
+            /** @description The ID token claim with the user's groups; default `groups`. */
+            groups_claim?: string | null;
+            /** @description Issuer URL (discovery: `<issuer>/.well-known/openid-configuration`). */
+            issuer: string;
+            /** @description Short name, unique in the organization: lowercase letters, digits and `-`. */
+            name: string;
+            /** @description Scopes besides `openid`; default `email profile offline_access`. */
+            scopes?: string[] | null;
+        };
+        /** @description A provider as shown: never its secret. */
+        ProviderView: {
+            /** @description Client id. */
+            client_id: string;
+            /** @description Role of a user in no mapped group; none refuses them. */
+            default_role?: string | null;
+            /** @description Button text. */
+            display_name: string;
+            /** @description Email claim. */
+            email_claim: string;
+            /** @description Group-to-role mappings. */
+            group_roles: components["schemas"]["GroupRoleView"][];
+            /** @description Groups claim. */
+            groups_claim: string;
+            /**
+             * Format: uuid
+             * @description Id (the login URL names it).
+             */
+            id: string;
+            /** @description Issuer URL. */
+            issuer: string;
+            /** @description Short name. */
+            name: string;
+            /** @description Scopes besides `openid`. */
+            scopes: string[];
+        };
         /** @description What `/readyz` answers while the database answers too. */
         ReadinessView: {
             /**
@@ -1299,6 +1515,11 @@ export interface components {
             message: string;
             /** @description `healthy`, `degraded` or `critical`. */
             severity: string;
+        };
+        /** @description The state of a session after a refresh. */
+        Refreshed: {
+            /** @description The role now. */
+            role: string;
         };
         /**
          * @description Registration by kubeconfig (JSON; multipart takes the same fields with the kubeconfig
@@ -1403,6 +1624,21 @@ export interface components {
              * @description Every match.
              */
             total: number;
+        };
+        /** @description A sign-in button. */
+        SignInOption: {
+            /** @description What the button names ("Sign in with …"). */
+            display_name: string;
+            /**
+             * Format: uuid
+             * @description Provider id: the login URL is `/api/v1/auth/oidc/{id}/login`.
+             */
+            id: string;
+        };
+        /** @description The sign-in buttons of every organization. */
+        SignInOptions: {
+            /** @description By name. */
+            items: components["schemas"]["SignInOption"][];
         };
         /** @description What `sync` did. */
         SyncStarted: {
@@ -1652,6 +1888,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The organization signs in through its identity provider only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Users of several organizations match: name the organization */
             409: {
                 headers: {
@@ -1688,6 +1933,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description Logged out; the identity provider's session ends at the URL */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoggedOut"];
+                };
+            };
             /** @description Logged out */
             204: {
                 headers: {
@@ -1730,6 +1984,109 @@ export interface operations {
                     "application/json": components["schemas"]["Me"];
                 };
             };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_auth_oidc_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The authorization code. */
+                code: string | null;
+                /** @description The login's state. */
+                state: string | null;
+                /** @description The provider's error code, when the sign-in failed there. */
+                error: string | null;
+                /** @description The provider's words for it. */
+                error_description: string | null;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed in (to `/`, cookies set) or refused (to `/login?sso_error=…`) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    get_auth_oidc_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInOptions"];
+                };
+            };
+        };
+    };
+    get_auth_oidc_provider_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Provider id */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the identity provider */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_auth_refresh: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refreshed"];
+                };
+            };
+            /** @description Not signed in, or signed out by the identity provider */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3285,6 +3642,344 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_oidc_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_oidc_providers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderSettings"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_oidc_providers_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProviderSettings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_oidc_providers_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_oidc_providers_id_group_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Provider id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupRoleView"][];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_organization_password_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordLogin"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PasswordLogin"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -21,6 +21,9 @@ export class ApiError extends Error {
   }
 }
 
+/** Where the reason a single sign-on session ended waits for the login page. */
+export const SIGNED_OUT_KEY = 'kubeworkz_signed_out'
+
 function csrfToken(): string | undefined {
   return document.cookie
     .split(';')
@@ -49,6 +52,8 @@ async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
     } catch {
       // not the API's shape (a proxy's page): keep the status line
     }
+    // The identity provider ended the session: the login page says so after the redirect.
+    if (code === 'signed_out_by_idp') sessionStorage.setItem(SIGNED_OUT_KEY, message)
     throw new ApiError(response.status, code, message, position)
   }
   if (response.status === 204) return undefined as T
@@ -110,6 +115,11 @@ export function apiSend<M extends Exclude<Method, 'get'>, P extends PathOf<M>>(
     method: method.toUpperCase(),
     body: body === undefined ? undefined : JSON.stringify(body),
   })
+}
+
+/** Where a sign-in button sends the browser: the hub redirects on to the provider. */
+export function signInUrl(provider: string): string {
+  return apiUrl('/api/v1/auth/oidc/{provider}/login', { provider })
 }
 
 type Schemas = components['schemas']

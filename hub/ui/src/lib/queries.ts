@@ -159,6 +159,19 @@ export function useMe() {
       }
     },
     staleTime: 60_000,
+    // While the page is in view the session is asked for every minute, which renews a single
+    // sign-on session with its provider before it expires (the hub renews when due).
+    refetchInterval: 60_000,
+    refetchIntervalInBackground: false,
+  })
+}
+
+/** The identity providers' sign-in buttons. */
+export function useSignInOptions() {
+  return useQuery({
+    queryKey: ['sign-in-options'],
+    queryFn: () => apiGet('/api/v1/auth/oidc/providers', {}),
+    staleTime: 60_000,
   })
 }
 
@@ -177,9 +190,11 @@ export function useLogin() {
   })
 }
 
-/** Ends the session (the caller clears the cache whatever the answer). */
-export function endSession(): Promise<void> {
-  return apiSend('post', '/api/v1/auth/logout', {})
+/** Ends the session (the caller clears the cache whatever the answer); a single sign-on
+ * session whose provider supports RP-initiated logout goes on to end the provider's session. */
+export async function endSession(): Promise<void> {
+  const answer = await apiSend('post', '/api/v1/auth/logout', {})
+  if (answer?.provider_logout_url) window.location.assign(answer.provider_logout_url)
 }
 
 /** The cluster list's filters and order, as the hub's list takes them. */

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react'
-import { useNavigate } from 'react-router'
-import { ApiError } from '../lib/api'
-import { useLogin } from '../lib/queries'
+import { useNavigate, useSearchParams } from 'react-router'
+import { ApiError, SIGNED_OUT_KEY, signInUrl } from '../lib/api'
+import { useLogin, useSignInOptions } from '../lib/queries'
 import { useTheme } from '../lib/theme'
 import { ErrorBox, buttonClass, inputClass } from '../components/ui'
 
@@ -16,6 +16,14 @@ export function Login() {
   const [error, setError] = useState<unknown>(null)
   const login = useLogin()
   const navigate = useNavigate()
+  const providers = useSignInOptions().data?.items ?? []
+  // A refused single sign-on comes back as ?sso_error=<words>; an ended one left its words.
+  const [params] = useSearchParams()
+  const [notice] = useState(() => {
+    const signedOut = sessionStorage.getItem(SIGNED_OUT_KEY)
+    sessionStorage.removeItem(SIGNED_OUT_KEY)
+    return params.get('sso_error') ?? signedOut
+  })
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setError(null)
@@ -32,6 +40,17 @@ export function Login() {
     <main className="flex min-h-screen items-center justify-center bg-gray-50 px-4 text-gray-900 dark:bg-gray-950 dark:text-gray-100">
       <form onSubmit={submit} className="w-full max-w-sm space-y-4 rounded-lg border border-gray-200 bg-white p-6 shadow dark:border-gray-700 dark:bg-gray-900">
         <h1 className="text-2xl font-bold">Sign in to Kubeworkz</h1>
+        {notice && <ErrorBox error={notice} />}
+        {providers.length > 0 && (
+          <div className="flex flex-col gap-2">
+            {providers.map((p) => (
+              <a key={p.id} href={signInUrl(p.id)} className={`${buttonClass} justify-center text-center`}>
+                Sign in with {p.display_name}
+              </a>
+            ))}
+            <p className="text-center text-xs text-gray-500 dark:text-gray-400">or with a password</p>
+          </div>
+        )}
         <label className="block text-sm font-medium">
           Email
           <input className={inputClass} type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
