@@ -22,6 +22,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::child::command_dying_with_parent;
 use crate::ports::{PortReservation, reserve};
 
+mod tampering_proxy;
+pub use tampering_proxy::TamperingProxy;
+
 /// A Dex user of the password connector.
 #[derive(Debug, Clone)]
 pub struct StaticUser {
@@ -61,6 +64,9 @@ pub struct DexSpec {
     /// A second static client that trusts the first (`trustedPeers`): the first may then ask
     /// for ID tokens addressed to it too (scope `audience:server:client_id:<peer>`).
     pub audience_peer: Option<String>,
+    /// The issuer Dex announces instead of its own address, when something (a
+    /// [`TamperingProxy`]) stands between it and the hub; Dex still listens on its own port.
+    pub public_issuer: Option<String>,
 }
 
 impl DexSpec {
@@ -74,6 +80,7 @@ impl DexSpec {
             id_token_ttl_secs: 3600,
             signing_key_rotation: Duration::from_secs(6 * 3600),
             audience_peer: None,
+            public_issuer: None,
         }
     }
 }
@@ -112,9 +119,23 @@ impl Dex {
         Ok(dex)
     }
 
-    /// The issuer URL (`http://127.0.0.1:PORT/dex`).
+    /// The issuer URL the hub is to use: [`DexSpec::public_issuer`], or Dex's own
+    /// (`http://127.0.0.1:PORT/dex`).
     pub fn issuer(&self) -> String {
-        format!("http://127.0.0.1:{}/dex", self.port.port())
+        self.spec
+            .public_issuer
+            .clone()
+            .unwrap_or_else(|| self.own_issuer())
+    }
+
+    /// Where Dex itself answers (`http://127.0.0.1:PORT`), for a proxy to forward to.
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port.port())
+    }
+
+    /// Dex's issuer at its own address, which its routes live under whatever it announces.
+    fn own_issuer(&self) -> String {
+        format!("{}/dex", self.origin())
     }
 
     /// The spec it runs with.
@@ -136,7 +157,7 @@ impl Dex {
 
     /// The `kid`s Dex publishes now.
     pub async fn key_ids(&self) -> Result<Vec<String>> {
-        let keys: serde_json::Value = reqwest::get(format!("{}/keys", self.issuer()))
+        let keys: serde_json::Value = reqwest::get(format!("{}/keys", self.own_issuer()))
             .await?
             .error_for_status()?
             .json()
@@ -177,7 +198,7 @@ impl Dex {
             .spawn()
             .with_context(|| format!("starting {}", bin.display()))?;
         self.child = Some(child);
-        let discovery = format!("{}/.well-known/openid-configuration", self.issuer());
+        let discovery = format!("{}/.well-known/openid-configuration", self.own_issuer());
         let started = Instant::now();
         loop {
             if let Some(child) = self.child.as_mut()

@@ -88,6 +88,8 @@ support::backend_cases! {
     openapi::operation_ids_are_unique,
     sso::groups_give_roles_and_a_removed_group_drops_the_role,
     sso::tokens_for_another_audience_or_already_expired_are_refused,
+    sso::sso_refuses_an_id_token_for_another_nonce,
+    sso::sso_refuses_an_id_token_with_a_broken_signature,
     sso::refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out,
     sso::password_login_can_be_disabled_and_settings_are_checked,
     sso::a_signing_key_rotated_by_dex_mid_run_is_fetched_not_refused,

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use kubeworkz_hub::store::Role;
-use kubeworkz_testkit::idp::{Connector, Dex, DexSpec, StaticUser};
+use kubeworkz_testkit::idp::{Connector, Dex, DexSpec, StaticUser, TamperingProxy};
 use reqwest::Method;
 use reqwest::header::LOCATION;
 use serde_json::{Value, json};
@@ -244,6 +244,91 @@ pub async fn tokens_for_another_audience_or_already_expired_are_refused(hub: Tes
     assert!(failed("failure: invalid_id_token"), "{failures:?}");
     assert!(failed("failure: bad_token_response"), "{failures:?}");
     assert_eq!(hub.anonymous().get("/api/v1/users").await.status, 401);
+}
+
+/// What a refused sign-in must leave behind: the login page's words say the ID token was
+/// refused for `why` (not an internal error), the browser holds no session and the audit log
+/// has the failure.
+async fn assert_refused(admin: &Caller, browser: &Browser, refused: &str, why: &str) {
+    assert!(refused.contains("ID token is invalid"), "{refused}");
+    assert!(refused.to_lowercase().contains(why), "{refused}");
+    assert!(!refused.contains("internal"), "{refused}");
+    assert_eq!(browser.hub_cookie("kubeworkz_session"), None);
+    let actions = audit_actions(admin).await;
+    assert!(
+        actions
+            .iter()
+            .any(|(a, r)| a == "auth.oidc.login" && r == "failure: invalid_id_token"),
+        "{actions:?}"
+    );
+}
+
+pub async fn sso_refuses_an_id_token_for_another_nonce(hub: TestHub) {
+    let dex = Dex::start(DexSpec::new(callback(&hub), Connector::HeaderProxy))
+        .await
+        .unwrap();
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let provider = add_provider(&admin, &dex, json!({"default_role": "viewer"})).await;
+    let ann = proxy("ann@a.io", "dev");
+    // The browser changes the nonce of the hub's redirect and keeps everything else: Dex
+    // signs an ID token carrying the changed nonce for the hub's own state and code.
+    let mut browser = Browser::new(&hub.base);
+    let login = format!("{}/api/v1/auth/oidc/{provider}/login", hub.base);
+    let r = browser.send(Method::GET, &login, None, &ann).await;
+    let location = r.headers()[LOCATION].to_str().unwrap().to_owned();
+    let (authorize, query) = location.split_once('?').unwrap();
+    let mut nonces = 0;
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("nonce", _)) => {
+                nonces += 1;
+                "nonce=chosen-by-the-browser".to_owned()
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    assert_eq!(nonces, 1, "{location}");
+    let changed = format!("{authorize}?{}", query.join("&"));
+    let refused = browser
+        .sign_in_from(changed, &ann)
+        .await
+        .expect_err("an ID token for another nonce is refused");
+    assert_refused(&admin, &browser, &refused, "nonce").await;
+    // The same browser, leaving the redirect alone, signs in.
+    let signed = browser.sign_in(&provider, &ann).await;
+    assert!(signed.is_ok(), "{:?}", signed.err());
+}
+
+pub async fn sso_refuses_an_id_token_with_a_broken_signature(hub: TestHub) {
+    // Dex announces the proxy as its issuer, so the hub reaches it only through the proxy.
+    let tampering = TamperingProxy::start().await.unwrap();
+    let mut spec = DexSpec::new(callback(&hub), Connector::HeaderProxy);
+    spec.public_issuer = Some(format!("{}/dex", tampering.url()));
+    let dex = Dex::start(spec).await.unwrap();
+    tampering.forward_to(dex.origin()).unwrap();
+    let admin = hub.user("org-a", "owner@a.io", Role::Admin).await;
+    let provider = add_provider(&admin, &dex, json!({"default_role": "viewer"})).await;
+    let ann = proxy("ann@a.io", "dev");
+
+    tampering.set_tampering(true);
+    let mut browser = Browser::new(&hub.base);
+    let refused = browser
+        .sign_in(&provider, &ann)
+        .await
+        .expect_err("an ID token with a broken signature is refused");
+    assert_eq!(
+        tampering.tampered(),
+        1,
+        "the token exchange went through the proxy"
+    );
+    assert_refused(&admin, &browser, &refused, "signature").await;
+
+    // The same proxy, passing the token intact: the refusal was the signature's.
+    tampering.set_tampering(false);
+    let signed = browser.sign_in(&provider, &ann).await;
+    assert!(signed.is_ok(), "{:?}", signed.err());
+    assert_eq!(tampering.tampered(), 1);
 }
 
 pub async fn refresh_keeps_a_session_alive_and_a_revoked_grant_signs_out(hub: TestHub) {

@@ -66,6 +66,14 @@ impl Browser {
         }
     }
 
+    /// The hub's cookie `name`, if the browser holds one.
+    pub fn hub_cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .get(&origin(&self.hub_base))
+            .and_then(|jar| jar.get(name))
+            .map(String::as_str)
+    }
+
     pub async fn send(
         &mut self,
         method: Method,
@@ -108,8 +116,18 @@ impl Browser {
     /// Signs in through the provider; the hub's session and CSRF cookies, or the login
     /// page's error in words.
     pub async fn sign_in(&mut self, provider: &str, who: &Identity) -> Result<SignedIn, String> {
+        let url = format!("{}/api/v1/auth/oidc/{provider}/login", self.hub_base);
+        self.sign_in_from(url, who).await
+    }
+
+    /// Signs in from `url` on, following redirects and Dex's form as [`sign_in`](Self::sign_in)
+    /// does: a test that plays a tampering browser starts here with a URL it changed.
+    pub async fn sign_in_from(
+        &mut self,
+        mut url: String,
+        who: &Identity,
+    ) -> Result<SignedIn, String> {
         let base = self.hub_base.clone();
-        let mut url = format!("{base}/api/v1/auth/oidc/{provider}/login");
         let mut hub_time = Duration::ZERO;
         let mut form = None;
         for _ in 0..20 {
