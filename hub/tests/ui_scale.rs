@@ -114,11 +114,7 @@ fn inventory(c: usize) -> Vec<Object> {
                 &uid(4, c, i),
                 PodPhase::Running,
             );
-            objects.push(if i < FAILED_PODS {
-                failed(pod)
-            } else {
-                pod
-            });
+            objects.push(if i < FAILED_PODS { failed(pod) } else { pod });
         }
         pods = PAYMENTS_PODS;
     }
@@ -226,10 +222,7 @@ async fn the_ui_finds_pages_and_exports_across_2000_clusters_and_100k_pods() -> 
         .env("BIG_NAMESPACES", BIG_NAMESPACES.to_string())
         .env("LAST_NAMESPACE", big_namespace(BIG_NAMESPACES - 1))
         .env("PAYMENTS_CLUSTERS", payments.join(","))
-        .env(
-            "FAILED_PODS",
-            (FAILED_PODS * PAYMENTS.len()).to_string(),
-        )
+        .env("FAILED_PODS", (FAILED_PODS * PAYMENTS.len()).to_string())
         .env("SCREENSHOT_DIR", &shots)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
