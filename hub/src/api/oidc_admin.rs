@@ -13,43 +13,9 @@ use super::audit::audited;
 use super::context::RequestContext;
 use super::extract::{Admin, ApiJson, ApiPath};
 use crate::error::{ApiError, ErrorBody};
-use crate::oidc::settings::{self, ProviderInput};
+use crate::oidc::settings::{self, ProviderInput as ProviderSettings};
 use crate::state::AppState;
 use crate::store::OidcProvider;
-
-/// A provider to add, or the new settings of one (`client_secret` may then be left out to
-/// keep the stored one).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderSettings {
-    /// Short name, unique in the organization: lowercase letters, digits and `-`.
-    pub name: String,
-    /// What the sign-in button names ("Sign in with …").
-    pub display_name: String,
-    /// Issuer URL (discovery: `<issuer>/.well-known/openid-configuration`).
-    pub issuer: String,
-    /// The hub's client id at the provider.
-    pub client_id: String,
-    /// The client secret: sealed with the master key, never shown again.
-    pub client_secret: Option<String>,
-    /// Scopes besides `openid`; default `email profile offline_access`.
-    pub scopes: Option<Vec<String>>,
-    /// The ID token claim with the user's groups; default `groups`.
-    pub groups_claim: Option<String>,
-    /// The ID token claim with the user's email; default `email`.
-    pub email_claim: Option<String>,
-    /// Role of a user in none of the mapped groups (`admin` or `viewer`); none refuses them.
-    pub default_role: Option<String>,
-}
-
-impl std::fmt::Debug for ProviderSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderSettings")
-            .field("name", &self.name)
-            .field("issuer", &self.issuer)
-            .finish_non_exhaustive()
-    }
-}
 
 /// A provider as shown: never its secret.
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,20 +72,9 @@ fn provider_from(
     state: &AppState,
     org: kubeworkz_shared::ids::OrgId,
     id: Uuid,
-    settings: ProviderSettings,
+    input: ProviderSettings,
     kept_secret: Option<Vec<u8>>,
 ) -> Result<OidcProvider, ApiError> {
-    let input = ProviderInput {
-        name: settings.name,
-        display_name: settings.display_name,
-        issuer: settings.issuer,
-        client_id: settings.client_id,
-        client_secret: settings.client_secret,
-        scopes: settings.scopes,
-        groups_claim: settings.groups_claim,
-        email_claim: settings.email_claim,
-        default_role: settings.default_role,
-    };
     settings::provider(input, org, id, &state.keyring, kept_secret).map_err(ApiError::Unprocessable)
 }
 

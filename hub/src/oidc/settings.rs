@@ -16,17 +16,30 @@ pub const SECRET_CONTEXT: &str = "oidc-client-secret";
 /// email.
 pub const DEFAULT_SCOPES: [&str; 3] = ["email", "profile", "offline_access"];
 
-/// A provider's settings as given; `None` takes the default (or keeps the stored secret).
-#[derive(Default)]
+/// A provider to add, or the new settings of one (`client_secret` may then be left out to
+/// keep the stored one; other fields left out take their defaults). One type for the admin
+/// API's body and the CLI's flags, so both are checked alike.
+#[derive(Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ProviderSettings)]
 pub struct ProviderInput {
+    /// Short name, unique in the organization: lowercase letters, digits and `-`.
     pub name: String,
+    /// What the sign-in button names ("Sign in with …").
     pub display_name: String,
+    /// Issuer URL (discovery: `<issuer>/.well-known/openid-configuration`).
     pub issuer: String,
+    /// The hub's client id at the provider.
     pub client_id: String,
+    /// The client secret: sealed with the master key, never shown again.
     pub client_secret: Option<String>,
+    /// Scopes besides `openid`; default `email profile offline_access`.
     pub scopes: Option<Vec<String>>,
+    /// The ID token claim with the user's groups; default `groups`.
     pub groups_claim: Option<String>,
+    /// The ID token claim with the user's email; default `email`.
     pub email_claim: Option<String>,
+    /// Role of a user in none of the mapped groups (`admin` or `viewer`); none refuses them.
     pub default_role: Option<String>,
 }
 

@@ -1446,7 +1446,8 @@ export interface components {
         };
         /**
          * @description A provider to add, or the new settings of one (`client_secret` may then be left out to
-         *     keep the stored one).
+         *     keep the stored one; other fields left out take their defaults). One type for the admin
+         *     API's body and the CLI's flags, so both are checked alike.
          */
         ProviderSettings: {
             /** @description The hub's client id at the provider. */
