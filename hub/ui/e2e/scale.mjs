@@ -177,9 +177,12 @@ try {
   await page.waitForURL(/status%3AFailed/)
   await page.getByRole('button', { name: /^Only kind pod \(\d+\)$/ }).click()
   await page.waitForURL(/kind%3Apod/)
-  const chips = page.getByRole('list', { name: 'Query terms' }).getByTestId('chip')
-  assert((await chips.count()) === 3, 'three chips: payments, the status and the kind')
+  // The URL changes before React renders the new query: wait for what the new answer shows
+  // before counting what it shows.
   await page.getByRole('heading', { name: `Results (${FAILED})` }).waitFor()
+  const chips = page.getByRole('list', { name: 'Query terms' }).getByTestId('chip')
+  await chips.filter({ hasText: 'kind:pod' }).waitFor()
+  assert((await chips.count()) === 3, 'three chips: payments, the status and the kind')
   const rows = page.getByTestId('search-result')
   const kinds = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-kind')))
   assert(kinds.length === FAILED && kinds.every((k) => k === 'pod'), `${FAILED} pods: ${kinds.join(', ')}`)
