@@ -15,7 +15,10 @@ use super::clusters::cluster_id;
 use super::costs::Format;
 use super::extract::{ApiPath, ApiQuery, Principal};
 use super::search_export::download;
-use super::views::{NamespacePage, NamespaceView, ObjectPage, ObjectView, PageParams, object_key};
+use super::views::{
+    NamespaceListAnswer, NamespacePage, NamespaceView, ObjectListAnswer, ObjectPage, ObjectView,
+    PageParams, object_key,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{InventoryItem, InventoryKey, InventoryQuery, PageRequest, Paged};
@@ -121,7 +124,8 @@ fn list_download(
 /// (counted in the page's own statement).
 #[utoipa::path(get, path = "/api/v1/k8s/clusters/{id}/namespaces", tag = "inventory",
     params(("id" = String, Path, description = "Cluster id"), PageParams),
-    responses((status = 200, body = NamespacePage), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "A page, or with `format` every row",
+        content((NamespaceListAnswer = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn cluster_namespaces(
     State(state): State<AppState>,
@@ -147,7 +151,8 @@ pub(super) async fn cluster_namespaces(
 /// `GET /api/v1/k8s/clusters/{id}/nodes`.
 #[utoipa::path(get, path = "/api/v1/k8s/clusters/{id}/nodes", tag = "inventory",
     params(("id" = String, Path, description = "Cluster id"), PageParams),
-    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "A page, or with `format` every row",
+        content((ObjectListAnswer = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn cluster_nodes(
     State(state): State<AppState>,
@@ -201,7 +206,8 @@ async fn namespace_list(
 /// `GET /api/v1/k8s/namespaces/{id}/deployments`.
 #[utoipa::path(get, path = "/api/v1/k8s/namespaces/{id}/deployments", tag = "inventory",
     params(("id" = String, Path, description = "Namespace uid"), PageParams),
-    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "A page, or with `format` every row",
+        content((ObjectListAnswer = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn namespace_deployments(
     State(state): State<AppState>,
@@ -215,7 +221,8 @@ pub(super) async fn namespace_deployments(
 /// `GET /api/v1/k8s/namespaces/{id}/pods`.
 #[utoipa::path(get, path = "/api/v1/k8s/namespaces/{id}/pods", tag = "inventory",
     params(("id" = String, Path, description = "Namespace uid"), PageParams),
-    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "A page, or with `format` every row",
+        content((ObjectListAnswer = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn namespace_pods(
     State(state): State<AppState>,
@@ -230,7 +237,8 @@ pub(super) async fn namespace_pods(
 /// the deployment.
 #[utoipa::path(get, path = "/api/v1/k8s/deployments/{id}/pods", tag = "inventory",
     params(("id" = String, Path, description = "Deployment uid"), PageParams),
-    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "A page, or with `format` every row",
+        content((ObjectListAnswer = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn deployment_pods(
     State(state): State<AppState>,
@@ -306,7 +314,8 @@ pub struct HelmParams {
 
 /// `GET /api/v1/k8s/helm/releases`: live releases across the organization's clusters.
 #[utoipa::path(get, path = "/api/v1/k8s/helm/releases", tag = "inventory", params(HelmParams),
-    responses((status = 200, body = ObjectPage), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "A page, or with `format` every row",
+        content((ObjectListAnswer = "application/json"), (String = "text/csv"))), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn helm_releases(
     State(state): State<AppState>,

@@ -194,6 +194,7 @@ pub(super) async fn login(
 
 /// What the provider sends back.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// The authorization code.
     pub code: Option<String>,

@@ -441,3 +441,26 @@ impl NamespaceView {
 }
 
 page_of!(NamespacePage, NamespaceView);
+
+/// The JSON answer of an object list, for the API document only: a page, or with
+/// `format=json` every row (the download). Never built; the handlers answer either form.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ObjectListAnswer {
+    /// A page (no `format`).
+    Page(ObjectPage),
+    /// Every row (`format=json`).
+    Rows(Vec<ObjectView>),
+}
+
+/// The JSON answer of a namespace list, for the API document only (see [`ObjectListAnswer`]).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum NamespaceListAnswer {
+    /// A page (no `format`).
+    Page(NamespacePage),
+    /// Every row (`format=json`).
+    Rows(Vec<ObjectView>),
+}

@@ -1349,6 +1349,8 @@ export interface components {
             /** @description The window. */
             window: components["schemas"]["CostWindowView"];
         };
+        /** @description The JSON answer of a namespace list, for the API document only (see [`ObjectListAnswer`]). */
+        NamespaceListAnswer: components["schemas"]["NamespacePage"] | components["schemas"]["ObjectView"][];
         NamespacePage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["NamespaceView"][];
@@ -1383,6 +1385,11 @@ export interface components {
              */
             pods: number;
         };
+        /**
+         * @description The JSON answer of an object list, for the API document only: a page, or with
+         *     `format=json` every row (the download). Never built; the handlers answer either form.
+         */
+        ObjectListAnswer: components["schemas"]["ObjectPage"] | components["schemas"]["ObjectView"][];
         ObjectPage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["ObjectView"][];
@@ -1997,18 +2004,18 @@ export interface operations {
     };
     get_auth_oidc_callback: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description The authorization code. */
-                code: string | null;
+                code?: string;
                 /** @description The login's state. */
-                state: string | null;
+                state?: string;
                 /** @description The provider's error code, when the sign-in failed there. */
-                error: string | null;
+                error?: string;
                 /** @description The provider's words for it. */
-                error_description: string | null;
+                error_description?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -2631,12 +2638,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every row */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NamespacePage"];
+                    "application/json": components["schemas"]["NamespaceListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -2693,12 +2702,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every row */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ObjectPage"];
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -2887,12 +2898,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every row */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ObjectPage"];
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -3124,12 +3137,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every row */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ObjectPage"];
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -3343,12 +3358,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every row */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ObjectPage"];
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -3405,12 +3422,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every row */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ObjectPage"];
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
