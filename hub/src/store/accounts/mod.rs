@@ -243,6 +243,51 @@ pub(crate) async fn users(
         .collect()
 }
 
+/// Inserts a user (in the caller's transaction): the one place a user row is made, for
+/// password users and for those a provider signs in first. An email taken in the same
+/// organization is [`StoreError::Conflict`].
+pub(crate) async fn insert_user(db: &mut dyn Sql, new: &NewUser) -> Result<User, StoreError> {
+    let d = db.dialect();
+    // What the databases keep (microseconds), so the returned row equals a re-read one.
+    let now = Utc::now().trunc_subsecs(6);
+    let sql = format!(
+        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) \
+         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (org_id, email) DO NOTHING",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
+        d.ph(4),
+        d.ph(5),
+        d.ph(6)
+    );
+    let inserted = db
+        .execute(
+            &sql,
+            vec![
+                Value::Id(new.id),
+                Value::Id(*new.org_id.as_uuid()),
+                Value::Text(new.email.clone()),
+                Value::Text(new.password_hash.clone()),
+                Value::Text(new.role.as_str().to_owned()),
+                Value::Time(now),
+            ],
+        )
+        .await?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(
+            "a user with this email already exists in this organization".into(),
+        ));
+    }
+    Ok(User {
+        id: new.id,
+        org_id: new.org_id,
+        email: new.email.clone(),
+        role: new.role,
+        created_at: now,
+        disabled_at: None,
+    })
+}
+
 /// Inserts a login session (in the caller's transaction).
 pub(crate) async fn insert_session(db: &mut dyn Sql, new: &NewSession) -> Result<(), StoreError> {
     let d = db.dialect();
@@ -399,47 +444,7 @@ impl Store {
     /// Creates a user; an email taken in the same organization is [`StoreError::Conflict`].
     #[instrument(skip_all)]
     pub async fn create_user(&self, new: &NewUser) -> Result<User, StoreError> {
-        in_tx!(self, |db| async {
-            let d = db.dialect();
-            // What the databases keep (microseconds), so the returned row equals a re-read one.
-            let now = Utc::now().trunc_subsecs(6);
-            let sql = format!(
-                "INSERT INTO users (id, org_id, email, password_hash, role, created_at) \
-         VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (org_id, email) DO NOTHING",
-                d.ph(1),
-                d.ph(2),
-                d.ph(3),
-                d.ph(4),
-                d.ph(5),
-                d.ph(6)
-            );
-            let inserted = db
-                .execute(
-                    &sql,
-                    vec![
-                        Value::Id(new.id),
-                        Value::Id(*new.org_id.as_uuid()),
-                        Value::Text(new.email.clone()),
-                        Value::Text(new.password_hash.clone()),
-                        Value::Text(new.role.as_str().to_owned()),
-                        Value::Time(now),
-                    ],
-                )
-                .await?;
-            if inserted == 0 {
-                return Err(StoreError::Conflict(
-                    "a user with this email already exists in this organization".into(),
-                ));
-            }
-            Ok(User {
-                id: new.id,
-                org_id: new.org_id,
-                email: new.email.clone(),
-                role: new.role,
-                created_at: now,
-                disabled_at: None,
-            })
-        })
+        in_tx!(self, |db| async { insert_user(db, new).await })
     }
 
     /// The users with this (lowercase) email and their password hashes, for login: in the

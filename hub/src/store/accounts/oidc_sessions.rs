@@ -14,7 +14,10 @@ use tracing::instrument;
 use uuid::Uuid;
 
 use super::user_changes::lock_organization;
-use super::{NewSession, Role, USER_TYPES, User, insert_session, user_columns, user_from};
+use super::{
+    NewSession, NewUser, Role, USER_TYPES, User, insert_session, insert_user, user_columns,
+    user_from,
+};
 use crate::store::sql::{Cells, Sql, Ty, Value};
 use crate::store::{Store, StoreError, in_tx, on_conn};
 
@@ -263,37 +266,14 @@ impl Store {
                 }
                 Some(user) => (user, false),
                 None => {
-                    let user = User {
+                    let new = NewUser {
                         id: Uuid::now_v7(),
                         org_id: s.org_id,
                         email: s.email.clone(),
+                        password_hash: NO_PASSWORD.into(),
                         role: s.role,
-                        created_at: now,
-                        disabled_at: None,
                     };
-                    let sql = format!(
-                        "INSERT INTO users (id, org_id, email, password_hash, role, created_at) \
-                         VALUES ({}, {}, {}, {}, {}, {})",
-                        d.ph(1),
-                        d.ph(2),
-                        d.ph(3),
-                        d.ph(4),
-                        d.ph(5),
-                        d.ph(6)
-                    );
-                    db.execute(
-                        &sql,
-                        vec![
-                            Value::Id(user.id),
-                            org.clone(),
-                            Value::Text(user.email.clone()),
-                            Value::Text(NO_PASSWORD.into()),
-                            Value::Text(user.role.as_str().into()),
-                            Value::Time(now),
-                        ],
-                    )
-                    .await?;
-                    (user, true)
+                    (insert_user(db, &new).await?, true)
                 }
             };
             let sql = format!(
