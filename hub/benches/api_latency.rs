@@ -43,13 +43,6 @@ use uuid::Uuid;
 const ADMIN_EMAIL: &str = "bench@example.com";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// The shape of the data: sizes per cluster.
 #[derive(Clone, Copy)]
 struct Shape {
@@ -236,16 +229,7 @@ async fn serve(store: Store) -> String {
     )
     .await
     .expect("bootstrap admin");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    // The connection loop `serve` runs, so its limits are part of what is measured.
-    tokio::spawn(kubeworkz_hub::http_server::serve_http(
-        listener,
-        kubeworkz_hub::api::router(state),
-        kubeworkz_hub::http_server::HttpLimits::default(),
-        kubeworkz_hub::shutdown::Shutdown::new(),
-    ));
-    base
+    common::serve(state).await
 }
 
 /// Logs in and creates a bearer API token, as an operator would.
@@ -346,10 +330,10 @@ fn quantile(sorted: &[Duration], q: f64) -> f64 {
 async fn bench(backend: &str, shape: Shape) {
     let loaded = load(backend, shape).await;
     let base = serve(loaded.bench.store.clone()).await;
-    let concurrency = env("KW_CONCURRENCY", 50);
+    let concurrency = common::env("KW_CONCURRENCY", 50);
     let times = (
-        Duration::from_secs(env("KW_WARMUP_SECONDS", 2) as u64),
-        Duration::from_secs(env("KW_SECONDS", 10) as u64),
+        Duration::from_secs(common::env("KW_WARMUP_SECONDS", 2) as u64),
+        Duration::from_secs(common::env("KW_SECONDS", 10) as u64),
     );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -394,7 +378,7 @@ async fn bench(backend: &str, shape: Shape) {
         ),
     ];
     let use_wrk = std::env::var("KW_CLIENT").is_ok_and(|c| c == "wrk");
-    let repeat = env("KW_REPEAT", 1);
+    let repeat = common::env("KW_REPEAT", 1);
     for (name, path_of) in endpoints.iter().cycle().take(endpoints.len() * repeat) {
         if use_wrk {
             let paths: Vec<String> = (0..2_000).map(|_| path_of(&mut rand::rng())).collect();
@@ -426,7 +410,7 @@ async fn bench(backend: &str, shape: Shape) {
             s.latencies.len() as f64 / s.elapsed.as_secs_f64(),
         );
     }
-    if env("KW_EXPLAIN", 1) == 1 {
+    if common::env("KW_EXPLAIN", 1) == 1 {
         explain::print(backend, &loaded.bench.url, &loaded.clusters).await;
     }
     loaded.bench.store.close().await;
@@ -446,10 +430,10 @@ fn main() {
         .build()
         .unwrap();
     let shape = Shape {
-        clusters: env("KW_CLUSTERS", 100),
-        namespaces: env("KW_NAMESPACES", 100).max(1),
-        deployments: env("KW_DEPLOYMENTS", 2).max(1),
-        pods: env("KW_PODS", 1_000),
+        clusters: common::env("KW_CLUSTERS", 100),
+        namespaces: common::env("KW_NAMESPACES", 100).max(1),
+        deployments: common::env("KW_DEPLOYMENTS", 2).max(1),
+        pods: common::env("KW_PODS", 1_000),
     };
     let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     for backend in backends.split(',') {

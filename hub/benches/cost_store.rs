@@ -23,13 +23,6 @@ const NAMESPACES: usize = 1_000;
 const NODES: usize = 500;
 const CONTAINERS: [&str; 2] = ["app", "proxy"];
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn objects(pods: usize, hour: UnixMillis) -> Vec<Object> {
     let mut out = Vec::with_capacity(pods + NODES + NAMESPACES);
     let capacity = NodeResources {
@@ -221,8 +214,8 @@ mod common;
 mod support;
 
 fn main() {
-    let pods = env_usize("KW_PODS", 100_000);
-    let runs = env_usize("KW_RUNS", 5);
+    let pods = common::env("KW_PODS", 100_000);
+    let runs = common::env("KW_RUNS", 5);
     let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for backend in backends.split(',') {

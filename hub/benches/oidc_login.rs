@@ -25,13 +25,6 @@ use crate::support::sso_browser::{Browser, Identity};
 const ADMIN_EMAIL: &str = "bench@example.com";
 const ADMIN_PASSWORD: &str = "bench-admin-password";
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Serves the hub's router over `store` on a loopback port; returns its base URL.
 async fn serve(store: Store) -> String {
     let state = AppState::new(
@@ -40,20 +33,12 @@ async fn serve(store: Store) -> String {
         PullHandle::default(),
         Keyring::new(MasterKey::generate().0, vec![]),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(kubeworkz_hub::http_server::serve_http(
-        listener,
-        kubeworkz_hub::api::router(state),
-        kubeworkz_hub::http_server::HttpLimits::default(),
-        kubeworkz_hub::shutdown::Shutdown::new(),
-    ));
-    base
+    common::serve(state).await
 }
 
 fn percentiles(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    let at = |q: f64| common::percentile(&samples, q);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "{label:<28} p50 {:>7.2} ms  p90 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  (n={})",
@@ -149,8 +134,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let logins = env("KW_LOGINS", 200).max(1);
-    let warmup = env("KW_WARMUP", 20);
+    let logins = common::env("KW_LOGINS", 200).max(1);
+    let warmup = common::env("KW_WARMUP", 20);
     let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     for backend in backends.split(',') {
         runtime.block_on(bench(backend.trim(), logins, warmup));

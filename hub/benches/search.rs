@@ -93,8 +93,7 @@ fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
+    common::percentile(sorted, p).as_secs_f64() * 1000.0
 }
 
 /// Runs `request` `n` times from `clients` tasks at once; prints its latencies.

@@ -22,6 +22,25 @@ pub fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The `p` quantile (0..=1, nearest rank) of `sorted` latencies.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Serves the hub's router over `state` on a loopback port, through the connection loop
+/// `serve` runs (so its limits are part of what is measured); returns the base URL.
+pub async fn serve(state: kubeworkz_hub::state::AppState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(kubeworkz_hub::http_server::serve_http(
+        listener,
+        kubeworkz_hub::api::router(state),
+        kubeworkz_hub::http_server::HttpLimits::default(),
+        kubeworkz_hub::shutdown::Shutdown::new(),
+    ));
+    base
+}
+
 /// A fresh, migrated store and what keeps it alive (the PostgreSQL database or the SQLite
 /// directory, both removed on drop).
 pub struct BenchStore {
