@@ -1,5 +1,6 @@
 //! The operator CLI beside `serve`: one-off commands against the hub's database.
 
+pub mod listing;
 pub mod prices;
 pub mod sso;
 pub mod users;
@@ -18,6 +19,9 @@ use kubeworkz_hub::pull::{self, ProbeSettings, Registration};
 use kubeworkz_hub::server::open_store;
 use kubeworkz_hub::store::{Cluster, Environment, Store};
 use kubeworkz_shared::ids::OrgId;
+
+use listing::Listing;
+pub use listing::Output;
 
 /// Where the database and the master key are: the same options and environment as `serve`.
 #[derive(Debug, Clone, Args)]
@@ -109,6 +113,9 @@ pub enum ClusterCommand {
     List {
         #[command(flatten)]
         store: StoreArgs,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
     /// Remove a cluster (by name or id) and everything collected from it.
     Remove {
@@ -182,6 +189,9 @@ pub enum TokenCommand {
     List {
         #[command(flatten)]
         store: StoreArgs,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
     /// Revoke an enrollment token by its id.
     Revoke {
@@ -202,15 +212,6 @@ pub enum OrgCommand {
         /// Its unique name.
         name: String,
     },
-}
-
-/// Output format of `token create` and `user list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Output {
-    /// For people.
-    Text,
-    /// For scripts: one JSON object.
-    Json,
 }
 
 /// `kubeworkz-hub keys …`
@@ -272,10 +273,13 @@ pub async fn cluster(command: ClusterCommand) -> anyhow::Result<()> {
             store.close().await;
             Ok(())
         }
-        ClusterCommand::List { store: args } => {
+        ClusterCommand::List {
+            store: args,
+            output,
+        } => {
             let (store, org) = args.open().await?;
             let clusters = store.list_clusters(org).await?;
-            print_clusters(&clusters);
+            cluster_listing(&clusters).print(output);
             store.close().await;
             Ok(())
         }
@@ -427,28 +431,34 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        TokenCommand::List { store: args } => {
+        TokenCommand::List {
+            store: args,
+            output,
+        } => {
             let (store, org) = args.open().await?;
             let tokens = store.enrollment_tokens(org).await?;
             store.close().await;
-            println!(
-                "{:<22}  {:<20}  {:<11}  {:<20}  {:<10}  {:<5}  REVOKED",
-                "ID", "CLUSTER", "ENV", "EXPIRES", "REUSABLE", "USES"
-            );
+            let mut listing = Listing::new(&[
+                "id",
+                "cluster_name",
+                "environment",
+                "expires_at",
+                "reusable",
+                "uses",
+                "revoked_at",
+            ]);
             for t in tokens {
-                println!(
-                    "{:<22}  {:<20}  {:<11}  {:<20}  {:<10}  {:<5}  {}",
-                    t.id,
-                    t.cluster_name,
-                    t.environment.as_str(),
-                    t.expires_at.format("%Y-%m-%d %H:%M:%S"),
-                    if t.reusable { "yes" } else { "no" },
-                    t.uses,
-                    t.revoked_at.map_or("-".to_owned(), |at| at
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string()),
-                );
+                listing.row(vec![
+                    t.id.into(),
+                    t.cluster_name.into(),
+                    t.environment.as_str().into(),
+                    t.expires_at.to_rfc3339().into(),
+                    t.reusable.into(),
+                    t.uses.into(),
+                    t.revoked_at.map(|at| at.to_rfc3339()).into(),
+                ]);
             }
+            listing.print(output);
             Ok(())
         }
         TokenCommand::Revoke { store: args, id } => {
@@ -503,28 +513,32 @@ fn read_kubeconfig(path: &PathBuf) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn print_clusters(clusters: &[Cluster]) {
-    println!(
-        "{:<36}  {:<20}  {:<11}  {:<10}  {:<9}  {:<9}  {:<20}  LAST ERROR",
-        "ID", "NAME", "ENV", "MODE", "PROVIDER", "HEALTH", "LAST SYNC"
-    );
+/// The cluster listing; the health is the verdict's name, `unknown` before the first probe.
+fn cluster_listing(clusters: &[Cluster]) -> Listing {
+    let mut listing = Listing::new(&[
+        "id",
+        "name",
+        "environment",
+        "mode",
+        "provider",
+        "health",
+        "last_sync_at",
+        "last_error",
+    ]);
     for c in clusters {
         let health = c.health.as_ref().map_or("unknown".to_owned(), |h| {
             format!("{:?}", h.status).to_lowercase()
         });
-        let last_sync = c.last_sync_at.map_or("never".to_owned(), |t| {
-            t.format("%Y-%m-%d %H:%M:%S").to_string()
-        });
-        println!(
-            "{:<36}  {:<20}  {:<11}  {:<10}  {:<9}  {:<9}  {:<20}  {}",
-            c.id,
-            c.name,
-            c.environment,
-            c.mode.as_str(),
-            c.provider.as_deref().unwrap_or("-"),
-            health,
-            last_sync,
-            c.last_error.as_deref().unwrap_or("-"),
-        );
+        listing.row(vec![
+            c.id.to_string().into(),
+            c.name.clone().into(),
+            c.environment.to_string().into(),
+            c.mode.as_str().into(),
+            c.provider.clone().into(),
+            health.into(),
+            c.last_sync_at.map(|t| t.to_rfc3339()).into(),
+            c.last_error.clone().into(),
+        ]);
     }
+    listing
 }

@@ -146,6 +146,21 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
         !listed.contains(&secret) && !listed.contains(&exposed),
         "{listed}"
     );
+    let (ok, listed, err) = cli(&db, &["token", "list", "--output", "json"]);
+    assert!(ok, "{listed}{err}");
+    let tokens: serde_json::Value = serde_json::from_str(listed.trim()).expect("a JSON array");
+    let row = tokens
+        .as_array()
+        .and_then(|rows| rows.iter().find(|t| t["id"] == token.public_id()))
+        .unwrap_or_else(|| panic!("{tokens}"));
+    assert_eq!(row["cluster_name"], "c1", "{row}");
+    assert_eq!(row["uses"], 1, "{row}");
+    assert_eq!(row["revoked_at"], serde_json::Value::Null, "{row}");
+    let (ok, listed, err) = cli(&db, &["cluster", "list", "--output", "json"]);
+    assert!(ok, "{listed}{err}");
+    let clusters: serde_json::Value = serde_json::from_str(listed.trim()).expect("a JSON array");
+    assert_eq!(clusters[0]["name"], "c1", "{clusters}");
+    assert_eq!(clusters[0]["mode"], "agent", "{clusters}");
 
     // A revoked token is refused with that reason.
     let created = token_create(&db, "c2")?;

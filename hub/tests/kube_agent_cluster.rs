@@ -197,6 +197,10 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     agent.wait_log("using stored credentials", 1, WAIT).await?;
     store_shows(&store, org, cluster_id, &[("batch", 1)], 1).await?;
     assert_eq!(agent.log().matches("enrolled with the hub").count(), 1);
+    assert!(
+        !agent.log().contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal"
+    );
     let (ok, listed, err) = cli(&db, &["token", "list"]);
     assert!(ok, "{listed}{err}");
     let row = listed

@@ -10,8 +10,9 @@ use kubeworkz_hub::oidc::settings::{self, ProviderInput};
 use kubeworkz_hub::store::{OidcProvider, Store};
 use uuid::Uuid;
 
-use super::StoreArgs;
+use super::listing::Listing;
 use super::users::read_secret_line;
+use super::{Output, StoreArgs};
 
 /// `kubeworkz-hub sso …`
 #[derive(Debug, Subcommand)]
@@ -20,6 +21,9 @@ pub enum SsoCommand {
     List {
         #[command(flatten)]
         store: StoreArgs,
+        /// `text` or `json`.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
     /// Add an identity provider to `--org`; its client secret is read from standard input.
     Add {
@@ -93,29 +97,37 @@ async fn by_name(store: &Store, args: &StoreArgs, name: &str) -> anyhow::Result<
 /// Runs a `sso` command.
 pub async fn sso(command: SsoCommand) -> anyhow::Result<()> {
     match command {
-        SsoCommand::List { store: args } => {
+        SsoCommand::List {
+            store: args,
+            output,
+        } => {
             let (store, org) = args.open().await?;
+            let mut listing = Listing::new(&[
+                "name",
+                "display_name",
+                "issuer",
+                "client_id",
+                "default_role",
+                "groups",
+            ]);
             for p in store.oidc_providers(org).await? {
-                let mappings = store.oidc_group_roles(org, p.id).await?;
-                let groups: Vec<String> = mappings
+                let groups: Vec<serde_json::Value> = store
+                    .oidc_group_roles(org, p.id)
+                    .await?
                     .iter()
-                    .map(|m| format!("{}={}", m.group, m.role.as_str()))
+                    .map(|m| format!("{}={}", m.group, m.role.as_str()).into())
                     .collect();
-                println!(
-                    "{}\t{}\t{}\tclient {}\tdefault role {}\tgroups {}",
-                    p.name,
-                    p.display_name,
-                    p.issuer,
-                    p.client_id,
-                    p.default_role.map_or("none", |r| r.as_str()),
-                    if groups.is_empty() {
-                        "none".into()
-                    } else {
-                        groups.join(",")
-                    }
-                );
+                listing.row(vec![
+                    p.name.into(),
+                    p.display_name.into(),
+                    p.issuer.into(),
+                    p.client_id.into(),
+                    p.default_role.map(|r| r.as_str()).into(),
+                    groups.into(),
+                ]);
             }
             store.close().await;
+            listing.print(output);
             Ok(())
         }
         SsoCommand::Add {

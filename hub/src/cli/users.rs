@@ -20,6 +20,7 @@ use kubeworkz_hub::auth::{self, Secret};
 use kubeworkz_hub::server::open_store;
 use kubeworkz_hub::store::{Role, Store, User, UserChange};
 
+use super::listing::Listing;
 use super::{Output, StoreArgs, organization_id};
 
 /// `kubeworkz-hub user …`
@@ -251,40 +252,25 @@ async fn set_disabled(args: &StoreArgs, email: &str, disabled: bool) -> anyhow::
 }
 
 fn print_users(users: &[User], output: Output) {
-    match output {
-        Output::Json => {
-            let rows: Vec<serde_json::Value> = users
-                .iter()
-                .map(|u| {
-                    serde_json::json!({
-                        "id": u.id,
-                        "email": u.email,
-                        "role": u.role.as_str(),
-                        "disabled": u.disabled_at.is_some(),
-                        "disabled_at": u.disabled_at.map(|at| at.to_rfc3339()),
-                        "created_at": u.created_at.to_rfc3339(),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::Value::Array(rows));
-        }
-        Output::Text => {
-            println!(
-                "{:<36}  {:<32}  {:<7}  {:<8}  CREATED",
-                "ID", "EMAIL", "ROLE", "DISABLED"
-            );
-            for u in users {
-                println!(
-                    "{:<36}  {:<32}  {:<7}  {:<8}  {}",
-                    u.id,
-                    u.email,
-                    u.role.as_str(),
-                    if u.disabled_at.is_some() { "yes" } else { "no" },
-                    u.created_at.format("%Y-%m-%d %H:%M:%S"),
-                );
-            }
-        }
+    let mut listing = Listing::new(&[
+        "id",
+        "email",
+        "role",
+        "disabled",
+        "disabled_at",
+        "created_at",
+    ]);
+    for u in users {
+        listing.row(vec![
+            u.id.to_string().into(),
+            u.email.clone().into(),
+            u.role.as_str().into(),
+            u.disabled_at.is_some().into(),
+            u.disabled_at.map(|at| at.to_rfc3339()).into(),
+            u.created_at.to_rfc3339().into(),
+        ]);
     }
+    listing.print(output);
 }
 
 /// The first line of standard input, without its line ending.

@@ -39,6 +39,10 @@ async fn first_start_creates_an_admin_and_the_cli_manages_users() {
         .unwrap()
         .to_owned();
     assert!(line.contains("admin@localhost"), "{line}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal: {log:?}"
+    );
     assert!(password.len() >= 24, "{password}");
     assert_eq!(
         log.matches(password.as_str()).count(),

@@ -522,13 +522,27 @@ pub async fn sso_commands_configure_providers_like_the_api(hub: TestHub) {
     assert!(!ok && text.contains("not GROUP=ROLE"), "{text}");
     let (ok, text) = run_with("sso list", "");
     assert!(
-        ok && text.contains("okta\tOkta\thttps://acme.okta.com"),
+        ok && text.contains("okta") && text.contains("https://acme.okta.com"),
         "{text}"
     );
     assert!(
         text.contains("dev=viewer,platform=admin") && !text.contains(secret),
         "{text}"
     );
+    let (ok, text, err) = crate::support::hub::cli_with_stdin(
+        &db,
+        &["sso", "list", "--output", "json", "--org", "org-a"],
+        "",
+    );
+    assert!(ok, "{text}{err}");
+    let listed: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON array");
+    assert_eq!(listed[0]["name"], "okta", "{listed}");
+    assert_eq!(
+        listed[0]["groups"],
+        json!(["dev=viewer", "platform=admin"]),
+        "{listed}"
+    );
+    assert!(!text.contains(secret), "{text}");
 
     // The API sees what the CLI did.
     let listed = admin.get("/api/v1/oidc-providers").await;
