@@ -1,6 +1,6 @@
-//! The agent chart on a real test cluster: rendered by the real Helm, server-side applied,
-//! and a client authenticated as its ServiceAccount. Shared by the agent's and the hub's
-//! real-cluster tests.
+//! The charts on a real test cluster: rendered and linted by the real Helm, server-side
+//! applied, and a client authenticated as the agent chart's ServiceAccount. Shared by the
+//! agent's and the hub's real-cluster tests.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -26,19 +26,52 @@ pub const CREDENTIALS_SECRET: &str = "kw-kubeworkz-agent-credentials";
 /// The Secret holding the enrollment token.
 pub const TOKEN_SECRET: &str = "kw-kubeworkz-agent-token";
 
+/// The agent chart's directory name under `manifests/charts`.
+pub const AGENT_CHART: &str = "kubeworkz-agent";
+/// The hub chart's directory name under `manifests/charts`.
+pub const HUB_CHART: &str = "kubeworkz-hub";
+
+/// `manifests/charts/<name>` in this checkout.
+pub fn chart_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../manifests/charts")
+        .join(name)
+}
+
 /// `helm template` of the agent chart with `--set` `values`, rendered by the real Helm
 /// (built in tests/kube-tools).
 pub async fn render_chart(values: &[(&str, &str)], kube_version: &str) -> Result<String> {
+    render(AGENT_CHART, NAMESPACE, values, kube_version).await
+}
+
+/// `helm template` of the chart `name` as release [`RELEASE`] in `namespace`; a refusal
+/// (a `fail` in a template, or the values schema) is an error carrying Helm's message.
+pub async fn render(
+    name: &str,
+    namespace: &str,
+    values: &[(&str, &str)],
+    kube_version: &str,
+) -> Result<String> {
+    let mut args = vec!["template".to_owned(), RELEASE.to_owned()];
+    args.push(chart_dir(name).display().to_string());
+    args.extend(["--namespace", namespace, "--kube-version", kube_version].map(String::from));
+    helm(args, values).await
+}
+
+/// `helm lint --strict` of the chart `name` with `--set` `values`.
+pub async fn lint(name: &str, values: &[(&str, &str)], kube_version: &str) -> Result<String> {
+    let mut args = vec!["lint".to_owned(), "--strict".to_owned()];
+    args.push(chart_dir(name).display().to_string());
+    args.extend(["--kube-version", kube_version].map(String::from));
+    helm(args, values).await
+}
+
+/// Runs the real Helm with `args` and a `--set` per value; its stdout, or an error with its
+/// output.
+async fn helm(args: Vec<String>, values: &[(&str, &str)]) -> Result<String> {
     let helm = bin_dir().await?.join("helm");
-    let chart =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../manifests/charts/kubeworkz-agent");
     let mut command = Command::new(&helm);
-    command.args(["template", RELEASE]).arg(&chart).args([
-        "--namespace",
-        NAMESPACE,
-        "--kube-version",
-        kube_version,
-    ]);
+    command.args(&args);
     for (key, value) in values {
         command.arg("--set").arg(format!("{key}={value}"));
     }
@@ -47,7 +80,9 @@ pub async fn render_chart(values: &[(&str, &str)], kube_version: &str) -> Result
         .with_context(|| format!("running {}", helm.display()))?;
     if !out.status.success() {
         bail!(
-            "helm template failed: {}",
+            "helm {} failed: {}{}",
+            args[0],
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
     }

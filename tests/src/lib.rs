@@ -9,3 +9,4 @@ pub mod cluster;
 pub mod idp;
 pub mod ports;
 pub mod postgres;
+pub mod wait;

@@ -4,7 +4,7 @@
 //! them).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -15,33 +15,13 @@ use kubeworkz_testkit::cluster::{
     CRASH_LOOP_LABEL, ClusterSpec, ComponentKind, NodeMetrics, NodeSpec, PodMetrics, TestCluster,
     USAGE_CPU_ANNOTATION, USAGE_MEMORY_ANNOTATION, Usage,
 };
+use kubeworkz_testkit::wait::eventually;
 use serde_json::json;
 
 const MI: u64 = 1024 * 1024;
 
 fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-}
-
-/// Polls `f` until it returns `Ok(Some(_))`; on timeout fails with the last `Err`/observation.
-async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = Instant::now() + timeout;
-    let mut last = String::from("(no observation)");
-    loop {
-        match f().await {
-            Ok(Some(v)) => return Ok(v),
-            Ok(None) => {}
-            Err(e) => last = format!("{e:#}"),
-        }
-        if Instant::now() >= deadline {
-            bail!("timed out after {timeout:?} waiting for {what}; last: {last}");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 fn deployment(name: &str, replicas: i32, cpu: &str, memory: &str) -> Result<Deployment> {
