@@ -7,6 +7,7 @@ pub mod chart;
 pub mod child;
 pub mod cluster;
 pub mod idp;
+pub mod image;
 pub mod ports;
 pub mod postgres;
 pub mod wait;
