@@ -10,4 +10,5 @@ fn the_agent_image_is_reproducible_non_root_and_runs_its_binary() -> anyhow::Res
         Path::new(env!("CARGO_BIN_EXE_kubeworkz-agent")),
         "run",
     )
+    .map(drop)
 }

@@ -3,11 +3,14 @@
 
 use std::path::Path;
 
+use kubeworkz_testkit::image;
+
 #[test]
-fn the_hub_image_is_reproducible_non_root_and_runs_its_binary() -> anyhow::Result<()> {
-    kubeworkz_testkit::image::check(
+fn the_hub_image_is_reproducible_non_root_and_serves() -> anyhow::Result<()> {
+    let checked = image::check(
         "hub",
         Path::new(env!("CARGO_BIN_EXE_kubeworkz-hub")),
         "serve",
-    )
+    )?;
+    image::serve_hub(&checked)
 }

@@ -115,32 +115,112 @@ pub fn unpack(layout: &Path, digest: &str, rootfs: &Path) -> Result<Unpacked> {
     })
 }
 
-/// Runs `program` (a path inside `rootfs`) with `args` chrooted into `rootfs` as the image's
-/// user; without root, in a user namespace where this user is root.
-pub fn run_in(rootfs: &Path, program: &str, args: &[&str]) -> Result<Output> {
+/// A command running `program` (a path inside `rootfs`) chrooted into `rootfs` as the image's
+/// user; without root, in a user namespace where this user is root. It dies with the test.
+fn chrooted(rootfs: &Path, program: &str) -> Result<Command> {
     let uid = Command::new("id").arg("-u").output()?;
     let mut command = if succeeded("id -u", &uid)?.trim() == "0" {
-        let mut chroot = Command::new("chroot");
+        let mut chroot = crate::child::command_dying_with_parent(Path::new("chroot"));
         chroot.arg(format!("--userspec={USER}"));
         chroot
     } else {
-        let mut unshare = Command::new("unshare");
+        let mut unshare = crate::child::command_dying_with_parent(Path::new("unshare"));
         unshare.args(["--map-root-user", "chroot"]);
         unshare
     };
-    command
-        .arg(rootfs)
-        .arg(program)
+    command.arg(rootfs).arg(program);
+    Ok(command)
+}
+
+/// Runs `program` with `args` chrooted into `rootfs` as the image's user.
+pub fn run_in(rootfs: &Path, program: &str, args: &[&str]) -> Result<Output> {
+    chrooted(rootfs, program)?
         .args(args)
         .output()
         .with_context(|| format!("running {program} chrooted"))
+}
+
+/// An image that passed [`check`]: its unpacked root filesystem and config, kept until dropped.
+#[derive(Debug)]
+pub struct Checked {
+    _work: tempfile::TempDir,
+    /// The unpacked layers.
+    pub rootfs: PathBuf,
+    /// The image config's `config` object.
+    pub config: Value,
+}
+
+/// Starts the hub image's entrypoint as the image's user with the image's environment, its
+/// default command (`serve`) on loopback ports, and waits for `/readyz`: the image holds all
+/// the hub needs to open its SQLite file on the declared volume and serve.
+pub fn serve_hub(image: &Checked) -> Result<()> {
+    let ports = crate::ports::reserve(2)?;
+    let (http, quic) = (ports[0].port(), ports[1].port());
+    let entrypoint = image.config["Entrypoint"][0]
+        .as_str()
+        .context("no entrypoint")?;
+    let mut command = chrooted(&image.rootfs, entrypoint)?;
+    for variable in image.config["Env"].as_array().context("no Env")? {
+        let (key, value) = variable
+            .as_str()
+            .and_then(|v| v.split_once('='))
+            .context("malformed Env entry")?;
+        // PATH is for inside the image; chroot itself is found on the host's.
+        if key != "PATH" {
+            command.env(key, value);
+        }
+    }
+    for argument in image.config["Cmd"].as_array().context("no Cmd")? {
+        command.arg(argument.as_str().context("Cmd entry")?);
+    }
+    let log_path = image.rootfs.with_file_name("hub.log");
+    let log = std::fs::File::create(&log_path)?;
+    let mut hub = command
+        .args(["--listen", &format!("127.0.0.1:{http}")])
+        .args(["--quic-listen", &format!("127.0.0.1:{quic}")])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting the hub in the image")?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let ready = loop {
+        if let Some(status) = hub.try_wait()? {
+            break Err(anyhow::anyhow!("the hub exited with {status}"));
+        }
+        match readyz(http) {
+            Ok(answer) if answer.starts_with("HTTP/1.1 200") && answer.contains("ready") => {
+                break Ok(());
+            }
+            _ if std::time::Instant::now() > deadline => {
+                break Err(anyhow::anyhow!("/readyz did not answer 200 in 90 s"));
+            }
+            _ => std::thread::sleep(std::time::Duration::from_millis(300)),
+        }
+    };
+    let _ = hub.kill();
+    let _ = hub.wait();
+    ready.with_context(|| std::fs::read_to_string(&log_path).unwrap_or_default())?;
+    let database = image.rootfs.join("var/lib/kubeworkz/kubeworkz.db");
+    ensure!(database.exists(), "no database at {}", database.display());
+    Ok(())
+}
+
+/// One plain HTTP/1.1 `GET /readyz` on loopback: its whole answer.
+fn readyz(port: u16) -> Result<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
 }
 
 /// Every check of an image of `which` built from `binary`: reproducible (two builds, one
 /// digest), blobs matching their digests, the non-root user and the entrypoint in the config,
 /// nothing in the root filesystem but the binary, its libraries, CA certificates and the user
 /// database (so no shell), and the binary answering `--version` from the unpacked filesystem.
-pub fn check(which: &str, binary: &Path, cmd: &str) -> Result<()> {
+pub fn check(which: &str, binary: &Path, cmd: &str) -> Result<Checked> {
     let name = format!("kubeworkz-{which}");
     let work = tempfile::tempdir()?;
     let (first, second) = (work.path().join("first"), work.path().join("second"));
@@ -208,5 +288,9 @@ pub fn check(which: &str, binary: &Path, cmd: &str) -> Result<()> {
         version.trim() == format!("{name} {}", env!("CARGO_PKG_VERSION")),
         "--version printed {version:?}"
     );
-    Ok(())
+    Ok(Checked {
+        _work: work,
+        rootfs,
+        config: image.config,
+    })
 }
