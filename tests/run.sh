@@ -30,6 +30,10 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && [ -z "${KUBEWOR
   && [ -z "${DATABASE_URL:-}" ]; then
   apt_install postgresql "PostgreSQL server binaries are missing: apt-get install postgresql, or set DATABASE_URL"
 fi
+# The image tests assemble OCI layouts with jq (tar, gzip and sha256sum are in every base).
+if ! command -v jq >/dev/null 2>&1; then
+  apt_install jq "jq is missing (the image tests write OCI manifests with it): apt-get install jq"
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest from crates.io"
   cargo install cargo-nextest --locked --quiet
