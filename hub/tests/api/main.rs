@@ -23,6 +23,7 @@ mod isolation;
 mod limits;
 mod lists;
 mod openapi;
+mod prices_cli;
 mod register;
 mod search;
 mod sso;

@@ -992,6 +992,16 @@ export interface components {
              * @description End of the window or step (exclusive), in milliseconds since the epoch.
              */
             end: number;
+            /**
+             * Format: double
+             * @description GPU cost in dollars (GPUs are priced in the `node` pricing mode).
+             */
+            gpu_cost: number;
+            /**
+             * Format: double
+             * @description GPUs requested, in GPU-hours.
+             */
+            gpu_hours: number;
             /** @description Idle was clamped at zero (allocations above node capacity). */
             idle_clamped: boolean;
             /**
@@ -1043,6 +1053,8 @@ export interface components {
         CostReportView: {
             /** @description One line per group, most expensive first. */
             lines: components["schemas"]["CostLineView"][];
+            /** @description Which pricing mode and catalog priced the answer's hours, most hours first. */
+            pricing: components["schemas"]["PricedHoursView"][];
             /** @description Everything in the answer; its key is `total`. */
             total: components["schemas"]["CostLineView"];
             /** @description The window. */
@@ -1337,6 +1349,8 @@ export interface components {
             cluster: string;
             /** @description The namespace. */
             namespace: string;
+            /** @description Which pricing mode and catalog priced the namespace's hours, most hours first. */
+            pricing: components["schemas"]["PricedHoursView"][];
             /**
              * Format: int64
              * @description The step, in milliseconds.
@@ -1446,6 +1460,22 @@ export interface components {
             /** @description True: the organization signs in through its identity providers only. */
             disabled: boolean;
         };
+        /** @description What priced some of the cluster-hours of an answer. */
+        PricedHoursView: {
+            /** @description The node price catalog's date (`YYYY-MM-DD`) in the `node` mode, else null. */
+            catalog_date: string | null;
+            /**
+             * Format: int64
+             * @description Cluster-hours priced so.
+             */
+            cluster_hours: number;
+            mode: null | components["schemas"]["PricingMode"];
+        };
+        /**
+         * @description How a cluster's CPU and memory are priced.
+         * @enum {string}
+         */
+        PricingMode: "unit" | "node";
         /** @description The organization's providers. */
         ProviderList: {
             /** @description By name. */
