@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::cost::{
-    BYTES_PER_GB, CostLine, CostReport, NamespaceCosts, NanoDollars, PricedHours, PricingMode,
-    ResourceAllocation, Window,
+    BYTES_PER_GB, CostLine, CostReport, EfficiencyLine, NamespaceCosts, NanoDollars, PricedHours,
+    PricingMode, ResourceAllocation, ResourceEfficiency, Window,
 };
 
 const MILLICORE_MS_PER_CORE_HOUR: f64 = 1000.0 * MILLIS_PER_HOUR as f64;
@@ -203,6 +203,78 @@ impl From<NamespaceCosts> for NamespaceCostsView {
             pricing: pricing_views(costs.pricing),
         }
     }
+}
+
+/// CPU (core-hours) or memory (GiB-hours) requested and used by the containers with usage
+/// data, and what the requests and their unused part cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct ResourceEfficiencyView {
+    /// Requested.
+    pub requested: f64,
+    /// Used.
+    pub used: f64,
+    /// Used / requested; null without measured requests.
+    #[schema(required = true)]
+    pub efficiency: Option<f64>,
+    /// What the requests cost, in dollars.
+    pub requested_cost: f64,
+    /// What their unused part cost, in dollars.
+    pub unused_cost: f64,
+}
+
+impl ResourceEfficiencyView {
+    fn new(resource: &ResourceEfficiency, unit: f64) -> Self {
+        Self {
+            requested: resource.requested as f64 / unit,
+            used: resource.used as f64 / unit,
+            efficiency: resource.efficiency(),
+            requested_cost: resource.requested_cost.to_dollars_f64(),
+            unused_cost: resource.unused_cost.to_dollars_f64(),
+        }
+    }
+}
+
+/// One group's efficiency over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EfficiencyLineView {
+    /// The group's value (namespace, team, cost center, cluster id or label value).
+    pub key: String,
+    /// CPU in core-hours.
+    pub cpu: ResourceEfficiencyView,
+    /// Memory in GiB-hours.
+    pub memory: ResourceEfficiencyView,
+    /// Share of the requests' cost that was used (CPU and memory); null without measured
+    /// requests.
+    #[schema(required = true)]
+    pub efficiency: Option<f64>,
+    /// Cost of the unused requests in dollars: the waste.
+    pub unused_cost: f64,
+    /// The same in nano-dollars: exact, what sorting uses.
+    pub unused_nanos: u64,
+}
+
+impl From<EfficiencyLine> for EfficiencyLineView {
+    fn from(line: EfficiencyLine) -> Self {
+        Self {
+            cpu: ResourceEfficiencyView::new(&line.cpu, MILLICORE_MS_PER_CORE_HOUR),
+            memory: ResourceEfficiencyView::new(&line.memory, BYTE_MS_PER_GIB_HOUR),
+            efficiency: line.efficiency(),
+            unused_cost: line.unused_cost().to_dollars_f64(),
+            unused_nanos: line.unused_cost().0,
+            key: line.key,
+        }
+    }
+}
+
+/// Efficiency per group over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EfficiencyReportView {
+    /// The window.
+    pub window: CostWindowView,
+    /// How many groups there are: `lines` holds the first `limit` of them.
+    pub groups: usize,
+    /// One line per group, in the order asked for, at most `limit`.
+    pub lines: Vec<EfficiencyLineView>,
 }
 
 /// `lines` as CSV (RFC 4180) for spreadsheets: times in RFC 3339, quantities to six decimals,

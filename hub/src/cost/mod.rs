@@ -29,6 +29,7 @@
 
 mod allocation;
 mod catalog;
+mod efficiency;
 mod engine;
 #[cfg(test)]
 mod fixtures;
@@ -45,6 +46,9 @@ pub use allocation::{
     ResourceAllocation, StorageAllocation, UNALLOCATED,
 };
 pub use catalog::{CatalogError, CatalogFileError, CatalogRow, PriceCatalog, Provider, is_spot};
+pub use efficiency::{
+    EfficiencyLine, EfficiencySort, ParseEfficiencySortError, ResourceEfficiency, efficiency,
+};
 pub use engine::allocate_hour;
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
 pub use node_price::{NodeRates, split_node_price};

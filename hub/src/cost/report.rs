@@ -20,7 +20,10 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 use super::window::MILLIS_PER_DAY;
-use super::{AggregateBy, Allocation, CostBreakdown, IDLE_NAMESPACE, Pricing, Window, aggregate};
+use super::{
+    AggregateBy, Allocation, CostBreakdown, EfficiencyLine, EfficiencySort, IDLE_NAMESPACE,
+    Pricing, Window, aggregate, efficiency,
+};
 use crate::store::{CostPeriod, CostRowFilter, Store, StoreError};
 
 /// Why a cost query was refused or failed.
@@ -297,6 +300,19 @@ pub async fn costs(
         total: CostLine::new("total".to_owned(), window.start, window.end, total),
         pricing: priced_hours(&rows),
     })
+}
+
+/// The organization's efficiency per group over `window`, ordered by `sort`
+/// ([`super::efficiency`]).
+pub async fn efficiency_report(
+    store: &Store,
+    org: OrgId,
+    window: Window,
+    by: &AggregateBy,
+    sort: EfficiencySort,
+) -> Result<Vec<EfficiencyLine>, ReportError> {
+    let rows = hourly_rows(store, org, window, None, None).await?;
+    Ok(efficiency(&rows, window, by, sort))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ import { MemoryRouter, Route, Routes, useLocation } from 'react-router'
 import { ClusterCard, Dashboard } from './Dashboard'
 import { queryKeys } from '../lib/queries'
 import { costSeries, pricingLabel } from '../components/CostChart'
+import { nextSort, percent } from './Savings'
 import { PodUsage } from './Workloads'
 import { usageSummary } from '../lib/usage'
 import type { Cluster, CostLine } from '../lib/api'
@@ -121,6 +122,21 @@ describe('pricingLabel', () => {
       ]),
     ).toBe('node prices (catalog 2024-06-01): 48 h; unit prices: 24 h; pricing not recorded: 3 h')
     expect(pricingLabel([])).toBe('no hours computed')
+  })
+})
+
+describe('Savings', () => {
+  it('shows shares as whole percentages', () => {
+    expect(percent(0.675)).toBe('68%')
+    expect(percent(1)).toBe('100%')
+    expect(percent(null)).toBe('—')
+  })
+  it('a header click sorts its column its default way, then the other', () => {
+    expect(nextSort('key', 'waste')).toBe('-waste')
+    expect(nextSort('-waste', 'waste')).toBe('waste')
+    expect(nextSort('waste', 'waste')).toBe('-waste')
+    expect(nextSort('-waste', 'efficiency')).toBe('efficiency')
+    expect(nextSort('efficiency', 'efficiency')).toBe('-efficiency')
   })
 })
 
