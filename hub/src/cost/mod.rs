@@ -37,6 +37,7 @@ mod input;
 mod node_price;
 mod prices;
 pub mod report;
+mod rightsizing;
 mod rollup;
 mod window;
 mod worker;
@@ -56,6 +57,9 @@ pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices, Pricing, Prici
 pub use report::{
     CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, PricedHours, ReportError, Step,
     costs, namespace_costs,
+};
+pub use rightsizing::{
+    HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS, Recommendation, percentile, recommend,
 };
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};
