@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use kubeworkz_hub::cost::{
-    ClusterPrices, ContainerHour, HourInput, Interval, NodeHour, PodHour, allocate_hour,
+    ClusterPrices, ContainerHour, HourInput, Interval, NodeHour, PodHour, Provider, allocate_hour,
 };
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::{
@@ -36,6 +36,9 @@ fn input() -> HourInput {
                 }
                 .into(),
             ),
+            provider: Some(Provider::Aws),
+            region: Some("us-east-1".into()),
+            spot: n % 4 == 1,
             capacity: NodeResources {
                 cpu_millis: 64_000,
                 memory_bytes: 256 << 30,

@@ -67,6 +67,11 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_COST_CURRENT_HOUR", default_value_t = false)]
     pub cost_current_hour: bool,
 
+    /// A node price catalog file loaded over the shipped one for every organization in the
+    /// `node` pricing mode (format in docs/costs.md; `@replace` drops the shipped prices).
+    #[arg(long, env = "KUBEWORKZ_PRICE_CATALOG")]
+    pub price_catalog: Option<std::path::PathBuf>,
+
     /// Seconds between reloads of the pull-mode cluster list.
     #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
     pub pull_refresh_secs: u64,
@@ -136,14 +141,18 @@ impl ServeConfig {
         )
     }
 
-    /// The cost worker's schedule: the defaults but for `--cost-interval-secs` and
-    /// `--cost-current-hour`.
-    pub fn cost_worker(&self) -> crate::cost::CostWorkerConfig {
-        crate::cost::CostWorkerConfig {
+    /// The cost worker's configuration: the defaults but for `--cost-interval-secs`,
+    /// `--cost-current-hour` and `--price-catalog` (a file that cannot be read stops the hub
+    /// at start rather than pricing with the wrong catalog).
+    pub fn cost_worker(
+        &self,
+    ) -> Result<crate::cost::CostWorkerConfig, crate::cost::CatalogFileError> {
+        Ok(crate::cost::CostWorkerConfig {
             every: std::time::Duration::from_secs(self.cost_interval_secs),
             current_hour: self.cost_current_hour,
+            catalog: crate::cost::PriceCatalog::deployment(self.price_catalog.as_deref())?,
             ..crate::cost::CostWorkerConfig::default()
-        }
+        })
     }
 
     /// The HTTP server loop's limits.

@@ -87,8 +87,11 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         shutdown.clone(),
     );
     // Hourly cost allocation, backfilling what was missed while the hub was down.
+    let cost_config = config
+        .cost_worker()
+        .context("loading the price catalog (--price-catalog)")?;
     let costs = workers::spawn(
-        CostWorker::new(store.clone(), config.cost_worker(), Some(workers.clone())),
+        CostWorker::new(store.clone(), cost_config, Some(workers.clone())),
         &workers,
         shutdown.clone(),
     );

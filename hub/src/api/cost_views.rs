@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::cost::{
-    BYTES_PER_GB, CostLine, CostReport, NamespaceCosts, NanoDollars, ResourceAllocation, Window,
+    BYTES_PER_GB, CostLine, CostReport, EfficiencyLine, NamespaceCosts, NanoDollars, PricedHours,
+    PricingMode, ResourceAllocation, ResourceEfficiency, Window,
 };
 
 const MILLICORE_MS_PER_CORE_HOUR: f64 = 1000.0 * MILLIS_PER_HOUR as f64;
@@ -84,6 +85,10 @@ pub struct CostLineView {
     pub network_egress_gib: Option<f64>,
     /// Network cost in dollars.
     pub network_cost: f64,
+    /// GPUs requested, in GPU-hours.
+    pub gpu_hours: f64,
+    /// GPU cost in dollars (GPUs are priced in the `node` pricing mode).
+    pub gpu_cost: f64,
     /// Total in dollars.
     pub total_cost: f64,
     /// Total in nano-dollars: exact, what sums and comparisons use.
@@ -109,12 +114,38 @@ impl From<CostLine> for CostLineView {
                 .network
                 .map(|n| n.egress_bytes as f64 / BYTES_PER_GB as f64),
             network_cost: cost.network.map_or(0.0, |n| n.cost.to_dollars_f64()),
+            gpu_hours: cost.gpu.gpu_millis as f64 / MILLIS_PER_HOUR as f64,
+            gpu_cost: cost.gpu.cost.to_dollars_f64(),
             total_cost: cost.total.to_dollars_f64(),
             total_nanos: cost.total.0,
             usage_unknown: cost.flags.usage_unknown,
             idle_clamped: cost.flags.idle_clamped,
         }
     }
+}
+
+/// What priced some of the cluster-hours of an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PricedHoursView {
+    /// `unit` or `node`; null for hours computed before pricing was recorded.
+    #[schema(required = true)]
+    pub mode: Option<PricingMode>,
+    /// The node price catalog's date (`YYYY-MM-DD`) in the `node` mode, else null.
+    #[schema(required = true)]
+    pub catalog_date: Option<String>,
+    /// Cluster-hours priced so.
+    pub cluster_hours: u64,
+}
+
+fn pricing_views(pricing: Vec<PricedHours>) -> Vec<PricedHoursView> {
+    pricing
+        .into_iter()
+        .map(|p| PricedHoursView {
+            mode: p.pricing.as_ref().map(|p| p.mode),
+            catalog_date: p.pricing.and_then(|p| p.catalog_date),
+            cluster_hours: p.cluster_hours,
+        })
+        .collect()
 }
 
 /// The organization's costs over a window, one line per group.
@@ -126,6 +157,8 @@ pub struct CostReportView {
     pub lines: Vec<CostLineView>,
     /// Everything in the answer; its key is `total`.
     pub total: CostLineView,
+    /// Which pricing mode and catalog priced the answer's hours, most hours first.
+    pub pricing: Vec<PricedHoursView>,
 }
 
 impl From<CostReport> for CostReportView {
@@ -134,6 +167,7 @@ impl From<CostReport> for CostReportView {
             window: report.window.into(),
             lines: report.lines.into_iter().map(CostLineView::from).collect(),
             total: report.total.into(),
+            pricing: pricing_views(report.pricing),
         }
     }
 }
@@ -153,6 +187,8 @@ pub struct NamespaceCostsView {
     pub steps: Vec<CostLineView>,
     /// The whole window; its key is the namespace.
     pub total: CostLineView,
+    /// Which pricing mode and catalog priced the namespace's hours, most hours first.
+    pub pricing: Vec<PricedHoursView>,
 }
 
 impl From<NamespaceCosts> for NamespaceCostsView {
@@ -164,8 +200,81 @@ impl From<NamespaceCosts> for NamespaceCostsView {
             step_millis: costs.step_millis,
             steps: costs.steps.into_iter().map(CostLineView::from).collect(),
             total: costs.total.into(),
+            pricing: pricing_views(costs.pricing),
         }
     }
+}
+
+/// CPU (core-hours) or memory (GiB-hours) requested and used by the containers with usage
+/// data, and what the requests and their unused part cost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+pub struct ResourceEfficiencyView {
+    /// Requested.
+    pub requested: f64,
+    /// Used.
+    pub used: f64,
+    /// Used / requested; null without measured requests.
+    #[schema(required = true)]
+    pub efficiency: Option<f64>,
+    /// What the requests cost, in dollars.
+    pub requested_cost: f64,
+    /// What their unused part cost, in dollars.
+    pub unused_cost: f64,
+}
+
+impl ResourceEfficiencyView {
+    fn new(resource: &ResourceEfficiency, unit: f64) -> Self {
+        Self {
+            requested: resource.requested as f64 / unit,
+            used: resource.used as f64 / unit,
+            efficiency: resource.efficiency(),
+            requested_cost: resource.requested_cost.to_dollars_f64(),
+            unused_cost: resource.unused_cost.to_dollars_f64(),
+        }
+    }
+}
+
+/// One group's efficiency over the window.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EfficiencyLineView {
+    /// The group's value (namespace, team, cost center, cluster id or label value).
+    pub key: String,
+    /// CPU in core-hours.
+    pub cpu: ResourceEfficiencyView,
+    /// Memory in GiB-hours.
+    pub memory: ResourceEfficiencyView,
+    /// Share of the requests' cost that was used (CPU and memory); null without measured
+    /// requests.
+    #[schema(required = true)]
+    pub efficiency: Option<f64>,
+    /// Cost of the unused requests in dollars: the waste.
+    pub unused_cost: f64,
+    /// The same in nano-dollars: exact, what sorting uses.
+    pub unused_nanos: u64,
+}
+
+impl From<EfficiencyLine> for EfficiencyLineView {
+    fn from(line: EfficiencyLine) -> Self {
+        Self {
+            cpu: ResourceEfficiencyView::new(&line.cpu, MILLICORE_MS_PER_CORE_HOUR),
+            memory: ResourceEfficiencyView::new(&line.memory, BYTE_MS_PER_GIB_HOUR),
+            efficiency: line.efficiency(),
+            unused_cost: line.unused_cost().to_dollars_f64(),
+            unused_nanos: line.unused_cost().0,
+            key: line.key,
+        }
+    }
+}
+
+/// Efficiency per group over a window.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct EfficiencyReportView {
+    /// The window.
+    pub window: CostWindowView,
+    /// How many groups there are: `lines` holds the first `limit` of them.
+    pub groups: usize,
+    /// One line per group, in the order asked for, at most `limit`.
+    pub lines: Vec<EfficiencyLineView>,
 }
 
 /// `lines` as CSV (RFC 4180) for spreadsheets: times in RFC 3339, quantities to six decimals,
@@ -176,7 +285,8 @@ pub fn csv(lines: &[CostLineView]) -> String {
         "key,start,end,cpu_core_hours,cpu_request_core_hours,cpu_usage_core_hours,\
          cpu_efficiency,cpu_cost,memory_gib_hours,memory_request_gib_hours,\
          memory_usage_gib_hours,memory_efficiency,memory_cost,storage_gib_hours,\
-         storage_cost,network_egress_gib,network_cost,total_cost,usage_unknown,idle_clamped\r\n",
+         storage_cost,network_egress_gib,network_cost,gpu_hours,gpu_cost,total_cost,\
+         usage_unknown,idle_clamped\r\n",
     );
     for line in lines {
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
@@ -198,6 +308,8 @@ pub fn csv(lines: &[CostLineView]) -> String {
             format!("{:.9}", line.storage_cost),
             opt(line.network_egress_gib),
             format!("{:.9}", line.network_cost),
+            format!("{:.6}", line.gpu_hours),
+            format!("{:.9}", line.gpu_cost),
             NanoDollars(line.total_nanos).to_string(),
             line.usage_unknown.to_string(),
             line.idle_clamped.to_string(),

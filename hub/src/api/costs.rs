@@ -12,11 +12,14 @@ use kubeworkz_shared::time::UnixMillis;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::cost_views::{self, CostLineView, CostReportView, NamespaceCostsView};
+use super::cost_views::{
+    self, CostLineView, CostReportView, EfficiencyLineView, EfficiencyReportView,
+    NamespaceCostsView,
+};
 use super::extract::{ApiPath, ApiQuery, Principal};
 use super::inventory::own_object;
 use crate::cost::report::{self, CostFilter, CostQuery, ReportError, Step};
-use crate::cost::{AggregateBy, Window};
+use crate::cost::{AggregateBy, EfficiencySort, Window};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -59,6 +62,27 @@ pub struct CostParams {
     pub include_idle: Option<bool>,
     /// `json` (default) or `csv`.
     pub format: Option<Format>,
+}
+
+/// Parameters of the efficiency report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EfficiencyParams {
+    /// `24h`, `7d` (default), `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339.
+    pub window: Option<String>,
+    /// `namespace` (default), `team`, `cost_center`, `cluster` or `label:KEY`.
+    pub aggregate: Option<String>,
+    /// `-waste` (default: most unused cost first), `waste`, `efficiency` (least efficient
+    /// first), `-efficiency` or `key`.
+    pub sort: Option<String>,
+    /// At most this many lines, the first in the order asked for: 1 to 1000, default 100.
+    pub limit: Option<usize>,
+}
+
+fn aggregate_by(text: Option<&str>) -> Result<AggregateBy, ApiError> {
+    text.unwrap_or("namespace")
+        .parse()
+        .map_err(|err: crate::cost::ParseAggregateError| ApiError::BadRequest(err.to_string()))
 }
 
 fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
@@ -143,12 +167,7 @@ pub(super) async fn costs(
     who: Principal,
     ApiQuery(params): ApiQuery<CostParams>,
 ) -> Result<Response, ApiError> {
-    let aggregate: AggregateBy = params
-        .aggregate
-        .as_deref()
-        .unwrap_or("namespace")
-        .parse()
-        .map_err(|err: crate::cost::ParseAggregateError| ApiError::BadRequest(err.to_string()))?;
+    let aggregate = aggregate_by(params.aggregate.as_deref())?;
     let filter = params
         .filter
         .as_deref()
@@ -166,4 +185,39 @@ pub(super) async fn costs(
         Format::Json => Json(view).into_response(),
         Format::Csv => csv_attachment(&view.lines, "costs.csv"),
     })
+}
+
+/// `GET /api/v1/k8s/costs/efficiency`.
+#[utoipa::path(get, path = "/api/v1/k8s/costs/efficiency", tag = "costs",
+    params(EfficiencyParams),
+    responses(
+        (status = 200, description = "Per group: CPU and memory requested vs used, efficiency \
+            and the cost of the unused requests", body = EfficiencyReportView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub(super) async fn efficiency(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiQuery(params): ApiQuery<EfficiencyParams>,
+) -> Result<Json<EfficiencyReportView>, ApiError> {
+    let by = aggregate_by(params.aggregate.as_deref())?;
+    let sort: EfficiencySort = params.sort.as_deref().unwrap_or("-waste").parse().map_err(
+        |err: crate::cost::ParseEfficiencySortError| ApiError::BadRequest(err.to_string()),
+    )?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be from 1 to 1000".to_owned(),
+        ));
+    }
+    let window = window(params.window.as_deref(), "7d")?;
+    let lines = report::efficiency_report(&state.store, who.org_id, window, &by, sort).await?;
+    Ok(Json(EfficiencyReportView {
+        window: window.into(),
+        groups: lines.len(),
+        lines: lines
+            .into_iter()
+            .take(limit)
+            .map(EfficiencyLineView::from)
+            .collect(),
+    }))
 }

@@ -99,7 +99,7 @@ impl Modify for OperationIds {
         inventory::helm_releases,
         search::search, search_export::export, fleet::fleet,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
-        costs::namespace_costs, costs::costs,
+        costs::namespace_costs, costs::costs, costs::efficiency,
         admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,
         admin::update_user, admin::delete_user,

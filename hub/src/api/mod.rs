@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/namespaces/{id}/pods", get(inventory::namespace_pods))
         .route("/namespaces/{id}/costs", get(costs::namespace_costs))
         .route("/costs", get(costs::costs))
+        .route("/costs/efficiency", get(costs::efficiency))
         .route("/deployments/{id}/pods", get(inventory::deployment_pods))
         .route("/deployments/{id}", get(inventory::deployment))
         .route("/pods/{id}", get(inventory::pod))

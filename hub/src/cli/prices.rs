@@ -1,10 +1,14 @@
 //! `kubeworkz-hub prices …`: what the cost runs charge. The seed's defaults apply until an
 //! organization, a cluster or a node instance type gets its own prices here; resolution is
-//! instance type > cluster > organization > defaults, field by field.
+//! instance type > cluster > organization > defaults, field by field. The pricing mode
+//! (`unit` or `node`) is set per organization or cluster, and the node price catalog can be
+//! shown, and an organization's own loaded over the shipped one.
+
+use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::Subcommand;
-use kubeworkz_hub::cost::{NanoDollars, PriceOverride};
+use clap::{Subcommand, ValueEnum};
+use kubeworkz_hub::cost::{NanoDollars, PriceCatalog, PriceOverride, PricingMode};
 use kubeworkz_hub::store::PriceScope;
 
 use super::{StoreArgs, find_cluster};
@@ -41,6 +45,59 @@ pub enum PricesCommand {
     /// Print the organization's prices (defaults and every override) as JSON, in
     /// nano-dollars.
     Show {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set how the organization's (or one cluster's, `--cluster`) CPU and memory are priced:
+    /// `unit` prices, `node` prices from the catalog, or `inherit` the broader setting.
+    /// Hours already computed keep their cost.
+    Mode {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The mode.
+        mode: ModeChoice,
+        /// A cluster's name or id.
+        #[arg(long)]
+        cluster: Option<String>,
+    },
+    /// The node price catalog of the `node` mode.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+/// A pricing mode, or none (fall back to the broader scope).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModeChoice {
+    /// Per-unit prices.
+    Unit,
+    /// Each node's price from the catalog.
+    Node,
+    /// The organization's mode (for a cluster) or `unit` (for the organization).
+    Inherit,
+}
+
+/// `kubeworkz-hub prices catalog …`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Print the catalog the organization's nodes are priced from (shipped, `--price-catalog`,
+    /// then the organization's own), in the file format `load` reads.
+    Show {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The deployment's catalog file, as `serve` takes it.
+        #[arg(long, env = "KUBEWORKZ_PRICE_CATALOG")]
+        price_catalog: Option<PathBuf>,
+    },
+    /// Load a catalog file as the organization's own, over the deployment's: its prices win
+    /// key by key (all of them with `@replace`). Replaces a catalog loaded before.
+    Load {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The file (format in docs/costs.md).
+        file: PathBuf,
+    },
+    /// Remove the organization's own catalog.
+    Unload {
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -91,6 +148,84 @@ pub async fn prices(command: PricesCommand) -> anyhow::Result<()> {
             store.close().await;
             let book = book.context("reading the prices")?;
             println!("{}", serde_json::to_string_pretty(&book)?);
+            Ok(())
+        }
+        PricesCommand::Mode {
+            store: args,
+            mode,
+            cluster,
+        } => {
+            let (store, org) = args.open().await?;
+            let mode = match mode {
+                ModeChoice::Unit => Some(PricingMode::Unit),
+                ModeChoice::Node => Some(PricingMode::Node),
+                ModeChoice::Inherit => None,
+            };
+            let saved = async {
+                let cluster = match cluster {
+                    Some(name) => Some(find_cluster(&store, org, &args, &name).await?.id),
+                    None => None,
+                };
+                store
+                    .set_pricing_mode(org, cluster, mode)
+                    .await
+                    .context("saving the pricing mode")?;
+                anyhow::Ok(cluster)
+            }
+            .await;
+            store.close().await;
+            let what = match saved? {
+                Some(id) => format!("cluster {id}"),
+                None => format!("organization {:?}", args.org_name()),
+            };
+            let shown = mode.map_or("inherited", PricingMode::as_str);
+            println!("pricing mode of {what}: {shown}");
+            Ok(())
+        }
+        PricesCommand::Catalog(command) => catalog(command).await,
+    }
+}
+
+async fn catalog(command: CatalogCommand) -> anyhow::Result<()> {
+    match command {
+        CatalogCommand::Show {
+            store: args,
+            price_catalog,
+        } => {
+            let base = PriceCatalog::deployment(price_catalog.as_deref())?;
+            let (store, org) = args.open().await?;
+            let book = store.price_book(org).await;
+            store.close().await;
+            let book = book.context("reading the prices")?.with_base_catalog(base);
+            print!("{}", book.effective_catalog());
+            Ok(())
+        }
+        CatalogCommand::Load { store: args, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let parsed = PriceCatalog::parse(&text)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let (store, org) = args.open().await?;
+            let saved = store.set_price_catalog(org, Some((&text, &parsed))).await;
+            store.close().await;
+            saved.context("saving the price catalog")?;
+            println!(
+                "price catalog of {} loaded for organization {:?}: {} prices",
+                parsed.date,
+                args.org_name(),
+                parsed.rows().len()
+            );
+            Ok(())
+        }
+        CatalogCommand::Unload { store: args } => {
+            let (store, org) = args.open().await?;
+            let saved = store.set_price_catalog(org, None).await;
+            store.close().await;
+            saved.context("removing the price catalog")?;
+            println!(
+                "price catalog removed for organization {:?}",
+                args.org_name()
+            );
             Ok(())
         }
     }

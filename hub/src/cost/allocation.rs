@@ -6,7 +6,7 @@ use kubeworkz_shared::model::Labels;
 use kubeworkz_shared::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
-use super::NanoDollars;
+use super::{NanoDollars, Pricing};
 
 /// Namespace of the idle row: node capacity nobody was allocated (OpenCost's name).
 pub const IDLE_NAMESPACE: &str = "__idle__";
@@ -69,6 +69,16 @@ pub struct NetworkAllocation {
     pub cost: NanoDollars,
 }
 
+/// GPUs of a row: requested GPUs × running time (GPUs are not shared, so the request is what is
+/// billed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuAllocation {
+    /// GPU-milliseconds: requested GPUs × running time; for the idle row, capacity − allocated.
+    pub gpu_millis: u128,
+    /// `gpu_millis × the node's GPU-hour price`, rounded once for the row.
+    pub cost: NanoDollars,
+}
+
 /// Conditions a reader of a row must know to trust its numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllocationFlags {
@@ -91,7 +101,10 @@ pub struct CostBreakdown {
     pub storage: StorageAllocation,
     /// Network egress, when known.
     pub network: Option<NetworkAllocation>,
-    /// Sum of the four costs.
+    /// GPUs (priced in the `node` mode).
+    #[serde(default)]
+    pub gpu: GpuAllocation,
+    /// Sum of the five costs.
     pub total: NanoDollars,
     /// Caveats.
     pub flags: AllocationFlags,
@@ -105,6 +118,8 @@ impl CostBreakdown {
         self.memory.add(&other.memory);
         self.storage.byte_millis += other.storage.byte_millis;
         self.storage.cost += other.storage.cost;
+        self.gpu.gpu_millis += other.gpu.gpu_millis;
+        self.gpu.cost += other.gpu.cost;
         self.network = match (self.network, other.network) {
             (Some(a), Some(b)) => Some(NetworkAllocation {
                 egress_bytes: a.egress_bytes.saturating_add(b.egress_bytes),
@@ -117,11 +132,12 @@ impl CostBreakdown {
         self.flags.idle_clamped |= other.flags.idle_clamped;
     }
 
-    /// Recomputes `total` from the four costs.
+    /// Recomputes `total` from the five costs.
     pub(crate) fn with_total(mut self) -> Self {
         self.total = self.cpu.cost
             + self.memory.cost
             + self.storage.cost
+            + self.gpu.cost
             + self.network.map_or(NanoDollars::ZERO, |n| n.cost);
         self
     }
@@ -148,6 +164,9 @@ pub struct Allocation {
     pub labels: Labels,
     /// Quantities, costs and flags.
     pub cost: CostBreakdown,
+    /// The mode and catalog that priced it; a day keeps its last hour's. `None` for rows
+    /// computed before pricing was recorded.
+    pub pricing: Option<Pricing>,
 }
 
 impl Allocation {

@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use kubeworkz_shared::model::{LabelKeys, NamespaceProjection, ResourceAmounts};
 
 use super::allocation::{
-    Allocation, AllocationFlags, CostBreakdown, IDLE_NAMESPACE, NetworkAllocation,
+    Allocation, AllocationFlags, CostBreakdown, GpuAllocation, IDLE_NAMESPACE, NetworkAllocation,
     ResourceAllocation, StorageAllocation, UNALLOCATED,
 };
 use super::input::{HourInput, Interval, PodHour, millis_within};
-use super::prices::{ClusterPrices, Prices};
+use super::node_price::NodeRates;
+use super::prices::ClusterPrices;
 use super::{BYTES_PER_GB, MILLIS_PER_HOUR, NanoDollars};
 
 /// Divisor of `millicore-milliseconds × nano-dollars per core-hour`.
@@ -23,6 +24,8 @@ const CPU_UNIT: u128 = 1000 * MILLIS_PER_HOUR;
 const BYTE_HOUR_UNIT: u128 = BYTES_PER_GB as u128 * MILLIS_PER_HOUR;
 /// Divisor of `bytes × nano-dollars per GiB`.
 const BYTE_UNIT: u128 = BYTES_PER_GB as u128;
+/// Divisor of `GPU-milliseconds × nano-dollars per GPU-hour`.
+const GPU_UNIT: u128 = MILLIS_PER_HOUR;
 
 /// Allocates one hour of one cluster: a row per namespace that had running pods, bound claims
 /// or known egress, sorted by namespace, and — when `input.nodes` is not empty — the idle row
@@ -39,16 +42,12 @@ pub fn allocate_hour(
 ) -> Vec<Allocation> {
     let hour = Interval::hour(input.hour_start);
     let usage = usage_index(input);
-    let node_prices: HashMap<&str, &Prices> = input
+    let node_rates: HashMap<&str, NodeRates> = input
         .nodes
         .iter()
-        .map(|n| {
-            (
-                n.name.as_str(),
-                prices.for_instance_type(n.instance_type.as_deref()),
-            )
-        })
+        .map(|n| (n.name.as_str(), prices.for_node(n)))
         .collect();
+    let base_rates = NodeRates::unit(prices.base);
 
     let mut namespaces: HashMap<&str, Accumulator> = HashMap::new();
     for pod in &input.pods {
@@ -56,13 +55,13 @@ pub fn allocate_hour(
         if running == 0 && pod.egress_bytes.is_none() {
             continue;
         }
-        let pod_prices = pod
+        let pod_rates = pod
             .node
             .as_deref()
-            .and_then(|node| node_prices.get(node).copied())
-            .unwrap_or(&prices.base);
+            .and_then(|node| node_rates.get(node))
+            .unwrap_or(&base_rates);
         let accumulator = namespaces.entry(pod.namespace.as_str()).or_default();
-        accumulator.add_pod(pod, running, pod_prices, &usage);
+        accumulator.add_pod(pod, running, pod_rates, &usage);
     }
     for volume in &input.volumes {
         let bound = millis_within(&volume.bound, &hour);
@@ -86,6 +85,8 @@ pub fn allocate_hour(
         .map(|(name, accumulator)| {
             allocated.cpu.add_billed(&accumulator.cpu);
             allocated.memory.add_billed(&accumulator.memory);
+            allocated.gpu_millis += accumulator.gpu_millis;
+            allocated.gpu_numerator += accumulator.gpu_numerator;
             let namespace = labels.get(name).copied();
             let label = |value: Option<&str>| value.unwrap_or(UNALLOCATED).to_owned();
             Allocation {
@@ -97,6 +98,7 @@ pub fn allocate_hour(
                 cost_center: label(namespace.and_then(|n| n.cost_center(keys))),
                 labels: namespace.map(|n| n.labels.clone()).unwrap_or_default(),
                 cost: accumulator.finish(&prices.base),
+                pricing: Some(prices.pricing()),
             }
         })
         .collect();
@@ -206,6 +208,8 @@ struct Accumulator {
     memory: ResourceAccumulator,
     storage_byte_millis: u128,
     storage_numerator: u128,
+    gpu_millis: u128,
+    gpu_numerator: u128,
     egress_bytes: Option<u64>,
     usage_unknown: bool,
 }
@@ -215,7 +219,7 @@ impl Accumulator {
         &mut self,
         pod: &PodHour,
         running: u64,
-        prices: &Prices,
+        rates: &NodeRates,
         usage: &HashMap<ContainerKey<'_>, ContainerUsage>,
     ) {
         for container in &pod.containers {
@@ -226,7 +230,7 @@ impl Accumulator {
             );
             let used = usage.get(&key).and_then(|u| u.over(running));
             self.usage_unknown |= used.is_none() && running > 0;
-            self.bill(container.requests, used, running, prices);
+            self.bill(container.requests, used, running, rates);
         }
         // Init-step excess and overhead: reserved, never measured, billed as requested.
         if pod.pod_level.cpu_millis.is_some() || pod.pod_level.memory_bytes.is_some() {
@@ -235,7 +239,7 @@ impl Accumulator {
                 memory_bytes: Some(pod.pod_level.memory_bytes.unwrap_or(0)),
                 ..ResourceAmounts::default()
             };
-            self.bill(requested_only, None, running, prices);
+            self.bill(requested_only, None, running, rates);
         }
         if let Some(bytes) = pod.egress_bytes {
             self.egress_bytes = Some(self.egress_bytes.unwrap_or(0).saturating_add(bytes));
@@ -247,29 +251,38 @@ impl Accumulator {
         requests: ResourceAmounts,
         used: Option<(u128, u128)>,
         running: u64,
-        prices: &Prices,
+        rates: &NodeRates,
     ) {
         self.cpu.bill(
             requests.cpu_millis,
             used.map(|u| u.0),
             running,
-            prices.cpu_core_hour,
+            rates.prices.cpu_core_hour,
         );
         self.memory.bill(
             requests.memory_bytes,
             used.map(|u| u.1),
             running,
-            prices.memory_gib_hour,
+            rates.prices.memory_gib_hour,
         );
+        if let Some(gpus) = requests.gpus {
+            let gpu_millis = u128::from(gpus) * u128::from(running);
+            self.gpu_millis += gpu_millis;
+            self.gpu_numerator += gpu_millis * u128::from(rates.gpu_hour.0);
+        }
     }
 
-    fn finish(self, prices: &Prices) -> CostBreakdown {
+    fn finish(self, prices: &super::Prices) -> CostBreakdown {
         CostBreakdown {
             cpu: self.cpu.finish(CPU_UNIT),
             memory: self.memory.finish(BYTE_HOUR_UNIT),
             storage: StorageAllocation {
                 byte_millis: self.storage_byte_millis,
                 cost: NanoDollars::round_half_up(self.storage_numerator, BYTE_HOUR_UNIT),
+            },
+            gpu: GpuAllocation {
+                gpu_millis: self.gpu_millis,
+                cost: NanoDollars::round_half_up(self.gpu_numerator, GPU_UNIT),
             },
             network: self.egress_bytes.map(|bytes| NetworkAllocation {
                 egress_bytes: bytes,
@@ -298,13 +311,13 @@ fn idle_row(
     let mut capacity = Accumulator::default();
     for node in &input.nodes {
         let present = millis_within(&node.present, hour);
-        let node_prices = prices.for_instance_type(node.instance_type.as_deref());
         let requests = ResourceAmounts {
             cpu_millis: Some(node.capacity.cpu_millis),
             memory_bytes: Some(node.capacity.memory_bytes),
+            gpus: Some(node.capacity.gpus),
             ..ResourceAmounts::default()
         };
-        capacity.bill(requests, None, present, node_prices);
+        capacity.bill(requests, None, present, &prices.for_node(node));
     }
     let mut clamped = false;
     let mut idle = |capacity: &ResourceAccumulator, allocated: &ResourceAccumulator| {
@@ -322,6 +335,16 @@ fn idle_row(
     };
     let cpu = idle(&capacity.cpu, &allocated.cpu).finish(CPU_UNIT);
     let memory = idle(&capacity.memory, &allocated.memory).finish(BYTE_HOUR_UNIT);
+    clamped |= allocated.gpu_numerator > capacity.gpu_numerator;
+    let gpu = GpuAllocation {
+        gpu_millis: capacity.gpu_millis.saturating_sub(allocated.gpu_millis),
+        cost: NanoDollars::round_half_up(
+            capacity
+                .gpu_numerator
+                .saturating_sub(allocated.gpu_numerator),
+            GPU_UNIT,
+        ),
+    };
     Allocation {
         cluster: input.cluster,
         start: hour.start,
@@ -333,6 +356,7 @@ fn idle_row(
         cost: CostBreakdown {
             cpu,
             memory,
+            gpu,
             flags: AllocationFlags {
                 usage_unknown: false,
                 idle_clamped: clamped,
@@ -340,6 +364,7 @@ fn idle_row(
             ..CostBreakdown::default()
         }
         .with_total(),
+        pricing: Some(prices.pricing()),
     }
 }
 

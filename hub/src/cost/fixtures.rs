@@ -101,6 +101,9 @@ pub(super) fn node(
     NodeHour {
         name: name.to_owned(),
         instance_type: instance_type.map(str::to_owned),
+        provider: None,
+        region: None,
+        spot: false,
         capacity: NodeResources {
             cpu_millis,
             memory_bytes,

@@ -9,6 +9,8 @@ use kubeworkz_shared::model::{
 };
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
+use super::catalog::{Provider, is_spot};
+
 /// A half-open time interval `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interval {
@@ -174,6 +176,12 @@ pub struct NodeHour {
     pub name: String,
     /// Instance type, selecting the price.
     pub instance_type: Option<String>,
+    /// Cloud provider, selecting the catalog's prices in the `node` mode.
+    pub provider: Option<Provider>,
+    /// Provider region (`topology.kubernetes.io/region`).
+    pub region: Option<String>,
+    /// Spot or preemptible capacity, priced with the provider's spot discount.
+    pub spot: bool,
     /// Total capacity: what the node costs, so kube-reserved and system overhead show as idle.
     pub capacity: NodeResources,
     /// When the node existed, non-overlapping; clamped to the hour.
@@ -186,6 +194,9 @@ impl NodeHour {
         Self {
             name: node.name.clone(),
             instance_type: node.instance_type.clone(),
+            provider: Provider::of_node(node.provider_id.as_deref(), &node.labels),
+            region: node.region.clone(),
+            spot: is_spot(&node.labels),
             capacity: node.capacity,
             present,
         }

@@ -28,26 +28,38 @@
 //! row's containers; a row's total and every roll-up are exact sums of those rounded amounts.
 
 mod allocation;
+mod catalog;
+mod efficiency;
 mod engine;
 #[cfg(test)]
 mod fixtures;
 mod input;
+mod node_price;
 mod prices;
 pub mod report;
+mod rightsizing;
 mod rollup;
 mod window;
 mod worker;
 
 pub use allocation::{
-    Allocation, AllocationFlags, CostBreakdown, IDLE_NAMESPACE, NetworkAllocation,
+    Allocation, AllocationFlags, CostBreakdown, GpuAllocation, IDLE_NAMESPACE, NetworkAllocation,
     ResourceAllocation, StorageAllocation, UNALLOCATED,
+};
+pub use catalog::{CatalogError, CatalogFileError, CatalogRow, PriceCatalog, Provider, is_spot};
+pub use efficiency::{
+    EfficiencyLine, EfficiencySort, ParseEfficiencySortError, ResourceEfficiency, efficiency,
 };
 pub use engine::allocate_hour;
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
-pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices};
+pub use node_price::{NodeRates, split_node_price};
+pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices, Pricing, PricingMode};
 pub use report::{
-    CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, ReportError, Step, costs,
-    namespace_costs,
+    CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, PricedHours, ReportError, Step,
+    costs, namespace_costs,
+};
+pub use rightsizing::{
+    HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS, Recommendation, percentile, recommend,
 };
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};

@@ -13,13 +13,17 @@
 //! agree with each other and, over whole days, with the daily rollups behind
 //! `v_k8s_namespace_costs`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 use super::window::MILLIS_PER_DAY;
-use super::{AggregateBy, Allocation, CostBreakdown, IDLE_NAMESPACE, Window, aggregate};
+use super::{
+    AggregateBy, Allocation, CostBreakdown, EfficiencyLine, EfficiencySort, IDLE_NAMESPACE,
+    Pricing, Window, aggregate, efficiency,
+};
 use crate::store::{CostPeriod, CostRowFilter, Store, StoreError};
 
 /// Why a cost query was refused or failed.
@@ -108,6 +112,8 @@ pub struct NamespaceCosts {
     pub steps: Vec<CostLine>,
     /// The whole window.
     pub total: CostLine,
+    /// What priced the hours of the answer.
+    pub pricing: Vec<PricedHours>,
 }
 
 async fn hourly_rows(
@@ -170,6 +176,7 @@ pub async fn namespace_costs(
         step_millis: step.millis,
         steps,
         total: CostLine::new(namespace.to_owned(), window.start, window.end, total),
+        pricing: priced_hours(&rows),
     })
 }
 
@@ -222,6 +229,37 @@ pub struct CostQuery {
     pub include_idle: bool,
 }
 
+/// How many cluster-hours of an answer one pricing priced: a reader sees which mode and
+/// catalog date the costs are in (and when a window mixes them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedHours {
+    /// The mode and catalog date; `None` for hours computed before pricing was recorded.
+    pub pricing: Option<Pricing>,
+    /// Cluster-hours priced so.
+    pub cluster_hours: u64,
+}
+
+/// The pricings of `rows`, each with its distinct cluster-hours, most hours first.
+fn priced_hours(rows: &[Allocation]) -> Vec<PricedHours> {
+    let hours: BTreeSet<(Option<&Pricing>, ClusterId, i64)> = rows
+        .iter()
+        .map(|row| (row.pricing.as_ref(), row.cluster, row.start.0))
+        .collect();
+    let mut counts: BTreeMap<Option<&Pricing>, u64> = BTreeMap::new();
+    for (pricing, _, _) in &hours {
+        *counts.entry(*pricing).or_default() += 1;
+    }
+    let mut out: Vec<PricedHours> = counts
+        .into_iter()
+        .map(|(pricing, cluster_hours)| PricedHours {
+            pricing: pricing.cloned(),
+            cluster_hours,
+        })
+        .collect();
+    out.sort_by_key(|p| std::cmp::Reverse(p.cluster_hours));
+    out
+}
+
 /// What [`costs`] answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CostReport {
@@ -231,6 +269,8 @@ pub struct CostReport {
     pub lines: Vec<CostLine>,
     /// Everything in the answer.
     pub total: CostLine,
+    /// What priced the hours of the answer.
+    pub pricing: Vec<PricedHours>,
 }
 
 /// The organization's costs over a window, grouped, filtered, with or without idle.
@@ -258,7 +298,21 @@ pub async fn costs(
         window,
         lines,
         total: CostLine::new("total".to_owned(), window.start, window.end, total),
+        pricing: priced_hours(&rows),
     })
+}
+
+/// The organization's efficiency per group over `window`, ordered by `sort`
+/// ([`super::efficiency`]).
+pub async fn efficiency_report(
+    store: &Store,
+    org: OrgId,
+    window: Window,
+    by: &AggregateBy,
+    sort: EfficiencySort,
+) -> Result<Vec<EfficiencyLine>, ReportError> {
+    let rows = hourly_rows(store, org, window, None, None).await?;
+    Ok(efficiency(&rows, window, by, sort))
 }
 
 #[cfg(test)]

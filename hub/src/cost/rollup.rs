@@ -9,6 +9,7 @@ use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::Labels;
 use kubeworkz_shared::time::UnixMillis;
 
+use super::Pricing;
 use super::allocation::{Allocation, CostBreakdown};
 use super::window::{MILLIS_PER_DAY, Window};
 
@@ -17,7 +18,7 @@ use super::window::{MILLIS_PER_DAY, Window};
 /// keeps what each hour was charged to. Output is sorted by cluster, day, namespace.
 pub fn rollup_daily(rows: &[Allocation]) -> Vec<Allocation> {
     type DayKey<'a> = (ClusterId, i64, &'a str, &'a str, &'a str, &'a Labels);
-    let mut days: BTreeMap<DayKey<'_>, CostBreakdown> = BTreeMap::new();
+    let mut days: BTreeMap<DayKey<'_>, (CostBreakdown, Option<&Pricing>)> = BTreeMap::new();
     for row in rows {
         let day = row.start.0.div_euclid(MILLIS_PER_DAY) * MILLIS_PER_DAY;
         let key = (
@@ -28,11 +29,13 @@ pub fn rollup_daily(rows: &[Allocation]) -> Vec<Allocation> {
             row.cost_center.as_str(),
             &row.labels,
         );
-        days.entry(key).or_default().add(&row.cost);
+        let day = days.entry(key).or_default();
+        day.0.add(&row.cost);
+        day.1 = row.pricing.as_ref().or(day.1);
     }
     days.into_iter()
         .map(
-            |((cluster, day, namespace, team, cost_center, labels), cost)| Allocation {
+            |((cluster, day, namespace, team, cost_center, labels), (cost, pricing))| Allocation {
                 cluster,
                 start: UnixMillis(day),
                 end: UnixMillis(day + MILLIS_PER_DAY),
@@ -41,6 +44,7 @@ pub fn rollup_daily(rows: &[Allocation]) -> Vec<Allocation> {
                 cost_center: cost_center.to_owned(),
                 labels: labels.clone(),
                 cost,
+                pricing: pricing.cloned(),
             },
         )
         .collect()

@@ -22,7 +22,7 @@ use kubeworkz_shared::model::LabelKeys;
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 use super::window::MILLIS_PER_DAY;
-use super::{Allocation, ClusterPrices, PriceBook, allocate_hour, rollup_daily};
+use super::{Allocation, ClusterPrices, PriceBook, PriceCatalog, allocate_hour, rollup_daily};
 use crate::store::{CostCluster, CostPeriod, CostRowFilter, Store, StoreError};
 use crate::workers::{Worker, WorkerError, Workers};
 
@@ -47,6 +47,9 @@ pub struct CostWorkerConfig {
     /// an hour and the grace later. Costs one or two more hours' computation per cluster and
     /// tick.
     pub current_hour: bool,
+    /// The deployment's node price catalog (`--price-catalog` over the shipped one), under
+    /// each organization's own.
+    pub catalog: Arc<PriceCatalog>,
 }
 
 impl Default for CostWorkerConfig {
@@ -57,6 +60,7 @@ impl Default for CostWorkerConfig {
             lookback: Duration::from_secs(7 * 24 * 3600),
             label_keys: LabelKeys::default(),
             current_hour: false,
+            catalog: PriceCatalog::shipped(),
         }
     }
 }
@@ -159,7 +163,12 @@ impl CostWorker {
         for cluster in &clusters {
             let book = match books.entry(cluster.org) {
                 Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => slot.insert(self.store.price_book(cluster.org).await?),
+                Entry::Vacant(slot) => slot.insert(
+                    self.store
+                        .price_book(cluster.org)
+                        .await?
+                        .with_base_catalog(self.config.catalog.clone()),
+                ),
             };
             let prices = book.for_cluster(cluster.cluster);
             let mut plan = Plan::for_cluster(cluster, oldest, due_until);

@@ -4,8 +4,8 @@
 //! included. Both backends must answer the same bytes.
 
 use kubeworkz_hub::cost::{
-    Allocation, AllocationFlags, CostBreakdown, NanoDollars, NetworkAllocation, ResourceAllocation,
-    StorageAllocation,
+    Allocation, AllocationFlags, CostBreakdown, GpuAllocation, NanoDollars, NetworkAllocation,
+    Pricing, PricingMode, ResourceAllocation, StorageAllocation,
 };
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
@@ -50,7 +50,21 @@ fn hour_row(cluster: ClusterId, hour: i64, namespace: &str, team: &str, n: u64) 
         egress_bytes: 123_456_789 * n,
         cost: NanoDollars(1_000_001 * n),
     });
-    let total = cpu.cost + memory.cost + storage.cost + network.map_or(NanoDollars(0), |x| x.cost);
+    // Every third hour is node-priced with a GPU half the hour.
+    let node_priced = n.is_multiple_of(3);
+    let gpu = if node_priced {
+        GpuAllocation {
+            gpu_millis: 1_800_000 * u128::from(n),
+            cost: NanoDollars(143_000_000 * n),
+        }
+    } else {
+        GpuAllocation::default()
+    };
+    let total = cpu.cost
+        + memory.cost
+        + storage.cost
+        + gpu.cost
+        + network.map_or(NanoDollars(0), |x| x.cost);
     let start = UnixMillis(DAY + hour * MILLIS_PER_HOUR);
     Allocation {
         cluster,
@@ -74,12 +88,17 @@ fn hour_row(cluster: ClusterId, hour: i64, namespace: &str, team: &str, n: u64) 
             memory,
             storage,
             network,
+            gpu,
             total,
             flags: AllocationFlags {
                 usage_unknown: n % 4 == 1,
                 idle_clamped: namespace == "__idle__" && n.is_multiple_of(2),
             },
         },
+        pricing: node_priced.then(|| Pricing {
+            mode: PricingMode::Node,
+            catalog_date: Some("2024-06-01".into()),
+        }),
     }
 }
 

@@ -14,6 +14,7 @@ mod client;
 mod clusters;
 mod cost_json;
 mod costs;
+mod efficiency;
 mod egress;
 mod events;
 mod hardening;
@@ -23,6 +24,7 @@ mod isolation;
 mod limits;
 mod lists;
 mod openapi;
+mod prices_cli;
 mod register;
 mod search;
 mod sso;
@@ -53,6 +55,7 @@ support::backend_cases! {
     lists::the_fleet_is_grouped_in_one_call,
     lists::lists_download_every_row_with_their_filters,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
+    efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
     cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,
     isolation::another_organizations_user_writes_change_nothing,

@@ -22,7 +22,7 @@ const MINUTE: i64 = 60_000;
 const GIB: u64 = 1 << 30;
 
 /// A complete past hour: three hours before the current one.
-fn past_hour() -> UnixMillis {
+pub fn past_hour() -> UnixMillis {
     UnixMillis(UnixMillis::now().hour_start().0 - 3 * MILLIS_PER_HOUR)
 }
 
@@ -32,7 +32,7 @@ fn plus(t: UnixMillis, millis: i64) -> UnixMillis {
 
 /// The fixture pod (250m / 256Mi, one container `app` on node-a), started at `start` and, when
 /// `deleted` is set, with that deletion timestamp.
-fn pod_at(
+pub fn pod_at(
     namespace: &str,
     name: &str,
     start: Option<UnixMillis>,
@@ -61,7 +61,7 @@ fn claim(namespace: &str, name: &str, bytes: u64, created: UnixMillis) -> Object
     })
 }
 
-async fn setup(t: &TestStore) -> (OrgId, ClusterId) {
+pub async fn setup(t: &TestStore) -> (OrgId, ClusterId) {
     let org = t.store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let cluster = agent_cluster(&t.store, org, "prod-eu-1").await;
     (org, cluster)
@@ -259,6 +259,7 @@ pub fn row(
         cost_center: "unallocated".into(),
         labels: [("team".to_owned(), team.to_owned())].into(),
         cost,
+        pricing: None,
     }
 }
 

@@ -19,6 +19,7 @@ mod group_commit;
 mod group_merge;
 mod ingest;
 mod lists;
+mod node_prices;
 mod oidc;
 mod organizations;
 mod plans;
@@ -84,6 +85,8 @@ support::backend_cases! {
     costs::saving_replaces_the_period_and_moves_the_marks,
     costs::cost_rows_are_scoped_by_organization,
     costs::price_overrides_resolve_per_scope,
+    node_prices::pricing_modes_and_catalogs_resolve_per_scope,
+    node_prices::a_node_priced_hour_keeps_its_gpus_and_pricing,
     cost_worker::the_worker_computes_backfills_and_rolls_up,
     cost_worker::the_hour_in_progress_is_costed_so_far_then_for_good,
     cost_report::reports_group_filter_and_match_the_view,

@@ -11,6 +11,7 @@ import { Dashboard } from './pages/Dashboard'
 import { Register } from './pages/Register'
 import { ClusterDetail } from './pages/ClusterDetail'
 import { SearchPage } from './pages/Search'
+import { SavingsPage } from './pages/Savings'
 import { DeploymentDetail, NamespaceDetail, PodDetail } from './pages/Workloads'
 
 export function makeQueryClient() {
@@ -71,6 +72,7 @@ export function App() {
             <Route path="/admin/kubernetes/deployments/:id" element={<DeploymentDetail />} />
             <Route path="/admin/kubernetes/pods/:id" element={<PodDetail />} />
             <Route path="/admin/kubernetes/search" element={<SearchPage />} />
+            <Route path="/admin/kubernetes/savings" element={<SavingsPage />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

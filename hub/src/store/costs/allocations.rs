@@ -12,8 +12,8 @@ use super::{
     millis, require_cluster,
 };
 use crate::cost::{
-    Allocation, AllocationFlags, CostBreakdown, NanoDollars, NetworkAllocation, ResourceAllocation,
-    StorageAllocation,
+    Allocation, AllocationFlags, CostBreakdown, GpuAllocation, NanoDollars, NetworkAllocation,
+    Pricing, PricingMode, ResourceAllocation, StorageAllocation,
 };
 use crate::store::schema::time;
 use crate::store::sql::{Cast, Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
@@ -21,7 +21,7 @@ use crate::store::{Store, StoreError, in_tx, on_conn};
 use std::collections::BTreeMap;
 
 /// The columns of a cost row, in insert order, with how each is bound.
-const COLUMNS: [(&str, Cast); 29] = [
+const COLUMNS: [(&str, Cast); 33] = [
     ("cluster_id", Cast::None),
     ("org_id", Cast::None),
     ("period", Cast::None),
@@ -51,6 +51,10 @@ const COLUMNS: [(&str, Cast); 29] = [
     ("usage_unknown", Cast::None),
     ("idle_clamped", Cast::None),
     ("computed_at", Cast::None),
+    ("gpu_requested_gs", Cast::None),
+    ("gpu_cost_nanos", Cast::None),
+    ("pricing_mode", Cast::None),
+    ("price_catalog_date", Cast::None),
 ];
 
 /// A stored quantity: `exact / unit`, floored, saturating (far beyond any real row).
@@ -107,6 +111,10 @@ fn row_values(
         Value::Bool(cost.flags.usage_unknown),
         Value::Bool(cost.flags.idle_clamped),
         Value::Time(computed_at),
+        stored(cost.gpu.gpu_millis, MS_PER_SECOND),
+        nanos(cost.gpu.cost),
+        Value::OptText(row.pricing.as_ref().map(|p| p.mode.as_str().to_owned())),
+        Value::OptText(row.pricing.as_ref().and_then(|p| p.catalog_date.clone())),
     ]);
     values
 }
@@ -318,7 +326,8 @@ impl Store {
             let mut sql = format!(
                 "SELECT {}, period_start, namespace, team, cost_center, {}, \
          cpu_cost_nanos, memory_cost_nanos, storage_cost_nanos, network_cost_nanos, \
-         total_cost_nanos, usage_unknown, idle_clamped, {} \
+         total_cost_nanos, usage_unknown, idle_clamped, {}, \
+         gpu_requested_gs, gpu_cost_nanos, pricing_mode, price_catalog_date \
          FROM k8s_cost_attribution WHERE org_id = {} AND period = {} \
          AND period_start >= {} AND period_start < {}",
                 d.text("cluster_id"),
@@ -353,6 +362,7 @@ impl Store {
             types.extend([Ty::Bool; 2]);
             types.extend([Ty::I64; 11]);
             types.push(Ty::OptI64);
+            types.extend([Ty::I64, Ty::I64, Ty::OptText, Ty::OptText]);
             let length = match filter.period {
                 CostPeriod::Hour => MILLIS_PER_HOUR,
                 CostPeriod::Day => MILLIS_PER_DAY,
@@ -383,6 +393,15 @@ impl Store {
                         egress_bytes: u64::try_from(bytes).unwrap_or(0),
                         cost: amount(network_cost),
                     });
+                    let gpu = GpuAllocation {
+                        gpu_millis: quantity(&mut c, MS_PER_SECOND)?,
+                        cost: amount(c.i64()?),
+                    };
+                    let mode = c.opt_text()?;
+                    let catalog_date = c.opt_text()?;
+                    let pricing = mode
+                        .and_then(|m| PricingMode::parse(&m))
+                        .map(|mode| Pricing { mode, catalog_date });
                     Ok(Allocation {
                         cluster,
                         start,
@@ -396,9 +415,11 @@ impl Store {
                             memory,
                             storage,
                             network,
+                            gpu,
                             total: amount(total),
                             flags,
                         },
+                        pricing,
                     })
                 })
                 .collect::<Result<_, sqlx::Error>>()

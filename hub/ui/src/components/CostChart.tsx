@@ -1,8 +1,8 @@
-// The namespace cost trend: cpu, memory, storage and network stacked per hour or day, with
-// the same window as a CSV download. Loaded lazily (Recharts is most of the bundle).
+// The namespace cost trend: cpu, memory, storage, network and GPUs stacked per hour or day,
+// which pricing mode and catalog priced those hours, and the same window as a CSV download. Loaded lazily (Recharts is most of the bundle).
 import { useState } from 'react'
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts'
-import type { NamespaceCosts } from '../lib/api'
+import type { NamespaceCosts, PricedHours } from '../lib/api'
 import { dollars } from '../lib/format'
 import { namespaceCostsCsvUrl, useNamespaceCosts, type CostStep } from '../lib/queries'
 import { ErrorBox, Loading, Panel, inputClass, linkClass } from './ui'
@@ -17,8 +17,21 @@ export function costSeries(costs: Pick<NamespaceCosts, 'steps'>, step: CostStep)
       memory: s.memory.cost,
       storage: s.storage_cost,
       network: s.network_cost,
+      gpu: s.gpu_cost,
     }
   })
+}
+
+/** Says which pricing priced how many cluster-hours, most first. Exported for tests. */
+export function pricingLabel(pricing: PricedHours[]) {
+  if (pricing.length === 0) return 'no hours computed'
+  return pricing
+    .map((p) => {
+      const what =
+        p.mode === 'node' ? `node prices (catalog ${p.catalog_date ?? 'unknown'})` : p.mode === 'unit' ? 'unit prices' : 'pricing not recorded'
+      return `${what}: ${p.cluster_hours} h`
+    })
+    .join('; ')
 }
 
 export default function CostChart({ namespaceId }: { namespaceId: string }) {
@@ -47,7 +60,10 @@ export default function CostChart({ namespaceId }: { namespaceId: string }) {
       {costs.data && (
         <>
           <p className="mb-2 text-sm">Total: {dollars(costs.data.total.total_cost)}</p>
-          <div className="h-64" role="img" aria-label={`Cost per ${step}, stacked by CPU, memory, storage and network`}>
+          <p className="mb-2 text-sm" data-testid="priced-by">
+            Priced by {pricingLabel(costs.data.pricing)}
+          </p>
+          <div className="h-64" role="img" aria-label={`Cost per ${step}, stacked by CPU, memory, storage, network and GPU`}>
             <ResponsiveContainer width="100%" height="100%">
               <BarChart data={costSeries(costs.data, step)}>
                 <CartesianGrid strokeDasharray="3 3" />
@@ -59,6 +75,7 @@ export default function CostChart({ namespaceId }: { namespaceId: string }) {
                 <Bar dataKey="memory" stackId="c" fill="#9333ea" name="Memory" />
                 <Bar dataKey="storage" stackId="c" fill="#0d9488" name="Storage" />
                 <Bar dataKey="network" stackId="c" fill="#d97706" name="Network" />
+                <Bar dataKey="gpu" stackId="c" fill="#dc2626" name="GPU" />
               </BarChart>
             </ResponsiveContainer>
           </div>

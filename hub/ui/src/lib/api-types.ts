@@ -326,6 +326,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/costs/efficiency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/costs/efficiency`. */
+        get: operations["get_k8s_costs_efficiency"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/deployments/{id}": {
         parameters: {
             query?: never;
@@ -992,6 +1009,16 @@ export interface components {
              * @description End of the window or step (exclusive), in milliseconds since the epoch.
              */
             end: number;
+            /**
+             * Format: double
+             * @description GPU cost in dollars (GPUs are priced in the `node` pricing mode).
+             */
+            gpu_cost: number;
+            /**
+             * Format: double
+             * @description GPUs requested, in GPU-hours.
+             */
+            gpu_hours: number;
             /** @description Idle was clamped at zero (allocations above node capacity). */
             idle_clamped: boolean;
             /**
@@ -1043,6 +1070,8 @@ export interface components {
         CostReportView: {
             /** @description One line per group, most expensive first. */
             lines: components["schemas"]["CostLineView"][];
+            /** @description Which pricing mode and catalog priced the answer's hours, most hours first. */
+            pricing: components["schemas"]["PricedHoursView"][];
             /** @description Everything in the answer; its key is `total`. */
             total: components["schemas"]["CostLineView"];
             /** @description The window. */
@@ -1124,6 +1153,40 @@ export interface components {
         CreatedApiToken: components["schemas"]["ApiTokenView"] & {
             /** @description Send as `Authorization: Bearer <token>`. Shown only now. */
             token: string;
+        };
+        /** @description One group's efficiency over the window. */
+        EfficiencyLineView: {
+            /** @description CPU in core-hours. */
+            cpu: components["schemas"]["ResourceEfficiencyView"];
+            /**
+             * Format: double
+             * @description Share of the requests' cost that was used (CPU and memory); null without measured
+             *     requests.
+             */
+            efficiency: number | null;
+            /** @description The group's value (namespace, team, cost center, cluster id or label value). */
+            key: string;
+            /** @description Memory in GiB-hours. */
+            memory: components["schemas"]["ResourceEfficiencyView"];
+            /**
+             * Format: double
+             * @description Cost of the unused requests in dollars: the waste.
+             */
+            unused_cost: number;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars: exact, what sorting uses.
+             */
+            unused_nanos: number;
+        };
+        /** @description Efficiency per group over a window. */
+        EfficiencyReportView: {
+            /** @description How many groups there are: `lines` holds the first `limit` of them. */
+            groups: number;
+            /** @description One line per group, in the order asked for, at most `limit`. */
+            lines: components["schemas"]["EfficiencyLineView"][];
+            /** @description The window. */
+            window: components["schemas"]["CostWindowView"];
         };
         /** @description The organization's enrollment tokens. */
         EnrollmentTokenList: {
@@ -1337,6 +1400,8 @@ export interface components {
             cluster: string;
             /** @description The namespace. */
             namespace: string;
+            /** @description Which pricing mode and catalog priced the namespace's hours, most hours first. */
+            pricing: components["schemas"]["PricedHoursView"][];
             /**
              * Format: int64
              * @description The step, in milliseconds.
@@ -1446,6 +1511,22 @@ export interface components {
             /** @description True: the organization signs in through its identity providers only. */
             disabled: boolean;
         };
+        /** @description What priced some of the cluster-hours of an answer. */
+        PricedHoursView: {
+            /** @description The node price catalog's date (`YYYY-MM-DD`) in the `node` mode, else null. */
+            catalog_date: string | null;
+            /**
+             * Format: int64
+             * @description Cluster-hours priced so.
+             */
+            cluster_hours: number;
+            mode: null | components["schemas"]["PricingMode"];
+        };
+        /**
+         * @description How a cluster's CPU and memory are priced.
+         * @enum {string}
+         */
+        PricingMode: "unit" | "node";
         /** @description The organization's providers. */
         ProviderList: {
             /** @description By name. */
@@ -1579,6 +1660,37 @@ export interface components {
             /**
              * Format: double
              * @description Used (where usage was measured).
+             */
+            used: number;
+        };
+        /**
+         * @description CPU (core-hours) or memory (GiB-hours) requested and used by the containers with usage
+         *     data, and what the requests and their unused part cost.
+         */
+        ResourceEfficiencyView: {
+            /**
+             * Format: double
+             * @description Used / requested; null without measured requests.
+             */
+            efficiency: number | null;
+            /**
+             * Format: double
+             * @description Requested.
+             */
+            requested: number;
+            /**
+             * Format: double
+             * @description What the requests cost, in dollars.
+             */
+            requested_cost: number;
+            /**
+             * Format: double
+             * @description What their unused part cost, in dollars.
+             */
+            unused_cost: number;
+            /**
+             * Format: double
+             * @description Used.
              */
             used: number;
         };
@@ -2812,6 +2924,54 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["CostReportView"];
                     "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_costs_efficiency: {
+        parameters: {
+            query?: {
+                /** @description `24h`, `7d` (default), `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339. */
+                window?: string;
+                /** @description `namespace` (default), `team`, `cost_center`, `cluster` or `label:KEY`. */
+                aggregate?: string;
+                /**
+                 * @description `-waste` (default: most unused cost first), `waste`, `efficiency` (least efficient
+                 *     first), `-efficiency` or `key`.
+                 */
+                sort?: string;
+                /** @description At most this many lines, the first in the order asked for: 1 to 1000, default 100. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Per group: CPU and memory requested vs used, efficiency and the cost of the unused requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EfficiencyReportView"];
                 };
             };
             400: {

@@ -313,6 +313,18 @@ export function useNamespaceCostsPerDay(clusterId: string) {
   return useCostsPerDay(queryKeys.namespaceCostsPerDay(clusterId), { aggregate: 'namespace', filter: `cluster:${clusterId}` })
 }
 
+/** How efficiency lines are ordered: by unused request cost or by efficiency, either way. */
+export type EfficiencySort = '-waste' | 'waste' | 'efficiency' | '-efficiency' | 'key'
+
+/** Requested vs used and the unused requests' cost per group over a window. */
+export function useEfficiency(query: { aggregate: string; window: string; sort: EfficiencySort }) {
+  return useQuery({
+    queryKey: ['costs', 'efficiency', query.aggregate, query.window, query.sort] as const,
+    queryFn: () => apiGet('/api/v1/k8s/costs/efficiency', {}, query),
+    placeholderData: keepPreviousData,
+  })
+}
+
 /** One namespace's cost trend, by hour over a day or by day over a week. */
 export function useNamespaceCosts(id: string, step: CostStep) {
   return useQuery({

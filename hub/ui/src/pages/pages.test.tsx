@@ -4,7 +4,8 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query'
 import { MemoryRouter, Route, Routes, useLocation } from 'react-router'
 import { ClusterCard, Dashboard } from './Dashboard'
 import { queryKeys } from '../lib/queries'
-import { costSeries } from '../components/CostChart'
+import { costSeries, pricingLabel } from '../components/CostChart'
+import { nextSort, percent } from './Savings'
 import { PodUsage } from './Workloads'
 import { usageSummary } from '../lib/usage'
 import type { Cluster, CostLine } from '../lib/api'
@@ -94,18 +95,48 @@ describe('costSeries', () => {
     storage_cost: 0.5,
     network_egress_gib: null,
     network_cost: 0,
+    gpu_hours: 0,
+    gpu_cost: 0,
     total_cost: cpu + memory + 0.5,
     total_nanos: (cpu + memory + 0.5) * 1e9,
     usage_unknown: false,
     idle_clamped: false,
   })
-  it('stacks cpu, memory, storage and network per step', () => {
+  it('stacks cpu, memory, storage, network and GPUs per step', () => {
     const costs = { steps: [line('2026-01-01T00:00:00Z', 1, 2), line('2026-01-02T00:00:00Z', 3, 4)] }
     expect(costSeries(costs, 'day')).toEqual([
-      { at: '2026-01-01', cpu: 1, memory: 2, storage: 0.5, network: 0 },
-      { at: '2026-01-02', cpu: 3, memory: 4, storage: 0.5, network: 0 },
+      { at: '2026-01-01', cpu: 1, memory: 2, storage: 0.5, network: 0, gpu: 0 },
+      { at: '2026-01-02', cpu: 3, memory: 4, storage: 0.5, network: 0, gpu: 0 },
     ])
     expect(costSeries({ steps: [line('2026-01-01T13:00:00Z', 1, 1)] }, 'hour')[0].at).toBe('01-01 13h')
+  })
+})
+
+describe('pricingLabel', () => {
+  it('names each pricing with its hours', () => {
+    expect(
+      pricingLabel([
+        { mode: 'node', catalog_date: '2024-06-01', cluster_hours: 48 },
+        { mode: 'unit', catalog_date: null, cluster_hours: 24 },
+        { mode: null, catalog_date: null, cluster_hours: 3 },
+      ]),
+    ).toBe('node prices (catalog 2024-06-01): 48 h; unit prices: 24 h; pricing not recorded: 3 h')
+    expect(pricingLabel([])).toBe('no hours computed')
+  })
+})
+
+describe('Savings', () => {
+  it('shows shares as whole percentages', () => {
+    expect(percent(0.675)).toBe('68%')
+    expect(percent(1)).toBe('100%')
+    expect(percent(null)).toBe('—')
+  })
+  it('a header click sorts its column its default way, then the other', () => {
+    expect(nextSort('key', 'waste')).toBe('-waste')
+    expect(nextSort('-waste', 'waste')).toBe('waste')
+    expect(nextSort('waste', 'waste')).toBe('-waste')
+    expect(nextSort('-waste', 'efficiency')).toBe('efficiency')
+    expect(nextSort('efficiency', 'efficiency')).toBe('-efficiency')
   })
 })
 
