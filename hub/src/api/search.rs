@@ -48,7 +48,8 @@ pub struct SearchHit {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// Status as the UI shows it: a pod's phase, a node's readiness, a cluster's health…
+    /// Status as the UI shows it: a pod's as kubectl prints it (`CrashLoopBackOff`), a node's
+    /// readiness, a cluster's health…
     pub status: String,
     /// A few key labels (`app`, `team`… first).
     pub labels: BTreeMap<String, String>,

@@ -1436,6 +1436,11 @@ export interface components {
             /** @description Namespace (empty for cluster-scoped kinds). */
             namespace: string;
             /**
+             * @description What `kubectl get pods` prints as STATUS (`CrashLoopBackOff`, `Init:0/1`,
+             *     `Terminating`, else the phase); null for other kinds.
+             */
+            status?: string | null;
+            /**
              * Format: date-time
              * @description Last change seen.
              */
@@ -1616,7 +1621,10 @@ export interface components {
             name: string;
             /** @description Namespace; empty for clusters, nodes and namespaces. */
             namespace: string;
-            /** @description Status as the UI shows it: a pod's phase, a node's readiness, a cluster's health… */
+            /**
+             * @description Status as the UI shows it: a pod's as kubectl prints it (`CrashLoopBackOff`), a node's
+             *     readiness, a cluster's health…
+             */
             status: string;
         };
         /** @description A page of search results. */

@@ -6,6 +6,7 @@ import { lastPage, parsePage, withParam } from './listState'
 import { rangeText } from '../components/Pager'
 import type { FleetGroup } from './api'
 import { bytes, cpu, dollars, providerLabel } from './format'
+import { containerState } from './projections'
 
 const NOW = Date.parse('2026-01-01T12:00:00Z')
 
@@ -114,5 +115,16 @@ describe('format', () => {
     expect(dollars(0.005)).toBe('$0.01')
     expect(dollars(12.345)).toBe('$12.35')
     expect(dollars(null)).toBe('—')
+  })
+})
+
+describe('containerState', () => {
+  it('names each state with its reason', () => {
+    expect(containerState(null)).toBe('—')
+    expect(containerState('Running')).toBe('Running')
+    expect(containerState({ Waiting: { reason: 'CrashLoopBackOff' } })).toBe('Waiting: CrashLoopBackOff')
+    expect(containerState({ Waiting: { reason: null } })).toBe('Waiting')
+    expect(containerState({ Terminated: { reason: 'OOMKilled', exit_code: 137 } })).toBe('Terminated: OOMKilled (137)')
+    expect(containerState({ Terminated: { reason: null, exit_code: 2 } })).toBe('Terminated: exit code (2)')
   })
 })
