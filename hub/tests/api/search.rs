@@ -282,6 +282,8 @@ pub async fn pods_are_searched_and_shown_by_their_kubectl_status(hub: TestHub) {
         assert_eq!(items[0]["status"], "CrashLoopBackOff");
         assert_eq!(items[0]["labels"]["app"], "web");
         assert_eq!(r.json["facets"]["status"][0]["value"], "CrashLoopBackOff");
+        assert_eq!(r.json["total"], 1);
+        assert_eq!(r.json["total_is_estimate"], false);
     }
     let r = admin.get("/api/v1/k8s/pods/alpha-crash").await;
     assert_eq!(r.status, 200, "{}", r.text);

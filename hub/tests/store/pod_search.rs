@@ -2,7 +2,7 @@
 //! waiting reason), labels and images; and pods of older agents, upgraded on ingest.
 
 use kubeworkz_hub::search::parse;
-use kubeworkz_hub::store::{DEFAULT_ORG, Store};
+use kubeworkz_hub::store::{DEFAULT_ORG, FACET_SCAN, Store};
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::OrgId;
 use kubeworkz_shared::model::pod::PodPhase;
@@ -153,4 +153,58 @@ pub async fn pods_are_found_by_status_labels_and_images(t: TestStore) {
         .unwrap()
         .unwrap();
     assert_eq!(running.status.as_deref(), Some("Running"));
+}
+
+/// A match larger than the scan limit is counted only that far, and says so; a smaller one
+/// is counted exactly. Pages read the whole match either way.
+pub async fn broad_matches_are_counted_up_to_the_scan_limit(t: TestStore) {
+    let store = &t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let cluster = agent_cluster(store, org, "prod-eu").await;
+    let many = FACET_SCAN + 5;
+    let objects: Vec<Object> = (0..many)
+        .map(|i| {
+            pod(
+                "web",
+                &format!("bulk-{i:05}"),
+                &format!("uid-{i}"),
+                PodPhase::Running,
+            )
+        })
+        .collect();
+    store
+        .ingest_changes(
+            org,
+            cluster,
+            Cursors::new(1).next(),
+            &batch(snapshot(&[ObjectKind::Pod], &objects)),
+        )
+        .await
+        .unwrap();
+    let broad = parse("bulk kind:pod").unwrap();
+    let facets = store.search_facets(org, &broad).await.unwrap();
+    assert!(facets.total_is_estimate);
+    assert_eq!(
+        facets.total,
+        FACET_SCAN as u64 + 1,
+        "counted one past the limit"
+    );
+    assert_eq!(facets.kind[0].count, FACET_SCAN as u64 + 1);
+    let page = store.search(org, &broad, None, 50).await.unwrap();
+    assert_eq!(
+        page.hits[0].key.name, "bulk-00000",
+        "the page still sorts the whole match"
+    );
+    let last = store
+        .search(org, &parse("bulk-01004").unwrap(), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(last.hits.len(), 1);
+
+    let narrow = store
+        .search_facets(org, &parse("bulk-0099*").unwrap())
+        .await
+        .unwrap();
+    assert!(!narrow.total_is_estimate);
+    assert_eq!(narrow.total, 10);
 }

@@ -1629,7 +1629,10 @@ export interface components {
         };
         /** @description A page of search results. */
         SearchPage: {
-            /** @description Counts over every match, not only this page. */
+            /**
+             * @description Counts over every match, not only this page (over the first 1,001 found when more
+             *     match: see `total_is_estimate`).
+             */
             facets: components["schemas"]["SearchFacets"];
             /** @description Matches, by relevance (exact name, prefix, substring), then name. */
             items: components["schemas"]["SearchHit"][];
@@ -1637,9 +1640,14 @@ export interface components {
             next_cursor?: string | null;
             /**
              * Format: int64
-             * @description Every match.
+             * @description Every match; with `total_is_estimate`, a lower bound (the matches counted).
              */
             total: number;
+            /**
+             * @description More than 1,000 objects match: `total` and the facet counts cover the first 1,001
+             *     found, so that a broad query answers as fast as a narrow one. Show "1,000+".
+             */
+            total_is_estimate: boolean;
         };
         /** @description A sign-in button. */
         SignInOption: {
