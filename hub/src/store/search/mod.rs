@@ -43,7 +43,8 @@ pub struct SearchHit {
     pub cluster_name: String,
     /// Namespace; empty for clusters, nodes and namespaces.
     pub namespace: String,
-    /// Status as the UI shows it (a pod's phase, a node's readiness, a cluster's health).
+    /// Status as the UI shows it (a pod's as kubectl prints it, a node's readiness, a
+    /// cluster's health).
     pub status: String,
     /// Labels, in key order; empty for kinds without.
     pub labels: Vec<(String, String)>,
