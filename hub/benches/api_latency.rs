@@ -128,6 +128,9 @@ fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
             limits: requests,
             restarts: 0,
             ready: true,
+            image: String::new(),
+            state: None,
+            last_termination_reason: None,
         };
         changes.push(Change::Upsert(Object::Pod(PodProjection {
             name: format!("{}-{p:05}", deployment_name(d)),
@@ -147,6 +150,8 @@ fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
             pvc_claims: vec![],
             created,
             deleted: None,
+            labels: Default::default(),
+            reason: None,
         })));
     }
     changes.push(Change::SnapshotEnd { kinds });

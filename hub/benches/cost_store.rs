@@ -99,6 +99,9 @@ fn objects(pods: usize, hour: UnixMillis) -> Vec<Object> {
                     limits: ResourceAmounts::default(),
                     restarts: 0,
                     ready: true,
+                    image: String::new(),
+                    state: None,
+                    last_termination_reason: None,
                 })
                 .collect(),
             overhead: ResourceAmounts::default(),
@@ -108,6 +111,8 @@ fn objects(pods: usize, hour: UnixMillis) -> Vec<Object> {
             pvc_claims: vec![],
             created: Some(UnixMillis(start - 60_000)),
             deleted: None,
+            labels: Default::default(),
+            reason: None,
         }));
     }
     out

@@ -60,6 +60,9 @@ fn pod(cluster: usize, index: usize, generation: u32) -> Object {
         limits: requests,
         restarts: generation,
         ready: true,
+        image: String::new(),
+        state: None,
+        last_termination_reason: None,
     };
     Object::Pod(PodProjection {
         name: format!("app-{}-{index:04}-{generation}", index / 100),
@@ -79,6 +82,8 @@ fn pod(cluster: usize, index: usize, generation: u32) -> Object {
         pvc_claims: vec![],
         created: Some(*CREATED),
         deleted: None,
+        labels: Default::default(),
+        reason: None,
     })
 }
 

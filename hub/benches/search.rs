@@ -2,12 +2,14 @@
 //!
 //! Fills a store through the ingest path with `KW_CLUSTERS` (100) clusters, each with
 //! `KW_NAMESPACES` (100) namespaces (labelled `team=team-N`), two deployments per namespace
-//! and `KW_PODS` (10,000) pods spread over them (1% `Failed`, 2% `Pending`), one snapshot per
+//! and `KW_PODS` (10,000) pods spread over them (1% crash-looping: a container waiting in
+//! `CrashLoopBackOff`, with labels and an image; 2% `Pending`), one snapshot per
 //! cluster; then on PostgreSQL runs `VACUUM (ANALYZE)`. Then, from `KW_CLIENTS` (10) tasks at
 //! once for `KW_REQUESTS` (200) requests per query, it makes what one
 //! `GET /api/v1/k8s/search` makes (a page of 50 and the facets, concurrently) for:
 //! a name substring (a random pod number, one pod per cluster), a label
-//! (`label:team=team-N`), a status (`status:Failed`, 1% of the pods); and a cluster's pods
+//! (`label:team=team-N`), a status (`status:CrashLoopBackOff`, 1% of the pods); and a
+//! cluster's pods
 //! list, page 1 against its last page by cursor. Then it registers clusters up to
 //! `KW_FLEET_CLUSTERS` (2,000) and measures the fleet roll-up by each grouping. Prints
 //! p50/p99/max in ms per query and the fill rate. `KW_BACKENDS=sqlite,postgres`;
@@ -45,16 +47,16 @@ struct Shape {
     pods: usize,
 }
 
-/// The database's size and its search indexes' (migration 0015, every partition's).
+/// The database's size and its search indexes' (migrations 0015 and 0017, every partition's).
 const PG_SIZES: &str = "WITH RECURSIVE i AS (SELECT oid FROM pg_class WHERE relname IN \
     ('k8s_pods_name_trgm', 'k8s_deployments_name_trgm', 'k8s_deployments_labels_trgm', \
-    'k8s_pods_phase') UNION ALL SELECT inhrelid FROM pg_inherits JOIN i ON inhparent = i.oid) \
+    'k8s_pods_phase', 'k8s_pods_status', 'k8s_pods_labels_trgm') UNION ALL SELECT inhrelid FROM pg_inherits JOIN i ON inhparent = i.oid) \
     SELECT pg_database_size(current_database()), \
     CAST(coalesce(sum(pg_relation_size(oid)), 0) AS BIGINT) FROM i";
 
-/// The same for SQLite: every page, and the pages of the name index and the phase index.
+/// The same for SQLite: every page, and the pages of the name, phase and status indexes.
 const SQLITE_SIZES: &str = "SELECT sum(pgsize), coalesce(sum(CASE WHEN name LIKE 'k8s_pods_names%' \
-    OR name = 'k8s_pods_phase' THEN pgsize END), 0) FROM dbstat";
+    OR name IN ('k8s_pods_phase', 'k8s_pods_status') THEN pgsize END), 0) FROM dbstat";
 
 /// Cluster `c`'s full sync: namespaces, two deployments each, pods spread over them.
 fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
@@ -75,12 +77,21 @@ fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
     for p in 0..shape.pods {
         let ns = format!("team-{:03}", p % shape.namespaces);
         let phase = match p % 100 {
-            0 => PodPhase::Failed,
             1 | 2 => PodPhase::Pending,
             _ => PodPhase::Running,
         };
         let name = format!("app-{}-{p:06}", p % 2);
-        objects.push(fixtures::pod(&ns, &name, &format!("pod-{c}-{p}"), phase));
+        let pod = fixtures::pod(&ns, &name, &format!("pod-{c}-{p}"), phase);
+        objects.push(if p % 100 == 0 {
+            fixtures::dressed_pod(
+                pod,
+                &[("app", "app-0")],
+                "registry.example/app:1.0",
+                Some("CrashLoopBackOff"),
+            )
+        } else {
+            pod
+        });
     }
     fixtures::batch(fixtures::snapshot(
         &[
@@ -246,8 +257,8 @@ async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
             Box::new(|i| parse(&format!("label:team=team-{}", i % 7)).unwrap()),
         ),
         (
-            "status:Failed",
-            Box::new(|_| parse("status:Failed").unwrap()),
+            "status:CrashLoopBackOff",
+            Box::new(|_| parse("status:CrashLoopBackOff").unwrap()),
         ),
     ];
     for (label, query) in &queries {

@@ -2,7 +2,8 @@
 //! loopback), a token from the real `token create`, and the agent's transport library
 //! enrolling with it and streaming a snapshot, deltas and usage through its `Uplink`. The hub is
 //! restarted mid-stream: the agent resumes its stream, and the store ends with every message
-//! applied exactly once. A used single-use token is refused, and no secret shows in
+//! applied exactly once. A pod in the layout of agents from before pod labels and container
+//! states (`Object::LegacyPod`, as they encode it) is accepted and stored upgraded. A used single-use token is refused, and no secret shows in
 //! `token list`. Disabling a cluster from the CLI revokes its certificates for good: enabled
 //! again, the old certificate is refused until the agent enrolls with a new token, and
 //! enrolling again closes a session still holding the previous certificate.
@@ -31,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 mod support;
 
-use support::fixtures::{batch, delete_of, namespace, pod, snapshot};
+use support::fixtures::{batch, delete_of, legacy_pod, namespace, pod, snapshot};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -232,7 +233,14 @@ async fn an_agent_enrolls_with_a_cli_token_and_streams_through_a_hub_restart() -
             covered_millis: 3_600_000,
         }]))
         .await?;
-    eventually(&store, cluster, (&["a"], &["p2", "p3"], 6)).await?;
+    send(vec![kubeworkz_shared::change::Change::Upsert(legacy_pod(
+        "a",
+        "p4",
+        "pod-4",
+        PodPhase::Running,
+    ))])
+    .await?;
+    eventually(&store, cluster, (&["a"], &["p2", "p3", "p4"], 7)).await?;
     let org = store
         .agent_cluster(cluster)
         .await?

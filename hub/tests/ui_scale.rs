@@ -1,7 +1,7 @@
 //! The web UI at fleet scale in a real browser: a SQLite store filled through the real ingest
 //! path (`Store::ingest_changes`, one snapshot per cluster) with 2,000 clusters and 100,000
 //! pods, one cluster with 10,000 namespaces and objects named `payments` in three clusters
-//! (some of their pods failed); the real `kubeworkz-hub serve` on it; and
+//! (some of their pods crash-loop); the real `kubeworkz-hub serve` on it; and
 //! `hub/ui/e2e/scale.mjs` driving Debian's Chromium: search, facet chips, opening a result,
 //! paging to the last of 10,000 namespaces, a CSV export checked row by row, screenshots
 //! (light/dark, desktop/phone) into `target/ui-screenshots/`, and the performance timeline's
@@ -41,9 +41,10 @@ const BIG: usize = 0;
 const BIG_NAMESPACES: usize = 10_000;
 /// The clusters that run the `payments` namespace, deployment and pods.
 const PAYMENTS: [usize; 3] = [17, 923, 1_650];
-/// Of each payments cluster's pods: how many are `payments-api-…`, and how many of those failed.
+/// Of each payments cluster's pods: how many are `payments-api-…`, and how many of those
+/// crash-loop.
 const PAYMENTS_PODS: usize = 10;
-const FAILED_PODS: usize = 3;
+const CRASHING_PODS: usize = 3;
 /// Every other cluster's namespaces.
 const NAMESPACES: [&str; 4] = ["default", "web", "api", "jobs"];
 const ENVIRONMENTS: [Environment; 3] = [
@@ -66,19 +67,15 @@ fn uid(kind: u128, c: usize, i: usize) -> String {
     Uuid::from_u128((kind << 96) | ((c as u128) << 48) | i as u128).to_string()
 }
 
-/// A pod that failed: phase `Failed`, not ready, its container restarted a dozen times.
-/// (A waiting reason such as CrashLoopBackOff is not in the pod projection the collectors
-/// send, so the walk narrows by a phase.)
-fn failed(mut pod: Object) -> Object {
-    if let Object::Pod(p) = &mut pod {
-        p.phase = PodPhase::Failed;
-        p.ready = false;
-        for container in &mut p.containers {
-            container.ready = false;
-            container.restarts = 12;
-        }
-    }
-    pod
+/// A pod whose container crash-loops: running, not ready, waiting in `CrashLoopBackOff`
+/// after a dozen restarts, as the kubelet reports it.
+fn crashing(pod: Object) -> Object {
+    fixtures::dressed_pod(
+        pod,
+        &[("app", "payments-api")],
+        "registry.example/payments-api:1.4",
+        Some("CrashLoopBackOff"),
+    )
 }
 
 /// Cluster `c`'s inventory, as its agent's first snapshot carries it.
@@ -114,7 +111,11 @@ fn inventory(c: usize) -> Vec<Object> {
                 &uid(4, c, i),
                 PodPhase::Running,
             );
-            objects.push(if i < FAILED_PODS { failed(pod) } else { pod });
+            objects.push(if i < CRASHING_PODS {
+                crashing(pod)
+            } else {
+                pod
+            });
         }
         pods = PAYMENTS_PODS;
     }
@@ -222,7 +223,10 @@ async fn the_ui_finds_pages_and_exports_across_2000_clusters_and_100k_pods() -> 
         .env("BIG_NAMESPACES", BIG_NAMESPACES.to_string())
         .env("LAST_NAMESPACE", big_namespace(BIG_NAMESPACES - 1))
         .env("PAYMENTS_CLUSTERS", payments.join(","))
-        .env("FAILED_PODS", (FAILED_PODS * PAYMENTS.len()).to_string())
+        .env(
+            "CRASHING_PODS",
+            (CRASHING_PODS * PAYMENTS.len()).to_string(),
+        )
         .env("SCREENSHOT_DIR", &shots)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

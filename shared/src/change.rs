@@ -16,8 +16,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    DeploymentProjection, HelmReleaseProjection, NamespaceProjection, NodeProjection,
-    PersistentVolumeProjection, PodProjection, PvcProjection, StorageClassProjection,
+    DeploymentProjection, HelmReleaseProjection, LegacyPodProjection, NamespaceProjection,
+    NodeProjection, PersistentVolumeProjection, PodProjection, PvcProjection,
+    StorageClassProjection,
 };
 use crate::time::UnixMillis;
 
@@ -93,7 +94,9 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-/// One inventory object, as its projection. Variant order matches [`ObjectKind`].
+/// One inventory object, as its projection. Variant order matches [`ObjectKind`], then
+/// projections that replaced an earlier layout follow (the earlier variant keeps its index so
+/// that older agents' frames still decode; the hub upgrades them with [`Object::upgraded`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Object {
     /// A node.
@@ -102,8 +105,8 @@ pub enum Object {
     Namespace(NamespaceProjection),
     /// A deployment.
     Deployment(DeploymentProjection),
-    /// A pod.
-    Pod(PodProjection),
+    /// A pod as agents before labels, images and container states send it.
+    LegacyPod(LegacyPodProjection),
     /// A claim.
     PersistentVolumeClaim(PvcProjection),
     /// A volume.
@@ -112,6 +115,8 @@ pub enum Object {
     StorageClass(StorageClassProjection),
     /// A Helm release revision.
     HelmRelease(HelmReleaseProjection),
+    /// A pod, with its labels, images and container states.
+    Pod(PodProjection),
 }
 
 impl Object {
@@ -121,7 +126,7 @@ impl Object {
             Self::Node(_) => ObjectKind::Node,
             Self::Namespace(_) => ObjectKind::Namespace,
             Self::Deployment(_) => ObjectKind::Deployment,
-            Self::Pod(_) => ObjectKind::Pod,
+            Self::Pod(_) | Self::LegacyPod(_) => ObjectKind::Pod,
             Self::PersistentVolumeClaim(_) => ObjectKind::PersistentVolumeClaim,
             Self::PersistentVolume(_) => ObjectKind::PersistentVolume,
             Self::StorageClass(_) => ObjectKind::StorageClass,
@@ -136,6 +141,7 @@ impl Object {
             Self::Namespace(o) => ("", o.name.clone(), &o.uid),
             Self::Deployment(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
             Self::Pod(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::LegacyPod(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
             Self::PersistentVolumeClaim(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
             Self::PersistentVolume(o) => ("", o.name.clone(), &o.uid),
             Self::StorageClass(o) => ("", o.name.clone(), &o.uid),
@@ -146,6 +152,17 @@ impl Object {
             namespace: namespace.to_owned(),
             name,
             uid: uid.clone(),
+        }
+    }
+}
+
+impl Object {
+    /// The object in the current projection of its kind: what an older agent sent in a
+    /// superseded layout is converted (what it did not send stays empty).
+    pub fn upgraded(self) -> Object {
+        match self {
+            Self::LegacyPod(pod) => Self::Pod(pod.into()),
+            current => current,
         }
     }
 }
@@ -178,6 +195,16 @@ pub struct ChangeBatch {
     pub produced_at: UnixMillis,
     /// The changes, in the order they happened.
     pub changes: Vec<Change>,
+}
+
+impl Change {
+    /// The change with its object in the current projection ([`Object::upgraded`]).
+    pub fn upgraded(self) -> Change {
+        match self {
+            Self::Upsert(object) => Self::Upsert(object.upgraded()),
+            other => other,
+        }
+    }
 }
 
 #[cfg(test)]

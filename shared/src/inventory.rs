@@ -42,6 +42,7 @@ impl Keep for Object {
             Self::Namespace(o) => &o.uid,
             Self::Deployment(o) => &o.uid,
             Self::Pod(o) => &o.uid,
+            Self::LegacyPod(o) => &o.uid,
             Self::PersistentVolumeClaim(o) => &o.uid,
             Self::PersistentVolume(o) => &o.uid,
             Self::StorageClass(o) => &o.uid,

@@ -1,6 +1,7 @@
 //! The collector against a real control plane (KWOK nodes, real scheduler and controllers):
 //! every change made through the apiserver shows up in the change stream and in the
-//! inventory built from it downstream, and a restart relists so that deletions missed while
+//! inventory built from it downstream (pods with their labels, images and container states),
+//! and a restart relists so that deletions missed while
 //! the collector was away are applied.
 
 use std::collections::BTreeSet;
@@ -12,7 +13,7 @@ use anyhow::{Result, bail};
 use base64::Engine as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
@@ -20,7 +21,8 @@ use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::health::ControlPlaneComponent;
 use kubeworkz_shared::model::usage::{PodMetrics, UsageBucket};
 use kubeworkz_shared::model::{
-    ClusterInfo, HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase, Provider,
+    ClusterInfo, HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase,
+    PodProjection, Provider, pod_status,
 };
 use kubeworkz_testkit::cluster::{
     ClusterSpec, ComponentKind, NodeSpec, TestCluster, USAGE_CPU_ANNOTATION,
@@ -160,6 +162,19 @@ fn deployments(
         .collect()
 }
 
+/// The not-deleting pods in `shop`, by name.
+fn shop_pods(inv: &Inventory) -> Vec<PodProjection> {
+    let mut pods: Vec<PodProjection> = inv
+        .objects()
+        .filter_map(|o| match o {
+            Object::Pod(p) if p.namespace == "shop" && p.deleted.is_none() => Some(p.clone()),
+            _ => None,
+        })
+        .collect();
+    pods.sort_by(|a, b| a.name.cmp(&b.name));
+    pods
+}
+
 /// Uids of the running, not-deleting pods in `namespace`.
 fn running_pods(inv: &Inventory, namespace: &str) -> BTreeSet<String> {
     inv.objects()
@@ -296,6 +311,45 @@ async fn the_collector_follows_the_cluster() -> Result<()> {
             && deployments(inv, "shop")
                 .iter()
                 .any(|d| d.images == ["nginx:1.27"] && d.replicas.updated == 4)
+    })
+    .await?;
+
+    // The pods carry their labels and images; a container that crash-loops (its status as a
+    // kubelet reports it, written through the status subresource) becomes the pod's status.
+    down.until("the rolled-out pods carry their label and image", |inv| {
+        let pods: Vec<_> = shop_pods(inv);
+        pods.len() == 4
+            && pods.iter().all(|p| {
+                p.labels.get("app").map(String::as_str) == Some("web")
+                    && p.containers
+                        .iter()
+                        .map(|c| c.image.as_str())
+                        .eq(["nginx:1.27"])
+                    && pod_status(p) == "Running"
+            })
+    })
+    .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
+    let crashing = shop_pods(&down.inventory.lock().unwrap())[0].name.clone();
+    pods.patch_status(
+        &crashing,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"containerStatuses": [{
+            "name": "app", "image": "nginx:1.27", "imageID": "", "ready": false,
+            "restartCount": 7,
+            "state": {"waiting": {"reason": "CrashLoopBackOff",
+                                  "message": "back-off 5m0s restarting failed container"}},
+            "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+        }]}})),
+    )
+    .await?;
+    down.until("the patched pod is CrashLoopBackOff", |inv| {
+        shop_pods(inv).iter().any(|p| {
+            p.name == crashing
+                && pod_status(p) == "CrashLoopBackOff"
+                && p.containers[0].last_termination_reason.as_deref() == Some("OOMKilled")
+                && p.containers[0].restarts == 7
+        })
     })
     .await?;
 

@@ -48,7 +48,8 @@ pub struct SearchHit {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// Status as the UI shows it: a pod's phase, a node's readiness, a cluster's health…
+    /// Status as the UI shows it: a pod's as kubectl prints it (`CrashLoopBackOff`), a node's
+    /// readiness, a cluster's health…
     pub status: String,
     /// A few key labels (`app`, `team`… first).
     pub labels: BTreeMap<String, String>,
@@ -85,10 +86,14 @@ pub struct SearchFacets {
 pub struct SearchPage {
     /// Matches, by relevance (exact name, prefix, substring), then name.
     pub items: Vec<SearchHit>,
-    /// Counts over every match, not only this page.
+    /// Counts over every match, not only this page (over the first 1,001 found when more
+    /// match: see `total_is_estimate`).
     pub facets: SearchFacets,
-    /// Every match.
+    /// Every match; with `total_is_estimate`, a lower bound (the matches counted).
     pub total: u64,
+    /// More than 1,000 objects match: `total` and the facet counts cover the first 1,001
+    /// found, so that a broad query answers as fast as a narrow one. Show "1,000+".
+    pub total_is_estimate: bool,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
@@ -214,6 +219,7 @@ pub(super) async fn search(
         next_cursor: page.next.as_ref().map(encode_cursor),
         items: page.hits.into_iter().map(SearchHit::from).collect(),
         total: facets.total,
+        total_is_estimate: facets.total_is_estimate,
         facets: SearchFacets {
             kind: facet_list(facets.kind),
             cluster: facet_list(facets.cluster),

@@ -398,6 +398,9 @@ pub struct ObjectView {
     /// Last change seen.
     #[serde(serialize_with = "super::timestamp::utc")]
     pub updated_at: DateTime<Utc>,
+    /// What `kubectl get pods` prints as STATUS (`CrashLoopBackOff`, `Init:0/1`,
+    /// `Terminating`, else the phase); null for other kinds.
+    pub status: Option<String>,
 }
 
 impl From<InventoryItem> for ObjectView {
@@ -413,6 +416,7 @@ impl From<InventoryItem> for ObjectView {
             }),
             first_seen_at: item.first_seen_at,
             updated_at: item.updated_at,
+            status: item.status,
         }
     }
 }

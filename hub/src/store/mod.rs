@@ -65,7 +65,9 @@ pub use inventory::{
     UsageHour,
 };
 pub use maintenance::MaintenanceReport;
-pub use search::{FACET_VALUES, FacetCount, SearchFacets, SearchHit, SearchKey, SearchPage};
+pub use search::{
+    FACET_SCAN, FACET_VALUES, FacetCount, SearchFacets, SearchHit, SearchKey, SearchPage,
+};
 pub use sql::paging::{PageRequest, Paged};
 
 /// Name of the organization every new database starts with.

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::{Object, ObjectKind};
-use kubeworkz_shared::model::{LabelKeys, Labels, OwnerKind};
+use kubeworkz_shared::model::{LabelKeys, Labels, OwnerKind, PodProjection, pod_status};
 use kubeworkz_shared::time::UnixMillis;
 
 use super::sql::{Cast, Value};
@@ -104,9 +104,12 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("restarts", Cast::None),
                 ("ready", Cast::None),
                 ("start_time", Cast::None),
+                ("status", Cast::None),
+                ("search_labels", Cast::None),
+                ("search_images", Cast::None),
             ],
             key_extra: ", created_at",
-            indexed: &["owner_kind", "owner_name", "phase"],
+            indexed: &["owner_kind", "owner_name", "phase", "status"],
         },
         ObjectKind::PersistentVolumeClaim => Table {
             name: "k8s_pvcs",
@@ -222,6 +225,21 @@ pub(crate) fn search_lines<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -
     out
 }
 
+/// Why no row is ever made of a legacy object.
+const LEGACY: &str = "Store::ingest_changes upgrades legacy objects before they become rows";
+
+/// A pod's distinct images, in container order.
+fn pod_images(pod: &PodProjection) -> Vec<&str> {
+    let mut images: Vec<&str> = Vec::with_capacity(pod.containers.len());
+    for container in &pod.containers {
+        let image = container.image.as_str();
+        if !image.is_empty() && !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    images
+}
+
 /// The kind-specific column values of `object`, matching [`Table::extra`].
 pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value> {
     match object {
@@ -277,8 +295,12 @@ pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value
                 Value::I64(i64::from(pod.restarts())),
                 Value::Bool(pod.ready),
                 opt_time(pod.start_time),
+                Value::Text(pod_status(pod)),
+                Value::Text(search_labels(&pod.labels)),
+                Value::Text(search_lines(pod_images(pod))),
             ]
         }
+        Object::LegacyPod(_) => unreachable!("{LEGACY}"),
         Object::PersistentVolumeClaim(claim) => vec![
             opt_int(claim.requested_bytes),
             opt_text(claim.storage_class.as_deref()),
@@ -308,6 +330,7 @@ pub(crate) fn data_json(object: &Object) -> String {
         Object::Namespace(o) => serde_json::to_string(o),
         Object::Deployment(o) => serde_json::to_string(o),
         Object::Pod(o) => serde_json::to_string(o),
+        Object::LegacyPod(_) => unreachable!("{LEGACY}"),
         Object::PersistentVolumeClaim(o) => serde_json::to_string(o),
         Object::PersistentVolume(o) => serde_json::to_string(o),
         Object::StorageClass(o) => serde_json::to_string(o),

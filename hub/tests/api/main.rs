@@ -51,6 +51,7 @@ support::backend_cases! {
     inventory::every_inventory_endpoint_answers,
     search::search_finds_pages_and_reports_bad_queries_by_position,
     search::search_exports_stream_every_match_as_csv_or_json,
+    search::pods_are_searched_and_shown_by_their_kubectl_status,
     lists::every_list_pages_by_cursor_and_inventory_lists_sort_and_filter,
     lists::the_fleet_is_grouped_in_one_call,
     lists::lists_download_every_row_with_their_filters,

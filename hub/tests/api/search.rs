@@ -244,3 +244,84 @@ pub async fn search_exports_stream_every_match_as_csv_or_json(hub: TestHub) {
         401
     );
 }
+
+/// A pod whose container crash-loops is found by `status:CrashLoopBackOff`, `label:` and
+/// `image:`, and its page and its namespace's list say `CrashLoopBackOff` where the phase
+/// says `Running`.
+pub async fn pods_are_searched_and_shown_by_their_kubectl_status(hub: TestHub) {
+    let alpha = seed(&hub, hub.default_org, "alpha").await;
+    let crashing = fixtures::dressed_pod(
+        fixtures::pod("web", "web-crash", "alpha-crash", PodPhase::Running),
+        &[("app", "web")],
+        "nginx:1.25",
+        Some("CrashLoopBackOff"),
+    );
+    hub.db
+        .store
+        .ingest_changes(
+            hub.default_org,
+            alpha.cluster,
+            Cursor { epoch: 1, seq: 3 },
+            &fixtures::batch(vec![kubeworkz_shared::change::Change::Upsert(crashing)]),
+        )
+        .await
+        .unwrap();
+    let admin = hub.admin().await;
+    for q in [
+        "status:CrashLoopBackOff",
+        "status:crashloopbackoff label:app=web",
+        "image:nginx:1.25 kind:pod",
+    ] {
+        let r = admin
+            .get(&format!("/api/v1/k8s/search?q={}", encode(q)))
+            .await;
+        assert_eq!(r.status, 200, "{q}: {}", r.text);
+        let items = r.json["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{q}: {}", r.text);
+        assert_eq!(items[0]["id"], "alpha-crash");
+        assert_eq!(items[0]["status"], "CrashLoopBackOff");
+        assert_eq!(items[0]["labels"]["app"], "web");
+        assert_eq!(r.json["facets"]["status"][0]["value"], "CrashLoopBackOff");
+        assert_eq!(r.json["total"], 1);
+        assert_eq!(r.json["total_is_estimate"], false);
+    }
+    let r = admin.get("/api/v1/k8s/pods/alpha-crash").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "CrashLoopBackOff");
+    assert_eq!(r.json["data"]["phase"], "Running");
+    assert_eq!(r.json["data"]["labels"]["app"], "web");
+    let container = &r.json["data"]["containers"][0];
+    assert_eq!(container["image"], "nginx:1.25");
+    assert_eq!(container["state"]["Waiting"]["reason"], "CrashLoopBackOff");
+    assert_eq!(container["last_termination_reason"], "OOMKilled");
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/namespaces/{}/pods",
+            alpha.namespace_uid
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let statuses: Vec<(&str, &str)> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["name"].as_str().unwrap(), i["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("web-1", "Running"),
+            ("web-2", "Running"),
+            ("web-crash", "CrashLoopBackOff")
+        ]
+    );
+    let r = admin
+        .get(&format!("/api/v1/k8s/deployments/{}", alpha.deployment_uid))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.json["status"].is_null(),
+        "only pods carry a status: {}",
+        r.text
+    );
+}

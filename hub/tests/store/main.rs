@@ -23,6 +23,7 @@ mod node_prices;
 mod oidc;
 mod organizations;
 mod plans;
+mod pod_search;
 mod search;
 
 #[path = "../support/mod.rs"]
@@ -95,6 +96,8 @@ support::backend_cases! {
     search::each_key_filters_and_terms_combine,
     search::facets_count_the_whole_match_and_deleted_objects_leave_it,
     search::the_pod_name_index_follows_upserts_deletes_and_purges,
+    pod_search::pods_are_found_by_status_labels_and_images,
+    pod_search::broad_matches_are_counted_up_to_the_scan_limit,
     lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
     fleet::the_fleet_groups_health_counts_and_month_cost,
 }

@@ -8,7 +8,10 @@ use kubeworkz_hub::store::{
 use kubeworkz_shared::change::{Change, ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::node::{NodeResources, NodeRole};
-use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
+use kubeworkz_shared::model::pod::{
+    ContainerKind, ContainerProjection, ContainerState, LegacyContainerProjection,
+    LegacyPodProjection, PodPhase, QosClass,
+};
 use kubeworkz_shared::model::{
     DeploymentProjection, DeploymentReplicas, DeploymentStrategy, HelmReleaseProjection,
     HelmReleaseStatus, NamespacePhase, NamespaceProjection, NodeProjection, OwnerKind, PodOwner,
@@ -111,6 +114,9 @@ pub fn pod(namespace: &str, name: &str, uid: &str, phase: PodPhase) -> Object {
             limits: ResourceAmounts::default(),
             restarts: 0,
             ready: true,
+            image: String::new(),
+            state: None,
+            last_termination_reason: None,
         }],
         overhead: ResourceAmounts::default(),
         ready: true,
@@ -119,6 +125,74 @@ pub fn pod(namespace: &str, name: &str, uid: &str, phase: PodPhase) -> Object {
         pvc_claims: vec![],
         created: Some(*CREATED),
         deleted: None,
+        labels: Default::default(),
+        reason: None,
+    })
+}
+
+/// `pod` (from [`pod`]) with labels and its container's image; the container runs, or waits
+/// for `waiting` (as a crash-looping one does: not ready, restarted, last killed for memory).
+pub fn dressed_pod(
+    mut pod: Object,
+    labels: &[(&str, &str)],
+    image: &str,
+    waiting: Option<&str>,
+) -> Object {
+    let Object::Pod(p) = &mut pod else {
+        unreachable!("the fixture makes pods")
+    };
+    p.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let container = &mut p.containers[0];
+    container.image = image.into();
+    container.state = Some(match waiting {
+        Some(reason) => ContainerState::Waiting {
+            reason: Some(reason.into()),
+        },
+        None => ContainerState::Running,
+    });
+    if waiting.is_some() {
+        container.ready = false;
+        container.restarts = 12;
+        container.last_termination_reason = Some("OOMKilled".into());
+        p.ready = false;
+    }
+    pod
+}
+
+/// [`pod`] as an agent from before labels, images and container states sends it.
+pub fn legacy_pod(namespace: &str, name: &str, uid: &str, phase: PodPhase) -> Object {
+    let Object::Pod(p) = pod(namespace, name, uid, phase) else {
+        unreachable!("the fixture makes pods")
+    };
+    Object::LegacyPod(LegacyPodProjection {
+        name: p.name,
+        namespace: p.namespace,
+        uid: p.uid,
+        node: p.node,
+        phase: p.phase,
+        owner: p.owner,
+        containers: p
+            .containers
+            .into_iter()
+            .map(|c| LegacyContainerProjection {
+                name: c.name,
+                kind: c.kind,
+                requests: c.requests,
+                limits: c.limits,
+                restarts: c.restarts,
+                ready: c.ready,
+            })
+            .collect(),
+        overhead: p.overhead,
+        ready: p.ready,
+        start_time: p.start_time,
+        qos_class: p.qos_class,
+        pvc_claims: p.pvc_claims,
+        created: p.created,
+        deleted: p.deleted,
     })
 }
 

@@ -3,7 +3,7 @@
 // cluster with 10,000 namespaces, `payments` objects in three clusters).
 //
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, CLUSTERS, BIG_CLUSTER_ID, BIG_NAMESPACES,
-// LAST_NAMESPACE, PAYMENTS_CLUSTERS (comma separated names), FAILED_PODS, SCREENSHOT_DIR,
+// LAST_NAMESPACE, PAYMENTS_CLUSTERS (comma separated names), CRASHING_PODS, SCREENSHOT_DIR,
 // CHROMIUM (default /usr/bin/chromium).
 // Output: progress on stderr; one `MEASURE <page> key=value…` line per measured page on
 // stdout (the browser's performance timeline: first screen, long tasks while loading and
@@ -18,7 +18,7 @@ const BIG = env('BIG_CLUSTER_ID')
 const BIG_NAMESPACES = Number(env('BIG_NAMESPACES'))
 const LAST_NAMESPACE = env('LAST_NAMESPACE')
 const PAYMENTS = env('PAYMENTS_CLUSTERS').split(',').sort()
-const FAILED = Number(env('FAILED_PODS'))
+const CRASHING = Number(env('CRASHING_PODS'))
 const SHOTS = env('SCREENSHOT_DIR')
 const log = logger('ui-scale')
 const count = new Intl.NumberFormat('en-US')
@@ -172,21 +172,21 @@ try {
   assert((await clusterFacet.getByRole('button').count()) === PAYMENTS.length, 'the cluster facet lists the three clusters')
   await accessible(page, 'search results', log)
 
-  log('chips narrow to failed pods')
-  await page.getByRole('button', { name: /^Only status Failed \(\d+\)$/ }).click()
-  await page.waitForURL(/status%3AFailed/)
+  log('chips narrow to pods in CrashLoopBackOff')
+  await page.getByRole('button', { name: /^Only status CrashLoopBackOff \(\d+\)$/ }).click()
+  await page.waitForURL(/status%3ACrashLoopBackOff/)
   await page.getByRole('button', { name: /^Only kind pod \(\d+\)$/ }).click()
   await page.waitForURL(/kind%3Apod/)
   // The URL changes before React renders the new query: wait for what the new answer shows
   // before counting what it shows.
-  await page.getByRole('heading', { name: `Results (${FAILED})` }).waitFor()
+  await page.getByRole('heading', { name: `Results (${CRASHING})` }).waitFor()
   const chips = page.getByRole('list', { name: 'Query terms' }).getByTestId('chip')
   await chips.filter({ hasText: 'kind:pod' }).waitFor()
   assert((await chips.count()) === 3, 'three chips: payments, the status and the kind')
   const rows = page.getByTestId('search-result')
   const kinds = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-kind')))
-  assert(kinds.length === FAILED && kinds.every((k) => k === 'pod'), `${FAILED} pods: ${kinds.join(', ')}`)
-  for (const text of await rows.allTextContents()) assert(text.includes('Failed'), `a failed pod: ${text}`)
+  assert(kinds.length === CRASHING && kinds.every((k) => k === 'pod'), `${CRASHING} pods: ${kinds.join(', ')}`)
+  for (const text of await rows.allTextContents()) assert(text.includes('CrashLoopBackOff'), `a crash-looping pod: ${text}`)
   const narrowed = page.url()
 
   log('export the search as CSV and check its rows')
@@ -194,15 +194,17 @@ try {
   const csv = csvRows(readFileSync(await download.path(), 'utf8'))
   assert(csv[0].join(',') === 'kind,cluster,namespace,name,status,labels,link', `the CSV header: ${csv[0].join(',')}`)
   const body = csv.slice(1)
-  assert(body.length === FAILED, `${FAILED} CSV rows: ${body.length}`)
+  assert(body.length === CRASHING, `${CRASHING} CSV rows: ${body.length}`)
   for (const [kind, cluster, namespace, name, status] of body) {
-    assert(kind === 'pod' && PAYMENTS.includes(cluster) && namespace === 'payments' && name.startsWith('payments-api-') && status === 'Failed', `a CSV row of a failed payments pod: ${[kind, cluster, namespace, name, status]}`)
+    assert(kind === 'pod' && PAYMENTS.includes(cluster) && namespace === 'payments' && name.startsWith('payments-api-') && status === 'CrashLoopBackOff', `a CSV row of a crash-looping payments pod: ${[kind, cluster, namespace, name, status]}`)
   }
 
   log('open one')
   await rows.first().getByRole('link').click()
   await page.getByRole('heading', { name: /^Pod payments-api-/ }).waitFor()
   assert(/\/admin\/kubernetes\/pods\//.test(page.url()), `a pod page: ${page.url()}`)
+  const podStatus = await page.getByTestId('pod-status').textContent()
+  assert(podStatus === 'CrashLoopBackOff', `the pod page shows its status: ${podStatus}`)
 
   log('a bad query is explained, with the position')
   await page.goto(`${HUB}/admin/kubernetes/search?q=${encodeURIComponent('payments colour:red')}`)

@@ -12,7 +12,8 @@ use crate::model::helm::HelmReleaseStatus;
 use crate::model::namespace::NamespacePhase;
 use crate::model::node::{NodeResources, NodeRole, Taint};
 use crate::model::pod::{
-    ContainerKind, ContainerProjection, OwnerKind, PodOwner, PodPhase, QosClass,
+    ContainerKind, ContainerState, LegacyContainerProjection, OwnerKind, PodOwner, PodPhase,
+    QosClass,
 };
 use crate::model::storage::{ClaimRef, PvcPhase};
 use crate::model::{Condition, ConditionStatus, ResourceAmounts};
@@ -36,7 +37,56 @@ fn namespace() -> NamespaceProjection {
     }
 }
 
-/// One small but fully populated fixture per object kind, in [`ObjectKind::ALL`] order.
+/// A pod as an agent from before labels, images and container states sends it.
+fn legacy_pod() -> LegacyPodProjection {
+    LegacyPodProjection {
+        name: "web-5d4f7-abcde".into(),
+        namespace: "shop".into(),
+        uid: "0b6e4a1c-5f3d-4c2e-9a8b-7d6c5e4f3a2b".into(),
+        node: Some("n1".into()),
+        phase: PodPhase::Running,
+        owner: Some(PodOwner {
+            kind: OwnerKind::Deployment,
+            name: "web".into(),
+        }),
+        containers: vec![LegacyContainerProjection {
+            name: "nginx".into(),
+            kind: ContainerKind::App,
+            requests: ResourceAmounts {
+                cpu_millis: Some(100),
+                memory_bytes: Some(1 << 27),
+                ..Default::default()
+            },
+            limits: ResourceAmounts::default(),
+            restarts: 1,
+            ready: true,
+        }],
+        overhead: ResourceAmounts::default(),
+        ready: true,
+        start_time: Some(T),
+        qos_class: QosClass::Burstable,
+        pvc_claims: vec![],
+        created: Some(T),
+        deleted: None,
+    }
+}
+
+/// The legacy pod as this version's agent sends it, with a crash-looping container.
+fn pod() -> PodProjection {
+    let mut pod = PodProjection::from(legacy_pod());
+    pod.labels = labels(&[("app", "web")]);
+    pod.reason = None;
+    let container = &mut pod.containers[0];
+    container.image = "nginx:1.25".into();
+    container.state = Some(ContainerState::Waiting {
+        reason: Some("CrashLoopBackOff".into()),
+    });
+    container.last_termination_reason = Some("OOMKilled".into());
+    pod
+}
+
+/// One small but fully populated fixture per object variant, in [`ObjectKind::ALL`] order
+/// (the legacy pod at the pod's index), then the current pod.
 fn one_of_each_object() -> Vec<Object> {
     let ready = Condition {
         type_: "Ready".into(),
@@ -96,36 +146,7 @@ fn one_of_each_object() -> Vec<Object> {
             observed_generation: Some(2),
             created: None,
         }),
-        Object::Pod(PodProjection {
-            name: "web-5d4f7-abcde".into(),
-            namespace: "shop".into(),
-            uid: "0b6e4a1c-5f3d-4c2e-9a8b-7d6c5e4f3a2b".into(),
-            node: Some("n1".into()),
-            phase: PodPhase::Running,
-            owner: Some(PodOwner {
-                kind: OwnerKind::Deployment,
-                name: "web".into(),
-            }),
-            containers: vec![ContainerProjection {
-                name: "nginx".into(),
-                kind: ContainerKind::App,
-                requests: ResourceAmounts {
-                    cpu_millis: Some(100),
-                    memory_bytes: Some(1 << 27),
-                    ..Default::default()
-                },
-                limits: ResourceAmounts::default(),
-                restarts: 1,
-                ready: true,
-            }],
-            overhead: ResourceAmounts::default(),
-            ready: true,
-            start_time: Some(T),
-            qos_class: QosClass::Burstable,
-            pvc_claims: vec![],
-            created: Some(T),
-            deleted: None,
-        }),
+        Object::LegacyPod(legacy_pod()),
         Object::PersistentVolumeClaim(PvcProjection {
             name: "data".into(),
             namespace: "shop".into(),
@@ -169,6 +190,7 @@ fn one_of_each_object() -> Vec<Object> {
             app_version: Some("1.27".into()),
             updated: Some(T),
         }),
+        Object::Pod(pod()),
     ]
 }
 
@@ -180,7 +202,9 @@ fn hex(bytes: &[u8]) -> String {
 fn objects_know_their_kind_and_key() {
     let objects = one_of_each_object();
     let kinds: Vec<_> = objects.iter().map(Object::kind).collect();
-    assert_eq!(kinds, ObjectKind::ALL);
+    assert_eq!(kinds[..8], ObjectKind::ALL);
+    assert_eq!(kinds[8], ObjectKind::Pod);
+    assert_eq!(objects[8].key(), objects[3].key());
     for object in &objects {
         let key = object.key();
         assert_eq!(key.kind.is_namespaced(), !key.namespace.is_empty(), "{key}");
@@ -191,6 +215,32 @@ fn objects_know_their_kind_and_key() {
     );
     assert_eq!(objects[7].key().name, "sh.helm.release.v1.web.v2");
     assert_eq!(objects[0].key().to_string(), "Node n1 (u0)");
+}
+
+/// An older agent's pod upgrades to the current projection with what it did not send empty;
+/// every other object and change stays as it is.
+#[test]
+fn legacy_pods_upgrade_and_the_rest_stays() {
+    let upgraded = Object::LegacyPod(legacy_pod()).upgraded();
+    let Object::Pod(pod) = upgraded.clone() else {
+        panic!("{upgraded:?}")
+    };
+    assert_eq!(pod.containers[0].restarts, 1);
+    assert_eq!(pod.containers[0].image, "");
+    assert_eq!(pod.containers[0].state, None);
+    assert!(pod.labels.is_empty());
+    assert_eq!(upgraded.key(), Object::LegacyPod(legacy_pod()).key());
+    for object in one_of_each_object() {
+        if !matches!(object, Object::LegacyPod(_)) {
+            assert_eq!(object.clone().upgraded(), object);
+        }
+    }
+    assert_eq!(
+        Change::Upsert(Object::LegacyPod(legacy_pod())).upgraded(),
+        Change::Upsert(upgraded)
+    );
+    let delete = Change::Delete(Object::Pod(pod).key());
+    assert_eq!(delete.clone().upgraded(), delete);
 }
 
 #[test]
@@ -309,7 +359,7 @@ const GOLDEN_BATCH: &str = concat!(
     "8084c6b9e663040002010301010473686f700102753101047465616d0377656200018084c6b9e663020304",
     "73686f70057765622d310102753903020103",
 );
-const GOLDEN_OBJECTS: [&str; 8] = [
+const GOLDEN_OBJECTS: [&str; 9] = [
     concat!(
         "00026e31010275300101086d352e6c6172676501016100d00f80808080046e808080804000d00f80808080",
         "046e8080808040000105526561647900010c4b7562656c65745265616479018084c6b9e6630776312e3330",
@@ -329,4 +379,44 @@ const GOLDEN_OBJECTS: [&str; 8] = [
     ),
     "0603677033010275360f6562732e6373692e6177732e636f6d010474797065036770330100",
     "07037765620473686f700102753702010377656205312e302e300104312e3237018084c6b9e663",
+    concat!(
+        "080f7765622d35643466372d61626364650473686f70000b6e4a1c5f3d4c2e9a8b7d6c5e4f3a2b01026e31",
+        "0101000377656201056e67696e78000164018080804000000000000001010a6e67696e783a312e32350100",
+        "011043726173684c6f6f704261636b4f666601094f4f4d4b696c6c65640000000001018084c6b9e6630100",
+        "018084c6b9e6630001036170700377656200",
+    ),
 ];
+
+/// What a hub from before `Object::Pod` (eight variants, pods at index 3) makes of a current
+/// agent's pod: the frame does not decode, which that hub answers by closing the connection
+/// as a protocol error, so hubs are upgraded before agents.
+#[test]
+fn a_hub_without_the_current_pod_refuses_it_as_undecodable() {
+    use crate::protocol::budget::decode;
+    use crate::protocol::{DecodeLimits, FrameError};
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum EarlierObject {
+        Node(NodeProjection),
+        Namespace(NamespaceProjection),
+        Deployment(DeploymentProjection),
+        Pod(LegacyPodProjection),
+        PersistentVolumeClaim(PvcProjection),
+        PersistentVolume(PersistentVolumeProjection),
+        StorageClass(StorageClassProjection),
+        HelmRelease(HelmReleaseProjection),
+    }
+    let legacy = postcard::to_allocvec(&Object::LegacyPod(legacy_pod())).unwrap();
+    let limits = DecodeLimits::for_frame(legacy.len() as u32);
+    assert!(matches!(
+        decode::<EarlierObject>(&legacy, &limits).unwrap().0,
+        EarlierObject::Pod(_)
+    ));
+    let current = postcard::to_allocvec(&Object::Pod(pod())).unwrap();
+    let limits = DecodeLimits::for_frame(current.len() as u32);
+    let err: FrameError = decode::<EarlierObject>(&current, &limits).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "frame does not decode: Serde Deserialization Error"
+    );
+}

@@ -37,7 +37,8 @@ pub use helm::{HelmReleaseProjection, HelmReleaseStatus};
 pub use namespace::{LabelKeys, NamespacePhase, NamespaceProjection};
 pub use node::{NodeProjection, NodeResources, NodeRole, Taint};
 pub use pod::{
-    ContainerKind, ContainerProjection, OwnerKind, PodOwner, PodPhase, PodProjection, QosClass,
+    ContainerKind, ContainerProjection, ContainerState, LegacyContainerProjection,
+    LegacyPodProjection, OwnerKind, PodOwner, PodPhase, PodProjection, QosClass, pod_status,
 };
 pub use provider::Provider;
 pub use storage::{PersistentVolumeProjection, PvcPhase, PvcProjection, StorageClassProjection};

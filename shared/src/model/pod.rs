@@ -1,7 +1,7 @@
 //! Pod projection: placement, ownership and per-container requests and limits, the inputs of
-//! the cost engine.
+//! the cost engine; labels, images and container states, what search and the pod pages show.
 
-use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{self as core, Container, ContainerStatus, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,28 @@ pub enum ContainerKind {
     Sidecar,
 }
 
-/// One container's resources and state.
+/// What a container is doing, from its status: the reason it waits or ended is what
+/// `kubectl get pods` shows as the pod's status (`CrashLoopBackOff`, `OOMKilled`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContainerState {
+    /// Not running yet or between restarts.
+    Waiting {
+        /// `ContainerCreating`, `CrashLoopBackOff`, `ImagePullBackOff`…
+        reason: Option<String>,
+    },
+    /// Running.
+    Running,
+    /// Exited.
+    Terminated {
+        /// `Completed`, `Error`, `OOMKilled`…
+        reason: Option<String>,
+        /// The process's exit code.
+        exit_code: i32,
+    },
+}
+
+/// One container's resources and state. Fields after `ready` are absent from rows stored
+/// before they existed, hence their defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerProjection {
     /// Container name (unique in the pod); joins usage samples to requests.
@@ -91,6 +112,16 @@ pub struct ContainerProjection {
     pub restarts: u32,
     /// Container readiness from the container status.
     pub ready: bool,
+    /// Image reference as the spec gives it (`nginx:1.25`), what `image:` searches.
+    #[serde(default)]
+    pub image: String,
+    /// Current state; `None` before the kubelet reports one.
+    #[serde(default)]
+    pub state: Option<ContainerState>,
+    /// Why the previous run ended (`OOMKilled`), which a crash loop hides behind its waiting
+    /// reason.
+    #[serde(default)]
+    pub last_termination_reason: Option<String>,
 }
 
 /// The kept part of a `Pod`.
@@ -125,6 +156,12 @@ pub struct PodProjection {
     pub created: Option<UnixMillis>,
     /// Set once deletion has been requested (graceful termination under way).
     pub deleted: Option<UnixMillis>,
+    /// Labels, what `label:` searches. Absent from rows stored before it existed.
+    #[serde(default)]
+    pub labels: Labels,
+    /// `status.reason` (`Evicted`, `NodeLost`), which overrides the phase in the status shown.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl PodProjection {
@@ -239,6 +276,27 @@ fn container(
         limits: ResourceAmounts::from_resource_list(resources.and_then(|r| r.limits.as_ref())),
         restarts: super::non_negative(status.map(|s| s.restart_count)),
         ready: status.is_some_and(|s| s.ready),
+        image: spec.image.clone().unwrap_or_default(),
+        state: status.and_then(|s| s.state.as_ref()).and_then(state),
+        last_termination_reason: status
+            .and_then(|s| s.last_state.as_ref())
+            .and_then(|s| s.terminated.as_ref())
+            .and_then(|t| t.reason.clone()),
+    }
+}
+
+fn state(state: &core::ContainerState) -> Option<ContainerState> {
+    if let Some(waiting) = &state.waiting {
+        Some(ContainerState::Waiting {
+            reason: waiting.reason.clone(),
+        })
+    } else if let Some(terminated) = &state.terminated {
+        Some(ContainerState::Terminated {
+            reason: terminated.reason.clone(),
+            exit_code: terminated.exit_code,
+        })
+    } else {
+        state.running.as_ref().map(|_| ContainerState::Running)
     }
 }
 
@@ -319,10 +377,18 @@ impl From<&Pod> for PodProjection {
             pvc_claims,
             created: super::created_of(meta),
             deleted: meta.deletion_timestamp.as_ref().map(UnixMillis::from),
+            reason: status.and_then(|s| s.reason.clone()),
+            labels,
             name,
         }
     }
 }
+
+mod legacy;
+mod status;
+
+pub use legacy::{LegacyContainerProjection, LegacyPodProjection};
+pub use status::pod_status;
 
 #[cfg(test)]
 mod tests;

@@ -170,6 +170,9 @@ fn projected_container(
         limits: ResourceAmounts::default(),
         restarts: 0,
         ready: true,
+        image: String::new(),
+        state: None,
+        last_termination_reason: None,
     }
 }
 
@@ -189,6 +192,8 @@ fn projected_pod(containers: Vec<ContainerProjection>, overhead: ResourceAmounts
         pvc_claims: Vec::new(),
         created: None,
         deleted: None,
+        labels: Default::default(),
+        reason: None,
     }
 }
 

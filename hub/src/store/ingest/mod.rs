@@ -17,7 +17,9 @@ mod prepare;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use kubeworkz_shared::change::ChangeBatch;
+use std::borrow::Cow;
+
+use kubeworkz_shared::change::{Change, ChangeBatch, Object};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{HealthReport, UsageBucket};
 use tracing::instrument;
@@ -68,8 +70,29 @@ impl GroupWork for ChangeBatches {
     }
 }
 
+/// `batch` with every object in its current projection; borrowed unless it holds a legacy one.
+fn upgraded(batch: &ChangeBatch) -> Cow<'_, ChangeBatch> {
+    let legacy = |c: &Change| matches!(c, Change::Upsert(Object::LegacyPod(_)));
+    if !batch.changes.iter().any(legacy) {
+        return Cow::Borrowed(batch);
+    }
+    Cow::Owned(ChangeBatch {
+        produced_at: batch.produced_at,
+        changes: batch
+            .changes
+            .iter()
+            .cloned()
+            .map(Change::upgraded)
+            .collect(),
+    })
+}
+
 impl Store {
     /// Applies a change batch in one transaction, exactly once per cursor.
+    ///
+    /// Every batch, from an agent or the pull collector, enters the store here; objects an
+    /// older agent sent in a superseded layout (`Object::LegacyPod`) are upgraded here, so
+    /// nothing past this point sees them.
     #[instrument(skip_all, fields(changes = batch.changes.len()))]
     pub async fn ingest_changes(
         &self,
@@ -78,7 +101,8 @@ impl Store {
         cursor: Cursor,
         batch: &ChangeBatch,
     ) -> Result<IngestOutcome, StoreError> {
-        let prepared = prepare::prepare(org, cluster, cursor, batch, self.label_keys());
+        let batch = upgraded(batch);
+        let prepared = prepare::prepare(org, cluster, cursor, &batch, self.label_keys());
         self.commit_changes(prepared).await
     }
 

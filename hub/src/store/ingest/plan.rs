@@ -151,6 +151,7 @@ pub(crate) fn parts(object: &Object) -> (&str, Cow<'_, str>, &str) {
         Object::Namespace(o) => ("", Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::Deployment(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::Pod(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::LegacyPod(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::PersistentVolumeClaim(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::PersistentVolume(o) => ("", Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::StorageClass(o) => ("", Cow::Borrowed(o.name.as_str()), &o.uid),

@@ -96,9 +96,12 @@ pub struct InventoryItem {
     pub first_seen_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// What `kubectl get` prints as STATUS, for pods (`CrashLoopBackOff`, `Init:0/1`);
+    /// computed at ingest, so pages do not parse projections. `None` for other kinds.
+    pub status: Option<String>,
 }
 
-pub(super) const ITEM_TYPES: [Ty; 7] = [
+pub(super) const ITEM_TYPES: [Ty; 8] = [
     Ty::Text,
     Ty::Text,
     Ty::Text,
@@ -106,13 +109,23 @@ pub(super) const ITEM_TYPES: [Ty; 7] = [
     Ty::Text,
     Ty::Time,
     Ty::Time,
+    Ty::OptText,
 ];
 
-pub(super) fn item_columns(d: Dialect) -> String {
+/// The status column of `kind`'s items (the last of [`item_columns`]).
+pub(super) fn item_status(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Pod => "status",
+        _ => "NULL",
+    }
+}
+
+pub(super) fn item_columns(d: Dialect, kind: ObjectKind) -> String {
     format!(
-        "uid, {}, namespace, name, {}, first_seen_at, updated_at",
+        "uid, {}, namespace, name, {}, first_seen_at, updated_at, {}",
         d.text("cluster_id"),
-        d.text("data")
+        d.text("data"),
+        item_status(kind)
     )
 }
 
@@ -126,6 +139,7 @@ pub(super) fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
         data: c.text()?,
         first_seen_at: c.time()?,
         updated_at: c.time()?,
+        status: c.opt_text()?,
     })
 }
 
@@ -220,7 +234,7 @@ impl Store {
                     db,
                     (
                         table.name,
-                        &item_columns(d),
+                        &item_columns(d, query.kind),
                         &item_order(query.kind, query.descending),
                     ),
                     query.page,
@@ -245,7 +259,7 @@ impl Store {
             let d = db.dialect();
             let sql = format!(
                 "SELECT {} FROM {} WHERE uid = {} AND org_id = {} AND deleted_at IS NULL",
-                item_columns(d),
+                item_columns(d, kind),
                 tables::table(kind).name,
                 d.ph(1),
                 d.ph(2)

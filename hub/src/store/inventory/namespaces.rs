@@ -11,7 +11,7 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use tracing::instrument;
 
 use super::items::{
-    ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_from, item_order,
+    ITEM_TYPES, InventoryItem, InventoryQuery, inventory_filter, item_from, item_order, item_status,
 };
 use crate::store::sql::paging::{PageRequest, Paged};
 use crate::store::sql::{Cells, Dialect, Ty, Value};
@@ -89,9 +89,10 @@ impl Store {
                 )
             };
             let columns = format!(
-                "n.uid, {}, n.namespace, n.name, {}, n.first_seen_at, n.updated_at",
+                "n.uid, {}, n.namespace, n.name, {}, n.first_seen_at, n.updated_at, {}",
                 d.text("n.cluster_id"),
-                d.text("n.data")
+                d.text("n.data"),
+                item_status(ObjectKind::Namespace)
             );
             let order = order
                 .split(", ")

@@ -43,7 +43,8 @@ pub struct SearchHit {
     pub cluster_name: String,
     /// Namespace; empty for clusters, nodes and namespaces.
     pub namespace: String,
-    /// Status as the UI shows it (a pod's phase, a node's readiness, a cluster's health).
+    /// Status as the UI shows it (a pod's as kubectl prints it, a node's readiness, a
+    /// cluster's health).
     pub status: String,
     /// Labels, in key order; empty for kinds without.
     pub labels: Vec<(String, String)>,
@@ -69,8 +70,10 @@ pub struct FacetCount {
     pub count: u64,
 }
 
-/// Counts of the whole match by kind, cluster, namespace and status; each facet keeps its
-/// largest values only.
+/// Counts of the match by kind, cluster, namespace and status; each facet keeps its largest
+/// values only. A match larger than [`FACET_SCAN`] is counted over the first
+/// `FACET_SCAN + 1` objects found, so that a broad query costs what a narrow one does:
+/// `total` is then a lower bound and `total_is_estimate` says so.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SearchFacets {
     /// By kind.
@@ -81,12 +84,18 @@ pub struct SearchFacets {
     pub namespace: Vec<FacetCount>,
     /// By status.
     pub status: Vec<FacetCount>,
-    /// Every match.
+    /// Every match, or with `total_is_estimate` the objects counted (more match).
     pub total: u64,
+    /// The match has more than [`FACET_SCAN`] objects; the counts cover only some.
+    pub total_is_estimate: bool,
 }
 
 /// Values kept per facet: what a side panel shows, not a report.
 pub const FACET_VALUES: usize = 20;
+
+/// Matches counted at most (one more, to know more exist): a side panel's "1,000+" needs no
+/// exact count of a million pods, and counting them all was most of a broad search's cost.
+pub const FACET_SCAN: usize = 1_000;
 
 const HIT_TYPES: [Ty; 9] = [
     Ty::Text,
@@ -204,8 +213,14 @@ impl Store {
                 return Ok(SearchFacets::default());
             };
             // MATERIALIZED: the match is computed once and grouped four ways (both backends
-            // take the hint; without it SQLite may run the union once per grouping).
-            let hits = hits.replacen(" AS (", " AS MATERIALIZED (", 1);
+            // take the hint; without it SQLite may run the union once per grouping), and
+            // only as far as the first FACET_SCAN + 1 objects.
+            let (head, union) = hits.split_once(" AS (").expect("hits is a named CTE");
+            let union = union.strip_suffix(')').expect("hits ends its CTE");
+            let hits = format!(
+                "{head} AS MATERIALIZED (SELECT * FROM ({union}) m LIMIT {})",
+                FACET_SCAN + 1
+            );
             let sql = format!(
                 "WITH {hits} \
                  SELECT 'kind', kind, kind, count(*) FROM hits GROUP BY kind \
@@ -238,6 +253,7 @@ impl Store {
                 };
                 list.push(count);
             }
+            facets.total_is_estimate = facets.total > FACET_SCAN as u64;
             for list in [
                 &mut facets.kind,
                 &mut facets.cluster,

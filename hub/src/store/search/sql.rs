@@ -20,7 +20,7 @@ struct Source {
     /// The name people know it by (a Helm release's, not its Secret's).
     name: &'static str,
     namespace: &'static str,
-    /// The status as the UI shows it (a pod's phase, a node's readiness…).
+    /// The status as the UI shows it (a pod's as kubectl prints it, a node's readiness…).
     status: &'static str,
     /// The `search_labels` column, for kinds that carry labels.
     labels: Option<&'static str>,
@@ -87,9 +87,11 @@ fn source(kind: SearchKind) -> Source {
             )
         },
         SearchKind::Pod => Source {
+            labels: Some("t.search_labels"),
+            images: Some("t.search_images"),
             node: Some("coalesce(t.node_name, '')"),
             name_index: Some("k8s_pods_names"),
-            ..object("k8s_pods", "t.phase")
+            ..object("k8s_pods", "t.status")
         },
         SearchKind::Pvc => object("k8s_pvcs", "t.phase"),
         SearchKind::HelmRelease => Source {
@@ -149,10 +151,11 @@ fn pattern(text: &str) -> String {
     out
 }
 
-/// Statuses as the store spells them (`Table` columns and [`source`]'s expressions):
-/// `status:pending` is compared by equality with `Pending`, which an index serves, where a
-/// case-insensitive `LIKE` would read every row.
-const STATUSES: [&str; 24] = [
+/// Statuses as the store spells them (`Table` columns and [`source`]'s expressions, and the
+/// container reasons kubelets report that a pod's status takes): `status:pending` is compared
+/// by equality with `Pending`, which an index serves, where a case-insensitive `LIKE` would
+/// read every row.
+const STATUSES: [&str; 43] = [
     "Running",
     "Pending",
     "Succeeded",
@@ -177,6 +180,25 @@ const STATUSES: [&str; 24] = [
     "degraded",
     "critical",
     "unknown",
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+    "ContainerCreating",
+    "PodInitializing",
+    "OOMKilled",
+    "Completed",
+    "Error",
+    "ContainerCannotRun",
+    "DeadlineExceeded",
+    "Evicted",
+    "NodeLost",
+    "NodeAffinity",
+    "SchedulingGated",
 ];
 
 /// The spellings a status without `*` may have: the known ones it equals ignoring case, or

@@ -7,7 +7,7 @@ import { ApiError } from '../lib/api'
 import type { SearchHit } from '../lib/api'
 import { useDebounced } from '../lib/debounce'
 import { useSearch } from '../lib/queries'
-import { groupByKind, hitRoute, searchRoute } from '../lib/searchQuery'
+import { groupByKind, hitRoute, searchRoute, totalText } from '../lib/searchQuery'
 import { inputClass } from './ui'
 
 /** Matches shown as you type; the results page has the rest. */
@@ -158,7 +158,7 @@ export function SearchBox() {
             onClick={() => choose(ordered.length)}
             onMouseEnter={() => setActive(ordered.length)}
           >
-            {results.data && q === text.trim() ? `All ${results.data.total.toLocaleString('en-US')} results for “${text.trim()}”` : `All results for “${text.trim()}”`}
+            {results.data && q === text.trim() ? `All ${totalText(results.data.total, results.data.total_is_estimate)} results for “${text.trim()}”` : `All results for “${text.trim()}”`}
           </li>
         </ul>
       </div>

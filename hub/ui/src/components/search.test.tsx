@@ -77,6 +77,7 @@ describe('SearchBox', () => {
     items: [hit('pod', 'payments-1'), hit('namespace', 'payments'), hit('pod', 'payments-2')],
     facets: { kind: [], cluster: [], namespace: [], status: [] },
     total: 3,
+    total_is_estimate: false,
     next_cursor: null,
   }
   it('opens with Ctrl-K or ⌘K only', () => {
@@ -125,6 +126,7 @@ describe('SearchPage', () => {
       status: [{ value: 'CrashLoopBackOff', label: 'CrashLoopBackOff', count: 7 }],
     },
     total: 123,
+    total_is_estimate: false,
     next_cursor: 'next-1',
   }
   const at = '/admin/kubernetes/search?q=payments'

@@ -1501,6 +1501,11 @@ export interface components {
             /** @description Namespace (empty for cluster-scoped kinds). */
             namespace: string;
             /**
+             * @description What `kubectl get pods` prints as STATUS (`CrashLoopBackOff`, `Init:0/1`,
+             *     `Terminating`, else the phase); null for other kinds.
+             */
+            status?: string | null;
+            /**
              * Format: date-time
              * @description Last change seen.
              */
@@ -1728,12 +1733,18 @@ export interface components {
             name: string;
             /** @description Namespace; empty for clusters, nodes and namespaces. */
             namespace: string;
-            /** @description Status as the UI shows it: a pod's phase, a node's readiness, a cluster's health… */
+            /**
+             * @description Status as the UI shows it: a pod's as kubectl prints it (`CrashLoopBackOff`), a node's
+             *     readiness, a cluster's health…
+             */
             status: string;
         };
         /** @description A page of search results. */
         SearchPage: {
-            /** @description Counts over every match, not only this page. */
+            /**
+             * @description Counts over every match, not only this page (over the first 1,001 found when more
+             *     match: see `total_is_estimate`).
+             */
             facets: components["schemas"]["SearchFacets"];
             /** @description Matches, by relevance (exact name, prefix, substring), then name. */
             items: components["schemas"]["SearchHit"][];
@@ -1741,9 +1752,14 @@ export interface components {
             next_cursor?: string | null;
             /**
              * Format: int64
-             * @description Every match.
+             * @description Every match; with `total_is_estimate`, a lower bound (the matches counted).
              */
             total: number;
+            /**
+             * @description More than 1,000 objects match: `total` and the facet counts cover the first 1,001
+             *     found, so that a broad query answers as fast as a narrow one. Show "1,000+".
+             */
+            total_is_estimate: boolean;
         };
         /** @description A sign-in button. */
         SignInOption: {

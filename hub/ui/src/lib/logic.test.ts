@@ -6,6 +6,8 @@ import { lastPage, parsePage, withParam } from './listState'
 import { rangeText } from '../components/Pager'
 import type { FleetGroup } from './api'
 import { bytes, cpu, dollars, providerLabel } from './format'
+import { containerState } from './projections'
+import { totalText } from './searchQuery'
 
 const NOW = Date.parse('2026-01-01T12:00:00Z')
 
@@ -114,5 +116,24 @@ describe('format', () => {
     expect(dollars(0.005)).toBe('$0.01')
     expect(dollars(12.345)).toBe('$12.35')
     expect(dollars(null)).toBe('—')
+  })
+})
+
+describe('containerState', () => {
+  it('names each state with its reason', () => {
+    expect(containerState(null)).toBe('—')
+    expect(containerState('Running')).toBe('Running')
+    expect(containerState({ Waiting: { reason: 'CrashLoopBackOff' } })).toBe('Waiting: CrashLoopBackOff')
+    expect(containerState({ Waiting: { reason: null } })).toBe('Waiting')
+    expect(containerState({ Terminated: { reason: 'OOMKilled', exit_code: 137 } })).toBe('Terminated: OOMKilled (137)')
+    expect(containerState({ Terminated: { reason: null, exit_code: 2 } })).toBe('Terminated: exit code (2)')
+  })
+})
+
+describe('totalText', () => {
+  it('says a counted-up-to total is a lower bound', () => {
+    expect(totalText(9, false)).toBe('9')
+    expect(totalText(12345, false)).toBe('12,345')
+    expect(totalText(1001, true)).toBe('1,000+')
   })
 })

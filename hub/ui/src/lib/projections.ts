@@ -44,6 +44,12 @@ export type DeploymentData = {
   images: string[]
 }
 
+/** What a container does: waiting or ended with a reason (`CrashLoopBackOff`, `OOMKilled`), or running. */
+export type ContainerState =
+  | { Waiting: { reason: string | null } }
+  | 'Running'
+  | { Terminated: { reason: string | null; exit_code: number } }
+
 export type Container = {
   name: string
   kind: string
@@ -51,6 +57,9 @@ export type Container = {
   limits: Resources
   restarts: number
   ready: boolean
+  image: string
+  state: ContainerState | null
+  last_termination_reason: string | null
 }
 
 export type PodData = {
@@ -61,6 +70,17 @@ export type PodData = {
   ready: boolean
   start_time: number | null
   qos_class: string
+  labels: Record<string, string>
+  reason: string | null
+}
+
+/** A container's state in words, as `kubectl describe` names it. */
+export function containerState(state: ContainerState | null): string {
+  if (state === null) return '—'
+  if (state === 'Running') return 'Running'
+  if ('Waiting' in state) return `Waiting${state.Waiting.reason ? `: ${state.Waiting.reason}` : ''}`
+  const { reason, exit_code } = state.Terminated
+  return `Terminated: ${reason ?? 'exit code'} (${exit_code})`
 }
 
 export type HelmData = {

@@ -69,3 +69,8 @@ export function groupByKind(hits: SearchHit[]): [string, SearchHit[]][] {
 export function searchRoute(q: string): string {
   return `/admin/kubernetes/search?${new URLSearchParams({ q })}`
 }
+
+/** How many results: "1,000+" when the hub counted only the first of more (`total_is_estimate`: it counts one past its limit). */
+export function totalText(total: number, estimate: boolean): string {
+  return estimate ? `${(total - 1).toLocaleString('en-US')}+` : total.toLocaleString('en-US')
+}

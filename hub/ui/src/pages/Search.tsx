@@ -7,7 +7,7 @@ import { ApiError } from '../lib/api'
 import type { Facet, FacetName } from '../lib/api'
 import { PAGE_SIZE } from '../lib/listState'
 import { searchExportUrls, useSearch } from '../lib/queries'
-import { addTerm, facetTerm, hitRoute, removeTerm, splitTerms } from '../lib/searchQuery'
+import { addTerm, facetTerm, hitRoute, removeTerm, splitTerms, totalText } from '../lib/searchQuery'
 import { Chips } from '../components/Chips'
 import { ExportLinks, rangeText } from '../components/Pager'
 import { Badge, ErrorBox, Loading, Panel, Table, buttonClass, cellClass, inputClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
@@ -120,7 +120,7 @@ export function SearchPage() {
               <FacetList key={name} name={name} title={title} facets={page.facets[name] ?? []} onPick={(n, f) => setQuery(addTerm(q, facetTerm(n, f.value, f.label)))} />
             ))}
           </aside>
-          <Panel title={`Results (${page.total.toLocaleString('en-US')})`} actions={<ExportLinks label="results" urls={searchExportUrls(q)} />}>
+          <Panel title={`Results (${totalText(page.total, page.total_is_estimate)})`} actions={<ExportLinks label="results" urls={searchExportUrls(q)} />}>
             <Table caption={`Results for ${q}`} busy={results.isPlaceholderData} head={['Kind', 'Name', 'Cluster', 'Namespace', 'Status', 'Labels']} empty={page.items.length === 0}>
               {page.items.map((hit) => (
                 <tr key={`${hit.kind}/${hit.id}`} className={rowClass} data-testid="search-result" data-kind={hit.kind} data-cluster={hit.cluster_name}>
@@ -145,7 +145,7 @@ export function SearchPage() {
             </Table>
             <nav aria-label="Result pages" className="mt-3 flex flex-wrap items-center justify-between gap-2 text-sm">
               <span aria-live="polite" data-testid="pager-range">
-                {rangeText(offset, page.items.length, page.total)}
+                {page.total_is_estimate && page.items.length > 0 ? `${(offset + 1).toLocaleString('en-US')}–${(offset + page.items.length).toLocaleString('en-US')} of ${totalText(page.total, true)}` : rangeText(offset, page.items.length, page.total)}
               </span>
               {(cursor || page.next_cursor) && (
                 <span className="flex gap-1">

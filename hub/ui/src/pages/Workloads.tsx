@@ -3,7 +3,7 @@
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
 import type { UsageSeries } from '../lib/api'
-import type { Obj, PodData } from '../lib/projections'
+import { containerState, type Obj, type PodData } from '../lib/projections'
 import { useListState } from '../lib/listState'
 import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
 import { usageSummary } from '../lib/usage'
@@ -14,13 +14,13 @@ import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClas
 
 function PodsTable({ caption, pods, busy }: { caption: string; pods: Obj<PodData>[]; busy?: boolean }) {
   return (
-    <Table caption={caption} head={['Name', 'Phase', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0} busy={busy}>
+    <Table caption={caption} head={['Name', 'Status', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0} busy={busy}>
       {pods.map((p) => (
         <tr key={p.id} className={rowClass} data-testid="pod-row">
           <td className={cellClass}>
             <Link className={linkClass} to={`/admin/kubernetes/pods/${p.id}`}>{p.name}</Link>
           </td>
-          <td className={cellClass}>{p.data.phase}</td>
+          <td className={cellClass} data-testid="pod-row-status">{p.status ?? p.data.phase}</td>
           <td className={cellClass}>
             <Badge color={p.data.ready ? 'green' : 'yellow'}>{p.data.ready ? 'ready' : 'not ready'}</Badge>
           </td>
@@ -149,6 +149,7 @@ export function PodDetail() {
       <Panel title="Overview">
         <dl className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
           {[
+            ['Status', p.status ?? p.data.phase],
             ['Phase', p.data.phase],
             ['Node', p.data.node ?? '—'],
             ['QoS class', p.data.qos_class],
@@ -165,11 +166,14 @@ export function PodDetail() {
         {usage.error ? <ErrorBox error={usage.error} /> : usage.data ? <PodUsage series={usage.data} /> : <Loading what="usage" />}
       </Panel>
       <Panel title="Containers">
-        <Table caption="Containers" head={['Name', 'Kind', 'CPU request', 'CPU limit', 'Memory request', 'Memory limit', 'Restarts', 'Ready']}>
+        <Table caption="Containers" head={['Name', 'Kind', 'Image', 'State', 'Last ended', 'CPU request', 'CPU limit', 'Memory request', 'Memory limit', 'Restarts', 'Ready']}>
           {p.data.containers.map((c) => (
             <tr key={c.name} className={rowClass}>
               <td className={cellClass}>{c.name}</td>
               <td className={cellClass}>{c.kind}</td>
+              <td className={cellClass}>{c.image || '—'}</td>
+              <td className={cellClass}>{containerState(c.state)}</td>
+              <td className={cellClass}>{c.last_termination_reason ?? '—'}</td>
               <td className={cellClass}>{cpu(c.requests.cpu_millis)}</td>
               <td className={cellClass}>{cpu(c.limits.cpu_millis)}</td>
               <td className={cellClass}>{bytes(c.requests.memory_bytes)}</td>

@@ -275,6 +275,9 @@ fn qos_class_is_derived_when_status_has_none() {
         limits,
         restarts: 0,
         ready: true,
+        image: String::new(),
+        state: None,
+        last_termination_reason: None,
     };
     let none = ResourceAmounts::default();
     let full = amounts(Some(500), Some(1 << 30));
@@ -314,4 +317,102 @@ fn pending_and_terminating_pods() {
     assert!(!p.ready);
     assert_eq!(p.qos_class, QosClass::BestEffort);
     assert_eq!(p.deleted, UnixMillis::parse_rfc3339("2024-05-01T10:05:00Z"));
+}
+
+#[test]
+fn labels_images_states_and_reasons_are_kept() {
+    let mut pod = checkout_pod();
+    let status = pod.status.as_mut().unwrap();
+    status.reason = Some("Evicted".into());
+    let app = &mut status.container_statuses.as_mut().unwrap()[0];
+    app.state = serde_json::from_str(
+        r#"{"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}"#,
+    )
+    .unwrap();
+    app.last_state =
+        serde_json::from_str(r#"{"terminated": {"reason": "OOMKilled", "exitCode": 137}}"#)
+            .unwrap();
+    let metrics = &mut status.container_statuses.as_mut().unwrap()[1];
+    metrics.state = serde_json::from_str(r#"{"running": {}}"#).unwrap();
+    let migrate = &mut status.init_container_statuses.as_mut().unwrap()[0];
+    migrate.state =
+        serde_json::from_str(r#"{"terminated": {"reason": "Completed", "exitCode": 0}}"#).unwrap();
+    let mesh = &mut status.init_container_statuses.as_mut().unwrap()[1];
+    mesh.state = serde_json::from_str(r#"{"running": {}}"#).unwrap();
+
+    let p = PodProjection::from(&pod);
+    assert_eq!(
+        p.labels,
+        labels(&[("app", "checkout"), ("pod-template-hash", "7c9d8f6b5")])
+    );
+    assert_eq!(p.reason.as_deref(), Some("Evicted"));
+    let images: Vec<_> = p.containers.iter().map(|c| c.image.as_str()).collect();
+    assert_eq!(
+        images,
+        [
+            "registry.example/checkout:1.8.0",
+            "envoyproxy/envoy:v1.30.1",
+            "registry.example/checkout:1.8.0",
+            "prom/statsd-exporter:v0.26.0",
+        ]
+    );
+    assert_eq!(
+        p.containers[2].state,
+        Some(ContainerState::Waiting {
+            reason: Some("CrashLoopBackOff".into())
+        })
+    );
+    assert_eq!(
+        p.containers[2].last_termination_reason.as_deref(),
+        Some("OOMKilled")
+    );
+    assert_eq!(p.containers[3].state, Some(ContainerState::Running));
+    assert_eq!(
+        p.containers[0].state,
+        Some(ContainerState::Terminated {
+            reason: Some("Completed".into()),
+            exit_code: 0
+        })
+    );
+    assert_eq!(p.containers[1].state, Some(ContainerState::Running));
+    assert_eq!(
+        PodProjection::from(&checkout_pod()).containers[1].state,
+        None
+    );
+    assert_eq!(pod_status(&p), "CrashLoopBackOff");
+}
+
+/// Rows stored before labels, images and states existed still decode, with those empty.
+#[test]
+fn json_of_a_legacy_projection_decodes_with_defaults() {
+    let legacy = LegacyPodProjection {
+        name: "web-0".into(),
+        namespace: "shop".into(),
+        uid: "u1".into(),
+        node: None,
+        phase: PodPhase::Running,
+        owner: None,
+        containers: vec![LegacyContainerProjection {
+            name: "web".into(),
+            kind: ContainerKind::App,
+            requests: ResourceAmounts::default(),
+            limits: ResourceAmounts::default(),
+            restarts: 2,
+            ready: true,
+        }],
+        overhead: ResourceAmounts::default(),
+        ready: true,
+        start_time: None,
+        qos_class: QosClass::BestEffort,
+        pvc_claims: vec![],
+        created: None,
+        deleted: None,
+    };
+    let json = serde_json::to_string(&legacy).unwrap();
+    let decoded: PodProjection = serde_json::from_str(&json).unwrap();
+    assert_eq!(decoded, PodProjection::from(legacy));
+    assert!(decoded.labels.is_empty());
+    assert_eq!(decoded.containers[0].image, "");
+    assert_eq!(decoded.containers[0].restarts, 2);
+    assert_eq!(pod_status(&decoded), "Running");
 }
