@@ -17,7 +17,7 @@ use super::extract::{ApiPath, ApiQuery, Principal};
 use super::search_export::download;
 use super::views::{
     NamespaceListAnswer, NamespacePage, NamespaceView, ObjectListAnswer, ObjectPage, ObjectView,
-    PageParams, object_key,
+    PageParams, last_key,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -63,9 +63,14 @@ async fn page(
     if let Some(format) = format {
         return Ok(list_download(state, who, query, format, name));
     }
-    let page = query.page;
     let paged = state.store.inventory_page(who.org_id, &query).await?;
-    Ok(Json(ObjectPage::new(paged, page, ObjectView::from).keyed(object_key)).into_response())
+    Ok(Json(object_page(paged, &query)).into_response())
+}
+
+/// The API's page of `paged`, a page of `query`, with its keyset cursor.
+fn object_page(paged: Paged<InventoryItem>, query: &InventoryQuery) -> ObjectPage {
+    let key = last_key(&paged.items);
+    ObjectPage::new(paged, query.page, ObjectView::from).keyed(key, query.sort.key())
 }
 
 /// Rows fetched per page of a list download.
@@ -144,8 +149,15 @@ pub(super) async fn cluster_namespaces(
         .namespace_list(who.org_id, cluster, &query)
         .await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
+    let key = last_key(
+        &paged
+            .items
+            .iter()
+            .map(|n| n.item.clone())
+            .collect::<Vec<_>>(),
+    );
     let page = NamespacePage::new(paged, query.page, |n| NamespaceView::new(n.item, n.counts));
-    Ok(Json(page.keyed(|n| object_key(&n.object))).into_response())
+    Ok(Json(page.keyed(key, query.sort.key())).into_response())
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/nodes`.
@@ -167,7 +179,7 @@ pub(super) async fn cluster_nodes(
     }
     let paged = state.store.inventory_page(who.org_id, &q).await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
-    Ok(Json(ObjectPage::new(paged, q.page, ObjectView::from).keyed(object_key)).into_response())
+    Ok(Json(object_page(paged, &q)).into_response())
 }
 
 /// A page of one cluster's objects, read without looking the cluster up first: rows of the

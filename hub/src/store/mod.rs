@@ -61,8 +61,8 @@ pub use clusters::{
 pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{
-    InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, NamespaceCounts, NamespaceItem,
-    UsageHour,
+    InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,
+    NamespaceItem, SortValue, UsageHour,
 };
 pub use maintenance::MaintenanceReport;
 pub use search::{FACET_VALUES, FacetCount, SearchFacets, SearchHit, SearchKey, SearchPage};

@@ -1,9 +1,13 @@
 //! Every list pages by `cursor` (`next_cursor`, null on the last page), inventory lists also
 //! sort by `name`/`-name` and filter by `q`; `limit`/`offset` keep working.
 
+use kubeworkz_hub::store::Cursor;
+use kubeworkz_shared::change::{Object, ObjectKind};
+use kubeworkz_shared::model::pod::PodPhase;
 use serde_json::Value;
 
 use crate::client::{Caller, TestHub, seed};
+use crate::fixtures;
 
 /// Every page of `path` (which has a `?`) walked by `next_cursor`: the names per page.
 async fn walk(admin: &Caller, path: &str, field: &str) -> Vec<Vec<String>> {
@@ -118,7 +122,7 @@ pub async fn every_list_pages_by_cursor_and_inventory_lists_sort_and_filter(hub:
     );
 
     for bad in [
-        format!("/api/v1/k8s/namespaces/{ns}/pods?sort=restarts"),
+        format!("/api/v1/k8s/namespaces/{ns}/pods?sort=colour"),
         format!("/api/v1/k8s/namespaces/{ns}/pods?cursor=xyz"),
         "/api/v1/k8s/clusters?cursor=%7B%7D".to_owned(),
     ] {
@@ -215,4 +219,88 @@ pub async fn lists_download_every_row_with_their_filters(hub: TestHub) {
         .get(&format!("/api/v1/k8s/namespaces/{ns}/pods?format=xlsx"))
         .await;
     assert_eq!(r.status, 400);
+}
+
+/// A pod of namespace `web` with `restarts` on its one container.
+fn restarting(name: &str, uid: &str, restarts: u32) -> Object {
+    let Object::Pod(mut p) = fixtures::pod("web", name, uid, PodPhase::Running) else {
+        unreachable!("pod builds a pod")
+    };
+    p.containers[0].restarts = restarts;
+    Object::Pod(p)
+}
+
+pub async fn inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_others(hub: TestHub) {
+    let alpha = seed(&hub, hub.default_org, "alpha").await;
+    let pods = vec![
+        restarting("web-1", "alpha-pod-1", 0),
+        restarting("web-2", "alpha-pod-2", 0),
+        restarting("crash-a", "alpha-pod-3", 7),
+        restarting("crash-b", "alpha-pod-4", 3),
+        restarting("crash-c", "alpha-pod-5", 7),
+    ];
+    hub.db
+        .store
+        .ingest_changes(
+            hub.default_org,
+            alpha.cluster,
+            Cursor { epoch: 1, seq: 3 },
+            &fixtures::batch(fixtures::snapshot(&[ObjectKind::Pod], &pods)),
+        )
+        .await
+        .unwrap();
+    let admin = hub.admin().await;
+    let ns = &alpha.namespace_uid;
+    let path = format!("/api/v1/k8s/namespaces/{ns}/pods?limit=2&sort=-restarts");
+    assert_eq!(
+        walk(&admin, &path, "name").await,
+        [
+            vec!["crash-c", "crash-a"],
+            vec!["crash-b", "web-2"],
+            vec!["web-1"]
+        ],
+        "most restarts first, ties by name in the same direction"
+    );
+    assert_eq!(
+        walk(
+            &admin,
+            &format!("/api/v1/k8s/namespaces/{ns}/pods?limit=3&sort=restarts"),
+            "name"
+        )
+        .await,
+        [
+            vec!["web-1", "web-2", "crash-b"],
+            vec!["crash-a", "crash-c"]
+        ]
+    );
+    let first = admin.get(&path).await;
+    let cursor = first.json["next_cursor"].as_str().unwrap().to_owned();
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/namespaces/{ns}/pods?limit=2&sort=name&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(r.status, 400, "a cursor of another order: {}", r.text);
+
+    let r = admin
+        .get(&format!("/api/v1/k8s/namespaces/{ns}/pods?sort=ready"))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json["error"]["message"],
+        "cannot sort this list by \"ready\": use one of name, age, node, restarts, phase \
+         (with - first for descending)"
+    );
+    let r = admin
+        .get(&format!(
+            "/api/v1/k8s/clusters/{}/nodes?sort=-age",
+            alpha.cluster
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin
+        .get("/api/v1/k8s/helm/releases?sort=chart&limit=1")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["items"][0]["data"]["chart_name"], "nginx");
 }

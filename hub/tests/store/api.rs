@@ -360,6 +360,7 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
         deployment: Some("web".into()),
         columns: vec![("phase", "Running".into())],
         search: None,
+        sort: Default::default(),
         descending: false,
         after: None,
         page: PageRequest {

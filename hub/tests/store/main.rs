@@ -93,5 +93,6 @@ support::backend_cases! {
     search::facets_count_the_whole_match_and_deleted_objects_leave_it,
     search::the_pod_name_index_follows_upserts_deletes_and_purges,
     lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
+    lists::inventory_lists_sort_by_columns_both_ways_across_pages_with_ties,
     fleet::the_fleet_groups_health_counts_and_month_cost,
 }
