@@ -3,17 +3,17 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::context::RequestContext;
 use super::extract::{Admin, ApiQuery, Principal};
-use super::views::{PageParams, page_of};
+use super::views::{PageParams, bad_cursor, keyset, page_of};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{AuditEntry, AuditFilter};
+use crate::store::{AuditEntry, AuditFilter, AuditKey};
 
 /// Records the outcome of a mutation and passes it through. A failed audit write is logged
 /// (the mutation already happened; failing the request would misreport it).
@@ -116,6 +116,10 @@ pub(super) async fn list(
     Admin(who): Admin,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
+    let after = match keyset(params.cursor.as_deref(), AUDIT_ORDER)? {
+        Some(key) => Some(audit_key(key)?),
+        None => None,
+    };
     let page = PageParams::slice(params.limit, params.offset, params.cursor).page()?;
     let filter = AuditFilter {
         actor: params.actor,
@@ -124,16 +128,46 @@ pub(super) async fn list(
         result: params.result,
         since: params.since,
         until: params.until,
+        after,
     };
     let paged = state.store.audit_page(who.org_id, &filter, page).await?;
-    Ok(Json(AuditPage::new(paged, page, |e| AuditView {
-        id: e.id,
-        at: e.at,
-        actor: e.actor,
-        action: e.action,
-        target: e.target,
-        result: e.result,
-        source_ip: e.source_ip,
-        request_id: e.request_id,
-    })))
+    let key = paged.items.last().map(|e| {
+        let key = e.key();
+        vec![
+            key.at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+            key.id.to_string(),
+        ]
+    });
+    Ok(Json(
+        AuditPage::new(paged, page, AuditView::from).keyed(key, AUDIT_ORDER),
+    ))
+}
+
+/// The audit log's one order, as its cursors name it.
+const AUDIT_ORDER: &str = "at";
+
+/// An entry's key from a cursor: its time, then its id.
+fn audit_key(key: Vec<String>) -> Result<AuditKey, ApiError> {
+    let [at, id]: [String; 2] = key.try_into().map_err(|_| bad_cursor())?;
+    Ok(AuditKey {
+        at: DateTime::parse_from_rfc3339(&at)
+            .map_err(|_| bad_cursor())?
+            .with_timezone(&Utc),
+        id: Uuid::parse_str(&id).map_err(|_| bad_cursor())?,
+    })
+}
+
+impl From<AuditEntry> for AuditView {
+    fn from(e: AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            result: e.result,
+            source_ip: e.source_ip,
+            request_id: e.request_id,
+        }
+    }
 }

@@ -12,12 +12,17 @@ use uuid::Uuid;
 use super::audit::audited;
 use super::context::RequestContext;
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, Principal};
-use super::views::{ClusterPage, ClusterView, HealthView, PageParams, ReasonView};
+use super::views::{
+    ClusterPage, ClusterView, HealthView, PageParams, ReasonView, bad_cursor, keyset,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::kubeconfig::{KubeconfigError, MAX_KUBECONFIG_BYTES};
 use crate::pull::{self, RegisterError, Registration};
 use crate::state::AppState;
-use crate::store::{ClusterMode, ClusterPatch, ClusterQuery, ClusterSort, Environment};
+use crate::store::{
+    ClusterKey, ClusterMode, ClusterPatch, ClusterQuery, ClusterSort, ClusterSummary, Environment,
+    SortValue,
+};
 
 /// Body limit of registration: the largest kubeconfig plus room for the other fields.
 pub const REGISTER_BODY_LIMIT: usize = MAX_KUBECONFIG_BYTES + 64 * 1024;
@@ -249,16 +254,24 @@ impl ClusterListParams {
             Some(column) => (true, column),
             None => (false, sort_text),
         };
-        let sort = match column {
-            "name" => ClusterSort::Name,
-            "created_at" => ClusterSort::CreatedAt,
-            "environment" => ClusterSort::Environment,
-            "health" => ClusterSort::Health,
-            "last_sync" => ClusterSort::LastSync,
-            other => return Err(bad(format!("cannot sort by {other:?}"))),
+        let sort = CLUSTER_SORTS
+            .iter()
+            .find(|(name, _)| *name == column)
+            .map(|(_, sort)| *sort)
+            .ok_or_else(|| {
+                let names: Vec<&str> = CLUSTER_SORTS.iter().map(|(name, _)| *name).collect();
+                bad(format!(
+                    "cannot sort by {column:?}: use one of {} (with - first for descending)",
+                    names.join(", ")
+                ))
+            })?;
+        let after = match keyset(self.cursor.as_deref(), column)? {
+            Some(key) => Some(cluster_key(sort, key)?),
+            None => None,
         };
         let page = PageParams::slice(self.limit, self.offset, self.cursor).page()?;
         Ok(ClusterQuery {
+            after,
             environment,
             provider: self.provider,
             health: self.health,
@@ -272,6 +285,45 @@ impl ClusterListParams {
     }
 }
 
+/// The cluster list's sorts by their names in the API.
+const CLUSTER_SORTS: [(&str, ClusterSort); 5] = [
+    ("name", ClusterSort::Name),
+    ("created_at", ClusterSort::CreatedAt),
+    ("environment", ClusterSort::Environment),
+    ("health", ClusterSort::Health),
+    ("last_sync", ClusterSort::LastSync),
+];
+
+/// The API's name of `sort`.
+fn sort_name(sort: ClusterSort) -> &'static str {
+    CLUSTER_SORTS
+        .iter()
+        .find(|(_, s)| *s == sort)
+        .map_or("name", |(name, _)| name)
+}
+
+/// A cluster's key from a cursor: the sort column's value (absent when NULL), then its id.
+fn cluster_key(sort: ClusterSort, mut key: Vec<String>) -> Result<ClusterKey, ApiError> {
+    let id = key.pop().ok_or_else(bad_cursor)?;
+    let id = cluster_id(&id).map_err(|_| bad_cursor())?;
+    let value = match key.pop() {
+        Some(text) => Some(sort.value_from_text(&text).ok_or_else(bad_cursor)?),
+        None => None,
+    };
+    if !key.is_empty() {
+        return Err(bad_cursor());
+    }
+    Ok(ClusterKey { value, id })
+}
+
+/// The cursor key (see [`cluster_key`]) of the last cluster of a page.
+fn last_cluster_key(items: &[ClusterSummary], sort: ClusterSort) -> Option<Vec<String>> {
+    let key = items.last()?.key(sort);
+    let mut out: Vec<String> = key.value.iter().map(SortValue::to_text).collect();
+    out.push(key.id.to_string());
+    Some(out)
+}
+
 /// `GET /api/v1/k8s/clusters`.
 #[utoipa::path(get, path = "/api/v1/k8s/clusters", tag = "clusters", params(ClusterListParams),
     responses((status = 200, body = ClusterPage), (status = 400, body = ErrorBody),
@@ -283,7 +335,10 @@ pub(super) async fn list(
 ) -> Result<Json<ClusterPage>, ApiError> {
     let query = params.query()?;
     let paged = state.store.cluster_page(who.org_id, &query).await?;
-    Ok(Json(ClusterPage::new(paged, query.page, ClusterView::from)))
+    let key = last_cluster_key(&paged.items, query.sort);
+    Ok(Json(
+        ClusterPage::new(paged, query.page, ClusterView::from).keyed(key, sort_name(query.sort)),
+    ))
 }
 
 /// The caller's cluster with its counts, or 404.

@@ -155,6 +155,22 @@ impl ListCursor {
     }
 }
 
+/// The key a keyset cursor continues after, if `cursor` has one; a cursor handed out for
+/// another sort than `sort` (the sort's name without `-`) is a 400.
+pub fn keyset(cursor: Option<&str>, sort: &str) -> Result<Option<Vec<String>>, ApiError> {
+    match cursor.map(ListCursor::decode).transpose()? {
+        Some(ListCursor {
+            k: Some(key), s, ..
+        }) => {
+            if s.as_deref().unwrap_or("name") != sort {
+                return Err(bad_cursor());
+            }
+            Ok(Some(key))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The answer to a cursor the list did not hand out (or handed out for another order).
 pub fn bad_cursor() -> ApiError {
     ApiError::BadRequest("cursor is not one this list returned".into())

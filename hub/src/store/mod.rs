@@ -52,10 +52,10 @@ pub use agents::{
     AgentCluster, AgentLink, CertificateStanding, EnrollmentTokenInfo, NewEnrollmentToken,
     NewIssuedCertificate, Redemption, SessionCertificate, SessionLink, StoredCa,
 };
-pub use audit::{AuditEntry, AuditFilter};
+pub use audit::{AuditEntry, AuditFilter, AuditKey};
 pub use clusters::{
-    Cluster, ClusterCounts, ClusterHealth, ClusterMode, ClusterPatch, ClusterQuery, ClusterSort,
-    ClusterSummary, Environment, FleetGroup, FleetGrouping, NewCluster, PullTarget,
+    Cluster, ClusterCounts, ClusterHealth, ClusterKey, ClusterMode, ClusterPatch, ClusterQuery,
+    ClusterSort, ClusterSummary, Environment, FleetGroup, FleetGrouping, NewCluster, PullTarget,
     SealedKubeconfig, UnknownEnvironment,
 };
 pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};

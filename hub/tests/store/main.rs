@@ -18,6 +18,7 @@ mod fleet;
 mod group_commit;
 mod group_merge;
 mod ingest;
+mod keyset;
 mod lists;
 mod oidc;
 mod organizations;
@@ -94,5 +95,7 @@ support::backend_cases! {
     search::the_pod_name_index_follows_upserts_deletes_and_purges,
     lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
     lists::inventory_lists_sort_by_columns_both_ways_across_pages_with_ties,
+    keyset::the_cluster_list_pages_by_keyset_in_every_order,
+    keyset::the_audit_log_pages_by_keyset_through_entries_of_one_instant,
     fleet::the_fleet_groups_health_counts_and_month_cost,
 }

@@ -69,7 +69,7 @@ impl SortValue {
     }
 
     /// The bound value, for a seek.
-    pub(super) fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         match self {
             SortValue::Text(t) => Value::Text(t.clone()),
             SortValue::Int(n) => Value::I64(*n),
