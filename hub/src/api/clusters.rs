@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use kubeworkz_shared::ids::ClusterId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,9 +12,13 @@ use uuid::Uuid;
 
 use super::audit::audited;
 use super::context::RequestContext;
+use super::costs::Format;
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, Principal};
+use super::list_columns::{CLUSTER_HEADER, cluster_fields};
+use super::search_export::{download, download_page, download_request};
 use super::views::{
-    ClusterPage, ClusterView, HealthView, PageParams, ReasonView, bad_cursor, keyset,
+    ClusterListAnswer, ClusterPage, ClusterView, HealthView, PageParams, ReasonView, bad_cursor,
+    keyset,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::kubeconfig::{KubeconfigError, MAX_KUBECONFIG_BYTES};
@@ -223,6 +228,9 @@ pub struct ClusterListParams {
     pub offset: Option<u64>,
     /// The `next_cursor` of the previous page (instead of `offset`).
     pub cursor: Option<String>,
+    /// `csv` or `json`: every cluster (all pages, the filters and sort applied) as a
+    /// download instead of a page.
+    pub format: Option<Format>,
 }
 
 impl ClusterListParams {
@@ -326,19 +334,56 @@ fn last_cluster_key(items: &[ClusterSummary], sort: ClusterSort) -> Option<Vec<S
 
 /// `GET /api/v1/k8s/clusters`.
 #[utoipa::path(get, path = "/api/v1/k8s/clusters", tag = "clusters", params(ClusterListParams),
-    responses((status = 200, body = ClusterPage), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "A page, or with `format` every cluster",
+        content((ClusterListAnswer = "application/json"), (String = "text/csv"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     who: Principal,
     ApiQuery(params): ApiQuery<ClusterListParams>,
-) -> Result<Json<ClusterPage>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = params.format;
     let query = params.query()?;
+    if let Some(format) = format {
+        return Ok(cluster_download(&state, &who, query, format));
+    }
     let paged = state.store.cluster_page(who.org_id, &query).await?;
     let key = last_cluster_key(&paged.items, query.sort);
-    Ok(Json(
-        ClusterPage::new(paged, query.page, ClusterView::from).keyed(key, sort_name(query.sort)),
-    ))
+    let page = ClusterPage::new(paged, query.page, ClusterView::from);
+    Ok(Json(page.keyed(key, sort_name(query.sort))).into_response())
+}
+
+/// Every cluster `query` selects (all pages, by keyset) as a CSV or JSON download.
+fn cluster_download(
+    state: &AppState,
+    who: &Principal,
+    query: ClusterQuery,
+    format: Format,
+) -> Response {
+    let (store, org) = (state.store.clone(), who.org_id);
+    download(
+        format,
+        "clusters",
+        CLUSTER_HEADER,
+        cluster_fields,
+        move |after: Option<ClusterKey>| {
+            let store = store.clone();
+            let query = ClusterQuery {
+                after,
+                page: download_request(),
+                ..query.clone()
+            };
+            async move {
+                let page = store.cluster_page(org, &query).await?;
+                let sort = query.sort;
+                Ok(download_page(
+                    page.items,
+                    |s| s.key(sort),
+                    ClusterView::from,
+                ))
+            }
+        },
+    )
 }
 
 /// The caller's cluster with its counts, or 404.

@@ -524,5 +524,17 @@ pub enum NamespaceListAnswer {
     /// A page (no `format`).
     Page(NamespacePage),
     /// Every row (`format=json`).
-    Rows(Vec<ObjectView>),
+    Rows(Vec<NamespaceView>),
+}
+
+/// The JSON answer of the cluster list, for the API document only (see
+/// [`ObjectListAnswer`]).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ClusterListAnswer {
+    /// A page (no `format`).
+    Page(ClusterPage),
+    /// Every cluster (`format=json`).
+    Rows(Vec<ClusterView>),
 }

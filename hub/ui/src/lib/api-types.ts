@@ -809,6 +809,11 @@ export interface components {
              */
             user_id?: string | null;
         };
+        /**
+         * @description The JSON answer of the audit log, for the API document only (see
+         *     [`super::views::ObjectListAnswer`]).
+         */
+        AuditListAnswer: components["schemas"]["AuditPage"] | components["schemas"]["AuditView"][];
         AuditPage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["AuditView"][];
@@ -902,6 +907,11 @@ export interface components {
             /** @description `healthy`, `degraded`, `critical`, or `unknown` (never judged). */
             status: string;
         };
+        /**
+         * @description The JSON answer of the cluster list, for the API document only (see
+         *     [`ObjectListAnswer`]).
+         */
+        ClusterListAnswer: components["schemas"]["ClusterPage"] | components["schemas"]["ClusterView"][];
         ClusterPage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["ClusterView"][];
@@ -1350,7 +1360,7 @@ export interface components {
             window: components["schemas"]["CostWindowView"];
         };
         /** @description The JSON answer of a namespace list, for the API document only (see [`ObjectListAnswer`]). */
-        NamespaceListAnswer: components["schemas"]["NamespacePage"] | components["schemas"]["ObjectView"][];
+        NamespaceListAnswer: components["schemas"]["NamespacePage"] | components["schemas"]["NamespaceView"][];
         NamespacePage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["NamespaceView"][];
@@ -1817,6 +1827,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
+                /**
+                 * @description `csv` or `json`: every entry (all pages, the filters applied) as a download instead
+                 *     of a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path?: never;
@@ -1824,12 +1839,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every entry */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditPage"];
+                    "application/json": components["schemas"]["AuditListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -2302,6 +2319,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
+                /**
+                 * @description `csv` or `json`: every cluster (all pages, the filters and sort applied) as a
+                 *     download instead of a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path?: never;
@@ -2309,12 +2331,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every cluster */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ClusterPage"];
+                    "application/json": components["schemas"]["ClusterListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -2619,7 +2643,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -2683,7 +2711,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -2879,7 +2911,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -3339,7 +3375,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -3403,7 +3443,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;

@@ -35,9 +35,11 @@ describe('list pages', () => {
     expect(exportUrls.clusterNamespaces('c1', { q: 'kube', sort: '-name' })?.csv).toBe('/api/v1/k8s/clusters/c1/namespaces?q=kube&sort=-name&format=csv')
     expect(exportUrls.helmReleases('c1', { q: '', sort: '' })?.json).toBe('/api/v1/k8s/helm/releases?cluster=c1&format=json')
   })
-  it('offers no download of a list the hub does not export', () => {
-    // The cluster list takes no `format` in the hub's document.
-    expect(exportUrls.clusters({ environment: 'production' })).toBeNull()
+  it('downloads the cluster list with its filters and order', () => {
+    expect(exportUrls.clusters({ environment: 'production', sort: '-health' })).toEqual({
+      csv: '/api/v1/k8s/clusters?environment=production&sort=-health&format=csv',
+      json: '/api/v1/k8s/clusters?environment=production&sort=-health&format=json',
+    })
   })
 })
 

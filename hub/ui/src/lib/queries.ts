@@ -14,6 +14,7 @@ import {
   type Me,
   type Page,
   type RegisterCluster,
+  type Schemas,
 } from './api'
 import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
 
@@ -47,7 +48,7 @@ type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ?
  * hub would not honour.
  */
 export const LIST_PARAMS = {
-  '/api/v1/k8s/clusters': { sort: true, q: false, format: false, cursor: true },
+  '/api/v1/k8s/clusters': { sort: true, q: false, format: true, cursor: true },
   '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/helm/releases': { sort: true, q: true, format: true, cursor: true },
@@ -198,14 +199,17 @@ export async function endSession(): Promise<void> {
 }
 
 /** The cluster list's filters and order, as the hub's list takes them. */
-export type ClusterQuery = Omit<GetQuery<'/api/v1/k8s/clusters'>, 'limit' | 'offset'>
+export type ClusterQuery = Omit<GetQuery<'/api/v1/k8s/clusters'>, 'limit' | 'offset' | 'format'>
+
+/** A page of the cluster list (the list answers a page unless asked for a download). */
+export type ClusterPage = Schemas['ClusterPage']
 
 /** One page of the clusters that match `query` (the hub filters, sorts and counts). */
 export function useClusterPage(query: ClusterQuery, page: Pick<PageArgs, 'limit' | 'offset'>) {
   const full = { ...query, limit: page.limit, offset: page.offset }
   return useQuery({
     queryKey: queryKeys.clusterPage(full),
-    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, full),
+    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, full) as Promise<ClusterPage>,
     placeholderData: keepPreviousData,
   })
 }
@@ -215,7 +219,7 @@ export function useClusterNamed(name: string, { enabled }: { enabled: boolean })
   const query = { search: name, limit: 50 }
   return useQuery({
     queryKey: queryKeys.clusterPage(query),
-    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, query),
+    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, query) as Promise<ClusterPage>,
     select: (page) => page.items.find((c) => c.name === name) ?? null,
     enabled,
   })
