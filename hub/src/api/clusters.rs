@@ -18,7 +18,7 @@ use super::list_columns::{CLUSTER_HEADER, cluster_fields};
 use super::search_export::{download, download_page, download_request};
 use super::views::{
     ClusterListAnswer, ClusterPage, ClusterView, HealthView, PageParams, ReasonView, bad_cursor,
-    keyset,
+    keyset, standing,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::kubeconfig::{KubeconfigError, MAX_KUBECONFIG_BYTES};
@@ -231,6 +231,9 @@ pub struct ClusterListParams {
     /// `csv` or `json`: every cluster (all pages, the filters and sort applied) as a
     /// download instead of a page.
     pub format: Option<Format>,
+    /// `true`: the list's last page (`limit` clusters; `offset` and `cursor` are ignored),
+    /// read from the end by keyset.
+    pub last: Option<bool>,
 }
 
 impl ClusterListParams {
@@ -280,6 +283,7 @@ impl ClusterListParams {
         let page = PageParams::slice(self.limit, self.offset, self.cursor).page()?;
         Ok(ClusterQuery {
             after,
+            from_end: self.last == Some(true),
             environment,
             provider: self.provider,
             health: self.health,
@@ -349,7 +353,8 @@ pub(super) async fn list(
     }
     let paged = state.store.cluster_page(who.org_id, &query).await?;
     let key = last_cluster_key(&paged.items, query.sort);
-    let page = ClusterPage::new(paged, query.page, ClusterView::from);
+    let page = standing(query.page, query.from_end, paged.total, paged.items.len());
+    let page = ClusterPage::new(paged, page, ClusterView::from);
     Ok(Json(page.keyed(key, sort_name(query.sort))).into_response())
 }
 

@@ -17,7 +17,7 @@ use super::list_columns::{Fields, NAMESPACE_HEADER, namespace_fields, object_col
 use super::search_export::{DownloadPage, download, download_page, download_request};
 use super::views::{
     NamespaceListAnswer, NamespacePage, NamespaceView, ObjectListAnswer, ObjectPage, ObjectView,
-    PageParams, last_key,
+    PageParams, last_key, standing,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
@@ -71,7 +71,8 @@ async fn page(
 /// The API's page of `paged`, a page of `query`, with its keyset cursor.
 fn object_page(paged: Paged<InventoryItem>, query: &InventoryQuery) -> ObjectPage {
     let key = last_key(&paged.items);
-    ObjectPage::new(paged, query.page, ObjectView::from).keyed(key, query.sort.key())
+    let page = standing(query.page, query.from_end, paged.total, paged.items.len());
+    ObjectPage::new(paged, page, ObjectView::from).keyed(key, query.sort.key())
 }
 
 /// Every object `query` selects (all pages, by keyset) as a CSV (the columns of the kind's
@@ -181,7 +182,8 @@ pub(super) async fn cluster_namespaces(
             .map(|n| n.item.clone())
             .collect::<Vec<_>>(),
     );
-    let page = NamespacePage::new(paged, query.page, |n| NamespaceView::new(n.item, n.counts));
+    let page = standing(query.page, query.from_end, paged.total, paged.items.len());
+    let page = NamespacePage::new(paged, page, |n| NamespaceView::new(n.item, n.counts));
     Ok(Json(page.keyed(key, query.sort.key())).into_response())
 }
 
@@ -347,6 +349,8 @@ pub struct HelmParams {
     pub q: Option<String>,
     /// `csv` or `json`: every row (all pages, the filters applied) as a download.
     pub format: Option<Format>,
+    /// `true`: the list's last page, read from the end by keyset.
+    pub last: Option<bool>,
 }
 
 /// `GET /api/v1/k8s/helm/releases`: live releases across the organization's clusters.
@@ -377,6 +381,7 @@ pub(super) async fn helm_releases(
         sort: params.sort,
         q: params.q,
         format: None,
+        last: params.last,
     }
     .inventory(ObjectKind::HelmRelease, cluster)?;
     q.namespace = params.namespace;

@@ -40,6 +40,9 @@ pub struct PageParams {
     /// `csv` or `json`: every row (all pages, the filters applied) as a download instead of
     /// a page.
     pub format: Option<crate::api::costs::Format>,
+    /// `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+    /// from the end by keyset, so it costs what the first page does.
+    pub last: Option<bool>,
 }
 
 impl PageParams {
@@ -115,6 +118,7 @@ impl PageParams {
             sort,
             descending,
             after,
+            from_end: self.last == Some(true),
             ..InventoryQuery::new(kind, cluster, self.page()?)
         })
     }
@@ -152,6 +156,18 @@ impl ListCursor {
             .decode(text)
             .map_err(|_| bad_cursor())?;
         serde_json::from_slice(&bytes).map_err(|_| bad_cursor())
+    }
+}
+
+/// Where a page of `len` items of a list of `total` stands: where it was asked for, or for
+/// the last page (`from_end`), at the list's end.
+pub fn standing(page: PageRequest, from_end: bool, total: u64, len: usize) -> PageRequest {
+    match from_end {
+        true => PageRequest {
+            limit: page.limit,
+            offset: total.saturating_sub(len as u64),
+        },
+        false => page,
     }
 }
 

@@ -276,6 +276,24 @@ pub async fn inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_oth
             vec!["crash-a", "crash-c"]
         ]
     );
+    let last = admin.get(&format!("{path}&last=true&offset=1")).await;
+    assert_eq!(last.status, 200, "{}", last.text);
+    let names: Vec<&str> = last.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["web-2", "web-1"],
+        "the last page, read from the end"
+    );
+    assert_eq!(
+        (last.json["offset"].as_u64(), last.json["total"].as_u64()),
+        (Some(3), Some(5))
+    );
+    assert!(last.json["next_cursor"].is_null(), "{}", last.text);
     let first = admin.get(&path).await;
     let cursor = first.json["next_cursor"].as_str().unwrap().to_owned();
     let r = admin

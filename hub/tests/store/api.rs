@@ -363,6 +363,7 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
         sort: Default::default(),
         descending: false,
         after: None,
+        from_end: false,
         page: PageRequest {
             limit: 1,
             offset: 1,

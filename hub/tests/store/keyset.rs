@@ -95,6 +95,26 @@ pub async fn the_cluster_list_pages_by_keyset_in_every_order(t: TestStore) {
             assert_eq!(one_page.len(), 7, "{case}: this organization's clusters");
             assert_eq!(walked, one_page, "{case}: pages of 2 by keyset");
             assert_eq!(totals, [7, 7, 7, 7], "{case}: every page's total");
+            let last = ClusterQuery {
+                from_end: true,
+                page: PageRequest {
+                    limit: 3,
+                    offset: 0,
+                },
+                ..ClusterQuery {
+                    sort,
+                    descending,
+                    ..ClusterQuery::default()
+                }
+            };
+            let page = store.cluster_page(org, &last).await.unwrap();
+            let names: Vec<String> = page.items.into_iter().map(|s| s.cluster.name).collect();
+            assert_eq!(
+                names,
+                one_page[4..],
+                "{case}: the last page read from the end"
+            );
+            assert_eq!(page.total, 7);
             if sort == ClusterSort::Health {
                 let mut last: Vec<&str> = walked[4..].iter().map(String::as_str).collect();
                 last.sort_unstable();

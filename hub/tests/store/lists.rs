@@ -243,7 +243,35 @@ pub async fn inventory_lists_sort_by_columns_both_ways_across_pages_with_ties(t:
     for (sort, descending, want) in cases {
         let got = sorted(store, org, a, &pods, sort, descending).await;
         assert_eq!(got, want, "{sort:?}, descending {descending}");
+        let last = InventoryQuery {
+            sort,
+            descending,
+            from_end: true,
+            ..pods.clone()
+        };
+        let page = store.inventory_page(org, &last).await.unwrap();
+        let names: Vec<&str> = page.items.iter().map(|i| i.name.as_str()).collect();
+        let all = want.concat();
+        assert_eq!(
+            names,
+            all[4..],
+            "{sort:?}, descending {descending}: the last 3"
+        );
+        assert_eq!(page.total, 7);
     }
+    let last_namespace = InventoryQuery {
+        from_end: true,
+        ..query(ObjectKind::Namespace, a, 1)
+    };
+    let page = store.namespace_list(org, a, &last_namespace).await.unwrap();
+    assert_eq!(
+        (
+            page.items[0].item.name.as_str(),
+            page.total,
+            page.items[0].counts.pods
+        ),
+        ("api", 1, 7)
+    );
 
     let named = InventoryQuery {
         search: Some("p".into()),

@@ -38,6 +38,9 @@ pub struct ClusterQuery {
     /// Continue after this cluster (the last of the previous page); `page.offset` is then
     /// only where the page stands.
     pub after: Option<ClusterKey>,
+    /// The list's last page (`page.limit` clusters; `after` and `page.offset` are ignored),
+    /// read as the first page of the reverse order and turned around.
+    pub from_end: bool,
     /// The slice.
     pub page: PageRequest,
 }
@@ -231,7 +234,19 @@ impl Store {
         org: OrgId,
         query: &ClusterQuery,
     ) -> Result<Paged<ClusterSummary>, StoreError> {
-        on_conn!(self, |db| async {
+        let from_end = query.from_end;
+        // The last page is the first of the reverse order: every column reversed, NULLs too.
+        let query = &ClusterQuery {
+            descending: query.descending != from_end,
+            after: query.after.clone().filter(|_| !from_end),
+            from_end: false,
+            page: PageRequest {
+                limit: query.page.limit,
+                offset: if from_end { 0 } else { query.page.offset },
+            },
+            ..query.clone()
+        };
+        let paged: Paged<ClusterSummary> = on_conn!(self, |db| async {
             let d = db.dialect();
             let mut filter = Filter::new(d, "org_id", Value::Id(*org.as_uuid()));
             if let Some(env) = query.environment {
@@ -274,9 +289,10 @@ impl Store {
             }
             let mut order = format!("{column} {direction}, id {direction}");
             if query.sort.nullable() {
+                let nulls = if from_end { " DESC" } else { "" };
                 order.insert_str(
                     0,
-                    &format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, "),
+                    &format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END{nulls}, "),
                 );
             }
             let columns = summary_select(db);
@@ -293,8 +309,9 @@ impl Store {
                 .into_iter()
                 .map(summary_from)
                 .collect::<Result<_, _>>()?;
-            Ok(Paged { items, total })
-        })
+            Ok::<_, StoreError>(Paged { items, total })
+        })?;
+        Ok(paged.turned(from_end))
     }
 
     /// Edits a cluster's descriptive fields or enabled flag.

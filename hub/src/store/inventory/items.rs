@@ -36,6 +36,10 @@ pub struct InventoryQuery {
     /// Continue after this object (the last of the previous page); `page.offset` is then
     /// only where the page stands.
     pub after: Option<InventoryKey>,
+    /// The list's last page (`page.limit` items; `after` and `page.offset` are ignored),
+    /// read as the first page of the reverse order and turned around, so it costs what the
+    /// first page does.
+    pub from_end: bool,
     /// The slice.
     pub page: PageRequest,
 }
@@ -53,7 +57,26 @@ impl InventoryQuery {
             sort: InventorySort::Name,
             descending: false,
             after: None,
+            from_end: false,
             page,
+        }
+    }
+
+    /// The query whose page the store reads for this one: itself, or for the last page the
+    /// first page of the reverse order (see [`Paged::turned`]).
+    pub(super) fn reading(&self) -> InventoryQuery {
+        if !self.from_end {
+            return self.clone();
+        }
+        InventoryQuery {
+            descending: !self.descending,
+            after: None,
+            from_end: false,
+            page: PageRequest {
+                limit: self.page.limit,
+                offset: 0,
+            },
+            ..self.clone()
         }
     }
 }
@@ -281,7 +304,9 @@ impl Store {
         org: OrgId,
         query: &InventoryQuery,
     ) -> Result<Paged<InventoryItem>, StoreError> {
-        on_conn!(self, |db| async {
+        let from_end = query.from_end;
+        let query = &query.reading();
+        let paged = on_conn!(self, |db| async {
             let d = db.dialect();
             let table = tables::table(query.kind);
             let filter = inventory_filter(d, org, query);
@@ -300,8 +325,9 @@ impl Store {
                 .into_iter()
                 .map(|row| page_item_from(query, row))
                 .collect::<Result<_, _>>()?;
-            Ok(Paged { items, total })
-        })
+            Ok::<_, StoreError>(Paged { items, total })
+        })?;
+        Ok(paged.turned(from_end))
     }
 
     /// One live object by uid.

@@ -58,13 +58,14 @@ impl Store {
         cluster: ClusterId,
         query: &InventoryQuery,
     ) -> Result<Paged<NamespaceItem>, StoreError> {
+        let from_end = query.from_end;
         let query = InventoryQuery {
             kind: ObjectKind::Namespace,
             cluster: Some(cluster),
-            ..query.clone()
+            ..query.reading()
         };
         let page = query.page;
-        on_conn!(self, |db| async {
+        let paged = on_conn!(self, |db| async {
             let d = db.dialect();
             let filter = inventory_filter(d, org, &query);
             let table = "k8s_namespaces";
@@ -149,7 +150,8 @@ impl Store {
                     })
                 })
                 .collect::<Result<_, StoreError>>()?;
-            Ok(Paged { items, total })
-        })
+            Ok::<_, StoreError>(Paged { items, total })
+        })?;
+        Ok(paged.turned(from_end))
     }
 }

@@ -32,6 +32,18 @@ pub struct Paged<T> {
     pub total: u64,
 }
 
+impl<T> Paged<T> {
+    /// The page, turned around when `from_end`: a last page is read as the first page of
+    /// the reverse order, so a jump to the end seeks like the first page instead of skipping
+    /// every row before it, and its rows are put back in the list's order.
+    pub(crate) fn turned(mut self, from_end: bool) -> Self {
+        if from_end {
+            self.items.reverse();
+        }
+        self
+    }
+}
+
 /// Where a page's total comes from: the choice is by how often the list's pages are full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Total {

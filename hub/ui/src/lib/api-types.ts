@@ -2324,6 +2324,11 @@ export interface operations {
                  *     download instead of a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` clusters; `offset` and `cursor` are ignored),
+                 *     read from the end by keyset.
+                 */
+                last?: boolean;
             };
             header?: never;
             path?: never;
@@ -2656,6 +2661,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -2724,6 +2734,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -2924,6 +2939,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -3166,6 +3186,8 @@ export interface operations {
                 q?: string;
                 /** @description `csv` or `json`: every row (all pages, the filters applied) as a download. */
                 format?: components["schemas"]["Format"];
+                /** @description `true`: the list's last page, read from the end by keyset. */
+                last?: boolean;
             };
             header?: never;
             path?: never;
@@ -3388,6 +3410,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -3456,6 +3483,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
