@@ -24,6 +24,13 @@ describe('list pages', () => {
     expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, sort: '', q: '' })).toEqual({ limit: 50, offset: 9_950 })
     expect(pageQuery('/api/v1/k8s/namespaces/{id}/pods', { limit: 50, offset: 0, sort: '-name', q: 'api' })).toEqual({ limit: 50, offset: 0, sort: '-name', q: 'api' })
   })
+  it('reads the last page from the end, as many rows as it holds', () => {
+    expect(pageQuery('/api/v1/k8s/namespaces/{id}/pods', { limit: 50, offset: 9_950, fromEnd: 7, sort: '-restarts' })).toEqual({
+      limit: 7,
+      last: 'true',
+      sort: '-restarts',
+    })
+  })
   it('seeks by the hub\'s cursor instead of an offset when it has one', () => {
     expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, cursor: 'c-199' })).toEqual({ limit: 50, cursor: 'c-199' })
   })
