@@ -106,7 +106,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("start_time", Cast::None),
             ],
             key_extra: ", created_at",
-            indexed: &["owner_kind", "owner_name", "phase"],
+            indexed: &["owner_kind", "owner_name", "phase", "restarts"],
         },
         ObjectKind::PersistentVolumeClaim => Table {
             name: "k8s_pvcs",
