@@ -9,9 +9,11 @@
 //! `GET /api/v1/k8s/search` makes (a page of 50 and the facets, concurrently) for:
 //! a name substring (a random pod number, one pod per cluster), a label
 //! (`label:team=team-N`), a status (`status:CrashLoopBackOff`, 1% of the pods); and a
-//! cluster's pods
-//! list, page 1 against its last page by cursor. Then it registers clusters up to
-//! `KW_FLEET_CLUSTERS` (2,000) and measures the fleet roll-up by each grouping. Prints
+//! cluster's pods list, page 1 against its last page by cursor; a namespace's pods by most
+//! restarts (pods restart 0 to 12 times), page 1 against its last page by cursor. Then it
+//! registers clusters up to `KW_FLEET_CLUSTERS` (2,000) and measures the fleet roll-up by each
+//! grouping, and the cluster list by health in pages of 10: page 1, the last page by cursor
+//! and by offset, and the last page read from the end. Prints
 //! p50/p99/max in ms per query and the fill rate. `KW_BACKENDS=sqlite,postgres`;
 //! PostgreSQL: `DATABASE_URL`, or a throwaway server. The store runs in-process; HTTP is
 //! not in these numbers.
@@ -26,7 +28,8 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use kubeworkz_hub::search::{Query, parse};
 use kubeworkz_hub::store::{
-    Cursor, FleetGrouping, InventoryKey, InventoryQuery, PageRequest, Store,
+    ClusterQuery, ClusterSort, Cursor, FleetGrouping, InventoryKey, InventoryQuery, InventorySort,
+    PageRequest, Store,
 };
 use kubeworkz_shared::change::{ChangeBatch, Object, ObjectKind};
 use kubeworkz_shared::ids::OrgId;
@@ -81,7 +84,11 @@ fn snapshot(shape: Shape, c: usize) -> ChangeBatch {
             _ => PodPhase::Running,
         };
         let name = format!("app-{}-{p:06}", p % 2);
-        let pod = fixtures::pod(&ns, &name, &format!("pod-{c}-{p}"), phase);
+        let mut pod = fixtures::pod(&ns, &name, &format!("pod-{c}-{p}"), phase);
+        if let Object::Pod(pod) = &mut pod {
+            // Few distinct counts, so most pods tie on restarts.
+            pod.containers[0].restarts = (p % 13) as u32;
+        }
         objects.push(if p % 100 == 0 {
             fixtures::dressed_pod(
                 pod,
@@ -297,8 +304,80 @@ async fn bench(backend: &str, shape: Shape, clients: usize, n: usize) {
         })
         .await;
     }
+    // A namespace's pods by most restarts: page 1 against its last page by cursor.
+    let by_restarts = InventoryQuery {
+        namespace: Some("team-000".into()),
+        sort: InventorySort::Restarts,
+        descending: true,
+        ..cluster_pods.clone()
+    };
+    let deep = (shape.pods / shape.namespaces).div_ceil(50);
+    let mut cases = vec![("pods by -restarts page 1", None)];
+    if deep > 1 {
+        let last = key_before_page(&store, org, &by_restarts, deep).await;
+        cases.push(("pods by -restarts page by cursor", Some(last)));
+    }
+    for (label, after) in cases {
+        let store = store.clone();
+        let q = InventoryQuery {
+            after,
+            ..by_restarts.clone()
+        };
+        measure(&format!("{label} of {deep}"), clients, n, |_| {
+            let (store, q) = (store.clone(), q.clone());
+            async move {
+                store.inventory_page(org, &q).await.unwrap();
+            }
+        })
+        .await;
+    }
     let total = env("KW_FLEET_CLUSTERS", 2_000).max(shape.clusters);
     fleet(&store, org, shape.clusters, total, clients, n).await;
+    cluster_list(&store, org, total, clients, n).await;
+}
+
+/// The cluster list in pages of 10, by health (NULLs last): page 1, the last page by cursor,
+/// the same page by offset, and the last page read from the end.
+async fn cluster_list(store: &Store, org: OrgId, total: usize, clients: usize, n: usize) {
+    let query = ClusterQuery {
+        sort: ClusterSort::Health,
+        page: PageRequest {
+            limit: 10,
+            offset: 0,
+        },
+        ..ClusterQuery::default()
+    };
+    let deep = total.div_ceil(10);
+    let mut walk = query.clone();
+    for _ in 1..deep {
+        let page = store.cluster_page(org, &walk).await.unwrap();
+        walk.after = Some(page.items.last().expect("enough pages").key(walk.sort));
+    }
+    let by_offset = ClusterQuery {
+        page: PageRequest {
+            limit: 10,
+            offset: (deep as u64 - 1) * 10,
+        },
+        ..query.clone()
+    };
+    let from_end = ClusterQuery {
+        from_end: true,
+        ..query.clone()
+    };
+    for (label, q) in [
+        ("cluster list page 1".to_owned(), query),
+        (format!("cluster list page {deep} by cursor"), walk),
+        (format!("cluster list page {deep} by offset"), by_offset),
+        ("cluster list last page from end".to_owned(), from_end),
+    ] {
+        measure(&label, clients, n, |_| {
+            let q = q.clone();
+            async move {
+                store.cluster_page(org, &q).await.unwrap();
+            }
+        })
+        .await;
+    }
 }
 
 fn main() {

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use kubeworkz_shared::ids::ClusterId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,13 +12,22 @@ use uuid::Uuid;
 
 use super::audit::audited;
 use super::context::RequestContext;
+use super::costs::Format;
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, Principal};
-use super::views::{ClusterPage, ClusterView, HealthView, PageParams, ReasonView};
+use super::list_columns::{CLUSTER_HEADER, cluster_fields};
+use super::search_export::{download, download_page, download_request};
+use super::views::{
+    ClusterListAnswer, ClusterPage, ClusterView, HealthView, PageParams, ReasonView, bad_cursor,
+    keyset, standing,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::kubeconfig::{KubeconfigError, MAX_KUBECONFIG_BYTES};
 use crate::pull::{self, RegisterError, Registration};
 use crate::state::AppState;
-use crate::store::{ClusterMode, ClusterPatch, ClusterQuery, ClusterSort, Environment};
+use crate::store::{
+    ClusterKey, ClusterMode, ClusterPatch, ClusterQuery, ClusterSort, ClusterSummary, Environment,
+    SortValue,
+};
 
 /// Body limit of registration: the largest kubeconfig plus room for the other fields.
 pub const REGISTER_BODY_LIMIT: usize = MAX_KUBECONFIG_BYTES + 64 * 1024;
@@ -218,6 +228,12 @@ pub struct ClusterListParams {
     pub offset: Option<u64>,
     /// The `next_cursor` of the previous page (instead of `offset`).
     pub cursor: Option<String>,
+    /// `csv` or `json`: every cluster (all pages, the filters and sort applied) as a
+    /// download instead of a page.
+    pub format: Option<Format>,
+    /// `true`: the list's last page (`limit` clusters; `offset` and `cursor` are ignored),
+    /// read from the end by keyset.
+    pub last: Option<bool>,
 }
 
 impl ClusterListParams {
@@ -249,16 +265,25 @@ impl ClusterListParams {
             Some(column) => (true, column),
             None => (false, sort_text),
         };
-        let sort = match column {
-            "name" => ClusterSort::Name,
-            "created_at" => ClusterSort::CreatedAt,
-            "environment" => ClusterSort::Environment,
-            "health" => ClusterSort::Health,
-            "last_sync" => ClusterSort::LastSync,
-            other => return Err(bad(format!("cannot sort by {other:?}"))),
+        let sort = CLUSTER_SORTS
+            .iter()
+            .find(|(name, _)| *name == column)
+            .map(|(_, sort)| *sort)
+            .ok_or_else(|| {
+                let names: Vec<&str> = CLUSTER_SORTS.iter().map(|(name, _)| *name).collect();
+                bad(format!(
+                    "cannot sort by {column:?}: use one of {} (with - first for descending)",
+                    names.join(", ")
+                ))
+            })?;
+        let after = match keyset(self.cursor.as_deref(), column)? {
+            Some(key) => Some(cluster_key(sort, key)?),
+            None => None,
         };
         let page = PageParams::slice(self.limit, self.offset, self.cursor).page()?;
         Ok(ClusterQuery {
+            after,
+            from_end: self.last == Some(true),
             environment,
             provider: self.provider,
             health: self.health,
@@ -272,18 +297,98 @@ impl ClusterListParams {
     }
 }
 
+/// The cluster list's sorts by their names in the API.
+const CLUSTER_SORTS: [(&str, ClusterSort); 5] = [
+    ("name", ClusterSort::Name),
+    ("created_at", ClusterSort::CreatedAt),
+    ("environment", ClusterSort::Environment),
+    ("health", ClusterSort::Health),
+    ("last_sync", ClusterSort::LastSync),
+];
+
+/// The API's name of `sort`.
+fn sort_name(sort: ClusterSort) -> &'static str {
+    CLUSTER_SORTS
+        .iter()
+        .find(|(_, s)| *s == sort)
+        .map_or("name", |(name, _)| name)
+}
+
+/// A cluster's key from a cursor: the sort column's value (absent when NULL), then its id.
+fn cluster_key(sort: ClusterSort, mut key: Vec<String>) -> Result<ClusterKey, ApiError> {
+    let id = key.pop().ok_or_else(bad_cursor)?;
+    let id = cluster_id(&id).map_err(|_| bad_cursor())?;
+    let value = match key.pop() {
+        Some(text) => Some(sort.value_from_text(&text).ok_or_else(bad_cursor)?),
+        None => None,
+    };
+    if !key.is_empty() {
+        return Err(bad_cursor());
+    }
+    Ok(ClusterKey { value, id })
+}
+
+/// The cursor key (see [`cluster_key`]) of the last cluster of a page.
+fn last_cluster_key(items: &[ClusterSummary], sort: ClusterSort) -> Option<Vec<String>> {
+    let key = items.last()?.key(sort);
+    let mut out: Vec<String> = key.value.iter().map(SortValue::to_text).collect();
+    out.push(key.id.to_string());
+    Some(out)
+}
+
 /// `GET /api/v1/k8s/clusters`.
 #[utoipa::path(get, path = "/api/v1/k8s/clusters", tag = "clusters", params(ClusterListParams),
-    responses((status = 200, body = ClusterPage), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "A page, or with `format` every cluster",
+        content((ClusterListAnswer = "application/json"), (String = "text/csv"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     who: Principal,
     ApiQuery(params): ApiQuery<ClusterListParams>,
-) -> Result<Json<ClusterPage>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = params.format;
     let query = params.query()?;
+    if let Some(format) = format {
+        return Ok(cluster_download(&state, &who, query, format));
+    }
     let paged = state.store.cluster_page(who.org_id, &query).await?;
-    Ok(Json(ClusterPage::new(paged, query.page, ClusterView::from)))
+    let key = last_cluster_key(&paged.items, query.sort);
+    let page = standing(query.page, query.from_end, paged.total, paged.items.len());
+    let page = ClusterPage::new(paged, page, ClusterView::from);
+    Ok(Json(page.keyed(key, sort_name(query.sort))).into_response())
+}
+
+/// Every cluster `query` selects (all pages, by keyset) as a CSV or JSON download.
+fn cluster_download(
+    state: &AppState,
+    who: &Principal,
+    query: ClusterQuery,
+    format: Format,
+) -> Response {
+    let (store, org) = (state.store.clone(), who.org_id);
+    download(
+        format,
+        "clusters",
+        CLUSTER_HEADER,
+        cluster_fields,
+        move |after: Option<ClusterKey>| {
+            let store = store.clone();
+            let query = ClusterQuery {
+                after,
+                page: download_request(),
+                ..query.clone()
+            };
+            async move {
+                let page = store.cluster_page(org, &query).await?;
+                let sort = query.sort;
+                Ok(download_page(
+                    page.items,
+                    |s| s.key(sort),
+                    ClusterView::from,
+                ))
+            }
+        },
+    )
 }
 
 /// The caller's cluster with its counts, or 404.

@@ -5,7 +5,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use chrono::SecondsFormat;
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::ClusterId;
 use serde::Deserialize;
@@ -14,14 +13,16 @@ use utoipa::IntoParams;
 use super::clusters::cluster_id;
 use super::costs::Format;
 use super::extract::{ApiPath, ApiQuery, Principal};
-use super::search_export::download;
+use super::list_columns::{Fields, NAMESPACE_HEADER, namespace_fields, object_columns};
+use super::search_export::{DownloadPage, download, download_page, download_request};
 use super::views::{
     NamespaceListAnswer, NamespacePage, NamespaceView, ObjectListAnswer, ObjectPage, ObjectView,
-    PageParams, object_key,
+    PageParams, last_key, standing,
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::{InventoryItem, InventoryKey, InventoryQuery, PageRequest, Paged};
+use crate::store::{InventoryItem, InventoryKey, InventoryQuery, NamespaceItem, Paged, Store};
+use kubeworkz_shared::ids::OrgId;
 
 /// A cluster of the caller's organization, or 404.
 pub(super) async fn own_cluster(
@@ -63,30 +64,19 @@ async fn page(
     if let Some(format) = format {
         return Ok(list_download(state, who, query, format, name));
     }
-    let page = query.page;
     let paged = state.store.inventory_page(who.org_id, &query).await?;
-    Ok(Json(ObjectPage::new(paged, page, ObjectView::from).keyed(object_key)).into_response())
+    Ok(Json(object_page(paged, &query)).into_response())
 }
 
-/// Rows fetched per page of a list download.
-const DOWNLOAD_PAGE: u32 = super::views::MAX_LIMIT;
-
-/// The CSV columns of an inventory list.
-const OBJECT_HEADER: &str = "namespace,name,cluster_id,id,first_seen_at,updated_at";
-
-fn object_fields(o: &ObjectView) -> Vec<String> {
-    let time = |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-    vec![
-        o.namespace.clone(),
-        o.name.clone(),
-        o.cluster_id.to_string(),
-        o.id.clone(),
-        time(&o.first_seen_at),
-        time(&o.updated_at),
-    ]
+/// The API's page of `paged`, a page of `query`, with its keyset cursor.
+fn object_page(paged: Paged<InventoryItem>, query: &InventoryQuery) -> ObjectPage {
+    let key = last_key(&paged.items);
+    let page = standing(query.page, query.from_end, paged.total, paged.items.len());
+    ObjectPage::new(paged, page, ObjectView::from).keyed(key, query.sort.key())
 }
 
-/// Every object `query` selects (all pages, by keyset) as a CSV or JSON download.
+/// Every object `query` selects (all pages, by keyset) as a CSV (the columns of the kind's
+/// table) or JSON download.
 fn list_download(
     state: &AppState,
     who: &Principal,
@@ -94,30 +84,71 @@ fn list_download(
     format: Format,
     name: &str,
 ) -> Response {
-    let (store, org) = (state.store.clone(), who.org_id);
-    download(
-        format,
-        name,
-        OBJECT_HEADER,
-        object_fields,
-        move |after: Option<InventoryKey>| {
-            let store = store.clone();
-            let query = InventoryQuery {
-                after,
-                page: PageRequest {
-                    limit: DOWNLOAD_PAGE,
-                    offset: 0,
-                },
-                ..query.clone()
-            };
-            async move {
-                let page = store.inventory_page(org, &query).await?;
-                let full = page.items.len() == DOWNLOAD_PAGE as usize;
-                let next = page.items.last().filter(|_| full).map(InventoryItem::key);
-                Ok((page.items.into_iter().map(ObjectView::from).collect(), next))
-            }
+    let columns = object_columns(query.kind);
+    inventory_download(
+        state,
+        who,
+        query,
+        (format, name),
+        columns,
+        |store, org, q| async move {
+            let page = store.inventory_page(org, &q).await?;
+            Ok(download_page(
+                page.items,
+                InventoryItem::key,
+                ObjectView::from,
+            ))
         },
     )
+}
+
+/// Every namespace of `cluster` that `query` selects, with its counts, as a download.
+fn namespace_download(
+    state: &AppState,
+    who: &Principal,
+    cluster: ClusterId,
+    query: InventoryQuery,
+    format: Format,
+) -> Response {
+    let columns = (NAMESPACE_HEADER, namespace_fields as Fields<NamespaceView>);
+    let file = (format, "namespaces");
+    inventory_download(
+        state,
+        who,
+        query,
+        file,
+        columns,
+        move |store, org, q| async move {
+            let page = store.namespace_list(org, cluster, &q).await?;
+            let view = |n: NamespaceItem| NamespaceView::new(n.item, n.counts);
+            Ok(download_page(page.items, |n| n.item.key(), view))
+        },
+    )
+}
+
+/// The pages of `query` that `read` returns, one after another from the start, as a
+/// download: `file` is its format and name, `columns` its CSV header and row writer.
+fn inventory_download<V, Fut>(
+    state: &AppState,
+    who: &Principal,
+    query: InventoryQuery,
+    (format, name): (Format, &str),
+    (header, fields): (&'static str, Fields<V>),
+    read: impl Fn(Store, OrgId, InventoryQuery) -> Fut + Send + Sync + 'static,
+) -> Response
+where
+    V: serde::Serialize + Send + 'static,
+    Fut: std::future::Future<Output = DownloadPage<V, InventoryKey>> + Send + 'static,
+{
+    let (store, org) = (state.store.clone(), who.org_id);
+    download(format, name, header, fields, move |after| {
+        let query = InventoryQuery {
+            after,
+            page: download_request(),
+            ..query.clone()
+        };
+        read(store.clone(), org, query)
+    })
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/namespaces`: each with its live deployment and pod counts
@@ -137,15 +168,23 @@ pub(super) async fn cluster_namespaces(
     let query = params.inventory(ObjectKind::Namespace, Some(cluster))?;
     if let Some(format) = params.format {
         own_cluster(&state, &who, &id).await?;
-        return Ok(list_download(&state, &who, query, format, "namespaces"));
+        return Ok(namespace_download(&state, &who, cluster, query, format));
     }
     let paged = state
         .store
         .namespace_list(who.org_id, cluster, &query)
         .await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
-    let page = NamespacePage::new(paged, query.page, |n| NamespaceView::new(n.item, n.counts));
-    Ok(Json(page.keyed(|n| object_key(&n.object))).into_response())
+    let key = last_key(
+        &paged
+            .items
+            .iter()
+            .map(|n| n.item.clone())
+            .collect::<Vec<_>>(),
+    );
+    let page = standing(query.page, query.from_end, paged.total, paged.items.len());
+    let page = NamespacePage::new(paged, page, |n| NamespaceView::new(n.item, n.counts));
+    Ok(Json(page.keyed(key, query.sort.key())).into_response())
 }
 
 /// `GET /api/v1/k8s/clusters/{id}/nodes`.
@@ -167,7 +206,7 @@ pub(super) async fn cluster_nodes(
     }
     let paged = state.store.inventory_page(who.org_id, &q).await?;
     let paged = of_own_cluster(&state, &who, &id, paged).await?;
-    Ok(Json(ObjectPage::new(paged, q.page, ObjectView::from).keyed(object_key)).into_response())
+    Ok(Json(object_page(paged, &q)).into_response())
 }
 
 /// A page of one cluster's objects, read without looking the cluster up first: rows of the
@@ -310,6 +349,8 @@ pub struct HelmParams {
     pub q: Option<String>,
     /// `csv` or `json`: every row (all pages, the filters applied) as a download.
     pub format: Option<Format>,
+    /// `true`: the list's last page, read from the end by keyset.
+    pub last: Option<bool>,
 }
 
 /// `GET /api/v1/k8s/helm/releases`: live releases across the organization's clusters.
@@ -340,6 +381,7 @@ pub(super) async fn helm_releases(
         sort: params.sort,
         q: params.q,
         format: None,
+        last: params.last,
     }
     .inventory(ObjectKind::HelmRelease, cluster)?;
     q.namespace = params.namespace;

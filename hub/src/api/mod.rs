@@ -21,6 +21,7 @@ mod fleet;
 pub mod forwarded;
 mod health;
 mod inventory;
+mod list_columns;
 pub mod metrics;
 mod oidc;
 mod oidc_admin;

@@ -21,7 +21,7 @@ use super::search::SearchHit;
 use crate::error::{ApiError, ErrorBody};
 use crate::search;
 use crate::state::AppState;
-use crate::store::SearchKey;
+use crate::store::{PageRequest, SearchKey};
 
 /// Hits fetched per page of the stream: the most one request may ask for.
 const EXPORT_PAGE: u32 = super::views::MAX_LIMIT;
@@ -51,6 +51,27 @@ fn csv_fields(hit: &SearchHit) -> Vec<String> {
         labels.join(";"),
         hit.link.clone(),
     ]
+}
+
+/// The page request of each page a list download reads: the largest a client may ask for.
+pub(super) fn download_request() -> PageRequest {
+    PageRequest {
+        limit: EXPORT_PAGE,
+        offset: 0,
+    }
+}
+
+/// A list download's page from the store's page `items` (read with [`download_request`]):
+/// the rows as `view` shows them, and the `key` of the last to continue after when the page
+/// was full (a short page is the list's end).
+pub(super) fn download_page<T, V, K>(
+    items: Vec<T>,
+    key: impl Fn(&T) -> K,
+    view: impl FnMut(T) -> V,
+) -> (Vec<V>, Option<K>) {
+    let full = items.len() == EXPORT_PAGE as usize;
+    let next = items.last().filter(|_| full).map(key);
+    (items.into_iter().map(view).collect(), next)
 }
 
 /// Where a download's stream is.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::store::{
     ClusterCounts, ClusterHealth, ClusterSummary, InventoryItem, InventoryKey, InventoryQuery,
-    NamespaceCounts, PageRequest,
+    InventorySort, NamespaceCounts, PageRequest, SortValue,
 };
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::ClusterId;
@@ -31,13 +31,18 @@ pub struct PageParams {
     pub offset: Option<u64>,
     /// The `next_cursor` of the previous page (instead of `offset`).
     pub cursor: Option<String>,
-    /// `name` (default) or `-name`.
+    /// The column to sort by, `-` first for descending: `name` (default) on every list;
+    /// `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+    /// `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
     pub sort: Option<String>,
     /// Case-insensitive text in the name.
     pub q: Option<String>,
     /// `csv` or `json`: every row (all pages, the filters applied) as a download instead of
     /// a page.
     pub format: Option<crate::api::costs::Format>,
+    /// `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+    /// from the end by keyset, so it costs what the first page does.
+    pub last: Option<bool>,
 }
 
 impl PageParams {
@@ -82,23 +87,38 @@ impl PageParams {
         kind: ObjectKind,
         cluster: Option<ClusterId>,
     ) -> Result<InventoryQuery, ApiError> {
-        let descending = match self.sort.as_deref() {
-            None | Some("name") => false,
-            Some("-name") => true,
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "cannot sort by {other:?}: use name or -name"
-                )));
-            }
+        let text = self.sort.as_deref().unwrap_or("name");
+        let (descending, key) = match text.strip_prefix('-') {
+            Some(key) => (true, key),
+            None => (false, text),
         };
-        let after = match self.decoded_cursor()?.and_then(|c| c.k) {
-            Some(key) => Some(inventory_key(key)?),
-            None => None,
+        let sort = InventorySort::parse(kind, key).ok_or_else(|| {
+            let keys: Vec<&str> = InventorySort::of_kind(kind)
+                .into_iter()
+                .map(InventorySort::key)
+                .collect();
+            ApiError::BadRequest(format!(
+                "cannot sort this list by {key:?}: use one of {} (with - first for descending)",
+                keys.join(", ")
+            ))
+        })?;
+        let after = match self.decoded_cursor()? {
+            Some(ListCursor {
+                k: Some(key), s, ..
+            }) => {
+                if s.as_deref().unwrap_or("name") != sort.key() {
+                    return Err(bad_cursor());
+                }
+                Some(inventory_key(kind, sort, key)?)
+            }
+            _ => None,
         };
         Ok(InventoryQuery {
             search: self.q.clone().filter(|q| !q.is_empty()),
+            sort,
             descending,
             after,
+            from_end: self.last == Some(true),
             ..InventoryQuery::new(kind, cluster, self.page()?)
         })
     }
@@ -115,6 +135,10 @@ pub struct ListCursor {
     /// The key of the last row of the page before.
     #[serde(default)]
     pub k: Option<Vec<String>>,
+    /// The sort the key belongs to (absent: by name), so a cursor of one order is refused
+    /// by another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s: Option<String>,
 }
 
 impl ListCursor {
@@ -128,20 +152,65 @@ impl ListCursor {
     /// From its wire form; anything else is a 400.
     pub fn decode(text: &str) -> Result<Self, ApiError> {
         use base64::Engine as _;
-        let bad = || ApiError::BadRequest("cursor is not one this list returned".into());
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
-            .map_err(|_| bad())?;
-        serde_json::from_slice(&bytes).map_err(|_| bad())
+            .map_err(|_| bad_cursor())?;
+        serde_json::from_slice(&bytes).map_err(|_| bad_cursor())
     }
 }
 
-/// An inventory object's key from a cursor: namespace, name, cluster id, uid.
-fn inventory_key(key: Vec<String>) -> Result<InventoryKey, ApiError> {
-    let bad = || ApiError::BadRequest("cursor is not one this list returned".into());
-    let [namespace, name, cluster, uid]: [String; 4] = key.try_into().map_err(|_| bad())?;
-    let cluster = Uuid::parse_str(&cluster).map_err(|_| bad())?;
+/// Where a page of `len` items of a list of `total` stands: where it was asked for, or for
+/// the last page (`from_end`), at the list's end.
+pub fn standing(page: PageRequest, from_end: bool, total: u64, len: usize) -> PageRequest {
+    match from_end {
+        true => PageRequest {
+            limit: page.limit,
+            offset: total.saturating_sub(len as u64),
+        },
+        false => page,
+    }
+}
+
+/// The key a keyset cursor continues after, if `cursor` has one; a cursor handed out for
+/// another sort than `sort` (the sort's name without `-`) is a 400.
+pub fn keyset(cursor: Option<&str>, sort: &str) -> Result<Option<Vec<String>>, ApiError> {
+    match cursor.map(ListCursor::decode).transpose()? {
+        Some(ListCursor {
+            k: Some(key), s, ..
+        }) => {
+            if s.as_deref().unwrap_or("name") != sort {
+                return Err(bad_cursor());
+            }
+            Ok(Some(key))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The answer to a cursor the list did not hand out (or handed out for another order).
+pub fn bad_cursor() -> ApiError {
+    ApiError::BadRequest("cursor is not one this list returned".into())
+}
+
+/// An inventory object's key from a cursor of a list of `kind` sorted by `sort`: the sort
+/// column's value (unless by name), namespace, name, cluster id, uid.
+fn inventory_key(
+    kind: ObjectKind,
+    sort: InventorySort,
+    mut key: Vec<String>,
+) -> Result<InventoryKey, ApiError> {
+    let value = match sort.expression_of(kind) {
+        true if !key.is_empty() => {
+            let text = key.remove(0);
+            Some(sort.value_from_text(kind, &text).ok_or_else(bad_cursor)?)
+        }
+        true => return Err(bad_cursor()),
+        false => None,
+    };
+    let [namespace, name, cluster, uid]: [String; 4] = key.try_into().map_err(|_| bad_cursor())?;
+    let cluster = Uuid::parse_str(&cluster).map_err(|_| bad_cursor())?;
     Ok(InventoryKey {
+        sort: value,
         namespace,
         name,
         cluster_id: ClusterId::from_uuid(cluster),
@@ -149,14 +218,17 @@ fn inventory_key(key: Vec<String>) -> Result<InventoryKey, ApiError> {
     })
 }
 
-/// The cursor key of an inventory object as a page shows it.
-pub fn object_key(object: &ObjectView) -> Vec<String> {
-    vec![
-        object.namespace.clone(),
-        object.name.clone(),
-        object.cluster_id.to_string(),
-        object.id.clone(),
-    ]
+/// The cursor key (see [`inventory_key`]) of the last item of a page, if any.
+pub fn last_key(items: &[InventoryItem]) -> Option<Vec<String>> {
+    let last = items.last()?;
+    let mut key: Vec<String> = last.sort.iter().map(SortValue::to_text).collect();
+    key.extend([
+        last.namespace.clone(),
+        last.name.clone(),
+        last.cluster_id.to_string(),
+        last.uid.clone(),
+    ]);
+    Some(key)
 }
 
 /// Declares a page type for `$item` (utoipa needs one concrete schema per page).
@@ -193,21 +265,27 @@ macro_rules! page_of {
                     total: paged.total,
                     limit: page.limit,
                     offset: page.offset,
-                    next_cursor: more
-                        .then(|| crate::api::views::ListCursor { p: next, k: None }.encode()),
+                    next_cursor: more.then(|| {
+                        crate::api::views::ListCursor {
+                            p: next,
+                            k: None,
+                            s: None,
+                        }
+                        .encode()
+                    }),
                 }
             }
 
-            /// The same page whose next cursor continues after its last item's `key`
-            /// (lists paged by keyset).
-            #[allow(dead_code)] // lists paged by offset (clusters, the audit log) have none
-            pub fn keyed(mut self, key: impl FnOnce(&$item) -> Vec<String>) -> Self {
-                if let (Some(_), Some(last)) = (&self.next_cursor, self.items.last()) {
+            /// The same page whose next cursor continues after its last item's `key` in
+            /// the list sorted by `sort` (lists paged by keyset).
+            pub fn keyed(mut self, key: Option<Vec<String>>, sort: &str) -> Self {
+                if let (Some(_), Some(key)) = (&self.next_cursor, key) {
                     let p = self.offset + self.items.len() as u64;
                     self.next_cursor = Some(
                         crate::api::views::ListCursor {
                             p,
-                            k: Some(key(last)),
+                            k: Some(key),
+                            s: (sort != "name").then(|| sort.to_owned()),
                         }
                         .encode(),
                     );
@@ -466,5 +544,17 @@ pub enum NamespaceListAnswer {
     /// A page (no `format`).
     Page(NamespacePage),
     /// Every row (`format=json`).
-    Rows(Vec<ObjectView>),
+    Rows(Vec<NamespaceView>),
+}
+
+/// The JSON answer of the cluster list, for the API document only (see
+/// [`ObjectListAnswer`]).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ClusterListAnswer {
+    /// A page (no `format`).
+    Page(ClusterPage),
+    /// Every cluster (`format=json`).
+    Rows(Vec<ClusterView>),
 }

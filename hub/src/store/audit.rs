@@ -49,6 +49,29 @@ pub struct AuditFilter {
     pub since: Option<DateTime<Utc>>,
     /// Before.
     pub until: Option<DateTime<Utc>>,
+    /// Continue after this entry (the last of the previous page); the page's offset is then
+    /// only where it stands.
+    pub after: Option<AuditKey>,
+}
+
+/// Where an entry sorts in the log (newest first, then by id from last to first): the key a
+/// page continues after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditKey {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Id.
+    pub id: Uuid,
+}
+
+impl AuditEntry {
+    /// This entry's place in the log.
+    pub fn key(&self) -> AuditKey {
+        AuditKey {
+            at: self.at,
+            id: self.id,
+        }
+    }
 }
 
 impl Store {
@@ -81,7 +104,8 @@ impl Store {
         })
     }
 
-    /// A filtered page of the organization's audit log, newest first.
+    /// A filtered page of the organization's audit log, newest first (entries of one
+    /// instant by id, from last to first).
     #[instrument(skip_all)]
     pub async fn audit_page(
         &self,
@@ -109,6 +133,13 @@ impl Store {
             if let Some(at) = filter_values.until {
                 filter.bind(Value::Time(at), |p| format!("at < {p}"));
             }
+            if let Some(after) = filter_values.after {
+                filter.seek(
+                    "at, id",
+                    vec![Value::Time(after.at), Value::Id(after.id)],
+                    true,
+                );
+            }
             let columns = format!(
                 "{}, {}, at, actor, action, target, result, source_ip, request_id",
                 d.text("id"),
@@ -117,7 +148,7 @@ impl Store {
             let (rows, total) = filter
                 .fetch_page(
                     db,
-                    ("audit_log", &columns, "at DESC, id"),
+                    ("audit_log", &columns, "at DESC, id DESC"),
                     page,
                     &[
                         Ty::Text,

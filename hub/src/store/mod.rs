@@ -52,17 +52,17 @@ pub use agents::{
     AgentCluster, AgentLink, CertificateStanding, EnrollmentTokenInfo, NewEnrollmentToken,
     NewIssuedCertificate, Redemption, SessionCertificate, SessionLink, StoredCa,
 };
-pub use audit::{AuditEntry, AuditFilter};
+pub use audit::{AuditEntry, AuditFilter, AuditKey};
 pub use clusters::{
-    Cluster, ClusterCounts, ClusterHealth, ClusterMode, ClusterPatch, ClusterQuery, ClusterSort,
-    ClusterSummary, Environment, FleetGroup, FleetGrouping, NewCluster, PullTarget,
+    Cluster, ClusterCounts, ClusterHealth, ClusterKey, ClusterMode, ClusterPatch, ClusterQuery,
+    ClusterSort, ClusterSummary, Environment, FleetGroup, FleetGrouping, NewCluster, PullTarget,
     SealedKubeconfig, UnknownEnvironment,
 };
 pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{
-    InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, NamespaceCounts, NamespaceItem,
-    UsageHour,
+    InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,
+    NamespaceItem, SortValue, UsageHour,
 };
 pub use maintenance::MaintenanceReport;
 pub use search::{

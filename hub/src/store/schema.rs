@@ -109,7 +109,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("search_images", Cast::None),
             ],
             key_extra: ", created_at",
-            indexed: &["owner_kind", "owner_name", "phase", "status"],
+            indexed: &["owner_kind", "owner_name", "phase", "status", "restarts"],
         },
         ObjectKind::PersistentVolumeClaim => Table {
             name: "k8s_pvcs",

@@ -55,6 +55,8 @@ support::backend_cases! {
     lists::every_list_pages_by_cursor_and_inventory_lists_sort_and_filter,
     lists::the_fleet_is_grouped_in_one_call,
     lists::lists_download_every_row_with_their_filters,
+    lists::inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_others,
+    lists::the_cluster_list_and_the_audit_log_download_every_row,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
     cost_json::cost_answers_keep_their_bytes,

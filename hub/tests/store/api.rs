@@ -360,8 +360,10 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
         deployment: Some("web".into()),
         columns: vec![("phase", "Running".into())],
         search: None,
+        sort: Default::default(),
         descending: false,
         after: None,
+        from_end: false,
         page: PageRequest {
             limit: 1,
             offset: 1,

@@ -16,7 +16,9 @@ use tracing::instrument;
 use super::sql::{Cells, Sql, Ty, Value, revoke_rows};
 use super::{Store, StoreError, in_tx, on_conn};
 pub use fleet::{FleetGroup, FleetGrouping};
-pub use page::{ClusterCounts, ClusterPatch, ClusterQuery, ClusterSort, ClusterSummary};
+pub use page::{
+    ClusterCounts, ClusterKey, ClusterPatch, ClusterQuery, ClusterSort, ClusterSummary,
+};
 pub use records::{
     Cluster, ClusterHealth, ClusterMode, Environment, NewCluster, PullTarget, SealedKubeconfig,
     UnknownEnvironment,

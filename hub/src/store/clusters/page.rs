@@ -11,6 +11,7 @@ use super::{
     CLUSTER_TYPES, Cluster, ClusterMode, Environment, cluster, cluster_from, cluster_select,
     revoke_certificates, update_columns,
 };
+use crate::store::SortValue;
 use crate::store::sql::paging::{Filter, PageRequest, Paged, Total, escape_like};
 use crate::store::sql::{Cells, Dialect, Sql, Ty, Value};
 use crate::store::{Store, StoreError, in_tx, on_conn};
@@ -34,8 +35,23 @@ pub struct ClusterQuery {
     pub sort: ClusterSort,
     /// Descending.
     pub descending: bool,
+    /// Continue after this cluster (the last of the previous page); `page.offset` is then
+    /// only where the page stands.
+    pub after: Option<ClusterKey>,
+    /// The list's last page (`page.limit` clusters; `after` and `page.offset` are ignored),
+    /// read as the first page of the reverse order and turned around.
+    pub from_end: bool,
     /// The slice.
     pub page: PageRequest,
+}
+
+/// Where a cluster sorts in the list: the key a page continues after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterKey {
+    /// The sort column's value (`None`: never judged or never synced, which sort last).
+    pub value: Option<SortValue>,
+    /// Id.
+    pub id: ClusterId,
 }
 
 /// Columns the cluster list sorts by; ties are broken by id.
@@ -69,6 +85,68 @@ impl ClusterSort {
     /// takes a `CASE` the indexes cannot serve.
     fn nullable(self) -> bool {
         matches!(self, ClusterSort::Health | ClusterSort::LastSync)
+    }
+
+    /// `summary`'s value of this column.
+    pub fn value(self, summary: &ClusterSummary) -> Option<SortValue> {
+        let c = &summary.cluster;
+        match self {
+            ClusterSort::Name => Some(SortValue::Text(c.name.clone())),
+            ClusterSort::CreatedAt => Some(SortValue::Time(c.created_at)),
+            ClusterSort::Environment => Some(SortValue::Text(c.environment.as_str().into())),
+            ClusterSort::Health => c
+                .health
+                .as_ref()
+                .map(|h| SortValue::Text(h.status.as_str().into())),
+            ClusterSort::LastSync => c.last_sync_at.map(SortValue::Time),
+        }
+    }
+
+    /// A cursor's value of this column; `None` if it is not one.
+    pub fn value_from_text(self, text: &str) -> Option<SortValue> {
+        match self {
+            ClusterSort::CreatedAt | ClusterSort::LastSync => {
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .ok()
+                    .map(|t| SortValue::Time(t.with_timezone(&chrono::Utc)))
+            }
+            _ => Some(SortValue::Text(text.to_owned())),
+        }
+    }
+}
+
+impl ClusterSummary {
+    /// This cluster's place in the list sorted by `sort`.
+    pub fn key(&self, sort: ClusterSort) -> ClusterKey {
+        ClusterKey {
+            value: sort.value(self),
+            id: self.cluster.id,
+        }
+    }
+}
+
+/// Starts `filter`'s page after `after` in the order of `sort` (NULLs last either way),
+/// then id, in one direction: a row comparison, and for a nullable column the NULLs after
+/// every value.
+fn seek_after(filter: &mut Filter, sort: ClusterSort, after: &ClusterKey, descending: bool) {
+    let column = sort.column();
+    let op = if descending { "<" } else { ">" };
+    let id = Value::Id(*after.id.as_uuid());
+    match &after.value {
+        Some(value) if !sort.nullable() => filter.seek(
+            &format!("{column}, id"),
+            vec![value.value(), id],
+            descending,
+        ),
+        Some(value) => filter.seek_where(vec![value.value(), id], |p| {
+            format!(
+                "({column} IS NULL OR ({column}, id) {op} ({}, {}))",
+                p[0], p[1]
+            )
+        }),
+        None => filter.seek_where(vec![id], |p| {
+            format!("({column} IS NULL AND id {op} {})", p[0])
+        }),
     }
 }
 
@@ -156,7 +234,19 @@ impl Store {
         org: OrgId,
         query: &ClusterQuery,
     ) -> Result<Paged<ClusterSummary>, StoreError> {
-        on_conn!(self, |db| async {
+        let from_end = query.from_end;
+        // The last page is the first of the reverse order: every column reversed, NULLs too.
+        let query = &ClusterQuery {
+            descending: query.descending != from_end,
+            after: query.after.clone().filter(|_| !from_end),
+            from_end: false,
+            page: PageRequest {
+                limit: query.page.limit,
+                offset: if from_end { 0 } else { query.page.offset },
+            },
+            ..query.clone()
+        };
+        let paged: Paged<ClusterSummary> = on_conn!(self, |db| async {
             let d = db.dialect();
             let mut filter = Filter::new(d, "org_id", Value::Id(*org.as_uuid()));
             if let Some(env) = query.environment {
@@ -194,11 +284,15 @@ impl Store {
             let direction = if query.descending { "DESC" } else { "ASC" };
             // NULLs (never judged, never synced) sort last either way, on both backends.
             let column = query.sort.column();
+            if let Some(after) = &query.after {
+                seek_after(&mut filter, query.sort, after, query.descending);
+            }
             let mut order = format!("{column} {direction}, id {direction}");
             if query.sort.nullable() {
+                let nulls = if from_end { " DESC" } else { "" };
                 order.insert_str(
                     0,
-                    &format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END, "),
+                    &format!("CASE WHEN {column} IS NULL THEN 1 ELSE 0 END{nulls}, "),
                 );
             }
             let columns = summary_select(db);
@@ -215,8 +309,9 @@ impl Store {
                 .into_iter()
                 .map(summary_from)
                 .collect::<Result<_, _>>()?;
-            Ok(Paged { items, total })
-        })
+            Ok::<_, StoreError>(Paged { items, total })
+        })?;
+        Ok(paged.turned(from_end))
     }
 
     /// Edits a cluster's descriptive fields or enabled flag.

@@ -8,6 +8,7 @@ use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use tracing::instrument;
 
+use super::sort::{InventorySort, SortValue};
 use crate::store::schema as tables;
 use crate::store::sql::paging::{Filter, PageRequest, Paged, Total, escape_like};
 use crate::store::sql::{Cells, Dialect, Ty, Value};
@@ -28,11 +29,17 @@ pub struct InventoryQuery {
     pub columns: Vec<(&'static str, String)>,
     /// Case-insensitive substring of the name.
     pub search: Option<String>,
-    /// Names from last to first.
+    /// The column the list sorts by before its key.
+    pub sort: InventorySort,
+    /// The sort from last to first.
     pub descending: bool,
     /// Continue after this object (the last of the previous page); `page.offset` is then
     /// only where the page stands.
     pub after: Option<InventoryKey>,
+    /// The list's last page (`page.limit` items; `after` and `page.offset` are ignored),
+    /// read as the first page of the reverse order and turned around, so it costs what the
+    /// first page does.
+    pub from_end: bool,
     /// The slice.
     pub page: PageRequest,
 }
@@ -47,9 +54,29 @@ impl InventoryQuery {
             deployment: None,
             columns: Vec::new(),
             search: None,
+            sort: InventorySort::Name,
             descending: false,
             after: None,
+            from_end: false,
             page,
+        }
+    }
+
+    /// The query whose page the store reads for this one: itself, or for the last page the
+    /// first page of the reverse order (see [`Paged::turned`]).
+    pub(super) fn reading(&self) -> InventoryQuery {
+        if !self.from_end {
+            return self.clone();
+        }
+        InventoryQuery {
+            descending: !self.descending,
+            after: None,
+            from_end: false,
+            page: PageRequest {
+                limit: self.page.limit,
+                offset: 0,
+            },
+            ..self.clone()
         }
     }
 }
@@ -57,6 +84,8 @@ impl InventoryQuery {
 /// Where an object sorts in an inventory list: the key a page continues after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryKey {
+    /// The value of the list's sort column (`None` when it sorts by name).
+    pub sort: Option<SortValue>,
     /// Namespace (empty for cluster-scoped kinds).
     pub namespace: String,
     /// Name.
@@ -71,6 +100,7 @@ impl InventoryItem {
     /// This object's place in an inventory list.
     pub fn key(&self) -> InventoryKey {
         InventoryKey {
+            sort: self.sort.clone(),
             namespace: self.namespace.clone(),
             name: self.name.clone(),
             cluster_id: self.cluster_id,
@@ -99,6 +129,9 @@ pub struct InventoryItem {
     /// What `kubectl get` prints as STATUS, for pods (`CrashLoopBackOff`, `Init:0/1`);
     /// computed at ingest, so pages do not parse projections. `None` for other kinds.
     pub status: Option<String>,
+    /// Its value of the list's sort column, read with it (`None` when the list sorts by
+    /// name): the start of the page after it.
+    pub sort: Option<SortValue>,
 }
 
 pub(super) const ITEM_TYPES: [Ty; 8] = [
@@ -140,28 +173,69 @@ pub(super) fn item_from(row: Vec<Value>) -> Result<InventoryItem, StoreError> {
         first_seen_at: c.time()?,
         updated_at: c.time()?,
         status: c.opt_text()?,
+        sort: None,
+    })
+}
+
+/// The columns of a page of `query`: the item's, then its sort column's value if it sorts
+/// by one.
+fn page_columns(d: Dialect, query: &InventoryQuery) -> (String, Vec<Ty>) {
+    let columns = item_columns(d, query.kind);
+    match (query.sort.expression(query.kind), query.sort.ty(query.kind)) {
+        (Some(expr), Some(ty)) => (
+            format!("{columns}, {expr}"),
+            [&ITEM_TYPES[..], &[ty]].concat(),
+        ),
+        _ => (columns, ITEM_TYPES.to_vec()),
+    }
+}
+
+/// An item of a page of `query`, with its sort value when the list sorts by a column.
+fn page_item_from(
+    query: &InventoryQuery,
+    mut row: Vec<Value>,
+) -> Result<InventoryItem, StoreError> {
+    let sort = if row.len() > ITEM_TYPES.len() {
+        let mut c = Cells::new(row.split_off(ITEM_TYPES.len()));
+        Some(query.sort.read(query.kind, &mut c)?)
+    } else {
+        None
+    };
+    Ok(InventoryItem {
+        sort,
+        ..item_from(row)?
     })
 }
 
 /// The sort key of every inventory page.
 const ITEM_ORDER: &str = "namespace, name, cluster_id, uid";
 
-/// [`ITEM_ORDER`] for `kind`: cluster-scoped objects all have the empty namespace, and
-/// leaving it out lets a page of one cluster's nodes or namespaces walk the
-/// `(cluster_id, name)` live index in order instead of sorting them all.
-fn item_key(kind: ObjectKind) -> &'static str {
-    if kind.is_namespaced() {
-        ITEM_ORDER
-    } else {
-        "name, cluster_id, uid"
+/// The key columns of a page of `kind` sorted by `sort`: [`ITEM_ORDER`] for namespaced
+/// kinds. Cluster-scoped objects all have the empty namespace, and leaving it out lets a
+/// page of one cluster's nodes or namespaces walk the `(cluster_id, name)` live index in
+/// order instead of sorting them all. A list sorted by a column leads with it, then name
+/// (see [`super::sort`]).
+fn item_key(kind: ObjectKind, sort: InventorySort) -> Vec<&'static str> {
+    let mut key: Vec<&str> = sort.expression(kind).into_iter().collect();
+    match (key.is_empty(), kind.is_namespaced()) {
+        (true, true) => key.extend(ITEM_ORDER.split(", ")),
+        (true, false) => key.extend(["name", "cluster_id", "uid"]),
+        (false, true) => key.extend(["name", "namespace", "cluster_id", "uid"]),
+        (false, false) => key.extend(["name", "cluster_id", "uid"]),
     }
+    key
 }
 
-/// The `ORDER BY` of a page of `kind`, every key column in the one direction.
-pub(super) fn item_order(kind: ObjectKind, descending: bool) -> String {
-    let direction = if descending { " DESC" } else { "" };
-    item_key(kind)
-        .split(", ")
+/// The `ORDER BY` of a page of `kind` sorted by `sort`, every key column in the one
+/// direction.
+pub(super) fn item_order(kind: ObjectKind, sort: InventorySort, descending: bool) -> String {
+    let direction = if sort.columns_descending(descending) {
+        " DESC"
+    } else {
+        ""
+    };
+    item_key(kind, sort)
+        .iter()
         .map(|c| format!("{c}{direction}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -203,16 +277,35 @@ pub(super) fn inventory_filter(d: Dialect, org: OrgId, query: &InventoryQuery) -
         });
     }
     if let Some(after) = &query.after {
-        let mut values = Vec::with_capacity(4);
-        if query.kind.is_namespaced() {
-            values.push(Value::Text(after.namespace.clone()));
+        let mut values = Vec::with_capacity(5);
+        let namespace = query
+            .kind
+            .is_namespaced()
+            .then(|| Value::Text(after.namespace.clone()));
+        let name = Value::Text(after.name.clone());
+        match (query.sort.expression(query.kind), &after.sort) {
+            (Some(_), Some(value)) => {
+                values.extend([value.value(), name]);
+                values.extend(namespace);
+            }
+            // A key without the sort column's value cannot start a sorted page: it starts
+            // at the list's beginning, as a cursor of another order would.
+            (Some(_), None) => return filter,
+            (None, _) => {
+                values.extend(namespace);
+                values.push(name);
+            }
         }
         values.extend([
-            Value::Text(after.name.clone()),
             Value::Id(*after.cluster_id.as_uuid()),
             Value::Text(after.uid.clone()),
         ]);
-        filter.seek(item_key(query.kind), values, query.descending);
+        let descending = query.sort.columns_descending(query.descending);
+        filter.seek(
+            &item_key(query.kind, query.sort).join(", "),
+            values,
+            descending,
+        );
     }
     filter
 }
@@ -225,26 +318,30 @@ impl Store {
         org: OrgId,
         query: &InventoryQuery,
     ) -> Result<Paged<InventoryItem>, StoreError> {
-        on_conn!(self, |db| async {
+        let from_end = query.from_end;
+        let query = &query.reading();
+        let paged = on_conn!(self, |db| async {
             let d = db.dialect();
             let table = tables::table(query.kind);
             let filter = inventory_filter(d, org, query);
+            let (columns, types) = page_columns(d, query);
+            let order = item_order(query.kind, query.sort, query.descending);
             let (rows, total) = filter
                 .fetch_page(
                     db,
-                    (
-                        table.name,
-                        &item_columns(d, query.kind),
-                        &item_order(query.kind, query.descending),
-                    ),
+                    (table.name, &columns, &order),
                     query.page,
-                    &ITEM_TYPES,
+                    &types,
                     Total::AfterPage,
                 )
                 .await?;
-            let items = rows.into_iter().map(item_from).collect::<Result<_, _>>()?;
-            Ok(Paged { items, total })
-        })
+            let items = rows
+                .into_iter()
+                .map(|row| page_item_from(query, row))
+                .collect::<Result<_, _>>()?;
+            Ok::<_, StoreError>(Paged { items, total })
+        })?;
+        Ok(paged.turned(from_end))
     }
 
     /// One live object by uid.

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 mod items;
 mod namespaces;
+mod sort;
 mod usage;
 
 use chrono::{DateTime, Utc};
@@ -21,6 +22,7 @@ use super::sql::{Cells, Ty, Value};
 use super::{Store, StoreError, on_conn};
 pub use items::{InventoryItem, InventoryKey, InventoryQuery};
 pub use namespaces::{NamespaceCounts, NamespaceItem};
+pub use sort::{InventorySort, SortValue};
 pub use usage::UsageHour;
 pub(crate) use usage::usage;
 

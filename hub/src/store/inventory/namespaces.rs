@@ -58,19 +58,26 @@ impl Store {
         cluster: ClusterId,
         query: &InventoryQuery,
     ) -> Result<Paged<NamespaceItem>, StoreError> {
+        let from_end = query.from_end;
         let query = InventoryQuery {
             kind: ObjectKind::Namespace,
             cluster: Some(cluster),
-            ..query.clone()
+            ..query.reading()
         };
         let page = query.page;
-        on_conn!(self, |db| async {
+        let paged = on_conn!(self, |db| async {
             let d = db.dialect();
             let filter = inventory_filter(d, org, &query);
             let table = "k8s_namespaces";
-            let raw = "uid, cluster_id, namespace, name, data, first_seen_at, updated_at";
-            let order = item_order(ObjectKind::Namespace, query.descending);
-            let (inner, mut args) = filter.page_sql((table, raw, &order), page);
+            let mut raw =
+                "uid, cluster_id, namespace, name, data, first_seen_at, updated_at".to_owned();
+            let mut sort_column = String::new();
+            if let Some(expr) = query.sort.expression(ObjectKind::Namespace) {
+                raw.push_str(&format!(", {expr} AS sort_value"));
+                sort_column.push_str(", n.sort_value");
+            }
+            let order = item_order(ObjectKind::Namespace, query.sort, query.descending);
+            let (inner, mut args) = filter.page_sql((table, &raw, &order), page);
             args.push(Value::Id(*cluster.as_uuid()));
             let cluster_ph = d.ph(args.len());
             // Unfiltered, the total is the cluster's kept count of live namespaces (one
@@ -111,27 +118,41 @@ impl Store {
             };
             let sql = format!(
                 "WITH n AS ({inner}) \
-         SELECT {columns}, coalesce(c.deployments, 0), coalesce(c.pods, 0), {total} \
+         SELECT {columns}, coalesce(c.deployments, 0), coalesce(c.pods, 0){sort_column}, {total} \
          FROM n LEFT JOIN k8s_namespace_counts c ON c.cluster_id = {cluster_ph} \
          AND c.namespace = n.name{range} ORDER BY {order}"
             );
-            let types = [&ITEM_TYPES[..], &[Ty::I64, Ty::I64, Ty::I64]].concat();
+            let sort_type = query.sort.ty(ObjectKind::Namespace);
+            let types = [
+                &ITEM_TYPES[..],
+                &[Ty::I64, Ty::I64],
+                sort_type.as_slice(),
+                &[Ty::I64],
+            ]
+            .concat();
             let mut rows = db.fetch(&sql, args, &types).await?;
             let total = filter.take_total(db, table, page, &mut rows).await?;
             let items = rows
                 .into_iter()
                 .map(|mut row| {
                     let mut counts = Cells::new(row.split_off(ITEM_TYPES.len()));
+                    let deployments = counts.i64()?.max(0) as u64;
+                    let pods = counts.i64()?.max(0) as u64;
+                    let sort = match sort_type {
+                        Some(_) => Some(query.sort.read(ObjectKind::Namespace, &mut counts)?),
+                        None => None,
+                    };
                     Ok(NamespaceItem {
-                        counts: NamespaceCounts {
-                            deployments: counts.i64()?.max(0) as u64,
-                            pods: counts.i64()?.max(0) as u64,
+                        counts: NamespaceCounts { deployments, pods },
+                        item: InventoryItem {
+                            sort,
+                            ..item_from(row)?
                         },
-                        item: item_from(row)?,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?;
-            Ok(Paged { items, total })
-        })
+            Ok::<_, StoreError>(Paged { items, total })
+        })?;
+        Ok(paged.turned(from_end))
     }
 }

@@ -32,6 +32,18 @@ pub struct Paged<T> {
     pub total: u64,
 }
 
+impl<T> Paged<T> {
+    /// The page, turned around when `from_end`: a last page is read as the first page of
+    /// the reverse order, so a jump to the end seeks like the first page instead of skipping
+    /// every row before it, and its rows are put back in the list's order.
+    pub(crate) fn turned(mut self, from_end: bool) -> Self {
+        if from_end {
+            self.items.reverse();
+        }
+        self
+    }
+}
+
 /// Where a page's total comes from: the choice is by how often the list's pages are full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Total {
@@ -58,13 +70,12 @@ pub(crate) struct Filter {
     seek: Option<Seek>,
 }
 
-/// A page that continues after a row: `(columns) > (values)` (`<` descending), the list's
-/// sort key. It narrows the page's statement only, never the total.
+/// A page that continues after a row: a condition on the list's sort key (its values bound
+/// after the filter's). It narrows the page's statement only, never the total.
 #[derive(Debug)]
 struct Seek {
-    columns: String,
+    condition: String,
     values: Vec<Value>,
-    descending: bool,
 }
 
 impl Filter {
@@ -82,6 +93,10 @@ impl Filter {
 
     /// Adds a condition on one bound value; `condition` gets its placeholder.
     pub(crate) fn bind(&mut self, value: Value, condition: impl FnOnce(&str) -> String) {
+        debug_assert!(
+            self.seek.is_none(),
+            "a seek's placeholders follow every condition's"
+        );
         self.args.push(value);
         let placeholder = self.d.ph(self.args.len());
         self.conditions.push(condition(&placeholder));
@@ -97,10 +112,28 @@ impl Filter {
     /// than an offset's skipped rows, so a deep page costs what the first does. The total
     /// still counts the whole filtered list.
     pub(crate) fn seek(&mut self, columns: &str, values: Vec<Value>, descending: bool) {
+        let op = if descending { "<" } else { ">" };
+        self.seek_where(values, |phs| {
+            format!("({columns}) {op} ({})", phs.join(", "))
+        });
+    }
+
+    /// Starts the page where `condition` (given the placeholders of `values`) holds: for
+    /// orders one row comparison cannot continue, such as a column whose NULLs sort last
+    /// either way. Called after every condition of the filter, so the placeholders follow
+    /// the filter's.
+    pub(crate) fn seek_where(
+        &mut self,
+        values: Vec<Value>,
+        condition: impl FnOnce(&[String]) -> String,
+    ) {
+        let first = self.args.len() + 1;
+        let phs: Vec<String> = (first..first + values.len())
+            .map(|n| self.d.ph(n))
+            .collect();
         self.seek = Some(Seek {
-            columns: columns.to_owned(),
+            condition: condition(&phs),
             values,
-            descending,
         });
     }
 
@@ -215,20 +248,8 @@ impl Filter {
         let mut clause = self.clause();
         let mut offset = page.offset.min(i64::MAX as u64);
         if let Some(seek) = &self.seek {
-            let phs: Vec<String> = seek
-                .values
-                .iter()
-                .map(|v| {
-                    args.push(v.clone());
-                    self.d.ph(args.len())
-                })
-                .collect();
-            let op = if seek.descending { "<" } else { ">" };
-            clause.push_str(&format!(
-                " AND ({}) {op} ({})",
-                seek.columns,
-                phs.join(", ")
-            ));
+            args.extend(seek.values.iter().cloned());
+            clause.push_str(&format!(" AND {}", seek.condition));
             offset = 0;
         }
         let sql = format!(

@@ -20,7 +20,7 @@ export function Pager({
   nextCursor,
 }: {
   label: string
-  state: Pick<ListState, 'page' | 'limit' | 'offset' | 'setPage'>
+  state: Pick<ListState, 'page' | 'limit' | 'offset' | 'setPage' | 'setLastPage'>
   shown: number
   total: number
   /** The hub's cursor for the next page, when the list answers one. */
@@ -49,7 +49,7 @@ export function Pager({
           <button type="button" className={secondaryButtonClass} onClick={() => state.setPage(state.page + 1, nextCursor)} disabled={atEnd} aria-label={`Next page of ${label}`}>
             Next ›
           </button>
-          <button type="button" className={secondaryButtonClass} onClick={go(last)} disabled={atEnd} aria-label={`Last page of ${label}`}>
+          <button type="button" className={secondaryButtonClass} onClick={() => state.setLastPage(last, total - last * state.limit)} disabled={atEnd} aria-label={`Last page of ${label}`}>
             Last »
           </button>
         </span>

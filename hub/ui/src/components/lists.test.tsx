@@ -23,6 +23,7 @@ function PagedList({ total }: { total: number }) {
       <Pager label="namespaces" state={state} shown={shown} total={total} nextCursor={`after-${state.offset + shown}`} />
       <Where />
       <output data-testid="cursor">{state.cursor ?? 'none'}</output>
+      <output data-testid="from-end">{state.fromEnd ?? 'none'}</output>
     </>
   )
 }
@@ -62,6 +63,20 @@ describe('Pager', () => {
     expect(screen.getByTestId('cursor').textContent).toBe('none')
     fireEvent.click(screen.getByRole('button', { name: 'Last page of namespaces' }))
     expect(screen.getByTestId('cursor').textContent).toBe('none')
+    expect(screen.getByTestId('from-end').textContent).toBe('50')
+    expect(screen.getByTestId('where').textContent).toBe('?ns.page=200')
+    fireEvent.click(screen.getByRole('button', { name: 'Previous page of namespaces' }))
+    expect(screen.getByTestId('from-end').textContent).toBe('none')
+  })
+  it('reads a short last page from the end with its own row count', () => {
+    render(
+      <MemoryRouter initialEntries={['/c']}>
+        <PagedList total={1_007} />
+      </MemoryRouter>,
+    )
+    fireEvent.click(screen.getByRole('button', { name: 'Last page of namespaces' }))
+    expect(screen.getByTestId('from-end').textContent).toBe('7')
+    expect(screen.getByTestId('pager-range').textContent).toBe('1,001–1,007 of 1,007')
   })
   it('starts where the URL says and shows no buttons for one page', () => {
     const { unmount } = render(

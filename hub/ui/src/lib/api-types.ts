@@ -826,6 +826,11 @@ export interface components {
              */
             user_id?: string | null;
         };
+        /**
+         * @description The JSON answer of the audit log, for the API document only (see
+         *     [`super::views::ObjectListAnswer`]).
+         */
+        AuditListAnswer: components["schemas"]["AuditPage"] | components["schemas"]["AuditView"][];
         AuditPage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["AuditView"][];
@@ -919,6 +924,11 @@ export interface components {
             /** @description `healthy`, `degraded`, `critical`, or `unknown` (never judged). */
             status: string;
         };
+        /**
+         * @description The JSON answer of the cluster list, for the API document only (see
+         *     [`ObjectListAnswer`]).
+         */
+        ClusterListAnswer: components["schemas"]["ClusterPage"] | components["schemas"]["ClusterView"][];
         ClusterPage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["ClusterView"][];
@@ -1415,7 +1425,7 @@ export interface components {
             window: components["schemas"]["CostWindowView"];
         };
         /** @description The JSON answer of a namespace list, for the API document only (see [`ObjectListAnswer`]). */
-        NamespaceListAnswer: components["schemas"]["NamespacePage"] | components["schemas"]["ObjectView"][];
+        NamespaceListAnswer: components["schemas"]["NamespacePage"] | components["schemas"]["NamespaceView"][];
         NamespacePage: {
             /** @description The items, in the list's stable order. */
             items: components["schemas"]["NamespaceView"][];
@@ -1945,6 +1955,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
+                /**
+                 * @description `csv` or `json`: every entry (all pages, the filters applied) as a download instead
+                 *     of a page.
+                 */
+                format?: components["schemas"]["Format"];
             };
             header?: never;
             path?: never;
@@ -1952,12 +1967,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every entry */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuditPage"];
+                    "application/json": components["schemas"]["AuditListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -2430,6 +2447,16 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
+                /**
+                 * @description `csv` or `json`: every cluster (all pages, the filters and sort applied) as a
+                 *     download instead of a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` clusters; `offset` and `cursor` are ignored),
+                 *     read from the end by keyset.
+                 */
+                last?: boolean;
             };
             header?: never;
             path?: never;
@@ -2437,12 +2464,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description A page, or with `format` every cluster */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ClusterPage"];
+                    "application/json": components["schemas"]["ClusterListAnswer"];
+                    "text/csv": string;
                 };
             };
             400: {
@@ -2747,7 +2776,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -2756,6 +2789,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -2811,7 +2849,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -2820,6 +2862,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -3055,7 +3102,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -3064,6 +3115,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -3306,6 +3362,8 @@ export interface operations {
                 q?: string;
                 /** @description `csv` or `json`: every row (all pages, the filters applied) as a download. */
                 format?: components["schemas"]["Format"];
+                /** @description `true`: the list's last page, read from the end by keyset. */
+                last?: boolean;
             };
             header?: never;
             path?: never;
@@ -3515,7 +3573,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -3524,6 +3586,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {
@@ -3579,7 +3646,11 @@ export interface operations {
                 offset?: number;
                 /** @description The `next_cursor` of the previous page (instead of `offset`). */
                 cursor?: string;
-                /** @description `name` (default) or `-name`. */
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
+                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
                 q?: string;
@@ -3588,6 +3659,11 @@ export interface operations {
                  *     a page.
                  */
                 format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
             };
             header?: never;
             path: {

@@ -122,7 +122,7 @@ export function signInUrl(provider: string): string {
   return apiUrl('/api/v1/auth/oidc/{provider}/login', { provider })
 }
 
-type Schemas = components['schemas']
+export type Schemas = components['schemas']
 
 export type Me = Schemas['Me']
 export type Reason = Schemas['ReasonView']

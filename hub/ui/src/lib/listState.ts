@@ -5,8 +5,9 @@
 //
 // Moving to the next page also keeps the hub's cursor for it in the history entry (not the
 // URL, where it would be opaque noise): the hub then seeks to the page by key instead of
-// skipping `offset` rows, so page 200 reached page by page costs what page 1 costs. A page
-// opened from a link, or the last page, is read by offset.
+// skipping `offset` rows, so page 200 reached page by page costs what page 1 costs. The last
+// page reached with Last is read from the list's end (the hub reads the reverse order's first
+// rows), so it costs the same; a page opened from a link is read by offset.
 import { useCallback } from 'react'
 import { useLocation, useSearchParams } from 'react-router'
 
@@ -22,8 +23,12 @@ export interface ListState {
   offset: number
   /** The hub's cursor for this page, when it was reached with Next. */
   cursor: string | null
+  /** The rows of this page when it is the last, reached with Last: read from the list's end. */
+  fromEnd: number | null
   /** Moves to `page`; `cursor` is the hub's for it (the `next_cursor` of the page before). */
   setPage: (page: number, cursor?: string | null) => void
+  /** Moves to `page`, the last, of `rows` rows, read from the list's end. */
+  setLastPage: (page: number, rows: number) => void
   setSort: (sort: string) => void
   /** New filter text starts again at the first page. */
   setQ: (q: string) => void
@@ -48,8 +53,9 @@ export function withParam(params: URLSearchParams, key: string, value: string): 
   return next
 }
 
-/** What the history entry holds per table: the cursor of the page it shows. */
-type Cursors = Record<string, { page: number; cursor: string } | undefined>
+/** What the history entry holds per table: the cursor of the page it shows, or for the last
+ * page its row count. */
+type Cursors = Record<string, { page: number; cursor?: string; fromEnd?: number } | undefined>
 
 export function useListState(prefix: string, defaultSort = ''): ListState {
   const [params, setParams] = useSearchParams()
@@ -61,7 +67,7 @@ export function useListState(prefix: string, defaultSort = ''): ListState {
   const cursors = ((location.state as { cursors?: Cursors } | null)?.cursors ?? {}) as Cursors
   const kept = cursors[prefix]
   const update = useCallback(
-    (changes: Record<string, string>, cursor?: { page: number; cursor: string }) =>
+    (changes: Record<string, string>, cursor?: { page: number; cursor?: string; fromEnd?: number }) =>
       setParams((current) => Object.entries(changes).reduce((p, [k, v]) => withParam(p, `${prefix}.${k}`, v), current), {
         replace: true,
         state: { cursors: { ...cursors, [prefix]: cursor } },
@@ -74,8 +80,10 @@ export function useListState(prefix: string, defaultSort = ''): ListState {
     q,
     limit: PAGE_SIZE,
     offset: page * PAGE_SIZE,
-    cursor: kept && kept.page === page ? kept.cursor : null,
+    cursor: (kept && kept.page === page && kept.cursor) || null,
+    fromEnd: (kept && kept.page === page && kept.fromEnd) || null,
     setPage: (p, cursor) => update({ page: p > 0 ? String(p + 1) : '' }, cursor ? { page: p, cursor } : undefined),
+    setLastPage: (p, rows) => update({ page: p > 0 ? String(p + 1) : '' }, { page: p, fromEnd: rows }),
     setSort: (s) => update({ sort: s === defaultSort ? '' : s, page: '' }),
     setQ: (text) => update({ q: text, page: '' }),
   }

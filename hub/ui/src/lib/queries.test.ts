@@ -24,6 +24,13 @@ describe('list pages', () => {
     expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, sort: '', q: '' })).toEqual({ limit: 50, offset: 9_950 })
     expect(pageQuery('/api/v1/k8s/namespaces/{id}/pods', { limit: 50, offset: 0, sort: '-name', q: 'api' })).toEqual({ limit: 50, offset: 0, sort: '-name', q: 'api' })
   })
+  it('reads the last page from the end, as many rows as it holds', () => {
+    expect(pageQuery('/api/v1/k8s/namespaces/{id}/pods', { limit: 50, offset: 9_950, fromEnd: 7, sort: '-restarts' })).toEqual({
+      limit: 7,
+      last: 'true',
+      sort: '-restarts',
+    })
+  })
   it('seeks by the hub\'s cursor instead of an offset when it has one', () => {
     expect(pageQuery('/api/v1/k8s/clusters/{id}/namespaces', { limit: 50, offset: 9_950, cursor: 'c-199' })).toEqual({ limit: 50, cursor: 'c-199' })
   })
@@ -35,9 +42,11 @@ describe('list pages', () => {
     expect(exportUrls.clusterNamespaces('c1', { q: 'kube', sort: '-name' })?.csv).toBe('/api/v1/k8s/clusters/c1/namespaces?q=kube&sort=-name&format=csv')
     expect(exportUrls.helmReleases('c1', { q: '', sort: '' })?.json).toBe('/api/v1/k8s/helm/releases?cluster=c1&format=json')
   })
-  it('offers no download of a list the hub does not export', () => {
-    // The cluster list takes no `format` in the hub's document.
-    expect(exportUrls.clusters({ environment: 'production' })).toBeNull()
+  it('downloads the cluster list with its filters and order', () => {
+    expect(exportUrls.clusters({ environment: 'production', sort: '-health' })).toEqual({
+      csv: '/api/v1/k8s/clusters?environment=production&sort=-health&format=csv',
+      json: '/api/v1/k8s/clusters?environment=production&sort=-health&format=json',
+    })
   })
 })
 

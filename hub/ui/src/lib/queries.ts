@@ -14,6 +14,7 @@ import {
   type Me,
   type Page,
   type RegisterCluster,
+  type Schemas,
 } from './api'
 import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
 
@@ -26,6 +27,8 @@ export interface PageArgs {
   offset: number
   /** The hub's cursor for the page (reached with Next): a seek instead of skipping `offset`. */
   cursor?: string | null
+  /** The last page's rows (reached with Last): read from the list's end instead of skipping `offset`. */
+  fromEnd?: number | null
   sort?: string
   q?: string
 }
@@ -47,7 +50,7 @@ type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ?
  * hub would not honour.
  */
 export const LIST_PARAMS = {
-  '/api/v1/k8s/clusters': { sort: true, q: false, format: false, cursor: true },
+  '/api/v1/k8s/clusters': { sort: true, q: false, format: true, cursor: true },
   '/api/v1/k8s/clusters/{id}/namespaces': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/clusters/{id}/nodes': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/helm/releases': { sort: true, q: true, format: true, cursor: true },
@@ -71,22 +74,42 @@ const BY_NAME: [string, string][] = [
   ['-name', 'Name, Z–A'],
 ]
 
-/** The orders each list knows (the API's `sort` values), the default first. */
+const BY_AGE: [string, string][] = [
+  ['age', 'Newest first'],
+  ['-age', 'Oldest first'],
+]
+
+const POD_SORTS: [string, string][] = [
+  ...BY_NAME,
+  ['-restarts', 'Most restarts'],
+  ['restarts', 'Fewest restarts'],
+  ['node', 'Node'],
+  ['-node', 'Node, Z–A'],
+  ['status', 'Status'],
+  ['-status', 'Status, Z–A'],
+  ['phase', 'Phase'],
+  ['-phase', 'Phase, Z–A'],
+  ...BY_AGE,
+]
+
+/** The orders each list knows (the API's `sort` values, the hub sorts), the default first. */
 export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
-  clusterNamespaces: BY_NAME,
-  clusterNodes: BY_NAME,
-  helmReleases: BY_NAME,
-  namespaceDeployments: BY_NAME,
-  namespacePods: BY_NAME,
-  deploymentPods: BY_NAME,
+  clusterNamespaces: [...BY_NAME, ...BY_AGE],
+  clusterNodes: [...BY_NAME, ...BY_AGE],
+  helmReleases: [...BY_NAME, ['status', 'Status'], ['-status', 'Status, Z–A'], ['chart', 'Chart'], ['-chart', 'Chart, Z–A'], ...BY_AGE],
+  namespaceDeployments: [...BY_NAME, ['ready', 'Fewest ready'], ['-ready', 'Most ready'], ['-replicas', 'Most replicas'], ['replicas', 'Fewest replicas'], ...BY_AGE],
+  namespacePods: POD_SORTS,
+  deploymentPods: POD_SORTS,
 }
 
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
 export function pageQuery(path: ListPath, page: PageArgs): Record<string, string | number> {
   const takes: { sort: boolean; q: boolean; cursor: boolean } = LIST_PARAMS[path]
+  const window: Record<string, string | number> = page.fromEnd
+    ? { limit: page.fromEnd, last: 'true' }
+    : { limit: page.limit, ...(takes.cursor && page.cursor ? { cursor: page.cursor } : { offset: page.offset }) }
   return {
-    limit: page.limit,
-    ...(takes.cursor && page.cursor ? { cursor: page.cursor } : { offset: page.offset }),
+    ...window,
     ...(takes.sort && page.sort ? { sort: page.sort } : {}),
     ...(takes.q && page.q ? { q: page.q } : {}),
   }
@@ -198,14 +221,17 @@ export async function endSession(): Promise<void> {
 }
 
 /** The cluster list's filters and order, as the hub's list takes them. */
-export type ClusterQuery = Omit<GetQuery<'/api/v1/k8s/clusters'>, 'limit' | 'offset'>
+export type ClusterQuery = Omit<GetQuery<'/api/v1/k8s/clusters'>, 'limit' | 'offset' | 'format'>
+
+/** A page of the cluster list (the list answers a page unless asked for a download). */
+export type ClusterPage = Schemas['ClusterPage']
 
 /** One page of the clusters that match `query` (the hub filters, sorts and counts). */
-export function useClusterPage(query: ClusterQuery, page: Pick<PageArgs, 'limit' | 'offset'>) {
-  const full = { ...query, limit: page.limit, offset: page.offset }
+export function useClusterPage(query: ClusterQuery, page: PageArgs) {
+  const full = { ...query, ...pageQuery('/api/v1/k8s/clusters', { ...page, sort: undefined, q: undefined }) }
   return useQuery({
     queryKey: queryKeys.clusterPage(full),
-    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, full),
+    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, full) as Promise<ClusterPage>,
     placeholderData: keepPreviousData,
   })
 }
@@ -215,7 +241,7 @@ export function useClusterNamed(name: string, { enabled }: { enabled: boolean })
   const query = { search: name, limit: 50 }
   return useQuery({
     queryKey: queryKeys.clusterPage(query),
-    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, query),
+    queryFn: () => apiGet('/api/v1/k8s/clusters', {}, query) as Promise<ClusterPage>,
     select: (page) => page.items.find((c) => c.name === name) ?? null,
     enabled,
   })

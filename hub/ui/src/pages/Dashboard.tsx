@@ -216,7 +216,7 @@ export function Dashboard() {
               ))}
             </ul>
           )}
-          <Pager label="clusters" state={list} shown={page.items.length} total={page.total} />
+          <Pager label="clusters" state={list} shown={page.items.length} total={page.total} nextCursor={page.next_cursor} />
         </>
       )}
     </div>
