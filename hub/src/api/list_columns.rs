@@ -1,5 +1,5 @@
 //! The CSV columns of each list's download: the columns its table in the UI shows, with a
-//! header row, so a spreadsheet of pods reads like the pods table (phase, node, restarts)
+//! header row, so a spreadsheet of pods reads like the pods table (status, phase, node, restarts)
 //! rather than like the stored rows. JSON downloads keep the API's items.
 //!
 //! Values are the data, not the table's formatting: counts and bytes as numbers, times in
@@ -61,11 +61,15 @@ fn row<T: DeserializeOwned>(
     names
 }
 
-const POD_HEADER: &str = "namespace,name,phase,ready,node,restarts";
+const POD_HEADER: &str = "namespace,name,status,phase,ready,node,restarts";
 
 fn pod_fields(o: &ObjectView) -> Vec<String> {
-    let names = vec![o.namespace.clone(), o.name.clone()];
-    row(o, names, 6, |p: PodProjection| {
+    let names = vec![
+        o.namespace.clone(),
+        o.name.clone(),
+        o.status.clone().unwrap_or_default(),
+    ];
+    row(o, names, 7, |p: PodProjection| {
         vec![
             name_of(&p.phase),
             p.ready.to_string(),

@@ -178,16 +178,16 @@ pub async fn lists_download_every_row_with_their_filters(hub: TestHub) {
         "attachment; filename=\"pods.csv\""
     );
     let lines: Vec<&str> = r.text.split("\r\n").collect();
-    assert_eq!(lines[0], "namespace,name,phase,ready,node,restarts");
+    assert_eq!(lines[0], "namespace,name,status,phase,ready,node,restarts");
     assert_eq!(
         lines.len(),
         4,
         "every row despite limit=1, then the final CRLF: {}",
         r.text
     );
-    assert_eq!(lines[1], "web,web-2,Running,true,node-a,0");
+    assert_eq!(lines[1], "web,web-2,Running,Running,true,node-a,0");
     assert_eq!(
-        lines[2], "web,web-1,Running,true,node-a,0",
+        lines[2], "web,web-1,Running,Running,true,node-a,0",
         "sorted as asked"
     );
 

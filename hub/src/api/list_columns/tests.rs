@@ -13,6 +13,7 @@ fn object(namespace: &str, name: &str, data: serde_json::Value) -> ObjectView {
         data: serde_json::value::to_raw_value(&data).unwrap(),
         first_seen_at: at,
         updated_at: at,
+        status: None,
     }
 }
 
@@ -32,9 +33,22 @@ fn a_pod_row_is_the_pods_table() {
         ]
     });
     let (header, fields) = object_columns(ObjectKind::Pod);
-    let row = fields(&object("shop", "web-1", pod));
-    assert_eq!(header, "namespace,name,phase,ready,node,restarts");
-    assert_eq!(row, ["shop", "web-1", "Running", "false", "node-a", "7"]);
+    let mut object = object("shop", "web-1", pod);
+    object.status = Some("CrashLoopBackOff".into());
+    let row = fields(&object);
+    assert_eq!(header, "namespace,name,status,phase,ready,node,restarts");
+    assert_eq!(
+        row,
+        [
+            "shop",
+            "web-1",
+            "CrashLoopBackOff",
+            "Running",
+            "false",
+            "node-a",
+            "7"
+        ]
+    );
 }
 
 #[test]
