@@ -13,8 +13,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, clusters, costs, events, fleet, health, inventory, metrics, oidc, oidc_admin,
-    oidc_session, search, search_export, session, usage,
+    admin, audit, clusters, costs, events, fleet, health, inventory, logs, metrics, oidc,
+    oidc_admin, oidc_session, search, search_export, session, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -96,7 +96,7 @@ impl Modify for OperationIds {
         inventory::cluster_namespaces, inventory::cluster_nodes,
         inventory::namespace_deployments, inventory::namespace_pods,
         inventory::deployment_pods, inventory::deployment, inventory::pod,
-        inventory::helm_releases,
+        inventory::helm_releases, logs::pod_logs,
         search::search, search_export::export, fleet::fleet,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
         costs::namespace_costs, costs::costs,

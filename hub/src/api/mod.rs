@@ -2,7 +2,7 @@
 //!
 //! Every route sits behind the request-context middleware (request id, client address,
 //! response counters); bodies are limited to 64 KiB except registration, which takes a
-//! kubeconfig. Every route but the streaming ones (the event stream, exports) must have its response
+//! kubeconfig. Every route but the streaming ones (the event stream, exports, logs) must have its response
 //! started within the request timeout. Handlers authenticate with the
 //! [`extract::Principal`] extractor and check the admin role with [`extract::Admin`]; every
 //! mutation is audited (`audit.rs`).
@@ -21,10 +21,12 @@ mod fleet;
 pub mod forwarded;
 mod health;
 mod inventory;
+mod logs;
 pub mod metrics;
 mod oidc;
 mod oidc_admin;
 mod oidc_session;
+mod operations;
 mod search;
 mod search_export;
 mod session;
@@ -155,7 +157,8 @@ pub fn router(state: AppState) -> Router {
     // already there: a stream's response lives as long as it streams.
     let streaming = Router::new()
         .route("/api/v1/events", get(events::stream))
-        .route("/api/v1/k8s/search/export", get(search_export::export));
+        .route("/api/v1/k8s/search/export", get(search_export::export))
+        .route("/api/v1/k8s/pods/{id}/logs", get(logs::pod_logs));
     timed
         .merge(streaming)
         .method_not_allowed_fallback(method_not_allowed)

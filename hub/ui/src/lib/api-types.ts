@@ -534,6 +534,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/pods/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/pods/{id}/logs`. */
+        get: operations["get_k8s_pods_id_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/pods/{id}/usage": {
         parameters: {
             query?: never;
@@ -3487,6 +3504,103 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_pods_id_logs: {
+        parameters: {
+            query?: {
+                /** @description The container; may be left out for a pod with one container. */
+                container?: string;
+                /** @description Keep the response open and send new lines as they are written. */
+                follow?: boolean;
+                /** @description Only this many lines from the end (1 to 100000). */
+                tailLines?: number;
+                /** @description Only lines from the last this many seconds. */
+                sinceSeconds?: number;
+                /** @description The previous (terminated) container's log, which explains a crash loop. */
+                previous?: boolean;
+                /** @description Prefix each line with its RFC 3339 timestamp. */
+                timestamps?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Pod id (its Kubernetes uid) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The log as it arrives (chunked text; with `follow`, open until the container stops or the client closes) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
+                };
+            };
+            /** @description Bad parameters, or Kubernetes refused them (no such container, no previous container) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not enabled in the agent's chart (`operations.logs`), or the cluster is disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many operations for this cluster */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The cluster's API failed the request */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Agent not connected, or the cluster cannot be reached */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
