@@ -9,6 +9,7 @@ import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, use
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
+import { LogViewer } from '../components/LogViewer'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
@@ -179,6 +180,9 @@ export function PodDetail() {
             </tr>
           ))}
         </Table>
+      </Panel>
+      <Panel title="Logs" id="logs">
+        <LogViewer podId={id} containers={p.data.containers.map((c) => c.name)} />
       </Panel>
     </div>
   )
