@@ -36,7 +36,7 @@ pub struct Config {
     /// Emit JSON logs (`KUBEWORKZ_LOG_FORMAT=json`), the default in-cluster.
     pub json_logs: bool,
     /// What the hub may ask of this agent (`KUBEWORKZ_OPERATIONS`, comma-separated; the
-    /// chart's `operations.*` switches, which also grant the RBAC). Unset: `logs`.
+    /// chart's `operations.*` switches, which also grant the RBAC). Unset: all three.
     pub operations: OperationSet,
 }
 
@@ -94,7 +94,7 @@ const HELM_RELEASES: &str = "KUBEWORKZ_HELM_RELEASES";
 const LOG_FORMAT: &str = "KUBEWORKZ_LOG_FORMAT";
 const OPERATIONS: &str = "KUBEWORKZ_OPERATIONS";
 /// The operations an agent runs when `KUBEWORKZ_OPERATIONS` is unset: the chart's defaults.
-pub const DEFAULT_OPERATIONS: &str = "logs";
+pub const DEFAULT_OPERATIONS: &str = "logs,events,objects";
 
 impl Config {
     /// Reads the process environment.
@@ -174,8 +174,13 @@ impl Config {
         };
         let operations = match lookup(OPERATIONS) {
             None => OperationSet::parse(DEFAULT_OPERATIONS).expect("the defaults are operations"),
-            Some(v) => OperationSet::parse(&v)
-                .map_err(|_| invalid(OPERATIONS, v, "a comma-separated list of: logs"))?,
+            Some(v) => OperationSet::parse(&v).map_err(|_| {
+                invalid(
+                    OPERATIONS,
+                    v,
+                    "a comma-separated list of: logs, events, objects",
+                )
+            })?,
         };
         Ok(Self {
             operations,

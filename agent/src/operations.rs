@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::AsyncReadExt as _;
-use kubeworkz_shared::operations::{self, LogStream, OperationSet};
+use kubeworkz_shared::operations::{self, LogStream, OperationSet, Output};
 use kubeworkz_shared::protocol::operations::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use kubeworkz_shared::protocol::{
     FrameReader, FrameWriter, OperationError, OperationRequest, OperationResponse,
@@ -84,23 +84,23 @@ impl OperationServer {
         if !self.enabled.allows(operation) {
             return refuse(writer, OperationError::NotEnabled(operation)).await;
         }
-        match request {
-            OperationRequest::Logs(logs) => {
-                tracing::info!(
-                    namespace = logs.namespace,
-                    pod = logs.pod,
-                    follow = logs.follow,
-                    "hub reads a log"
-                );
-                match operations::logs(&self.client, &logs).await {
-                    Ok(stream) => {
-                        if writer.write(&OperationResponse::Streaming).await.is_ok() {
-                            copy(stream, writer.into_inner()).await;
+        tracing::info!(%operation, "the hub runs an operation");
+        match operations::run(&self.client, &request).await {
+            Ok(output) => {
+                if writer.write(&OperationResponse::Streaming).await.is_err() {
+                    return;
+                }
+                let mut send = writer.into_inner();
+                match output {
+                    Output::Stream(stream) => copy(stream, send).await,
+                    Output::Body(body) => {
+                        if send.write_all(&body).await.is_ok() {
+                            let _ = send.finish();
                         }
                     }
-                    Err(err) => refuse(writer, err).await,
                 }
             }
+            Err(err) => refuse(writer, err).await,
         }
     }
 }

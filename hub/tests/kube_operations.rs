@@ -6,7 +6,8 @@
 //! In agent mode and then in pull mode, a two-container pod's log answers a tail, the
 //! previous container's log, the other container's log, timestamps, and a follow that shows
 //! a line appended while it is open; a pod with two containers and no container named is a
-//! 400 in words. Closing a followed log stops the agent's Kubernetes stream within a second.
+//! 400 in words. A deployment's events show its scale; a pod's live YAML has no
+//! `managedFields` though the apiserver keeps them. Closing a followed log stops the agent's Kubernetes stream within a second.
 //! With the agent gone the API answers 503 "agent not connected"; an agent installed without
 //! `operations.logs` answers 409 naming the chart switch.
 
@@ -14,8 +15,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kubeworkz_testkit::chart;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, PodLogs, TestCluster, append_log_lines};
 use serde_json::{Value, json};
@@ -30,6 +32,7 @@ const ADMIN_PASSWORD: &str = "correct horse battery staple";
 const WAIT: Duration = Duration::from_secs(60);
 const APPS: &str = "apps";
 const POD: &str = "web";
+const DEPLOYMENT: &str = "api";
 
 /// The REST API as the logged-in admin.
 struct ApiClient {
@@ -94,11 +97,11 @@ impl ApiClient {
         }
     }
 
-    /// Waits until the hub knows pod `uid`.
-    async fn wait_pod(&self, uid: &str) -> Result<()> {
+    /// Waits until the hub knows object `path` (`pods/UID`).
+    async fn wait_object(&self, path: &str) -> Result<()> {
         let deadline = Instant::now() + WAIT;
-        while self.get(&format!("/api/v1/k8s/pods/{uid}")).await?.status() != 200 {
-            ensure!(Instant::now() < deadline, "pod {uid} never reached the hub");
+        while self.get(&format!("/api/v1/k8s/{path}")).await?.status() != 200 {
+            ensure!(Instant::now() < deadline, "{path} never reached the hub");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(())
@@ -181,6 +184,65 @@ async fn read_logs(
     Ok(())
 }
 
+/// Events after a scale to `replicas`, and the pod's live YAML, in `mode`.
+async fn read_objects(
+    api: &ApiClient,
+    cluster: &TestCluster,
+    pod_uid: &str,
+    deployment_uid: &str,
+    replicas: i32,
+    mode: &str,
+) -> Result<()> {
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), APPS);
+    deployments
+        .patch(
+            DEPLOYMENT,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+        )
+        .await?;
+    let wanted = format!("to {replicas}");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let events: Value = serde_json::from_str(
+            &api.text(&format!("/api/v1/k8s/deployments/{deployment_uid}/events"))
+                .await?,
+        )?;
+        let scaled = events.as_array().into_iter().flatten().any(|e| {
+            e["reason"] == "ScalingReplicaSet"
+                && e["message"].as_str().is_some_and(|m| m.contains(&wanted))
+        });
+        if scaled {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "{mode}: no scaling event {wanted}: {events}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let pod_events = api
+        .text(&format!("/api/v1/k8s/pods/{pod_uid}/events"))
+        .await?;
+    ensure!(pod_events.contains("\"Scheduled\""), "{mode}: {pod_events}");
+
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), APPS);
+    let live = pods.get(POD).await?;
+    ensure!(
+        live.metadata.managed_fields.is_some_and(|f| !f.is_empty()),
+        "the apiserver keeps managedFields"
+    );
+    let yaml = api
+        .text(&format!("/api/v1/k8s/pods/{pod_uid}/yaml"))
+        .await?;
+    let parsed: serde_yaml::Value = serde_yaml::from_str(&yaml)?;
+    assert_eq!(parsed["kind"].as_str(), Some("Pod"), "{mode}: {yaml}");
+    assert_eq!(parsed["metadata"]["name"].as_str(), Some(POD), "{mode}");
+    assert_eq!(parsed["metadata"]["uid"].as_str(), Some(pod_uid), "{mode}");
+    ensure!(!yaml.contains("managedFields"), "{mode}: {yaml}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<()> {
     let cluster =
@@ -231,6 +293,24 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         )
         .await?;
 
+    let deployment: Deployment = serde_json::from_value(json!({
+        "metadata": {"name": DEPLOYMENT},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": DEPLOYMENT}},
+            "template": {
+                "metadata": {"labels": {"app": DEPLOYMENT}},
+                "spec": {"containers": [{"name": "api", "image": "nginx:1.27"}]},
+            },
+        },
+    }))?;
+    let deployment_uid = Api::<Deployment>::namespaced(cluster.client(), APPS)
+        .create(&PostParams::default(), &deployment)
+        .await?
+        .metadata
+        .uid
+        .context("deployment uid")?;
+
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
     let mut hub = Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
     let quic = hub.quic_addr()?;
@@ -272,12 +352,14 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         ("KUBEWORKZ_NAMESPACE", chart::NAMESPACE.to_owned()),
         ("KUBEWORKZ_ADMIN_LISTEN", "127.0.0.1:0".to_owned()),
         ("KUBEWORKZ_RECONNECT_MAX_SECS", "2".to_owned()),
-        ("KUBEWORKZ_OPERATIONS", "logs".to_owned()),
+        ("KUBEWORKZ_OPERATIONS", "logs,events,objects".to_owned()),
     ];
     let mut agent = Agent::start(&env, &agent_log)?;
     agent.wait_log("enrolled with the hub", 1, WAIT).await?;
     let agent_cluster = api.cluster_id("ops").await?;
-    api.wait_pod(&uid).await?;
+    api.wait_object(&format!("pods/{uid}")).await?;
+    api.wait_object(&format!("deployments/{deployment_uid}"))
+        .await?;
     read_logs(
         &api,
         &uid,
@@ -286,6 +368,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         "agent mode",
     )
     .await?;
+    read_objects(&api, &cluster, &uid, &deployment_uid, 2, "agent mode").await?;
 
     // The follow above was dropped with its response: the agent's Kubernetes stream closes.
     let closed = Instant::now();
@@ -353,7 +436,9 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         ],
     );
     ensure!(ok, "cluster add: {out}{err}");
-    api.wait_pod(&uid).await?;
+    api.wait_object(&format!("pods/{uid}")).await?;
+    api.wait_object(&format!("deployments/{deployment_uid}"))
+        .await?;
     read_logs(
         &api,
         &uid,
@@ -362,6 +447,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         "pull mode",
     )
     .await?;
+    read_objects(&api, &cluster, &uid, &deployment_uid, 3, "pull mode").await?;
 
     let log = hub.stop()?;
     for secret in [token.as_str()] {

@@ -10,10 +10,51 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::LogParams;
 
-use crate::protocol::{LogsRequest, Operation, OperationError};
+use crate::protocol::{LogsRequest, Operation, OperationError, OperationRequest};
+
+mod objects;
+
+pub use objects::{EventSummary, MAX_EVENTS, events, object};
 
 /// A log's bytes as Kubernetes sends them; dropping it closes the Kubernetes stream.
 pub type LogStream = Pin<Box<dyn AsyncBufRead + Send>>;
+
+/// What an operation answers: a stream (a log) or a whole body (JSON).
+pub enum Output {
+    /// Bytes as they arrive.
+    Stream(LogStream),
+    /// The whole answer.
+    Body(Vec<u8>),
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stream(_) => f.write_str("Output::Stream"),
+            Self::Body(body) => write!(f, "Output::Body({} bytes)", body.len()),
+        }
+    }
+}
+
+/// Runs `request` with `client`: what the agent does for the hub and the hub does for a
+/// pull-mode cluster.
+pub async fn run(
+    client: &kube::Client,
+    request: &OperationRequest,
+) -> Result<Output, OperationError> {
+    match request {
+        OperationRequest::Logs(logs_request) => {
+            logs(client, logs_request).await.map(Output::Stream)
+        }
+        OperationRequest::Events(target) => {
+            let found = events(client, target).await?;
+            serde_json::to_vec(&found)
+                .map(Output::Body)
+                .map_err(|err| OperationError::Unavailable(format!("cannot encode events: {err}")))
+        }
+        OperationRequest::Object(target) => object(client, target).await.map(Output::Body),
+    }
+}
 
 /// The operations an agent's chart enabled (`KUBEWORKZ_OPERATIONS`, comma-separated).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -21,7 +62,7 @@ pub struct OperationSet(BTreeSet<Operation>);
 
 /// A name in an operation list that is no operation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown operation {0:?} (known: logs)")]
+#[error("unknown operation {0:?} (known: logs, events, objects)")]
 pub struct UnknownOperation(pub String);
 
 impl OperationSet {

@@ -20,6 +20,7 @@ pub mod extract;
 mod fleet;
 pub mod forwarded;
 mod health;
+mod inspect;
 mod inventory;
 mod logs;
 pub mod metrics;
@@ -86,6 +87,14 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments/{id}", get(inventory::deployment))
         .route("/pods/{id}", get(inventory::pod))
         .route("/pods/{id}/usage", get(usage::pod_series))
+        .route("/pods/{id}/events", get(inspect::pod_events))
+        .route("/pods/{id}/yaml", get(inspect::pod_yaml))
+        .route("/deployments/{id}/events", get(inspect::deployment_events))
+        .route("/deployments/{id}/yaml", get(inspect::deployment_yaml))
+        .route("/nodes/{id}/events", get(inspect::node_events))
+        .route("/nodes/{id}/yaml", get(inspect::node_yaml))
+        .route("/namespaces/{id}/events", get(inspect::namespace_events))
+        .route("/namespaces/{id}/yaml", get(inspect::namespace_yaml))
         .route("/helm/releases", get(inventory::helm_releases))
         .route("/search", get(search::search))
         .route("/fleet", get(fleet::fleet))

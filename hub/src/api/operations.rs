@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use futures::{AsyncReadExt as _, Stream, StreamExt as _};
 use kubeworkz_shared::ids::ClusterId;
-use kubeworkz_shared::operations::{self, LogStream};
+use kubeworkz_shared::operations::{self, LogStream, Output};
 use kubeworkz_shared::protocol::{OperationError, OperationRequest};
 
 use super::extract::Principal;
@@ -62,11 +62,15 @@ pub(super) async fn stream(
             )
             .await
             .map_err(|err| ApiError::ClusterUnavailable(err.to_string()))?;
-            let OperationRequest::Logs(logs) = &request;
-            let log = operations::logs(&client, logs)
+            match operations::run(&client, &request)
                 .await
-                .map_err(operation_error)?;
-            Box::pin(read_chunks(log))
+                .map_err(operation_error)?
+            {
+                Output::Stream(log) => Box::pin(read_chunks(log)),
+                Output::Body(body) => {
+                    Box::pin(futures::stream::once(async move { Ok(Bytes::from(body)) }))
+                }
+            }
         }
     };
     let shutdown = state.shutdown.clone();
@@ -89,6 +93,32 @@ fn read_chunks(log: LogStream) -> impl Stream<Item = Result<Bytes, std::io::Erro
             Err(err) => Some((Err(err), None)),
         }
     })
+}
+
+/// Most bytes of a whole answer (events, an object) the hub takes.
+pub(super) const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Runs `request` and returns its whole answer, at most [`MAX_BODY`].
+pub(super) async fn fetch(
+    state: &AppState,
+    who: &Principal,
+    cluster: ClusterId,
+    request: OperationRequest,
+) -> Result<Vec<u8>, ApiError> {
+    let mut output = stream(state, who, cluster, request).await?;
+    let mut body = Vec::new();
+    while let Some(chunk) = output.next().await {
+        let chunk = chunk
+            .map_err(|err| ApiError::ClusterUnavailable(format!("the answer broke off: {err}")))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ApiError::Upstream(format!(
+                "the cluster's answer is larger than {} MiB",
+                MAX_BODY / (1024 * 1024)
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn not_connected() -> ApiError {

@@ -10,5 +10,8 @@ fn operation_lists_parse_and_refuse_unknown_names() {
         OperationSet::parse("logs,exec-all"),
         Err(UnknownOperation("exec-all".into()))
     );
-    assert_eq!(OperationSet::all().names(), vec!["logs"]);
+    assert_eq!(
+        OperationSet::all().names(),
+        vec!["logs", "events", "objects"]
+    );
 }

@@ -60,7 +60,10 @@ pub use budget::{DecodeLimits, Limit};
 pub use frame::{FrameError, FrameReader, FrameWriter, Held};
 pub use memory::{FrameMemory, MemoryBudget, MemoryHold};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
-pub use operations::{LogsRequest, Operation, OperationError, OperationRequest, OperationResponse};
+pub use operations::{
+    LiveKind, LogsRequest, ObjectRequest, Operation, OperationError, OperationRequest,
+    OperationResponse,
+};
 pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};
 

@@ -29,6 +29,11 @@ pub const MAX_RESPONSE_FRAME: u32 = 64 * 1024;
 pub enum OperationRequest {
     /// A container's log, answered with its text.
     Logs(LogsRequest),
+    /// The events about an object, answered with a JSON array of
+    /// `kubeworkz_shared::operations::EventSummary`.
+    Events(ObjectRequest),
+    /// An object as the cluster has it now, answered with its JSON without `managedFields`.
+    Object(ObjectRequest),
 }
 
 impl OperationRequest {
@@ -36,8 +41,34 @@ impl OperationRequest {
     pub fn operation(&self) -> Operation {
         match self {
             Self::Logs(_) => Operation::Logs,
+            Self::Events(_) => Operation::Events,
+            Self::Object(_) => Operation::Objects,
         }
     }
+}
+
+/// The kinds whose events and live objects the hub may ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LiveKind {
+    /// core/v1 Pod.
+    Pod,
+    /// apps/v1 Deployment.
+    Deployment,
+    /// core/v1 Node.
+    Node,
+    /// core/v1 Namespace.
+    Namespace,
+}
+
+/// One object of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRequest {
+    /// Its kind.
+    pub kind: LiveKind,
+    /// Its namespace; empty for nodes and namespaces.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// Which log to read, as `kubectl logs` takes it.
@@ -76,16 +107,23 @@ pub enum OperationResponse {
 pub enum Operation {
     /// `operations.logs`: read pod logs (`pods/log`).
     Logs,
+    /// `operations.events`: list events (`events`).
+    Events,
+    /// `operations.objects`: read an object's live definition (the `list` the collector
+    /// already has).
+    Objects,
 }
 
 impl Operation {
     /// Every operation, in the order the chart lists them.
-    pub const ALL: [Operation; 1] = [Operation::Logs];
+    pub const ALL: [Operation; 3] = [Operation::Logs, Operation::Events, Operation::Objects];
 
     /// The name in the chart (`operations.<name>`) and in `KUBEWORKZ_OPERATIONS`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Logs => "logs",
+            Self::Events => "events",
+            Self::Objects => "objects",
         }
     }
 

@@ -33,6 +33,20 @@ fn golden_requests() {
         }),
         "00026e73017001016301010a000001",
     );
+    let object = ObjectRequest {
+        kind: LiveKind::Deployment,
+        namespace: "ns".into(),
+        name: "d".into(),
+    };
+    check(&OperationRequest::Events(object.clone()), "0101026e730164");
+    check(
+        &OperationRequest::Object(ObjectRequest {
+            kind: LiveKind::Namespace,
+            namespace: String::new(),
+            name: "n".into(),
+        }),
+        "020300016e",
+    );
 }
 
 #[test]
@@ -40,6 +54,8 @@ fn golden_responses() {
     check(&OperationResponse::Streaming, "00");
     let failures = [
         (OperationError::NotEnabled(Operation::Logs), "010000"),
+        (OperationError::NotEnabled(Operation::Events), "010001"),
+        (OperationError::NotEnabled(Operation::Objects), "010002"),
         (OperationError::Busy, "0101"),
         (OperationError::BadRequest("b".into()), "01020162"),
         (OperationError::NotFound("n".into()), "0103016e"),
