@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 mod support;
 
 use support::hub::{Hub, cli, login_session, token_create};
-use support::real_agent::Agent;
+use support::real_agent::{self, Agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -324,38 +324,9 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
     // Agent mode: the chart as rendered (operations.logs on by default) and its RBAC.
     let created = token_create(&db, "ops")?;
     let token = created["token"].as_str().context("token")?.to_owned();
-    let manifests = chart::render_chart(
-        &[("hub.address", &quic.to_string()), ("token", &token)],
-        cluster.server_version(),
-    )
-    .await?;
-    ensure!(
-        manifests.contains("KUBEWORKZ_OPERATIONS") && manifests.contains("pods/log"),
-        "the chart enables logs by default"
-    );
-    chart::apply(&cluster.client(), &manifests).await?;
-    let kubeconfig = dir.path().join("agent.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        serde_yaml::to_string(&chart::service_account_kubeconfig(&cluster).await?)?,
-    )?;
+    let (mut agent, mut env) =
+        real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs,events,objects").await?;
     let agent_log = dir.path().join("agent.log");
-    let mut env = vec![
-        ("KUBECONFIG", kubeconfig.display().to_string()),
-        ("KUBEWORKZ_HUB_ADDR", quic.to_string()),
-        ("KUBEWORKZ_TOKEN", token.clone()),
-        ("KUBEWORKZ_HELM_RELEASES", "false".to_owned()),
-        (
-            "KUBEWORKZ_CREDENTIALS_SECRET",
-            chart::CREDENTIALS_SECRET.to_owned(),
-        ),
-        ("KUBEWORKZ_NAMESPACE", chart::NAMESPACE.to_owned()),
-        ("KUBEWORKZ_ADMIN_LISTEN", "127.0.0.1:0".to_owned()),
-        ("KUBEWORKZ_RECONNECT_MAX_SECS", "2".to_owned()),
-        ("KUBEWORKZ_OPERATIONS", "logs,events,objects".to_owned()),
-    ];
-    let mut agent = Agent::start(&env, &agent_log)?;
-    agent.wait_log("enrolled with the hub", 1, WAIT).await?;
     let agent_cluster = api.cluster_id("ops").await?;
     api.wait_object(&format!("pods/{uid}")).await?;
     api.wait_object(&format!("deployments/{deployment_uid}"))
