@@ -22,21 +22,15 @@ use serde_json::json;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::{hub as common, real_agent};
+mod common;
+
+use support::{hub as hub_support, real_agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn main() -> Result<()> {
-    let samples: usize = std::env::var("KW_SAMPLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let samples = common::env("KW_SAMPLES", 200);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,15 +72,15 @@ fn main() -> Result<()> {
             .await?;
 
         let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
-        let mut hub = common::Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
+        let mut hub = hub_support::Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
         let quic = hub.quic_addr()?;
         let base = hub.api_url()?;
-        let token = common::token_create(&db, "bench")?["token"]
+        let token = hub_support::token_create(&db, "bench")?["token"]
             .as_str()
             .context("token")?
             .to_owned();
         let (agent, _) = real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs").await?;
-        let session = common::login_session(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        let session = hub_support::login_session(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
         let http = reqwest::Client::new();
         let url = format!("{base}/api/v1/k8s/pods/{uid}/logs?tailLines=10");
         let get = || http.get(&url).header("cookie", &session).send();
@@ -110,9 +104,9 @@ fn main() -> Result<()> {
         println!(
             "first log byte through the agent ({samples} requests, tailLines=10): \
              p50 {:?} p90 {:?} p99 {:?} max {:?}",
-            percentile(&times, 50.0),
-            percentile(&times, 90.0),
-            percentile(&times, 99.0),
+            common::percentile(&times, 50.0),
+            common::percentile(&times, 90.0),
+            common::percentile(&times, 99.0),
             times[times.len() - 1],
         );
         agent.stop().await?;
