@@ -31,6 +31,8 @@ pub struct CheckReport {
     pub access: Vec<AccessCheck>,
     /// Objects per kind in the snapshot (absent: that kind's snapshot did not complete).
     pub counts: Vec<(ObjectKind, usize)>,
+    /// Each operation the hub may ask for, and whether the RBAC allows it.
+    pub operations: Vec<(kubeworkz_shared::protocol::Operation, bool)>,
     /// Kinds whose snapshot did not complete in time.
     pub incomplete: Vec<ObjectKind>,
     /// What the cluster is.
@@ -82,6 +84,7 @@ pub async fn run(
         .await
         .map_err(CheckError::Connect)?;
     let access = rbac::verify(&client, &rbac::needed(helm_releases)).await?;
+    let operations = rbac::verify_operations(&client).await?;
 
     let config = CollectorConfig {
         helm_releases,
@@ -127,6 +130,7 @@ pub async fn run(
         server_version: version.git_version,
         helm_releases,
         access,
+        operations,
         counts: kinds.into_iter().map(|k| (k, inventory.count(k))).collect(),
         incomplete: pending.into_iter().collect(),
         health,
@@ -142,6 +146,19 @@ impl fmt::Display for CheckReport {
             self.provider.provider, self.provider.evidence
         )?;
         writeln!(f, "{}", self.helm_releases_line())?;
+        writeln!(f, "\noperations the hub may ask for:")?;
+        for (operation, allowed) in &self.operations {
+            let verdict = if *allowed {
+                "allowed"
+            } else {
+                "not allowed by RBAC (chart value operations.NAME=true grants it)"
+            };
+            writeln!(
+                f,
+                "  {operation}: {}",
+                verdict.replace("NAME", operation.as_str())
+            )?;
+        }
         writeln!(f, "\npermissions:")?;
         for a in &self.access {
             let group = if a.permission.group.is_empty() {

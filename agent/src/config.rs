@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
+use kubeworkz_shared::operations::OperationSet;
 use kubeworkz_shared::protocol::{CaPin, EnrollmentToken};
 
 /// Everything the agent needs to run, validated.
@@ -34,6 +35,9 @@ pub struct Config {
     pub reconnect_max: Duration,
     /// Emit JSON logs (`KUBEWORKZ_LOG_FORMAT=json`), the default in-cluster.
     pub json_logs: bool,
+    /// What the hub may ask of this agent (`KUBEWORKZ_OPERATIONS`, comma-separated; the
+    /// chart's `operations.*` switches, which also grant the RBAC). Unset: all three.
+    pub operations: OperationSet,
 }
 
 /// Where the agent's key and certificate live between restarts.
@@ -88,6 +92,9 @@ const ADMIN_LISTEN: &str = "KUBEWORKZ_ADMIN_LISTEN";
 const USAGE_INTERVAL: &str = "KUBEWORKZ_USAGE_INTERVAL";
 const HELM_RELEASES: &str = "KUBEWORKZ_HELM_RELEASES";
 const LOG_FORMAT: &str = "KUBEWORKZ_LOG_FORMAT";
+const OPERATIONS: &str = "KUBEWORKZ_OPERATIONS";
+/// The operations an agent runs when `KUBEWORKZ_OPERATIONS` is unset: the chart's defaults.
+pub const DEFAULT_OPERATIONS: &str = "logs,events,objects";
 
 impl Config {
     /// Reads the process environment.
@@ -165,7 +172,18 @@ impl Config {
                 _ => return Err(invalid(RECONNECT_MAX, v, "whole seconds from 1 to 3600")),
             },
         };
+        let operations = match lookup(OPERATIONS) {
+            None => OperationSet::parse(DEFAULT_OPERATIONS).expect("the defaults are operations"),
+            Some(v) => OperationSet::parse(&v).map_err(|_| {
+                invalid(
+                    OPERATIONS,
+                    v,
+                    "a comma-separated list of: logs, events, objects",
+                )
+            })?,
+        };
         Ok(Self {
+            operations,
             hub_addr,
             token,
             reconnect_max,

@@ -75,6 +75,8 @@ pub struct LinkSettings {
     pub gauges: Arc<UplinkGauges>,
     /// The collector's latest cluster info, sent after every `Welcome` and on change.
     pub cluster_info: watch::Receiver<Option<ClusterInfo>>,
+    /// Serves the hub's operations on each connection.
+    pub operations: Option<Arc<crate::operations::OperationServer>>,
 }
 
 /// Runs until `shutdown` (then the uplink drains until `payloads` closes, or until
@@ -98,6 +100,10 @@ pub async fn run(
         .with_backoff(settings.backoff)
         .with_gauges(settings.gauges)
         .with_cluster_info(settings.cluster_info);
+    let uplink = match settings.operations {
+        Some(server) => uplink.with_operations(server),
+        None => uplink,
+    };
     tokio::join!(
         uplink.run(payloads, uplink_stop),
         handle_events(events, &credentials, &resync)

@@ -11,6 +11,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::PostParams;
 use kube::{Api, Client};
+use kubeworkz_shared::protocol::Operation;
 
 /// One permission: verbs on a resource, cluster-wide or in one namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +26,8 @@ pub struct Permission {
     pub namespace: Option<&'static str>,
     /// One object's name, where the chart grants access to that object only.
     pub name: Option<&'static str>,
+    /// A subresource (`log` of pods), when the permission is on one.
+    pub subresource: Option<&'static str>,
     /// Why the agent needs it (printed by `check`).
     pub why: &'static str,
 }
@@ -34,17 +37,17 @@ const LIST_WATCH: &[&str] = &["list", "watch"];
 /// Always needed.
 #[rustfmt::skip]
 pub const REQUIRED: &[Permission] = &[
-    Permission { group: "", resource: "nodes", verbs: LIST_WATCH, namespace: None, name: None, why: "nodes inventory" },
-    Permission { group: "", resource: "namespaces", verbs: LIST_WATCH, namespace: None, name: None, why: "namespaces, teams, cost centers" },
-    Permission { group: "", resource: "pods", verbs: LIST_WATCH, namespace: None, name: None, why: "pods inventory and cost" },
-    Permission { group: "", resource: "persistentvolumeclaims", verbs: LIST_WATCH, namespace: None, name: None, why: "storage cost" },
-    Permission { group: "", resource: "persistentvolumes", verbs: LIST_WATCH, namespace: None, name: None, why: "storage sizing" },
-    Permission { group: "apps", resource: "deployments", verbs: LIST_WATCH, namespace: None, name: None, why: "deployments inventory" },
-    Permission { group: "storage.k8s.io", resource: "storageclasses", verbs: LIST_WATCH, namespace: None, name: None, why: "storage pricing" },
-    Permission { group: "metrics.k8s.io", resource: "pods", verbs: &["list"], namespace: None, name: None, why: "usage sampling" },
-    Permission { group: "metrics.k8s.io", resource: "nodes", verbs: &["list"], namespace: None, name: None, why: "metrics health" },
-    Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-scheduler"), why: "scheduler health" },
-    Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-controller-manager"), why: "controller-manager health" },
+    Permission { group: "", resource: "nodes", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "nodes inventory" },
+    Permission { group: "", resource: "namespaces", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "namespaces, teams, cost centers" },
+    Permission { group: "", resource: "pods", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "pods inventory and cost" },
+    Permission { group: "", resource: "persistentvolumeclaims", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "storage cost" },
+    Permission { group: "", resource: "persistentvolumes", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "storage sizing" },
+    Permission { group: "apps", resource: "deployments", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "deployments inventory" },
+    Permission { group: "storage.k8s.io", resource: "storageclasses", verbs: LIST_WATCH, namespace: None, name: None, subresource: None, why: "storage pricing" },
+    Permission { group: "metrics.k8s.io", resource: "pods", verbs: &["list"], namespace: None, name: None, subresource: None, why: "usage sampling" },
+    Permission { group: "metrics.k8s.io", resource: "nodes", verbs: &["list"], namespace: None, name: None, subresource: None, why: "metrics health" },
+    Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-scheduler"), subresource: None, why: "scheduler health" },
+    Permission { group: "coordination.k8s.io", resource: "leases", verbs: &["get"], namespace: Some("kube-system"), name: Some("kube-controller-manager"), subresource: None, why: "controller-manager health" },
 ];
 
 /// Needed only with Helm releases enabled (`helm.releases.enabled`, off in the chart by
@@ -55,8 +58,47 @@ pub const HELM: &[Permission] = &[Permission {
     verbs: &["get", "list", "watch"],
     namespace: None,
     name: None,
+    subresource: None,
     why: "helm releases (helm.sh/release.v1 secrets)",
 }];
+
+/// What each operation the hub may ask for needs (the chart's `operations.*` switches);
+/// `objects` reads with the `list` of [`REQUIRED`], so it needs nothing more.
+pub fn operation_permissions(operation: Operation) -> &'static [Permission] {
+    const LOGS: &[Permission] = &[Permission {
+        group: "",
+        resource: "pods",
+        verbs: &["get"],
+        namespace: None,
+        name: None,
+        subresource: Some("log"),
+        why: "operations.logs: pod logs",
+    }];
+    const EVENTS: &[Permission] = &[Permission {
+        group: "",
+        resource: "events",
+        verbs: &["list"],
+        namespace: None,
+        name: None,
+        subresource: None,
+        why: "operations.events: events",
+    }];
+    match operation {
+        Operation::Logs => LOGS,
+        Operation::Events => EVENTS,
+        Operation::Objects => &[],
+    }
+}
+
+/// Whether the RBAC allows each operation.
+pub async fn verify_operations(client: &Client) -> Result<Vec<(Operation, bool)>, RbacError> {
+    let mut verdicts = Vec::new();
+    for operation in Operation::ALL {
+        let checks = verify(client, operation_permissions(operation)).await?;
+        verdicts.push((operation, checks.iter().all(|c| c.allowed)));
+    }
+    Ok(verdicts)
+}
 
 /// The verdict on one verb of one permission.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +150,7 @@ pub async fn verify(
                         verb: Some((*verb).to_owned()),
                         namespace: permission.namespace.map(str::to_owned),
                         name: permission.name.map(str::to_owned),
+                        subresource: permission.subresource.map(str::to_owned),
                         ..ResourceAttributes::default()
                     }),
                     ..SelfSubjectAccessReviewSpec::default()

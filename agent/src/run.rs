@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::link::{self, LinkSettings};
+use crate::operations::OperationServer;
 use crate::transport::UplinkGauges;
 use crate::transport::backoff::{BASE, Backoff};
 
@@ -114,6 +115,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let credentials = CredentialStore::new(&config.credentials, client.clone())?;
+    let operations = Arc::new(OperationServer::new(
+        client.clone(),
+        config.operations.clone(),
+    ));
+    tracing::info!(operations = ?config.operations.names(), "operations the hub may run");
     let collector = Collector::new(
         client,
         CollectorConfig {
@@ -180,6 +186,7 @@ pub async fn run(
         ca_pin: config.ca_pin,
         backoff: Backoff::new(BASE, config.reconnect_max),
         cluster_info: cluster_info_rx,
+        operations: Some(operations),
     };
     let link = async {
         let result = link::run(

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kubeworkz_agent::check;
 use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::protocol::Operation;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde::Deserialize as _;
 
@@ -18,6 +19,14 @@ use kubeworkz_testkit::chart::{
 };
 
 async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestCluster> {
+    cluster_with_values(name, helm_releases, &[]).await
+}
+
+async fn cluster_with_values(
+    name: &str,
+    helm_releases: bool,
+    values: &[(&str, &str)],
+) -> Result<TestCluster> {
     let cluster = TestCluster::start(ClusterSpec::new(name, vec![NodeSpec::new("node-a")])).await?;
     cluster.create_namespace(NAMESPACE).await?;
     apply(
@@ -27,7 +36,10 @@ async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestClust
                 ("hub.address", "hub.example.com:7443"),
                 ("token", "kwt_test"),
                 ("helm.releases.enabled", &helm_releases.to_string()),
-            ],
+            ]
+            .into_iter()
+            .chain(values.iter().copied())
+            .collect::<Vec<_>>(),
             cluster.server_version(),
         )
         .await?,
@@ -44,6 +56,12 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     println!("{report}");
     assert!(report.ok(), "{report}");
     assert!(report.access.iter().all(|a| a.allowed));
+    // The chart's default operations: logs and events granted, objects needs nothing more.
+    assert!(
+        report.operations.iter().all(|(_, allowed)| *allowed),
+        "{report}"
+    );
+    assert_eq!(report.operations.len(), Operation::ALL.len());
     let count = |kind| {
         report
             .counts
@@ -62,6 +80,36 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
         ),
         "{report}"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_operation_switched_off_in_the_chart_is_not_allowed_by_its_rbac() -> Result<()> {
+    let cluster = cluster_with_values(
+        "rbac-ops",
+        false,
+        &[("operations.logs", "false"), ("operations.events", "false")],
+    )
+    .await?;
+    let client = agent_client(&cluster).await?;
+    let report = check::run(client, false, Duration::from_secs(90)).await?;
+    let allowed = |op| {
+        report
+            .operations
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, a)| *a)
+    };
+    assert_eq!(allowed(Operation::Logs), Some(false), "{report}");
+    assert_eq!(allowed(Operation::Events), Some(false), "{report}");
+    assert_eq!(allowed(Operation::Objects), Some(true), "{report}");
+    assert!(
+        format!("{report}")
+            .contains("logs: not allowed by RBAC (chart value operations.logs=true grants it)"),
+        "{report}"
+    );
+    // Collecting needs none of them.
+    assert!(report.ok(), "{report}");
     Ok(())
 }
 

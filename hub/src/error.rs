@@ -67,6 +67,13 @@ pub enum ApiError {
     /// 503: a dependency (the database) is unavailable; the cause is logged, not returned.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// 502: the cluster's Kubernetes API failed a request made for the client; its message
+    /// names objects, never credentials.
+    #[error("{0}")]
+    Upstream(String),
+    /// 503: the cluster cannot be reached now (no agent connected); the message says why.
+    #[error("{0}")]
+    ClusterUnavailable(String),
     /// 500: a bug or an unexpected failure; the cause is logged, not returned.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -122,6 +129,10 @@ impl ApiError {
             ApiError::OverLimit(_) => (StatusCode::TOO_MANY_REQUESTS, "over_limit"),
             ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream"),
+            ApiError::ClusterUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "cluster_unavailable")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

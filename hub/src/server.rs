@@ -122,6 +122,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     let mut state = AppState::new(store.clone(), workers, pull, keyring);
     state.shutdown = shutdown.clone();
+    state.agents = Some(transport.clone());
     state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(
         config.api_rate_limit_per_minute,
     ));

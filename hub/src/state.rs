@@ -75,6 +75,9 @@ pub struct AppState {
     pub events: Arc<EventFeeds>,
     /// Single sign-on: the identity providers' discovered metadata and keys.
     pub oidc: Arc<crate::oidc::Oidc>,
+    /// The agents' live connections, on which operations (logs) run; `None` where no agent
+    /// endpoint runs (tests of the API alone).
+    pub agents: Option<crate::transport::HubTransport>,
 }
 
 impl AppState {
@@ -92,6 +95,7 @@ impl AppState {
             shutdown: Shutdown::new(),
             events: Arc::new(EventFeeds::default()),
             oidc: Arc::new(crate::oidc::Oidc::new()),
+            agents: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod collect;
 pub mod ids;
 pub mod inventory;
 pub mod model;
+pub mod operations;
 pub mod protocol;
 pub mod quantity;
 pub mod time;

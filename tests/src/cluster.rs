@@ -38,6 +38,7 @@
 
 mod knobs;
 mod kwok;
+mod logs;
 mod pki;
 mod process;
 mod spec;
@@ -55,6 +56,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 
 use self::process::Component;
 
+pub use self::logs::{PodLogs, append_log_lines};
 pub use self::spec::{ClusterSpec, NodeSpec, Usage};
 
 /// The Kubernetes release the test clusters run (and `k8s-openapi`'s `v1_36` feature matches).

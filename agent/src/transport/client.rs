@@ -189,6 +189,11 @@ impl AgentSession {
         self.resume
     }
 
+    /// The QUIC connection, on which the hub opens operation streams.
+    pub fn connection(&self) -> quinn::Connection {
+        self.conn.clone()
+    }
+
     /// Sends one message.
     pub async fn send(&mut self, message: &AgentMessage) -> Result<(), ClientError> {
         self.sender.send(message).await

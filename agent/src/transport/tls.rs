@@ -128,7 +128,10 @@ pub fn client_config(
         .max_idle_timeout(Some(
             IdleTimeout::try_from(IDLE_TIMEOUT).expect("60 s is a valid idle timeout"),
         ))
-        .max_concurrent_bidi_streams(VarInt::from_u32(0))
+        // The hub opens one stream per operation (`crate::operations`).
+        .max_concurrent_bidi_streams(VarInt::from_u32(
+            crate::operations::MAX_CONCURRENT_OPERATIONS as u32,
+        ))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .datagram_receive_buffer_size(None);
     config.transport_config(Arc::new(transport));

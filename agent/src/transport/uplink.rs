@@ -45,6 +45,7 @@ use super::backoff::Backoff;
 use super::{
     AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, connect, enroll, renew_at,
 };
+use crate::operations::OperationServer;
 
 /// How often the agent reports itself alive (the hub's "last seen").
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -146,6 +147,8 @@ pub struct Uplink {
     renew_due: UnixMillis,
     /// The collector's latest cluster info, if it reports one.
     cluster_info: Option<watch::Receiver<Option<ClusterInfo>>>,
+    /// Serves the hub's operation streams on each connection, if the agent runs any.
+    operations: Option<Arc<OperationServer>>,
 }
 
 /// Why a connected session ended.
@@ -174,6 +177,7 @@ impl Uplink {
             events,
             gauges: Arc::default(),
             cluster_info: None,
+            operations: None,
         }
     }
 
@@ -181,6 +185,12 @@ impl Uplink {
     /// changes (module docs).
     pub fn with_cluster_info(mut self, cluster_info: watch::Receiver<Option<ClusterInfo>>) -> Self {
         self.cluster_info = Some(cluster_info);
+        self
+    }
+
+    /// Serves the hub's operations with `server` on every connection.
+    pub fn with_operations(mut self, server: Arc<OperationServer>) -> Self {
+        self.operations = Some(server);
         self
     }
 
@@ -369,6 +379,11 @@ impl Uplink {
     ) -> SessionEnd {
         let resumed = session.resume();
         self.emit(UplinkEvent::Connected { resumed }).await;
+        // Ends by itself when the connection closes; aborted with the session anyway.
+        let _operations = self
+            .operations
+            .clone()
+            .map(|server| AbortOnDrop(tokio::spawn(server.serve(session.connection()))));
         let (mut sender, mut receiver) = session.split();
         if !resumed && !self.queue.is_fresh() {
             self.restart().await;
@@ -492,5 +507,14 @@ impl Uplink {
             }
         }
         Ok(())
+    }
+}
+
+/// Aborts a task when dropped, so it ends with the scope that started it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -13,8 +13,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, clusters, costs, events, fleet, health, inventory, metrics, oidc, oidc_admin,
-    oidc_session, search, search_export, session, usage,
+    admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs, metrics, oidc,
+    oidc_admin, oidc_session, search, search_export, session, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -96,7 +96,10 @@ impl Modify for OperationIds {
         inventory::cluster_namespaces, inventory::cluster_nodes,
         inventory::namespace_deployments, inventory::namespace_pods,
         inventory::deployment_pods, inventory::deployment, inventory::pod,
-        inventory::helm_releases,
+        inventory::helm_releases, logs::pod_logs,
+        inspect::pod_events, inspect::pod_yaml, inspect::deployment_events,
+        inspect::deployment_yaml, inspect::node_events, inspect::node_yaml,
+        inspect::namespace_events, inspect::namespace_yaml,
         search::search, search_export::export, fleet::fleet,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
         costs::namespace_costs, costs::costs, costs::efficiency,
@@ -106,7 +109,7 @@ impl Modify for OperationIds {
         audit::list,
         events::stream,
     ),
-    components(schemas(ErrorBody, ErrorDetail, costs::Format)),
+    components(schemas(ErrorBody, ErrorDetail, costs::Format, inspect::EventView)),
     modifiers(&SecuritySchemes, &OperationIds),
     security(("bearer" = []), ("session" = [])),
 )]

@@ -2,7 +2,7 @@
 //!
 //! Every route sits behind the request-context middleware (request id, client address,
 //! response counters); bodies are limited to 64 KiB except registration, which takes a
-//! kubeconfig. Every route but the streaming ones (the event stream, exports) must have its response
+//! kubeconfig. Every route but the streaming ones (the event stream, exports, logs) must have its response
 //! started within the request timeout. Handlers authenticate with the
 //! [`extract::Principal`] extractor and check the admin role with [`extract::Admin`]; every
 //! mutation is audited (`audit.rs`).
@@ -20,12 +20,15 @@ pub mod extract;
 mod fleet;
 pub mod forwarded;
 mod health;
+mod inspect;
 mod inventory;
 mod list_columns;
+mod logs;
 pub mod metrics;
 mod oidc;
 mod oidc_admin;
 mod oidc_session;
+mod operations;
 mod search;
 mod search_export;
 mod session;
@@ -86,6 +89,14 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments/{id}", get(inventory::deployment))
         .route("/pods/{id}", get(inventory::pod))
         .route("/pods/{id}/usage", get(usage::pod_series))
+        .route("/pods/{id}/events", get(inspect::pod_events))
+        .route("/pods/{id}/yaml", get(inspect::pod_yaml))
+        .route("/deployments/{id}/events", get(inspect::deployment_events))
+        .route("/deployments/{id}/yaml", get(inspect::deployment_yaml))
+        .route("/nodes/{id}/events", get(inspect::node_events))
+        .route("/nodes/{id}/yaml", get(inspect::node_yaml))
+        .route("/namespaces/{id}/events", get(inspect::namespace_events))
+        .route("/namespaces/{id}/yaml", get(inspect::namespace_yaml))
         .route("/helm/releases", get(inventory::helm_releases))
         .route("/search", get(search::search))
         .route("/fleet", get(fleet::fleet))
@@ -157,7 +168,8 @@ pub fn router(state: AppState) -> Router {
     // already there: a stream's response lives as long as it streams.
     let streaming = Router::new()
         .route("/api/v1/events", get(events::stream))
-        .route("/api/v1/k8s/search/export", get(search_export::export));
+        .route("/api/v1/k8s/search/export", get(search_export::export))
+        .route("/api/v1/k8s/pods/{id}/logs", get(logs::pod_logs));
     timed
         .merge(streaming)
         .method_not_allowed_fallback(method_not_allowed)

@@ -216,7 +216,7 @@ enum RunEnd {
 
 /// Errors of one collector run: logged and recorded with the cluster name, never secrets.
 #[derive(Debug, thiserror::Error)]
-enum RunError {
+pub(crate) enum RunError {
     #[error("cannot open the sealed kubeconfig: {0}")]
     Unseal(#[from] crate::seal::SealError),
     #[error("stored kubeconfig is unusable: {0}")]
@@ -267,6 +267,26 @@ async fn run_cluster(
     status.stopped();
 }
 
+/// The cluster's kube client from its sealed kubeconfig, under `egress`: the collector's and
+/// the API's operations' one way in.
+pub(crate) async fn open_client(
+    target: &PullTarget,
+    keyring: &Keyring,
+    egress: &Arc<EgressPolicy>,
+) -> Result<kube::Client, RunError> {
+    let plaintext = keyring.open(&target.kubeconfig.blob, &kubeconfig_context(&target.id))?;
+    // Sealed text is what `validate` produced, so it is UTF-8; treat anything else as corrupt.
+    let yaml = String::from_utf8(plaintext).map_err(|_| crate::seal::SealError::Malformed)?;
+    let validated = kubeconfig::validate(&yaml, None)?;
+    drop(yaml);
+    let pull = validated.pull_client(egress.clone(), None).await?;
+    // The connector refuses forbidden addresses on every connection; checking once here
+    // too ends the run with the rule as the cluster's error, instead of watchers retrying
+    // a refused connection behind a vague "unreachable".
+    egress.resolve(&pull.endpoint).await?;
+    Ok(pull.client)
+}
+
 /// One collector run: from opening the kubeconfig to a stop, a resync or an error.
 async fn collect(
     target: &PullTarget,
@@ -277,17 +297,7 @@ async fn collect(
     cancel: &CancellationToken,
     resync: &Notify,
 ) -> Result<RunEnd, RunError> {
-    let plaintext = keyring.open(&target.kubeconfig.blob, &kubeconfig_context(&target.id))?;
-    // Sealed text is what `validate` produced, so it is UTF-8; treat anything else as corrupt.
-    let yaml = String::from_utf8(plaintext).map_err(|_| crate::seal::SealError::Malformed)?;
-    let validated = kubeconfig::validate(&yaml, None)?;
-    drop(yaml);
-    let pull = validated.pull_client(config.egress.clone(), None).await?;
-    // The connector refuses forbidden addresses on every connection; checking once here
-    // too ends the run with the rule as the cluster's error, instead of watchers retrying
-    // a refused connection behind a vague "unreachable".
-    config.egress.resolve(&pull.endpoint).await?;
-    let client = pull.client;
+    let client = open_client(target, keyring, &config.egress).await?;
 
     let mut ingest = Ingest {
         target,

@@ -31,7 +31,8 @@
 //! # Limits and memory
 //!
 //! No 0-RTT (rustls `max_early_data_size = 0`: no replayable pre-auth data). Idle timeout
-//! 60 s (agents keep alive every 10 s). One bidirectional stream per connection, no
+//! 60 s (agents keep alive every 10 s). The agent opens one bidirectional stream per
+//! connection and the hub one per operation it asks of the agent (`operations`), no
 //! unidirectional streams, no datagrams. quinn buffers at most [`RECEIVE_WINDOW`] (1 MiB) of
 //! unread data per connection and [`SEND_WINDOW`] (256 KiB) of unacknowledged sent data, so a
 //! connection costs at most ~1.3 MiB of transport buffers. Frames are decoded within limits
@@ -58,12 +59,14 @@
 //! new clients must prove their address first (QUIC Retry).
 
 mod authority;
+mod operations;
 mod server;
 mod session;
 mod store_authority;
 
 pub use authority::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
 pub use kubeworkz_shared::protocol::{FrameMemory, MemoryBudget};
+pub use operations::{OPERATIONS_PER_CONNECTION, OpenError, OperationBody};
 pub use server::{HubTransport, TransportError};
 pub use store_authority::{CaStoreError, StoreAuthority, load_or_create_ca};
 

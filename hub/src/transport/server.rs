@@ -7,9 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::ClusterId;
+use kubeworkz_shared::protocol::OperationRequest;
 use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, Command, FrameMemory, HubMessage, close};
 use quinn::VarInt;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::operations::{OPERATIONS_PER_CONNECTION, OpenError, OperationBody};
 
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
@@ -39,6 +42,8 @@ struct LiveSession {
     conn: quinn::Connection,
     /// To the session task, which writes them on the agent's stream.
     commands: mpsc::Sender<HubMessage>,
+    /// Permits for operations running on this connection.
+    operations: Arc<Semaphore>,
 }
 
 /// State shared by the accept loop and every connection task.
@@ -71,6 +76,7 @@ impl Shared {
                 serial: session.serial.clone(),
                 conn: conn.clone(),
                 commands,
+                operations: Arc::new(Semaphore::new(OPERATIONS_PER_CONNECTION)),
             },
         );
         if let Some(old) = old {
@@ -315,6 +321,23 @@ impl HubTransport {
     /// what is reserved.
     pub fn frame_memory(&self) -> &FrameMemory {
         &self.shared.memory
+    }
+
+    /// Runs `request` on the cluster's live connection (`super::operations`).
+    pub async fn open_operation(
+        &self,
+        cluster: ClusterId,
+        request: &OperationRequest,
+    ) -> Result<OperationBody, OpenError> {
+        let (conn, permits) = {
+            let live = self.shared.live.lock().expect("registry lock");
+            let session = live.get(&cluster).ok_or(OpenError::NotConnected)?;
+            (session.conn.clone(), session.operations.clone())
+        };
+        let permit = permits
+            .try_acquire_owned()
+            .map_err(|_| OpenError::TooMany)?;
+        super::operations::open(&conn, permit, request).await
     }
 
     /// Clusters with a live, authenticated connection.

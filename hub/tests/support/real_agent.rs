@@ -116,3 +116,48 @@ impl Agent {
         }
     }
 }
+
+/// The agent as the chart installs it on `cluster` (rendered by the real Helm with
+/// `hub.address` and `token`, applied, run as its ServiceAccount with its credentials
+/// Secret), with `KUBEWORKZ_OPERATIONS=operations`; its environment is returned so a test can
+/// restart it changed. Logs to `dir/agent.log`.
+#[allow(dead_code)] // only the operations test and bench install through the chart
+pub async fn from_chart(
+    cluster: &kubeworkz_testkit::cluster::TestCluster,
+    dir: &Path,
+    quic: std::net::SocketAddr,
+    token: &str,
+    operations: &str,
+) -> Result<(Agent, Vec<(&'static str, String)>)> {
+    use kubeworkz_testkit::chart;
+    let manifests = chart::render_chart(
+        &[("hub.address", &quic.to_string()), ("token", token)],
+        cluster.server_version(),
+    )
+    .await?;
+    chart::apply(&cluster.client(), &manifests).await?;
+    let kubeconfig = dir.join("agent.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        serde_yaml::to_string(&chart::service_account_kubeconfig(cluster).await?)?,
+    )?;
+    let env = vec![
+        ("KUBECONFIG", kubeconfig.display().to_string()),
+        ("KUBEWORKZ_HUB_ADDR", quic.to_string()),
+        ("KUBEWORKZ_TOKEN", token.to_owned()),
+        ("KUBEWORKZ_HELM_RELEASES", "false".to_owned()),
+        (
+            "KUBEWORKZ_CREDENTIALS_SECRET",
+            chart::CREDENTIALS_SECRET.to_owned(),
+        ),
+        ("KUBEWORKZ_NAMESPACE", chart::NAMESPACE.to_owned()),
+        ("KUBEWORKZ_ADMIN_LISTEN", "127.0.0.1:0".to_owned()),
+        ("KUBEWORKZ_RECONNECT_MAX_SECS", "2".to_owned()),
+        ("KUBEWORKZ_OPERATIONS", operations.to_owned()),
+    ];
+    let mut agent = Agent::start(&env, &dir.join("agent.log"))?;
+    agent
+        .wait_log("enrolled with the hub", 1, Duration::from_secs(60))
+        .await?;
+    Ok((agent, env))
+}

@@ -293,6 +293,11 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }
+
+    /// The underlying stream, for raw bytes after the frames (an operation's output).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
 }
 
 /// Encodes `message` as one frame into `out` (cleared first).

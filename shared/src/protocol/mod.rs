@@ -52,6 +52,7 @@ pub mod budget;
 pub mod frame;
 pub mod memory;
 pub mod messages;
+pub mod operations;
 pub mod resume;
 pub mod token;
 
@@ -59,6 +60,10 @@ pub use budget::{DecodeLimits, Limit};
 pub use frame::{FrameError, FrameReader, FrameWriter, Held};
 pub use memory::{FrameMemory, MemoryBudget, MemoryHold};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
+pub use operations::{
+    LiveKind, LogsRequest, ObjectRequest, Operation, OperationError, OperationRequest,
+    OperationResponse,
+};
 pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};
 

@@ -125,13 +125,31 @@ impl TestCluster {
         pod: &str,
         usages: serde_json::Value,
     ) -> Result<()> {
-        let ar = kwok_api("ResourceUsage", "resourceusages");
+        self.apply_kwok(
+            ("ResourceUsage", "resourceusages"),
+            namespace,
+            pod,
+            json!({"usages": usages}),
+        )
+        .await
+    }
+
+    /// Creates or replaces KWOK's namespaced object `kind` (kind and plural) named like pod
+    /// `namespace/pod`, with `spec`.
+    pub(super) async fn apply_kwok(
+        &self,
+        (kind, plural): (&str, &str),
+        namespace: &str,
+        pod: &str,
+        spec: serde_json::Value,
+    ) -> Result<()> {
+        let ar = kwok_api(kind, plural);
         let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), namespace, &ar);
         let obj = json!({
             "apiVersion": "kwok.x-k8s.io/v1alpha1",
-            "kind": "ResourceUsage",
+            "kind": kind,
             "metadata": {"name": pod, "namespace": namespace},
-            "spec": {"usages": usages},
+            "spec": spec,
         });
         api.patch(
             pod,
@@ -139,7 +157,7 @@ impl TestCluster {
             &Patch::Apply(&obj),
         )
         .await
-        .with_context(|| format!("applying ResourceUsage {namespace}/{pod}"))?;
+        .with_context(|| format!("applying {kind} {namespace}/{pod}"))?;
         Ok(())
     }
 

@@ -146,6 +146,9 @@ impl TestCluster {
                     // The "kubernetes" Service's endpoints would be 127.0.0.1, which Endpoints
                     // validation rejects; nothing in a test cluster needs them.
                     s("--endpoint-reconciler-type=none"),
+                    // Logs and exec reach KWOK's kubelet server at the node's address (its
+                    // name does not resolve).
+                    s("--kubelet-preferred-address-types=InternalIP"),
                     s("--service-account-issuer=https://kubernetes.default.svc.cluster.local"),
                     format!("--service-account-key-file={}", path(&pki.sa_pub_path)),
                     format!(
@@ -257,7 +260,7 @@ impl TestCluster {
                         path(&pki.kwok_serving.key_path)
                     ),
                     s("--node-lease-duration-seconds=40"),
-                    s("--enable-crds=ResourceUsage,ClusterResourceUsage"),
+                    s("--enable-crds=ResourceUsage,ClusterResourceUsage,Logs"),
                 ],
                 &logs,
             ),
@@ -454,6 +457,7 @@ impl TestCluster {
         for file in [
             "kwok.x-k8s.io_resourceusages.yaml",
             "kwok.x-k8s.io_clusterresourceusages.yaml",
+            "kwok.x-k8s.io_logs.yaml",
         ] {
             let path = bin.join("kwok-manifests").join("crds").join(file);
             let crd: CustomResourceDefinition = serde_yaml::from_str(

@@ -9,6 +9,8 @@ import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, use
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
+import { LiveObjectPanels } from '../components/LiveObject'
+import { LogViewer } from '../components/LogViewer'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
@@ -105,6 +107,7 @@ export function DeploymentDetail() {
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
+      <LiveObjectPanels kind="deployments" id={id} />
     </div>
   )
 }
@@ -184,6 +187,10 @@ export function PodDetail() {
           ))}
         </Table>
       </Panel>
+      <Panel title="Logs" id="logs">
+        <LogViewer podId={id} containers={p.data.containers.map((c) => c.name)} />
+      </Panel>
+      <LiveObjectPanels kind="pods" id={id} />
     </div>
   )
 }

@@ -26,3 +26,14 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "kubeworkz-agent.credentialsSecret" -}}
 {{- printf "%s-credentials" (include "kubeworkz-agent.fullname" .) -}}
 {{- end -}}
+
+{{/* The enabled operations.* switches, comma-separated (KUBEWORKZ_OPERATIONS). */}}
+{{- define "kubeworkz-agent.operations" -}}
+{{- $enabled := list -}}
+{{- range $name := list "logs" "events" "objects" -}}
+{{- if index $.Values.operations $name -}}
+{{- $enabled = append $enabled $name -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $enabled -}}
+{{- end -}}

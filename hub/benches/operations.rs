@@ -1,0 +1,116 @@
+//! First log byte through the agent's tunnel: `cargo bench -p kubeworkz-hub --bench operations`.
+//!
+//! Every part real: a test cluster whose KWOK serves a 1,000-line container log from a file,
+//! the real `kubeworkz-hub serve` (SQLite), the real agent installed from the chart on
+//! loopback. `KW_SAMPLES` (default 200) times, one after another: `GET
+//! /api/v1/k8s/pods/{id}/logs?tailLines=10` as a logged-in admin, timed from sending the
+//! request to the first body byte (hub → agent stream → apiserver → KWOK and back), then the
+//! rest is read. Reports p50/p90/p99/max (goal: p99 < 300 ms).
+//!
+//! Needs the control plane binaries: `KUBEWORKZ_KUBE_BIN=$(bash tests/kube-tools/build.sh
+//! --print-bin-dir)`.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, PostParams};
+use kubeworkz_testkit::chart;
+use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, PodLogs, TestCluster, append_log_lines};
+use serde_json::json;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+mod common;
+
+use support::{hub as hub_support, real_agent};
+
+const ADMIN_EMAIL: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+fn main() -> Result<()> {
+    let samples = common::env("KW_SAMPLES", 200);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let cluster =
+            TestCluster::start(ClusterSpec::new("ops-bench", vec![NodeSpec::new("node-a")]))
+                .await?;
+        cluster.create_namespace(chart::NAMESPACE).await?;
+        cluster.create_namespace("apps").await?;
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("app.log");
+        let lines: Vec<String> = (0..1000)
+            .map(|i| format!("line {i} of the app's log"))
+            .collect();
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        append_log_lines(&log, &lines)?;
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web"},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+        }))?;
+        let uid = Api::<Pod>::namespaced(cluster.client(), "apps")
+            .create(&PostParams::default(), &pod)
+            .await?
+            .metadata
+            .uid
+            .context("pod uid")?;
+        cluster
+            .set_pod_logs(
+                "apps",
+                "web",
+                &[PodLogs {
+                    containers: vec![],
+                    logs_file: &log,
+                    previous_logs_file: None,
+                    follow: false,
+                }],
+            )
+            .await?;
+
+        let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
+        let mut hub = hub_support::Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
+        let quic = hub.quic_addr()?;
+        let base = hub.api_url()?;
+        let token = hub_support::token_create(&db, "bench")?["token"]
+            .as_str()
+            .context("token")?
+            .to_owned();
+        let (agent, _) = real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs").await?;
+        let session = hub_support::login_session(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        let http = reqwest::Client::new();
+        let url = format!("{base}/api/v1/k8s/pods/{uid}/logs?tailLines=10");
+        let get = || http.get(&url).header("cookie", &session).send();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while get().await?.status() != 200 {
+            ensure!(Instant::now() < deadline, "the pod's log never answered");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        let mut times = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let started = Instant::now();
+            let mut response = get().await?;
+            ensure!(response.status() == 200, "{}", response.status());
+            let first = response.chunk().await?.context("an empty log")?;
+            times.push(started.elapsed());
+            ensure!(!first.is_empty());
+            while response.chunk().await?.is_some() {}
+        }
+        times.sort();
+        println!(
+            "first log byte through the agent ({samples} requests, tailLines=10): \
+             p50 {:?} p90 {:?} p99 {:?} max {:?}",
+            common::percentile(&times, 50.0),
+            common::percentile(&times, 90.0),
+            common::percentile(&times, 99.0),
+            times[times.len() - 1],
+        );
+        agent.stop().await?;
+        hub.stop()?;
+        Ok(())
+    })
+}
