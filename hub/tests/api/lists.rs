@@ -309,8 +309,8 @@ pub async fn inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_oth
     assert_eq!(r.status, 400);
     assert_eq!(
         r.json["error"]["message"],
-        "cannot sort this list by \"ready\": use one of name, age, node, restarts, phase \
-         (with - first for descending)"
+        "cannot sort this list by \"ready\": use one of name, age, node, restarts, phase, \
+         status (with - first for descending)"
     );
     let r = admin
         .get(&format!(

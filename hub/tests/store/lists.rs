@@ -6,7 +6,7 @@ use kubeworkz_hub::store::{
 };
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_shared::model::pod::PodPhase;
+use kubeworkz_shared::model::pod::{ContainerState, PodPhase};
 use kubeworkz_shared::time::UnixMillis;
 
 use crate::fixtures::{Cursors, agent_cluster, batch, deployment, namespace, pod, snapshot};
@@ -181,7 +181,13 @@ pub async fn inventory_lists_sort_by_columns_both_ways_across_pages_with_ties(t:
         ("p6", 1, Some("n1"), 2),
     ];
     for (name, restarts, node, minutes) in pods {
-        objects.push(pod_with(name, restarts, node, minutes));
+        let mut pod = pod_with(name, restarts, node, minutes);
+        if let (Object::Pod(p), "p2" | "p5") = (&mut pod, name) {
+            p.containers[0].state = Some(ContainerState::Waiting {
+                reason: Some("CrashLoopBackOff".into()),
+            });
+        }
+        objects.push(pod);
     }
     for (name, replicas) in [("d-a", 3), ("d-b", 1), ("d-c", 3), ("d-d", 0)] {
         objects.push(deployment("api", name, &format!("uid-{name}"), replicas));
@@ -200,7 +206,7 @@ pub async fn inventory_lists_sort_by_columns_both_ways_across_pages_with_ties(t:
         ..query(ObjectKind::Pod, a, 3)
     };
     // sort, descending, the names page by page; pages of three cut through ties
-    let cases: [(InventorySort, bool, [&[&str]; 3]); 7] = [
+    let cases: [(InventorySort, bool, [&[&str]; 3]); 9] = [
         (
             InventorySort::Restarts,
             false,
@@ -238,6 +244,17 @@ pub async fn inventory_lists_sort_by_columns_both_ways_across_pages_with_ties(t:
             InventorySort::Phase,
             false,
             [&["p0", "p1", "p2"], &["p3", "p4", "p5"], &["p6"]],
+        ),
+        // the kubectl status: p2 and p5 wait in CrashLoopBackOff, the rest are Running
+        (
+            InventorySort::Status,
+            false,
+            [&["p2", "p5", "p0"], &["p1", "p3", "p4"], &["p6"]],
+        ),
+        (
+            InventorySort::Status,
+            true,
+            [&["p6", "p4", "p3"], &["p1", "p0", "p5"], &["p2"]],
         ),
     ];
     for (sort, descending, want) in cases {

@@ -10,7 +10,7 @@ fn each_kind_offers_its_own_sorts_and_name() {
     };
     assert_eq!(
         keys(ObjectKind::Pod),
-        ["name", "age", "node", "restarts", "phase"]
+        ["name", "age", "node", "restarts", "phase", "status"]
     );
     assert_eq!(
         keys(ObjectKind::Deployment),
