@@ -1,7 +1,7 @@
 // An object as the cluster has it now: its events (warnings first) and its live YAML with a
-// copy button. Fetched through the agent when the panel opens, never cached for long.
+// copy button. Fetched through the agent when asked for, never cached for long.
 import { useQuery } from '@tanstack/react-query'
-import { useState } from 'react'
+import { type ReactNode, useState } from 'react'
 import { ApiError, apiGet, apiUrl } from '../lib/api'
 import { Badge, ErrorBox, Loading, Panel, Table, buttonClass, cellClass, rowClass, secondaryButtonClass } from './ui'
 
@@ -62,22 +62,34 @@ export function YamlPanel({ kind, id }: { kind: LiveKindPath; id: string }) {
   )
 }
 
-/** The Events panel, and the live YAML behind a button (each view asks the cluster). */
+/**
+ * `children` behind a button: what asks the cluster (logs, events, YAML) is fetched only
+ * when someone wants it, so opening a page never loads the cluster's API (or fails in the
+ * console when the agent is not connected).
+ */
+export function OnDemand({ label, children }: { label: string; children: ReactNode }) {
+  const [shown, setShown] = useState(false)
+  if (shown) return <>{children}</>
+  return (
+    <button type="button" className={secondaryButtonClass} onClick={() => setShown(true)}>
+      {label}
+    </button>
+  )
+}
+
+/** The events and the live YAML, each behind a button (each view asks the cluster). */
 export function LiveObjectPanels({ kind, id }: { kind: LiveKindPath; id: string }) {
-  const [showYaml, setShowYaml] = useState(false)
   return (
     <>
       <Panel title="Events" id="events">
-        <EventsPanel kind={kind} id={id} />
+        <OnDemand label="Show the events">
+          <EventsPanel kind={kind} id={id} />
+        </OnDemand>
       </Panel>
       <Panel title="Live YAML" id="yaml">
-        {showYaml ? (
+        <OnDemand label="Show the live YAML">
           <YamlPanel kind={kind} id={id} />
-        ) : (
-          <button type="button" className={secondaryButtonClass} onClick={() => setShowYaml(true)}>
-            Show the live YAML
-          </button>
-        )}
+        </OnDemand>
       </Panel>
     </>
   )

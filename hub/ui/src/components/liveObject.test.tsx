@@ -31,6 +31,8 @@ describe('LiveObjectPanels', () => {
     })
     vi.stubGlobal('fetch', fetchMock)
     renderPanels()
+    expect(fetchMock).not.toHaveBeenCalled()
+    fireEvent.click(screen.getByText('Show the events'))
     const rows = await screen.findAllByTestId('event-row')
     expect(rows).toHaveLength(2)
     expect(rows[0].textContent).toContain('Warning')
@@ -51,6 +53,7 @@ describe('LiveObjectPanels', () => {
       ),
     )
     renderPanels()
+    fireEvent.click(screen.getByText('Show the events'))
     expect(await screen.findByText("not enabled in this agent's chart (operations.events)")).toBeTruthy()
   })
 })

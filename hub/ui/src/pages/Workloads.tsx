@@ -9,7 +9,7 @@ import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, use
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
-import { LiveObjectPanels } from '../components/LiveObject'
+import { LiveObjectPanels, OnDemand } from '../components/LiveObject'
 import { LogViewer } from '../components/LogViewer'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
@@ -188,7 +188,9 @@ export function PodDetail() {
         </Table>
       </Panel>
       <Panel title="Logs" id="logs">
-        <LogViewer podId={id} containers={p.data.containers.map((c) => c.name)} />
+        <OnDemand label="Show the logs">
+          <LogViewer podId={id} containers={p.data.containers.map((c) => c.name)} />
+        </OnDemand>
       </Panel>
       <LiveObjectPanels kind="pods" id={id} />
     </div>
