@@ -139,7 +139,7 @@ impl InventorySort {
             }
             (InventorySort::Ready, K::Deployment) => Some(("replicas_ready", Column::Int)),
             (InventorySort::Replicas, K::Deployment) => Some(("replicas_desired", Column::Int)),
-            (InventorySort::Status, K::Pod) => Some(("coalesce(status, phase)", Column::Text)),
+            (InventorySort::Status, K::Pod) => Some(("status", Column::Text)),
             (InventorySort::Status, K::HelmRelease) => Some(("status", Column::Text)),
             (InventorySort::Chart, K::HelmRelease) => Some(("chart_name", Column::Text)),
             _ => None,
