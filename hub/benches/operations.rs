@@ -79,7 +79,8 @@ fn main() -> Result<()> {
             .as_str()
             .context("token")?
             .to_owned();
-        let (agent, _) = real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs").await?;
+        let (agent, _) =
+            real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs", &[]).await?;
         let session = hub_support::login_session(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
         let http = reqwest::Client::new();
         let url = format!("{base}/api/v1/k8s/pods/{uid}/logs?tailLines=10");

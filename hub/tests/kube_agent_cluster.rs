@@ -129,37 +129,16 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
 
     // The chart as an operator installs it (its Deployment's pod is KWOK's, not ours): the
     // agent runs as its ServiceAccount, with its credentials Secret.
-    let manifests = chart::render_chart(
-        &[
-            ("hub.address", &quic.to_string()),
-            ("token", &token),
-            ("helm.releases.enabled", "false"),
-        ],
-        cluster.server_version(),
+    let (agent, env) = real_agent::from_chart(
+        &cluster,
+        dir.path(),
+        quic,
+        &token,
+        "logs,events,objects",
+        &[("helm.releases.enabled", "false")],
     )
     .await?;
-    chart::apply(&cluster.client(), &manifests).await?;
-    let kubeconfig = dir.path().join("agent.kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        serde_yaml::to_string(&chart::service_account_kubeconfig(&cluster).await?)?,
-    )?;
     let agent_log = dir.path().join("agent.log");
-    let env = vec![
-        ("KUBECONFIG", kubeconfig.display().to_string()),
-        ("KUBEWORKZ_HUB_ADDR", quic.to_string()),
-        ("KUBEWORKZ_TOKEN", token.clone()),
-        ("KUBEWORKZ_HELM_RELEASES", "false".to_owned()),
-        (
-            "KUBEWORKZ_CREDENTIALS_SECRET",
-            chart::CREDENTIALS_SECRET.to_owned(),
-        ),
-        ("KUBEWORKZ_NAMESPACE", chart::NAMESPACE.to_owned()),
-        ("KUBEWORKZ_ADMIN_LISTEN", "127.0.0.1:0".to_owned()),
-        ("KUBEWORKZ_RECONNECT_MAX_SECS", "2".to_owned()),
-    ];
-    let mut agent = Agent::start(&env, &agent_log)?;
-    agent.wait_log("enrolled with the hub", 1, WAIT).await?;
 
     let url: DatabaseUrl = db.parse()?;
     let store = store::connect(&url).await?;

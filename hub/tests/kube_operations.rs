@@ -324,8 +324,15 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
     // Agent mode: the chart as rendered (operations.logs on by default) and its RBAC.
     let created = token_create(&db, "ops")?;
     let token = created["token"].as_str().context("token")?.to_owned();
-    let (mut agent, mut env) =
-        real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs,events,objects").await?;
+    let (mut agent, mut env) = real_agent::from_chart(
+        &cluster,
+        dir.path(),
+        quic,
+        &token,
+        "logs,events,objects",
+        &[],
+    )
+    .await?;
     let agent_log = dir.path().join("agent.log");
     let agent_cluster = api.cluster_id("ops").await?;
     api.wait_object(&format!("pods/{uid}")).await?;

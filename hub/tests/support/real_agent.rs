@@ -118,23 +118,23 @@ impl Agent {
 }
 
 /// The agent as the chart installs it on `cluster` (rendered by the real Helm with
-/// `hub.address` and `token`, applied, run as its ServiceAccount with its credentials
-/// Secret), with `KUBEWORKZ_OPERATIONS=operations`; its environment is returned so a test can
-/// restart it changed. Logs to `dir/agent.log`.
-#[allow(dead_code)] // only the operations test and bench install through the chart
+/// `hub.address`, `token` and `values`, applied, run as its ServiceAccount with its
+/// credentials Secret), with `KUBEWORKZ_OPERATIONS=operations`; its environment is returned so
+/// a test can restart it changed. Logs to `dir/agent.log`.
+#[allow(dead_code)] // only the real-cluster tests and the operations bench use it
 pub async fn from_chart(
     cluster: &kubeworkz_testkit::cluster::TestCluster,
     dir: &Path,
     quic: std::net::SocketAddr,
     token: &str,
     operations: &str,
+    values: &[(&str, &str)],
 ) -> Result<(Agent, Vec<(&'static str, String)>)> {
     use kubeworkz_testkit::chart;
-    let manifests = chart::render_chart(
-        &[("hub.address", &quic.to_string()), ("token", token)],
-        cluster.server_version(),
-    )
-    .await?;
+    let address = quic.to_string();
+    let mut all = vec![("hub.address", address.as_str()), ("token", token)];
+    all.extend_from_slice(values);
+    let manifests = chart::render_chart(&all, cluster.server_version()).await?;
     chart::apply(&cluster.client(), &manifests).await?;
     let kubeconfig = dir.join("agent.kubeconfig");
     std::fs::write(
