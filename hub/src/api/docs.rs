@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs, metrics, oidc,
-    oidc_admin, oidc_session, search, search_export, session, usage,
+    oidc_admin, oidc_session, search, search_export, session, switches, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -91,6 +91,7 @@ impl Modify for OperationIds {
         oidc::providers, oidc::login, oidc::callback, oidc_session::refresh,
         oidc_admin::list, oidc_admin::create, oidc_admin::update, oidc_admin::delete,
         oidc_admin::set_group_roles, oidc_admin::set_password_login,
+        switches::get, switches::set,
         clusters::register, clusters::list, clusters::get, clusters::update, clusters::delete,
         clusters::sync, clusters::health,
         inventory::cluster_namespaces, inventory::cluster_nodes,

@@ -32,6 +32,7 @@ mod operations;
 mod search;
 mod search_export;
 mod session;
+mod switches;
 mod timestamp;
 mod usage;
 mod views;
@@ -148,6 +149,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/organization/password-login",
             axum::routing::put(oidc_admin::set_password_login),
+        )
+        .route(
+            "/organization/operations",
+            get(switches::get).put(switches::set),
         )
         .route("/audit", get(audit::list))
         .route("/docs", get(docs::page))

@@ -823,6 +823,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organization/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/organization/operations`. */
+        get: operations["get_organization_operations"];
+        /** `PUT /api/v1/organization/operations` (admin): sets both switches. */
+        put: operations["put_organization_operations"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organization/password-login": {
         parameters: {
             query?: never;
@@ -1008,6 +1026,8 @@ export interface components {
              * @description When.
              */
             at: string;
+            /** @description What the mutation changed (`replicas 2 -> 3`), or why it failed, in words. */
+            detail?: string | null;
             /**
              * Format: uuid
              * @description Id.
@@ -1301,7 +1321,7 @@ export interface components {
             email: string;
             /** @description At least 12 characters. */
             password: string;
-            /** @description `admin` or `viewer` (default). */
+            /** @description `viewer`, `operator` or `admin` (default). */
             role?: string | null;
         };
         /** @description A created API token: the only time its text is shown. */
@@ -1496,7 +1516,7 @@ export interface components {
         GroupRoleView: {
             /** @description The group as the groups claim names it. */
             group: string;
-            /** @description `admin` or `viewer`. */
+            /** @description `viewer`, `operator` or `admin`. */
             role: string;
         };
         /** @description The latest health verdict. */
@@ -1556,7 +1576,7 @@ export interface components {
              * @description Organization id.
              */
             org_id: string;
-            /** @description `admin` or `viewer`. */
+            /** @description `viewer`, `operator` or `admin`. */
             role: string;
             /**
              * Format: uuid
@@ -1684,6 +1704,16 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description The organization's operation switches. */
+        OperationSwitchesView: {
+            /** @description Operators may open a terminal in a container (default false: admins only). */
+            operators_exec: boolean;
+            /**
+             * @description Viewers read pods' logs and objects' events (default true, as Kubernetes' `view`
+             *     role does); operators and admins always do.
+             */
+            viewers_read_logs: boolean;
+        };
         /** @description Whether local passwords may sign in. */
         PasswordLogin: {
             /** @description True: the organization signs in through its identity providers only. */
@@ -1720,7 +1750,7 @@ export interface components {
             client_id: string;
             /** @description The client secret: sealed with the master key, never shown again. */
             client_secret?: string | null;
-            /** @description Role of a user in none of the mapped groups (`admin` or `viewer`); none refuses them. */
+            /** @description Role of a user in none of the mapped groups (`viewer`, `operator` or `admin`); none refuses them. */
             default_role?: string | null;
             /** @description What the sign-in button names ("Sign in with …"). */
             display_name: string;
@@ -2046,7 +2076,7 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description `admin` or `viewer`. */
+            /** @description `viewer`, `operator` or `admin`. */
             role: string;
         };
         /** @description The hub's own workers and the caller's organization's (its clusters' collectors). */
@@ -3285,6 +3315,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3957,6 +3996,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4158,6 +4206,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4324,6 +4381,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4403,6 +4469,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A viewer, where the organization lets only operators and admins read logs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4961,6 +5036,88 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_organization_operations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationSwitchesView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_organization_operations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationSwitchesView"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationSwitchesView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
