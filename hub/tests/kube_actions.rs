@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::hub::{Hub, cli, cli_with_stdin, token_create};
+use support::hub::{Hub, cli_with_stdin, register_pull_instead, token_create};
 use support::real_agent::{self, Agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -462,23 +462,13 @@ async fn workload_actions_change_the_cluster_through_the_agent_and_a_kubeconfig(
     agent.stop().await?;
 
     // Pull mode: the same cluster registered with its kubeconfig.
-    let (ok, out, err) = cli(&db, &["cluster", "remove", &agent_cluster]);
-    ensure!(ok, "cluster remove: {out}{err}");
-    let admin_kubeconfig = dir.path().join("admin.kubeconfig");
-    std::fs::write(&admin_kubeconfig, cluster.kubeconfig_yaml())?;
-    let (ok, out, err) = cli(
+    register_pull_instead(
         &db,
-        &[
-            "cluster",
-            "add",
-            "--name",
-            "acts-pull",
-            "--kubeconfig",
-            &admin_kubeconfig.display().to_string(),
-            "--pull-allow-loopback",
-        ],
-    );
-    ensure!(ok, "cluster add: {out}{err}");
+        dir.path(),
+        &agent_cluster,
+        &cluster.kubeconfig_yaml(),
+        "acts-pull",
+    )?;
     operator.wait_status(&deployment_path, 200).await?;
     let from = replicas(&cluster).await?;
     until(
