@@ -466,7 +466,7 @@ async fn workload_actions_change_the_cluster_through_the_agent_and_a_kubeconfig(
         &db,
         dir.path(),
         &agent_cluster,
-        &cluster.kubeconfig_yaml(),
+        cluster.kubeconfig_yaml(),
         "acts-pull",
     )?;
     operator.wait_status(&deployment_path, 200).await?;

@@ -401,7 +401,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         &db,
         dir.path(),
         &agent_cluster,
-        &cluster.kubeconfig_yaml(),
+        cluster.kubeconfig_yaml(),
         "ops-pull",
     )?;
     api.wait_object(&format!("pods/{uid}")).await?;

@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use kubeworkz_hub::store::{
     ACTION_KEY_TTL, ACTION_RUNNING_TTL, ActionClaim, ActionKey, DEFAULT_ORG, NewApiToken, NewUser,
-    OperationSwitches, Role,
+    OperationSwitches, Role, UserChange,
 };
 use uuid::Uuid;
 
@@ -42,6 +42,57 @@ pub async fn operators_are_stored_for_users_and_tokens(t: TestStore) {
         .unwrap()
         .unwrap();
     assert_eq!(found.role, Role::Operator);
+    // Demoting an admin to operator lowers their admin token to operator, and no further.
+    let ada = store
+        .create_user(&NewUser {
+            id: Uuid::now_v7(),
+            org_id: org,
+            email: "ada@x.io".into(),
+            password_hash: "$argon2id$stand-in".into(),
+            role: Role::Admin,
+        })
+        .await
+        .unwrap();
+    store
+        .create_api_token(&NewApiToken {
+            id: Uuid::now_v7(),
+            org_id: org,
+            user_id: ada.id,
+            name: "deploy".into(),
+            token_hash: [8; 32],
+            role: Role::Admin,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let demote = UserChange {
+        role: Some(Role::Operator),
+        ..UserChange::default()
+    };
+    // The default organization's first admin keeps it administered.
+    let first_admin = store
+        .create_user(&NewUser {
+            id: Uuid::now_v7(),
+            org_id: org,
+            email: "root@x.io".into(),
+            password_hash: "$argon2id$stand-in".into(),
+            role: Role::Admin,
+        })
+        .await
+        .unwrap();
+    assert_eq!(first_admin.role, Role::Admin);
+    let ada = store
+        .update_user(org, ada.id, &demote)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ada.role, Role::Operator);
+    let token = store
+        .api_token(&[8; 32], Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.role, Role::Operator);
     assert!(Role::Operator.includes(Role::Viewer));
     assert!(!Role::Operator.includes(Role::Admin));
     assert_eq!(Role::Admin.least(Role::Operator), Role::Operator);
