@@ -4,95 +4,63 @@
 use chrono::{Duration, Utc};
 use kubeworkz_hub::store::{
     ACTION_KEY_TTL, ACTION_RUNNING_TTL, ActionClaim, ActionKey, DEFAULT_ORG, NewApiToken, NewUser,
-    OperationSwitches, Role, UserChange,
+    OperationSwitches, Role, Store, User, UserChange,
 };
+use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
 use crate::harness::TestStore;
 
-pub async fn operators_are_stored_for_users_and_tokens(t: TestStore) {
-    let store = &t.store;
-    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+/// A user of `role` with one token of the same role, whose hash is `[hash; 32]`.
+async fn user_with_token(store: &Store, org: OrgId, email: &str, role: Role, hash: u8) -> User {
     let user = store
         .create_user(&NewUser {
             id: Uuid::now_v7(),
             org_id: org,
-            email: "oscar@x.io".into(),
+            email: email.into(),
             password_hash: "$argon2id$stand-in".into(),
-            role: Role::Operator,
+            role,
         })
         .await
         .unwrap();
-    assert_eq!(user.role, Role::Operator);
     store
         .create_api_token(&NewApiToken {
             id: Uuid::now_v7(),
             org_id: org,
             user_id: user.id,
-            name: "pager".into(),
-            token_hash: [7; 32],
-            role: Role::Operator,
+            name: "t".into(),
+            token_hash: [hash; 32],
+            role,
             expires_at: None,
         })
         .await
         .unwrap();
-    let found = store
-        .api_token(&[7; 32], Utc::now())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(found.role, Role::Operator);
-    // Demoting an admin to operator lowers their admin token to operator, and no further.
-    let ada = store
-        .create_user(&NewUser {
-            id: Uuid::now_v7(),
-            org_id: org,
-            email: "ada@x.io".into(),
-            password_hash: "$argon2id$stand-in".into(),
-            role: Role::Admin,
-        })
-        .await
-        .unwrap();
-    store
-        .create_api_token(&NewApiToken {
-            id: Uuid::now_v7(),
-            org_id: org,
-            user_id: ada.id,
-            name: "deploy".into(),
-            token_hash: [8; 32],
-            role: Role::Admin,
-            expires_at: None,
-        })
-        .await
-        .unwrap();
+    user
+}
+
+async fn token_role(store: &Store, hash: u8) -> Role {
+    let found = store.api_token(&[hash; 32], Utc::now()).await.unwrap();
+    found.expect("a usable token").role
+}
+
+pub async fn operators_are_stored_for_users_and_tokens(t: TestStore) {
+    let store = &t.store;
+    let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
+    let oscar = user_with_token(store, org, "oscar@x.io", Role::Operator, 7).await;
+    assert_eq!(oscar.role, Role::Operator);
+    assert_eq!(token_role(store, 7).await, Role::Operator);
+    // Demoting an admin to operator lowers their admin token to operator, and no further
+    // (another admin keeps the organization administered).
+    user_with_token(store, org, "root@x.io", Role::Admin, 9).await;
+    let ada = user_with_token(store, org, "ada@x.io", Role::Admin, 8).await;
     let demote = UserChange {
         role: Some(Role::Operator),
         ..UserChange::default()
     };
-    // The default organization's first admin keeps it administered.
-    let first_admin = store
-        .create_user(&NewUser {
-            id: Uuid::now_v7(),
-            org_id: org,
-            email: "root@x.io".into(),
-            password_hash: "$argon2id$stand-in".into(),
-            role: Role::Admin,
-        })
-        .await
-        .unwrap();
-    assert_eq!(first_admin.role, Role::Admin);
-    let ada = store
-        .update_user(org, ada.id, &demote)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(ada.role, Role::Operator);
-    let token = store
-        .api_token(&[8; 32], Utc::now())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(token.role, Role::Operator);
+    let ada = store.update_user(org, ada.id, &demote).await.unwrap();
+    assert_eq!(ada.map(|u| u.role), Some(Role::Operator));
+    assert_eq!(token_role(store, 8).await, Role::Operator);
+    assert_eq!(token_role(store, 9).await, Role::Admin);
     assert!(Role::Operator.includes(Role::Viewer));
     assert!(!Role::Operator.includes(Role::Admin));
     assert_eq!(Role::Admin.least(Role::Operator), Role::Operator);
