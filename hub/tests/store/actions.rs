@@ -2,6 +2,7 @@
 //! idempotency keys, on both databases.
 
 use chrono::{Duration, Utc};
+use kubeworkz_hub::store::{self, Backend};
 use kubeworkz_hub::store::{
     ACTION_KEY_TTL, ACTION_RUNNING_TTL, ActionClaim, ActionKey, DEFAULT_ORG, NewApiToken, NewUser,
     OperationSwitches, Role, Store, User, UserChange,
@@ -9,6 +10,7 @@ use kubeworkz_hub::store::{
 use kubeworkz_shared::ids::OrgId;
 use uuid::Uuid;
 
+use crate::accounts::{blob, database_before, seed_accounts};
 use crate::harness::TestStore;
 
 /// A user of `role` with one token of the same role, whose hash is `[hash; 32]`.
@@ -185,4 +187,87 @@ pub async fn a_released_or_abandoned_claim_runs_again(t: TestStore) {
         },
         "release never forgets a finished action"
     );
+}
+
+/// How many rows `table` holds, read behind the store's back.
+async fn count(backend: Backend, url: &str, table: &str) -> i64 {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}"));
+    match backend {
+        Backend::Sqlite => {
+            let url = format!("{url}?mode=rw");
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(url)
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+        }
+    }
+}
+
+pub async fn the_operator_migration_keeps_users_and_what_hangs_off_them(t: TestStore) {
+    let backend = t.store.backend();
+    let (org, ann, bob, provider) = (
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    );
+    let blob = |byte: &str| blob(backend, byte);
+    let at = "'2024-01-01T00:00:00Z'";
+    let mut seed = seed_accounts(backend, org, (ann, bob), ann);
+    seed.extend([
+        format!(
+            "INSERT INTO oidc_providers (id, org_id, name, display_name, issuer, client_id, \
+             client_secret_sealed, scopes, groups_claim, email_claim, created_at) VALUES \
+             ('{provider}', '{org}', 'okta', 'Okta', 'https://idp.example', 'hub', {}, \
+             'openid email', 'groups', 'email', {at})",
+            blob("06")
+        ),
+        format!(
+            "INSERT INTO oidc_identities (provider_id, subject, org_id, issuer, user_id, \
+             created_at) VALUES ('{provider}', 'sub-1', '{org}', 'https://idp.example', \
+             '{ann}', {at})"
+        ),
+        format!(
+            "INSERT INTO oidc_sessions (token_hash, org_id, provider_id, id_token_sealed, \
+             renew_at) VALUES ({}, '{org}', '{provider}', {}, '2999-01-01T00:00:00Z')",
+            blob("01"),
+            blob("07")
+        ),
+    ]);
+    let (url, _database, _dir) = database_before(backend, "_operator_actions.sql", &seed).await;
+    let store = store::connect(&url.parse().unwrap()).await.unwrap();
+    let org = OrgId::from_uuid(org);
+    let users = store.users(org).await.unwrap();
+    let roles: Vec<_> = users.iter().map(|u| u.role).collect();
+    assert_eq!(roles, [Role::Admin, Role::Viewer]);
+    let session = store.session(&[1; 32], Utc::now()).await.unwrap();
+    assert_eq!(session.map(|s| s.user.id), Some(ann));
+    assert_eq!(token_role(&store, 5).await, Role::Admin);
+    for table in ["oidc_identities", "oidc_sessions", "sessions", "api_tokens"] {
+        assert_eq!(count(backend, &url, table).await, 1, "{table}");
+    }
+    // The new role is accepted, and the references still cascade.
+    user_with_token(&store, org, "oscar@x.io", Role::Operator, 9).await;
+    assert_eq!(token_role(&store, 9).await, Role::Operator);
+    assert_eq!(
+        store.operation_switches(org).await.unwrap(),
+        OperationSwitches::default()
+    );
+    user_with_token(&store, org, "root@x.io", Role::Admin, 10).await;
+    let removed = store.delete_user(org, ann).await.unwrap();
+    assert!(removed);
+    for table in ["oidc_identities", "oidc_sessions", "sessions"] {
+        assert_eq!(
+            count(backend, &url, table).await,
+            0,
+            "{table} follows its user"
+        );
+    }
+    store.close().await;
 }

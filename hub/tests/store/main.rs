@@ -72,6 +72,7 @@ support::backend_cases! {
     actions::operation_switches_default_and_change_per_organization,
     actions::an_idempotency_key_answers_its_first_result_until_it_expires,
     actions::a_released_or_abandoned_claim_runs_again,
+    actions::the_operator_migration_keeps_users_and_what_hangs_off_them,
     oidc::providers_and_mappings_are_kept_per_organization,
     oidc::a_login_is_taken_once_and_expires,
     oidc::sign_in_provisions_links_and_keeps_organizations_apart,
