@@ -36,7 +36,8 @@ pub struct Config {
     /// Emit JSON logs (`KUBEWORKZ_LOG_FORMAT=json`), the default in-cluster.
     pub json_logs: bool,
     /// What the hub may ask of this agent (`KUBEWORKZ_OPERATIONS`, comma-separated; the
-    /// chart's `operations.*` switches, which also grant the RBAC). Unset: all three.
+    /// chart's `operations.*` switches, which also grant the RBAC). Unset: the chart's defaults
+    /// (logs, events, objects; never actions or exec).
     pub operations: OperationSet,
 }
 
@@ -299,6 +300,15 @@ mod tests {
             cfg.credentials,
             CredentialsLocation::File("/tmp/agent-credentials.json".into())
         );
+        // Unset, the agent only reads for the hub: actions and exec are the chart's choice.
+        assert_eq!(cfg.operations.names(), ["logs", "events", "objects"]);
+        let acting = parse(&[
+            (HUB_ADDR, "hub:7443"),
+            (OPERATIONS, "logs,actions,exec"),
+            FILE,
+        ])
+        .unwrap();
+        assert_eq!(acting.operations.names(), ["logs", "actions", "exec"]);
     }
 
     #[test]

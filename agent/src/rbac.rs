@@ -83,10 +83,50 @@ pub fn operation_permissions(operation: Operation) -> &'static [Permission] {
         subresource: None,
         why: "operations.events: events",
     }];
+    const ACTIONS: &[Permission] = &[
+        Permission {
+            group: "apps",
+            resource: "deployments",
+            verbs: &["get", "update", "patch"],
+            namespace: None,
+            name: None,
+            subresource: Some("scale"),
+            why: "operations.actions: scale deployments",
+        },
+        Permission {
+            group: "apps",
+            resource: "deployments",
+            verbs: &["patch"],
+            namespace: None,
+            name: None,
+            subresource: None,
+            why: "operations.actions: restart deployments",
+        },
+        Permission {
+            group: "",
+            resource: "pods",
+            verbs: &["delete"],
+            namespace: None,
+            name: None,
+            subresource: None,
+            why: "operations.actions: delete pods",
+        },
+    ];
+    const EXEC: &[Permission] = &[Permission {
+        group: "",
+        resource: "pods",
+        verbs: &["create"],
+        namespace: None,
+        name: None,
+        subresource: Some("exec"),
+        why: "operations.exec: terminals in containers",
+    }];
     match operation {
         Operation::Logs => LOGS,
         Operation::Events => EVENTS,
         Operation::Objects => &[],
+        Operation::Actions => ACTIONS,
+        Operation::Exec => EXEC,
     }
 }
 

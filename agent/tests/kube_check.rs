@@ -9,6 +9,7 @@ use anyhow::Result;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kubeworkz_agent::check;
+use kubeworkz_agent::rbac::{self, Permission};
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::protocol::Operation;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
@@ -56,12 +57,19 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     println!("{report}");
     assert!(report.ok(), "{report}");
     assert!(report.access.iter().all(|a| a.allowed));
-    // The chart's default operations: logs and events granted, objects needs nothing more.
+    // The chart's default operations: logs and events granted, objects needs nothing more;
+    // actions and exec are off, so their RBAC is not granted.
+    let by_default: Vec<(Operation, bool)> = Operation::ALL
+        .into_iter()
+        .map(|op| (op, !matches!(op, Operation::Actions | Operation::Exec)))
+        .collect();
+    assert_eq!(report.operations, by_default, "{report}");
     assert!(
-        report.operations.iter().all(|(_, allowed)| *allowed),
+        format!("{report}").contains(
+            "actions: not allowed by RBAC (chart value operations.actions=true grants it)"
+        ),
         "{report}"
     );
-    assert_eq!(report.operations.len(), Operation::ALL.len());
     let count = |kind| {
         report
             .counts
@@ -110,6 +118,80 @@ async fn an_operation_switched_off_in_the_chart_is_not_allowed_by_its_rbac() -> 
     );
     // Collecting needs none of them.
     assert!(report.ok(), "{report}");
+    Ok(())
+}
+
+/// What `operations.actions` and `operations.exec` must not grant: every other write on
+/// deployments and pods.
+fn beyond_actions() -> Vec<Permission> {
+    let permission = |group, resource, verbs, subresource| Permission {
+        group,
+        resource,
+        verbs,
+        namespace: None,
+        name: None,
+        subresource,
+        why: "must stay denied",
+    };
+    vec![
+        permission(
+            "apps",
+            "deployments",
+            &["create", "update", "delete", "deletecollection"],
+            None,
+        ),
+        permission("apps", "deployments", &["create", "delete"], Some("scale")),
+        permission(
+            "",
+            "pods",
+            &["create", "update", "patch", "deletecollection"],
+            None,
+        ),
+        permission("", "pods", &["create"], Some("attach")),
+        permission("", "pods", &["create"], Some("portforward")),
+        permission("apps", "replicasets", &["patch", "delete"], None),
+        permission("apps", "statefulsets", &["patch", "delete"], None),
+        permission("", "services", &["delete"], None),
+    ]
+}
+
+#[tokio::test]
+async fn actions_and_exec_grant_their_verbs_and_nothing_more() -> Result<()> {
+    let cluster = cluster_with_values(
+        "rbac-actions",
+        false,
+        &[("operations.actions", "true"), ("operations.exec", "true")],
+    )
+    .await?;
+    let client = agent_client(&cluster).await?;
+    let report = check::run(client.clone(), false, Duration::from_secs(90)).await?;
+    assert!(report.ok(), "{report}");
+    assert!(
+        report.operations.iter().all(|(_, allowed)| *allowed),
+        "{report}"
+    );
+    for op in [Operation::Actions, Operation::Exec] {
+        let granted = rbac::verify(&client, rbac::operation_permissions(op)).await?;
+        assert!(!granted.is_empty() && granted.iter().all(|c| c.allowed));
+    }
+    let denied = rbac::verify(&client, &beyond_actions()).await?;
+    let allowed: Vec<_> = denied
+        .iter()
+        .filter(|c| c.allowed)
+        .map(|c| (c.permission.resource, c.permission.subresource, c.verb))
+        .collect();
+    assert!(
+        allowed.is_empty(),
+        "granted beyond the actions: {allowed:?}"
+    );
+
+    // Without the switches (the chart's default), the same client is refused the actions.
+    let cluster = cluster_with_chart("rbac-noactions", false).await?;
+    let client = agent_client(&cluster).await?;
+    for op in [Operation::Actions, Operation::Exec] {
+        let checks = rbac::verify(&client, rbac::operation_permissions(op)).await?;
+        assert!(checks.iter().all(|c| !c.allowed), "{op}: {checks:?}");
+    }
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use kubeworkz_hub::keys::{self, KeyConfig};
 use kubeworkz_hub::pull::egress::EgressArgs;
 use kubeworkz_hub::pull::{self, ProbeSettings, Registration};
 use kubeworkz_hub::server::open_store;
-use kubeworkz_hub::store::{Cluster, Environment, Store};
+use kubeworkz_hub::store::{AuditEntry, Cluster, Environment, OperationSwitches, Store};
 use kubeworkz_shared::ids::OrgId;
 
 use listing::Listing;
@@ -211,6 +211,18 @@ pub enum OrgCommand {
         store: StoreArgs,
         /// Its unique name.
         name: String,
+    },
+    /// Show or set what the organization's roles may do on clusters beyond their rank
+    /// (recorded in the audit log as actor `cli`).
+    Operations {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Whether viewers read pods' logs and objects' events.
+        #[arg(long)]
+        viewers_read_logs: Option<bool>,
+        /// Whether operators may open a terminal in a container.
+        #[arg(long)]
+        operators_exec: Option<bool>,
     },
 }
 
@@ -487,6 +499,40 @@ pub async fn org(command: OrgCommand) -> anyhow::Result<()> {
             let org = store.ensure_organization(&name).await?;
             store.close().await;
             println!("organization {} ({})", org.name, org.id);
+            Ok(())
+        }
+        OrgCommand::Operations {
+            store: args,
+            viewers_read_logs,
+            operators_exec,
+        } => {
+            let (store, org) = args.open().await?;
+            let before = store.operation_switches(org).await?;
+            let after = OperationSwitches {
+                viewers_read_logs: viewers_read_logs.unwrap_or(before.viewers_read_logs),
+                operators_exec: operators_exec.unwrap_or(before.operators_exec),
+            };
+            if after != before {
+                store.set_operation_switches(org, after).await?;
+                let entry = AuditEntry {
+                    id: uuid::Uuid::now_v7(),
+                    org_id: org,
+                    at: chrono::Utc::now(),
+                    actor: "cli".into(),
+                    action: "organization.operations".into(),
+                    target: "organization".into(),
+                    result: "success".into(),
+                    source_ip: None,
+                    request_id: None,
+                    detail: Some(after.change_from(before)),
+                };
+                store.record_audit(&entry).await?;
+            }
+            store.close().await;
+            println!(
+                "viewers_read_logs={} operators_exec={}",
+                after.viewers_read_logs, after.operators_exec
+            );
             Ok(())
         }
     }

@@ -77,6 +77,7 @@ pub async fn record(
             result: format!("from {before} to {version}"),
             source_ip: None,
             request_id: None,
+            detail: None,
         };
         // Like the API's audit writes: the change is stored, a failed entry is logged.
         if let Err(err) = store.record_audit(&entry).await {

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::hub::{Hub, cli, login_session, token_create};
+use support::hub::{Hub, login_session, register_pull_instead, token_create};
 use support::real_agent::{self, Agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -397,23 +397,13 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
 
     // Pull mode: the agent's cluster removed (one pod uid, one cluster), the same cluster
     // registered with its kubeconfig.
-    let (ok, out, err) = cli(&db, &["cluster", "remove", &agent_cluster]);
-    ensure!(ok, "cluster remove: {out}{err}");
-    let admin_kubeconfig = dir.path().join("admin.kubeconfig");
-    std::fs::write(&admin_kubeconfig, cluster.kubeconfig_yaml())?;
-    let (ok, out, err) = cli(
+    register_pull_instead(
         &db,
-        &[
-            "cluster",
-            "add",
-            "--name",
-            "ops-pull",
-            "--kubeconfig",
-            &admin_kubeconfig.display().to_string(),
-            "--pull-allow-loopback",
-        ],
-    );
-    ensure!(ok, "cluster add: {out}{err}");
+        dir.path(),
+        &agent_cluster,
+        cluster.kubeconfig_yaml(),
+        "ops-pull",
+    )?;
     api.wait_object(&format!("pods/{uid}")).await?;
     api.wait_object(&format!("deployments/{deployment_uid}"))
         .await?;

@@ -1,7 +1,8 @@
 //! The web UI end to end in a real browser: a real test cluster with a deployment, the real
 //! `kubeworkz-hub serve` (the UI embedded in it), and `hub/ui/e2e/run.mjs` driving Debian's
 //! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod,
-//! a scale in the cluster seen without reload, dark mode, a viewer without mutating
+//! a scale in the cluster seen without reload, a scale from the deployment page (confirmed,
+//! its change shown, the pod count following), dark mode, a viewer without mutating
 //! controls, axe-core on the main pages, no console errors. Screenshots land in
 //! `target/ui-screenshots/` (the CI artifact).
 //!
@@ -137,6 +138,12 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "the script scaled up and back"
     );
     browser::check_screenshots(&shots, "", &["dashboard", "cluster", "namespace", "pod"])?;
+    for shot in ["deployment-scale-confirm.png", "deployment-scaled.png"] {
+        let size = std::fs::metadata(shots.join(shot))
+            .with_context(|| format!("screenshot {shot}"))?
+            .len();
+        anyhow::ensure!(size > 1000, "{shot} is a real image");
+    }
     // An open event stream must not hold the hub's graceful shutdown.
     let client = reqwest::Client::new();
     let session = login_session(&url, ADMIN_EMAIL, ADMIN_PASSWORD).await?;

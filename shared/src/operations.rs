@@ -12,8 +12,10 @@ use kube::api::LogParams;
 
 use crate::protocol::{LogsRequest, Operation, OperationError, OperationRequest};
 
+mod actions;
 mod objects;
 
+pub use actions::{ActionOutcome, RESTARTED_AT, delete_pod, restart, scale};
 pub use objects::{EventSummary, MAX_EVENTS, events, object};
 
 /// A log's bytes as Kubernetes sends them; dropping it closes the Kubernetes stream.
@@ -53,7 +55,16 @@ pub async fn run(
                 .map_err(|err| OperationError::Unavailable(format!("cannot encode events: {err}")))
         }
         OperationRequest::Object(target) => object(client, target).await.map(Output::Body),
+        OperationRequest::Scale(request) => outcome(scale(client, request).await?),
+        OperationRequest::Restart(target) => outcome(restart(client, target).await?),
+        OperationRequest::DeletePod(target) => outcome(delete_pod(client, target).await?),
     }
+}
+
+fn outcome(outcome: ActionOutcome) -> Result<Output, OperationError> {
+    serde_json::to_vec(&outcome)
+        .map(Output::Body)
+        .map_err(|err| OperationError::Unavailable(format!("cannot encode the outcome: {err}")))
 }
 
 /// The operations an agent's chart enabled (`KUBEWORKZ_OPERATIONS`, comma-separated).
@@ -62,7 +73,7 @@ pub struct OperationSet(BTreeSet<Operation>);
 
 /// A name in an operation list that is no operation.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("unknown operation {0:?} (known: logs, events, objects)")]
+#[error("unknown operation {0:?} (known: logs, events, objects, actions, exec)")]
 pub struct UnknownOperation(pub String);
 
 impl OperationSet {

@@ -306,7 +306,7 @@ pub struct UserView {
     pub id: Uuid,
     /// Email.
     pub email: String,
-    /// `admin` or `viewer`.
+    /// `viewer`, `operator` or `admin`.
     pub role: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -344,7 +344,7 @@ pub struct CreateUser {
     pub email: String,
     /// At least 12 characters.
     pub password: String,
-    /// `admin` or `viewer` (default).
+    /// `viewer`, `operator` or `admin` (default).
     pub role: Option<String>,
 }
 
@@ -372,7 +372,7 @@ pub struct UpdateUser {
 fn role(name: Option<&str>) -> Result<Option<Role>, ApiError> {
     name.map(|r| {
         Role::parse(r).ok_or_else(|| {
-            ApiError::Unprocessable(format!("unknown role {r:?}: use admin or viewer"))
+            ApiError::Unprocessable(format!("unknown role {r:?}: use viewer, operator or admin"))
         })
     })
     .transpose()

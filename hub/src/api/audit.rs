@@ -48,6 +48,20 @@ pub(super) async fn record(
     target: &str,
     result: String,
 ) {
+    record_detail(state, org, actor, ctx, (action, target), result, None).await;
+}
+
+/// Appends one entry with what it changed or why it failed (`detail`, never a secret);
+/// failures are logged, not returned.
+pub(super) async fn record_detail(
+    state: &AppState,
+    org: kubeworkz_shared::ids::OrgId,
+    actor: &str,
+    ctx: &RequestContext,
+    (action, target): (&str, &str),
+    result: String,
+    detail: Option<String>,
+) {
     let entry = AuditEntry {
         id: Uuid::now_v7(),
         org_id: org,
@@ -58,6 +72,7 @@ pub(super) async fn record(
         result,
         source_ip: ctx.source_ip.map(|ip| ip.to_string()),
         request_id: Some(ctx.request_id.clone()),
+        detail,
     };
     if let Err(err) = state.store.record_audit(&entry).await {
         tracing::error!(error = %err, action, request_id = %ctx.request_id, "audit write failed");
@@ -83,6 +98,8 @@ pub struct AuditView {
     pub source_ip: Option<String>,
     /// Request id.
     pub request_id: Option<String>,
+    /// What the mutation changed (`replicas 2 -> 3`), or why it failed, in words.
+    pub detail: Option<String>,
 }
 
 page_of!(AuditPage, AuditView);
@@ -214,6 +231,7 @@ impl From<AuditEntry> for AuditView {
             result: e.result,
             source_ip: e.source_ip,
             request_id: e.request_id,
+            detail: e.detail,
         }
     }
 }

@@ -13,8 +13,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs, metrics, oidc,
-    oidc_admin, oidc_session, search, search_export, session, usage,
+    actions, admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs,
+    metrics, oidc, oidc_admin, oidc_session, search, search_export, session, switches, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -91,6 +91,7 @@ impl Modify for OperationIds {
         oidc::providers, oidc::login, oidc::callback, oidc_session::refresh,
         oidc_admin::list, oidc_admin::create, oidc_admin::update, oidc_admin::delete,
         oidc_admin::set_group_roles, oidc_admin::set_password_login,
+        switches::get, switches::set,
         clusters::register, clusters::list, clusters::get, clusters::update, clusters::delete,
         clusters::sync, clusters::health,
         inventory::cluster_namespaces, inventory::cluster_nodes,
@@ -100,6 +101,7 @@ impl Modify for OperationIds {
         inspect::pod_events, inspect::pod_yaml, inspect::deployment_events,
         inspect::deployment_yaml, inspect::node_events, inspect::node_yaml,
         inspect::namespace_events, inspect::namespace_yaml,
+        actions::scale, actions::restart, actions::delete_pod,
         search::search, search_export::export, fleet::fleet,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
         costs::namespace_costs, costs::costs, costs::efficiency,

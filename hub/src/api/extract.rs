@@ -212,11 +212,39 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let principal = Principal::from_request_parts(parts, state).await?;
-        if principal.role.includes(Role::Admin) {
-            Ok(Admin(principal))
-        } else {
-            Err(ApiError::forbidden_role())
-        }
+        at_least(parts, state, Role::Admin, ApiError::forbidden_role)
+            .await
+            .map(Admin)
+    }
+}
+
+/// A [`Principal`] with at least the operator role: handlers of workload actions take this,
+/// so the role check lives here only. Viewers get 403.
+#[derive(Debug, Clone)]
+pub struct Operator(pub Principal);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let refused = || ApiError::Forbidden("this needs the operator or admin role".into());
+        at_least(parts, state, Role::Operator, refused)
+            .await
+            .map(Operator)
+    }
+}
+
+/// The caller, when their role includes `role`; else `refused()`.
+async fn at_least(
+    parts: &mut Parts,
+    state: &AppState,
+    role: Role,
+    refused: impl FnOnce() -> ApiError,
+) -> Result<Principal, ApiError> {
+    let principal = Principal::from_request_parts(parts, state).await?;
+    if principal.role.includes(role) {
+        Ok(principal)
+    } else {
+        Err(refused())
     }
 }

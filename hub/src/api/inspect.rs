@@ -79,6 +79,7 @@ async fn events(
     kind: ObjectKind,
     id: String,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
+    super::switches::may_read_logs(&state, &who).await?;
     let (cluster, object) = target(&state, &who, kind, &id).await?;
     let body = fetch(&state, &who, cluster, OperationRequest::Events(object)).await?;
     let events: Vec<EventSummary> = serde_json::from_slice(&body)
@@ -117,6 +118,7 @@ macro_rules! inspect_routes {
             responses(
                 (status = 200, body = Vec<EventView>, description = "Its events now, warnings first, then the newest"),
                 (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+                (status = 403, body = ErrorBody, description = "A viewer, where the organization lets only operators and admins read events"),
                 (status = 409, body = ErrorBody, description = "Not enabled in the agent's chart (`operations.events`)"),
                 (status = 502, body = ErrorBody), (status = 503, body = ErrorBody)))]
         pub(super) async fn $events(

@@ -211,7 +211,8 @@ pub(super) fn cluster_fields(c: &ClusterView) -> Vec<String> {
 }
 
 /// The audit log's columns.
-pub(super) const AUDIT_HEADER: &str = "at,actor,action,target,result,source_ip,request_id,id";
+pub(super) const AUDIT_HEADER: &str =
+    "at,actor,action,target,result,source_ip,request_id,id,detail";
 
 /// An audit entry's row (see [`AUDIT_HEADER`]).
 pub(super) fn audit_fields(e: &AuditView) -> Vec<String> {
@@ -224,6 +225,7 @@ pub(super) fn audit_fields(e: &AuditView) -> Vec<String> {
         e.source_ip.clone().unwrap_or_default(),
         e.request_id.clone().unwrap_or_default(),
         e.id.to_string(),
+        e.detail.clone().unwrap_or_default(),
     ]
 }
 

@@ -83,6 +83,8 @@ impl LogParams {
         (status = 400, body = ErrorBody, description = "Bad parameters, or Kubernetes refused \
             them (no such container, no previous container)"),
         (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "A viewer, where the organization lets \
+            only operators and admins read logs"),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Not enabled in the agent's chart \
             (`operations.logs`), or the cluster is disabled"),
@@ -96,6 +98,7 @@ pub(super) async fn pod_logs(
     ApiPath(id): ApiPath<String>,
     ApiQuery(params): ApiQuery<LogParams>,
 ) -> Result<Response, ApiError> {
+    super::switches::may_read_logs(&state, &who).await?;
     let pod = own_object(&state, &who, ObjectKind::Pod, &id).await?;
     let request = params.request(pod.namespace, pod.name)?;
     let output = super::operations::stream(

@@ -7,6 +7,7 @@
 //! [`extract::Principal`] extractor and check the admin role with [`extract::Admin`]; every
 //! mutation is audited (`audit.rs`).
 
+mod actions;
 mod admin;
 mod audit;
 mod clusters;
@@ -32,6 +33,7 @@ mod operations;
 mod search;
 mod search_export;
 mod session;
+mod switches;
 mod timestamp;
 mod usage;
 mod views;
@@ -87,12 +89,17 @@ pub fn router(state: AppState) -> Router {
         .route("/costs/efficiency", get(costs::efficiency))
         .route("/deployments/{id}/pods", get(inventory::deployment_pods))
         .route("/deployments/{id}", get(inventory::deployment))
-        .route("/pods/{id}", get(inventory::pod))
+        .route(
+            "/pods/{id}",
+            get(inventory::pod).delete(actions::delete_pod),
+        )
         .route("/pods/{id}/usage", get(usage::pod_series))
         .route("/pods/{id}/events", get(inspect::pod_events))
         .route("/pods/{id}/yaml", get(inspect::pod_yaml))
         .route("/deployments/{id}/events", get(inspect::deployment_events))
         .route("/deployments/{id}/yaml", get(inspect::deployment_yaml))
+        .route("/deployments/{id}/scale", post(actions::scale))
+        .route("/deployments/{id}/restart", post(actions::restart))
         .route("/nodes/{id}/events", get(inspect::node_events))
         .route("/nodes/{id}/yaml", get(inspect::node_yaml))
         .route("/namespaces/{id}/events", get(inspect::namespace_events))
@@ -148,6 +155,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/organization/password-login",
             axum::routing::put(oidc_admin::set_password_login),
+        )
+        .route(
+            "/organization/operations",
+            get(switches::get).put(switches::set),
         )
         .route("/audit", get(audit::list))
         .route("/docs", get(docs::page))

@@ -48,7 +48,7 @@ pub struct ProviderView {
 pub struct GroupRoleView {
     /// The group as the groups claim names it.
     pub group: String,
-    /// `admin` or `viewer`.
+    /// `viewer`, `operator` or `admin`.
     pub role: String,
 }
 

@@ -53,7 +53,7 @@ pub struct Me {
     pub org_id: Uuid,
     /// Organization name.
     pub org: String,
-    /// `admin` or `viewer`.
+    /// `viewer`, `operator` or `admin`.
     pub role: String,
     /// `session` or `token`.
     pub auth: String,
@@ -377,7 +377,9 @@ pub(super) async fn create_token(
         let role = match body.role.as_deref() {
             None => Role::Viewer,
             Some(r) => Role::parse(r).ok_or_else(|| {
-                ApiError::Unprocessable(format!("unknown role {r:?}: use admin or viewer"))
+                ApiError::Unprocessable(format!(
+                    "unknown role {r:?}: use viewer, operator or admin"
+                ))
             })?,
         };
         let expires_at = match body.ttl.as_deref() {

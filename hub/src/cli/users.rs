@@ -34,7 +34,7 @@ pub enum UserCommand {
         /// Login email.
         #[arg(long)]
         email: String,
-        /// admin or viewer.
+        /// viewer, operator or admin.
         #[arg(long, default_value = "viewer")]
         role: String,
     },
@@ -55,7 +55,7 @@ pub enum UserCommand {
         /// Login email.
         #[arg(long)]
         email: String,
-        /// admin or viewer.
+        /// viewer, operator or admin.
         #[arg(long)]
         role: String,
     },

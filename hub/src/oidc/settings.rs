@@ -39,7 +39,7 @@ pub struct ProviderInput {
     pub groups_claim: Option<String>,
     /// The ID token claim with the user's email; default `email`.
     pub email_claim: Option<String>,
-    /// Role of a user in none of the mapped groups (`admin` or `viewer`); none refuses them.
+    /// Role of a user in none of the mapped groups (`viewer`, `operator` or `admin`); none refuses them.
     pub default_role: Option<String>,
 }
 
@@ -54,7 +54,7 @@ impl std::fmt::Debug for ProviderInput {
 
 /// A role by name, or why not.
 pub fn role(text: &str) -> Result<Role, String> {
-    Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: use admin or viewer"))
+    Role::parse(text).ok_or_else(|| format!("unknown role {text:?}: use viewer, operator or admin"))
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, String> {

@@ -33,6 +33,21 @@ fn the_most_privileged_mapped_group_wins_else_the_default() {
     );
     assert_eq!(role_for(&groups(&["sales"]), &mappings, None), None);
     assert_eq!(role_for(&[], &[], None), None);
+    let on_call = [
+        mapping("dev", Role::Viewer),
+        mapping("on-call", Role::Operator),
+        mapping("platform", Role::Admin),
+    ];
+    assert_eq!(
+        role_for(&groups(&["dev", "on-call"]), &on_call, None),
+        Some(Role::Operator),
+        "the operator ranks between viewer and admin"
+    );
+    assert_eq!(
+        role_for(&groups(&["on-call", "platform"]), &on_call, None),
+        Some(Role::Admin)
+    );
+    assert_eq!(settings::role("operator"), Ok(Role::Operator));
 }
 
 #[test]

@@ -32,6 +32,9 @@ pub struct AuditEntry {
     pub source_ip: Option<String>,
     /// The request id the client was given.
     pub request_id: Option<String>,
+    /// What the mutation changed (`replicas 2 -> 3`), or why it failed, in words; never a
+    /// secret. `None` where the action and target say it all.
+    pub detail: Option<String>,
 }
 
 /// Filters of the audit log; `None` matches everything.
@@ -82,8 +85,8 @@ impl Store {
             let d = db.dialect();
             let sql = format!(
                 "INSERT INTO audit_log (id, org_id, at, actor, action, target, result, source_ip, \
-         request_id) VALUES ({})",
-                (1..=9).map(|n| d.ph(n)).collect::<Vec<_>>().join(", ")
+         request_id, detail) VALUES ({})",
+                (1..=10).map(|n| d.ph(n)).collect::<Vec<_>>().join(", ")
             );
             db.execute(
                 &sql,
@@ -97,6 +100,7 @@ impl Store {
                     Value::Text(entry.result.clone()),
                     Value::OptText(entry.source_ip.clone()),
                     Value::OptText(entry.request_id.clone()),
+                    Value::OptText(entry.detail.clone()),
                 ],
             )
             .await?;
@@ -141,7 +145,7 @@ impl Store {
                 );
             }
             let columns = format!(
-                "{}, {}, at, actor, action, target, result, source_ip, request_id",
+                "{}, {}, at, actor, action, target, result, source_ip, request_id, detail",
                 d.text("id"),
                 d.text("org_id")
             );
@@ -158,6 +162,7 @@ impl Store {
                         Ty::Text,
                         Ty::Text,
                         Ty::Text,
+                        Ty::OptText,
                         Ty::OptText,
                         Ty::OptText,
                     ],
@@ -178,6 +183,7 @@ impl Store {
                         result: c.text()?,
                         source_ip: c.opt_text()?,
                         request_id: c.opt_text()?,
+                        detail: c.opt_text()?,
                     })
                 })
                 .collect::<Result<_, StoreError>>()?;

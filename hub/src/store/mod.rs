@@ -17,6 +17,7 @@
 //! database; each backend has its own migrations under `migrations/{sqlite,postgres}`.
 
 mod accounts;
+mod actions;
 mod agents;
 mod audit;
 mod backend;
@@ -45,9 +46,10 @@ use sql::{Sql, Tx, Ty};
 
 pub use accounts::{
     ApiTokenInfo, GroupRole, LAST_ADMIN, NO_PASSWORD, NewApiToken, NewSession, NewUser, OidcLogin,
-    OidcProvider, OidcSessionRecord, OidcSignIn, Role, SessionRecord, SignInRefused, SignedIn,
-    User, UserChange, UserCredentials,
+    OidcProvider, OidcSessionRecord, OidcSignIn, OperationSwitches, Role, SessionRecord,
+    SignInRefused, SignedIn, User, UserChange, UserCredentials,
 };
+pub use actions::{ACTION_KEY_TTL, ACTION_RUNNING_TTL, ActionClaim, ActionKey};
 pub use agents::{
     AgentCluster, AgentLink, CertificateStanding, EnrollmentTokenInfo, NewEnrollmentToken,
     NewIssuedCertificate, Redemption, SessionCertificate, SessionLink, StoredCa,

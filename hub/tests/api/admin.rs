@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 
 use crate::client::{PASSWORD, TestHub, seed};
 use kubeworkz_hub::store::Role;
+use kubeworkz_shared::ids::ClusterId;
 
 pub async fn viewers_are_refused_every_mutation(hub: TestHub) {
     let a = seed(&hub, hub.default_org, "alpha").await;
@@ -22,43 +23,7 @@ pub async fn viewers_are_refused_every_mutation(hub: TestHub) {
         .user("default", "viewer@example.com", Role::Viewer)
         .await;
     let c = a.cluster;
-    let mutations: Vec<(&str, String, Value)> = vec![
-        (
-            "POST",
-            "/api/v1/k8s/clusters".into(),
-            json!({"name": "x", "kubeconfig": "a: b"}),
-        ),
-        (
-            "PATCH",
-            format!("/api/v1/k8s/clusters/{c}"),
-            json!({"name": "y"}),
-        ),
-        ("DELETE", format!("/api/v1/k8s/clusters/{c}"), Value::Null),
-        ("POST", format!("/api/v1/k8s/clusters/{c}/sync"), json!({})),
-        (
-            "POST",
-            "/api/v1/k8s/enrollment-tokens".into(),
-            json!({"cluster_name": "z"}),
-        ),
-        (
-            "DELETE",
-            "/api/v1/k8s/enrollment-tokens/some-id".into(),
-            Value::Null,
-        ),
-        ("POST", "/api/v1/auth/tokens".into(), json!({"name": "t"})),
-        ("DELETE", format!("/api/v1/auth/tokens/{user}"), Value::Null),
-        (
-            "POST",
-            "/api/v1/users".into(),
-            json!({"email": "n@example.com", "password": PASSWORD}),
-        ),
-        (
-            "PATCH",
-            format!("/api/v1/users/{user}"),
-            json!({"role": "admin"}),
-        ),
-        ("DELETE", format!("/api/v1/users/{user}"), Value::Null),
-    ];
+    let mutations = admin_only_mutations(c, &user);
     for (method, path, body) in &mutations {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let body = (!body.is_null()).then(|| body.clone());
@@ -99,6 +64,47 @@ pub async fn viewers_are_refused_every_mutation(hub: TestHub) {
             .len(),
         3
     );
+}
+
+/// Every mutation only an admin may make, on cluster `c` and user `user`: method, path, body.
+pub fn admin_only_mutations(c: ClusterId, user: &str) -> Vec<(&'static str, String, Value)> {
+    vec![
+        (
+            "POST",
+            "/api/v1/k8s/clusters".into(),
+            json!({"name": "x", "kubeconfig": "a: b"}),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/k8s/clusters/{c}"),
+            json!({"name": "y"}),
+        ),
+        ("DELETE", format!("/api/v1/k8s/clusters/{c}"), Value::Null),
+        ("POST", format!("/api/v1/k8s/clusters/{c}/sync"), json!({})),
+        (
+            "POST",
+            "/api/v1/k8s/enrollment-tokens".into(),
+            json!({"cluster_name": "z"}),
+        ),
+        (
+            "DELETE",
+            "/api/v1/k8s/enrollment-tokens/some-id".into(),
+            Value::Null,
+        ),
+        ("POST", "/api/v1/auth/tokens".into(), json!({"name": "t"})),
+        ("DELETE", format!("/api/v1/auth/tokens/{user}"), Value::Null),
+        (
+            "POST",
+            "/api/v1/users".into(),
+            json!({"email": "n@example.com", "password": PASSWORD}),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/users/{user}"),
+            json!({"role": "admin"}),
+        ),
+        ("DELETE", format!("/api/v1/users/{user}"), Value::Null),
+    ]
 }
 
 pub async fn enrollment_tokens_are_issued_listed_and_revoked(hub: TestHub) {

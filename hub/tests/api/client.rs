@@ -287,7 +287,21 @@ impl Resp {
 
 impl Caller {
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Resp {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    /// [`Caller::send`] with extra request headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         let mut cookies = Vec::new();
         if let Some(s) = &self.session {
             cookies.push(format!("kubeworkz_session={s}"));

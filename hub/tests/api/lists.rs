@@ -413,7 +413,7 @@ pub async fn the_cluster_list_and_the_audit_log_download_every_row(hub: TestHub)
     let rows = csv_rows(&r.text);
     assert_eq!(
         rows[0].join(","),
-        "at,actor,action,target,result,source_ip,request_id,id"
+        "at,actor,action,target,result,source_ip,request_id,id,detail"
     );
     let page = admin.get("/api/v1/audit?limit=500").await;
     let entries = page.json["items"].as_array().unwrap();
@@ -430,7 +430,8 @@ pub async fn the_cluster_list_and_the_audit_log_download_every_row(hub: TestHub)
                 text("result"),
                 text("source_ip"),
                 text("request_id"),
-                text("id")
+                text("id"),
+                text("detail")
             ],
             "{row:?}"
         );

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod actions;
 mod admin;
 mod auth_flow;
 mod charts;
@@ -26,6 +27,7 @@ mod lists;
 mod openapi;
 mod prices_cli;
 mod register;
+mod roles;
 mod search;
 mod sso;
 mod ui;
@@ -63,6 +65,11 @@ support::backend_cases! {
     isolation::another_organization_sees_nothing,
     isolation::another_organizations_user_writes_change_nothing,
     admin::viewers_are_refused_every_mutation,
+    roles::viewers_read_logs_and_events_unless_the_organization_turns_it_off,
+    roles::operators_cannot_manage_clusters_tokens_or_users,
+    roles::the_cli_sets_operation_switches_and_creates_operators,
+    actions::viewers_are_refused_every_action_and_operators_reach_the_cluster,
+    actions::bad_action_requests_are_refused_in_words,
     admin::enrollment_tokens_are_issued_listed_and_revoked,
     charts::the_chart_repository_is_served_without_login,
     charts::the_install_line_names_the_hubs_chart_repository,

@@ -342,79 +342,9 @@ pub async fn emails_are_unique_per_organization_and_login_finds_each(t: TestStor
 /// foreign keys.
 pub async fn the_accounts_migration_keeps_users_sessions_and_tokens(t: TestStore) {
     let backend = t.store.backend();
-    let folder = match backend {
-        store::Backend::Sqlite => "sqlite",
-        store::Backend::Postgres => "postgres",
-    };
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../migrations")
-        .join(folder);
-    let earlier = tempfile::tempdir().unwrap();
-    let mut files: Vec<_> = std::fs::read_dir(&source)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
-    let accounts = files
-        .iter()
-        .position(|f| f.ends_with("_accounts.sql"))
-        .unwrap();
-    for file in &files[..accounts] {
-        std::fs::copy(source.join(file), earlier.path().join(file)).unwrap();
-    }
-    let migrator = sqlx::migrate::Migrator::new(earlier.path()).await.unwrap();
-
     let (org, ann, bob) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let blob = |byte: &str| match backend {
-        store::Backend::Sqlite => format!("X'{}'", byte.repeat(32)),
-        store::Backend::Postgres => format!("'\\x{}'", byte.repeat(32)),
-    };
-    let at = "'2024-01-01T00:00:00Z'";
-    let seed = [
-        format!("INSERT INTO organizations (id, name, created_at) VALUES ('{org}', 'acme', {at})"),
-        format!(
-            "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES \
-             ('{ann}', '{org}', 'ann@x.io', '$argon2id$a', 'admin', {at}), \
-             ('{bob}', '{org}', 'bob@x.io', '$argon2id$b', 'viewer', {at})"
-        ),
-        format!(
-            "INSERT INTO sessions (token_hash, user_id, org_id, csrf_hash, created_at, \
-             expires_at) VALUES ({}, '{bob}', '{org}', {}, {at}, '2999-01-01T00:00:00Z')",
-            blob("01"),
-            blob("02")
-        ),
-        format!(
-            "INSERT INTO api_tokens (id, org_id, user_id, name, token_hash, role, created_at) \
-             VALUES ('{}', '{org}', '{ann}', 'ci', {}, 'admin', {at})",
-            Uuid::now_v7(),
-            blob("05")
-        ),
-    ];
-    let _database;
-    let url = match backend {
-        store::Backend::Sqlite => {
-            let path = earlier.path().join("old.db");
-            let url = format!("sqlite://{}?mode=rwc", path.display());
-            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
-                .await
-                .unwrap();
-            migrator.run(&mut conn).await.unwrap();
-            run_all(&mut conn, &seed).await;
-            format!("sqlite://{}", path.display())
-        }
-        store::Backend::Postgres => {
-            let database = TestDatabase::create().await.unwrap();
-            let url = database.url().to_owned();
-            _database = database;
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
-                .await
-                .unwrap();
-            migrator.run(&mut conn).await.unwrap();
-            run_all(&mut conn, &seed).await;
-            url
-        }
-    };
-
+    let seed = seed_accounts(backend, org, (ann, bob), bob);
+    let (url, _database, _earlier) = database_before(backend, "_accounts.sql", &seed).await;
     let store = store::connect(&url.parse().unwrap()).await.unwrap();
     let org = OrgId::from_uuid(org);
     let users = store.users(org).await.unwrap();
@@ -466,7 +396,103 @@ pub async fn the_accounts_migration_keeps_users_sessions_and_tokens(t: TestStore
     store.close().await;
 }
 
-async fn run_all<C: sqlx::Connection>(conn: &mut C, statements: &[String])
+/// Raw SQL text of 32 bytes `byte` (two hex digits) in `backend`'s literal syntax.
+pub fn blob(backend: store::Backend, byte: &str) -> String {
+    match backend {
+        store::Backend::Sqlite => format!("X'{}'", byte.repeat(32)),
+        store::Backend::Postgres => format!("'\\x{}'", byte.repeat(32)),
+    }
+}
+
+/// Statements that make organization `org` (`acme`) with `admin` (ann@x.io) and `viewer`
+/// (bob@x.io), a session of `session_user` (hash `[1; 32]`) and an admin token of `admin`
+/// (hash `[5; 32]`), as an older schema stores them.
+pub fn seed_accounts(
+    backend: store::Backend,
+    org: Uuid,
+    (admin, viewer): (Uuid, Uuid),
+    session_user: Uuid,
+) -> Vec<String> {
+    let at = "'2024-01-01T00:00:00Z'";
+    vec![
+        format!("INSERT INTO organizations (id, name, created_at) VALUES ('{org}', 'acme', {at})"),
+        format!(
+            "INSERT INTO users (id, org_id, email, password_hash, role, created_at) VALUES \
+             ('{admin}', '{org}', 'ann@x.io', '$argon2id$a', 'admin', {at}), \
+             ('{viewer}', '{org}', 'bob@x.io', '$argon2id$b', 'viewer', {at})"
+        ),
+        format!(
+            "INSERT INTO sessions (token_hash, user_id, org_id, csrf_hash, created_at, \
+             expires_at) VALUES ({}, '{session_user}', '{org}', {}, {at}, \
+             '2999-01-01T00:00:00Z')",
+            blob(backend, "01"),
+            blob(backend, "02")
+        ),
+        format!(
+            "INSERT INTO api_tokens (id, org_id, user_id, name, token_hash, role, created_at) \
+             VALUES ('{}', '{org}', '{admin}', 'ci', {}, 'admin', {at})",
+            Uuid::now_v7(),
+            blob(backend, "05")
+        ),
+    ]
+}
+
+/// A database of `backend` migrated up to (not including) the migration whose file name ends
+/// with `suffix`, with `seed` run on it: how an upgraded installation looks before that
+/// migration. The answer holds its URL and what keeps it alive.
+pub async fn database_before(
+    backend: store::Backend,
+    suffix: &str,
+    seed: &[String],
+) -> (String, Option<TestDatabase>, tempfile::TempDir) {
+    let folder = match backend {
+        store::Backend::Sqlite => "sqlite",
+        store::Backend::Postgres => "postgres",
+    };
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../migrations")
+        .join(folder);
+    let earlier = tempfile::tempdir().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&source)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    let before = files.iter().position(|f| f.ends_with(suffix)).unwrap();
+    for file in &files[..before] {
+        std::fs::copy(source.join(file), earlier.path().join(file)).unwrap();
+    }
+    let migrator = sqlx::migrate::Migrator::new(earlier.path()).await.unwrap();
+
+    let mut kept = None;
+    let url = match backend {
+        store::Backend::Sqlite => {
+            let path = earlier.path().join("old.db");
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            migrator.run(&mut conn).await.unwrap();
+            run_all(&mut conn, seed).await;
+            format!("sqlite://{}", path.display())
+        }
+        store::Backend::Postgres => {
+            let database = TestDatabase::create().await.unwrap();
+            let url = database.url().to_owned();
+            kept = Some(database);
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+                .await
+                .unwrap();
+            migrator.run(&mut conn).await.unwrap();
+            run_all(&mut conn, seed).await;
+            url
+        }
+    };
+
+    (url, kept, earlier)
+}
+
+pub async fn run_all<C: sqlx::Connection>(conn: &mut C, statements: &[String])
 where
     for<'c> &'c mut C: sqlx::Executor<'c>,
 {

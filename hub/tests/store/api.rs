@@ -217,6 +217,7 @@ pub async fn the_audit_log_is_filtered_and_paged_per_organization(t: TestStore) 
                 result: "success".into(),
                 source_ip: Some("127.0.0.1".into()),
                 request_id: Some(format!("r{i}")),
+                detail: (i == 0).then(|| "replicas 2 -> 3".to_owned()),
             })
             .await
             .unwrap();
@@ -232,6 +233,8 @@ pub async fn the_audit_log_is_filtered_and_paged_per_organization(t: TestStore) 
     assert_eq!(all.total, 3);
     let targets: Vec<_> = all.items.iter().map(|e| e.target.as_str()).collect();
     assert_eq!(targets, ["t2", "t1", "t0"], "newest first, this org only");
+    assert_eq!(all.items[2].detail.as_deref(), Some("replicas 2 -> 3"));
+    assert_eq!(all.items[1].detail, None);
     let filter = AuditFilter {
         action: Some("a.one".into()),
         ..AuditFilter::default()

@@ -156,6 +156,7 @@ pub async fn the_audit_log_pages_by_keyset_through_entries_of_one_instant(t: Tes
                 result: "success".into(),
                 source_ip: None,
                 request_id: None,
+                detail: None,
             })
             .await
             .unwrap();

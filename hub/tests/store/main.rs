@@ -5,6 +5,7 @@
 //! only.
 
 mod accounts;
+mod actions;
 mod agent_links;
 mod api;
 mod cluster_counts;
@@ -67,6 +68,11 @@ support::backend_cases! {
     accounts::racing_mutual_demotions_leave_an_admin,
     accounts::emails_are_unique_per_organization_and_login_finds_each,
     accounts::the_accounts_migration_keeps_users_sessions_and_tokens,
+    actions::operators_are_stored_for_users_and_tokens,
+    actions::operation_switches_default_and_change_per_organization,
+    actions::an_idempotency_key_answers_its_first_result_until_it_expires,
+    actions::a_released_or_abandoned_claim_runs_again,
+    actions::the_operator_migration_keeps_users_and_what_hangs_off_them,
     oidc::providers_and_mappings_are_kept_per_organization,
     oidc::a_login_is_taken_once_and_expires,
     oidc::sign_in_provisions_links_and_keeps_organizations_apart,

@@ -252,6 +252,42 @@ pub async fn login_session(url: &str, email: &str, password: &str) -> Result<Str
         .ok_or_else(|| anyhow::anyhow!("no session cookie"))
 }
 
+/// Moves a test cluster from agent mode to pull mode: removes the hub's cluster
+/// `agent_cluster` (so each object uid belongs to one cluster) and registers the same
+/// cluster as `name` with its admin kubeconfig (written to `dir`), loopback allowed.
+#[allow(dead_code)] // only the real-cluster operation tests switch modes
+pub fn register_pull_instead(
+    db: &str,
+    dir: &std::path::Path,
+    agent_cluster: &str,
+    kubeconfig_yaml: &str,
+    name: &str,
+) -> Result<()> {
+    let (ok, out, err) = cli(db, &["cluster", "remove", agent_cluster]);
+    if !ok {
+        bail!("cluster remove: {out}{err}");
+    }
+    let kubeconfig = dir.join("admin.kubeconfig");
+    std::fs::write(&kubeconfig, kubeconfig_yaml)?;
+    let path = kubeconfig.display().to_string();
+    let (ok, out, err) = cli(
+        db,
+        &[
+            "cluster",
+            "add",
+            "--name",
+            name,
+            "--kubeconfig",
+            &path,
+            "--pull-allow-loopback",
+        ],
+    );
+    if !ok {
+        bail!("cluster add: {out}{err}");
+    }
+    Ok(())
+}
+
 /// Polls `check` every 250 ms until it returns true or `timeout` passes.
 #[allow(dead_code)] // not every test binary that shares this module polls
 pub async fn eventually<F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<()>

@@ -1,6 +1,8 @@
 // End-to-end walk of the web UI in Debian's Chromium (playwright-core, headless), against a
 // real hub and a real test cluster that `hub/tests/kube_ui_e2e.rs` started.
 //
+// The admin also scales the deployment from its page (confirmation, result, the pod count
+// following), and the viewer sees no action on the pod page.
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
 // KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,
 // CHROMIUM (default /usr/bin/chromium).
@@ -129,6 +131,7 @@ try {
   await accessible(page, 'namespace detail')
   await page.getByRole('link', { name: DEPLOYMENT, exact: true }).click()
   await page.getByRole('heading', { name: `Deployment ${DEPLOYMENT}` }).waitFor()
+  const deploymentUrl = page.url()
   await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
   await page.getByTestId('pod-row').first().getByRole('link').click()
   await page.getByRole('heading', { name: /^Pod / }).waitFor()
@@ -155,6 +158,26 @@ try {
   assert(await page.evaluate(() => window.__noReload === true), 'the dashboard was not reloaded')
   await accessible(page, 'dashboard')
   await reachableByKeyboard(page, ['e2e', 'Register cluster', 'Switch to dark mode', 'Log out'])
+
+  log('scale from the UI: confirm, see the change, and the pod count follows')
+  await page.goto(deploymentUrl)
+  await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
+  await page.evaluate(() => (window.__noReload = true))
+  await page.getByLabel('Replicas').fill(String(REPLICAS + 2))
+  await page.getByRole('button', { name: 'Scale', exact: true }).click()
+  const scaleDialog = page.getByRole('alertdialog', { name: 'Scale' })
+  await scaleDialog.getByText(`Scale deployment “${DEPLOYMENT}” up from ${REPLICAS} to ${REPLICAS + 2} replicas?`).waitFor()
+  await accessible(page, 'scale confirmation')
+  await page.screenshot({ path: join(SHOTS, 'deployment-scale-confirm.png') })
+  await scaleDialog.getByRole('button', { name: 'Confirm' }).click()
+  await page.getByTestId('scale-result').filter({ hasText: `Done: replicas ${REPLICAS} -> ${REPLICAS + 2}` }).waitFor()
+  await page.getByRole('heading', { name: `Pods (${REPLICAS + 2})` }).waitFor()
+  assert(await page.evaluate(() => window.__noReload === true), 'the deployment page was not reloaded')
+  await page.screenshot({ path: join(SHOTS, 'deployment-scaled.png') })
+  await page.getByLabel('Replicas').fill(String(REPLICAS))
+  await page.getByRole('button', { name: 'Scale', exact: true }).click()
+  await page.getByRole('alertdialog', { name: 'Scale' }).getByRole('button', { name: 'Confirm' }).click()
+  await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
 
   log('dark mode: toggled, remembered across a reload')
   await page.getByTestId('theme-toggle').click()

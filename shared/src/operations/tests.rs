@@ -12,6 +12,6 @@ fn operation_lists_parse_and_refuse_unknown_names() {
     );
     assert_eq!(
         OperationSet::all().names(),
-        vec!["logs", "events", "objects"]
+        vec!["logs", "events", "objects", "actions", "exec"]
     );
 }

@@ -61,8 +61,8 @@ pub use frame::{FrameError, FrameReader, FrameWriter, Held};
 pub use memory::{FrameMemory, MemoryBudget, MemoryHold};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
 pub use operations::{
-    LiveKind, LogsRequest, ObjectRequest, Operation, OperationError, OperationRequest,
-    OperationResponse,
+    LiveKind, LogsRequest, NamedObject, ObjectRequest, Operation, OperationError, OperationRequest,
+    OperationResponse, ScaleRequest,
 };
 pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};

@@ -1,5 +1,5 @@
-//! Operations: requests the hub makes of an agent (logs first; events, objects, actions and
-//! exec follow the same shape).
+//! Operations: requests the hub makes of an agent (logs, events, objects and workload
+//! actions; exec follows the same shape).
 //!
 //! The hub opens one bidirectional QUIC stream per request on the agent's connection, so a
 //! slow or long request (a followed log) never holds up the control stream or another
@@ -34,6 +34,16 @@ pub enum OperationRequest {
     Events(ObjectRequest),
     /// An object as the cluster has it now, answered with its JSON without `managedFields`.
     Object(ObjectRequest),
+    /// Sets a deployment's replicas through its `scale` subresource, answered with the JSON
+    /// of `kubeworkz_shared::operations::ActionOutcome`.
+    Scale(ScaleRequest),
+    /// Restarts a deployment's pods as `kubectl rollout restart` does (a new
+    /// `kubectl.kubernetes.io/restartedAt` annotation on its pod template), answered like
+    /// [`OperationRequest::Scale`].
+    Restart(NamedObject),
+    /// Deletes a pod (its controller, if any, makes a new one), answered like
+    /// [`OperationRequest::Scale`].
+    DeletePod(NamedObject),
 }
 
 impl OperationRequest {
@@ -43,6 +53,7 @@ impl OperationRequest {
             Self::Logs(_) => Operation::Logs,
             Self::Events(_) => Operation::Events,
             Self::Object(_) => Operation::Objects,
+            Self::Scale(_) | Self::Restart(_) | Self::DeletePod(_) => Operation::Actions,
         }
     }
 }
@@ -69,6 +80,24 @@ pub struct ObjectRequest {
     pub namespace: String,
     /// Its name.
     pub name: String,
+}
+
+/// A namespaced object named by the kind its request implies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedObject {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A deployment's new replica count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleRequest {
+    /// The deployment.
+    pub deployment: NamedObject,
+    /// How many pods it should run.
+    pub replicas: u32,
 }
 
 /// Which log to read, as `kubectl logs` takes it.
@@ -112,11 +141,22 @@ pub enum Operation {
     /// `operations.objects`: read an object's live definition (the `list` the collector
     /// already has).
     Objects,
+    /// `operations.actions`: scale and restart deployments (`deployments/scale`, `patch` on
+    /// deployments) and delete pods (`delete` on pods).
+    Actions,
+    /// `operations.exec`: open a terminal in a container (`pods/exec`).
+    Exec,
 }
 
 impl Operation {
     /// Every operation, in the order the chart lists them.
-    pub const ALL: [Operation; 3] = [Operation::Logs, Operation::Events, Operation::Objects];
+    pub const ALL: [Operation; 5] = [
+        Operation::Logs,
+        Operation::Events,
+        Operation::Objects,
+        Operation::Actions,
+        Operation::Exec,
+    ];
 
     /// The name in the chart (`operations.<name>`) and in `KUBEWORKZ_OPERATIONS`.
     pub fn as_str(self) -> &'static str {
@@ -124,6 +164,8 @@ impl Operation {
             Self::Logs => "logs",
             Self::Events => "events",
             Self::Objects => "objects",
+            Self::Actions => "actions",
+            Self::Exec => "exec",
         }
     }
 

@@ -15,6 +15,7 @@ use uuid::Uuid;
 mod api_tokens;
 mod oidc;
 mod oidc_sessions;
+mod switches;
 mod user_changes;
 
 use tracing::instrument;
@@ -26,29 +27,36 @@ pub use oidc::{GroupRole, OidcProvider};
 pub use oidc_sessions::{
     NO_PASSWORD, OidcLogin, OidcSessionRecord, OidcSignIn, SignInRefused, SignedIn,
 };
+pub use switches::OperationSwitches;
 pub use user_changes::{LAST_ADMIN, UserChange};
 
 /// What a user or token may do within its organization.
 ///
-/// Privilege is compared by [`Role::rank`] only, never by declaration order or name: a role
-/// added later (an `operator` between viewer and admin) takes its place by its rank, and every
-/// comparison (a token's effective role, demotion, the last-admin guard) follows.
+/// Privilege is compared by [`Role::rank`] only, never by declaration order or name: every
+/// comparison (a token's effective role, demotion, the last-admin guard) follows the rank, so
+/// `operator` sits between viewer and admin without special cases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
-    /// Reads only.
+    /// Reads only; reads pods' logs and objects' events unless the organization turned
+    /// that off.
     Viewer,
+    /// Reads (logs, events and live definitions too) and acts on workloads: scales and
+    /// restarts deployments, deletes pods. Cannot manage clusters, tokens or users: what
+    /// someone on call needs, and no more.
+    Operator,
     /// Reads, registers, changes and deletes; manages tokens, users and reads the audit log.
     Admin,
 }
 
 impl Role {
     /// Every role, least privileged first.
-    pub const ALL: [Role; 2] = [Role::Viewer, Role::Admin];
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Operator, Role::Admin];
 
     /// The stored and displayed name.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Viewer => "viewer",
+            Role::Operator => "operator",
             Role::Admin => "admin",
         }
     }
@@ -63,6 +71,7 @@ impl Role {
     pub fn rank(self) -> u8 {
         match self {
             Role::Viewer => 10,
+            Role::Operator => 20,
             Role::Admin => 30,
         }
     }

@@ -275,8 +275,15 @@ mod tests {
         assert_eq!(sql, "role IN ($3)");
         assert_eq!(values, vec![Value::Text("admin".into())]);
         let (sql, values) = roles_where(Dialect::Sqlite, "role", 1, |_| true).unwrap();
-        assert_eq!(sql, "role IN (?1, ?2)");
-        assert_eq!(values.len(), 2);
+        assert_eq!(sql, "role IN (?1, ?2, ?3)");
+        assert_eq!(values.len(), 3);
+        let (sql, values) =
+            roles_where(Dialect::Postgres, "role", 2, |r| r.includes(Role::Operator)).unwrap();
+        assert_eq!(sql, "role IN ($2, $3)");
+        assert_eq!(
+            values,
+            vec![Value::Text("operator".into()), Value::Text("admin".into())]
+        );
         assert!(
             roles_where(Dialect::Sqlite, "role", 1, |r| r.rank()
                 > Role::Admin.rank())

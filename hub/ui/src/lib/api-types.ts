@@ -396,6 +396,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/deployments/{id}/restart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /api/v1/k8s/deployments/{id}/restart`. */
+        post: operations["post_k8s_deployments_id_restart"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/k8s/deployments/{id}/scale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** `POST /api/v1/k8s/deployments/{id}/scale`. */
+        post: operations["post_k8s_deployments_id_scale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/deployments/{id}/yaml": {
         parameters: {
             query?: never;
@@ -641,7 +675,8 @@ export interface paths {
         get: operations["get_k8s_pods_id"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** `DELETE /api/v1/k8s/pods/{id}`. */
+        delete: operations["delete_k8s_pods_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -823,6 +858,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organization/operations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/organization/operations`. */
+        get: operations["get_organization_operations"];
+        /** `PUT /api/v1/organization/operations` (admin): sets both switches. */
+        put: operations["put_organization_operations"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organization/password-login": {
         parameters: {
             query?: never;
@@ -934,6 +987,31 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What an action did. */
+        ActionView: {
+            /** @description `scale`, `restart` or `delete`. */
+            action: string;
+            /** @description The change, in words (`replicas 2 -> 3`). */
+            change: string;
+            /**
+             * Format: uuid
+             * @description The cluster it ran on.
+             */
+            cluster_id: string;
+            /** @description `deployment` or `pod`. */
+            kind: string;
+            /** @description The object's name. */
+            name: string;
+            /** @description The object's namespace. */
+            namespace: string;
+            /**
+             * Format: int32
+             * @description A scaled deployment's replicas now.
+             */
+            replicas?: number | null;
+            /** @description A restarted deployment's `kubectl.kubernetes.io/restartedAt` (RFC 3339). */
+            restarted_at?: string | null;
+        };
         /** @description The organization's API tokens. */
         ApiTokenList: {
             /** @description Newest first. */
@@ -1008,6 +1086,8 @@ export interface components {
              * @description When.
              */
             at: string;
+            /** @description What the mutation changed (`replicas 2 -> 3`), or why it failed, in words. */
+            detail?: string | null;
             /**
              * Format: uuid
              * @description Id.
@@ -1301,7 +1381,7 @@ export interface components {
             email: string;
             /** @description At least 12 characters. */
             password: string;
-            /** @description `admin` or `viewer` (default). */
+            /** @description `viewer`, `operator` or `admin` (default). */
             role?: string | null;
         };
         /** @description A created API token: the only time its text is shown. */
@@ -1496,7 +1576,7 @@ export interface components {
         GroupRoleView: {
             /** @description The group as the groups claim names it. */
             group: string;
-            /** @description `admin` or `viewer`. */
+            /** @description `viewer`, `operator` or `admin`. */
             role: string;
         };
         /** @description The latest health verdict. */
@@ -1556,7 +1636,7 @@ export interface components {
              * @description Organization id.
              */
             org_id: string;
-            /** @description `admin` or `viewer`. */
+            /** @description `viewer`, `operator` or `admin`. */
             role: string;
             /**
              * Format: uuid
@@ -1684,6 +1764,16 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description The organization's operation switches. */
+        OperationSwitchesView: {
+            /** @description Operators may open a terminal in a container (default false: admins only). */
+            operators_exec: boolean;
+            /**
+             * @description Viewers read pods' logs and objects' events (default true, as Kubernetes' `view`
+             *     role does); operators and admins always do.
+             */
+            viewers_read_logs: boolean;
+        };
         /** @description Whether local passwords may sign in. */
         PasswordLogin: {
             /** @description True: the organization signs in through its identity providers only. */
@@ -1720,7 +1810,7 @@ export interface components {
             client_id: string;
             /** @description The client secret: sealed with the master key, never shown again. */
             client_secret?: string | null;
-            /** @description Role of a user in none of the mapped groups (`admin` or `viewer`); none refuses them. */
+            /** @description Role of a user in none of the mapped groups (`viewer`, `operator` or `admin`); none refuses them. */
             default_role?: string | null;
             /** @description What the sign-in button names ("Sign in with …"). */
             display_name: string;
@@ -1871,6 +1961,14 @@ export interface components {
              * @description Used.
              */
             used: number;
+        };
+        /** @description The new replica count. */
+        ScaleBody: {
+            /**
+             * Format: int64
+             * @description How many pods the deployment should run: 0 to 10000.
+             */
+            replicas: number;
         };
         /** @description Counts of the whole match, largest first, at most 20 values each. */
         SearchFacets: {
@@ -2046,7 +2144,7 @@ export interface components {
              * @description Id.
              */
             id: string;
-            /** @description `admin` or `viewer`. */
+            /** @description `viewer`, `operator` or `admin`. */
             role: string;
         };
         /** @description The hub's own workers and the caller's organization's (its clusters' collectors). */
@@ -3285,6 +3383,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3384,6 +3491,196 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_k8s_deployments_id_restart: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with this key answer the first success without restarting again */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Deployment id (its Kubernetes uid) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Restarted: the deployment rolls its pods */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_k8s_deployments_id_scale: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with this key and body answer the first success without scaling again */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Deployment id (its Kubernetes uid) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScaleBody"];
+            };
+        };
+        responses: {
+            /** @description Scaled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionView"];
+                };
+            };
+            /** @description Replicas not from 0 to 10000, or a bad key */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not in the inventory, or no longer in the cluster */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not enabled in the agent's chart (`operations.actions`), the cluster is disabled, or the key's first request still runs */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3957,6 +4254,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4158,6 +4464,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4295,6 +4610,97 @@ export interface operations {
             };
         };
     };
+    delete_k8s_pods_id: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retries with this key answer the first success without deleting again */
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                /** @description Pod id (its Kubernetes uid) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (its controller, if any, makes a new one) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActionView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A viewer */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_k8s_pods_id_events: {
         parameters: {
             query?: never;
@@ -4317,6 +4723,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A viewer, where the organization lets only operators and admins read events */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4403,6 +4818,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A viewer, where the organization lets only operators and admins read logs */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4961,6 +5385,88 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_organization_operations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationSwitchesView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_organization_operations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperationSwitchesView"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperationSwitchesView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

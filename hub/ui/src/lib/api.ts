@@ -110,10 +110,12 @@ export function apiSend<M extends Exclude<Method, 'get'>, P extends PathOf<M>>(
   path: P,
   params: PathParams<P>,
   body?: BodyOf<Operation<P, M>>,
+  headers?: Record<string, string>,
 ): Promise<JsonAnswer<Operation<P, M>>> {
   return request(apiUrl(path, params), {
     method: method.toUpperCase(),
     body: body === undefined ? undefined : JSON.stringify(body),
+    headers,
   })
 }
 

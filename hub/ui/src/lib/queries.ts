@@ -202,6 +202,12 @@ export function useIsAdmin(): boolean {
   return useMe().data?.role === 'admin'
 }
 
+/** Operators and admins act on workloads (scale, restart, delete a pod); viewers do not. */
+export function useCanAct(): boolean {
+  const role = useMe().data?.role
+  return role === 'operator' || role === 'admin'
+}
+
 /** Signs in; the answer is the new `me`. */
 export function useLogin() {
   const client = useQueryClient()
@@ -380,6 +386,31 @@ export function useDeleteCluster(id: string) {
     mutationFn: () => apiSend('delete', '/api/v1/k8s/clusters/{id}', { id }),
     onSuccess: () => {
       client.invalidateQueries({ queryKey: queryKeys.clusters })
+    },
+  })
+}
+
+/** A workload action's answer: what changed. */
+export type ActionResult = Schemas['ActionView']
+
+/**
+ * Runs a workload action once per confirmation: `key` is the confirmed dialog's idempotency
+ * key, so a retried request (a double click, a lost answer) never acts twice. Afterwards the
+ * object's page and lists are read again.
+ */
+export function useWorkloadAction(kind: 'scale' | 'restart' | 'delete', id: string) {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: ({ key, replicas }: { key: string; replicas?: number }): Promise<ActionResult> => {
+      const headers = { 'Idempotency-Key': key }
+      if (kind === 'scale')
+        return apiSend('post', '/api/v1/k8s/deployments/{id}/scale', { id }, { replicas: replicas ?? 0 }, headers)
+      if (kind === 'restart') return apiSend('post', '/api/v1/k8s/deployments/{id}/restart', { id }, undefined, headers)
+      return apiSend('delete', '/api/v1/k8s/pods/{id}', { id }, undefined, headers)
+    },
+    onSuccess: () => {
+      for (const key of [queryKeys.deployment(id), queryKeys.pod(id), ['deployment-pods', id], ['pods'], ['deployments']])
+        client.invalidateQueries({ queryKey: key })
     },
   })
 }

@@ -11,6 +11,7 @@ import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
 import { LiveObjectPanels, OnDemand } from '../components/LiveObject'
 import { LogViewer } from '../components/LogViewer'
+import { DeploymentActions, PodActions } from '../components/WorkloadActions'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
@@ -102,6 +103,7 @@ export function DeploymentDetail() {
       <p>
         Ready {d.data.replicas.ready} of {d.data.replicas.desired} replicas · images {d.data.images.join(', ')}
       </p>
+      <DeploymentActions id={id} name={d.name} desired={d.data.replicas.desired} />
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.deploymentPods} sorts={listSorts.deploymentPods} />
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} />}
@@ -149,6 +151,7 @@ export function PodDetail() {
     <div className="space-y-6">
       <Breadcrumb clusterId={p.cluster_id} trail={[p.namespace, p.name]} />
       <h1 className="text-2xl font-bold">Pod {p.name}</h1>
+      <PodActions id={id} name={p.name} />
       <Panel title="Overview">
         <dl className="grid grid-cols-1 gap-3 sm:grid-cols-2 lg:grid-cols-4">
           {[

@@ -30,7 +30,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The enabled operations.* switches, comma-separated (KUBEWORKZ_OPERATIONS). */}}
 {{- define "kubeworkz-agent.operations" -}}
 {{- $enabled := list -}}
-{{- range $name := list "logs" "events" "objects" -}}
+{{- range $name := list "logs" "events" "objects" "actions" "exec" -}}
 {{- if index $.Values.operations $name -}}
 {{- $enabled = append $enabled $name -}}
 {{- end -}}

@@ -47,6 +47,19 @@ fn golden_requests() {
         }),
         "020300016e",
     );
+    let web = NamedObject {
+        namespace: "ns".into(),
+        name: "w".into(),
+    };
+    check(
+        &OperationRequest::Scale(ScaleRequest {
+            deployment: web.clone(),
+            replicas: 300,
+        }),
+        "03026e730177ac02",
+    );
+    check(&OperationRequest::Restart(web.clone()), "04026e730177");
+    check(&OperationRequest::DeletePod(web), "05026e730177");
 }
 
 #[test]
@@ -56,6 +69,8 @@ fn golden_responses() {
         (OperationError::NotEnabled(Operation::Logs), "010000"),
         (OperationError::NotEnabled(Operation::Events), "010001"),
         (OperationError::NotEnabled(Operation::Objects), "010002"),
+        (OperationError::NotEnabled(Operation::Actions), "010003"),
+        (OperationError::NotEnabled(Operation::Exec), "010004"),
         (OperationError::Busy, "0101"),
         (OperationError::BadRequest("b".into()), "01020162"),
         (OperationError::NotFound("n".into()), "0103016e"),
@@ -78,6 +93,10 @@ fn errors_read_as_the_chart_switch() {
     assert_eq!(
         OperationError::NotEnabled(Operation::Logs).to_string(),
         "not enabled in this agent's chart (operations.logs)"
+    );
+    assert_eq!(
+        OperationError::NotEnabled(Operation::Actions).to_string(),
+        "not enabled in this agent's chart (operations.actions)"
     );
     for op in Operation::ALL {
         assert_eq!(Operation::parse(op.as_str()), Some(op));
