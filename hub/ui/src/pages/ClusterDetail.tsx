@@ -7,6 +7,7 @@ import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import type { NodeData } from '../lib/projections'
 import { useListState } from '../lib/listState'
 import { useScrollToHash } from '../lib/scroll'
+import { tableSort } from '../lib/tableSorts'
 import {
   exportUrls,
   listSorts,
@@ -129,7 +130,7 @@ export function ClusterDetail() {
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
         ) : (
-          <Table caption="Namespaces" busy={namespaces.isPlaceholderData} head={['Name', 'Team', 'Cost center', 'Deployments', 'Pods', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
+          <Table caption="Namespaces" sort={tableSort('clusterNamespaces', nsList)} busy={namespaces.isPlaceholderData} head={['Name', 'Team', 'Cost center', 'Deployments', 'Pods', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
             {namespaces.data?.items.map((n) => (
               <tr key={n.id} className={rowClass}>
                 <td className={cellClass}>
@@ -154,7 +155,7 @@ export function ClusterDetail() {
         {nodes.error ? (
           <ErrorBox error={nodes.error} />
         ) : (
-          <Table caption="Nodes" busy={nodes.isPlaceholderData} head={['Name', 'Role', 'Instance type', 'CPU', 'Memory', 'Pods', 'Status']} empty={nodes.data?.items.length === 0}>
+          <Table caption="Nodes" sort={tableSort('clusterNodes', nodeList)} busy={nodes.isPlaceholderData} head={['Name', 'Role', 'Instance type', 'CPU', 'Memory', 'Pods', 'Status']} empty={nodes.data?.items.length === 0}>
             {nodes.data?.items.map((n) => (
               <tr key={n.id} className={rowClass} data-testid="node-row">
                 <td className={cellClass}>{n.name}</td>
@@ -182,7 +183,7 @@ export function ClusterDetail() {
         {helm.error ? (
           <ErrorBox error={helm.error} />
         ) : (
-          <Table caption="Helm releases" busy={helm.isPlaceholderData} head={['Name', 'Namespace', 'Chart', 'App version', 'Revision', 'Status']} empty={helm.data?.items.length === 0}>
+          <Table caption="Helm releases" sort={tableSort('helmReleases', helmList)} busy={helm.isPlaceholderData} head={['Name', 'Namespace', 'Chart', 'App version', 'Revision', 'Status']} empty={helm.data?.items.length === 0}>
             {helm.data?.items.map((h) => (
               <tr key={h.id} className={rowClass}>
                 <td className={cellClass}>{h.name}</td>
