@@ -10,7 +10,7 @@ use crate::client::{Caller, TestHub, seed};
 use crate::fixtures;
 
 /// Every page of `path` (which has a `?`) walked by `next_cursor`: the names per page.
-async fn walk(admin: &Caller, path: &str, field: &str) -> Vec<Vec<String>> {
+pub(crate) async fn walk(admin: &Caller, path: &str, field: &str) -> Vec<Vec<String>> {
     let mut pages = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -327,7 +327,7 @@ pub async fn inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_oth
 }
 
 /// The rows of a CSV without quoted fields, each split into its fields.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn csv_rows(text: &str) -> Vec<Vec<String>> {
     text.split_terminator("\r\n")
         .map(|line| line.split(',').map(str::to_owned).collect())
         .collect()

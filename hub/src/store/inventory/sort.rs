@@ -37,6 +37,10 @@ pub enum InventorySort {
     Status,
     /// A Helm release's chart.
     Chart,
+    /// A claim's bound capacity (an unbound claim's is 0).
+    Capacity,
+    /// A claim's storage class (a claim of the default class, which names none, first).
+    StorageClass,
 }
 
 /// The type of a sort column's values.
@@ -80,7 +84,7 @@ impl SortValue {
 
 impl InventorySort {
     /// Every sort, for parsing.
-    const ALL: [InventorySort; 9] = [
+    const ALL: [InventorySort; 11] = [
         InventorySort::Name,
         InventorySort::Age,
         InventorySort::Node,
@@ -90,6 +94,8 @@ impl InventorySort {
         InventorySort::Replicas,
         InventorySort::Status,
         InventorySort::Chart,
+        InventorySort::Capacity,
+        InventorySort::StorageClass,
     ];
 
     /// Its name in the API's `sort` parameter.
@@ -104,6 +110,8 @@ impl InventorySort {
             InventorySort::Replicas => "replicas",
             InventorySort::Status => "status",
             InventorySort::Chart => "chart",
+            InventorySort::Capacity => "capacity",
+            InventorySort::StorageClass => "storage_class",
         }
     }
 
@@ -142,6 +150,12 @@ impl InventorySort {
             (InventorySort::Status, K::Pod) => Some(("status", Column::Text)),
             (InventorySort::Status, K::HelmRelease) => Some(("status", Column::Text)),
             (InventorySort::Chart, K::HelmRelease) => Some(("chart_name", Column::Text)),
+            (InventorySort::Capacity, K::PersistentVolumeClaim) => {
+                Some(("coalesce(capacity_bytes, 0)", Column::Int))
+            }
+            (InventorySort::StorageClass, K::PersistentVolumeClaim) => {
+                Some(("coalesce(storage_class, '')", Column::Text))
+            }
             _ => None,
         }
     }

@@ -34,6 +34,7 @@ describe('header sorting', () => {
       }
     }
     expect(Object.keys(tableSort('namespacePods', { sort: '', setSort: () => {} }).columns)).toEqual(['Name', 'Status', 'Node', 'Restarts'])
+    expect(Object.keys(tableSort('clusterPvcs', { sort: '', setSort: () => {} }).columns)).toEqual(['Name', 'Phase', 'Capacity', 'Storage class'])
   })
   it('leaves the default order out of the URL', () => {
     const set: string[] = []

@@ -14,6 +14,13 @@ const POD_COLUMNS: Record<string, SortColumn> = {
   Restarts: { sort: 'restarts', descendingFirst: true },
 }
 
+const PVC_COLUMNS: Record<string, SortColumn> = {
+  ...NAME,
+  Phase: { sort: 'phase' },
+  Capacity: { sort: 'capacity', descendingFirst: true },
+  'Storage class': { sort: 'storage_class' },
+}
+
 /** Each table's sortable headers (by the header's text). */
 export const SORT_COLUMNS: Record<keyof typeof listSorts, Record<string, SortColumn>> = {
   clusterNamespaces: { ...NAME, Pods: { sort: 'pods', descendingFirst: true } },
@@ -26,6 +33,8 @@ export const SORT_COLUMNS: Record<keyof typeof listSorts, Record<string, SortCol
   },
   namespacePods: POD_COLUMNS,
   deploymentPods: POD_COLUMNS,
+  clusterPvcs: PVC_COLUMNS,
+  namespacePvcs: PVC_COLUMNS,
 }
 
 /** The header sorting of `list`'s table whose place is `state`. */

@@ -23,6 +23,7 @@ import {
 import { relativeTime, useNow } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
 import { ListControls } from '../components/ListControls'
+import { PvcPanel } from '../components/PvcPanel'
 import { ExportLinks, Pager } from '../components/Pager'
 import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
 
@@ -90,7 +91,7 @@ export function ClusterDetail() {
   const costs = useNamespaceCostsPerDay(id)
   const helm = useHelmReleases(id, helmList)
   const sync = useSyncCluster(id)
-  // A search hit for a node or Helm release links here with `#nodes` or `#helm`.
+  // A search hit for a node, claim or Helm release links here with `#nodes`, `#pvcs` or `#helm`.
   useScrollToHash(cluster.isSuccess)
   if (cluster.isPending) return <Loading what="the cluster" />
   if (cluster.error) return <ErrorBox error={cluster.error} />
@@ -174,6 +175,7 @@ export function ClusterDetail() {
         )}
         <Pager label="nodes" state={nodeList} shown={nodes.data?.items.length ?? 0} total={nodes.data?.total ?? 0} nextCursor={nodes.data?.next_cursor} />
       </Panel>
+      <PvcPanel scope="cluster" id={id} />
       <Panel
         id="helm"
         title={`Helm releases (${helm.data?.total ?? '…'})`}

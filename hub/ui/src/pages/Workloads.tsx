@@ -1,4 +1,4 @@
-// Namespace detail (deployments, pods, cost trend, CSV export), a deployment's pods, and a
+// Namespace detail (deployments, pods, claims, cost trend, CSV export), a deployment's pods, and a
 // pod's containers.
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
@@ -13,6 +13,7 @@ import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
 import { LiveObjectPanels, OnDemand } from '../components/LiveObject'
 import { LogViewer } from '../components/LogViewer'
+import { PvcPanel } from '../components/PvcPanel'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
@@ -82,6 +83,7 @@ export function NamespaceDetail() {
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} sort={tableSort('namespacePods', podList)} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
+      <PvcPanel scope="namespace" id={id} />
       <Suspense fallback={<Loading what="the cost chart" />}>
         <CostChart namespaceId={id} />
       </Suspense>

@@ -22,6 +22,10 @@ fn each_kind_offers_its_own_sorts_and_name() {
         ["name", "age", "status", "chart"]
     );
     assert_eq!(
+        keys(ObjectKind::PersistentVolumeClaim),
+        ["name", "age", "phase", "capacity", "storage_class"]
+    );
+    assert_eq!(
         InventorySort::parse(ObjectKind::Pod, "namespace"),
         Some(InventorySort::Name),
         "namespace is the default order of namespaced kinds"
