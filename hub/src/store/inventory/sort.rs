@@ -41,7 +41,16 @@ pub enum InventorySort {
     Capacity,
     /// A claim's storage class (a claim of the default class, which names none, first).
     StorageClass,
+    /// A namespace's live pods, as ingest keeps them in `k8s_namespace_counts`.
+    Pods,
 }
+
+/// A namespace's live pod count, looked up by primary key in the counts ingest keeps (a
+/// namespace nothing ever ran in has no row: 0). Read per namespace of the cluster for a
+/// page: `docs/benchmarks.md` ("Namespaces by pod count") has the measurements that chose
+/// this over an index of the counts, which ingest would rewrite on every pod change.
+const NAMESPACE_PODS: &str = "coalesce((SELECT c.pods FROM k8s_namespace_counts c \
+    WHERE c.cluster_id = k8s_namespaces.cluster_id AND c.namespace = k8s_namespaces.name), 0)";
 
 /// The type of a sort column's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +93,7 @@ impl SortValue {
 
 impl InventorySort {
     /// Every sort, for parsing.
-    const ALL: [InventorySort; 11] = [
+    const ALL: [InventorySort; 12] = [
         InventorySort::Name,
         InventorySort::Age,
         InventorySort::Node,
@@ -96,6 +105,7 @@ impl InventorySort {
         InventorySort::Chart,
         InventorySort::Capacity,
         InventorySort::StorageClass,
+        InventorySort::Pods,
     ];
 
     /// Its name in the API's `sort` parameter.
@@ -112,6 +122,7 @@ impl InventorySort {
             InventorySort::Chart => "chart",
             InventorySort::Capacity => "capacity",
             InventorySort::StorageClass => "storage_class",
+            InventorySort::Pods => "pods",
         }
     }
 
@@ -156,6 +167,7 @@ impl InventorySort {
             (InventorySort::StorageClass, K::PersistentVolumeClaim) => {
                 Some(("coalesce(storage_class, '')", Column::Text))
             }
+            (InventorySort::Pods, K::Namespace) => Some((NAMESPACE_PODS, Column::Int)),
             _ => None,
         }
     }

@@ -2975,9 +2975,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3049,9 +3049,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3123,9 +3123,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3445,9 +3445,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3981,9 +3981,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4119,9 +4119,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4193,9 +4193,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm releases `namespace`,
-                 *     `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */

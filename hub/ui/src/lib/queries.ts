@@ -111,7 +111,7 @@ const PVC_SORTS: [string, string][] = [
 
 /** The orders each list knows (the API's `sort` values, the hub sorts), the default first. */
 export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
-  clusterNamespaces: [...BY_NAME, ...BY_AGE],
+  clusterNamespaces: [...BY_NAME, ['-pods', 'Most pods'], ['pods', 'Fewest pods'], ...BY_AGE],
   clusterNodes: [...BY_NAME, ...BY_AGE],
   helmReleases: [...BY_NAME, ['status', 'Status'], ['-status', 'Status, Z–A'], ['chart', 'Chart'], ['-chart', 'Chart, Z–A'], ...BY_AGE],
   namespaceDeployments: [...BY_NAME, ['ready', 'Fewest ready'], ['-ready', 'Most ready'], ['-replicas', 'Most replicas'], ['replicas', 'Fewest replicas'], ...BY_AGE],
