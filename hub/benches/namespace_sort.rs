@@ -32,7 +32,7 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::pod::PodPhase;
 use sqlx::{Connection as _, Row as _};
 
-use common::{env, percentile};
+use common::{env, median_ms, percentile};
 use support::fixtures;
 
 /// Pods of namespace `n` when `pods` are spread over `namespaces`: weights 0 to 96.
@@ -173,24 +173,6 @@ async fn plans(backend: &str, url: &str, org: OrgId, cluster: ClusterId) {
             println!("   {line}");
         }
     }
-}
-
-/// Median wall time of 21 runs of `sql`, fetched whole.
-async fn median_ms<C>(conn: &mut C, sql: &str) -> f64
-where
-    for<'c> &'c mut C: sqlx::Executor<'c>,
-{
-    let mut times = Vec::new();
-    for _ in 0..21 {
-        let started = Instant::now();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(f64::total_cmp);
-    times[10]
 }
 
 /// Seconds to ingest `churn` pod creations and then their deletions.

@@ -267,7 +267,7 @@ try {
   const shots = [
     ['dashboard', `${HUB}/admin/kubernetes`, () => page.getByTestId('fleet-group').first().waitFor()],
     ['search', narrowed, () => page.getByTestId('search-result').first().waitFor()],
-    ['namespaces-by-pods', `${HUB}/admin/kubernetes/clusters/${BIG}?ns.sort=-pods`, () => page.locator('th[aria-sort="descending"]').first().waitFor()],
+    ['namespaces-by-pods', `${HUB}/admin/kubernetes/clusters/${BIG}?ns.sort=-pods`, () => page.getByTestId('namespace-pods').first().waitFor()],
   ]
   await screenshots(page, SHOTS, shots, log, { prefix: 'scale-', fullPage: false })
   problems.none('screenshots')

@@ -46,9 +46,10 @@ pub enum InventorySort {
 }
 
 /// A namespace's live pod count, looked up by primary key in the counts ingest keeps (a
-/// namespace nothing ever ran in has no row: 0). Read per namespace of the cluster for a
-/// page: `docs/benchmarks.md` ("Namespaces by pod count") has the measurements that chose
-/// this over an index of the counts, which ingest would rewrite on every pod change.
+/// namespace nothing ever ran in has no row: 0). A page reads it for every namespace of the
+/// cluster and sorts them, so it costs what the cluster's size does, unlike the other sorts:
+/// `docs/benchmarks.md` ("Namespaces by pod count") measures it against an index of the
+/// counts, which ingest would rewrite on every pod change.
 const NAMESPACE_PODS: &str = "coalesce((SELECT c.pods FROM k8s_namespace_counts c \
     WHERE c.cluster_id = k8s_namespaces.cluster_id AND c.namespace = k8s_namespaces.name), 0)";
 
