@@ -3,9 +3,10 @@
 //! pods, one cluster with 10,000 namespaces and objects named `payments` in three clusters
 //! (some of their pods crash-loop); the real `kubeworkz-hub serve` on it; and
 //! `hub/ui/e2e/scale.mjs` driving Debian's Chromium: search, facet chips, opening a result,
-//! paging to the last of 10,000 namespaces, a CSV export checked row by row, screenshots
-//! (light/dark, desktop/phone) into `target/ui-screenshots/`, and the performance timeline's
-//! first-screen and long-task figures, printed as `MEASURE` lines.
+//! paging to the last of 10,000 namespaces, sorting them by pods from the column header
+//! (rows on screen checked against the API's, reversed, reloaded, back), a CSV export checked
+//! row by row, screenshots (light/dark, desktop/phone) into `target/ui-screenshots/`, and the
+//! performance timeline's first-screen and long-task figures, printed as `MEASURE` lines.
 //!
 //! Needs `node` and `npm ci` in `hub/ui` (`tests/run.sh` does both) and `/usr/bin/chromium`
 //! (or `CHROMIUM`). No Kubernetes cluster: the inventory is what agents would have sent.
@@ -256,7 +257,11 @@ async fn the_ui_finds_pages_and_exports_across_2000_clusters_and_100k_pods() -> 
             "the script measured the {name} page: {measures:?}"
         );
     }
-    browser::check_screenshots(&shots, "scale-", &["dashboard", "search"])?;
+    browser::check_screenshots(
+        &shots,
+        "scale-",
+        &["dashboard", "search", "namespaces-by-pods"],
+    )?;
     let log = hub.stop()?;
     assert!(
         !log.contains(ADMIN_PASSWORD),

@@ -6,6 +6,8 @@
 use kubeworkz_shared::ids::ClusterId;
 use sqlx::{Connection as _, Row as _};
 
+use super::common::median_ms;
+
 /// The hot statements for `cluster` (the org is read from the database).
 fn statements(pg: bool, org: &str, cluster: &str, namespace: &str) -> Vec<(&'static str, String)> {
     let text = |c: &str| {
@@ -138,22 +140,4 @@ pub async fn print(backend: &str, url: &str, clusters: &[ClusterId]) {
             }
         }
     }
-}
-
-/// Median wall time of 21 runs of `sql`, fetched whole (parsed and planned each time).
-async fn median_ms<C>(conn: &mut C, sql: &str) -> f64
-where
-    for<'c> &'c mut C: sqlx::Executor<'c>,
-{
-    let mut times = Vec::new();
-    for _ in 0..21 {
-        let started = std::time::Instant::now();
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
-        times.push(started.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(f64::total_cmp);
-    times[2]
 }

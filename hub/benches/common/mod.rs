@@ -125,3 +125,22 @@ pub async fn agent_clusters(store: &Store, org: OrgId, n: usize) -> Vec<ClusterI
     }
     ids
 }
+
+/// Median wall time in ms of 21 runs of `sql` (parsed and planned each time), fetched whole:
+/// what one statement of a plan printout costs on its own.
+pub async fn median_ms<C>(conn: &mut C, sql: &str) -> f64
+where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let started = std::time::Instant::now();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[10]
+}

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs,
-    metrics, oidc, oidc_admin, oidc_session, search, search_export, session, switches, usage,
+    metrics, oidc, oidc_admin, oidc_session, pvcs, search, search_export, session, switches, usage,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -97,7 +97,7 @@ impl Modify for OperationIds {
         inventory::cluster_namespaces, inventory::cluster_nodes,
         inventory::namespace_deployments, inventory::namespace_pods,
         inventory::deployment_pods, inventory::deployment, inventory::pod,
-        inventory::helm_releases, logs::pod_logs,
+        inventory::helm_releases, pvcs::cluster_pvcs, pvcs::namespace_pvcs, logs::pod_logs,
         inspect::pod_events, inspect::pod_yaml, inspect::deployment_events,
         inspect::deployment_yaml, inspect::node_events, inspect::node_yaml,
         inspect::namespace_events, inspect::namespace_yaml,

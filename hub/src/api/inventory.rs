@@ -54,7 +54,7 @@ pub(super) async fn own_object(
 }
 
 /// A page of `query`, or with `format` every row as a download named `name`.
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     who: &Principal,
     query: InventoryQuery,

@@ -30,6 +30,7 @@ mod oidc;
 mod oidc_admin;
 mod oidc_session;
 mod operations;
+mod pvcs;
 mod search;
 mod search_export;
 mod session;
@@ -79,6 +80,8 @@ pub fn router(state: AppState) -> Router {
             get(inventory::cluster_namespaces),
         )
         .route("/clusters/{id}/nodes", get(inventory::cluster_nodes))
+        .route("/clusters/{id}/pvcs", get(pvcs::cluster_pvcs))
+        .route("/namespaces/{id}/pvcs", get(pvcs::namespace_pvcs))
         .route(
             "/namespaces/{id}/deployments",
             get(inventory::namespace_deployments),

@@ -123,8 +123,9 @@ fn key_labels(labels: Vec<(String, String)>) -> BTreeMap<String, String> {
     labels.into_iter().take(SHOWN_LABELS).collect()
 }
 
-/// The UI route of an object; kinds without a page of their own link to their cluster's.
-fn link(kind: SearchKind, id: &str, cluster: &Uuid) -> String {
+/// The UI route of an object; kinds without a page of their own link to their cluster's
+/// table of them (a claim's filtered to its name, which Kubernetes keeps URL-safe).
+fn link(kind: SearchKind, id: &str, name: &str, cluster: &Uuid) -> String {
     let base = "/admin/kubernetes";
     match kind {
         SearchKind::Cluster => format!("{base}/clusters/{id}"),
@@ -132,7 +133,7 @@ fn link(kind: SearchKind, id: &str, cluster: &Uuid) -> String {
         SearchKind::Deployment => format!("{base}/deployments/{id}"),
         SearchKind::Pod => format!("{base}/pods/{id}"),
         SearchKind::Node => format!("{base}/clusters/{cluster}#nodes"),
-        SearchKind::Pvc => format!("{base}/clusters/{cluster}#pvcs"),
+        SearchKind::Pvc => format!("{base}/clusters/{cluster}?pvcs.q={name}#pvcs"),
         SearchKind::HelmRelease => format!("{base}/clusters/{cluster}#helm"),
     }
 }
@@ -142,7 +143,7 @@ impl From<store::SearchHit> for SearchHit {
         let cluster_id = *hit.cluster_id.as_uuid();
         Self {
             kind: hit.key.kind.as_str(),
-            link: link(hit.key.kind, &hit.key.id, &cluster_id),
+            link: link(hit.key.kind, &hit.key.id, &hit.key.name, &cluster_id),
             id: hit.key.id,
             cluster_id,
             cluster_name: hit.cluster_name,

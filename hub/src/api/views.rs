@@ -32,8 +32,9 @@ pub struct PageParams {
     /// The `next_cursor` of the previous page (instead of `offset`).
     pub cursor: Option<String>,
     /// The column to sort by, `-` first for descending: `name` (default) on every list;
-    /// `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-    /// `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+    /// `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+    /// deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+    /// releases `namespace`, `status`, `chart`.
     pub sort: Option<String>,
     /// Case-insensitive text in the name.
     pub q: Option<String>,

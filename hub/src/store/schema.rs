@@ -118,6 +118,7 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
                 ("storage_class", Cast::None),
                 ("volume_name", Cast::None),
                 ("phase", Cast::None),
+                ("capacity_bytes", Cast::None),
             ],
             key_extra: "",
             indexed: &[],
@@ -306,6 +307,7 @@ pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value
             opt_text(claim.storage_class.as_deref()),
             opt_text(claim.volume_name.as_deref()),
             name_of(claim.phase),
+            opt_int(claim.capacity_bytes),
         ],
         Object::PersistentVolume(volume) => vec![
             opt_int(volume.capacity_bytes),

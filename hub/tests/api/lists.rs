@@ -10,7 +10,7 @@ use crate::client::{Caller, TestHub, seed};
 use crate::fixtures;
 
 /// Every page of `path` (which has a `?`) walked by `next_cursor`: the names per page.
-async fn walk(admin: &Caller, path: &str, field: &str) -> Vec<Vec<String>> {
+pub(crate) async fn walk(admin: &Caller, path: &str, field: &str) -> Vec<Vec<String>> {
     let mut pages = Vec::new();
     let mut next: Option<String> = None;
     loop {
@@ -320,6 +320,23 @@ pub async fn inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_oth
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = admin
+        .get(&format!(
+            "/api/v1/k8s/clusters/{}/namespaces?sort=-pods&limit=1",
+            alpha.cluster
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (
+            r.json["items"][0]["name"].as_str(),
+            r.json["items"][0]["pods"].as_u64()
+        ),
+        (Some("web"), Some(5)),
+        "namespaces sort by their live pods"
+    );
+    let cursor = r.json["next_cursor"].clone();
+    assert!(cursor.is_null(), "one namespace, one page: {cursor}");
+    let r = admin
         .get("/api/v1/k8s/helm/releases?sort=chart&limit=1")
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -327,7 +344,7 @@ pub async fn inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_oth
 }
 
 /// The rows of a CSV without quoted fields, each split into its fields.
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
+pub(crate) fn csv_rows(text: &str) -> Vec<Vec<String>> {
     text.split_terminator("\r\n")
         .map(|line| line.split(',').map(str::to_owned).collect())
         .collect()

@@ -26,6 +26,7 @@ mod limits;
 mod lists;
 mod openapi;
 mod prices_cli;
+mod pvcs;
 mod register;
 mod roles;
 mod search;
@@ -59,6 +60,7 @@ support::backend_cases! {
     lists::lists_download_every_row_with_their_filters,
     lists::inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_others,
     lists::the_cluster_list_and_the_audit_log_download_every_row,
+    pvcs::pvcs_are_listed_filtered_sorted_and_downloaded,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
     cost_json::cost_answers_keep_their_bytes,

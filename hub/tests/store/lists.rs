@@ -14,7 +14,7 @@ use crate::harness::TestStore;
 
 /// Every page of `query` walked by keyset (`limit` each): the names per page and the total
 /// each page reported.
-async fn walk(
+pub(crate) async fn walk(
     store: &Store,
     org: OrgId,
     cluster: ClusterId,
@@ -49,7 +49,7 @@ async fn walk(
     }
 }
 
-fn query(kind: ObjectKind, cluster: ClusterId, limit: u32) -> InventoryQuery {
+pub(crate) fn query(kind: ObjectKind, cluster: ClusterId, limit: u32) -> InventoryQuery {
     InventoryQuery::new(kind, Some(cluster), PageRequest { limit, offset: 0 })
 }
 

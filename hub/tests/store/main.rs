@@ -21,6 +21,7 @@ mod group_merge;
 mod ingest;
 mod keyset;
 mod lists;
+mod namespace_sort;
 mod node_prices;
 mod oidc;
 mod organizations;
@@ -107,6 +108,7 @@ support::backend_cases! {
     pod_search::broad_matches_are_counted_up_to_the_scan_limit,
     lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
     lists::inventory_lists_sort_by_columns_both_ways_across_pages_with_ties,
+    namespace_sort::namespaces_sort_by_their_live_pods_across_pages,
     keyset::the_cluster_list_pages_by_keyset_in_every_order,
     keyset::the_audit_log_pages_by_keyset_through_entries_of_one_instant,
     fleet::the_fleet_groups_health_counts_and_month_cost,

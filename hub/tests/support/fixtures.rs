@@ -15,7 +15,7 @@ use kubeworkz_shared::model::pod::{
 use kubeworkz_shared::model::{
     DeploymentProjection, DeploymentReplicas, DeploymentStrategy, HelmReleaseProjection,
     HelmReleaseStatus, NamespacePhase, NamespaceProjection, NodeProjection, OwnerKind, PodOwner,
-    PodProjection, ResourceAmounts,
+    PodProjection, PvcPhase, PvcProjection, ResourceAmounts,
 };
 use kubeworkz_shared::time::UnixMillis;
 
@@ -207,6 +207,32 @@ pub fn helm_release(namespace: &str, name: &str, revision: u32, uid: &str) -> Ob
         chart_version: "1.0.0".into(),
         app_version: Some("1.27".into()),
         updated: Some(UnixMillis(1_700_000_000_000)),
+    })
+}
+
+/// A claim of `class` (`None`: the default class); bound claims have `capacity` bytes and a
+/// volume, pending ones neither.
+pub fn pvc(
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    class: Option<&str>,
+    capacity: Option<u64>,
+) -> Object {
+    Object::PersistentVolumeClaim(PvcProjection {
+        name: name.into(),
+        namespace: namespace.into(),
+        uid: uid.into(),
+        requested_bytes: Some(capacity.unwrap_or(1 << 30)),
+        storage_class: class.map(Into::into),
+        volume_name: capacity.map(|_| format!("pv-{uid}")),
+        phase: if capacity.is_some() {
+            PvcPhase::Bound
+        } else {
+            PvcPhase::Pending
+        },
+        capacity_bytes: capacity,
+        created: Some(*CREATED),
     })
 }
 

@@ -100,6 +100,28 @@ function csvRows(text) {
   return rows
 }
 
+/** The namespaces the hub answers for `query` on the big cluster: [name, pods] per row. */
+const apiNamespaces = (page, query) =>
+  page.evaluate(async (url) => {
+    const r = await fetch(url)
+    if (!r.ok) throw new Error(`${url}: ${r.status}`)
+    return (await r.json()).items.map((n) => [n.name, String(n.pods)])
+  }, `${HUB}/api/v1/k8s/clusters/${BIG}/namespaces?${query}`)
+
+/** Waits until the namespaces table shows the rows the hub answers for `query`, in its order. */
+async function rowsMatchTheHub(page, query, what) {
+  const want = JSON.stringify(await apiNamespaces(page, query))
+  const table = page.getByRole('table', { name: 'Namespaces' })
+  const shown = () =>
+    table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => [r.cells[0].textContent, r.querySelector('[data-testid="namespace-pods"]')?.textContent ?? '']))
+  let got = ''
+  for (const until = Date.now() + 30_000; Date.now() < until; await page.waitForTimeout(100)) {
+    got = JSON.stringify(await shown())
+    if (got === want) return JSON.parse(got)
+  }
+  throw new Error(`${what}: the rows on screen are not the hub's for ${query}:\n screen ${got.slice(0, 300)}\n hub    ${want.slice(0, 300)}`)
+}
+
 const resultClusters = async (page) =>
   [...new Set(await page.getByTestId('search-result').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-cluster'))))].sort()
 
@@ -155,6 +177,34 @@ try {
   const nsCsv = csvRows(readFileSync(await nsDownload.path(), 'utf8'))
   const names = nsCsv.slice(1).map((row) => row[nsCsv[0].indexOf('name')])
   assert(names.length === 10 && names.every((n) => n.startsWith(prefix)) && names.includes(LAST_NAMESPACE), `the CSV holds the 10 filtered namespaces: ${names.join(', ')}`)
+
+  log('sort the 10,000 namespaces by their pods from the column header, on the server')
+  await page.goto(`${HUB}/admin/kubernetes/clusters/${BIG}`)
+  const nsTable = page.getByRole('table', { name: 'Namespaces' })
+  const podsHeader = nsTable.getByRole('columnheader', { name: 'Pods', exact: true })
+  const nameHeader = nsTable.getByRole('columnheader', { name: 'Name', exact: true })
+  assert((await nameHeader.getAttribute('aria-sort')) === 'ascending', 'by name at first')
+  assert((await nsTable.getByRole('columnheader', { name: 'Team', exact: true }).getByRole('button').count()) === 0, 'a column the hub does not sort has no button')
+  await podsHeader.getByRole('button').click()
+  await page.waitForURL(/ns\.sort=-pods/)
+  const most = await rowsMatchTheHub(page, 'sort=-pods&limit=50', 'most pods first')
+  assert((await podsHeader.getAttribute('aria-sort')) === 'descending' && (await nameHeader.getAttribute('aria-sort')) === 'none', 'aria-sort follows the order')
+  assert(Number(most[0][1]) > 0 && most.every((row, i) => i === 0 || Number(most[i - 1][1]) >= Number(row[1])), `pods never increase down the page: ${most.slice(0, 6)}`)
+  await podsHeader.getByRole('button').click()
+  await page.waitForURL(/ns\.sort=pods/)
+  await rowsMatchTheHub(page, 'sort=pods&limit=50', 'fewest pods first')
+  assert((await podsHeader.getAttribute('aria-sort')) === 'ascending', 'the second click reverses')
+  await nsPages.getByRole('button', { name: 'Next page of namespaces' }).click()
+  await nsPages.getByText(`51–100 of ${count.format(BIG_NAMESPACES)}`).waitFor()
+  await rowsMatchTheHub(page, 'sort=pods&limit=50&offset=50', 'the next page in the same order')
+  await page.reload()
+  await rowsMatchTheHub(page, 'sort=pods&limit=50&offset=50', 'a reload keeps the order and the page')
+  assert((await podsHeader.getAttribute('aria-sort')) === 'ascending', 'a reload keeps aria-sort')
+  await page.goBack()
+  await page.waitForURL((url) => url.searchParams.get('ns.sort') === '-pods')
+  await rowsMatchTheHub(page, 'sort=-pods&limit=50', 'back returns to the order before')
+  await accessible(page, 'namespaces sorted by pods', log)
+  problems.none('sort walk')
 
   log('search payments from the header (Ctrl-K): suggestions, then every result')
   await page.keyboard.press('Control+k')
@@ -217,6 +267,7 @@ try {
   const shots = [
     ['dashboard', `${HUB}/admin/kubernetes`, () => page.getByTestId('fleet-group').first().waitFor()],
     ['search', narrowed, () => page.getByTestId('search-result').first().waitFor()],
+    ['namespaces-by-pods', `${HUB}/admin/kubernetes/clusters/${BIG}?ns.sort=-pods`, () => page.getByTestId('namespace-pods').first().waitFor()],
   ]
   await screenshots(page, SHOTS, shots, log, { prefix: 'scale-', fullPage: false })
   problems.none('screenshots')

@@ -40,9 +40,16 @@ fn key_labels_come_first_and_are_few() {
 #[test]
 fn kinds_without_a_page_link_to_their_cluster() {
     let c = Uuid::nil();
-    assert_eq!(link(SearchKind::Pod, "u", &c), "/admin/kubernetes/pods/u");
     assert_eq!(
-        link(SearchKind::Node, "u", &c),
+        link(SearchKind::Pod, "u", "web-1", &c),
+        "/admin/kubernetes/pods/u"
+    );
+    assert_eq!(
+        link(SearchKind::Node, "u", "node-a", &c),
         format!("/admin/kubernetes/clusters/{c}#nodes")
+    );
+    assert_eq!(
+        link(SearchKind::Pvc, "u", "data-0", &c),
+        format!("/admin/kubernetes/clusters/{c}?pvcs.q=data-0#pvcs")
     );
 }

@@ -101,6 +101,12 @@ impl Store {
                 d.text("n.data"),
                 item_status(ObjectKind::Namespace)
             );
+            // The outer statement orders the page's rows by the value the page read (the
+            // sort column's expression names the table, which the outer statement does not).
+            let order = match query.sort.expression(ObjectKind::Namespace) {
+                Some(expr) => order.replacen(expr, "sort_value", 1),
+                None => order,
+            };
             let order = order
                 .split(", ")
                 .map(|c| format!("n.{c}"))

@@ -37,7 +37,21 @@ pub enum InventorySort {
     Status,
     /// A Helm release's chart.
     Chart,
+    /// A claim's bound capacity (an unbound claim's is 0).
+    Capacity,
+    /// A claim's storage class (a claim of the default class, which names none, first).
+    StorageClass,
+    /// A namespace's live pods, as ingest keeps them in `k8s_namespace_counts`.
+    Pods,
 }
+
+/// A namespace's live pod count, looked up by primary key in the counts ingest keeps (a
+/// namespace nothing ever ran in has no row: 0). A page reads it for every namespace of the
+/// cluster and sorts them, so it costs what the cluster's size does, unlike the other sorts:
+/// `docs/benchmarks.md` ("Namespaces by pod count") measures it against an index of the
+/// counts, which ingest would rewrite on every pod change.
+const NAMESPACE_PODS: &str = "coalesce((SELECT c.pods FROM k8s_namespace_counts c \
+    WHERE c.cluster_id = k8s_namespaces.cluster_id AND c.namespace = k8s_namespaces.name), 0)";
 
 /// The type of a sort column's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +94,7 @@ impl SortValue {
 
 impl InventorySort {
     /// Every sort, for parsing.
-    const ALL: [InventorySort; 9] = [
+    const ALL: [InventorySort; 12] = [
         InventorySort::Name,
         InventorySort::Age,
         InventorySort::Node,
@@ -90,6 +104,9 @@ impl InventorySort {
         InventorySort::Replicas,
         InventorySort::Status,
         InventorySort::Chart,
+        InventorySort::Capacity,
+        InventorySort::StorageClass,
+        InventorySort::Pods,
     ];
 
     /// Its name in the API's `sort` parameter.
@@ -104,6 +121,9 @@ impl InventorySort {
             InventorySort::Replicas => "replicas",
             InventorySort::Status => "status",
             InventorySort::Chart => "chart",
+            InventorySort::Capacity => "capacity",
+            InventorySort::StorageClass => "storage_class",
+            InventorySort::Pods => "pods",
         }
     }
 
@@ -142,6 +162,13 @@ impl InventorySort {
             (InventorySort::Status, K::Pod) => Some(("status", Column::Text)),
             (InventorySort::Status, K::HelmRelease) => Some(("status", Column::Text)),
             (InventorySort::Chart, K::HelmRelease) => Some(("chart_name", Column::Text)),
+            (InventorySort::Capacity, K::PersistentVolumeClaim) => {
+                Some(("coalesce(capacity_bytes, 0)", Column::Int))
+            }
+            (InventorySort::StorageClass, K::PersistentVolumeClaim) => {
+                Some(("coalesce(storage_class, '')", Column::Text))
+            }
+            (InventorySort::Pods, K::Namespace) => Some((NAMESPACE_PODS, Column::Int)),
             _ => None,
         }
     }

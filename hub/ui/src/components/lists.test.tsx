@@ -1,10 +1,11 @@
 import { describe, expect, it, vi } from 'vitest'
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
-import { MemoryRouter, useLocation } from 'react-router'
+import { MemoryRouter, useLocation, useNavigate } from 'react-router'
 import { useListState } from '../lib/listState'
 import { ExportLinks, Pager } from './Pager'
 import { ListControls } from './ListControls'
 import { Table } from './ui'
+import { tableSort } from '../lib/tableSorts'
 import { useScrollToHash } from '../lib/scroll'
 import { Chips } from './Chips'
 import { FleetGroups } from './Fleet'
@@ -260,5 +261,63 @@ describe('Table', () => {
       </Table>,
     )
     expect(container.firstElementChild?.hasAttribute('aria-busy')).toBe(false)
+  })
+})
+
+function SortedPods() {
+  const state = useListState('pods')
+  const navigate = useNavigate()
+  return (
+    <>
+      <Table caption="Pods" head={['Name', 'Status', 'Ready', 'Node', 'Restarts']} sort={tableSort('namespacePods', state)}>
+        <tr>
+          <td>web-0</td>
+        </tr>
+      </Table>
+      <button type="button" onClick={() => navigate(-1)}>
+        Back
+      </button>
+      <Where />
+    </>
+  )
+}
+
+describe('sortable headers', () => {
+  const header = (name: string) => screen.getByRole('columnheader', { name: new RegExp(`^${name}`) })
+  it('sort on the server through the URL, reverse, and go back with the history', () => {
+    render(
+      <MemoryRouter initialEntries={['/ns?pods.page=3']}>
+        <SortedPods />
+      </MemoryRouter>,
+    )
+    expect(header('Name').getAttribute('aria-sort')).toBe('ascending')
+    expect(header('Restarts').getAttribute('aria-sort')).toBe('none')
+    // Ready has no order on the hub: plain text, no button.
+    expect(header('Ready').getAttribute('aria-sort')).toBeNull()
+    expect(within(header('Ready')).queryByRole('button')).toBeNull()
+    fireEvent.click(within(header('Restarts')).getByRole('button'))
+    expect(screen.getByTestId('where').textContent).toBe('?pods.sort=-restarts')
+    expect(header('Restarts').getAttribute('aria-sort')).toBe('descending')
+    expect(header('Name').getAttribute('aria-sort')).toBe('none')
+    fireEvent.click(within(header('Restarts')).getByRole('button'))
+    expect(screen.getByTestId('where').textContent).toBe('?pods.sort=restarts')
+    expect(header('Restarts').getAttribute('aria-sort')).toBe('ascending')
+    fireEvent.click(screen.getByRole('button', { name: 'Back' }))
+    expect(screen.getByTestId('where').textContent).toBe('?pods.sort=-restarts')
+    fireEvent.click(screen.getByRole('button', { name: 'Back' }))
+    expect(screen.getByTestId('where').textContent).toBe('?pods.page=3')
+    expect(header('Name').getAttribute('aria-sort')).toBe('ascending')
+  })
+  it('start from the order in the URL', () => {
+    render(
+      <MemoryRouter initialEntries={['/ns?pods.sort=-node']}>
+        <SortedPods />
+      </MemoryRouter>,
+    )
+    expect(header('Node').getAttribute('aria-sort')).toBe('descending')
+    fireEvent.click(within(header('Node')).getByRole('button'))
+    expect(screen.getByTestId('where').textContent).toBe('?pods.sort=node')
+    fireEvent.click(within(header('Name')).getByRole('button'))
+    expect(screen.getByTestId('where').textContent).toBe('')
   })
 })

@@ -3,6 +3,7 @@ import type { ReactNode } from 'react'
 import { Link } from 'react-router'
 import { ApiError } from '../lib/api'
 import { useIsAdmin } from '../lib/queries'
+import { ariaSort, headerSort, type TableSort } from '../lib/sortHeaders'
 
 const badgeColors = {
   gray: 'bg-gray-100 text-gray-800 dark:bg-gray-800 dark:text-gray-100',
@@ -46,8 +47,46 @@ export function ErrorBox({ error }: { error: unknown }) {
   )
 }
 
-/** `busy`: the rows shown are the previous page's while the next one loads. */
-export function Table({ caption, head, children, empty, busy }: { caption: string; head: string[]; children: ReactNode; empty?: boolean; busy?: boolean }) {
+/** A header cell: a button that sorts when the table sorts by its column (`aria-sort` says
+ * which way the rows are), plain text otherwise. */
+function HeadCell({ label, sort }: { label: string; sort?: TableSort }) {
+  const column = sort?.columns[label]
+  if (!sort || !column) {
+    return (
+      <th scope="col" className="px-2 py-2 font-medium">
+        {label}
+      </th>
+    )
+  }
+  const state = ariaSort(sort.current, column)
+  const arrow = state === 'ascending' ? ' ↑' : state === 'descending' ? ' ↓' : ''
+  return (
+    <th scope="col" className="px-2 py-2 font-medium" aria-sort={state}>
+      <button type="button" className="inline-flex items-center gap-1 font-medium hover:underline" onClick={() => sort.onSort(headerSort(sort.current, column))}>
+        {label}
+        <span aria-hidden="true">{arrow}</span>
+      </button>
+    </th>
+  )
+}
+
+/** `busy`: the rows shown are the previous page's while the next one loads. `sort`: the
+ * headers that sort the list on the server. */
+export function Table({
+  caption,
+  head,
+  children,
+  empty,
+  busy,
+  sort,
+}: {
+  caption: string
+  head: string[]
+  children: ReactNode
+  empty?: boolean
+  busy?: boolean
+  sort?: TableSort
+}) {
   return (
     <div className={`overflow-x-auto transition-opacity ${busy ? 'opacity-60' : ''}`} aria-busy={busy || undefined}>
       <table className="w-full text-left text-sm">
@@ -55,9 +94,7 @@ export function Table({ caption, head, children, empty, busy }: { caption: strin
         <thead>
           <tr className="border-b border-gray-200 text-gray-600 dark:border-gray-700 dark:text-gray-300">
             {head.map((h) => (
-              <th key={h} scope="col" className="px-2 py-2 font-medium">
-                {h}
-              </th>
+              <HeadCell key={h} label={h} sort={sort} />
             ))}
           </tr>
         </thead>

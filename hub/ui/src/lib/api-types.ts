@@ -292,6 +292,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/clusters/{id}/pvcs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/clusters/{id}/pvcs`: the cluster's live claims, every namespace's. */
+        get: operations["get_k8s_clusters_id_pvcs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/clusters/{id}/sync": {
         parameters: {
             query?: never;
@@ -608,6 +625,23 @@ export interface paths {
         };
         /** `GET /api/v1/k8s/namespaces/{id}/pods`. */
         get: operations["get_k8s_namespaces_id_pods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/k8s/namespaces/{id}/pvcs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/namespaces/{id}/pvcs`: the namespace's live claims. */
+        get: operations["get_k8s_namespaces_id_pvcs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3039,8 +3073,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3112,8 +3147,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3128,6 +3164,84 @@ export interface operations {
                  *     from the end by keyset, so it costs what the first page does.
                  */
                 last?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, or with `format` every row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_clusters_id_pvcs: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip (default 0). */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
+                 */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
+                /** @description Only claims in this phase: `Pending`, `Bound` or `Lost`. */
+                phase?: string;
+                /** @description Only claims of this StorageClass. */
+                storage_class?: string;
             };
             header?: never;
             path: {
@@ -3438,8 +3552,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4163,8 +4278,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4309,8 +4425,9 @@ export interface operations {
                 cursor?: string;
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
-                 *     `age` too; pods also `namespace`, `node`, `restarts`, `phase`; deployments `ready`,
-                 *     `replicas`; PVCs `phase`; Helm releases `namespace`, `status`, `chart`.
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4325,6 +4442,84 @@ export interface operations {
                  *     from the end by keyset, so it costs what the first page does.
                  */
                 last?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Namespace uid */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, or with `format` every row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_namespaces_id_pvcs: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip (default 0). */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
+                 *     releases `namespace`, `status`, `chart`.
+                 */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
+                /** @description Only claims in this phase: `Pending`, `Bound` or `Lost`. */
+                phase?: string;
+                /** @description Only claims of this StorageClass. */
+                storage_class?: string;
             };
             header?: never;
             path: {

@@ -66,10 +66,12 @@ export function useListState(prefix: string, defaultSort = ''): ListState {
   const q = params.get(key('q')) ?? ''
   const cursors = ((location.state as { cursors?: Cursors } | null)?.cursors ?? {}) as Cursors
   const kept = cursors[prefix]
+  // Paging and typing replace the history entry; a new order pushes one, so the back button
+  // returns to the order before it.
   const update = useCallback(
-    (changes: Record<string, string>, cursor?: { page: number; cursor?: string; fromEnd?: number }) =>
+    (changes: Record<string, string>, cursor?: { page: number; cursor?: string; fromEnd?: number }, push = false) =>
       setParams((current) => Object.entries(changes).reduce((p, [k, v]) => withParam(p, `${prefix}.${k}`, v), current), {
-        replace: true,
+        replace: !push,
         state: { cursors: { ...cursors, [prefix]: cursor } },
       }),
     [prefix, setParams, cursors],
@@ -84,7 +86,7 @@ export function useListState(prefix: string, defaultSort = ''): ListState {
     fromEnd: (kept && kept.page === page && kept.fromEnd) || null,
     setPage: (p, cursor) => update({ page: p > 0 ? String(p + 1) : '' }, cursor ? { page: p, cursor } : undefined),
     setLastPage: (p, rows) => update({ page: p > 0 ? String(p + 1) : '' }, { page: p, fromEnd: rows }),
-    setSort: (s) => update({ sort: s === defaultSort ? '' : s, page: '' }),
+    setSort: (s) => update({ sort: s === defaultSort ? '' : s, page: '' }, undefined, true),
     setQ: (text) => update({ q: text, page: '' }),
   }
 }

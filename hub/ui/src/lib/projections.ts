@@ -83,6 +83,15 @@ export function containerState(state: ContainerState | null): string {
   return `Terminated: ${reason ?? 'exit code'} (${exit_code})`
 }
 
+/** A PersistentVolumeClaim: sizes in bytes, `storage_class` `null` for the default class. */
+export type PvcData = {
+  phase: string
+  requested_bytes: number | null
+  capacity_bytes: number | null
+  storage_class: string | null
+  volume_name: string | null
+}
+
 export type HelmData = {
   revision: number
   status: string

@@ -16,7 +16,7 @@ import {
   type RegisterCluster,
   type Schemas,
 } from './api'
-import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData } from './projections'
+import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData, PvcData } from './projections'
 
 /**
  * One server page of a list: the table's window and order. `cursor`, `sort` and `q` reach the
@@ -41,6 +41,8 @@ type ListPath =
   | '/api/v1/k8s/namespaces/{id}/deployments'
   | '/api/v1/k8s/namespaces/{id}/pods'
   | '/api/v1/k8s/deployments/{id}/pods'
+  | '/api/v1/k8s/clusters/{id}/pvcs'
+  | '/api/v1/k8s/namespaces/{id}/pvcs'
 type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ? true : false
 
 /**
@@ -57,6 +59,8 @@ export const LIST_PARAMS = {
   '/api/v1/k8s/namespaces/{id}/deployments': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/namespaces/{id}/pods': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/clusters/{id}/pvcs': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/namespaces/{id}/pvcs': { sort: true, q: true, format: true, cursor: true },
 } as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'>; cursor: Takes<P, 'cursor'> } }
 
 /** What each table's list takes, by what the list is of. */
@@ -67,6 +71,8 @@ export const listTakes = {
   namespaceDeployments: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/deployments'],
   namespacePods: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/pods'],
   deploymentPods: LIST_PARAMS['/api/v1/k8s/deployments/{id}/pods'],
+  clusterPvcs: LIST_PARAMS['/api/v1/k8s/clusters/{id}/pvcs'],
+  namespacePvcs: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/pvcs'],
 }
 
 const BY_NAME: [string, string][] = [
@@ -92,14 +98,27 @@ const POD_SORTS: [string, string][] = [
   ...BY_AGE,
 ]
 
+const PVC_SORTS: [string, string][] = [
+  ...BY_NAME,
+  ['-capacity', 'Largest first'],
+  ['capacity', 'Smallest first'],
+  ['storage_class', 'Storage class'],
+  ['-storage_class', 'Storage class, Z–A'],
+  ['phase', 'Phase'],
+  ['-phase', 'Phase, Z–A'],
+  ...BY_AGE,
+]
+
 /** The orders each list knows (the API's `sort` values, the hub sorts), the default first. */
 export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
-  clusterNamespaces: [...BY_NAME, ...BY_AGE],
+  clusterNamespaces: [...BY_NAME, ['-pods', 'Most pods'], ['pods', 'Fewest pods'], ...BY_AGE],
   clusterNodes: [...BY_NAME, ...BY_AGE],
   helmReleases: [...BY_NAME, ['status', 'Status'], ['-status', 'Status, Z–A'], ['chart', 'Chart'], ['-chart', 'Chart, Z–A'], ...BY_AGE],
   namespaceDeployments: [...BY_NAME, ['ready', 'Fewest ready'], ['-ready', 'Most ready'], ['-replicas', 'Most replicas'], ['replicas', 'Fewest replicas'], ...BY_AGE],
   namespacePods: POD_SORTS,
   deploymentPods: POD_SORTS,
+  clusterPvcs: PVC_SORTS,
+  namespacePvcs: PVC_SORTS,
 }
 
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
@@ -137,6 +156,8 @@ export const exportUrls = {
   namespaceDeployments: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/namespaces/{id}/deployments', { id }, shown(page)),
   namespacePods: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/namespaces/{id}/pods', { id }, shown(page)),
   deploymentPods: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/deployments/{id}/pods', { id }, shown(page)),
+  clusterPvcs: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/clusters/{id}/pvcs', { id }, shown(page)),
+  namespacePvcs: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/namespaces/{id}/pvcs', { id }, shown(page)),
 }
 
 /** The two views of a namespace's cost trend. */
@@ -161,6 +182,7 @@ export const queryKeys = {
   namespaceCosts: (id: string, step: CostStep) => ['namespace-costs', id, step] as const,
   deployment: (id: string) => ['deployment', id] as const,
   deploymentPods: (id: string, page: PageArgs) => ['deployment-pods', id, page] as const,
+  pvcs: (scope: 'cluster' | 'namespace', id: string, page: PageArgs) => ['pvcs', scope, id, page] as const,
   pod: (id: string) => ['pod', id] as const,
   fleet: (by: FleetGrouping) => ['fleet', by] as const,
   search: (q: string, limit: number, cursor: string | null) => ['search', q, limit, cursor] as const,
@@ -298,6 +320,16 @@ export function useNamespacePods(id: string, page: PageArgs) {
   return useQuery({
     queryKey: queryKeys.namespacePods(id, page),
     queryFn: () => apiGet('/api/v1/k8s/namespaces/{id}/pods', { id }, pageQuery('/api/v1/k8s/namespaces/{id}/pods', page)) as Promise<Page<Obj<PodData>>>,
+    placeholderData: keepPreviousData,
+  })
+}
+
+/** A page of the claims of a cluster or of a namespace (`id` is the cluster's or the namespace's). */
+export function usePvcs(scope: 'cluster' | 'namespace', id: string, page: PageArgs) {
+  const path = scope === 'cluster' ? '/api/v1/k8s/clusters/{id}/pvcs' : '/api/v1/k8s/namespaces/{id}/pvcs'
+  return useQuery({
+    queryKey: queryKeys.pvcs(scope, id, page),
+    queryFn: () => apiGet(path, { id }, pageQuery(path, page)) as Promise<Page<Obj<PvcData>>>,
     placeholderData: keepPreviousData,
   })
 }

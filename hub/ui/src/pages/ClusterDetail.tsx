@@ -7,6 +7,7 @@ import { bytes, cpu, dollars, providerLabel } from '../lib/format'
 import type { NodeData } from '../lib/projections'
 import { useListState } from '../lib/listState'
 import { useScrollToHash } from '../lib/scroll'
+import { tableSort } from '../lib/tableSorts'
 import {
   exportUrls,
   listSorts,
@@ -22,6 +23,7 @@ import {
 import { relativeTime, useNow } from '../lib/time'
 import { HealthBadge } from '../components/HealthBadge'
 import { ListControls } from '../components/ListControls'
+import { PvcPanel } from '../components/PvcPanel'
 import { ExportLinks, Pager } from '../components/Pager'
 import { AdminOnly, Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, dangerButtonClass, linkClass, rowClass, secondaryButtonClass } from '../components/ui'
 
@@ -89,7 +91,7 @@ export function ClusterDetail() {
   const costs = useNamespaceCostsPerDay(id)
   const helm = useHelmReleases(id, helmList)
   const sync = useSyncCluster(id)
-  // A search hit for a node or Helm release links here with `#nodes` or `#helm`.
+  // A search hit for a node, claim or Helm release links here with `#nodes`, `#pvcs` or `#helm`.
   useScrollToHash(cluster.isSuccess)
   if (cluster.isPending) return <Loading what="the cluster" />
   if (cluster.error) return <ErrorBox error={cluster.error} />
@@ -129,7 +131,7 @@ export function ClusterDetail() {
         {namespaces.error ? (
           <ErrorBox error={namespaces.error} />
         ) : (
-          <Table caption="Namespaces" busy={namespaces.isPlaceholderData} head={['Name', 'Team', 'Cost center', 'Deployments', 'Pods', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
+          <Table caption="Namespaces" sort={tableSort('clusterNamespaces', nsList)} busy={namespaces.isPlaceholderData} head={['Name', 'Team', 'Cost center', 'Deployments', 'Pods', 'Phase', 'Cost (24 h)']} empty={namespaces.data?.items.length === 0}>
             {namespaces.data?.items.map((n) => (
               <tr key={n.id} className={rowClass}>
                 <td className={cellClass}>
@@ -154,7 +156,7 @@ export function ClusterDetail() {
         {nodes.error ? (
           <ErrorBox error={nodes.error} />
         ) : (
-          <Table caption="Nodes" busy={nodes.isPlaceholderData} head={['Name', 'Role', 'Instance type', 'CPU', 'Memory', 'Pods', 'Status']} empty={nodes.data?.items.length === 0}>
+          <Table caption="Nodes" sort={tableSort('clusterNodes', nodeList)} busy={nodes.isPlaceholderData} head={['Name', 'Role', 'Instance type', 'CPU', 'Memory', 'Pods', 'Status']} empty={nodes.data?.items.length === 0}>
             {nodes.data?.items.map((n) => (
               <tr key={n.id} className={rowClass} data-testid="node-row">
                 <td className={cellClass}>{n.name}</td>
@@ -173,6 +175,7 @@ export function ClusterDetail() {
         )}
         <Pager label="nodes" state={nodeList} shown={nodes.data?.items.length ?? 0} total={nodes.data?.total ?? 0} nextCursor={nodes.data?.next_cursor} />
       </Panel>
+      <PvcPanel scope="cluster" id={id} />
       <Panel
         id="helm"
         title={`Helm releases (${helm.data?.total ?? '…'})`}
@@ -182,7 +185,7 @@ export function ClusterDetail() {
         {helm.error ? (
           <ErrorBox error={helm.error} />
         ) : (
-          <Table caption="Helm releases" busy={helm.isPlaceholderData} head={['Name', 'Namespace', 'Chart', 'App version', 'Revision', 'Status']} empty={helm.data?.items.length === 0}>
+          <Table caption="Helm releases" sort={tableSort('helmReleases', helmList)} busy={helm.isPlaceholderData} head={['Name', 'Namespace', 'Chart', 'App version', 'Revision', 'Status']} empty={helm.data?.items.length === 0}>
             {helm.data?.items.map((h) => (
               <tr key={h.id} className={rowClass}>
                 <td className={cellClass}>{h.name}</td>

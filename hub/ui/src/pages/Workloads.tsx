@@ -1,4 +1,4 @@
-// Namespace detail (deployments, pods, cost trend, CSV export), a deployment's pods, and a
+// Namespace detail (deployments, pods, claims, cost trend, CSV export), a deployment's pods, and a
 // pod's containers.
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
@@ -6,18 +6,21 @@ import type { UsageSeries } from '../lib/api'
 import { containerState, type Obj, type PodData } from '../lib/projections'
 import { useListState } from '../lib/listState'
 import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
+import { tableSort } from '../lib/tableSorts'
+import type { TableSort } from '../lib/sortHeaders'
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
 import { LiveObjectPanels, OnDemand } from '../components/LiveObject'
 import { LogViewer } from '../components/LogViewer'
 import { DeploymentActions, PodActions } from '../components/WorkloadActions'
+import { PvcPanel } from '../components/PvcPanel'
 import { ExportLinks, Pager } from '../components/Pager'
 import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
-function PodsTable({ caption, pods, busy }: { caption: string; pods: Obj<PodData>[]; busy?: boolean }) {
+function PodsTable({ caption, pods, busy, sort }: { caption: string; pods: Obj<PodData>[]; busy?: boolean; sort: TableSort }) {
   return (
-    <Table caption={caption} head={['Name', 'Status', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0} busy={busy}>
+    <Table caption={caption} head={['Name', 'Status', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0} busy={busy} sort={sort}>
       {pods.map((p) => (
         <tr key={p.id} className={rowClass} data-testid="pod-row">
           <td className={cellClass}>
@@ -59,7 +62,7 @@ export function NamespaceDetail() {
         {deployments.error ? (
           <ErrorBox error={deployments.error} />
         ) : (
-          <Table caption="Deployments" busy={deployments.isPlaceholderData} head={['Name', 'Ready', 'Desired', 'Images']} empty={deployments.data?.items.length === 0}>
+          <Table caption="Deployments" sort={tableSort('namespaceDeployments', deploymentList)} busy={deployments.isPlaceholderData} head={['Name', 'Ready', 'Desired', 'Images']} empty={deployments.data?.items.length === 0}>
             {deployments.data?.items.map((d) => (
               <tr key={d.id} className={rowClass}>
                 <td className={cellClass}>
@@ -78,9 +81,10 @@ export function NamespaceDetail() {
       </Panel>
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.namespacePods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.namespacePods} sorts={listSorts.namespacePods} />
-        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} />}
+        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} sort={tableSort('namespacePods', podList)} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
+      <PvcPanel scope="namespace" id={id} />
       <Suspense fallback={<Loading what="the cost chart" />}>
         <CostChart namespaceId={id} />
       </Suspense>
@@ -106,7 +110,7 @@ export function DeploymentDetail() {
       <DeploymentActions id={id} name={d.name} desired={d.data.replicas.desired} />
       <Panel title={`Pods (${pods.data?.total ?? '…'})`} actions={<ExportLinks label="pods" urls={exportUrls.deploymentPods(id, podList)} />}>
         <ListControls label="pods" state={podList} takes={listTakes.deploymentPods} sorts={listSorts.deploymentPods} />
-        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} />}
+        {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods of the deployment" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} sort={tableSort('deploymentPods', podList)} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
       <LiveObjectPanels kind="deployments" id={id} />

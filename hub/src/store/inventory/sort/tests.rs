@@ -17,9 +17,14 @@ fn each_kind_offers_its_own_sorts_and_name() {
         ["name", "age", "ready", "replicas"]
     );
     assert_eq!(keys(ObjectKind::Node), ["name", "age"]);
+    assert_eq!(keys(ObjectKind::Namespace), ["name", "age", "pods"]);
     assert_eq!(
         keys(ObjectKind::HelmRelease),
         ["name", "age", "status", "chart"]
+    );
+    assert_eq!(
+        keys(ObjectKind::PersistentVolumeClaim),
+        ["name", "age", "phase", "capacity", "storage_class"]
     );
     assert_eq!(
         InventorySort::parse(ObjectKind::Pod, "namespace"),
