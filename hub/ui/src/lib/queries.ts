@@ -411,13 +411,19 @@ export function useSyncCluster(id: string) {
   })
 }
 
-/** Deletes the cluster and its inventory (admin). */
-export function useDeleteCluster(id: string) {
+/**
+ * Deletes the cluster and its inventory (admin). `leave` moves off the cluster's page before
+ * its queries are dropped: left mounted, they would ask again for what no longer exists.
+ */
+export function useDeleteCluster(id: string, leave: () => void) {
   const client = useQueryClient()
   return useMutation({
     mutationFn: () => apiSend('delete', '/api/v1/k8s/clusters/{id}', { id }),
     onSuccess: () => {
+      leave()
+      client.removeQueries({ predicate: (q) => q.queryKey.includes(id) })
       client.invalidateQueries({ queryKey: queryKeys.clusters })
+      client.invalidateQueries({ queryKey: ['fleet'] })
     },
   })
 }

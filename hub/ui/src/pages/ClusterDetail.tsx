@@ -37,7 +37,7 @@ function nodeReady(n: NodeData): boolean {
 function DeleteCluster({ cluster }: { cluster: Cluster }) {
   const [confirming, setConfirming] = useState(false)
   const navigate = useNavigate()
-  const remove = useDeleteCluster(cluster.id)
+  const remove = useDeleteCluster(cluster.id, () => navigate('/admin/kubernetes'))
   if (!confirming)
     return (
       <button type="button" className={dangerButtonClass} onClick={() => setConfirming(true)}>
@@ -47,7 +47,7 @@ function DeleteCluster({ cluster }: { cluster: Cluster }) {
   return (
     <div role="alertdialog" aria-label={`Delete ${cluster.name}`} className="flex flex-wrap items-center gap-2 rounded border border-red-300 p-2 dark:border-red-800">
       <span>Delete cluster “{cluster.name}” and its inventory?</span>
-      <button type="button" className={dangerButtonClass} onClick={() => remove.mutate(undefined, { onSuccess: () => navigate('/admin/kubernetes') })} disabled={remove.isPending}>
+      <button type="button" className={dangerButtonClass} onClick={() => remove.mutate()} disabled={remove.isPending}>
         Delete {cluster.name}
       </button>
       <button type="button" className={secondaryButtonClass} onClick={() => setConfirming(false)}>
