@@ -9,7 +9,7 @@
 //!   checkpoints, partitions, group commit); it names no business table, and only this file
 //!   imports it.
 //! - The business modules (`accounts`, `agents`, `audit`, `clusters`, `costs`, `ingest`,
-//!   `inventory`, `maintenance`, `search`) each add an `impl Store` block with their calls, written
+//!   `inventory`, `leases`, `maintenance`, `search`) each add an `impl Store` block with their calls, written
 //!   once against [`sql::Sql`], so SQLite and PostgreSQL run the same code and the
 //!   conformance suite (`hub/tests/store/`) tests it on both.
 //!
@@ -24,6 +24,7 @@ mod clusters;
 mod costs;
 mod ingest;
 mod inventory;
+mod leases;
 mod maintenance;
 mod schema;
 mod search;
@@ -64,6 +65,7 @@ pub use inventory::{
     InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,
     NamespaceItem, SortValue, UsageHour,
 };
+pub use leases::{Fence, Lease, ReplicaRecord};
 pub use maintenance::MaintenanceReport;
 pub use search::{
     FACET_SCAN, FACET_VALUES, FacetCount, SearchFacets, SearchHit, SearchKey, SearchPage,
@@ -140,6 +142,10 @@ pub enum StoreError {
     /// caller in the group gets this error, and none of the group's batches was stored.
     #[error("database write of a batch group failed")]
     Group(#[source] Arc<sqlx::Error>),
+    /// A write made under a lease that has since changed hands (or was released): nothing
+    /// was written, and the writer must stop the work the lease was for.
+    #[error("lease {0:?} is no longer held with this fencing token")]
+    Fenced(String),
 }
 
 /// An organization: the unit of isolation that every other row belongs to.

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::store::schema;
 use crate::store::sql::{Cast, GroupWork, Sql, Value, run_rows, values_rows};
-use crate::store::{Store, StoreError, in_tx};
+use crate::store::{Fence, Store, StoreError, in_tx, leases};
 pub use cursor::{Cursor, IngestOutcome};
 use cursor::{advance_cursor, check_cursor};
 pub(crate) use prepare::PreparedBatch;
@@ -101,8 +101,36 @@ impl Store {
         cursor: Cursor,
         batch: &ChangeBatch,
     ) -> Result<IngestOutcome, StoreError> {
+        self.changes_under(None, org, cluster, cursor, batch).await
+    }
+
+    /// [`Store::ingest_changes`] under a lease: refused with [`StoreError::Fenced`], writing
+    /// nothing, once `fence`'s lease has changed hands (checked in the batch's transaction),
+    /// so a pull collector that lost its cluster cannot write stale inventory.
+    #[instrument(skip_all, fields(changes = batch.changes.len()))]
+    pub async fn ingest_changes_fenced(
+        &self,
+        fence: &Fence,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        batch: &ChangeBatch,
+    ) -> Result<IngestOutcome, StoreError> {
+        self.changes_under(Some(fence), org, cluster, cursor, batch)
+            .await
+    }
+
+    async fn changes_under(
+        &self,
+        fence: Option<&Fence>,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        batch: &ChangeBatch,
+    ) -> Result<IngestOutcome, StoreError> {
         let batch = upgraded(batch);
-        let prepared = prepare::prepare(org, cluster, cursor, &batch, self.label_keys());
+        let mut prepared = prepare::prepare(org, cluster, cursor, &batch, self.label_keys());
+        prepared.fence = fence.cloned();
         self.commit_changes(prepared).await
     }
 
@@ -116,7 +144,34 @@ impl Store {
         cursor: Cursor,
         buckets: &[UsageBucket],
     ) -> Result<IngestOutcome, StoreError> {
+        self.usage_under(None, org, cluster, cursor, buckets).await
+    }
+
+    /// [`Store::ingest_usage`] under a lease, refused like
+    /// [`Store::ingest_changes_fenced`] once the lease moved.
+    #[instrument(skip_all, fields(buckets = buckets.len()))]
+    pub async fn ingest_usage_fenced(
+        &self,
+        fence: &Fence,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        buckets: &[UsageBucket],
+    ) -> Result<IngestOutcome, StoreError> {
+        self.usage_under(Some(fence), org, cluster, cursor, buckets)
+            .await
+    }
+
+    async fn usage_under(
+        &self,
+        fence: Option<&Fence>,
+        org: OrgId,
+        cluster: ClusterId,
+        cursor: Cursor,
+        buckets: &[UsageBucket],
+    ) -> Result<IngestOutcome, StoreError> {
         in_tx!(self, |db| async {
+            leases::check_fences(db, &Vec::from_iter(fence)).await?;
             if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
                 return Ok(outcome);
             }
