@@ -13,6 +13,7 @@ use crate::cost::CostWorker;
 use crate::http_server::serve_http;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
+use crate::replica::{Heartbeat, Replica, SingleHolder};
 use crate::shutdown::Shutdown;
 use crate::state::{ApiSettings, AppState};
 use crate::transport::{HubTransport, StoreAuthority, TransportSettings, load_or_create_ca};
@@ -22,6 +23,12 @@ use crate::{api, auth, store};
 /// Lifetime of the hub's QUIC server certificate. A new one is issued at every start, and
 /// agents trust the CA, so this only needs to outlast an uptime.
 const SERVER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The lease of the cost worker: one replica computes costs at a time.
+pub const COST_LEASE: &str = "worker:cost";
+
+/// The lease of store maintenance: one replica purges and partitions at a time.
+pub const MAINTENANCE_LEASE: &str = "worker:maintenance";
 
 /// Runs the hub until `shutdown` fires, then drains in-flight requests, stops the workers
 /// (pull collectors hand over their open usage hour) and closes the store.
@@ -70,7 +77,22 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .local_addr()
         .context("reading the API listener address")?;
 
+    let replica = Replica::new(
+        store.clone(),
+        &config.replica_id.clone().unwrap_or_else(Replica::random_id),
+        Duration::from_secs(config.lease_ttl_secs),
+    );
+    tracing::info!(
+        replica = replica.id(),
+        lease_ttl_secs = config.lease_ttl_secs,
+        "hub replica"
+    );
+    store
+        .replica_heartbeat(replica.id())
+        .await
+        .context("joining the hub replicas")?;
     let workers = Workers::new();
+    let heartbeat = workers::spawn(Heartbeat(replica.clone()), &workers, shutdown.clone());
     let retention = Duration::from_secs(u64::from(config.retention_days) * 86_400);
     // Partitions must exist before pods arrive: one maintenance round runs before anything else.
     store
@@ -78,11 +100,15 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .await
         .context("preparing the store (partitions, retention)")?;
     let maintenance = workers::spawn(
-        StoreMaintenance {
-            store: store.clone(),
-            retention,
-            every: Duration::from_secs(3600),
-        },
+        SingleHolder::new(
+            StoreMaintenance {
+                store: store.clone(),
+                retention,
+                every: Duration::from_secs(3600),
+            },
+            replica.clone(),
+            MAINTENANCE_LEASE,
+        ),
         &workers,
         shutdown.clone(),
     );
@@ -91,7 +117,11 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .cost_worker()
         .context("loading the price catalog (--price-catalog)")?;
     let costs = workers::spawn(
-        CostWorker::new(store.clone(), cost_config, Some(workers.clone())),
+        SingleHolder::new(
+            CostWorker::new(store.clone(), cost_config, Some(workers.clone())),
+            replica.clone(),
+            COST_LEASE,
+        ),
         &workers,
         shutdown.clone(),
     );
@@ -159,6 +189,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let _ = supervisor.await;
     let _ = maintenance.await;
     let _ = costs.await;
+    let _ = heartbeat.await;
     store.close().await;
     served?;
     tracing::info!("hub stopped cleanly");

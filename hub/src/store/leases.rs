@@ -295,6 +295,11 @@ pub(crate) async fn check_fences(db: &mut dyn Sql, fences: &[&Fence]) -> Result<
     }
 }
 
+/// [`check_fences`] with the fence `store`'s handle writes under, if any.
+pub(crate) async fn check_own_fence(db: &mut dyn Sql, store: &Store) -> Result<(), StoreError> {
+    check_fences(db, &Vec::from_iter(store.fence())).await
+}
+
 /// The names of `fences`' leases that no longer have the fence's holder and token, locking
 /// the rows read as [`check_fences`] does; the caller decides what a moved lease refuses.
 pub(crate) async fn fenced_out(

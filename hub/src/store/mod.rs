@@ -167,6 +167,8 @@ pub struct Organization {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The lease this handle writes under ([`Store::under_lease`]), if any.
+    fence: Option<Arc<leases::Fence>>,
 }
 
 struct Inner {
@@ -232,6 +234,7 @@ pub async fn connect_with(url: &DatabaseUrl, pools: PoolOptions) -> Result<Store
             changes: GroupCommit::start(writers, limits, ingest::ChangeBatches),
             label_keys: LabelKeys::default(),
         }),
+        fence: None,
     };
     store.ensure_organization(DEFAULT_ORG).await?;
     tracing::info!(backend = store.backend().as_str(), "store ready");
@@ -263,6 +266,23 @@ macro_rules! on_conn {
 pub(crate) use {in_tx, on_conn};
 
 impl Store {
+    /// This store as a handle whose work-of-a-lease writes carry `fence`: ingest (changes
+    /// and usage) and the cost saves check it in their own transaction and fail with
+    /// [`StoreError::Fenced`], writing nothing, once the lease has changed hands. Why a
+    /// handle: the pull collector and the cost worker keep calling the store as they always
+    /// did, and whatever they write is fenced without a fenced twin of every call.
+    pub fn under_lease(&self, fence: leases::Fence) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            fence: Some(Arc::new(fence)),
+        }
+    }
+
+    /// The fence this handle's writes carry ([`Store::under_lease`]).
+    pub fn fence(&self) -> Option<&leases::Fence> {
+        self.fence.as_deref()
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.inner.backend.kind()

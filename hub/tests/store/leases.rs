@@ -182,13 +182,8 @@ pub async fn a_write_under_a_moved_lease_is_refused_and_changes_nothing(t: TestS
     let kinds = [ObjectKind::Namespace, ObjectKind::Pod];
     let mut a = Cursors::new(11);
     let applied = store
-        .ingest_changes_fenced(
-            &old.fence(),
-            org,
-            cluster,
-            a.next(),
-            &batch(snapshot(&kinds, &first)),
-        )
+        .under_lease(old.fence())
+        .ingest_changes(org, cluster, a.next(), &batch(snapshot(&kinds, &first)))
         .await
         .unwrap();
     assert_eq!(applied, IngestOutcome::Applied);
@@ -212,10 +207,10 @@ pub async fn a_write_under_a_moved_lease_is_refused_and_changes_nothing(t: TestS
     ))]);
     let mut bystander = Cursors::new(5);
     let bystander_objects = [namespace("db", "uid-ns-db", None)];
-    let old_fence = old.fence();
+    let stale_store = store.under_lease(old.fence());
     let bystander_batch = batch(snapshot(&[ObjectKind::Namespace], &bystander_objects));
     let (stale_outcome, bystander_outcome) = tokio::join!(
-        store.ingest_changes_fenced(&old_fence, org, cluster, a.next(), &stale),
+        stale_store.ingest_changes(org, cluster, a.next(), &stale),
         store.ingest_changes(org, other, bystander.next(), &bystander_batch),
     );
     assert!(
@@ -235,8 +230,8 @@ pub async fn a_write_under_a_moved_lease_is_refused_and_changes_nothing(t: TestS
         samples: 10,
         covered_millis: 300_000,
     };
-    let refused = store
-        .ingest_usage_fenced(&old.fence(), org, cluster, a.next(), &[usage.clone()])
+    let refused = stale_store
+        .ingest_usage(org, cluster, a.next(), &[usage.clone()])
         .await;
     assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
     assert_eq!(live(store, org, cluster).await, before, "nothing changed");
@@ -246,18 +241,14 @@ pub async fn a_write_under_a_moved_lease_is_refused_and_changes_nothing(t: TestS
     let mut b = Cursors::new(22);
     let second = [namespace("web", "uid-ns", None)];
     let outcome = store
-        .ingest_changes_fenced(
-            &new.fence(),
-            org,
-            cluster,
-            b.next(),
-            &batch(snapshot(&kinds, &second)),
-        )
+        .under_lease(new.fence())
+        .ingest_changes(org, cluster, b.next(), &batch(snapshot(&kinds, &second)))
         .await
         .unwrap();
     assert_eq!(outcome, IngestOutcome::Applied);
     store
-        .ingest_usage_fenced(&new.fence(), org, cluster, b.next(), &[usage])
+        .under_lease(new.fence())
+        .ingest_usage(org, cluster, b.next(), &[usage])
         .await
         .unwrap();
     assert_eq!(live(store, org, cluster).await.len(), 1);

@@ -10,6 +10,7 @@ mod api;
 mod cluster_counts;
 mod cluster_info;
 mod clusters;
+mod cost_failover;
 mod cost_report;
 mod cost_worker;
 mod costs;
@@ -110,4 +111,5 @@ support::backend_cases! {
     leases::only_the_holder_renews_and_a_release_frees_the_lease,
     leases::a_write_under_a_moved_lease_is_refused_and_changes_nothing,
     leases::replicas_are_live_while_they_beat,
+    cost_failover::every_cost_hour_is_computed_once_across_a_failover,
 }

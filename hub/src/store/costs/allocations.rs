@@ -17,7 +17,7 @@ use crate::cost::{
 };
 use crate::store::schema::time;
 use crate::store::sql::{Cast, Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
-use crate::store::{Store, StoreError, in_tx, on_conn};
+use crate::store::{Store, StoreError, in_tx, leases, on_conn};
 use std::collections::BTreeMap;
 
 /// The columns of a cost row, in insert order, with how each is bound.
@@ -122,6 +122,7 @@ fn row_values(
 /// Replaces the rows of one cluster's period starting at `start` with `rows`.
 async fn replace_period(
     db: &mut dyn Sql,
+    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     period: CostPeriod,
@@ -129,6 +130,7 @@ async fn replace_period(
     rows: &[Allocation],
     computed_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    leases::check_own_fence(db, store).await?;
     require_cluster(db, org, cluster).await?;
     let d = db.dialect();
     let sql = format!(
@@ -203,15 +205,19 @@ impl Store {
         rows: &[Allocation],
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        in_tx!(self, |db| replace_period(
-            db,
-            org,
-            cluster,
-            CostPeriod::Hour,
-            hour_start,
-            rows,
-            computed_at,
-        ))
+        in_tx!(self, |db| async {
+            replace_period(
+                db,
+                self,
+                org,
+                cluster,
+                CostPeriod::Hour,
+                hour_start,
+                rows,
+                computed_at,
+            )
+            .await
+        })
     }
 
     /// Saves one hour's allocation rows (all of `cluster` and `hour_start`), replacing that
@@ -229,6 +235,7 @@ impl Store {
         in_tx!(self, |db| async {
             replace_period(
                 db,
+                self,
                 org,
                 cluster,
                 CostPeriod::Hour,
@@ -282,6 +289,7 @@ impl Store {
         in_tx!(self, |db| async {
             replace_period(
                 db,
+                self,
                 org,
                 cluster,
                 CostPeriod::Day,

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::store::schema;
 use crate::store::sql::{Cast, GroupWork, Sql, Value, run_rows, values_rows};
-use crate::store::{Fence, Store, StoreError, in_tx, leases};
+use crate::store::{Store, StoreError, in_tx, leases};
 pub use cursor::{Cursor, IngestOutcome};
 use cursor::{advance_cursor, check_cursor};
 pub(crate) use prepare::PreparedBatch;
@@ -88,7 +88,8 @@ fn upgraded(batch: &ChangeBatch) -> Cow<'_, ChangeBatch> {
 }
 
 impl Store {
-    /// Applies a change batch in one transaction, exactly once per cursor.
+    /// Applies a change batch in one transaction, exactly once per cursor (and refused
+    /// with [`StoreError::Fenced`] when this handle's lease moved: [`Store::under_lease`]).
     ///
     /// Every batch, from an agent or the pull collector, enters the store here; objects an
     /// older agent sent in a superseded layout (`Object::LegacyPod`) are upgraded here, so
@@ -101,41 +102,14 @@ impl Store {
         cursor: Cursor,
         batch: &ChangeBatch,
     ) -> Result<IngestOutcome, StoreError> {
-        self.changes_under(None, org, cluster, cursor, batch).await
-    }
-
-    /// [`Store::ingest_changes`] under a lease: refused with [`StoreError::Fenced`], writing
-    /// nothing, once `fence`'s lease has changed hands (checked in the batch's transaction),
-    /// so a pull collector that lost its cluster cannot write stale inventory.
-    #[instrument(skip_all, fields(changes = batch.changes.len()))]
-    pub async fn ingest_changes_fenced(
-        &self,
-        fence: &Fence,
-        org: OrgId,
-        cluster: ClusterId,
-        cursor: Cursor,
-        batch: &ChangeBatch,
-    ) -> Result<IngestOutcome, StoreError> {
-        self.changes_under(Some(fence), org, cluster, cursor, batch)
-            .await
-    }
-
-    async fn changes_under(
-        &self,
-        fence: Option<&Fence>,
-        org: OrgId,
-        cluster: ClusterId,
-        cursor: Cursor,
-        batch: &ChangeBatch,
-    ) -> Result<IngestOutcome, StoreError> {
         let batch = upgraded(batch);
         let mut prepared = prepare::prepare(org, cluster, cursor, &batch, self.label_keys());
-        prepared.fence = fence.cloned();
+        prepared.fence = self.fence().cloned();
         self.commit_changes(prepared).await
     }
 
     /// Records usage buckets in one transaction, exactly once per cursor: additive rows
-    /// keyed by the delivering cursor.
+    /// keyed by the delivering cursor (fenced like [`Store::ingest_changes`]).
     #[instrument(skip_all, fields(buckets = buckets.len()))]
     pub async fn ingest_usage(
         &self,
@@ -144,34 +118,8 @@ impl Store {
         cursor: Cursor,
         buckets: &[UsageBucket],
     ) -> Result<IngestOutcome, StoreError> {
-        self.usage_under(None, org, cluster, cursor, buckets).await
-    }
-
-    /// [`Store::ingest_usage`] under a lease, refused like
-    /// [`Store::ingest_changes_fenced`] once the lease moved.
-    #[instrument(skip_all, fields(buckets = buckets.len()))]
-    pub async fn ingest_usage_fenced(
-        &self,
-        fence: &Fence,
-        org: OrgId,
-        cluster: ClusterId,
-        cursor: Cursor,
-        buckets: &[UsageBucket],
-    ) -> Result<IngestOutcome, StoreError> {
-        self.usage_under(Some(fence), org, cluster, cursor, buckets)
-            .await
-    }
-
-    async fn usage_under(
-        &self,
-        fence: Option<&Fence>,
-        org: OrgId,
-        cluster: ClusterId,
-        cursor: Cursor,
-        buckets: &[UsageBucket],
-    ) -> Result<IngestOutcome, StoreError> {
         in_tx!(self, |db| async {
-            leases::check_fences(db, &Vec::from_iter(fence)).await?;
+            leases::check_own_fence(db, self).await?;
             if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
                 return Ok(outcome);
             }
