@@ -135,7 +135,8 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             ..PullConfig::default()
         },
         workers.clone(),
-    );
+    )
+    .with_replica(replica.clone());
     let pull = supervisor.handle();
     let supervisor = workers::spawn(supervisor, &workers, shutdown.clone());
     let agents = {
@@ -168,6 +169,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             .metrics_token
             .clone()
             .filter(|token| !token.expose().is_empty()),
+        replica_id: replica.id().to_owned(),
         ..defaults
     });
     if config.public_url.is_none() {

@@ -32,7 +32,7 @@ pub async fn a_contended_lease_has_one_holder(t: TestStore) {
             .map(|h| store.acquire_lease("worker:cost", h, LONG)),
     )
     .await;
-    let granted: Vec<_> = grants.into_iter().map(Result::unwrap).flatten().collect();
+    let granted: Vec<_> = grants.into_iter().filter_map(Result::unwrap).collect();
     assert_eq!(
         granted.len(),
         1,
@@ -231,7 +231,7 @@ pub async fn a_write_under_a_moved_lease_is_refused_and_changes_nothing(t: TestS
         covered_millis: 300_000,
     };
     let refused = stale_store
-        .ingest_usage(org, cluster, a.next(), &[usage.clone()])
+        .ingest_usage(org, cluster, a.next(), std::slice::from_ref(&usage))
         .await;
     assert!(matches!(refused, Err(StoreError::Fenced(_))), "{refused:?}");
     assert_eq!(live(store, org, cluster).await, before, "nothing changed");

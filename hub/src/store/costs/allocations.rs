@@ -122,7 +122,6 @@ fn row_values(
 /// Replaces the rows of one cluster's period starting at `start` with `rows`.
 async fn replace_period(
     db: &mut dyn Sql,
-    store: &Store,
     org: OrgId,
     cluster: ClusterId,
     period: CostPeriod,
@@ -130,7 +129,6 @@ async fn replace_period(
     rows: &[Allocation],
     computed_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    leases::check_own_fence(db, store).await?;
     require_cluster(db, org, cluster).await?;
     let d = db.dialect();
     let sql = format!(
@@ -206,9 +204,9 @@ impl Store {
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
             replace_period(
                 db,
-                self,
                 org,
                 cluster,
                 CostPeriod::Hour,
@@ -233,9 +231,9 @@ impl Store {
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
             replace_period(
                 db,
-                self,
                 org,
                 cluster,
                 CostPeriod::Hour,
@@ -287,9 +285,9 @@ impl Store {
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
             replace_period(
                 db,
-                self,
                 org,
                 cluster,
                 CostPeriod::Day,
