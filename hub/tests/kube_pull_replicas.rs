@@ -2,8 +2,9 @@
 //! one throwaway PostgreSQL database and six pull-mode registrations of one real (KWOK)
 //! cluster: each registration is collected by exactly one replica (the store's leases say
 //! which; the replicas' logs and `/readyz` agree), and after `kill -9` of the replica holding
-//! the most, the survivors take its clusters over and keep collecting. The takeover time is
-//! printed for docs/benchmarks.md, not asserted.
+//! the most, the survivors take its clusters over and keep collecting; after SIGTERM of
+//! another the last takes everything, and when it stops no lease stays held. The takeover
+//! time is printed for docs/benchmarks.md, not asserted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -290,9 +291,37 @@ async fn each_pull_cluster_has_one_collector_and_a_dead_replicas_clusters_are_ta
     }
     assert_eq!(collected_here, REGISTRATIONS as u64);
 
+    // SIGTERM of one survivor: it gives its leases back and leaves the live set, so the last
+    // replica takes everything without waiting for a TTL.
+    let (leaving, staying) = {
+        let mut names = hubs.keys().cloned();
+        (names.next().unwrap(), names.next().unwrap())
+    };
+    hubs.remove(&leaving).unwrap().stop()?;
+    let stopped = Instant::now();
+    eventually(
+        "the last replica holds every cluster",
+        Duration::from_secs(60),
+        || async {
+            let held = holders(&store).await?;
+            Ok(clusters
+                .iter()
+                .all(|c| held.get(&c.id.to_string()) == Some(&staying)))
+        },
+    )
+    .await?;
+    println!(
+        "handover after SIGTERM of {leaving}: every cluster on {staying} after {:.1} s",
+        stopped.elapsed().as_secs_f64()
+    );
+    cluster.create_namespace("after-the-handover").await?;
+    all_collected(&store, &clusters, "after-the-handover").await?;
+
+    // The last one stopping cleanly leaves nothing held.
     for (_, hub) in hubs {
         hub.stop()?;
     }
+    assert_eq!(store.held_leases("").await?, vec![]);
     store.close().await;
     Ok(())
 }
