@@ -38,6 +38,20 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let store = store::connect_with(&config.database_url, config.pools())
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
+    let replica = Replica::new(
+        store.clone(),
+        &config.replica_id.clone().unwrap_or_else(Replica::random_id),
+        Duration::from_secs(config.lease_ttl_secs),
+    );
+    tracing::info!(
+        replica = replica.id(),
+        lease_ttl_secs = config.lease_ttl_secs,
+        "hub replica"
+    );
+    store
+        .replica_heartbeat(replica.id())
+        .await
+        .context("joining the hub replicas")?;
     let (keyring, source) = config
         .keys
         .load(&config.database_url)
@@ -64,7 +78,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         TransportSettings::new(config.quic_listen),
         ca.clone(),
         identity,
-        Arc::new(StoreAuthority::new(store.clone())),
+        Arc::new(StoreAuthority::new(store.clone()).with_replica(replica.clone())),
     )
     .with_context(|| format!("binding the agent endpoint on {}", config.quic_listen))?;
     let quic_local = transport
@@ -77,20 +91,6 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .local_addr()
         .context("reading the API listener address")?;
 
-    let replica = Replica::new(
-        store.clone(),
-        &config.replica_id.clone().unwrap_or_else(Replica::random_id),
-        Duration::from_secs(config.lease_ttl_secs),
-    );
-    tracing::info!(
-        replica = replica.id(),
-        lease_ttl_secs = config.lease_ttl_secs,
-        "hub replica"
-    );
-    store
-        .replica_heartbeat(replica.id())
-        .await
-        .context("joining the hub replicas")?;
     let workers = Workers::new();
     let heartbeat = workers::spawn(Heartbeat(replica.clone()), &workers, shutdown.clone());
     let retention = Duration::from_secs(u64::from(config.retention_days) * 86_400);

@@ -106,31 +106,39 @@ impl Store {
         holder: &str,
         ttl: Duration,
     ) -> Result<Option<Lease>, StoreError> {
-        in_tx!(self, |db| async {
-            let d = db.dialect();
-            let now = d.now_millis();
-            let sql = format!(
-                "INSERT INTO hub_leases (name, holder, token, acquired_ms, expires_ms) \
-                 VALUES ({p1}, {p2}, 1, {now}, {now} + {p3}) \
-                 ON CONFLICT (name) DO UPDATE SET \
-                 token = CASE WHEN hub_leases.holder = excluded.holder THEN hub_leases.token \
+        // Granted when free, lapsed or the caller's; the token moves only with the holder.
+        let on_conflict = |now: &str| {
+            format!(
+                "token = CASE WHEN hub_leases.holder = excluded.holder THEN hub_leases.token \
                  ELSE hub_leases.token + 1 END, \
                  acquired_ms = CASE WHEN hub_leases.holder = excluded.holder \
                  THEN hub_leases.acquired_ms ELSE excluded.acquired_ms END, \
                  holder = excluded.holder, expires_ms = excluded.expires_ms \
-                 WHERE hub_leases.holder = excluded.holder OR hub_leases.expires_ms <= {now} \
-                 RETURNING {LEASE_COLUMNS}",
-                p1 = d.ph(1),
-                p2 = d.ph(2),
-                p3 = d.ph(3),
-            );
-            let args = vec![
-                Value::Text(name.to_owned()),
-                Value::Text(holder.to_owned()),
-                Value::I64(ttl_millis(ttl)),
-            ];
-            let rows = db.fetch(&sql, args, &LEASE_TYPES).await?;
-            rows.into_iter().next().map(lease_row).transpose()
+                 WHERE hub_leases.holder = excluded.holder OR hub_leases.expires_ms <= {now}"
+            )
+        };
+        in_tx!(self, |db| upsert_lease(db, name, holder, ttl, on_conflict))
+    }
+
+    /// Takes lease `name` for `holder` whoever holds it, with a greater token: the newest
+    /// claimant wins (an agent's newest session, wherever it connected). Renewals of the
+    /// superseded holder are refused from then on.
+    #[instrument(skip_all, fields(lease = name))]
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        let on_conflict = |_: &str| {
+            "token = hub_leases.token + 1, holder = excluded.holder, \
+             acquired_ms = excluded.acquired_ms, expires_ms = excluded.expires_ms"
+                .to_owned()
+        };
+        in_tx!(self, |db| async {
+            upsert_lease(db, name, holder, ttl, on_conflict)
+                .await?
+                .ok_or(StoreError::Query(sqlx::Error::RowNotFound))
         })
     }
 
@@ -272,6 +280,36 @@ impl Store {
     pub async fn check_fence(&self, fence: &Fence) -> Result<(), StoreError> {
         in_tx!(self, |db| check_fences(db, &[fence]))
     }
+}
+
+/// Inserts lease `name` for `holder` until `ttl` from now, or on a conflict updates it as
+/// `on_conflict` (given the database clock's expression) says; the lease as it stands after,
+/// `None` when the update's condition refused it.
+async fn upsert_lease(
+    db: &mut dyn Sql,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+    on_conflict: impl FnOnce(&str) -> String,
+) -> Result<Option<Lease>, StoreError> {
+    let d = db.dialect();
+    let now = d.now_millis();
+    let sql = format!(
+        "INSERT INTO hub_leases (name, holder, token, acquired_ms, expires_ms) \
+         VALUES ({p1}, {p2}, 1, {now}, {now} + {p3}) \
+         ON CONFLICT (name) DO UPDATE SET {set} RETURNING {LEASE_COLUMNS}",
+        p1 = d.ph(1),
+        p2 = d.ph(2),
+        p3 = d.ph(3),
+        set = on_conflict(now),
+    );
+    let args = vec![
+        Value::Text(name.to_owned()),
+        Value::Text(holder.to_owned()),
+        Value::I64(ttl_millis(ttl)),
+    ];
+    let rows = db.fetch(&sql, args, &LEASE_TYPES).await?;
+    rows.into_iter().next().map(lease_row).transpose()
 }
 
 fn fence_args(fence: &Fence) -> Vec<Value> {

@@ -281,3 +281,38 @@ pub async fn replicas_are_live_while_they_beat(t: TestStore) {
         .collect();
     assert_eq!(ids, ["replica-b"]);
 }
+
+pub async fn a_taken_lease_supersedes_its_holder(t: TestStore) {
+    let store = &t.store;
+    let first = store
+        .take_lease("agent:a", "replica-a", LONG)
+        .await
+        .unwrap();
+    assert_eq!(first.holder, "replica-a");
+    // A newer session on another replica takes it while it is held; so does a newer one on
+    // the same replica, each with a greater token.
+    let second = store
+        .take_lease("agent:a", "replica-b", LONG)
+        .await
+        .unwrap();
+    assert_eq!(second.holder, "replica-b");
+    assert!(second.token > first.token);
+    let third = store
+        .take_lease("agent:a", "replica-b", LONG)
+        .await
+        .unwrap();
+    assert!(third.token > second.token);
+    assert_eq!(store.renew_lease(&first.fence(), LONG).await.unwrap(), None);
+    assert_eq!(
+        store.renew_lease(&second.fence(), LONG).await.unwrap(),
+        None
+    );
+    let renewed = store.renew_lease(&third.fence(), LONG).await.unwrap();
+    assert_eq!(renewed.as_ref().map(|l| l.token), Some(third.token));
+    assert_eq!(
+        store.held_leases("agent:").await.unwrap(),
+        Vec::from_iter(renewed)
+    );
+    assert!(store.release_lease(&third.fence()).await.unwrap());
+    assert!(store.held_leases("agent:").await.unwrap().is_empty());
+}

@@ -111,5 +111,6 @@ support::backend_cases! {
     leases::only_the_holder_renews_and_a_release_frees_the_lease,
     leases::a_write_under_a_moved_lease_is_refused_and_changes_nothing,
     leases::replicas_are_live_while_they_beat,
+    leases::a_taken_lease_supersedes_its_holder,
     cost_failover::every_cost_hour_is_computed_once_across_a_failover,
 }
