@@ -76,6 +76,17 @@ pub struct ServeConfig {
     #[arg(long, env = "KUBEWORKZ_PULL_REFRESH_SECS", default_value_t = 10)]
     pub pull_refresh_secs: u64,
 
+    /// This process's name among hub replicas sharing one database (what leases name as
+    /// holder); default: random at each start, e.g. `hub-1a2b3c4d5e6f`.
+    #[arg(long, env = "KUBEWORKZ_REPLICA_ID")]
+    pub replica_id: Option<String>,
+
+    /// Seconds a replica's leases (workers, pull clusters) and heartbeat last unless
+    /// renewed; renewed every third of it. A dead replica's work is taken over within it.
+    #[arg(long, env = "KUBEWORKZ_LEASE_TTL_SECS", default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(3..=600))]
+    pub lease_ttl_secs: u64,
+
     /// Where pull-mode registration and collectors may connect.
     #[command(flatten)]
     pub pull_egress: crate::pull::egress::EgressArgs,

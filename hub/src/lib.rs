@@ -15,6 +15,7 @@ pub mod oidc;
 pub mod pki;
 pub mod public_url;
 pub mod pull;
+pub mod replica;
 pub mod seal;
 pub mod search;
 pub mod server;

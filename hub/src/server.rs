@@ -13,6 +13,7 @@ use crate::cost::CostWorker;
 use crate::http_server::serve_http;
 use crate::keys::KeySource;
 use crate::pull::{PullConfig, PullSupervisor};
+use crate::replica::{Heartbeat, Replica, SingleHolder};
 use crate::shutdown::Shutdown;
 use crate::state::{ApiSettings, AppState};
 use crate::transport::{HubTransport, StoreAuthority, TransportSettings, load_or_create_ca};
@@ -23,6 +24,12 @@ use crate::{api, auth, store};
 /// agents trust the CA, so this only needs to outlast an uptime.
 const SERVER_CERT_VALIDITY: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// The lease of the cost worker: one replica computes costs at a time.
+pub const COST_LEASE: &str = "worker:cost";
+
+/// The lease of store maintenance: one replica purges and partitions at a time.
+pub const MAINTENANCE_LEASE: &str = "worker:maintenance";
+
 /// Runs the hub until `shutdown` fires, then drains in-flight requests, stops the workers
 /// (pull collectors hand over their open usage hour) and closes the store.
 ///
@@ -31,6 +38,20 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let store = store::connect_with(&config.database_url, config.pools())
         .await
         .with_context(|| format!("opening the database {}", config.database_url))?;
+    let replica = Replica::new(
+        store.clone(),
+        &config.replica_id.clone().unwrap_or_else(Replica::random_id),
+        Duration::from_secs(config.lease_ttl_secs),
+    );
+    tracing::info!(
+        replica = replica.id(),
+        lease_ttl_secs = config.lease_ttl_secs,
+        "hub replica"
+    );
+    store
+        .replica_heartbeat(replica.id())
+        .await
+        .context("joining the hub replicas")?;
     let (keyring, source) = config
         .keys
         .load(&config.database_url)
@@ -57,7 +78,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         TransportSettings::new(config.quic_listen),
         ca.clone(),
         identity,
-        Arc::new(StoreAuthority::new(store.clone())),
+        Arc::new(StoreAuthority::new(store.clone()).with_replica(replica.clone())),
     )
     .with_context(|| format!("binding the agent endpoint on {}", config.quic_listen))?;
     let quic_local = transport
@@ -71,6 +92,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .context("reading the API listener address")?;
 
     let workers = Workers::new();
+    let heartbeat = workers::spawn(Heartbeat(replica.clone()), &workers, shutdown.clone());
     let retention = Duration::from_secs(u64::from(config.retention_days) * 86_400);
     // Partitions must exist before pods arrive: one maintenance round runs before anything else.
     store
@@ -78,11 +100,15 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .await
         .context("preparing the store (partitions, retention)")?;
     let maintenance = workers::spawn(
-        StoreMaintenance {
-            store: store.clone(),
-            retention,
-            every: Duration::from_secs(3600),
-        },
+        SingleHolder::new(
+            StoreMaintenance {
+                store: store.clone(),
+                retention,
+                every: Duration::from_secs(3600),
+            },
+            replica.clone(),
+            MAINTENANCE_LEASE,
+        ),
         &workers,
         shutdown.clone(),
     );
@@ -91,7 +117,11 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .cost_worker()
         .context("loading the price catalog (--price-catalog)")?;
     let costs = workers::spawn(
-        CostWorker::new(store.clone(), cost_config, Some(workers.clone())),
+        SingleHolder::new(
+            CostWorker::new(store.clone(), cost_config, Some(workers.clone())),
+            replica.clone(),
+            COST_LEASE,
+        ),
         &workers,
         shutdown.clone(),
     );
@@ -105,7 +135,8 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             ..PullConfig::default()
         },
         workers.clone(),
-    );
+    )
+    .with_replica(replica.clone());
     let pull = supervisor.handle();
     let supervisor = workers::spawn(supervisor, &workers, shutdown.clone());
     let agents = {
@@ -138,6 +169,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
             .metrics_token
             .clone()
             .filter(|token| !token.expose().is_empty()),
+        replica_id: replica.id().to_owned(),
         ..defaults
     });
     if config.public_url.is_none() {
@@ -159,6 +191,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let _ = supervisor.await;
     let _ = maintenance.await;
     let _ = costs.await;
+    let _ = heartbeat.await;
     store.close().await;
     served?;
     tracing::info!("hub stopped cleanly");

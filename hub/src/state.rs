@@ -33,6 +33,8 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// The bearer token `/metrics` requires, when set (`--metrics-token`).
     pub metrics_token: Option<Secret>,
+    /// This process's id among the hub replicas (`--replica-id`), shown by `/readyz`.
+    pub replica_id: String,
 }
 
 impl Default for ApiSettings {
@@ -45,6 +47,7 @@ impl Default for ApiSettings {
             trusted_proxies: TrustedProxies::default(),
             request_timeout: Duration::from_secs(60),
             metrics_token: None,
+            replica_id: String::new(),
         }
     }
 }

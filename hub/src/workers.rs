@@ -35,6 +35,11 @@ pub trait Worker: Send + 'static {
 
     /// Called once when the hub shuts down, after the last tick.
     async fn stop(&mut self) {}
+
+    /// Its replica has taken the worker's lease ([`crate::replica::SingleHolder`]): from now
+    /// on its writes should go through a store handle fenced by it
+    /// ([`Store::under_lease`]), so they are refused once another replica takes over.
+    fn under_lease(&mut self, _fence: crate::store::Fence) {}
 }
 
 /// What the workers endpoint shows for one worker.
@@ -219,6 +224,10 @@ impl Worker for StoreMaintenance {
 
     fn interval(&self) -> Duration {
         self.every
+    }
+
+    fn under_lease(&mut self, fence: crate::store::Fence) {
+        self.store = self.store.under_lease(fence);
     }
 
     async fn tick(&mut self) -> Result<(), WorkerError> {

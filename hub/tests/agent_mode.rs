@@ -6,7 +6,9 @@
 //! states (`Object::LegacyPod`, as they encode it) is accepted and stored upgraded. A used single-use token is refused, and no secret shows in
 //! `token list`. Disabling a cluster from the CLI revokes its certificates for good: enabled
 //! again, the old certificate is refused until the agent enrolls with a new token, and
-//! enrolling again closes a session still holding the previous certificate.
+//! enrolling again closes a session still holding the previous certificate. Two replicas on
+//! one PostgreSQL database: a session on the second supersedes the agent's session on the
+//! first, which closes it.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -347,5 +349,80 @@ async fn a_disabled_clusters_certificates_stay_revoked_after_it_is_enabled() -> 
     for secret in [first_secret, second_secret, third_secret] {
         assert!(!log.contains(&secret), "a token secret was logged");
     }
+    Ok(())
+}
+
+/// Two hub replicas on one PostgreSQL database: an agent that reconnects to the other
+/// replica supersedes its session on the first, which closes it (`REPLACED`); the store
+/// records which replica holds the session, and a session that ends gives it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_on_another_replica_supersedes_the_old_one() -> Result<()> {
+    let database = kubeworkz_testkit::postgres::TestDatabase::create().await?;
+    let db = database.url().to_owned();
+    let start = |id: &str| {
+        Hub::start_with_env(
+            &db,
+            &["--quic-listen", "127.0.0.1:0"],
+            "info",
+            &[("KUBEWORKZ_REPLICA_ID", id)],
+        )
+    };
+    let mut first = start("replica-a");
+    let first_address = HubAddress {
+        addr: first.quic_addr()?,
+        server_name: "localhost".into(),
+    };
+    let mut second = start("replica-b");
+    let second_address = HubAddress {
+        addr: second.quic_addr()?,
+        server_name: "localhost".into(),
+    };
+    let store = store::connect(&db.parse::<DatabaseUrl>()?).await?;
+    let holder = || async {
+        let held = store.held_leases("agent:").await?;
+        anyhow::Ok(held.into_iter().map(|l| l.holder).collect::<Vec<_>>())
+    };
+
+    let (identity, _) = enroll_with_new_token(&db, &first_address, "roaming").await?;
+    let queue = UnackedQueue::new(7, 1 << 20);
+    let mut old = timeout(
+        WAIT,
+        connect(&first_address, &identity, queue.hello("test")),
+    )
+    .await??;
+    support::hub::eventually("replica-a holds the session", WAIT, || async {
+        Ok(holder().await? == ["replica-a"])
+    })
+    .await?;
+
+    // The agent reaches the other replica (its old connection still open): the first
+    // replica closes the old one at its next check, the store names the second.
+    let new = timeout(
+        WAIT,
+        connect(&second_address, &identity, queue.hello("test")),
+    )
+    .await??;
+    assert_eq!(holder().await?, ["replica-b"]);
+    assert_eq!(
+        closed(&mut old).await?,
+        (close::REPLACED, "replaced by a newer connection".to_owned())
+    );
+    // The log line may trail the close the agent saw.
+    support::hub::eventually("replica-a logs the superseded session", WAIT, || async {
+        Ok(first
+            .log()
+            .contains("agent session superseded by a newer connection"))
+    })
+    .await?;
+
+    // The session ends: it gives its claim back.
+    new.close().await;
+    support::hub::eventually("the session is released", WAIT, || async {
+        Ok(holder().await?.is_empty())
+    })
+    .await?;
+    store.close().await;
+    first.stop()?;
+    second.stop()?;
     Ok(())
 }

@@ -22,6 +22,7 @@ use super::views::{
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::kubeconfig::{KubeconfigError, MAX_KUBECONFIG_BYTES};
+use crate::pull::supervisor::lease_name;
 use crate::pull::{self, RegisterError, Registration};
 use crate::state::AppState;
 use crate::store::{
@@ -434,8 +435,15 @@ pub(super) async fn get(
     who: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ClusterView>, ApiError> {
-    let summary = own_summary(&state, &who, cluster_id(&id)?).await?;
-    Ok(Json(summary.into()))
+    let id = cluster_id(&id)?;
+    let summary = own_summary(&state, &who, id).await?;
+    let pull = summary.cluster.mode == ClusterMode::Kubeconfig;
+    let mut view = ClusterView::from(summary);
+    if pull {
+        let held = state.store.held_leases(&lease_name(id)).await?;
+        view.collected_by = held.into_iter().next().map(|lease| lease.holder);
+    }
+    Ok(Json(view))
 }
 
 /// Changes to a cluster; absent fields stay as they are.

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
+use crate::pull::supervisor::PULL_LEASES;
 use crate::state::AppState;
 
 /// What `/healthz` answers while the process serves requests.
@@ -29,6 +30,11 @@ pub struct ReadinessView {
     /// Always `ready`.
     #[schema(example = "ready")]
     pub status: &'static str,
+    /// This process's id among the hub replicas sharing the database (`--replica-id`).
+    #[schema(example = "hub-1a2b3c4d5e6f")]
+    pub replica: String,
+    /// How many pull-mode clusters this replica collects now (it holds their leases).
+    pub pull_clusters: usize,
 }
 
 /// `GET /healthz`: the process serves requests.
@@ -48,8 +54,19 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Readine
         .ping()
         .await
         .map_err(|e| ApiError::Unavailable(e.into()))?;
+    let replica = state.settings.replica_id.clone();
+    let pull_clusters = state
+        .store
+        .held_leases(PULL_LEASES)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.into()))?
+        .iter()
+        .filter(|lease| lease.holder == replica)
+        .count();
     Ok(Json(ReadinessView {
         database: state.store.backend().as_str(),
         status: "ready",
+        replica,
+        pull_clusters,
     }))
 }

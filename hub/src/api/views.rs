@@ -427,6 +427,9 @@ pub struct ClusterView {
     pub updated_at: DateTime<Utc>,
     /// Live counts.
     pub counts: CountsView,
+    /// The hub replica collecting this pull-mode cluster now (the holder of its lease);
+    /// only on a single cluster's answer, `null` when no replica holds it or in agent mode.
+    pub collected_by: Option<String>,
 }
 
 impl From<ClusterSummary> for ClusterView {
@@ -451,6 +454,7 @@ impl From<ClusterSummary> for ClusterView {
             created_at: c.created_at,
             updated_at: c.updated_at,
             counts: s.counts.into(),
+            collected_by: None,
         }
     }
 }

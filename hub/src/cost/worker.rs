@@ -378,6 +378,10 @@ impl Worker for CostWorker {
         self.config.every
     }
 
+    fn under_lease(&mut self, fence: crate::store::Fence) {
+        self.store = self.store.under_lease(fence);
+    }
+
     async fn tick(&mut self) -> Result<(), WorkerError> {
         self.run_once().await.map(|_| ())
     }

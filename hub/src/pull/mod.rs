@@ -8,6 +8,7 @@
 
 pub mod connector;
 pub mod egress;
+pub mod shard;
 pub mod supervisor;
 
 use std::sync::Arc;

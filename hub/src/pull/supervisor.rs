@@ -1,8 +1,13 @@
-//! Runs one collector task per enabled pull-mode cluster.
+//! Runs one collector task per enabled pull-mode cluster this replica collects.
 //!
-//! The supervisor is a [`Worker`]: each tick reloads the pull targets from the store, starts a
-//! task for a new cluster, stops the task of a removed or disabled one, and restarts a task
-//! whose kubeconfig was replaced. Each task runs [`Collector`] (the agent's code) in-process
+//! The supervisor is a [`Worker`]: each tick reloads the pull targets from the store and the
+//! live replicas, keeps the clusters rendezvous hashing gives this replica ([`shard`]), starts
+//! a task for a new one once it holds the cluster's lease (`pull:<cluster id>`), stops the
+//! task of a removed, disabled or no longer hashed one and gives its lease back, and
+//! restarts a task whose kubeconfig was replaced. A task renews its lease while it runs,
+//! writes through a store handle fenced by it, and stops when the lease is lost; a dead
+//! replica's clusters are taken once its heartbeat and leases lapse (module
+//! [`crate::replica`] on timing). Each task runs [`Collector`] (the agent's code) in-process
 //! and feeds its output through the same store ingest agents use, with a fresh epoch per run;
 //! its cluster info (server version, provider: re-read on the probe timer and re-detected
 //! when nodes change) is recorded by [`crate::cluster_info::record`], as agents' is.
@@ -32,10 +37,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::egress::{ConnectError, EgressPolicy};
+use super::shard;
 use crate::keys::kubeconfig_context;
 use crate::kubeconfig;
+use crate::replica::{DEFAULT_LEASE_TTL, Replica};
 use crate::seal::Keyring;
-use crate::store::{Cursor, IngestOutcome, PullTarget, Store};
+use crate::store::{Cursor, IngestOutcome, Lease, PullTarget, Store};
 use crate::workers::{Worker, WorkerError, WorkerHandle, Workers};
 
 /// Pull-mode settings.
@@ -83,6 +90,15 @@ struct Running {
     blob: Vec<u8>,
     cancel: CancellationToken,
     task: JoinHandle<()>,
+    lease: Lease,
+}
+
+/// The prefix of every pull-mode cluster's lease name.
+pub const PULL_LEASES: &str = "pull:";
+
+/// The lease a pull-mode cluster's collector runs under.
+pub fn lease_name(cluster: ClusterId) -> String {
+    format!("{PULL_LEASES}{cluster}")
 }
 
 /// See the module docs.
@@ -93,6 +109,7 @@ pub struct PullSupervisor {
     workers: Workers,
     handle: PullHandle,
     running: HashMap<ClusterId, Running>,
+    replica: Replica,
 }
 
 impl std::fmt::Debug for PullSupervisor {
@@ -105,8 +122,10 @@ impl std::fmt::Debug for PullSupervisor {
 }
 
 impl PullSupervisor {
-    /// A supervisor; run it with [`crate::workers::spawn`].
+    /// A supervisor; run it with [`crate::workers::spawn`]. It collects as a replica of its
+    /// own (every cluster is its) until [`PullSupervisor::with_replica`] names the process's.
     pub fn new(store: Store, keyring: Keyring, config: PullConfig, workers: Workers) -> Self {
+        let replica = Replica::new(store.clone(), &Replica::random_id(), DEFAULT_LEASE_TTL);
         Self {
             store,
             keyring,
@@ -114,7 +133,15 @@ impl PullSupervisor {
             workers,
             handle: PullHandle::default(),
             running: HashMap::new(),
+            replica,
         }
+    }
+
+    /// The same supervisor collecting as `replica`: the clusters hashed to it among the live
+    /// replicas, under its leases.
+    pub fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = replica;
+        self
     }
 
     /// The handle for "sync now".
@@ -122,7 +149,7 @@ impl PullSupervisor {
         self.handle.clone()
     }
 
-    fn start(&mut self, target: PullTarget) {
+    fn start(&mut self, target: PullTarget, lease: Lease) {
         let cancel = CancellationToken::new();
         let resync = Arc::new(Notify::new());
         self.handle
@@ -136,23 +163,53 @@ impl PullSupervisor {
         let blob = target.kubeconfig.blob.clone();
         let task = tokio::spawn(run_cluster(
             target.clone(),
-            self.store.clone(),
+            self.store.under_lease(lease.fence()),
             self.keyring.clone(),
             self.config.clone(),
             status,
             cancel.clone(),
             resync,
+            self.replica.clone(),
+            lease.clone(),
         ));
-        self.running
-            .insert(target.id, Running { blob, cancel, task });
+        self.running.insert(
+            target.id,
+            Running {
+                blob,
+                cancel,
+                task,
+                lease,
+            },
+        );
     }
 
+    /// Stops the cluster's collector (it hands over its open usage hour first), then gives
+    /// its lease back so the replica the cluster now hashes to takes it at once.
     async fn stop_cluster(&mut self, id: ClusterId) {
         self.handle.0.lock().expect("pull handle lock").remove(&id);
         if let Some(running) = self.running.remove(&id) {
             running.cancel.cancel();
             let _ = running.task.await;
+            if let Err(err) = self.store.release_lease(&running.lease.fence()).await {
+                tracing::warn!(cluster_id = %id, error = %err, "releasing a pull lease failed");
+            }
         }
+    }
+
+    /// The pull targets this replica should collect: those hashed to it among the live
+    /// replicas (itself counted live even before its first heartbeat lands).
+    async fn mine(&self) -> Result<HashMap<ClusterId, PullTarget>, WorkerError> {
+        let targets = self.store.pull_targets(true).await?;
+        let me = self.replica.id();
+        let mut live = self.replica.live_ids().await?;
+        if !live.iter().any(|id| id == me) {
+            live.push(me.to_owned());
+        }
+        Ok(targets
+            .into_iter()
+            .filter(|t| shard::owner(t.id, &live) == Some(me))
+            .map(|t| (t.id, t))
+            .collect())
     }
 }
 
@@ -167,20 +224,20 @@ impl Worker for PullSupervisor {
     }
 
     fn interval(&self) -> Duration {
-        self.config.refresh
+        // Often enough that a lapsed replica's clusters are taken within a renewal round.
+        self.config.refresh.min(self.replica.renew_every())
     }
 
     async fn tick(&mut self) -> Result<(), WorkerError> {
-        let targets = self.store.pull_targets(true).await?;
-        let wanted: HashMap<ClusterId, PullTarget> =
-            targets.into_iter().map(|t| (t.id, t)).collect();
+        let wanted = self.mine().await?;
         let stale: Vec<ClusterId> = self
             .running
             .iter()
             .filter(|(id, running)| {
-                wanted
-                    .get(id)
-                    .is_none_or(|t| t.kubeconfig.blob != running.blob)
+                running.task.is_finished()
+                    || wanted
+                        .get(id)
+                        .is_none_or(|t| t.kubeconfig.blob != running.blob)
             })
             .map(|(id, _)| *id)
             .collect();
@@ -190,9 +247,22 @@ impl Worker for PullSupervisor {
             self.workers.remove(&format!("collector:{id}"));
         }
         for (id, target) in wanted {
-            if !self.running.contains_key(&id) {
-                tracing::info!(cluster_id = %id, cluster = %target.name, "starting pull collector");
-                self.start(target);
+            if self.running.contains_key(&id) {
+                continue;
+            }
+            let ttl = self.replica.ttl();
+            match self
+                .store
+                .acquire_lease(&lease_name(id), self.replica.id(), ttl)
+                .await?
+            {
+                Some(lease) => {
+                    tracing::info!(cluster_id = %id, cluster = %target.name, token = lease.token, "starting pull collector");
+                    self.start(target, lease);
+                }
+                None => {
+                    tracing::debug!(cluster_id = %id, "pull cluster still held by another replica");
+                }
             }
         }
         Ok(())
@@ -231,6 +301,9 @@ pub(crate) enum RunError {
     CollectorEnded,
 }
 
+/// Runs a cluster's collector until cancelled, restarting failed runs, while renewing its
+/// lease; losing the lease cancels it (its writes were refused from that moment anyway).
+#[allow(clippy::too_many_arguments)]
 async fn run_cluster(
     target: PullTarget,
     store: Store,
@@ -239,7 +312,18 @@ async fn run_cluster(
     status: WorkerHandle,
     cancel: CancellationToken,
     resync: Arc<Notify>,
+    replica: Replica,
+    lease: Lease,
 ) {
+    let renewal = {
+        let (cancel, status, cluster) = (cancel.clone(), status.clone(), target.id);
+        tokio::spawn(async move {
+            let lost = replica.keep_renewed(&lease.fence()).await;
+            tracing::warn!(cluster_id = %cluster, error = %lost, "pull collector stops: its lease moved");
+            status.failure(&lost.to_string());
+            cancel.cancel();
+        })
+    };
     loop {
         match collect(
             &target, &store, &keyring, &config, &status, &cancel, &resync,
@@ -264,6 +348,7 @@ async fn run_cluster(
             }
         }
     }
+    renewal.abort();
     status.stopped();
 }
 

@@ -9,7 +9,7 @@
 //!   checkpoints, partitions, group commit); it names no business table, and only this file
 //!   imports it.
 //! - The business modules (`accounts`, `agents`, `audit`, `clusters`, `costs`, `ingest`,
-//!   `inventory`, `maintenance`, `search`) each add an `impl Store` block with their calls, written
+//!   `inventory`, `leases`, `maintenance`, `search`) each add an `impl Store` block with their calls, written
 //!   once against [`sql::Sql`], so SQLite and PostgreSQL run the same code and the
 //!   conformance suite (`hub/tests/store/`) tests it on both.
 //!
@@ -25,6 +25,7 @@ mod clusters;
 mod costs;
 mod ingest;
 mod inventory;
+mod leases;
 mod maintenance;
 mod schema;
 mod search;
@@ -66,6 +67,7 @@ pub use inventory::{
     InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,
     NamespaceItem, SortValue, UsageHour,
 };
+pub use leases::{Fence, Lease, ReplicaRecord};
 pub use maintenance::MaintenanceReport;
 pub use search::{
     FACET_SCAN, FACET_VALUES, FacetCount, SearchFacets, SearchHit, SearchKey, SearchPage,
@@ -142,6 +144,10 @@ pub enum StoreError {
     /// caller in the group gets this error, and none of the group's batches was stored.
     #[error("database write of a batch group failed")]
     Group(#[source] Arc<sqlx::Error>),
+    /// A write made under a lease that has since changed hands (or was released): nothing
+    /// was written, and the writer must stop the work the lease was for.
+    #[error("lease {0:?} is no longer held with this fencing token")]
+    Fenced(String),
 }
 
 /// An organization: the unit of isolation that every other row belongs to.
@@ -163,6 +169,8 @@ pub struct Organization {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// The lease this handle writes under ([`Store::under_lease`]), if any.
+    fence: Option<Arc<leases::Fence>>,
 }
 
 struct Inner {
@@ -228,6 +236,7 @@ pub async fn connect_with(url: &DatabaseUrl, pools: PoolOptions) -> Result<Store
             changes: GroupCommit::start(writers, limits, ingest::ChangeBatches),
             label_keys: LabelKeys::default(),
         }),
+        fence: None,
     };
     store.ensure_organization(DEFAULT_ORG).await?;
     tracing::info!(backend = store.backend().as_str(), "store ready");
@@ -259,6 +268,23 @@ macro_rules! on_conn {
 pub(crate) use {in_tx, on_conn};
 
 impl Store {
+    /// This store as a handle whose work-of-a-lease writes carry `fence`: ingest (changes
+    /// and usage) and the cost saves check it in their own transaction and fail with
+    /// [`StoreError::Fenced`], writing nothing, once the lease has changed hands. Why a
+    /// handle: the pull collector and the cost worker keep calling the store as they always
+    /// did, and whatever they write is fenced without a fenced twin of every call.
+    pub fn under_lease(&self, fence: leases::Fence) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            fence: Some(Arc::new(fence)),
+        }
+    }
+
+    /// The fence this handle's writes carry ([`Store::under_lease`]).
+    pub fn fence(&self) -> Option<&leases::Fence> {
+        self.fence.as_deref()
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.inner.backend.kind()

@@ -17,7 +17,7 @@ use kubeworkz_shared::protocol::{Hello, SecretHash, StreamCursor};
 use kubeworkz_shared::time::UnixMillis;
 
 use crate::pki::IssuedCertificate;
-use crate::store::{SessionCertificate, SessionLink};
+use crate::store::{Fence, SessionCertificate, SessionLink};
 
 /// A redeemed token: the cluster the agent now speaks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,6 +143,23 @@ pub trait AgentAuthority: Send + Sync + 'static {
 
     /// An agent said hello (version, for the UI). Default: nothing.
     async fn agent_connected(&self, _cluster: ClusterId, _hello: &Hello) {}
+
+    /// This hub takes the cluster's agent session over from wherever it was (another replica,
+    /// or an older connection here), recorded in the store so the old holder closes its
+    /// connection. `None` where sessions are not shared between processes (the default).
+    async fn claim_session(&self, _cluster: ClusterId) -> Option<Fence> {
+        None
+    }
+
+    /// Renews `claims` (one per live session that has one), answering for each whether
+    /// this hub still holds it: a lost claim was taken by a newer session. A store failure
+    /// answers true, so an outage closes nobody. Default: all held.
+    async fn renew_claims(&self, claims: &[Fence]) -> Vec<bool> {
+        vec![true; claims.len()]
+    }
+
+    /// A session ended: its claim is given back. Default: nothing.
+    async fn release_claim(&self, _claim: &Fence) {}
 
     /// An agent heartbeat ("last seen"). Default: nothing.
     async fn record_heartbeat(&self, _cluster: ClusterId, _at: UnixMillis) {}

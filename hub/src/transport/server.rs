@@ -17,7 +17,7 @@ use super::operations::{OPERATIONS_PER_CONNECTION, OpenError, OperationBody};
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
 use crate::shutdown::Shutdown;
-use crate::store::{CertificateStanding, SessionCertificate, SessionLink};
+use crate::store::{CertificateStanding, Fence, SessionCertificate, SessionLink};
 
 /// Why the transport could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,9 @@ struct LiveSession {
     commands: mpsc::Sender<HubMessage>,
     /// Permits for operations running on this connection.
     operations: Arc<Semaphore>,
+    /// Its claim on the cluster's agent session in the store, once welcomed
+    /// ([`AgentAuthority::claim_session`]).
+    claim: Option<Fence>,
 }
 
 /// State shared by the accept loop and every connection task.
@@ -77,6 +80,7 @@ impl Shared {
                 conn: conn.clone(),
                 commands,
                 operations: Arc::new(Semaphore::new(OPERATIONS_PER_CONNECTION)),
+                claim: None,
             },
         );
         if let Some(old) = old {
@@ -88,12 +92,22 @@ impl Shared {
         (id, received)
     }
 
-    /// Forgets registration `id` of `cluster` (if it is still the current one).
-    pub(super) fn unregister(&self, cluster: ClusterId, id: u64) {
+    /// Records registration `id`'s claim on its cluster's agent session.
+    pub(super) fn set_claim(&self, cluster: ClusterId, id: u64, claim: Fence) {
+        let mut live = self.live.lock().expect("registry lock");
+        if let Some(current) = live.get_mut(&cluster).filter(|c| c.id == id) {
+            current.claim = Some(claim);
+        }
+    }
+
+    /// Forgets registration `id` of `cluster` (if it is still the current one), handing back
+    /// its claim to give back.
+    pub(super) fn unregister(&self, cluster: ClusterId, id: u64) -> Option<Fence> {
         let mut live = self.live.lock().expect("registry lock");
         if live.get(&cluster).is_some_and(|current| current.id == id) {
-            live.remove(&cluster);
+            return live.remove(&cluster).and_then(|session| session.claim);
         }
+        None
     }
 }
 
@@ -176,6 +190,7 @@ impl HubTransport {
     /// next handshake needs the renewed one). A failing store disconnects nobody (logged;
     /// the next round retries).
     pub async fn check_connected(&self) {
+        self.check_claims().await;
         let sessions = self.live_sessions();
         if sessions.is_empty() {
             return;
@@ -208,6 +223,41 @@ impl HubTransport {
                 }
             };
             self.disconnect_registration(cluster, Some(registration), reason);
+        }
+    }
+
+    /// Renews every live session's claim on its cluster; closes (`REPLACED`) the sessions
+    /// whose claim a newer session took, on another replica or here.
+    async fn check_claims(&self) {
+        let claimed: Vec<(ClusterId, u64, Fence)> = {
+            let live = self.shared.live.lock().expect("registry lock");
+            live.iter()
+                .filter_map(|(&cluster, s)| s.claim.clone().map(|c| (cluster, s.id, c)))
+                .collect()
+        };
+        if claimed.is_empty() {
+            return;
+        }
+        let claims: Vec<Fence> = claimed.iter().map(|(_, _, c)| c.clone()).collect();
+        let held = self.shared.authority.renew_claims(&claims).await;
+        for ((cluster, registration, _), held) in claimed.into_iter().zip(held) {
+            if held {
+                continue;
+            }
+            let removed = {
+                let mut live = self.shared.live.lock().expect("registry lock");
+                match live.get(&cluster) {
+                    Some(current) if current.id == registration => live.remove(&cluster),
+                    _ => None,
+                }
+            };
+            if let Some(LiveSession { conn, .. }) = removed {
+                tracing::info!(%cluster, "agent session superseded by a newer connection");
+                conn.close(
+                    VarInt::from_u32(close::REPLACED),
+                    b"replaced by a newer connection",
+                );
+            }
         }
     }
 

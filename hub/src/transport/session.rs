@@ -60,8 +60,10 @@ pub(super) async fn run(conn: quinn::Connection, shared: Arc<Shared>) {
             Ok(session) => {
                 let cluster = session.cluster;
                 let (registration, commands) = shared.register(&session, &conn);
-                let end = authenticated(&conn, &shared, &session, commands).await;
-                shared.unregister(cluster, registration);
+                let end = authenticated(&conn, &shared, &session, (registration, commands)).await;
+                if let Some(claim) = shared.unregister(cluster, registration) {
+                    shared.authority.release_claim(&claim).await;
+                }
                 finish(&conn, Some(cluster), end).await;
             }
             Err(err) => {
@@ -228,7 +230,7 @@ async fn authenticated(
     conn: &quinn::Connection,
     shared: &Shared,
     session: &SessionCertificate,
-    mut commands: mpsc::Receiver<HubMessage>,
+    (registration, mut commands): (u64, mpsc::Receiver<HubMessage>),
 ) -> Result<(), End> {
     let cluster = session.cluster;
     let (reader, mut writer, first) = open(conn, shared, true).await?;
@@ -249,6 +251,9 @@ async fn authenticated(
         .map_err(|err| End::Unavailable(err.to_string()))?;
     let resume = StreamCursor::can_resume(cursor, &hello);
     authority.agent_connected(cluster, &hello).await;
+    if let Some(claim) = authority.claim_session(cluster).await {
+        shared.set_claim(cluster, registration, claim);
+    }
     tracing::info!(%cluster, version = hello.agent_version, resume, "agent connected");
     writer
         .write(&HubMessage::Welcome {

@@ -19,9 +19,10 @@ use kubeworkz_shared::time::UnixMillis;
 
 use super::{AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant};
 use crate::pki::{HubCa, IssuedCertificate, PkiError};
+use crate::replica::Replica;
 use crate::seal::Keyring;
 use crate::store::{
-    Cursor, IngestOutcome, NewIssuedCertificate, SessionCertificate, SessionLink, Store,
+    Cursor, Fence, IngestOutcome, NewIssuedCertificate, SessionCertificate, SessionLink, Store,
     StoreError, StoredCa,
 };
 
@@ -29,12 +30,28 @@ use crate::store::{
 #[derive(Debug, Clone)]
 pub struct StoreAuthority {
     store: Store,
+    replica: Option<Replica>,
+}
+
+/// The lease naming the connection that holds a cluster's agent session.
+pub fn session_lease(cluster: ClusterId) -> String {
+    format!("agent:{cluster}")
 }
 
 impl StoreAuthority {
     /// An authority over `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            replica: None,
+        }
+    }
+
+    /// The same authority recording each agent session as this replica's claim on the
+    /// cluster's lease `agent:<cluster id>`: a newer session, on any replica, supersedes it.
+    pub fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = Some(replica);
+        self
     }
 
     /// The organization of `cluster`; an unknown cluster is an error (the transport only asks
@@ -192,6 +209,45 @@ impl AgentAuthority for StoreAuthority {
             .await
             .map_err(AuthorityError::new)?;
         settled(outcome)
+    }
+
+    async fn claim_session(&self, cluster: ClusterId) -> Option<Fence> {
+        let replica = self.replica.as_ref()?;
+        let name = session_lease(cluster);
+        match self
+            .store
+            .take_lease(&name, replica.id(), replica.ttl())
+            .await
+        {
+            Ok(lease) => Some(lease.fence()),
+            Err(err) => {
+                tracing::warn!(%cluster, error = %err, "recording the agent session failed");
+                None
+            }
+        }
+    }
+
+    async fn renew_claims(&self, claims: &[Fence]) -> Vec<bool> {
+        let Some(replica) = &self.replica else {
+            return vec![true; claims.len()];
+        };
+        let mut held = Vec::with_capacity(claims.len());
+        for claim in claims {
+            held.push(match self.store.renew_lease(claim, replica.ttl()).await {
+                Ok(renewed) => renewed.is_some(),
+                Err(err) => {
+                    tracing::warn!(lease = %claim.lease, error = %err, "renewing an agent session failed");
+                    true
+                }
+            });
+        }
+        held
+    }
+
+    async fn release_claim(&self, claim: &Fence) {
+        if let Err(err) = self.store.release_lease(claim).await {
+            tracing::warn!(lease = %claim.lease, error = %err, "releasing an agent session failed");
+        }
     }
 
     async fn record_heartbeat(&self, cluster: ClusterId, at: UnixMillis) {

@@ -322,7 +322,7 @@ pub async fn docs_metrics_and_probes_answer(hub: TestHub) {
     let database = hub.db.store.backend().as_str();
     assert_eq!(
         ready.text,
-        format!(r#"{{"database":"{database}","status":"ready"}}"#)
+        format!(r#"{{"database":"{database}","status":"ready","replica":"","pull_clusters":0}}"#)
     );
     let metrics = anonymous.get("/metrics").await;
     assert_eq!(metrics.status, 200);

@@ -7,6 +7,7 @@ use kubeworkz_shared::model::{HealthReason, HealthReport, HealthStatus};
 use serde_json::{Value, json};
 
 use crate::client::{TestHub, seed};
+use crate::support::fixtures;
 
 fn names(page: &Value) -> Vec<String> {
     page["items"]
@@ -298,5 +299,45 @@ pub async fn bad_registrations_are_refused_clearly(hub: TestHub) {
             .as_str()
             .unwrap()
             .starts_with("failure")
+    );
+}
+
+pub async fn a_pull_clusters_detail_names_the_replica_collecting_it(hub: TestHub) {
+    let org = hub.default_org;
+    let agent = seed(&hub, org, "alpha").await;
+    let pulled = fixtures::pull_cluster(&hub.db.store, org, "pulled").await;
+    let admin = hub.admin().await;
+    let detail = |id: String| {
+        let admin = &admin;
+        async move { admin.get(&format!("/api/v1/k8s/clusters/{id}")).await }
+    };
+    let r = detail(agent.cluster.to_string()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["collected_by"], Value::Null, "agent mode");
+    let r = detail(pulled.to_string()).await;
+    assert_eq!(
+        r.json["collected_by"],
+        Value::Null,
+        "no replica holds it yet"
+    );
+    let lease = hub
+        .db
+        .store
+        .acquire_lease(
+            &format!("pull:{pulled}"),
+            "replica-x",
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        detail(pulled.to_string()).await.json["collected_by"],
+        "replica-x"
+    );
+    hub.db.store.release_lease(&lease.fence()).await.unwrap();
+    assert_eq!(
+        detail(pulled.to_string()).await.json["collected_by"],
+        Value::Null
     );
 }

@@ -48,6 +48,7 @@ support::backend_cases! {
     clusters::the_cluster_list_filters_sorts_and_pages,
     clusters::a_cluster_is_read_edited_synced_and_deleted,
     clusters::bad_registrations_are_refused_clearly,
+    clusters::a_pull_clusters_detail_names_the_replica_collecting_it,
     egress::refused_addresses_are_never_contacted,
     egress::connection_errors_name_the_address_and_never_a_body,
     egress::allowed_networks_narrow_what_loopback_allows,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use kubeworkz_hub::cost::{COST_WORKER, CostWorker, CostWorkerConfig, NanoDollars};
+use kubeworkz_hub::cost::{COST_WORKER, Clock, CostWorker, CostWorkerConfig, NanoDollars};
 use kubeworkz_hub::shutdown::Shutdown;
 use kubeworkz_hub::store::{CostPeriod, CostRowFilter, DEFAULT_ORG, Store};
 use kubeworkz_hub::workers::{self, Workers};
@@ -37,7 +37,7 @@ fn rows_filter(period: CostPeriod, start: i64, end: i64) -> CostRowFilter {
 
 /// The cluster both cases cost: one node, namespace `web` of team `platform`, one running pod;
 /// returns its organization.
-async fn cluster_with_one_pod(store: &Store) -> OrgId {
+pub async fn cluster_with_one_pod(store: &Store) -> OrgId {
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let cluster = agent_cluster(store, org, "prod-eu-1").await;
     let objects = [
@@ -58,17 +58,23 @@ async fn cluster_with_one_pod(store: &Store) -> OrgId {
     org
 }
 
+/// A clock the test moves: the instant it reads, and the worker's clock over it.
+pub fn test_clock(start: i64) -> (Arc<AtomicI64>, Clock) {
+    let now = Arc::new(AtomicI64::new(start));
+    let clock = {
+        let now = now.clone();
+        Arc::new(move || UnixMillis(now.load(Ordering::SeqCst)))
+    };
+    (now, clock)
+}
+
 pub async fn the_worker_computes_backfills_and_rolls_up(t: TestStore) {
     let store = t.store.clone();
     let org = cluster_with_one_pod(&store).await;
 
     // Thirty hours after the cluster was registered.
     let registered = UnixMillis::now().0;
-    let now = Arc::new(AtomicI64::new(registered + 30 * HOUR));
-    let clock = {
-        let now = now.clone();
-        Arc::new(move || UnixMillis(now.load(Ordering::SeqCst)))
-    };
+    let (now, clock) = test_clock(registered + 30 * HOUR);
     let config = CostWorkerConfig {
         every: Duration::from_millis(50),
         grace: Duration::from_secs(600),
@@ -190,11 +196,7 @@ pub async fn the_hour_in_progress_is_costed_so_far_then_for_good(t: TestStore) {
     // The hour after the registration's, from five minutes into it: the pod runs all of it.
     let registered = floor(UnixMillis::now().0, HOUR);
     let current = registered + HOUR;
-    let now = Arc::new(AtomicI64::new(current + 5 * 60_000));
-    let clock = {
-        let now = now.clone();
-        Arc::new(move || UnixMillis(now.load(Ordering::SeqCst)))
-    };
+    let (now, clock) = test_clock(current + 5 * 60_000);
     let config = CostWorkerConfig {
         grace: Duration::from_secs(600),
         current_hour: true,

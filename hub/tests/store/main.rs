@@ -11,6 +11,7 @@ mod api;
 mod cluster_counts;
 mod cluster_info;
 mod clusters;
+mod cost_failover;
 mod cost_report;
 mod cost_worker;
 mod costs;
@@ -20,6 +21,7 @@ mod group_commit;
 mod group_merge;
 mod ingest;
 mod keyset;
+mod leases;
 mod lists;
 mod namespace_sort;
 mod node_prices;
@@ -112,4 +114,11 @@ support::backend_cases! {
     keyset::the_cluster_list_pages_by_keyset_in_every_order,
     keyset::the_audit_log_pages_by_keyset_through_entries_of_one_instant,
     fleet::the_fleet_groups_health_counts_and_month_cost,
+    leases::a_contended_lease_has_one_holder,
+    leases::a_lapsed_lease_is_taken_over_with_a_greater_token,
+    leases::only_the_holder_renews_and_a_release_frees_the_lease,
+    leases::a_write_under_a_moved_lease_is_refused_and_changes_nothing,
+    leases::replicas_are_live_while_they_beat,
+    leases::a_taken_lease_supersedes_its_holder,
+    cost_failover::every_cost_hour_is_computed_once_across_a_failover,
 }

@@ -95,6 +95,17 @@ pub async fn default_org_cluster(
     Ok((org, cluster))
 }
 
+/// The `serve` flags of end-to-end tests: any QUIC port, pull clusters on loopback (where
+/// test clusters run) allowed, pull targets reloaded every second.
+#[allow(dead_code)] // only the end-to-end tests that log in or run replicas
+pub const E2E_ARGS: [&str; 5] = [
+    "--quic-listen",
+    "127.0.0.1:0",
+    "--pull-refresh-secs",
+    "1",
+    "--pull-allow-loopback",
+];
+
 /// A running `serve`, logging JSON lines; killed if the test fails before it stopped it.
 pub struct Hub {
     pub child: Child,
@@ -150,13 +161,7 @@ impl Hub {
     pub fn start_with_admin(db: &str, email: &str, password: &str) -> Self {
         Self::start_with_env(
             db,
-            &[
-                "--quic-listen",
-                "127.0.0.1:0",
-                "--pull-refresh-secs",
-                "1",
-                "--pull-allow-loopback",
-            ],
+            &E2E_ARGS,
             "info",
             &[
                 ("KUBEWORKZ_ADMIN_EMAIL", email),

@@ -96,6 +96,7 @@ fn a_cluster_never_judged_is_unknown_and_lists_join_by_semicolons() {
             deployments: 5,
             pods: 6,
         },
+        collected_by: None,
     };
     let row = cluster_fields(&view);
     assert_eq!(row.len(), header_width(CLUSTER_HEADER));

@@ -17,7 +17,7 @@ use crate::cost::{
 };
 use crate::store::schema::time;
 use crate::store::sql::{Cast, Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
-use crate::store::{Store, StoreError, in_tx, on_conn};
+use crate::store::{Store, StoreError, in_tx, leases, on_conn};
 use std::collections::BTreeMap;
 
 /// The columns of a cost row, in insert order, with how each is bound.
@@ -203,15 +203,19 @@ impl Store {
         rows: &[Allocation],
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        in_tx!(self, |db| replace_period(
-            db,
-            org,
-            cluster,
-            CostPeriod::Hour,
-            hour_start,
-            rows,
-            computed_at,
-        ))
+        in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
+            replace_period(
+                db,
+                org,
+                cluster,
+                CostPeriod::Hour,
+                hour_start,
+                rows,
+                computed_at,
+            )
+            .await
+        })
     }
 
     /// Saves one hour's allocation rows (all of `cluster` and `hour_start`), replacing that
@@ -227,6 +231,7 @@ impl Store {
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
             replace_period(
                 db,
                 org,
@@ -280,6 +285,7 @@ impl Store {
         computed_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
             replace_period(
                 db,
                 org,

@@ -27,11 +27,12 @@ use uuid::Uuid;
 use super::cursor::{Cursor, IngestOutcome, advance_cursors, cursor_row, stored_cursor, verdict};
 use super::prepare::{self, PreparedBatch, PreparedStep, SEEN_GEN};
 use super::{cluster_counts, namespace_counts};
-use crate::store::StoreError;
+use crate::store::leases;
 use crate::store::schema::{self as tables, Table, kind_named};
 use crate::store::sql::{
     Cast, Cells, Dialect, Sql, Ty, Value, id_list, run_rows, statements, values_rows,
 };
+use crate::store::{Fence, StoreError};
 
 /// `steps` cut into stages: each at most a snapshot begin, then writes, then an end.
 fn stages(steps: &[PreparedStep]) -> Vec<&[PreparedStep]> {
@@ -89,11 +90,15 @@ pub(crate) async fn apply(
         .map(|b| Value::Id(*b.cluster.as_uuid()))
         .collect();
     let stored = cursors(db, ids).await?;
+    let fences: Vec<&Fence> = batches.iter().filter_map(|b| b.fence.as_ref()).collect();
+    let moved = leases::fenced_out(db, &fences).await?;
     let mut outcomes = Vec::with_capacity(batches.len());
     let mut go: Vec<&PreparedBatch> = Vec::with_capacity(batches.len());
     for batch in batches {
-        let outcome = match stored.get(batch.cluster.as_uuid()) {
-            Some((org, cursor)) if org == batch.org.as_uuid() => {
+        let fenced = batch.fence.as_ref().filter(|f| moved.contains(&f.lease));
+        let outcome = match (fenced, stored.get(batch.cluster.as_uuid())) {
+            (Some(fence), _) => Err(StoreError::Fenced(fence.lease.clone())),
+            (None, Some((org, cursor))) if org == batch.org.as_uuid() => {
                 match verdict(*cursor, batch.cursor) {
                     Some(answer) => Ok(answer),
                     None => {
@@ -102,7 +107,7 @@ pub(crate) async fn apply(
                     }
                 }
             }
-            _ => Err(StoreError::ClusterNotFound),
+            (None, _) => Err(StoreError::ClusterNotFound),
         };
         outcomes.push(outcome);
     }

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::store::schema;
 use crate::store::sql::{Cast, GroupWork, Sql, Value, run_rows, values_rows};
-use crate::store::{Store, StoreError, in_tx};
+use crate::store::{Store, StoreError, in_tx, leases};
 pub use cursor::{Cursor, IngestOutcome};
 use cursor::{advance_cursor, check_cursor};
 pub(crate) use prepare::PreparedBatch;
@@ -88,7 +88,8 @@ fn upgraded(batch: &ChangeBatch) -> Cow<'_, ChangeBatch> {
 }
 
 impl Store {
-    /// Applies a change batch in one transaction, exactly once per cursor.
+    /// Applies a change batch in one transaction, exactly once per cursor (and refused
+    /// with [`StoreError::Fenced`] when this handle's lease moved: [`Store::under_lease`]).
     ///
     /// Every batch, from an agent or the pull collector, enters the store here; objects an
     /// older agent sent in a superseded layout (`Object::LegacyPod`) are upgraded here, so
@@ -102,12 +103,13 @@ impl Store {
         batch: &ChangeBatch,
     ) -> Result<IngestOutcome, StoreError> {
         let batch = upgraded(batch);
-        let prepared = prepare::prepare(org, cluster, cursor, &batch, self.label_keys());
+        let mut prepared = prepare::prepare(org, cluster, cursor, &batch, self.label_keys());
+        prepared.fence = self.fence().cloned();
         self.commit_changes(prepared).await
     }
 
     /// Records usage buckets in one transaction, exactly once per cursor: additive rows
-    /// keyed by the delivering cursor.
+    /// keyed by the delivering cursor (fenced like [`Store::ingest_changes`]).
     #[instrument(skip_all, fields(buckets = buckets.len()))]
     pub async fn ingest_usage(
         &self,
@@ -117,6 +119,7 @@ impl Store {
         buckets: &[UsageBucket],
     ) -> Result<IngestOutcome, StoreError> {
         in_tx!(self, |db| async {
+            leases::check_own_fence(db, self).await?;
             if let Some(outcome) = check_cursor(db, org, cluster, cursor).await? {
                 return Ok(outcome);
             }

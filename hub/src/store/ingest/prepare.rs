@@ -16,6 +16,7 @@ use kubeworkz_shared::model::LabelKeys;
 
 use super::cursor::Cursor;
 use super::plan::{self, Step};
+use crate::store::Fence;
 use crate::store::schema::{self as tables, CORE_COLUMNS, Table};
 use crate::store::sql::{Cast, Value};
 
@@ -37,6 +38,9 @@ pub(crate) struct PreparedBatch {
     pub steps: Vec<PreparedStep>,
     /// How many changes the batch held (group commit bounds a transaction by this).
     pub changes: usize,
+    /// The lease the batch was collected under (a pull collector's), checked in the
+    /// batch's transaction: a batch whose lease moved is refused and writes nothing.
+    pub fence: Option<Fence>,
 }
 
 /// One step of a [`PreparedBatch`], as [`Step`] but owned and encoded.
@@ -143,6 +147,7 @@ pub(crate) fn prepare(
         now,
         steps,
         changes: batch.changes.len(),
+        fence: None,
     }
 }
 

@@ -63,6 +63,29 @@ impl Dialect {
             Dialect::Postgres => format!("{column}::text"),
         }
     }
+
+    /// The database's clock in milliseconds since the Unix epoch, read when the statement
+    /// runs: what lease expiries and replica heartbeats are judged by, so the replicas'
+    /// own clocks never matter.
+    pub(crate) fn now_millis(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)"
+            }
+            Dialect::Postgres => {
+                "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp()) * 1000) AS BIGINT)"
+            }
+        }
+    }
+
+    /// The clause that makes a `SELECT` hold its rows against updates until the transaction
+    /// ends (PostgreSQL's `FOR SHARE`); SQLite's one writer already excludes them.
+    pub(crate) fn for_share(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR SHARE",
+        }
+    }
 }
 
 /// A value to bind, or a decoded cell.

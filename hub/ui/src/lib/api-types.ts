@@ -1213,6 +1213,11 @@ export interface components {
         ClusterView: {
             /** @description API server URL (pull mode). */
             api_server_url?: string | null;
+            /**
+             * @description The hub replica collecting this pull-mode cluster now (the holder of its lease);
+             *     only on a single cluster's answer, `null` when no replica holds it or in agent mode.
+             */
+            collected_by?: string | null;
             /** @description Live counts. */
             counts: components["schemas"]["CountsView"];
             /**
@@ -1892,6 +1897,13 @@ export interface components {
              * @example sqlite
              */
             database: string;
+            /** @description How many pull-mode clusters this replica collects now (it holds their leases). */
+            pull_clusters: number;
+            /**
+             * @description This process's id among the hub replicas sharing the database (`--replica-id`).
+             * @example hub-1a2b3c4d5e6f
+             */
+            replica: string;
             /**
              * @description Always `ready`.
              * @example ready
