@@ -9,8 +9,8 @@
 //! up to all 1,000 of them; 64 is the size of a PostgreSQL group, and far below that. Reports
 //! changes/s per phase (the median of `KW_ROUNDS` churn rounds), per backend, and the
 //! process's RSS (the store runs in-process, as in the hub). PostgreSQL: `DATABASE_URL`, or
-//! a throwaway server. `KW_WITHOUT_SEARCH_INDEXES=1` drops the search indexes of migration
-//! 0015 first, to measure what they cost ingest in the same build.
+//! a throwaway server. `KW_WITHOUT_SEARCH_INDEXES=1` drops every search index first (migrations
+//! 0015, 0017, 0020), `=0020` only 0020's, to measure what they cost ingest in the same build.
 
 use std::time::Instant;
 
@@ -93,25 +93,58 @@ struct Setup {
     clusters: Vec<ClusterId>,
 }
 
+/// What `KW_WITHOUT_SEARCH_INDEXES=0020` drops: migration 0020's indexes (SQLite's trigram
+/// tables with their triggers), with 0017's status index back in place of the one 0020 put
+/// in its stead, so the difference is 0020's alone.
+const INDEXES_0020_SQLITE: &str = "DROP TABLE k8s_pods_labels; DROP TABLE k8s_namespaces_names; \
+    DROP TABLE k8s_namespaces_labels; DROP TABLE k8s_deployments_names; \
+    DROP TABLE k8s_deployments_labels; DROP INDEX k8s_pods_status_name; \
+    DROP TRIGGER IF EXISTS k8s_pods_labels_insert; DROP TRIGGER IF EXISTS k8s_pods_labels_delete; \
+    DROP TRIGGER IF EXISTS k8s_pods_labels_update; \
+    DROP TRIGGER IF EXISTS k8s_namespaces_names_insert; \
+    DROP TRIGGER IF EXISTS k8s_namespaces_names_delete; \
+    DROP TRIGGER IF EXISTS k8s_namespaces_names_update; \
+    DROP TRIGGER IF EXISTS k8s_namespaces_labels_insert; \
+    DROP TRIGGER IF EXISTS k8s_namespaces_labels_delete; \
+    DROP TRIGGER IF EXISTS k8s_namespaces_labels_update; \
+    DROP TRIGGER IF EXISTS k8s_deployments_names_insert; \
+    DROP TRIGGER IF EXISTS k8s_deployments_names_delete; \
+    DROP TRIGGER IF EXISTS k8s_deployments_names_update; \
+    DROP TRIGGER IF EXISTS k8s_deployments_labels_insert; \
+    DROP TRIGGER IF EXISTS k8s_deployments_labels_delete; \
+    DROP TRIGGER IF EXISTS k8s_deployments_labels_update; \
+    CREATE INDEX k8s_pods_status ON k8s_pods (status, org_id) WHERE deleted_at IS NULL;";
+const INDEXES_0020_POSTGRES: &str = "DROP INDEX k8s_pods_status_name; \
+    DROP INDEX k8s_namespaces_name_trgm; DROP INDEX k8s_namespaces_labels_trgm; \
+    CREATE INDEX k8s_pods_status ON k8s_pods (status, org_id) WHERE deleted_at IS NULL;";
+
 /// What `KW_WITHOUT_SEARCH_INDEXES=1` drops: migration 0015's indexes (and SQLite's pod
-/// name table with its triggers).
+/// name table with its triggers), 0017's and 0020's.
 const SEARCH_INDEXES_SQLITE: &str = "DROP TRIGGER k8s_pods_names_insert; \
     DROP TRIGGER k8s_pods_names_delete; DROP TRIGGER k8s_pods_names_rename; \
-    DROP TABLE k8s_pods_names; DROP INDEX k8s_pods_phase;";
+    DROP TABLE k8s_pods_names; DROP INDEX k8s_pods_phase; DROP INDEX k8s_pods_status;";
 const SEARCH_INDEXES_POSTGRES: &str = "DROP INDEX k8s_pods_name_trgm; \
     DROP INDEX k8s_deployments_name_trgm; DROP INDEX k8s_deployments_labels_trgm; \
-    DROP INDEX k8s_pods_phase;";
+    DROP INDEX k8s_pods_phase; DROP INDEX k8s_pods_labels_trgm; DROP INDEX k8s_pods_status;";
 
 async fn setup(backend: &str, clusters: usize) -> Setup {
     let bench = common::fresh_store(backend).await;
-    if env("KW_WITHOUT_SEARCH_INDEXES", 0) == 1 {
-        let drop = if backend == "sqlite" {
-            SEARCH_INDEXES_SQLITE
-        } else {
-            SEARCH_INDEXES_POSTGRES
+    let without = env("KW_WITHOUT_SEARCH_INDEXES", 0);
+    if without == 1 || without == 20 {
+        let sqlite = backend == "sqlite";
+        let drop = match sqlite {
+            true => INDEXES_0020_SQLITE,
+            false => INDEXES_0020_POSTGRES,
         };
         common::execute(&bench.url, drop).await;
-        println!("{backend}: without the search indexes");
+        if without == 1 {
+            let drop = match sqlite {
+                true => SEARCH_INDEXES_SQLITE,
+                false => SEARCH_INDEXES_POSTGRES,
+            };
+            common::execute(&bench.url, drop).await;
+        }
+        println!("{backend}: without the search indexes ({without})");
     }
     let (org, clusters) = (
         bench.org,

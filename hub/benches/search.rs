@@ -50,16 +50,23 @@ struct Shape {
     pods: usize,
 }
 
-/// The database's size and its search indexes' (migrations 0015 and 0017, every partition's).
+/// The database's size and its search indexes' (migrations 0015, 0017 and 0020, every
+/// partition's).
 const PG_SIZES: &str = "WITH RECURSIVE i AS (SELECT oid FROM pg_class WHERE relname IN \
     ('k8s_pods_name_trgm', 'k8s_deployments_name_trgm', 'k8s_deployments_labels_trgm', \
-    'k8s_pods_phase', 'k8s_pods_status', 'k8s_pods_labels_trgm') UNION ALL SELECT inhrelid FROM pg_inherits JOIN i ON inhparent = i.oid) \
+    'k8s_pods_phase', 'k8s_pods_status_name', 'k8s_pods_labels_trgm', \
+    'k8s_namespaces_name_trgm', 'k8s_namespaces_labels_trgm') \
+    UNION ALL SELECT inhrelid FROM pg_inherits JOIN i ON inhparent = i.oid) \
     SELECT pg_database_size(current_database()), \
     CAST(coalesce(sum(pg_relation_size(oid)), 0) AS BIGINT) FROM i";
 
-/// The same for SQLite: every page, and the pages of the name, phase and status indexes.
+/// The same for SQLite: every page, and the pages of the trigram tables (names and labels)
+/// and of the phase and status indexes.
 const SQLITE_SIZES: &str = "SELECT sum(pgsize), coalesce(sum(CASE WHEN name LIKE 'k8s_pods_names%' \
-    OR name IN ('k8s_pods_phase', 'k8s_pods_status') THEN pgsize END), 0) FROM dbstat";
+    OR name LIKE 'k8s_pods_labels%' OR name LIKE 'k8s_namespaces_names%' \
+    OR name LIKE 'k8s_namespaces_labels%' OR name LIKE 'k8s_deployments_names%' \
+    OR name LIKE 'k8s_deployments_labels%' \
+    OR name IN ('k8s_pods_phase', 'k8s_pods_status_name') THEN pgsize END), 0) FROM dbstat";
 
 /// Cluster `c`'s full sync: namespaces, two deployments each, pods spread over them.
 fn snapshot(shape: Shape, c: usize) -> ChangeBatch {

@@ -30,6 +30,7 @@ mod organizations;
 mod plans;
 mod pod_search;
 mod search;
+mod search_scale;
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -108,6 +109,8 @@ support::backend_cases! {
     search::the_pod_name_index_follows_upserts_deletes_and_purges,
     pod_search::pods_are_found_by_status_labels_and_images,
     pod_search::broad_matches_are_counted_up_to_the_scan_limit,
+    search_scale::pages_merged_from_each_kind_walk_every_match_in_order,
+    search_scale::label_and_name_indexes_follow_relabels_deletes_and_purges,
     lists::inventory_lists_page_by_keyset_both_ways_with_a_name_filter,
     lists::inventory_lists_sort_by_columns_both_ways_across_pages_with_ties,
     namespace_sort::namespaces_sort_by_their_live_pods_across_pages,

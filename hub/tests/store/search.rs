@@ -16,7 +16,12 @@ use crate::fixtures::{
 use crate::harness::TestStore;
 
 /// Every hit of `q` as `(kind, cluster name, name)`, walking pages of `limit` by cursor.
-async fn found(store: &Store, org: OrgId, q: &str, limit: u32) -> Vec<(String, String, String)> {
+pub(crate) async fn found(
+    store: &Store,
+    org: OrgId,
+    q: &str,
+    limit: u32,
+) -> Vec<(String, String, String)> {
     let query = parse(q).unwrap();
     let mut out = Vec::new();
     let mut after = None;

@@ -15,7 +15,7 @@ use tracing::instrument;
 use crate::search::{Query, SearchKind};
 use crate::store::sql::{Cells, Ty, Value, parse_uuid};
 use crate::store::{Store, StoreError, on_conn};
-use sql::{Builder, HIT_COLUMNS};
+use sql::{Builder, HIT_COLUMNS, Reach};
 
 /// Where a hit sorts: the keyset a page continues after.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,34 +157,21 @@ impl Store {
     ) -> Result<SearchPage, StoreError> {
         on_conn!(self, |db| async {
             let mut b = Builder::new(db.dialect());
-            let Some(hits) = sql::hits(&mut b, Value::Id(*org.as_uuid()), query) else {
+            // One more than the page: whether it exists says if a next page does.
+            let limit_one_more = u64::from(limit) + 1;
+            let reach = Reach::Page {
+                after,
+                limit: limit_one_more,
+            };
+            let Some(hits) = sql::hits(&mut b, Value::Id(*org.as_uuid()), query, reach) else {
                 return Ok(SearchPage {
                     hits: Vec::new(),
                     next: None,
                 });
             };
-            let seek = match after {
-                Some(key) => {
-                    let values = [
-                        Value::I64(key.rank),
-                        Value::Text(key.name.clone()),
-                        Value::Text(key.kind.as_str().to_owned()),
-                        Value::Text(key.cluster_id.clone()),
-                        Value::Text(key.id.clone()),
-                    ];
-                    let phs: Vec<String> = values.into_iter().map(|v| b.bind(v)).collect();
-                    format!(
-                        " WHERE (rank, name, kind, cluster_id, id) > ({})",
-                        phs.join(", ")
-                    )
-                }
-                None => String::new(),
-            };
-            // One more than the page: whether it exists says if a next page does.
             let sql = format!(
-                "WITH {hits} SELECT {HIT_COLUMNS} FROM hits{seek} \
-                 ORDER BY rank, name, kind, cluster_id, id LIMIT {}",
-                u64::from(limit) + 1
+                "WITH {hits} SELECT {HIT_COLUMNS} FROM hits \
+                 ORDER BY rank, name, kind, cluster_id, id LIMIT {limit_one_more}"
             );
             let rows = db.fetch(&sql, b.args, &HIT_TYPES).await?;
             let mut hits = rows
@@ -209,7 +196,7 @@ impl Store {
         on_conn!(self, |db| async {
             let d = db.dialect();
             let mut b = Builder::new(d);
-            let Some(hits) = sql::hits(&mut b, Value::Id(*org.as_uuid()), query) else {
+            let Some(hits) = sql::hits(&mut b, Value::Id(*org.as_uuid()), query, Reach::All) else {
                 return Ok(SearchFacets::default());
             };
             // MATERIALIZED: the match is computed once and grouped four ways (both backends
