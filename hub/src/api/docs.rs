@@ -114,7 +114,9 @@ impl Modify for OperationIds {
         audit::list,
         events::stream,
     ),
-    components(schemas(ErrorBody, ErrorDetail, costs::Format, inspect::EventView)),
+    components(schemas(
+        ErrorBody, ErrorDetail, costs::Format, inspect::EventView, workloads::WorkloadKind
+    )),
     modifiers(&SecuritySchemes, &OperationIds),
     security(("bearer" = []), ("session" = [])),
 )]
