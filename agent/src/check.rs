@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use kube::Client;
 use kubeworkz_shared::change::{Change, ObjectKind};
-use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput, ControlPlaneProbes};
+use kubeworkz_shared::collect::{Collector, CollectorOutput, ControlPlaneProbes};
 use kubeworkz_shared::model::health::evaluate;
 use kubeworkz_shared::model::provider::{ProviderDetection, detect_provider};
 use kubeworkz_shared::model::{HealthReport, NodeProjection};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::CollectorSettings;
 use crate::rbac::{self, AccessCheck};
 
 /// Everything `check` found.
@@ -73,34 +74,30 @@ pub enum CheckError {
     Rbac(#[from] rbac::RbacError),
 }
 
-/// Runs the check against the cluster `client` talks to.
+/// Runs the check against the cluster `client` talks to, collecting what `settings` say.
 pub async fn run(
     client: Client,
-    helm_releases: bool,
+    settings: &CollectorSettings,
     timeout: Duration,
 ) -> Result<CheckReport, CheckError> {
+    let helm_releases = settings.helm_releases;
     let version = client
         .apiserver_version()
         .await
         .map_err(CheckError::Connect)?;
-    let access = rbac::verify(&client, &rbac::needed(helm_releases)).await?;
+    let needed = rbac::needed(helm_releases, &settings.workloads);
+    let access = rbac::verify(&client, &needed).await?;
     let operations = rbac::verify_operations(&client).await?;
 
-    let config = CollectorConfig {
-        helm_releases,
-        ..CollectorConfig::default()
-    };
+    let config = settings.collector_config();
+    // The kinds this configuration collects: the snapshot waits for them, the report counts them.
+    let kinds = config.kinds();
     let collector = Collector::new(client.clone(), config);
     let inventory = collector.inventory();
     let (tx, mut rx) = mpsc::channel(64);
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(collector.run(tx, shutdown.clone()));
 
-    // The kinds this configuration collects: the snapshot waits for them, the report counts them.
-    let kinds: Vec<ObjectKind> = ObjectKind::ALL
-        .into_iter()
-        .filter(|k| helm_releases || *k != ObjectKind::HelmRelease)
-        .collect();
     let mut pending: BTreeSet<ObjectKind> = kinds.iter().copied().collect();
     let deadline = tokio::time::Instant::now() + timeout;
     while !pending.is_empty() {

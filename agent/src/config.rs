@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine as _;
+use kubeworkz_shared::change::ObjectKind;
+use kubeworkz_shared::collect::CollectorConfig;
 use kubeworkz_shared::operations::OperationSet;
 use kubeworkz_shared::protocol::{CaPin, EnrollmentToken};
 
@@ -92,6 +94,7 @@ const RECONNECT_MAX: &str = "KUBEWORKZ_RECONNECT_MAX_SECS";
 const ADMIN_LISTEN: &str = "KUBEWORKZ_ADMIN_LISTEN";
 const USAGE_INTERVAL: &str = "KUBEWORKZ_USAGE_INTERVAL";
 const HELM_RELEASES: &str = "KUBEWORKZ_HELM_RELEASES";
+const WORKLOADS: &str = "KUBEWORKZ_WORKLOADS";
 const LOG_FORMAT: &str = "KUBEWORKZ_LOG_FORMAT";
 const OPERATIONS: &str = "KUBEWORKZ_OPERATIONS";
 /// The operations an agent runs when `KUBEWORKZ_OPERATIONS` is unset: the chart's defaults.
@@ -204,6 +207,20 @@ pub struct CollectorSettings {
     pub usage_interval: Duration,
     /// Whether Helm release Secrets are watched (`KUBEWORKZ_HELM_RELEASES`).
     pub helm_releases: bool,
+    /// The workload kinds watched (`KUBEWORKZ_WORKLOADS`: comma-separated resources such as
+    /// `statefulsets,jobs`, or `none`; unset: all of them, the chart's default). Each needs
+    /// its own RBAC rule, which the chart's `workloads.*` switches grant.
+    pub workloads: Vec<ObjectKind>,
+}
+
+impl Default for CollectorSettings {
+    fn default() -> Self {
+        Self {
+            usage_interval: Duration::from_secs(30),
+            helm_releases: true,
+            workloads: ObjectKind::WORKLOADS.to_vec(),
+        }
+    }
 }
 
 impl CollectorSettings {
@@ -226,11 +243,57 @@ impl CollectorSettings {
             None => true,
             Some(v) => parse_bool(&v).ok_or_else(|| invalid(HELM_RELEASES, v, "true or false"))?,
         };
+        let workloads = match get(WORKLOADS) {
+            None => ObjectKind::WORKLOADS.to_vec(),
+            Some(v) => parse_workloads(&v).ok_or_else(|| {
+                invalid(
+                    WORKLOADS,
+                    v,
+                    "none, or a comma-separated list of statefulsets, daemonsets, replicasets, \
+                     jobs, cronjobs",
+                )
+            })?,
+        };
         Ok(Self {
             usage_interval,
             helm_releases,
+            workloads,
         })
     }
+
+    /// The collector's configuration for these settings (its other knobs at their defaults).
+    pub fn collector_config(&self) -> CollectorConfig {
+        CollectorConfig {
+            helm_releases: self.helm_releases,
+            workloads: self.workloads.clone(),
+            usage_interval: self.usage_interval,
+            ..CollectorConfig::default()
+        }
+    }
+}
+
+/// `none`, or workload resources (`statefulsets`, …; see [`crate::rbac::WORKLOADS`]) separated
+/// by commas, each at most once; `None` if any is unknown.
+fn parse_workloads(v: &str) -> Option<Vec<ObjectKind>> {
+    if v.trim().eq_ignore_ascii_case("none") {
+        return Some(Vec::new());
+    }
+    let mut kinds = Vec::new();
+    for name in v.split(',').map(str::trim) {
+        let (kind, _, _) = crate::rbac::WORKLOADS
+            .into_iter()
+            .find(|(_, _, resource)| name.eq_ignore_ascii_case(resource))?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    // In wire order, whatever order they were written in.
+    Some(
+        ObjectKind::WORKLOADS
+            .into_iter()
+            .filter(|k| kinds.contains(k))
+            .collect(),
+    )
 }
 
 fn invalid(name: &'static str, value: String, expected: &'static str) -> ConfigError {
@@ -338,6 +401,38 @@ mod tests {
         assert!(err.to_string().contains("json or text"), "{err}");
         let err = parse(&[(HUB_ADDR, "hub:7443"), (CA_PIN, "abc"), FILE]).unwrap_err();
         assert!(err.to_string().starts_with("KUBEWORKZ_CA_PIN"), "{err}");
+    }
+
+    #[test]
+    fn workload_kinds_are_switched_by_resource_name() {
+        let all = parse(&[(HUB_ADDR, "hub:7443"), FILE]).unwrap();
+        assert_eq!(all.collector.workloads, ObjectKind::WORKLOADS);
+        assert_eq!(all.collector.collector_config().kinds(), ObjectKind::ALL);
+        let some = parse(&[
+            (HUB_ADDR, "hub:7443"),
+            (WORKLOADS, " Jobs, statefulsets,jobs "),
+            FILE,
+        ])
+        .unwrap();
+        assert_eq!(
+            some.collector.workloads,
+            [ObjectKind::StatefulSet, ObjectKind::Job]
+        );
+        let none = parse(&[(HUB_ADDR, "hub:7443"), (WORKLOADS, "none"), FILE]).unwrap();
+        assert!(none.collector.workloads.is_empty());
+        assert!(
+            !none
+                .collector
+                .collector_config()
+                .kinds()
+                .contains(&ObjectKind::ReplicaSet)
+        );
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (WORKLOADS, "jobs,pods"), FILE]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "KUBEWORKZ_WORKLOADS=\"jobs,pods\" is invalid: expected none, or a comma-separated \
+             list of statefulsets, daemonsets, replicasets, jobs, cronjobs"
+        );
     }
 
     #[test]

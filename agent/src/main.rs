@@ -49,7 +49,7 @@ fn run_check() -> ExitCode {
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
             let client = cluster_client().await?;
-            check::run(client, settings.helm_releases, Duration::from_secs(120))
+            check::run(client, &settings, Duration::from_secs(120))
                 .await
                 .context("running the check")
         })

@@ -2,7 +2,8 @@
 //!
 //! This table is the source of truth for the chart's ClusterRole
 //! (`manifests/charts/kubeworkz-agent/templates/rbac.yaml`): read-only, list/watch on what is
-//! collected, and secrets only when Helm releases are collected. `kubeworkz-agent check` asks
+//! collected (each workload kind only when switched on), and secrets only when Helm
+//! releases are collected. `kubeworkz-agent check` asks
 //! the apiserver (SelfSubjectAccessReview) about every row, so a missing rule is named before
 //! the agent runs, not discovered as a silent gap in the inventory.
 
@@ -11,6 +12,7 @@ use k8s_openapi::api::authorization::v1::{
 };
 use kube::api::PostParams;
 use kube::{Api, Client};
+use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::protocol::Operation;
 
 /// One permission: verbs on a resource, cluster-wide or in one namespace.
@@ -61,6 +63,37 @@ pub const HELM: &[Permission] = &[Permission {
     subresource: None,
     why: "helm releases (helm.sh/release.v1 secrets)",
 }];
+
+/// The API group and resource (plural) of each workload kind ([`ObjectKind::WORKLOADS`]):
+/// what its RBAC rule names, and how `KUBEWORKZ_WORKLOADS` and the chart's `workloads.*`
+/// switches name it.
+pub const WORKLOADS: [(ObjectKind, &str, &str); 5] = [
+    (ObjectKind::StatefulSet, "apps", "statefulsets"),
+    (ObjectKind::DaemonSet, "apps", "daemonsets"),
+    (ObjectKind::ReplicaSet, "apps", "replicasets"),
+    (ObjectKind::Job, "batch", "jobs"),
+    (ObjectKind::CronJob, "batch", "cronjobs"),
+];
+
+/// What collecting a workload kind needs; `None` for other kinds.
+pub fn workload_permission(kind: ObjectKind) -> Option<Permission> {
+    let (_, group, resource) = WORKLOADS.into_iter().find(|(k, _, _)| *k == kind)?;
+    Some(Permission {
+        group,
+        resource,
+        verbs: LIST_WATCH,
+        namespace: None,
+        name: None,
+        subresource: None,
+        why: match kind {
+            ObjectKind::ReplicaSet => "workloads.replicaSets: pods' Deployments",
+            ObjectKind::StatefulSet => "workloads.statefulSets: StatefulSets inventory",
+            ObjectKind::DaemonSet => "workloads.daemonSets: DaemonSets inventory",
+            ObjectKind::Job => "workloads.jobs: Jobs inventory, pods' CronJobs",
+            _ => "workloads.cronJobs: CronJobs inventory",
+        },
+    })
+}
 
 /// What each operation the hub may ask for needs (the chart's `operations.*` switches);
 /// `objects` reads with the `list` of [`REQUIRED`], so it needs nothing more.
@@ -164,9 +197,11 @@ pub enum RbacError {
     },
 }
 
-/// The permissions for this configuration.
-pub fn needed(helm_releases: bool) -> Vec<Permission> {
+/// The permissions for this configuration: Helm releases and the workload kinds it
+/// collects.
+pub fn needed(helm_releases: bool, workloads: &[ObjectKind]) -> Vec<Permission> {
     let mut all = REQUIRED.to_vec();
+    all.extend(workloads.iter().filter_map(|k| workload_permission(*k)));
     if helm_releases {
         all.extend_from_slice(HELM);
     }

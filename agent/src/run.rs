@@ -123,10 +123,8 @@ pub async fn run(
     let collector = Collector::new(
         client,
         CollectorConfig {
-            helm_releases: config.collector.helm_releases,
-            usage_interval: config.collector.usage_interval,
             max_batch_changes: MAX_BATCH_CHANGES,
-            ..CollectorConfig::default()
+            ..config.collector.collector_config()
         },
     );
     let state = AdminState {

@@ -9,6 +9,7 @@ use anyhow::Result;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use kubeworkz_agent::check;
+use kubeworkz_agent::config::CollectorSettings;
 use kubeworkz_agent::rbac::{self, Permission};
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::protocol::Operation;
@@ -18,6 +19,14 @@ use serde::Deserialize as _;
 use kubeworkz_testkit::chart::{
     CREDENTIALS_SECRET, NAMESPACE, TOKEN_SECRET, agent_client, apply, render_chart,
 };
+
+/// The agent's collector settings as the chart renders them by default, Helm releases set.
+fn settings(helm_releases: bool) -> CollectorSettings {
+    CollectorSettings {
+        helm_releases,
+        ..CollectorSettings::default()
+    }
+}
 
 async fn cluster_with_chart(name: &str, helm_releases: bool) -> Result<TestCluster> {
     cluster_with_values(name, helm_releases, &[]).await
@@ -53,7 +62,7 @@ async fn cluster_with_values(
 async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     let cluster = cluster_with_chart("rbac-full", true).await?;
     let client = agent_client(&cluster).await?;
-    let report = check::run(client, true, Duration::from_secs(90)).await?;
+    let report = check::run(client, &settings(true), Duration::from_secs(90)).await?;
     println!("{report}");
     assert!(report.ok(), "{report}");
     assert!(report.access.iter().all(|a| a.allowed));
@@ -80,6 +89,9 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     assert_eq!(count(ObjectKind::Node), Some(1));
     assert!(count(ObjectKind::Namespace).unwrap_or(0) >= 5, "{report}");
     assert_eq!(count(ObjectKind::HelmRelease), Some(0));
+    for kind in ObjectKind::WORKLOADS {
+        assert!(count(kind).is_some(), "{kind:?} collected: {report}");
+    }
     assert!(report.server_version.starts_with("v1.36."), "{report}");
     assert!(
         format!("{report}").contains(
@@ -100,7 +112,7 @@ async fn an_operation_switched_off_in_the_chart_is_not_allowed_by_its_rbac() -> 
     )
     .await?;
     let client = agent_client(&cluster).await?;
-    let report = check::run(client, false, Duration::from_secs(90)).await?;
+    let report = check::run(client, &settings(false), Duration::from_secs(90)).await?;
     let allowed = |op| {
         report
             .operations
@@ -164,7 +176,7 @@ async fn actions_and_exec_grant_their_verbs_and_nothing_more() -> Result<()> {
     )
     .await?;
     let client = agent_client(&cluster).await?;
-    let report = check::run(client.clone(), false, Duration::from_secs(90)).await?;
+    let report = check::run(client.clone(), &settings(false), Duration::from_secs(90)).await?;
     assert!(report.ok(), "{report}");
     assert!(
         report.operations.iter().all(|(_, allowed)| *allowed),
@@ -195,12 +207,61 @@ async fn actions_and_exec_grant_their_verbs_and_nothing_more() -> Result<()> {
     Ok(())
 }
 
+/// A workload kind switched off in the chart is neither granted nor asked for; asking for it
+/// anyway is refused exactly its list and watch.
+#[tokio::test]
+async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<()> {
+    let cluster = cluster_with_values(
+        "rbac-workloads",
+        false,
+        &[
+            ("workloads.cronJobs", "false"),
+            ("workloads.daemonSets", "false"),
+        ],
+    )
+    .await?;
+    let client = agent_client(&cluster).await?;
+    let without = CollectorSettings {
+        workloads: vec![
+            ObjectKind::StatefulSet,
+            ObjectKind::ReplicaSet,
+            ObjectKind::Job,
+        ],
+        ..settings(false)
+    };
+    let report = check::run(client.clone(), &without, Duration::from_secs(90)).await?;
+    assert!(report.ok(), "{report}");
+    let counted: Vec<ObjectKind> = report.counts.iter().map(|(k, _)| *k).collect();
+    assert!(counted.contains(&ObjectKind::Job), "{report}");
+    assert!(!counted.contains(&ObjectKind::CronJob), "{report}");
+    assert!(!counted.contains(&ObjectKind::DaemonSet), "{report}");
+
+    let report = check::run(client, &settings(false), Duration::from_secs(20)).await?;
+    assert!(!report.ok());
+    let denied: Vec<_> = report
+        .access
+        .iter()
+        .filter(|a| !a.allowed)
+        .map(|a| (a.permission.group, a.permission.resource, a.verb))
+        .collect();
+    assert_eq!(
+        denied,
+        [
+            ("apps", "daemonsets", "list"),
+            ("apps", "daemonsets", "watch"),
+            ("batch", "cronjobs", "list"),
+            ("batch", "cronjobs", "watch"),
+        ]
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
     let cluster = cluster_with_chart("rbac-nohelm", false).await?;
     let client = agent_client(&cluster).await?;
 
-    let report = check::run(client.clone(), false, Duration::from_secs(90)).await?;
+    let report = check::run(client.clone(), &settings(false), Duration::from_secs(90)).await?;
     assert!(report.ok(), "{report}");
     assert!(
         format!("{report}").contains(
@@ -217,7 +278,7 @@ async fn without_helm_releases_the_agent_cannot_read_secrets() -> Result<()> {
     );
 
     // Asking for Helm releases anyway: exactly the three secret verbs are denied.
-    let report = check::run(client.clone(), true, Duration::from_secs(20)).await?;
+    let report = check::run(client.clone(), &settings(true), Duration::from_secs(20)).await?;
     assert!(!report.ok());
     let denied: Vec<_> = report
         .access
@@ -297,6 +358,7 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
     .await?;
     let mut secret_rules = Vec::new();
     let mut helm_releases_env = None;
+    let mut workloads_env = None;
     for document in serde_yaml::Deserializer::from_str(&yaml) {
         let object = serde_yaml::Value::deserialize(document)?;
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -317,6 +379,9 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
             if env["name"] == "KUBEWORKZ_HELM_RELEASES" {
                 helm_releases_env = env["value"].as_str().map(str::to_owned);
             }
+            if env["name"] == "KUBEWORKZ_WORKLOADS" {
+                workloads_env = env["value"].as_str().map(str::to_owned);
+            }
         }
     }
     assert_eq!(
@@ -325,5 +390,9 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
         "by default the only Secret the agent may touch is its own credentials"
     );
     assert_eq!(helm_releases_env.as_deref(), Some("false"));
+    assert_eq!(
+        workloads_env.as_deref(),
+        Some("statefulsets,daemonsets,replicasets,jobs,cronjobs")
+    );
     Ok(())
 }

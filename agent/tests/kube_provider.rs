@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use kubeworkz_agent::check;
+use kubeworkz_agent::config::CollectorSettings;
 use kubeworkz_shared::model::Provider;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 
@@ -14,7 +15,11 @@ async fn detect(name: &str, version: Option<&str>, node: NodeSpec) -> Result<Pro
     spec.server_version = version.map(str::to_owned);
     spec.metrics_server = false; // not needed here; keeps each cluster quick to start
     let cluster = TestCluster::start(spec).await?;
-    let report = check::run(cluster.client(), false, Duration::from_secs(60)).await?;
+    let settings = CollectorSettings {
+        helm_releases: false,
+        ..CollectorSettings::default()
+    };
+    let report = check::run(cluster.client(), &settings, Duration::from_secs(60)).await?;
     Ok(report.provider.provider)
 }
 

@@ -2,13 +2,16 @@
 //! register both by kubeconfig with the CLI, let `serve` collect them, stop one apiserver (the
 //! other keeps syncing; the broken one records its error and a Critical verdict), start it
 //! again (it recovers). Then no part of any kubeconfig secret may appear in the database files
-//! (the sealed column is ciphertext), the logs, or any CLI output or error.
+//! (the sealed column is ciphertext), the logs, or any CLI output or error. The workload kinds
+//! come through the same collector as in an agent.
 
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
+use k8s_openapi::api::batch::v1::CronJob;
+use kube::api::{Api, PostParams};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Cluster, Store};
 use kubeworkz_shared::change::{Object, ObjectKind};
@@ -226,6 +229,29 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
         )
         .await?;
     }
+
+    // The workload kinds come through the same collector: a CronJob made in B is stored.
+    let cron: CronJob = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "nightly"},
+        "spec": {"schedule": "0 2 * * *", "suspend": true, "jobTemplate": {"spec": {"template": {
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "r", "image": "report:2"}]}}}}},
+    }))?;
+    Api::<CronJob>::namespaced(b.client(), "seen-in-b")
+        .create(&PostParams::default(), &cron)
+        .await?;
+    eventually(
+        "B's CronJob in the store",
+        Duration::from_secs(60),
+        || async {
+            let rows = store
+                .inventory(cb.org_id, cb.id, ObjectKind::CronJob, true)
+                .await?;
+            Ok(rows.iter().any(
+                |r| matches!(&r.object, Object::CronJob(c) if c.name == "nightly" && c.suspend),
+            ))
+        },
+    )
+    .await?;
 
     // A's apiserver goes away: A records its error and a Critical verdict; B keeps syncing.
     a.stop_apiserver();

@@ -16,9 +16,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    DeploymentProjection, HelmReleaseProjection, LegacyPodProjection, NamespaceProjection,
-    NodeProjection, PersistentVolumeProjection, PodProjection, PvcProjection,
-    StorageClassProjection,
+    CronJobProjection, DaemonSetProjection, DeploymentProjection, HelmReleaseProjection,
+    JobProjection, LegacyPodProjection, NamespaceProjection, NodeProjection,
+    PersistentVolumeProjection, PodProjection, PvcProjection, ReplicaSetProjection,
+    StatefulSetProjection, StorageClassProjection,
 };
 use crate::time::UnixMillis;
 
@@ -41,11 +42,21 @@ pub enum ObjectKind {
     StorageClass,
     /// A Helm release revision (one `helm.sh/release.v1` Secret).
     HelmRelease,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+    /// apps/v1 ReplicaSet (its owner only: maps pods to their Deployment).
+    ReplicaSet,
+    /// batch/v1 Job.
+    Job,
+    /// batch/v1 CronJob.
+    CronJob,
 }
 
 impl ObjectKind {
     /// Every kind, in wire order.
-    pub const ALL: [ObjectKind; 8] = [
+    pub const ALL: [ObjectKind; 13] = [
         Self::Node,
         Self::Namespace,
         Self::Deployment,
@@ -54,13 +65,36 @@ impl ObjectKind {
         Self::PersistentVolume,
         Self::StorageClass,
         Self::HelmRelease,
+        Self::StatefulSet,
+        Self::DaemonSet,
+        Self::ReplicaSet,
+        Self::Job,
+        Self::CronJob,
+    ];
+
+    /// The workload kinds: controllers of pods (and, for ReplicaSets and Jobs, of each
+    /// other), each of which the agent's configuration can switch off.
+    pub const WORKLOADS: [ObjectKind; 5] = [
+        Self::StatefulSet,
+        Self::DaemonSet,
+        Self::ReplicaSet,
+        Self::Job,
+        Self::CronJob,
     ];
 
     /// Whether objects of this kind live in a namespace.
     pub const fn is_namespaced(self) -> bool {
         matches!(
             self,
-            Self::Deployment | Self::Pod | Self::PersistentVolumeClaim | Self::HelmRelease
+            Self::Deployment
+                | Self::Pod
+                | Self::PersistentVolumeClaim
+                | Self::HelmRelease
+                | Self::StatefulSet
+                | Self::DaemonSet
+                | Self::ReplicaSet
+                | Self::Job
+                | Self::CronJob
         )
     }
 }
@@ -94,9 +128,10 @@ impl fmt::Display for ObjectKey {
     }
 }
 
-/// One inventory object, as its projection. Variant order matches [`ObjectKind`], then
-/// projections that replaced an earlier layout follow (the earlier variant keeps its index so
-/// that older agents' frames still decode; the hub upgrades them with [`Object::upgraded`]).
+/// One inventory object, as its projection. Variant order matches [`ObjectKind`] up to Helm
+/// releases, then come projections that replaced an earlier layout (the earlier variant keeps
+/// its index so that older agents' frames still decode; the hub upgrades them with
+/// [`Object::upgraded`]), then kinds added later, in the order they were added.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Object {
     /// A node.
@@ -117,6 +152,16 @@ pub enum Object {
     HelmRelease(HelmReleaseProjection),
     /// A pod, with its labels, images and container states.
     Pod(PodProjection),
+    /// A StatefulSet.
+    StatefulSet(StatefulSetProjection),
+    /// A DaemonSet.
+    DaemonSet(DaemonSetProjection),
+    /// A ReplicaSet's owner.
+    ReplicaSet(ReplicaSetProjection),
+    /// A Job.
+    Job(JobProjection),
+    /// A CronJob.
+    CronJob(CronJobProjection),
 }
 
 impl Object {
@@ -131,6 +176,11 @@ impl Object {
             Self::PersistentVolume(_) => ObjectKind::PersistentVolume,
             Self::StorageClass(_) => ObjectKind::StorageClass,
             Self::HelmRelease(_) => ObjectKind::HelmRelease,
+            Self::StatefulSet(_) => ObjectKind::StatefulSet,
+            Self::DaemonSet(_) => ObjectKind::DaemonSet,
+            Self::ReplicaSet(_) => ObjectKind::ReplicaSet,
+            Self::Job(_) => ObjectKind::Job,
+            Self::CronJob(_) => ObjectKind::CronJob,
         }
     }
 
@@ -146,6 +196,11 @@ impl Object {
             Self::PersistentVolume(o) => ("", o.name.clone(), &o.uid),
             Self::StorageClass(o) => ("", o.name.clone(), &o.uid),
             Self::HelmRelease(o) => (o.namespace.as_str(), o.secret_name(), &o.uid),
+            Self::StatefulSet(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::DaemonSet(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::ReplicaSet(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::Job(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::CronJob(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
         };
         ObjectKey {
             kind: self.kind(),

@@ -47,6 +47,11 @@ impl Keep for Object {
             Self::PersistentVolume(o) => &o.uid,
             Self::StorageClass(o) => &o.uid,
             Self::HelmRelease(o) => &o.uid,
+            Self::StatefulSet(o) => &o.uid,
+            Self::DaemonSet(o) => &o.uid,
+            Self::ReplicaSet(o) => &o.uid,
+            Self::Job(o) => &o.uid,
+            Self::CronJob(o) => &o.uid,
         }
     }
 }

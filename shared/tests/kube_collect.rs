@@ -16,139 +16,21 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubeworkz_shared::change::{Change, Object, ObjectKind};
-use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
+use kubeworkz_shared::collect::CollectorConfig;
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::health::ControlPlaneComponent;
-use kubeworkz_shared::model::usage::{PodMetrics, UsageBucket};
+use kubeworkz_shared::model::usage::PodMetrics;
 use kubeworkz_shared::model::{
-    ClusterInfo, HealthReason, HealthReport, HealthStatus, HelmReleaseStatus, PodPhase,
-    PodProjection, Provider, pod_status,
+    HealthReason, HealthStatus, HelmReleaseStatus, PodPhase, PodProjection, Provider, pod_status,
 };
 use kubeworkz_testkit::cluster::{
     ClusterSpec, ComponentKind, NodeSpec, TestCluster, USAGE_CPU_ANNOTATION,
     USAGE_MEMORY_ANNOTATION,
 };
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use support::{Downstream, test_config};
 
-/// A collector feeding a downstream inventory, as the hub would hold it.
-struct Downstream {
-    inventory: Arc<Mutex<Inventory>>,
-    health: Arc<Mutex<Option<HealthReport>>>,
-    /// Every verdict with the node count it was judged with, in order.
-    verdicts: Arc<Mutex<Vec<(HealthReport, u32)>>>,
-    /// Every cluster info, in order.
-    infos: Arc<Mutex<Vec<ClusterInfo>>>,
-    usage: Arc<Mutex<Vec<UsageBucket>>>,
-    shutdown: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-fn test_config() -> CollectorConfig {
-    CollectorConfig {
-        health_interval: Duration::from_secs(1),
-        usage_interval: Duration::from_secs(5),
-        ..CollectorConfig::default()
-    }
-}
-
-impl Downstream {
-    fn start(client: kube::Client, inventory: Arc<Mutex<Inventory>>) -> Self {
-        Self::start_with(client, inventory, test_config())
-    }
-
-    fn start_with(
-        client: kube::Client,
-        inventory: Arc<Mutex<Inventory>>,
-        config: CollectorConfig,
-    ) -> Self {
-        let (tx, mut rx) = mpsc::channel(256);
-        let shutdown = CancellationToken::new();
-        let collector = Collector::new(client, config);
-        let run = tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move {
-                collector.run(tx, shutdown).await.expect("collector failed");
-            }
-        });
-        let health = Arc::new(Mutex::new(None));
-        let verdicts = Arc::new(Mutex::new(Vec::new()));
-        let infos = Arc::new(Mutex::new(Vec::new()));
-        let usage = Arc::new(Mutex::new(Vec::new()));
-        let apply = tokio::spawn({
-            let inventory = inventory.clone();
-            let health = health.clone();
-            let verdicts = verdicts.clone();
-            let infos = infos.clone();
-            let usage = usage.clone();
-            async move {
-                while let Some(output) = rx.recv().await {
-                    match output {
-                        CollectorOutput::Changes(batch) => {
-                            inventory.lock().unwrap().apply_all(&batch.changes);
-                        }
-                        CollectorOutput::Health { report, signals } => {
-                            verdicts
-                                .lock()
-                                .unwrap()
-                                .push((report.clone(), signals.nodes_total));
-                            *health.lock().unwrap() = Some(report);
-                        }
-                        CollectorOutput::Usage(buckets) => {
-                            usage.lock().unwrap().extend(buckets);
-                        }
-                        CollectorOutput::ClusterInfo(info) => infos.lock().unwrap().push(info),
-                    }
-                }
-            }
-        });
-        Self {
-            inventory,
-            health,
-            verdicts,
-            infos,
-            usage,
-            shutdown,
-            tasks: vec![run, apply],
-        }
-    }
-
-    /// Stops the collector and returns the usage buckets it handed over.
-    async fn stop(self) -> Vec<UsageBucket> {
-        self.shutdown.cancel();
-        for task in self.tasks {
-            task.await.unwrap();
-        }
-        std::mem::take(&mut self.usage.lock().unwrap())
-    }
-
-    /// Waits until `check` holds for the downstream inventory.
-    async fn until(&self, what: &str, check: impl Fn(&Inventory) -> bool) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if check(&self.inventory.lock().unwrap()) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("timed out waiting for {what}")
-    }
-
-    async fn until_health(&self, what: &str, check: impl Fn(&HealthReport) -> bool) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if self.health.lock().unwrap().as_ref().is_some_and(&check) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        bail!(
-            "timed out waiting for {what}; last health: {:?}",
-            self.health.lock().unwrap()
-        )
-    }
-}
+mod support;
 
 fn deployments(
     inv: &Inventory,

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
 use super::{
     actions, admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs,
     metrics, oidc, oidc_admin, oidc_session, pvcs, search, search_export, session, switches, usage,
+    workloads,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -96,7 +97,9 @@ impl Modify for OperationIds {
         clusters::sync, clusters::health,
         inventory::cluster_namespaces, inventory::cluster_nodes,
         inventory::namespace_deployments, inventory::namespace_pods,
-        inventory::deployment_pods, inventory::deployment, inventory::pod,
+        inventory::deployment_pods, inventory::deployment, workloads::pod,
+        workloads::cluster_workloads, workloads::namespace_workloads, workloads::workload,
+        workloads::workload_pods, workloads::cronjob_jobs,
         inventory::helm_releases, pvcs::cluster_pvcs, pvcs::namespace_pvcs, logs::pod_logs,
         inspect::pod_events, inspect::pod_yaml, inspect::deployment_events,
         inspect::deployment_yaml, inspect::node_events, inspect::node_yaml,
@@ -111,7 +114,9 @@ impl Modify for OperationIds {
         audit::list,
         events::stream,
     ),
-    components(schemas(ErrorBody, ErrorDetail, costs::Format, inspect::EventView)),
+    components(schemas(
+        ErrorBody, ErrorDetail, costs::Format, inspect::EventView, workloads::WorkloadKind
+    )),
     modifiers(&SecuritySchemes, &OperationIds),
     security(("bearer" = []), ("session" = [])),
 )]

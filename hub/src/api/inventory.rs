@@ -1,5 +1,6 @@
 //! Inventory reads: namespaces and nodes of a cluster, deployments and pods of a namespace,
-//! pods of a deployment, single deployments and pods, Helm releases. Ids are Kubernetes uids;
+//! pods of a deployment, single deployments, Helm releases (a pod and the other workload
+//! kinds are in `workloads`). Ids are Kubernetes uids;
 //! every lookup is scoped to the caller's organization, so another org's id is a 404.
 
 use axum::Json;
@@ -288,7 +289,7 @@ pub(super) async fn deployment_pods(
     let deployment = own_object(&state, &who, ObjectKind::Deployment, &id).await?;
     let mut q = params.inventory(ObjectKind::Pod, Some(deployment.cluster_id))?;
     q.namespace = Some(deployment.namespace);
-    q.deployment = Some(deployment.name);
+    q.owner = Some((ObjectKind::Deployment, deployment.name));
     page(&state, &who, q, params.format, "pods").await
 }
 
@@ -306,21 +307,6 @@ pub(super) async fn deployment(
         own_object(&state, &who, ObjectKind::Deployment, &id)
             .await?
             .into(),
-    ))
-}
-
-/// `GET /api/v1/k8s/pods/{id}`.
-#[utoipa::path(get, path = "/api/v1/k8s/pods/{id}", tag = "inventory",
-    params(("id" = String, Path, description = "Pod uid")),
-    responses((status = 200, body = ObjectView), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
-pub(super) async fn pod(
-    State(state): State<AppState>,
-    who: Principal,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<ObjectView>, ApiError> {
-    Ok(Json(
-        own_object(&state, &who, ObjectKind::Pod, &id).await?.into(),
     ))
 }
 

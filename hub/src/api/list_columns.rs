@@ -13,6 +13,9 @@ use kubeworkz_shared::model::namespace::NamespaceProjection;
 use kubeworkz_shared::model::node::NodeProjection;
 use kubeworkz_shared::model::pod::PodProjection;
 use kubeworkz_shared::model::storage::PvcProjection;
+use kubeworkz_shared::model::{
+    CronJobProjection, DaemonSetProjection, JobProjection, OwnerKind, StatefulSetProjection,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -92,6 +95,76 @@ fn deployment_fields(o: &ObjectView) -> Vec<String> {
     })
 }
 
+const STATEFULSET_HEADER: &str = "namespace,name,ready,desired,service,images";
+
+fn statefulset_fields(o: &ObjectView) -> Vec<String> {
+    let names = vec![o.namespace.clone(), o.name.clone()];
+    row(o, names, 6, |s: StatefulSetProjection| {
+        vec![
+            s.replicas.ready.to_string(),
+            s.replicas.desired.to_string(),
+            s.service_name.unwrap_or_default(),
+            s.images.join(";"),
+        ]
+    })
+}
+
+const DAEMONSET_HEADER: &str = "namespace,name,desired,current,ready,available,misscheduled,images";
+
+fn daemonset_fields(o: &ObjectView) -> Vec<String> {
+    let names = vec![o.namespace.clone(), o.name.clone()];
+    row(o, names, 8, |d: DaemonSetProjection| {
+        let c = d.counts;
+        let mut fields: Vec<String> = [c.desired, c.current, c.ready, c.available, c.misscheduled]
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        fields.push(d.images.join(";"));
+        fields
+    })
+}
+
+const JOB_HEADER: &str = "namespace,name,status,succeeded,failed,active,completions,cronjob";
+
+fn job_fields(o: &ObjectView) -> Vec<String> {
+    let names = vec![
+        o.namespace.clone(),
+        o.name.clone(),
+        o.status.clone().unwrap_or_default(),
+    ];
+    row(o, names, 8, |j: JobProjection| {
+        let cron = j
+            .owner
+            .filter(|o| o.kind == OwnerKind::CronJob)
+            .map(|o| o.name);
+        vec![
+            j.succeeded.to_string(),
+            j.failed.to_string(),
+            j.active.to_string(),
+            opt(j.completions),
+            cron.unwrap_or_default(),
+        ]
+    })
+}
+
+const CRONJOB_HEADER: &str = "namespace,name,schedule,suspend,last_schedule,active";
+
+fn cronjob_fields(o: &ObjectView) -> Vec<String> {
+    let names = vec![o.namespace.clone(), o.name.clone()];
+    row(o, names, 6, |c: CronJobProjection| {
+        let last = c.last_schedule.and_then(|t| {
+            chrono::DateTime::from_timestamp_millis(t.0)
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        });
+        vec![
+            c.schedule,
+            c.suspend.to_string(),
+            last.unwrap_or_default(),
+            c.active.to_string(),
+        ]
+    })
+}
+
 const NODE_HEADER: &str =
     "name,role,instance_type,cpu_capacity_millis,memory_capacity_bytes,pods_capacity,status";
 
@@ -164,6 +237,10 @@ pub(super) fn object_columns(kind: ObjectKind) -> (&'static str, Fields<ObjectVi
         ObjectKind::Node => (NODE_HEADER, node_fields),
         ObjectKind::HelmRelease => (HELM_HEADER, helm_fields),
         ObjectKind::PersistentVolumeClaim => (PVC_HEADER, pvc_fields),
+        ObjectKind::StatefulSet => (STATEFULSET_HEADER, statefulset_fields),
+        ObjectKind::DaemonSet => (DAEMONSET_HEADER, daemonset_fields),
+        ObjectKind::Job => (JOB_HEADER, job_fields),
+        ObjectKind::CronJob => (CRONJOB_HEADER, cronjob_fields),
         _ => (OBJECT_HEADER, object_fields),
     }
 }

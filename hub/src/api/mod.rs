@@ -38,6 +38,7 @@ mod switches;
 mod timestamp;
 mod usage;
 mod views;
+mod workloads;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -94,7 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments/{id}", get(inventory::deployment))
         .route(
             "/pods/{id}",
-            get(inventory::pod).delete(actions::delete_pod),
+            get(workloads::pod).delete(actions::delete_pod),
         )
         .route("/pods/{id}/usage", get(usage::pod_series))
         .route("/pods/{id}/events", get(inspect::pod_events))
@@ -108,6 +109,17 @@ pub fn router(state: AppState) -> Router {
         .route("/namespaces/{id}/events", get(inspect::namespace_events))
         .route("/namespaces/{id}/yaml", get(inspect::namespace_yaml))
         .route("/helm/releases", get(inventory::helm_releases))
+        .route(
+            "/clusters/{id}/workloads/{kind}",
+            get(workloads::cluster_workloads),
+        )
+        .route(
+            "/namespaces/{id}/workloads/{kind}",
+            get(workloads::namespace_workloads),
+        )
+        .route("/workloads/{kind}/{id}", get(workloads::workload))
+        .route("/workloads/{kind}/{id}/pods", get(workloads::workload_pods))
+        .route("/workloads/{kind}/{id}/jobs", get(workloads::cronjob_jobs))
         .route("/search", get(search::search))
         .route("/fleet", get(fleet::fleet))
         .route("/metrics/cluster/{id}", get(usage::cluster_series))

@@ -33,8 +33,8 @@ pub struct PageParams {
     pub cursor: Option<String>,
     /// The column to sort by, `-` first for descending: `name` (default) on every list;
     /// `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-    /// deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-    /// releases `namespace`, `status`, `chart`.
+    /// deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+    /// `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
     pub sort: Option<String>,
     /// Case-insensitive text in the name.
     pub q: Option<String>,

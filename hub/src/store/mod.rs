@@ -65,7 +65,7 @@ pub use costs::{CostCluster, CostPeriod, CostRowFilter, PriceScope};
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{
     InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,
-    NamespaceItem, SortValue, UsageHour,
+    NamespaceItem, SortValue, TopOwner, UsageHour,
 };
 pub use leases::{Fence, Lease, ReplicaRecord};
 pub use maintenance::MaintenanceReport;

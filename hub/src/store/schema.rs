@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::change::{Object, ObjectKind};
-use kubeworkz_shared::model::{LabelKeys, Labels, OwnerKind, PodProjection, pod_status};
+use kubeworkz_shared::model::{LabelKeys, Labels, PodOwner, PodProjection, pod_status};
 use kubeworkz_shared::time::UnixMillis;
 
 use super::sql::{Cast, Value};
@@ -151,6 +151,59 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
             key_extra: "",
             indexed: &["chart_name"],
         },
+        ObjectKind::StatefulSet => Table {
+            name: "k8s_statefulsets",
+            extra: &[
+                ("replicas_desired", Cast::None),
+                ("replicas_ready", Cast::None),
+                ("replicas_updated", Cast::None),
+                ("service_name", Cast::None),
+            ],
+            key_extra: "",
+            indexed: &[],
+        },
+        ObjectKind::DaemonSet => Table {
+            name: "k8s_daemonsets",
+            extra: &[
+                ("replicas_desired", Cast::None),
+                ("replicas_ready", Cast::None),
+                ("replicas_available", Cast::None),
+                ("misscheduled", Cast::None),
+            ],
+            key_extra: "",
+            indexed: &[],
+        },
+        ObjectKind::ReplicaSet => Table {
+            name: "k8s_replicasets",
+            extra: &[("owner_kind", Cast::None), ("owner_name", Cast::None)],
+            key_extra: "",
+            indexed: &["owner_kind", "owner_name"],
+        },
+        ObjectKind::Job => Table {
+            name: "k8s_jobs",
+            extra: &[
+                ("owner_kind", Cast::None),
+                ("owner_name", Cast::None),
+                ("status", Cast::None),
+                ("succeeded", Cast::None),
+                ("failed", Cast::None),
+                ("active", Cast::None),
+                ("start_time", Cast::None),
+            ],
+            key_extra: "",
+            indexed: &["owner_kind", "owner_name"],
+        },
+        ObjectKind::CronJob => Table {
+            name: "k8s_cronjobs",
+            extra: &[
+                ("schedule", Cast::None),
+                ("suspend", Cast::None),
+                ("last_schedule_at", Cast::None),
+                ("active", Cast::None),
+            ],
+            key_extra: "",
+            indexed: &[],
+        },
     }
 }
 
@@ -165,6 +218,11 @@ pub(crate) fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::PersistentVolume => "pv",
         ObjectKind::StorageClass => "storageclass",
         ObjectKind::HelmRelease => "helmrelease",
+        ObjectKind::StatefulSet => "statefulset",
+        ObjectKind::DaemonSet => "daemonset",
+        ObjectKind::ReplicaSet => "replicaset",
+        ObjectKind::Job => "job",
+        ObjectKind::CronJob => "cronjob",
     }
 }
 
@@ -265,32 +323,20 @@ pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value
         ],
         Object::Deployment(deployment) => {
             let r = &deployment.replicas;
-            let mut values: Vec<Value> = [r.desired, r.ready, r.available, r.updated]
-                .into_iter()
-                .map(|n| Value::I64(i64::from(n)))
-                .collect();
+            let mut values = counts([r.desired, r.ready, r.available, r.updated]);
             values.push(Value::Text(search_labels(&deployment.labels)));
             values.push(Value::Text(search_lines(&deployment.images)));
             values
         }
         Object::Pod(pod) => {
             let requests = pod.effective_requests();
-            let (owner_kind, owner_name) = match &pod.owner {
-                Some(owner) => (
-                    Some(match &owner.kind {
-                        OwnerKind::Other(kind) => kind.clone(),
-                        known => format!("{known:?}"),
-                    }),
-                    Some(owner.name.clone()),
-                ),
-                None => (None, None),
-            };
+            let [owner_kind, owner_name] = owner_values(pod.owner.as_ref());
             vec![
                 Value::Time(time(pod.created.unwrap_or(UnixMillis(0)))),
                 opt_text(pod.node.as_deref()),
                 name_of(pod.phase),
-                Value::OptText(owner_kind),
-                Value::OptText(owner_name),
+                owner_kind,
+                owner_name,
                 opt_int(requests.cpu_millis),
                 opt_int(requests.memory_bytes),
                 Value::I64(i64::from(pod.restarts())),
@@ -322,7 +368,48 @@ pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value
             text(&release.chart_version),
             opt_text(release.app_version.as_deref()),
         ],
+        Object::StatefulSet(set) => {
+            let r = &set.replicas;
+            let mut values = counts([r.desired, r.ready, r.updated]);
+            values.push(opt_text(set.service_name.as_deref()));
+            values
+        }
+        Object::DaemonSet(set) => {
+            let c = &set.counts;
+            counts([c.desired, c.ready, c.available, c.misscheduled])
+        }
+        Object::ReplicaSet(set) => owner_values(set.owner.as_ref()).into(),
+        Object::Job(job) => {
+            let mut values: Vec<Value> = owner_values(job.owner.as_ref()).into();
+            values.push(name_of(job.state));
+            values.extend(counts([job.succeeded, job.failed, job.active]));
+            values.push(opt_time(job.start_time));
+            values
+        }
+        Object::CronJob(cron) => vec![
+            text(&cron.schedule),
+            Value::Bool(cron.suspend),
+            opt_time(cron.last_schedule),
+            Value::I64(i64::from(cron.active)),
+        ],
     }
+}
+
+/// Counts as integer columns.
+fn counts<const N: usize>(values: [u32; N]) -> Vec<Value> {
+    values
+        .into_iter()
+        .map(|n| Value::I64(i64::from(n)))
+        .collect()
+}
+
+/// The `owner_kind, owner_name` columns of a pod, ReplicaSet or Job: the controller's
+/// Kubernetes kind name (`CronJob`, or an operator's kind as written) and name.
+fn owner_values(owner: Option<&PodOwner>) -> [Value; 2] {
+    [
+        Value::OptText(owner.map(|o| o.kind.as_api().to_owned())),
+        Value::OptText(owner.map(|o| o.name.clone())),
+    ]
 }
 
 /// The projection inside `object`, as the JSON stored in `data`.
@@ -337,6 +424,11 @@ pub(crate) fn data_json(object: &Object) -> String {
         Object::PersistentVolume(o) => serde_json::to_string(o),
         Object::StorageClass(o) => serde_json::to_string(o),
         Object::HelmRelease(o) => serde_json::to_string(o),
+        Object::StatefulSet(o) => serde_json::to_string(o),
+        Object::DaemonSet(o) => serde_json::to_string(o),
+        Object::ReplicaSet(o) => serde_json::to_string(o),
+        Object::Job(o) => serde_json::to_string(o),
+        Object::CronJob(o) => serde_json::to_string(o),
     };
     json.expect("projections serialize to JSON")
 }
@@ -354,6 +446,11 @@ pub(crate) fn object_from_json(kind: ObjectKind, json: &str) -> Result<Object, s
         ObjectKind::PersistentVolume => Object::PersistentVolume(serde_json::from_str(json)?),
         ObjectKind::StorageClass => Object::StorageClass(serde_json::from_str(json)?),
         ObjectKind::HelmRelease => Object::HelmRelease(serde_json::from_str(json)?),
+        ObjectKind::StatefulSet => Object::StatefulSet(serde_json::from_str(json)?),
+        ObjectKind::DaemonSet => Object::DaemonSet(serde_json::from_str(json)?),
+        ObjectKind::ReplicaSet => Object::ReplicaSet(serde_json::from_str(json)?),
+        ObjectKind::Job => Object::Job(serde_json::from_str(json)?),
+        ObjectKind::CronJob => Object::CronJob(serde_json::from_str(json)?),
     })
 }
 

@@ -32,6 +32,7 @@ mod roles;
 mod search;
 mod sso;
 mod ui;
+mod workloads;
 
 use support::{fake_apiserver, fixtures, harness};
 
@@ -62,6 +63,7 @@ support::backend_cases! {
     lists::inventory_lists_sort_by_their_columns_page_by_cursor_and_refuse_others,
     lists::the_cluster_list_and_the_audit_log_download_every_row,
     pvcs::pvcs_are_listed_filtered_sorted_and_downloaded,
+    workloads::workloads_are_listed_shown_and_linked_to_their_pods,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
     cost_json::cost_answers_keep_their_bytes,

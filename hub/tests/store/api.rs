@@ -360,7 +360,7 @@ pub async fn cluster_and_inventory_pages_are_scoped_counted_and_stable(t: TestSt
         kind: ObjectKind::Pod,
         cluster: Some(a),
         namespace: Some("web".into()),
-        deployment: Some("web".into()),
+        owner: Some((ObjectKind::Deployment, "web".into())),
         columns: vec![("phase", "Running".into())],
         search: None,
         sort: Default::default(),

@@ -31,6 +31,7 @@ mod plans;
 mod pod_search;
 mod search;
 mod search_scale;
+mod workloads;
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -124,4 +125,6 @@ support::backend_cases! {
     leases::replicas_are_live_while_they_beat,
     leases::a_taken_lease_supersedes_its_holder,
     cost_failover::every_cost_hour_is_computed_once_across_a_failover,
+    workloads::workloads_are_ingested_pruned_scoped_and_removed_with_their_cluster,
+    workloads::a_pods_top_owner_resolves_through_its_replicaset_or_job,
 }

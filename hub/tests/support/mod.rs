@@ -18,6 +18,7 @@ pub mod harness;
 pub mod hub;
 pub mod real_agent;
 pub mod sso_browser;
+pub mod workloads;
 
 /// Generates `sqlite::<case>` and `postgres::<case>` tests for each listed case: every case
 /// is an `async fn(Fixture)` in a module of the suite, and `$open` (an absolute path, such

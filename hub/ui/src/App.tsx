@@ -13,6 +13,7 @@ import { ClusterDetail } from './pages/ClusterDetail'
 import { SearchPage } from './pages/Search'
 import { SavingsPage } from './pages/Savings'
 import { DeploymentDetail, NamespaceDetail, PodDetail } from './pages/Workloads'
+import { WorkloadDetail } from './pages/WorkloadDetail'
 
 export function makeQueryClient() {
   return new QueryClient({
@@ -71,6 +72,7 @@ export function App() {
             <Route path="/admin/kubernetes/namespaces/:id" element={<NamespaceDetail />} />
             <Route path="/admin/kubernetes/deployments/:id" element={<DeploymentDetail />} />
             <Route path="/admin/kubernetes/pods/:id" element={<PodDetail />} />
+            <Route path="/admin/kubernetes/workloads/:kind/:id" element={<WorkloadDetail />} />
             <Route path="/admin/kubernetes/search" element={<SearchPage />} />
             <Route path="/admin/kubernetes/savings" element={<SavingsPage />} />
             <Route path="*" element={<NotFound />} />

@@ -17,6 +17,7 @@ use crate::model::pod::{
 };
 use crate::model::storage::{ClaimRef, PvcPhase};
 use crate::model::{Condition, ConditionStatus, ResourceAmounts};
+use crate::model::{DaemonSetCounts, JobState, StatefulSetReplicas, StatefulSetUpdateStrategy};
 
 const T: UnixMillis = UnixMillis(1_714_557_600_000);
 
@@ -191,6 +192,92 @@ fn one_of_each_object() -> Vec<Object> {
             updated: Some(T),
         }),
         Object::Pod(pod()),
+        Object::StatefulSet(StatefulSetProjection {
+            name: "db".into(),
+            namespace: "shop".into(),
+            uid: "u10".into(),
+            replicas: StatefulSetReplicas {
+                desired: 3,
+                current: 3,
+                ready: 2,
+                available: 2,
+                updated: 1,
+            },
+            service_name: Some("db-headless".into()),
+            update_strategy: StatefulSetUpdateStrategy::RollingUpdate {
+                partition: Some(1),
+                max_unavailable: None,
+            },
+            images: vec!["postgres:16".into()],
+            labels: labels(&[("app", "db")]),
+            generation: 2,
+            observed_generation: Some(2),
+            created: Some(T),
+        }),
+        Object::DaemonSet(DaemonSetProjection {
+            name: "agent".into(),
+            namespace: "shop".into(),
+            uid: "u11".into(),
+            counts: DaemonSetCounts {
+                desired: 4,
+                current: 4,
+                ready: 3,
+                available: 3,
+                updated: 4,
+                misscheduled: 1,
+            },
+            update_strategy: "RollingUpdate".into(),
+            images: vec!["agent:1".into()],
+            labels: BTreeMap::new(),
+            generation: 1,
+            observed_generation: None,
+            created: None,
+        }),
+        Object::ReplicaSet(ReplicaSetProjection {
+            name: "web-5d4f7".into(),
+            namespace: "shop".into(),
+            uid: "u12".into(),
+            owner: Some(PodOwner {
+                kind: OwnerKind::Deployment,
+                name: "web".into(),
+            }),
+            created: Some(T),
+        }),
+        Object::Job(JobProjection {
+            name: "report-1".into(),
+            namespace: "shop".into(),
+            uid: "u13".into(),
+            owner: Some(PodOwner {
+                kind: OwnerKind::CronJob,
+                name: "report".into(),
+            }),
+            completions: Some(1),
+            parallelism: 1,
+            succeeded: 0,
+            failed: 2,
+            active: 1,
+            state: JobState::Running,
+            start_time: Some(T),
+            completion_time: None,
+            images: vec!["report:2".into()],
+            labels: BTreeMap::new(),
+            created: Some(T),
+        }),
+        Object::CronJob(CronJobProjection {
+            name: "report".into(),
+            namespace: "shop".into(),
+            uid: "u14".into(),
+            schedule: "0 * * * *".into(),
+            time_zone: None,
+            suspend: false,
+            concurrency_policy: "Forbid".into(),
+            last_schedule: Some(T),
+            last_successful: None,
+            active: 1,
+            images: vec!["report:2".into()],
+            labels: BTreeMap::new(),
+            created: Some(T),
+        }),
     ]
 }
 
@@ -202,8 +289,10 @@ fn hex(bytes: &[u8]) -> String {
 fn objects_know_their_kind_and_key() {
     let objects = one_of_each_object();
     let kinds: Vec<_> = objects.iter().map(Object::kind).collect();
-    assert_eq!(kinds[..8], ObjectKind::ALL);
+    assert_eq!(kinds[..8], ObjectKind::ALL[..8]);
     assert_eq!(kinds[8], ObjectKind::Pod);
+    assert_eq!(kinds[9..], ObjectKind::ALL[8..]);
+    assert_eq!(ObjectKind::ALL[8..], ObjectKind::WORKLOADS);
     assert_eq!(objects[8].key(), objects[3].key());
     for object in &objects {
         let key = object.key();
@@ -359,7 +448,7 @@ const GOLDEN_BATCH: &str = concat!(
     "8084c6b9e663040002010301010473686f700102753101047465616d0377656200018084c6b9e663020304",
     "73686f70057765622d310102753903020103",
 );
-const GOLDEN_OBJECTS: [&str; 9] = [
+const GOLDEN_OBJECTS: [&str; 14] = [
     concat!(
         "00026e31010275300101086d352e6c6172676501016100d00f80808080046e808080804000d00f80808080",
         "046e8080808040000105526561647900010c4b7562656c65745265616479018084c6b9e6630776312e3330",
@@ -384,6 +473,23 @@ const GOLDEN_OBJECTS: [&str; 9] = [
         "0101000377656201056e67696e78000164018080804000000000000001010a6e67696e783a312e32350100",
         "011043726173684c6f6f704261636b4f666601094f4f4d4b696c6c65640000000001018084c6b9e6630100",
         "018084c6b9e6630001036170700377656200",
+    ),
+    concat!(
+        "090264620473686f7001037531300303020201010b64622d686561646c65737300010100010b706f73746772",
+        "65733a31360103617070026462040104018084c6b9e663",
+    ),
+    concat!(
+        "0a056167656e740473686f7001037531310404030304010d526f6c6c696e6755706461746501076167656e74",
+        "3a3100020000",
+    ),
+    "0b097765622d35643466370473686f700103753132010003776562018084c6b9e663",
+    concat!(
+        "0c087265706f72742d310473686f7001037531330107067265706f727401010100020100018084c6b9e66300",
+        "01087265706f72743a3200018084c6b9e663",
+    ),
+    concat!(
+        "0d067265706f72740473686f7001037531340930202a202a202a202a000006466f72626964018084c6b9e663",
+        "000101087265706f72743a3200018084c6b9e663",
     ),
 ];
 

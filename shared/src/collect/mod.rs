@@ -14,6 +14,10 @@
 //! the collector keeps of what it sent is an [`Inventory`] of [`Kept`]: whole projections of
 //! nodes and deployments (health and `agent check` read them), uids for everything else (to
 //! count per kind and apply deletes), so its memory barely grows with the number of pods.
+//!
+//! Workloads beyond Deployments — StatefulSets, DaemonSets, ReplicaSets (for their owner
+//! only), Jobs and CronJobs — are watched the same way, each switchable off
+//! ([`CollectorConfig::workloads`]) for clusters whose RBAC does not grant it.
 
 mod batch;
 mod health;
@@ -29,7 +33,7 @@ use kube::Client;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::change::ChangeBatch;
+use crate::change::{ChangeBatch, ObjectKind};
 use crate::inventory::Inventory;
 use crate::model::usage::UsageBucket;
 use crate::model::{ClusterInfo, HealthReport, HealthSignals};
@@ -61,6 +65,9 @@ pub struct CollectorConfig {
     pub max_batch_bytes: usize,
     /// Watch `helm.sh/release.v1` Secrets (needs RBAC on secrets; off means never asked).
     pub helm_releases: bool,
+    /// The workload kinds ([`ObjectKind::WORKLOADS`]) watched, each needing its own RBAC
+    /// (get/list/watch); a kind left out is never asked for. All of them by default.
+    pub workloads: Vec<ObjectKind>,
     /// metrics.k8s.io sampling interval.
     pub usage_interval: Duration,
     /// Health probe interval; `/version` is re-read on the same timer.
@@ -74,9 +81,25 @@ impl Default for CollectorConfig {
             max_batch_changes: 2_000,
             max_batch_bytes: MAX_BATCH_BYTES,
             helm_releases: true,
+            workloads: ObjectKind::WORKLOADS.to_vec(),
             usage_interval: Duration::from_secs(30),
             health_interval: Duration::from_secs(15),
         }
+    }
+}
+
+impl CollectorConfig {
+    /// The kinds this configuration collects, in wire order: what a snapshot of everything
+    /// waits for.
+    pub fn kinds(&self) -> Vec<ObjectKind> {
+        ObjectKind::ALL
+            .into_iter()
+            .filter(|kind| match kind {
+                ObjectKind::HelmRelease => self.helm_releases,
+                kind if ObjectKind::WORKLOADS.contains(kind) => self.workloads.contains(kind),
+                _ => true,
+            })
+            .collect()
     }
 }
 
@@ -144,7 +167,7 @@ impl Collector {
         out: mpsc::Sender<CollectorOutput>,
         shutdown: CancellationToken,
     ) -> Result<(), CollectError> {
-        let changes = watch::inventory_changes(self.client.clone(), self.config.helm_releases);
+        let changes = watch::inventory_changes(self.client.clone(), &self.config);
         let (node_events, node_events_rx) =
             tokio::sync::watch::channel(batch::NodeEvents::default());
         let batches = batch::run(

@@ -5,7 +5,8 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
 };
@@ -28,8 +29,12 @@ const LIST_PAGE_SIZE: u32 = 100;
 /// Field selector of the Secrets Helm stores releases in.
 const HELM_SECRET_SELECTOR: &str = "type=helm.sh/release.v1";
 
-/// All inventory kinds, merged. Watch errors are logged and retried with backoff.
-pub(super) fn inventory_changes(client: Client, helm_releases: bool) -> BoxStream<'static, Change> {
+/// All inventory kinds `config` collects, merged. Watch errors are logged and retried with
+/// backoff.
+pub(super) fn inventory_changes(
+    client: Client,
+    config: &super::CollectorConfig,
+) -> BoxStream<'static, Change> {
     let mut streams = vec![
         kind_stream::<Node>(Api::all(client.clone()), ObjectKind::Node, |o| {
             Object::Node(o.into())
@@ -57,10 +62,37 @@ pub(super) fn inventory_changes(client: Client, helm_releases: bool) -> BoxStrea
             Object::StorageClass(o.into())
         }),
     ];
-    if helm_releases {
+    streams.extend(
+        config
+            .workloads
+            .iter()
+            .filter_map(|kind| workload_stream(&client, *kind)),
+    );
+    if config.helm_releases {
         streams.push(helm_stream(client));
     }
     stream::select_all(streams).boxed()
+}
+
+/// The watcher of one workload kind ([`ObjectKind::WORKLOADS`]); `None` for any other kind.
+fn workload_stream(client: &Client, kind: ObjectKind) -> Option<BoxStream<'static, Change>> {
+    let client = client.clone();
+    Some(match kind {
+        ObjectKind::StatefulSet => {
+            kind_stream::<StatefulSet>(Api::all(client), kind, |o| Object::StatefulSet(o.into()))
+        }
+        ObjectKind::DaemonSet => {
+            kind_stream::<DaemonSet>(Api::all(client), kind, |o| Object::DaemonSet(o.into()))
+        }
+        ObjectKind::ReplicaSet => {
+            kind_stream::<ReplicaSet>(Api::all(client), kind, |o| Object::ReplicaSet(o.into()))
+        }
+        ObjectKind::Job => kind_stream::<Job>(Api::all(client), kind, |o| Object::Job(o.into())),
+        ObjectKind::CronJob => {
+            kind_stream::<CronJob>(Api::all(client), kind, |o| Object::CronJob(o.into()))
+        }
+        _ => return None,
+    })
 }
 
 /// The key of a (possibly deleted) object from its metadata.

@@ -1,7 +1,6 @@
 //! Deployment projection: rollout state for inventory and the "short of replicas" health rule.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
 use super::{Condition, Labels};
@@ -79,13 +78,6 @@ impl DeploymentProjection {
     }
 }
 
-fn int_or_string(value: &IntOrString) -> String {
-    match value {
-        IntOrString::Int(n) => n.to_string(),
-        IntOrString::String(s) => s.clone(),
-    }
-}
-
 impl From<&Deployment> for DeploymentProjection {
     fn from(deployment: &Deployment) -> Self {
         let meta = &deployment.metadata;
@@ -98,25 +90,14 @@ impl From<&Deployment> for DeploymentProjection {
                 DeploymentStrategy::RollingUpdate {
                     max_surge: rolling
                         .and_then(|r| r.max_surge.as_ref())
-                        .map(int_or_string),
+                        .map(super::int_or_string),
                     max_unavailable: rolling
                         .and_then(|r| r.max_unavailable.as_ref())
-                        .map(int_or_string),
+                        .map(super::int_or_string),
                 }
             }
         };
-        let pod_spec = spec.and_then(|s| s.template.spec.as_ref());
-        let mut images: Vec<String> = Vec::new();
-        let containers = pod_spec.into_iter().flat_map(|p| {
-            p.containers
-                .iter()
-                .chain(p.init_containers.iter().flatten())
-        });
-        for image in containers.filter_map(|c| c.image.as_ref()) {
-            if !images.contains(image) {
-                images.push(image.clone());
-            }
-        }
+        let images = super::template_images(spec.and_then(|s| s.template.spec.as_ref()));
         let replicas = DeploymentReplicas {
             desired: spec
                 .and_then(|s| s.replicas)

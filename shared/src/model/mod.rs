@@ -14,17 +14,21 @@ pub mod cluster_info;
 pub mod deployment;
 pub mod health;
 pub mod helm;
+pub mod jobs;
 pub mod namespace;
 pub mod node;
 pub mod pod;
 pub mod provider;
 pub mod storage;
 pub mod usage;
+pub mod workload;
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::{Deserialize, Serialize};
 
 use crate::quantity;
@@ -34,15 +38,21 @@ pub use cluster_info::ClusterInfo;
 pub use deployment::{DeploymentProjection, DeploymentReplicas, DeploymentStrategy};
 pub use health::{HealthReason, HealthReport, HealthSignals, HealthStatus};
 pub use helm::{HelmReleaseProjection, HelmReleaseStatus};
+pub use jobs::{CronJobProjection, JobProjection, JobState};
 pub use namespace::{LabelKeys, NamespacePhase, NamespaceProjection};
 pub use node::{NodeProjection, NodeResources, NodeRole, Taint};
 pub use pod::{
     ContainerKind, ContainerProjection, ContainerState, LegacyContainerProjection,
-    LegacyPodProjection, OwnerKind, PodOwner, PodPhase, PodProjection, QosClass, pod_status,
+    LegacyPodProjection, OwnerKind, PodOwner, PodPhase, PodProjection, QosClass, controller_of,
+    pod_status,
 };
 pub use provider::Provider;
 pub use storage::{PersistentVolumeProjection, PvcPhase, PvcProjection, StorageClassProjection};
 pub use usage::{NodeMetrics, PodMetrics, UsageAggregator, UsageBucket};
+pub use workload::{
+    DaemonSetCounts, DaemonSetProjection, ReplicaSetProjection, StatefulSetProjection,
+    StatefulSetReplicas, StatefulSetUpdateStrategy,
+};
 
 /// Labels as Kubernetes has them; ordered so that encodings are deterministic.
 pub type Labels = BTreeMap<String, String>;
@@ -183,6 +193,31 @@ pub(crate) fn created_of(meta: &ObjectMeta) -> Option<UnixMillis> {
 /// Clamps an API replica count or restart count (an `i32`, never negative in practice).
 pub(crate) fn non_negative(value: Option<i32>) -> u32 {
     value.map_or(0, |v| u32::try_from(v).unwrap_or(0))
+}
+
+/// The images of a pod template: containers first, then init containers, without repeats —
+/// what every workload page lists.
+pub(crate) fn template_images(spec: Option<&PodSpec>) -> Vec<String> {
+    let mut images: Vec<String> = Vec::new();
+    let containers = spec.into_iter().flat_map(|p| {
+        p.containers
+            .iter()
+            .chain(p.init_containers.iter().flatten())
+    });
+    for image in containers.filter_map(|c| c.image.as_ref()) {
+        if !images.contains(image) {
+            images.push(image.clone());
+        }
+    }
+    images
+}
+
+/// A rollout bound as written: `"25%"` or `"1"`.
+pub(crate) fn int_or_string(value: &IntOrString) -> String {
+    match value {
+        IntOrString::Int(n) => n.to_string(),
+        IntOrString::String(s) => s.clone(),
+    }
 }
 
 #[cfg(test)]

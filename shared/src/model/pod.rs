@@ -54,9 +54,52 @@ pub enum OwnerKind {
     Node,
     /// Any other controller kind, e.g. an operator's custom resource.
     Other(String),
+    /// batch/v1 CronJob: never a pod's controller, the controller of its Jobs.
+    CronJob,
 }
 
-/// The controller of a pod: kind and name (in the pod's namespace, except for `Node`).
+impl OwnerKind {
+    /// The kind of an owner reference's `kind` string (`Deployment`, `CronJob`, …).
+    pub fn from_api(kind: &str) -> Self {
+        match kind {
+            "Deployment" => Self::Deployment,
+            "ReplicaSet" => Self::ReplicaSet,
+            "StatefulSet" => Self::StatefulSet,
+            "DaemonSet" => Self::DaemonSet,
+            "Job" => Self::Job,
+            "CronJob" => Self::CronJob,
+            "Node" => Self::Node,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The Kubernetes kind name, which is also the `owner_kind` the store keeps.
+    pub fn as_api(&self) -> &str {
+        match self {
+            Self::Deployment => "Deployment",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::Job => "Job",
+            Self::CronJob => "CronJob",
+            Self::Node => "Node",
+            Self::Other(kind) => kind,
+        }
+    }
+}
+
+/// The controlling owner of an object (`controller: true`), as Kubernetes names it: the
+/// Deployment of a ReplicaSet, the CronJob of a Job.
+pub fn controller_of(owners: &[OwnerReference]) -> Option<PodOwner> {
+    let controller = owners.iter().find(|o| o.controller == Some(true))?;
+    Some(PodOwner {
+        kind: OwnerKind::from_api(&controller.kind),
+        name: controller.name.clone(),
+    })
+}
+
+/// The controller of a pod (or of a ReplicaSet or Job): kind and name (in the object's
+/// namespace, except for `Node`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PodOwner {
     /// Controller kind.
@@ -206,34 +249,23 @@ impl PodProjection {
 /// This avoids watching ReplicaSets just to follow one owner reference; a hand-made
 /// ReplicaSet without that naming stays a ReplicaSet.
 pub fn resolve_owner(owners: &[OwnerReference], labels: &Labels) -> Option<PodOwner> {
-    let controller = owners.iter().find(|o| o.controller == Some(true))?;
-    let kind = match controller.kind.as_str() {
-        "ReplicaSet" => {
-            let deployment = labels.get(POD_TEMPLATE_HASH_LABEL).and_then(|hash| {
-                controller
-                    .name
-                    .strip_suffix(hash.as_str())
-                    .and_then(|rest| rest.strip_suffix('-'))
-                    .filter(|name| !name.is_empty() && !hash.is_empty())
+    let controller = controller_of(owners)?;
+    if controller.kind == OwnerKind::ReplicaSet {
+        let deployment = labels.get(POD_TEMPLATE_HASH_LABEL).and_then(|hash| {
+            controller
+                .name
+                .strip_suffix(hash.as_str())
+                .and_then(|rest| rest.strip_suffix('-'))
+                .filter(|name| !name.is_empty() && !hash.is_empty())
+        });
+        if let Some(name) = deployment {
+            return Some(PodOwner {
+                kind: OwnerKind::Deployment,
+                name: name.to_owned(),
             });
-            if let Some(name) = deployment {
-                return Some(PodOwner {
-                    kind: OwnerKind::Deployment,
-                    name: name.to_owned(),
-                });
-            }
-            OwnerKind::ReplicaSet
         }
-        "StatefulSet" => OwnerKind::StatefulSet,
-        "DaemonSet" => OwnerKind::DaemonSet,
-        "Job" => OwnerKind::Job,
-        "Node" => OwnerKind::Node,
-        other => OwnerKind::Other(other.to_owned()),
-    };
-    Some(PodOwner {
-        kind,
-        name: controller.name.clone(),
-    })
+    }
+    Some(controller)
 }
 
 /// The QoS class Kubernetes would assign, for pods whose status does not carry one yet.

@@ -60,6 +60,10 @@ fn a_projection_that_does_not_read_keeps_its_names_and_the_width() {
         ObjectKind::HelmRelease,
         ObjectKind::PersistentVolumeClaim,
         ObjectKind::StorageClass,
+        ObjectKind::StatefulSet,
+        ObjectKind::DaemonSet,
+        ObjectKind::Job,
+        ObjectKind::CronJob,
     ] {
         let (header, fields) = object_columns(kind);
         let row = fields(&object("ns", "x", serde_json::json!({"unexpected": true})));

@@ -156,6 +156,11 @@ pub(crate) fn parts(object: &Object) -> (&str, Cow<'_, str>, &str) {
         Object::PersistentVolume(o) => ("", Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::StorageClass(o) => ("", Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::HelmRelease(o) => (&o.namespace, Cow::Owned(o.secret_name()), &o.uid),
+        Object::StatefulSet(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::DaemonSet(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::ReplicaSet(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::Job(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::CronJob(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The API's inventory pages and single objects by uid: live objects of one kind, filtered by
-//! cluster, namespace, owning deployment or the kind's typed columns.
+//! cluster, namespace, owning workload or the kind's typed columns.
 //!
 //! Every page sorts by namespace, name and a unique key, so pages are stable.
 
@@ -23,8 +23,9 @@ pub struct InventoryQuery {
     pub cluster: Option<ClusterId>,
     /// Only this namespace's (with `cluster`).
     pub namespace: Option<String>,
-    /// Only pods owned by this Deployment name (with `cluster` and `namespace`).
-    pub deployment: Option<String>,
+    /// Only pods whose top owner is this workload: a Deployment, StatefulSet, DaemonSet, Job
+    /// or CronJob, by kind and name (with `cluster` and `namespace`; see [`super::owners`]).
+    pub owner: Option<(ObjectKind, String)>,
     /// Exact matches on the kind's typed columns, e.g. `("status", "deployed")`.
     pub columns: Vec<(&'static str, String)>,
     /// Case-insensitive substring of the name.
@@ -51,7 +52,7 @@ impl InventoryQuery {
             kind,
             cluster,
             namespace: None,
-            deployment: None,
+            owner: None,
             columns: Vec::new(),
             search: None,
             sort: InventorySort::Name,
@@ -126,8 +127,9 @@ pub struct InventoryItem {
     pub first_seen_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
-    /// What `kubectl get` prints as STATUS, for pods (`CrashLoopBackOff`, `Init:0/1`);
-    /// computed at ingest, so pages do not parse projections. `None` for other kinds.
+    /// What `kubectl get` prints as STATUS, for pods (`CrashLoopBackOff`, `Init:0/1`) and
+    /// Jobs (`Running`, `Complete`, `Failed`, `Suspended`); computed at ingest, so pages do
+    /// not parse projections. `None` for other kinds.
     pub status: Option<String>,
     /// Its value of the list's sort column, read with it (`None` when the list sorts by
     /// name): the start of the page after it.
@@ -148,7 +150,7 @@ pub(super) const ITEM_TYPES: [Ty; 8] = [
 /// The status column of `kind`'s items (the last of [`item_columns`]).
 pub(super) fn item_status(kind: ObjectKind) -> &'static str {
     match kind {
-        ObjectKind::Pod => "status",
+        ObjectKind::Pod | ObjectKind::Job => "status",
         _ => "NULL",
     }
 }
@@ -256,9 +258,10 @@ pub(super) fn inventory_filter(d: Dialect, org: OrgId, query: &InventoryQuery) -
             format!("namespace = {p}")
         });
     }
-    if let Some(deployment) = &query.deployment {
-        filter.bind(Value::Text(deployment.clone()), |p| {
-            format!("owner_kind = 'Deployment' AND owner_name = {p}")
+    if let Some((kind, name)) = &query.owner {
+        // An owner kind that owns no pods selects none.
+        filter.bind(Value::Text(name.clone()), |p| {
+            super::owners::pods_of(*kind, p).unwrap_or_else(|| "1 = 0".to_owned())
         });
     }
     for (column, value) in &query.columns {

@@ -1,6 +1,6 @@
 //! Every read of inventory: a cluster's objects of one kind with their history, live counts
 //! per kind, the API's pages and single objects ([`items`]), the namespaces page with its
-//! kept counts ([`namespaces`]) and usage ([`usage`]).
+//! kept counts ([`namespaces`]), a pod's top owner ([`owners`]) and usage ([`usage`]).
 //!
 //! Every query names the organization: a cluster of another organization is simply not
 //! found, which is what lets the API answer 404 rather than 403 across organizations.
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 mod items;
 mod namespaces;
+mod owners;
 mod sort;
 mod usage;
 
@@ -22,6 +23,7 @@ use super::sql::{Cells, Ty, Value};
 use super::{Store, StoreError, on_conn};
 pub use items::{InventoryItem, InventoryKey, InventoryQuery};
 pub use namespaces::{NamespaceCounts, NamespaceItem};
+pub use owners::TopOwner;
 pub use sort::{InventorySort, SortValue};
 pub use usage::UsageHour;
 pub(crate) use usage::usage;

@@ -29,11 +29,11 @@ pub enum InventorySort {
     Restarts,
     /// A pod's or claim's phase.
     Phase,
-    /// A deployment's ready replicas.
+    /// A deployment's, StatefulSet's or DaemonSet's ready replicas (pods).
     Ready,
-    /// A deployment's desired replicas.
+    /// A deployment's, StatefulSet's or DaemonSet's desired replicas (pods).
     Replicas,
-    /// A Helm release's status.
+    /// A pod's, Job's or Helm release's status.
     Status,
     /// A Helm release's chart.
     Chart,
@@ -157,9 +157,13 @@ impl InventorySort {
             (InventorySort::Phase, K::Pod | K::PersistentVolumeClaim) => {
                 Some(("phase", Column::Text))
             }
-            (InventorySort::Ready, K::Deployment) => Some(("replicas_ready", Column::Int)),
-            (InventorySort::Replicas, K::Deployment) => Some(("replicas_desired", Column::Int)),
-            (InventorySort::Status, K::Pod) => Some(("status", Column::Text)),
+            (InventorySort::Ready, K::Deployment | K::StatefulSet | K::DaemonSet) => {
+                Some(("replicas_ready", Column::Int))
+            }
+            (InventorySort::Replicas, K::Deployment | K::StatefulSet | K::DaemonSet) => {
+                Some(("replicas_desired", Column::Int))
+            }
+            (InventorySort::Status, K::Pod | K::Job) => Some(("status", Column::Text)),
             (InventorySort::Status, K::HelmRelease) => Some(("status", Column::Text)),
             (InventorySort::Chart, K::HelmRelease) => Some(("chart_name", Column::Text)),
             (InventorySort::Capacity, K::PersistentVolumeClaim) => {

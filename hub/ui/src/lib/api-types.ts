@@ -326,6 +326,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/clusters/{id}/workloads/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/clusters/{id}/workloads/{kind}`: the cluster's live workloads of a kind,
+         *     every namespace's.
+         */
+        get: operations["get_k8s_clusters_id_workloads_kind"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/costs": {
         parameters: {
             query?: never;
@@ -650,6 +670,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/namespaces/{id}/workloads/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/namespaces/{id}/workloads/{kind}`: the namespace's live workloads of a
+         *     kind.
+         */
+        get: operations["get_k8s_namespaces_id_workloads_kind"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/namespaces/{id}/yaml": {
         parameters: {
             query?: never;
@@ -705,7 +745,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /api/v1/k8s/pods/{id}`. */
+        /** `GET /api/v1/k8s/pods/{id}`: a pod with its top owner. */
         get: operations["get_k8s_pods_id"];
         put?: never;
         post?: never;
@@ -828,6 +868,66 @@ export interface paths {
         };
         /** `GET /api/v1/k8s/workers/status` (admin). */
         get: operations["get_k8s_workers_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/k8s/workloads/{kind}/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/workloads/{kind}/{id}`: one workload with its status (`data` holds the
+         *     kind's counts: ready/desired, a Job's succeeded/failed/active, a CronJob's last schedule).
+         */
+        get: operations["get_k8s_workloads_kind_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/k8s/workloads/{kind}/{id}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/workloads/cronjobs/{id}/jobs`: the live Jobs a CronJob started (other
+         *     kinds have no Jobs: 404).
+         */
+        get: operations["get_k8s_workloads_kind_id_jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/k8s/workloads/{kind}/{id}/pods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/workloads/{kind}/{id}/pods`: the live pods whose top owner is the
+         *     workload (a Deployment's through its ReplicaSets, a CronJob's through its Jobs).
+         */
+        get: operations["get_k8s_workloads_kind_id_pods"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1818,6 +1918,10 @@ export interface components {
             /** @description True: the organization signs in through its identity providers only. */
             disabled: boolean;
         };
+        /** @description A pod as collected, with the workload it belongs to. */
+        PodView: components["schemas"]["ObjectView"] & {
+            top_owner?: null | components["schemas"]["TopOwnerView"];
+        };
         /** @description What priced some of the cluster-hours of an answer. */
         PricedHoursView: {
             /** @description The node price catalog's date (`YYYY-MM-DD`) in the `node` mode, else null. */
@@ -2102,6 +2206,21 @@ export interface components {
              */
             status: string;
         };
+        /** @description The workload a pod belongs to, at the end of its owner chain. */
+        TopOwnerView: {
+            /**
+             * @description Its uid, the id of its page, when the hub collects the kind and holds it; null
+             *     otherwise.
+             */
+            id?: string | null;
+            /**
+             * @description `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`, a bare `ReplicaSet`,
+             *     `Node` (static pods) or an operator's kind as written.
+             */
+            kind: string;
+            /** @description Its name, in the pod's namespace (a node's for static pods). */
+            name: string;
+        };
         /** @description Changes to a cluster; absent fields stay as they are. */
         UpdateCluster: {
             /** @description The context of the new kubeconfig. */
@@ -2232,6 +2351,11 @@ export interface components {
              */
             successes: number;
         };
+        /**
+         * @description A workload kind as the API's paths name it.
+         * @enum {string}
+         */
+        WorkloadKind: "deployments" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs";
     };
     responses: never;
     parameters: never;
@@ -3086,8 +3210,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3160,8 +3284,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3234,8 +3358,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -3329,6 +3453,86 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_clusters_id_workloads_kind: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip (default 0). */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
+                 */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
+                /** @description Jobs only: only Jobs in this state, `Running`, `Complete`, `Failed` or `Suspended`. */
+                status?: string;
+                /** @description Jobs only: only the Jobs this CronJob (name) started. */
+                cronjob?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Cluster id */
+                id: string;
+                /** @description Workload kind */
+                kind: components["schemas"]["WorkloadKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, or with `format` every row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3565,8 +3769,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4291,8 +4495,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4438,8 +4642,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4512,8 +4716,8 @@ export interface operations {
                 /**
                  * @description The column to sort by, `-` first for descending: `name` (default) on every list;
                  *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
-                 *     deployments `ready`, `replicas`; PVCs `phase`, `capacity`, `storage_class`; Helm
-                 *     releases `namespace`, `status`, `chart`.
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
                  */
                 sort?: string;
                 /** @description Case-insensitive text in the name. */
@@ -4537,6 +4741,86 @@ export interface operations {
             path: {
                 /** @description Namespace uid */
                 id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, or with `format` every row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_namespaces_id_workloads_kind: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip (default 0). */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
+                 */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
+                /** @description Jobs only: only Jobs in this state, `Running`, `Complete`, `Failed` or `Suspended`. */
+                status?: string;
+                /** @description Jobs only: only the Jobs this CronJob (name) started. */
+                cronjob?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Namespace uid */
+                id: string;
+                /** @description Workload kind */
+                kind: components["schemas"]["WorkloadKind"];
             };
             cookie?: never;
         };
@@ -4796,7 +5080,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ObjectView"];
+                    "application/json": components["schemas"]["PodView"];
                 };
             };
             401: {
@@ -5317,6 +5601,198 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_workloads_kind_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Workload kind */
+                kind: components["schemas"]["WorkloadKind"];
+                /** @description Workload uid */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_workloads_kind_id_jobs: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip (default 0). */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
+                 */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description `cronjobs` */
+                kind: components["schemas"]["WorkloadKind"];
+                /** @description CronJob uid */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, or with `format` every row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_workloads_kind_id_pods: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip (default 0). */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+                /**
+                 * @description The column to sort by, `-` first for descending: `name` (default) on every list;
+                 *     `age` too; namespaces also `pods`; pods also `namespace`, `node`, `restarts`, `phase`;
+                 *     deployments, StatefulSets and DaemonSets `ready`, `replicas`; Jobs `status`; PVCs
+                 *     `phase`, `capacity`, `storage_class`; Helm releases `namespace`, `status`, `chart`.
+                 */
+                sort?: string;
+                /** @description Case-insensitive text in the name. */
+                q?: string;
+                /**
+                 * @description `csv` or `json`: every row (all pages, the filters applied) as a download instead of
+                 *     a page.
+                 */
+                format?: components["schemas"]["Format"];
+                /**
+                 * @description `true`: the list's last page (`limit` items; `offset` and `cursor` are ignored), read
+                 *     from the end by keyset, so it costs what the first page does.
+                 */
+                last?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Workload kind */
+                kind: components["schemas"]["WorkloadKind"];
+                /** @description Workload uid */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page, or with `format` every row */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ObjectListAnswer"];
+                    "text/csv": string;
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -99,3 +99,73 @@ export type HelmData = {
   chart_version: string
   app_version: string | null
 }
+
+export type StatefulSetData = {
+  replicas: { desired: number; current: number; ready: number; available: number; updated: number }
+  service_name: string | null
+  update_strategy: { RollingUpdate: { partition: number | null; max_unavailable: string | null } } | 'OnDelete'
+  images: string[]
+}
+
+export type DaemonSetData = {
+  counts: { desired: number; current: number; ready: number; available: number; updated: number; misscheduled: number }
+  update_strategy: string
+  images: string[]
+}
+
+export type JobData = {
+  owner: { kind: string; name: string } | null
+  completions: number | null
+  parallelism: number
+  succeeded: number
+  failed: number
+  active: number
+  state: 'Running' | 'Complete' | 'Failed' | 'Suspended'
+  start_time: number | null
+  completion_time: number | null
+  images: string[]
+}
+
+export type CronJobData = {
+  schedule: string
+  time_zone: string | null
+  suspend: boolean
+  concurrency_policy: string
+  last_schedule: number | null
+  last_successful: number | null
+  active: number
+  images: string[]
+}
+
+/** The workload kinds of the workload pages, as the API's paths name them. */
+export type WorkloadKind = 'deployments' | 'statefulsets' | 'daemonsets' | 'jobs' | 'cronjobs'
+
+export type WorkloadData = DeploymentData | StatefulSetData | DaemonSetData | JobData | CronJobData
+
+/** A workload's state in a few words, and whether it is where it should be: what the lists
+ * and the workload page show beside its name. */
+export function workloadStatus(kind: WorkloadKind, data: WorkloadData): { text: string; ok: boolean } {
+  switch (kind) {
+    case 'deployments':
+    case 'statefulsets': {
+      const r = (data as DeploymentData | StatefulSetData).replicas
+      return { text: `${r.ready}/${r.desired} ready`, ok: r.ready >= r.desired }
+    }
+    case 'daemonsets': {
+      const c = (data as DaemonSetData).counts
+      const misscheduled = c.misscheduled ? `, ${c.misscheduled} misscheduled` : ''
+      return { text: `${c.ready}/${c.desired} nodes ready${misscheduled}`, ok: c.ready >= c.desired && c.misscheduled === 0 }
+    }
+    case 'jobs': {
+      const j = data as JobData
+      const failures = j.failed ? `, ${j.failed} failed` : ''
+      const wanted = j.completions ?? 1
+      return { text: `${j.state}: ${j.succeeded}/${wanted} succeeded${failures}`, ok: j.state !== 'Failed' }
+    }
+    case 'cronjobs': {
+      const c = data as CronJobData
+      if (c.suspend) return { text: `${c.schedule}, suspended`, ok: true }
+      return { text: `${c.schedule}, ${c.active} running`, ok: true }
+    }
+  }
+}

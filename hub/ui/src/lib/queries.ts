@@ -16,7 +16,18 @@ import {
   type RegisterCluster,
   type Schemas,
 } from './api'
-import type { DeploymentData, HelmData, NamespaceItem, NodeData, Obj, PodData, PvcData } from './projections'
+import type {
+  DeploymentData,
+  HelmData,
+  JobData,
+  NamespaceItem,
+  NodeData,
+  Obj,
+  PodData,
+  PvcData,
+  WorkloadData,
+  WorkloadKind,
+} from './projections'
 
 /**
  * One server page of a list: the table's window and order. `cursor`, `sort` and `q` reach the
@@ -43,6 +54,9 @@ type ListPath =
   | '/api/v1/k8s/deployments/{id}/pods'
   | '/api/v1/k8s/clusters/{id}/pvcs'
   | '/api/v1/k8s/namespaces/{id}/pvcs'
+  | '/api/v1/k8s/namespaces/{id}/workloads/{kind}'
+  | '/api/v1/k8s/workloads/{kind}/{id}/pods'
+  | '/api/v1/k8s/workloads/{kind}/{id}/jobs'
 type Takes<P extends ListPath, K extends string> = K extends keyof GetQuery<P> ? true : false
 
 /**
@@ -61,6 +75,9 @@ export const LIST_PARAMS = {
   '/api/v1/k8s/deployments/{id}/pods': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/clusters/{id}/pvcs': { sort: true, q: true, format: true, cursor: true },
   '/api/v1/k8s/namespaces/{id}/pvcs': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/namespaces/{id}/workloads/{kind}': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/workloads/{kind}/{id}/pods': { sort: true, q: true, format: true, cursor: true },
+  '/api/v1/k8s/workloads/{kind}/{id}/jobs': { sort: true, q: true, format: true, cursor: true },
 } as const satisfies { [P in ListPath]: { sort: Takes<P, 'sort'>; q: Takes<P, 'q'>; format: Takes<P, 'format'>; cursor: Takes<P, 'cursor'> } }
 
 /** What each table's list takes, by what the list is of. */
@@ -73,6 +90,9 @@ export const listTakes = {
   deploymentPods: LIST_PARAMS['/api/v1/k8s/deployments/{id}/pods'],
   clusterPvcs: LIST_PARAMS['/api/v1/k8s/clusters/{id}/pvcs'],
   namespacePvcs: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/pvcs'],
+  namespaceWorkloads: LIST_PARAMS['/api/v1/k8s/namespaces/{id}/workloads/{kind}'],
+  workloadPods: LIST_PARAMS['/api/v1/k8s/workloads/{kind}/{id}/pods'],
+  cronJobJobs: LIST_PARAMS['/api/v1/k8s/workloads/{kind}/{id}/jobs'],
 }
 
 const BY_NAME: [string, string][] = [
@@ -119,6 +139,10 @@ export const listSorts: Record<keyof typeof listTakes, [string, string][]> = {
   deploymentPods: POD_SORTS,
   clusterPvcs: PVC_SORTS,
   namespacePvcs: PVC_SORTS,
+  // Every kind sorts by name and age; the workload tables offer only those, common to all.
+  namespaceWorkloads: [...BY_NAME, ...BY_AGE],
+  workloadPods: POD_SORTS,
+  cronJobJobs: [...BY_NAME, ['status', 'Status'], ['-status', 'Status, Z–A'], ...BY_AGE],
 }
 
 /** The query of one page of `path`: its window, and its order and filter where the hub takes them. */
@@ -158,6 +182,10 @@ export const exportUrls = {
   deploymentPods: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/deployments/{id}/pods', { id }, shown(page)),
   clusterPvcs: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/clusters/{id}/pvcs', { id }, shown(page)),
   namespacePvcs: (id: string, page?: Shown) => listExportUrls('/api/v1/k8s/namespaces/{id}/pvcs', { id }, shown(page)),
+  namespaceWorkloads: (id: string, kind: WorkloadKind, page?: Shown) =>
+    listExportUrls('/api/v1/k8s/namespaces/{id}/workloads/{kind}', { id, kind }, shown(page)),
+  workloadPods: (kind: WorkloadKind, id: string, page?: Shown) =>
+    listExportUrls('/api/v1/k8s/workloads/{kind}/{id}/pods', { kind, id }, shown(page)),
 }
 
 /** The two views of a namespace's cost trend. */
@@ -184,6 +212,10 @@ export const queryKeys = {
   deploymentPods: (id: string, page: PageArgs) => ['deployment-pods', id, page] as const,
   pvcs: (scope: 'cluster' | 'namespace', id: string, page: PageArgs) => ['pvcs', scope, id, page] as const,
   pod: (id: string) => ['pod', id] as const,
+  namespaceWorkloads: (id: string, kind: WorkloadKind, page: PageArgs) => ['workloads', id, kind, page] as const,
+  workload: (kind: WorkloadKind, id: string) => ['workload', kind, id] as const,
+  workloadPods: (kind: WorkloadKind, id: string, page: PageArgs) => ['workload-pods', kind, id, page] as const,
+  cronJobJobs: (id: string, page: PageArgs) => ['cronjob-jobs', id, page] as const,
   fleet: (by: FleetGrouping) => ['fleet', by] as const,
   search: (q: string, limit: number, cursor: string | null) => ['search', q, limit, cursor] as const,
   podUsage: (id: string) => ['pod-usage', id] as const,
@@ -349,8 +381,48 @@ export function useDeploymentPods(id: string, page: PageArgs) {
   })
 }
 
+/** A pod with the workload at the end of its owner chain (`top_owner`). */
+export type PodWithOwner = Obj<PodData> & { top_owner: Schemas['PodView']['top_owner'] }
+
 export function usePod(id: string) {
-  return useQuery({ queryKey: queryKeys.pod(id), queryFn: () => apiGet('/api/v1/k8s/pods/{id}', { id }) as Promise<Obj<PodData>> })
+  return useQuery({ queryKey: queryKeys.pod(id), queryFn: () => apiGet('/api/v1/k8s/pods/{id}', { id }) as Promise<PodWithOwner> })
+}
+
+/** A page of a namespace's workloads of one kind. */
+export function useNamespaceWorkloads<D extends WorkloadData>(id: string, kind: WorkloadKind, page: PageArgs) {
+  const path = '/api/v1/k8s/namespaces/{id}/workloads/{kind}'
+  return useQuery({
+    queryKey: queryKeys.namespaceWorkloads(id, kind, page),
+    queryFn: () => apiGet(path, { id, kind }, pageQuery(path, page)) as Promise<Page<Obj<D>>>,
+    placeholderData: keepPreviousData,
+  })
+}
+
+export function useWorkload(kind: WorkloadKind, id: string) {
+  return useQuery({
+    queryKey: queryKeys.workload(kind, id),
+    queryFn: () => apiGet('/api/v1/k8s/workloads/{kind}/{id}', { kind, id }) as Promise<Obj<WorkloadData>>,
+  })
+}
+
+/** A page of the pods whose top owner is the workload. */
+export function useWorkloadPods(kind: WorkloadKind, id: string, page: PageArgs) {
+  const path = '/api/v1/k8s/workloads/{kind}/{id}/pods'
+  return useQuery({
+    queryKey: queryKeys.workloadPods(kind, id, page),
+    queryFn: () => apiGet(path, { kind, id }, pageQuery(path, page)) as Promise<Page<Obj<PodData>>>,
+    placeholderData: keepPreviousData,
+  })
+}
+
+/** A page of the Jobs a CronJob started. */
+export function useCronJobJobs(id: string, page: PageArgs) {
+  const path = '/api/v1/k8s/workloads/{kind}/{id}/jobs'
+  return useQuery({
+    queryKey: queryKeys.cronJobJobs(id, page),
+    queryFn: () => apiGet(path, { kind: 'cronjobs', id }, pageQuery(path, page)) as Promise<Page<Obj<JobData>>>,
+    placeholderData: keepPreviousData,
+  })
 }
 
 /** The pod's usage over the last day. */

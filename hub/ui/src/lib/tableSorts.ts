@@ -35,6 +35,9 @@ export const SORT_COLUMNS: Record<keyof typeof listSorts, Record<string, SortCol
   deploymentPods: POD_COLUMNS,
   clusterPvcs: PVC_COLUMNS,
   namespacePvcs: PVC_COLUMNS,
+  namespaceWorkloads: NAME,
+  workloadPods: POD_COLUMNS,
+  cronJobJobs: { ...NAME, Status: { sort: 'status' } },
 }
 
 /** The header sorting of `list`'s table whose place is `state`. */

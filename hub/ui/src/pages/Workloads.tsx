@@ -1,13 +1,12 @@
-// Namespace detail (deployments, pods, claims, cost trend, CSV export), a deployment's pods, and a
-// pod's containers.
+// Namespace detail (deployments, the other workloads, pods, claims, cost trend, CSV export), a
+// deployment's pods, and a pod's containers and workload.
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
 import type { UsageSeries } from '../lib/api'
-import { containerState, type Obj, type PodData } from '../lib/projections'
+import { containerState } from '../lib/projections'
 import { useListState } from '../lib/listState'
-import { exportUrls, listSorts, listTakes, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
+import { exportUrls, listSorts, listTakes, type PodWithOwner, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
 import { tableSort } from '../lib/tableSorts'
-import type { TableSort } from '../lib/sortHeaders'
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
 import { ListControls } from '../components/ListControls'
@@ -15,28 +14,10 @@ import { LiveObjectPanels, OnDemand } from '../components/LiveObject'
 import { LogViewer } from '../components/LogViewer'
 import { DeploymentActions, PodActions } from '../components/WorkloadActions'
 import { PvcPanel } from '../components/PvcPanel'
+import { WorkloadsPanels, workloadPath } from '../components/WorkloadsPanel'
 import { ExportLinks, Pager } from '../components/Pager'
-import { Badge, Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
-
-function PodsTable({ caption, pods, busy, sort }: { caption: string; pods: Obj<PodData>[]; busy?: boolean; sort: TableSort }) {
-  return (
-    <Table caption={caption} head={['Name', 'Status', 'Ready', 'Node', 'Restarts']} empty={pods.length === 0} busy={busy} sort={sort}>
-      {pods.map((p) => (
-        <tr key={p.id} className={rowClass} data-testid="pod-row">
-          <td className={cellClass}>
-            <Link className={linkClass} to={`/admin/kubernetes/pods/${p.id}`}>{p.name}</Link>
-          </td>
-          <td className={cellClass} data-testid="pod-row-status">{p.status ?? p.data.phase}</td>
-          <td className={cellClass}>
-            <Badge color={p.data.ready ? 'green' : 'yellow'}>{p.data.ready ? 'ready' : 'not ready'}</Badge>
-          </td>
-          <td className={cellClass}>{p.data.node ?? '—'}</td>
-          <td className={cellClass}>{p.data.containers.reduce((n, c) => n + c.restarts, 0)}</td>
-        </tr>
-      ))}
-    </Table>
-  )
-}
+import { PodsTable } from '../components/PodsTable'
+import { Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowClass } from '../components/ui'
 
 // The chart library is most of the bundle: it loads with the first namespace page.
 const CostChart = lazy(() => import('../components/CostChart'))
@@ -84,6 +65,7 @@ export function NamespaceDetail() {
         {pods.error ? <ErrorBox error={pods.error} /> : <PodsTable caption="Pods" pods={pods.data?.items ?? []} busy={pods.isPlaceholderData} sort={tableSort('namespacePods', podList)} />}
         <Pager label="pods" state={podList} shown={pods.data?.items.length ?? 0} total={pods.data?.total ?? 0} nextCursor={pods.data?.next_cursor} />
       </Panel>
+      <WorkloadsPanels namespaceId={id} />
       <PvcPanel scope="namespace" id={id} />
       <Suspense fallback={<Loading what="the cost chart" />}>
         <CostChart namespaceId={id} />
@@ -115,6 +97,26 @@ export function DeploymentDetail() {
       </Panel>
       <LiveObjectPanels kind="deployments" id={id} />
     </div>
+  )
+}
+
+/** The workload a pod belongs to, linked to its page when the hub holds it. */
+export function TopOwner({ owner }: { owner: PodWithOwner['top_owner'] }) {
+  if (!owner) return <>none (a bare pod)</>
+  const label = `${owner.kind} ${owner.name}`
+  const pages: Record<string, string> = {
+    Deployment: '/admin/kubernetes/deployments/',
+    StatefulSet: workloadPath('statefulsets', ''),
+    DaemonSet: workloadPath('daemonsets', ''),
+    Job: workloadPath('jobs', ''),
+    CronJob: workloadPath('cronjobs', ''),
+  }
+  const page = pages[owner.kind]
+  if (!owner.id || !page) return <>{label}</>
+  return (
+    <Link className={linkClass} to={`${page}${owner.id}`}>
+      {label}
+    </Link>
   )
 }
 
@@ -163,7 +165,7 @@ export function PodDetail() {
             ['Phase', p.data.phase],
             ['Node', p.data.node ?? '—'],
             ['QoS class', p.data.qos_class],
-            ['Owner', p.data.owner ? `${p.data.owner.kind} ${p.data.owner.name}` : '—'],
+            ['Controller', p.data.owner ? `${p.data.owner.kind} ${p.data.owner.name}` : '—'],
           ].map(([k, v]) => (
             <div key={k}>
               <dt className="text-sm text-gray-600 dark:text-gray-300">{k}</dt>
@@ -171,6 +173,9 @@ export function PodDetail() {
             </div>
           ))}
         </dl>
+        <p className="mt-3" data-testid="pod-workload">
+          Workload: <TopOwner owner={p.top_owner} />
+        </p>
       </Panel>
       <Panel title="Usage (last 24 h)">
         {usage.error ? <ErrorBox error={usage.error} /> : usage.data ? <PodUsage series={usage.data} /> : <Loading what="usage" />}

@@ -37,3 +37,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- join "," $enabled -}}
 {{- end -}}
+
+{{/*
+The workload kinds collected, as KUBEWORKZ_WORKLOADS and the ClusterRole name them: the
+resources whose `workloads.*` switch is on, or `none` (an empty value would mean "all" to the
+agent). `group` limits the list to one API group (for the RBAC rules).
+*/}}
+{{- define "kubeworkz-agent.workloadResources" -}}
+{{- $enabled := list -}}
+{{- $kinds := list (list "statefulSets" "statefulsets" "apps") (list "daemonSets" "daemonsets" "apps") (list "replicaSets" "replicasets" "apps") (list "jobs" "jobs" "batch") (list "cronJobs" "cronjobs" "batch") -}}
+{{- range $kind := $kinds -}}
+{{- if and (index $.root.Values.workloads (index $kind 0)) (or (not $.group) (eq $.group (index $kind 2))) -}}
+{{- $enabled = append $enabled (index $kind 1) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $enabled -}}
+{{- end -}}
+
+{{- define "kubeworkz-agent.workloads" -}}
+{{- $list := include "kubeworkz-agent.workloadResources" (dict "root" . "group" "") -}}
+{{- $list | default "none" -}}
+{{- end -}}
