@@ -237,42 +237,6 @@ async fn serve(store: Store) -> String {
     common::serve(state).await
 }
 
-/// Logs in and creates a bearer API token, as an operator would.
-async fn api_token(client: &reqwest::Client, base: &str) -> String {
-    let login = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200, "login");
-    let cookies: Vec<String> = login
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect();
-    let csrf = cookies
-        .iter()
-        .find_map(|c| c.strip_prefix("csrf_token="))
-        .expect("csrf cookie")
-        .to_owned();
-    let created: serde_json::Value = client
-        .post(format!("{base}/api/v1/auth/tokens"))
-        .header(reqwest::header::COOKIE, cookies.join("; "))
-        .header("X-CSRF-Token", csrf)
-        .json(&serde_json::json!({"name": "bench", "role": "viewer"}))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    created["token"].as_str().expect("token").to_owned()
-}
-
 /// Builds a random request path of one endpoint.
 type PathOf<'a> = Box<dyn Fn(&mut rand::rngs::ThreadRng) -> String + Sync + 'a>;
 
@@ -344,7 +308,7 @@ async fn bench(backend: &str, shape: Shape) {
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let token = api_token(&client, &base).await;
+    let token = common::api_token(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let clusters = loaded.clusters.clone();
     let cluster_of = |rng: &mut rand::rngs::ThreadRng| rng.random_range(0..clusters.len());
     let endpoints: Vec<(&str, PathOf<'_>)> = vec![

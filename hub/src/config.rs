@@ -131,6 +131,12 @@ pub struct ServeConfig {
         value_parser = parse_secret)]
     pub metrics_token: Option<crate::auth::Secret>,
 
+    /// Export the last complete hour's cost per cluster and namespace on `/metrics`
+    /// (`kubeworkz_cost_hourly_dollars`). Off by default: the series name clusters and
+    /// namespaces, so set `--metrics-token` when others can reach `/metrics`.
+    #[arg(long, env = "KUBEWORKZ_METRICS_COSTS")]
+    pub metrics_costs: bool,
+
     /// The URL people and Helm reach this hub at (`https://kubeworkz.example.com`): the
     /// agent install line's chart repository is `<URL>/charts`. Unset, each request's `Host`
     /// is used (with a warning at start); set it in production.

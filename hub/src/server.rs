@@ -116,12 +116,13 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let cost_config = config
         .cost_worker()
         .context("loading the price catalog (--price-catalog)")?;
+    let cost_gauges = Arc::new(crate::cost::CostGauges::default());
+    let mut cost_worker = CostWorker::new(store.clone(), cost_config, Some(workers.clone()));
+    if config.metrics_costs {
+        cost_worker = cost_worker.with_gauges(cost_gauges.clone());
+    }
     let costs = workers::spawn(
-        SingleHolder::new(
-            CostWorker::new(store.clone(), cost_config, Some(workers.clone())),
-            replica.clone(),
-            COST_LEASE,
-        ),
+        SingleHolder::new(cost_worker, replica.clone(), COST_LEASE),
         &workers,
         shutdown.clone(),
     );
@@ -153,6 +154,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     );
     let mut state = AppState::new(store.clone(), workers, pull, keyring);
     state.shutdown = shutdown.clone();
+    state.cost_gauges = cost_gauges;
     state.agents = Some(transport.clone());
     state.limits = Arc::new(auth::ratelimit::RateLimits::with_api_limit(
         config.api_rate_limit_per_minute,

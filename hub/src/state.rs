@@ -69,6 +69,9 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Request counters for the hub's `/metrics`.
     pub metrics: Arc<ApiMetrics>,
+    /// The last complete hour's cost per cluster and namespace for `/metrics`, refreshed by
+    /// the cost run when `--metrics-costs` is set (empty otherwise).
+    pub cost_gauges: Arc<crate::cost::CostGauges>,
     /// Settings.
     pub settings: Arc<ApiSettings>,
     /// The hub's shutdown signal: long-lived responses (the event stream) end on it, or the
@@ -94,6 +97,7 @@ impl AppState {
             limits: Arc::new(RateLimits::default()),
             tokens: Arc::new(TokenCache::default()),
             metrics: Arc::new(ApiMetrics::default()),
+            cost_gauges: Arc::default(),
             settings: Arc::new(ApiSettings::default()),
             shutdown: Shutdown::new(),
             events: Arc::new(EventFeeds::default()),

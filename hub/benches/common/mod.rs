@@ -41,6 +41,47 @@ pub async fn serve(state: kubeworkz_hub::state::AppState) -> String {
     base
 }
 
+/// Logs in as `email` and creates a viewer's bearer API token over HTTP, as an operator would.
+pub async fn api_token(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> String {
+    let login = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200, "login");
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let csrf = cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("csrf_token="))
+        .expect("csrf cookie")
+        .to_owned();
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/tokens"))
+        .header(reqwest::header::COOKIE, cookies.join("; "))
+        .header("X-CSRF-Token", csrf)
+        .json(&serde_json::json!({"name": "bench", "role": "viewer"}))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["token"].as_str().expect("token").to_owned()
+}
+
 /// A fresh, migrated store and what keeps it alive (the PostgreSQL database or the SQLite
 /// directory, both removed on drop).
 pub struct BenchStore {

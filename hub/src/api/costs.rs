@@ -85,7 +85,7 @@ fn aggregate_by(text: Option<&str>) -> Result<AggregateBy, ApiError> {
         .map_err(|err: crate::cost::ParseAggregateError| ApiError::BadRequest(err.to_string()))
 }
 
-fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
+pub(super) fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
     let window = Window::parse(text.unwrap_or(default), UnixMillis::now())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
     if window.end.0 - window.start.0 > MAX_WINDOW_MILLIS {
@@ -94,6 +94,14 @@ fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
         ));
     }
     Ok(window)
+}
+
+/// A `filter` parameter; blank is none.
+pub(super) fn filter(text: Option<&str>) -> Result<Option<CostFilter>, ApiError> {
+    Ok(text
+        .filter(|f| !f.trim().is_empty())
+        .map(str::parse::<CostFilter>)
+        .transpose()?)
 }
 
 impl From<ReportError> for ApiError {
@@ -168,12 +176,7 @@ pub(super) async fn costs(
     ApiQuery(params): ApiQuery<CostParams>,
 ) -> Result<Response, ApiError> {
     let aggregate = aggregate_by(params.aggregate.as_deref())?;
-    let filter = params
-        .filter
-        .as_deref()
-        .filter(|f| !f.trim().is_empty())
-        .map(str::parse::<CostFilter>)
-        .transpose()?;
+    let filter = filter(params.filter.as_deref())?;
     let query = CostQuery {
         window: window(params.window.as_deref(), "24h")?,
         aggregate,

@@ -2,9 +2,10 @@
 //! workers' runs, failures and state, pull collectors as counts, and the event streams.
 //! Text exposition format, written by hand: a few counters do not need a metrics library.
 //!
-//! Nothing here names an organization or a cluster: the endpoint answers anyone who can
-//! reach it unless `--metrics-token` is set, and then a bearer token it compares in
-//! constant time.
+//! Nothing here names an organization or a cluster, except the cost series that
+//! `--metrics-costs` turns on (the last complete hour's cost per cluster and namespace,
+//! refreshed by the cost run): the endpoint answers anyone who can reach it unless
+//! `--metrics-token` is set, and then a bearer token it compares in constant time.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +16,7 @@ use axum::response::IntoResponse;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::cost::{CostSnapshot, MAX_NAMESPACE_SERIES, dollars};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
@@ -41,6 +43,51 @@ fn escape(label: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// The cost series of `costs` in the exposition format, dollars as exact decimals.
+fn write_costs(out: &mut String, costs: &CostSnapshot) {
+    let _ = writeln!(
+        out,
+        "# HELP kubeworkz_cost_hourly_dollars Cost of the last complete hour per cluster and \
+         namespace (idle capacity as namespace __idle__), USD.\n\
+         # TYPE kubeworkz_cost_hourly_dollars gauge"
+    );
+    for (cluster, namespace, cost) in &costs.namespaces {
+        let _ = writeln!(
+            out,
+            "kubeworkz_cost_hourly_dollars{{cluster=\"{}\",namespace=\"{}\"}} {}",
+            escape(cluster),
+            escape(namespace),
+            dollars(*cost)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP kubeworkz_cluster_cost_hourly_dollars Cost of the last complete hour per \
+         cluster (its namespaces and idle capacity), USD.\n\
+         # TYPE kubeworkz_cluster_cost_hourly_dollars gauge"
+    );
+    for (cluster, cost) in &costs.clusters {
+        let _ = writeln!(
+            out,
+            "kubeworkz_cluster_cost_hourly_dollars{{cluster=\"{}\"}} {}",
+            escape(cluster),
+            dollars(*cost)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP kubeworkz_cost_hour_start_seconds Start of the hour the cost series report.\n\
+         # TYPE kubeworkz_cost_hour_start_seconds gauge\n\
+         kubeworkz_cost_hour_start_seconds {}\n\
+         # HELP kubeworkz_cost_series_dropped Namespace series left out (the cheapest) by the \
+         cap of {MAX_NAMESPACE_SERIES}.\n\
+         # TYPE kubeworkz_cost_series_dropped gauge\n\
+         kubeworkz_cost_series_dropped {}",
+        costs.hour_start.0 / 1000,
+        costs.dropped
+    );
 }
 
 /// Whether `headers` carry `Authorization: Bearer <expected>`. Both sides are hashed
@@ -147,6 +194,9 @@ pub(super) async fn prometheus(
         state.events.streams(),
         state.events.pollers()
     );
+    if let Some(costs) = state.cost_gauges.snapshot() {
+        write_costs(&mut out, &costs);
+    }
     let _ = writeln!(
         out,
         "# HELP kubeworkz_build_info Hub version.\n# TYPE kubeworkz_build_info gauge\n\

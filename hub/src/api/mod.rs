@@ -19,6 +19,7 @@ pub mod event_feeds;
 pub mod events;
 pub mod extract;
 mod fleet;
+mod focus;
 pub mod forwarded;
 mod health;
 mod inspect;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/namespaces/{id}/costs", get(costs::namespace_costs))
         .route("/costs", get(costs::costs))
         .route("/costs/efficiency", get(costs::efficiency))
+        .route("/costs/focus", get(focus::focus))
         .route("/deployments/{id}/pods", get(inventory::deployment_pods))
         .route("/deployments/{id}", get(inventory::deployment))
         .route(

@@ -40,7 +40,9 @@ impl ResourceEfficiency {
         (self.requested > 0).then(|| self.used as f64 / self.requested as f64)
     }
 
-    fn add_row(&mut self, row: &ResourceAllocation) {
+    /// Adds one row's measured requests and usage and their (unused) cost: also what one
+    /// FOCUS export line reports for its row.
+    pub(crate) fn add_row(&mut self, row: &ResourceAllocation) {
         self.requested += row.measured_requested;
         self.used += row.measured_used;
         if row.billed == 0 {

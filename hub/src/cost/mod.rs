@@ -33,6 +33,8 @@ mod efficiency;
 mod engine;
 #[cfg(test)]
 mod fixtures;
+mod focus;
+mod gauges;
 mod input;
 mod node_price;
 mod prices;
@@ -51,6 +53,8 @@ pub use efficiency::{
     EfficiencyLine, EfficiencySort, ParseEfficiencySortError, ResourceEfficiency, efficiency,
 };
 pub use engine::allocate_hour;
+pub use focus::{FOCUS_COLUMNS, FocusContext, FocusLine, dollars, focus_lines};
+pub use gauges::{CostGauges, CostSnapshot, MAX_NAMESPACE_SERIES};
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
 pub use node_price::{NodeRates, split_node_price};
 pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices, Pricing, PricingMode};

@@ -208,7 +208,8 @@ impl FromStr for CostFilter {
 }
 
 impl CostFilter {
-    fn matches(&self, row: &Allocation) -> bool {
+    /// Whether `row` passes every clause.
+    pub fn matches(&self, row: &Allocation) -> bool {
         self.0.iter().all(|(field, values)| {
             let value = field.key_of(row);
             values.iter().any(|v| *v == value)

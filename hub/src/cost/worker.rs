@@ -22,7 +22,9 @@ use kubeworkz_shared::model::LabelKeys;
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 use super::window::MILLIS_PER_DAY;
-use super::{Allocation, ClusterPrices, PriceBook, PriceCatalog, allocate_hour, rollup_daily};
+use super::{
+    Allocation, ClusterPrices, CostGauges, PriceBook, PriceCatalog, allocate_hour, rollup_daily,
+};
 use crate::store::{CostCluster, CostPeriod, CostRowFilter, Store, StoreError};
 use crate::workers::{Worker, WorkerError, Workers};
 
@@ -112,6 +114,7 @@ pub struct CostWorker {
     config: CostWorkerConfig,
     clock: Clock,
     workers: Option<Workers>,
+    gauges: Option<Arc<CostGauges>>,
     last: CostRunReport,
 }
 
@@ -132,8 +135,16 @@ impl CostWorker {
             config,
             clock: Arc::new(UnixMillis::now),
             workers,
+            gauges: None,
             last: CostRunReport::default(),
         }
+    }
+
+    /// The same worker refreshing `gauges` (the `/metrics` cost series) after each run with
+    /// the last complete hour.
+    pub fn with_gauges(mut self, gauges: Arc<CostGauges>) -> Self {
+        self.gauges = Some(gauges);
+        self
     }
 
     /// The same worker reading the time from `clock` (tests run days in seconds).
@@ -197,6 +208,13 @@ impl CostWorker {
         );
         if let Some(workers) = &self.workers {
             workers.set_detail(COST_WORKER, &report.to_string());
+        }
+        if let Some(gauges) = &self.gauges {
+            let ids: Vec<_> = clusters.iter().map(|c| (c.org, c.cluster)).collect();
+            let hour = UnixMillis(due_until - MILLIS_PER_HOUR);
+            if let Err(err) = gauges.refresh(&self.store, &ids, hour).await {
+                tracing::warn!(error = %err, "refreshing the cost gauges failed");
+            }
         }
         self.last = report.clone();
         if report.failed.is_empty() {

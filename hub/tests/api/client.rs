@@ -71,6 +71,8 @@ pub struct TestHub {
     /// The hub's worker registry (what the workers endpoint and `/metrics` show).
     pub workers: Workers,
     pub keyring: Keyring,
+    /// The cost series `/metrics` shows (a test's cost run refreshes them).
+    pub cost_gauges: Arc<kubeworkz_hub::cost::CostGauges>,
 }
 
 impl TestHub {
@@ -150,6 +152,7 @@ impl TestHub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = state.shutdown.clone();
+        let cost_gauges = state.cost_gauges.clone();
         tokio::spawn(serve_http(listener, router(state), http, shutdown));
         Self {
             base: format!("http://{addr}"),
@@ -159,6 +162,7 @@ impl TestHub {
             default_org,
             workers,
             keyring,
+            cost_gauges,
         }
     }
 

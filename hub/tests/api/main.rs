@@ -18,6 +18,7 @@ mod costs;
 mod efficiency;
 mod egress;
 mod events;
+mod focus;
 mod hardening;
 mod http_server;
 mod inventory;
@@ -56,6 +57,8 @@ support::backend_cases! {
     inventory::every_inventory_endpoint_answers,
     search::search_finds_pages_and_reports_bad_queries_by_position,
     search::search_exports_stream_every_match_as_csv_or_json,
+    focus::a_days_focus_export_follows_the_spec_column_by_column,
+    focus::metrics_show_the_last_complete_hours_cost_per_cluster_and_namespace,
     search::pods_are_searched_and_shown_by_their_kubectl_status,
     lists::every_list_pages_by_cursor_and_inventory_lists_sort_and_filter,
     lists::the_fleet_is_grouped_in_one_call,

@@ -12,6 +12,7 @@ mod cluster_counts;
 mod cluster_info;
 mod clusters;
 mod cost_failover;
+mod cost_pages;
 mod cost_report;
 mod cost_worker;
 mod costs;
@@ -103,6 +104,7 @@ support::backend_cases! {
     cost_worker::the_worker_computes_backfills_and_rolls_up,
     cost_worker::the_hour_in_progress_is_costed_so_far_then_for_good,
     cost_report::reports_group_filter_and_match_the_view,
+    cost_pages::hourly_rows_page_by_key_in_order_once_each,
     cost_report::the_namespace_series_matches_the_daily_view,
     search::free_text_ranks_exact_then_prefix_then_substring_across_clusters,
     search::each_key_filters_and_terms_combine,

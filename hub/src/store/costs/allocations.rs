@@ -16,7 +16,7 @@ use crate::cost::{
     Pricing, PricingMode, ResourceAllocation, StorageAllocation,
 };
 use crate::store::schema::time;
-use crate::store::sql::{Cast, Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
+use crate::store::sql::{Cast, Cells, Dialect, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
 use crate::store::{Store, StoreError, in_tx, leases, on_conn};
 use std::collections::BTreeMap;
 
@@ -190,6 +190,103 @@ pub(super) fn amount(value: i64) -> NanoDollars {
     NanoDollars(u64::try_from(value).unwrap_or(0))
 }
 
+/// `SELECT` of a cost row's columns (as [`decode_row`] reads them, `extra` appended) from the
+/// rows of organization `$1`, period `$2`, starting in `[$3, $4)`.
+pub(super) fn select_rows(d: Dialect, extra: &str) -> String {
+    // Costs first so that each resource's cost is at hand when its quantities are read.
+    format!(
+        "SELECT {}, period_start, namespace, team, cost_center, {}, \
+         cpu_cost_nanos, memory_cost_nanos, storage_cost_nanos, network_cost_nanos, \
+         total_cost_nanos, usage_unknown, idle_clamped, {}, \
+         gpu_requested_gs, gpu_cost_nanos, pricing_mode, price_catalog_date{extra} \
+         FROM k8s_cost_attribution WHERE org_id = {} AND period = {} \
+         AND period_start >= {} AND period_start < {}",
+        d.text("cluster_id"),
+        d.text("labels"),
+        COLUMNS[9..21]
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", "),
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
+        d.ph(4)
+    )
+}
+
+/// The cell types of [`select_rows`], with `part` last when `with_part`.
+pub(super) fn row_types(with_part: bool) -> Vec<Ty> {
+    let mut types = vec![Ty::Text, Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text];
+    types.extend([Ty::I64; 5]);
+    types.extend([Ty::Bool; 2]);
+    types.extend([Ty::I64; 11]);
+    types.push(Ty::OptI64);
+    types.extend([Ty::I64, Ty::I64, Ty::OptText, Ty::OptText]);
+    if with_part {
+        types.push(Ty::I64);
+    }
+    types
+}
+
+/// One row of [`select_rows`] as the allocation it stored.
+pub(super) fn decode_row(c: &mut Cells, period: CostPeriod) -> Result<Allocation, sqlx::Error> {
+    let length = match period {
+        CostPeriod::Hour => MILLIS_PER_HOUR,
+        CostPeriod::Day => MILLIS_PER_DAY,
+    };
+    let cluster = ClusterId::from_uuid(c.uuid()?);
+    let start = millis(c.time()?);
+    let namespace = c.text()?;
+    let team = c.text()?;
+    let cost_center = c.text()?;
+    let labels = c.json()?;
+    let (cpu_cost, memory_cost, storage_cost, network_cost, total) =
+        (c.i64()?, c.i64()?, c.i64()?, c.i64()?, c.i64()?);
+    let flags = AllocationFlags {
+        usage_unknown: c.bool()?,
+        idle_clamped: c.bool()?,
+    };
+    let cpu = resource(c, MS_PER_SECOND, cpu_cost)?;
+    let memory = resource(c, MS_PER_HOUR, memory_cost)?;
+    let storage = StorageAllocation {
+        byte_millis: quantity(c, MS_PER_HOUR)?,
+        cost: amount(storage_cost),
+    };
+    let network = c.opt_i64()?.map(|bytes| NetworkAllocation {
+        egress_bytes: u64::try_from(bytes).unwrap_or(0),
+        cost: amount(network_cost),
+    });
+    let gpu = GpuAllocation {
+        gpu_millis: quantity(c, MS_PER_SECOND)?,
+        cost: amount(c.i64()?),
+    };
+    let mode = c.opt_text()?;
+    let catalog_date = c.opt_text()?;
+    let pricing = mode
+        .and_then(|m| PricingMode::parse(&m))
+        .map(|mode| Pricing { mode, catalog_date });
+    Ok(Allocation {
+        cluster,
+        start,
+        end: UnixMillis(start.0 + length),
+        namespace,
+        team,
+        cost_center,
+        labels,
+        cost: CostBreakdown {
+            cpu,
+            memory,
+            storage,
+            network,
+            gpu,
+            total: amount(total),
+            flags,
+        },
+        pricing,
+    })
+}
+
 impl Store {
     /// Saves the rows of an hour that is not due yet, computed as far as it has happened
     /// (cost so far), replacing that hour, and leaves the cluster's marks alone, so the hour
@@ -328,26 +425,7 @@ impl Store {
     ) -> Result<Vec<Allocation>, StoreError> {
         on_conn!(self, |db| async {
             let d = db.dialect();
-            // Costs first so that each resource's cost is at hand when its quantities are read.
-            let mut sql = format!(
-                "SELECT {}, period_start, namespace, team, cost_center, {}, \
-         cpu_cost_nanos, memory_cost_nanos, storage_cost_nanos, network_cost_nanos, \
-         total_cost_nanos, usage_unknown, idle_clamped, {}, \
-         gpu_requested_gs, gpu_cost_nanos, pricing_mode, price_catalog_date \
-         FROM k8s_cost_attribution WHERE org_id = {} AND period = {} \
-         AND period_start >= {} AND period_start < {}",
-                d.text("cluster_id"),
-                d.text("labels"),
-                COLUMNS[9..21]
-                    .iter()
-                    .map(|(name, _)| *name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                d.ph(1),
-                d.ph(2),
-                d.ph(3),
-                d.ph(4)
-            );
+            let mut sql = select_rows(d, "");
             let mut args = vec![
                 Value::Id(*org.as_uuid()),
                 Value::Text(filter.period.as_str().to_owned()),
@@ -363,71 +441,9 @@ impl Store {
                 sql.push_str(&format!(" AND namespace = {}", d.ph(args.len())));
             }
             sql.push_str(" ORDER BY cluster_id, period_start, namespace, part");
-            let mut types = vec![Ty::Text, Ty::Time, Ty::Text, Ty::Text, Ty::Text, Ty::Text];
-            types.extend([Ty::I64; 5]);
-            types.extend([Ty::Bool; 2]);
-            types.extend([Ty::I64; 11]);
-            types.push(Ty::OptI64);
-            types.extend([Ty::I64, Ty::I64, Ty::OptText, Ty::OptText]);
-            let length = match filter.period {
-                CostPeriod::Hour => MILLIS_PER_HOUR,
-                CostPeriod::Day => MILLIS_PER_DAY,
-            };
-            let rows = db.fetch(&sql, args, &types).await?;
+            let rows = db.fetch(&sql, args, &row_types(false)).await?;
             rows.into_iter()
-                .map(|row| {
-                    let mut c = Cells::new(row);
-                    let cluster = ClusterId::from_uuid(c.uuid()?);
-                    let start = millis(c.time()?);
-                    let namespace = c.text()?;
-                    let team = c.text()?;
-                    let cost_center = c.text()?;
-                    let labels = c.json()?;
-                    let (cpu_cost, memory_cost, storage_cost, network_cost, total) =
-                        (c.i64()?, c.i64()?, c.i64()?, c.i64()?, c.i64()?);
-                    let flags = AllocationFlags {
-                        usage_unknown: c.bool()?,
-                        idle_clamped: c.bool()?,
-                    };
-                    let cpu = resource(&mut c, MS_PER_SECOND, cpu_cost)?;
-                    let memory = resource(&mut c, MS_PER_HOUR, memory_cost)?;
-                    let storage = StorageAllocation {
-                        byte_millis: quantity(&mut c, MS_PER_HOUR)?,
-                        cost: amount(storage_cost),
-                    };
-                    let network = c.opt_i64()?.map(|bytes| NetworkAllocation {
-                        egress_bytes: u64::try_from(bytes).unwrap_or(0),
-                        cost: amount(network_cost),
-                    });
-                    let gpu = GpuAllocation {
-                        gpu_millis: quantity(&mut c, MS_PER_SECOND)?,
-                        cost: amount(c.i64()?),
-                    };
-                    let mode = c.opt_text()?;
-                    let catalog_date = c.opt_text()?;
-                    let pricing = mode
-                        .and_then(|m| PricingMode::parse(&m))
-                        .map(|mode| Pricing { mode, catalog_date });
-                    Ok(Allocation {
-                        cluster,
-                        start,
-                        end: UnixMillis(start.0 + length),
-                        namespace,
-                        team,
-                        cost_center,
-                        labels,
-                        cost: CostBreakdown {
-                            cpu,
-                            memory,
-                            storage,
-                            network,
-                            gpu,
-                            total: amount(total),
-                            flags,
-                        },
-                        pricing,
-                    })
-                })
+                .map(|row| decode_row(&mut Cells::new(row), filter.period))
                 .collect::<Result<_, sqlx::Error>>()
                 .map_err(StoreError::Query)
         })

@@ -17,6 +17,9 @@ use kubeworkz_shared::model::{
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 mod allocations;
+mod pages;
+
+pub use pages::{CostRowKey, CostRowsPage};
 mod prices;
 
 use tracing::instrument;
