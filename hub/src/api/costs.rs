@@ -85,7 +85,7 @@ fn aggregate_by(text: Option<&str>) -> Result<AggregateBy, ApiError> {
         .map_err(|err: crate::cost::ParseAggregateError| ApiError::BadRequest(err.to_string()))
 }
 
-fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
+pub(super) fn window(text: Option<&str>, default: &str) -> Result<Window, ApiError> {
     let window = Window::parse(text.unwrap_or(default), UnixMillis::now())
         .map_err(|err| ApiError::BadRequest(err.to_string()))?;
     if window.end.0 - window.start.0 > MAX_WINDOW_MILLIS {

@@ -18,6 +18,11 @@ use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 mod allocations;
 mod prices;
+mod rightsizing;
+
+pub use rightsizing::{
+    RightsizingNamespace, RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
+};
 
 use tracing::instrument;
 
