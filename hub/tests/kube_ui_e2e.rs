@@ -2,7 +2,8 @@
 //! `kubeworkz-hub serve` (the UI embedded in it), and `hub/ui/e2e/run.mjs` driving Debian's
 //! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod,
 //! a scale in the cluster seen without reload, a scale from the deployment page (confirmed,
-//! its change shown, the pod count following), dark mode, a viewer without mutating
+//! its change shown, the pod count following), the Savings page's right-sizing table and its
+//! CSV download, dark mode, a viewer without mutating
 //! controls, axe-core on the main pages, no console errors. Screenshots land in
 //! `target/ui-screenshots/` (the CI artifact).
 //!
@@ -138,7 +139,11 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "the script scaled up and back"
     );
     browser::check_screenshots(&shots, "", &["dashboard", "cluster", "namespace", "pod"])?;
-    for shot in ["deployment-scale-confirm.png", "deployment-scaled.png"] {
+    for shot in [
+        "deployment-scale-confirm.png",
+        "deployment-scaled.png",
+        "savings.png",
+    ] {
         let size = std::fs::metadata(shots.join(shot))
             .with_context(|| format!("screenshot {shot}"))?
             .len();

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, admin, audit, clusters, costs, events, fleet, focus, health, inspect, inventory, logs,
-    metrics, oidc, oidc_admin, oidc_session, pvcs, search, search_export, session, switches, usage,
+    metrics, oidc, oidc_admin, oidc_session, pvcs, recommendations, search, search_export, session, switches, usage,
     workloads,
 };
 use crate::error::{ErrorBody, ErrorDetail};
@@ -107,7 +107,7 @@ impl Modify for OperationIds {
         actions::scale, actions::restart, actions::delete_pod,
         search::search, search_export::export, fleet::fleet,
         usage::cluster_series, usage::namespace_series, usage::pod_series,
-        costs::namespace_costs, costs::costs, costs::efficiency, focus::focus,
+        costs::namespace_costs, costs::costs, costs::efficiency, focus::focus, recommendations::list,
         admin::workers, admin::create_enrollment_token, admin::list_enrollment_tokens,
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,
         admin::update_user, admin::delete_user,

@@ -32,6 +32,7 @@ mod oidc_admin;
 mod oidc_session;
 mod operations;
 mod pvcs;
+mod recommendations;
 mod search;
 mod search_export;
 mod session;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/costs", get(costs::costs))
         .route("/costs/efficiency", get(costs::efficiency))
         .route("/costs/focus", get(focus::focus))
+        .route("/costs/recommendations", get(recommendations::list))
         .route("/deployments/{id}/pods", get(inventory::deployment_pods))
         .route("/deployments/{id}", get(inventory::deployment))
         .route(

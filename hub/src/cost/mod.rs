@@ -63,7 +63,9 @@ pub use report::{
     costs, namespace_costs,
 };
 pub use rightsizing::{
-    HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS, Recommendation, percentile, recommend,
+    ContainerRecommendation, HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS, ParseSavingSortError,
+    Recommendation, RecommendationKey, SavingSort, UsageSample, page_after, percentile, recommend,
+    recommend_samples, recommendations, sort_recommendations,
 };
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};

@@ -13,9 +13,14 @@
 //! - Monthly change: (current − recommended request) × the unit prices × 730 hours; positive
 //!   is a saving, negative an extra cost (an under-requested container). A missing request
 //!   counts as zero.
-//! - Confidence: days of data, the hours with data / 24.
+//! - Confidence: days of data, the distinct hours with data / 24.
+//! - Replicas: the pods of one workload share one recommendation (they run one pod template).
+//!   Each pod-hour is one sample of the percentile and the peak, so the request fits the
+//!   busiest replica's hours; an hour counts once toward [`MIN_HOURS`] and the confidence
+//!   however many replicas ran in it (twenty replicas for an hour are still one hour).
 
 use kubeworkz_shared::model::UsageBucket;
+use kubeworkz_shared::time::UnixMillis;
 
 use super::{BYTES_PER_GB, Prices};
 
@@ -69,34 +74,69 @@ fn with_headroom(value: u64) -> u64 {
         .unwrap_or(u64::MAX)
 }
 
-/// Recommends requests for one container from its hourly `usage` buckets (one per hour; hours
-/// without covered time are skipped), given its current requests and the unit prices of where
-/// it runs. `None` below [`MIN_HOURS`] hours of data.
+/// One pod-hour of one container: the part of a [`UsageBucket`] a recommendation reads, without
+/// the names (a store gathering a month of a workload's hours holds only these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UsageSample {
+    /// Start of the hour.
+    pub hour_start: UnixMillis,
+    /// CPU used over the covered time, in millicore-seconds.
+    pub cpu_millicore_seconds: u64,
+    /// Largest memory sample, in bytes.
+    pub memory_max_bytes: u64,
+    /// Milliseconds of the hour the samples cover; 0 is no data.
+    pub covered_millis: u32,
+}
+
+impl From<&UsageBucket> for UsageSample {
+    fn from(b: &UsageBucket) -> Self {
+        Self {
+            hour_start: b.hour_start,
+            cpu_millicore_seconds: b.cpu_millicore_seconds,
+            memory_max_bytes: b.memory_max_bytes,
+            covered_millis: b.covered_millis,
+        }
+    }
+}
+
+/// Recommends requests for one container from its hourly `usage` buckets (hours without
+/// covered time are skipped), given its current requests and the unit prices of where it
+/// runs. `None` below [`MIN_HOURS`] hours of data.
 pub fn recommend(
     usage: &[UsageBucket],
     cpu_request_millis: Option<u64>,
     memory_request_bytes: Option<u64>,
     prices: &Prices,
 ) -> Option<Recommendation> {
-    let mut cpu: Vec<u64> = usage
-        .iter()
-        .filter(|b| b.covered_millis > 0)
-        .map(|b| {
+    let samples: Vec<UsageSample> = usage.iter().map(UsageSample::from).collect();
+    recommend_samples(&samples, cpu_request_millis, memory_request_bytes, prices)
+}
+
+/// [`recommend`] over the pod-hours of a workload's container: one sample per replica and
+/// hour, in any order. The saving is per replica.
+pub fn recommend_samples(
+    usage: &[UsageSample],
+    cpu_request_millis: Option<u64>,
+    memory_request_bytes: Option<u64>,
+    prices: &Prices,
+) -> Option<Recommendation> {
+    let covered = || usage.iter().filter(|s| s.covered_millis > 0);
+    let mut hour_starts: Vec<i64> = covered().map(|s| s.hour_start.0).collect();
+    hour_starts.sort_unstable();
+    hour_starts.dedup();
+    let hours = hour_starts.len();
+    if hours < MIN_HOURS {
+        return None;
+    }
+    let mut cpu: Vec<u64> = covered()
+        .map(|s| {
             // Average millicores over the covered time: millicore-seconds × 1000 / ms.
-            let average = u128::from(b.cpu_millicore_seconds) * 1000 / u128::from(b.covered_millis);
+            let average = u128::from(s.cpu_millicore_seconds) * 1000 / u128::from(s.covered_millis);
             u64::try_from(average).unwrap_or(u64::MAX)
         })
         .collect();
-    if cpu.len() < MIN_HOURS {
-        return None;
-    }
-    let hours = cpu.len();
     let cpu_p95 = percentile(&mut cpu, 95)?;
-    let memory_peak = usage
-        .iter()
-        .filter(|b| b.covered_millis > 0)
-        .map(|b| b.memory_max_bytes)
-        .max()?;
+    let memory_peak = covered().map(|s| s.memory_max_bytes).max()?;
     let cpu_millis = with_headroom(cpu_p95).max(1);
     let memory_bytes = with_headroom(memory_peak).div_ceil(MIB).max(1) * MIB;
     let cpu_delta = i128::from(cpu_request_millis.unwrap_or(0)) - i128::from(cpu_millis);
@@ -122,6 +162,13 @@ pub fn recommend(
         }),
     })
 }
+
+mod list;
+
+pub use list::{
+    ContainerRecommendation, ParseSavingSortError, RecommendationKey, SavingSort, page_after,
+    recommendations, sort_recommendations,
+};
 
 #[cfg(test)]
 mod tests;

@@ -61,7 +61,10 @@ pub use clusters::{
     ClusterSort, ClusterSummary, Environment, FleetGroup, FleetGrouping, NewCluster, PullTarget,
     SealedKubeconfig, UnknownEnvironment,
 };
-pub use costs::{CostCluster, CostPeriod, CostRowFilter, CostRowKey, CostRowsPage, PriceScope};
+pub use costs::{
+    CostCluster, CostPeriod, CostRowFilter, CostRowKey, CostRowsPage, PriceScope, RightsizingNamespace,
+    RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
+};
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{
     InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,

@@ -28,6 +28,7 @@ mod lists;
 mod openapi;
 mod prices_cli;
 mod pvcs;
+mod recommendations;
 mod register;
 mod roles;
 mod search;
@@ -69,6 +70,7 @@ support::backend_cases! {
     workloads::workloads_are_listed_shown_and_linked_to_their_pods,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
+    recommendations::recommendations_are_per_workload_container_sorted_and_paged,
     cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,
     isolation::another_organizations_user_writes_change_nothing,

@@ -30,6 +30,7 @@ mod oidc;
 mod organizations;
 mod plans;
 mod pod_search;
+mod rightsizing;
 mod search;
 mod search_scale;
 mod workloads;
@@ -57,6 +58,7 @@ support::backend_cases! {
     ingest::deleted_pods_keep_their_history,
     ingest::random_streams_match_the_reference_inventory,
     ingest::usage_is_additive_and_exactly_once,
+    rightsizing::rightsizing_gathers_workload_containers_per_namespace,
     ingest::maintenance_purges_ended_rows_past_retention,
     plans::a_clusters_namespaces_are_read_through_its_index,
     enrollment::a_single_use_token_enrolls_once,

@@ -1,5 +1,6 @@
 //! Recommendations with expectations computed by hand in the comments.
 
+use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::time::UnixMillis;
 
 use super::*;
@@ -124,4 +125,127 @@ fn partly_covered_hours_average_over_the_covered_time() {
     let got = recommend(&usage, None, None, &Prices::default()).unwrap();
     assert_eq!(got.cpu_p95_millis, 400);
     assert_eq!(got.cpu_millis, 500);
+}
+
+/// Replica `pod`'s sample of hour `index`: `cpu` millicores on average, `memory` peak.
+fn replica_hour(index: i64, cpu: u64, memory: u64) -> UsageSample {
+    UsageSample::from(&hour(index, cpu, memory))
+}
+
+#[test]
+fn replicas_share_hours_and_the_busiest_sets_the_figures() {
+    // Three replicas for 12 hours: 36 samples but 12 hours, under a day: no recommendation.
+    let short: Vec<_> = (0..12)
+        .flat_map(|i| {
+            [
+                replica_hour(i, 100, GIB),
+                replica_hour(i, 100, GIB),
+                replica_hour(i, 100, GIB),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        recommend_samples(&short, None, None, &Prices::default()),
+        None
+    );
+
+    // Two replicas for 24 hours: one idles at 100m and 256 MiB, the other runs 300m with a
+    // 1 GiB peak in hour 5. 48 samples: 24 of 100 and 24 of 300; nearest rank
+    // ceil(0.95 × 48) = 46 → 300; × 1.25 = 375m. Peak 1 GiB × 1.25 = 1280 MiB.
+    let samples: Vec<_> = (0..24)
+        .flat_map(|i| {
+            [
+                replica_hour(i, 100, 256 << 20),
+                replica_hour(i, 300, if i == 5 { GIB } else { GIB / 2 }),
+            ]
+        })
+        .collect();
+    let got = recommend_samples(&samples, Some(500), Some(2 * GIB), &Prices::default()).unwrap();
+    assert_eq!(got.hours, 24, "hours, not samples");
+    assert_eq!(got.days_of_data(), 1.0);
+    assert_eq!(got.cpu_p95_millis, 300);
+    assert_eq!(got.cpu_millis, 375);
+    assert_eq!(got.memory_bytes, 1280 << 20);
+    // Per replica an hour: 0.125 cores × 0.04 + 0.75 GiB × 0.005 = 0.005 + 0.00375 = 0.00875;
+    // × 730 = 6.3875 dollars a month.
+    assert_eq!(got.monthly_saving_nanos, 6_387_500_000);
+    // The order of the samples does not matter.
+    let mut reversed = samples.clone();
+    reversed.reverse();
+    assert_eq!(
+        recommend_samples(&reversed, Some(500), Some(2 * GIB), &Prices::default()),
+        Some(got)
+    );
+}
+
+fn line(
+    cluster: ClusterId,
+    namespace: &str,
+    workload: &str,
+    saving: i64,
+) -> ContainerRecommendation {
+    let usage: Vec<_> = (0..24).map(|i| hour(i, 1, 1)).collect();
+    ContainerRecommendation {
+        cluster,
+        cluster_name: "c".into(),
+        namespace: namespace.into(),
+        workload_kind: "Deployment".into(),
+        workload_name: workload.into(),
+        pod_template: None,
+        container: "app".into(),
+        replicas: 1,
+        cpu_request_millis: None,
+        memory_request_bytes: None,
+        recommendation: recommend(&usage, None, None, &Prices::default()).unwrap(),
+        monthly_saving_nanos: saving,
+    }
+}
+
+fn names(lines: &[ContainerRecommendation]) -> Vec<&str> {
+    lines.iter().map(|l| l.workload_name.as_str()).collect()
+}
+
+#[test]
+fn lines_sort_by_saving_then_names_and_page_after_a_key() {
+    let cluster = ClusterId::new();
+    let mut lines = vec![
+        line(cluster, "web", "b", 5),
+        line(cluster, "web", "extra", -7),
+        line(cluster, "api", "a", 5),
+        line(cluster, "web", "top", 90),
+        line(cluster, "web", "zero", 0),
+    ];
+    sort_recommendations(&mut lines, SavingSort::MostSaving);
+    // Equal savings by namespace then workload: api/a before web/b.
+    assert_eq!(names(&lines), ["top", "a", "b", "zero", "extra"]);
+    let first = page_after(&lines, None, SavingSort::MostSaving, 2);
+    assert_eq!(names(first), ["top", "a"]);
+    let key = first[1].key();
+    assert_eq!(
+        RecommendationKey::from_strings(&key.to_strings()),
+        Some(key.clone())
+    );
+    let second = page_after(&lines, Some(&key), SavingSort::MostSaving, 2);
+    assert_eq!(names(second), ["b", "zero"]);
+    let third = page_after(&lines, Some(&second[1].key()), SavingSort::MostSaving, 2);
+    assert_eq!(names(third), ["extra"]);
+    // A key whose line is gone (its saving changed) still finds its place: after saving 6,
+    // the lines of saving 5 and below.
+    let moved = RecommendationKey {
+        saving: 6,
+        ..key.clone()
+    };
+    assert_eq!(
+        names(page_after(&lines, Some(&moved), SavingSort::MostSaving, 10)),
+        ["a", "b", "zero", "extra"]
+    );
+
+    sort_recommendations(&mut lines, SavingSort::LeastSaving);
+    assert_eq!(names(&lines), ["extra", "zero", "a", "b", "top"]);
+    assert_eq!("saving".parse::<SavingSort>(), Ok(SavingSort::LeastSaving));
+    assert_eq!(
+        "size".parse::<SavingSort>().unwrap_err().to_string(),
+        "unknown sort \"size\": expected -saving or saving"
+    );
+    assert_eq!(RecommendationKey::from_strings(&["x".into()]), None);
 }

@@ -21,6 +21,11 @@ mod pages;
 
 pub use pages::{CostRowKey, CostRowsPage};
 mod prices;
+mod rightsizing;
+
+pub use rightsizing::{
+    RightsizingNamespace, RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
+};
 
 use tracing::instrument;
 

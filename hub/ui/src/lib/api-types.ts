@@ -380,6 +380,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/costs/recommendations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/costs/recommendations`. */
+        get: operations["get_k8s_costs_recommendations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/deployments/{id}": {
         parameters: {
             query?: never;
@@ -2023,6 +2040,89 @@ export interface components {
             /** @description `healthy`, `degraded` or `critical`. */
             severity: string;
         };
+        /** @description One page of the right-sizing list. */
+        RecommendationPage: {
+            /** @description This page, in the order asked for. */
+            items: components["schemas"]["RecommendationView"][];
+            /** @description The cursor of the next page; absent on the last. */
+            next_cursor?: string | null;
+            /** @description Lines in the whole list. */
+            total: number;
+            /** @description The usage window. */
+            window: components["schemas"]["CostWindowView"];
+        };
+        /** @description One workload container's recommendation. */
+        RecommendationView: {
+            /** @description Cluster name. */
+            cluster: string;
+            /**
+             * Format: uuid
+             * @description Cluster id.
+             */
+            cluster_id: string;
+            /** @description Container name. */
+            container: string;
+            /**
+             * Format: int64
+             * @description 95th percentile of hourly average CPU, millicores.
+             */
+            cpu_p95_millis: number;
+            /**
+             * Format: int64
+             * @description Recommended CPU request, millicores.
+             */
+            cpu_recommended_millis: number;
+            /**
+             * Format: int64
+             * @description Current CPU request, millicores (null: none).
+             */
+            cpu_request_millis?: number | null;
+            /**
+             * Format: double
+             * @description Days of data (hours / 24): the confidence.
+             */
+            days_of_data: number;
+            /** @description Hours with usage data behind the recommendation. */
+            hours_of_data: number;
+            /**
+             * Format: int64
+             * @description Peak memory, bytes.
+             */
+            memory_peak_bytes: number;
+            /**
+             * Format: int64
+             * @description Recommended memory request, bytes.
+             */
+            memory_recommended_bytes: number;
+            /**
+             * Format: int64
+             * @description Current memory request, bytes (null: none).
+             */
+            memory_request_bytes?: number | null;
+            /**
+             * Format: double
+             * @description Monthly saving of all replicas in dollars; negative is an extra cost.
+             */
+            monthly_saving: number;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars, exact.
+             */
+            monthly_saving_nanos: number;
+            /** @description Namespace. */
+            namespace: string;
+            /** @description `pod-template-hash` of the newest live pod, whose requests are shown. */
+            pod_template?: string | null;
+            /**
+             * Format: int32
+             * @description Live pods running the container.
+             */
+            replicas: number;
+            /** @description Owner name, or the pod's when it has no owner. */
+            workload: string;
+            /** @description Owner kind (`Deployment`, `StatefulSet`, `DaemonSet`, `Job`, …) or `Pod`. */
+            workload_kind: string;
+        };
         /** @description The state of a session after a refresh. */
         Refreshed: {
             /** @description The role now. */
@@ -3626,6 +3726,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EfficiencyReportView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_costs_recommendations: {
+        parameters: {
+            query?: {
+                /** @description Usage window: `7d` (default), `30d`, `lastweek`, or `START,END`; at most 92 days. */
+                window?: string;
+                /** @description Only this cluster (its id). */
+                cluster?: string;
+                /** @description Only namespaces of this name. */
+                namespace?: string;
+                /** @description `-saving` (default: largest saving first) or `saving` (largest extra cost first). */
+                sort?: string;
+                /** @description Lines per page: 1 to 500, default 50. */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description `json` (default) or `csv` (every line, not one page). */
+                format?: components["schemas"]["Format"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Per workload container: current and recommended CPU and memory requests, p95 and peak, monthly saving and days of data; every line as CSV with `format=csv` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecommendationPage"];
+                    "text/csv": string;
                 };
             };
             400: {

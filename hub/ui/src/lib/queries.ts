@@ -461,6 +461,23 @@ export function useEfficiency(query: { aggregate: string; window: string; sort: 
   })
 }
 
+/** How the right-sizing list is ordered: largest saving first, or largest extra cost first. */
+export type SavingSort = '-saving' | 'saving'
+
+/** One page of right-sizing recommendations, from the page's cursor (`null`: the first). */
+export function useRecommendations(query: { window: string; sort: SavingSort; limit: number; cursor: string | null }) {
+  return useQuery({
+    queryKey: ['costs', 'recommendations', query.window, query.sort, query.limit, query.cursor] as const,
+    queryFn: () => apiGet('/api/v1/k8s/costs/recommendations', {}, { ...query, cursor: query.cursor ?? undefined }),
+    placeholderData: keepPreviousData,
+  })
+}
+
+/** Every recommendation over `window` as a CSV download. */
+export function recommendationsCsvUrl(window: string, sort: SavingSort): string {
+  return apiUrl('/api/v1/k8s/costs/recommendations', {}, { window, sort, format: 'csv' })
+}
+
 /** One namespace's cost trend, by hour over a day or by day over a week. */
 export function useNamespaceCosts(id: string, step: CostStep) {
   return useQuery({

@@ -1,10 +1,12 @@
 // /admin/kubernetes/savings: where requested CPU and memory go unused. Per namespace, team or
 // cost center over a window, requested vs used, efficiency and what the unused requests cost,
-// sortable by waste or efficiency (the hub sorts; the URL holds the choice, so a view is a link).
+// sortable by waste or efficiency (the hub sorts; the URL holds the choice, so a view is a link);
+// then right-sizing per workload container over the same window.
 import { useSearchParams } from 'react-router'
 import type { EfficiencyLine } from '../lib/api'
 import { dollars } from '../lib/format'
 import { useEfficiency, type EfficiencySort } from '../lib/queries'
+import { RightSizing } from '../components/RightSizing'
 import { ErrorBox, Loading, Panel, Table, cellClass, inputClass, rowClass, secondaryButtonClass } from '../components/ui'
 
 const AGGREGATES = [
@@ -116,6 +118,9 @@ export function SavingsPage() {
             ))}
           </Table>
         )}
+      </Panel>
+      <Panel title="Right-sizing" id="right-sizing">
+        <RightSizing key={window} window={window} />
       </Panel>
     </div>
   )

@@ -1,0 +1,365 @@
+//! What right-sizing reads: per workload container, its pods' hourly usage over a window and
+//! the requests it runs with now. Gathered one namespace at a time, so a month of hourly rows
+//! of a whole organization is never held at once, only the namespace at hand.
+//!
+//! A pod belongs to its controlling owner as the agent resolved it (a ReplicaSet's pods to
+//! their Deployment), so the replicas of a Deployment, StatefulSet or DaemonSet, and the pods of
+//! earlier rollouts, are one workload; a pod without an owner is a workload of its own. Usage
+//! rows name pods, not owners: a pod's owner comes from its stored row, live or deleted, and
+//! usage of a pod the hub no longer holds (purged by retention) is left out. Only workloads
+//! with a live pod are gathered: there is nothing to right-size in what no longer runs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use kubeworkz_shared::ids::{ClusterId, OrgId};
+use kubeworkz_shared::model::pod::POD_TEMPLATE_HASH_LABEL;
+use kubeworkz_shared::model::{ContainerKind, PodProjection};
+use kubeworkz_shared::time::UnixMillis;
+use tracing::instrument;
+
+use super::{decode, ids};
+use crate::cost::UsageSample;
+use crate::store::sql::{Cells, Sql, Ty, Value};
+use crate::store::{Store, StoreError, on_conn};
+
+/// Which containers right-sizing looks at: an organization's, optionally of one cluster and
+/// one namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RightsizingScope {
+    /// Only this cluster.
+    pub cluster: Option<ClusterId>,
+    /// Only namespaces of this name.
+    pub namespace: Option<String>,
+}
+
+/// A namespace with live pods: the unit [`Store::rightsizing_gather`] hands over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RightsizingNamespace {
+    /// The cluster.
+    pub cluster: ClusterId,
+    /// Its name, for the answer.
+    pub cluster_name: String,
+    /// The namespace.
+    pub namespace: String,
+}
+
+/// One container of one workload: its usage over the window and its requests now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkloadContainerUsage {
+    /// The owner kind (`Deployment`, `StatefulSet`, …), or `Pod` for a pod without one.
+    pub workload_kind: String,
+    /// The owner's name, or the pod's.
+    pub workload_name: String,
+    /// The `pod-template-hash` of the newest live pod: the template whose requests are shown.
+    pub pod_template: Option<String>,
+    /// The container's name.
+    pub container: String,
+    /// Live pods of the workload running this container.
+    pub replicas: u32,
+    /// The newest live pod's CPU request for the container, in millicores.
+    pub cpu_request_millis: Option<u64>,
+    /// The newest live pod's memory request for the container, in bytes.
+    pub memory_request_bytes: Option<u64>,
+    /// One sample per pod and hour of the window (every pod of the workload, live or not).
+    pub samples: Vec<UsageSample>,
+}
+
+/// The workload a pod belongs to.
+type WorkloadKey = (String, String);
+
+/// The workloads of deleted pods, by namespace and pod name.
+type Departed = HashMap<(String, String), WorkloadKey>;
+
+fn workload_of(owner_kind: Option<String>, owner_name: Option<String>, pod: &str) -> WorkloadKey {
+    match (owner_kind, owner_name) {
+        (Some(kind), Some(name)) => (kind, name),
+        _ => ("Pod".to_owned(), pod.to_owned()),
+    }
+}
+
+/// What the live pods say about one workload container.
+#[derive(Default)]
+struct Current {
+    replicas: u32,
+    /// Creation time and name of the newest live pod seen so far.
+    newest: Option<(i64, String)>,
+    pod_template: Option<String>,
+    cpu_request_millis: Option<u64>,
+    memory_request_bytes: Option<u64>,
+}
+
+async fn namespaces(
+    db: &mut dyn Sql,
+    org: OrgId,
+    scope: &RightsizingScope,
+) -> Result<Vec<RightsizingNamespace>, StoreError> {
+    let d = db.dialect();
+    let mut args = vec![Value::Id(*org.as_uuid())];
+    let mut sql = format!(
+        "SELECT DISTINCT p.cluster_id, c.name, p.namespace FROM k8s_pods p \
+         JOIN k8s_clusters c ON c.id = p.cluster_id \
+         WHERE p.org_id = {} AND c.org_id = {} AND p.deleted_at IS NULL",
+        d.ph(1),
+        d.ph(1)
+    );
+    if let Some(cluster) = scope.cluster {
+        args.push(Value::Id(*cluster.as_uuid()));
+        sql.push_str(&format!(" AND p.cluster_id = {}", d.ph(args.len())));
+    }
+    if let Some(namespace) = &scope.namespace {
+        args.push(Value::Text(namespace.clone()));
+        sql.push_str(&format!(" AND p.namespace = {}", d.ph(args.len())));
+    }
+    sql.push_str(" ORDER BY c.name, p.cluster_id, p.namespace");
+    db.fetch(&sql, args, &[Ty::Id, Ty::Text, Ty::Text])
+        .await?
+        .into_iter()
+        .map(|row| {
+            let mut c = Cells::new(row);
+            Ok(RightsizingNamespace {
+                cluster: ClusterId::from_uuid(c.uuid()?),
+                cluster_name: c.text()?,
+                namespace: c.text()?,
+            })
+        })
+        .collect()
+}
+
+/// The workload of each pod of `cluster` deleted at or after `from` (of one namespace when
+/// `namespace` is given), by namespace and pod name: read once per cluster (a pass over its
+/// pod rows), since no index serves deleted pods by namespace.
+async fn departed(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    namespace: Option<&str>,
+    from: DateTime<Utc>,
+) -> Result<Departed, StoreError> {
+    let d = db.dialect();
+    let mut sql = format!(
+        "SELECT namespace, name, owner_kind, owner_name FROM k8s_pods \
+         WHERE org_id = {} AND cluster_id = {} AND deleted_at >= {}",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3)
+    );
+    let mut args = ids(org, cluster);
+    args.push(Value::Time(from));
+    if let Some(namespace) = namespace {
+        args.push(Value::Text(namespace.to_owned()));
+        sql.push_str(&format!(" AND namespace = {}", d.ph(4)));
+    }
+    let rows = db
+        .fetch(&sql, args, &[Ty::Text, Ty::Text, Ty::OptText, Ty::OptText])
+        .await?;
+    let mut owners = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let mut c = Cells::new(row);
+        let namespace = c.text()?;
+        let name = c.text()?;
+        let workload = workload_of(c.opt_text()?, c.opt_text()?, &name);
+        owners.insert((namespace, name), workload);
+    }
+    Ok(owners)
+}
+
+/// The live pods of `namespace`: each one's workload, and per workload container what they
+/// run now.
+async fn live(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    namespace: &str,
+) -> Result<
+    (
+        HashMap<String, WorkloadKey>,
+        BTreeMap<(WorkloadKey, String), Current>,
+    ),
+    StoreError,
+> {
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT name, owner_kind, owner_name, {} FROM k8s_pods \
+         WHERE org_id = {} AND cluster_id = {} AND namespace = {} AND deleted_at IS NULL",
+        d.text("data"),
+        d.ph(1),
+        d.ph(2),
+        d.ph(3)
+    );
+    let mut args = ids(org, cluster);
+    args.push(Value::Text(namespace.to_owned()));
+    let rows = db
+        .fetch(&sql, args, &[Ty::Text, Ty::OptText, Ty::OptText, Ty::Text])
+        .await?;
+    let mut owners = HashMap::with_capacity(rows.len());
+    let mut current: BTreeMap<(WorkloadKey, String), Current> = BTreeMap::new();
+    for row in rows {
+        let mut c = Cells::new(row);
+        let name = c.text()?;
+        let workload = workload_of(c.opt_text()?, c.opt_text()?, &name);
+        let pod: PodProjection = serde_json::from_str(&c.text()?).map_err(decode)?;
+        let created = pod.created.map_or(i64::MIN, |t| t.0);
+        for container in pod
+            .containers
+            .iter()
+            .filter(|c| c.kind != ContainerKind::Init)
+        {
+            let entry = current
+                .entry((workload.clone(), container.name.clone()))
+                .or_default();
+            entry.replicas += 1;
+            // The newest pod runs the current template; ties go to the later name so the
+            // choice does not depend on the row order.
+            let key = (created, name.clone());
+            if entry.newest.as_ref().is_none_or(|newest| key > *newest) {
+                entry.newest = Some(key);
+                entry.pod_template = pod.labels.get(POD_TEMPLATE_HASH_LABEL).cloned();
+                entry.cpu_request_millis = container.requests.cpu_millis;
+                entry.memory_request_bytes = container.requests.memory_bytes;
+            }
+        }
+        owners.insert(name, workload);
+    }
+    Ok((owners, current))
+}
+
+/// The live workload containers of one namespace with their pods' usage in `[from, to)`;
+/// `departed` gives the workloads of the cluster's pods deleted since `from`.
+async fn namespace_usage(
+    db: &mut dyn Sql,
+    org: OrgId,
+    place: &RightsizingNamespace,
+    departed: &Departed,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<WorkloadContainerUsage>, StoreError> {
+    let (owners, current) = live(db, org, place.cluster, &place.namespace).await?;
+    let d = db.dialect();
+    // Several rows of one container and hour (a restarted collector's second bucket) sum.
+    let sql = format!(
+        "SELECT pod, container, hour_start, CAST(sum(cpu_millicore_seconds) AS BIGINT), \
+         max(memory_max_bytes), CAST(sum(covered_millis) AS BIGINT) \
+         FROM k8s_resource_metrics WHERE org_id = {} AND cluster_id = {} AND namespace = {} \
+         AND hour_start >= {} AND hour_start < {} GROUP BY pod, container, hour_start",
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
+        d.ph(4),
+        d.ph(5)
+    );
+    let mut args = ids(org, place.cluster);
+    args.extend([
+        Value::Text(place.namespace.clone()),
+        Value::Time(from),
+        Value::Time(to),
+    ]);
+    let rows = db
+        .fetch(
+            &sql,
+            args,
+            &[Ty::Text, Ty::Text, Ty::Time, Ty::I64, Ty::I64, Ty::I64],
+        )
+        .await?;
+    // Samples go to the live workload containers by position; usage of workloads with no
+    // live pod is dropped as it is read.
+    let entries: Vec<((WorkloadKey, String), Current)> = current.into_iter().collect();
+    let mut samples: Vec<Vec<UsageSample>> = vec![Vec::new(); entries.len()];
+    let index: HashMap<(&WorkloadKey, &str), usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, ((workload, container), _))| ((workload, container.as_str()), i))
+        .collect();
+    let mut lookup = (place.namespace.clone(), String::new());
+    for row in rows {
+        let mut c = Cells::new(row);
+        let pod = c.text()?;
+        let container = c.text()?;
+        let workload = match owners.get(&pod) {
+            Some(workload) => workload,
+            None => {
+                lookup.1 = pod;
+                match departed.get(&lookup) {
+                    Some(workload) => workload,
+                    None => continue,
+                }
+            }
+        };
+        let Some(&i) = index.get(&(workload, container.as_str())) else {
+            continue;
+        };
+        let hour_start = c.time()?;
+        samples[i].push(UsageSample {
+            hour_start: UnixMillis(hour_start.timestamp_millis()),
+            cpu_millicore_seconds: c.i64()?.max(0) as u64,
+            memory_max_bytes: c.i64()?.max(0) as u64,
+            covered_millis: u32::try_from(c.i64()?.max(0)).unwrap_or(u32::MAX),
+        });
+    }
+    drop(index);
+    Ok(entries
+        .into_iter()
+        .zip(samples)
+        .map(
+            |(((workload, container), now), samples)| WorkloadContainerUsage {
+                workload_kind: workload.0,
+                workload_name: workload.1,
+                pod_template: now.pod_template,
+                container,
+                replicas: now.replicas,
+                cpu_request_millis: now.cpu_request_millis,
+                memory_request_bytes: now.memory_request_bytes,
+                samples,
+            },
+        )
+        .collect())
+}
+
+/// What a right-sizing pass is handed per namespace.
+pub type RightsizingVisit<'a> =
+    dyn FnMut(&RightsizingNamespace, Vec<WorkloadContainerUsage>) + Send + 'a;
+
+async fn gather(
+    db: &mut dyn Sql,
+    org: OrgId,
+    scope: &RightsizingScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    visit: &mut RightsizingVisit<'_>,
+) -> Result<(), StoreError> {
+    let places = namespaces(db, org, scope).await?;
+    let mut departed_of: Option<(ClusterId, Departed)> = None;
+    for place in &places {
+        if departed_of
+            .as_ref()
+            .is_none_or(|(cluster, _)| *cluster != place.cluster)
+        {
+            let owners = departed(db, org, place.cluster, scope.namespace.as_deref(), from).await?;
+            departed_of = Some((place.cluster, owners));
+        }
+        let Some((_, owners)) = &departed_of else {
+            unreachable!("set above")
+        };
+        let containers = namespace_usage(db, org, place, owners, from, to).await?;
+        visit(place, containers);
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Walks the namespaces with live pods in `scope` (by cluster name, then namespace) and
+    /// hands `visit` each one's live workload containers, ordered by workload then
+    /// container, with their pods' hourly usage in `[from, to)` and their current requests.
+    /// One namespace's rows are in memory at a time.
+    #[instrument(skip_all)]
+    pub async fn rightsizing_gather(
+        &self,
+        org: OrgId,
+        scope: &RightsizingScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        visit: &mut RightsizingVisit<'_>,
+    ) -> Result<(), StoreError> {
+        on_conn!(self, |db| gather(db, org, scope, from, to, visit))
+    }
+}
