@@ -13,8 +13,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    actions, admin, audit, clusters, costs, events, fleet, health, inspect, inventory, logs,
-    metrics, oidc, oidc_admin, oidc_session, pvcs, search, search_export, session, switches, usage,
+    actions, admin, alerts, audit, budgets, clusters, costs, events, fleet, health, inspect,
+    inventory, logs, metrics, oidc, oidc_admin, oidc_session, pvcs, search, search_export, session,
+    switches, usage, webhooks,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -109,6 +110,10 @@ impl Modify for OperationIds {
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,
         admin::update_user, admin::delete_user,
         audit::list,
+        budgets::list, budgets::create, budgets::update, budgets::delete,
+        budgets::settings, budgets::set_settings, alerts::list, alerts::deliveries,
+        webhooks::list, webhooks::create, webhooks::update, webhooks::delete,
+        webhooks::send_test,
         events::stream,
     ),
     components(schemas(ErrorBody, ErrorDetail, costs::Format, inspect::EventView)),
