@@ -12,6 +12,7 @@ import { Register } from './pages/Register'
 import { ClusterDetail } from './pages/ClusterDetail'
 import { SearchPage } from './pages/Search'
 import { SavingsPage } from './pages/Savings'
+import { BudgetsPage } from './pages/Budgets'
 import { DeploymentDetail, NamespaceDetail, PodDetail } from './pages/Workloads'
 
 export function makeQueryClient() {
@@ -73,6 +74,7 @@ export function App() {
             <Route path="/admin/kubernetes/pods/:id" element={<PodDetail />} />
             <Route path="/admin/kubernetes/search" element={<SearchPage />} />
             <Route path="/admin/kubernetes/savings" element={<SavingsPage />} />
+            <Route path="/admin/kubernetes/budgets" element={<BudgetsPage />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>
