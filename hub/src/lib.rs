@@ -1,6 +1,7 @@
 //! The Kubeworkz hub as a library: the binary in `main.rs` is a thin CLI over it, and the
 //! integration tests drive the same entry points.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod charts;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::alerts::{SenderConfig, WebhookSender};
 use crate::api::forwarded::TrustedProxies;
 use crate::config::ServeConfig;
 use crate::cost::CostWorker;
@@ -29,6 +30,9 @@ pub const COST_LEASE: &str = "worker:cost";
 
 /// The lease of store maintenance: one replica purges and partitions at a time.
 pub const MAINTENANCE_LEASE: &str = "worker:maintenance";
+
+/// The lease of the webhook sender: one replica sends the delivery queue.
+pub const WEBHOOK_LEASE: &str = "worker:webhooks";
 
 /// Runs the hub until `shutdown` fires, then drains in-flight requests, stops the workers
 /// (pull collectors hand over their open usage hour) and closes the store.
@@ -126,6 +130,16 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         &workers,
         shutdown.clone(),
     );
+    // Webhook deliveries of cost alerts (the cost worker evaluates them after each run).
+    let webhooks = workers::spawn(
+        SingleHolder::new(
+            WebhookSender::new(store.clone(), keyring.clone(), SenderConfig::default()),
+            replica.clone(),
+            WEBHOOK_LEASE,
+        ),
+        &workers,
+        shutdown.clone(),
+    );
     let egress = config.pull_egress.policy();
     let supervisor = PullSupervisor::new(
         store.clone(),
@@ -193,6 +207,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
     let _ = supervisor.await;
     let _ = maintenance.await;
     let _ = costs.await;
+    let _ = webhooks.await;
     let _ = heartbeat.await;
     store.close().await;
     served?;

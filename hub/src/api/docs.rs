@@ -13,9 +13,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    actions, admin, audit, clusters, costs, events, fleet, focus, health, inspect, inventory, logs,
-    metrics, oidc, oidc_admin, oidc_session, pvcs, recommendations, search, search_export, session, switches, usage,
-    workloads,
+    actions, admin, alerts, audit, budgets, clusters, costs, events, fleet, focus, health, inspect,
+    inventory, logs, metrics, oidc, oidc_admin, oidc_session, pvcs, recommendations, search,
+    search_export, session, switches, usage, webhooks, workloads,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -112,6 +112,10 @@ impl Modify for OperationIds {
         admin::revoke_enrollment_token, admin::list_users, admin::create_user,
         admin::update_user, admin::delete_user,
         audit::list,
+        budgets::list, budgets::create, budgets::update, budgets::delete,
+        budgets::settings, budgets::set_settings, alerts::list, alerts::deliveries,
+        webhooks::list, webhooks::create, webhooks::update, webhooks::delete,
+        webhooks::send_test,
         events::stream,
     ),
     components(schemas(

@@ -9,7 +9,9 @@
 
 mod actions;
 mod admin;
+mod alerts;
 mod audit;
+mod budgets;
 mod clusters;
 mod context;
 mod cost_views;
@@ -40,6 +42,7 @@ mod switches;
 mod timestamp;
 mod usage;
 mod views;
+mod webhooks;
 mod workloads;
 
 use axum::extract::DefaultBodyLimit;
@@ -180,6 +183,23 @@ pub fn router(state: AppState) -> Router {
             get(switches::get).put(switches::set),
         )
         .route("/audit", get(audit::list))
+        .route("/budgets", get(budgets::list).post(budgets::create))
+        .route(
+            "/budgets/{id}",
+            axum::routing::put(budgets::update).delete(budgets::delete),
+        )
+        .route(
+            "/alert-settings",
+            get(budgets::settings).put(budgets::set_settings),
+        )
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}/deliveries", get(alerts::deliveries))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            axum::routing::put(webhooks::update).delete(webhooks::delete),
+        )
+        .route("/webhooks/{id}/test", post(webhooks::send_test))
         .route("/docs", get(docs::page))
         .route("/docs/openapi.json", get(docs::openapi_json));
     let timed = Router::new()

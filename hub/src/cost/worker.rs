@@ -52,6 +52,8 @@ pub struct CostWorkerConfig {
     /// The deployment's node price catalog (`--price-catalog` over the shipped one), under
     /// each organization's own.
     pub catalog: Arc<PriceCatalog>,
+    /// Evaluate budgets and anomalies after each run (`crate::alerts`).
+    pub evaluate_alerts: bool,
 }
 
 impl Default for CostWorkerConfig {
@@ -63,6 +65,7 @@ impl Default for CostWorkerConfig {
             label_keys: LabelKeys::default(),
             current_hour: false,
             catalog: PriceCatalog::shipped(),
+            evaluate_alerts: true,
         }
     }
 }
@@ -400,8 +403,20 @@ impl Worker for CostWorker {
         self.store = self.store.under_lease(fence);
     }
 
+    /// One cost run, then the alert evaluation over what it computed
+    /// ([`crate::alerts::evaluate`]): under the cost lease, so one replica evaluates. The
+    /// evaluation runs even when some cluster failed: the others' costs are new.
     async fn tick(&mut self) -> Result<(), WorkerError> {
-        self.run_once().await.map(|_| ())
+        let run = self.run_once().await.map(|_| ());
+        if self.config.evaluate_alerts {
+            let report = crate::alerts::evaluate(&self.store, Utc::now()).await?;
+            tracing::debug!(
+                alerts = report.alerts,
+                budgets = report.budgets,
+                "alerts evaluated"
+            );
+        }
+        run
     }
 }
 

@@ -8,7 +8,7 @@
 //! - `backend` is how each database is reached (pools, transactions, row decoding, WAL
 //!   checkpoints, partitions, group commit); it names no business table, and only this file
 //!   imports it.
-//! - The business modules (`accounts`, `agents`, `audit`, `clusters`, `costs`, `ingest`,
+//! - The business modules (`accounts`, `agents`, `alerts`, `audit`, `clusters`, `costs`, `ingest`,
 //!   `inventory`, `leases`, `maintenance`, `search`) each add an `impl Store` block with their calls, written
 //!   once against [`sql::Sql`], so SQLite and PostgreSQL run the same code and the
 //!   conformance suite (`hub/tests/store/`) tests it on both.
@@ -19,6 +19,7 @@
 mod accounts;
 mod actions;
 mod agents;
+mod alerts;
 mod audit;
 mod backend;
 mod clusters;
@@ -54,6 +55,10 @@ pub use actions::{ACTION_KEY_TTL, ACTION_RUNNING_TTL, ActionClaim, ActionKey};
 pub use agents::{
     AgentCluster, AgentLink, CertificateStanding, EnrollmentTokenInfo, NewEnrollmentToken,
     NewIssuedCertificate, Redemption, SessionCertificate, SessionLink, StoredCa,
+};
+pub use alerts::{
+    Alert, AlertFilter, AlertKind, Budget, BudgetScope, Delivery, DeliveryAttempt, DeliveryOutcome,
+    DeliveryStatus, DueDelivery, NewAlert, ScopeSpend, SpendWindow, WebhookEndpoint, WebhookFormat,
 };
 pub use audit::{AuditEntry, AuditFilter, AuditKey};
 pub use clusters::{

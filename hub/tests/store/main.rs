@@ -8,6 +8,7 @@ mod accounts;
 mod actions;
 mod agent_links;
 mod api;
+mod budgets;
 mod cluster_counts;
 mod cluster_info;
 mod clusters;
@@ -33,6 +34,7 @@ mod pod_search;
 mod rightsizing;
 mod search;
 mod search_scale;
+mod webhook_delivery;
 mod workloads;
 
 #[path = "../support/mod.rs"]
@@ -131,4 +133,11 @@ support::backend_cases! {
     cost_failover::every_cost_hour_is_computed_once_across_a_failover,
     workloads::workloads_are_ingested_pruned_scoped_and_removed_with_their_cluster,
     workloads::a_pods_top_owner_resolves_through_its_replicaset_or_job,
+    budgets::budgets_are_kept_per_organization_with_unique_names,
+    budgets::a_months_spend_counts_each_hour_once_per_scope,
+    budgets::budget_thresholds_fire_once_with_a_delivery_per_enabled_endpoint,
+    budgets::an_hour_over_its_weeks_median_fires_an_anomaly_once,
+    budgets::each_delivery_attempt_is_recorded_and_moves_the_queue,
+    webhook_delivery::webhooks_are_signed_retried_and_reach_a_receiver_that_comes_up,
+    webhook_delivery::a_delivery_is_given_up_after_its_last_attempt,
 }

@@ -12,6 +12,7 @@ import { Register } from './pages/Register'
 import { ClusterDetail } from './pages/ClusterDetail'
 import { SearchPage } from './pages/Search'
 import { SavingsPage } from './pages/Savings'
+import { BudgetsPage } from './pages/Budgets'
 import { DeploymentDetail, NamespaceDetail, PodDetail } from './pages/Workloads'
 import { WorkloadDetail } from './pages/WorkloadDetail'
 
@@ -75,6 +76,7 @@ export function App() {
             <Route path="/admin/kubernetes/workloads/:kind/:id" element={<WorkloadDetail />} />
             <Route path="/admin/kubernetes/search" element={<SearchPage />} />
             <Route path="/admin/kubernetes/savings" element={<SavingsPage />} />
+            <Route path="/admin/kubernetes/budgets" element={<BudgetsPage />} />
             <Route path="*" element={<NotFound />} />
           </Route>
         </Routes>

@@ -34,6 +34,9 @@ export function Layout() {
           <Link to="/admin/kubernetes/savings" className="text-sm font-medium text-blue-800 underline-offset-2 hover:underline dark:text-blue-300">
             Savings
           </Link>
+          <Link to="/admin/kubernetes/budgets" className="text-sm font-medium text-blue-800 underline-offset-2 hover:underline dark:text-blue-300">
+            Budgets
+          </Link>
           <div className="flex flex-wrap items-center gap-2 text-sm" aria-label="Session">
             {me && (
               <span data-testid="session-banner">

@@ -4,6 +4,61 @@
  */
 
 export interface paths {
+    "/api/v1/alert-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/alert-settings`: the anomaly rule (every role). */
+        get: operations["get_alert_settings"];
+        /** `PUT /api/v1/alert-settings` (admin). */
+        put: operations["put_alert_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/alerts`: the organization's alerts, newest first (every role). */
+        get: operations["get_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/alerts/{id}/deliveries`: the alert's webhook deliveries with every attempt
+         *     (every role).
+         */
+        get: operations["get_alerts_id_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -176,6 +231,42 @@ export interface paths {
         post?: never;
         /** `DELETE /api/v1/auth/tokens/{id}` (admin): revokes the token. */
         delete: operations["delete_auth_tokens_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/budgets`: every budget with its month so far (every role). */
+        get: operations["get_budgets"];
+        put?: never;
+        /** `POST /api/v1/budgets` (admin). */
+        post: operations["post_budgets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** `PUT /api/v1/budgets/{id}` (admin): replaces name, scope and amount. */
+        put: operations["put_budgets_id"];
+        post?: never;
+        /** `DELETE /api/v1/budgets/{id}` (admin): its alerts stay in the history. */
+        delete: operations["delete_budgets_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1083,6 +1174,65 @@ export interface paths {
         patch: operations["patch_users_id"];
         trace?: never;
     };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/webhooks` (admin). */
+        get: operations["get_webhooks"];
+        put?: never;
+        /** `POST /api/v1/webhooks` (admin): answers the signing secret, once. */
+        post: operations["post_webhooks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * `PUT /api/v1/webhooks/{id}` (admin): replaces name, URL, format and switch; the secret
+         *     stays.
+         */
+        put: operations["put_webhooks_id"];
+        post?: never;
+        /** `DELETE /api/v1/webhooks/{id}` (admin): its pending deliveries go with it. */
+        delete: operations["delete_webhooks_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * `POST /api/v1/webhooks/{id}/test` (admin): sends a signed test event now, once, and
+         *     answers the recorded delivery (delivered or failed, with the attempt).
+         */
+        post: operations["post_webhooks_id_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1163,6 +1313,88 @@ export interface components {
             /** @description A restarted deployment's `kubectl.kubernetes.io/restartedAt` (RFC 3339). */
             restarted_at?: string | null;
         };
+        AlertPage: {
+            /** @description The items, in the list's stable order. */
+            items: components["schemas"]["AlertView"][];
+            /**
+             * Format: int32
+             * @description The page size used.
+             */
+            limit: number;
+            /** @description Pass as `cursor` for the next page; null on the last page. */
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description Where this page stands in the list (the offset used, or the cursor's).
+             */
+            offset: number;
+            /**
+             * Format: int64
+             * @description Items in the whole filtered list.
+             */
+            total: number;
+        };
+        /** @description The organization's anomaly rule. */
+        AlertSettingsView: {
+            /**
+             * Format: double
+             * @description An hour is an anomaly above this multiple of its baseline (above 1, at most 1000;
+             *     three decimals kept).
+             */
+            anomaly_factor: number;
+            /** @description ... and only when it costs at least this many dollars. */
+            anomaly_min_cost: string;
+        };
+        /** @description One alert. */
+        AlertView: {
+            /**
+             * Format: uuid
+             * @description The budget, for budget alerts.
+             */
+            budget_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When it fired.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description `budget_actual`, `budget_forecast` or `anomaly`. */
+            kind: string;
+            /** @description One line for people. */
+            message: string;
+            /**
+             * Format: date-time
+             * @description The month (budgets) or the hour (anomalies).
+             */
+            period_start: string;
+            /** @description The budget amount, or the anomaly's baseline (exact decimal dollars). */
+            reference: string;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars.
+             */
+            reference_nanos: number;
+            /** @description `namespace`, `team`, `cost_center` or `cluster`. */
+            scope: string;
+            /** @description The budget's key, or the anomaly's (`<cluster id>/<namespace>`, `<cluster id>`). */
+            scope_key: string;
+            /**
+             * Format: int32
+             * @description 80 or 100, for budget alerts.
+             */
+            threshold_pct?: number | null;
+            /** @description The actual or forecast spend, or the hour's cost (exact decimal dollars). */
+            value: string;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars.
+             */
+            value_nanos: number;
+        };
         /** @description The organization's API tokens. */
         ApiTokenList: {
             /** @description Newest first. */
@@ -1199,6 +1431,31 @@ export interface components {
              * @description Creator.
              */
             user_id?: string | null;
+        };
+        /** @description One attempt of a delivery. */
+        AttemptView: {
+            /**
+             * Format: date-time
+             * @description When it started.
+             */
+            at: string;
+            /**
+             * Format: int32
+             * @description 1 for the first.
+             */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description How long it took.
+             */
+            duration_ms: number;
+            /** @description Why it failed. */
+            error?: string | null;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status, if it answered.
+             */
+            status_code?: number | null;
         };
         /**
          * @description The JSON answer of the audit log, for the API document only (see
@@ -1252,6 +1509,82 @@ export interface components {
             source_ip?: string | null;
             /** @description On what, e.g. `cluster:<id>`. */
             target: string;
+        };
+        /** @description A budget as created or replaced. */
+        BudgetInput: {
+            /** @description Dollars per calendar month (UTC), above zero: `"1500.25"` or `1500.25`. */
+            amount: string;
+            /** @description Unique in the organization, 1 to 100 characters. */
+            name: string;
+            /** @description `namespace`, `team`, `cost_center` or `cluster`. */
+            scope: string;
+            /** @description The namespace name (in every cluster), team, cost center, or cluster id. */
+            scope_key: string;
+        };
+        /** @description The organization's budgets. */
+        BudgetList: {
+            /** @description By name. */
+            items: components["schemas"]["BudgetView"][];
+        };
+        /** @description A budget with its month so far. */
+        BudgetView: {
+            /** @description Spent in the computed hours of the month (exact decimal dollars). */
+            actual: string;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars.
+             */
+            actual_nanos: number;
+            /** @description Dollars per month (exact decimal). */
+            amount: string;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars.
+             */
+            amount_nanos: number;
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Hours of the month computed.
+             */
+            elapsed_hours: number;
+            /** @description The month-end forecast from the run-rate (exact decimal dollars). */
+            forecast: string;
+            /**
+             * Format: int64
+             * @description The same in nano-dollars.
+             */
+            forecast_nanos: number;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /**
+             * Format: int64
+             * @description Hours in the month.
+             */
+            month_hours: number;
+            /**
+             * Format: date-time
+             * @description The month shown.
+             */
+            month_start: string;
+            /** @description Name. */
+            name: string;
+            /** @description `namespace`, `team`, `cost_center` or `cluster`. */
+            scope: string;
+            /** @description What the scope names. */
+            scope_key: string;
+            /**
+             * Format: date-time
+             * @description Last changed.
+             */
+            updated_at: string;
         };
         /**
          * @description What an event says: which cluster. The event's name (`cluster.added`,
@@ -1544,6 +1877,57 @@ export interface components {
         CreatedApiToken: components["schemas"]["ApiTokenView"] & {
             /** @description Send as `Authorization: Bearer <token>`. Shown only now. */
             token: string;
+        };
+        /** @description A new endpoint and its signing secret: the only time the secret is shown. */
+        CreatedWebhook: components["schemas"]["WebhookView"] & {
+            /** @description The HMAC-SHA256 key of the `Kubeworkz-Signature` header (`whsec_…`): store it now. */
+            secret: string;
+        };
+        /** @description An alert's deliveries. */
+        DeliveryList: {
+            /** @description By endpoint name. */
+            items: components["schemas"]["DeliveryView"][];
+        };
+        /** @description One delivery of an alert (or a test) to one endpoint. */
+        DeliveryView: {
+            /** @description Every attempt, first first. */
+            attempt_log: components["schemas"]["AttemptView"][];
+            /**
+             * Format: int32
+             * @description Attempts made.
+             */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description Queued.
+             */
+            created_at: string;
+            /**
+             * Format: uuid
+             * @description The endpoint.
+             */
+            endpoint_id: string;
+            /** @description The endpoint's name. */
+            endpoint_name: string;
+            /** @description `alert` or `test`. */
+            event: string;
+            /**
+             * Format: date-time
+             * @description Delivered or given up.
+             */
+            finished_at?: string | null;
+            /**
+             * Format: uuid
+             * @description Id (the `Kubeworkz-Delivery` header of every attempt).
+             */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due (pending only).
+             */
+            next_attempt_at?: string | null;
+            /** @description `pending`, `delivered` or `failed`. */
+            status: string;
         };
         /** @description One group's efficiency over the window. */
         EfficiencyLineView: {
@@ -2412,6 +2796,48 @@ export interface components {
             /** @description `viewer`, `operator` or `admin`. */
             role: string;
         };
+        /** @description An endpoint as created or replaced. */
+        WebhookInput: {
+            /** @description False: no new deliveries (default true). */
+            enabled?: boolean | null;
+            /** @description `json` (default) or `slack`. */
+            format?: string | null;
+            /** @description Unique in the organization, 1 to 100 characters. */
+            name: string;
+            /** @description `http://` or `https://` URL the deliveries are POSTed to. */
+            url: string;
+        };
+        /** @description The organization's endpoints. */
+        WebhookList: {
+            /** @description By name. */
+            items: components["schemas"]["WebhookView"][];
+        };
+        /** @description An endpoint as shown: never its secret. */
+        WebhookView: {
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /** @description Whether new alerts are delivered to it. */
+            enabled: boolean;
+            /** @description `json` or `slack`. */
+            format: string;
+            /**
+             * Format: uuid
+             * @description Id.
+             */
+            id: string;
+            /** @description Name. */
+            name: string;
+            /**
+             * Format: date-time
+             * @description Last changed.
+             */
+            updated_at: string;
+            /** @description Where deliveries go. */
+            url: string;
+        };
         /** @description The hub's own workers and the caller's organization's (its clusters' collectors). */
         WorkerList: {
             /** @description By name. */
@@ -2465,6 +2891,164 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    get_alert_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSettingsView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_alert_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertSettingsView"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertSettingsView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alerts: {
+        parameters: {
+            query?: {
+                /** @description One budget's alerts. */
+                budget?: string;
+                /** @description `budget_actual`, `budget_forecast` or `anomaly`. */
+                kind?: string;
+                /** @description Items per page, 1 to 500 (default 50). */
+                limit?: number;
+                /** @description Items to skip. */
+                offset?: number;
+                /** @description The `next_cursor` of the previous page (instead of `offset`). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_alerts_id_deliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Alert id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_audit: {
         parameters: {
             query?: {
@@ -2884,6 +3468,199 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_budgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_budgets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_budgets_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Budget id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BudgetInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_budgets_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Budget id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -6590,6 +7367,253 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_webhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_webhooks_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_webhooks_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_webhooks_id_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

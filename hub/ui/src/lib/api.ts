@@ -138,6 +138,11 @@ export type PricedHours = Schemas['PricedHoursView']
 export type EfficiencyLine = Schemas['EfficiencyLineView']
 export type Recommendation = Schemas['RecommendationView']
 export type RecommendationPage = Schemas['RecommendationPage']
+/** A monthly budget with its month so far (actual and run-rate forecast). */
+export type Budget = Schemas['BudgetView']
+export type BudgetInput = Schemas['BudgetInput']
+/** A cost alert: a budget threshold reached, or an anomalous hour. */
+export type CostAlert = Schemas['AlertView']
 export type LoginRequest = Schemas['Login']
 export type RegisterCluster = Schemas['RegisterCluster']
 export type CreateEnrollmentToken = Schemas['CreateEnrollmentToken']

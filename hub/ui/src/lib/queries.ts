@@ -7,6 +7,7 @@ import {
   apiGet,
   apiSend,
   apiUrl,
+  type BudgetInput,
   type FleetGrouping,
   type GetQuery,
   type CreateEnrollmentToken,
@@ -584,4 +585,38 @@ export function useSearch(q: string, { limit, cursor = null }: { limit: number; 
 export function searchExportUrls(q: string) {
   const download = (format: 'csv' | 'json') => apiUrl('/api/v1/k8s/search/export', {}, { q, format })
   return { csv: download('csv'), json: download('json') }
+}
+
+/** The organization's budgets, each with its month so far (every role). */
+export function useBudgets() {
+  return useQuery({
+    queryKey: ['budgets'] as const,
+    queryFn: () => apiGet('/api/v1/budgets', {}),
+  })
+}
+
+/** The organization's cost alerts, newest first (every role). */
+export function useAlerts(kind?: string) {
+  return useQuery({
+    queryKey: ['alerts', kind ?? ''] as const,
+    queryFn: () => apiGet('/api/v1/alerts', {}, kind ? { kind, limit: 50 } : { limit: 50 }),
+  })
+}
+
+/** Creates a budget (admin); the list is read again. */
+export function useCreateBudget() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (body: BudgetInput) => apiSend('post', '/api/v1/budgets', {}, body),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['budgets'] }),
+  })
+}
+
+/** Deletes a budget (admin); its alerts stay. */
+export function useDeleteBudget() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (id: string) => apiSend('delete', '/api/v1/budgets/{id}', { id }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['budgets'] }),
+  })
 }
