@@ -67,8 +67,8 @@ pub use clusters::{
     SealedKubeconfig, UnknownEnvironment,
 };
 pub use costs::{
-    CostCluster, CostPeriod, CostRowFilter, CostRowKey, CostRowsPage, PriceScope, RightsizingNamespace,
-    RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
+    CostCluster, CostPeriod, CostRowFilter, CostRowKey, CostRowsPage, PriceScope,
+    RightsizingNamespace, RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
 };
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{

@@ -471,6 +471,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/costs/focus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/costs/focus`. */
+        get: operations["get_k8s_costs_focus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/costs/recommendations": {
         parameters: {
             query?: never;
@@ -4503,6 +4520,49 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EfficiencyReportView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_costs_focus: {
+        parameters: {
+            query?: {
+                /** @description `24h` (default), `7d`, `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339. */
+                window?: string;
+                /** @description `FIELD:V1,V2` clauses joined by `+`, e.g. `team:platform+namespace:web,api`. */
+                filter?: string;
+                /** @description Include each cluster's idle rows (default false, as the cost report). */
+                include_idle?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description FOCUS 1.2 cost-and-usage dataset: one CSV line per namespace, hour and resource (columns and mapping in docs/costs.md); the `BilledCost` of the lines adds up to the cost report's total for the same parameters */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
                 };
             };
             400: {
