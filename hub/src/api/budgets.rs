@@ -260,7 +260,7 @@ pub(super) async fn list(
 #[utoipa::path(post, path = "/api/v1/budgets", tag = "alerts", request_body = BudgetInput,
     responses((status = 201, body = BudgetView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     Admin(who): Admin,
@@ -285,7 +285,8 @@ pub(super) async fn create(
     params(("id" = String, Path, description = "Budget id")),
     responses((status = 200, body = BudgetView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     Admin(who): Admin,
@@ -363,7 +364,8 @@ pub(super) async fn settings(
 #[utoipa::path(put, path = "/api/v1/alert-settings", tag = "alerts",
     request_body = AlertSettingsView,
     responses((status = 200, body = AlertSettingsView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(super) async fn set_settings(
     State(state): State<AppState>,
     Admin(who): Admin,

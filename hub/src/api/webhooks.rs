@@ -133,7 +133,7 @@ pub(super) async fn list(
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "alerts", request_body = WebhookInput,
     responses((status = 201, body = CreatedWebhook), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     Admin(who): Admin,
@@ -184,7 +184,8 @@ pub(super) async fn create(
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, body = WebhookView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     admin: Admin,
