@@ -10,7 +10,7 @@
 //! PostgreSQL; `KW_BACKENDS=sqlite,postgres`, `KW_BUDGETS`, `KW_RUNS` to change). Prints
 //! median, fastest and slowest per backend.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use kubeworkz_hub::alerts::evaluate_org;
@@ -52,16 +52,6 @@ fn rows(
             pricing: None,
         })
         .collect()
-}
-
-fn summary(name: &str, backend: &str, times: &mut [Duration]) {
-    times.sort();
-    println!(
-        "{backend:>8} {name:<28} median {:>8.3}s  fastest {:>8.3}s  slowest {:>8.3}s",
-        times[times.len() / 2].as_secs_f64(),
-        times[0].as_secs_f64(),
-        times[times.len() - 1].as_secs_f64()
-    );
 }
 
 async fn bench(backend: &str, budgets: usize, runs: usize) {
@@ -168,8 +158,8 @@ async fn bench(backend: &str, budgets: usize, runs: usize) {
         steady.push(t.elapsed());
         assert!(fired.is_empty());
     }
-    summary("evaluate (first, fires)", backend, &mut first);
-    summary("evaluate (steady)", backend, &mut steady);
+    common::summary(&format!("{backend:>8} evaluate (first, fires)"), &mut first);
+    common::summary(&format!("{backend:>8} evaluate (steady)"), &mut steady);
     store.close().await;
 }
 

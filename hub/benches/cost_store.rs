@@ -7,7 +7,7 @@
 //! for PostgreSQL; `KW_BACKENDS=sqlite,postgres`, `KW_PODS`, `KW_RUNS` to change). Ingest is
 //! set-up, not measured. Prints median, fastest and slowest per step and backend.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kubeworkz_hub::cost::{ClusterPrices, allocate_hour, run_hour};
 use kubeworkz_hub::store::Cursor;
@@ -139,16 +139,6 @@ fn usage(pods: usize, hour: UnixMillis) -> Vec<UsageBucket> {
     out
 }
 
-fn summary(name: &str, backend: &str, times: &mut [Duration]) {
-    times.sort();
-    println!(
-        "{backend:>8} {name:<22} median {:>8.3}s  fastest {:>8.3}s  slowest {:>8.3}s",
-        times[times.len() / 2].as_secs_f64(),
-        times[0].as_secs_f64(),
-        times[times.len() - 1].as_secs_f64()
-    );
-}
-
 async fn bench(backend: &str, pods: usize, runs: usize) {
     let bench = common::fresh_store(backend).await;
     let (store, org) = (bench.store.clone(), bench.org);
@@ -207,10 +197,10 @@ async fn bench(backend: &str, pods: usize, runs: usize) {
         total.push(t.elapsed());
     }
     println!("{backend:>8} {rows} rows per hour ({NAMESPACES} namespaces + idle)");
-    summary("load (store)", backend, &mut load);
-    summary("engine", backend, &mut engine);
-    summary("save (store)", backend, &mut save);
-    summary("run_hour end to end", backend, &mut total);
+    common::summary(&format!("{backend:>8} load (store)"), &mut load);
+    common::summary(&format!("{backend:>8} engine"), &mut engine);
+    common::summary(&format!("{backend:>8} save (store)"), &mut save);
+    common::summary(&format!("{backend:>8} run_hour end to end"), &mut total);
     store.close().await;
 }
 

@@ -33,12 +33,7 @@ const ADMIN_PASSWORD: &str = "bench-admin-password";
 
 /// Resident memory now, in bytes.
 fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    (common::status_mib("VmRSS:") * 1024.0 * 1024.0) as u64
 }
 
 /// One namespace's hour: CPU and memory billed, two labels, as the engine writes them.

@@ -29,17 +29,7 @@ use kubeworkz_shared::time::UnixMillis;
 use common::env;
 
 fn rss_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (common::status_mib("VmRSS:"), common::status_mib("VmHWM:"))
 }
 
 /// Creation time of every bench pod: fixed, as creationTimestamp never changes for a uid.

@@ -28,31 +28,9 @@ const HOURS: usize = 30 * 24;
 const NAMESPACES: usize = 100;
 const REPLICAS: usize = 2;
 
-/// `/proc/self/status` field `name` (kB) in MiB.
-fn status_mib(name: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 /// Resets the peak RSS to the current RSS, so `VmHWM` is the peak of what follows.
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-fn summary(name: &str, times: &mut [Duration]) {
-    times.sort();
-    println!(
-        "{name:<34} median {:>8.3}s  fastest {:>8.3}s  slowest {:>8.3}s",
-        times[times.len() / 2].as_secs_f64(),
-        times[0].as_secs_f64(),
-        times[times.len() - 1].as_secs_f64()
-    );
 }
 
 /// Hour `h` of container `c`: a daily wave between 50 and 450 millicores, memory up to 1 GiB.
@@ -90,14 +68,14 @@ fn engine(containers: usize, runs: usize) {
         }
         total.push(t.elapsed());
         calls.push(in_engine);
-        peaks.push(status_mib("VmHWM:"));
+        peaks.push(common::status_mib("VmHWM:"));
     }
     println!(
         "engine: {containers} containers × {HOURS} hours (checksum {saving}), peak RSS {:.0} MiB",
         peaks.iter().cloned().fold(0.0, f64::max)
     );
-    summary("engine: recommend_samples calls", &mut calls);
-    summary("engine: pass incl. generating", &mut total);
+    common::summary("engine: recommend_samples calls", &mut calls);
+    common::summary("engine: pass incl. generating", &mut total);
 }
 
 fn pod(p: usize, created: UnixMillis) -> Object {
@@ -207,7 +185,7 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
     let mut lines = 0;
     for _ in 0..runs {
         reset_peak();
-        let before = status_mib("VmRSS:");
+        let before = common::status_mib("VmRSS:");
         let t = Instant::now();
         let list = recommendations(
             &store,
@@ -219,7 +197,7 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
         .await
         .unwrap();
         times.push(t.elapsed());
-        peaks.push(status_mib("VmHWM:") - before);
+        peaks.push(common::status_mib("VmHWM:") - before);
         lines = list.len();
     }
     times.sort();
@@ -232,7 +210,7 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
         median.as_secs_f64() * 1e6 / containers as f64,
         median.as_secs_f64() * 100_000.0 / containers as f64
     );
-    summary(&format!("{backend}: recommendations (store)"), &mut times);
+    common::summary(&format!("{backend}: recommendations (store)"), &mut times);
     store.close().await;
 }
 

@@ -22,6 +22,30 @@ pub fn env(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// `/proc/self/status` field `name` (e.g. `"VmRSS:"`, reported in kB) in MiB; 0 where the
+/// file is missing, so the benches still run off Linux.
+pub fn status_mib(name: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Prints the median, fastest and slowest of `times` (sorted in place) after `label`.
+pub fn summary(label: &str, times: &mut [Duration]) {
+    times.sort();
+    println!(
+        "{label:<37} median {:>8.3}s  fastest {:>8.3}s  slowest {:>8.3}s",
+        times[times.len() / 2].as_secs_f64(),
+        times[0].as_secs_f64(),
+        times[times.len() - 1].as_secs_f64()
+    );
+}
+
 /// The `p` quantile (0..=1, nearest rank) of `sorted` latencies.
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
