@@ -202,6 +202,8 @@ async fn each_pull_cluster_has_one_collector_and_a_dead_replicas_clusters_are_ta
                 held.get(&c.id.to_string()).map(String::as_str) == shard::owner(c.id, &names)
             });
             if !balanced {
+                // Shown only when the test fails: who held what at each look.
+                println!("not yet balanced: {held:?}");
                 return Ok(false);
             }
             let alive: BTreeMap<String, &Hub> = hubs.iter().map(|(n, h)| (n.clone(), h)).collect();

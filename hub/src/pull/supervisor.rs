@@ -183,17 +183,33 @@ impl PullSupervisor {
         );
     }
 
-    /// Stops the cluster's collector (it hands over its open usage hour first), then gives
-    /// its lease back so the replica the cluster now hashes to takes it at once.
-    async fn stop_cluster(&mut self, id: ClusterId) {
-        self.handle.0.lock().expect("pull handle lock").remove(&id);
-        if let Some(running) = self.running.remove(&id) {
-            running.cancel.cancel();
-            let _ = running.task.await;
-            if let Err(err) = self.store.release_lease(&running.lease.fence()).await {
-                tracing::warn!(cluster_id = %id, error = %err, "releasing a pull lease failed");
+    /// Stops the clusters' collectors (each hands over its open usage hour first), then gives
+    /// their leases back so the replicas the clusters now hash to take them at once.
+    ///
+    /// All at once: a collector may take its full drain time to stop, and stopping them one
+    /// after another would hold every later cluster's handover (and this worker's next tick)
+    /// behind it — with a dozen clusters to give back, past a lease's lifetime.
+    async fn stop_clusters(&mut self, ids: &[ClusterId]) {
+        let mut stopping = Vec::with_capacity(ids.len());
+        {
+            let mut handles = self.handle.0.lock().expect("pull handle lock");
+            for id in ids {
+                handles.remove(id);
+                if let Some(running) = self.running.remove(id) {
+                    running.cancel.cancel();
+                    stopping.push((*id, running));
+                }
             }
         }
+        let store = &self.store;
+        futures::future::join_all(stopping.into_iter().map(|(id, running)| async move {
+            let Running { task, lease, .. } = running;
+            let _ = task.await;
+            if let Err(err) = store.release_lease(&lease.fence()).await {
+                tracing::warn!(cluster_id = %id, error = %err, "releasing a pull lease failed");
+            }
+        }))
+        .await;
     }
 
     /// The pull targets this replica should collect: those hashed to it among the live
@@ -241,9 +257,11 @@ impl Worker for PullSupervisor {
             })
             .map(|(id, _)| *id)
             .collect();
-        for id in stale {
+        for id in &stale {
             tracing::info!(cluster_id = %id, "stopping pull collector");
-            self.stop_cluster(id).await;
+        }
+        self.stop_clusters(&stale).await;
+        for id in &stale {
             self.workers.remove(&format!("collector:{id}"));
         }
         for (id, target) in wanted {
@@ -270,9 +288,7 @@ impl Worker for PullSupervisor {
 
     async fn stop(&mut self) {
         let ids: Vec<ClusterId> = self.running.keys().copied().collect();
-        for id in ids {
-            self.stop_cluster(id).await;
-        }
+        self.stop_clusters(&ids).await;
     }
 }
 
