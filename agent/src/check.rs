@@ -139,8 +139,9 @@ impl fmt::Display for CheckReport {
         writeln!(f, "apiserver: {}", self.server_version)?;
         writeln!(
             f,
-            "provider:  {:?} ({})",
-            self.provider.provider, self.provider.evidence
+            "provider:  {} ({})",
+            self.provider.provider.name(),
+            self.provider.evidence
         )?;
         writeln!(f, "{}", self.helm_releases_line())?;
         writeln!(f, "\noperations the hub may ask for:")?;

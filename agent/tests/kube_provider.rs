@@ -76,6 +76,30 @@ async fn each_provider_is_recognised_on_a_real_cluster() -> Result<()> {
             NodeSpec::new("kind-control-plane").provider_id("kind://docker/kind/kind-control-plane"),
             Provider::Kind,
         ),
+        (
+            "rke2",
+            Some("v1.36.3+rke2r1"),
+            NodeSpec::new("rke2-server-0")
+                .label("node.kubernetes.io/instance-type", "rke2")
+                .provider_id("rke2://rke2-server-0"),
+            Provider::Rke2,
+        ),
+        (
+            "doks",
+            None,
+            NodeSpec::new("pool-k1x8n3c2o-x7r2q")
+                .label("doks.digitalocean.com/node-pool", "pool-k1x8n3c2o")
+                .label("node.kubernetes.io/instance-type", "s-2vcpu-4gb")
+                .provider_id("digitalocean://412345678"),
+            Provider::Doks,
+        ),
+        (
+            "eks-anywhere",
+            Some("v1.36.3-eks-1-36-4"),
+            NodeSpec::new("eksa-prod-md-0-7b9c5d8f4-x2v9q")
+                .provider_id("vsphere://4230e5b2-7d2e-1f7a-9c3b-2a1b0c9d8e7f"),
+            Provider::EksAnywhere,
+        ),
         ("vanilla", None, NodeSpec::new("node-1"), Provider::Vanilla),
     ];
     let mut wrong = Vec::new();

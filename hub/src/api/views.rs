@@ -397,7 +397,8 @@ pub struct ClusterView {
     pub environment: &'static str,
     /// Tags.
     pub tags: Vec<String>,
-    /// Detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`, `vanilla`).
+    /// Detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`, `rke2`, `oke`, `doks`,
+    /// `lke`, `ack`, `iks`, `hetzner`, `talos`, `microk8s`, `minikube`, `eks-anywhere`, `vanilla`).
     pub provider: Option<String>,
     /// Kubernetes server version.
     pub version: Option<String>,

@@ -96,10 +96,9 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
-/// The stored name of a detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`,
-/// `vanilla`).
+/// The stored name of a detected provider ([`kubeworkz_shared::model::Provider::name`]).
 pub fn provider_name(provider: kubeworkz_shared::model::Provider) -> String {
-    format!("{provider:?}").to_lowercase()
+    provider.name().to_owned()
 }
 
 /// Registers a cluster by kubeconfig; see the module docs.

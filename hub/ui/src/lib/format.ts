@@ -30,6 +30,8 @@ export function providerLabel(p: string | null | undefined): string {
   if (!p) return 'unknown'
   const known: Record<string, string> = {
     eks: 'EKS', gke: 'GKE', aks: 'AKS', k3s: 'k3s', openshift: 'OpenShift', kind: 'kind', vanilla: 'vanilla',
+    rke2: 'RKE2', oke: 'OKE', doks: 'DOKS', lke: 'LKE', ack: 'ACK', iks: 'IKS', hetzner: 'Hetzner',
+    talos: 'Talos', microk8s: 'MicroK8s', minikube: 'minikube', 'eks-anywhere': 'EKS Anywhere',
   }
   return known[p.toLowerCase()] ?? p
 }

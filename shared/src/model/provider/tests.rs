@@ -4,7 +4,12 @@ use k8s_openapi::api::core::v1::Node;
 
 use super::*;
 
-fn node(name: &str, provider_id: Option<&str>, labels: &[(&str, &str)]) -> NodeProjection {
+/// A node as the collector projects it from a `Node` with these labels and provider id.
+pub(super) fn node(
+    name: &str,
+    provider_id: Option<&str>,
+    labels: &[(&str, &str)],
+) -> NodeProjection {
     let labels: serde_json::Map<String, serde_json::Value> = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).into()))
@@ -202,10 +207,10 @@ fn providers_table() {
             Provider::Vanilla,
         ),
         (
-            "rke2 is not openshift",
+            "rke2 by version is not openshift",
             Some("v1.29.4+rke2r1"),
             vec![kubeadm_node("n")],
-            Provider::Vanilla,
+            Provider::Rke2,
         ),
         ("nothing known", None, vec![], Provider::Vanilla),
     ];
