@@ -19,12 +19,13 @@ use kubeworkz_shared::change::{Change, Object, ObjectKind};
 use kubeworkz_shared::collect::CollectorConfig;
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::health::ControlPlaneComponent;
+use kubeworkz_shared::model::health::{FailingPods, PodFailure};
 use kubeworkz_shared::model::usage::PodMetrics;
 use kubeworkz_shared::model::{
     HealthReason, HealthStatus, HelmReleaseStatus, PodPhase, PodProjection, Provider, pod_status,
 };
 use kubeworkz_testkit::cluster::{
-    ClusterSpec, ComponentKind, NodeSpec, TestCluster, USAGE_CPU_ANNOTATION,
+    CRASH_LOOP_LABEL, ClusterSpec, ComponentKind, NodeSpec, TestCluster, USAGE_CPU_ANNOTATION,
     USAGE_MEMORY_ANNOTATION,
 };
 use serde_json::json;
@@ -431,6 +432,62 @@ async fn verdicts_and_cluster_info_follow_the_nodes_not_the_timer() -> Result<()
             .any(|r| matches!(r, HealthReason::NodesNotReady { nodes } if nodes == &["node-b"]))
     })
     .await?;
+    down.stop().await;
+    Ok(())
+}
+
+/// The failing pods reason of a verdict, if it has one.
+fn failing(report: &kubeworkz_shared::model::HealthReport) -> Option<&Vec<FailingPods>> {
+    report.reasons.iter().find_map(|r| match r {
+        HealthReason::PodsFailing(groups) => Some(groups),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn a_crash_looping_pod_is_a_health_reason_until_it_is_gone() -> Result<()> {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let cluster =
+        TestCluster::start(ClusterSpec::new("failing", vec![NodeSpec::new("node-a")])).await?;
+    cluster.create_namespace("shop").await?;
+    let down = Downstream::start(cluster.client(), Arc::default());
+    down.until_health("a first verdict without failing pods", |h| {
+        failing(h).is_none()
+    })
+    .await?;
+
+    let pods: Api<Pod> = Api::namespaced(cluster.client(), "shop");
+    let pod = |name: &str, labels: serde_json::Value| -> Result<Pod> {
+        Ok(serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"nodeName": "node-a",
+                     "containers": [{"name": "app", "image": "shop/api:1.0"}]},
+        }))?)
+    };
+    pods.create(&PostParams::default(), &pod("fine", json!({}))?)
+        .await?;
+    pods.create(
+        &PostParams::default(),
+        &pod("loops", json!({CRASH_LOOP_LABEL: "true"}))?,
+    )
+    .await?;
+    down.until_health("the crash loop named, the fine pod not", |h| {
+        h.status == HealthStatus::Degraded
+            && failing(h).is_some_and(|groups| {
+                groups
+                    == &[FailingPods {
+                        failure: PodFailure::CrashLoopBackOff,
+                        count: 1,
+                        examples: vec!["shop/loops".to_owned()],
+                    }]
+            })
+    })
+    .await?;
+
+    pods.delete("loops", &DeleteParams::default().grace_period(0))
+        .await?;
+    down.until_health("no failing pods once it is gone", |h| failing(h).is_none())
+        .await?;
     down.stop().await;
     Ok(())
 }

@@ -336,6 +336,7 @@ pub fn reason_code(reason: &HealthReason) -> &'static str {
         HealthReason::StaleLease { .. } => "stale_lease",
         HealthReason::MetricsUnavailable => "metrics_unavailable",
         HealthReason::DeploymentsShort(_) => "deployments_short",
+        HealthReason::PodsFailing(_) => "pods_failing",
     }
 }
 

@@ -2,21 +2,39 @@
 
 use crate::change::{Object, ObjectKind};
 use crate::inventory::{Inventory, Keep};
+use crate::model::health::PodFailure;
+use crate::model::health::failing::pod_failure;
 use crate::model::{DeploymentProjection, NodeProjection};
 
 /// The collector's view of one object it has sent downstream: the projection only where the
 /// collector reads it back (node readiness and deployments short of replicas for health, nodes
 /// for `agent check`'s provider detection), the uid for every other kind. Counting per kind
 /// and applying deletes need nothing more, and pods — most of a cluster's objects — are
-/// thereby kept in a few hundred bytes each instead of their full projections.
+/// thereby kept in a few hundred bytes each instead of their full projections; a failing pod
+/// keeps its names and why, which health reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kept {
     /// A node, whole.
     Node(Box<NodeProjection>),
     /// A deployment, whole.
     Deployment(Box<DeploymentProjection>),
-    /// Any other kind: its uid.
+    /// A pod that crash-loops, cannot pull its image or was OOM-killed.
+    FailingPod(Box<FailingPod>),
+    /// Any other kind (and a pod that is not failing): its uid.
     Uid(Box<str>),
+}
+
+/// What is kept of a failing pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailingPod {
+    /// Object uid.
+    pub uid: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub name: String,
+    /// How it fails.
+    pub failure: PodFailure,
 }
 
 impl Keep for Kept {
@@ -24,6 +42,15 @@ impl Keep for Kept {
         match object {
             Object::Node(node) => Self::Node(Box::new(node.clone())),
             Object::Deployment(deployment) => Self::Deployment(Box::new(deployment.clone())),
+            Object::Pod(pod) => match pod_failure(pod) {
+                Some(failure) => Self::FailingPod(Box::new(FailingPod {
+                    uid: pod.uid.clone(),
+                    namespace: pod.namespace.clone(),
+                    name: pod.name.clone(),
+                    failure,
+                })),
+                None => Self::Uid(pod.uid.as_str().into()),
+            },
             other => Self::Uid(other.uid().into()),
         }
     }
@@ -32,6 +59,7 @@ impl Keep for Kept {
         match self {
             Self::Node(node) => &node.uid,
             Self::Deployment(deployment) => &deployment.uid,
+            Self::FailingPod(pod) => &pod.uid,
             Self::Uid(uid) => uid,
         }
     }
@@ -54,5 +82,13 @@ impl Inventory<Kept> {
                 Kept::Deployment(deployment) => Some(&**deployment),
                 _ => None,
             })
+    }
+
+    /// Every failing pod, ordered by namespace and name.
+    pub fn failing_pods(&self) -> impl Iterator<Item = &FailingPod> {
+        self.of_kind(ObjectKind::Pod).filter_map(|kept| match kept {
+            Kept::FailingPod(pod) => Some(&**pod),
+            _ => None,
+        })
     }
 }

@@ -24,6 +24,7 @@ use super::health::{ControlPlaneProbes, node_readiness};
 use super::{CollectError, CollectorOutput, Kept};
 use crate::inventory::Inventory;
 use crate::model::health::evaluate;
+use crate::model::health::failing::group_failing;
 use crate::model::provider::detect_provider;
 use crate::model::{ClusterInfo, NodeProjection};
 
@@ -130,8 +131,16 @@ impl Observer {
         probes: &ControlPlaneProbes,
         listed: bool,
     ) -> Result<(), CollectError> {
-        let signals = probes.signals(&self.lock());
-        let mut report = evaluate(&signals);
+        let (signals, failing) = {
+            let inventory = self.lock();
+            let failing = group_failing(
+                inventory
+                    .failing_pods()
+                    .map(|p| (p.namespace.as_str(), p.name.as_str(), p.failure)),
+            );
+            (probes.signals(&inventory), failing)
+        };
+        let mut report = evaluate(&signals).with_failing_pods(failing);
         if !listed {
             report = report.with_nodes_unknown();
         }

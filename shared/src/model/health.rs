@@ -14,7 +14,9 @@
 //!   its lease duration plus [`LEASE_CLOCK_SKEW_MILLIS`]). An *absent* Lease is normal on
 //!   managed control planes (EKS, GKE, AKS hide them) and is unknown, not unhealthy;
 //! - metrics.k8s.io is unavailable (costs fall back to requests only);
-//! - a Deployment has fewer available replicas than desired.
+//! - a Deployment has fewer available replicas than desired;
+//! - pods crash-loop, cannot pull their image, or were OOM-killed ([`failing`]), counted per
+//!   reason with a few named.
 //!
 //! **Healthy** otherwise.
 
@@ -24,7 +26,11 @@ use k8s_openapi::api::coordination::v1::Lease;
 use serde::{Deserialize, Serialize};
 
 use super::DeploymentProjection;
+
+pub mod failing;
+
 use crate::time::UnixMillis;
+pub use failing::{FailingPods, PodFailure};
 
 /// No heartbeat for this long makes a cluster Critical.
 pub const HEARTBEAT_CRITICAL_MILLIS: i64 = 120_000;
@@ -194,6 +200,8 @@ pub enum HealthReason {
     MetricsUnavailable,
     /// Deployments short of available replicas.
     DeploymentsShort(Vec<ShortDeployment>),
+    /// Pods failing, per reason (worst first).
+    PodsFailing(Vec<FailingPods>),
 }
 
 impl HealthReason {
@@ -208,7 +216,8 @@ impl HealthReason {
             | Self::NoNodes
             | Self::StaleLease { .. }
             | Self::MetricsUnavailable
-            | Self::DeploymentsShort(_) => HealthStatus::Degraded,
+            | Self::DeploymentsShort(_)
+            | Self::PodsFailing(_) => HealthStatus::Degraded,
         }
     }
 }
@@ -257,6 +266,10 @@ impl fmt::Display for HealthReason {
                     "deployments short of available replicas: {}",
                     names.join(", ")
                 )
+            }
+            Self::PodsFailing(groups) => {
+                let groups: Vec<String> = groups.iter().map(ToString::to_string).collect();
+                write!(f, "pods failing: {}", groups.join("; "))
             }
         }
     }
@@ -341,6 +354,18 @@ impl HealthReport {
     pub fn with_nodes_unknown(self) -> Self {
         let mut reasons = self.reasons;
         reasons.retain(|reason| *reason != HealthReason::NoNodes);
+        Self::from_reasons(reasons)
+    }
+
+    /// This verdict with the failing pods' reason added (none when `failing` is empty). Kept
+    /// out of [`HealthSignals`], whose encoding older hubs decode, and judged by whoever keeps
+    /// the pods: the collector, in the agent and in pull mode alike.
+    pub fn with_failing_pods(self, failing: Vec<FailingPods>) -> Self {
+        if failing.is_empty() {
+            return self;
+        }
+        let mut reasons = self.reasons;
+        reasons.push(HealthReason::PodsFailing(failing));
         Self::from_reasons(reasons)
     }
 }
