@@ -72,9 +72,9 @@ fn main() -> Result<()> {
         println!(
             "first log byte through the agent ({samples} requests, tailLines=10): \
              p50 {:?} p90 {:?} p99 {:?} max {:?}",
-            common::percentile(&times, 50.0),
-            common::percentile(&times, 90.0),
-            common::percentile(&times, 99.0),
+            common::percentile(&times, 0.50),
+            common::percentile(&times, 0.90),
+            common::percentile(&times, 0.99),
             times[times.len() - 1],
         );
         agent.stop().await?;
