@@ -127,9 +127,10 @@ fn bad_config(err: &kubeworkz_agent::config::ConfigError) -> ExitCode {
 
 /// In-cluster configuration, or `KUBECONFIG` when run outside a cluster.
 async fn cluster_client() -> anyhow::Result<kube::Client> {
-    kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .context("loading the cluster configuration (in-cluster or KUBECONFIG)")
+        .context("loading the cluster configuration (in-cluster or KUBECONFIG)")?;
+    kubeworkz_agent::kube_client::client(config).context("building the kube client")
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

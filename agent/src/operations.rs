@@ -127,7 +127,9 @@ async fn copy(mut source: LogStream, mut send: SendStream) {
     tokio::pin!(stopped);
     let mut buf = vec![0u8; COPY_BUFFER];
     loop {
+        // `biased`: a stop is noticed (and logged) before a write that it failed.
         let read = tokio::select! {
+            biased;
             _ = &mut stopped => return,
             read = source.read(&mut buf) => read,
         };
@@ -138,10 +140,12 @@ async fn copy(mut source: LogStream, mut send: SendStream) {
             }
             Ok(n) => {
                 let written = tokio::select! {
+                    biased;
                     _ = &mut stopped => return,
                     written = send.write_all(&buf[..n]) => written,
                 };
-                if written.is_err() {
+                if let Err(err) = written {
+                    tracing::info!(error = %err, "the stream to the hub broke: log stream closed");
                     return;
                 }
             }

@@ -13,21 +13,15 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, PostParams};
 use kubeworkz_testkit::chart;
-use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, PodLogs, TestCluster, append_log_lines};
-use serde_json::json;
+use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster, append_log_lines};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 mod common;
 
-use support::{hub as hub_support, real_agent};
-
-const ADMIN_EMAIL: &str = "admin@example.com";
-const ADMIN_PASSWORD: &str = "correct horse battery staple";
+use common::operations::{Stack, pod_with_log};
 
 fn main() -> Result<()> {
     let samples = common::env("KW_SAMPLES", 200);
@@ -48,40 +42,13 @@ fn main() -> Result<()> {
             .collect();
         let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
         append_log_lines(&log, &lines)?;
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": "web"},
-            "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
-        }))?;
-        let uid = Api::<Pod>::namespaced(cluster.client(), "apps")
-            .create(&PostParams::default(), &pod)
-            .await?
-            .metadata
-            .uid
-            .context("pod uid")?;
-        cluster
-            .set_pod_logs(
-                "apps",
-                "web",
-                &[PodLogs {
-                    containers: vec![],
-                    logs_file: &log,
-                    previous_logs_file: None,
-                    follow: false,
-                }],
-            )
-            .await?;
-
-        let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
-        let mut hub = hub_support::Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
-        let quic = hub.quic_addr()?;
-        let base = hub.api_url()?;
-        let token = hub_support::token_create(&db, "bench")?["token"]
-            .as_str()
-            .context("token")?
-            .to_owned();
-        let (agent, _) =
-            real_agent::from_chart(&cluster, dir.path(), quic, &token, "logs", &[]).await?;
-        let session = hub_support::login_session(&base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        let uid = pod_with_log(&cluster, "apps", "web", &log, false).await?;
+        let Stack {
+            hub,
+            agent,
+            base,
+            session,
+        } = Stack::start(&cluster, dir.path(), "logs").await?;
         let http = reqwest::Client::new();
         let url = format!("{base}/api/v1/k8s/pods/{uid}/logs?tailLines=10");
         let get = || http.get(&url).header("cookie", &session).send();
@@ -105,9 +72,9 @@ fn main() -> Result<()> {
         println!(
             "first log byte through the agent ({samples} requests, tailLines=10): \
              p50 {:?} p90 {:?} p99 {:?} max {:?}",
-            common::percentile(&times, 50.0),
-            common::percentile(&times, 90.0),
-            common::percentile(&times, 99.0),
+            common::percentile(&times, 0.50),
+            common::percentile(&times, 0.90),
+            common::percentile(&times, 0.99),
             times[times.len() - 1],
         );
         agent.stop().await?;

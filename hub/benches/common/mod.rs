@@ -2,6 +2,8 @@
 //! `tests/support`) and agent-mode clusters.
 #![allow(dead_code)] // each bench binary uses a part of it
 
+pub mod operations;
+
 use std::time::Duration;
 
 use kubeworkz_hub::store::{self, ClusterMode, Environment, NewCluster, Store};
@@ -25,7 +27,13 @@ pub fn env(name: &str, default: usize) -> usize {
 /// `/proc/self/status` field `name` (e.g. `"VmRSS:"`, reported in kB) in MiB; 0 where the
 /// file is missing, so the benches still run off Linux.
 pub fn status_mib(name: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    process_status_mib("self", name)
+}
+
+/// [`status_mib`] of another process: `pid` is its id (or `"self"`), e.g. a hub or agent the
+/// bench started.
+pub fn process_status_mib(pid: impl std::fmt::Display, name: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with(name))

@@ -35,7 +35,9 @@
 //! connection and the hub one per operation it asks of the agent (`operations`), no
 //! unidirectional streams, no datagrams. quinn buffers at most [`RECEIVE_WINDOW`] (1 MiB) of
 //! unread data per connection and [`SEND_WINDOW`] (256 KiB) of unacknowledged sent data, so a
-//! connection costs at most ~1.3 MiB of transport buffers. Frames are decoded within limits
+//! connection costs at most ~1.3 MiB of transport buffers, plus [`STREAM_RECEIVE_WINDOW`]
+//! for each operation the hub runs on it while its client does not read (so one stalled
+//! operation never holds the window the control stream and the others need). Frames are decoded within limits
 //! derived from their length (`kubeworkz_shared::protocol::budget`: nesting, elements,
 //! string bytes, an estimate of the decoded heap), and an authenticated connection's frames
 //! are admitted against two hub-wide budgets ([`FrameMemory`]): a frame reserves its length
@@ -83,7 +85,8 @@ use crate::pki::{DEFAULT_CLIENT_VALIDITY, HubCa, ServerIdentity};
 
 /// Connection-level receive window: unread bytes quinn buffers per connection.
 pub const RECEIVE_WINDOW: u32 = 1024 * 1024;
-/// Per-stream receive window (one stream per connection, so the same).
+/// Per-stream receive window: the control stream's, and each operation's (each running
+/// operation adds this much to the connection's window, `operations::receive_window`).
 pub const STREAM_RECEIVE_WINDOW: u32 = 1024 * 1024;
 /// Unacknowledged bytes the hub keeps in flight to one agent.
 pub const SEND_WINDOW: u64 = 256 * 1024;

@@ -8,6 +8,15 @@
 //! one, so QUIC flow control holds the agent back while a client is slow: per operation the
 //! hub keeps at most the stream's receive window. Dropping the byte stream stops the QUIC
 //! stream, which the agent sees at once and answers by dropping its Kubernetes stream.
+//!
+//! Unread bytes also count against the connection's receive window, which the agent's
+//! control stream and every other operation share: a client that stops reading a followed
+//! log would let its stream fill the whole base window and stall the connection (measured by
+//! `hub/benches/log_follows.rs`: other follows and new requests on that cluster waited for
+//! the stalled client). So each running operation brings its own stream window to the
+//! connection's ([`Slots`], [`receive_window`]): a stalled operation holds only its share,
+//! and the hub's unread bytes per connection stay within [`super::RECEIVE_WINDOW`] plus one
+//! [`super::STREAM_RECEIVE_WINDOW`] per running operation.
 
 use std::time::Duration;
 
@@ -17,7 +26,11 @@ use kubeworkz_shared::protocol::operations::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRA
 use kubeworkz_shared::protocol::{
     FrameError, FrameReader, FrameWriter, OperationError, OperationRequest, OperationResponse,
 };
-use tokio::sync::OwnedSemaphorePermit;
+use std::sync::{Arc, Mutex};
+
+use quinn::VarInt;
+
+use super::{RECEIVE_WINDOW, STREAM_RECEIVE_WINDOW};
 
 /// Operations one agent connection runs at once.
 pub const OPERATIONS_PER_CONNECTION: usize = 128;
@@ -45,11 +58,68 @@ pub enum OpenError {
     Broken(String),
 }
 
+/// The connection receive window while `running` operations run: the base window (the
+/// control stream's) and one stream window for each, so no stream can take another's share.
+pub fn receive_window(running: usize) -> VarInt {
+    let bytes = u64::from(RECEIVE_WINDOW) + running as u64 * u64::from(STREAM_RECEIVE_WINDOW);
+    VarInt::from_u64(bytes).unwrap_or(VarInt::MAX)
+}
+
+/// One connection's operation slots: at most [`OPERATIONS_PER_CONNECTION`] taken at once,
+/// and its receive window sized to how many are (see the module docs).
+#[derive(Debug)]
+pub(super) struct Slots {
+    conn: quinn::Connection,
+    running: Mutex<usize>,
+}
+
+impl Slots {
+    /// The slots of `conn`, none taken.
+    pub(super) fn new(conn: quinn::Connection) -> Arc<Self> {
+        Arc::new(Self {
+            conn,
+            running: Mutex::new(0),
+        })
+    }
+
+    /// A slot, held for as long as the operation's output is read; `TooMany` when all are
+    /// taken.
+    pub(super) fn take(self: &Arc<Self>) -> Result<Slot, OpenError> {
+        let mut running = self.running.lock().expect("operation slots lock");
+        if *running >= OPERATIONS_PER_CONNECTION {
+            return Err(OpenError::TooMany);
+        }
+        *running += 1;
+        // Under the lock, so the last window set is the one for the current count.
+        self.conn.set_receive_window(receive_window(*running));
+        Ok(Slot(self.clone()))
+    }
+
+    /// The connection running the operations.
+    pub(super) fn connection(&self) -> &quinn::Connection {
+        &self.conn
+    }
+}
+
+/// A taken slot; gives the operation's share of the window back when dropped.
+#[derive(Debug)]
+pub(super) struct Slot(Arc<Slots>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut running = self.0.running.lock().expect("operation slots lock");
+        *running -= 1;
+        self.0.conn.set_receive_window(receive_window(*running));
+    }
+}
+
 /// A started operation's output; see the module docs.
 #[derive(Debug)]
 pub struct OperationBody {
+    // Dropped first: the stream stops (and its unread bytes are released) before its share
+    // of the window goes.
     recv: quinn::RecvStream,
-    _permit: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 impl OperationBody {
@@ -67,12 +137,12 @@ impl OperationBody {
     }
 }
 
-/// Runs `request` on `conn` with `permit` held for as long as its output is read.
+/// Runs `request` on `slot`'s connection with `slot` held for as long as its output is read.
 pub(super) async fn open(
-    conn: &quinn::Connection,
-    permit: OwnedSemaphorePermit,
+    slot: Slot,
     request: &OperationRequest,
 ) -> Result<OperationBody, OpenError> {
+    let conn = slot.0.connection();
     let started = async {
         let (send, recv) = conn
             .open_bi()
@@ -91,12 +161,29 @@ pub(super) async fn open(
     let recv = tokio::time::timeout(OPERATION_ANSWER_TIMEOUT, started)
         .await
         .map_err(|_| OpenError::Broken("no answer in time".into()))??;
-    Ok(OperationBody {
-        recv,
-        _permit: permit,
-    })
+    Ok(OperationBody { recv, _slot: slot })
 }
 
 fn broken(err: FrameError) -> OpenError {
     OpenError::Broken(err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_running_operation_brings_its_stream_window() {
+        assert_eq!(receive_window(0).into_inner(), u64::from(RECEIVE_WINDOW));
+        let one = receive_window(1).into_inner() - receive_window(0).into_inner();
+        assert_eq!(one, u64::from(STREAM_RECEIVE_WINDOW));
+        // All slots taken and stalled, the control stream still has the base window.
+        let full = receive_window(OPERATIONS_PER_CONNECTION).into_inner();
+        assert_eq!(
+            full - OPERATIONS_PER_CONNECTION as u64 * u64::from(STREAM_RECEIVE_WINDOW),
+            u64::from(RECEIVE_WINDOW)
+        );
+        // Bounded: 129 MiB per connection at most, whatever the clients do.
+        assert_eq!(full, 129 * 1024 * 1024);
+    }
 }

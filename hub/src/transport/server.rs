@@ -10,9 +10,9 @@ use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::protocol::OperationRequest;
 use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, Command, FrameMemory, HubMessage, close};
 use quinn::VarInt;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
-use super::operations::{OPERATIONS_PER_CONNECTION, OpenError, OperationBody};
+use super::operations::{OpenError, OperationBody, Slots};
 
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
@@ -42,8 +42,8 @@ struct LiveSession {
     conn: quinn::Connection,
     /// To the session task, which writes them on the agent's stream.
     commands: mpsc::Sender<HubMessage>,
-    /// Permits for operations running on this connection.
-    operations: Arc<Semaphore>,
+    /// The operations running on this connection.
+    operations: Arc<Slots>,
     /// Its claim on the cluster's agent session in the store, once welcomed
     /// ([`AgentAuthority::claim_session`]).
     claim: Option<Fence>,
@@ -79,7 +79,7 @@ impl Shared {
                 serial: session.serial.clone(),
                 conn: conn.clone(),
                 commands,
-                operations: Arc::new(Semaphore::new(OPERATIONS_PER_CONNECTION)),
+                operations: Slots::new(conn.clone()),
                 claim: None,
             },
         );
@@ -379,15 +379,12 @@ impl HubTransport {
         cluster: ClusterId,
         request: &OperationRequest,
     ) -> Result<OperationBody, OpenError> {
-        let (conn, permits) = {
+        let slots = {
             let live = self.shared.live.lock().expect("registry lock");
             let session = live.get(&cluster).ok_or(OpenError::NotConnected)?;
-            (session.conn.clone(), session.operations.clone())
+            session.operations.clone()
         };
-        let permit = permits
-            .try_acquire_owned()
-            .map_err(|_| OpenError::TooMany)?;
-        super::operations::open(&conn, permit, request).await
+        super::operations::open(slots.take()?, request).await
     }
 
     /// Clusters with a live, authenticated connection.

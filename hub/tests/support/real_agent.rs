@@ -73,6 +73,12 @@ impl Agent {
         })
     }
 
+    /// The process id (benches read its memory from `/proc`).
+    #[allow(dead_code)] // only the log-follow bench reads it
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The whole log file (every run that appended to it).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
