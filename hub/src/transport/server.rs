@@ -13,6 +13,8 @@ use quinn::VarInt;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::operations::{OPERATIONS_PER_CONNECTION, OpenError, OperationBody};
+use kubeworkz_shared::operations::ExecChannels;
+use kubeworkz_shared::protocol::ExecRequest;
 
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
@@ -388,6 +390,24 @@ impl HubTransport {
             .try_acquire_owned()
             .map_err(|_| OpenError::TooMany)?;
         super::operations::open(&conn, permit, request).await
+    }
+
+    /// Starts an exec session on the cluster's live connection (`super::operations`); it
+    /// counts as one of the connection's operations while it lasts.
+    pub async fn open_exec(
+        &self,
+        cluster: ClusterId,
+        request: &ExecRequest,
+    ) -> Result<ExecChannels, OpenError> {
+        let (conn, permits) = {
+            let live = self.shared.live.lock().expect("registry lock");
+            let session = live.get(&cluster).ok_or(OpenError::NotConnected)?;
+            (session.conn.clone(), session.operations.clone())
+        };
+        let permit = permits
+            .try_acquire_owned()
+            .map_err(|_| OpenError::TooMany)?;
+        super::operations::open_exec(&conn, permit, request).await
     }
 
     /// Clusters with a live, authenticated connection.
