@@ -291,15 +291,13 @@ pub(super) async fn pod_exec(
         Ok(started) => started,
         Err(err) => {
             let outcome = format!("failure: {}", err.status_and_code().1);
-            let detail = Some(err.to_string());
-            record_detail(
+            audit(
                 &state,
-                who.org_id,
-                &who.actor,
+                &who,
                 &ctx,
                 ("pod.exec", &target),
                 outcome,
-                detail,
+                err.to_string(),
             )
             .await;
             return Err(err);
@@ -311,15 +309,13 @@ pub(super) async fn pod_exec(
         request.command,
         if request.tty { ", with a terminal" } else { "" }
     );
-    let what = ("pod.exec", target.as_str());
-    record_detail(
+    audit(
         &state,
-        who.org_id,
-        &who.actor,
+        &who,
         &ctx,
-        what,
+        ("pod.exec", &target),
         "success".into(),
-        Some(detail),
+        detail,
     )
     .await;
     let idle = state.settings.terminal_idle_timeout;
@@ -338,17 +334,29 @@ pub(super) async fn pod_exec(
             );
             tracing::info!(%target, %detail, "terminal closed");
             let what = ("pod.exec.end", target.as_str());
-            record_detail(
-                &state,
-                who.org_id,
-                &who.actor,
-                &ctx,
-                what,
-                "success".into(),
-                Some(detail),
-            )
-            .await;
+            audit(&state, &who, &ctx, what, "success".into(), detail).await;
         }))
+}
+
+/// One audit entry of a session (`pod.exec` or `pod.exec.end`) with its detail.
+async fn audit(
+    state: &AppState,
+    who: &Principal,
+    ctx: &RequestContext,
+    what: (&str, &str),
+    outcome: String,
+    detail: String,
+) {
+    record_detail(
+        state,
+        who.org_id,
+        &who.actor,
+        ctx,
+        what,
+        outcome,
+        Some(detail),
+    )
+    .await;
 }
 
 fn describe(exit: &ExecExit) -> String {

@@ -381,6 +381,15 @@ impl HubTransport {
         cluster: ClusterId,
         request: &OperationRequest,
     ) -> Result<OperationBody, OpenError> {
+        let (conn, permit) = self.operation_slot(cluster)?;
+        super::operations::open(&conn, permit, request).await
+    }
+
+    /// The cluster's live connection and one of its operation slots.
+    fn operation_slot(
+        &self,
+        cluster: ClusterId,
+    ) -> Result<(quinn::Connection, tokio::sync::OwnedSemaphorePermit), OpenError> {
         let (conn, permits) = {
             let live = self.shared.live.lock().expect("registry lock");
             let session = live.get(&cluster).ok_or(OpenError::NotConnected)?;
@@ -389,7 +398,7 @@ impl HubTransport {
         let permit = permits
             .try_acquire_owned()
             .map_err(|_| OpenError::TooMany)?;
-        super::operations::open(&conn, permit, request).await
+        Ok((conn, permit))
     }
 
     /// Starts an exec session on the cluster's live connection (`super::operations`); it
@@ -399,14 +408,7 @@ impl HubTransport {
         cluster: ClusterId,
         request: &ExecRequest,
     ) -> Result<ExecChannels, OpenError> {
-        let (conn, permits) = {
-            let live = self.shared.live.lock().expect("registry lock");
-            let session = live.get(&cluster).ok_or(OpenError::NotConnected)?;
-            (session.conn.clone(), session.operations.clone())
-        };
-        let permit = permits
-            .try_acquire_owned()
-            .map_err(|_| OpenError::TooMany)?;
+        let (conn, permit) = self.operation_slot(cluster)?;
         super::operations::open_exec(&conn, permit, request).await
     }
 
