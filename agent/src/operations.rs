@@ -9,12 +9,17 @@
 //! side slows the Kubernetes read instead of growing a queue. When the hub stops reading
 //! (its client went away) the stream's `stopped` fires and the Kubernetes stream is dropped
 //! at once, even when a followed log is silent.
+//!
+//! An exec keeps the stream open both ways: the agent starts the command, answers
+//! `Streaming` and carries the session's frames (`operations::bridge`) until the command
+//! ends or the hub closes its side, which aborts the Kubernetes stream at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::AsyncReadExt as _;
 use kubeworkz_shared::operations::{self, LogStream, OperationSet, Output};
+use kubeworkz_shared::protocol::ExecRequest;
 use kubeworkz_shared::protocol::operations::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use kubeworkz_shared::protocol::{
     FrameReader, FrameWriter, OperationError, OperationRequest, OperationResponse,
@@ -85,6 +90,9 @@ impl OperationServer {
             return refuse(writer, OperationError::NotEnabled(operation)).await;
         }
         tracing::info!(%operation, "the hub runs an operation");
+        if let OperationRequest::Exec(exec) = &request {
+            return self.exec(exec, writer, reader.into_inner()).await;
+        }
         match operations::run(&self.client, &request).await {
             Ok(output) => {
                 if writer.write(&OperationResponse::Streaming).await.is_err() {
@@ -102,6 +110,34 @@ impl OperationServer {
             }
             Err(err) => refuse(writer, err).await,
         }
+    }
+}
+
+impl OperationServer {
+    /// Runs an exec session on the stream until the command ends or the hub closes it.
+    async fn exec(
+        &self,
+        request: &ExecRequest,
+        mut writer: FrameWriter<SendStream>,
+        recv: RecvStream,
+    ) {
+        let process = match operations::exec(&self.client, request).await {
+            Ok(process) => process,
+            Err(err) => return refuse(writer, err).await,
+        };
+        if writer.write(&OperationResponse::Streaming).await.is_err() {
+            return;
+        }
+        let (channels, ends) = operations::exec_channels();
+        let session = operations::run_exec(process, ends);
+        let carried =
+            operations::bridge(recv, writer.into_inner(), channels.input, channels.output);
+        let (exit, ()) = tokio::join!(session, carried);
+        tracing::info!(
+            code = ?exit.code,
+            message = %exit.message,
+            "exec session ended"
+        );
     }
 }
 

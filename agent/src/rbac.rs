@@ -145,10 +145,11 @@ pub fn operation_permissions(operation: Operation) -> &'static [Permission] {
             why: "operations.actions: delete pods",
         },
     ];
+    // kube-rs execs over a WebSocket: a GET, authorized as `get` and as `create`.
     const EXEC: &[Permission] = &[Permission {
         group: "",
         resource: "pods",
-        verbs: &["create"],
+        verbs: &["get", "create"],
         namespace: None,
         name: None,
         subresource: Some("exec"),

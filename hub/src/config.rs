@@ -110,6 +110,12 @@ pub struct ServeConfig {
         value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub http_request_timeout_secs: u64,
 
+    /// Seconds a terminal (pod exec) may pass with no byte either way before the hub closes
+    /// it.
+    #[arg(long, env = "KUBEWORKZ_TERMINAL_IDLE_TIMEOUT_SECS", default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub terminal_idle_timeout_secs: u64,
+
     /// Seconds a keep-alive connection may stay idle, or a busy one move no byte.
     #[arg(long, env = "KUBEWORKZ_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 120,
         value_parser = clap::value_parser!(u64).range(1..=86_400))]

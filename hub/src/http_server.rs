@@ -159,7 +159,9 @@ async fn serve_connection(
     builder
         .keep_alive(true)
         .header_read_timeout(None::<Duration>);
-    let connection = builder.serve_connection(io, service);
+    // Upgrades (the terminal's WebSocket) leave this loop: the upgraded socket belongs to its
+    // handler, which keeps its own idle timeout and shutdown.
+    let connection = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(connection);
     let mut draining = false;
     loop {

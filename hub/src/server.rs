@@ -181,6 +181,7 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         probe: crate::pull::ProbeSettings::new(egress),
         trusted_proxies: TrustedProxies::new(config.trusted_proxies.iter().copied()),
         request_timeout: Duration::from_secs(config.http_request_timeout_secs),
+        terminal_idle_timeout: Duration::from_secs(config.terminal_idle_timeout_secs),
         metrics_token: config
             .metrics_token
             .clone()

@@ -31,6 +31,9 @@ pub struct ApiSettings {
     pub trusted_proxies: TrustedProxies,
     /// Longest a request may take until its response starts (`--http-request-timeout-secs`).
     pub request_timeout: Duration,
+    /// Longest a terminal may pass with no byte either way
+    /// (`--terminal-idle-timeout-secs`).
+    pub terminal_idle_timeout: Duration,
     /// The bearer token `/metrics` requires, when set (`--metrics-token`).
     pub metrics_token: Option<Secret>,
     /// This process's id among the hub replicas (`--replica-id`), shown by `/readyz`.
@@ -46,6 +49,7 @@ impl Default for ApiSettings {
             public_url: None,
             trusted_proxies: TrustedProxies::default(),
             request_timeout: Duration::from_secs(60),
+            terminal_idle_timeout: Duration::from_secs(900),
             metrics_token: None,
             replica_id: String::new(),
         }
@@ -84,6 +88,8 @@ pub struct AppState {
     /// The agents' live connections, on which operations (logs) run; `None` where no agent
     /// endpoint runs (tests of the API alone).
     pub agents: Option<crate::transport::HubTransport>,
+    /// The open terminals, counted per user and organization.
+    pub terminals: Arc<crate::api::TerminalSessions>,
 }
 
 impl AppState {
@@ -103,6 +109,7 @@ impl AppState {
             events: Arc::new(EventFeeds::default()),
             oidc: Arc::new(crate::oidc::Oidc::new()),
             agents: None,
+            terminals: Arc::default(),
         }
     }
 }

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::hub::{Hub, cli_with_stdin, register_pull_instead, token_create};
+use support::hub::{Hub, cli_with_stdin, login_with_csrf, register_pull_instead, token_create};
 use support::real_agent::{self, Agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -52,31 +52,11 @@ struct Answer {
 
 impl Caller {
     async fn login(base: &str, email: &str, password: &str) -> Result<Self> {
-        let http = reqwest::Client::new();
-        let login = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await?;
-        ensure!(login.status() == 200, "login {email}: {}", login.status());
-        let cookie = |name: &str| {
-            login
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|c| c.starts_with(&format!("{name}=")))
-                .and_then(|c| c.split(';').next())
-                .map(str::to_owned)
-                .with_context(|| format!("no {name} cookie"))
-        };
-        let session = cookie("kubeworkz_session")?;
-        let csrf_cookie = cookie("csrf_token")?;
-        let csrf = csrf_cookie.trim_start_matches("csrf_token=").to_owned();
+        let (cookie, csrf) = login_with_csrf(base, email, password).await?;
         Ok(Self {
             base: base.to_owned(),
-            http,
-            cookie: format!("{session}; {csrf_cookie}"),
+            http: reqwest::Client::new(),
+            cookie,
             csrf,
         })
     }

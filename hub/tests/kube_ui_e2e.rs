@@ -2,7 +2,8 @@
 //! `kubeworkz-hub serve` (the UI embedded in it), and `hub/ui/e2e/run.mjs` driving Debian's
 //! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod,
 //! a scale in the cluster seen without reload, a scale from the deployment page (confirmed,
-//! its change shown, the pod count following), the Savings page's right-sizing table and its
+//! its change shown, the pod count following), a terminal on a pod running a typed command
+//! (`enable_terminals`), the Savings page's right-sizing table and its
 //! CSV download, dark mode, a viewer without mutating
 //! controls, axe-core on the main pages, no console errors. Screenshots land in
 //! `target/ui-screenshots/` (the CI artifact).
@@ -53,6 +54,13 @@ fn deployment() -> Result<Deployment> {
     }))?)
 }
 
+/// The terminal step: the deployment's pods run exec'd commands on the test host (KWOK's
+/// `ClusterExec`), in `work_dir`. The cluster is registered by kubeconfig, whose admin
+/// rights include `pods/exec`: there is no agent chart to switch `operations.exec` on.
+async fn enable_terminals(cluster: &TestCluster, work_dir: &std::path::Path) -> Result<()> {
+    cluster.set_namespace_exec(NAMESPACE, work_dir).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -> Result<()> {
     let ui = browser::ui_dir()?;
@@ -66,6 +74,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         .await?;
 
     let dir = tempfile::tempdir()?;
+    enable_terminals(&cluster, dir.path()).await?;
     let db = format!("sqlite://{}", dir.path().join("kubeworkz.db").display());
     let mut hub = Hub::start_with_admin(&db, ADMIN_EMAIL, ADMIN_PASSWORD);
     let url = hub.api_url()?;
@@ -143,6 +152,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "deployment-scale-confirm.png",
         "deployment-scaled.png",
         "savings.png",
+        "pod-terminal.png",
     ] {
         let size = std::fs::metadata(shots.join(shot))
             .with_context(|| format!("screenshot {shot}"))?

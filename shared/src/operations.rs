@@ -13,9 +13,14 @@ use kube::api::LogParams;
 use crate::protocol::{LogsRequest, Operation, OperationError, OperationRequest};
 
 mod actions;
+mod exec;
 mod objects;
 
 pub use actions::{ActionOutcome, RESTARTED_AT, delete_pod, restart, scale};
+pub use exec::{
+    CLOSED_BY_CLIENT, EXEC_QUEUE, ExecChannels, ExecEnds, ExecProcess, MAX_EXEC_ARGS,
+    MAX_EXEC_COMMAND_BYTES, bridge, check_command, exec, exec_channels, exit_of, run_exec,
+};
 pub use objects::{EventSummary, MAX_EVENTS, events, object};
 
 /// A log's bytes as Kubernetes sends them; dropping it closes the Kubernetes stream.
@@ -58,6 +63,10 @@ pub async fn run(
         OperationRequest::Scale(request) => outcome(scale(client, request).await?),
         OperationRequest::Restart(target) => outcome(restart(client, target).await?),
         OperationRequest::DeletePod(target) => outcome(delete_pod(client, target).await?),
+        // A session, not an answer: callers run it with `exec` and `run_exec`.
+        OperationRequest::Exec(_) => Err(OperationError::BadRequest(
+            "an exec is a session: open it with exec".into(),
+        )),
     }
 }
 

@@ -36,6 +36,7 @@
 //! Simulated nodes always have InternalIP 127.0.0.1 (KWOK's own server): metrics-server scrapes
 //! node addresses, so a node address elsewhere would send traffic off this machine.
 
+mod exec;
 mod knobs;
 mod kwok;
 mod logs;

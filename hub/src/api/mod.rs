@@ -2,7 +2,7 @@
 //!
 //! Every route sits behind the request-context middleware (request id, client address,
 //! response counters); bodies are limited to 64 KiB except registration, which takes a
-//! kubeconfig. Every route but the streaming ones (the event stream, exports, logs) must have its response
+//! kubeconfig. Every route but the streaming ones (the event stream, exports, logs, terminals) must have its response
 //! started within the request timeout. Handlers authenticate with the
 //! [`extract::Principal`] extractor and check the admin role with [`extract::Admin`]; every
 //! mutation is audited (`audit.rs`).
@@ -39,6 +39,7 @@ mod search;
 mod search_export;
 mod session;
 mod switches;
+mod terminal;
 mod timestamp;
 mod usage;
 mod views;
@@ -51,6 +52,7 @@ use axum::{Router, middleware};
 use tower_http::trace::TraceLayer;
 
 pub use context::{REQUEST_ID_HEADER, RequestContext};
+pub use terminal::TerminalSessions;
 pub use usage::parse_duration;
 
 use crate::error::ApiError;
@@ -219,7 +221,8 @@ pub fn router(state: AppState) -> Router {
     let streaming = Router::new()
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/k8s/search/export", get(search_export::export))
-        .route("/api/v1/k8s/pods/{id}/logs", get(logs::pod_logs));
+        .route("/api/v1/k8s/pods/{id}/logs", get(logs::pod_logs))
+        .route("/api/v1/k8s/pods/{id}/exec", get(terminal::pod_exec));
     timed
         .merge(streaming)
         .method_not_allowed_fallback(method_not_allowed)

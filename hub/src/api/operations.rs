@@ -6,8 +6,8 @@
 use axum::body::Bytes;
 use futures::{AsyncReadExt as _, Stream, StreamExt as _};
 use kubeworkz_shared::ids::ClusterId;
-use kubeworkz_shared::operations::{self, LogStream, Output};
-use kubeworkz_shared::protocol::{OperationError, OperationRequest};
+use kubeworkz_shared::operations::{self, ExecChannels, LogStream, Output};
+use kubeworkz_shared::protocol::{ExecRequest, OperationError, OperationRequest};
 
 use super::extract::Principal;
 use crate::error::ApiError;
@@ -22,14 +22,20 @@ const CHUNK: usize = 32 * 1024;
 pub(super) type ByteStream =
     std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
-/// Runs `request` on `cluster` (the caller checked it is `who`'s) and returns its output,
-/// which ends early when the hub shuts down.
-pub(super) async fn stream(
-    state: &AppState,
+/// Where an operation on a cluster runs.
+enum Route<'a> {
+    /// On the agent's live connection.
+    Agent(&'a crate::transport::HubTransport),
+    /// In the hub, with the stored kubeconfig's client.
+    Pull(kube::Client),
+}
+
+/// Where operations on `cluster` (the caller checked it is `who`'s) run now.
+async fn route<'a>(
+    state: &'a AppState,
     who: &Principal,
     cluster: ClusterId,
-    request: OperationRequest,
-) -> Result<ByteStream, ApiError> {
+) -> Result<Route<'a>, ApiError> {
     let record = state
         .store
         .cluster(who.org_id, cluster)
@@ -38,15 +44,12 @@ pub(super) async fn stream(
     if !record.enabled {
         return Err(ApiError::Conflict("the cluster is disabled".into()));
     }
-    let output: ByteStream = match record.mode {
-        ClusterMode::Agent => {
-            let agents = state.agents.as_ref().ok_or_else(not_connected)?;
-            let body = agents
-                .open_operation(cluster, &request)
-                .await
-                .map_err(open_error)?;
-            Box::pin(body.into_stream())
-        }
+    match record.mode {
+        ClusterMode::Agent => state
+            .agents
+            .as_ref()
+            .map(Route::Agent)
+            .ok_or_else(not_connected),
         ClusterMode::Kubeconfig => {
             let target = state
                 .store
@@ -62,21 +65,63 @@ pub(super) async fn stream(
             )
             .await
             .map_err(|err| ApiError::ClusterUnavailable(err.to_string()))?;
-            match operations::run(&client, &request)
-                .await
-                .map_err(operation_error)?
-            {
-                Output::Stream(log) => Box::pin(read_chunks(log)),
-                Output::Body(body) => {
-                    Box::pin(futures::stream::once(async move { Ok(Bytes::from(body)) }))
-                }
-            }
+            Ok(Route::Pull(client))
         }
+    }
+}
+
+/// Runs `request` on `cluster` (the caller checked it is `who`'s) and returns its output,
+/// which ends early when the hub shuts down.
+pub(super) async fn stream(
+    state: &AppState,
+    who: &Principal,
+    cluster: ClusterId,
+    request: OperationRequest,
+) -> Result<ByteStream, ApiError> {
+    let output: ByteStream = match route(state, who, cluster).await? {
+        Route::Agent(agents) => {
+            let body = agents
+                .open_operation(cluster, &request)
+                .await
+                .map_err(open_error)?;
+            Box::pin(body.into_stream())
+        }
+        Route::Pull(client) => match operations::run(&client, &request)
+            .await
+            .map_err(operation_error)?
+        {
+            Output::Stream(log) => Box::pin(read_chunks(log)),
+            Output::Body(body) => {
+                Box::pin(futures::stream::once(async move { Ok(Bytes::from(body)) }))
+            }
+        },
     };
     let shutdown = state.shutdown.clone();
     Ok(Box::pin(output.take_until(Box::pin(async move {
         shutdown.wait().await
     }))))
+}
+
+/// Starts an exec session on `cluster` (the caller checked it is `who`'s): through the
+/// agent, or run by the hub itself with the same code for a pull-mode cluster. Dropping the
+/// channels' input ends the command's stream.
+pub(super) async fn exec(
+    state: &AppState,
+    who: &Principal,
+    cluster: ClusterId,
+    request: &ExecRequest,
+) -> Result<ExecChannels, ApiError> {
+    match route(state, who, cluster).await? {
+        Route::Agent(agents) => agents.open_exec(cluster, request).await.map_err(open_error),
+        Route::Pull(client) => {
+            let process = operations::exec(&client, request)
+                .await
+                .map_err(operation_error)?;
+            let (channels, ends) = operations::exec_channels();
+            tokio::spawn(operations::run_exec(process, ends));
+            Ok(channels)
+        }
+    }
 }
 
 /// `log` as chunks, read only when the consumer asks for the next one.

@@ -110,3 +110,27 @@ pub(super) async fn may_read_logs(state: &AppState, who: &Principal) -> Result<(
         ))
     }
 }
+
+/// Lets admins open terminals, and operators where the organization turned
+/// `operators_exec` on; refuses viewers always.
+pub(super) async fn may_exec(state: &AppState, who: &Principal) -> Result<(), ApiError> {
+    if who.role.includes(Role::Admin) {
+        return Ok(());
+    }
+    if who.role.includes(Role::Operator) {
+        if state
+            .store
+            .operation_switches(who.org_id)
+            .await?
+            .operators_exec
+        {
+            return Ok(());
+        }
+        return Err(ApiError::Forbidden(
+            "this organization lets only admins open terminals (operators_exec is off)".into(),
+        ));
+    }
+    Err(ApiError::Forbidden(
+        "opening a terminal needs the admin role, or the operator role where the organization allows it".into(),
+    ))
+}

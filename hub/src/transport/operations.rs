@@ -17,14 +17,20 @@
 //! connection's ([`Slots`], [`receive_window`]): a stalled operation holds only its share,
 //! and the hub's unread bytes per connection stay within [`super::RECEIVE_WINDOW`] plus one
 //! [`super::STREAM_RECEIVE_WINDOW`] per running operation.
+//!
+//! An exec keeps the stream open both ways ([`open_exec`]): a task carries the session's
+//! bounded channels over it (`kubeworkz_shared::operations::bridge`), and the caller's
+//! dropping its input finishes the hub's side, which ends the command's stream.
 
 use std::time::Duration;
 
 use axum::body::Bytes;
 use futures::Stream;
+use kubeworkz_shared::operations::{self, ExecChannels, exec_channels};
 use kubeworkz_shared::protocol::operations::{MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use kubeworkz_shared::protocol::{
-    FrameError, FrameReader, FrameWriter, OperationError, OperationRequest, OperationResponse,
+    ExecRequest, FrameError, FrameReader, FrameWriter, OperationError, OperationRequest,
+    OperationResponse,
 };
 use std::sync::{Arc, Mutex};
 
@@ -142,7 +148,36 @@ pub(super) async fn open(
     slot: Slot,
     request: &OperationRequest,
 ) -> Result<OperationBody, OpenError> {
-    let conn = slot.0.connection();
+    let (mut send, recv) = start(slot.0.connection(), request).await?;
+    // The agent reads one request; nothing more goes this way.
+    let _ = send.finish();
+    Ok(OperationBody { recv, _slot: slot })
+}
+
+/// Starts an exec on `slot`'s connection and carries its session in a task holding `slot`.
+pub(super) async fn open_exec(
+    slot: Slot,
+    request: &ExecRequest,
+) -> Result<ExecChannels, OpenError> {
+    let (send, recv) = start(
+        slot.0.connection(),
+        &OperationRequest::Exec(request.clone()),
+    )
+    .await?;
+    let (channels, ends) = exec_channels();
+    tokio::spawn(async move {
+        operations::bridge(recv, send, ends.output, ends.input).await;
+        drop(slot);
+    });
+    Ok(channels)
+}
+
+/// Writes `request` on a new stream and reads the agent's answer: the stream's two sides
+/// when the operation runs.
+async fn start(
+    conn: &quinn::Connection,
+    request: &OperationRequest,
+) -> Result<(quinn::SendStream, quinn::RecvStream), OpenError> {
     let started = async {
         let (send, recv) = conn
             .open_bi()
@@ -150,18 +185,15 @@ pub(super) async fn open(
             .map_err(|err| OpenError::Broken(err.to_string()))?;
         let mut writer = FrameWriter::new(send, MAX_REQUEST_FRAME);
         writer.write(request).await.map_err(broken)?;
-        // The agent reads one request; nothing more goes this way.
-        let _ = writer.into_inner().finish();
         let mut reader = FrameReader::new(recv, MAX_RESPONSE_FRAME);
         match reader.read::<OperationResponse>().await.map_err(broken)? {
-            OperationResponse::Streaming => Ok(reader.into_inner()),
+            OperationResponse::Streaming => Ok((writer.into_inner(), reader.into_inner())),
             OperationResponse::Failed(err) => Err(OpenError::Refused(err)),
         }
     };
-    let recv = tokio::time::timeout(OPERATION_ANSWER_TIMEOUT, started)
+    tokio::time::timeout(OPERATION_ANSWER_TIMEOUT, started)
         .await
-        .map_err(|_| OpenError::Broken("no answer in time".into()))??;
-    Ok(OperationBody { recv, _slot: slot })
+        .map_err(|_| OpenError::Broken("no answer in time".into()))?
 }
 
 fn broken(err: FrameError) -> OpenError {

@@ -12,7 +12,9 @@ use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, Command, FrameMemory, HubM
 use quinn::VarInt;
 use tokio::sync::mpsc;
 
-use super::operations::{OpenError, OperationBody, Slots};
+use super::operations::{OpenError, OperationBody, Slot, Slots};
+use kubeworkz_shared::operations::ExecChannels;
+use kubeworkz_shared::protocol::ExecRequest;
 
 use super::{AgentAuthority, TransportSettings, server_config, session};
 use crate::pki::{HubCa, ServerIdentity};
@@ -379,12 +381,27 @@ impl HubTransport {
         cluster: ClusterId,
         request: &OperationRequest,
     ) -> Result<OperationBody, OpenError> {
+        super::operations::open(self.operation_slot(cluster)?, request).await
+    }
+
+    /// One of the cluster's live connection's operation slots.
+    fn operation_slot(&self, cluster: ClusterId) -> Result<Slot, OpenError> {
         let slots = {
             let live = self.shared.live.lock().expect("registry lock");
             let session = live.get(&cluster).ok_or(OpenError::NotConnected)?;
             session.operations.clone()
         };
-        super::operations::open(slots.take()?, request).await
+        slots.take()
+    }
+
+    /// Starts an exec session on the cluster's live connection (`super::operations`); it
+    /// counts as one of the connection's operations while it lasts.
+    pub async fn open_exec(
+        &self,
+        cluster: ClusterId,
+        request: &ExecRequest,
+    ) -> Result<ExecChannels, OpenError> {
+        super::operations::open_exec(self.operation_slot(cluster)?, request).await
     }
 
     /// Clusters with a live, authenticated connection.

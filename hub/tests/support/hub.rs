@@ -257,6 +257,35 @@ pub async fn login_session(url: &str, email: &str, password: &str) -> Result<Str
         .ok_or_else(|| anyhow::anyhow!("no session cookie"))
 }
 
+/// Logs in as a browser does: the `cookie` header to send (session and CSRF cookies) and the
+/// CSRF token a mutation repeats in `x-csrf-token`.
+#[allow(dead_code)] // only the tests that mutate through a session use it
+pub async fn login_with_csrf(url: &str, email: &str, password: &str) -> Result<(String, String)> {
+    let login = reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    if login.status() != 200 {
+        bail!("login {email}: {}", login.status());
+    }
+    let cookie = |name: &str| {
+        login
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no {name} cookie"))
+    };
+    let session = cookie("kubeworkz_session")?;
+    let csrf_cookie = cookie("csrf_token")?;
+    let csrf = csrf_cookie.trim_start_matches("csrf_token=").to_owned();
+    Ok((format!("{session}; {csrf_cookie}"), csrf))
+}
+
 /// Moves a test cluster from agent mode to pull mode: removes the hub's cluster
 /// `agent_cluster` (so each object uid belongs to one cluster) and registers the same
 /// cluster as `name` with its admin kubeconfig (written to `dir`), loopback allowed.

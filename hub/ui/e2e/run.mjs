@@ -2,7 +2,8 @@
 // real hub and a real test cluster that `hub/tests/kube_ui_e2e.rs` started.
 //
 // The admin also scales the deployment from its page (confirmation, result, the pod count
-// following), and the viewer sees no action on the pod page.
+// following), opens a terminal on a pod and runs a command in it, and the viewer sees no
+// action (and no terminal) on the pod page.
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
 // KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,
 // CHROMIUM (default /usr/bin/chromium).
@@ -55,6 +56,22 @@ async function reachableByKeyboard(page, names) {
     seen.add(name)
   }
   for (const name of names) assert(seen.has(name), `"${name}" is reachable by Tab (reached: ${[...seen].join(' | ')})`)
+}
+
+/** On a pod page: opens a terminal, types a command and reads its output, then disconnects. */
+async function terminalStep(page) {
+  log('terminal: open it on the pod, type a command, read its output')
+  await page.getByRole('button', { name: 'Open a terminal' }).click()
+  await page.getByTestId('terminal-command').fill('sh')
+  await page.getByTestId('terminal-connect').click()
+  await page.getByTestId('terminal-phase').filter({ hasText: /^Connected$/ }).waitFor({ timeout: TIMEOUT })
+  await page.getByTestId('terminal').click()
+  // The shell prints 42 only by running the command: the typed text itself has no "42".
+  await page.keyboard.type('echo terminal-$((6*7))\n')
+  await page.getByTestId('terminal').getByText(/terminal-42/).first().waitFor({ timeout: TIMEOUT })
+  await page.screenshot({ path: join(SHOTS, 'pod-terminal.png'), fullPage: true })
+  await page.getByTestId('terminal-disconnect').click()
+  await page.getByTestId('terminal-phase').filter({ hasText: /^Not connected$/ }).waitFor()
 }
 
 mkdirSync(SHOTS, { recursive: true })
@@ -141,6 +158,7 @@ try {
   // The usage panel renders: a summary, or "no usage recorded yet" before the first bucket.
   await page.getByTestId('pod-usage').or(page.getByTestId('pod-usage-empty')).waitFor()
   await accessible(page, 'pod detail')
+  await terminalStep(page)
 
   log('savings: the right-sizing table, its range and its CSV download')
   await page.goto(`${HUB}/admin/kubernetes/savings`)

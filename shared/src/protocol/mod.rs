@@ -61,8 +61,9 @@ pub use frame::{FrameError, FrameReader, FrameWriter, Held};
 pub use memory::{FrameMemory, MemoryBudget, MemoryHold};
 pub use messages::{AgentMessage, Command, Hello, HubMessage};
 pub use operations::{
-    LiveKind, LogsRequest, NamedObject, ObjectRequest, Operation, OperationError, OperationRequest,
-    OperationResponse, ScaleRequest,
+    ExecExit, ExecInput, ExecOutput, ExecRequest, LiveKind, LogsRequest, NamedObject,
+    ObjectRequest, Operation, OperationError, OperationRequest, OperationResponse, ScaleRequest,
+    TerminalSize,
 };
 pub use resume::{Disposition, Payload, PushError, QueuedFrame, StreamCursor, UnackedQueue};
 pub use token::{CaPin, EnrollmentToken, SecretHash, TokenError, TokenSecret};

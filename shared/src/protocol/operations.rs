@@ -12,6 +12,12 @@
 //! stopping or resetting the stream: the hub when its client went away, the agent when
 //! Kubernetes ended the stream with an error.
 //!
+//! An exec ([`OperationRequest::Exec`], a terminal) is the one two-way operation: after the
+//! agent's [`OperationResponse::Streaming`] the hub keeps writing [`ExecInput`] frames
+//! (stdin, resizes, close) and the agent writes [`ExecOutput`] frames (stdout, stderr and
+//! last the exit), each at most [`MAX_EXEC_FRAME`]. Finishing or stopping either direction
+//! ends the session: the agent drops the Kubernetes exec stream at once.
+//!
 //! The same wire rules as the envelopes apply: variants and fields are only appended, and
 //! `operations/tests.rs` pins the bytes of every variant.
 
@@ -44,6 +50,9 @@ pub enum OperationRequest {
     /// Deletes a pod (its controller, if any, makes a new one), answered like
     /// [`OperationRequest::Scale`].
     DeletePod(NamedObject),
+    /// Runs a command in a container, its stdin, stdout and stderr carried as
+    /// [`ExecInput`] and [`ExecOutput`] frames on the same stream.
+    Exec(ExecRequest),
 }
 
 impl OperationRequest {
@@ -54,6 +63,7 @@ impl OperationRequest {
             Self::Events(_) => Operation::Events,
             Self::Object(_) => Operation::Objects,
             Self::Scale(_) | Self::Restart(_) | Self::DeletePod(_) => Operation::Actions,
+            Self::Exec(_) => Operation::Exec,
         }
     }
 }
@@ -119,6 +129,70 @@ pub struct LogsRequest {
     pub previous: bool,
     /// Prefix each line with its RFC 3339 timestamp.
     pub timestamps: bool,
+}
+
+/// Largest [`ExecInput`] or [`ExecOutput`] frame either side reads.
+pub const MAX_EXEC_FRAME: u32 = 64 * 1024;
+
+/// Most bytes of stdin, stdout or stderr one exec frame carries (well under
+/// [`MAX_EXEC_FRAME`]).
+pub const EXEC_CHUNK: usize = 16 * 1024;
+
+/// A command to run in a container, as `kubectl exec` takes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// The pod's namespace.
+    pub namespace: String,
+    /// The pod's name.
+    pub pod: String,
+    /// The container; `None` for a pod's only container.
+    pub container: Option<String>,
+    /// The command and its arguments (no shell unless the command is one).
+    pub command: Vec<String>,
+    /// Allocate a terminal (stdout and stderr then arrive together as stdout).
+    pub tty: bool,
+    /// The terminal's size at the start, with `tty`.
+    pub size: Option<TerminalSize>,
+}
+
+/// A terminal's size in character cells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalSize {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+}
+
+/// Hub → agent after an exec started.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecInput {
+    /// Bytes for the command's stdin (at most [`EXEC_CHUNK`]).
+    Stdin(Vec<u8>),
+    /// The terminal was resized.
+    Resize(TerminalSize),
+    /// The person closed the terminal: end the command's stream now.
+    Close,
+}
+
+/// Agent → hub after an exec started; [`ExecOutput::Exit`] is the last frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExecOutput {
+    /// Bytes the command wrote to stdout (with a terminal: to the terminal).
+    Stdout(Vec<u8>),
+    /// Bytes the command wrote to stderr.
+    Stderr(Vec<u8>),
+    /// The command ended, or its stream did.
+    Exit(ExecExit),
+}
+
+/// How an exec ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecExit {
+    /// The command's exit code, when Kubernetes reported one.
+    pub code: Option<i32>,
+    /// Kubernetes' message when the command failed or the stream broke; empty on success.
+    pub message: String,
 }
 
 /// Agent → hub, the first frame on an operation's stream.

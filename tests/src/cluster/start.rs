@@ -260,7 +260,7 @@ impl TestCluster {
                         path(&pki.kwok_serving.key_path)
                     ),
                     s("--node-lease-duration-seconds=40"),
-                    s("--enable-crds=ResourceUsage,ClusterResourceUsage,Logs"),
+                    s("--enable-crds=ResourceUsage,ClusterResourceUsage,Logs,Exec,ClusterExec"),
                 ],
                 &logs,
             ),
@@ -458,6 +458,8 @@ impl TestCluster {
             "kwok.x-k8s.io_resourceusages.yaml",
             "kwok.x-k8s.io_clusterresourceusages.yaml",
             "kwok.x-k8s.io_logs.yaml",
+            "kwok.x-k8s.io_execs.yaml",
+            "kwok.x-k8s.io_clusterexecs.yaml",
         ] {
             let path = bin.join("kwok-manifests").join("crds").join(file);
             let crd: CustomResourceDefinition = serde_yaml::from_str(

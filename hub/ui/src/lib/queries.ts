@@ -263,6 +263,21 @@ export function useCanAct(): boolean {
   return role === 'operator' || role === 'admin'
 }
 
+/**
+ * Whether the signed-in user may open a terminal: admins, and operators where the
+ * organization turned `operators_exec` on (the hub checks again on every session).
+ */
+export function useCanExec(): boolean {
+  const role = useMe().data?.role
+  const switches = useQuery({
+    queryKey: ['operation-switches'],
+    queryFn: () => apiGet('/api/v1/organization/operations', {}),
+    staleTime: 60_000,
+    enabled: role === 'operator',
+  })
+  return role === 'admin' || (role === 'operator' && switches.data?.operators_exec === true)
+}
+
 /** Signs in; the answer is the new `me`. */
 export function useLogin() {
   const client = useQueryClient()

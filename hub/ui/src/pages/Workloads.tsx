@@ -5,7 +5,7 @@ import { Link, useParams, useSearchParams } from 'react-router'
 import type { UsageSeries } from '../lib/api'
 import { containerState } from '../lib/projections'
 import { useListState } from '../lib/listState'
-import { exportUrls, listSorts, listTakes, type PodWithOwner, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
+import { exportUrls, listSorts, listTakes, type PodWithOwner, useCanExec, useDeployment, useDeploymentPods, useNamespaceDeployments, useNamespacePods, usePod, usePodUsage } from '../lib/queries'
 import { tableSort } from '../lib/tableSorts'
 import { usageSummary } from '../lib/usage'
 import { bytes, cpu } from '../lib/format'
@@ -21,6 +21,8 @@ import { Breadcrumb, ErrorBox, Loading, Panel, Table, cellClass, linkClass, rowC
 
 // The chart library is most of the bundle: it loads with the first namespace page.
 const CostChart = lazy(() => import('../components/CostChart'))
+// xterm.js loads only when someone opens a terminal.
+const PodTerminal = lazy(() => import('../components/Terminal'))
 
 export function NamespaceDetail() {
   const { id = '' } = useParams()
@@ -150,6 +152,7 @@ export function PodDetail() {
   const { id = '' } = useParams()
   const pod = usePod(id)
   const usage = usePodUsage(id)
+  const canExec = useCanExec()
   if (pod.isPending) return <Loading what="the pod" />
   if (pod.error) return <ErrorBox error={pod.error} />
   const p = pod.data
@@ -204,6 +207,15 @@ export function PodDetail() {
           <LogViewer podId={id} containers={p.data.containers.map((c) => c.name)} />
         </OnDemand>
       </Panel>
+      {canExec && (
+        <Panel title="Terminal" id="terminal">
+          <OnDemand label="Open a terminal">
+            <Suspense fallback={<Loading what="the terminal" />}>
+              <PodTerminal podId={id} containers={p.data.containers.map((c) => c.name)} />
+            </Suspense>
+          </OnDemand>
+        </Panel>
+      )}
       <LiveObjectPanels kind="pods" id={id} />
     </div>
   )

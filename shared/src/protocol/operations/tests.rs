@@ -60,6 +60,49 @@ fn golden_requests() {
     );
     check(&OperationRequest::Restart(web.clone()), "04026e730177");
     check(&OperationRequest::DeletePod(web), "05026e730177");
+    check(
+        &OperationRequest::Exec(ExecRequest {
+            namespace: "ns".into(),
+            pod: "p".into(),
+            container: Some("c".into()),
+            command: vec!["sh".into()],
+            tty: true,
+            size: Some(TerminalSize {
+                cols: 80,
+                rows: 300,
+            }),
+        }),
+        "06026e73017001016301027368010150ac02",
+    );
+}
+
+#[test]
+fn golden_exec_frames() {
+    check(&ExecInput::Stdin(b"ls\n".to_vec()), "00036c730a");
+    check(
+        &ExecInput::Resize(TerminalSize {
+            cols: 120,
+            rows: 40,
+        }),
+        "017828",
+    );
+    check(&ExecInput::Close, "02");
+    check(&ExecOutput::Stdout(b"hi".to_vec()), "00026869");
+    check(&ExecOutput::Stderr(b"e".to_vec()), "010165");
+    check(
+        &ExecOutput::Exit(ExecExit {
+            code: Some(-3),
+            message: String::new(),
+        }),
+        "02010500",
+    );
+    check(
+        &ExecOutput::Exit(ExecExit {
+            code: None,
+            message: "gone".into(),
+        }),
+        "020004676f6e65",
+    );
 }
 
 #[test]
