@@ -265,7 +265,7 @@ pub async fn recommendations_are_per_workload_container_sorted_and_paged(hub: Te
 }
 
 pub async fn efficiency_by_workload_is_priced_and_sorted_by_waste(hub: TestHub) {
-    let cluster = seeded(&hub).await;
+    seeded(&hub).await;
     let admin = hub.admin().await;
     let r = admin
         .get("/api/v1/k8s/costs/efficiency?aggregate=workload&window=7d")
@@ -323,5 +323,4 @@ pub async fn efficiency_by_workload_is_priced_and_sorted_by_waste(hub: TestHub) 
         .get("/api/v1/k8s/costs/efficiency?aggregate=workloads")
         .await;
     assert_eq!(r.status, 400, "{}", r.text);
-    let _ = cluster;
 }
