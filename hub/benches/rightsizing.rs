@@ -6,10 +6,15 @@
 //!   does per namespace. The time of the `recommend_samples` calls alone and of the whole pass
 //!   (generation included) are reported, and the peak RSS (`VmHWM`, reset first).
 //! - `store`: the same through the store on each backend (`KW_BACKENDS=sqlite,postgres`,
-//!   `DATABASE_URL` for PostgreSQL): `KW_STORE_CONTAINERS` containers (default 2,000: the
-//!   30 days of 100k are 72M usage rows, more than a bench can ingest here) as Deployments of
-//!   two replicas in 100 namespaces, with 30 days of hourly usage ingested (set-up, not
-//!   measured); then `cost::recommendations` is timed end to end, with the peak RSS of the
+//!   `DATABASE_URL` for PostgreSQL): `KW_STORE_CONTAINERS` workload containers (default
+//!   100k) as Deployments of two replicas (200k live pods) in 100 namespaces. Set-up: the
+//!   pods, then `KW_FOLD_HOURS` (default 3) hours of raw usage of every pod ingested and
+//!   folded into the daily workload rollup one hour at a time, the fold timed (the
+//!   rollup's maintenance cost per hour at that size); then the day's rows are given a full
+//!   day's figures (24 hours, 48 pod-hours, a 20-bucket CPU histogram) and copied in bulk
+//!   to the 29 days before it, 3M rollup rows in all (the 72M raw rows behind them are more
+//!   than a bench can ingest here, and the request no longer reads them). Then
+//!   `cost::recommendations` over the 30 days is timed end to end, with the peak RSS of the
 //!   pass.
 //!
 //! A plain binary: `cargo bench -p kubeworkz-hub --bench rightsizing`. Prints the median,
@@ -17,7 +22,9 @@
 
 use std::time::{Duration, Instant};
 
-use kubeworkz_hub::cost::{Prices, UsageSample, Window, recommend_samples, recommendations};
+use kubeworkz_hub::cost::{
+    CpuHistogram, Prices, UsageSample, Window, recommend_samples, recommendations,
+};
 use kubeworkz_hub::store::{Cursor, RightsizingScope};
 use kubeworkz_shared::change::{Change, ChangeBatch, Object};
 use kubeworkz_shared::model::pod::{ContainerKind, ContainerProjection, PodPhase, QosClass};
@@ -117,20 +124,80 @@ fn pod(p: usize, created: UnixMillis) -> Object {
     })
 }
 
-async fn store_pass(backend: &str, containers: usize, runs: usize) {
+/// A full day of one workload container of two replicas: 48 pod-hours over 20 buckets.
+fn day_histogram() -> String {
+    let mut h = CpuHistogram::default();
+    for i in 0..48u64 {
+        h.add(50 + (i % 20) * 20);
+    }
+    h.encode()
+}
+
+/// Gives the rollup's rows of `day` on `$conn` a full day's figures and copies them to the
+/// `$days − 1` days before it, then refreshes the planner's statistics with `$analyze`: one
+/// body for both databases' connection types.
+macro_rules! spread_days_on {
+    ($conn:expr, $day:expr, $days:expr, $analyze:expr) => {{
+        let conn = $conn;
+        let at = |t: i64| chrono::DateTime::from_timestamp_millis(t).unwrap();
+        let columns = "cluster_id, org_id, namespace, workload_kind, workload_name, container, \
+            hours, pod_hours, replicas_max, cpu_requested_mcs, cpu_used_mcs, cpu_unused_mcs, \
+            memory_requested_bh, memory_used_bh, memory_unused_bh, memory_peak_bytes, \
+            cpu_histogram";
+        sqlx::query("UPDATE k8s_workload_usage SET hours = 24, pod_hours = 48, cpu_histogram = $1")
+            .bind(day_histogram())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let copy = format!(
+            "INSERT INTO k8s_workload_usage (day, {columns}) SELECT $1, {columns} \
+             FROM k8s_workload_usage WHERE day = $2"
+        );
+        for d in 1..$days {
+            sqlx::query(sqlx::AssertSqlSafe(copy.as_str()))
+                .bind(at($day - d * DAY))
+                .bind(at($day))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+        sqlx::raw_sql($analyze).execute(&mut *conn).await.unwrap();
+    }};
+}
+
+/// The rollup of `day` spread over `days` days in the database (the fastest bulk seeding;
+/// the store has no bulk writer).
+async fn spread_days(url: &str, day: i64, days: i64) {
+    use sqlx::Connection as _;
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        spread_days_on!(&mut conn, day, days, "ANALYZE");
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        spread_days_on!(&mut conn, day, days, "VACUUM ANALYZE k8s_workload_usage");
+    }
+}
+
+const DAY: i64 = 24 * MILLIS_PER_HOUR;
+
+async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: usize) {
     let bench = common::fresh_store(backend).await;
     let (store, org) = (bench.store.clone(), bench.org);
     let cluster = common::agent_clusters(&store, org, 1).await[0];
-    let now_hour = UnixMillis::now().hour_start().0;
-    let first = now_hour - HOURS as i64 * MILLIS_PER_HOUR;
-    let created = UnixMillis(UnixMillis::now().0 - 60_000);
+    let now = UnixMillis::now().0;
+    // The rollup's last day is yesterday; the window its 30 days up to now.
+    let last_day = now.div_euclid(DAY) * DAY - DAY;
+    let first_day = last_day - 29 * DAY;
+    let created = UnixMillis(now - 60_000);
     let setup = Instant::now();
     let mut seq = 0;
     let mut cursor = || {
         seq += 1;
         Cursor { epoch: 1, seq }
     };
-    let pods: Vec<Object> = (0..containers).map(|p| pod(p, created)).collect();
+    let pods: Vec<Object> = (0..containers * REPLICAS)
+        .map(|p| pod(p, created))
+        .collect();
     for chunk in pods.chunks(5_000) {
         let batch = ChangeBatch {
             produced_at: UnixMillis::now(),
@@ -141,8 +208,10 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
             .await
             .unwrap();
     }
-    let mut buckets = Vec::with_capacity(10_000);
-    for h in 0..HOURS {
+    let mut folds = vec![];
+    for h in 0..fold_hours {
+        let hour = last_day + h as i64 * MILLIS_PER_HOUR;
+        let mut buckets = Vec::with_capacity(10_000);
         for (p, object) in pods.iter().enumerate() {
             let Object::Pod(pod) = object else {
                 unreachable!("the bench makes pods")
@@ -151,7 +220,7 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
                 namespace: pod.namespace.clone(),
                 pod: pod.name.clone(),
                 container: "app".into(),
-                hour_start: UnixMillis(first + h as i64 * MILLIS_PER_HOUR),
+                hour_start: UnixMillis(hour),
                 cpu_millicore_seconds: cpu_millis(p, h) * 3600,
                 memory_byte_seconds: memory_bytes(p, h) * 3600,
                 memory_max_bytes: memory_bytes(p, h),
@@ -166,20 +235,36 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
                 buckets.clear();
             }
         }
-    }
-    if !buckets.is_empty() {
+        if !buckets.is_empty() {
+            store
+                .ingest_usage(org, cluster, cursor(), &buckets)
+                .await
+                .unwrap();
+        }
+        let t = Instant::now();
         store
-            .ingest_usage(org, cluster, cursor(), &buckets)
+            .fold_workload_usage(org, cluster, UnixMillis(hour))
             .await
             .unwrap();
+        folds.push(t.elapsed());
     }
     println!(
-        "{backend:>8} set-up: {containers} containers × {HOURS} hours ingested in {:.1}s",
+        "{backend:>8} fold: {} pods' hour into {containers} workload containers' day, times in \
+         fold order: {:?}",
+        pods.len(),
+        folds
+    );
+    common::summary(&format!("{backend}: rollup fold of one hour"), &mut folds);
+    spread_days(&bench.url, last_day, 30).await;
+    println!(
+        "{backend:>8} set-up: {} pods, {containers} workload containers × 30 days of rollup \
+         in {:.1}s",
+        pods.len(),
         setup.elapsed().as_secs_f64()
     );
     let window = Window {
-        start: UnixMillis(first),
-        end: UnixMillis(now_hour),
+        start: UnixMillis(first_day),
+        end: UnixMillis(now),
     };
     let (mut times, mut peaks) = (vec![], vec![]);
     let mut lines = 0;
@@ -200,15 +285,18 @@ async fn store_pass(backend: &str, containers: usize, runs: usize) {
         peaks.push(common::status_mib("VmHWM:") - before);
         lines = list.len();
     }
+    assert_eq!(
+        lines, containers,
+        "one recommendation per workload container"
+    );
     times.sort();
     let median = times[times.len() / 2];
     println!(
-        "{backend:>8} {lines} lines ({} deployments of {REPLICAS}), peak RSS growth {:.0} MiB; \
-         {:.1} µs per container → {:.1}s for 100k at this rate",
-        containers / REPLICAS,
+        "{backend:>8} {lines} lines ({containers} deployments of {REPLICAS}), peak RSS growth \
+         {:.0} MiB, peak RSS {:.0} MiB; {:.1} µs per container",
         peaks.iter().cloned().fold(0.0, f64::max),
+        common::status_mib("VmHWM:"),
         median.as_secs_f64() * 1e6 / containers as f64,
-        median.as_secs_f64() * 100_000.0 / containers as f64
     );
     common::summary(&format!("{backend}: recommendations (store)"), &mut times);
     store.close().await;
@@ -222,10 +310,16 @@ fn main() {
     let runs = common::env("KW_RUNS", 5);
     let containers = common::env("KW_CONTAINERS", 100_000);
     engine(containers, runs);
-    let store_containers = common::env("KW_STORE_CONTAINERS", 2_000);
+    let store_containers = common::env("KW_STORE_CONTAINERS", 100_000);
+    let fold_hours = common::env("KW_FOLD_HOURS", 3);
     let backends = std::env::var("KW_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for backend in backends.split(',').filter(|b| !b.trim().is_empty()) {
-        runtime.block_on(store_pass(backend.trim(), store_containers, runs));
+        runtime.block_on(store_pass(
+            backend.trim(),
+            store_containers,
+            fold_hours,
+            runs,
+        ));
     }
 }

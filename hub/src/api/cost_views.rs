@@ -237,8 +237,12 @@ impl ResourceEfficiencyView {
 /// One group's efficiency over the window.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct EfficiencyLineView {
-    /// The group's value (namespace, team, cost center, cluster id or label value).
+    /// The group's value (namespace, team, cost center, cluster id, label value, or
+    /// `Kind/namespace/name` of a workload).
     pub key: String,
+    /// The cluster's name of a workload line (`aggregate=workload`); null otherwise.
+    #[schema(required = true)]
+    pub cluster: Option<String>,
     /// CPU in core-hours.
     pub cpu: ResourceEfficiencyView,
     /// Memory in GiB-hours.
@@ -262,6 +266,7 @@ impl From<EfficiencyLine> for EfficiencyLineView {
             unused_cost: line.unused_cost().to_dollars_f64(),
             unused_nanos: line.unused_cost().0,
             key: line.key,
+            cluster: line.cluster,
         }
     }
 }

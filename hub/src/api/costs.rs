@@ -70,7 +70,9 @@ pub struct CostParams {
 pub struct EfficiencyParams {
     /// `24h`, `7d` (default), `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339.
     pub window: Option<String>,
-    /// `namespace` (default), `team`, `cost_center`, `cluster` or `label:KEY`.
+    /// `namespace` (default), `team`, `cost_center`, `cluster`, `label:KEY`, or `workload`
+    /// (key `Kind/namespace/name` with its `cluster`, over whole UTC days: the window's
+    /// first day from midnight).
     pub aggregate: Option<String>,
     /// `-waste` (default: most unused cost first), `waste`, `efficiency` (least efficient
     /// first), `-efficiency` or `key`.
@@ -202,7 +204,12 @@ pub(super) async fn efficiency(
     who: Principal,
     ApiQuery(params): ApiQuery<EfficiencyParams>,
 ) -> Result<Json<EfficiencyReportView>, ApiError> {
-    let by = aggregate_by(params.aggregate.as_deref())?;
+    let workloads = params.aggregate.as_deref() == Some("workload");
+    let by = if workloads {
+        AggregateBy::Namespace
+    } else {
+        aggregate_by(params.aggregate.as_deref())?
+    };
     let sort: EfficiencySort = params.sort.as_deref().unwrap_or("-waste").parse().map_err(
         |err: crate::cost::ParseEfficiencySortError| ApiError::BadRequest(err.to_string()),
     )?;
@@ -213,7 +220,11 @@ pub(super) async fn efficiency(
         ));
     }
     let window = window(params.window.as_deref(), "7d")?;
-    let lines = report::efficiency_report(&state.store, who.org_id, window, &by, sort).await?;
+    let lines = if workloads {
+        report::workload_efficiency_report(&state.store, who.org_id, window, sort).await?
+    } else {
+        report::efficiency_report(&state.store, who.org_id, window, &by, sort).await?
+    };
     Ok(Json(EfficiencyReportView {
         window: window.into(),
         groups: lines.len(),

@@ -1,5 +1,5 @@
-//! Efficiency: for each group (namespace, team, cost center, cluster, label value) over a
-//! window, CPU and memory requested vs used and what the unused request cost. The pure part of
+//! Efficiency: for each group (namespace, team, cost center, cluster, label value; or
+//! workload, see [`workload_efficiency`]) over a window, CPU and memory requested vs used and what the unused request cost. The pure part of
 //! `GET /api/v1/k8s/costs/efficiency`, computed from the stored hourly rows so it agrees with
 //! the cost reports to the nano-dollar.
 //!
@@ -61,6 +61,9 @@ impl ResourceEfficiency {
 pub struct EfficiencyLine {
     /// The group's value.
     pub key: String,
+    /// The cluster's name when the group is a workload (`aggregate=workload`), which is
+    /// within one cluster; `None` for groups that span clusters.
+    pub cluster: Option<String>,
     /// CPU.
     pub cpu: ResourceEfficiency,
     /// Memory.
@@ -136,6 +139,7 @@ pub fn efficiency(
             .entry(key.to_string())
             .or_insert_with(|| EfficiencyLine {
                 key: key.into_owned(),
+                cluster: None,
                 cpu: ResourceEfficiency::default(),
                 memory: ResourceEfficiency::default(),
             });
@@ -143,6 +147,12 @@ pub fn efficiency(
         line.memory.add_row(&row.cost.memory);
     }
     let mut lines: Vec<EfficiencyLine> = groups.into_values().collect();
+    sort_lines(&mut lines, sort);
+    lines
+}
+
+/// Orders `lines` by `sort`, ties by key then cluster.
+fn sort_lines(lines: &mut [EfficiencyLine], sort: EfficiencySort) {
     // Unknown efficiency sorts last either way.
     let by_efficiency =
         |a: &EfficiencyLine, b: &EfficiencyLine, most: bool| match (a.efficiency(), b.efficiency())
@@ -161,10 +171,15 @@ pub fn efficiency(
             EfficiencySort::MostEfficient => by_efficiency(a, b, true),
             EfficiencySort::Key => Ordering::Equal,
         };
-        primary.then_with(|| a.key.cmp(&b.key))
+        primary
+            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.cluster.cmp(&b.cluster))
     });
-    lines
 }
+
+mod workload;
+
+pub use workload::workload_efficiency;
 
 #[cfg(test)]
 mod tests;

@@ -51,6 +51,7 @@ pub use allocation::{
 pub use catalog::{CatalogError, CatalogFileError, CatalogRow, PriceCatalog, Provider, is_spot};
 pub use efficiency::{
     EfficiencyLine, EfficiencySort, ParseEfficiencySortError, ResourceEfficiency, efficiency,
+    workload_efficiency,
 };
 pub use engine::allocate_hour;
 pub use focus::{FOCUS_COLUMNS, FocusContext, FocusLine, dollars, focus_lines};
@@ -63,9 +64,10 @@ pub use report::{
     costs, namespace_costs,
 };
 pub use rightsizing::{
-    ContainerRecommendation, HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS, ParseSavingSortError,
-    Recommendation, RecommendationKey, SavingSort, UsageSample, page_after, percentile, recommend,
-    recommend_samples, recommendations, sort_recommendations,
+    ContainerRecommendation, CpuHistogram, HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS,
+    ParseSavingSortError, Recommendation, RecommendationKey, SavingSort, UsageSample, UsageSummary,
+    average_millicores, page_after, percentile, recommend, recommend_samples, recommend_summary,
+    recommendations, sort_recommendations,
 };
 pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
 pub use window::{Window, WindowError};

@@ -316,6 +316,27 @@ pub async fn efficiency_report(
     Ok(efficiency(&rows, window, by, sort))
 }
 
+/// Efficiency per workload over the whole UTC days the window touches (the daily workload
+/// rollup's granularity: its first day from midnight), priced at each cluster's unit prices.
+pub async fn workload_efficiency_report(
+    store: &Store,
+    org: OrgId,
+    window: Window,
+    sort: EfficiencySort,
+) -> Result<Vec<EfficiencyLine>, ReportError> {
+    let book = store.price_book(org).await?;
+    let from_day = window.start.0.div_euclid(MILLIS_PER_DAY) * MILLIS_PER_DAY;
+    let at = |t: i64| chrono::DateTime::from_timestamp_millis(t).unwrap_or_default();
+    let totals = store
+        .workload_totals(org, at(from_day), at(window.end.0))
+        .await?;
+    Ok(super::workload_efficiency(
+        &totals,
+        |cluster| book.for_cluster(cluster).base,
+        sort,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,14 +129,62 @@ pub fn recommend_samples(
         return None;
     }
     let mut cpu: Vec<u64> = covered()
-        .map(|s| {
-            // Average millicores over the covered time: millicore-seconds × 1000 / ms.
-            let average = u128::from(s.cpu_millicore_seconds) * 1000 / u128::from(s.covered_millis);
-            u64::try_from(average).unwrap_or(u64::MAX)
-        })
+        .map(|s| average_millicores(s.cpu_millicore_seconds, s.covered_millis))
         .collect();
     let cpu_p95 = percentile(&mut cpu, 95)?;
     let memory_peak = covered().map(|s| s.memory_max_bytes).max()?;
+    Some(priced(
+        cpu_p95,
+        memory_peak,
+        hours,
+        cpu_request_millis,
+        memory_request_bytes,
+        prices,
+    ))
+}
+
+/// What the daily usage rollup holds of a workload container over a window: its days merged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UsageSummary {
+    /// Hours with usage (an hour counts once however many replicas ran in it).
+    pub hours: usize,
+    /// Each pod-hour's average CPU usage in millicores.
+    pub cpu: CpuHistogram,
+    /// The largest hourly memory maximum, in bytes.
+    pub memory_peak_bytes: u64,
+}
+
+/// [`recommend_samples`] over a [`UsageSummary`]: the same method, with the CPU percentile
+/// read from the histogram (exact below 1024 millicores, else at most 0.2 % above).
+pub fn recommend_summary(
+    usage: &UsageSummary,
+    cpu_request_millis: Option<u64>,
+    memory_request_bytes: Option<u64>,
+    prices: &Prices,
+) -> Option<Recommendation> {
+    if usage.hours < MIN_HOURS {
+        return None;
+    }
+    let cpu_p95 = usage.cpu.percentile(95)?;
+    Some(priced(
+        cpu_p95,
+        usage.memory_peak_bytes,
+        usage.hours,
+        cpu_request_millis,
+        memory_request_bytes,
+        prices,
+    ))
+}
+
+/// The recommendation from the measured figures: headroom, rounding and the monthly change.
+fn priced(
+    cpu_p95: u64,
+    memory_peak: u64,
+    hours: usize,
+    cpu_request_millis: Option<u64>,
+    memory_request_bytes: Option<u64>,
+    prices: &Prices,
+) -> Recommendation {
     let cpu_millis = with_headroom(cpu_p95).max(1);
     let memory_bytes = with_headroom(memory_peak).div_ceil(MIB).max(1) * MIB;
     let cpu_delta = i128::from(cpu_request_millis.unwrap_or(0)) - i128::from(cpu_millis);
@@ -149,7 +197,7 @@ pub fn recommend_samples(
     let unit = 1000 * i128::from(BYTES_PER_GB);
     // Round half away from zero, so a saving and the same extra cost are symmetric.
     let rounded = (monthly + monthly.signum() * unit / 2) / unit;
-    Some(Recommendation {
+    Recommendation {
         cpu_millis,
         memory_bytes,
         cpu_p95_millis: cpu_p95,
@@ -160,10 +208,22 @@ pub fn recommend_samples(
         } else {
             i64::MAX
         }),
-    })
+    }
 }
 
+/// A pod-hour's average CPU usage in millicores: millicore-seconds × 1000 / covered ms.
+pub fn average_millicores(cpu_millicore_seconds: u64, covered_millis: u32) -> u64 {
+    if covered_millis == 0 {
+        return 0;
+    }
+    let average = u128::from(cpu_millicore_seconds) * 1000 / u128::from(covered_millis);
+    u64::try_from(average).unwrap_or(u64::MAX)
+}
+
+mod histogram;
 mod list;
+
+pub use histogram::CpuHistogram;
 
 pub use list::{
     ContainerRecommendation, ParseSavingSortError, RecommendationKey, SavingSort, page_after,

@@ -252,6 +252,20 @@ impl CostWorker {
             .await?;
             done.hours += 1;
         }
+        // Hours computed but never folded into the workload rollup: those of before it
+        // existed (the first run's backfill) and any a failed fold left out.
+        let folded = self
+            .store
+            .fold_unfolded_workload_usage(
+                cluster.org,
+                cluster.cluster,
+                UnixMillis(plan.oldest),
+                UnixMillis(plan.hours_until),
+            )
+            .await?;
+        if folded > 0 {
+            tracing::info!(cluster = %cluster.cluster, hours = folded, "workload usage folded");
+        }
         let mut day = plan.days_from;
         while day + MILLIS_PER_DAY <= plan.hours_until {
             roll_up_day(&self.store, cluster.org, cluster.cluster, UnixMillis(day)).await?;
@@ -286,6 +300,8 @@ struct ClusterRun {
 /// The hours and days one cluster needs, from its marks, the lookback and what is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Plan {
+    /// The lookback's first hour: how far back unfolded usage is folded.
+    oldest: i64,
     hours_from: i64,
     hours_until: i64,
     days_from: i64,
@@ -306,6 +322,7 @@ impl Plan {
             .map_or(first_day, |d| d.0.min(first_day))
             .max(floor_to(oldest, MILLIS_PER_DAY));
         Self {
+            oldest: oldest.max(first_hour),
             hours_from,
             hours_until,
             days_from,
@@ -329,6 +346,9 @@ pub async fn run_hour(
     store
         .save_cost_hour(org, cluster, hour_start, &rows, computed_at())
         .await?;
+    // The hour's usage into the daily workload rollup (right-sizing, efficiency by
+    // workload); a recomputed hour rebuilds its day there.
+    store.fold_workload_usage(org, cluster, hour_start).await?;
     Ok(rows)
 }
 

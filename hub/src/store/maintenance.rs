@@ -16,9 +16,10 @@ use super::schema;
 use super::sql::{PartitionedTable, Sql, Value};
 use super::{Store, StoreError};
 
-/// The partitioned tables (PostgreSQL, migration 0002): pods by creation month, usage by
-/// hour. A long-running pod keeps its month's partition past retention.
-const PARTITIONED: [PartitionedTable; 2] = [
+/// The partitioned tables (PostgreSQL, migrations 0002 and 0026): pods by creation month,
+/// usage by hour, the workload usage rollup by day. A long-running pod keeps its month's
+/// partition past retention.
+const PARTITIONED: [PartitionedTable; 3] = [
     PartitionedTable {
         name: "k8s_pods",
         column: "created_at",
@@ -27,6 +28,11 @@ const PARTITIONED: [PartitionedTable; 2] = [
     PartitionedTable {
         name: "k8s_resource_metrics",
         column: "hour_start",
+        keep_while: None,
+    },
+    PartitionedTable {
+        name: "k8s_workload_usage",
+        column: "day",
         keep_while: None,
     },
 ];
@@ -108,5 +114,16 @@ pub(crate) async fn purge(db: &mut dyn Sql, cutoff: DateTime<Utc>) -> Result<u64
         d.ph(1)
     );
     purged += db.execute(&sql, vec![Value::Time(cutoff)]).await?;
+    // The workload rollup keeps the days of the usage it was folded from, and the marks of
+    // which hours it folded go with them.
+    for sql in [
+        format!("DELETE FROM k8s_workload_usage WHERE day < {}", d.ph(1)),
+        format!(
+            "DELETE FROM k8s_workload_usage_days WHERE day < {}",
+            d.ph(1)
+        ),
+    ] {
+        purged += db.execute(&sql, vec![Value::Time(cutoff)]).await?;
+    }
     Ok(purged)
 }

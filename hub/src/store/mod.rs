@@ -68,7 +68,8 @@ pub use clusters::{
 };
 pub use costs::{
     CostCluster, CostPeriod, CostRowFilter, CostRowKey, CostRowsPage, PriceScope,
-    RightsizingNamespace, RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
+    RightsizingNamespace, RightsizingScope, RightsizingVisit, WorkloadContainerKey,
+    WorkloadContainerUsage, WorkloadTotals, WorkloadUsageDay,
 };
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{

@@ -74,6 +74,7 @@ support::backend_cases! {
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
     recommendations::recommendations_are_per_workload_container_sorted_and_paged,
+    recommendations::efficiency_by_workload_is_priced_and_sorted_by_waste,
     cost_json::cost_answers_keep_their_bytes,
     isolation::another_organization_sees_nothing,
     isolation::another_organizations_user_writes_change_nothing,

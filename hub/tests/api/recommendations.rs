@@ -2,7 +2,8 @@
 //! one recommendation per workload container (replicas of a Deployment share one), with the
 //! monthly saving of all replicas at seed prices, ordered by saving, paged by cursor,
 //! filtered, downloaded as CSV; bad parameters are 400 in words; another organization sees
-//! nothing.
+//! nothing. Both read the daily workload rollup, folded here as the cost run folds each hour;
+//! the efficiency report by workload is checked on the same data.
 
 use kubeworkz_hub::store::{Cursor, Role};
 use kubeworkz_shared::change::{Object, ObjectKind};
@@ -58,7 +59,9 @@ fn workloads(answer: &Value) -> Vec<String> {
         .collect()
 }
 
-pub async fn recommendations_are_per_workload_container_sorted_and_paged(hub: TestHub) {
+/// Cluster `alpha`: Deployment `web` (two replicas), Deployment `api` (one, under-requested),
+/// bare pod `idle` and Deployment `new` (ten hours only), their usage folded into the rollup.
+async fn seeded(hub: &TestHub) -> kubeworkz_shared::ids::ClusterId {
     let org = hub.default_org;
     let store = &hub.db.store;
     let cluster = agent_cluster(store, org, "alpha").await;
@@ -95,6 +98,21 @@ pub async fn recommendations_are_per_workload_container_sorted_and_paged(hub: Te
         .ingest_usage(org, cluster, Cursor { epoch: 1, seq: 2 }, &usage)
         .await
         .unwrap();
+    let now_hour = UnixMillis::now().hour_start().0;
+    store
+        .fold_unfolded_workload_usage(
+            org,
+            cluster,
+            UnixMillis(now_hour - 48 * MILLIS_PER_HOUR),
+            UnixMillis(now_hour),
+        )
+        .await
+        .unwrap();
+    cluster
+}
+
+pub async fn recommendations_are_per_workload_container_sorted_and_paged(hub: TestHub) {
+    let cluster = seeded(&hub).await;
     let admin = hub.admin().await;
 
     let r = admin.get("/api/v1/k8s/costs/recommendations").await;
@@ -244,4 +262,65 @@ pub async fn recommendations_are_per_workload_container_sorted_and_paged(hub: Te
     let r = other.get("/api/v1/k8s/costs/recommendations").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["items"], serde_json::json!([]));
+}
+
+pub async fn efficiency_by_workload_is_priced_and_sorted_by_waste(hub: TestHub) {
+    seeded(&hub).await;
+    let admin = hub.admin().await;
+    let r = admin
+        .get("/api/v1/k8s/costs/efficiency?aggregate=workload&window=7d")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let keys: Vec<&str> = r.json["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["key"].as_str().unwrap())
+        .collect();
+    // Most waste first; api and new waste nothing (ties by key).
+    assert_eq!(
+        keys,
+        [
+            "Deployment/web/web",
+            "Pod/tiny/idle",
+            "Deployment/api/api",
+            "Deployment/tiny/new"
+        ],
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["groups"], 4);
+    let web = &r.json["lines"][0];
+    assert_eq!(web["cluster"], "alpha");
+    // 96 pod-hours at 1 core requested: 96 core-hours ($3.84), used 48 × 0.2 + 48 × 0.4 =
+    // 28.8, unused 67.2 core-hours ($2.688). Memory: 96 GiB-hours ($0.48), used 36, unused
+    // 60 GiB-hours ($0.30).
+    assert_eq!(web["cpu"]["requested"], 96.0);
+    assert!((web["cpu"]["used"].as_f64().unwrap() - 28.8).abs() < 1e-9);
+    assert!((web["cpu"]["efficiency"].as_f64().unwrap() - 0.3).abs() < 1e-9);
+    assert!((web["cpu"]["requested_cost"].as_f64().unwrap() - 3.84).abs() < 1e-9);
+    assert!((web["cpu"]["unused_cost"].as_f64().unwrap() - 2.688).abs() < 1e-9);
+    assert_eq!(web["memory"]["requested"], 96.0);
+    assert_eq!(web["memory"]["used"], 36.0);
+    assert!((web["memory"]["unused_cost"].as_f64().unwrap() - 0.3).abs() < 1e-9);
+    assert_eq!(web["unused_nanos"], 2_988_000_000_u64);
+    // idle: 24 h at 50m / 64 MiB requested, 20m / 32 MiB used: 0.72 core-hours ($0.0288)
+    // and 0.75 GiB-hours ($0.00375) unused.
+    assert_eq!(r.json["lines"][1]["unused_nanos"], 32_550_000);
+    // api uses three times its CPU request: efficiency 3, nothing unused.
+    let api = &r.json["lines"][2];
+    assert!((api["cpu"]["efficiency"].as_f64().unwrap() - 3.0).abs() < 1e-9);
+    assert_eq!(api["unused_nanos"], 0);
+    // Another organization sees none of it; a bad grouping is a 400 in words.
+    let other = hub
+        .user("charlie-org", "admin@c.example", Role::Admin)
+        .await;
+    let r = other
+        .get("/api/v1/k8s/costs/efficiency?aggregate=workload")
+        .await;
+    assert_eq!(r.json["groups"], 0, "{}", r.json);
+    let r = admin
+        .get("/api/v1/k8s/costs/efficiency?aggregate=workloads")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
 }

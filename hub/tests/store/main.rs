@@ -35,6 +35,7 @@ mod rightsizing;
 mod search;
 mod search_scale;
 mod webhook_delivery;
+mod workload_usage;
 mod workloads;
 
 #[path = "../support/mod.rs"]
@@ -61,6 +62,8 @@ support::backend_cases! {
     ingest::random_streams_match_the_reference_inventory,
     ingest::usage_is_additive_and_exactly_once,
     rightsizing::rightsizing_gathers_workload_containers_per_namespace,
+    workload_usage::folding_an_hour_adds_it_once_and_again_rebuilds_its_day,
+    workload_usage::the_backfill_folds_each_unfolded_hour_once,
     ingest::maintenance_purges_ended_rows_past_retention,
     plans::a_clusters_namespaces_are_read_through_its_index,
     enrollment::a_single_use_token_enrolls_once,

@@ -1,6 +1,7 @@
 //! Right-sizing's gather on the real store: live namespaces in scope, and per workload
-//! container the hourly usage of every pod of the workload (deleted ones too) summed over
-//! delivering messages, with the newest live pod's requests and template.
+//! container the daily rollup's days of the window (whole UTC days) merged, folded from the
+//! hourly usage of every pod of the workload (deleted ones too) summed over delivering
+//! messages, with the newest live pod's requests and template.
 
 use chrono::{DateTime, Utc};
 use kubeworkz_hub::store::{
@@ -19,7 +20,7 @@ const MIB: u64 = 1 << 20;
 
 /// `pod` with a `cpu`/`memory` request, created `age_s` seconds ago, of `owner` (`None`: a
 /// bare pod) and template `hash`.
-fn workload_pod(
+pub fn workload_pod(
     namespace: &str,
     name: &str,
     owner: Option<&str>,
@@ -44,7 +45,7 @@ fn workload_pod(
     Object::Pod(p)
 }
 
-fn bucket(namespace: &str, pod: &str, hour: i64, cpu_millis: u64, max: u64) -> UsageBucket {
+pub fn bucket(namespace: &str, pod: &str, hour: i64, cpu_millis: u64, max: u64) -> UsageBucket {
     UsageBucket {
         namespace: namespace.into(),
         pod: pod.into(),
@@ -58,12 +59,20 @@ fn bucket(namespace: &str, pod: &str, hour: i64, cpu_millis: u64, max: u64) -> U
     }
 }
 
-fn at(millis: i64) -> DateTime<Utc> {
+pub fn at(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap()
 }
 
+/// The start of the UTC day `days` before today's.
+pub fn day_before(days: i64) -> i64 {
+    let today = UnixMillis::now().0.div_euclid(24 * MILLIS_PER_HOUR) * 24 * MILLIS_PER_HOUR;
+    today - days * 24 * MILLIS_PER_HOUR
+}
+
 /// Cluster `prod` with namespace `web` (Deployment `web`: live `web-1` and `web-2`, deleted
-/// `web-0`; bare pod `solo`) and `api` (one pod); usage of the last 30 hours.
+/// `web-0`; bare pod `solo`) and `api` (one pod); 30 hours of usage from the start of the day
+/// before yesterday (its 24 hours and 6 of yesterday's), folded into the rollup, then a late
+/// second bucket of web-1's last hour folded again.
 async fn seeded(store: &Store) -> (OrgId, ClusterId, i64) {
     let org = store.ensure_organization(DEFAULT_ORG).await.unwrap().id;
     let cluster = agent_cluster(store, org, "prod").await;
@@ -95,8 +104,7 @@ async fn seeded(store: &Store) -> (OrgId, ClusterId, i64) {
         .ingest_changes(org, cluster, cursors.next(), &batch(vec![delete_of(&old)]))
         .await
         .unwrap();
-    let now_hour = UnixMillis::now().hour_start().0;
-    let first = now_hour - 30 * MILLIS_PER_HOUR;
+    let first = day_before(2);
     let mut buckets = Vec::new();
     for h in 0..30 {
         let hour = first + h * MILLIS_PER_HOUR;
@@ -114,7 +122,12 @@ async fn seeded(store: &Store) -> (OrgId, ClusterId, i64) {
         .ingest_usage(org, cluster, cursors.next(), &buckets)
         .await
         .unwrap();
-    // A restarted collector's second bucket for web-1's last hour: summed with the first.
+    for h in 0..30 {
+        let hour = UnixMillis(first + h * MILLIS_PER_HOUR);
+        store.fold_workload_usage(org, cluster, hour).await.unwrap();
+    }
+    // A restarted collector's second bucket for web-1's last hour: summed with the first
+    // once the hour is folded again.
     let last = first + 29 * MILLIS_PER_HOUR;
     store
         .ingest_usage(
@@ -123,6 +136,10 @@ async fn seeded(store: &Store) -> (OrgId, ClusterId, i64) {
             cursors.next(),
             &[bucket("web", "web-1", last, 100, 150 * MIB)],
         )
+        .await
+        .unwrap();
+    store
+        .fold_workload_usage(org, cluster, UnixMillis(last))
         .await
         .unwrap();
     (org, cluster, first)
@@ -149,7 +166,7 @@ async fn gathered(
 pub async fn rightsizing_gathers_workload_containers_per_namespace(t: TestStore) {
     let store = &t.store;
     let (org, cluster, first) = seeded(store).await;
-    // The window leaves out the first two hours.
+    // Whole UTC days: a window from the first day's third hour still reads that day whole.
     let from = at(first + 2 * MILLIS_PER_HOUR);
     let to = at(UnixMillis::now().0 + MILLIS_PER_HOUR);
 
@@ -163,7 +180,7 @@ pub async fn rightsizing_gathers_workload_containers_per_namespace(t: TestStore)
     let api = &all[0].1;
     assert_eq!(api.len(), 1);
     assert_eq!(api[0].workload_name, "api");
-    assert_eq!(api[0].samples.len(), 28);
+    assert_eq!((api[0].usage.hours, api[0].usage.pod_hours), (30, 30));
 
     let web = &all[1].1;
     let keys: Vec<_> = web
@@ -182,34 +199,48 @@ pub async fn rightsizing_gathers_workload_containers_per_namespace(t: TestStore)
     assert_eq!(deployment.pod_template.as_deref(), Some("bbb"));
     assert_eq!(deployment.cpu_request_millis, Some(500));
     assert_eq!(deployment.memory_request_bytes, Some(512 * MIB));
-    // 28 hours of web-1 and web-2, and deleted web-0's hours 2, 3 and 4; nothing of the
-    // ghost.
-    assert_eq!(deployment.samples.len(), 28 * 2 + 3);
-    let mut cpu: Vec<u64> = deployment
-        .samples
-        .iter()
-        .map(|s| s.cpu_millicore_seconds / 3600)
-        .collect();
-    cpu.sort_unstable();
-    cpu.dedup();
-    assert_eq!(cpu, [100, 200, 300, 800], "web-1's last hour sums to 200");
-    let last = deployment
-        .samples
-        .iter()
-        .find(|s| s.cpu_millicore_seconds == 200 * 3600)
-        .expect("web-1's last hour");
-    assert_eq!(last.hour_start.0, first + 29 * MILLIS_PER_HOUR);
-    assert_eq!(last.memory_max_bytes, 150 * MIB);
-    assert_eq!(last.covered_millis, 7_200_000);
-    assert!(
-        deployment
-            .samples
-            .iter()
-            .all(|s| s.hour_start.0 >= first + 2 * MILLIS_PER_HOUR)
+    // 30 hours of web-1 and web-2, and deleted web-0's first five (three pods then); nothing
+    // of the ghost.
+    let usage = &deployment.usage;
+    assert_eq!(usage.hours, 30);
+    assert_eq!(usage.pod_hours, 30 * 2 + 5);
+    assert_eq!(usage.replicas_max, 3);
+    assert_eq!(usage.cpu.len(), 65);
+    // Hourly averages: web-1 100m (its last hour 200m over two buckets' 7,200 s is still
+    // 100m), web-2 300m, web-0 800m: nearest rank ceil(0.95 × 65) = 62 → 800m.
+    assert_eq!(usage.cpu.percentile(95), Some(800));
+    assert_eq!(usage.cpu.percentile(50), Some(300));
+    assert_eq!(usage.memory_peak_bytes, 700 * MIB);
+    // Requests over the covered time: web-1 900m × (29 × 3,600 s + 7,200 s), web-2 500m ×
+    // 30 h, web-0 900m × 5 h; used 3,100 + 9,000 + 4,000 millicore-hours.
+    assert_eq!(
+        usage.cpu_requested_mcs,
+        900 * 3600 * 31 + 500 * 3600 * 30 + 900 * 3600 * 5
     );
-    assert_eq!(web[1].samples.len(), 28);
+    assert_eq!(usage.cpu_used_mcs, 3600 * (3100 + 9000 + 4000));
+    assert_eq!(
+        usage.cpu_unused_mcs,
+        usage.cpu_requested_mcs - usage.cpu_used_mcs,
+        "never over the request here"
+    );
+    assert_eq!(web[1].usage.pod_hours, 30);
     assert_eq!(web[1].pod_template, None);
     assert_eq!(web[1].cpu_request_millis, Some(100));
+
+    // From yesterday: its six hours only (web-0 ran the day before).
+    let yesterday = gathered(
+        store,
+        org,
+        &RightsizingScope::default(),
+        at(first + 24 * MILLIS_PER_HOUR),
+        to,
+    )
+    .await;
+    let deployment = &yesterday[1].1[0];
+    assert_eq!(deployment.usage.hours, 6);
+    assert_eq!(deployment.usage.pod_hours, 12);
+    assert_eq!(deployment.usage.memory_peak_bytes, 200 * MIB);
+    assert_eq!(deployment.usage.cpu.percentile(95), Some(300));
 
     // Scopes: one namespace of the cluster (the deleted pod's usage still counts), another
     // cluster, another organization.

@@ -2,9 +2,10 @@
 //! container of an organization (or of one cluster or namespace) with a recommendation over a
 //! window, ordered by monthly saving and paged by keyset.
 //!
-//! The store hands over one namespace at a time ([`Store::rightsizing_gather`]); each
-//! container's samples are turned into a recommendation and dropped, so memory holds the
-//! answer's lines and one namespace's hours, not the window's rows of the organization.
+//! The store hands over one namespace at a time ([`Store::rightsizing_gather`]) from the
+//! daily workload rollup; each container's merged days are turned into a recommendation and
+//! dropped, so memory holds the answer's lines and one namespace's days, not the window's rows
+//! of the organization.
 
 use std::cmp::Ordering;
 use std::str::FromStr;
@@ -12,7 +13,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 
-use super::{Recommendation, recommend_samples};
+use super::{Recommendation, UsageSummary, recommend_summary};
 use crate::cost::Window;
 use crate::store::{
     RightsizingNamespace, RightsizingScope, Store, StoreError, WorkloadContainerUsage,
@@ -216,8 +217,13 @@ pub async fn recommendations(
     let mut visit = |place: &RightsizingNamespace, containers: Vec<WorkloadContainerUsage>| {
         let prices = book.for_cluster(place.cluster).base;
         for c in containers {
-            let Some(recommendation) = recommend_samples(
-                &c.samples,
+            let usage = UsageSummary {
+                hours: usize::try_from(c.usage.hours).unwrap_or(usize::MAX),
+                cpu: c.usage.cpu,
+                memory_peak_bytes: c.usage.memory_peak_bytes,
+            };
+            let Some(recommendation) = recommend_summary(
+                &usage,
                 c.cpu_request_millis,
                 c.memory_request_bytes,
                 &prices,

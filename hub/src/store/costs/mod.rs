@@ -22,10 +22,14 @@ mod pages;
 pub use pages::{CostRowKey, CostRowsPage};
 mod prices;
 mod rightsizing;
+mod workload_totals;
+mod workload_usage;
 
 pub use rightsizing::{
     RightsizingNamespace, RightsizingScope, RightsizingVisit, WorkloadContainerUsage,
 };
+pub use workload_totals::WorkloadTotals;
+pub use workload_usage::{WorkloadContainerKey, WorkloadUsageDay};
 
 use tracing::instrument;
 

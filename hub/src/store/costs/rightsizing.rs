@@ -1,13 +1,12 @@
-//! What right-sizing reads: per workload container, its pods' hourly usage over a window and
-//! the requests it runs with now. Gathered one namespace at a time, so a month of hourly rows
-//! of a whole organization is never held at once, only the namespace at hand.
+//! What right-sizing reads: per live workload container, its usage over a window of whole
+//! UTC days from the daily rollup (`workload_usage`), and the requests it runs with now.
+//! Gathered one namespace at a time, so only the namespace at hand's rows are in memory.
 //!
 //! A pod belongs to its controlling owner as the agent resolved it (a ReplicaSet's pods to
 //! their Deployment), so the replicas of a Deployment, StatefulSet or DaemonSet, and the pods of
-//! earlier rollouts, are one workload; a pod without an owner is a workload of its own. Usage
-//! rows name pods, not owners: a pod's owner comes from its stored row, live or deleted, and
-//! usage of a pod the hub no longer holds (purged by retention) is left out. Only workloads
-//! with a live pod are gathered: there is nothing to right-size in what no longer runs.
+//! earlier rollouts, are one workload; a pod without an owner is a workload of its own. The
+//! rollup resolved each pod-hour's workload when it folded the hour. Only workloads with a
+//! live pod are gathered: there is nothing to right-size in what no longer runs.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,11 +14,10 @@ use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::pod::POD_TEMPLATE_HASH_LABEL;
 use kubeworkz_shared::model::{ContainerKind, PodProjection};
-use kubeworkz_shared::time::UnixMillis;
 use tracing::instrument;
 
+use super::workload_usage::{VALUE_COLUMNS, VALUE_TYPES, WorkloadUsageDay, read_values};
 use super::{decode, ids};
-use crate::cost::UsageSample;
 use crate::store::sql::{Cells, Sql, Ty, Value};
 use crate::store::{Store, StoreError, on_conn};
 
@@ -61,15 +59,12 @@ pub struct WorkloadContainerUsage {
     pub cpu_request_millis: Option<u64>,
     /// The newest live pod's memory request for the container, in bytes.
     pub memory_request_bytes: Option<u64>,
-    /// One sample per pod and hour of the window (every pod of the workload, live or not).
-    pub samples: Vec<UsageSample>,
+    /// The rollup's days in the window merged (every pod of the workload, live or not).
+    pub usage: WorkloadUsageDay,
 }
 
 /// The workload a pod belongs to.
 type WorkloadKey = (String, String);
-
-/// The workloads of deleted pods, by namespace and pod name.
-type Departed = HashMap<(String, String), WorkloadKey>;
 
 fn workload_of(owner_kind: Option<String>, owner_name: Option<String>, pod: &str) -> WorkloadKey {
     match (owner_kind, owner_name) {
@@ -126,44 +121,6 @@ async fn namespaces(
         .collect()
 }
 
-/// The workload of each pod of `cluster` deleted at or after `from` (of one namespace when
-/// `namespace` is given), by namespace and pod name: read once per cluster (a pass over its
-/// pod rows), since no index serves deleted pods by namespace.
-async fn departed(
-    db: &mut dyn Sql,
-    org: OrgId,
-    cluster: ClusterId,
-    namespace: Option<&str>,
-    from: DateTime<Utc>,
-) -> Result<Departed, StoreError> {
-    let d = db.dialect();
-    let mut sql = format!(
-        "SELECT namespace, name, owner_kind, owner_name FROM k8s_pods \
-         WHERE org_id = {} AND cluster_id = {} AND deleted_at >= {}",
-        d.ph(1),
-        d.ph(2),
-        d.ph(3)
-    );
-    let mut args = ids(org, cluster);
-    args.push(Value::Time(from));
-    if let Some(namespace) = namespace {
-        args.push(Value::Text(namespace.to_owned()));
-        sql.push_str(&format!(" AND namespace = {}", d.ph(4)));
-    }
-    let rows = db
-        .fetch(&sql, args, &[Ty::Text, Ty::Text, Ty::OptText, Ty::OptText])
-        .await?;
-    let mut owners = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let mut c = Cells::new(row);
-        let namespace = c.text()?;
-        let name = c.text()?;
-        let workload = workload_of(c.opt_text()?, c.opt_text()?, &name);
-        owners.insert((namespace, name), workload);
-    }
-    Ok(owners)
-}
-
 /// The live pods of `namespace`: each one's workload, and per workload container what they
 /// run now.
 async fn live(
@@ -171,13 +128,7 @@ async fn live(
     org: OrgId,
     cluster: ClusterId,
     namespace: &str,
-) -> Result<
-    (
-        HashMap<String, WorkloadKey>,
-        BTreeMap<(WorkloadKey, String), Current>,
-    ),
-    StoreError,
-> {
+) -> Result<BTreeMap<(WorkloadKey, String), Current>, StoreError> {
     let d = db.dialect();
     let sql = format!(
         "SELECT name, owner_kind, owner_name, {} FROM k8s_pods \
@@ -192,7 +143,6 @@ async fn live(
     let rows = db
         .fetch(&sql, args, &[Ty::Text, Ty::OptText, Ty::OptText, Ty::Text])
         .await?;
-    let mut owners = HashMap::with_capacity(rows.len());
     let mut current: BTreeMap<(WorkloadKey, String), Current> = BTreeMap::new();
     for row in rows {
         let mut c = Cells::new(row);
@@ -219,29 +169,25 @@ async fn live(
                 entry.memory_request_bytes = container.requests.memory_bytes;
             }
         }
-        owners.insert(name, workload);
     }
-    Ok((owners, current))
+    Ok(current)
 }
 
-/// The live workload containers of one namespace with their pods' usage in `[from, to)`;
-/// `departed` gives the workloads of the cluster's pods deleted since `from`.
+/// The live workload containers of one namespace with their usage over the rollup's days
+/// from `from`'s day to before `to`.
 async fn namespace_usage(
     db: &mut dyn Sql,
     org: OrgId,
     place: &RightsizingNamespace,
-    departed: &Departed,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<WorkloadContainerUsage>, StoreError> {
-    let (owners, current) = live(db, org, place.cluster, &place.namespace).await?;
+    let current = live(db, org, place.cluster, &place.namespace).await?;
     let d = db.dialect();
-    // Several rows of one container and hour (a restarted collector's second bucket) sum.
     let sql = format!(
-        "SELECT pod, container, hour_start, CAST(sum(cpu_millicore_seconds) AS BIGINT), \
-         max(memory_max_bytes), CAST(sum(covered_millis) AS BIGINT) \
-         FROM k8s_resource_metrics WHERE org_id = {} AND cluster_id = {} AND namespace = {} \
-         AND hour_start >= {} AND hour_start < {} GROUP BY pod, container, hour_start",
+        "SELECT workload_kind, workload_name, container, {} FROM k8s_workload_usage \
+         WHERE org_id = {} AND cluster_id = {} AND namespace = {} AND day >= {} AND day < {}",
+        VALUE_COLUMNS.join(", "),
         d.ph(1),
         d.ph(2),
         d.ph(3),
@@ -251,57 +197,40 @@ async fn namespace_usage(
     let mut args = ids(org, place.cluster);
     args.extend([
         Value::Text(place.namespace.clone()),
-        Value::Time(from),
+        Value::Time(day_of(from)),
         Value::Time(to),
     ]);
-    let rows = db
-        .fetch(
-            &sql,
-            args,
-            &[Ty::Text, Ty::Text, Ty::Time, Ty::I64, Ty::I64, Ty::I64],
-        )
-        .await?;
-    // Samples go to the live workload containers by position; usage of workloads with no
-    // live pod is dropped as it is read.
+    let mut types = vec![Ty::Text; 3];
+    types.extend(VALUE_TYPES);
+    let rows = db.fetch(&sql, args, &types).await?;
+    // Days go to the live workload containers by position; those of workloads with no live
+    // pod are dropped as they are read.
     let entries: Vec<((WorkloadKey, String), Current)> = current.into_iter().collect();
-    let mut samples: Vec<Vec<UsageSample>> = vec![Vec::new(); entries.len()];
-    let index: HashMap<(&WorkloadKey, &str), usize> = entries
+    let mut usage: Vec<WorkloadUsageDay> = vec![WorkloadUsageDay::default(); entries.len()];
+    let index: HashMap<(&str, &str, &str), usize> = entries
         .iter()
         .enumerate()
-        .map(|(i, ((workload, container), _))| ((workload, container.as_str()), i))
+        .map(|(i, ((workload, container), _))| {
+            (
+                (workload.0.as_str(), workload.1.as_str(), container.as_str()),
+                i,
+            )
+        })
         .collect();
-    let mut lookup = (place.namespace.clone(), String::new());
     for row in rows {
         let mut c = Cells::new(row);
-        let pod = c.text()?;
-        let container = c.text()?;
-        let workload = match owners.get(&pod) {
-            Some(workload) => workload,
-            None => {
-                lookup.1 = pod;
-                match departed.get(&lookup) {
-                    Some(workload) => workload,
-                    None => continue,
-                }
-            }
-        };
-        let Some(&i) = index.get(&(workload, container.as_str())) else {
+        let (kind, name, container) = (c.text()?, c.text()?, c.text()?);
+        let Some(&i) = index.get(&(kind.as_str(), name.as_str(), container.as_str())) else {
             continue;
         };
-        let hour_start = c.time()?;
-        samples[i].push(UsageSample {
-            hour_start: UnixMillis(hour_start.timestamp_millis()),
-            cpu_millicore_seconds: c.i64()?.max(0) as u64,
-            memory_max_bytes: c.i64()?.max(0) as u64,
-            covered_millis: u32::try_from(c.i64()?.max(0)).unwrap_or(u32::MAX),
-        });
+        usage[i].merge(&read_values(&mut c)?);
     }
     drop(index);
     Ok(entries
         .into_iter()
-        .zip(samples)
+        .zip(usage)
         .map(
-            |(((workload, container), now), samples)| WorkloadContainerUsage {
+            |(((workload, container), now), usage)| WorkloadContainerUsage {
                 workload_kind: workload.0,
                 workload_name: workload.1,
                 pod_template: now.pod_template,
@@ -309,10 +238,17 @@ async fn namespace_usage(
                 replicas: now.replicas,
                 cpu_request_millis: now.cpu_request_millis,
                 memory_request_bytes: now.memory_request_bytes,
-                samples,
+                usage,
             },
         )
         .collect())
+}
+
+/// The start of the UTC day of `t`: the rollup's granularity.
+fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    let millis = t.timestamp_millis();
+    let day = millis.div_euclid(86_400_000) * 86_400_000;
+    DateTime::from_timestamp_millis(day).unwrap_or(t)
 }
 
 /// What a right-sizing pass is handed per namespace.
@@ -328,19 +264,8 @@ async fn gather(
     visit: &mut RightsizingVisit<'_>,
 ) -> Result<(), StoreError> {
     let places = namespaces(db, org, scope).await?;
-    let mut departed_of: Option<(ClusterId, Departed)> = None;
     for place in &places {
-        if departed_of
-            .as_ref()
-            .is_none_or(|(cluster, _)| *cluster != place.cluster)
-        {
-            let owners = departed(db, org, place.cluster, scope.namespace.as_deref(), from).await?;
-            departed_of = Some((place.cluster, owners));
-        }
-        let Some((_, owners)) = &departed_of else {
-            unreachable!("set above")
-        };
-        let containers = namespace_usage(db, org, place, owners, from, to).await?;
+        let containers = namespace_usage(db, org, place, from, to).await?;
         visit(place, containers);
     }
     Ok(())
@@ -349,8 +274,9 @@ async fn gather(
 impl Store {
     /// Walks the namespaces with live pods in `scope` (by cluster name, then namespace) and
     /// hands `visit` each one's live workload containers, ordered by workload then
-    /// container, with their pods' hourly usage in `[from, to)` and their current requests.
-    /// One namespace's rows are in memory at a time.
+    /// container, with their usage over the whole UTC days from `from`'s day to before `to`
+    /// (the daily rollup's granularity) and their current requests. One namespace's rows are
+    /// in memory at a time.
     #[instrument(skip_all)]
     pub async fn rightsizing_gather(
         &self,

@@ -1948,6 +1948,8 @@ export interface components {
         };
         /** @description One group's efficiency over the window. */
         EfficiencyLineView: {
+            /** @description The cluster's name of a workload line (`aggregate=workload`); null otherwise. */
+            cluster: string | null;
             /** @description CPU in core-hours. */
             cpu: components["schemas"]["ResourceEfficiencyView"];
             /**
@@ -1956,7 +1958,10 @@ export interface components {
              *     requests.
              */
             efficiency: number | null;
-            /** @description The group's value (namespace, team, cost center, cluster id or label value). */
+            /**
+             * @description The group's value (namespace, team, cost center, cluster id, label value, or
+             *     `Kind/namespace/name` of a workload).
+             */
             key: string;
             /** @description Memory in GiB-hours. */
             memory: components["schemas"]["ResourceEfficiencyView"];
@@ -4521,7 +4526,11 @@ export interface operations {
             query?: {
                 /** @description `24h`, `7d` (default), `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339. */
                 window?: string;
-                /** @description `namespace` (default), `team`, `cost_center`, `cluster` or `label:KEY`. */
+                /**
+                 * @description `namespace` (default), `team`, `cost_center`, `cluster`, `label:KEY`, or `workload`
+                 *     (key `Kind/namespace/name` with its `cluster`, over whole UTC days: the window's
+                 *     first day from midnight).
+                 */
                 aggregate?: string;
                 /**
                  * @description `-waste` (default: most unused cost first), `waste`, `efficiency` (least efficient

@@ -1,5 +1,5 @@
-// /admin/kubernetes/savings: where requested CPU and memory go unused. Per namespace, team or
-// cost center over a window, requested vs used, efficiency and what the unused requests cost,
+// /admin/kubernetes/savings: where requested CPU and memory go unused. Per namespace, team,
+// cost center, cluster or workload (`Kind/namespace/name` with its cluster) over a window, requested vs used, efficiency and what the unused requests cost,
 // sortable by waste or efficiency (the hub sorts; the URL holds the choice, so a view is a link);
 // then right-sizing per workload container over the same window.
 import { useSearchParams } from 'react-router'
@@ -14,12 +14,19 @@ const AGGREGATES = [
   ['team', 'Team'],
   ['cost_center', 'Cost center'],
   ['cluster', 'Cluster'],
+  ['workload', 'Workload'],
 ] as const
 const WINDOWS = ['24h', '7d', '30d'] as const
 
 /** A share as a whole percentage, `—` when unknown. Exported for tests. */
 export function percent(share: number | null | undefined): string {
   return share == null ? '—' : `${Math.round(share * 100)}%`
+}
+
+/** A line's group as shown: a workload (`Kind/namespace/name`) after its cluster, since
+ * workloads of one name run in several clusters; other groups as they are. Exported for tests. */
+export function groupLabel(line: Pick<EfficiencyLine, 'key' | 'cluster'>): string {
+  return line.cluster ? `${line.cluster} · ${line.key}` : line.key
 }
 
 /** The next sort when a column's header is clicked: the column's default way, then the other. */
@@ -37,7 +44,7 @@ function arrow(sort: EfficiencySort, column: 'waste' | 'efficiency') {
 function Row({ line }: { line: EfficiencyLine }) {
   return (
     <tr className={rowClass}>
-      <td className={cellClass}>{line.key}</td>
+      <td className={cellClass}>{groupLabel(line)}</td>
       <td className={cellClass}>
         {line.cpu.used.toFixed(1)} / {line.cpu.requested.toFixed(1)} ({percent(line.cpu.efficiency)})
       </td>
@@ -114,7 +121,7 @@ export function SavingsPage() {
         {efficiency.data && (
           <Table caption="Efficiency per group" head={['Group', 'CPU used / requested', 'Memory used / requested', 'Efficiency', 'Unused request cost']} empty={efficiency.data.lines.length === 0}>
             {efficiency.data.lines.map((line) => (
-              <Row key={line.key} line={line} />
+              <Row key={groupLabel(line)} line={line} />
             ))}
           </Table>
         )}

@@ -5,7 +5,7 @@ import { MemoryRouter, Route, Routes, useLocation } from 'react-router'
 import { ClusterCard, Dashboard } from './Dashboard'
 import { queryKeys } from '../lib/queries'
 import { costSeries, pricingLabel } from '../components/CostChart'
-import { nextSort, percent } from './Savings'
+import { groupLabel, nextSort, percent } from './Savings'
 import { PodUsage } from './Workloads'
 import { usageSummary } from '../lib/usage'
 import type { Cluster, CostLine } from '../lib/api'
@@ -137,6 +137,10 @@ describe('Savings', () => {
     expect(nextSort('waste', 'waste')).toBe('-waste')
     expect(nextSort('-waste', 'efficiency')).toBe('efficiency')
     expect(nextSort('efficiency', 'efficiency')).toBe('-efficiency')
+  })
+  it('names a workload with its cluster, other groups as they are', () => {
+    expect(groupLabel({ key: 'Deployment/web/web', cluster: 'prod' })).toBe('prod · Deployment/web/web')
+    expect(groupLabel({ key: 'web', cluster: null })).toBe('web')
   })
 })
 
