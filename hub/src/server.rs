@@ -130,17 +130,22 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         &workers,
         shutdown.clone(),
     );
-    // Webhook deliveries of cost alerts (the cost worker evaluates them after each run).
+    // Webhook deliveries of cost alerts (the cost worker evaluates them after each run),
+    // under the pull-mode egress policy.
+    let egress = config.pull_egress.policy();
+    let sender = SenderConfig {
+        egress: Arc::new(egress.clone()),
+        ..SenderConfig::default()
+    };
     let webhooks = workers::spawn(
         SingleHolder::new(
-            WebhookSender::new(store.clone(), keyring.clone(), SenderConfig::default()),
+            WebhookSender::new(store.clone(), keyring.clone(), sender),
             replica.clone(),
             WEBHOOK_LEASE,
         ),
         &workers,
         shutdown.clone(),
     );
-    let egress = config.pull_egress.policy();
     let supervisor = PullSupervisor::new(
         store.clone(),
         keyring.clone(),

@@ -3,8 +3,10 @@
 //! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod,
 //! a scale in the cluster seen without reload, a scale from the deployment page (confirmed,
 //! its change shown, the pod count following), a terminal on a pod running a typed command
-//! (`enable_terminals`), the Savings page's right-sizing table and its
-//! CSV download, dark mode, a viewer without mutating
+//! (`enable_terminals`), the Savings page's right-sizing table and its CSV download, the
+//! Budgets page (the budget form, the budget with its actual and forecast, a real cost run and
+//! alert evaluation, the alerts it raised in the alert list, a viewer without the form), dark
+//! mode, a viewer without mutating
 //! controls, axe-core on the main pages, no console errors. Screenshots land in
 //! `target/ui-screenshots/` (the CI artifact).
 //!
@@ -15,12 +17,18 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
+use kubeworkz_hub::config::DatabaseUrl;
+use kubeworkz_hub::cost::{CostWorker, CostWorkerConfig};
+use kubeworkz_hub::store;
+use kubeworkz_hub::workers::Worker;
+use kubeworkz_shared::time::UnixMillis;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
 use serde_json::json;
 
@@ -59,6 +67,31 @@ fn deployment() -> Result<Deployment> {
 /// rights include `pods/exec`: there is no agent chart to switch `operations.exec` on.
 async fn enable_terminals(cluster: &TestCluster, work_dir: &std::path::Path) -> Result<()> {
     cluster.set_namespace_exec(NAMESPACE, work_dir).await
+}
+
+/// The walk's `COSTRUN`: one tick of the hub's cost worker (every hour of the registered
+/// cluster's cost, then the budget and anomaly evaluation), as `serve` runs it, on the hub's
+/// database. Its clock is 70 minutes ahead so that the hour in progress is complete and past
+/// its grace period: a freshly registered cluster has no complete hour yet, and budgets are
+/// judged on complete hours only. Nothing is written by hand: the costs come from the
+/// inventory the hub collected, the alerts from the evaluation.
+async fn cost_run(db: &str) -> Result<()> {
+    let url: DatabaseUrl = db.parse()?;
+    let store = store::connect(&url).await?;
+    let ahead = UnixMillis::now().0 + 70 * 60 * 1000;
+    let mut worker = CostWorker::new(store.clone(), CostWorkerConfig::default(), None)
+        .with_clock(Arc::new(move || UnixMillis(ahead)));
+    worker
+        .tick()
+        .await
+        .map_err(|err| anyhow::anyhow!("the cost run and alert evaluation: {err}"))?;
+    anyhow::ensure!(
+        worker.last_report().hours > 0,
+        "the cost run computed the cluster's hours: {}",
+        worker.last_report()
+    );
+    store.close().await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,6 +164,10 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
                 scaled.push(replicas);
                 writeln!(to_script, "OK")?;
             }
+            ["COSTRUN"] => {
+                cost_run(&db).await?;
+                writeln!(to_script, "OK")?;
+            }
             _ => eprintln!("[ui-e2e stdout] {line}"),
         }
     }
@@ -153,6 +190,8 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "deployment-scaled.png",
         "savings.png",
         "pod-terminal.png",
+        "budgets.png",
+        "budgets-viewer.png",
     ] {
         let size = std::fs::metadata(shots.join(shot))
             .with_context(|| format!("screenshot {shot}"))?

@@ -1,16 +1,21 @@
 //! [`WebhookSender`]: the worker that sends due deliveries, one attempt each, records every
 //! attempt and schedules the next by the [`RetryPolicy`]. It runs under a lease
-//! ([`crate::replica::SingleHolder`]), so with several hub replicas one sends.
+//! ([`crate::replica::SingleHolder`]), so with several hub replicas one sends. Receivers are
+//! reached only where the egress policy allows ([`super::egress`]); a refused one is a failed
+//! attempt, recorded like any other.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
 
+use super::egress::{PolicyResolver, refusal_in, refused_literal};
 use super::webhook::{
     DELIVERY_HEADER, EVENT_HEADER, RetryPolicy, SIGNATURE_HEADER, secret_context, sign,
 };
+use crate::pull::EgressPolicy;
 use crate::seal::Keyring;
 use crate::store::{DeliveryOutcome, DeliveryStatus, DueDelivery, Store, StoreError};
 use crate::workers::{Worker, WorkerError};
@@ -30,6 +35,9 @@ pub struct SenderConfig {
     pub timeout: Duration,
     /// Retries.
     pub retry: RetryPolicy,
+    /// Which addresses receivers may have: `serve` passes its pull-mode policy
+    /// (`--pull-allow-loopback`, `--pull-allowed-networks`).
+    pub egress: Arc<EgressPolicy>,
 }
 
 impl Default for SenderConfig {
@@ -38,6 +46,7 @@ impl Default for SenderConfig {
             every: Duration::from_secs(5),
             timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            egress: Arc::new(EgressPolicy::default()),
         }
     }
 }
@@ -61,11 +70,15 @@ impl fmt::Debug for WebhookSender {
 
 impl WebhookSender {
     /// A sender over `store`, opening secrets with `keyring`. Redirects are not followed: a
-    /// receiver answers where it was registered.
+    /// receiver answers where it was registered (a redirect would also leave the policy's
+    /// literal-address check behind). Names resolve through the egress policy, and no proxy
+    /// is used (the policy judges the receiver, not a proxy).
     pub fn new(store: Store, keyring: Keyring, config: SenderConfig) -> Self {
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(PolicyResolver::new(config.egress.clone())))
             .user_agent(concat!("kubeworkz-hub/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a client without custom TLS roots always builds");
@@ -140,6 +153,15 @@ impl WebhookSender {
     /// POSTs the signed body: the receiver's status and, unless it was 2xx, why it failed.
     /// Errors name neither the URL (it may hold a token, as Slack's do) nor the secret.
     async fn post(&self, delivery: &DueDelivery) -> (Option<u16>, Option<String>) {
+        // A literal address never reaches the resolver: judged here, before anything is sent.
+        match reqwest::Url::parse(&delivery.url) {
+            Ok(url) => {
+                if let Some(refused) = refused_literal(&self.config.egress, &url) {
+                    return (None, Some(refused.0));
+                }
+            }
+            Err(_) => return (None, Some("the endpoint's URL is not a valid URL".into())),
+        }
         let secret = match self.keyring.open(
             &delivery.secret_sealed,
             &secret_context(delivery.endpoint_id),
@@ -173,6 +195,10 @@ impl WebhookSender {
 
 /// A send error in words, with its causes but without the URL.
 fn describe(err: reqwest::Error) -> String {
+    // The policy's refusal says all there is: nothing was contacted.
+    if let Some(refused) = refusal_in(&err) {
+        return refused.0.clone();
+    }
     let kind = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {

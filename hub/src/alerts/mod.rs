@@ -8,8 +8,11 @@
 //! - [`webhook`]: payloads (generic JSON, Slack), the HMAC-SHA256 signature header and the
 //!   retry schedule.
 //! - [`delivery`]: the worker that sends the persisted queue, under a lease.
+//! - [`egress`]: where receivers may be, by the pull-mode egress policy, at creation and at
+//!   each delivery.
 
 pub mod delivery;
+pub mod egress;
 pub mod engine;
 pub mod evaluate;
 pub mod webhook;

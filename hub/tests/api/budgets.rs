@@ -1,7 +1,9 @@
 //! Budgets, alert settings, alerts and webhooks over real HTTP: admins change them (audited),
 //! viewers read budgets and alerts, bad input is a clear 400, another organization gets
 //! 404, and a webhook's secret is shown once and verifies the test event a real receiver
-//! on loopback gets.
+//! on loopback gets (a hub allowing loopback, as `--pull-allow-loopback` does). Without that
+//! setting, a URL on a refused address is a 400, and a name resolving there is a failed test
+//! delivery that contacts nothing.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::client::TestHub;
 use kubeworkz_hub::alerts::webhook::{SIGNATURE_HEADER, verify};
+use kubeworkz_hub::pull::EgressPolicy;
 use kubeworkz_hub::store::{AuditFilter, PageRequest, Role};
 
 pub async fn admins_manage_budgets_viewers_read_them_and_other_orgs_see_nothing(hub: TestHub) {
@@ -206,26 +209,32 @@ pub async fn admins_manage_budgets_viewers_read_them_and_other_orgs_see_nothing(
         && d.as_deref() == Some("anomaly factor 2 -> 3.5, minimum $1.00 -> $5.00")));
 }
 
-pub async fn a_webhooks_secret_is_shown_once_and_signs_its_test_event(hub: TestHub) {
-    let admin = hub.admin().await;
-    let viewer = hub.user("default", "v@example.com", Role::Viewer).await;
+/// A receiver on loopback that records each request's headers and body.
+async fn receiver() -> (std::net::SocketAddr, Arc<Mutex<Vec<(HeaderMap, Bytes)>>>) {
     let seen: Arc<Mutex<Vec<(HeaderMap, Bytes)>>> = Arc::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = {
         let seen = seen.clone();
-        axum::Router::new().route(
-            "/slack",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+        axum::Router::new().fallback(axum::routing::post(
+            move |headers: HeaderMap, body: Bytes| {
                 let seen = seen.clone();
                 async move {
                     seen.lock().unwrap().push((headers, body));
                     "ok"
                 }
-            }),
-        )
+            },
+        ))
     };
     tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, seen)
+}
+
+pub async fn a_webhooks_secret_is_shown_once_and_signs_its_test_event(hub: TestHub) {
+    let hub = TestHub::start_with_egress(hub.backend, EgressPolicy::allowing_loopback()).await;
+    let admin = hub.admin().await;
+    let viewer = hub.user("default", "v@example.com", Role::Viewer).await;
+    let (addr, seen) = receiver().await;
 
     let url = format!("http://{addr}/slack");
     let body = json!({"name": "ops", "url": url, "format": "slack"});
@@ -338,5 +347,74 @@ pub async fn a_webhooks_secret_is_shown_once_and_signs_its_test_event(hub: TestH
     assert_eq!(
         admin.delete(&format!("/api/v1/webhooks/{id}")).await.status,
         204
+    );
+}
+
+pub async fn a_webhook_on_an_address_the_egress_policy_refuses_is_not_reached(hub: TestHub) {
+    // The default policy: a hub started without --pull-allow-loopback.
+    let admin = hub.admin().await;
+    let (addr, seen) = receiver().await;
+    let port = addr.port();
+    for (url, rule) in [
+        (
+            format!("http://127.0.0.1:{port}/hook"),
+            "127.0.0.1 is a loopback address",
+        ),
+        (
+            format!("http://[::1]:{port}/hook"),
+            "::1 is a loopback address",
+        ),
+        (
+            "http://169.254.169.254/latest/meta-data".to_owned(),
+            "a cloud metadata address, which is always refused",
+        ),
+        ("http://0.0.0.0:80/".to_owned(), "an unspecified address"),
+    ] {
+        let r = admin
+            .post("/api/v1/webhooks", json!({"name": "internal", "url": url}))
+            .await;
+        assert_eq!(r.status, 400, "{url}: {}", r.text);
+        assert!(
+            r.json["error"]["message"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("url: refused to connect to") && e.contains(rule)),
+            "{url}: {}",
+            r.text
+        );
+    }
+    assert_eq!(admin.get("/api/v1/webhooks").await.json["items"], json!([]));
+    // A name is accepted (it may resolve elsewhere at delivery) and judged by what it
+    // resolves to when sending: the test delivery fails, recorded, and nothing is reached.
+    let url = format!("http://localhost:{port}/hook");
+    let r = admin
+        .post("/api/v1/webhooks", json!({"name": "by-name", "url": url}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let r = admin
+        .post(&format!("/api/v1/webhooks/{id}/test"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["status"], "failed", "{}", r.text);
+    let error = r.json["attempt_log"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        error.starts_with("refused to connect to localhost: ")
+            && error.contains("--pull-allow-loopback"),
+        "{error}"
+    );
+    // Changing a URL to a refused address is refused the same way.
+    let r = admin
+        .send(
+            Method::PUT,
+            &format!("/api/v1/webhooks/{id}"),
+            Some(json!({"name": "by-name", "url": format!("http://127.0.0.1:{port}/x")})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "a refused receiver was reached"
     );
 }

@@ -45,6 +45,7 @@ support::backend_cases! {
     auth_flow::login_sets_cookies_and_logout_ends_the_session,
     budgets::admins_manage_budgets_viewers_read_them_and_other_orgs_see_nothing,
     budgets::a_webhooks_secret_is_shown_once_and_signs_its_test_event,
+    budgets::a_webhook_on_an_address_the_egress_policy_refuses_is_not_reached,
     auth_flow::cookie_mutations_need_the_csrf_header,
     auth_flow::api_tokens_authenticate_until_revoked_or_expired,
     auth_flow::errors_have_one_shape_and_a_request_id,

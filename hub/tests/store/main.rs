@@ -143,4 +143,5 @@ support::backend_cases! {
     budgets::each_delivery_attempt_is_recorded_and_moves_the_queue,
     webhook_delivery::webhooks_are_signed_retried_and_reach_a_receiver_that_comes_up,
     webhook_delivery::a_delivery_is_given_up_after_its_last_attempt,
+    webhook_delivery::a_receiver_the_egress_policy_refuses_is_a_failed_attempt_that_contacts_nothing,
 }

@@ -1,7 +1,10 @@
 //! Webhook delivery against a real HTTP receiver on loopback: the signature verifies with
 //! the secret shown at creation, a 500 is retried with the same delivery id until a 2xx, a
 //! receiver that is down (port closed) gets the delivery once it is up, even from a hub
-//! restarted in between (the queue is in the store), and every attempt is recorded.
+//! restarted in between (the queue is in the store), and every attempt is recorded. The
+//! senders here allow loopback (the operator's `--pull-allow-loopback`), where the receivers
+//! run; without it, a receiver on loopback, by address or by a name resolving there, is a
+//! recorded failed attempt that contacted nothing.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,7 @@ use kubeworkz_hub::alerts::webhook::{
 };
 use kubeworkz_hub::alerts::{RetryPolicy, SenderConfig, WebhookSender};
 use kubeworkz_hub::cost::NanoDollars;
+use kubeworkz_hub::pull::EgressPolicy;
 use kubeworkz_hub::seal::{Keyring, MasterKey};
 use kubeworkz_hub::store::{
     AlertKind, DeliveryStatus, NewAlert, Store, WebhookEndpoint, WebhookFormat,
@@ -66,6 +70,7 @@ fn fast() -> SenderConfig {
             cap: Duration::from_millis(400),
             max_attempts: 6,
         },
+        egress: Arc::new(EgressPolicy::allowing_loopback()),
     }
 }
 
@@ -77,6 +82,17 @@ async fn endpoint(
     name: &str,
     addr: SocketAddr,
 ) -> (Uuid, String) {
+    endpoint_at(store, keyring, org, name, &format!("http://{addr}/hook")).await
+}
+
+/// An endpoint at `url` with a fresh secret, sealed as the API seals it.
+async fn endpoint_at(
+    store: &Store,
+    keyring: &Keyring,
+    org: OrgId,
+    name: &str,
+    url: &str,
+) -> (Uuid, String) {
     let id = Uuid::now_v7();
     let secret = new_secret();
     let now = Utc::now();
@@ -85,7 +101,7 @@ async fn endpoint(
             id,
             org_id: org,
             name: name.into(),
-            url: format!("http://{addr}/hook"),
+            url: url.to_owned(),
             format: WebhookFormat::Json,
             secret_sealed: keyring.seal(secret.as_bytes(), &secret_context(id)),
             enabled: true,
@@ -117,6 +133,15 @@ async fn fire(store: &Store, org: OrgId, key: &str) -> Uuid {
     recorded[0].id
 }
 
+/// The alert's (one) delivery as recorded.
+async fn delivery_of(store: &Store, org: OrgId, alert: Uuid) -> kubeworkz_hub::store::Delivery {
+    store
+        .deliveries(org, Some(alert), None)
+        .await
+        .unwrap()
+        .remove(0)
+}
+
 /// Runs the sender until the alert's delivery is no longer pending (or 10 s passed).
 async fn until_settled(
     sender: &WebhookSender,
@@ -127,11 +152,7 @@ async fn until_settled(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         sender.send_due().await.unwrap();
-        let d = store
-            .deliveries(org, Some(alert), None)
-            .await
-            .unwrap()
-            .remove(0);
+        let d = delivery_of(store, org, alert).await;
         if d.status != DeliveryStatus::Pending || tokio::time::Instant::now() > deadline {
             return d;
         }
@@ -187,11 +208,7 @@ pub async fn webhooks_are_signed_retried_and_reach_a_receiver_that_comes_up(t: T
     let (_, secret2) = endpoint(store, &keyring, org, "later", down_addr).await;
     let alert2 = fire(store, org, "two").await;
     sender.send_due().await.unwrap();
-    let first = store
-        .deliveries(org, Some(alert2), None)
-        .await
-        .unwrap()
-        .remove(0);
+    let first = delivery_of(store, org, alert2).await;
     assert_eq!(first.status, DeliveryStatus::Pending);
     let attempt = &first.attempt_log[0];
     assert_eq!(attempt.status_code, None);
@@ -250,4 +267,70 @@ pub async fn a_delivery_is_given_up_after_its_last_attempt(t: TestStore) {
             .unwrap()
             .is_empty()
     );
+}
+
+pub async fn a_receiver_the_egress_policy_refuses_is_a_failed_attempt_that_contacts_nothing(
+    t: TestStore,
+) {
+    let store = &t.store;
+    let org = store.ensure_organization("hooks").await.unwrap().id;
+    let keyring = Keyring::new(MasterKey::generate().0, vec![]);
+    let receiver = Receiver::default();
+    let addr = serve(receiver.clone(), "127.0.0.1:0".parse().unwrap()).await;
+    let port = addr.port();
+    // The default policy, as a hub started without --pull-allow-loopback: the receiver by
+    // its address (judged before sending), then by a name that resolves to it (judged on
+    // the resolved address, as a DNS-rebinding name would be).
+    let strict = SenderConfig {
+        egress: Arc::new(EgressPolicy::default()),
+        ..fast()
+    };
+    let sender = WebhookSender::new(store.clone(), keyring.clone(), strict);
+    let cases = [
+        (
+            format!("http://127.0.0.1:{port}/hook?token=s3cret"),
+            format!("refused to connect to 127.0.0.1:{port}: 127.0.0.1 is a loopback address"),
+        ),
+        (
+            format!("http://localhost:{port}/hook?token=s3cret"),
+            "refused to connect to localhost: ".to_owned(),
+        ),
+    ];
+    for (i, (url, expected)) in cases.iter().enumerate() {
+        let (id, _) = endpoint_at(store, &keyring, org, &format!("internal-{i}"), url).await;
+        let alert = fire(store, org, &format!("refused-{i}")).await;
+        sender.send_due().await.unwrap();
+        let d = delivery_of(store, org, alert).await;
+        // A failed attempt, recorded, retried like any failure (the policy may change).
+        assert_eq!(d.status, DeliveryStatus::Pending, "{d:?}");
+        assert_eq!(d.attempts, 1);
+        let attempt = &d.attempt_log[0];
+        assert_eq!(attempt.status_code, None);
+        let error = attempt.error.as_deref().unwrap();
+        assert!(error.starts_with(expected.as_str()), "{url}: {error}");
+        assert!(
+            error.contains("--pull-allow-loopback") && !error.contains("s3cret"),
+            "{error}"
+        );
+        store.delete_webhook(org, id).await.unwrap();
+    }
+    assert!(
+        receiver.seen.lock().unwrap().is_empty(),
+        "a refused receiver was contacted"
+    );
+
+    // The operator's allow setting lets the same name through to the same receiver.
+    endpoint_at(
+        store,
+        &keyring,
+        org,
+        "allowed",
+        &format!("http://localhost:{port}/hook"),
+    )
+    .await;
+    let alert = fire(store, org, "allowed").await;
+    let sender = WebhookSender::new(store.clone(), keyring, fast());
+    let d = until_settled(&sender, store, org, alert).await;
+    assert_eq!(d.status, DeliveryStatus::Delivered, "{d:?}");
+    assert_eq!(receiver.seen.lock().unwrap().len(), 1);
 }

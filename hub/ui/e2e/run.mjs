@@ -7,8 +7,9 @@
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
 // KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,
 // CHROMIUM (default /usr/bin/chromium).
-// Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>` and
-// waits for a line `OK` on stdin. Progress goes to stderr; exit status 0 means every check
+// Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>`, or
+// `COSTRUN` (the test runs the hub's cost worker and alert evaluation), and waits for a line
+// `OK` on stdin. Progress goes to stderr; exit status 0 means every check
 // passed.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -25,11 +26,16 @@ const log = logger('ui-e2e')
 
 const stdin = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 
+/** Sends the test a request line and waits for its `OK`. */
+async function ask(line) {
+  process.stdout.write(`${line}\n`)
+  const { value, done } = await stdin.next()
+  assert(!done && value.trim() === 'OK', `the test answered ${JSON.stringify(value)} to ${line}`)
+}
+
 /** Asks the test to scale the deployment and waits for its answer. */
 async function scale(replicas) {
-  process.stdout.write(`SCALE ${NS} ${DEPLOYMENT} ${replicas}\n`)
-  const { value, done } = await stdin.next()
-  assert(!done && value.trim() === 'OK', `the test answered ${JSON.stringify(value)} to SCALE`)
+  await ask(`SCALE ${NS} ${DEPLOYMENT} ${replicas}`)
 }
 
 const problems = new Problems()
@@ -72,6 +78,86 @@ async function terminalStep(page) {
   await page.screenshot({ path: join(SHOTS, 'pod-terminal.png'), fullPage: true })
   await page.getByTestId('terminal-disconnect').click()
   await page.getByTestId('terminal-phase').filter({ hasText: /^Not connected$/ }).waitFor()
+}
+
+/**
+ * Budgets and cost alerts: as the admin, the budget form (a refused amount shows the API's
+ * error; then a namespace budget of a tenth of a cent, which the test namespace's real cost
+ * crosses), the budget listed with its actual and forecast, a real cost run and alert
+ * evaluation by the test (`COSTRUN`), and the alerts it raised appearing in the alert list
+ * without a reload; then a viewer reads the budget and the alerts but gets no form and no
+ * delete. Ends logged in as the admin. Screenshots: `budgets.png`, `budgets-viewer.png`.
+ */
+async function budgetsAndAlerts(page) {
+  const name = `${NS}-monthly`
+  log('budgets: the form, the list, a real cost run and the alerts it raises')
+  await page.goto(`${HUB}/admin/kubernetes/budgets`)
+  await page.getByRole('heading', { name: 'Budgets', exact: true }).waitFor()
+  const form = page.getByRole('form', { name: 'New budget' })
+  await form.getByLabel('Name').fill(name)
+  await form.getByLabel('Scope').selectOption('namespace')
+  await form.getByLabel('Key').fill(NS)
+  await form.getByLabel('Dollars a month').fill('0')
+  await form.getByRole('button', { name: 'Add budget' }).click()
+  const refusal = (await form.getByRole('alert').textContent()) ?? ''
+  assert(/amount must be above zero/.test(refusal), `the API's refusal is shown: ${refusal}`)
+  problems.list = problems.list.filter((p) => !/status of 400/.test(p))
+  await form.getByLabel('Dollars a month').fill('0.001')
+  await form.getByRole('button', { name: 'Add budget' }).click()
+  const row = page.getByTestId('budget-row').filter({ hasText: name })
+  await row.waitFor()
+  assert((await form.getByLabel('Name').inputValue()) === '', 'the form is cleared after adding')
+  assert((await form.getByRole('alert').count()) === 0, 'the refusal is gone after a success')
+  const rowText = (await row.textContent()) ?? ''
+  assert(rowText.includes(`namespace: ${NS}`) && rowText.includes('$0.001'), `the budget's scope and amount: ${rowText}`)
+  assert(/of \d+ hours/.test(rowText), `the budget shows the month's hours: ${rowText}`)
+  assert((await row.getByTestId('budget-bar').count()) === 2, 'an actual and a forecast bar')
+
+  log('cost run and alert evaluation (the test runs the hub\'s cost worker)')
+  await ask('COSTRUN')
+  // No reload: the list reads the alerts again on its own.
+  await page.evaluate(() => (window.__noReload = true))
+  // The month so far crossed both thresholds; so did its run-rate forecast, which is judged
+  // once 24 hours of the month have passed (not on a month's first day): each alert once,
+  // each with its kind's badge.
+  const alerts = page.getByTestId('alert-row').filter({ hasText: `Budget "${name}" (namespace ${NS})` })
+  await alerts.filter({ hasText: 'spent in' }).filter({ hasText: 'reaches 100%' }).waitFor({ timeout: 90_000 })
+  await row.filter({ hasText: /actual, then forecast · [1-9]\d* of \d+ hours/ }).waitFor()
+  const elapsed = Number(/· (\d+) of \d+ hours/.exec((await row.textContent()) ?? '')?.[1])
+  const kinds = elapsed >= 24 ? [['spent', 'Spent'], ['forecast', 'Forecast']] : [['spent', 'Spent']]
+  for (const [verb, badge] of kinds) {
+    for (const pct of [80, 100]) {
+      const one = alerts.filter({ hasText: `${verb} in` }).filter({ hasText: `reaches ${pct}% of $0.001` })
+      assert((await one.count()) === 1, `one ${verb} alert at ${pct} %`)
+      assert((await one.getByText(badge, { exact: true }).count()) === 1, `the ${verb} alert at ${pct} % has its ${badge} badge`)
+    }
+  }
+  assert((await alerts.count()) === 2 * kinds.length, `${2 * kinds.length} alerts for the budget (${elapsed} hours into the month), not ${await alerts.count()}`)
+  const actualBar = row.getByTestId('budget-bar').first()
+  await page.waitForFunction(
+    (el) => Number(/ (\d+)% of the budget$/.exec(el.getAttribute('aria-label') ?? '')?.[1]) >= 100,
+    await actualBar.elementHandle(),
+  )
+  const label = (await actualBar.getAttribute('aria-label')) ?? ''
+  assert(!label.startsWith('$0.00 '), `the actual spend reads as money, not $0.00: ${label}`)
+  assert(await page.evaluate(() => window.__noReload === true), 'the budgets page was not reloaded')
+  await accessible(page, 'budgets')
+  await page.screenshot({ path: join(SHOTS, 'budgets.png'), fullPage: true })
+  noProblems('budgets')
+
+  log('budgets as a viewer: the list and the alerts, no form, no delete')
+  await logout(page)
+  await login(page, env('VIEWER_EMAIL'), env('VIEWER_PASSWORD'))
+  await page.goto(`${HUB}/admin/kubernetes/budgets`)
+  await page.getByTestId('budget-row').filter({ hasText: name }).waitFor()
+  await page.getByTestId('alert-row').filter({ hasText: `Budget "${name}"` }).first().waitFor()
+  assert((await page.getByRole('form', { name: 'New budget' }).count()) === 0, 'a viewer gets no budget form')
+  assert((await page.getByRole('button', { name: 'Delete' }).count()) === 0, 'a viewer gets no delete')
+  await accessible(page, 'budgets (viewer)')
+  await page.screenshot({ path: join(SHOTS, 'budgets-viewer.png'), fullPage: true })
+  await logout(page)
+  await login(page, env('ADMIN_EMAIL'), env('ADMIN_PASSWORD'))
+  noProblems('budgets (viewer)')
 }
 
 mkdirSync(SHOTS, { recursive: true })
@@ -173,6 +259,8 @@ try {
   await page.getByRole('button', { name: /Largest extra cost first/ }).waitFor()
   await accessible(page, 'savings')
   await page.screenshot({ path: join(SHOTS, 'savings.png'), fullPage: true })
+
+  await budgetsAndAlerts(page)
 
   log('scale the deployment; the pod count follows without a reload')
   await page.goto(namespaceUrl)

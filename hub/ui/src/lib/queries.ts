@@ -607,6 +607,8 @@ export function useBudgets() {
   return useQuery({
     queryKey: ['budgets'] as const,
     queryFn: () => apiGet('/api/v1/budgets', {}),
+    // Each cost run moves the month's spend: read it again while the page is open.
+    refetchInterval: 15_000,
   })
 }
 
@@ -615,6 +617,8 @@ export function useAlerts(kind?: string) {
   return useQuery({
     queryKey: ['alerts', kind ?? ''] as const,
     queryFn: () => apiGet('/api/v1/alerts', {}, kind ? { kind, limit: 50 } : { limit: 50 }),
+    // Alerts fire after cost runs: new ones show up without a reload.
+    refetchInterval: 15_000,
   })
 }
 

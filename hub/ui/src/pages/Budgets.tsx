@@ -30,17 +30,20 @@ export function shareOf(value: number, amount: number): number {
   return amount > 0 ? Math.round((value / amount) * 100) : 0
 }
 
-/** Exact decimal dollars as shown: `$1,020.00`. Exported for tests. */
+/** Exact decimal dollars as shown: `$1,020.00`; under a cent, up to six decimals (`$0.0042`),
+ * so a small budget or a new namespace's spend does not read as `$0.00`. Exported for tests. */
 export function money(decimal: string): string {
   const n = Number(decimal)
-  return Number.isFinite(n) ? `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}` : decimal
+  if (!Number.isFinite(n)) return decimal
+  const digits = n !== 0 && Math.abs(n) < 0.01 ? 6 : 2
+  return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: digits })}`
 }
 
 /** A bar of `pct` percent (capped at 100 wide), red from 100 %, amber from 80 %. */
 function Bar({ label, pct }: { label: string; pct: number }) {
   const color = pct >= 100 ? 'bg-red-600' : pct >= 80 ? 'bg-amber-500' : 'bg-blue-600'
   return (
-    <div className="flex items-center gap-2" aria-label={`${label} ${pct}% of the budget`}>
+    <div className="flex items-center gap-2" role="img" aria-label={`${label} ${pct}% of the budget`} data-testid="budget-bar">
       <span className="w-16 text-xs text-gray-600 dark:text-gray-300">{label}</span>
       <div className="h-2 w-40 rounded bg-gray-200 dark:bg-gray-700">
         <div className={`h-2 rounded ${color}`} style={{ width: `${Math.min(pct, 100)}%` }} />

@@ -66,6 +66,10 @@ describe('Budgets', () => {
     expect(shareOf(5, 0)).toBe(0)
     expect(money('1020.00')).toBe('$1,020.00')
     expect(money('0.5')).toBe('$0.50')
+    // Under a cent: up to six decimals, never a misleading $0.00.
+    expect(money('0.004312')).toBe('$0.004312')
+    expect(money('0.000001')).toBe('$0.000001')
+    expect(money('0')).toBe('$0.00')
   })
 
   it('shows a viewer the budgets with actual and forecast bars and the alerts, without the form', () => {
