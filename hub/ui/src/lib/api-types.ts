@@ -897,6 +897,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/pods/{id}/exec": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/pods/{id}/exec` (WebSocket).
+         * @description Opens a terminal in a container: a WebSocket upgrade (`Connection: Upgrade`, `Upgrade: websocket`). Binary frames carry stdin and the command's output; a text frame `{"type":"resize","cols":120,"rows":40}` resizes; the hub's last text frame is `{"type":"exit","code":0,"message":""}`. Admins, and operators where the organization enables `operators_exec`. A browser (session cookie) must send the hub's own `Origin`. Closed after `--terminal-idle-timeout-secs` without a byte either way.
+         */
+        get: operations["get_k8s_pods_id_exec"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/pods/{id}/logs": {
         parameters: {
             query?: never;
@@ -1722,7 +1742,10 @@ export interface components {
             mode: string;
             /** @description Name, unique in the organization. */
             name: string;
-            /** @description Detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`, `vanilla`). */
+            /**
+             * @description Detected provider (`eks`, `gke`, `aks`, `k3s`, `openshift`, `kind`, `rke2`, `oke`, `doks`,
+             *     `lke`, `ack`, `iks`, `hetzner`, `talos`, `microk8s`, `minikube`, `eks-anywhere`, `vanilla`).
+             */
             provider?: string | null;
             /** @description Tags. */
             tags: string[];
@@ -6277,6 +6300,108 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_pods_id_exec: {
+        parameters: {
+            query?: {
+                /** @description The container; may be left out for a pod with one container */
+                container?: string;
+                /** @description The command, one argument per repeated `command` (default `sh`; at most 64 arguments, 8 KiB) */
+                command?: string[];
+                /** @description Allocate a terminal (default true; stderr then arrives with stdout) */
+                tty?: boolean;
+                /** @description Initial columns (1 to 1000), with rows */
+                cols?: number;
+                /** @description Initial rows (1 to 1000), with cols */
+                rows?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Pod id (its Kubernetes uid) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols: the terminal's WebSocket */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad parameters, not a WebSocket upgrade, or Kubernetes refused the request (no such container) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an admin (or an operator where the organization enables it), or a browser upgrade from another origin */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not enabled in the agent's chart (`operations.exec`), or the cluster is disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many terminals for this user or organization, or operations for this cluster */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The cluster's API failed the request */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Agent not connected, or the cluster cannot be reached */
             503: {
                 headers: {
                     [name: string]: unknown;
