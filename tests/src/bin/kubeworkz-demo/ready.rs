@@ -75,6 +75,30 @@ fn short_deployments(reason: &str) -> Vec<String> {
     names
 }
 
+/// How the failing pods reason begins.
+const FAILING_PODS: &str = "pods failing: ";
+
+/// True when a "pods failing: 2 in CrashLoopBackOff (ns/a-1, ns/a-2)" reason names only
+/// crash-looping pods of `deployments` (`namespace/name`).
+fn only_pods_of(reason: &str, deployments: &[String]) -> bool {
+    let Some(groups) = reason.strip_prefix(FAILING_PODS) else {
+        return false;
+    };
+    groups.split("; ").all(|group| {
+        let Some((what, names)) = group.split_once(" (") else {
+            return false;
+        };
+        let names = names.trim_end_matches(')');
+        let names = names.split_once(" and ").map_or(names, |(named, _)| named);
+        what.ends_with(" in CrashLoopBackOff")
+            && names.split(", ").all(|pod| {
+                deployments
+                    .iter()
+                    .any(|d| pod.starts_with(&format!("{d}-")))
+            })
+    })
+}
+
 /// `since`: the demo's start. A kept demo's hub still shows the last run's clusters until
 /// the new ones have synced; only a sync after the start counts.
 async fn check(session: &Session, plans: &[Plan], since: UnixMillis) -> Result<Check> {
@@ -119,8 +143,13 @@ async fn check(session: &Session, plans: &[Plan], since: UnixMillis) -> Result<C
             cluster["health"]["status"] == "healthy"
         } else {
             // Exactly the crash-looping ones: Deployments whose pods are still starting are
-            // named in the same reason until they are available.
-            reasons.len() == 1 && short_deployments(&reasons[0]) == expected
+            // named in the same reason until they are available. Their pods may be named as
+            // failing too (between restarts they wait in CrashLoopBackOff), but no other pod.
+            let (failing, others): (Vec<&String>, Vec<&String>) =
+                reasons.iter().partition(|r| r.starts_with(FAILING_PODS));
+            others.len() == 1
+                && short_deployments(others[0]) == expected
+                && failing.iter().all(|r| only_pods_of(r, &expected))
         };
         if !as_expected {
             return Ok(Check::Waiting(format!(
@@ -250,7 +279,7 @@ impl std::fmt::Display for Banner<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::short_deployments;
+    use super::{only_pods_of, short_deployments};
 
     #[test]
     fn a_short_deployments_reason_names_its_deployments_sorted() {
@@ -261,5 +290,29 @@ mod tests {
             ["ml/trainer", "storefront/checkout", "storefront/web"]
         );
         assert!(short_deployments("cluster has no nodes").is_empty());
+    }
+
+    #[test]
+    fn a_failing_pods_reason_is_checked_against_the_crash_looping_deployments() {
+        let looping = ["staging/checkout".to_owned()];
+        assert!(only_pods_of(
+            "pods failing: 2 in CrashLoopBackOff (staging/checkout-7d9f-abcde, \
+             staging/checkout-7d9f-fghij)",
+            &looping
+        ));
+        assert!(only_pods_of(
+            "pods failing: 7 in CrashLoopBackOff (staging/checkout-1, staging/checkout-2, \
+             staging/checkout-3, staging/checkout-4, staging/checkout-5 and 2 more)",
+            &looping
+        ));
+        assert!(!only_pods_of(
+            "pods failing: 1 in CrashLoopBackOff (staging/cart-1)",
+            &looping
+        ));
+        assert!(!only_pods_of(
+            "pods failing: 1 OOMKilled (staging/checkout-1)",
+            &looping
+        ));
+        assert!(!only_pods_of("cluster has no nodes", &looping));
     }
 }
