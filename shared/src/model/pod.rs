@@ -419,6 +419,10 @@ impl From<&Pod> for PodProjection {
 mod legacy;
 mod status;
 
+/// The STATUS tests' pod builders, shared with other models' tests.
+#[cfg(test)]
+pub(crate) use status::tests as status_tests;
+
 pub use legacy::{LegacyContainerProjection, LegacyPodProjection};
 pub use status::pod_status;
 

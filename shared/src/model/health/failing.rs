@@ -125,7 +125,8 @@ impl fmt::Display for FailingPods {
 mod tests {
     use super::*;
     use crate::model::HealthReason;
-    use crate::model::pod::{ContainerKind, ContainerProjection, QosClass};
+    use crate::model::pod::status_tests::{pod, waiting};
+    use crate::model::pod::{ContainerKind, ContainerProjection};
 
     fn container(state: Option<ContainerState>, last: Option<&str>) -> ContainerProjection {
         ContainerProjection {
@@ -139,33 +140,6 @@ mod tests {
             state,
             last_termination_reason: last.map(str::to_owned),
         }
-    }
-
-    fn pod(phase: PodPhase, containers: Vec<ContainerProjection>) -> PodProjection {
-        PodProjection {
-            name: "api-0".into(),
-            namespace: "shop".into(),
-            uid: "00000000-0000-0000-0000-000000000001".into(),
-            node: Some("node-a".into()),
-            phase,
-            owner: None,
-            containers,
-            overhead: Default::default(),
-            ready: false,
-            start_time: None,
-            qos_class: QosClass::BestEffort,
-            pvc_claims: vec![],
-            created: None,
-            deleted: None,
-            labels: Default::default(),
-            reason: None,
-        }
-    }
-
-    fn waiting(reason: &str) -> Option<ContainerState> {
-        Some(ContainerState::Waiting {
-            reason: Some(reason.into()),
-        })
     }
 
     #[test]

@@ -86,4 +86,4 @@ pub fn pod_status(pod: &PodProjection) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -23,7 +23,8 @@ fn container(
     }
 }
 
-fn pod(phase: PodPhase, containers: Vec<ContainerProjection>) -> PodProjection {
+/// A pod in `phase` running `containers`.
+pub(crate) fn pod(phase: PodPhase, containers: Vec<ContainerProjection>) -> PodProjection {
     PodProjection {
         name: "web-1".into(),
         namespace: "shop".into(),
@@ -44,7 +45,8 @@ fn pod(phase: PodPhase, containers: Vec<ContainerProjection>) -> PodProjection {
     }
 }
 
-fn waiting(reason: &str) -> Option<ContainerState> {
+/// A waiting state with `reason`.
+pub(crate) fn waiting(reason: &str) -> Option<ContainerState> {
     Some(ContainerState::Waiting {
         reason: Some(reason.into()),
     })
