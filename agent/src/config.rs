@@ -17,8 +17,10 @@ use kubeworkz_shared::protocol::{CaPin, EnrollmentToken};
 /// Everything the agent needs to run, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `host:port` of the hub's QUIC endpoint (`KUBEWORKZ_HUB_ADDR`).
-    pub hub_addr: String,
+    /// `host:port` of the hub's QUIC endpoint (`KUBEWORKZ_HUB_ADDR`), or several separated
+    /// by commas (hub replicas without one address in front of them); the agent moves to
+    /// the next when a connection fails or a replica drains.
+    pub hub_addrs: Vec<String>,
     /// One-time enrollment token (`KUBEWORKZ_TOKEN`); only needed until the agent holds a
     /// certificate. Its `Debug` redacts the secret.
     pub token: Option<EnrollmentToken>,
@@ -111,8 +113,16 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
         let hub_addr = get(HUB_ADDR).ok_or(ConfigError::Missing { name: HUB_ADDR })?;
-        if !valid_host_port(&hub_addr) {
-            return Err(invalid(HUB_ADDR, hub_addr, "host:port"));
+        let hub_addrs: Vec<String> = hub_addr
+            .split(',')
+            .map(|entry| entry.trim().to_owned())
+            .collect();
+        if !hub_addrs.iter().all(|entry| valid_host_port(entry)) {
+            return Err(invalid(
+                HUB_ADDR,
+                hub_addr,
+                "host:port, or several separated by commas",
+            ));
         }
         let admin_listen = match get(ADMIN_LISTEN) {
             None => SocketAddr::from(([0, 0, 0, 0], 9090)),
@@ -188,7 +198,7 @@ impl Config {
         };
         Ok(Self {
             operations,
-            hub_addr,
+            hub_addrs,
             token,
             reconnect_max,
             ca_pin,
@@ -352,7 +362,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_only_the_hub_and_credentials_are_given() {
         let cfg = parse(&[(HUB_ADDR, "hub.example.com:7443"), FILE]).unwrap();
-        assert_eq!(cfg.hub_addr, "hub.example.com:7443");
+        assert_eq!(cfg.hub_addrs, ["hub.example.com:7443"]);
         assert_eq!(cfg.collector.usage_interval, Duration::from_secs(30));
         assert_eq!(cfg.admin_listen, "0.0.0.0:9090".parse().unwrap());
         assert!(cfg.collector.helm_releases);
@@ -375,6 +385,28 @@ mod tests {
     }
 
     #[test]
+    fn several_hub_addresses_are_a_comma_separated_list() {
+        let cfg = parse(&[
+            (HUB_ADDR, "hub-0.hub:7443, hub-1.hub:7443,[::1]:7443"),
+            FILE,
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.hub_addrs,
+            ["hub-0.hub:7443", "hub-1.hub:7443", "[::1]:7443"]
+        );
+        let err = parse(&[(HUB_ADDR, "hub-0.hub:7443,hub-1.hub"), FILE]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"KUBEWORKZ_HUB_ADDR="hub-0.hub:7443,hub-1.hub" is invalid: expected host:port, or several separated by commas"#
+        );
+        assert!(
+            parse(&[(HUB_ADDR, "hub:7443,"), FILE]).is_err(),
+            "an empty entry"
+        );
+    }
+
+    #[test]
     fn missing_hub_is_named() {
         assert_eq!(parse(&[FILE]), Err(ConfigError::Missing { name: HUB_ADDR }));
         assert_eq!(
@@ -388,7 +420,7 @@ mod tests {
         let err = parse(&[(HUB_ADDR, "hub"), (USAGE_INTERVAL, "30"), FILE]).unwrap_err();
         assert_eq!(
             err.to_string(),
-            r#"KUBEWORKZ_HUB_ADDR="hub" is invalid: expected host:port"#
+            r#"KUBEWORKZ_HUB_ADDR="hub" is invalid: expected host:port, or several separated by commas"#
         );
         let err = parse(&[(HUB_ADDR, "hub:7443"), (USAGE_INTERVAL, "2"), FILE]).unwrap_err();
         assert!(

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::credentials::{CredentialStore, CredentialsError};
 use crate::transport::backoff::Backoff;
 use crate::transport::{
-    AgentIdentity, ClientError, HubAddress, Uplink, UplinkEvent, UplinkGauges, enroll,
+    AgentIdentity, ClientError, HubTargets, Uplink, UplinkEvent, UplinkGauges, enroll,
 };
 
 /// Unacked data (encoded frames) the uplink holds while the hub is away; beyond it the agent
@@ -63,8 +63,8 @@ pub enum LinkError {
 /// What the link needs besides the collector's output.
 #[derive(Debug, Clone)]
 pub struct LinkSettings {
-    /// `host:port` of the hub.
-    pub hub: String,
+    /// The hub's addresses (one, or a replica each).
+    pub hub: HubTargets,
     /// The enrollment token, if any.
     pub token: Option<EnrollmentToken>,
     /// A separately configured CA pin, if any.
@@ -90,7 +90,9 @@ pub async fn run(
     uplink_stop: CancellationToken,
 ) -> Result<(), LinkError> {
     let mut backoff = settings.backoff.clone();
-    let Some((hub, identity)) = identity(&settings, &credentials, &mut backoff, &shutdown).await?
+    let mut hub = settings.hub.clone();
+    let Some(identity) =
+        identity(&settings, &mut hub, &credentials, &mut backoff, &shutdown).await?
     else {
         return Ok(());
     };
@@ -111,30 +113,15 @@ pub async fn run(
     Ok(())
 }
 
-/// The hub's address, resolved now (DNS is retried like a connection).
-async fn resolve(hub: &str) -> std::io::Result<HubAddress> {
-    let addr = tokio::net::lookup_host(hub)
-        .await?
-        .next()
-        .ok_or_else(|| std::io::Error::other(format!("{hub} resolves to no address")))?;
-    let host = hub.rsplit_once(':').map_or(hub, |(host, _)| host);
-    Ok(HubAddress {
-        addr,
-        server_name: host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned(),
-    })
-}
-
-/// The stored identity, or a new one from the token (retrying while the hub is unreachable).
-/// `None` when `shutdown` fired first.
+/// The stored identity, or a new one from the token (retrying while the hub is unreachable,
+/// each attempt on the next of `hub`'s targets). `None` when `shutdown` fired first.
 async fn identity(
     settings: &LinkSettings,
+    hub: &mut HubTargets,
     credentials: &CredentialStore,
     backoff: &mut Backoff,
     shutdown: &CancellationToken,
-) -> Result<Option<(HubAddress, AgentIdentity)>, LinkError> {
+) -> Result<Option<AgentIdentity>, LinkError> {
     let configured_pin = settings
         .ca_pin
         .or_else(|| settings.token.as_ref().map(EnrollmentToken::ca_pin));
@@ -160,26 +147,24 @@ async fn identity(
     let token = match (stored, &settings.token) {
         (Some(stored), _) if stored.not_after >= UnixMillis::now() || settings.token.is_none() => {
             tracing::info!(cluster = %stored.cluster_id, place = %credentials.place(), "using stored credentials");
-            let hub = retry(backoff, shutdown, "resolving the hub", || async {
-                resolve(&settings.hub).await.map_err(ClientError::Io)
-            })
-            .await
-            // Resolving is never refused: only `Ok` comes back.
-            .unwrap_or_default();
-            return Ok(hub.map(|hub| (hub, stored)));
+            // The uplink resolves the hub before each connection (and retries it like one).
+            return Ok(Some(stored));
         }
         (_, None) => return Err(LinkError::NeedsToken),
         (_, Some(token)) => token,
     };
     // Spend the token only if the identity it buys can be kept.
     credentials.check_writable().await?;
-    let enrolled = retry(backoff, shutdown, "enrolling", || async {
-        let hub = resolve(&settings.hub).await.map_err(ClientError::Io)?;
-        let identity = enroll(&hub, token).await?;
-        Ok((hub, identity))
+    let enrolled = retry(backoff, shutdown, "enrolling", async || {
+        let address = hub.current().await.map_err(ClientError::Io)?;
+        let enrolled = enroll(&address, token).await;
+        if enrolled.is_err() {
+            hub.advance();
+        }
+        enrolled
     })
     .await;
-    let Some((hub, identity)) = (match enrolled {
+    let Some(identity) = (match enrolled {
         Err(reason) => return Err(LinkError::EnrollmentRefused(reason)),
         Ok(found) => found,
     }) else {
@@ -191,21 +176,17 @@ async fn identity(
         // save (at renewal) needs a new token.
         tracing::error!(error = %err, "enrolled, but the credentials could not be stored");
     }
-    Ok(Some((hub, identity)))
+    Ok(Some(identity))
 }
 
 /// Calls `attempt` until it succeeds (`Some`), `shutdown` fires (`None`) or the hub refuses
 /// (`Err` with the hub's reason); other failures wait a backoff delay.
-async fn retry<T, F, Fut>(
+async fn retry<T>(
     backoff: &mut Backoff,
     shutdown: &CancellationToken,
     what: &str,
-    mut attempt: F,
-) -> Result<Option<T>, String>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ClientError>>,
-{
+    mut attempt: impl AsyncFnMut() -> Result<T, ClientError>,
+) -> Result<Option<T>, String> {
     loop {
         let result = tokio::select! {
             () = shutdown.cancelled() => return Ok(None),

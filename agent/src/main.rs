@@ -76,7 +76,7 @@ fn run_agent() -> ExitCode {
         Err(err) => return bad_config(&err),
     };
     init_logging(config.json_logs);
-    tracing::info!(hub = %config.hub_addr, version = kubeworkz_shared::VERSION, "starting");
+    tracing::info!(hub = %config.hub_addrs.join(","), version = kubeworkz_shared::VERSION, "starting");
     let result = runtime().and_then(|rt| {
         rt.block_on(async {
             let client = cluster_client().await?;

@@ -28,8 +28,8 @@ use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::link::{self, LinkSettings};
 use crate::operations::OperationServer;
-use crate::transport::UplinkGauges;
 use crate::transport::backoff::{BASE, Backoff};
+use crate::transport::{HubTargets, UplinkGauges};
 
 /// Collector output waiting for the uplink, per channel (collector → counter → uplink). Small
 /// on purpose: when the uplink's in-flight window is full, the collector waits here instead
@@ -179,7 +179,7 @@ pub async fn run(
     };
     let settings = LinkSettings {
         gauges: uplink_gauges,
-        hub: config.hub_addr.clone(),
+        hub: HubTargets::from_names(&config.hub_addrs),
         token: config.token.clone(),
         ca_pin: config.ca_pin,
         backoff: Backoff::new(BASE, config.reconnect_max),

@@ -87,6 +87,13 @@ pub struct ServeConfig {
         value_parser = clap::value_parser!(u64).range(3..=600))]
     pub lease_ttl_secs: u64,
 
+    /// Seconds a stopping replica gives its agents to move to another one: it asks each to
+    /// reconnect elsewhere (spread over half of this), refuses new agents, and closes who is
+    /// left when it ends. Keep it below the pod's termination grace period.
+    #[arg(long, env = "KUBEWORKZ_AGENT_DRAIN_SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub agent_drain_secs: u64,
+
     /// Where pull-mode registration and collectors may connect.
     #[command(flatten)]
     pub pull_egress: crate::pull::egress::EgressArgs,

@@ -79,7 +79,10 @@ pub async fn serve(config: ServeConfig, shutdown: Shutdown) -> anyhow::Result<()
         .issue_server_identity(&config.server_names(), SERVER_CERT_VALIDITY)
         .context("issuing the hub's QUIC server certificate")?;
     let transport = HubTransport::bind(
-        TransportSettings::new(config.quic_listen),
+        TransportSettings {
+            drain_timeout: Duration::from_secs(config.agent_drain_secs),
+            ..TransportSettings::new(config.quic_listen)
+        },
         ca.clone(),
         identity,
         Arc::new(StoreAuthority::new(store.clone()).with_replica(replica.clone())),

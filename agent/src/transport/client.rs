@@ -180,6 +180,7 @@ fn hub_message_name(message: &HubMessage) -> &'static str {
         HubMessage::Certificate { .. } => "certificate",
         HubMessage::Refused { .. } => "refused",
         HubMessage::Enrolled { .. } => "enrolled",
+        HubMessage::GoAway { .. } => "go-away",
     }
 }
 
@@ -325,8 +326,13 @@ impl SessionSender {
 
     /// Closes the connection cleanly and waits for the close to reach the hub.
     pub async fn close(self) {
-        self.conn
-            .close(VarInt::from_u32(close::DONE), b"agent shutting down");
+        self.close_because(b"agent shutting down").await;
+    }
+
+    /// Closes the connection cleanly with `reason` (logged by the hub) and waits for the
+    /// close to reach it.
+    pub async fn close_because(self, reason: &[u8]) {
+        self.conn.close(VarInt::from_u32(close::DONE), reason);
         self.endpoint.wait_idle().await;
     }
 }

@@ -9,6 +9,7 @@
 //! - [`AgentSession::renew`] — at [`AgentIdentity::renew_at`] (70% of the lifetime), a fresh
 //!   key and a new certificate over the live connection.
 //! - [`backoff`] — reconnect delays (capped exponential, full jitter).
+//! - [`HubTargets`] — the hub addresses (replicas) and which one to try next.
 //! - [`Uplink`] — all of the above in a loop: reconnect with backoff, resend or full sync,
 //!   acks, heartbeats, renewal, and a new enrollment with the configured token when the hub
 //!   says the certificate was revoked; the `run` command feeds it the collector's output.
@@ -20,6 +21,7 @@
 pub mod backoff;
 mod client;
 mod identity;
+mod targets;
 pub mod tls;
 mod uplink;
 
@@ -28,6 +30,7 @@ pub use client::{
     connect, enroll,
 };
 pub use identity::{AgentIdentity, PendingKey, RENEW_AT_PERCENT, renew_at};
+pub use targets::HubTargets;
 pub use uplink::{HEARTBEAT, Uplink, UplinkEvent, UplinkGauges};
 
 use kubeworkz_shared::protocol::{CERTIFICATE_REVOKED, FrameError};
@@ -74,6 +77,12 @@ pub enum ClientError {
     /// No answer (or no handshake) in time.
     #[error("hub did not answer in time")]
     Timeout,
+    /// The hub replica is shutting down and asked the agent to reconnect elsewhere.
+    #[error("hub is going away: {reason}")]
+    GoingAway {
+        /// The hub's reason.
+        reason: String,
+    },
 }
 
 impl ClientError {

@@ -5,7 +5,11 @@
 //! reconnect the hub resumes. When the hub cannot resume, the queue overflows, or the hub
 //! asks, it starts a new epoch and emits [`UplinkEvent::FullSyncNeeded`]: the caller then
 //! pushes a snapshot of its inventory (`SnapshotBegin`…`SnapshotEnd` of every kind).
-//! Reconnects wait [`Backoff`] delays; certificates are renewed at 70% of their lifetime over
+//! Reconnects wait [`Backoff`] delays, each to the next of the [`HubTargets`] (the same one
+//! when there is only one); a hub replica that shuts down sends `GoAway`, and the uplink
+//! closes, moves to the next target and reconnects after a random delay within the hub's
+//! window instead (not a failure: the backoff does not grow, and the unacked queue is resent
+//! to whichever replica welcomes it). Certificates are renewed at 70% of their lifetime over
 //! the live connection, and the new identity is emitted for the caller to persist. When the
 //! hub says the certificate was revoked (the cluster was disabled, or enrolled again), the
 //! uplink enrolls once with the token it was given, if any ([`Uplink::with_token`]), before
@@ -43,7 +47,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::{
-    AgentIdentity, AgentSession, ClientError, HubAddress, PendingKey, connect, enroll, renew_at,
+    AgentIdentity, AgentSession, ClientError, HubTargets, PendingKey, connect, enroll, renew_at,
 };
 use crate::operations::OperationServer;
 
@@ -128,7 +132,8 @@ impl UplinkGauges {
 /// The agent's connection manager (module docs).
 #[derive(Debug)]
 pub struct Uplink {
-    hub: HubAddress,
+    /// Where to connect; the next target after a failure or a `GoAway`.
+    hub: HubTargets,
     identity: AgentIdentity,
     /// Enrolls again when the certificate was revoked.
     token: Option<EnrollmentToken>,
@@ -155,18 +160,21 @@ pub struct Uplink {
 enum SessionEnd {
     Shutdown,
     Lost(ClientError),
+    /// The hub replica is draining: reconnect elsewhere within this long.
+    GoAway(String, Duration),
 }
 
 impl Uplink {
-    /// An uplink for `identity`, holding at most `max_queue_bytes` of unacked data.
+    /// An uplink for `identity` to `hub` (one address or several targets), holding at most
+    /// `max_queue_bytes` of unacked data.
     pub fn new(
-        hub: HubAddress,
+        hub: impl Into<HubTargets>,
         identity: AgentIdentity,
         max_queue_bytes: usize,
         events: mpsc::Sender<UplinkEvent>,
     ) -> Self {
         Self {
-            hub,
+            hub: hub.into(),
             renew_due: identity.renew_at(),
             identity,
             token: None,
@@ -234,7 +242,7 @@ impl Uplink {
             let hello = self.queue.hello(kubeworkz_shared::VERSION);
             let connected = tokio::select! {
                 () = shutdown.cancelled() => return,
-                connected = connect(&self.hub, &self.identity, hello) => connected,
+                connected = self.connect(hello) => connected,
             };
             let end = match connected {
                 Ok(session) => {
@@ -246,25 +254,65 @@ impl Uplink {
                 }
                 Err(err) => SessionEnd::Lost(err),
             };
-            let SessionEnd::Lost(err) = end else { return };
-            tracing::warn!(error = %err, "hub connection lost");
-            let revoked = err.is_certificate_revoked();
-            self.emit(UplinkEvent::Disconnected(err)).await;
-            if revoked && self.reenroll(&shutdown).await {
-                continue;
-            }
-            let delay = tokio::time::sleep(self.backoff.next_delay());
-            tokio::pin!(delay);
-            // Keep queueing while waiting, so the collector never blocks on the hub.
-            loop {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = &mut delay => break,
-                    payload = payloads.recv() => match payload {
-                        Some(payload) => drop(self.enqueue(payload, false).await),
-                        None => return self.give_up(),
-                    },
+            let delay = match end {
+                SessionEnd::Shutdown => return,
+                SessionEnd::GoAway(reason, within) => {
+                    // Not a failure: the backoff stays where the welcome reset it, and the
+                    // delay is the hub's spreading window, not the failure schedule.
+                    let delay = within.mul_f64(rand::random::<f64>());
+                    tracing::info!(%reason, reconnect_in_ms = delay.as_millis() as u64, "the hub is going away: reconnecting elsewhere");
+                    self.hub.advance();
+                    self.emit(UplinkEvent::Disconnected(ClientError::GoingAway { reason }))
+                        .await;
+                    delay
                 }
+                SessionEnd::Lost(err) => {
+                    tracing::warn!(error = %err, "hub connection lost");
+                    self.hub.advance();
+                    let revoked = err.is_certificate_revoked();
+                    self.emit(UplinkEvent::Disconnected(err)).await;
+                    if revoked && self.reenroll(&shutdown).await {
+                        continue;
+                    }
+                    self.backoff.next_delay()
+                }
+            };
+            if !self.wait_queueing(delay, &mut payloads, &shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// Connects to the current target (resolved now).
+    async fn connect(
+        &mut self,
+        hello: kubeworkz_shared::protocol::Hello,
+    ) -> Result<AgentSession, ClientError> {
+        let hub = self.hub.current().await?;
+        connect(&hub, &self.identity, hello).await
+    }
+
+    /// Waits `delay` while still queueing the collector's output, so the collector never
+    /// blocks on the hub. `false` when the uplink is to stop (shutdown, or its input closed).
+    async fn wait_queueing(
+        &mut self,
+        delay: Duration,
+        payloads: &mut mpsc::Receiver<Payload>,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let delay = tokio::time::sleep(delay);
+        tokio::pin!(delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return false,
+                () = &mut delay => return true,
+                payload = payloads.recv() => match payload {
+                    Some(payload) => drop(self.enqueue(payload, false).await),
+                    None => {
+                        self.give_up();
+                        return false;
+                    }
+                },
             }
         }
     }
@@ -275,9 +323,16 @@ impl Uplink {
         let Some(token) = &self.token else {
             return false;
         };
+        let hub = match self.hub.current().await {
+            Ok(hub) => hub,
+            Err(err) => {
+                tracing::warn!(error = %err, "resolving the hub to enroll again failed");
+                return false;
+            }
+        };
         let enrolled = tokio::select! {
             () = shutdown.cancelled() => return false,
-            enrolled = enroll(&self.hub, token) => enrolled,
+            enrolled = enroll(&hub, token) => enrolled,
         };
         match enrolled {
             Ok(identity) => {
@@ -460,6 +515,11 @@ impl Uplink {
                     return SessionEnd::Shutdown;
                 }
                 message = receiver.recv() => match message {
+                    Ok(HubMessage::GoAway { reason, reconnect_within_ms }) => {
+                        sender.close_because(b"going away as the hub asked").await;
+                        let within = Duration::from_millis(reconnect_within_ms.into());
+                        return SessionEnd::GoAway(reason, within);
+                    }
                     Ok(message) => match self.handle(message, &mut pending_key).await {
                         Ok(()) => None,
                         Err(err) => return SessionEnd::Lost(err),

@@ -105,6 +105,10 @@ pub const DECODED_MEMORY: u64 = 128 * 1024 * 1024;
 /// Default [`TransportSettings::frame_body_timeout`]: a 4 MiB frame needs 0.6 Mbit/s.
 pub const FRAME_BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Default [`TransportSettings::drain_timeout`]: well inside Kubernetes' default 30 s grace
+/// period, and a 5 s window for the agents to reconnect elsewhere (200 per second for 1,000).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings of the agent endpoint.
 #[derive(Clone, Debug)]
 pub struct TransportSettings {
@@ -127,12 +131,16 @@ pub struct TransportSettings {
     pub decoded_memory: u64,
     /// How long a frame's body may take to arrive after its length prefix.
     pub frame_body_timeout: Duration,
+    /// On shutdown, how long the endpoint waits for its agents to leave after asking them to
+    /// (`GoAway`), refusing new connections meanwhile; what is still connected then is
+    /// closed. The agents' reconnects are spread over half of it.
+    pub drain_timeout: Duration,
 }
 
 impl TransportSettings {
     /// Defaults for `listen`: 7-day certificates, 10 s for the first frame, Retry above 256
     /// concurrent handshakes, enabled state re-read every 3 s, [`BODY_MEMORY`],
-    /// [`DECODED_MEMORY`] and [`FRAME_BODY_TIMEOUT`].
+    /// [`DECODED_MEMORY`], [`FRAME_BODY_TIMEOUT`] and [`DRAIN_TIMEOUT`].
     pub fn new(listen: SocketAddr) -> Self {
         Self {
             listen,
@@ -143,6 +151,7 @@ impl TransportSettings {
             body_memory: BODY_MEMORY,
             decoded_memory: DECODED_MEMORY,
             frame_body_timeout: FRAME_BODY_TIMEOUT,
+            drain_timeout: DRAIN_TIMEOUT,
         }
     }
 }

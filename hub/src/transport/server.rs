@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::ClusterId;
@@ -160,8 +161,8 @@ impl HubTransport {
         self.endpoint.local_addr()
     }
 
-    /// Accepts agents until `shutdown`, then closes every connection (agents reconnect with
-    /// backoff) and waits for the endpoint to drain. Meanwhile the connected clusters' standing
+    /// Accepts agents until `shutdown`, then drains ([`HubTransport::drain`]), closes what is
+    /// left and waits for the endpoint to go idle. Meanwhile the connected clusters' standing
     /// is re-read every few seconds ([`HubTransport::check_connected`]).
     pub async fn serve(&self, shutdown: Shutdown) {
         let checker = {
@@ -180,9 +181,69 @@ impl HubTransport {
         };
         self.accept(&shutdown).await;
         let _ = checker.await;
+        self.drain().await;
         self.endpoint
             .close(VarInt::from_u32(close::SHUTDOWN), b"hub is shutting down");
         self.endpoint.wait_idle().await;
+    }
+
+    /// Asks every connected agent to reconnect elsewhere (`GoAway`, with half the drain
+    /// timeout to spread their reconnects over) and waits until they have closed their
+    /// connections, at most [`TransportSettings::drain_timeout`]. Connections arriving
+    /// meanwhile are refused, so an agent that picks this replica again moves on at once.
+    /// The sessions keep ingesting until their agent closes, so nothing in flight is cut; the
+    /// agents resend whatever was not acked to the replica that welcomes them next.
+    async fn drain(&self) {
+        let sessions: Vec<(mpsc::Sender<HubMessage>, quinn::Connection)> = {
+            let live = self.shared.live.lock().expect("registry lock");
+            live.values()
+                .map(|s| (s.commands.clone(), s.conn.clone()))
+                .collect()
+        };
+        if sessions.is_empty() {
+            return;
+        }
+        let timeout = self.shared.settings.drain_timeout;
+        let go_away = HubMessage::GoAway {
+            reason: "hub replica is shutting down".into(),
+            reconnect_within_ms: u32::try_from((timeout / 2).as_millis()).unwrap_or(u32::MAX),
+        };
+        for (commands, conn) in &sessions {
+            if commands.try_send(go_away.clone()).is_err() {
+                // A full command queue, or a session ending now: close it outright.
+                conn.close(VarInt::from_u32(close::SHUTDOWN), b"hub is shutting down");
+            }
+        }
+        tracing::info!(
+            agents = sessions.len(),
+            "asked the connected agents to reconnect to another replica"
+        );
+        let refuse_new = async {
+            while let Some(incoming) = self.endpoint.accept().await {
+                incoming.refuse();
+            }
+        };
+        let left = async {
+            let deadline = tokio::time::Instant::now() + timeout;
+            while !self.shared.live.lock().expect("registry lock").is_empty()
+                && tokio::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            () = refuse_new => {}
+            () = left => {}
+        }
+        let remaining = self.shared.live.lock().expect("registry lock").len();
+        if remaining > 0 {
+            tracing::warn!(
+                agents = remaining,
+                "agents still connected after the drain timeout: closing"
+            );
+        } else {
+            tracing::info!("every agent left");
+        }
     }
 
     /// Asks the authority about every live session: closes those whose cluster is disabled or

@@ -245,6 +245,15 @@ impl AgentAuthority for MemoryAuthority {
     }
 }
 
+/// The tests' transport settings: a random port of 127.0.0.1, short timeouts.
+fn test_settings() -> TransportSettings {
+    let mut settings = TransportSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    settings.client_validity = Duration::from_secs(3600);
+    settings.first_frame_timeout = Duration::from_secs(2);
+    settings.enabled_check_interval = Duration::from_millis(300);
+    settings
+}
+
 /// A hub transport on a random port of 127.0.0.1, served until dropped.
 pub struct TestHub {
     pub transport: HubTransport,
@@ -277,13 +286,32 @@ impl TestHub {
             .issue_server_identity(&["127.0.0.1".into(), "localhost".into()], WAIT * 100)
             .unwrap();
         let authority = Arc::new(MemoryAuthority::default());
-        let mut settings = TransportSettings::new(SocketAddr::from(([127, 0, 0, 1], 0)));
-        settings.client_validity = Duration::from_secs(3600);
-        settings.first_frame_timeout = Duration::from_secs(2);
-        settings.enabled_check_interval = Duration::from_millis(300);
+        let mut settings = test_settings();
         adjust(&mut settings);
         let transport =
             HubTransport::bind(settings, ca.clone(), identity, authority.clone()).unwrap();
+        Self::serving(transport, ca, authority)
+    }
+
+    /// Another replica of this hub: same CA and store, its own endpoint with the tests'
+    /// default settings.
+    pub async fn replica(&self) -> Self {
+        let identity = self
+            .ca
+            .issue_server_identity(&["127.0.0.1".into(), "localhost".into()], WAIT * 100)
+            .unwrap();
+        let transport = HubTransport::bind(
+            test_settings(),
+            self.ca.clone(),
+            identity,
+            self.authority.clone(),
+        )
+        .unwrap();
+        Self::serving(transport, self.ca.clone(), self.authority.clone())
+    }
+
+    /// Serves `transport` until the returned hub is dropped.
+    fn serving(transport: HubTransport, ca: Arc<HubCa>, authority: Arc<MemoryAuthority>) -> Self {
         let address = HubAddress {
             addr: transport.local_addr().unwrap(),
             server_name: "localhost".into(),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kubeworkz_agent::transport::backoff::Backoff;
-use kubeworkz_agent::transport::{Uplink, UplinkEvent, UplinkGauges};
+use kubeworkz_agent::transport::{ClientError, HubTargets, Uplink, UplinkEvent, UplinkGauges};
 use tokio::time::timeout;
 
 use kubeworkz_agent::transport::AgentIdentity;
@@ -38,11 +38,28 @@ fn start_with(
     in_flight: Option<usize>,
     capacity: usize,
 ) -> Running {
+    start_to(
+        hub.address.clone(),
+        identity,
+        max_queue,
+        in_flight,
+        capacity,
+    )
+}
+
+/// [`start_with`] to any targets (several hub replicas).
+fn start_to(
+    hub: impl Into<HubTargets>,
+    identity: &AgentIdentity,
+    max_queue: usize,
+    in_flight: Option<usize>,
+    capacity: usize,
+) -> Running {
     let (events_tx, events) = mpsc::channel(64);
     let (payloads, payloads_rx) = mpsc::channel(capacity);
     let shutdown = CancellationToken::new();
     let gauges = Arc::new(UplinkGauges::default());
-    let mut uplink = Uplink::new(hub.address.clone(), identity.clone(), max_queue, events_tx)
+    let mut uplink = Uplink::new(hub, identity.clone(), max_queue, events_tx)
         .with_backoff(Backoff::new(
             Duration::from_millis(10),
             Duration::from_millis(100),
@@ -275,4 +292,90 @@ async fn overflow_while_disconnected_owes_one_full_sync_to_the_next_connection()
     assert_eq!(batches[1].1, 2, "{batches:?}");
     assert_eq!(batches.len(), 2, "{batches:?}");
     uplink.stop().await;
+}
+
+#[tokio::test]
+async fn a_draining_hub_sends_its_agent_to_the_next_replica_without_a_full_sync() {
+    let first = TestHub::start_with(|s| s.drain_timeout = Duration::from_secs(2)).await;
+    let second = first.replica().await;
+    let identity = first.enrolled().await;
+    let cluster = identity.cluster_id;
+    let targets = HubTargets::from(vec![first.address.clone(), second.address.clone()]);
+    let mut uplink = start_to(targets, &identity, 1 << 20, None, 64);
+    let (events, payloads) = (&mut uplink.events, &uplink.payloads);
+    expect_event(events, |e| {
+        matches!(e, UplinkEvent::Connected { resumed: false })
+    })
+    .await;
+    for _ in 0..3 {
+        payloads.send(batch()).await.unwrap();
+    }
+    let batches = wait_for_batches(&first, cluster, 3).await;
+    let epoch = batches[0].0;
+    assert_eq!(first.transport.connected_clusters(), [cluster]);
+
+    // SIGTERM of the first replica: its agent is asked to go, and goes to the second.
+    first.shutdown.trigger();
+    let skipped = expect_event(events, |e| {
+        matches!(e, UplinkEvent::Disconnected(ClientError::GoingAway { .. }))
+    })
+    .await;
+    assert!(
+        skipped
+            .iter()
+            .all(|e| !matches!(e, UplinkEvent::Disconnected(_))),
+        "{skipped:?}"
+    );
+    let skipped = expect_event(events, |e| {
+        matches!(e, UplinkEvent::Connected { resumed: true })
+    })
+    .await;
+    assert!(
+        skipped
+            .iter()
+            .all(|e| !matches!(e, UplinkEvent::FullSyncNeeded)),
+        "the stream resumed on the other replica: {skipped:?}"
+    );
+    assert_eq!(second.transport.connected_clusters(), [cluster]);
+    // The first replica stopped because its agent left, not at its drain timeout.
+    log_line(&["every agent left"]).await;
+    payloads.send(batch()).await.unwrap();
+    let batches = wait_for_batches(&second, cluster, 4).await;
+    assert_eq!(batches[3], (epoch, 4), "{batches:?}");
+    uplink.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_that_does_not_leave_is_closed_at_the_drain_timeout() {
+    let hub = TestHub::start_with(|s| s.drain_timeout = Duration::from_millis(1500)).await;
+    let identity = hub.enrolled().await;
+    let hello = UnackedQueue::new(1, 1024).hello("stays");
+    let mut session = timeout(
+        WAIT,
+        kubeworkz_agent::transport::connect(&hub.address, &identity, hello),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let asked = std::time::Instant::now();
+    hub.shutdown.trigger();
+    match timeout(WAIT, session.recv()).await.unwrap().unwrap() {
+        kubeworkz_shared::protocol::HubMessage::GoAway {
+            reconnect_within_ms,
+            ..
+        } => assert_eq!(reconnect_within_ms, 750, "half the drain timeout"),
+        other => panic!("expected GoAway, got {other:?}"),
+    }
+    // It neither leaves nor sends: the hub closes it when the drain ends.
+    let closed = timeout(WAIT, session.recv()).await.unwrap().unwrap_err();
+    let waited = asked.elapsed();
+    assert!(
+        matches!(closed, ClientError::Closed { code, .. } if code == kubeworkz_shared::protocol::close::SHUTDOWN),
+        "{closed:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1400),
+        "closed after {waited:?}"
+    );
+    log_line(&["agents still connected after the drain timeout"]).await;
 }

@@ -144,6 +144,19 @@ pub enum HubMessage {
         /// End of the certificate's validity.
         not_after: UnixMillis,
     },
+    /// This hub replica is shutting down: reconnect — to another address if the agent has
+    /// several — after a random delay of at most `reconnect_within_ms`, so the agents of a
+    /// draining replica spread over that window instead of arriving together. The agent
+    /// closes the connection itself; its unacked data is resent on the next one.
+    ///
+    /// An agent older than this variant cannot decode it and treats the frame as a protocol
+    /// error, which also ends the connection and reconnects it after its backoff delay.
+    GoAway {
+        /// Human-readable, safe to log.
+        reason: String,
+        /// Upper bound of the agent's random delay before reconnecting.
+        reconnect_within_ms: u32,
+    },
 }
 
 /// Commands from the hub. Append only.

@@ -119,6 +119,10 @@ fn hub_messages() -> Vec<HubMessage> {
             ca_der: vec![2],
             not_after: T,
         },
+        HubMessage::GoAway {
+            reason: "draining".into(),
+            reconnect_within_ms: 5000,
+        },
     ]
 }
 
@@ -133,13 +137,14 @@ const GOLDEN_AGENT: [&str; 8] = [
     "071376312e33362e332d656b732d346632613163390b6c696e75782f616d64363400227365727665722076657273696f6e2076312e33362e332d656b732d34663261316339",
 ];
 
-const GOLDEN_HUB: [&str; 6] = [
+const GOLDEN_HUB: [&str; 7] = [
     "000105302e312e30",
     "0109ac02",
     "0200",
     "0302010201038084c6b9e663",
     "04026e6f",
     "051000000000000000000123456789abcdef010101028084c6b9e663",
+    "0608647261696e696e678827",
 ];
 
 /// Asserts each message encodes to its golden hex and decodes back.
