@@ -90,7 +90,8 @@ pub const RECEIVE_WINDOW: u32 = 1024 * 1024;
 pub const STREAM_RECEIVE_WINDOW: u32 = 1024 * 1024;
 /// Unacknowledged bytes the hub keeps in flight to one agent.
 pub const SEND_WINDOW: u64 = 256 * 1024;
-/// Close a connection silent for this long (agents keep alive every 10 s).
+/// Close a connection silent for this long. Agents ask for less (6 s, keeping alive every
+/// 2 s), and QUIC applies the smaller value; this bounds clients that ask for more.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Default [`TransportSettings::body_memory`]: 128 MiB, the bodies of 32 frames of the
