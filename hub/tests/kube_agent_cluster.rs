@@ -204,7 +204,7 @@ async fn a_real_agent_on_a_real_cluster_feeds_the_hub_through_restarts_and_a_dis
     // in a new epoch, and the request is cleared once delivered.
     let epoch = |c: Option<store::AgentCluster>| c.and_then(|c| c.cursor).map(|c| c.epoch);
     let epoch_before = epoch(store.agent_cluster(cluster_id).await?);
-    assert!(store.request_agent_resync(org, cluster_id).await?);
+    assert!(store.request_resync(org, cluster_id).await?);
     let deadline = Instant::now() + WAIT;
     loop {
         let new_epoch = epoch(store.agent_cluster(cluster_id).await?) != epoch_before;

@@ -1,7 +1,8 @@
 //! "Sync now" against a real test cluster: `PullHandle::sync_now` restarts a pull-mode
 //! collector with a full relist, so an object the store lost behind the collector's back (a
 //! row soft-deleted by hand, which no watch event would ever repair) comes back, and the
-//! cluster's namespace snapshot generation advances.
+//! cluster's namespace snapshot generation advances. The same through the store
+//! (`Store::request_resync`), as a request served by another replica's API arrives.
 //!
 //! The pull supervisor runs in-process here (the same library `serve` runs), because the
 //! handle is what the API will call and the CLI has no command for it.
@@ -42,6 +43,20 @@ async fn namespace_generation(db: &SqlitePool, id: ClusterId) -> Result<i64> {
     .fetch_optional(db)
     .await?;
     Ok(generation.map_or(0, |g| g.0))
+}
+
+/// Soft-deletes the probe namespace's row by hand, as a store that lost it would look.
+async fn lose_probe(db: &SqlitePool, id: ClusterId) -> Result<()> {
+    let lost = sqlx::query(
+        "UPDATE k8s_namespaces SET deleted_at = CURRENT_TIMESTAMP \
+         WHERE cluster_id = ?1 AND name = ?2 AND deleted_at IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(PROBE)
+    .execute(db)
+    .await?;
+    ensure!(lost.rows_affected() == 1, "the probe row was live");
+    Ok(())
 }
 
 #[tokio::test]
@@ -86,15 +101,7 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
     let generation_before = namespace_generation(&db, id).await?;
 
     // The store loses the namespace behind the collector's back: no watch event repairs that.
-    let lost = sqlx::query(
-        "UPDATE k8s_namespaces SET deleted_at = CURRENT_TIMESTAMP \
-         WHERE cluster_id = ?1 AND name = ?2 AND deleted_at IS NULL",
-    )
-    .bind(id.to_string())
-    .bind(PROBE)
-    .execute(&db)
-    .await?;
-    ensure!(lost.rows_affected() == 1, "the probe row was live");
+    lose_probe(&db, id).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     ensure!(
         !has_probe(&store, org, id).await?,
@@ -114,6 +121,35 @@ async fn sync_now_forces_a_full_relist() -> Result<()> {
         generation_after > generation_before,
         "a full relist starts a new namespace snapshot ({generation_before} → {generation_after})"
     );
+
+    // Another replica's API cannot reach this collector: it records the request in the
+    // store, and the supervisor collecting the cluster relists it at its next tick.
+    let generation_before = generation_after;
+    lose_probe(&db, id).await?;
+    ensure!(!has_probe(&store, org, id).await?);
+    ensure!(
+        store.request_resync(org, id).await?,
+        "the request is recorded"
+    );
+    eventually(
+        "the relist the stored request asked for",
+        Duration::from_secs(60),
+        || has_probe(&store, org, id),
+    )
+    .await?;
+    ensure!(namespace_generation(&db, id).await? > generation_before);
+    eventually(
+        "the request to be cleared",
+        Duration::from_secs(10),
+        || async {
+            let links = store.agent_links(&[id]).await?;
+            Ok(links
+                .first()
+                .is_some_and(|l| l.resync_requested_at.is_none()))
+        },
+    )
+    .await?;
+
     let status = workers
         .get(&format!("collector:{id}"))
         .context("collector status")?;

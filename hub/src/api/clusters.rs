@@ -568,9 +568,10 @@ pub(super) async fn delete(
 /// What `sync` did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncStarted {
-    /// `resync_started` (a pull collector relists now), `not_running` (no collector runs
-    /// for it in this hub yet; it starts at the next refresh), or `agent_resync_requested`
-    /// (the hub holding the agent's connection asks it for a full sync within seconds).
+    /// `resync_started` (a pull collector of this replica relists now),
+    /// `resync_requested` (a pull-mode cluster collected by another replica, or by none yet:
+    /// the replica collecting it relists within seconds), or `agent_resync_requested` (the
+    /// replica holding the agent's connection asks it for a full sync within seconds).
     pub status: String,
 }
 
@@ -591,14 +592,16 @@ pub(super) async fn sync(
         let cluster = own(&state, &who, id).await?;
         let status = match cluster.mode {
             ClusterMode::Kubeconfig if state.pull.sync_now(id) => "resync_started",
-            ClusterMode::Kubeconfig => "not_running",
-            // Recorded in the store: the replica holding the agent's connection sends it
-            // `ResyncNow` within a few seconds (or at its next connection).
-            ClusterMode::Agent => {
-                if !state.store.request_agent_resync(who.org_id, id).await? {
+            // Recorded in the store: the replica collecting it (or holding the agent's
+            // connection) delivers it within a few seconds, or at its next start.
+            mode => {
+                if !state.store.request_resync(who.org_id, id).await? {
                     return Err(ApiError::NotFound);
                 }
-                "agent_resync_requested"
+                match mode {
+                    ClusterMode::Kubeconfig => "resync_requested",
+                    ClusterMode::Agent => "agent_resync_requested",
+                }
             }
         };
         Ok((

@@ -212,6 +212,25 @@ impl PullSupervisor {
         .await;
     }
 
+    /// Relists the running clusters someone asked to sync (`Store::request_resync`, from the
+    /// API of whichever replica served the request), then clears each request. A collector
+    /// that has just started lists everything anyway, so its request is cleared all the same.
+    async fn deliver_resyncs(&self) -> Result<(), WorkerError> {
+        let ids: Vec<ClusterId> = self.running.keys().copied().collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        for link in self.store.agent_links(&ids).await? {
+            let Some(requested_at) = link.resync_requested_at else {
+                continue;
+            };
+            tracing::info!(cluster_id = %link.cluster, "sync requested: relisting");
+            self.handle.sync_now(link.cluster);
+            self.store.clear_resync(link.cluster, requested_at).await?;
+        }
+        Ok(())
+    }
+
     /// The pull targets this replica should collect: those hashed to it among the live
     /// replicas (itself counted live even before its first heartbeat lands).
     async fn mine(&self) -> Result<HashMap<ClusterId, PullTarget>, WorkerError> {
@@ -283,7 +302,7 @@ impl Worker for PullSupervisor {
                 }
             }
         }
-        Ok(())
+        self.deliver_resyncs().await
     }
 
     async fn stop(&mut self) {

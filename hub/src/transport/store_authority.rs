@@ -145,7 +145,7 @@ impl AgentAuthority for StoreAuthority {
         requested_at: DateTime<Utc>,
     ) -> Result<(), AuthorityError> {
         self.store
-            .clear_agent_resync(cluster, requested_at)
+            .clear_resync(cluster, requested_at)
             .await
             .map_err(AuthorityError::new)
     }

@@ -134,8 +134,8 @@ async fn register_on(backend: Backend, cluster: &TestCluster) {
     let r = admin.post(&format!("{path}/sync"), json!({})).await;
     assert_eq!(r.status, 202);
     assert_eq!(
-        r.json["status"], "not_running",
-        "no supervisor runs in this test hub"
+        r.json["status"], "resync_requested",
+        "no supervisor runs in this test hub: the request waits in the store"
     );
     for path in ["/api/v1/k8s/clusters", &path, "/api/v1/audit"] {
         bodies.push(admin.get(path).await.text);

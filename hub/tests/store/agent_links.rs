@@ -34,24 +34,24 @@ pub async fn resync_requests_are_recorded_scoped_and_cleared_once_delivered(t: T
     assert_eq!(links[0].cluster, a);
 
     // Another organization cannot ask; neither can anyone for a missing cluster.
-    assert!(!store.request_agent_resync(other, a).await.unwrap());
-    assert!(!store.request_agent_resync(org, gone).await.unwrap());
+    assert!(!store.request_resync(other, a).await.unwrap());
+    assert!(!store.request_resync(org, gone).await.unwrap());
     assert_eq!(link(store, a).await.unwrap().resync_requested_at, None);
 
-    assert!(store.request_agent_resync(org, a).await.unwrap());
+    assert!(store.request_resync(org, a).await.unwrap());
     let requested = link(store, a).await.unwrap().resync_requested_at.unwrap();
     assert_eq!(link(store, b).await.unwrap().resync_requested_at, None);
 
     // Delivering an older request leaves the newer one pending; delivering it clears it.
     store
-        .clear_agent_resync(a, requested - chrono::Duration::seconds(1))
+        .clear_resync(a, requested - chrono::Duration::seconds(1))
         .await
         .unwrap();
     assert_eq!(
         link(store, a).await.unwrap().resync_requested_at,
         Some(requested)
     );
-    store.clear_agent_resync(a, requested).await.unwrap();
+    store.clear_resync(a, requested).await.unwrap();
     assert_eq!(link(store, a).await.unwrap().resync_requested_at, None);
 
     // Disabled clusters are reported as such; deleted ones vanish from the answer.
@@ -60,9 +60,20 @@ pub async fn resync_requests_are_recorded_scoped_and_cleared_once_delivered(t: T
     assert!(store.delete_cluster(org, b).await.unwrap());
     assert!(link(store, b).await.is_none());
 
-    // A pull-mode cluster is resynced in-process, not through this request.
+    // A pull-mode cluster takes the same request: the replica collecting it relists it.
     let pull = pull_cluster(store, org, "pulled").await;
-    assert!(!store.request_agent_resync(org, pull).await.unwrap());
+    assert!(store.request_resync(org, pull).await.unwrap());
+    assert!(
+        link(store, pull)
+            .await
+            .unwrap()
+            .resync_requested_at
+            .is_some()
+    );
+    assert!(
+        !store.request_resync(other, pull).await.unwrap(),
+        "another org's"
+    );
 
     // Many clusters in one call (more than one chunk of the IN list).
     let mut many = Vec::new();
@@ -142,7 +153,7 @@ pub async fn session_links_judge_each_sessions_certificate_in_one_call(t: TestSt
     let unknown = store.session_links(&[session(valid, "ff")]).await.unwrap();
     assert_eq!(unknown[0].certificate, CertificateStanding::Unknown);
     // Resync requests come with the answer, as from `agent_links`.
-    assert!(store.request_agent_resync(org, valid).await.unwrap());
+    assert!(store.request_resync(org, valid).await.unwrap());
     let requested = store.session_links(&[session(valid, "01")]).await.unwrap();
     assert!(requested[0].link.resync_requested_at.is_some());
 

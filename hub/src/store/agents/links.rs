@@ -196,20 +196,17 @@ impl Store {
         })
     }
 
-    /// Asks an agent-mode cluster of `org` for a full resync; the replica holding its
-    /// connection delivers it. False when `org` has no such agent-mode cluster.
+    /// Asks a cluster of `org` for a full resync, whichever replica serves it: the one holding
+    /// an agent's connection sends it `ResyncNow`, the one collecting a pull-mode cluster
+    /// relists it. False when `org` has no such cluster.
     #[instrument(skip_all)]
-    pub async fn request_agent_resync(
-        &self,
-        org: OrgId,
-        id: ClusterId,
-    ) -> Result<bool, StoreError> {
+    pub async fn request_resync(&self, org: OrgId, id: ClusterId) -> Result<bool, StoreError> {
         let at = Utc::now();
         in_tx!(self, |db| async {
             let d = db.dialect();
             let sql = format!(
                 "UPDATE k8s_clusters SET resync_requested_at = {} \
-         WHERE org_id = {} AND id = {} AND mode = 'agent'",
+         WHERE org_id = {} AND id = {}",
                 d.ph(1),
                 d.ph(2),
                 d.ph(3)
@@ -230,7 +227,7 @@ impl Store {
 
     /// Clears the cluster's resync request once `delivered` (the request's time) was sent.
     #[instrument(skip_all)]
-    pub async fn clear_agent_resync(
+    pub async fn clear_resync(
         &self,
         id: ClusterId,
         delivered: DateTime<Utc>,
