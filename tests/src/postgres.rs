@@ -26,6 +26,10 @@ pub struct PostgresServer {
     port: u16,
     _port_reservation: crate::ports::PortReservation,
     dir: tempfile::TempDir,
+    /// PostgreSQL's programs.
+    bin: PathBuf,
+    /// The `postgres` user's ids, when running as root.
+    run_as: Option<(u32, u32)>,
 }
 
 impl PostgresServer {
@@ -42,23 +46,7 @@ impl PostgresServer {
         } else {
             None
         };
-        let command = |program: &str| -> Command {
-            let path = bin.join(program);
-            match run_as {
-                Some((uid, gid)) => {
-                    let mut c = Command::new("setpriv");
-                    c.arg(format!("--reuid={uid}"))
-                        .arg(format!("--regid={gid}"))
-                        .arg("--clear-groups")
-                        .arg("--")
-                        .arg(path);
-                    c
-                }
-                None => Command::new(path),
-            }
-        };
-
-        let out = command("initdb")
+        let out = command(&bin, run_as, "initdb")
             .arg("-D")
             .arg(&data)
             .args([
@@ -82,40 +70,38 @@ impl PostgresServer {
             .pop()
             .context("reserving a port")?;
         let port = port_reservation.port();
-        let log = std::fs::File::create(dir.path().join("postgres.log"))?;
-        if let Some((uid, gid)) = run_as {
-            std::os::unix::fs::chown(dir.path().join("postgres.log"), Some(uid), Some(gid))?;
-        }
-        let child = command("postgres")
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-k"])
-            .arg(dir.path())
-            .args([
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=300",
-            ])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("starting postgres")?;
+        let child = spawn_postgres(&bin, run_as, dir.path(), port)?;
         let server = Self {
             child,
             port,
             _port_reservation: port_reservation,
             dir,
+            bin,
+            run_as,
         };
         server.wait_ready().await?;
         Ok(server)
+    }
+
+    /// Stops the server as `pg_ctl stop -m immediate` does (SIGQUIT: every connection cut,
+    /// no checkpoint), for tests of a database that goes away; [`Self::restart`] brings it
+    /// back on the same port and data.
+    pub fn stop_immediately(&mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-QUIT", &self.child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -QUIT of postgres failed: {status}");
+        }
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// Starts the server again after [`Self::stop_immediately`] (it recovers from the
+    /// immediate stop); returns once it accepts connections.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.child = spawn_postgres(&self.bin, self.run_as, self.dir.path(), self.port)?;
+        self.wait_ready().await
     }
 
     /// A superuser URL for the `postgres` database.
@@ -145,6 +131,58 @@ impl PostgresServer {
             }
         }
     }
+}
+
+/// `program` of PostgreSQL's `bin`, run as the `postgres` user when `run_as` says so.
+fn command(bin: &Path, run_as: Option<(u32, u32)>, program: &str) -> Command {
+    let path = bin.join(program);
+    match run_as {
+        Some((uid, gid)) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={gid}"))
+                .arg("--clear-groups")
+                .arg("--")
+                .arg(path);
+            c
+        }
+        None => Command::new(path),
+    }
+}
+
+/// The server of the cluster in `dir`'s `data`, on 127.0.0.1:`port`, logging to
+/// `dir/postgres.log` (appended, so a restart keeps the log of the first run).
+fn spawn_postgres(bin: &Path, run_as: Option<(u32, u32)>, dir: &Path, port: u16) -> Result<Child> {
+    let log_path = dir.join("postgres.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    if let Some((uid, gid)) = run_as {
+        std::os::unix::fs::chown(&log_path, Some(uid), Some(gid))?;
+    }
+    command(bin, run_as, "postgres")
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir)
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=300",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("starting postgres")
 }
 
 impl Drop for PostgresServer {
