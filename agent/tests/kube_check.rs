@@ -89,7 +89,7 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     assert_eq!(count(ObjectKind::Node), Some(1));
     assert!(count(ObjectKind::Namespace).unwrap_or(0) >= 5, "{report}");
     assert_eq!(count(ObjectKind::HelmRelease), Some(0));
-    for kind in ObjectKind::WORKLOADS {
+    for kind in ObjectKind::WORKLOADS.into_iter().chain(ObjectKind::QUOTAS) {
         assert!(count(kind).is_some(), "{kind:?} collected: {report}");
     }
     assert!(report.server_version.starts_with("v1.36."), "{report}");
@@ -207,8 +207,8 @@ async fn actions_and_exec_grant_their_verbs_and_nothing_more() -> Result<()> {
     Ok(())
 }
 
-/// A workload kind switched off in the chart is neither granted nor asked for; asking for it
-/// anyway is refused exactly its list and watch.
+/// A workload or quota kind switched off in the chart is neither granted nor asked for;
+/// asking for it anyway is refused exactly its list and watch.
 #[tokio::test]
 async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<()> {
     let cluster = cluster_with_values(
@@ -217,6 +217,7 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
         &[
             ("workloads.cronJobs", "false"),
             ("workloads.daemonSets", "false"),
+            ("quotas.limitRanges", "false"),
         ],
     )
     .await?;
@@ -227,6 +228,7 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
             ObjectKind::ReplicaSet,
             ObjectKind::Job,
         ],
+        quotas: vec![ObjectKind::ResourceQuota],
         ..settings(false)
     };
     let report = check::run(client.clone(), &without, Duration::from_secs(90)).await?;
@@ -235,6 +237,8 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
     assert!(counted.contains(&ObjectKind::Job), "{report}");
     assert!(!counted.contains(&ObjectKind::CronJob), "{report}");
     assert!(!counted.contains(&ObjectKind::DaemonSet), "{report}");
+    assert!(counted.contains(&ObjectKind::ResourceQuota), "{report}");
+    assert!(!counted.contains(&ObjectKind::LimitRange), "{report}");
 
     let report = check::run(client, &settings(false), Duration::from_secs(20)).await?;
     assert!(!report.ok());
@@ -251,6 +255,8 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
             ("apps", "daemonsets", "watch"),
             ("batch", "cronjobs", "list"),
             ("batch", "cronjobs", "watch"),
+            ("", "limitranges", "list"),
+            ("", "limitranges", "watch"),
         ]
     );
     Ok(())
