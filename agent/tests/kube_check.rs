@@ -365,6 +365,7 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
     let mut secret_rules = Vec::new();
     let mut helm_releases_env = None;
     let mut workloads_env = None;
+    let mut quotas_env = None;
     for document in serde_yaml::Deserializer::from_str(&yaml) {
         let object = serde_yaml::Value::deserialize(document)?;
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -388,6 +389,9 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
             if env["name"] == "KUBEWORKZ_WORKLOADS" {
                 workloads_env = env["value"].as_str().map(str::to_owned);
             }
+            if env["name"] == "KUBEWORKZ_QUOTAS" {
+                quotas_env = env["value"].as_str().map(str::to_owned);
+            }
         }
     }
     assert_eq!(
@@ -399,6 +403,27 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
     assert_eq!(
         workloads_env.as_deref(),
         Some("statefulsets,daemonsets,replicasets,jobs,cronjobs")
+    );
+    assert_eq!(quotas_env.as_deref(), Some("resourcequotas,limitranges"));
+    // Both quota switches off: the agent is told `none` (empty would mean both), and no
+    // rule names either resource.
+    let off = render_chart(
+        &[
+            ("hub.address", "hub.example.com:7443"),
+            ("token", "kwt_test"),
+            ("quotas.resourceQuotas", "false"),
+            ("quotas.limitRanges", "false"),
+        ],
+        "1.36.3",
+    )
+    .await?;
+    assert!(
+        off.contains("name: KUBEWORKZ_QUOTAS\n              value: \"none\""),
+        "{off}"
+    );
+    assert!(
+        !off.contains("resourcequotas") && !off.contains("limitranges"),
+        "{off}"
     );
     Ok(())
 }
