@@ -9,24 +9,19 @@ use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{LimitRange, Pod, ResourceQuota};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::collect::CollectorConfig;
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::health::HealthReason;
 use kubeworkz_shared::model::{LimitRangeProjection, ResourceQuotaProjection};
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
-use support::{Downstream, test_config};
+use serde_json::json;
+use support::{Downstream, merge, object, test_config};
 
 mod support;
 
 const NS: &str = "payments";
-
-fn object<K: DeserializeOwned>(value: Value) -> K {
-    serde_json::from_value(value).expect("a valid manifest")
-}
 
 fn quota(name: &str, pods: &str, cpu: &str) -> ResourceQuota {
     object(json!({
@@ -79,15 +74,6 @@ fn exhausted(reasons: &[HealthReason]) -> Option<String> {
         HealthReason::QuotasExhausted(_) => Some(r.to_string()),
         _ => None,
     })
-}
-
-async fn merge<K>(api: &Api<K>, name: &str, patch: Value) -> Result<()>
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await?;
-    Ok(())
 }
 
 #[tokio::test]
