@@ -3,7 +3,7 @@
 -- kind has (see hub/src/store/schema.rs); the projection in `data` (hard and used per
 -- resource as exact thousandths of the unit) is what the namespace page reads. A quota's
 -- `max_percent_used` is its fullest resource (NULL until the quota controller has counted),
--- so exhausted quotas are found without parsing `data`; a LimitRange's
+-- so a namespace's verdict reads only its used-up quotas; a LimitRange's
 -- `limit_count` is its number of (type, resource) rows. Deleting a cluster cascades here as
 -- everywhere.
 -- SQLite twin of postgres/0027: times as text, JSON as text.

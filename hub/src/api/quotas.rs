@@ -220,20 +220,16 @@ pub(super) async fn namespace_health(
         .store
         .namespace_failing_pods(org, cluster, &namespace.name)
         .await?;
-    let quotas = state
+    let full = state
         .store
-        .namespace_quotas(org, cluster, &namespace.name)
+        .namespace_quotas_full_at(org, cluster, &namespace.name, EXHAUSTED_PERCENT)
         .await?;
     let groups = group_failing(
         failing
             .iter()
             .map(|(pod, failure)| (pod.namespace.as_str(), pod.name.as_str(), *failure)),
     );
-    let exhausted: Vec<ExhaustedQuota> = quotas
-        .quotas
-        .iter()
-        .filter_map(ExhaustedQuota::of)
-        .collect();
+    let exhausted: Vec<ExhaustedQuota> = full.iter().filter_map(ExhaustedQuota::of).collect();
     let report = HealthReport::from_reasons(Vec::new())
         .with_failing_pods(groups)
         .with_exhausted_quotas(ExhaustedQuotas::gather(&exhausted));

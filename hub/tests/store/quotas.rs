@@ -126,6 +126,23 @@ pub async fn quotas_and_limit_ranges_are_ingested_changed_pruned_and_scoped(t: T
             (names(&["compute-resources"]), names(&[])),
         ]
     );
+    // The used-up quotas are found by their fullest resource: CPU at 100 % here, nothing in
+    // shop (used 0), and a quota not counted yet never.
+    let full_at = |namespace: &'static str, percent: u64| async move {
+        store
+            .namespace_quotas_full_at(org, cluster, namespace, percent)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|q| q.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(full_at("payments", 100).await, ["compute-resources"]);
+    assert!(full_at("payments", 101).await.is_empty());
+    assert_eq!(full_at("payments", 30).await, ["compute-resources"]);
+    assert!(full_at("shop", 100).await.is_empty());
+    assert_eq!(full_at("shop", 0).await, ["compute"]);
+    assert!(full_at("elsewhere", 0).await.is_empty());
     // What a namespace reads is its own, with the change applied.
     let payments = store
         .namespace_quotas(org, cluster, "payments")

@@ -30,6 +30,16 @@ const FAILING_STATUSES: [&str; 6] = [
     "OOMKilled",
 ];
 
+/// Which rows of a kind [`Store::live_in_namespace`] reads besides live and in the namespace.
+enum Only<'a> {
+    /// Every one.
+    All,
+    /// Those whose `status` column (pods' and Jobs') is one of these.
+    Statuses(&'a [String]),
+    /// Quotas with a resource used at least this many percent of hard (`max_percent_used`).
+    FullAt(u64),
+}
+
 /// The live quotas and limit ranges of one namespace, each by name.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NamespaceQuotas {
@@ -50,7 +60,13 @@ impl Store {
     ) -> Result<NamespaceQuotas, StoreError> {
         let mut out = NamespaceQuotas::default();
         for object in self
-            .live_in_namespace(org, cluster, ObjectKind::ResourceQuota, namespace, &[])
+            .live_in_namespace(
+                org,
+                cluster,
+                ObjectKind::ResourceQuota,
+                namespace,
+                Only::All,
+            )
             .await?
         {
             if let Object::ResourceQuota(quota) = object {
@@ -58,7 +74,7 @@ impl Store {
             }
         }
         for object in self
-            .live_in_namespace(org, cluster, ObjectKind::LimitRange, namespace, &[])
+            .live_in_namespace(org, cluster, ObjectKind::LimitRange, namespace, Only::All)
             .await?
         {
             if let Object::LimitRange(range) = object {
@@ -66,6 +82,35 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The live ResourceQuotas of `namespace` in `cluster` with a resource used at or over
+    /// `percent` of its hard amount, by name: found by their `max_percent_used` column, so a
+    /// namespace's verdict reads only the quotas it names.
+    #[instrument(skip_all)]
+    pub async fn namespace_quotas_full_at(
+        &self,
+        org: OrgId,
+        cluster: ClusterId,
+        namespace: &str,
+        percent: u64,
+    ) -> Result<Vec<ResourceQuotaProjection>, StoreError> {
+        let rows = self
+            .live_in_namespace(
+                org,
+                cluster,
+                ObjectKind::ResourceQuota,
+                namespace,
+                Only::FullAt(percent),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|object| match object {
+                Object::ResourceQuota(quota) => Some(quota),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The live pods of `namespace` in `cluster` that fail (crash loop, image pull, OOM
@@ -82,7 +127,13 @@ impl Store {
             .flat_map(|s| [(*s).to_owned(), format!("Init:{s}")])
             .collect();
         let pods = self
-            .live_in_namespace(org, cluster, ObjectKind::Pod, namespace, &statuses)
+            .live_in_namespace(
+                org,
+                cluster,
+                ObjectKind::Pod,
+                namespace,
+                Only::Statuses(&statuses),
+            )
             .await?;
         Ok(pods
             .into_iter()
@@ -93,15 +144,14 @@ impl Store {
             .collect())
     }
 
-    /// The live objects of `kind` in `namespace` of `cluster`, by name; with `statuses`, only
-    /// those whose `status` column is one of them (pods and Jobs have one).
+    /// The live objects of `kind` in `namespace` of `cluster` that `only` selects, by name.
     async fn live_in_namespace(
         &self,
         org: OrgId,
         cluster: ClusterId,
         kind: ObjectKind,
         namespace: &str,
-        statuses: &[String],
+        only: Only<'_>,
     ) -> Result<Vec<Object>, StoreError> {
         on_conn!(self, |db| async {
             let d = db.dialect();
@@ -110,15 +160,21 @@ impl Store {
                 Value::Id(*cluster.as_uuid()),
                 Value::Text(namespace.to_owned()),
             ];
-            let mut status_filter = String::new();
-            if !statuses.is_empty() {
-                let marks: Vec<String> = (0..statuses.len()).map(|i| d.ph(4 + i)).collect();
-                status_filter = format!(" AND status IN ({})", marks.join(", "));
-                params.extend(statuses.iter().map(|s| Value::Text(s.clone())));
-            }
+            let filter = match only {
+                Only::All => String::new(),
+                Only::Statuses(statuses) => {
+                    let marks: Vec<String> = (0..statuses.len()).map(|i| d.ph(4 + i)).collect();
+                    params.extend(statuses.iter().map(|s| Value::Text(s.clone())));
+                    format!(" AND status IN ({})", marks.join(", "))
+                }
+                Only::FullAt(percent) => {
+                    params.push(Value::I64(i64::try_from(percent).unwrap_or(i64::MAX)));
+                    format!(" AND max_percent_used >= {}", d.ph(4))
+                }
+            };
             let sql = format!(
                 "SELECT {} FROM {} WHERE org_id = {} AND cluster_id = {} AND namespace = {} \
-                 AND deleted_at IS NULL{status_filter} ORDER BY name",
+                 AND deleted_at IS NULL{filter} ORDER BY name",
                 d.text("data"),
                 tables::table(kind).name,
                 d.ph(1),
