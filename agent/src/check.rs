@@ -85,7 +85,8 @@ pub async fn run(
         .apiserver_version()
         .await
         .map_err(CheckError::Connect)?;
-    let needed = rbac::needed(helm_releases, &settings.workloads);
+    let switchable = [settings.workloads.as_slice(), &settings.quotas].concat();
+    let needed = rbac::needed(helm_releases, &switchable);
     let access = rbac::verify(&client, &needed).await?;
     let operations = rbac::verify_operations(&client).await?;
 

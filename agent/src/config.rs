@@ -97,6 +97,7 @@ const ADMIN_LISTEN: &str = "KUBEWORKZ_ADMIN_LISTEN";
 const USAGE_INTERVAL: &str = "KUBEWORKZ_USAGE_INTERVAL";
 const HELM_RELEASES: &str = "KUBEWORKZ_HELM_RELEASES";
 const WORKLOADS: &str = "KUBEWORKZ_WORKLOADS";
+const QUOTAS: &str = "KUBEWORKZ_QUOTAS";
 const LOG_FORMAT: &str = "KUBEWORKZ_LOG_FORMAT";
 const OPERATIONS: &str = "KUBEWORKZ_OPERATIONS";
 /// The operations an agent runs when `KUBEWORKZ_OPERATIONS` is unset: the chart's defaults.
@@ -221,6 +222,10 @@ pub struct CollectorSettings {
     /// `statefulsets,jobs`, or `none`; unset: all of them, the chart's default). Each needs
     /// its own RBAC rule, which the chart's `workloads.*` switches grant.
     pub workloads: Vec<ObjectKind>,
+    /// The quota kinds watched (`KUBEWORKZ_QUOTAS`: `resourcequotas`, `limitranges`, both
+    /// comma-separated, or `none`; unset: both, the chart's default), granted by the chart's
+    /// `quotas.*` switches.
+    pub quotas: Vec<ObjectKind>,
 }
 
 impl Default for CollectorSettings {
@@ -229,6 +234,7 @@ impl Default for CollectorSettings {
             usage_interval: Duration::from_secs(30),
             helm_releases: true,
             workloads: ObjectKind::WORKLOADS.to_vec(),
+            quotas: ObjectKind::QUOTAS.to_vec(),
         }
     }
 }
@@ -255,7 +261,7 @@ impl CollectorSettings {
         };
         let workloads = match get(WORKLOADS) {
             None => ObjectKind::WORKLOADS.to_vec(),
-            Some(v) => parse_workloads(&v).ok_or_else(|| {
+            Some(v) => parse_kinds(&v, &crate::rbac::WORKLOADS).ok_or_else(|| {
                 invalid(
                     WORKLOADS,
                     v,
@@ -264,10 +270,21 @@ impl CollectorSettings {
                 )
             })?,
         };
+        let quotas = match get(QUOTAS) {
+            None => ObjectKind::QUOTAS.to_vec(),
+            Some(v) => parse_kinds(&v, &crate::rbac::QUOTAS).ok_or_else(|| {
+                invalid(
+                    QUOTAS,
+                    v,
+                    "none, or a comma-separated list of resourcequotas, limitranges",
+                )
+            })?,
+        };
         Ok(Self {
             usage_interval,
             helm_releases,
             workloads,
+            quotas,
         })
     }
 
@@ -276,34 +293,31 @@ impl CollectorSettings {
         CollectorConfig {
             helm_releases: self.helm_releases,
             workloads: self.workloads.clone(),
+            quotas: self.quotas.clone(),
             usage_interval: self.usage_interval,
             ..CollectorConfig::default()
         }
     }
 }
 
-/// `none`, or workload resources (`statefulsets`, …; see [`crate::rbac::WORKLOADS`]) separated
-/// by commas, each at most once; `None` if any is unknown.
-fn parse_workloads(v: &str) -> Option<Vec<ObjectKind>> {
+/// `none`, or resources of `table` (`statefulsets`, …; see [`crate::rbac::WORKLOADS`] and
+/// [`crate::rbac::QUOTAS`]) separated by commas, each at most once; `None` if any is unknown.
+fn parse_kinds(v: &str, table: &[(ObjectKind, &str, &str)]) -> Option<Vec<ObjectKind>> {
     if v.trim().eq_ignore_ascii_case("none") {
         return Some(Vec::new());
     }
     let mut kinds = Vec::new();
     for name in v.split(',').map(str::trim) {
-        let (kind, _, _) = crate::rbac::WORKLOADS
-            .into_iter()
+        let (kind, _, _) = table
+            .iter()
             .find(|(_, _, resource)| name.eq_ignore_ascii_case(resource))?;
-        if !kinds.contains(&kind) {
-            kinds.push(kind);
+        if !kinds.contains(kind) {
+            kinds.push(*kind);
         }
     }
     // In wire order, whatever order they were written in.
-    Some(
-        ObjectKind::WORKLOADS
-            .into_iter()
-            .filter(|k| kinds.contains(k))
-            .collect(),
-    )
+    kinds.sort();
+    Some(kinds)
 }
 
 fn invalid(name: &'static str, value: String, expected: &'static str) -> ConfigError {
@@ -464,6 +478,25 @@ mod tests {
             err.to_string(),
             "KUBEWORKZ_WORKLOADS=\"jobs,pods\" is invalid: expected none, or a comma-separated \
              list of statefulsets, daemonsets, replicasets, jobs, cronjobs"
+        );
+    }
+
+    #[test]
+    fn quota_kinds_are_switched_by_resource_name() {
+        let all = parse(&[(HUB_ADDR, "hub:7443"), FILE]).unwrap();
+        assert_eq!(all.collector.quotas, ObjectKind::QUOTAS);
+        let ranges = parse(&[(HUB_ADDR, "hub:7443"), (QUOTAS, " LimitRanges "), FILE]).unwrap();
+        assert_eq!(ranges.collector.quotas, [ObjectKind::LimitRange]);
+        let kinds = ranges.collector.collector_config().kinds();
+        assert!(kinds.contains(&ObjectKind::LimitRange));
+        assert!(!kinds.contains(&ObjectKind::ResourceQuota));
+        let none = parse(&[(HUB_ADDR, "hub:7443"), (QUOTAS, "none"), FILE]).unwrap();
+        assert!(none.collector.quotas.is_empty());
+        let err = parse(&[(HUB_ADDR, "hub:7443"), (QUOTAS, "quotas"), FILE]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "KUBEWORKZ_QUOTAS=\"quotas\" is invalid: expected none, or a comma-separated \
+             list of resourcequotas, limitranges"
         );
     }
 

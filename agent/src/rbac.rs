@@ -75,9 +75,20 @@ pub const WORKLOADS: [(ObjectKind, &str, &str); 5] = [
     (ObjectKind::CronJob, "batch", "cronjobs"),
 ];
 
-/// What collecting a workload kind needs; `None` for other kinds.
-pub fn workload_permission(kind: ObjectKind) -> Option<Permission> {
-    let (_, group, resource) = WORKLOADS.into_iter().find(|(k, _, _)| *k == kind)?;
+/// The API group and resource of each quota kind ([`ObjectKind::QUOTAS`]): what its RBAC
+/// rule names, and how `KUBEWORKZ_QUOTAS` and the chart's `quotas.*` switches name it.
+pub const QUOTAS: [(ObjectKind, &str, &str); 2] = [
+    (ObjectKind::ResourceQuota, "", "resourcequotas"),
+    (ObjectKind::LimitRange, "", "limitranges"),
+];
+
+/// What collecting a kind the configuration switches ([`WORKLOADS`], [`QUOTAS`]) needs;
+/// `None` for other kinds.
+pub fn switchable_permission(kind: ObjectKind) -> Option<Permission> {
+    let (_, group, resource) = WORKLOADS
+        .into_iter()
+        .chain(QUOTAS)
+        .find(|(k, _, _)| *k == kind)?;
     Some(Permission {
         group,
         resource,
@@ -90,6 +101,8 @@ pub fn workload_permission(kind: ObjectKind) -> Option<Permission> {
             ObjectKind::StatefulSet => "workloads.statefulSets: StatefulSets inventory",
             ObjectKind::DaemonSet => "workloads.daemonSets: DaemonSets inventory",
             ObjectKind::Job => "workloads.jobs: Jobs inventory, pods' CronJobs",
+            ObjectKind::ResourceQuota => "quotas.resourceQuotas: quota use, quota health",
+            ObjectKind::LimitRange => "quotas.limitRanges: namespaces' limit ranges",
             _ => "workloads.cronJobs: CronJobs inventory",
         },
     })
@@ -198,11 +211,11 @@ pub enum RbacError {
     },
 }
 
-/// The permissions for this configuration: Helm releases and the workload kinds it
-/// collects.
-pub fn needed(helm_releases: bool, workloads: &[ObjectKind]) -> Vec<Permission> {
+/// The permissions for this configuration: Helm releases and the switchable kinds (workload
+/// and quota kinds) it collects.
+pub fn needed(helm_releases: bool, switchable: &[ObjectKind]) -> Vec<Permission> {
     let mut all = REQUIRED.to_vec();
-    all.extend(workloads.iter().filter_map(|k| workload_permission(*k)));
+    all.extend(switchable.iter().filter_map(|k| switchable_permission(*k)));
     if helm_releases {
         all.extend_from_slice(HELM);
     }

@@ -89,7 +89,7 @@ async fn the_charts_rbac_is_enough_to_collect_everything() -> Result<()> {
     assert_eq!(count(ObjectKind::Node), Some(1));
     assert!(count(ObjectKind::Namespace).unwrap_or(0) >= 5, "{report}");
     assert_eq!(count(ObjectKind::HelmRelease), Some(0));
-    for kind in ObjectKind::WORKLOADS {
+    for kind in ObjectKind::WORKLOADS.into_iter().chain(ObjectKind::QUOTAS) {
         assert!(count(kind).is_some(), "{kind:?} collected: {report}");
     }
     assert!(report.server_version.starts_with("v1.36."), "{report}");
@@ -207,8 +207,8 @@ async fn actions_and_exec_grant_their_verbs_and_nothing_more() -> Result<()> {
     Ok(())
 }
 
-/// A workload kind switched off in the chart is neither granted nor asked for; asking for it
-/// anyway is refused exactly its list and watch.
+/// A workload or quota kind switched off in the chart is neither granted nor asked for;
+/// asking for it anyway is refused exactly its list and watch.
 #[tokio::test]
 async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<()> {
     let cluster = cluster_with_values(
@@ -217,6 +217,7 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
         &[
             ("workloads.cronJobs", "false"),
             ("workloads.daemonSets", "false"),
+            ("quotas.limitRanges", "false"),
         ],
     )
     .await?;
@@ -227,6 +228,7 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
             ObjectKind::ReplicaSet,
             ObjectKind::Job,
         ],
+        quotas: vec![ObjectKind::ResourceQuota],
         ..settings(false)
     };
     let report = check::run(client.clone(), &without, Duration::from_secs(90)).await?;
@@ -235,6 +237,8 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
     assert!(counted.contains(&ObjectKind::Job), "{report}");
     assert!(!counted.contains(&ObjectKind::CronJob), "{report}");
     assert!(!counted.contains(&ObjectKind::DaemonSet), "{report}");
+    assert!(counted.contains(&ObjectKind::ResourceQuota), "{report}");
+    assert!(!counted.contains(&ObjectKind::LimitRange), "{report}");
 
     let report = check::run(client, &settings(false), Duration::from_secs(20)).await?;
     assert!(!report.ok());
@@ -251,6 +255,8 @@ async fn a_workload_kind_switched_off_is_not_granted_nor_collected() -> Result<(
             ("apps", "daemonsets", "watch"),
             ("batch", "cronjobs", "list"),
             ("batch", "cronjobs", "watch"),
+            ("", "limitranges", "list"),
+            ("", "limitranges", "watch"),
         ]
     );
     Ok(())
@@ -359,6 +365,7 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
     let mut secret_rules = Vec::new();
     let mut helm_releases_env = None;
     let mut workloads_env = None;
+    let mut quotas_env = None;
     for document in serde_yaml::Deserializer::from_str(&yaml) {
         let object = serde_yaml::Value::deserialize(document)?;
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
@@ -382,6 +389,9 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
             if env["name"] == "KUBEWORKZ_WORKLOADS" {
                 workloads_env = env["value"].as_str().map(str::to_owned);
             }
+            if env["name"] == "KUBEWORKZ_QUOTAS" {
+                quotas_env = env["value"].as_str().map(str::to_owned);
+            }
         }
     }
     assert_eq!(
@@ -393,6 +403,27 @@ async fn by_default_the_chart_grants_no_secret_but_the_agents_own() -> Result<()
     assert_eq!(
         workloads_env.as_deref(),
         Some("statefulsets,daemonsets,replicasets,jobs,cronjobs")
+    );
+    assert_eq!(quotas_env.as_deref(), Some("resourcequotas,limitranges"));
+    // Both quota switches off: the agent is told `none` (empty would mean both), and no
+    // rule names either resource.
+    let off = render_chart(
+        &[
+            ("hub.address", "hub.example.com:7443"),
+            ("token", "kwt_test"),
+            ("quotas.resourceQuotas", "false"),
+            ("quotas.limitRanges", "false"),
+        ],
+        "1.36.3",
+    )
+    .await?;
+    assert!(
+        off.contains("name: KUBEWORKZ_QUOTAS\n              value: \"none\""),
+        "{off}"
+    );
+    assert!(
+        !off.contains("resourcequotas") && !off.contains("limitranges"),
+        "{off}"
     );
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! register both by kubeconfig with the CLI, let `serve` collect them, stop one apiserver (the
 //! other keeps syncing; the broken one records its error and a Critical verdict), start it
 //! again (it recovers). Then no part of any kubeconfig secret may appear in the database files
-//! (the sealed column is ciphertext), the logs, or any CLI output or error. The workload kinds
-//! come through the same collector as in an agent.
+//! (the sealed column is ciphertext), the logs, or any CLI output or error. The workload and
+//! quota kinds come through the same collector as in an agent.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use base64::Engine as _;
 use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::ResourceQuota;
 use kube::api::{Api, PostParams};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store::{self, Cluster, Store};
@@ -249,6 +250,29 @@ async fn two_clusters_are_collected_and_one_outage_stays_isolated() -> Result<()
             Ok(rows.iter().any(
                 |r| matches!(&r.object, Object::CronJob(c) if c.name == "nightly" && c.suspend),
             ))
+        },
+    )
+    .await?;
+    // So does a ResourceQuota, with the use the quota controller counted.
+    let quota: ResourceQuota = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "objects"},
+        "spec": {"hard": {"count/cronjobs.batch": "4"}},
+    }))?;
+    Api::<ResourceQuota>::namespaced(b.client(), "seen-in-b")
+        .create(&PostParams::default(), &quota)
+        .await?;
+    eventually(
+        "B's quota in the store, counted",
+        Duration::from_secs(60),
+        || async {
+            let rows = store
+                .inventory(cb.org_id, cb.id, ObjectKind::ResourceQuota, true)
+                .await?;
+            Ok(rows.iter().any(|r| {
+                matches!(&r.object, Object::ResourceQuota(q) if q.name == "objects"
+                    && q.resources.iter().any(|r| r.resource == "count/cronjobs.batch"
+                        && r.hard_milli == 4000 && r.used_milli == Some(1000)))
+            }))
         },
     )
     .await?;

@@ -1,6 +1,8 @@
 //! The web UI end to end in a real browser: a real test cluster with a deployment, the real
 //! `kubeworkz-hub serve` (the UI embedded in it), and `hub/ui/e2e/run.mjs` driving Debian's
-//! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod,
+//! Chromium through playwright-core: login, registration by kubeconfig, drill-down to a pod
+//! (on the way, the namespace's quota bar and limit range, counted by the real quota
+//! controller: `bounds`),
 //! a scale in the cluster seen without reload, a scale from the deployment page (confirmed,
 //! its change shown, the pod count following), a terminal on a pod running a typed command
 //! (`enable_terminals`), the Savings page's right-sizing table and its CSV download, the
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use kubeworkz_hub::config::DatabaseUrl;
@@ -65,6 +68,28 @@ fn deployment() -> Result<Deployment> {
 /// The terminal step: the deployment's pods run exec'd commands on the test host (KWOK's
 /// `ClusterExec`), in `work_dir`. The cluster is registered by kubeconfig, whose admin
 /// rights include `pods/exec`: there is no agent chart to switch `operations.exec` on.
+/// A ResourceQuota and a LimitRange in the app's namespace: room for ten pods and one CPU of
+/// requests (the deployment's pods request 100m each, so scaling it stays within), and a
+/// container CPU maximum. kube-controller-manager's quota controller counts the use.
+async fn bounds(cluster: &TestCluster) -> Result<()> {
+    let quota: ResourceQuota = serde_json::from_value(json!({
+        "metadata": {"name": "compute"},
+        "spec": {"hard": {"pods": "10", "requests.cpu": "1"}},
+    }))?;
+    let range: LimitRange = serde_json::from_value(json!({
+        "metadata": {"name": "container-max"},
+        "spec": {"limits": [{"type": "Container", "max": {"cpu": "2"}}]},
+    }))?;
+    let post = PostParams::default();
+    Api::<ResourceQuota>::namespaced(cluster.client(), NAMESPACE)
+        .create(&post, &quota)
+        .await?;
+    Api::<LimitRange>::namespaced(cluster.client(), NAMESPACE)
+        .create(&post, &range)
+        .await?;
+    Ok(())
+}
+
 async fn enable_terminals(cluster: &TestCluster, work_dir: &std::path::Path) -> Result<()> {
     cluster.set_namespace_exec(NAMESPACE, work_dir).await
 }
@@ -101,6 +126,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
 
     let cluster = TestCluster::start(ClusterSpec::new("ui-e2e", vec![NodeSpec::new(NODE)])).await?;
     cluster.create_namespace(NAMESPACE).await?;
+    bounds(&cluster).await?;
     let deploys: Api<Deployment> = Api::namespaced(cluster.client(), NAMESPACE);
     deploys
         .create(&PostParams::default(), &deployment()?)
@@ -190,6 +216,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "deployment-scaled.png",
         "savings.png",
         "pod-terminal.png",
+        "namespace-quota.png",
         "budgets.png",
         "budgets-viewer.png",
     ] {

@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{
     CronJobProjection, DaemonSetProjection, DeploymentProjection, HelmReleaseProjection,
-    JobProjection, LegacyPodProjection, NamespaceProjection, NodeProjection,
+    JobProjection, LegacyPodProjection, LimitRangeProjection, NamespaceProjection, NodeProjection,
     PersistentVolumeProjection, PodProjection, PvcProjection, ReplicaSetProjection,
-    StatefulSetProjection, StorageClassProjection,
+    ResourceQuotaProjection, StatefulSetProjection, StorageClassProjection,
 };
 use crate::time::UnixMillis;
 
@@ -52,11 +52,15 @@ pub enum ObjectKind {
     Job,
     /// batch/v1 CronJob.
     CronJob,
+    /// v1 ResourceQuota.
+    ResourceQuota,
+    /// v1 LimitRange.
+    LimitRange,
 }
 
 impl ObjectKind {
     /// Every kind, in wire order.
-    pub const ALL: [ObjectKind; 13] = [
+    pub const ALL: [ObjectKind; 15] = [
         Self::Node,
         Self::Namespace,
         Self::Deployment,
@@ -70,6 +74,8 @@ impl ObjectKind {
         Self::ReplicaSet,
         Self::Job,
         Self::CronJob,
+        Self::ResourceQuota,
+        Self::LimitRange,
     ];
 
     /// The workload kinds: controllers of pods (and, for ReplicaSets and Jobs, of each
@@ -81,6 +87,10 @@ impl ObjectKind {
         Self::Job,
         Self::CronJob,
     ];
+
+    /// The kinds that bound what a namespace may use — quotas and limit ranges — each of
+    /// which the agent's configuration can switch off.
+    pub const QUOTAS: [ObjectKind; 2] = [Self::ResourceQuota, Self::LimitRange];
 
     /// Whether objects of this kind live in a namespace.
     pub const fn is_namespaced(self) -> bool {
@@ -95,6 +105,8 @@ impl ObjectKind {
                 | Self::ReplicaSet
                 | Self::Job
                 | Self::CronJob
+                | Self::ResourceQuota
+                | Self::LimitRange
         )
     }
 }
@@ -162,6 +174,10 @@ pub enum Object {
     Job(JobProjection),
     /// A CronJob.
     CronJob(CronJobProjection),
+    /// A ResourceQuota.
+    ResourceQuota(ResourceQuotaProjection),
+    /// A LimitRange.
+    LimitRange(LimitRangeProjection),
 }
 
 impl Object {
@@ -181,6 +197,8 @@ impl Object {
             Self::ReplicaSet(_) => ObjectKind::ReplicaSet,
             Self::Job(_) => ObjectKind::Job,
             Self::CronJob(_) => ObjectKind::CronJob,
+            Self::ResourceQuota(_) => ObjectKind::ResourceQuota,
+            Self::LimitRange(_) => ObjectKind::LimitRange,
         }
     }
 
@@ -201,6 +219,8 @@ impl Object {
             Self::ReplicaSet(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
             Self::Job(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
             Self::CronJob(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::ResourceQuota(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
+            Self::LimitRange(o) => (o.namespace.as_str(), o.name.clone(), &o.uid),
         };
         ObjectKey {
             kind: self.kind(),

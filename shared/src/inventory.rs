@@ -52,6 +52,8 @@ impl Keep for Object {
             Self::ReplicaSet(o) => &o.uid,
             Self::Job(o) => &o.uid,
             Self::CronJob(o) => &o.uid,
+            Self::ResourceQuota(o) => &o.uid,
+            Self::LimitRange(o) => &o.uid,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, PostParams};
 use kubeworkz_shared::change::{Object, ObjectKind};
 use kubeworkz_shared::collect::CollectorConfig;
 use kubeworkz_shared::inventory::Inventory;
@@ -16,17 +16,12 @@ use kubeworkz_shared::model::{
     JobState, OwnerKind, PodOwner, PodProjection, StatefulSetUpdateStrategy,
 };
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use support::{Downstream, test_config};
+use support::{Downstream, merge, object, test_config};
 
 mod support;
 
 const NS: &str = "apps";
-
-fn object<K: DeserializeOwned>(value: Value) -> K {
-    serde_json::from_value(value).expect("a valid manifest")
-}
 
 /// A pod template running `image`, labelled `app: name`.
 fn template(name: &str, image: &str, restart: &str) -> Value {
@@ -118,15 +113,6 @@ fn pods_of(inv: &Inventory, kind: OwnerKind, name: &str) -> Vec<PodProjection> {
             _ => None,
         })
         .collect()
-}
-
-async fn merge<K>(api: &Api<K>, name: &str, patch: Value) -> Result<()>
-where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
-{
-    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
-        .await?;
-    Ok(())
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     actions, admin, alerts, audit, budgets, clusters, costs, events, fleet, focus, health, inspect,
-    inventory, logs, metrics, oidc, oidc_admin, oidc_session, pvcs, recommendations, search,
-    search_export, session, switches, terminal, usage, webhooks, workloads,
+    inventory, logs, metrics, oidc, oidc_admin, oidc_session, pvcs, quotas, recommendations,
+    search, search_export, session, switches, terminal, usage, webhooks, workloads,
 };
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::ui::html_security_headers;
@@ -100,7 +100,8 @@ impl Modify for OperationIds {
         inventory::deployment_pods, inventory::deployment, workloads::pod,
         workloads::cluster_workloads, workloads::namespace_workloads, workloads::workload,
         workloads::workload_pods, workloads::cronjob_jobs,
-        inventory::helm_releases, pvcs::cluster_pvcs, pvcs::namespace_pvcs, logs::pod_logs, terminal::pod_exec,
+        inventory::helm_releases, pvcs::cluster_pvcs, pvcs::namespace_pvcs,
+        quotas::namespace_quotas, quotas::namespace_health, logs::pod_logs, terminal::pod_exec,
         inspect::pod_events, inspect::pod_yaml, inspect::deployment_events,
         inspect::deployment_yaml, inspect::node_events, inspect::node_yaml,
         inspect::namespace_events, inspect::namespace_yaml,

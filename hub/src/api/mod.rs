@@ -34,6 +34,7 @@ mod oidc_admin;
 mod oidc_session;
 mod operations;
 mod pvcs;
+mod quotas;
 mod recommendations;
 mod search;
 mod search_export;
@@ -115,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments/{id}/restart", post(actions::restart))
         .route("/nodes/{id}/events", get(inspect::node_events))
         .route("/nodes/{id}/yaml", get(inspect::node_yaml))
+        .route("/namespaces/{id}/quotas", get(quotas::namespace_quotas))
+        .route("/namespaces/{id}/health", get(quotas::namespace_health))
         .route("/namespaces/{id}/events", get(inspect::namespace_events))
         .route("/namespaces/{id}/yaml", get(inspect::namespace_yaml))
         .route("/helm/releases", get(inventory::helm_releases))

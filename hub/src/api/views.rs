@@ -337,6 +337,17 @@ pub fn reason_code(reason: &HealthReason) -> &'static str {
         HealthReason::MetricsUnavailable => "metrics_unavailable",
         HealthReason::DeploymentsShort(_) => "deployments_short",
         HealthReason::PodsFailing(_) => "pods_failing",
+        HealthReason::QuotasExhausted(_) => "quotas_exhausted",
+    }
+}
+
+impl From<&HealthReason> for ReasonView {
+    fn from(r: &HealthReason) -> Self {
+        Self {
+            code: reason_code(r),
+            severity: r.severity().as_str(),
+            message: r.to_string(),
+        }
     }
 }
 
@@ -344,15 +355,7 @@ impl From<&ClusterHealth> for HealthView {
     fn from(h: &ClusterHealth) -> Self {
         Self {
             status: h.status.as_str(),
-            reasons: h
-                .reasons
-                .iter()
-                .map(|r| ReasonView {
-                    code: reason_code(r),
-                    severity: r.severity().as_str(),
-                    message: r.to_string(),
-                })
-                .collect(),
+            reasons: h.reasons.iter().map(ReasonView::from).collect(),
             checked_at: h.checked_at,
         }
     }

@@ -74,7 +74,7 @@ pub use costs::{
 pub use ingest::{Cursor, IngestOutcome};
 pub use inventory::{
     InventoryItem, InventoryKey, InventoryQuery, InventoryRecord, InventorySort, NamespaceCounts,
-    NamespaceItem, SortValue, TopOwner, UsageHour,
+    NamespaceItem, NamespaceQuotas, SortValue, TopOwner, UsageHour,
 };
 pub use leases::{Fence, Lease, ReplicaRecord};
 pub use maintenance::MaintenanceReport;

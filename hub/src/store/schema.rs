@@ -204,6 +204,18 @@ pub(crate) fn table(kind: ObjectKind) -> Table {
             key_extra: "",
             indexed: &[],
         },
+        ObjectKind::ResourceQuota => Table {
+            name: "k8s_resourcequotas",
+            extra: &[("max_percent_used", Cast::None)],
+            key_extra: "",
+            indexed: &[],
+        },
+        ObjectKind::LimitRange => Table {
+            name: "k8s_limitranges",
+            extra: &[("limit_count", Cast::None)],
+            key_extra: "",
+            indexed: &[],
+        },
     }
 }
 
@@ -223,6 +235,8 @@ pub(crate) fn kind_name(kind: ObjectKind) -> &'static str {
         ObjectKind::ReplicaSet => "replicaset",
         ObjectKind::Job => "job",
         ObjectKind::CronJob => "cronjob",
+        ObjectKind::ResourceQuota => "resourcequota",
+        ObjectKind::LimitRange => "limitrange",
     }
 }
 
@@ -392,6 +406,15 @@ pub(crate) fn extra_values(object: &Object, label_keys: &LabelKeys) -> Vec<Value
             opt_time(cron.last_schedule),
             Value::I64(i64::from(cron.active)),
         ],
+        Object::ResourceQuota(quota) => vec![Value::OptI64(
+            quota
+                .resources
+                .iter()
+                .filter_map(|r| r.percent_used())
+                .max()
+                .map(int),
+        )],
+        Object::LimitRange(range) => vec![Value::I64(int(range.limits.len() as u64))],
     }
 }
 
@@ -429,6 +452,8 @@ pub(crate) fn data_json(object: &Object) -> String {
         Object::ReplicaSet(o) => serde_json::to_string(o),
         Object::Job(o) => serde_json::to_string(o),
         Object::CronJob(o) => serde_json::to_string(o),
+        Object::ResourceQuota(o) => serde_json::to_string(o),
+        Object::LimitRange(o) => serde_json::to_string(o),
     };
     json.expect("projections serialize to JSON")
 }
@@ -451,6 +476,8 @@ pub(crate) fn object_from_json(kind: ObjectKind, json: &str) -> Result<Object, s
         ObjectKind::ReplicaSet => Object::ReplicaSet(serde_json::from_str(json)?),
         ObjectKind::Job => Object::Job(serde_json::from_str(json)?),
         ObjectKind::CronJob => Object::CronJob(serde_json::from_str(json)?),
+        ObjectKind::ResourceQuota => Object::ResourceQuota(serde_json::from_str(json)?),
+        ObjectKind::LimitRange => Object::LimitRange(serde_json::from_str(json)?),
     })
 }
 

@@ -29,6 +29,7 @@ mod lists;
 mod openapi;
 mod prices_cli;
 mod pvcs;
+mod quotas;
 mod recommendations;
 mod register;
 mod roles;
@@ -72,6 +73,7 @@ support::backend_cases! {
     lists::the_cluster_list_and_the_audit_log_download_every_row,
     pvcs::pvcs_are_listed_filtered_sorted_and_downloaded,
     workloads::workloads_are_listed_shown_and_linked_to_their_pods,
+    quotas::a_namespaces_quotas_limits_and_health_are_shown,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
     recommendations::recommendations_are_per_workload_container_sorted_and_paged,

@@ -31,6 +31,7 @@ mod oidc;
 mod organizations;
 mod plans;
 mod pod_search;
+mod quotas;
 mod rightsizing;
 mod search;
 mod search_scale;
@@ -136,6 +137,8 @@ support::backend_cases! {
     cost_failover::every_cost_hour_is_computed_once_across_a_failover,
     workloads::workloads_are_ingested_pruned_scoped_and_removed_with_their_cluster,
     workloads::a_pods_top_owner_resolves_through_its_replicaset_or_job,
+    quotas::quotas_and_limit_ranges_are_ingested_changed_pruned_and_scoped,
+    quotas::a_namespaces_failing_pods_are_found_by_status_and_judged,
     budgets::budgets_are_kept_per_organization_with_unique_names,
     budgets::a_months_spend_counts_each_hour_once_per_scope,
     budgets::budget_thresholds_fire_once_with_a_delivery_per_enabled_endpoint,

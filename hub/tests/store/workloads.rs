@@ -162,25 +162,8 @@ pub async fn workloads_are_ingested_pruned_scoped_and_removed_with_their_cluster
         item.data
     );
 
-    // Another organization sees none of it.
-    for kind in WORKLOADS {
-        let q = InventoryQuery::new(kind, None, PageRequest::default());
-        assert_eq!(store.inventory_page(other, &q).await.unwrap().total, 0);
-    }
-    assert!(
-        store
-            .inventory_item(other, ObjectKind::StatefulSet, "s-1")
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    // Deleting the cluster removes every row, history included.
-    assert!(store.delete_cluster(org, cluster).await.unwrap());
-    for kind in WORKLOADS {
-        let rows = store.inventory(org, cluster, kind, false).await.unwrap();
-        assert!(rows.is_empty(), "{kind:?} rows cascade");
-    }
+    // Another organization sees none of it; deleting the cluster removes every row.
+    assert_hidden_then_cascaded(store, (org, other), cluster, &WORKLOADS, "s-1").await;
 }
 
 fn owner(kind: &str, name: &str, uid: Option<&str>) -> Option<TopOwner> {

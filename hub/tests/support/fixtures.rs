@@ -388,3 +388,30 @@ pub fn namespace_counts_of(live: &[Object]) -> BTreeMap<String, (u64, u64)> {
     }
     counts
 }
+
+/// Another organization sees none of `kinds` (no list row, not the object `uid` of the first
+/// kind), then deleting `cluster` removes every row of them, history included.
+pub async fn assert_hidden_then_cascaded(
+    store: &Store,
+    (org, other): (OrgId, OrgId),
+    cluster: ClusterId,
+    kinds: &[ObjectKind],
+    uid: &str,
+) {
+    for kind in kinds {
+        let q = kubeworkz_hub::store::InventoryQuery::new(*kind, None, Default::default());
+        assert_eq!(store.inventory_page(other, &q).await.unwrap().total, 0);
+    }
+    assert!(
+        store
+            .inventory_item(other, kinds[0], uid)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.delete_cluster(org, cluster).await.unwrap());
+    for kind in kinds {
+        let rows = store.inventory(org, cluster, *kind, false).await.unwrap();
+        assert!(rows.is_empty(), "{kind:?} rows cascade");
+    }
+}

@@ -16,6 +16,7 @@ pub mod fake_apiserver;
 pub mod fixtures;
 pub mod harness;
 pub mod hub;
+pub mod quotas;
 pub mod real_agent;
 pub mod sso_browser;
 pub mod workloads;

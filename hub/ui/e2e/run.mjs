@@ -65,6 +65,27 @@ async function reachableByKeyboard(page, names) {
 }
 
 /** On a pod page: opens a terminal, types a command and reads its output, then disconnects. */
+/**
+ * The namespace page's quota bar: the test made quota `compute` (10 pods, 1 CPU of requests)
+ * and LimitRange `container-max`; the real quota controller counted the deployment's pods.
+ */
+async function quotaStep(page) {
+  log('namespace bounds: the quota bars and the limit range')
+  const quota = page.getByRole('region', { name: 'Quota compute' })
+  const pods = quota.getByRole('meter', { name: 'pods' })
+  await pods.and(page.locator(`[aria-valuenow="${REPLICAS * 10}"]`)).waitFor()
+  const text = await pods.getAttribute('aria-valuetext')
+  assert(text === `pods: ${REPLICAS} of 10 used (${REPLICAS * 10}%)`, `the pods bar says its use: ${text}`)
+  const cpu = await quota.getByRole('meter', { name: 'requests.cpu' }).getAttribute('aria-valuetext')
+  assert(cpu === `requests.cpu: ${REPLICAS * 100}m of 1 used (${REPLICAS * 10}%)`, `the CPU bar says its use: ${cpu}`)
+  // The range sets only a maximum; the apiserver defaults the default limit and request to it.
+  const row = page.getByRole('table', { name: 'Limit ranges' }).getByTestId('limit-row')
+  const cells = await row.getByRole('cell').allTextContents()
+  assert(cells.join('|') === 'container-max|Container|cpu|2|2|—|2|—', `the limit range row: ${cells.join('|')}`)
+  await page.locator('#namespace-health').getByText('Healthy').waitFor()
+  await quota.screenshot({ path: join(SHOTS, 'namespace-quota.png') })
+}
+
 async function terminalStep(page) {
   log('terminal: open it on the pod, type a command, read its output')
   await page.getByRole('button', { name: 'Open a terminal' }).click()
@@ -231,6 +252,7 @@ try {
   await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
   await page.getByText('Cost trend').waitFor()
   await page.getByText('Total:').waitFor()
+  await quotaStep(page)
   await accessible(page, 'namespace detail')
   await page.getByRole('link', { name: DEPLOYMENT, exact: true }).click()
   await page.getByRole('heading', { name: `Deployment ${DEPLOYMENT}` }).waitFor()

@@ -18,6 +18,7 @@ use crate::model::pod::{
 use crate::model::storage::{ClaimRef, PvcPhase};
 use crate::model::{Condition, ConditionStatus, ResourceAmounts};
 use crate::model::{DaemonSetCounts, JobState, StatefulSetReplicas, StatefulSetUpdateStrategy};
+use crate::model::{LimitRangeLimit, QuotaResource};
 
 const T: UnixMillis = UnixMillis(1_714_557_600_000);
 
@@ -278,6 +279,41 @@ fn one_of_each_object() -> Vec<Object> {
             labels: BTreeMap::new(),
             created: Some(T),
         }),
+        Object::ResourceQuota(ResourceQuotaProjection {
+            name: "compute".into(),
+            namespace: "shop".into(),
+            uid: "u15".into(),
+            scopes: vec!["NotTerminating".into()],
+            resources: vec![
+                QuotaResource {
+                    resource: "pods".into(),
+                    hard_milli: 10_000,
+                    used_milli: None,
+                },
+                QuotaResource {
+                    resource: "requests.cpu".into(),
+                    hard_milli: 4000,
+                    used_milli: Some(4000),
+                },
+            ],
+            labels: labels(&[("team", "web")]),
+            created: Some(T),
+        }),
+        Object::LimitRange(LimitRangeProjection {
+            name: "defaults".into(),
+            namespace: "shop".into(),
+            uid: "u16".into(),
+            limits: vec![LimitRangeLimit {
+                type_: "Container".into(),
+                resource: "cpu".into(),
+                default_milli: Some(500),
+                default_request_milli: Some(250),
+                min_milli: None,
+                max_milli: Some(2000),
+                max_limit_request_ratio_milli: Some(4000),
+            }],
+            created: None,
+        }),
     ]
 }
 
@@ -292,7 +328,8 @@ fn objects_know_their_kind_and_key() {
     assert_eq!(kinds[..8], ObjectKind::ALL[..8]);
     assert_eq!(kinds[8], ObjectKind::Pod);
     assert_eq!(kinds[9..], ObjectKind::ALL[8..]);
-    assert_eq!(ObjectKind::ALL[8..], ObjectKind::WORKLOADS);
+    assert_eq!(ObjectKind::ALL[8..13], ObjectKind::WORKLOADS);
+    assert_eq!(ObjectKind::ALL[13..], ObjectKind::QUOTAS);
     assert_eq!(objects[8].key(), objects[3].key());
     for object in &objects {
         let key = object.key();
@@ -448,7 +485,7 @@ const GOLDEN_BATCH: &str = concat!(
     "8084c6b9e663040002010301010473686f700102753101047465616d0377656200018084c6b9e663020304",
     "73686f70057765622d310102753903020103",
 );
-const GOLDEN_OBJECTS: [&str; 14] = [
+const GOLDEN_OBJECTS: [&str; 16] = [
     concat!(
         "00026e31010275300101086d352e6c6172676501016100d00f80808080046e808080804000d00f80808080",
         "046e8080808040000105526561647900010c4b7562656c65745265616479018084c6b9e6630776312e3330",
@@ -490,6 +527,14 @@ const GOLDEN_OBJECTS: [&str; 14] = [
     concat!(
         "0d067265706f72740473686f7001037531340930202a202a202a202a000006466f72626964018084c6b9e663",
         "000101087265706f72743a3200018084c6b9e663",
+    ),
+    concat!(
+        "0e07636f6d707574650473686f700103753135010e4e6f745465726d696e6174696e670204706f6473904e",
+        "000c72657175657374732e637075a01f01a01f01047465616d03776562018084c6b9e663",
+    ),
+    concat!(
+        "0f0864656661756c74730473686f7001037531360109436f6e7461696e65720363707501f40301fa0100",
+        "01d00f01a01f00",
     ),
 ];
 

@@ -2,8 +2,8 @@
 
 use crate::change::{Object, ObjectKind};
 use crate::inventory::{Inventory, Keep};
-use crate::model::health::PodFailure;
 use crate::model::health::failing::pod_failure;
+use crate::model::health::{ExhaustedQuota, PodFailure};
 use crate::model::{DeploymentProjection, NodeProjection};
 
 /// The collector's view of one object it has sent downstream: the projection only where the
@@ -11,7 +11,7 @@ use crate::model::{DeploymentProjection, NodeProjection};
 /// for `agent check`'s provider detection), the uid for every other kind. Counting per kind
 /// and applying deletes need nothing more, and pods — most of a cluster's objects — are
 /// thereby kept in a few hundred bytes each instead of their full projections; a failing pod
-/// keeps its names and why, which health reports.
+/// keeps its names and why, which health reports, and so does a quota with a resource used up.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kept {
     /// A node, whole.
@@ -20,6 +20,8 @@ pub enum Kept {
     Deployment(Box<DeploymentProjection>),
     /// A pod that crash-loops, cannot pull its image or was OOM-killed.
     FailingPod(Box<FailingPod>),
+    /// A ResourceQuota with a resource used up: its uid, names and exhausted resources.
+    ExhaustedQuota(Box<(String, ExhaustedQuota)>),
     /// Any other kind (and a pod that is not failing): its uid.
     Uid(Box<str>),
 }
@@ -51,6 +53,10 @@ impl Keep for Kept {
                 })),
                 None => Self::Uid(pod.uid.as_str().into()),
             },
+            Object::ResourceQuota(quota) => match ExhaustedQuota::of(quota) {
+                Some(exhausted) => Self::ExhaustedQuota(Box::new((quota.uid.clone(), exhausted))),
+                None => Self::Uid(quota.uid.as_str().into()),
+            },
             other => Self::Uid(other.uid().into()),
         }
     }
@@ -60,6 +66,7 @@ impl Keep for Kept {
             Self::Node(node) => &node.uid,
             Self::Deployment(deployment) => &deployment.uid,
             Self::FailingPod(pod) => &pod.uid,
+            Self::ExhaustedQuota(quota) => &quota.0,
             Self::Uid(uid) => uid,
         }
     }
@@ -90,5 +97,14 @@ impl Inventory<Kept> {
             Kept::FailingPod(pod) => Some(&**pod),
             _ => None,
         })
+    }
+
+    /// Every quota with a resource used up, ordered by namespace and name.
+    pub fn exhausted_quotas(&self) -> impl Iterator<Item = &ExhaustedQuota> {
+        self.of_kind(ObjectKind::ResourceQuota)
+            .filter_map(|kept| match kept {
+                Kept::ExhaustedQuota(quota) => Some(&quota.1),
+                _ => None,
+            })
     }
 }

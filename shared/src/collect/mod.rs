@@ -17,7 +17,9 @@
 //!
 //! Workloads beyond Deployments — StatefulSets, DaemonSets, ReplicaSets (for their owner
 //! only), Jobs and CronJobs — are watched the same way, each switchable off
-//! ([`CollectorConfig::workloads`]) for clusters whose RBAC does not grant it.
+//! ([`CollectorConfig::workloads`]) for clusters whose RBAC does not grant it. So are
+//! ResourceQuotas and LimitRanges ([`CollectorConfig::quotas`]); a quota with a resource used
+//! up is kept with its exhausted resources, which health reports.
 
 mod batch;
 mod health;
@@ -68,6 +70,9 @@ pub struct CollectorConfig {
     /// The workload kinds ([`ObjectKind::WORKLOADS`]) watched, each needing its own RBAC
     /// (get/list/watch); a kind left out is never asked for. All of them by default.
     pub workloads: Vec<ObjectKind>,
+    /// The quota kinds ([`ObjectKind::QUOTAS`]) watched, each needing its own RBAC
+    /// (list/watch); a kind left out is never asked for. Both by default.
+    pub quotas: Vec<ObjectKind>,
     /// metrics.k8s.io sampling interval.
     pub usage_interval: Duration,
     /// Health probe interval; `/version` is re-read on the same timer.
@@ -82,6 +87,7 @@ impl Default for CollectorConfig {
             max_batch_bytes: MAX_BATCH_BYTES,
             helm_releases: true,
             workloads: ObjectKind::WORKLOADS.to_vec(),
+            quotas: ObjectKind::QUOTAS.to_vec(),
             usage_interval: Duration::from_secs(30),
             health_interval: Duration::from_secs(15),
         }
@@ -97,6 +103,7 @@ impl CollectorConfig {
             .filter(|kind| match kind {
                 ObjectKind::HelmRelease => self.helm_releases,
                 kind if ObjectKind::WORKLOADS.contains(kind) => self.workloads.contains(kind),
+                kind if ObjectKind::QUOTAS.contains(kind) => self.quotas.contains(kind),
                 _ => true,
             })
             .collect()

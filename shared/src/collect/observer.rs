@@ -23,8 +23,8 @@ use super::batch::NodeEvents;
 use super::health::{ControlPlaneProbes, node_readiness};
 use super::{CollectError, CollectorOutput, Kept};
 use crate::inventory::Inventory;
-use crate::model::health::evaluate;
 use crate::model::health::failing::group_failing;
+use crate::model::health::{ExhaustedQuotas, evaluate};
 use crate::model::provider::detect_provider;
 use crate::model::{ClusterInfo, NodeProjection};
 
@@ -131,16 +131,19 @@ impl Observer {
         probes: &ControlPlaneProbes,
         listed: bool,
     ) -> Result<(), CollectError> {
-        let (signals, failing) = {
+        let (signals, failing, exhausted) = {
             let inventory = self.lock();
             let failing = group_failing(
                 inventory
                     .failing_pods()
                     .map(|p| (p.namespace.as_str(), p.name.as_str(), p.failure)),
             );
-            (probes.signals(&inventory), failing)
+            let exhausted = ExhaustedQuotas::gather(inventory.exhausted_quotas());
+            (probes.signals(&inventory), failing, exhausted)
         };
-        let mut report = evaluate(&signals).with_failing_pods(failing);
+        let mut report = evaluate(&signals)
+            .with_failing_pods(failing)
+            .with_exhausted_quotas(exhausted);
         if !listed {
             report = report.with_nodes_unknown();
         }

@@ -8,7 +8,8 @@ use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
+    LimitRange, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ResourceQuota,
+    Secret,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::core::PartialObjectMeta;
@@ -66,7 +67,8 @@ pub(super) fn inventory_changes(
         config
             .workloads
             .iter()
-            .filter_map(|kind| workload_stream(&client, *kind)),
+            .chain(&config.quotas)
+            .filter_map(|kind| switchable_stream(&client, *kind)),
     );
     if config.helm_releases {
         streams.push(helm_stream(client));
@@ -74,8 +76,9 @@ pub(super) fn inventory_changes(
     stream::select_all(streams).boxed()
 }
 
-/// The watcher of one workload kind ([`ObjectKind::WORKLOADS`]); `None` for any other kind.
-fn workload_stream(client: &Client, kind: ObjectKind) -> Option<BoxStream<'static, Change>> {
+/// The watcher of one kind the configuration can switch off ([`ObjectKind::WORKLOADS`],
+/// [`ObjectKind::QUOTAS`]); `None` for any other kind.
+fn switchable_stream(client: &Client, kind: ObjectKind) -> Option<BoxStream<'static, Change>> {
     let client = client.clone();
     Some(match kind {
         ObjectKind::StatefulSet => {
@@ -90,6 +93,12 @@ fn workload_stream(client: &Client, kind: ObjectKind) -> Option<BoxStream<'stati
         ObjectKind::Job => kind_stream::<Job>(Api::all(client), kind, |o| Object::Job(o.into())),
         ObjectKind::CronJob => {
             kind_stream::<CronJob>(Api::all(client), kind, |o| Object::CronJob(o.into()))
+        }
+        ObjectKind::ResourceQuota => kind_stream::<ResourceQuota>(Api::all(client), kind, |o| {
+            Object::ResourceQuota(o.into())
+        }),
+        ObjectKind::LimitRange => {
+            kind_stream::<LimitRange>(Api::all(client), kind, |o| Object::LimitRange(o.into()))
         }
         _ => return None,
     })

@@ -16,7 +16,9 @@
 //! - metrics.k8s.io is unavailable (costs fall back to requests only);
 //! - a Deployment has fewer available replicas than desired;
 //! - pods crash-loop, cannot pull their image, or were OOM-killed ([`failing`]), counted per
-//!   reason with a few named.
+//!   reason with a few named;
+//! - a ResourceQuota has a resource used at or over its hard amount ([`quota`]), counted with
+//!   a few named.
 //!
 //! **Healthy** otherwise.
 
@@ -28,9 +30,11 @@ use serde::{Deserialize, Serialize};
 use super::DeploymentProjection;
 
 pub mod failing;
+pub mod quota;
 
 use crate::time::UnixMillis;
 pub use failing::{FailingPods, PodFailure};
+pub use quota::{ExhaustedQuota, ExhaustedQuotas};
 
 /// No heartbeat for this long makes a cluster Critical.
 pub const HEARTBEAT_CRITICAL_MILLIS: i64 = 120_000;
@@ -202,6 +206,8 @@ pub enum HealthReason {
     DeploymentsShort(Vec<ShortDeployment>),
     /// Pods failing, per reason (worst first).
     PodsFailing(Vec<FailingPods>),
+    /// ResourceQuotas with a resource used up.
+    QuotasExhausted(ExhaustedQuotas),
 }
 
 impl HealthReason {
@@ -217,7 +223,8 @@ impl HealthReason {
             | Self::StaleLease { .. }
             | Self::MetricsUnavailable
             | Self::DeploymentsShort(_)
-            | Self::PodsFailing(_) => HealthStatus::Degraded,
+            | Self::PodsFailing(_)
+            | Self::QuotasExhausted(_) => HealthStatus::Degraded,
         }
     }
 }
@@ -271,6 +278,7 @@ impl fmt::Display for HealthReason {
                 let groups: Vec<String> = groups.iter().map(ToString::to_string).collect();
                 write!(f, "pods failing: {}", groups.join("; "))
             }
+            Self::QuotasExhausted(quotas) => write!(f, "{quotas}"),
         }
     }
 }
@@ -366,6 +374,17 @@ impl HealthReport {
         }
         let mut reasons = self.reasons;
         reasons.push(HealthReason::PodsFailing(failing));
+        Self::from_reasons(reasons)
+    }
+
+    /// This verdict with the exhausted quotas' reason added (none for `None`); kept out of
+    /// [`HealthSignals`] for the same reason as [`Self::with_failing_pods`].
+    pub fn with_exhausted_quotas(self, exhausted: Option<ExhaustedQuotas>) -> Self {
+        let Some(exhausted) = exhausted else {
+            return self;
+        };
+        let mut reasons = self.reasons;
+        reasons.push(HealthReason::QuotasExhausted(exhausted));
         Self::from_reasons(reasons)
     }
 }

@@ -19,6 +19,7 @@ pub mod namespace;
 pub mod node;
 pub mod pod;
 pub mod provider;
+pub mod quota;
 pub mod storage;
 pub mod usage;
 pub mod workload;
@@ -47,6 +48,9 @@ pub use pod::{
     pod_status,
 };
 pub use provider::Provider;
+pub use quota::{
+    LimitRangeLimit, LimitRangeProjection, QuotaResource, ResourceQuotaProjection, quantity_text,
+};
 pub use storage::{PersistentVolumeProjection, PvcPhase, PvcProjection, StorageClassProjection};
 pub use usage::{NodeMetrics, PodMetrics, UsageAggregator, UsageBucket};
 pub use workload::{

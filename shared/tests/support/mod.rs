@@ -6,12 +6,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
+use kube::api::{Api, Patch, PatchParams};
 use kubeworkz_shared::collect::{Collector, CollectorConfig, CollectorOutput};
 use kubeworkz_shared::inventory::Inventory;
 use kubeworkz_shared::model::usage::UsageBucket;
 use kubeworkz_shared::model::{ClusterInfo, HealthReport};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+/// An API object from its JSON manifest.
+pub fn object<K: DeserializeOwned>(value: Value) -> K {
+    serde_json::from_value(value).expect("a valid manifest")
+}
+
+/// Applies a JSON merge patch to the object `name`, as `kubectl patch --type merge` does.
+pub async fn merge<K>(api: &Api<K>, name: &str, patch: Value) -> Result<()>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(patch))
+        .await?;
+    Ok(())
+}
 
 /// A collector feeding a downstream inventory, as the hub would hold it.
 pub struct Downstream {

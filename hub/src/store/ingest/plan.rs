@@ -161,6 +161,8 @@ pub(crate) fn parts(object: &Object) -> (&str, Cow<'_, str>, &str) {
         Object::ReplicaSet(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::Job(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
         Object::CronJob(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::ResourceQuota(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
+        Object::LimitRange(o) => (&o.namespace, Cow::Borrowed(o.name.as_str()), &o.uid),
     }
 }
 

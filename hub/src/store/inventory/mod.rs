@@ -1,6 +1,7 @@
 //! Every read of inventory: a cluster's objects of one kind with their history, live counts
 //! per kind, the API's pages and single objects ([`items`]), the namespaces page with its
-//! kept counts ([`namespaces`]), a pod's top owner ([`owners`]) and usage ([`usage`]).
+//! kept counts ([`namespaces`]), a pod's top owner ([`owners`]), a namespace's quotas, limit
+//! ranges and failing pods ([`quotas`]) and usage ([`usage`]).
 //!
 //! Every query names the organization: a cluster of another organization is simply not
 //! found, which is what lets the API answer 404 rather than 403 across organizations.
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 mod items;
 mod namespaces;
 mod owners;
+mod quotas;
 mod sort;
 mod usage;
 
@@ -24,6 +26,7 @@ use super::{Store, StoreError, on_conn};
 pub use items::{InventoryItem, InventoryKey, InventoryQuery};
 pub use namespaces::{NamespaceCounts, NamespaceItem};
 pub use owners::TopOwner;
+pub use quotas::NamespaceQuotas;
 pub use sort::{InventorySort, SortValue};
 pub use usage::UsageHour;
 pub(crate) use usage::usage;

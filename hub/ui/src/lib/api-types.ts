@@ -761,6 +761,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/k8s/namespaces/{id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * `GET /api/v1/k8s/namespaces/{id}/health`: the namespace's failing pods and exhausted
+         *     quotas as health reasons, judged now from the stored inventory.
+         */
+        get: operations["get_k8s_namespaces_id_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/k8s/namespaces/{id}/pods": {
         parameters: {
             query?: never;
@@ -787,6 +807,23 @@ export interface paths {
         };
         /** `GET /api/v1/k8s/namespaces/{id}/pvcs`: the namespace's live claims. */
         get: operations["get_k8s_namespaces_id_pvcs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/k8s/namespaces/{id}/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** `GET /api/v1/k8s/namespaces/{id}/quotas`: the namespace's quotas and limit ranges. */
+        get: operations["get_k8s_namespaces_id_quotas"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2183,6 +2220,35 @@ export interface components {
             /** @description The token for the agent. Shown only now. */
             token: string;
         };
+        /** @description A LimitRange. */
+        LimitRangeView: {
+            /** @description Its uid. */
+            id: string;
+            /** @description Its rows, in the order of its items, resources by name. */
+            limits: components["schemas"]["LimitView"][];
+            /** @description Its name. */
+            name: string;
+        };
+        /**
+         * @description One (type, resource) row of a LimitRange; every amount as people write it, null when the
+         *     range does not set it.
+         */
+        LimitView: {
+            /** @description The limit a container gets when it sets none. */
+            default?: string | null;
+            /** @description The request a container gets when it sets none. */
+            default_request?: string | null;
+            /** @description The most allowed. */
+            max?: string | null;
+            /** @description The largest limit-to-request ratio allowed (`4`, `1500m` for 1.5). */
+            max_limit_request_ratio?: string | null;
+            /** @description The least allowed. */
+            min?: string | null;
+            /** @description `cpu`, `memory`, `storage`, … */
+            resource: string;
+            /** @description `Container`, `Pod` or `PersistentVolumeClaim`. */
+            type: string;
+        };
         /** @description What `/healthz` answers while the process serves requests. */
         LivenessView: {
             /**
@@ -2252,6 +2318,13 @@ export interface components {
             /** @description The window. */
             window: components["schemas"]["CostWindowView"];
         };
+        /** @description A namespace's own verdict. */
+        NamespaceHealthView: {
+            /** @description Why: `pods_failing` (counted per reason, a few named) and `quotas_exhausted`. */
+            reasons: components["schemas"]["ReasonView"][];
+            /** @description `healthy` or `degraded`. */
+            status: string;
+        };
         /** @description The JSON answer of a namespace list, for the API document only (see [`ObjectListAnswer`]). */
         NamespaceListAnswer: components["schemas"]["NamespacePage"] | components["schemas"]["NamespaceView"][];
         NamespacePage: {
@@ -2274,6 +2347,13 @@ export interface components {
              * @description Items in the whole filtered list.
              */
             total: number;
+        };
+        /** @description What bounds a namespace. */
+        NamespaceQuotasView: {
+            /** @description Its live LimitRanges, by name. */
+            limit_ranges: components["schemas"]["LimitRangeView"][];
+            /** @description Its live ResourceQuotas, by name. */
+            quotas: components["schemas"]["QuotaView"][];
         };
         /** @description A namespace with its live workload counts, so the namespaces table needs no request per row. */
         NamespaceView: components["schemas"]["ObjectView"] & {
@@ -2438,6 +2518,42 @@ export interface components {
             /** @description Short name. */
             name: string;
             /** @description Scopes besides `openid`. */
+            scopes: string[];
+        };
+        /**
+         * @description How full one quota resource is.
+         * @enum {string}
+         */
+        QuotaLevel: "ok" | "near" | "exhausted" | "unknown";
+        /** @description One resource of a quota. */
+        QuotaResourceView: {
+            /** @description `spec.hard`, as people write it (`4`, `500m`, `8Gi`). */
+            hard: string;
+            /** @description How full it is. */
+            level: components["schemas"]["QuotaLevel"];
+            /**
+             * Format: int64
+             * @description Used as a share of hard in percent, rounded down (over 100 when hard was lowered
+             *     below use); null when `level` is `unknown`.
+             */
+            percent_used?: number | null;
+            /** @description `requests.cpu`, `pods`, `count/jobs.batch`, … */
+            resource: string;
+            /** @description `status.used`, likewise; null until the quota controller has counted it. */
+            used?: string | null;
+        };
+        /** @description A ResourceQuota. */
+        QuotaView: {
+            /** @description Its uid. */
+            id: string;
+            /** @description Its name. */
+            name: string;
+            /** @description Each limited resource, by name. */
+            resources: components["schemas"]["QuotaResourceView"][];
+            /**
+             * @description Which objects it counts, in words (`NotTerminating`, `PriorityClass In high`); empty:
+             *     everything in the namespace.
+             */
             scopes: string[];
         };
         /** @description What `/readyz` answers while the database answers too. */
@@ -5675,6 +5791,44 @@ export interface operations {
             };
         };
     };
+    get_k8s_namespaces_id_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Namespace uid */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NamespaceHealthView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_k8s_namespaces_id_pods: {
         parameters: {
             query?: {
@@ -5807,6 +5961,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_k8s_namespaces_id_quotas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Namespace uid */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NamespaceQuotasView"];
                 };
             };
             401: {

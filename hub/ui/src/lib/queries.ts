@@ -220,6 +220,8 @@ export const queryKeys = {
   fleet: (by: FleetGrouping) => ['fleet', by] as const,
   search: (q: string, limit: number, cursor: string | null) => ['search', q, limit, cursor] as const,
   podUsage: (id: string) => ['pod-usage', id] as const,
+  namespaceQuotas: (id: string) => ['namespace-quotas', id] as const,
+  namespaceHealth: (id: string) => ['namespace-health', id] as const,
 }
 
 /** Who is signed in (`null`: nobody); the banner, role gating and the router share it. */
@@ -394,6 +396,26 @@ export function useDeploymentPods(id: string, page: PageArgs) {
     queryKey: queryKeys.deploymentPods(id, page),
     queryFn: () => apiGet('/api/v1/k8s/deployments/{id}/pods', { id }, pageQuery('/api/v1/k8s/deployments/{id}/pods', page)) as Promise<Page<Obj<PodData>>>,
     placeholderData: keepPreviousData,
+  })
+}
+
+/** A namespace's ResourceQuotas (used against hard per resource) and LimitRanges. */
+export type NamespaceQuotas = Schemas['NamespaceQuotasView']
+
+export function useNamespaceQuotas(id: string) {
+  return useQuery({
+    queryKey: queryKeys.namespaceQuotas(id),
+    queryFn: () => apiGet('/api/v1/k8s/namespaces/{id}/quotas', { id }) as Promise<NamespaceQuotas>,
+  })
+}
+
+/** A namespace's own verdict: its failing pods and exhausted quotas. */
+export type NamespaceHealth = Schemas['NamespaceHealthView']
+
+export function useNamespaceHealth(id: string) {
+  return useQuery({
+    queryKey: queryKeys.namespaceHealth(id),
+    queryFn: () => apiGet('/api/v1/k8s/namespaces/{id}/health', { id }) as Promise<NamespaceHealth>,
   })
 }
 

@@ -1,5 +1,5 @@
-// Namespace detail (deployments, the other workloads, pods, claims, cost trend, CSV export), a
-// deployment's pods, and a pod's containers and workload.
+// Namespace detail (health, quotas and limit ranges, deployments, the other workloads, pods,
+// claims, cost trend, CSV export), a deployment's pods, and a pod's containers and workload.
 import { lazy, Suspense } from 'react'
 import { Link, useParams, useSearchParams } from 'react-router'
 import type { UsageSeries } from '../lib/api'
@@ -14,6 +14,7 @@ import { LiveObjectPanels, OnDemand } from '../components/LiveObject'
 import { LogViewer } from '../components/LogViewer'
 import { DeploymentActions, PodActions } from '../components/WorkloadActions'
 import { PvcPanel } from '../components/PvcPanel'
+import { QuotasPanels } from '../components/QuotasPanel'
 import { WorkloadsPanels, workloadPath } from '../components/WorkloadsPanel'
 import { ExportLinks, Pager } from '../components/Pager'
 import { PodsTable } from '../components/PodsTable'
@@ -37,6 +38,7 @@ export function NamespaceDetail() {
     <div className="space-y-6">
       <Breadcrumb clusterId={clusterId} trail={[name]} />
       <h1 className="text-2xl font-bold">Namespace {name}</h1>
+      <QuotasPanels namespaceId={id} />
       <Panel
         title={`Deployments (${deployments.data?.total ?? '…'})`}
         actions={<ExportLinks label="deployments" urls={exportUrls.namespaceDeployments(id, deploymentList)} />}

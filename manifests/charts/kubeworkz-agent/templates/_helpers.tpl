@@ -58,3 +58,18 @@ agent). `group` limits the list to one API group (for the RBAC rules).
 {{- $list := include "kubeworkz-agent.workloadResources" (dict "root" . "group" "") -}}
 {{- $list | default "none" -}}
 {{- end -}}
+
+{{/*
+The quota kinds collected, as KUBEWORKZ_QUOTAS and the ClusterRole name them: the resources
+whose `quotas.*` switch is on, comma-separated (empty when none).
+*/}}
+{{- define "kubeworkz-agent.quotaResources" -}}
+{{- $enabled := list -}}
+{{- if .Values.quotas.resourceQuotas -}}{{- $enabled = append $enabled "resourcequotas" -}}{{- end -}}
+{{- if .Values.quotas.limitRanges -}}{{- $enabled = append $enabled "limitranges" -}}{{- end -}}
+{{- join "," $enabled -}}
+{{- end -}}
+
+{{- define "kubeworkz-agent.quotas" -}}
+{{- include "kubeworkz-agent.quotaResources" . | default "none" -}}
+{{- end -}}

@@ -1,0 +1,43 @@
+-- ResourceQuotas and LimitRanges (issue 26): what a namespace may use, how much of it is used,
+-- and the defaults and bounds its containers get. Each table has the inventory core every
+-- kind has (see hub/src/store/schema.rs); the projection in `data` (hard and used per
+-- resource as exact thousandths of the unit) is what the namespace page reads. A quota's
+-- `max_percent_used` is its fullest resource (NULL until the quota controller has counted),
+-- so a namespace's verdict reads only its used-up quotas; a LimitRange's
+-- `limit_count` is its number of (type, resource) rows. Deleting a cluster cascades here as
+-- everywhere.
+-- PostgreSQL twin of sqlite/0027; `data` is json as for every kind since 0010.
+
+CREATE TABLE k8s_resourcequotas (
+    cluster_id      UUID NOT NULL REFERENCES k8s_clusters (id) ON DELETE CASCADE,
+    org_id          UUID NOT NULL,
+    uid             TEXT NOT NULL,
+    namespace       TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    data            JSON NOT NULL,
+    seen_gen        BIGINT NOT NULL,
+    first_seen_at   TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL,
+    deleted_at      TIMESTAMPTZ,
+    max_percent_used    BIGINT,
+    PRIMARY KEY (cluster_id, uid)
+);
+CREATE UNIQUE INDEX k8s_resourcequotas_live ON k8s_resourcequotas (cluster_id, namespace, name) WHERE deleted_at IS NULL;
+CREATE INDEX k8s_resourcequotas_by_uid ON k8s_resourcequotas (uid);
+
+CREATE TABLE k8s_limitranges (
+    cluster_id      UUID NOT NULL REFERENCES k8s_clusters (id) ON DELETE CASCADE,
+    org_id          UUID NOT NULL,
+    uid             TEXT NOT NULL,
+    namespace       TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    data            JSON NOT NULL,
+    seen_gen        BIGINT NOT NULL,
+    first_seen_at   TIMESTAMPTZ NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL,
+    deleted_at      TIMESTAMPTZ,
+    limit_count     INTEGER NOT NULL,
+    PRIMARY KEY (cluster_id, uid)
+);
+CREATE UNIQUE INDEX k8s_limitranges_live ON k8s_limitranges (cluster_id, namespace, name) WHERE deleted_at IS NULL;
+CREATE INDEX k8s_limitranges_by_uid ON k8s_limitranges (uid);
