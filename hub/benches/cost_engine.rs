@@ -99,6 +99,7 @@ fn input() -> HourInput {
             name,
             uid: format!("uid-{p}"),
             node: Some(format!("node-{}", p % NODES)),
+            owner: None,
             containers,
             pod_level: ResourceAmounts::default(),
             running: vec![Interval::new(start, hour.end)],

@@ -138,7 +138,7 @@ pub async fn efficiency_is_reported_per_group_and_sorted_by_waste(hub: TestHub) 
         ),
         (
             "aggregate=colour",
-            "unknown aggregate \"colour\": expected cluster, namespace, team, cost_center or label:KEY",
+            "unknown aggregate \"colour\": expected cluster, namespace, team, cost_center, label:KEY or workload",
         ),
         ("window=100d", "window too long: at most 92 days"),
         ("limit=0", "limit must be from 1 to 1000"),

@@ -35,6 +35,7 @@ mod rightsizing;
 mod search;
 mod search_scale;
 mod webhook_delivery;
+mod workload_costs;
 mod workload_usage;
 mod workloads;
 
@@ -136,6 +137,7 @@ support::backend_cases! {
     cost_failover::every_cost_hour_is_computed_once_across_a_failover,
     workloads::workloads_are_ingested_pruned_scoped_and_removed_with_their_cluster,
     workloads::a_pods_top_owner_resolves_through_its_replicaset_or_job,
+    workload_costs::workload_costs_split_each_hour_and_regroup_exactly,
     budgets::budgets_are_kept_per_organization_with_unique_names,
     budgets::a_months_spend_counts_each_hour_once_per_scope,
     budgets::budget_thresholds_fire_once_with_a_delivery_per_enabled_endpoint,

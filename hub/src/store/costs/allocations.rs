@@ -58,15 +58,15 @@ const COLUMNS: [(&str, Cast); 33] = [
 ];
 
 /// A stored quantity: `exact / unit`, floored, saturating (far beyond any real row).
-fn stored(exact: u128, unit: u128) -> Value {
+pub(super) fn stored(exact: u128, unit: u128) -> Value {
     Value::I64(i64::try_from(exact / unit).unwrap_or(i64::MAX))
 }
 
-fn nanos(amount: NanoDollars) -> Value {
+pub(super) fn nanos(amount: NanoDollars) -> Value {
     Value::I64(i64::try_from(amount.0).unwrap_or(i64::MAX))
 }
 
-fn resource_values(r: &ResourceAllocation, unit: u128) -> [Value; 5] {
+pub(super) fn resource_values(r: &ResourceAllocation, unit: u128) -> [Value; 5] {
     [
         stored(r.requested, unit),
         stored(r.used, unit),
@@ -171,11 +171,15 @@ async fn replace_period(
     Ok(())
 }
 
-fn quantity(c: &mut Cells, unit: u128) -> Result<u128, sqlx::Error> {
+pub(super) fn quantity(c: &mut Cells, unit: u128) -> Result<u128, sqlx::Error> {
     Ok(u128::try_from(c.i64()?).unwrap_or(0) * unit)
 }
 
-fn resource(c: &mut Cells, unit: u128, cost: i64) -> Result<ResourceAllocation, sqlx::Error> {
+pub(super) fn resource(
+    c: &mut Cells,
+    unit: u128,
+    cost: i64,
+) -> Result<ResourceAllocation, sqlx::Error> {
     Ok(ResourceAllocation {
         requested: quantity(c, unit)?,
         used: quantity(c, unit)?,
