@@ -1218,7 +1218,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /api/v1/webhooks` (admin). */
+        /** `GET /api/v1/webhooks` (any role; only admins see whole URLs). */
         get: operations["get_webhooks"];
         put?: never;
         /** `POST /api/v1/webhooks` (admin): answers the signing secret, once. */
@@ -1829,6 +1829,7 @@ export interface components {
             total_nanos: number;
             /** @description Some container had no usage data (billed its request). */
             usage_unknown: boolean;
+            workload?: null | components["schemas"]["WorkloadLineView"];
         };
         /** @description The organization's costs over a window, one line per group. */
         CostReportView: {
@@ -2182,6 +2183,18 @@ export interface components {
             helm: string;
             /** @description The token for the agent. Shown only now. */
             token: string;
+        };
+        /** @description An endpoint's newest delivery. */
+        LastDeliveryView: {
+            /**
+             * Format: date-time
+             * @description When it was delivered or given up, else when it was queued.
+             */
+            at: string;
+            /** @description `alert` or `test`. */
+            event: string;
+            /** @description `pending`, `delivered` or `failed`. */
+            status: string;
         };
         /** @description What `/healthz` answers while the process serves requests. */
         LivenessView: {
@@ -2873,6 +2886,7 @@ export interface components {
              * @description Id.
              */
             id: string;
+            last_delivery: null | components["schemas"]["LastDeliveryView"];
             /** @description Name. */
             name: string;
             /**
@@ -2880,8 +2894,16 @@ export interface components {
              * @description Last changed.
              */
             updated_at: string;
-            /** @description Where deliveries go. */
+            /**
+             * @description Where deliveries go: the whole URL for admins; in the list, for other roles, the same
+             *     as `url_masked`.
+             */
             url: string;
+            /**
+             * @description The URL with whatever may be a secret masked (`***`): user info, every path segment
+             *     after the first, the query. What the UI shows.
+             */
+            url_masked: string;
         };
         /** @description The hub's own workers and the caller's organization's (its clusters' collectors). */
         WorkerList: {
@@ -2927,6 +2949,38 @@ export interface components {
          * @enum {string}
          */
         WorkloadKind: "deployments" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs";
+        /**
+         * @description The workload of an `aggregate=workload` line: a workload of a namespace, a namespace's
+         *     `__storage__` or `__unattributed__` compute, or a cluster's `__idle__`.
+         */
+        WorkloadLineView: {
+            /**
+             * Format: uuid
+             * @description The cluster's id.
+             */
+            cluster: string;
+            /** @description The cluster's name; null when the cluster is gone. */
+            cluster_name: string | null;
+            /**
+             * @description `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`, `Pod` (a bare pod), another
+             *     controller's kind, or `__storage__`, `__unattributed__`, `__idle__`.
+             */
+            kind: string;
+            /** @description The workload's name; empty for the namespace and cluster lines. */
+            name: string;
+            /** @description The namespace; empty for `__idle__`. */
+            namespace: string;
+            /**
+             * Format: int32
+             * @description The most nodes its pods ran on in one hour of the window (a DaemonSet's spread).
+             */
+            nodes: number;
+            /**
+             * Format: int32
+             * @description The most pods it had in one hour of the window.
+             */
+            pods: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -4501,7 +4555,11 @@ export interface operations {
             query?: {
                 /** @description `24h` (default), `7d`, `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339. */
                 window?: string;
-                /** @description `cluster`, `namespace` (default), `team`, `cost_center` or `label:KEY`. */
+                /**
+                 * @description `cluster`, `namespace` (default), `team`, `cost_center`, `label:KEY`, or `workload`
+                 *     (one line per workload with its `workload` object, plus each namespace's
+                 *     `__storage__` line and, with `include_idle`, each cluster's `__idle__`).
+                 */
                 aggregate?: string;
                 /** @description `FIELD:V1,V2` clauses joined by `+`, e.g. `team:platform+namespace:web,api`. */
                 filter?: string;
@@ -7612,14 +7670,6 @@ export interface operations {
                 };
             };
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
