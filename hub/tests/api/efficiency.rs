@@ -56,7 +56,8 @@ fn row(
     }
 }
 
-fn keys(answer: &Value) -> Vec<String> {
+/// The `key` of each line of an answer, in order.
+pub fn keys(answer: &Value) -> Vec<String> {
     answer["lines"]
         .as_array()
         .unwrap()

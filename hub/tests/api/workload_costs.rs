@@ -11,9 +11,9 @@ use kubeworkz_hub::cost::{
 use kubeworkz_hub::store::{DEFAULT_ORG, Role};
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
-use serde_json::Value;
 
 use crate::client::TestHub;
+use crate::efficiency::keys;
 use crate::fixtures::agent_cluster;
 
 /// CPU and memory costs (nano-dollars), storage cost, total recomputed.
@@ -66,15 +66,6 @@ fn workload(
         nodes,
         cost: breakdown(cpu, memory, 0),
     }
-}
-
-fn keys(answer: &Value) -> Vec<String> {
-    answer["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["key"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 pub async fn costs_are_reported_per_workload_with_storage_and_idle_apart(hub: TestHub) {

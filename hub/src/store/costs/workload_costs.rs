@@ -11,11 +11,11 @@ use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 use tracing::instrument;
 
-use super::allocations::{amount, nanos, quantity, resource, resource_values, stored};
-use super::{MS_PER_HOUR, MS_PER_SECOND, ids, millis, require_cluster};
-use crate::cost::{
-    AllocationFlags, CostBreakdown, GpuAllocation, NetworkAllocation, WorkloadAllocation,
+use super::allocations::{
+    amount, egress_value, nanos, network_of, quantity, resource, resource_values, stored,
 };
+use super::{MS_PER_HOUR, MS_PER_SECOND, ids, millis, require_cluster};
+use crate::cost::{AllocationFlags, CostBreakdown, GpuAllocation, WorkloadAllocation};
 use crate::store::schema::time;
 use crate::store::sql::{Cast, Cells, MAX_BIND_VALUES, Sql, Ty, Value, values_rows};
 use crate::store::{Store, StoreError, in_tx, leases, on_conn};
@@ -66,10 +66,7 @@ fn row_values(org: OrgId, row: &WorkloadAllocation, computed_at: DateTime<Utc>) 
     values.extend(resource_values(&cost.cpu, MS_PER_SECOND));
     values.extend(resource_values(&cost.memory, MS_PER_HOUR));
     values.push(stored(cost.gpu.gpu_millis, MS_PER_SECOND));
-    values.push(Value::OptI64(
-        cost.network
-            .map(|n| i64::try_from(n.egress_bytes).unwrap_or(i64::MAX)),
-    ));
+    values.push(egress_value(cost.network));
     values.extend([
         nanos(cost.cpu.cost),
         nanos(cost.memory.cost),
@@ -144,10 +141,7 @@ fn decode(c: &mut Cells) -> Result<WorkloadAllocation, sqlx::Error> {
         gpu_millis: quantity(c, MS_PER_SECOND)?,
         cost: amount(gpu_cost),
     };
-    let network = c.opt_i64()?.map(|bytes| NetworkAllocation {
-        egress_bytes: u64::try_from(bytes).unwrap_or(0),
-        cost: amount(network_cost),
-    });
+    let network = network_of(c.opt_i64()?, network_cost);
     Ok(WorkloadAllocation {
         cluster,
         start,
