@@ -7,7 +7,8 @@
 //! Budgets page (the budget form, the budget with its actual and forecast, a real cost run and
 //! alert evaluation, the alerts it raised in the alert list, a webhook to a real receiver on
 //! loopback that this test runs — its test event checked here, signature and all — and an
-//! address the egress policy refuses, a viewer without the form), dark
+//! address the egress policy refuses, a viewer without the form), the cost run's deployment
+//! on the Savings page's costs by workload (the same total as by namespace), dark
 //! mode, a viewer without mutating
 //! controls, axe-core on the main pages, no console errors. Screenshots land in
 //! `target/ui-screenshots/` (the CI artifact).
@@ -266,6 +267,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "pod-terminal.png",
         "budgets.png",
         "budgets-webhooks.png",
+        "savings-costs.png",
         "budgets-viewer.png",
     ] {
         let size = std::fs::metadata(shots.join(shot))

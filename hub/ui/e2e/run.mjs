@@ -126,6 +126,28 @@ async function webhooksPanel(page) {
   await panel.screenshot({ path: join(SHOTS, 'budgets-webhooks.png') })
 }
 
+/** The Savings page's Costs panel after the cost run: the deployment's line by workload, with
+ * where it ran, and the same total as by namespace. */
+async function costByWorkload(page) {
+  log('costs by workload: the deployment\'s line and the same total as by namespace')
+  await page.goto(`${HUB}/admin/kubernetes/savings`)
+  const panel = page.locator('#costs')
+  const line = panel.getByTestId('cost-line').filter({ hasText: `Deployment ${NS}/${DEPLOYMENT}` })
+  await line.waitFor()
+  const text = (await line.textContent()) ?? ''
+  assert(/\d+ pods? on 1 node/.test(text) && /\$\d/.test(text), `the workload's line says where it ran and what it cost: ${text}`)
+  const total = async () => ((await panel.getByTestId('cost-total').textContent()) ?? '').trim()
+  const byWorkload = await total()
+  await panel.getByLabel('Cost group').selectOption('namespace')
+  await panel.getByTestId('cost-line').filter({ hasText: NS }).first().waitFor()
+  await page.waitForFunction(() => !document.querySelector('#costs [aria-busy="true"]'))
+  assert((await total()) === byWorkload, `the same total by namespace (${await total()}) as by workload (${byWorkload})`)
+  await panel.getByLabel('Cost group').selectOption('workload')
+  await line.waitFor()
+  await accessible(page, 'savings costs')
+  await panel.screenshot({ path: join(SHOTS, 'savings-costs.png') })
+}
+
 async function budgetsAndAlerts(page) {
   const name = `${NS}-monthly`
   log('budgets: the form, the list, a real cost run and the alerts it raises')
@@ -303,6 +325,7 @@ try {
   await page.screenshot({ path: join(SHOTS, 'savings.png'), fullPage: true })
 
   await budgetsAndAlerts(page)
+  await costByWorkload(page)
 
   log('scale the deployment; the pod count follows without a reload')
   await page.goto(namespaceUrl)
