@@ -1,5 +1,8 @@
 //! Cost engine throughput: one hour of a large cluster (100k pods with 2 containers each in
 //! 1,000 namespaces on 500 nodes, usage for every container). Goal: under one second.
+//! Then the same hour split over its workloads (`allocate_workloads`, cost by workload: each
+//! namespace's pods in 10 Deployments, one pod in 20 a DaemonSet's), which the cost run does
+//! after it.
 //!
 //! A plain binary (no bench harness): `cargo bench -p kubeworkz-hub --bench cost_engine`.
 //! Prints the median, fastest and slowest of the runs.
@@ -9,10 +12,12 @@ use std::time::{Duration, Instant};
 
 use kubeworkz_hub::cost::{
     ClusterPrices, ContainerHour, HourInput, Interval, NodeHour, PodHour, Provider, allocate_hour,
+    allocate_workloads,
 };
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::{
-    LabelKeys, NamespacePhase, NamespaceProjection, NodeResources, ResourceAmounts, UsageBucket,
+    LabelKeys, NamespacePhase, NamespaceProjection, NodeResources, OwnerKind, PodOwner,
+    ResourceAmounts, UsageBucket,
 };
 use kubeworkz_shared::time::UnixMillis;
 
@@ -99,6 +104,17 @@ fn input() -> HourInput {
             name,
             uid: format!("uid-{p}"),
             node: Some(format!("node-{}", p % NODES)),
+            owner: Some(if p % 20 == 0 {
+                PodOwner {
+                    kind: OwnerKind::DaemonSet,
+                    name: "agent".into(),
+                }
+            } else {
+                PodOwner {
+                    kind: OwnerKind::Deployment,
+                    name: format!("app-{}", p % 10),
+                }
+            }),
             containers,
             pod_level: ResourceAmounts::default(),
             running: vec![Interval::new(start, hour.end)],
@@ -138,5 +154,25 @@ fn main() {
         times[RUNS / 2],
         times[0],
         times[RUNS - 1],
+    );
+
+    let rows = allocate_hour(&input, &prices, &keys);
+    let mut split: Vec<Duration> = (0..RUNS)
+        .map(|_| {
+            let started = Instant::now();
+            let workloads = allocate_workloads(black_box(&input), &prices, &rows);
+            let elapsed = started.elapsed();
+            black_box(workloads);
+            elapsed
+        })
+        .collect();
+    split.sort();
+    let workloads = allocate_workloads(&input, &prices, &rows).len();
+    println!(
+        "cost_engine: the same hour split over {workloads} workloads: median {:?}, fastest {:?}, \
+         slowest {:?} over {RUNS} runs",
+        split[RUNS / 2],
+        split[0],
+        split[RUNS - 1],
     );
 }

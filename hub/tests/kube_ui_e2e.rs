@@ -7,7 +7,10 @@
 //! its change shown, the pod count following), a terminal on a pod running a typed command
 //! (`enable_terminals`), the Savings page's right-sizing table and its CSV download, the
 //! Budgets page (the budget form, the budget with its actual and forecast, a real cost run and
-//! alert evaluation, the alerts it raised in the alert list, a viewer without the form), dark
+//! alert evaluation, the alerts it raised in the alert list, a webhook to a real receiver on
+//! loopback that this test runs — its test event checked here, signature and all — and an
+//! address the egress policy refuses, a viewer without the form), the cost run's deployment
+//! on the Savings page's costs by workload (the same total as by namespace), dark
 //! mode, a viewer without mutating
 //! controls, axe-core on the main pages, no console errors. Screenshots land in
 //! `target/ui-screenshots/` (the CI artifact).
@@ -19,7 +22,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -27,6 +30,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
+use kubeworkz_hub::alerts::webhook::{EVENT_HEADER, SIGNATURE_HEADER, verify};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::cost::{CostWorker, CostWorkerConfig};
 use kubeworkz_hub::store;
@@ -119,6 +123,70 @@ async fn cost_run(db: &str) -> Result<()> {
     Ok(())
 }
 
+/// What the webhook receiver got: each POST's path, headers and body.
+type Received = Arc<Mutex<Vec<(String, axum::http::HeaderMap, axum::body::Bytes)>>>;
+
+/// The walk's webhook receiver: an HTTP server on loopback that records every POST and
+/// answers 200. The hub reaches it because `serve` runs with `--pull-allow-loopback`, the
+/// documented switch for receivers on the hub's own machine.
+async fn webhook_receiver() -> Result<(std::net::SocketAddr, Received)> {
+    let seen: Received = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = {
+        let seen = seen.clone();
+        axum::Router::new().fallback(axum::routing::post(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .push((uri.path().to_owned(), headers, body));
+                    "ok"
+                }
+            },
+        ))
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((addr, seen))
+}
+
+/// The walk's `WEBHOOKCHECK SECRET`: the receiver got exactly the one test event the UI sent,
+/// at the URL typed, signed with the secret the UI showed once. (Alerts the hub's own worker
+/// may raise meanwhile are delivered too, as `alert` events: they are not counted.)
+fn check_webhook(seen: &Received, secret: &str) -> Result<()> {
+    let seen = seen.lock().unwrap();
+    let event = |headers: &axum::http::HeaderMap| {
+        headers
+            .get(EVENT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let tests: Vec<_> = seen.iter().filter(|(_, h, _)| event(h) == "test").collect();
+    anyhow::ensure!(
+        tests.len() == 1,
+        "one test event reached the receiver, not {}",
+        tests.len()
+    );
+    let (path, headers, body) = tests[0];
+    anyhow::ensure!(path == "/hooks/e2e", "delivered to {path}");
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    let now = chrono::Utc::now().timestamp();
+    anyhow::ensure!(
+        verify(secret.as_bytes(), header(SIGNATURE_HEADER), body, now, 300),
+        "the signature verifies with the secret the UI showed"
+    );
+    let payload: serde_json::Value = serde_json::from_slice(body)?;
+    anyhow::ensure!(payload["event"] == "test", "payload {payload}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -> Result<()> {
     let ui = browser::ui_dir()?;
@@ -151,6 +219,8 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
     );
     assert!(ok, "user create: {out}{err}");
 
+    let (receiver, received) = webhook_receiver().await?;
+
     let mut script = Command::new("node")
         .arg("e2e/run.mjs")
         .current_dir(&ui)
@@ -165,6 +235,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         .env("APP_REPLICAS", REPLICAS.to_string())
         .env("NODE_NAME", NODE)
         .env("SCREENSHOT_DIR", &shots)
+        .env("WEBHOOK_URL", format!("http://{receiver}/hooks/e2e"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -194,6 +265,10 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
                 cost_run(&db).await?;
                 writeln!(to_script, "OK")?;
             }
+            ["WEBHOOKCHECK", secret] => {
+                check_webhook(&received, secret)?;
+                writeln!(to_script, "OK")?;
+            }
             _ => eprintln!("[ui-e2e stdout] {line}"),
         }
     }
@@ -218,6 +293,8 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "pod-terminal.png",
         "namespace-quota.png",
         "budgets.png",
+        "budgets-webhooks.png",
+        "savings-costs.png",
         "budgets-viewer.png",
     ] {
         let size = std::fs::metadata(shots.join(shot))

@@ -97,6 +97,32 @@ pub struct CostLineView {
     pub usage_unknown: bool,
     /// Idle was clamped at zero (allocations above node capacity).
     pub idle_clamped: bool,
+    /// What the line is under `aggregate=workload`; absent in the other groupings (whose
+    /// answers keep their bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadLineView>,
+}
+
+/// The workload of an `aggregate=workload` line: a workload of a namespace, a namespace's
+/// `__storage__` or `__unattributed__` compute, or a cluster's `__idle__`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct WorkloadLineView {
+    /// The cluster's id.
+    pub cluster: Uuid,
+    /// The cluster's name; null when the cluster is gone.
+    #[schema(required = true)]
+    pub cluster_name: Option<String>,
+    /// `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`, `Pod` (a bare pod), another
+    /// controller's kind, or `__storage__`, `__unattributed__`, `__idle__`.
+    pub kind: String,
+    /// The namespace; empty for `__idle__`.
+    pub namespace: String,
+    /// The workload's name; empty for the namespace and cluster lines.
+    pub name: String,
+    /// The most pods it had in one hour of the window.
+    pub pods: u32,
+    /// The most nodes its pods ran on in one hour of the window (a DaemonSet's spread).
+    pub nodes: u32,
 }
 
 impl From<CostLine> for CostLineView {
@@ -120,6 +146,15 @@ impl From<CostLine> for CostLineView {
             total_nanos: cost.total.0,
             usage_unknown: cost.flags.usage_unknown,
             idle_clamped: cost.flags.idle_clamped,
+            workload: line.workload.map(|w| WorkloadLineView {
+                cluster: *w.cluster.as_uuid(),
+                cluster_name: None,
+                kind: w.kind,
+                namespace: w.namespace,
+                name: w.name,
+                pods: w.pods,
+                nodes: w.nodes,
+            }),
         }
     }
 }
@@ -291,8 +326,16 @@ pub fn csv(lines: &[CostLineView]) -> String {
          cpu_efficiency,cpu_cost,memory_gib_hours,memory_request_gib_hours,\
          memory_usage_gib_hours,memory_efficiency,memory_cost,storage_gib_hours,\
          storage_cost,network_egress_gib,network_cost,gpu_hours,gpu_cost,total_cost,\
-         usage_unknown,idle_clamped\r\n",
+         usage_unknown,idle_clamped",
     );
+    // The workload grouping's lines say what each is in columns of their own.
+    let workloads = lines.iter().any(|line| line.workload.is_some());
+    if workloads {
+        out.push_str(
+            ",cluster,cluster_name,workload_kind,workload_namespace,workload_name,pods,nodes",
+        );
+    }
+    out.push_str("\r\n");
     for line in lines {
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
         let fields = [
@@ -320,6 +363,21 @@ pub fn csv(lines: &[CostLineView]) -> String {
             line.idle_clamped.to_string(),
         ];
         out.push_str(&fields.join(","));
+        if workloads {
+            let w = line.workload.as_ref();
+            let text = |pick: fn(&WorkloadLineView) -> String| w.map(pick).unwrap_or_default();
+            let workload = [
+                text(|w| w.cluster.to_string()),
+                csv_text(&text(|w| w.cluster_name.clone().unwrap_or_default())),
+                csv_text(&text(|w| w.kind.clone())),
+                csv_text(&text(|w| w.namespace.clone())),
+                csv_text(&text(|w| w.name.clone())),
+                text(|w| w.pods.to_string()),
+                text(|w| w.nodes.to_string()),
+            ];
+            out.push(',');
+            out.push_str(&workload.join(","));
+        }
         out.push_str("\r\n");
     }
     out

@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use kubeworkz_shared::change::ObjectKind;
 use kubeworkz_shared::time::UnixMillis;
 use serde::Deserialize;
+use std::collections::HashMap;
 use utoipa::IntoParams;
+use uuid::Uuid;
 
 use super::cost_views::{
     self, CostLineView, CostReportView, EfficiencyLineView, EfficiencyReportView,
@@ -54,7 +56,9 @@ pub struct NamespaceCostParams {
 pub struct CostParams {
     /// `24h` (default), `7d`, `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339.
     pub window: Option<String>,
-    /// `cluster`, `namespace` (default), `team`, `cost_center` or `label:KEY`.
+    /// `cluster`, `namespace` (default), `team`, `cost_center`, `label:KEY`, or `workload`
+    /// (one line per workload with its `workload` object, plus each namespace's
+    /// `__storage__` line and, with `include_idle`, each cluster's `__idle__`).
     pub aggregate: Option<String>,
     /// `FIELD:V1,V2` clauses joined by `+`, e.g. `team:platform+namespace:web,api`.
     pub filter: Option<String>,
@@ -79,6 +83,29 @@ pub struct EfficiencyParams {
     pub sort: Option<String>,
     /// At most this many lines, the first in the order asked for: 1 to 1000, default 100.
     pub limit: Option<usize>,
+}
+
+/// The `aggregate` value of the groupings by workload, which group the workload split of the
+/// cost rows rather than the rows.
+const WORKLOAD: &str = "workload";
+
+/// Puts the cluster names beside the ids of a workload report's lines.
+async fn name_clusters(
+    state: &AppState,
+    who: &Principal,
+    view: &mut CostReportView,
+) -> Result<(), ApiError> {
+    let names: HashMap<Uuid, String> = state
+        .store
+        .list_clusters(who.org_id)
+        .await?
+        .into_iter()
+        .map(|c| (*c.id.as_uuid(), c.name))
+        .collect();
+    for workload in view.lines.iter_mut().filter_map(|l| l.workload.as_mut()) {
+        workload.cluster_name = names.get(&workload.cluster).cloned();
+    }
+    Ok(())
 }
 
 fn aggregate_by(text: Option<&str>) -> Result<AggregateBy, ApiError> {
@@ -177,7 +204,12 @@ pub(super) async fn costs(
     who: Principal,
     ApiQuery(params): ApiQuery<CostParams>,
 ) -> Result<Response, ApiError> {
-    let aggregate = aggregate_by(params.aggregate.as_deref())?;
+    let workloads = params.aggregate.as_deref() == Some(WORKLOAD);
+    let aggregate = if workloads {
+        AggregateBy::Namespace
+    } else {
+        aggregate_by(params.aggregate.as_deref())?
+    };
     let filter = filter(params.filter.as_deref())?;
     let query = CostQuery {
         window: window(params.window.as_deref(), "24h")?,
@@ -185,7 +217,14 @@ pub(super) async fn costs(
         filter,
         include_idle: params.include_idle.unwrap_or(false),
     };
-    let view = CostReportView::from(report::costs(&state.store, who.org_id, &query).await?);
+    let view = if workloads {
+        let report = report::workload_costs(&state.store, who.org_id, &query).await?;
+        let mut view = CostReportView::from(report);
+        name_clusters(&state, &who, &mut view).await?;
+        view
+    } else {
+        CostReportView::from(report::costs(&state.store, who.org_id, &query).await?)
+    };
     Ok(match params.format.unwrap_or(Format::Json) {
         Format::Json => Json(view).into_response(),
         Format::Csv => csv_attachment(&view.lines, "costs.csv"),
@@ -204,7 +243,7 @@ pub(super) async fn efficiency(
     who: Principal,
     ApiQuery(params): ApiQuery<EfficiencyParams>,
 ) -> Result<Json<EfficiencyReportView>, ApiError> {
-    let workloads = params.aggregate.as_deref() == Some("workload");
+    let workloads = params.aggregate.as_deref() == Some(WORKLOAD);
     let by = if workloads {
         AggregateBy::Namespace
     } else {

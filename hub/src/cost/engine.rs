@@ -41,28 +41,7 @@ pub fn allocate_hour(
     keys: &LabelKeys,
 ) -> Vec<Allocation> {
     let hour = Interval::hour(input.hour_start);
-    let usage = usage_index(input);
-    let node_rates: HashMap<&str, NodeRates> = input
-        .nodes
-        .iter()
-        .map(|n| (n.name.as_str(), prices.for_node(n)))
-        .collect();
-    let base_rates = NodeRates::unit(prices.base);
-
-    let mut namespaces: HashMap<&str, Accumulator> = HashMap::new();
-    for pod in &input.pods {
-        let running = millis_within(&pod.running, &hour);
-        if running == 0 && pod.egress_bytes.is_none() {
-            continue;
-        }
-        let pod_rates = pod
-            .node
-            .as_deref()
-            .and_then(|node| node_rates.get(node))
-            .unwrap_or(&base_rates);
-        let accumulator = namespaces.entry(pod.namespace.as_str()).or_default();
-        accumulator.add_pod(pod, running, pod_rates, &usage);
-    }
+    let mut namespaces = bill_pods(input, prices, |pod| pod.namespace.as_str());
     for volume in &input.volumes {
         let bound = millis_within(&volume.bound, &hour);
         if bound == 0 {
@@ -107,6 +86,46 @@ pub fn allocate_hour(
         rows.push(idle_row(input, &hour, prices, &allocated));
     }
     rows
+}
+
+/// Milliseconds `pod` ran in `hour`, `None` when it neither ran nor sent egress then (it has
+/// no share of the hour).
+fn billed_millis(pod: &PodHour, hour: &Interval) -> Option<u64> {
+    let running = millis_within(&pod.running, hour);
+    (running > 0 || pod.egress_bytes.is_some()).then_some(running)
+}
+
+/// Bills every pod with a share of the hour into the accumulator of its group (`group`: the
+/// namespace for the rows, the workload for [`allocate_workloads`]), each at its node's rates.
+fn bill_pods<'a, K: std::hash::Hash + Eq>(
+    input: &'a HourInput,
+    prices: &ClusterPrices,
+    group: impl Fn(&'a PodHour) -> K,
+) -> HashMap<K, Accumulator> {
+    let hour = Interval::hour(input.hour_start);
+    let usage = usage_index(input);
+    let node_rates: HashMap<&str, NodeRates> = input
+        .nodes
+        .iter()
+        .map(|n| (n.name.as_str(), prices.for_node(n)))
+        .collect();
+    let base_rates = NodeRates::unit(prices.base);
+    let mut groups: HashMap<K, Accumulator> = HashMap::new();
+    for pod in &input.pods {
+        let Some(running) = billed_millis(pod, &hour) else {
+            continue;
+        };
+        let pod_rates = pod
+            .node
+            .as_deref()
+            .and_then(|node| node_rates.get(node))
+            .unwrap_or(&base_rates);
+        groups
+            .entry(group(pod))
+            .or_default()
+            .add_pod(pod, running, pod_rates, &usage);
+    }
+    groups
 }
 
 /// Usage summed per container over this hour's buckets.
@@ -367,6 +386,10 @@ fn idle_row(
         pricing: Some(prices.pricing()),
     }
 }
+
+mod workloads;
+
+pub use workloads::{BARE_POD_KIND, WorkloadAllocation, allocate_workloads, apportion};
 
 #[cfg(test)]
 mod tests;

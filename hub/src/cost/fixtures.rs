@@ -63,6 +63,7 @@ pub(super) fn pod(
         name: name.to_owned(),
         uid: format!("uid-{name}"),
         node: Some(node.to_owned()),
+        owner: None,
         containers,
         pod_level: ResourceAmounts::default(),
         running: vec![Interval::new(from, to)],

@@ -4,7 +4,7 @@
 
 use kubeworkz_shared::ids::ClusterId;
 use kubeworkz_shared::model::{
-    ContainerKind, NamespaceProjection, NodeProjection, NodeResources, PodProjection,
+    ContainerKind, NamespaceProjection, NodeProjection, NodeResources, PodOwner, PodProjection,
     PvcProjection, ResourceAmounts, UsageBucket,
 };
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
@@ -107,6 +107,9 @@ pub struct PodHour {
     pub uid: String,
     /// Node it ran on, whose instance-type price applies; `None` or unknown: cluster price.
     pub node: Option<String>,
+    /// Its workload: the top owner (a ReplicaSet's Deployment, a Job's CronJob when the hub
+    /// knows the Job), `None` for a bare pod. Cost by workload groups on it.
+    pub owner: Option<PodOwner>,
     /// App containers and native sidecars: each billed `max(request, usage)`.
     pub containers: Vec<ContainerHour>,
     /// What the pod reserves beyond its app containers and sidecars: the excess of an init
@@ -161,6 +164,7 @@ impl PodHour {
             name: pod.name.clone(),
             uid: pod.uid.clone(),
             node: pod.node.clone(),
+            owner: pod.owner.clone(),
             containers,
             pod_level,
             running,

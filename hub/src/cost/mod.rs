@@ -53,7 +53,7 @@ pub use efficiency::{
     EfficiencyLine, EfficiencySort, ParseEfficiencySortError, ResourceEfficiency, efficiency,
     workload_efficiency,
 };
-pub use engine::allocate_hour;
+pub use engine::{BARE_POD_KIND, WorkloadAllocation, allocate_hour, allocate_workloads, apportion};
 pub use focus::{FOCUS_COLUMNS, FocusContext, FocusLine, dollars, focus_lines};
 pub use gauges::{CostGauges, CostSnapshot, MAX_NAMESPACE_SERIES};
 pub use input::{ContainerHour, HourInput, Interval, NodeHour, PodHour, VolumeHour};
@@ -61,7 +61,7 @@ pub use node_price::{NodeRates, split_node_price};
 pub use prices::{ClusterPrices, PriceBook, PriceOverride, Prices, Pricing, PricingMode};
 pub use report::{
     CostFilter, CostLine, CostQuery, CostReport, NamespaceCosts, PricedHours, ReportError, Step,
-    costs, namespace_costs,
+    costs, namespace_costs, workload_costs,
 };
 pub use rightsizing::{
     ContainerRecommendation, CpuHistogram, HEADROOM_PERCENT, HOURS_PER_MONTH, MIN_HOURS,
@@ -69,7 +69,10 @@ pub use rightsizing::{
     average_millicores, page_after, percentile, recommend, recommend_samples, recommend_summary,
     recommendations, sort_recommendations,
 };
-pub use rollup::{AggregateBy, AggregateRow, ParseAggregateError, aggregate, rollup_daily};
+pub use rollup::{
+    AggregateBy, AggregateRow, ParseAggregateError, STORAGE_KIND, UNATTRIBUTED_KIND, WorkloadGroup,
+    WorkloadRef, aggregate, aggregate_workloads, rollup_daily,
+};
 pub use window::{Window, WindowError};
 pub use worker::{
     COST_WORKER, Clock, CostRunReport, CostWorker, CostWorkerConfig, roll_up_day, run_hour,

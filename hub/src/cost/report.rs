@@ -22,7 +22,7 @@ use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 use super::window::MILLIS_PER_DAY;
 use super::{
     AggregateBy, Allocation, CostBreakdown, EfficiencyLine, EfficiencySort, IDLE_NAMESPACE,
-    Pricing, Window, aggregate, efficiency,
+    Pricing, Window, WorkloadRef, aggregate, aggregate_workloads, efficiency,
 };
 use crate::store::{CostPeriod, CostRowFilter, Store, StoreError};
 
@@ -84,6 +84,9 @@ pub struct CostLine {
     pub end: UnixMillis,
     /// Quantities, costs and flags summed over the line's rows.
     pub cost: CostBreakdown,
+    /// The workload (cluster, kind, namespace, name, pods, nodes) of an `aggregate=workload`
+    /// line; `None` in the other groupings.
+    pub workload: Option<WorkloadRef>,
 }
 
 impl CostLine {
@@ -93,6 +96,7 @@ impl CostLine {
             start,
             end,
             cost,
+            workload: None,
         }
     }
 }
@@ -274,6 +278,34 @@ pub struct CostReport {
     pub pricing: Vec<PricedHours>,
 }
 
+/// The hourly rows of `query`'s window, idle and filter applied.
+async fn selected_rows(
+    store: &Store,
+    org: OrgId,
+    query: &CostQuery,
+) -> Result<Vec<Allocation>, ReportError> {
+    Ok(hourly_rows(store, org, query.window, None, None)
+        .await?
+        .into_iter()
+        .filter(|row| query.include_idle || row.namespace != IDLE_NAMESPACE)
+        .filter(|row| query.filter.as_ref().is_none_or(|f| f.matches(row)))
+        .collect())
+}
+
+/// The report of `lines` made from `rows`: their total and pricing beside them.
+fn report(window: Window, rows: &[Allocation], lines: Vec<CostLine>) -> CostReport {
+    let mut total = CostBreakdown::default();
+    for line in &lines {
+        total.add(&line.cost);
+    }
+    CostReport {
+        window,
+        lines,
+        total: CostLine::new("total".to_owned(), window.start, window.end, total),
+        pricing: priced_hours(rows),
+    }
+}
+
 /// The organization's costs over a window, grouped, filtered, with or without idle.
 pub async fn costs(
     store: &Store,
@@ -281,26 +313,36 @@ pub async fn costs(
     query: &CostQuery,
 ) -> Result<CostReport, ReportError> {
     let window = query.window;
-    let rows: Vec<Allocation> = hourly_rows(store, org, window, None, None)
-        .await?
-        .into_iter()
-        .filter(|row| query.include_idle || row.namespace != IDLE_NAMESPACE)
-        .filter(|row| query.filter.as_ref().is_none_or(|f| f.matches(row)))
-        .collect();
-    let mut total = CostBreakdown::default();
+    let rows = selected_rows(store, org, query).await?;
     let lines = aggregate(&rows, window, &query.aggregate)
         .into_iter()
-        .map(|group| {
-            total.add(&group.cost);
-            CostLine::new(group.key, window.start, window.end, group.cost)
+        .map(|group| CostLine::new(group.key, window.start, window.end, group.cost))
+        .collect();
+    Ok(report(window, &rows, lines))
+}
+
+/// The organization's costs over a window grouped by workload (`aggregate=workload`): the
+/// same rows as [`costs`], filtered and with idle the same way (`query.aggregate` unused),
+/// each namespace-hour's compute under its workloads ([`aggregate_workloads`]), so the total
+/// is the same as any grouping's.
+pub async fn workload_costs(
+    store: &Store,
+    org: OrgId,
+    query: &CostQuery,
+) -> Result<CostReport, ReportError> {
+    let window = query.window;
+    let rows = selected_rows(store, org, query).await?;
+    let workloads = store
+        .workload_cost_rows(org, window.start, window.end)
+        .await?;
+    let lines = aggregate_workloads(&rows, &workloads, window)
+        .into_iter()
+        .map(|group| CostLine {
+            workload: Some(group.workload.clone()),
+            ..CostLine::new(group.workload.key(), window.start, window.end, group.cost)
         })
         .collect();
-    Ok(CostReport {
-        window,
-        lines,
-        total: CostLine::new("total".to_owned(), window.start, window.end, total),
-        pricing: priced_hours(&rows),
-    })
+    Ok(report(window, &rows, lines))
 }
 
 /// The organization's efficiency per group over `window`, ordered by `sort`

@@ -1,6 +1,6 @@
 //! Pure roll-ups of allocation rows: daily rows for storage and charts, and the grouping the
 //! allocation API answers (`aggregate=namespace|cluster|team|cost_center|label:KEY` over a
-//! `window`, accumulated). Sums are exact: they add the rows' already rounded costs.
+//! `window`, accumulated; `workload` in [`aggregate_workloads`]). Sums are exact: they add the rows' already rounded costs.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -50,7 +50,8 @@ pub fn rollup_daily(rows: &[Allocation]) -> Vec<Allocation> {
         .collect()
 }
 
-/// What rows are grouped by: OpenCost's `aggregate` parameter.
+/// What rows are grouped by: OpenCost's `aggregate` parameter. (`workload` groups the
+/// workload split of the rows, not the rows: [`aggregate_workloads`].)
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AggregateBy {
     /// `cluster`: the cluster id.
@@ -67,7 +68,9 @@ pub enum AggregateBy {
 
 /// An `aggregate` value that names no known grouping.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown aggregate {0:?}: expected cluster, namespace, team, cost_center or label:KEY")]
+#[error(
+    "unknown aggregate {0:?}: expected cluster, namespace, team, cost_center, label:KEY or workload"
+)]
 pub struct ParseAggregateError(pub String);
 
 impl FromStr for AggregateBy {
@@ -133,6 +136,12 @@ pub fn aggregate(rows: &[Allocation], window: Window, by: &AggregateBy) -> Vec<A
     });
     result
 }
+
+mod workloads;
+
+pub use workloads::{
+    STORAGE_KIND, UNATTRIBUTED_KIND, WorkloadGroup, WorkloadRef, aggregate_workloads,
+};
 
 #[cfg(test)]
 mod tests;

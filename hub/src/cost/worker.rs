@@ -23,7 +23,8 @@ use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 use super::window::MILLIS_PER_DAY;
 use super::{
-    Allocation, ClusterPrices, CostGauges, PriceBook, PriceCatalog, allocate_hour, rollup_daily,
+    Allocation, ClusterPrices, CostGauges, PriceBook, PriceCatalog, allocate_hour,
+    allocate_workloads, rollup_daily,
 };
 use crate::store::{CostCluster, CostPeriod, CostRowFilter, Store, StoreError};
 use crate::workers::{Worker, WorkerError, Workers};
@@ -343,6 +344,12 @@ pub async fn run_hour(
 ) -> Result<Vec<Allocation>, StoreError> {
     let input = store.cost_hour_input(org, cluster, hour_start).await?;
     let rows = allocate_hour(&input, prices, keys);
+    // Workloads first: the hour's mark moves only with its namespace rows, so a failure in
+    // between leaves the hour to be re-run whole.
+    let workloads = allocate_workloads(&input, prices, &rows);
+    store
+        .save_workload_cost_hour(org, cluster, hour_start, &workloads, computed_at())
+        .await?;
     store
         .save_cost_hour(org, cluster, hour_start, &rows, computed_at())
         .await?;
@@ -369,6 +376,10 @@ pub async fn run_hour_so_far(
         .await?
         .until(now);
     let rows = allocate_hour(&input, prices, keys);
+    let workloads = allocate_workloads(&input, prices, &rows);
+    store
+        .save_workload_cost_hour(org, cluster, hour_start, &workloads, computed_at())
+        .await?;
     store
         .save_cost_hour_so_far(org, cluster, hour_start, &rows, computed_at())
         .await?;

@@ -58,7 +58,8 @@ pub use agents::{
 };
 pub use alerts::{
     Alert, AlertFilter, AlertKind, Budget, BudgetScope, Delivery, DeliveryAttempt, DeliveryOutcome,
-    DeliveryStatus, DueDelivery, NewAlert, ScopeSpend, SpendWindow, WebhookEndpoint, WebhookFormat,
+    DeliveryStatus, DueDelivery, LastDelivery, NewAlert, ScopeSpend, SpendWindow, WebhookEndpoint,
+    WebhookFormat,
 };
 pub use audit::{AuditEntry, AuditFilter, AuditKey};
 pub use clusters::{

@@ -236,13 +236,16 @@ pub async fn a_webhooks_secret_is_shown_once_and_signs_its_test_event(hub: TestH
     let viewer = hub.user("default", "v@example.com", Role::Viewer).await;
     let (addr, seen) = receiver().await;
 
-    let url = format!("http://{addr}/slack");
+    let url = format!("http://{addr}/slack/T0SECRET");
     let body = json!({"name": "ops", "url": url, "format": "slack"});
     assert_eq!(
         viewer.post("/api/v1/webhooks", body.clone()).await.status,
         403
     );
-    assert_eq!(viewer.get("/api/v1/webhooks").await.status, 403);
+    assert_eq!(
+        viewer.get("/api/v1/webhooks").await.json["items"],
+        json!([])
+    );
     for (bad, message) in [
         (
             json!({"name": "x", "url": "ftp://h/x"}),
@@ -304,6 +307,22 @@ pub async fn a_webhooks_secret_is_shown_once_and_signs_its_test_event(hub: TestH
         "{payload}"
     );
     assert_eq!(payload["blocks"][0]["type"], "section");
+
+    // The list: admins see the URL, viewers only its masked form; both the last delivery.
+    let masked = format!("http://{addr}/slack/***");
+    let r = admin.get("/api/v1/webhooks").await;
+    let item = &r.json["items"][0];
+    assert_eq!(
+        (item["url"].as_str(), item["url_masked"].as_str()),
+        (Some(url.as_str()), Some(masked.as_str()))
+    );
+    assert_eq!(item["last_delivery"]["status"], "delivered", "{}", r.text);
+    assert_eq!(item["last_delivery"]["event"], "test");
+    let r = viewer.get("/api/v1/webhooks").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("T0SECRET"), "{}", r.text);
+    assert_eq!(r.json["items"][0]["url"], masked.as_str());
+    assert_eq!(r.json["items"][0]["last_delivery"]["status"], "delivered");
 
     // Another organization neither tests, changes nor deletes it.
     let other = hub.user("other", "o@example.com", Role::Admin).await;

@@ -56,7 +56,8 @@ fn row(
     }
 }
 
-fn keys(answer: &Value) -> Vec<String> {
+/// The `key` of each line of an answer, in order.
+pub fn keys(answer: &Value) -> Vec<String> {
     answer["lines"]
         .as_array()
         .unwrap()
@@ -138,7 +139,7 @@ pub async fn efficiency_is_reported_per_group_and_sorted_by_waste(hub: TestHub) 
         ),
         (
             "aggregate=colour",
-            "unknown aggregate \"colour\": expected cluster, namespace, team, cost_center or label:KEY",
+            "unknown aggregate \"colour\": expected cluster, namespace, team, cost_center, label:KEY or workload",
         ),
         ("window=100d", "window too long: at most 92 days"),
         ("limit=0", "limit must be from 1 to 1000"),

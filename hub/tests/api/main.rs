@@ -36,6 +36,7 @@ mod roles;
 mod search;
 mod sso;
 mod ui;
+mod workload_costs;
 mod workloads;
 
 use support::{fake_apiserver, fixtures, harness};
@@ -76,6 +77,7 @@ support::backend_cases! {
     quotas::a_namespaces_quotas_limits_and_health_are_shown,
     costs::costs_are_reported_grouped_per_namespace_and_as_csv,
     efficiency::efficiency_is_reported_per_group_and_sorted_by_waste,
+    workload_costs::costs_are_reported_per_workload_with_storage_and_idle_apart,
     recommendations::recommendations_are_per_workload_container_sorted_and_paged,
     recommendations::efficiency_by_workload_is_priced_and_sorted_by_waste,
     cost_json::cost_answers_keep_their_bytes,

@@ -36,6 +36,7 @@ mod rightsizing;
 mod search;
 mod search_scale;
 mod webhook_delivery;
+mod workload_costs;
 mod workload_usage;
 mod workloads;
 
@@ -139,6 +140,7 @@ support::backend_cases! {
     workloads::a_pods_top_owner_resolves_through_its_replicaset_or_job,
     quotas::quotas_and_limit_ranges_are_ingested_changed_pruned_and_scoped,
     quotas::a_namespaces_failing_pods_are_found_by_status_and_judged,
+    workload_costs::workload_costs_split_each_hour_and_regroup_exactly,
     budgets::budgets_are_kept_per_organization_with_unique_names,
     budgets::a_months_spend_counts_each_hour_once_per_scope,
     budgets::budget_thresholds_fire_once_with_a_delivery_per_enabled_endpoint,

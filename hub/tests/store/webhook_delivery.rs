@@ -199,6 +199,16 @@ pub async fn webhooks_are_signed_retried_and_reach_a_receiver_that_comes_up(t: T
         assert_eq!(json["kind"], "budget_actual");
     }
     assert!(!String::from_utf8_lossy(&seen[0].1).contains(&secret));
+    // The list's last delivery: the one just delivered; another organization has none.
+    let last = store.last_deliveries(org).await.unwrap();
+    assert_eq!(last.len(), 1, "{last:?}");
+    assert_eq!(
+        (last[0].endpoint_id, last[0].status, last[0].event.as_str()),
+        (d.endpoint_id, DeliveryStatus::Delivered, "alert")
+    );
+    assert_eq!(last[0].finished_at, d.finished_at);
+    let stranger = store.ensure_organization("stranger").await.unwrap().id;
+    assert!(store.last_deliveries(stranger).await.unwrap().is_empty());
 
     // A receiver that is down: its port is taken, then closed.
     let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -210,6 +220,14 @@ pub async fn webhooks_are_signed_retried_and_reach_a_receiver_that_comes_up(t: T
     sender.send_due().await.unwrap();
     let first = delivery_of(store, org, alert2).await;
     assert_eq!(first.status, DeliveryStatus::Pending);
+    let last = store.last_deliveries(org).await.unwrap();
+    assert_eq!(
+        last.iter()
+            .map(|l| (l.endpoint_id, l.status, l.finished_at))
+            .collect::<Vec<_>>(),
+        [(first.endpoint_id, DeliveryStatus::Pending, None)],
+        "the deleted endpoint's deliveries went with it"
+    );
     let attempt = &first.attempt_log[0];
     assert_eq!(attempt.status_code, None);
     let error = attempt.error.as_deref().unwrap();

@@ -6,9 +6,10 @@
 // action (and no terminal) on the pod page.
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
 // KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,
-// CHROMIUM (default /usr/bin/chromium).
+// WEBHOOK_URL (the test's receiver on loopback), CHROMIUM (default /usr/bin/chromium).
 // Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>`, or
-// `COSTRUN` (the test runs the hub's cost worker and alert evaluation), and waits for a line
+// `COSTRUN` (the test runs the hub's cost worker and alert evaluation), or
+// `WEBHOOKCHECK <secret>` (the test checks its receiver got the signed test event), and waits for a line
 // `OK` on stdin. Progress goes to stderr; exit status 0 means every check
 // passed.
 import { mkdirSync } from 'node:fs'
@@ -109,6 +110,65 @@ async function terminalStep(page) {
  * without a reload; then a viewer reads the budget and the alerts but gets no form and no
  * delete. Ends logged in as the admin. Screenshots: `budgets.png`, `budgets-viewer.png`.
  */
+/** The budgets page's webhooks panel: an address the egress policy always refuses is refused
+ * in words; a webhook to the test's receiver on loopback (which the hub reaches because it runs
+ * with `--pull-allow-loopback`) shows its signing secret once; "Send test" shows the delivery,
+ * and the test checks on the receiver's side that it arrived signed with that secret. */
+async function webhooksPanel(page) {
+  const name = `${NS}-hook`
+  log('webhooks: a refused address, a real receiver, a test event')
+  const panel = page.locator('#webhooks')
+  const form = panel.getByRole('form', { name: 'New webhook' })
+  await form.getByLabel('Webhook name').fill('metadata')
+  await form.getByLabel('URL').fill('http://169.254.169.254/latest/meta-data')
+  await form.getByRole('button', { name: 'Add webhook' }).click()
+  const refusal = (await form.getByRole('alert').textContent()) ?? ''
+  assert(/refused to connect to 169\.254\.169\.254.*metadata/.test(refusal), `the egress policy's refusal is shown: ${refusal}`)
+  problems.list = problems.list.filter((p) => !/status of 400/.test(p))
+  await form.getByLabel('Webhook name').fill(name)
+  await form.getByLabel('URL').fill(env('WEBHOOK_URL'))
+  await form.getByRole('button', { name: 'Add webhook' }).click()
+  const secretBox = panel.getByLabel('Signing secret')
+  await secretBox.waitFor()
+  const secret = await secretBox.inputValue()
+  assert(secret.startsWith('whsec_'), 'the signing secret is shown once after adding')
+  const row = panel.getByTestId('webhook-row').filter({ hasText: name })
+  await row.waitFor()
+  const rowText = (await row.textContent()) ?? ''
+  assert(rowText.includes('signing secret set') && !rowText.includes(secret), `the row says the secret is set, not what it is: ${rowText}`)
+  assert(rowText.includes('enabled') && rowText.includes('never'), `a new webhook is on, never delivered: ${rowText}`)
+  await row.getByRole('button', { name: 'Send test' }).click()
+  const result = (await panel.getByTestId('webhook-test-result').filter({ hasText: 'Test delivery' }).textContent()) ?? ''
+  assert(result === 'Test delivery delivered (HTTP 200)', `the test's result is shown: ${result}`)
+  await row.getByTestId('webhook-last').filter({ hasText: 'delivered' }).waitFor()
+  await ask(`WEBHOOKCHECK ${secret}`)
+  await panel.getByRole('button', { name: 'Done' }).click()
+  assert(!(await page.content()).includes(secret), 'the secret leaves the page once dismissed')
+  await panel.screenshot({ path: join(SHOTS, 'budgets-webhooks.png') })
+}
+
+/** The Savings page's Costs panel after the cost run: the deployment's line by workload, with
+ * where it ran, and the same total as by namespace. */
+async function costByWorkload(page) {
+  log('costs by workload: the deployment\'s line and the same total as by namespace')
+  await page.goto(`${HUB}/admin/kubernetes/savings`)
+  const panel = page.locator('#costs')
+  const line = panel.getByTestId('cost-line').filter({ hasText: `Deployment ${NS}/${DEPLOYMENT}` })
+  await line.waitFor()
+  const text = (await line.textContent()) ?? ''
+  assert(/\d+ pods? on 1 node/.test(text) && /\$\d/.test(text), `the workload's line says where it ran and what it cost: ${text}`)
+  const total = async () => ((await panel.getByTestId('cost-total').textContent()) ?? '').trim()
+  const byWorkload = await total()
+  await panel.getByLabel('Cost group').selectOption('namespace')
+  await panel.getByTestId('cost-line').filter({ hasText: NS }).first().waitFor()
+  await page.waitForFunction(() => !document.querySelector('#costs [aria-busy="true"]'))
+  assert((await total()) === byWorkload, `the same total by namespace (${await total()}) as by workload (${byWorkload})`)
+  await panel.getByLabel('Cost group').selectOption('workload')
+  await line.waitFor()
+  await accessible(page, 'savings costs')
+  await panel.screenshot({ path: join(SHOTS, 'savings-costs.png') })
+}
+
 async function budgetsAndAlerts(page) {
   const name = `${NS}-monthly`
   log('budgets: the form, the list, a real cost run and the alerts it raises')
@@ -162,6 +222,7 @@ async function budgetsAndAlerts(page) {
   const label = (await actualBar.getAttribute('aria-label')) ?? ''
   assert(!label.startsWith('$0.00 '), `the actual spend reads as money, not $0.00: ${label}`)
   assert(await page.evaluate(() => window.__noReload === true), 'the budgets page was not reloaded')
+  await webhooksPanel(page)
   await accessible(page, 'budgets')
   await page.screenshot({ path: join(SHOTS, 'budgets.png'), fullPage: true })
   noProblems('budgets')
@@ -174,6 +235,9 @@ async function budgetsAndAlerts(page) {
   await page.getByTestId('alert-row').filter({ hasText: `Budget "${name}"` }).first().waitFor()
   assert((await page.getByRole('form', { name: 'New budget' }).count()) === 0, 'a viewer gets no budget form')
   assert((await page.getByRole('button', { name: 'Delete' }).count()) === 0, 'a viewer gets no delete')
+  await page.getByTestId('webhook-row').filter({ hasText: `${NS}-hook` }).filter({ hasText: 'delivered' }).waitFor()
+  assert((await page.getByRole('form', { name: 'New webhook' }).count()) === 0, 'a viewer gets no webhook form')
+  assert((await page.getByRole('button', { name: 'Send test' }).count()) === 0, 'a viewer gets no webhook controls')
   await accessible(page, 'budgets (viewer)')
   await page.screenshot({ path: join(SHOTS, 'budgets-viewer.png'), fullPage: true })
   await logout(page)
@@ -283,6 +347,7 @@ try {
   await page.screenshot({ path: join(SHOTS, 'savings.png'), fullPage: true })
 
   await budgetsAndAlerts(page)
+  await costByWorkload(page)
 
   log('scale the deployment; the pod count follows without a reload')
   await page.goto(namespaceUrl)

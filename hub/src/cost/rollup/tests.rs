@@ -183,6 +183,6 @@ fn aggregate_parameters_parse() {
     }
     assert_eq!(
         "pod".parse::<AggregateBy>().unwrap_err().to_string(),
-        "unknown aggregate \"pod\": expected cluster, namespace, team, cost_center or label:KEY"
+        "unknown aggregate \"pod\": expected cluster, namespace, team, cost_center, label:KEY or workload"
     );
 }

@@ -20,7 +20,7 @@ use crate::cost::NanoDollars;
 
 pub use budgets::{ScopeSpend, SpendWindow};
 pub use records::{AlertFilter, NewAlert};
-pub use webhooks::{DeliveryOutcome, DueDelivery};
+pub use webhooks::{DeliveryOutcome, DueDelivery, LastDelivery};
 
 /// What a budget covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -58,15 +58,28 @@ const COLUMNS: [(&str, Cast); 33] = [
 ];
 
 /// A stored quantity: `exact / unit`, floored, saturating (far beyond any real row).
-fn stored(exact: u128, unit: u128) -> Value {
+pub(super) fn stored(exact: u128, unit: u128) -> Value {
     Value::I64(i64::try_from(exact / unit).unwrap_or(i64::MAX))
 }
 
-fn nanos(amount: NanoDollars) -> Value {
+pub(super) fn nanos(amount: NanoDollars) -> Value {
     Value::I64(i64::try_from(amount.0).unwrap_or(i64::MAX))
 }
 
-fn resource_values(r: &ResourceAllocation, unit: u128) -> [Value; 5] {
+/// The egress bytes of a row: null when unknown.
+pub(super) fn egress_value(network: Option<NetworkAllocation>) -> Value {
+    Value::OptI64(network.map(|n| i64::try_from(n.egress_bytes).unwrap_or(i64::MAX)))
+}
+
+/// The network of a stored row: unknown without egress bytes.
+pub(super) fn network_of(bytes: Option<i64>, cost: i64) -> Option<NetworkAllocation> {
+    bytes.map(|bytes| NetworkAllocation {
+        egress_bytes: u64::try_from(bytes).unwrap_or(0),
+        cost: amount(cost),
+    })
+}
+
+pub(super) fn resource_values(r: &ResourceAllocation, unit: u128) -> [Value; 5] {
     [
         stored(r.requested, unit),
         stored(r.used, unit),
@@ -98,10 +111,7 @@ fn row_values(
     values.extend(resource_values(&cost.cpu, MS_PER_SECOND));
     values.extend(resource_values(&cost.memory, MS_PER_HOUR));
     values.push(stored(cost.storage.byte_millis, MS_PER_HOUR));
-    values.push(Value::OptI64(
-        cost.network
-            .map(|n| i64::try_from(n.egress_bytes).unwrap_or(i64::MAX)),
-    ));
+    values.push(egress_value(cost.network));
     values.extend([
         nanos(cost.cpu.cost),
         nanos(cost.memory.cost),
@@ -171,11 +181,15 @@ async fn replace_period(
     Ok(())
 }
 
-fn quantity(c: &mut Cells, unit: u128) -> Result<u128, sqlx::Error> {
+pub(super) fn quantity(c: &mut Cells, unit: u128) -> Result<u128, sqlx::Error> {
     Ok(u128::try_from(c.i64()?).unwrap_or(0) * unit)
 }
 
-fn resource(c: &mut Cells, unit: u128, cost: i64) -> Result<ResourceAllocation, sqlx::Error> {
+pub(super) fn resource(
+    c: &mut Cells,
+    unit: u128,
+    cost: i64,
+) -> Result<ResourceAllocation, sqlx::Error> {
     Ok(ResourceAllocation {
         requested: quantity(c, unit)?,
         used: quantity(c, unit)?,
@@ -253,10 +267,7 @@ pub(super) fn decode_row(c: &mut Cells, period: CostPeriod) -> Result<Allocation
         byte_millis: quantity(c, MS_PER_HOUR)?,
         cost: amount(storage_cost),
     };
-    let network = c.opt_i64()?.map(|bytes| NetworkAllocation {
-        egress_bytes: u64::try_from(bytes).unwrap_or(0),
-        cost: amount(network_cost),
-    });
+    let network = network_of(c.opt_i64()?, network_cost);
     let gpu = GpuAllocation {
         gpu_millis: quantity(c, MS_PER_SECOND)?,
         cost: amount(c.i64()?),

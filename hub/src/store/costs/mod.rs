@@ -12,9 +12,11 @@
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
 use kubeworkz_shared::model::{
-    NamespaceProjection, NodeProjection, PodPhase, PodProjection, PvcPhase, PvcProjection,
+    NamespaceProjection, NodeProjection, OwnerKind, PodOwner, PodPhase, PodProjection, PvcPhase,
+    PvcProjection,
 };
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
+use std::collections::HashMap;
 
 mod allocations;
 mod pages;
@@ -22,6 +24,7 @@ mod pages;
 pub use pages::{CostRowKey, CostRowsPage};
 mod prices;
 mod rightsizing;
+mod workload_costs;
 mod workload_totals;
 mod workload_usage;
 
@@ -169,6 +172,49 @@ async fn rows_alive_after(
         .collect()
 }
 
+/// Moves the pods of Jobs a CronJob created under that CronJob, their workload for cost by
+/// workload (the pod names only its Job). Jobs the hub saw deleted count too: a CronJob's
+/// finished Jobs are pruned by its history limit, and an hour computed later still belongs
+/// to the CronJob.
+async fn resolve_cron_jobs(
+    db: &mut dyn Sql,
+    org: OrgId,
+    cluster: ClusterId,
+    pods: &mut [PodHour],
+) -> Result<(), StoreError> {
+    let is_job = |pod: &PodHour| pod.owner.as_ref().is_some_and(|o| o.kind == OwnerKind::Job);
+    if !pods.iter().any(is_job) {
+        return Ok(());
+    }
+    let d = db.dialect();
+    let sql = format!(
+        "SELECT namespace, name, owner_name FROM k8s_jobs WHERE org_id = {} AND cluster_id = {} \
+         AND owner_kind = 'CronJob' AND owner_name IS NOT NULL",
+        d.ph(1),
+        d.ph(2)
+    );
+    let rows = db
+        .fetch(&sql, ids(org, cluster), &[Ty::Text, Ty::Text, Ty::Text])
+        .await?;
+    let mut cron_jobs: HashMap<(String, String), String> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let mut c = Cells::new(row);
+        cron_jobs.insert((c.text()?, c.text()?), c.text()?);
+    }
+    for pod in pods.iter_mut().filter(|pod| is_job(pod)) {
+        let Some(owner) = pod.owner.as_mut() else {
+            continue;
+        };
+        if let Some(cron_job) = cron_jobs.get(&(pod.namespace.clone(), owner.name.clone())) {
+            *owner = PodOwner {
+                kind: OwnerKind::CronJob,
+                name: cron_job.clone(),
+            };
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// One cluster-hour of engine input: pods that ran in `[hour_start, +1h)` with their
     /// running intervals (ended pods included), nodes, bound claims, namespaces (labels as the
@@ -228,6 +274,8 @@ impl Store {
                     pods.push(PodHour::from_projection(&pod, vec![running]));
                 }
             }
+
+            resolve_cron_jobs(db, org, cluster, &mut pods).await?;
 
             let mut nodes = Vec::new();
             for (json, first_seen, deleted) in

@@ -1255,7 +1255,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** `GET /api/v1/webhooks` (admin). */
+        /** `GET /api/v1/webhooks` (any role; only admins see whole URLs). */
         get: operations["get_webhooks"];
         put?: never;
         /** `POST /api/v1/webhooks` (admin): answers the signing secret, once. */
@@ -1866,6 +1866,7 @@ export interface components {
             total_nanos: number;
             /** @description Some container had no usage data (billed its request). */
             usage_unknown: boolean;
+            workload?: null | components["schemas"]["WorkloadLineView"];
         };
         /** @description The organization's costs over a window, one line per group. */
         CostReportView: {
@@ -2219,6 +2220,18 @@ export interface components {
             helm: string;
             /** @description The token for the agent. Shown only now. */
             token: string;
+        };
+        /** @description An endpoint's newest delivery. */
+        LastDeliveryView: {
+            /**
+             * Format: date-time
+             * @description When it was delivered or given up, else when it was queued.
+             */
+            at: string;
+            /** @description `alert` or `test`. */
+            event: string;
+            /** @description `pending`, `delivered` or `failed`. */
+            status: string;
         };
         /** @description A LimitRange. */
         LimitRangeView: {
@@ -2845,9 +2858,10 @@ export interface components {
         /** @description What `sync` did. */
         SyncStarted: {
             /**
-             * @description `resync_started` (a pull collector relists now), `not_running` (no collector runs
-             *     for it in this hub yet; it starts at the next refresh), or `agent_resync_requested`
-             *     (the hub holding the agent's connection asks it for a full sync within seconds).
+             * @description `resync_started` (a pull collector of this replica relists now),
+             *     `resync_requested` (a pull-mode cluster collected by another replica, or by none yet:
+             *     the replica collecting it relists within seconds), or `agent_resync_requested` (the
+             *     replica holding the agent's connection asks it for a full sync within seconds).
              */
             status: string;
         };
@@ -2989,6 +3003,7 @@ export interface components {
              * @description Id.
              */
             id: string;
+            last_delivery: null | components["schemas"]["LastDeliveryView"];
             /** @description Name. */
             name: string;
             /**
@@ -2996,8 +3011,16 @@ export interface components {
              * @description Last changed.
              */
             updated_at: string;
-            /** @description Where deliveries go. */
+            /**
+             * @description Where deliveries go: the whole URL for admins; in the list, for other roles, the same
+             *     as `url_masked`.
+             */
             url: string;
+            /**
+             * @description The URL with whatever may be a secret masked (`***`): user info, every path segment
+             *     after the first, the query. What the UI shows.
+             */
+            url_masked: string;
         };
         /** @description The hub's own workers and the caller's organization's (its clusters' collectors). */
         WorkerList: {
@@ -3043,6 +3066,38 @@ export interface components {
          * @enum {string}
          */
         WorkloadKind: "deployments" | "statefulsets" | "daemonsets" | "jobs" | "cronjobs";
+        /**
+         * @description The workload of an `aggregate=workload` line: a workload of a namespace, a namespace's
+         *     `__storage__` or `__unattributed__` compute, or a cluster's `__idle__`.
+         */
+        WorkloadLineView: {
+            /**
+             * Format: uuid
+             * @description The cluster's id.
+             */
+            cluster: string;
+            /** @description The cluster's name; null when the cluster is gone. */
+            cluster_name: string | null;
+            /**
+             * @description `Deployment`, `StatefulSet`, `DaemonSet`, `Job`, `CronJob`, `Pod` (a bare pod), another
+             *     controller's kind, or `__storage__`, `__unattributed__`, `__idle__`.
+             */
+            kind: string;
+            /** @description The workload's name; empty for the namespace and cluster lines. */
+            name: string;
+            /** @description The namespace; empty for `__idle__`. */
+            namespace: string;
+            /**
+             * Format: int32
+             * @description The most nodes its pods ran on in one hour of the window (a DaemonSet's spread).
+             */
+            nodes: number;
+            /**
+             * Format: int32
+             * @description The most pods it had in one hour of the window.
+             */
+            pods: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -4617,7 +4672,11 @@ export interface operations {
             query?: {
                 /** @description `24h` (default), `7d`, `today`, `yesterday`, `lastweek`, or `START,END` in RFC 3339. */
                 window?: string;
-                /** @description `cluster`, `namespace` (default), `team`, `cost_center` or `label:KEY`. */
+                /**
+                 * @description `cluster`, `namespace` (default), `team`, `cost_center`, `label:KEY`, or `workload`
+                 *     (one line per workload with its `workload` object, plus each namespace's
+                 *     `__storage__` line and, with `include_idle`, each cluster's `__idle__`).
+                 */
                 aggregate?: string;
                 /** @description `FIELD:V1,V2` clauses joined by `+`, e.g. `team:platform+namespace:web,api`. */
                 filter?: string;
@@ -7804,14 +7863,6 @@ export interface operations {
                 };
             };
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -60,7 +60,7 @@ async function request<T>(url: string, init: RequestInit = {}): Promise<T> {
   return (await response.json()) as T
 }
 
-type Method = 'get' | 'post' | 'patch' | 'delete'
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete'
 /** The document's paths that have an operation for `M`. */
 type PathOf<M extends Method> = { [P in keyof paths]: paths[P][M] extends { responses: unknown } ? P : never }[keyof paths]
 type Operation<P extends keyof paths, M extends Method> = paths[P][M]
@@ -143,6 +143,10 @@ export type Budget = Schemas['BudgetView']
 export type BudgetInput = Schemas['BudgetInput']
 /** A cost alert: a budget threshold reached, or an anomalous hour. */
 export type CostAlert = Schemas['AlertView']
+export type Webhook = Schemas['WebhookView']
+export type WebhookInput = Schemas['WebhookInput']
+export type CreatedWebhook = Schemas['CreatedWebhook']
+export type Delivery = Schemas['DeliveryView']
 export type LoginRequest = Schemas['Login']
 export type RegisterCluster = Schemas['RegisterCluster']
 export type CreateEnrollmentToken = Schemas['CreateEnrollmentToken']

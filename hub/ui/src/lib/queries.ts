@@ -8,6 +8,8 @@ import {
   apiSend,
   apiUrl,
   type BudgetInput,
+  type Webhook,
+  type WebhookInput,
   type FleetGrouping,
   type GetQuery,
   type CreateEnrollmentToken,
@@ -487,6 +489,21 @@ export function useNamespaceCostsPerDay(clusterId: string) {
   return useCostsPerDay(queryKeys.namespaceCostsPerDay(clusterId), { aggregate: 'namespace', filter: `cluster:${clusterId}` })
 }
 
+/** The grouped cost report over a window (`aggregate=workload`: one line per workload, with
+ * each namespace's storage and, on request, each cluster's idle apart). */
+export function useCostReport(query: { aggregate: string; window: string; include_idle: boolean }) {
+  return useQuery({
+    queryKey: ['costs', 'report', query.aggregate, query.window, query.include_idle] as const,
+    queryFn: () => apiGet('/api/v1/k8s/costs', {}, query),
+    placeholderData: keepPreviousData,
+  })
+}
+
+/** The same report as a CSV download. */
+export function costReportCsvUrl(query: { aggregate: string; window: string; include_idle: boolean }): string {
+  return apiUrl('/api/v1/k8s/costs', {}, { ...query, format: 'csv' })
+}
+
 /** How efficiency lines are ordered: by unused request cost or by efficiency, either way. */
 export type EfficiencySort = '-waste' | 'waste' | 'efficiency' | '-efficiency' | 'key'
 
@@ -659,5 +676,48 @@ export function useDeleteBudget() {
   return useMutation({
     mutationFn: (id: string) => apiSend('delete', '/api/v1/budgets/{id}', { id }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['budgets'] }),
+  })
+}
+
+/** The organization's webhook endpoints, each with its newest delivery (every role; URLs
+ * masked for all but admins). */
+export function useWebhooks() {
+  return useQuery({ queryKey: ['webhooks'] as const, queryFn: () => apiGet('/api/v1/webhooks', {}) })
+}
+
+/** Adds an endpoint (admin); the answer carries its signing secret, the only time it is shown. */
+export function useCreateWebhook() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (body: WebhookInput) => apiSend('post', '/api/v1/webhooks', {}, body),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['webhooks'] }),
+  })
+}
+
+/** Turns an endpoint's deliveries on or off (admin): the endpoint as it is, `enabled` changed. */
+export function useSetWebhookEnabled() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: ({ webhook, enabled }: { webhook: Webhook; enabled: boolean }) =>
+      apiSend('put', '/api/v1/webhooks/{id}', { id: webhook.id }, { name: webhook.name, url: webhook.url, format: webhook.format, enabled }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['webhooks'] }),
+  })
+}
+
+/** Deletes an endpoint (admin). */
+export function useDeleteWebhook() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (id: string) => apiSend('delete', '/api/v1/webhooks/{id}', { id }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['webhooks'] }),
+  })
+}
+
+/** Sends a signed test event to an endpoint now (admin); answers the delivery and its attempt. */
+export function useTestWebhook() {
+  const client = useQueryClient()
+  return useMutation({
+    mutationFn: (id: string) => apiSend('post', '/api/v1/webhooks/{id}/test', { id }),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['webhooks'] }),
   })
 }

@@ -1,9 +1,11 @@
 // /admin/kubernetes/budgets: monthly budgets with their month so far (actual and run-rate
-// forecast as bars against the amount), the form that adds one (admins; viewers read), and
-// the organization's cost alerts, newest first.
+// forecast as bars against the amount), the form that adds one (admins; viewers read), the
+// webhooks alerts are delivered to (components/WebhooksPanel), and the organization's cost
+// alerts, newest first.
 import { useState, type FormEvent } from 'react'
 import type { Budget, CostAlert } from '../lib/api'
 import { useAlerts, useBudgets, useCreateBudget, useDeleteBudget } from '../lib/queries'
+import { WebhooksPanel } from '../components/WebhooksPanel'
 import {
   AdminOnly,
   Badge,
@@ -189,6 +191,9 @@ export function BudgetsPage() {
             ))}
           </Table>
         )}
+      </Panel>
+      <Panel title="Webhooks" id="webhooks">
+        <WebhooksPanel />
       </Panel>
       <Panel title="Alerts">
         {alerts.isPending && <Loading what="alerts" />}

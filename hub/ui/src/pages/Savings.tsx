@@ -1,12 +1,14 @@
 // /admin/kubernetes/savings: where requested CPU and memory go unused. Per namespace, team,
 // cost center, cluster or workload (`Kind/namespace/name` with its cluster) over a window, requested vs used, efficiency and what the unused requests cost,
 // sortable by waste or efficiency (the hub sorts; the URL holds the choice, so a view is a link);
-// then right-sizing per workload container over the same window.
+// then right-sizing per workload container over the same window. Above them, the cost report
+// itself grouped the same ways (components/CostByGroup).
 import { useSearchParams } from 'react-router'
 import type { EfficiencyLine } from '../lib/api'
 import { dollars } from '../lib/format'
 import { useEfficiency, type EfficiencySort } from '../lib/queries'
 import { RightSizing } from '../components/RightSizing'
+import { CostByGroup } from '../components/CostByGroup'
 import { ErrorBox, Loading, Panel, Table, cellClass, inputClass, rowClass, secondaryButtonClass } from '../components/ui'
 
 const AGGREGATES = [
@@ -79,6 +81,9 @@ export function SavingsPage() {
   return (
     <div className="space-y-4">
       <h1 className="text-2xl font-semibold">Savings</h1>
+      <Panel title="Costs" id="costs">
+        <CostByGroup />
+      </Panel>
       <Panel
         title="Efficiency"
         actions={

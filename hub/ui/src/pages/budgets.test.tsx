@@ -45,6 +45,7 @@ function page(role: string) {
   client.setQueryData(queryKeys.me, { actor: 'x@example.com', auth: 'session', org: 'default', org_id: 'o', role, user_id: 'u' })
   client.setQueryData(['budgets'], { items: [budget] })
   client.setQueryData(['alerts', ''], { items: [alert], total: 1, limit: 50, offset: 0, next_cursor: null })
+  client.setQueryData(['webhooks'], { items: [] })
   render(
     <QueryClientProvider client={client}>
       <MemoryRouter>
