@@ -18,6 +18,7 @@ use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 
 mod allocations;
 mod pages;
+mod pod_requests;
 
 pub use pages::{CostRowKey, CostRowsPage};
 mod prices;
