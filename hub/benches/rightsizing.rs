@@ -18,7 +18,8 @@
 //!   pass.
 //!
 //! A plain binary: `cargo bench -p kubeworkz-hub --bench rightsizing`. Prints the median,
-//! fastest and slowest of `KW_RUNS` runs (default 5).
+//! fastest and slowest of `KW_RUNS` runs (default 5), of the store pass also the CPU time the
+//! bench's process used in it (SQLite's work included, a PostgreSQL server's not).
 
 use std::time::{Duration, Instant};
 
@@ -208,7 +209,7 @@ async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: u
             .await
             .unwrap();
     }
-    let mut folds = vec![];
+    let (mut folds, mut fold_cpu) = (vec![], vec![]);
     for h in 0..fold_hours {
         let hour = last_day + h as i64 * MILLIS_PER_HOUR;
         let mut buckets = Vec::with_capacity(10_000);
@@ -241,12 +242,13 @@ async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: u
                 .await
                 .unwrap();
         }
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), common::cpu_time());
         store
             .fold_workload_usage(org, cluster, UnixMillis(hour))
             .await
             .unwrap();
         folds.push(t.elapsed());
+        fold_cpu.push(common::cpu_time().saturating_sub(cpu));
     }
     println!(
         "{backend:>8} fold: {} pods' hour into {containers} workload containers' day, times in \
@@ -255,6 +257,10 @@ async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: u
         folds
     );
     common::summary(&format!("{backend}: rollup fold of one hour"), &mut folds);
+    common::summary(
+        &format!("{backend}: its CPU time in the bench"),
+        &mut fold_cpu,
+    );
     spread_days(&bench.url, last_day, 30).await;
     println!(
         "{backend:>8} set-up: {} pods, {containers} workload containers × 30 days of rollup \
@@ -266,11 +272,12 @@ async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: u
         start: UnixMillis(first_day),
         end: UnixMillis(now),
     };
-    let (mut times, mut peaks) = (vec![], vec![]);
+    let (mut times, mut cpu, mut peaks) = (vec![], vec![], vec![]);
     let mut lines = 0;
     for _ in 0..runs {
         reset_peak();
         let before = common::status_mib("VmRSS:");
+        let cpu_before = common::cpu_time();
         let t = Instant::now();
         let list = recommendations(
             &store,
@@ -282,6 +289,7 @@ async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: u
         .await
         .unwrap();
         times.push(t.elapsed());
+        cpu.push(common::cpu_time().saturating_sub(cpu_before));
         peaks.push(common::status_mib("VmHWM:") - before);
         lines = list.len();
     }
@@ -299,6 +307,7 @@ async fn store_pass(backend: &str, containers: usize, fold_hours: usize, runs: u
         median.as_secs_f64() * 1e6 / containers as f64,
     );
     common::summary(&format!("{backend}: recommendations (store)"), &mut times);
+    common::summary(&format!("{backend}: its CPU time in the bench"), &mut cpu);
     store.close().await;
 }
 

@@ -108,9 +108,13 @@ pub async fn folding_an_hour_adds_it_once_and_again_rebuilds_its_day(t: TestStor
     assert_eq!(cart.memory_unused_bh, (192 + 128) * MIB);
     assert_eq!(cart.memory_peak_bytes, 128 * MIB);
 
-    // Hour 1 added: cart-a over its request offsets nothing.
+    // Hour 1 added: cart-a over its request offsets nothing. The fold writes only the rows
+    // of containers with usage in the hour: batch's row of hour 0 stays as it was.
+    let batch = usage_of(store, org, day, "batch").await;
+    assert_eq!((batch.hours, batch.pod_hours), (1, 1));
     let h1 = UnixMillis(day + MILLIS_PER_HOUR);
     store.fold_workload_usage(org, cluster, h1).await.unwrap();
+    assert_eq!(usage_of(store, org, day, "batch").await, batch);
     let cart = usage_of(store, org, day, "cart").await;
     assert_eq!((cart.hours, cart.pod_hours, cart.replicas_max), (2, 3, 2));
     assert_eq!(cart.cpu_requested_mcs, 3 * 500 * 3600);

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 mod allocations;
 mod pages;
+mod pod_requests;
 
 pub use pages::{CostRowKey, CostRowsPage};
 mod prices;

@@ -12,12 +12,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_shared::model::pod::POD_TEMPLATE_HASH_LABEL;
-use kubeworkz_shared::model::{ContainerKind, PodProjection};
 use tracing::instrument;
 
-use super::workload_usage::{VALUE_COLUMNS, VALUE_TYPES, WorkloadUsageDay, read_values};
-use super::{decode, ids};
+use super::ids;
+use super::pod_requests::PodRequests;
+use super::workload_usage::{VALUE_TYPES, WorkloadUsageDay, merged_values, read_values};
 use crate::store::sql::{Cells, Sql, Ty, Value};
 use crate::store::{Store, StoreError, on_conn};
 
@@ -148,25 +147,25 @@ async fn live(
         let mut c = Cells::new(row);
         let name = c.text()?;
         let workload = workload_of(c.opt_text()?, c.opt_text()?, &name);
-        let pod: PodProjection = serde_json::from_str(&c.text()?).map_err(decode)?;
+        let data = c.text()?;
+        let pod = PodRequests::parse(&data)?;
         let created = pod.created.map_or(i64::MIN, |t| t.0);
-        for container in pod
-            .containers
-            .iter()
-            .filter(|c| c.kind != ContainerKind::Init)
-        {
+        for container in pod.running() {
             let entry = current
-                .entry((workload.clone(), container.name.clone()))
+                .entry((workload.clone(), container.name.to_string()))
                 .or_default();
             entry.replicas += 1;
             // The newest pod runs the current template; ties go to the later name so the
             // choice does not depend on the row order.
-            let key = (created, name.clone());
-            if entry.newest.as_ref().is_none_or(|newest| key > *newest) {
-                entry.newest = Some(key);
-                entry.pod_template = pod.labels.get(POD_TEMPLATE_HASH_LABEL).cloned();
-                entry.cpu_request_millis = container.requests.cpu_millis;
-                entry.memory_request_bytes = container.requests.memory_bytes;
+            if entry
+                .newest
+                .as_ref()
+                .is_none_or(|(at, newest)| (created, name.as_str()) > (*at, newest.as_str()))
+            {
+                entry.newest = Some((created, name.clone()));
+                entry.pod_template.clone_from(&pod.template);
+                entry.cpu_request_millis = container.cpu_millis();
+                entry.memory_request_bytes = container.memory_bytes();
             }
         }
     }
@@ -175,6 +174,11 @@ async fn live(
 
 /// The live workload containers of one namespace with their usage over the rollup's days
 /// from `from`'s day to before `to`.
+///
+/// The days are merged in the database, one row per workload container back (the sums and
+/// maxima as [`WorkloadUsageDay::merge`] takes them, the days' histograms joined into one
+/// text that decodes to their sum): a month is 30 rows per container, and reading them one
+/// by one cost more than the rest of the pass.
 async fn namespace_usage(
     db: &mut dyn Sql,
     org: OrgId,
@@ -186,8 +190,9 @@ async fn namespace_usage(
     let d = db.dialect();
     let sql = format!(
         "SELECT workload_kind, workload_name, container, {} FROM k8s_workload_usage \
-         WHERE org_id = {} AND cluster_id = {} AND namespace = {} AND day >= {} AND day < {}",
-        VALUE_COLUMNS.join(", "),
+         WHERE org_id = {} AND cluster_id = {} AND namespace = {} AND day >= {} AND day < {} \
+         GROUP BY workload_kind, workload_name, container",
+        merged_values(d),
         d.ph(1),
         d.ph(2),
         d.ph(3),
@@ -203,8 +208,8 @@ async fn namespace_usage(
     let mut types = vec![Ty::Text; 3];
     types.extend(VALUE_TYPES);
     let rows = db.fetch(&sql, args, &types).await?;
-    // Days go to the live workload containers by position; those of workloads with no live
-    // pod are dropped as they are read.
+    // Usage goes to the live workload containers by position; that of workloads with no
+    // live pod is dropped as it is read.
     let entries: Vec<((WorkloadKey, String), Current)> = current.into_iter().collect();
     let mut usage: Vec<WorkloadUsageDay> = vec![WorkloadUsageDay::default(); entries.len()];
     let index: HashMap<(&str, &str, &str), usize> = entries
@@ -223,7 +228,7 @@ async fn namespace_usage(
         let Some(&i) = index.get(&(kind.as_str(), name.as_str(), container.as_str())) else {
             continue;
         };
-        usage[i].merge(&read_values(&mut c)?);
+        usage[i] = read_values(&mut c)?;
     }
     drop(index);
     Ok(entries

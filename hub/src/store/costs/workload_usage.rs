@@ -18,15 +18,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use kubeworkz_shared::ids::{ClusterId, OrgId};
-use kubeworkz_shared::model::{ContainerKind, PodProjection};
 use kubeworkz_shared::time::{MILLIS_PER_HOUR, UnixMillis};
 use tracing::instrument;
 
-use super::{decode, ids};
+use super::ids;
+use super::pod_requests::PodRequests;
 use crate::cost::{CpuHistogram, average_millicores};
 use crate::store::leases;
 use crate::store::schema::time;
-use crate::store::sql::{Cast, Cells, Sql, Ty, Value, run_rows, values_rows};
+use crate::store::sql::{Cast, Cells, Dialect, Sql, Ty, Value, run_rows, values_rows};
 use crate::store::{Store, StoreError, in_tx, on_conn};
 
 const MILLIS_PER_DAY: i64 = 24 * MILLIS_PER_HOUR;
@@ -115,6 +115,22 @@ pub(super) const VALUE_TYPES: [Ty; 11] = [
     Ty::Text,
 ];
 
+/// [`VALUE_COLUMNS`] of the rows of a group merged as [`WorkloadUsageDay::merge`] merges
+/// days: counts and quantities summed, the replica and memory maxima taken, the histograms'
+/// encodings joined by spaces (which [`CpuHistogram::decode`] reads as their sum). Read back
+/// by [`read_values`].
+pub(super) fn merged_values(d: Dialect) -> String {
+    VALUE_COLUMNS
+        .iter()
+        .map(|column| match *column {
+            "replicas_max" | "memory_peak_bytes" => format!("max({column})"),
+            "cpu_histogram" => d.space_joined(column),
+            _ => format!("CAST(sum({column}) AS BIGINT)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn count(c: &mut Cells) -> Result<u64, sqlx::Error> {
     Ok(c.i64()?.max(0) as u64)
 }
@@ -184,16 +200,14 @@ async fn pods(
             (Some(kind), Some(owner)) => (kind, owner),
             _ => ("Pod".to_owned(), name.clone()),
         };
-        let pod: PodProjection = serde_json::from_str(&c.text()?).map_err(decode)?;
-        let requests = pod
-            .containers
-            .iter()
-            .filter(|c| c.kind != ContainerKind::Init)
+        let data = c.text()?;
+        let requests = PodRequests::parse(&data)?
+            .running()
             .map(|c| {
                 (
-                    c.name.clone(),
-                    c.requests.cpu_millis.unwrap_or(0),
-                    c.requests.memory_bytes.unwrap_or(0),
+                    c.name.to_string(),
+                    c.cpu_millis().unwrap_or(0),
+                    c.memory_bytes().unwrap_or(0),
                 )
             })
             .collect();
@@ -342,12 +356,14 @@ async fn mask(
     }
 }
 
-/// The stored rows of a cluster-day.
-async fn day_rows(
+/// The stored rows of a cluster-day of the workload containers in `of`, each merged with
+/// what `of` holds for it (the rows of the others are left as they are).
+async fn add_to_day_rows(
     db: &mut dyn Sql,
     org: OrgId,
     cluster: ClusterId,
     day: i64,
+    mut of: BTreeMap<WorkloadContainerKey, WorkloadUsageDay>,
 ) -> Result<BTreeMap<WorkloadContainerKey, WorkloadUsageDay>, StoreError> {
     let d = db.dialect();
     let sql = format!(
@@ -362,13 +378,14 @@ async fn day_rows(
     args.push(Value::Time(time(UnixMillis(day))));
     let mut types = vec![Ty::Text; 4];
     types.extend(VALUE_TYPES);
-    let mut out = BTreeMap::new();
     for row in db.fetch(&sql, args, &types).await? {
         let mut c = Cells::new(row);
         let key = (c.text()?, c.text()?, c.text()?, c.text()?);
-        out.insert(key, read_values(&mut c)?);
+        if let Some(usage) = of.get_mut(&key) {
+            usage.merge(&read_values(&mut c)?);
+        }
     }
-    Ok(out)
+    Ok(of)
 }
 
 /// Writes `rows` of a cluster-day, replacing the stored ones of the same keys.
@@ -450,12 +467,10 @@ pub(super) async fn fold_hour(
     let (day, bit) = day_and_bit(hour);
     let folded = mask(db, org, cluster, day).await?;
     let rows = if folded & bit == 0 {
-        // A new hour: added to what the day holds.
-        let mut rows = day_rows(db, org, cluster, day).await?;
-        for (key, usage) in from_raw(db, org, cluster, &[hour]).await? {
-            rows.entry(key).or_default().merge(&usage);
-        }
-        rows
+        // A new hour: added to the day's rows of the containers with usage in it; the rows
+        // of the others stay as they are.
+        let hour_rows = from_raw(db, org, cluster, &[hour]).await?;
+        add_to_day_rows(db, org, cluster, day, hour_rows).await?
     } else {
         // An hour folded before: the day again from the raw usage of its folded hours.
         let d = db.dialect();

@@ -78,6 +78,16 @@ impl Dialect {
         }
     }
 
+    /// An aggregate joining a text column's values of a group with single spaces, in no
+    /// particular order: for encodings whose parts add up in any order (a CPU histogram's
+    /// `index:count` pairs), so a group's rows come back as one cell.
+    pub(crate) fn space_joined(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("group_concat({column}, ' ')"),
+            Dialect::Postgres => format!("string_agg({column}, ' ')"),
+        }
+    }
+
     /// The clause that makes a `SELECT` hold its rows against updates until the transaction
     /// ends (PostgreSQL's `FOR SHARE`); SQLite's one writer already excludes them.
     pub(crate) fn for_share(self) -> &'static str {
