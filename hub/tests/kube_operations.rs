@@ -7,7 +7,9 @@
 //! previous container's log, the other container's log, timestamps, and a follow that shows
 //! a line appended while it is open; a pod with two containers and no container named is a
 //! 400 in words. A deployment's events show its scale; a pod's live YAML has no
-//! `managedFields` though the apiserver keeps them. Closing a followed log stops the agent's Kubernetes stream within a second.
+//! `managedFields` though the apiserver keeps them. Closing a followed log closes its far end
+//! within a second in both modes: KWOK stops serving it (its descriptor on the log file is
+//! closed), and in agent mode the agent logs that it dropped its Kubernetes stream.
 //! With the agent gone the API answers 503 "agent not connected"; an agent installed without
 //! `operations.logs` answers 409 naming the chart switch.
 
@@ -130,10 +132,14 @@ async fn read_until(
     Ok(())
 }
 
+/// Longest a closed client may leave its log or exec stream open upstream.
+const UPSTREAM_CLOSE: Duration = Duration::from_secs(1);
+
 /// The checks every mode passes on pod `uid`, whose `app` log is `app_log` and ends with
-/// `last_two`.
+/// `last_two`; ends by closing a followed log and timing KWOK's closing of it.
 async fn read_logs(
     api: &ApiClient,
+    cluster: &TestCluster,
     uid: &str,
     app_log: &Path,
     last_two: [&str; 2],
@@ -181,6 +187,21 @@ async fn read_logs(
     let fresh = format!("appended while {mode} follows");
     append_log_lines(app_log, &[&fresh])?;
     read_until(&mut response, &mut seen, &fresh).await?;
+
+    // Closing the client closes the stream at its far end: KWOK's file.
+    ensure!(
+        cluster.kwok_open_files(app_log)? >= 1,
+        "{mode}: KWOK serves the follow from the file"
+    );
+    drop(response);
+    let took = cluster
+        .wait_log_files_closed(app_log, Duration::from_secs(10))
+        .await?;
+    ensure!(
+        took < UPSTREAM_CLOSE,
+        "{mode}: KWOK's log stream closed {took:?} after the client"
+    );
+    eprintln!("{mode}: KWOK closed the followed log {took:?} after the client");
     Ok(())
 }
 
@@ -340,6 +361,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         .await?;
     read_logs(
         &api,
+        &cluster,
         &uid,
         &app_log,
         ["app line 2", "app line 3"],
@@ -348,20 +370,14 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
     .await?;
     read_objects(&api, &cluster, &uid, &deployment_uid, 2, "agent mode").await?;
 
-    // The follow above was dropped with its response: the agent's Kubernetes stream closes.
-    let closed = Instant::now();
+    // The follow closed above was the agent's to drop, and it says so.
     agent
         .wait_log(
             "the hub stopped reading: log stream closed",
             1,
-            Duration::from_secs(5),
+            UPSTREAM_CLOSE,
         )
         .await?;
-    ensure!(
-        closed.elapsed() < Duration::from_secs(1),
-        "the agent closed the stream {:?} after the client",
-        closed.elapsed()
-    );
 
     // Without the agent: 503 in words. Installed without operations.logs: 409 naming it.
     agent.stop().await?;
@@ -409,6 +425,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         .await?;
     read_logs(
         &api,
+        &cluster,
         &uid,
         &app_log,
         ["app line 3", "appended while agent mode follows"],
