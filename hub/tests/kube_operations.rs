@@ -11,7 +11,8 @@
 //! within a second in both modes: KWOK stops serving it (its descriptor on the log file is
 //! closed), and in agent mode the agent logs that it dropped its Kubernetes stream.
 //! With the agent gone the API answers 503 "agent not connected"; an agent installed without
-//! `operations.logs` answers 409 naming the chart switch.
+//! `operations.logs` answers 409 naming the chart switch. Fifty followed logs closed at once
+//! all end in KWOK and in the agent within seconds (normally a few hundred milliseconds).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -27,6 +28,7 @@ use serde_json::{Value, json};
 mod support;
 
 use support::hub::{Hub, login_session, register_pull_instead, token_create};
+use support::operations::{Stack, pod_with_log};
 use support::real_agent::{self, Agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -440,5 +442,91 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
             bail!("the hub logged a secret");
         }
     }
+    Ok(())
+}
+
+/// Follows closed at once by [`followed_logs_closed_together_all_end_upstream`].
+const FOLLOWS: usize = 50;
+/// Longest all of them may take to end upstream: generous, they normally take a few
+/// hundred milliseconds (`hub/benches/log_follows.rs` measures a hundred).
+const CLOSE_TOGETHER: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followed_logs_closed_together_all_end_upstream() -> Result<()> {
+    let cluster = TestCluster::start(ClusterSpec::new(
+        "ops-closes",
+        vec![NodeSpec::new("node-a")],
+    ))
+    .await?;
+    cluster.create_namespace(chart::NAMESPACE).await?;
+    cluster.create_namespace(APPS).await?;
+    let dir = tempfile::tempdir()?;
+    let mut pods = Vec::with_capacity(FOLLOWS);
+    for i in 0..FOLLOWS {
+        let file = dir.path().join(format!("app-{i:02}.log"));
+        append_log_lines(&file, &[&format!("pod {i} started")])?;
+        let uid = pod_with_log(&cluster, APPS, &format!("app-{i:02}"), &file, true).await?;
+        pods.push((uid, file));
+    }
+    let Stack {
+        hub,
+        mut agent,
+        base,
+        session,
+    } = Stack::start(&cluster, dir.path(), "logs").await?;
+    let api = ApiClient {
+        base,
+        http: reqwest::Client::new(),
+        session,
+    };
+
+    // Every follow open and idle: nothing more is written, so the hub learns of each close
+    // from its client's connection alone, not from a write failing.
+    let mut follows = Vec::with_capacity(FOLLOWS);
+    for (i, (uid, file)) in pods.iter().enumerate() {
+        api.wait_object(&format!("pods/{uid}")).await?;
+        let mut response = api
+            .get(&format!(
+                "/api/v1/k8s/pods/{uid}/logs?follow=true&tailLines=1"
+            ))
+            .await?;
+        ensure!(
+            response.status() == 200,
+            "follow {i}: {}",
+            response.status()
+        );
+        read_until(
+            &mut response,
+            &mut String::new(),
+            &format!("pod {i} started"),
+        )
+        .await?;
+        ensure!(
+            cluster.kwok_open_files(file)? >= 1,
+            "KWOK serves follow {i}"
+        );
+        follows.push(response);
+    }
+
+    let closed = Instant::now();
+    drop(follows);
+    for (_, file) in &pods {
+        cluster.wait_log_files_closed(file, CLOSE_TOGETHER).await?;
+    }
+    let took = closed.elapsed();
+    agent
+        .wait_log(
+            "the hub stopped reading: log stream closed",
+            FOLLOWS,
+            CLOSE_TOGETHER,
+        )
+        .await?;
+    ensure!(
+        took < CLOSE_TOGETHER,
+        "KWOK served the closed follows for {took:?}"
+    );
+    eprintln!("{FOLLOWS} follows closed together ended in KWOK within {took:?}");
+    agent.stop().await?;
+    hub.stop()?;
     Ok(())
 }
