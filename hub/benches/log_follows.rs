@@ -24,6 +24,10 @@
 //!    the transport's fixed windows), then the stalled client reads again for 2 s (its stream
 //!    still works) and closes, and the agent must log that it dropped the Kubernetes stream.
 //!
+//! With `KW_DIRECT=1` the follows read the apiserver straight (the cluster's kube client in
+//! the bench, no hub, no agent, no stall phase): what KWOK and the apiserver alone deliver,
+//! the ceiling of the pipeline on the same machine.
+//!
 //! Prints each run and the medians over the runs. Needs the control plane binaries:
 //! `KUBEWORKZ_KUBE_BIN=$(bash tests/kube-tools/build.sh --print-bin-dir)`.
 
@@ -63,6 +67,9 @@ struct Settings {
     runs: usize,
     /// Bytes of one written line as the clients receive it (the text and its newline).
     line: usize,
+    /// Follow straight from the apiserver (`KW_DIRECT=1`), without the hub and the agent:
+    /// what the control plane alone delivers on this machine.
+    direct: bool,
 }
 
 impl Settings {
@@ -76,6 +83,7 @@ impl Settings {
             probes: common::env("KW_PROBES", 10),
             runs: common::env("KW_RUNS", 3),
             line: common::env("KW_LINE_BYTES", 200).max(MIN_LINE),
+            direct: common::env("KW_DIRECT", 0) == 1,
         }
     }
 }
@@ -200,6 +208,40 @@ fn last_closes(log: &str, n: usize) -> [chrono::DateTime<chrono::FixedOffset>; 2
     ]
 }
 
+/// The name of the `i`th pod.
+fn pod_name(i: usize) -> String {
+    format!("app-{i:03}")
+}
+
+/// Follows pod `name`'s log straight from the apiserver with `client`, adding what arrives to
+/// `received`, until aborted: the `KW_DIRECT` baseline.
+fn direct_follow(
+    client: kube::Client,
+    name: String,
+    received: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    use futures::AsyncReadExt as _;
+    tokio::spawn(async move {
+        let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+            kube::Api::namespaced(client, "apps");
+        let params = kube::api::LogParams {
+            follow: true,
+            tail_lines: Some(1),
+            ..Default::default()
+        };
+        let stream = pods.log_stream(&name, &params).await?;
+        tokio::pin!(stream);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            received.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    })
+}
+
 /// Highest RSS (MB) of `pids` seen every 100 ms until `until`.
 fn sample_max(pids: [u32; 2], until: Instant) -> tokio::task::JoinHandle<[f64; 2]> {
     tokio::spawn(async move {
@@ -248,18 +290,23 @@ impl Bench {
         pods: &[usize],
         closed_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<[Duration; 2]> {
-        self.closed += more;
-        self.agent
-            .wait_log(STREAM_CLOSED, self.closed, Duration::from_secs(60))
-            .await
-            .context("the agent did not drop the kubernetes streams of closed follows")?;
+        if !self.settings.direct {
+            self.closed += more;
+            self.agent
+                .wait_log(STREAM_CLOSED, self.closed, Duration::from_secs(60))
+                .await
+                .context("the agent did not drop the kubernetes streams of closed follows")?;
+        }
         for &i in pods {
             self.cluster
                 .wait_log_files_closed(&self.pods[i].1, Duration::from_secs(60))
                 .await?;
         }
         let kwok = (chrono::Utc::now() - closed_at).to_std()?;
-        let [first, last] = last_closes(&self.agent.log(), more);
+        let [first, last] = match self.settings.direct {
+            true => [closed_at.fixed_offset(); 2],
+            false => last_closes(&self.agent.log(), more),
+        };
         let since = |t: chrono::DateTime<chrono::FixedOffset>| {
             (t.with_timezone(&chrono::Utc) - closed_at)
                 .to_std()
@@ -290,7 +337,11 @@ impl Bench {
             .pods
             .iter()
             .zip(&counters)
-            .map(|((uid, _), c)| self.client.follow(uid, c.clone()))
+            .enumerate()
+            .map(|(i, ((uid, _), c))| match s.direct {
+                true => direct_follow(self.cluster.client(), pod_name(i), c.clone()),
+                false => self.client.follow(uid, c.clone()),
+            })
             .collect();
         let deadline = Instant::now() + Duration::from_secs(60);
         while counters.iter().any(|c| c.load(Ordering::Relaxed) == 0) {
@@ -474,7 +525,7 @@ async fn create_pods(
 ) -> Result<Vec<(String, PathBuf)>> {
     let mut created = Vec::with_capacity(n);
     for i in 0..n {
-        let name = format!("app-{i:03}");
+        let name = pod_name(i);
         let file = dir.join(format!("{name}.log"));
         append_log_lines(&file, &["the first line"])?;
         created.push((
@@ -560,7 +611,9 @@ fn main() -> Result<()> {
             println!("run {}:", run + 1);
             let mut numbers = Numbers::new();
             bench.follows(&mut numbers).await?;
-            bench.stall(&mut numbers).await?;
+            if !bench.settings.direct {
+                bench.stall(&mut numbers).await?;
+            }
             runs.push(numbers);
         }
         let median = |name: &str| {
@@ -578,6 +631,9 @@ fn main() -> Result<()> {
             ("stall hub growth MB", 50.0),
             ("stall agent growth MB", 30.0),
         ] {
+            if !runs[0].contains_key(name) {
+                continue;
+            }
             let value = median(name);
             let verdict = if value < goal { "met" } else { "MISSED" };
             println!("  goal {name} < {goal}: {value:.1} ({verdict})");
