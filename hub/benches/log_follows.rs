@@ -7,12 +7,14 @@
 //! phases, on the same hub and agent:
 //!
 //! 1. **Follows.** One `GET /api/v1/k8s/pods/{id}/logs?follow=true&tailLines=1` per pod, each
-//!    read as fast as it comes, while a writer thread appends 200-byte lines to the pods' files
-//!    at `KW_RATE_MB` (20) MB/s in all for `KW_SECONDS` (60) s. Reports the bytes the clients
-//!    received per second while the writer ran, how far behind they were when it stopped,
-//!    the CPU each process used (what limits the throughput), and the hub's and the agent's
-//!    RSS (`/proc/PID/status` `VmRSS`) before, at most during and after (goals: growth
-//!    < 50 MB hub, < 30 MB agent).
+//!    read as fast as it comes, while a writer thread appends lines of `KW_LINE_BYTES` (200)
+//!    bytes to the pods' files at `KW_RATE_MB` (20) MB/s in all for `KW_SECONDS` (60) s.
+//!    Reports the bytes the clients received per second while the writer ran, how far behind
+//!    they were when it stopped, the CPU each process used (what limits the throughput), and
+//!    the hub's and the agent's RSS (`/proc/PID/status` `VmRSS`) before, at most during and
+//!    after (goals: growth < 50 MB hub, < 30 MB agent). Then every client closes at once:
+//!    when the agent dropped the first and the last Kubernetes stream (its log's
+//!    timestamps) and when KWOK closed the last log file it served them from.
 //! 2. **A stalled client.** One follow that reads its first bytes and then nothing for
 //!    `KW_STALL_SECONDS` (60) s while its pod's file grows at `KW_STALL_RATE_MB` (2) MB/s
 //!    (far more than the kernel's socket buffers take), beside `KW_PROBES` (10) follows that
@@ -21,6 +23,10 @@
 //!    connection. Reports the hub's and agent's RSS growth over the stall (goal: none beyond
 //!    the transport's fixed windows), then the stalled client reads again for 2 s (its stream
 //!    still works) and closes, and the agent must log that it dropped the Kubernetes stream.
+//!
+//! With `KW_DIRECT=1` the follows read the apiserver straight (the cluster's kube client in
+//! the bench, no hub, no agent, no stall phase): what KWOK and the apiserver alone deliver,
+//! the ceiling of the pipeline on the same machine.
 //!
 //! Prints each run and the medians over the runs. Needs the control plane binaries:
 //! `KUBEWORKZ_KUBE_BIN=$(bash tests/kube-tools/build.sh --print-bin-dir)`.
@@ -41,10 +47,11 @@ mod support;
 
 mod common;
 
-use common::operations::{Stack, pod_with_log};
+use support::operations::{Stack, pod_with_log};
 use support::real_agent;
-/// Bytes of one written line as the clients receive it (the text and its newline).
-const LINE: usize = 200;
+/// Shortest line the writer makes: its sequence number, a space, one filler byte and the
+/// newline.
+const MIN_LINE: usize = 13;
 /// The end of the agent's log line when it dropped a Kubernetes log stream because the hub
 /// stopped reading (`agent::operations`).
 const STREAM_CLOSED: &str = "log stream closed";
@@ -58,6 +65,11 @@ struct Settings {
     stall_rate: f64,
     probes: usize,
     runs: usize,
+    /// Bytes of one written line as the clients receive it (the text and its newline).
+    line: usize,
+    /// Follow straight from the apiserver (`KW_DIRECT=1`), without the hub and the agent:
+    /// what the control plane alone delivers on this machine.
+    direct: bool,
 }
 
 impl Settings {
@@ -70,6 +82,8 @@ impl Settings {
             stall_rate: common::env("KW_STALL_RATE_MB", 2) as f64 * 1e6,
             probes: common::env("KW_PROBES", 10),
             runs: common::env("KW_RUNS", 3),
+            line: common::env("KW_LINE_BYTES", 200).max(MIN_LINE),
+            direct: common::env("KW_DIRECT", 0) == 1,
         }
     }
 }
@@ -102,7 +116,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(files: Vec<PathBuf>, rates: Vec<f64>) -> Self {
+    fn start(files: Vec<PathBuf>, rates: Vec<f64>, line: usize) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -112,7 +126,7 @@ impl Writer {
                 .collect::<std::io::Result<Vec<_>>>()?;
             let mut written = vec![0u64; files.len()];
             let started = Instant::now();
-            let filler = "x".repeat(LINE);
+            let filler = "x".repeat(line);
             let mut batch = String::new();
             while !stopping.load(Ordering::Relaxed) {
                 let elapsed = started.elapsed().as_secs_f64();
@@ -120,12 +134,12 @@ impl Writer {
                 for (i, file) in open.iter_mut().enumerate() {
                     batch.clear();
                     while (written[i] as f64) < rates[i] * elapsed {
-                        let seq = written[i] / LINE as u64;
+                        let seq = written[i] / line as u64;
                         // The kubelet's CRI format; KWOK sends the text after `F `.
                         batch.push_str(&format!("{now} stdout F {seq:010} "));
-                        batch.push_str(&filler[..LINE - 12]);
+                        batch.push_str(&filler[..line - 12]);
                         batch.push('\n');
-                        written[i] += LINE as u64;
+                        written[i] += line as u64;
                     }
                     if !batch.is_empty() {
                         file.write_all(batch.as_bytes())?;
@@ -177,6 +191,57 @@ impl Client {
     }
 }
 
+/// When the first and the last of the agent's last `n` stream closes were logged (its JSON
+/// `log`'s timestamps): whether they came together or trickled in.
+fn last_closes(log: &str, n: usize) -> [chrono::DateTime<chrono::FixedOffset>; 2] {
+    let times: Vec<_> = log
+        .lines()
+        .filter(|l| l.contains(STREAM_CLOSED))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str()?).ok())
+        .collect();
+    let last = &times[times.len().saturating_sub(n)..];
+    let now = chrono::Utc::now().fixed_offset();
+    [
+        last.iter().min().copied().unwrap_or(now),
+        last.iter().max().copied().unwrap_or(now),
+    ]
+}
+
+/// The name of the `i`th pod.
+fn pod_name(i: usize) -> String {
+    format!("app-{i:03}")
+}
+
+/// Follows pod `name`'s log straight from the apiserver with `client`, adding what arrives to
+/// `received`, until aborted: the `KW_DIRECT` baseline.
+fn direct_follow(
+    client: kube::Client,
+    name: String,
+    received: Arc<AtomicU64>,
+) -> tokio::task::JoinHandle<Result<()>> {
+    use futures::AsyncReadExt as _;
+    tokio::spawn(async move {
+        let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+            kube::Api::namespaced(client, "apps");
+        let params = kube::api::LogParams {
+            follow: true,
+            tail_lines: Some(1),
+            ..Default::default()
+        };
+        let stream = pods.log_stream(&name, &params).await?;
+        tokio::pin!(stream);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            received.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    })
+}
+
 /// Highest RSS (MB) of `pids` seen every 100 ms until `until`.
 fn sample_max(pids: [u32; 2], until: Instant) -> tokio::task::JoinHandle<[f64; 2]> {
     tokio::spawn(async move {
@@ -199,6 +264,7 @@ fn sum(counters: &[Arc<AtomicU64>]) -> u64 {
 type Numbers = BTreeMap<&'static str, f64>;
 
 struct Bench {
+    cluster: TestCluster,
     settings: Settings,
     client: Client,
     pods: Vec<(String, PathBuf)>,
@@ -214,16 +280,46 @@ impl Bench {
         [self.hub, self.agent.pid()]
     }
 
-    /// Waits until the agent has dropped the Kubernetes streams of `more` more closed
-    /// follows; returns how long that took.
-    async fn upstream_closed(&mut self, more: usize) -> Result<Duration> {
-        let started = Instant::now();
-        self.closed += more;
-        self.agent
-            .wait_log(STREAM_CLOSED, self.closed, Duration::from_secs(60))
-            .await
-            .context("the agent did not drop the kubernetes streams of closed follows")?;
-        Ok(started.elapsed())
+    /// Waits until the agent has dropped the Kubernetes streams of `more` more follows,
+    /// closed at `closed_at`, and KWOK has closed the log files of `pods`; returns how long
+    /// after `closed_at` the agent's last drop was (by its log's timestamps) and KWOK's
+    /// last file closed (polled every 10 ms).
+    async fn upstream_closed(
+        &mut self,
+        more: usize,
+        pods: &[usize],
+        closed_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<[Duration; 2]> {
+        if !self.settings.direct {
+            self.closed += more;
+            self.agent
+                .wait_log(STREAM_CLOSED, self.closed, Duration::from_secs(60))
+                .await
+                .context("the agent did not drop the kubernetes streams of closed follows")?;
+        }
+        for &i in pods {
+            self.cluster
+                .wait_log_files_closed(&self.pods[i].1, Duration::from_secs(60))
+                .await?;
+        }
+        let kwok = (chrono::Utc::now() - closed_at).to_std()?;
+        let [first, last] = match self.settings.direct {
+            true => [closed_at.fixed_offset(); 2],
+            false => last_closes(&self.agent.log(), more),
+        };
+        let since = |t: chrono::DateTime<chrono::FixedOffset>| {
+            (t.with_timezone(&chrono::Utc) - closed_at)
+                .to_std()
+                .unwrap_or_default()
+        };
+        println!(
+            "  {more} closes: the agent dropped the first {:.0} ms and the last {:.0} ms after \
+             the clients closed; KWOK's last file closed at {:.0} ms",
+            since(first).as_secs_f64() * 1000.0,
+            since(last).as_secs_f64() * 1000.0,
+            kwok.as_secs_f64() * 1000.0,
+        );
+        Ok([since(last), kwok])
     }
 
     /// Phase 1: every pod followed while the writer runs at the full rate.
@@ -241,7 +337,11 @@ impl Bench {
             .pods
             .iter()
             .zip(&counters)
-            .map(|((uid, _), c)| self.client.follow(uid, c.clone()))
+            .enumerate()
+            .map(|(i, ((uid, _), c))| match s.direct {
+                true => direct_follow(self.cluster.client(), pod_name(i), c.clone()),
+                false => self.client.follow(uid, c.clone()),
+            })
             .collect();
         let deadline = Instant::now() + Duration::from_secs(60);
         while counters.iter().any(|c| c.load(Ordering::Relaxed) == 0) {
@@ -256,7 +356,7 @@ impl Bench {
         let sampler = sample_max(self.pids(), started + Duration::from_secs(s.seconds + 10));
         let received_before = sum(&counters);
         let files: Vec<PathBuf> = self.pods.iter().map(|(_, f)| f.clone()).collect();
-        let writer = Writer::start(files, vec![s.rate / s.follows as f64; s.follows]);
+        let writer = Writer::start(files, vec![s.rate / s.follows as f64; s.follows], s.line);
         tokio::time::sleep(Duration::from_secs(s.seconds)).await;
         let written = writer.finish()?;
         let elapsed = started.elapsed().as_secs_f64();
@@ -273,10 +373,12 @@ impl Bench {
         }
         let behind = written.saturating_sub(sum(&counters) - received_before);
         let [hub_max, agent_max] = sampler.await?;
+        let closed_at = chrono::Utc::now();
         for task in &tasks {
             task.abort();
         }
-        let upstream = self.upstream_closed(s.follows).await?;
+        let all: Vec<usize> = (0..s.follows).collect();
+        let [upstream, kwok] = self.upstream_closed(s.follows, &all, closed_at).await?;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let [hub_after, agent_after] = self.pids().map(rss_mb);
         for (i, task) in tasks.into_iter().enumerate() {
@@ -304,6 +406,8 @@ impl Bench {
              upstream stream closed {:.0} ms after the clients",
             upstream.as_secs_f64() * 1000.0
         );
+        out.insert("closed: agent ms", upstream.as_secs_f64() * 1000.0);
+        out.insert("closed: KWOK ms", kwok.as_secs_f64() * 1000.0);
         out.insert("written MB/s", written as f64 / elapsed / 1e6);
         out.insert("received MB/s", received as f64 / elapsed / 1e6);
         out.insert("behind MB", behind as f64 / 1e6);
@@ -344,7 +448,7 @@ impl Bench {
         rates[0] = s.stall_rate;
         let started = Instant::now();
         let sampler = sample_max(self.pids(), started + Duration::from_secs(s.stall_seconds));
-        let writer = Writer::start(files, rates);
+        let writer = Writer::start(files, rates, s.line);
         tokio::time::sleep(Duration::from_secs(s.stall_seconds / 2)).await;
         // A new request on the same connection, halfway through the stall.
         let asked = Instant::now();
@@ -381,13 +485,16 @@ impl Bench {
             self.agent.log().matches(STREAM_CLOSED).count() == self.closed,
             "a follow closed early"
         );
+        let closed_at = chrono::Utc::now();
         drop(stalled);
-        let upstream_ms = self.upstream_closed(1).await?.as_secs_f64() * 1000.0;
+        let upstream_ms = self.upstream_closed(1, &[0], closed_at).await?[0].as_secs_f64() * 1000.0;
         writer.finish()?;
+        let closed_at = chrono::Utc::now();
         for task in &tasks {
             task.abort();
         }
-        self.upstream_closed(probes).await?;
+        let probed: Vec<usize> = (1..=probes).collect();
+        self.upstream_closed(probes, &probed, closed_at).await?;
         println!(
             "  stall: hub RSS {hub_before:.1} → max {hub_max:.1} MB; agent RSS \
              {agent_before:.1} → max {agent_max:.1} MB; {probes} other follows received \
@@ -418,7 +525,7 @@ async fn create_pods(
 ) -> Result<Vec<(String, PathBuf)>> {
     let mut created = Vec::with_capacity(n);
     for i in 0..n {
-        let name = format!("app-{i:03}");
+        let name = pod_name(i);
         let file = dir.join(format!("{name}.log"));
         append_log_lines(&file, &["the first line"])?;
         created.push((
@@ -477,6 +584,7 @@ fn main() -> Result<()> {
             .collect();
         let closed = agent.log().matches(STREAM_CLOSED).count();
         let mut bench = Bench {
+            cluster,
             client,
             pods,
             hub: hub.child.id(),
@@ -487,9 +595,10 @@ fn main() -> Result<()> {
         };
         let s = &bench.settings;
         println!(
-            "{} follows, {} MB/s in all for {} s; then one client stalled for {} s at {} MB/s \
-             beside {} follows; {} runs",
+            "{} follows of {}-byte lines, {} MB/s in all for {} s; then one client stalled for \
+             {} s at {} MB/s beside {} follows; {} runs",
             s.follows,
+            s.line,
             s.rate / 1e6,
             s.seconds,
             s.stall_seconds,
@@ -502,7 +611,9 @@ fn main() -> Result<()> {
             println!("run {}:", run + 1);
             let mut numbers = Numbers::new();
             bench.follows(&mut numbers).await?;
-            bench.stall(&mut numbers).await?;
+            if !bench.settings.direct {
+                bench.stall(&mut numbers).await?;
+            }
             runs.push(numbers);
         }
         let median = |name: &str| {
@@ -520,6 +631,9 @@ fn main() -> Result<()> {
             ("stall hub growth MB", 50.0),
             ("stall agent growth MB", 30.0),
         ] {
+            if !runs[0].contains_key(name) {
+                continue;
+            }
             let value = median(name);
             let verdict = if value < goal { "met" } else { "MISSED" };
             println!("  goal {name} < {goal}: {value:.1} ({verdict})");

@@ -21,7 +21,7 @@ mod support;
 
 mod common;
 
-use common::operations::{Stack, pod_with_log};
+use support::operations::{Stack, pod_with_log};
 
 fn main() -> Result<()> {
     let samples = common::env("KW_SAMPLES", 200);

@@ -5,8 +5,9 @@
 //!
 //! In agent mode and then in pull mode: `echo` answers its output and exit code 0, a failing
 //! command its stderr and exit code; an interactive `cat` echoes what is typed; closing the
-//! client ends the session (in agent mode the agent drops the Kubernetes stream within a
-//! second) and the audit log has the session's start and end. Refused: a viewer, an operator
+//! client ends the session, and the audit log has the session's start and end; closing a
+//! command that keeps writing ends it in KWOK within a second (and in agent mode the agent
+//! logs that it dropped the Kubernetes stream). Refused: a viewer, an operator
 //! while the organization's `operators_exec` is off (allowed once it is on), a browser
 //! upgrade from another origin, a plain GET; an agent installed without `operations.exec`
 //! answers 409 naming the chart switch.
@@ -19,6 +20,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kubeworkz_testkit::chart;
 use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+
+/// Longest a closed client may leave its exec running upstream.
+const UPSTREAM_CLOSE: Duration = Duration::from_secs(1);
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -229,8 +233,8 @@ async fn read_until(socket: &mut Socket, needle: &str) -> Result<String> {
 }
 
 /// What every mode passes on pod `uid` as `admin`; returns when the interactive session's
-/// client has closed.
-async fn run_commands(admin: &Caller, uid: &str, mode: &str) -> Result<()> {
+/// client has closed and a closed command has ended in KWOK.
+async fn run_commands(admin: &Caller, cluster: &TestCluster, uid: &str, mode: &str) -> Result<()> {
     let hello = admin
         .run(uid, "command=echo&command=hello&tty=false")
         .await?;
@@ -272,6 +276,30 @@ async fn run_commands(admin: &Caller, uid: &str, mode: &str) -> Result<()> {
         .await?;
     read_until(&mut socket, "second line\n").await?;
     socket.close(None).await?;
+
+    // Closing the client ends the command at the far end: a command that keeps writing (KWOK
+    // never closes a command's stdin, so a `cat` would outlive any stream) dies on its next
+    // write once the stream to KWOK is closed.
+    let ticking = "command=sh&command=-c&command=while%20echo%20tick%3B%20do%20sleep%200.05%3B%20done&tty=false";
+    let mut socket = match admin.open(uid, ticking, None).await? {
+        Ok(socket) => socket,
+        Err(refusal) => bail!("{mode}: the ticking command refused: {refusal:?}"),
+    };
+    read_until(&mut socket, "tick\n").await?;
+    ensure!(
+        cluster.exec_processes("sh")?.len() == 1,
+        "{mode}: KWOK runs the ticking command"
+    );
+    socket.close(None).await?;
+    drop(socket);
+    let took = cluster
+        .wait_exec_processes_ended("sh", Duration::from_secs(10))
+        .await?;
+    ensure!(
+        took < UPSTREAM_CLOSE,
+        "{mode}: KWOK's command ended {took:?} after the client closed"
+    );
+    eprintln!("{mode}: KWOK's command ended {took:?} after the client closed");
     Ok(())
 }
 
@@ -362,17 +390,11 @@ async fn terminals_run_through_the_agent_and_through_a_kubeconfig() -> Result<()
     let agent_log = dir.path().join("agent.log");
     admin.wait_pod(&uid).await?;
 
-    run_commands(&admin, &uid, "agent mode").await?;
-    let closed = Instant::now();
+    run_commands(&admin, &cluster, &uid, "agent mode").await?;
     agent
-        .wait_log("exec session ended", 3, Duration::from_secs(5))
+        .wait_log("exec session ended", 4, UPSTREAM_CLOSE)
         .await?;
-    ensure!(
-        closed.elapsed() < Duration::from_secs(1),
-        "the agent ended the exec {:?} after the client closed",
-        closed.elapsed()
-    );
-    audited_close(&admin, "agent mode", 3).await?;
+    audited_close(&admin, "agent mode", 4).await?;
 
     // Who may: never a viewer; an operator only once the organization allows it.
     let echo = "command=echo&command=hi&tty=false";
@@ -461,8 +483,8 @@ async fn terminals_run_through_the_agent_and_through_a_kubeconfig() -> Result<()
         "exec-pull",
     )?;
     admin.wait_pod(&uid).await?;
-    run_commands(&admin, &uid, "pull mode").await?;
-    audited_close(&admin, "pull mode", 7).await?;
+    run_commands(&admin, &cluster, &uid, "pull mode").await?;
+    audited_close(&admin, "pull mode", 9).await?;
 
     let log = hub.stop()?;
     if log.contains(&token) {

@@ -7,9 +7,12 @@
 //! previous container's log, the other container's log, timestamps, and a follow that shows
 //! a line appended while it is open; a pod with two containers and no container named is a
 //! 400 in words. A deployment's events show its scale; a pod's live YAML has no
-//! `managedFields` though the apiserver keeps them. Closing a followed log stops the agent's Kubernetes stream within a second.
+//! `managedFields` though the apiserver keeps them. Closing a followed log closes its far end
+//! within a second in both modes: KWOK stops serving it (its descriptor on the log file is
+//! closed), and in agent mode the agent logs that it dropped its Kubernetes stream.
 //! With the agent gone the API answers 503 "agent not connected"; an agent installed without
-//! `operations.logs` answers 409 naming the chart switch.
+//! `operations.logs` answers 409 naming the chart switch. Fifty followed logs closed at once
+//! all end in KWOK and in the agent within seconds (normally a few hundred milliseconds).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,6 +28,7 @@ use serde_json::{Value, json};
 mod support;
 
 use support::hub::{Hub, login_session, register_pull_instead, token_create};
+use support::operations::{Stack, pod_with_log};
 use support::real_agent::{self, Agent};
 
 const ADMIN_EMAIL: &str = "admin@example.com";
@@ -130,10 +134,14 @@ async fn read_until(
     Ok(())
 }
 
+/// Longest a closed client may leave its log or exec stream open upstream.
+const UPSTREAM_CLOSE: Duration = Duration::from_secs(1);
+
 /// The checks every mode passes on pod `uid`, whose `app` log is `app_log` and ends with
-/// `last_two`.
+/// `last_two`; ends by closing a followed log and timing KWOK's closing of it.
 async fn read_logs(
     api: &ApiClient,
+    cluster: &TestCluster,
     uid: &str,
     app_log: &Path,
     last_two: [&str; 2],
@@ -181,6 +189,21 @@ async fn read_logs(
     let fresh = format!("appended while {mode} follows");
     append_log_lines(app_log, &[&fresh])?;
     read_until(&mut response, &mut seen, &fresh).await?;
+
+    // Closing the client closes the stream at its far end: KWOK's file.
+    ensure!(
+        cluster.kwok_open_files(app_log)? >= 1,
+        "{mode}: KWOK serves the follow from the file"
+    );
+    drop(response);
+    let took = cluster
+        .wait_log_files_closed(app_log, Duration::from_secs(10))
+        .await?;
+    ensure!(
+        took < UPSTREAM_CLOSE,
+        "{mode}: KWOK's log stream closed {took:?} after the client"
+    );
+    eprintln!("{mode}: KWOK closed the followed log {took:?} after the client");
     Ok(())
 }
 
@@ -340,6 +363,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         .await?;
     read_logs(
         &api,
+        &cluster,
         &uid,
         &app_log,
         ["app line 2", "app line 3"],
@@ -348,20 +372,14 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
     .await?;
     read_objects(&api, &cluster, &uid, &deployment_uid, 2, "agent mode").await?;
 
-    // The follow above was dropped with its response: the agent's Kubernetes stream closes.
-    let closed = Instant::now();
+    // The follow closed above was the agent's to drop, and it says so.
     agent
         .wait_log(
             "the hub stopped reading: log stream closed",
             1,
-            Duration::from_secs(5),
+            UPSTREAM_CLOSE,
         )
         .await?;
-    ensure!(
-        closed.elapsed() < Duration::from_secs(1),
-        "the agent closed the stream {:?} after the client",
-        closed.elapsed()
-    );
 
     // Without the agent: 503 in words. Installed without operations.logs: 409 naming it.
     agent.stop().await?;
@@ -409,6 +427,7 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
         .await?;
     read_logs(
         &api,
+        &cluster,
         &uid,
         &app_log,
         ["app line 3", "appended while agent mode follows"],
@@ -423,5 +442,91 @@ async fn pod_logs_stream_through_the_agent_and_through_a_kubeconfig() -> Result<
             bail!("the hub logged a secret");
         }
     }
+    Ok(())
+}
+
+/// Follows closed at once by [`followed_logs_closed_together_all_end_upstream`].
+const FOLLOWS: usize = 50;
+/// Longest all of them may take to end upstream: generous, they normally take a few
+/// hundred milliseconds (`hub/benches/log_follows.rs` measures a hundred).
+const CLOSE_TOGETHER: Duration = Duration::from_secs(5);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followed_logs_closed_together_all_end_upstream() -> Result<()> {
+    let cluster = TestCluster::start(ClusterSpec::new(
+        "ops-closes",
+        vec![NodeSpec::new("node-a")],
+    ))
+    .await?;
+    cluster.create_namespace(chart::NAMESPACE).await?;
+    cluster.create_namespace(APPS).await?;
+    let dir = tempfile::tempdir()?;
+    let mut pods = Vec::with_capacity(FOLLOWS);
+    for i in 0..FOLLOWS {
+        let file = dir.path().join(format!("app-{i:02}.log"));
+        append_log_lines(&file, &[&format!("pod {i} started")])?;
+        let uid = pod_with_log(&cluster, APPS, &format!("app-{i:02}"), &file, true).await?;
+        pods.push((uid, file));
+    }
+    let Stack {
+        hub,
+        mut agent,
+        base,
+        session,
+    } = Stack::start(&cluster, dir.path(), "logs").await?;
+    let api = ApiClient {
+        base,
+        http: reqwest::Client::new(),
+        session,
+    };
+
+    // Every follow open and idle: nothing more is written, so the hub learns of each close
+    // from its client's connection alone, not from a write failing.
+    let mut follows = Vec::with_capacity(FOLLOWS);
+    for (i, (uid, file)) in pods.iter().enumerate() {
+        api.wait_object(&format!("pods/{uid}")).await?;
+        let mut response = api
+            .get(&format!(
+                "/api/v1/k8s/pods/{uid}/logs?follow=true&tailLines=1"
+            ))
+            .await?;
+        ensure!(
+            response.status() == 200,
+            "follow {i}: {}",
+            response.status()
+        );
+        read_until(
+            &mut response,
+            &mut String::new(),
+            &format!("pod {i} started"),
+        )
+        .await?;
+        ensure!(
+            cluster.kwok_open_files(file)? >= 1,
+            "KWOK serves follow {i}"
+        );
+        follows.push(response);
+    }
+
+    let closed = Instant::now();
+    drop(follows);
+    for (_, file) in &pods {
+        cluster.wait_log_files_closed(file, CLOSE_TOGETHER).await?;
+    }
+    let took = closed.elapsed();
+    agent
+        .wait_log(
+            "the hub stopped reading: log stream closed",
+            FOLLOWS,
+            CLOSE_TOGETHER,
+        )
+        .await?;
+    ensure!(
+        took < CLOSE_TOGETHER,
+        "KWOK served the closed follows for {took:?}"
+    );
+    eprintln!("{FOLLOWS} follows closed together ended in KWOK within {took:?}");
+    agent.stop().await?;
+    hub.stop()?;
     Ok(())
 }

@@ -5,7 +5,9 @@
 //! controller: `bounds`),
 //! a scale in the cluster seen without reload, a scale from the deployment page (confirmed,
 //! its change shown, the pod count following), a terminal on a pod running a typed command
-//! (`enable_terminals`), the Savings page's right-sizing table and its CSV download, the
+//! (`enable_terminals`), a crash-looping pod's log viewer (its previous container's log, then
+//! a follow showing lines the test appends while the browser reads, then stopped;
+//! [`FailingPod`]), the Savings page's right-sizing table and its CSV download, the
 //! Budgets page (the budget form, the budget with its actual and forecast, a real cost run and
 //! alert evaluation, the alerts it raised in the alert list, a webhook to a real receiver on
 //! loopback that this test runs — its test event checked here, signature and all — and an
@@ -21,13 +23,14 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{LimitRange, ResourceQuota};
+use k8s_openapi::api::core::v1::{LimitRange, Pod, ResourceQuota};
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use kubeworkz_hub::alerts::webhook::{EVENT_HEADER, SIGNATURE_HEADER, verify};
@@ -36,7 +39,9 @@ use kubeworkz_hub::cost::{CostWorker, CostWorkerConfig};
 use kubeworkz_hub::store;
 use kubeworkz_hub::workers::Worker;
 use kubeworkz_shared::time::UnixMillis;
-use kubeworkz_testkit::cluster::{ClusterSpec, NodeSpec, TestCluster};
+use kubeworkz_testkit::cluster::{
+    CRASH_LOOP_LABEL, ClusterSpec, NodeSpec, PodLogs, TestCluster, append_log_lines,
+};
 use serde_json::json;
 
 use support::browser;
@@ -50,6 +55,17 @@ const NAMESPACE: &str = "shop";
 const DEPLOYMENT: &str = "web";
 const REPLICAS: i32 = 2;
 const NODE: &str = "node-a";
+/// The crash-looping pod's namespace: its own, so that the walk's pod counts stay those of
+/// the deployment.
+const FAILING_NAMESPACE: &str = "ops";
+const FAILING_POD: &str = "crashy";
+/// The failing pod's previous run's log: what explains the crash loop.
+const PREVIOUS_LOG: [&str; 2] = [
+    "starting worker 1.4.2",
+    "panic: dial tcp db.ops:5432: connect: connection refused",
+];
+/// The failing pod's current run's log before the walk appends to it.
+const CURRENT_LOG: [&str; 2] = ["starting worker 1.4.2", "waiting for db.ops:5432"];
 
 fn deployment() -> Result<Deployment> {
     Ok(serde_json::from_value(json!({
@@ -96,6 +112,51 @@ async fn bounds(cluster: &TestCluster) -> Result<()> {
 
 async fn enable_terminals(cluster: &TestCluster, work_dir: &std::path::Path) -> Result<()> {
     cluster.set_namespace_exec(NAMESPACE, work_dir).await
+}
+
+/// The walk's crash-looping pod (`FAILINGPOD`): a bare pod whose containers KWOK runs into a
+/// crash loop ([`CRASH_LOOP_LABEL`]), its current and previous runs' logs served from files
+/// KWOK follows; `APPEND` writes the next numbered line to the current one while the browser
+/// follows it.
+struct FailingPod {
+    current: PathBuf,
+    appended: usize,
+}
+
+impl FailingPod {
+    async fn create(cluster: &TestCluster, dir: &Path) -> Result<Self> {
+        let current = dir.join("crashy.log");
+        let previous = dir.join("crashy-previous.log");
+        append_log_lines(&current, &CURRENT_LOG)?;
+        append_log_lines(&previous, &PREVIOUS_LOG)?;
+        cluster.create_namespace(FAILING_NAMESPACE).await?;
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": FAILING_POD, "labels": {CRASH_LOOP_LABEL: "true"}},
+            "spec": {"containers": [{"name": "worker", "image": "busybox:1.37"}]},
+        }))?;
+        Api::<Pod>::namespaced(cluster.client(), FAILING_NAMESPACE)
+            .create(&PostParams::default(), &pod)
+            .await?;
+        let logs = PodLogs {
+            containers: Vec::new(),
+            logs_file: &current,
+            previous_logs_file: Some(&previous),
+            follow: true,
+        };
+        cluster
+            .set_pod_logs(FAILING_NAMESPACE, FAILING_POD, &[logs])
+            .await?;
+        Ok(Self {
+            current,
+            appended: 0,
+        })
+    }
+
+    /// Appends `live line <n>` (1, 2, …) to the current run's log.
+    fn append(&mut self) -> Result<()> {
+        self.appended += 1;
+        append_log_lines(&self.current, &[&format!("live line {}", self.appended)])
+    }
 }
 
 /// The walk's `COSTRUN`: one tick of the hub's cost worker (every hour of the registered
@@ -234,6 +295,10 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         .env("APP_DEPLOYMENT", DEPLOYMENT)
         .env("APP_REPLICAS", REPLICAS.to_string())
         .env("NODE_NAME", NODE)
+        .env("FAILING_NAMESPACE", FAILING_NAMESPACE)
+        .env("FAILING_POD", FAILING_POD)
+        .env("PREVIOUS_LOG", PREVIOUS_LOG[1])
+        .env("CURRENT_LOG", CURRENT_LOG[1])
         .env("SCREENSHOT_DIR", &shots)
         .env("WEBHOOK_URL", format!("http://{receiver}/hooks/e2e"))
         .stdin(Stdio::piped())
@@ -244,6 +309,7 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
     let mut to_script = script.stdin.take().context("script stdin")?;
     let from_script = BufReader::new(script.stdout.take().context("script stdout")?);
     let mut scaled = Vec::new();
+    let mut failing: Option<FailingPod> = None;
     for line in from_script.lines() {
         let line = line?;
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -259,6 +325,17 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
                 .await
                 .with_context(|| format!("scaling {namespace}/{name}"))?;
                 scaled.push(replicas);
+                writeln!(to_script, "OK")?;
+            }
+            ["FAILINGPOD"] => {
+                failing = Some(FailingPod::create(&cluster, dir.path()).await?);
+                writeln!(to_script, "OK")?;
+            }
+            ["APPEND"] => {
+                failing
+                    .as_mut()
+                    .context("APPEND before FAILINGPOD")?
+                    .append()?;
                 writeln!(to_script, "OK")?;
             }
             ["COSTRUN"] => {
@@ -285,6 +362,11 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         [REPLICAS + 1, REPLICAS],
         "the script scaled up and back"
     );
+    assert_eq!(
+        failing.map(|f| f.appended),
+        Some(2),
+        "the walk followed the failing pod's log while two lines were appended"
+    );
     browser::check_screenshots(&shots, "", &["dashboard", "cluster", "namespace", "pod"])?;
     for shot in [
         "deployment-scale-confirm.png",
@@ -292,6 +374,8 @@ async fn the_ui_walks_through_registration_drill_down_live_updates_and_roles() -
         "savings.png",
         "pod-terminal.png",
         "namespace-quota.png",
+        "pod-logs-previous.png",
+        "pod-logs-follow.png",
         "budgets.png",
         "budgets-webhooks.png",
         "savings-costs.png",

@@ -27,8 +27,11 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(2);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(6);
 /// Unacknowledged bytes the agent keeps in flight to the hub, all streams together (quinn's
 /// default is 10 MB): what the agent buffers while the hub reads its followed logs slowly.
-/// 1 MiB still fills a 50 ms path at 20 MB/s.
-pub const SEND_WINDOW: u64 = 1024 * 1024;
+/// It caps the agent's throughput at this window per round trip, and a round trip includes
+/// the hub's ACK delay (up to 25 ms) and, on a busy machine, its scheduling: 1 MiB held 100
+/// followed logs to 4-6 MB/s where 4 MiB carried 8.2 (`hub/benches/log_follows.rs`, dev
+/// profile, a loaded 2-core machine). 4 MiB fills a 200 ms round trip at 20 MB/s.
+pub const SEND_WINDOW: u64 = 4 * 1024 * 1024;
 
 /// Verifies the hub's certificate against the pinned CA only.
 #[derive(Debug)]

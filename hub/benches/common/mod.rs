@@ -2,8 +2,6 @@
 //! `tests/support`) and agent-mode clusters.
 #![allow(dead_code)] // each bench binary uses a part of it
 
-pub mod operations;
-
 use std::time::Duration;
 
 use kubeworkz_hub::store::{self, ClusterMode, Environment, NewCluster, Store};

@@ -1,5 +1,6 @@
 //! What the hub's test suites and benches share, kept in this one place: the real hub binary
-//! (`hub`), the UI's browser walks (`browser`), a fresh store of either backend (`harness`) with realistic projections and
+//! (`hub`), the UI's browser walks (`browser`), the real hub and agent around a cluster with
+//! pods whose logs KWOK serves (`operations`), a fresh store of either backend (`harness`) with realistic projections and
 //! clusters (`fixtures`), the real agent binary (`real_agent`), a TLS server that answers like
 //! a Kubernetes API server (`fake_apiserver`), a browser's part in single sign-on
 //! (`sso_browser`), and [`backend_cases!`], which runs every case of
@@ -17,6 +18,7 @@ pub mod fixtures;
 pub mod harness;
 pub mod hub;
 pub mod quotas;
+pub mod operations;
 pub mod real_agent;
 pub mod sso_browser;
 pub mod workloads;

@@ -20,10 +20,16 @@ pub fn agent_binary() -> Result<PathBuf> {
         .map_err(anyhow::Error::msg)
 }
 
+/// Overrides the cargo profile the agent is built with. `cargo bench` builds into `release/`
+/// with the `bench` profile, which the directory cannot tell from `release`: set `bench` so
+/// that the agent shares the bench's compiled dependencies instead of building its own.
+pub const PROFILE_ENV: &str = "KUBEWORKZ_AGENT_PROFILE";
+
 fn build() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let (profile_dir, profile) =
         cargo::profile_of(&exe).context("test binary outside this workspace's target directory")?;
+    let profile = std::env::var(PROFILE_ENV).unwrap_or(profile);
     let status = cargo::build_command(&profile_dir, &profile, &["kubeworkz-agent"])
         .status()
         .context("running cargo build for the agent")?;

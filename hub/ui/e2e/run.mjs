@@ -2,15 +2,19 @@
 // real hub and a real test cluster that `hub/tests/kube_ui_e2e.rs` started.
 //
 // The admin also scales the deployment from its page (confirmation, result, the pod count
-// following), opens a terminal on a pod and runs a command in it, and the viewer sees no
-// action (and no terminal) on the pod page.
+// following), opens a terminal on a pod and runs a command in it, opens a crash-looping pod
+// and reads its previous container's log, then follows its live log while the test appends
+// lines, and the viewer sees no action (and no terminal) on the pod page.
 // Environment: HUB_URL, ADMIN_EMAIL, ADMIN_PASSWORD, VIEWER_EMAIL, VIEWER_PASSWORD,
-// KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, SCREENSHOT_DIR,
+// KUBECONFIG_FILE, APP_NAMESPACE, APP_DEPLOYMENT, APP_REPLICAS, NODE_NAME, FAILING_NAMESPACE,
+// FAILING_POD, PREVIOUS_LOG and CURRENT_LOG (a line of each of its logs), SCREENSHOT_DIR,
 // WEBHOOK_URL (the test's receiver on loopback), CHROMIUM (default /usr/bin/chromium).
-// Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>`, or
-// `COSTRUN` (the test runs the hub's cost worker and alert evaluation), or
-// `WEBHOOKCHECK <secret>` (the test checks its receiver got the signed test event), and waits for a line
-// `OK` on stdin. Progress goes to stderr; exit status 0 means every check
+// Protocol with the test: the script prints `SCALE <namespace> <deployment> <replicas>`,
+// `COSTRUN` (the test runs the hub's cost worker and alert evaluation), `WEBHOOKCHECK <secret>`
+// (the test checks its receiver got the signed test event), `FAILINGPOD` (the test creates the
+// crash-looping pod and its logs) or `APPEND` (the test appends the next `live line <n>` to
+// that pod's current log), and waits for a line `OK` on stdin. Progress goes to stderr; exit
+// status 0 means every check
 // passed.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -100,6 +104,69 @@ async function terminalStep(page) {
   await page.screenshot({ path: join(SHOTS, 'pod-terminal.png'), fullPage: true })
   await page.getByTestId('terminal-disconnect').click()
   await page.getByTestId('terminal-phase').filter({ hasText: /^Not connected$/ }).waitFor()
+}
+
+/**
+ * A failing pod's logs: the test creates a crash-looping pod (`FAILINGPOD`); from the cluster
+ * page to its namespace and the pod, shown crash-looping; the log viewer's previous container
+ * shows the panic that explains it; following the current log shows each line the test
+ * appends (`APPEND`) without a reload; stopping the follow ends the stream. Screenshots:
+ * `pod-logs-previous.png`, `pod-logs-follow.png`.
+ */
+async function failingPodLogs(page, clusterUrl) {
+  const ns = env('FAILING_NAMESPACE')
+  const pod = env('FAILING_POD')
+  log('logs: open a failing pod, read its previous log, follow the live log')
+  await ask('FAILINGPOD')
+  await page.goto(clusterUrl)
+  await page.getByRole('link', { name: ns, exact: true }).click()
+  await page.getByRole('heading', { name: `Namespace ${ns}` }).waitFor()
+  // Failing: the simulated kubelet crash-loops its container (the list follows live).
+  const row = page.getByTestId('pod-row').filter({ has: page.getByRole('link', { name: pod, exact: true }) })
+  await row.getByTestId('pod-row-status').filter({ hasText: /CrashLoopBackOff|Error/ }).waitFor()
+  await row.getByRole('link', { name: pod, exact: true }).click()
+  await page.getByRole('heading', { name: `Pod ${pod}` }).waitFor()
+  await page.getByRole('cell', { name: /Waiting: CrashLoopBackOff/ }).waitFor()
+  await page.evaluate(() => (window.__noReload = true))
+  await page.getByRole('button', { name: 'Show the logs' }).click()
+  const viewer = page.getByTestId('log-viewer')
+  const lines = viewer.getByRole('region', { name: 'Log lines' })
+  const status = viewer.getByTestId('log-status')
+  await lines.filter({ hasText: env('CURRENT_LOG') }).waitFor()
+
+  // The previous container: what the crash loop's last run printed, and nothing of this run's.
+  const previous = viewer.getByRole('checkbox', { name: 'Previous container' })
+  await previous.focus()
+  await page.keyboard.press('Space')
+  assert(await previous.isChecked(), 'Space ticks "Previous container"')
+  assert(await viewer.getByRole('checkbox', { name: 'Follow' }).isDisabled(), 'no follow of a terminated container')
+  await lines.filter({ hasText: env('PREVIOUS_LOG') }).waitFor()
+  await status.filter({ hasText: /^2 lines$/ }).waitFor()
+  const before = (await lines.textContent()) ?? ''
+  assert(!before.includes(env('CURRENT_LOG')), `the previous log only: ${before}`)
+  await accessible(page, 'pod logs (previous)')
+  await page.screenshot({ path: join(SHOTS, 'pod-logs-previous.png'), fullPage: true })
+
+  // Follow the current run's log while the test appends to it.
+  await previous.uncheck()
+  const follow = viewer.getByRole('checkbox', { name: 'Follow' })
+  await follow.check()
+  await status.filter({ hasText: 'following…' }).waitFor()
+  await lines.filter({ hasText: env('CURRENT_LOG') }).waitFor()
+  for (const n of [1, 2]) {
+    await ask('APPEND')
+    await lines.filter({ hasText: `live line ${n}` }).waitFor()
+    await status.filter({ hasText: 'following…' }).waitFor()
+  }
+  const followed = ((await lines.textContent()) ?? '').split('\n')
+  assert(followed.slice(-2).join('|') === 'live line 1|live line 2', `the appended lines last, in order: ${followed.join(' | ')}`)
+  assert(await page.evaluate(() => window.__noReload === true), 'the pod page was not reloaded while following')
+  await page.screenshot({ path: join(SHOTS, 'pod-logs-follow.png'), fullPage: true })
+
+  // Stop: the viewer reads the log once more and the stream ends.
+  await follow.uncheck()
+  await status.filter({ hasText: /^\d+ lines$/ }).waitFor()
+  noProblems('failing pod logs')
 }
 
 /**
@@ -385,6 +452,8 @@ try {
   await page.getByRole('button', { name: 'Scale', exact: true }).click()
   await page.getByRole('alertdialog', { name: 'Scale' }).getByRole('button', { name: 'Confirm' }).click()
   await page.getByRole('heading', { name: `Pods (${REPLICAS})` }).waitFor()
+
+  await failingPodLogs(page, clusterUrl)
 
   log('dark mode: toggled, remembered across a reload')
   await page.getByTestId('theme-toggle').click()

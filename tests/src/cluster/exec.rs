@@ -3,12 +3,13 @@
 //! chooses, behind the real apiserver's exec path (to KWOK's kubelet server).
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use super::{FIELD_MANAGER, TestCluster, kwok_api};
+use super::{ComponentKind, FIELD_MANAGER, TestCluster, kwok_api};
 
 fn local_execs(work_dir: &Path) -> Value {
     json!([{"local": {"workDir": work_dir}}])
@@ -46,5 +47,53 @@ impl TestCluster {
         .await
         .with_context(|| format!("applying ClusterExec {name}"))?;
         Ok(())
+    }
+
+    /// KWOK's child processes running `command` (its name, as `/proc/PID/comm` has it) now:
+    /// the commands of the exec sessions it serves, each running until its stream to KWOK
+    /// closes or it exits. The far end of an exec, for tests that close its client.
+    pub fn exec_processes(&self, command: &str) -> Result<Vec<u32>> {
+        let kwok = *self
+            .pids()
+            .get(&ComponentKind::Kwok)
+            .context("KWOK is not running")?;
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").context("listing /proc")? {
+            let Ok(pid) = entry?.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            // Gone while we list: not running.
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // `PID (COMM) STATE PPID …`; COMM may hold spaces and parentheses.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = &stat[open + 1..close];
+            let mut rest = stat[close + 1..].split_whitespace();
+            let (state, ppid) = (rest.next(), rest.next());
+            if comm == command
+                && state != Some("Z")
+                && ppid.and_then(|p| p.parse::<u32>().ok()) == Some(kwok)
+            {
+                found.push(pid);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Waits until no exec session of KWOK's runs `command` any more; returns how long that
+    /// took.
+    pub async fn wait_exec_processes_ended(
+        &self,
+        command: &str,
+        within: Duration,
+    ) -> Result<Duration> {
+        let what = format!("end of KWOK's {command} processes");
+        super::logs::time_until(within, &what, || {
+            Ok(self.exec_processes(command)?.is_empty())
+        })
+        .await
     }
 }

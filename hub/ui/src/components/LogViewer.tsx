@@ -89,13 +89,17 @@ export function LogViewer({ podId, containers }: { podId: string; containers: st
         <button type="button" className={buttonClass} onClick={download} disabled={lines.length === 0}>
           Download
         </button>
-        <span className="text-gray-600 dark:text-gray-300" aria-live="polite">
+        <span className="text-gray-600 dark:text-gray-300" aria-live="polite" data-testid="log-status">
           {streaming ? (follow && !previous ? 'following…' : 'loading…') : `${lines.length} lines${lines.length >= MAX_LINES ? ' (the latest kept)' : ''}`}
         </span>
       </div>
       {error ? <ErrorBox error={error} /> : null}
+      {/* A region the keyboard can reach, so that its lines scroll with the arrow keys. */}
       <pre
         data-testid="log-lines"
+        role="region"
+        aria-label="Log lines"
+        tabIndex={0}
         className={`max-h-[32rem] overflow-auto rounded bg-gray-950 p-3 font-mono text-xs text-gray-100 ${wrap ? 'whitespace-pre-wrap break-all' : 'whitespace-pre'}`}
       >
         {shown.join('\n')}

@@ -1,5 +1,5 @@
-//! What the operations benches (`operations`, `log_follows`) share: pods whose container log
-//! KWOK serves from a file, and the real hub and agent around a test cluster.
+//! What the operations benches (`operations`, `log_follows`) and tests share: pods whose
+//! container log KWOK serves from a file, and the real hub and agent around a test cluster.
 
 use std::path::Path;
 
