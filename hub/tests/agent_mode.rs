@@ -353,8 +353,10 @@ async fn a_disabled_clusters_certificates_stay_revoked_after_it_is_enabled() -> 
 }
 
 /// Two hub replicas on one PostgreSQL database: an agent that reconnects to the other
-/// replica supersedes its session on the first, which closes it (`REPLACED`); the store
-/// records which replica holds the session, and a session that ends gives it back.
+/// replica supersedes its session on the first, which closes it (`REPLACED`); what the old
+/// session sends before that is refused by the store (its writes carry the claim it lost)
+/// and closes it at once; the store records which replica holds the session, and a session
+/// that ends gives it back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_on_another_replica_supersedes_the_old_one() -> Result<()> {
     let database = kubeworkz_testkit::postgres::TestDatabase::create().await?;
@@ -384,7 +386,7 @@ async fn a_session_on_another_replica_supersedes_the_old_one() -> Result<()> {
     };
 
     let (identity, _) = enroll_with_new_token(&db, &first_address, "roaming").await?;
-    let queue = UnackedQueue::new(7, 1 << 20);
+    let mut queue = UnackedQueue::new(7, 1 << 20);
     let mut old = timeout(
         WAIT,
         connect(&first_address, &identity, queue.hello("test")),
@@ -403,9 +405,26 @@ async fn a_session_on_another_replica_supersedes_the_old_one() -> Result<()> {
     )
     .await??;
     assert_eq!(holder().await?, ["replica-b"]);
+    // The old session writes before its replica's next check (every 3 s) has closed it:
+    // the store refuses the write, and the old replica closes the session there and then.
+    let stale = queue
+        .push(Payload::Batch(batch(vec![
+            kubeworkz_shared::change::Change::Upsert(namespace("stale", "ns-stale", None)),
+        ])))?
+        .clone();
+    let sent = old.send_queued(&stale).await;
     assert_eq!(
         closed(&mut old).await?,
         (close::REPLACED, "replaced by a newer connection".to_owned())
+    );
+    let cursor = store
+        .agent_cluster(identity.cluster_id)
+        .await?
+        .context("the cluster")?
+        .cursor;
+    assert_eq!(
+        cursor, None,
+        "nothing the superseded session sent was stored (sent: {sent:?})"
     );
     // The log line may trail the close the agent saw.
     support::hub::eventually("replica-a logs the superseded session", WAIT, || async {

@@ -67,7 +67,24 @@ impl AuthorityError {
     pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self(err.into())
     }
+
+    /// A write refused because the session's claim on its cluster was taken by a newer
+    /// session (on another replica, or a newer connection here).
+    pub fn superseded() -> Self {
+        Self::new(Superseded)
+    }
+
+    /// Whether this is [`AuthorityError::superseded`]: the transport then closes the
+    /// session as replaced rather than as a store failure.
+    pub fn is_superseded(&self) -> bool {
+        self.0.is::<Superseded>()
+    }
 }
+
+/// See [`AuthorityError::superseded`].
+#[derive(Debug, thiserror::Error)]
+#[error("the agent session was superseded by a newer one")]
+struct Superseded;
 
 /// The hub side of the agent protocol. Every `ingest_*` must store the data *and* move the
 /// cluster's [`StreamCursor`] to `(epoch, seq)` in one transaction: the transport relies on
@@ -113,10 +130,15 @@ pub trait AgentAuthority: Send + Sync + 'static {
         cluster: ClusterId,
     ) -> Result<Option<StreamCursor>, AuthorityError>;
 
-    /// Stores a change batch and moves the cursor.
+    /// Stores a change batch and moves the cursor, under `claim` — the session's hold on its
+    /// cluster from [`AgentAuthority::claim_session`], if it has one: once a newer session
+    /// took it, nothing is written and the answer is [`AuthorityError::superseded`], so a
+    /// session about to be closed as replaced cannot write behind its successor's back. The
+    /// same for the two below.
     async fn ingest_batch(
         &self,
         cluster: ClusterId,
+        claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         batch: ChangeBatch,
@@ -126,6 +148,7 @@ pub trait AgentAuthority: Send + Sync + 'static {
     async fn ingest_usage(
         &self,
         cluster: ClusterId,
+        claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         buckets: Vec<UsageBucket>,
@@ -135,6 +158,7 @@ pub trait AgentAuthority: Send + Sync + 'static {
     async fn ingest_health(
         &self,
         cluster: ClusterId,
+        claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         report: HealthReport,

@@ -89,7 +89,7 @@ impl Shared {
         if let Some(old) = old {
             old.conn.close(
                 VarInt::from_u32(close::REPLACED),
-                b"replaced by a newer connection",
+                REPLACED_REASON.as_bytes(),
             );
         }
         (id, received)
@@ -113,6 +113,9 @@ impl Shared {
         None
     }
 }
+
+/// Why a session is closed with `close::REPLACED`, as the agent sees it.
+pub(super) const REPLACED_REASON: &str = "replaced by a newer connection";
 
 /// The agent endpoint. Cheap to clone: clones share the endpoint and the registry, so the
 /// integrator can keep one to call [`HubTransport::disconnect_cluster`] when a cluster is
@@ -318,7 +321,7 @@ impl HubTransport {
                 tracing::info!(%cluster, "agent session superseded by a newer connection");
                 conn.close(
                     VarInt::from_u32(close::REPLACED),
-                    b"replaced by a newer connection",
+                    REPLACED_REASON.as_bytes(),
                 );
             }
         }

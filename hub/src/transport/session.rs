@@ -13,9 +13,9 @@ use quinn::{RecvStream, SendStream, VarInt};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
 
-use super::server::Shared;
+use super::server::{REPLACED_REASON, Shared};
 use crate::pki::{HubCa, PkiError, certificate_serial, cluster_id_from_cert};
-use crate::store::{CertificateStanding, SessionCertificate};
+use crate::store::{CertificateStanding, Fence, SessionCertificate};
 
 /// How long the hub waits for the agent to read a final frame and close by itself.
 const LINGER: Duration = Duration::from_secs(2);
@@ -31,6 +31,8 @@ enum End {
     Protocol(String),
     /// The store failed.
     Unavailable(String),
+    /// A newer session of the same cluster took this one's claim: close as replaced.
+    Replaced,
     /// The connection is gone (closed by either side, idle timeout).
     Gone,
 }
@@ -98,6 +100,10 @@ async fn finish(conn: &quinn::Connection, cluster: Option<ClusterId>, end: Resul
         Err(End::Protocol(reason)) => {
             tracing::warn!(%remote, %cluster, %reason, "closing agent connection: protocol error");
             (close::PROTOCOL_ERROR, reason)
+        }
+        Err(End::Replaced) => {
+            tracing::info!(%remote, %cluster, "agent session superseded by a newer connection");
+            (close::REPLACED, REPLACED_REASON.to_owned())
         }
         Err(End::Unavailable(reason)) => {
             tracing::warn!(%remote, %cluster, %reason, "closing agent connection: store failed");
@@ -251,8 +257,9 @@ async fn authenticated(
         .map_err(|err| End::Unavailable(err.to_string()))?;
     let resume = StreamCursor::can_resume(cursor, &hello);
     authority.agent_connected(cluster, &hello).await;
-    if let Some(claim) = authority.claim_session(cluster).await {
-        shared.set_claim(cluster, registration, claim);
+    let claim = authority.claim_session(cluster).await;
+    if let Some(claim) = &claim {
+        shared.set_claim(cluster, registration, claim.clone());
     }
     tracing::info!(%cluster, version = hello.agent_version, resume, "agent connected");
     writer
@@ -282,7 +289,16 @@ async fn authenticated(
         if let Some((epoch, seq)) = message.stream_position() {
             match StreamCursor::dispose(cursor, epoch, seq) {
                 Disposition::Ingest => {
-                    ingest(shared, cluster, message).await?;
+                    ingest(shared, cluster, claim.as_ref(), message)
+                        .await
+                        .inspect_err(|end| {
+                            // Closed before this task drops its streams, so the agent reads
+                            // why (a finished stream alone says nothing).
+                            if matches!(end, End::Replaced) {
+                                let reason = REPLACED_REASON.as_bytes();
+                                conn.close(VarInt::from_u32(close::REPLACED), reason);
+                            }
+                        })?;
                     cursor = Some(StreamCursor { epoch, seq });
                 }
                 Disposition::Duplicate => {}
@@ -337,17 +353,28 @@ async fn read_next(mut reader: Reader) -> (Reader, Result<Held<AgentMessage>, Fr
     (reader, message)
 }
 
-async fn ingest(shared: &Shared, cluster: ClusterId, message: AgentMessage) -> Result<(), End> {
+async fn ingest(
+    shared: &Shared,
+    cluster: ClusterId,
+    claim: Option<&Fence>,
+    message: AgentMessage,
+) -> Result<(), End> {
     let authority = &shared.authority;
     let result = match message {
         AgentMessage::Batch { epoch, seq, batch } => {
-            authority.ingest_batch(cluster, epoch, seq, batch).await
+            authority
+                .ingest_batch(cluster, claim, epoch, seq, batch)
+                .await
         }
         AgentMessage::Usage {
             epoch,
             seq,
             buckets,
-        } => authority.ingest_usage(cluster, epoch, seq, buckets).await,
+        } => {
+            authority
+                .ingest_usage(cluster, claim, epoch, seq, buckets)
+                .await
+        }
         AgentMessage::Health {
             epoch,
             seq,
@@ -355,10 +382,16 @@ async fn ingest(shared: &Shared, cluster: ClusterId, message: AgentMessage) -> R
             signals,
         } => {
             authority
-                .ingest_health(cluster, epoch, seq, report, signals)
+                .ingest_health(cluster, claim, epoch, seq, report, signals)
                 .await
         }
         _ => Ok(()),
     };
-    result.map_err(|err| End::Unavailable(err.to_string()))
+    result.map_err(|err| {
+        if err.is_superseded() {
+            End::Replaced
+        } else {
+            End::Unavailable(err.to_string())
+        }
+    })
 }

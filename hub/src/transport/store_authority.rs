@@ -64,6 +64,23 @@ impl StoreAuthority {
             .map(|found| found.org_id)
             .ok_or_else(|| AuthorityError::new(StoreError::ClusterNotFound))
     }
+
+    /// The store to write a session's data with: fenced by its claim when it has one.
+    fn under(&self, claim: Option<&Fence>) -> Store {
+        match claim {
+            Some(claim) => self.store.under_lease(claim.clone()),
+            None => self.store.clone(),
+        }
+    }
+}
+
+/// A fenced write's refusal means a newer session holds the cluster (the transport closes
+/// this one as replaced); anything else is a store failure.
+fn ingest_error(err: StoreError) -> AuthorityError {
+    match err {
+        StoreError::Fenced(_) => AuthorityError::superseded(),
+        other => AuthorityError::new(other),
+    }
 }
 
 /// Applied and Duplicate are both success (a duplicate was stored before); a gap means the
@@ -165,38 +182,41 @@ impl AgentAuthority for StoreAuthority {
     async fn ingest_batch(
         &self,
         cluster: ClusterId,
+        claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         batch: ChangeBatch,
     ) -> Result<(), AuthorityError> {
         let org = self.org_of(cluster).await?;
         let outcome = self
-            .store
+            .under(claim)
             .ingest_changes(org, cluster, Cursor { epoch, seq }, &batch)
             .await
-            .map_err(AuthorityError::new)?;
+            .map_err(ingest_error)?;
         settled(outcome)
     }
 
     async fn ingest_usage(
         &self,
         cluster: ClusterId,
+        claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         buckets: Vec<UsageBucket>,
     ) -> Result<(), AuthorityError> {
         let org = self.org_of(cluster).await?;
         let outcome = self
-            .store
+            .under(claim)
             .ingest_usage(org, cluster, Cursor { epoch, seq }, &buckets)
             .await
-            .map_err(AuthorityError::new)?;
+            .map_err(ingest_error)?;
         settled(outcome)
     }
 
     async fn ingest_health(
         &self,
         cluster: ClusterId,
+        claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         report: HealthReport,
@@ -204,10 +224,10 @@ impl AgentAuthority for StoreAuthority {
     ) -> Result<(), AuthorityError> {
         let org = self.org_of(cluster).await?;
         let outcome = self
-            .store
+            .under(claim)
             .ingest_health(org, cluster, Cursor { epoch, seq }, &report, Utc::now())
             .await
-            .map_err(AuthorityError::new)?;
+            .map_err(ingest_error)?;
         settled(outcome)
     }
 

@@ -11,7 +11,9 @@ use kubeworkz_agent::transport::{
 };
 use kubeworkz_hub::pki::{HubCa, IssuedCertificate, serial_hex};
 use kubeworkz_hub::shutdown::Shutdown;
-use kubeworkz_hub::store::{AgentLink, CertificateStanding, SessionCertificate, SessionLink};
+use kubeworkz_hub::store::{
+    AgentLink, CertificateStanding, Fence, SessionCertificate, SessionLink,
+};
 use kubeworkz_hub::transport::{
     AgentAuthority, AuthorityError, EnrollError, EnrollmentGrant, HubTransport, TransportSettings,
 };
@@ -211,6 +213,7 @@ impl AgentAuthority for MemoryAuthority {
     async fn ingest_batch(
         &self,
         cluster: ClusterId,
+        _claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         _batch: ChangeBatch,
@@ -224,6 +227,7 @@ impl AgentAuthority for MemoryAuthority {
     async fn ingest_usage(
         &self,
         cluster: ClusterId,
+        _claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         _buckets: Vec<UsageBucket>,
@@ -235,6 +239,7 @@ impl AgentAuthority for MemoryAuthority {
     async fn ingest_health(
         &self,
         cluster: ClusterId,
+        _claim: Option<&Fence>,
         epoch: u64,
         seq: u64,
         _report: HealthReport,
