@@ -45,8 +45,11 @@ fn empty_batch() -> Payload {
 
 #[tokio::test]
 async fn the_hub_stays_up_while_postgresql_is_away_and_catches_up_after() -> Result<()> {
-    // A server of its own, whatever DATABASE_URL says: this test stops it.
-    let mut server = PostgresServer::start().await?;
+    // A server of its own, whatever DATABASE_URL says: this test stops it. Durable: what
+    // the hub was told is committed survives the crash, as on a production server (the
+    // tests' usual `synchronous_commit=off` may lose it, and the hub then rightly asks the
+    // agent for a full sync).
+    let mut server = PostgresServer::start_durable().await?;
     let db = server.admin_url();
     let created = token_create(&db, "outage")?;
     let token: EnrollmentToken = created["token"].as_str().context("token")?.parse()?;

@@ -30,11 +30,26 @@ pub struct PostgresServer {
     bin: PathBuf,
     /// The `postgres` user's ids, when running as root.
     run_as: Option<(u32, u32)>,
+    /// Whether a commit waits for its WAL to be written ([`PostgresServer::start_durable`]).
+    durable: bool,
 }
 
 impl PostgresServer {
-    /// initdb + start on a free port; returns once the server accepts connections.
+    /// initdb + start on a free port; returns once the server accepts connections. Tuned for
+    /// speed: a commit does not wait for its WAL (`synchronous_commit=off`), so a server
+    /// stopped immediately may lose the last commits it acknowledged.
     pub async fn start() -> Result<Self> {
+        Self::start_with(false).await
+    }
+
+    /// [`Self::start`] where every acknowledged commit survives [`Self::stop_immediately`]
+    /// (`synchronous_commit=on`; the WAL reaches the kernel before the answer, which a
+    /// process crash does not lose), for tests of what a client sees across a crash.
+    pub async fn start_durable() -> Result<Self> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(durable: bool) -> Result<Self> {
         let bin = find_bin_dir()?;
         let dir = tempfile::Builder::new().prefix("kw-pg-").tempdir()?;
         let data = dir.path().join("data");
@@ -70,7 +85,7 @@ impl PostgresServer {
             .pop()
             .context("reserving a port")?;
         let port = port_reservation.port();
-        let child = spawn_postgres(&bin, run_as, dir.path(), port)?;
+        let child = spawn_postgres(&bin, run_as, dir.path(), port, durable)?;
         let server = Self {
             child,
             port,
@@ -78,6 +93,7 @@ impl PostgresServer {
             dir,
             bin,
             run_as,
+            durable,
         };
         server.wait_ready().await?;
         Ok(server)
@@ -100,7 +116,13 @@ impl PostgresServer {
     /// Starts the server again after [`Self::stop_immediately`] (it recovers from the
     /// immediate stop); returns once it accepts connections.
     pub async fn restart(&mut self) -> Result<()> {
-        self.child = spawn_postgres(&self.bin, self.run_as, self.dir.path(), self.port)?;
+        self.child = spawn_postgres(
+            &self.bin,
+            self.run_as,
+            self.dir.path(),
+            self.port,
+            self.durable,
+        )?;
         self.wait_ready().await
     }
 
@@ -151,8 +173,15 @@ fn command(bin: &Path, run_as: Option<(u32, u32)>, program: &str) -> Command {
 }
 
 /// The server of the cluster in `dir`'s `data`, on 127.0.0.1:`port`, logging to
-/// `dir/postgres.log` (appended, so a restart keeps the log of the first run).
-fn spawn_postgres(bin: &Path, run_as: Option<(u32, u32)>, dir: &Path, port: u16) -> Result<Child> {
+/// `dir/postgres.log` (appended, so a restart keeps the log of the first run); `durable`:
+/// see [`PostgresServer::start_durable`].
+fn spawn_postgres(
+    bin: &Path,
+    run_as: Option<(u32, u32)>,
+    dir: &Path,
+    port: u16,
+    durable: bool,
+) -> Result<Child> {
     let log_path = dir.join("postgres.log");
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -172,7 +201,11 @@ fn spawn_postgres(bin: &Path, run_as: Option<(u32, u32)>, dir: &Path, port: u16)
             "-c",
             "fsync=off",
             "-c",
-            "synchronous_commit=off",
+            if durable {
+                "synchronous_commit=on"
+            } else {
+                "synchronous_commit=off"
+            },
             "-c",
             "full_page_writes=off",
             "-c",
