@@ -21,9 +21,7 @@ use futures::stream::{self, StreamExt};
 use kubeworkz_agent::transport::{
     AgentIdentity, HubAddress, HubTargets, Uplink, UplinkEvent, UplinkGauges,
 };
-use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::protocol::{EnrollmentToken, Payload};
-use kubeworkz_shared::time::UnixMillis;
 use kubeworkz_testkit::postgres::TestDatabase;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -171,10 +169,7 @@ fn main() -> Result<()> {
         let (_, _) = all_welcomed(&mut agents, Instant::now()).await?;
         // One stored batch each, so that each has a stream position to resume from.
         for agent in &agents {
-            let batch = ChangeBatch {
-                produced_at: UnixMillis::now(),
-                changes: vec![],
-            };
+            let batch = fixtures::batch(vec![]);
             agent.payloads.send(Payload::Batch(batch)).await?;
         }
         // The uplinks queue what they read asynchronously: give them time to take the batch

@@ -13,15 +13,14 @@ use kubeworkz_agent::transport::backoff::Backoff;
 use kubeworkz_agent::transport::{HubAddress, Uplink, UplinkEvent, UplinkGauges, enroll};
 use kubeworkz_hub::config::DatabaseUrl;
 use kubeworkz_hub::store;
-use kubeworkz_shared::change::ChangeBatch;
 use kubeworkz_shared::protocol::{EnrollmentToken, Payload};
-use kubeworkz_shared::time::UnixMillis;
 use kubeworkz_testkit::postgres::PostgresServer;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 mod support;
 
+use support::fixtures;
 use support::hub::{Hub, eventually, token_create};
 
 const OUTAGE: Duration = Duration::from_secs(20);
@@ -37,10 +36,7 @@ async fn readyz_status(api: &str) -> Option<u16> {
 }
 
 fn empty_batch() -> Payload {
-    Payload::Batch(ChangeBatch {
-        produced_at: UnixMillis::now(),
-        changes: vec![],
-    })
+    Payload::Batch(fixtures::batch(vec![]))
 }
 
 #[tokio::test]

@@ -112,16 +112,6 @@ impl HubTargets {
             self.entry = (self.entry + 1) % self.targets.len();
         }
     }
-
-    /// How many entries were configured.
-    pub fn len(&self) -> usize {
-        self.targets.len()
-    }
-
-    /// Never true: there is at least one entry.
-    pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
-    }
 }
 
 impl From<HubAddress> for HubTargets {
@@ -207,6 +197,6 @@ mod tests {
             })
             .collect();
         assert_eq!(names, ["hub.example.com", "::1"]);
-        assert_eq!(targets.len(), 2);
+        assert_eq!(targets.targets.len(), 2);
     }
 }
